@@ -1,0 +1,305 @@
+import secrets
+import string
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+from events.models import Event
+from resources.base import BaseModel, sanitize_html
+from resources.models import Organization, Resource
+
+
+def random_portal_slug() -> str:
+    alphabet = string.ascii_lowercase + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(6))
+
+
+class PortalStatus(models.TextChoices):
+    LIVE = "LIVE", "Live"
+    DRAFT = "DRAFT", "Draft"
+
+
+class Portal(BaseModel):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="portals")
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True, default=random_portal_slug)
+    description = models.TextField(blank=True)
+    status = models.CharField(max_length=5, choices=PortalStatus.choices, default=PortalStatus.DRAFT)
+    # Hashed like a user password; empty means the portal is open.
+    password = models.CharField(max_length=128, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.description = sanitize_html(self.description)
+        super().save(*args, **kwargs)
+
+    def set_password(self, raw: str | None) -> None:
+        self.password = make_password(raw) if raw else ""
+
+    def check_password(self, raw: str) -> bool:
+        return bool(self.password) and check_password(raw, self.password)
+
+
+class BookingModule(BaseModel):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="booking_modules")
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80)
+    admin_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Receives new requests; named in the footer of booker emails.",
+    )
+    portals = models.ManyToManyField(Portal, blank=True, related_name="modules")
+    resources = models.ManyToManyField(Resource, through="ModuleResource", related_name="booking_modules")
+    # about
+    about_title = models.CharField(max_length=200, blank=True)
+    about_description = models.TextField(blank=True)
+    # calendar
+    calendar_days_shown = models.PositiveSmallIntegerField(default=7)
+    calendar_show_requested = models.BooleanField(default=True, help_text='Show pending requests as "Requested".')
+    # config
+    hold_pending_slots = models.BooleanField(
+        default=True, help_text="Pending requests hold their slots with TENTATIVE events."
+    )
+    allow_change_requests = models.BooleanField(default=True)
+    allow_cancellation = models.BooleanField(default=True)
+    terms = models.TextField(blank=True, help_text="Terms and conditions the booker must accept.")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["organization", "slug"], name="module_slug_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.about_description = sanitize_html(self.about_description)
+        self.terms = sanitize_html(self.terms)
+        super().save(*args, **kwargs)
+
+
+class ModuleResource(BaseModel):
+    module = models.ForeignKey(BookingModule, on_delete=models.CASCADE, related_name="module_resources")
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="module_resources")
+    settings = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["module", "resource"], name="module_resource_unique")]
+
+
+class FormSection(models.TextChoices):
+    CONTACT = "contact", "Contact"
+    EVENT = "event", "Event"
+
+
+class FieldType(models.TextChoices):
+    TEXT = "text", "Text"
+    TEXTAREA = "textarea", "Paragraph"
+    EMAIL = "email", "Email"
+    PHONE = "phone", "Phone"
+    NUMBER = "number", "Number"
+    DATE = "date", "Date"
+    TIME = "time", "Time"
+    DATETIME = "datetime", "Date and time"
+    SELECT = "select", "Select"
+    MULTISELECT = "multiselect", "Multi-select"
+    CHECKBOX = "checkbox", "Checkbox"
+    URL = "url", "URL"
+
+
+class FormField(BaseModel):
+    """A custom question. Answers are keyed by the field's id; a field with answers is archived, never
+    deleted, so old bookings keep their labels."""
+
+    module = models.ForeignKey(BookingModule, on_delete=models.CASCADE, related_name="fields")
+    section = models.CharField(max_length=10, choices=FormSection.choices)
+    label = models.CharField(max_length=200)
+    type = models.CharField(max_length=12, choices=FieldType.choices, default=FieldType.TEXT)
+    required = models.BooleanField(default=False)
+    help_text = models.CharField(max_length=500, blank=True)
+    options = models.JSONField(default=list, blank=True, help_text="Choices for select fields.")
+    min_value = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True,
+                                    help_text="Numbers: smallest value. Text: shortest length.")
+    max_value = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True,
+                                    help_text="Numbers: largest value. Text: longest length.")
+    order = models.PositiveIntegerField(default=0)
+    archived = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["section", "order", "created_at"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Customer(BaseModel):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="customers")
+    name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=50, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(BaseModel):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="contacts")
+    customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts")
+    name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=50, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            # A submission finds its contact by email, so one email is one contact per organization.
+            models.UniqueConstraint(Lower("email"), "organization", condition=~Q(email=""),
+                                    name="contact_email_unique_per_org"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>" if self.email else self.name
+
+
+class BookingStatus(models.IntegerChoices):
+    PENDING = 0, "Pending"
+    APPROVED = 1, "Approved"
+    DENIED = 2, "Denied"
+    CANCELED = 3, "Canceled"
+
+
+class Booking(BaseModel):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="bookings")
+    module = models.ForeignKey(BookingModule, on_delete=models.PROTECT, related_name="bookings")
+    portal = models.ForeignKey(Portal, null=True, blank=True, on_delete=models.SET_NULL, related_name="bookings")
+    customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="bookings")
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="bookings")
+    status = models.PositiveSmallIntegerField(choices=BookingStatus.choices, default=BookingStatus.PENDING)
+    submission = models.BooleanField(default=True, help_text="Submitted by a booker (not created by staff).")
+    title = models.CharField(max_length=300)
+    contact_answers = models.JSONField(default=dict, blank=True)
+    request_note = models.TextField(blank=True)
+    # sha256 of the booker's private-link token; the token itself is only ever shown once.
+    access_token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    internal_notes = models.TextField(blank=True, help_text="Staff only; never shown to the booker.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["organization", "status", "-created_at"], name="booking_org_status"),
+            models.Index(fields=["organization", "updated_at"], name="booking_org_updated"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def booker_email(self) -> str:
+        return (self.contact_answers or {}).get("email", "")
+
+    @property
+    def booker_name(self) -> str:
+        return (self.contact_answers or {}).get("name", "")
+
+
+class BookingEvent(BaseModel):
+    """One requested occurrence of a booking, and the Event it became (null until one exists)."""
+
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="events")
+    order = models.PositiveIntegerField(default=0)
+    title = models.CharField(max_length=300)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    resources = models.ManyToManyField(Resource, related_name="booking_events")
+    attendees = models.PositiveIntegerField(null=True, blank=True)
+    answers = models.JSONField(default=dict, blank=True, help_text="Custom event-section answers by field id.")
+    event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="booking_events")
+
+    class Meta:
+        ordering = ["order", "start"]
+        constraints = [models.CheckConstraint(condition=Q(end__gt=models.F("start")),
+                                              name="booking_event_end_after_start")]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.start:%Y-%m-%d %H:%M})"
+
+
+class ChangeRequestDecision(models.TextChoices):
+    APPROVED = "APPROVED", "Approved"
+    DENIED = "DENIED", "Denied"
+    SUPERSEDED = "SUPERSEDED", "Replaced by a newer request"
+    WITHDRAWN = "WITHDRAWN", "Booking no longer approved"
+
+
+class OpenChangeRequestManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(decision="")
+
+
+class BookingChangeRequest(BaseModel):
+    """A booker's requested change to an approved booking.
+
+    Decided requests leave the lists (the `open` manager) but keep their row, so deciding one twice is
+    an INVALID_TRANSITION rather than a puzzling 404; the booking's log records what happened.
+    """
+
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="change_requests")
+    cancellation = models.BooleanField(default=False)
+    contact_changes = models.JSONField(default=dict, blank=True)
+    event_changes = models.JSONField(default=list, blank=True, help_text="[{bookingEventId, ...answers}]")
+    request_note = models.TextField(blank=True)
+    decision = models.CharField(max_length=10, choices=ChangeRequestDecision.choices, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    objects = models.Manager()
+    open = OpenChangeRequestManager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["booking"], condition=Q(decision=""),
+                                    name="one_open_change_request_per_booking"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{'Cancellation' if self.cancellation else 'Change'} request for {self.booking}"
+
+
+class ActorKind(models.TextChoices):
+    USER = "user", "Staff user"
+    TOKEN = "token", "API token"
+    BOOKER = "booker", "Booker"
+    SYSTEM = "system", "System"
+
+
+class BookingLog(BaseModel):
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="log")
+    actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)
+    actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    actor_label = models.CharField(max_length=200, blank=True)
+    action = models.CharField(max_length=40)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.action} by {self.actor_label or self.actor_kind}"

@@ -1,0 +1,396 @@
+"""The one validator for booking answers (DESIGN §3 fields, §5 rules).
+
+The submit and create services call it, the API and the public form reach it through them, and a form
+can call it directly to show errors next to their fields. It parses raw answers (strings, numbers,
+lists, as they come from JSON or a form), checks them against the module's built-in and custom fields
+and the resources' booking rules, and returns clean values or raises ValidationFailed listing every
+problem with its field path (`contact.email`, `event.start`, `events[1].resourceIds`) and code.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from uuid import UUID
+
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator, URLValidator
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime, parse_time
+
+from events.rules import check_rules
+from events.selectors import closures_for
+from resources.exceptions import FieldError, ValidationFailed
+from resources.models import Resource
+
+from .models import BookingModule, FieldType, FormField
+
+CONTACT_BUILTINS = {"name", "email", "phone"}
+EVENT_BUILTINS = {"title", "start", "end", "resourceIds", "attendees", "bookingEventId"}
+PHONE_RE = re.compile(r"^\+?[0-9()\-.\s]{5,30}$")
+MAX_TEXT = 5000
+
+
+@dataclass
+class CleanEvent:
+    title: str
+    start: datetime
+    end: datetime
+    resources: list[Resource]
+    attendees: int | None = None
+    answers: dict[str, Any] = field(default_factory=dict)
+    field: str = "event"
+    booking_event_id: UUID | None = None
+
+    @property
+    def resource_ids(self) -> list[UUID]:
+        return [r.pk for r in self.resources]
+
+
+@dataclass
+class CleanSubmission:
+    contact: dict[str, Any]
+    events: list[CleanEvent]
+
+
+def event_field_prefix(index: int, single: bool) -> str:
+    return "event" if single else f"events[{index}]"
+
+
+class _Errors:
+    def __init__(self) -> None:
+        self.items: list[FieldError] = []
+
+    def add(self, path: str, code: str, message: str, **meta: Any) -> None:
+        self.items.append(FieldError(path, code, message, meta))
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or value == "" or value == [] or (isinstance(value, str) and not value.strip())
+
+
+def _clean_text(value: Any, path: str, label: str, errors: _Errors, limit: int = MAX_TEXT) -> str | None:
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        errors.add(path, "INVALID", f"{label} must be text.")
+        return None
+    text = str(value).strip()
+    if len(text) > limit:
+        errors.add(path, "MAX_LENGTH", f"{label} must be at most {limit} characters.")
+        return None
+    return text
+
+
+def _parse_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in {"true", "on", "1", "yes"}:
+        return True
+    if isinstance(value, str) and value.lower() in {"false", "off", "0", "no", ""}:
+        return False
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    return None
+
+
+def _clean_custom(ff: FormField, value: Any, path: str, errors: _Errors) -> Any:
+    """Clean one custom answer; None means "no answer". Stored values are JSON-friendly."""
+    label = ff.label
+    if ff.type == FieldType.CHECKBOX:
+        checked = _parse_bool(value if value is not None else False)
+        if checked is None:
+            errors.add(path, "INVALID", f"{label} must be checked or not.")
+            return None
+        if ff.required and not checked:
+            errors.add(path, "REQUIRED", f"{label} must be checked.")
+        return checked
+    if _is_blank(value):
+        if ff.required:
+            errors.add(path, "REQUIRED", f"{label} is required.")
+        return None
+    low = ff.min_value
+    high = ff.max_value
+    if ff.type in (FieldType.TEXT, FieldType.TEXTAREA, FieldType.PHONE, FieldType.EMAIL, FieldType.URL):
+        text = _clean_text(value, path, label, errors)
+        if text is None:
+            return None
+        if low is not None and len(text) < low:
+            errors.add(path, "MIN_LENGTH", f"{label} must be at least {int(low)} characters.")
+        if high is not None and len(text) > high:
+            errors.add(path, "MAX_LENGTH", f"{label} must be at most {int(high)} characters.")
+        if ff.type == FieldType.EMAIL:
+            return _clean_email(text, path, label, errors)
+        if ff.type == FieldType.PHONE and not PHONE_RE.match(text):
+            errors.add(path, "INVALID", f"{label} must be a phone number.")
+        if ff.type == FieldType.URL:
+            try:
+                URLValidator(schemes=["http", "https"])(text)
+            except ValidationError:
+                errors.add(path, "INVALID", f"{label} must be a web address starting with http:// or https://.")
+        return text
+    if ff.type == FieldType.NUMBER:
+        if isinstance(value, bool):
+            errors.add(path, "INVALID", f"{label} must be a number.")
+            return None
+        try:
+            number = Decimal(str(value).strip())
+        except InvalidOperation:
+            errors.add(path, "INVALID", f"{label} must be a number.")
+            return None
+        if not number.is_finite():
+            errors.add(path, "INVALID", f"{label} must be a number.")
+            return None
+        if low is not None and number < low:
+            errors.add(path, "MIN_VALUE", f"{label} must be at least {low.normalize():f}.")
+        if high is not None and number > high:
+            errors.add(path, "MAX_VALUE", f"{label} must be at most {high.normalize():f}.")
+        return int(number) if number == number.to_integral_value() else float(number)
+    if ff.type in (FieldType.DATE, FieldType.TIME, FieldType.DATETIME):
+        parsed = None
+        if isinstance(value, str):
+            try:
+                parser = {FieldType.DATE: parse_date, FieldType.TIME: parse_time, FieldType.DATETIME: parse_datetime}
+                parsed = parser[ff.type](value.strip())
+            except ValueError:
+                parsed = None
+        if parsed is None:
+            kind = {"date": "a date (YYYY-MM-DD)", "time": "a time (HH:MM)", "datetime": "a date and time"}[ff.type]
+            errors.add(path, "INVALID", f"{label} must be {kind}.")
+            return None
+        return parsed.isoformat()
+    if ff.type == FieldType.SELECT:
+        if not isinstance(value, str) or value not in ff.options:
+            errors.add(path, "INVALID_CHOICE", f"{label}: choose one of {', '.join(map(str, ff.options))}.")
+            return None
+        return value
+    if ff.type == FieldType.MULTISELECT:
+        values = value if isinstance(value, list) else [value]
+        bad = [v for v in values if not isinstance(v, str) or v not in ff.options]
+        if bad:
+            errors.add(path, "INVALID_CHOICE", f"{label}: choose from {', '.join(map(str, ff.options))}.")
+            return None
+        return list(dict.fromkeys(values))
+    errors.add(path, "INVALID", f"{label} has an unknown type.")  # pragma: no cover - guarded by choices
+    return None
+
+
+def _clean_email(text: str, path: str, label: str, errors: _Errors) -> str | None:
+    try:
+        EmailValidator()(text)
+    except ValidationError:
+        errors.add(path, "INVALID", f"{label} must be an email address.")
+        return None
+    return text.lower()
+
+
+def _custom_fields(module: BookingModule, section: str) -> tuple[dict[str, FormField], set[str]]:
+    """Active fields by id, and the ids of archived ones (answers to those are dropped quietly: a form
+    opened before the field was archived should still go through)."""
+    active, archived = {}, set()
+    for ff in module.fields.all():
+        if ff.section != section:
+            continue
+        if ff.archived:
+            archived.add(str(ff.pk))
+        else:
+            active[str(ff.pk)] = ff
+    return active, archived
+
+
+def _clean_custom_answers(
+    module: BookingModule, section: str, raw: dict[str, Any], builtins: set[str], prefix: str, errors: _Errors
+) -> dict[str, Any]:
+    active, archived = _custom_fields(module, section)
+    for key in raw:
+        if key not in builtins and key not in active and key not in archived:
+            errors.add(f"{prefix}.{key}", "UNKNOWN_FIELD", f"{key} is not a field of this form.")
+    answers = {}
+    for fid, ff in active.items():
+        value = _clean_custom(ff, raw.get(fid), f"{prefix}.{fid}", errors)
+        if value is not None:
+            answers[fid] = value
+    return answers
+
+
+def clean_contact(module: BookingModule, raw: Any, errors: _Errors) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        errors.add("contact", "INVALID", "The contact answers must be an object.")
+        return {}
+    contact: dict[str, Any] = {}
+    name = raw.get("name")
+    if _is_blank(name):
+        errors.add("contact.name", "REQUIRED", "Your name is required.")
+    else:
+        contact["name"] = _clean_text(name, "contact.name", "Name", errors, limit=200)
+    email = raw.get("email")
+    if _is_blank(email):
+        errors.add("contact.email", "REQUIRED", "Your email address is required.")
+    else:
+        text = _clean_text(email, "contact.email", "Email", errors, limit=254)
+        if text is not None:
+            contact["email"] = _clean_email(text, "contact.email", "Email", errors)
+    phone = raw.get("phone")
+    if not _is_blank(phone):
+        text = _clean_text(phone, "contact.phone", "Phone", errors, limit=50)
+        if text is not None and not PHONE_RE.match(text):
+            errors.add("contact.phone", "INVALID", "Phone must be a phone number.")
+        contact["phone"] = text
+    contact.update(_clean_custom_answers(module, "contact", raw, CONTACT_BUILTINS, "contact", errors))
+    return contact
+
+
+def validate_contact(*, module: BookingModule, contact: Any) -> dict[str, Any]:
+    errors = _Errors()
+    cleaned = clean_contact(module, contact if contact is not None else {}, errors)
+    if errors.items:
+        raise ValidationFailed(errors=errors.items)
+    return cleaned
+
+
+def parse_moment(value: Any, tz: zoneinfo.ZoneInfo) -> datetime | None:
+    """ISO 8601 with an offset is converted to UTC; a naive value is wall-clock time in `tz`."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = parse_datetime(value.strip())
+        except ValueError:
+            return None
+        if parsed is None:
+            return None
+    else:
+        return None
+    if timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=tz)
+    return parsed.astimezone(zoneinfo.ZoneInfo("UTC"))
+
+
+def _clean_event(
+    module: BookingModule,
+    raw: Any,
+    prefix: str,
+    offered: dict[str, Resource],
+    errors: _Errors,
+) -> CleanEvent | None:
+    if not isinstance(raw, dict):
+        errors.add(prefix, "INVALID", "Each event must be an object.")
+        return None
+    before = len(errors.items)
+    title = raw.get("title")
+    if _is_blank(title):
+        errors.add(f"{prefix}.title", "REQUIRED", "A title is required.")
+    else:
+        title = _clean_text(title, f"{prefix}.title", "Title", errors, limit=300)
+
+    resources: list[Resource] = []
+    raw_ids = raw.get("resourceIds")
+    if _is_blank(raw_ids):
+        errors.add(f"{prefix}.resourceIds", "REQUIRED", "Choose at least one resource.")
+    elif not isinstance(raw_ids, list):
+        errors.add(f"{prefix}.resourceIds", "INVALID", "resourceIds must be a list of resource ids.")
+    else:
+        for rid in dict.fromkeys(str(r) for r in raw_ids):
+            if rid in offered:
+                resources.append(offered[rid])
+            else:
+                errors.add(f"{prefix}.resourceIds", "RESOURCE_NOT_OFFERED",
+                           f"Resource {rid} is not offered by this form.", resourceId=rid)
+
+    tz = resources[0].venue.tz if resources else module.organization.tz
+    moments = {}
+    for key in ("start", "end"):
+        value = raw.get(key)
+        if _is_blank(value):
+            errors.add(f"{prefix}.{key}", "REQUIRED", f"The {key} time is required.")
+        else:
+            moments[key] = parse_moment(value, tz)
+            if moments[key] is None:
+                errors.add(f"{prefix}.{key}", "INVALID", f"The {key} must be a date and time (ISO 8601).")
+
+    attendees = raw.get("attendees")
+    if _is_blank(attendees):
+        attendees = None
+    else:
+        try:
+            if isinstance(attendees, bool):
+                raise ValueError
+            attendees = int(str(attendees))
+            if attendees < 1:
+                raise ValueError
+        except ValueError:
+            errors.add(f"{prefix}.attendees", "INVALID", "Attendees must be a whole number of at least 1.")
+            attendees = None
+        if attendees is not None and resources:
+            capacity = sum(r.capacity for r in resources)
+            if attendees > capacity:
+                errors.add(f"{prefix}.attendees", "TOO_MANY_ATTENDEES",
+                           f"At most {capacity} people fit in the chosen resources.")
+
+    answers = _clean_custom_answers(module, "event", raw, EVENT_BUILTINS, prefix, errors)
+    if len(errors.items) > before or not moments.get("start") or not moments.get("end"):
+        return None
+    return CleanEvent(title=title, start=moments["start"], end=moments["end"], resources=resources,
+                      attendees=attendees, answers=answers, field=prefix)
+
+
+def offered_resources(module: BookingModule) -> dict[str, Resource]:
+    return {
+        str(r.pk): r
+        for r in module.resources.select_related("venue__organization").prefetch_related("bookable_hours")
+    }
+
+
+def check_event_rules(
+    clean_events: list[CleanEvent], *, organization, now: datetime | None = None
+) -> list[FieldError]:
+    """The §5 rules for every clean event, as field errors (no conflicts: those need the lock)."""
+    if not clean_events:
+        return []
+    now = now or timezone.now()
+    closures = closures_for(
+        organization=organization,
+        start=min(e.start for e in clean_events),
+        end=max(e.end for e in clean_events),
+    )
+    out = []
+    for event in clean_events:
+        for resource in event.resources:
+            for failure in check_rules(resource=resource, start=event.start, end=event.end, now=now,
+                                       closures=closures):
+                out.append(failure.as_field_error(event.field))
+    return out
+
+
+def validate_submission(
+    *,
+    module: BookingModule,
+    contact: Any,
+    events: Any,
+    single_event: bool = False,
+    check_rules: bool = True,
+    now: datetime | None = None,
+) -> CleanSubmission:
+    """Validate a whole submission: contact answers, one or more events, and (unless staff override
+    them) the booking rules of every requested resource. Raises ValidationFailed with every error."""
+    errors = _Errors()
+    clean_contact_answers = clean_contact(module, contact if contact is not None else {}, errors)
+    offered = offered_resources(module)
+    clean_events: list[CleanEvent] = []
+    if not isinstance(events, list) or not events:
+        errors.add("event" if single_event else "events", "REQUIRED", "Request at least one time.")
+    else:
+        for index, raw in enumerate(events):
+            prefix = event_field_prefix(index, single_event)
+            cleaned = _clean_event(module, raw, prefix, offered, errors)
+            if cleaned is not None:
+                if isinstance(raw, dict) and raw.get("bookingEventId"):
+                    cleaned.booking_event_id = raw["bookingEventId"]
+                clean_events.append(cleaned)
+    if check_rules:
+        errors.items.extend(check_event_rules(clean_events, organization=module.organization, now=now))
+    if errors.items:
+        raise ValidationFailed(errors=errors.items)
+    return CleanSubmission(contact=clean_contact_answers, events=clean_events)

@@ -1,0 +1,77 @@
+from django.db import models
+from django.db.models import F, Q
+
+from resources.base import BaseModel, sanitize_html
+from resources.models import Organization, Resource
+
+
+class EventStatus(models.IntegerChoices):
+    CONFIRMED = 0, "Confirmed"
+    TENTATIVE = 1, "Tentative"
+    CANCELED = 2, "Canceled"
+
+
+class EventSeries(BaseModel):
+    """A group of occurrences created together from a repeat rule (expanded in local wall-clock time)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="event_series")
+    timezone = models.CharField(max_length=64)
+    rule = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name_plural = "event series"
+
+    def __str__(self) -> str:
+        return f"Series {self.pk}"
+
+
+class Event(BaseModel):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="events")
+    title = models.CharField(max_length=300)
+    description = models.TextField(blank=True)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    status = models.PositiveSmallIntegerField(choices=EventStatus.choices, default=EventStatus.CONFIRMED)
+    series = models.ForeignKey(EventSeries, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    resources = models.ManyToManyField(Resource, through="Reservation", related_name="events")
+
+    class Meta:
+        ordering = ["start"]
+        indexes = [models.Index(fields=["organization", "start", "end"], name="event_org_window")]
+        constraints = [models.CheckConstraint(condition=Q(end__gt=F("start")), name="event_end_after_start")]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.start:%Y-%m-%d %H:%M})"
+
+    def save(self, *args, **kwargs):
+        self.description = sanitize_html(self.description)
+        super().save(*args, **kwargs)
+
+
+class Reservation(BaseModel):
+    """What a resource is occupied by, and when: the single source of truth for "is it taken".
+
+    `start`/`end` are the occupied period, i.e. the event's times with the resource's buffer already
+    added to `end`. `exclusive` copies the resource's flag at write time so the database constraint
+    (PostgreSQL: EXCLUDE USING gist, migration 0002) can be limited to exclusive resources.
+    """
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="reservations")
+    resource = models.ForeignKey(Resource, on_delete=models.PROTECT, related_name="reservations")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    active = models.BooleanField(default=True)
+    exclusive = models.BooleanField(default=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["resource", "start", "end"], name="reservation_resource_window",
+                         condition=Q(active=True)),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "resource"], name="reservation_event_resource_unique"),
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="reservation_end_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource} {self.start:%Y-%m-%d %H:%M}–{self.end:%H:%M}"

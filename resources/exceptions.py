@@ -1,0 +1,82 @@
+"""The one family of domain errors. Every error carries a machine code; the API (DESIGN §6), the admin
+and the public pages each turn it into their own presentation."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    code: str
+    message: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {"field": self.field, "code": self.code, "message": self.message}
+        data.update(self.meta)
+        return data
+
+
+class DomainError(Exception):
+    code = "ERROR"
+    status = 400
+    default_message = "The request could not be completed."
+
+    def __init__(self, message: str | None = None, errors: list[FieldError] | None = None):
+        self.message = message or self.default_message
+        self.errors = list(errors or [])
+        super().__init__(self.message)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "error": self.message, "errors": [e.as_dict() for e in self.errors]}
+
+
+class ValidationFailed(DomainError):
+    """Input that breaks a field rule or a booking rule; each FieldError has its own code."""
+
+    code = "VALIDATION_FAILED"
+    status = 400
+    default_message = "Some answers need attention."
+
+
+class ImmutableField(DomainError):
+    code = "IMMUTABLE_FIELD"
+    status = 400
+    default_message = "Only the customer and contact of a booking can be changed."
+
+
+class NotFound(DomainError):
+    code = "NOT_FOUND"
+    status = 404
+    default_message = "Not found."
+
+
+class PermissionDenied(DomainError):
+    code = "PERMISSION_DENIED"
+    status = 403
+    default_message = "Your role does not allow this."
+
+
+class Conflict(DomainError):
+    status = 409
+
+
+class BookingConflict(Conflict):
+    code = "BOOKING_CONFLICT"
+    default_message = "The requested time is no longer available."
+
+
+class CapacityExceeded(Conflict):
+    code = "CAPACITY_EXCEEDED"
+    default_message = "The resource is already booked to capacity at that time."
+
+
+class StaleBooking(Conflict):
+    code = "STALE_BOOKING"
+    default_message = "The booking changed since you opened it; review the changes and try again."
+
+
+class InvalidTransition(Conflict):
+    code = "INVALID_TRANSITION"
+    default_message = "That action is not possible in the booking's current state."

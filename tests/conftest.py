@@ -1,0 +1,80 @@
+"""Shared fixtures: a published booking setup (organization, venue, resources, portal, module) and
+helpers to submit requests through the real services."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from bookings.services import Actor, booking_submit
+from resources.models import Role
+
+from .factories import (
+    BookingModuleFactory,
+    MembershipFactory,
+    OrganizationFactory,
+    PortalFactory,
+    ResourceFactory,
+    UserFactory,
+    VenueFactory,
+)
+
+LONDON = ZoneInfo("Europe/London")
+
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs PostgreSQL (exclusion constraints, row locks)"
+)
+sqlite_only = pytest.mark.skipif(connection.vendor != "sqlite", reason="exercises SQLite's IMMEDIATE transactions")
+
+
+@pytest.fixture(autouse=True)
+def _anymail_test_backend(settings):
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    settings.SITE_URL = "https://bookings.example.org"
+
+
+def future(days: int = 7, hour: int = 10, minute: int = 0, tz=LONDON) -> datetime:
+    """A local wall-clock time `days` from today in `tz`, as an aware datetime."""
+    day = (timezone.now().astimezone(tz) + timedelta(days=days)).date()
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz)
+
+
+class Setup:
+    """One organization with a live portal and a module offering three resources."""
+
+    def __init__(self, *, hold: bool = True):
+        self.org = OrganizationFactory()
+        self.venue = VenueFactory(organization=self.org)
+        self.room = ResourceFactory(venue=self.venue, name="Room", capacity=10)
+        self.hall = ResourceFactory(venue=self.venue, name="Hall", capacity=100)
+        self.desks = ResourceFactory(venue=self.venue, name="Desks", capacity=3, exclusive=False)
+        self.portal = PortalFactory(organization=self.org)
+        self.admin = UserFactory(email="admin@example.org")
+        self.module = BookingModuleFactory(organization=self.org, admin_user=self.admin, hold_pending_slots=hold,
+                                           portals=[self.portal], offered=[self.room, self.hall, self.desks])
+        self.manager = UserFactory()
+        MembershipFactory(user=self.manager, organization=self.org, role=Role.MANAGER)
+        self.staff = Actor.staff(self.manager)
+
+    def event(self, start=None, end=None, resources=None, title="Team meeting", **answers):
+        start = start or future()
+        end = end or start + timedelta(hours=1)
+        return {"title": title, "start": start.isoformat(), "end": end.isoformat(),
+                "resourceIds": [str(r.pk) for r in (resources or [self.room])], **answers}
+
+    def submit(self, *events, email="ada@example.com", name="Ada Lovelace", **kwargs):
+        events = list(events) or [self.event()]
+        return booking_submit(module=self.module, portal=self.portal, contact={"name": name, "email": email},
+                              events=events, single_event=len(events) == 1, **kwargs)
+
+
+@pytest.fixture
+def setup(db):
+    return Setup()
+
+
+@pytest.fixture
+def setup_no_hold(db):
+    return Setup(hold=False)
