@@ -225,12 +225,17 @@ def _rules_override_note(clean_events: list[CleanEvent], organization, now: date
 
 
 def _write_booking_events(booking: Booking, clean_events: Sequence[CleanEvent]) -> list[BookingEvent]:
-    created = []
-    for order, ce in enumerate(clean_events):
-        be = BookingEvent.objects.create(booking=booking, order=order, title=ce.title, start=ce.start, end=ce.end,
-                                         attendees=ce.attendees, answers=ce.answers)
-        be.resources.set(ce.resources)
-        created.append(be)
+    # Two inserts whatever the number of events (a repeat series can have many).
+    created = BookingEvent.objects.bulk_create([
+        BookingEvent(booking=booking, order=order, title=ce.title, start=ce.start, end=ce.end,
+                     attendees=ce.attendees, answers=ce.answers)
+        for order, ce in enumerate(clean_events)
+    ])
+    through = BookingEvent.resources.through
+    through.objects.bulk_create([
+        through(bookingevent_id=be.pk, resource_id=r.pk) for be, ce in zip(created, clean_events, strict=True)
+        for r in ce.resources
+    ])
     return created
 
 

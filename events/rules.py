@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from resources.exceptions import FieldError
 from resources.models import Closure, Resource
@@ -49,6 +49,44 @@ def _merged_windows(resource: Resource) -> dict[int, list[tuple[int, int]]]:
     return merged
 
 
+def _wall_clock_spans(start_local: datetime, end_local: datetime) -> list[tuple[datetime, datetime]]:
+    """[start, end) as naive wall-clock spans, one per stretch of constant UTC offset.
+
+    Across the autumn change the repeated hour is lived twice and both passes are checked; across the
+    spring change the skipped hour belongs to no span. Naive input is taken as wall-clock time already.
+    """
+    tz = start_local.tzinfo
+    if tz is None:
+        return [(start_local, end_local.replace(tzinfo=None))]
+
+    def offset(moment: datetime) -> timedelta | None:
+        return moment.astimezone(tz).utcoffset()
+
+    spans = []
+    cursor, end = start_local.astimezone(UTC), end_local.astimezone(UTC)
+    while cursor < end:
+        current = offset(cursor)
+        piece_end = end
+        probe = cursor
+        while probe < end:  # offsets change at most once a day: look a day ahead, then bisect to the change
+            last = min(end - timedelta(microseconds=1), probe + timedelta(days=1))
+            if offset(last) != current:
+                same, changed = probe, last
+                while changed - same > timedelta(microseconds=1):
+                    middle = same + (changed - same) // 2
+                    same, changed = (middle, changed) if offset(middle) == current else (same, middle)
+                piece_end = changed
+                break
+            probe = last + timedelta(microseconds=1)
+        spans.append(((cursor + current).replace(tzinfo=None), (piece_end + current).replace(tzinfo=None)))
+        cursor = piece_end
+    return spans
+
+
+def _minute_ceil(moment: datetime) -> int:
+    return moment.hour * 60 + moment.minute + (1 if moment.second or moment.microsecond else 0)
+
+
 def within_bookable_hours(resource: Resource, start_local: datetime, end_local: datetime) -> bool:
     """Every local minute of [start, end) must fall inside a window of its weekday.
 
@@ -58,16 +96,15 @@ def within_bookable_hours(resource: Resource, start_local: datetime, end_local: 
     windows = _merged_windows(resource)
     if not windows:
         return True
-    cursor = start_local.replace(tzinfo=None)
-    end = end_local.replace(tzinfo=None)
-    while cursor < end:
-        next_midnight = datetime.combine(cursor.date() + timedelta(days=1), time(0))
-        piece_end = min(end, next_midnight)
-        a = cursor.hour * 60 + cursor.minute
-        b = MINUTES_PER_DAY if piece_end == next_midnight else piece_end.hour * 60 + piece_end.minute
-        if not any(ws <= a and b <= we for ws, we in windows.get(cursor.weekday(), [])):
-            return False
-        cursor = piece_end
+    for cursor, end in _wall_clock_spans(start_local, end_local):
+        while cursor < end:
+            next_midnight = datetime.combine(cursor.date() + timedelta(days=1), time(0))
+            piece_end = min(end, next_midnight)
+            a = cursor.hour * 60 + cursor.minute
+            b = MINUTES_PER_DAY if piece_end == next_midnight else _minute_ceil(piece_end)
+            if not any(ws <= a and b <= we for ws, we in windows.get(cursor.weekday(), [])):
+                return False
+            cursor = piece_end
     return True
 
 
@@ -104,6 +141,9 @@ def check_rules(
     *, resource: Resource, start: datetime, end: datetime, now: datetime, closures: Iterable[Closure]
 ) -> list[RuleFailure]:
     """Every rule the period [start, end) breaks for this resource (empty: it may be booked)."""
+    # In UTC: Python compares and subtracts two datetimes of the same tzinfo by wall clock, which is
+    # an hour off across a DST change.
+    start, end, now = start.astimezone(UTC), end.astimezone(UTC), now.astimezone(UTC)
     rid = str(resource.pk)
     tz = resource.venue.tz
     name = resource.name

@@ -170,6 +170,10 @@ def events_save(
         raise BookingConflict("A requested resource no longer exists.")
     if status != EventStatus.CANCELED:
         _raise_conflicts(conflicts_check(specs=specs, resources=resources))
+    if existing:
+        # Free every moved event's old period before writing any new one, so one spec may take the slot
+        # another spec leaves (the exclusion constraint checks each row as it is written).
+        Reservation.objects.filter(event__in=existing).delete()
     saved = []
     for spec in specs:
         event = spec.event
@@ -181,7 +185,6 @@ def events_save(
             if spec.description:
                 event.description = spec.description
             event.save()
-            Reservation.objects.filter(event=event).delete()
         _write_reservations(event, spec.resource_ids, resources)
         saved.append(event)
     return saved

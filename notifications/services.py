@@ -126,7 +126,11 @@ def notification_send(*, notification_id: UUID | str) -> str:
             notification.sent_at = now
             notification.last_error = ""
             status = getattr(message, "anymail_status", None)
-            notification.provider_message_id = (getattr(status, "message_id", None) or "")[:200]
+            # anymail gives one id, a set of ids (one per recipient), or None; some backends use ints.
+            message_id = getattr(status, "message_id", None)
+            if isinstance(message_id, set):
+                message_id = ",".join(sorted(map(str, message_id)))
+            notification.provider_message_id = ("" if message_id is None else str(message_id))[:200]
             outcome = "sent"
         notification.save()
         return outcome

@@ -32,6 +32,8 @@ sqlite_only = pytest.mark.skipif(connection.vendor != "sqlite", reason="exercise
 @pytest.fixture(autouse=True)
 def _anymail_test_backend(settings):
     settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    # Real hashing costs ~0.3 s a user; the tests are about bookings, not password strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.SITE_URL = "https://bookings.example.org"
 
 

@@ -62,7 +62,8 @@ class Command(BaseCommand):
         room, _ = Resource.objects.get_or_create(
             venue=venue, name="Meeting Room",
             defaults={"kind": ResourceKind.ROOM, "capacity": 12, "buffer_minutes": 15,
-                      "description": "<p>A quiet room for up to twelve people. Cleaned for 15 minutes after each booking.</p>"})
+                      "description": "<p>A quiet room for up to twelve people. "
+                                     "Cleaned for 15 minutes after each booking.</p>"})
         desks, _ = Resource.objects.get_or_create(
             venue=venue, name="Hot Desks",
             defaults={"kind": ResourceKind.DESK, "capacity": 10, "exclusive": False,

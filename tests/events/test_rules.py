@@ -1,0 +1,662 @@
+"""The booking rules of DESIGN §5 (events/rules.py), each at its boundary, in the venue's local time.
+
+Three layers: `check_rules` on its own (every code, one minute either side of each limit), the DST
+changes of Europe/London (§10), and the same rules reached through the booking services, with field
+paths, staff overrides and the log note that records them. Every call passes an explicit `now`.
+"""
+
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bookings.models import Booking, BookingLog, BookingStatus
+from bookings.services import booking_approve, booking_create
+from events.rules import check_rules, within_bookable_hours
+from events.selectors import closures_for
+from resources.exceptions import ValidationFailed
+from resources.models import Resource
+
+from ..conftest import LONDON
+from ..factories import BookableHoursFactory, ClosureFactory, OrganizationFactory, ResourceFactory, VenueFactory
+
+NEW_YORK = ZoneInfo("America/New_York")
+ALL_WEEK = range(7)
+
+# Monday 4 January 2027, 08:00 in London (GMT, so also 08:00 UTC). Every booking below is after it
+# unless a test says otherwise; Tuesday 12 January 2027 is the usual booking day.
+NOW = datetime(2027, 1, 4, 8, 0, tzinfo=UTC)
+TUESDAY = (2027, 1, 12)
+
+
+def local(y: int, m: int, d: int, hh: int = 0, mm: int = 0, ss: int = 0, tz: ZoneInfo = LONDON) -> datetime:
+    """A wall-clock time in `tz` as an aware UTC datetime (what the validator hands to the rules)."""
+    return datetime(y, m, d, hh, mm, ss, tzinfo=tz).astimezone(UTC)
+
+
+def hm(text: str) -> time:
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+def on(day: tuple[int, int, int], text: str, tz: ZoneInfo = LONDON, days: int = 0) -> datetime:
+    """`HH:MM` (or `HH:MM:SS`) local on `day` (+ `days`), as UTC."""
+    parts = [int(p) for p in text.split(":")]
+    base = datetime(*day, tzinfo=tz) + timedelta(days=days)
+    return local(base.year, base.month, base.day, *parts, tz=tz)
+
+
+def resource_with(*, tz: str = "Europe/London", hours=(), **rules) -> Resource:
+    """A resource in a venue of `tz` with these rule fields and weekly windows (weekday, "HH:MM", "HH:MM")."""
+    resource = ResourceFactory(venue=VenueFactory(timezone=tz), **rules)
+    for weekday, start, end in hours:
+        BookableHoursFactory(resource=resource, weekday=weekday, start_time=hm(start), end_time=hm(end))
+    return resource
+
+
+def run_rules(resource: Resource, start: datetime, end: datetime, *, now: datetime = NOW):
+    """check_rules the way the validator calls it: the resource freshly loaded with its bookable hours,
+    the organization's closures from `closures_for`."""
+    fresh = (Resource.objects.select_related("venue__organization").prefetch_related("bookable_hours")
+             .get(pk=resource.pk))
+    closures = closures_for(organization=fresh.venue.organization, start=min(start, end), end=max(start, end))
+    return check_rules(resource=fresh, start=start, end=end, now=now, closures=closures)
+
+
+def codes(failures) -> list[str]:
+    return sorted(f.code for f in failures)
+
+
+# --- durations ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("rules", "minutes", "expected"),
+    [
+        ({"min_duration_minutes": 30}, 30, []),
+        ({"min_duration_minutes": 30}, 29, ["TOO_SHORT"]),
+        ({"min_duration_minutes": 30}, 31, []),
+        ({"max_duration_minutes": 120}, 120, []),
+        ({"max_duration_minutes": 120}, 121, ["TOO_LONG"]),
+        ({"max_duration_minutes": 120}, 119, []),
+        ({"min_duration_minutes": 30, "max_duration_minutes": 120}, 29, ["TOO_SHORT"]),
+        ({"min_duration_minutes": 30, "max_duration_minutes": 120}, 121, ["TOO_LONG"]),
+        ({"min_duration_minutes": 60, "max_duration_minutes": 60}, 60, []),
+        ({}, 1, []),  # no limits
+        ({}, 3 * 24 * 60, []),
+    ],
+)
+def test_duration_limits_at_their_boundaries(rules, minutes, expected):
+    resource = resource_with(**rules)
+    start = on(TUESDAY, "10:00")
+    failures = run_rules(resource, start, start + timedelta(minutes=minutes))
+    assert codes(failures) == expected
+    assert all(f.field == "end" and f.resource_id == str(resource.pk) for f in failures)
+
+
+@pytest.mark.django_db
+def test_duration_is_real_elapsed_time_even_for_local_datetimes():
+    """00:30 to 03:30 on the March change day is two hours of real time, whatever tzinfo the caller used."""
+    resource = resource_with(max_duration_minutes=150)
+    start = datetime(2027, 3, 28, 0, 30, tzinfo=LONDON)
+    end = datetime(2027, 3, 28, 3, 30, tzinfo=LONDON)
+    assert end.astimezone(UTC) - start.astimezone(UTC) == timedelta(hours=2)
+    assert run_rules(resource, start, end) == []
+    assert run_rules(resource, start.astimezone(UTC), end.astimezone(UTC)) == []
+
+
+# --- notice, advance, past, order -----------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("notice", "ahead", "expected"),
+    [
+        (120, timedelta(minutes=120), []),
+        (120, timedelta(minutes=119), ["START_TIME_TOO_LATE"]),
+        (120, timedelta(minutes=119, seconds=59), ["START_TIME_TOO_LATE"]),
+        (120, timedelta(minutes=121), []),
+        (2 * 24 * 60, timedelta(days=2), []),
+        (2 * 24 * 60, timedelta(days=2) - timedelta(minutes=1), ["START_TIME_TOO_LATE"]),
+        (0, timedelta(0), []),  # starting right now is allowed without a notice rule
+        (0, -timedelta(minutes=1), ["IN_THE_PAST"]),
+        (120, -timedelta(minutes=1), ["IN_THE_PAST"]),  # in the past, not also "too late"
+    ],
+)
+def test_minimum_notice_at_its_boundary(notice, ahead, expected):
+    resource = resource_with(min_notice_minutes=notice)
+    start = NOW + ahead
+    failures = run_rules(resource, start, start + timedelta(hours=1))
+    assert codes(failures) == expected
+    assert all(f.field == "start" for f in failures)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("now", "start", "expected"),
+    [
+        (NOW, NOW + timedelta(days=30), []),
+        (NOW, NOW + timedelta(days=30, minutes=1), ["START_TIME_TOO_EARLY"]),
+        (NOW, NOW + timedelta(days=29, hours=23, minutes=59), []),
+        # Across the March change: "30 days ahead" is the same local time 30 days on (12:00 GMT -> 12:00 BST),
+        # so the limit in UTC is an hour earlier than now + 30 * 24 hours.
+        (local(2027, 3, 10, 12), local(2027, 4, 9, 12), []),
+        (local(2027, 3, 10, 12), local(2027, 4, 9, 12, 1), ["START_TIME_TOO_EARLY"]),
+        (local(2027, 3, 10, 12), local(2027, 3, 10, 12) + timedelta(days=30), ["START_TIME_TOO_EARLY"]),
+        # Across the October change the other way round (12:00 BST -> 12:00 GMT is 30 days + 1 hour).
+        (local(2026, 10, 10, 12), local(2026, 10, 10, 12) + timedelta(days=30, hours=1), []),
+        (local(2026, 10, 10, 12), local(2026, 11, 9, 12, 1), ["START_TIME_TOO_EARLY"]),
+    ],
+)
+def test_maximum_advance_at_its_boundary_in_local_time(now, start, expected):
+    resource = resource_with(max_advance_days=30)
+    failures = run_rules(resource, start, start + timedelta(hours=1), now=now)
+    assert codes(failures) == expected
+    assert all(f.field == "start" for f in failures)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        (on(TUESDAY, "10:00"), on(TUESDAY, "10:00"), ["END_BEFORE_START"]),
+        (on(TUESDAY, "10:00"), on(TUESDAY, "09:59"), ["END_BEFORE_START"]),
+        (on(TUESDAY, "10:00"), on(TUESDAY, "10:30"), []),
+        # The order is checked first and alone: no duration or past errors on top of it.
+        (NOW - timedelta(hours=1), NOW - timedelta(hours=2), ["END_BEFORE_START"]),
+    ],
+)
+def test_end_must_be_after_start(start, end, expected):
+    resource = resource_with(min_duration_minutes=30)
+    failures = run_rules(resource, start, end)
+    assert codes(failures) == expected
+    assert all(f.field == "end" for f in failures)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("start", "expected"),
+    [
+        (NOW - timedelta(minutes=1), ["IN_THE_PAST"]),
+        (NOW - timedelta(days=400), ["IN_THE_PAST"]),
+        (NOW - timedelta(microseconds=1), ["IN_THE_PAST"]),
+        (NOW, []),
+        (NOW + timedelta(minutes=1), []),
+    ],
+)
+def test_in_the_past(start, expected):
+    failures = run_rules(resource_with(), start, start + timedelta(hours=1))
+    assert codes(failures) == expected
+    assert all(f.field == "start" for f in failures)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("archived", "expected"), [(True, ["RESOURCE_ARCHIVED"]), (False, [])])
+def test_archived_resource(archived, expected):
+    resource = resource_with(archived=archived)
+    failures = run_rules(resource, on(TUESDAY, "10:00"), on(TUESDAY, "11:00"))
+    assert codes(failures) == expected
+    assert all(f.field == "resourceIds" and f.resource_id == str(resource.pk) for f in failures)
+
+
+@pytest.mark.django_db
+def test_every_broken_rule_is_reported_with_its_field():
+    resource = resource_with(archived=True, min_duration_minutes=60, min_notice_minutes=24 * 60,
+                             hours=[(1, "09:00", "17:00")])
+    start = NOW + timedelta(hours=1)  # Monday 09:00: too soon, and no window on Mondays
+    failures = run_rules(resource, start, start + timedelta(minutes=30))
+    assert {(f.code, f.field) for f in failures} == {
+        ("RESOURCE_ARCHIVED", "resourceIds"),
+        ("START_TIME_TOO_LATE", "start"),
+        ("TOO_SHORT", "end"),
+        ("OUTSIDE_BOOKABLE_HOURS", "start"),
+    }
+    error = failures[0].as_field_error("events[2]")
+    assert error.field == f"events[2].{failures[0].field}"
+    assert error.meta == {"resourceId": str(resource.pk)}
+
+
+# --- bookable hours ---------------------------------------------------------------------------------------
+
+NINE_TO_FIVE_TUESDAY = [(1, "09:00", "17:00")]
+MIDNIGHT_SPAN = [(1, "22:00", "00:00"), (2, "00:00", "02:00")]  # Tuesday 22:00 to Wednesday 02:00
+ADJACENT = [(1, "09:00", "12:00"), (1, "12:00", "17:00")]
+OVERLAPPING = [(1, "12:00", "17:00"), (1, "09:00", "13:00")]
+GAP = [(1, "09:00", "12:00"), (1, "13:00", "17:00")]
+WHOLE_DAYS = [(1, "00:00", "00:00"), (2, "00:00", "00:00")]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("hours", "start", "end", "ok"),
+    [
+        # 09:00-17:00 on Tuesdays
+        (NINE_TO_FIVE_TUESDAY, "09:00", "17:00", True),
+        (NINE_TO_FIVE_TUESDAY, "12:00", "13:00", True),
+        (NINE_TO_FIVE_TUESDAY, "08:59", "17:00", False),
+        (NINE_TO_FIVE_TUESDAY, "09:00", "17:01", False),
+        (NINE_TO_FIVE_TUESDAY, "08:59:30", "10:00", False),
+        (NINE_TO_FIVE_TUESDAY, "16:00", "17:00:30", False),
+        (NINE_TO_FIVE_TUESDAY, "08:00", "09:00", False),
+        (NINE_TO_FIVE_TUESDAY, "17:00", "18:00", False),
+        (NINE_TO_FIVE_TUESDAY, "09:00", "+1 10:00", False),  # into Wednesday, which has no window
+        (NINE_TO_FIVE_TUESDAY, "+1 10:00", "+1 11:00", False),
+        # windows reaching midnight (end 00:00) and continuing the next day
+        (MIDNIGHT_SPAN, "22:00", "+1 02:00", True),
+        (MIDNIGHT_SPAN, "23:00", "+1 00:00", True),
+        (MIDNIGHT_SPAN, "+1 00:00", "+1 02:00", True),
+        (MIDNIGHT_SPAN, "21:59", "23:00", False),
+        (MIDNIGHT_SPAN, "22:00", "+1 02:01", False),
+        (MIDNIGHT_SPAN[:1], "23:00", "+1 00:00", True),
+        (MIDNIGHT_SPAN[:1], "23:00", "+1 00:30", False),  # Wednesday has no window
+        (WHOLE_DAYS, "00:00", "+2 00:00", True),
+        (WHOLE_DAYS, "00:00", "+2 00:01", False),
+        # adjacent (or overlapping) windows of one day merge
+        (ADJACENT, "09:00", "17:00", True),
+        (ADJACENT, "11:00", "13:00", True),
+        (ADJACENT, "08:59", "13:00", False),
+        (OVERLAPPING, "09:00", "17:00", True),
+        (GAP, "11:00", "14:00", False),
+        (GAP, "09:00", "12:00", True),
+        (GAP, "13:00", "17:00", True),
+        # no windows at all: always bookable
+        ([], "03:00", "+5 04:00", True),
+    ],
+)
+def test_bookable_hours(hours, start, end, ok):
+    def moment(text: str) -> datetime:
+        days, _, clock = text.rpartition(" ")
+        return on(TUESDAY, clock, days=int(days or 0))
+
+    resource = resource_with(hours=hours)
+    failures = run_rules(resource, moment(start), moment(end))
+    assert codes(failures) == ([] if ok else ["OUTSIDE_BOOKABLE_HOURS"])
+    assert all(f.field == "start" for f in failures)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("utc_start", "london_ok", "new_york_ok"),
+    [
+        ("14:00", True, True),  # 14:00 in London, 09:00 in New York
+        ("10:00", True, False),  # 10:00 in London, 05:00 in New York
+        ("21:00", False, True),  # 21:00 in London, 16:00 in New York
+        ("22:00", False, False),  # 22:00 in London, 17:00 in New York
+    ],
+)
+def test_bookable_hours_use_the_venue_timezone(utc_start, london_ok, new_york_ok):
+    hours = [(1, "09:00", "17:00")]
+    london = resource_with(tz="Europe/London", hours=hours)
+    new_york = resource_with(tz="America/New_York", hours=hours)
+    start = on(TUESDAY, utc_start, tz=UTC)
+    end = start + timedelta(hours=1)
+    assert (run_rules(london, start, end) == []) is london_ok
+    assert (run_rules(new_york, start, end) == []) is new_york_ok
+
+
+@pytest.mark.django_db
+def test_a_venue_without_timezone_uses_the_organization_one():
+    org = OrganizationFactory(timezone="America/New_York")
+    resource = ResourceFactory(venue=VenueFactory(organization=org, timezone=""))
+    BookableHoursFactory(resource=resource, weekday=1, start_time=time(9), end_time=time(17))
+    assert run_rules(resource, on(TUESDAY, "09:00", tz=NEW_YORK), on(TUESDAY, "17:00", tz=NEW_YORK)) == []
+    assert codes(run_rules(resource, on(TUESDAY, "09:00"), on(TUESDAY, "10:00"))) == ["OUTSIDE_BOOKABLE_HOURS"]
+
+
+# --- closures ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("start", "end", "closed"),
+    [
+        ("13:00", "13:30", True),  # inside
+        ("10:00", "16:00", True),  # around
+        ("11:00", "12:01", True),  # into its start
+        ("13:59", "15:00", True),  # from before its end
+        ("11:00", "12:00", False),  # ends as the closure starts
+        ("14:00", "15:00", False),  # starts as the closure ends
+    ],
+)
+def test_closure_overlap_boundaries(start, end, closed):
+    resource = resource_with()
+    ClosureFactory(organization=resource.venue.organization, start=on(TUESDAY, "12:00"), end=on(TUESDAY, "14:00"),
+                   message="Floor polishing")
+    failures = run_rules(resource, on(TUESDAY, start), on(TUESDAY, end))
+    assert codes(failures) == (["RESOURCE_CLOSED"] if closed else [])
+    assert all(f.field == "start" and "Floor polishing" in f.message for f in failures)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("scope", "closed"),
+    [
+        ("all", True),  # no resources selected: every resource
+        ("this", True),
+        ("this and other", True),
+        ("other", False),
+        ("other organization", False),
+    ],
+)
+def test_closure_scope(scope, closed):
+    resource = resource_with()
+    other = ResourceFactory(venue=resource.venue)
+    org = OrganizationFactory() if scope == "other organization" else resource.venue.organization
+    closure = ClosureFactory(organization=org, start=on(TUESDAY, "00:00"), end=on(TUESDAY, "00:00", days=1))
+    closure.resources.set({"all": [], "this": [resource], "this and other": [resource, other], "other": [other],
+                           "other organization": []}[scope])
+    failures = run_rules(resource, on(TUESDAY, "10:00"), on(TUESDAY, "11:00"))
+    assert codes(failures) == (["RESOURCE_CLOSED"] if closed else [])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("closure", "repeats", "start", "end", "closed"),
+    [
+        # Christmas Day 2026 (London), yearly: closed on Christmas Day 2027 and 2028 as well.
+        (((2026, 12, 25), (2026, 12, 26)), True, local(2027, 12, 25, 10), local(2027, 12, 25, 11), True),
+        (((2026, 12, 25), (2026, 12, 26)), True, local(2028, 12, 25, 23), local(2028, 12, 26, 1), True),
+        (((2026, 12, 25), (2026, 12, 26)), True, local(2027, 12, 24, 10), local(2027, 12, 24, 11), False),
+        (((2026, 12, 25), (2026, 12, 26)), True, local(2027, 12, 24, 23), local(2027, 12, 25), False),
+        (((2026, 12, 25), (2026, 12, 26)), True, local(2027, 12, 26), local(2027, 12, 26, 1), False),
+        (((2026, 12, 25), (2026, 12, 26)), False, local(2027, 12, 25, 10), local(2027, 12, 25, 11), False),
+        # New Year's Eve to 2 January: a yearly closure spanning the turn of the year.
+        (((2026, 12, 31), (2027, 1, 2)), True, local(2028, 1, 1, 10), local(2028, 1, 1, 11), True),
+        (((2026, 12, 31), (2027, 1, 2)), True, local(2027, 12, 31, 10), local(2027, 12, 31, 11), True),
+        (((2026, 12, 31), (2027, 1, 2)), True, local(2028, 1, 2, 10), local(2028, 1, 2, 11), False),
+    ],
+)
+def test_yearly_closure(closure, repeats, start, end, closed):
+    resource = resource_with()
+    (first, last) = closure
+    ClosureFactory(organization=resource.venue.organization, start=local(*first), end=local(*last),
+                   repeats_yearly=repeats)
+    assert codes(run_rules(resource, start, end)) == (["RESOURCE_CLOSED"] if closed else [])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("start", "end", "closed"),
+    [
+        ("08:00", "09:00", False),  # 07:00-08:00 UTC: ends as the local 09:00 closure starts
+        ("09:00", "09:30", True),  # 08:00-08:30 UTC: inside 09:00-17:00 BST (an UTC shift would miss it)
+        ("16:30", "17:00", True),
+        ("17:00", "18:00", False),  # 16:00-17:00 UTC: would be inside a closure shifted in UTC
+    ],
+)
+def test_yearly_closure_repeats_in_local_time_across_dst(start, end, closed):
+    """Saturday 28 March 2026 09:00-17:00 GMT repeats on Sunday 28 March 2027, after the change to BST."""
+    resource = resource_with()
+    ClosureFactory(organization=resource.venue.organization, start=local(2026, 3, 28, 9), end=local(2026, 3, 28, 17),
+                   repeats_yearly=True)
+    day = (2027, 3, 28)
+    now = local(2026, 3, 1)
+    assert codes(run_rules(resource, on(day, start), on(day, end), now=now)) == (["RESOURCE_CLOSED"] if closed else [])
+
+
+# --- DST (DESIGN §10) -------------------------------------------------------------------------------------
+
+DST_NOW = local(2026, 9, 1, 12)
+DST_DAYS = [
+    (2026, 10, 24),  # Saturday, BST (UTC+1)
+    (2026, 10, 25),  # Sunday, the clocks go back at 02:00 BST
+    (2026, 10, 26),  # Monday, GMT
+    (2027, 3, 27),  # Saturday, GMT
+    (2027, 3, 28),  # Sunday, the clocks go forward at 01:00 GMT
+    (2027, 3, 29),  # Monday, BST
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("day", DST_DAYS)
+@pytest.mark.parametrize(
+    ("start", "end", "ok"),
+    [
+        ("09:00", "17:00", True),
+        ("08:30", "09:30", False),
+        ("08:59", "17:00", False),
+        ("16:30", "17:01", False),
+    ],
+)
+def test_nine_to_five_holds_in_local_time_around_the_clock_changes(day, start, end, ok):
+    resource = resource_with(hours=[(weekday, "09:00", "17:00") for weekday in ALL_WEEK])
+    failures = run_rules(resource, on(day, start), on(day, end), now=DST_NOW)
+    assert codes(failures) == ([] if ok else ["OUTSIDE_BOOKABLE_HOURS"])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [((2026, 10, 24), (2026, 10, 26)), ((2027, 3, 27), (2027, 3, 29))],
+)
+def test_nine_to_five_is_a_different_utc_instant_on_each_side_of_a_change(before, after):
+    resource = resource_with(hours=[(weekday, "09:00", "17:00") for weekday in ALL_WEEK])
+    nine_before, nine_after = on(before, "09:00"), on(after, "09:00")
+    offsets = {d: datetime(*d, 9, tzinfo=LONDON).utcoffset() for d in (before, after)}
+    # Local 09:00 is an hour apart in UTC (08:00 UTC in BST, 09:00 UTC in GMT).
+    assert abs(offsets[before] - offsets[after]) == timedelta(hours=1)
+    assert (nine_before.hour, nine_after.hour) == ((8, 9) if before[1] == 10 else (9, 8))
+    for day in (before, after):
+        assert run_rules(resource, on(day, "09:00"), on(day, "17:00"), now=DST_NOW) == []
+    # The same UTC clock time is inside the hours on one side of the change and outside on the other.
+    early_utc = min(nine_before.time(), nine_after.time())
+    outcomes = []
+    for day in (before, after):
+        start = datetime.combine(datetime(*day).date(), early_utc, tzinfo=UTC)
+        outcomes.append(run_rules(resource, start, start + timedelta(hours=1), now=DST_NOW) == [])
+    assert sorted(outcomes) == [False, True]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("hours", "start_utc", "end_utc", "ok"),
+    [
+        # Sunday 25 October 2026: 00:00-01:00 UTC is 01:00-02:00 BST, then 01:00 GMT comes again.
+        ([(6, "09:00", "17:00")], (2026, 10, 25, 0), (2026, 10, 25, 1), False),
+        ([(6, "09:00", "17:00")], (2026, 10, 25, 0, 30), (2026, 10, 25, 1, 15), False),
+        # 00:00-02:00 BST wall clock (23:00-01:00 UTC) while only 00:00-01:00 is bookable.
+        ([(6, "00:00", "01:00")], (2026, 10, 24, 23), (2026, 10, 25, 1), False),
+        ([(6, "00:00", "02:00")], (2026, 10, 24, 23), (2026, 10, 25, 1), True),
+        ([(6, "00:00", "02:00")], (2026, 10, 24, 23), (2026, 10, 25, 2), True),  # 00:00 BST-02:00 GMT
+        ([(6, "01:00", "02:00")], (2026, 10, 25, 0), (2026, 10, 25, 2), True),  # the hour, lived twice
+        # Sunday 28 March 2027: 00:30 GMT to 02:30 BST is one real hour, 01:00-02:00 never exists.
+        ([(6, "00:00", "01:00"), (6, "02:00", "17:00")], (2027, 3, 28, 0, 30), (2027, 3, 28, 1, 30), True),
+        ([(6, "00:00", "01:00"), (6, "03:00", "17:00")], (2027, 3, 28, 0, 30), (2027, 3, 28, 1, 30), False),
+    ],
+)
+def test_bookable_hours_inside_the_changing_hour(hours, start_utc, end_utc, ok):
+    resource = resource_with(hours=hours)
+    start, end = datetime(*start_utc, tzinfo=UTC), datetime(*end_utc, tzinfo=UTC)
+    assert (run_rules(resource, start, end, now=DST_NOW) == []) is ok
+    assert within_bookable_hours(resource, start.astimezone(LONDON), end.astimezone(LONDON)) is ok
+
+
+# --- through the services ---------------------------------------------------------------------------------
+
+SERVICE_DAY = TUESDAY
+
+
+def _break(setup, rule: str) -> None:
+    """Give setup.room a rule that a Tuesday 10:00-10:30 booking (made at NOW) breaks."""
+    room = setup.room
+    if rule == "TOO_SHORT":
+        room.min_duration_minutes = 60
+    elif rule == "TOO_LONG":
+        room.max_duration_minutes = 15
+    elif rule == "START_TIME_TOO_LATE":
+        room.min_notice_minutes = 9 * 24 * 60
+    elif rule == "START_TIME_TOO_EARLY":
+        room.max_advance_days = 7
+    elif rule == "OUTSIDE_BOOKABLE_HOURS":
+        BookableHoursFactory(resource=room, weekday=1, start_time=time(11), end_time=time(17))
+    elif rule == "RESOURCE_CLOSED":
+        ClosureFactory(organization=setup.org, start=on(SERVICE_DAY, "10:15"), end=on(SERVICE_DAY, "12:00"))
+    elif rule == "RESOURCE_ARCHIVED":
+        room.archived = True
+    room.save()
+
+
+RULE_FIELDS = [
+    ("TOO_SHORT", "end"),
+    ("TOO_LONG", "end"),
+    ("START_TIME_TOO_LATE", "start"),
+    ("START_TIME_TOO_EARLY", "start"),
+    ("OUTSIDE_BOOKABLE_HOURS", "start"),
+    ("RESOURCE_CLOSED", "start"),
+    ("RESOURCE_ARCHIVED", "resourceIds"),
+]
+
+
+def _errors(exc_info) -> set[tuple[str, str]]:
+    return {(e.field, e.code) for e in exc_info.value.errors}
+
+
+@pytest.mark.parametrize(("rule", "field"), RULE_FIELDS)
+def test_submit_reports_the_broken_rule_at_its_field(setup, rule, field):
+    _break(setup, rule)
+    start = on(SERVICE_DAY, "10:00")
+    with pytest.raises(ValidationFailed) as exc_info:
+        setup.submit(setup.event(start, start + timedelta(minutes=30)), now=NOW)
+    assert _errors(exc_info) == {(f"event.{field}", rule)}
+    assert exc_info.value.errors[0].meta == {"resourceId": str(setup.room.pk)}
+    assert not Booking.objects.filter(organization=setup.org).exists()
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "field", "code"),
+    [
+        (on(SERVICE_DAY, "10:00"), on(SERVICE_DAY, "10:00"), "event.end", "END_BEFORE_START"),
+        (on(SERVICE_DAY, "10:00"), on(SERVICE_DAY, "09:00"), "event.end", "END_BEFORE_START"),
+        (NOW - timedelta(minutes=1), NOW + timedelta(hours=1), "event.start", "IN_THE_PAST"),
+    ],
+)
+def test_submit_reports_order_and_past(setup, start, end, field, code):
+    with pytest.raises(ValidationFailed) as exc_info:
+        setup.submit(setup.event(start, end), now=NOW)
+    assert _errors(exc_info) == {(field, code)}
+
+
+@pytest.mark.parametrize(
+    ("rule", "field"), [("TOO_SHORT", "end"), ("OUTSIDE_BOOKABLE_HOURS", "start"), ("RESOURCE_ARCHIVED", "resourceIds")]
+)
+def test_submit_with_two_events_names_the_breaking_one(setup, rule, field):
+    _break(setup, rule)
+    fine = setup.event(on(SERVICE_DAY, "14:00"), on(SERVICE_DAY, "15:00"), resources=[setup.hall])
+    broken = setup.event(on(SERVICE_DAY, "10:00"), on(SERVICE_DAY, "10:30"))
+    with pytest.raises(ValidationFailed) as exc_info:
+        setup.submit(fine, broken, now=NOW)
+    assert _errors(exc_info) == {(f"events[1].{field}", rule)}
+
+
+def test_submit_with_two_events_reports_each_at_its_own_index(setup):
+    setup.room.min_notice_minutes = 24 * 60
+    setup.room.save()
+    early = setup.event(NOW + timedelta(hours=2), NOW + timedelta(hours=3))
+    late_enough = setup.event(NOW + timedelta(days=2), NOW + timedelta(days=2, hours=1))
+    too_soon = setup.event(NOW + timedelta(hours=23, minutes=59), NOW + timedelta(days=1, hours=1))
+    with pytest.raises(ValidationFailed) as exc_info:
+        setup.submit(late_enough, too_soon, early, now=NOW)
+    assert _errors(exc_info) == {("events[1].start", "START_TIME_TOO_LATE"), ("events[2].start", "START_TIME_TOO_LATE")}
+    setup.submit(late_enough, setup.event(NOW + timedelta(days=1), NOW + timedelta(days=1, hours=1)), now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "ok"),
+    [
+        ("2027-07-13T09:00:00", "2027-07-13T17:00:00", True),  # naive: London wall clock (BST)
+        ("2027-07-13T08:30:00", "2027-07-13T10:00:00", False),
+        ("2027-07-13T08:30:00Z", "2027-07-13T10:00:00Z", True),  # 09:30-11:00 BST
+        ("2027-07-13T08:00:00+00:00", "2027-07-13T16:00:00+00:00", True),  # 09:00-17:00 BST
+        ("2027-07-13T09:00:00+00:00", "2027-07-13T16:30:00+00:00", False),  # ends 17:30 BST
+        ("2027-07-13T04:00:00-04:00", "2027-07-13T12:00:00-04:00", True),  # New York offset, 09:00-17:00 BST
+    ],
+)
+def test_submitted_times_are_checked_in_the_venue_timezone(setup, start, end, ok):
+    BookableHoursFactory(resource=setup.room, weekday=1, start_time=time(9), end_time=time(17))
+    event = {**setup.event(), "start": start, "end": end}
+    if ok:
+        setup.submit(event, now=NOW)
+    else:
+        with pytest.raises(ValidationFailed) as exc_info:
+            setup.submit(event, now=NOW)
+        assert _errors(exc_info) == {("event.start", "OUTSIDE_BOOKABLE_HOURS")}
+
+
+def test_submit_on_both_sides_of_the_october_change(setup):
+    """A module's 09:00-17:00 rule, booked through the service for the Saturday before and the Monday after."""
+    for weekday in ALL_WEEK:
+        BookableHoursFactory(resource=setup.room, weekday=weekday, start_time=time(9), end_time=time(17))
+    results = [setup.submit(setup.event(on(day, "09:00"), on(day, "17:00")), now=DST_NOW)
+               for day in [(2026, 10, 24), (2026, 10, 26)]]
+    starts = [r.events[0].start for r in results]
+    assert [s.astimezone(UTC).hour for s in starts] == [8, 9]
+    assert [s.astimezone(LONDON).hour for s in starts] == [9, 9]
+    with pytest.raises(ValidationFailed) as exc_info:
+        setup.submit(setup.event(on((2026, 10, 26), "08:30"), on((2026, 10, 26), "09:30")), now=DST_NOW)
+    assert _errors(exc_info) == {("event.start", "OUTSIDE_BOOKABLE_HOURS")}
+
+
+@pytest.mark.parametrize(("rule", "field"), RULE_FIELDS)
+def test_staff_may_override_a_rule_when_approving_and_it_is_logged(setup, rule, field):
+    start = on(SERVICE_DAY, "10:00")
+    booking = setup.submit(setup.event(start, start + timedelta(minutes=30)), now=NOW).booking
+    _break(setup, rule)  # the rule arrives after the request
+
+    with pytest.raises(ValidationFailed) as exc_info:
+        booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=booking.updated_at, now=NOW)
+    assert _errors(exc_info) == {(f"event.{field}", rule)}
+    booking.refresh_from_db()
+    assert booking.status == BookingStatus.PENDING
+
+    result = booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=booking.updated_at,
+                             override_rules=True, now=NOW)
+    assert result.booking.status == BookingStatus.APPROVED
+    assert [e.start for e in result.events] == [start]
+    log = BookingLog.objects.get(booking=booking, action="approve")
+    assert rule in log.note
+    assert f"event.{field} {rule}" in log.note
+    assert log.actor_user == setup.manager
+
+
+def test_override_when_approving_a_staff_edit_that_breaks_a_rule(setup):
+    setup.room.min_duration_minutes = 60
+    setup.room.save()
+    start = on(SERVICE_DAY, "10:00")
+    booking = setup.submit(setup.event(start, start + timedelta(hours=1)), now=NOW).booking
+    edits = [{"end": (start + timedelta(minutes=20)).isoformat()}]
+    with pytest.raises(ValidationFailed) as exc_info:
+        booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=booking.updated_at,
+                        event_edits=edits, now=NOW)
+    assert _errors(exc_info) == {("event.end", "TOO_SHORT")}
+    result = booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=booking.updated_at,
+                             event_edits=edits, override_rules=True, now=NOW)
+    assert result.events[0].end == start + timedelta(minutes=20)
+    assert "event.end TOO_SHORT" in BookingLog.objects.get(booking=booking, action="approve").note
+
+
+def test_override_in_the_past_names_the_code_and_an_unneeded_override_logs_nothing(setup):
+    start = on(SERVICE_DAY, "10:00")
+    first = setup.submit(setup.event(start, start + timedelta(hours=1)), now=NOW).booking
+    second = setup.submit(setup.event(start, start + timedelta(hours=1), resources=[setup.hall]), now=NOW).booking
+    later = start + timedelta(minutes=5)  # approved once the meeting has begun
+    booking_approve(booking_id=first.pk, actor=setup.staff, client_last_updated_at=None, override_rules=True,
+                    now=later)
+    assert BookingLog.objects.get(booking=first, action="approve").note == "Rules overridden: event.start IN_THE_PAST"
+    booking_approve(booking_id=second.pk, actor=setup.staff, client_last_updated_at=None, override_rules=True, now=NOW)
+    assert BookingLog.objects.get(booking=second, action="approve").note == ""
+
+
+@pytest.mark.parametrize(("rule", "field"), [("TOO_SHORT", "end"), ("RESOURCE_CLOSED", "start")])
+def test_staff_create_checks_rules_unless_overridden(setup, rule, field):
+    _break(setup, rule)
+    start = on(SERVICE_DAY, "10:00")
+    kwargs = {"module": setup.module, "actor": setup.staff, "status": BookingStatus.APPROVED,
+              "contact": {"name": "Ada", "email": "ada@example.com"},
+              "events": [setup.event(start, start + timedelta(minutes=30))], "single_event": True, "now": NOW}
+    with pytest.raises(ValidationFailed) as exc_info:
+        booking_create(**kwargs)
+    assert _errors(exc_info) == {(f"event.{field}", rule)}
+    result = booking_create(**kwargs, override_rules=True)
+    assert result.booking.status == BookingStatus.APPROVED
+    assert f"event.{field} {rule}" in BookingLog.objects.get(booking=result.booking, action="create").note
