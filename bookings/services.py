@@ -546,6 +546,11 @@ def _linked_event(organization, event_id: Any) -> Event:
         raise ValidationFailed(errors=[FieldError("eventId", "NOT_FOUND", "No such event.")]) from exc
     if event.status == EventStatus.CANCELED:
         raise ValidationFailed(errors=[FieldError("eventId", "INVALID", "That event is canceled.")])
+    if BookingEvent.objects.filter(event=event).exists():
+        # Confirming another booking's hold (or sharing an approved event) would tie two bookings'
+        # lifecycles to one calendar entry.
+        raise ValidationFailed(errors=[FieldError("eventId", "EVENT_ALREADY_BOOKED",
+                                                  "That event already belongs to another booking.")])
     return event
 
 

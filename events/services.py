@@ -17,7 +17,7 @@ from uuid import UUID
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from resources.exceptions import BookingConflict, CapacityExceeded, FieldError, InvalidTransition
+from resources.exceptions import BookingConflict, CapacityExceeded, FieldError, InvalidTransition, ValidationFailed
 from resources.models import Organization, Resource
 
 from .models import Event, EventSeries, EventStatus, Reservation
@@ -167,7 +167,11 @@ def events_save(
     resources = resources_lock(old_resource_ids | {rid for s in specs for rid in s.resource_ids})
     missing = {rid for s in specs for rid in s.resource_ids} - resources.keys()
     if missing:
-        raise BookingConflict("A requested resource no longer exists.")
+        raise ValidationFailed(errors=[
+            FieldError(f"{s.field}.resourceIds", "NOT_FOUND", f"Resource {rid} does not exist.",
+                       {"resourceId": str(rid)})
+            for s in specs for rid in s.resource_ids if rid in missing
+        ])
     if status != EventStatus.CANCELED:
         _raise_conflicts(conflicts_check(specs=specs, resources=resources))
     if existing:

@@ -9,6 +9,7 @@ same row (the second one skips it).
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
@@ -83,6 +84,13 @@ def _enqueue_send(notification_id: UUID) -> None:
         logger.exception("could not enqueue notification %s", notification_id)
 
 
+PRIVATE_LINK_RE = re.compile(r"/b/[A-Za-z0-9_\-]{16,}/")
+
+
+def redact_private_links(text: str) -> str:
+    return PRIVATE_LINK_RE.sub("/b/[private link]/", text)
+
+
 def notification_send(*, notification_id: UUID | str) -> str:
     """Send one queued notification; returns what happened ("sent", "retry", "failed", "skipped")."""
     with transaction.atomic():
@@ -132,6 +140,11 @@ def notification_send(*, notification_id: UUID | str) -> str:
                 message_id = ",".join(sorted(map(str, message_id)))
             notification.provider_message_id = ("" if message_id is None else str(message_id))[:200]
             outcome = "sent"
+        if notification.status != NotificationStatus.QUEUED:
+            # The booker's private link is a bearer secret stored only hashed on the booking; once the
+            # email is settled (sent or given up), the outbox keeps no usable copy of it.
+            notification.body_text = redact_private_links(notification.body_text)
+            notification.body_html = redact_private_links(notification.body_html)
         notification.save()
         return outcome
 

@@ -32,7 +32,7 @@ from bookings.services import booking_submit
 from events.models import Event, Reservation
 from notifications.models import Notification
 from resources.models import BookableHours, Membership, Organization, Resource, Role, Venue
-from tests.factories import UserFactory
+from tests.factories import PortalFactory, UserFactory
 
 JSON_KEYS = {"orgId", "portalId", "portalSlug", "bookingModuleId", "moduleSlug", "resourceIds", "username",
              "password", "apiToken"}
@@ -258,3 +258,13 @@ def test_unknown_user_is_a_command_error(db):
     with pytest.raises(CommandError, match="nobody"):
         create_token("nobody")
     assert not AuthToken.objects.exists()
+
+
+@pytest.mark.django_db
+def test_seed_demo_still_works_when_another_organization_has_the_portal_slug():
+    PortalFactory(slug="taken")
+    out = StringIO()
+    call_command("seed_demo", "--slug", "taken", "--json", stdout=out)
+    data = json.loads(out.getvalue())
+    assert data["portalSlug"] != "taken"
+    assert Portal.objects.get(pk=data["portalId"]).organization.slug == "taken"

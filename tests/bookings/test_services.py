@@ -1238,3 +1238,15 @@ def test_booker_cannot_request_changes_when_the_module_forbids_it_but_staff_can(
         assert result.change_request is not None
     # Cancelling is still allowed to bookers.
     booking_cancel_by_booker(booking_id=booking.pk, actor=booker())
+
+
+def test_staff_create_refuses_an_event_that_already_belongs_to_a_booking(setup):
+    held = setup.submit().events[0]  # another booker's tentative hold
+    watch = Watch()
+    with pytest.raises(ValidationFailed) as exc:
+        booking_create(module=setup.module, actor=setup.staff, status=APPROVED, event_id=held.pk,
+                       contact={"name": "Ada Lovelace", "email": BOOKER})
+    assert [(e.field, e.code) for e in exc.value.errors] == [("eventId", "EVENT_ALREADY_BOOKED")]
+    held.refresh_from_db()
+    assert held.status == EventStatus.TENTATIVE
+    assert watch.delta() == {}

@@ -2,6 +2,7 @@
 the PostgreSQL exclusion constraint that backs them."""
 
 import contextlib
+import uuid
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -9,7 +10,7 @@ from django.db import IntegrityError, connection, transaction
 from bookings.models import Booking
 from events.models import Event, EventStatus, Reservation
 from events.services import EventSpec, conflicts_check, events_delete, events_save, events_set_status, resources_lock
-from resources.exceptions import BookingConflict, CapacityExceeded
+from resources.exceptions import BookingConflict, CapacityExceeded, ValidationFailed
 from tests.conftest import future, postgres_only
 from tests.factories import ResourceFactory
 
@@ -473,3 +474,13 @@ def test_self_join_detects_overlaps(setup):
     Reservation.objects.filter(event=b).update(active=False)
     assert overlapping_reservations() == []
     transaction.savepoint_rollback(sid)
+
+
+def test_a_resource_that_no_longer_exists_is_a_field_error_not_a_conflict(setup):
+    ghost = uuid.uuid4()
+    with pytest.raises(ValidationFailed) as exc:
+        events_save(organization=setup.org, specs=[EventSpec(title="x", start=future(3, 10), end=future(3, 11),
+                                                             resource_ids=[setup.room.pk, ghost], field="events[0]")])
+    assert [(e.field, e.code, e.meta["resourceId"]) for e in exc.value.errors] == [
+        ("events[0].resourceIds", "NOT_FOUND", str(ghost))]
+    assert Event.objects.count() == 0

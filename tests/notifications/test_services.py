@@ -22,6 +22,7 @@ from notifications.services import (
     notification_enqueue,
     notification_send,
     notifications_send_due,
+    redact_private_links,
 )
 from resources.exceptions import ValidationFailed
 from tests.conftest import postgres_only
@@ -141,15 +142,16 @@ def test_after_commit_the_emails_are_sent_with_the_title_and_the_private_link(
         assert "Choir practice" in row.body_text
     # the anymail test backend's message id is the message's index in the outbox
     assert {booker.provider_message_id, admin.provider_message_id} == {"0", "1"}
-    assert f"/b/{result.access_token}/" in booker.body_text
-    assert link in booker.body_text
+    # Once sent, the stored copy keeps no usable private link (the token is stored only hashed).
+    assert result.access_token not in booker.body_text
+    assert "https://bookings.example.org/b/[private link]/" in booker.body_text
     assert result.access_token not in admin.body_text  # the private link is the booker's alone
 
     sent = {tuple(m.to): m for m in mail.outbox}
     assert set(sent) == {("ada@example.com",), ("admin@example.org",)}
     to_booker = sent[("ada@example.com",)]
     assert to_booker.subject == booker.subject == "We received your booking request: Choir practice"
-    assert to_booker.body == booker.body_text
+    assert redact_private_links(to_booker.body) == booker.body_text
     assert link in to_booker.body
     assert sent[("admin@example.org",)].subject == "New booking request: Choir practice"
 
@@ -432,3 +434,21 @@ def test_staff_message_on_deny_and_long_subject_is_cut(setup):
     row = Notification.objects.get(kind="booking_denied")
     assert row.subject == "S" * 300
     assert "Sorry, the hall is being painted." in row.body_text
+
+
+def test_a_failed_email_keeps_no_private_link_either(setup, settings, django_capture_on_commit_callbacks):
+    settings.EMAIL_BACKEND = REFUSING_BACKEND
+    with django_capture_on_commit_callbacks(execute=True):
+        result = setup.submit()
+    row = booking_rows(result.booking)["booking_received"]
+    assert row.status == NotificationStatus.FAILED
+    assert result.access_token not in row.body_text
+
+
+def test_a_queued_email_keeps_its_link_until_it_is_sent(setup, settings, django_capture_on_commit_callbacks):
+    settings.EMAIL_BACKEND = FAILING_BACKEND
+    with django_capture_on_commit_callbacks(execute=True):
+        result = setup.submit()
+    row = booking_rows(result.booking)["booking_received"]
+    assert row.status == NotificationStatus.QUEUED
+    assert f"/b/{result.access_token}/" in row.body_text  # the retry must still carry the link

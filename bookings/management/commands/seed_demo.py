@@ -22,6 +22,7 @@ from bookings.models import (
     ModuleResource,
     Portal,
     PortalStatus,
+    random_portal_slug,
 )
 from bookings.services import Actor, booking_approve, booking_submit
 from resources.models import Membership, Organization, Resource, ResourceKind, Role, Venue
@@ -78,10 +79,14 @@ class Command(BaseCommand):
         user.save()
         Membership.objects.update_or_create(user=user, organization=org, defaults={"role": Role.MANAGER})
 
-        portal, _ = Portal.objects.get_or_create(
-            organization=org, name="Book our spaces",
-            defaults={"slug": slug[:80], "status": PortalStatus.LIVE,
-                      "description": "<p>Request a room, the hall or a desk.</p>"})
+        portal = Portal.objects.filter(organization=org, name="Book our spaces").first()
+        if portal is None:
+            # The organization's slug reads best in the public URL; fall back to a random one if another
+            # organization's portal already uses it.
+            portal_slug = slug[:80] if not Portal.objects.filter(slug=slug[:80]).exists() else random_portal_slug()
+            portal = Portal.objects.create(organization=org, name="Book our spaces", slug=portal_slug,
+                                           status=PortalStatus.LIVE,
+                                           description="<p>Request a room, the hall or a desk.</p>")
         module, created = BookingModule.objects.get_or_create(
             organization=org, slug="spaces",
             defaults={"name": "Room and desk bookings", "admin_user": user, "hold_pending_slots": True,
