@@ -116,6 +116,11 @@ class Actor:
         return cls(ActorKind.SYSTEM, None, "system")
 
     @property
+    def db_user(self):
+        """The user to store in a foreign key (None for bookers, the system, unsaved users)."""
+        return self.user if getattr(self.user, "pk", None) else None
+
+    @property
     def is_staff(self) -> bool:
         return self.kind in (ActorKind.USER, ActorKind.TOKEN, ActorKind.SYSTEM)
 
@@ -169,6 +174,13 @@ def _check_transition(booking: Booking, action: str) -> int:
     return allowed[booking.status]
 
 
+def _mark_decided(booking: Booking, actor: Actor, status: int) -> None:
+    booking.status = status
+    booking.decided_by = actor.db_user
+    booking.decided_at = timezone.now()
+    booking.save()
+
+
 def _check_fresh(booking: Booking, client_last_updated_at: datetime | None) -> None:
     """Refuse to decide on a booking that changed after the deciding person read it."""
     if client_last_updated_at is not None and booking.updated_at > client_last_updated_at:
@@ -207,7 +219,7 @@ def _log(booking: Booking, actor: Actor, action: str, before: dict, after: dict,
     return BookingLog.objects.create(
         booking=booking,
         actor_kind=actor.kind,
-        actor_user=actor.user if getattr(actor.user, "pk", None) else None,
+        actor_user=actor.db_user,
         actor_label=actor.label[:200],
         action=action,
         before={k: before.get(k) for k in sorted(changed)},
@@ -292,7 +304,7 @@ def _end_events(booking_events: Sequence[BookingEvent], event_procedure: int) ->
 
 def _withdraw_open_change_requests(booking: Booking, decision: str, actor: Actor) -> None:
     BookingChangeRequest.open.filter(booking=booking).update(
-        decision=decision, decided_at=timezone.now(), decided_by=actor.user if getattr(actor.user, "pk", None) else None
+        decision=decision, decided_at=timezone.now(), decided_by=actor.db_user
     )
 
 
@@ -526,9 +538,7 @@ def booking_create(
             result_events = events_save(organization=org, specs=_specs(clean.events), status=EventStatus.CONFIRMED)
             _link_events(booking_events, result_events)
         if status in (BookingStatus.APPROVED, BookingStatus.DENIED):
-            booking.decided_by = actor.user if getattr(actor.user, "pk", None) else None
-            booking.decided_at = timezone.now()
-            booking.save(update_fields=["decided_by", "decided_at", "updated_at"])
+            _mark_decided(booking, actor, status)
         note = _rules_override_note(clean.events, org, now) if override_rules and not linked else ""
         _log(booking, actor, "create", {}, _snapshot(booking, booking_events), note=note)
         if notification is not None:
@@ -592,10 +602,7 @@ def booking_approve(
             booking.customer = _resolve(Customer, booking.organization, customer_id, "customerId")
         if contact_id is not _UNSET:
             booking.contact = _resolve(Contact, booking.organization, contact_id, "contactId")
-        booking.status = BookingStatus.APPROVED
-        booking.decided_by = actor.user if getattr(actor.user, "pk", None) else None
-        booking.decided_at = timezone.now()
-        booking.save()
+        _mark_decided(booking, actor, BookingStatus.APPROVED)
         note = _rules_override_note(clean.events, booking.organization, now) if override_rules else ""
         _log(booking, actor, "approve", before, _snapshot(booking, booking_events), note=note)
         notify_booker(booking, "booking_approved", booking_events, spec=notification)
@@ -617,10 +624,7 @@ def booking_deny(
         booking_events = _booking_events(booking)
         before = _snapshot(booking, booking_events)
         _release_holds(booking_events)
-        booking.status = BookingStatus.DENIED
-        booking.decided_by = actor.user if getattr(actor.user, "pk", None) else None
-        booking.decided_at = timezone.now()
-        booking.save()
+        _mark_decided(booking, actor, BookingStatus.DENIED)
         _log(booking, actor, "deny", before, _snapshot(booking, booking_events))
         notify_booker(booking, "booking_denied", booking_events, spec=notification)
     return BookingResult(booking=booking)
@@ -793,7 +797,7 @@ def _lock_change_request(change_request_id: UUID | str) -> tuple[BookingChangeRe
 def _decide(change_request: BookingChangeRequest, decision: str, actor: Actor) -> None:
     change_request.decision = decision
     change_request.decided_at = timezone.now()
-    change_request.decided_by = actor.user if getattr(actor.user, "pk", None) else None
+    change_request.decided_by = actor.db_user
     change_request.save()
 
 
