@@ -62,8 +62,11 @@ def event_field_prefix(index: int, single: bool) -> str:
 
 
 class _Errors:
+    """The errors of one validation run, and what the run loads once (the module's custom fields)."""
+
     def __init__(self) -> None:
         self.items: list[FieldError] = []
+        self.fields: list[FormField] | None = None
 
     def add(self, path: str, code: str, message: str, **meta: Any) -> None:
         self.items.append(FieldError(path, code, message, meta))
@@ -186,11 +189,13 @@ def _clean_email(text: str, path: str, label: str, errors: _Errors) -> str | Non
     return text.lower()
 
 
-def _custom_fields(module: BookingModule, section: str) -> tuple[dict[str, FormField], set[str]]:
+def _custom_fields(module: BookingModule, section: str, errors: _Errors) -> tuple[dict[str, FormField], set[str]]:
     """Active fields by id, and the ids of archived ones (answers to those are dropped quietly: a form
     opened before the field was archived should still go through)."""
+    if errors.fields is None:  # one query per validation, however many events
+        errors.fields = list(module.fields.all())
     active, archived = {}, set()
-    for ff in module.fields.all():
+    for ff in errors.fields:
         if ff.section != section:
             continue
         if ff.archived:
@@ -203,7 +208,7 @@ def _custom_fields(module: BookingModule, section: str) -> tuple[dict[str, FormF
 def _clean_custom_answers(
     module: BookingModule, section: str, raw: dict[str, Any], builtins: set[str], prefix: str, errors: _Errors
 ) -> dict[str, Any]:
-    active, archived = _custom_fields(module, section)
+    active, archived = _custom_fields(module, section, errors)
     for key in raw:
         if key not in builtins and key not in active and key not in archived:
             errors.add(f"{prefix}.{key}", "UNKNOWN_FIELD", f"{key} is not a field of this form.")

@@ -6,6 +6,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from bookings.models import FieldType, FormSection, ModuleResource
 from bookings.validation import validate_submission
@@ -527,3 +529,18 @@ def test_descriptions_are_sanitized_on_save(db, factory, attribute):
     obj.save()
     obj.refresh_from_db()
     assert getattr(obj, attribute) == "<p>Fine</p><b>bold</b>"
+
+
+def _count_validation_queries(setup, n_events: int) -> int:
+    FormFieldFactory(module=setup.module, section="event", label="Chairs", type="number")
+    FormFieldFactory(module=setup.module, section="contact", label="Company", type="text")
+    events = [setup.event(start=future(3 + i, 10), title=f"Occurrence {i}") for i in range(n_events)]
+    with CaptureQueriesContext(connection) as ctx:
+        validate_submission(module=setup.module, contact={"name": "Ada", "email": "ada@example.com"},
+                            events=events, single_event=n_events == 1)
+    return len(ctx.captured_queries)
+
+
+def test_validation_queries_do_not_grow_with_the_number_of_events(setup):
+    one = _count_validation_queries(setup, 1)
+    assert _count_validation_queries(setup, 12) == one
