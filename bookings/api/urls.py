@@ -1,0 +1,4 @@
+from .booking_urls import urlpatterns as booking_urlpatterns
+from .config_urls import urlpatterns as config_urlpatterns
+
+urlpatterns = booking_urlpatterns + config_urlpatterns

@@ -1,0 +1,237 @@
+"""What every API view shares: the error body of DESIGN §6, tenant and role checks, ETags, actors.
+
+Every error leaves the API as `{"status", "error", "errors": [{"field", "code", "message"}]}`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Model, ProtectedError, QuerySet
+from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse
+from knox.models import AuthToken
+from rest_framework import exceptions as drf_exceptions
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from resources.exceptions import DomainError, FieldError, NotFound, PermissionDenied
+from resources.models import Role
+from resources.permissions import ACTION_ROLE, ROLE_RANK
+
+from .permissions import IsMember, roles_of  # noqa: F401  (re-exported for views)
+
+# DRF's lower-case codes → ours.
+DRF_CODES = {
+    "required": "REQUIRED",
+    "null": "REQUIRED",
+    "blank": "REQUIRED",
+    "invalid": "INVALID",
+    "max_length": "MAX_LENGTH",
+    "min_length": "MIN_LENGTH",
+    "max_value": "MAX_VALUE",
+    "min_value": "MIN_VALUE",
+    "invalid_choice": "INVALID_CHOICE",
+    "does_not_exist": "NOT_FOUND",
+    "unique": "NOT_UNIQUE",
+    "not_a_list": "INVALID",
+    "empty": "REQUIRED",
+    "parse_error": "PARSE_ERROR",
+    "max_digits": "INVALID",
+    "max_decimal_places": "INVALID",
+    "max_whole_digits": "INVALID",
+    "date": "INVALID",
+    "datetime": "INVALID",
+    "make_aware": "INVALID",
+    "overflow": "INVALID",
+    "max_string_length": "MAX_VALUE",
+}
+
+
+class PreconditionFailed(DomainError):
+    code = "PRECONDITION_FAILED"
+    status = 412
+    default_message = "The object changed since you read it (If-Match does not match its ETag)."
+
+
+def _flatten(detail: Any, path: str = "") -> list[FieldError]:
+    if isinstance(detail, dict):
+        out = []
+        for key, value in detail.items():
+            key = "" if key == "non_field_errors" else str(key)
+            out += _flatten(value, f"{path}.{key}" if path and key else (key or path))
+        return out
+    if isinstance(detail, list):
+        if all(isinstance(item, drf_exceptions.ErrorDetail) for item in detail):
+            return [e for item in detail for e in _flatten(item, path)]
+        out = []
+        for index, item in enumerate(detail):
+            if item:  # DRF puts {} for list items without errors
+                out += _flatten(item, f"{path}[{index}]")
+        return out
+    code = getattr(detail, "code", None) or "invalid"
+    return [FieldError(path, DRF_CODES.get(code, str(code).upper()), str(detail))]
+
+
+def _body(status_code: int, message: str, errors: list[FieldError] | None = None) -> dict:
+    return {"status": status_code, "error": message, "errors": [e.as_dict() for e in errors or []]}
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    """One handler for domain errors and DRF's own, so every error has the same body."""
+    if isinstance(exc, DomainError):
+        return Response(exc.as_dict(), status=exc.status)
+    if isinstance(exc, ProtectedError):
+        return Response(_body(409, "It is still in use; archive it instead.",
+                              [FieldError("", "IN_USE", "Other records still refer to it.")]), status=409)
+    if isinstance(exc, Http404 | ObjectDoesNotExist):
+        exc = drf_exceptions.NotFound()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, drf_exceptions.ValidationError):
+        errors = _flatten(exc.detail)
+        first = errors[0].message if errors else "Invalid input."
+        response.data = _body(400, f"Invalid input: {first}" if len(errors) == 1 else
+                              f"Invalid input ({len(errors)} problems).", errors)
+        return response
+    code = {
+        401: "NOT_AUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
+        406: "NOT_ACCEPTABLE", 415: "UNSUPPORTED_MEDIA_TYPE", 429: "THROTTLED", 400: "PARSE_ERROR",
+    }.get(response.status_code, "ERROR")
+    message = str(getattr(exc, "detail", "")) or "Error."
+    if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
+        response.status_code = 401  # DRF answers 403 when no authenticate header is declared
+        response["WWW-Authenticate"] = 'Bearer realm="api"'
+    response.data = _body(response.status_code, message, [FieldError("", code, message)])
+    return response
+
+
+# --- tenants and roles ------------------------------------------------------------------------------
+
+
+def visible_org_ids(request) -> list[UUID] | None:
+    """The organizations the caller may see; None means all (superuser)."""
+    roles = roles_of(request)
+    return None if "*" in roles else list(roles)
+
+
+def scope(queryset: QuerySet, request, org_field: str = "organization") -> QuerySet:
+    ids = visible_org_ids(request)
+    return queryset if ids is None else queryset.filter(**{f"{org_field}_id__in": ids})
+
+
+def require_role(request, organization_id: UUID | str | None, action: str) -> None:
+    """404 when the caller is not a member (other organizations' objects do not exist for them),
+    403 when the role is too low."""
+    roles = roles_of(request)
+    role = roles.get("*") or roles.get(organization_id) or roles.get(_as_uuid(organization_id))
+    if role is None:
+        raise NotFound()
+    if ROLE_RANK[Role(role)] < ROLE_RANK[ACTION_ROLE[action]]:
+        raise PermissionDenied()
+
+
+def _as_uuid(value: Any) -> UUID | None:
+    try:
+        return UUID(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def get_scoped(queryset: QuerySet, request, pk: Any, org_field: str = "organization") -> Model:
+    """The object if the caller may see it, else 404 (whether it exists elsewhere or not)."""
+    pk = _as_uuid(pk)
+    if pk is None:
+        raise NotFound()
+    obj = scope(queryset, request, org_field).filter(pk=pk).first()
+    if obj is None:
+        raise NotFound()
+    return obj
+
+
+def actor_for(request):
+    from bookings.services import Actor  # the API layer may look upward; the services may not
+
+    return Actor.staff(request.user, via_token=isinstance(request.auth, AuthToken))
+
+
+# --- ETags ------------------------------------------------------------------------------------------
+
+
+def etag_of(obj: Model) -> str:
+    digest = hashlib.sha256(f"{obj.pk}:{obj.updated_at.isoformat()}".encode()).hexdigest()[:32]
+    return f'"{digest}"'
+
+
+def check_if_match(request, obj: Model) -> None:
+    """PATCH/DELETE with a stale If-Match answers 412; without the header the write goes ahead."""
+    header = request.headers.get("If-Match")
+    if not header or header.strip() == "*":
+        return
+    wanted = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    if etag_of(obj) not in wanted:
+        raise PreconditionFailed(errors=[FieldError("If-Match", "PRECONDITION_FAILED",
+                                                    "Reload the object and try again.")])
+
+
+def with_etag(response: Response, obj: Model) -> Response:
+    response["ETag"] = etag_of(obj)
+    return response
+
+
+# --- schema helpers ---------------------------------------------------------------------------------
+
+
+class FieldErrorSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    status = serializers.IntegerField()
+    error = serializers.CharField()
+    errors = FieldErrorSerializer(many=True)
+
+
+ERROR_TEXT = {
+    400: "Invalid input: each error names the field and a code.",
+    401: "No token, or a token that is not valid.",
+    403: "Your role does not allow this.",
+    404: "Not found, or not in your organizations.",
+    409: "Conflict: BOOKING_CONFLICT, CAPACITY_EXCEEDED, STALE_BOOKING or INVALID_TRANSITION.",
+    412: "If-Match does not match the current ETag.",
+    429: "Too many requests; try again later.",
+}
+
+
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    return {code: OpenApiResponse(ErrorSerializer, description=ERROR_TEXT[code]) for code in codes}
+
+
+
+
+# --- representation helpers -----------------------------------------------------------------------
+
+
+def iso(moment) -> str | None:
+    """UTC ISO 8601 with a Z, the wire format of every datetime."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def local_times(start, end, tz: ZoneInfo) -> dict[str, str]:
+    """startLocal/endLocal (wall clock, no offset) and the IANA timezone they are in."""
+    return {
+        "startLocal": start.astimezone(tz).replace(tzinfo=None).isoformat(),
+        "endLocal": end.astimezone(tz).replace(tzinfo=None).isoformat(),
+        "timezone": tz.key,
+    }
