@@ -1,11 +1,31 @@
-"""Reads with logic for bookings."""
+"""Reads with logic for bookings, including the wire representation of bookings and their events.
+
+The representation is built from `.values()` rows in a fixed number of queries (bookings, their
+events, those events' resources, the Events, their reservations), whatever the number of bookings:
+the list endpoint must stay fast at 10,000 bookings, and model instances plus serializers would be
+several times slower.
+"""
 
 from __future__ import annotations
 
+import hmac
+from collections import defaultdict
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db.models import Exists, OuterRef, QuerySet
+
+from events.models import Event, Reservation
+from resources.api.common import iso, local_times
 from resources.exceptions import NotFound
 
-from .models import Booking
+from .models import Booking, BookingChangeRequest, BookingEvent
 from .services import hash_access_token
+
+BOOKING_VALUES = (
+    "id", "organization_id", "organization__timezone", "module_id", "portal_id", "customer_id", "contact_id",
+    "status", "submission", "title", "contact_answers", "request_note", "internal_notes", "created_at", "updated_at",
+)
 
 
 def booking_by_access_token(token: str) -> Booking:
@@ -14,3 +34,146 @@ def booking_by_access_token(token: str) -> Booking:
         return Booking.objects.select_related("module", "organization").get(access_token_hash=hash_access_token(token))
     except Booking.DoesNotExist as exc:
         raise NotFound("This link is not valid.") from exc
+
+
+def booking_token_matches(booking: Booking, token: Any) -> bool:
+    if not isinstance(token, str) or not token or not booking.access_token_hash:
+        return False
+    return hmac.compare_digest(booking.access_token_hash, hash_access_token(token))
+
+
+def bookings_overlapping(queryset: QuerySet[Booking], start=None, end=None) -> QuerySet[Booking]:
+    """Bookings with at least one requested time overlapping [start, end) (either bound optional)."""
+    if start is None and end is None:
+        return queryset
+    events = BookingEvent.objects.filter(booking=OuterRef("pk"))
+    if start is not None:
+        events = events.filter(end__gt=start)
+    if end is not None:
+        events = events.filter(start__lt=end)
+    return queryset.filter(Exists(events))
+
+
+def _tz(name: str | None, fallback: str) -> ZoneInfo:
+    return ZoneInfo(name or fallback)
+
+
+def events_payload(events: QuerySet[Event], booking_of: dict | None = None) -> list[dict[str, Any]]:
+    """Events in their wire form, in two queries. `booking_of` maps event id → booking id when known."""
+    rows = list(events.values("id", "organization_id", "organization__timezone", "title", "description", "start",
+                              "end", "status", "series_id", "created_at", "updated_at"))
+    ids = [r["id"] for r in rows]
+    resources: dict[Any, list] = defaultdict(list)
+    tz_name: dict[Any, str] = {}
+    for event_id, resource_id, venue_tz, org_tz in (
+        Reservation.objects.filter(event_id__in=ids).order_by("created_at")
+        .values_list("event_id", "resource_id", "resource__venue__timezone", "resource__venue__organization__timezone")
+    ):
+        resources[event_id].append(str(resource_id))
+        tz_name.setdefault(event_id, venue_tz or org_tz)
+    if booking_of is None:
+        booking_of = dict(BookingEvent.objects.filter(event_id__in=ids).values_list("event_id", "booking_id"))
+    out = []
+    for r in rows:
+        tz = _tz(tz_name.get(r["id"]), r["organization__timezone"])
+        booking_id = booking_of.get(r["id"])
+        out.append({
+            "id": str(r["id"]),
+            "orgId": str(r["organization_id"]),
+            "title": r["title"],
+            "description": r["description"],
+            "start": iso(r["start"]),
+            "end": iso(r["end"]),
+            "status": r["status"],
+            "resourceIds": resources.get(r["id"], []),
+            "bookingId": str(booking_id) if booking_id else None,
+            "seriesId": str(r["series_id"]) if r["series_id"] else None,
+            "createdAt": iso(r["created_at"]),
+            "lastUpdatedAt": iso(r["updated_at"]),
+            **local_times(r["start"], r["end"], tz),
+        })
+    return out
+
+
+def bookings_payload(
+    bookings: QuerySet[Booking], *, staff: bool, with_events: bool = False
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Bookings in their wire form (in the queryset's order) and, when asked, their Events."""
+    rows = list(bookings.values(*BOOKING_VALUES))
+    ids = [r["id"] for r in rows]
+    be_rows = list(
+        BookingEvent.objects.filter(booking_id__in=ids).order_by("booking_id", "order", "start")
+        .values("id", "booking_id", "title", "start", "end", "attendees", "answers", "event_id")
+    )
+    be_resources: dict[Any, list] = defaultdict(list)
+    be_tz: dict[Any, str] = {}
+    for be_id, resource_id, venue_tz, org_tz in (
+        BookingEvent.resources.through.objects.filter(bookingevent__booking_id__in=ids)
+        .order_by("id")
+        .values_list("bookingevent_id", "resource_id", "resource__venue__timezone",
+                     "resource__venue__organization__timezone")
+    ):
+        be_resources[be_id].append(str(resource_id))
+        be_tz.setdefault(be_id, venue_tz or org_tz)
+
+    org_tz = {r["id"]: r["organization__timezone"] for r in rows}
+    events_by_booking: dict[Any, list] = defaultdict(list)
+    for be in be_rows:
+        tz = _tz(be_tz.get(be["id"]), org_tz[be["booking_id"]])
+        events_by_booking[be["booking_id"]].append({
+            "id": str(be["id"]),
+            "title": be["title"],
+            "start": iso(be["start"]),
+            "end": iso(be["end"]),
+            "resourceIds": be_resources.get(be["id"], []),
+            "attendees": be["attendees"],
+            "answers": be["answers"],
+            "eventId": str(be["event_id"]) if be["event_id"] else None,
+            **local_times(be["start"], be["end"], tz),
+        })
+    out = []
+    for r in rows:
+        item = {
+            "id": str(r["id"]),
+            "orgId": str(r["organization_id"]),
+            "bookingModuleId": str(r["module_id"]),
+            "portalId": str(r["portal_id"]) if r["portal_id"] else None,
+            "customerId": str(r["customer_id"]) if r["customer_id"] else None,
+            "contactId": str(r["contact_id"]) if r["contact_id"] else None,
+            "status": r["status"],
+            "submission": r["submission"],
+            "title": r["title"],
+            "contact": r["contact_answers"],
+            "events": events_by_booking.get(r["id"], []),
+            "requestNote": r["request_note"],
+            "createdAt": iso(r["created_at"]),
+            "lastUpdatedAt": iso(r["updated_at"]),
+        }
+        if staff:
+            item["internalNotes"] = r["internal_notes"]
+        out.append(item)
+    associated: list[dict[str, Any]] = []
+    if with_events:
+        booking_of = {be["event_id"]: be["booking_id"] for be in be_rows if be["event_id"]}
+        associated = events_payload(Event.objects.filter(id__in=list(booking_of)).order_by("start", "id"), booking_of)
+    return out, associated
+
+
+def booking_payload(booking: Booking, *, staff: bool) -> dict[str, Any]:
+    return bookings_payload(Booking.objects.filter(pk=booking.pk), staff=staff)[0][0]
+
+
+def change_requests_payload(change_requests: QuerySet[BookingChangeRequest]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": str(cr["id"]),
+            "bookingId": str(cr["booking_id"]),
+            "cancellation": cr["cancellation"],
+            "contact": cr["contact_changes"],
+            "events": cr["event_changes"],
+            "requestNote": cr["request_note"],
+            "createdAt": iso(cr["created_at"]),
+        }
+        for cr in change_requests.values("id", "booking_id", "cancellation", "contact_changes", "event_changes",
+                                         "request_note", "created_at")
+    ]

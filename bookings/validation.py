@@ -20,6 +20,7 @@ from uuid import UUID
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 from django.utils import timezone
+from django.utils.html import strip_tags
 from django.utils.dateparse import parse_date, parse_datetime, parse_time
 
 from events.rules import check_rules
@@ -80,7 +81,9 @@ def _clean_text(value: Any, path: str, label: str, errors: _Errors, limit: int =
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         errors.add(path, "INVALID", f"{label} must be text.")
         return None
-    text = str(value).strip()
+    # Plain-text answers keep no markup: whatever shows them later (emails, admin, other clients)
+    # can never be handed a script. Basic HTML is only for requestNote and descriptions (nh3).
+    text = strip_tags(str(value)).strip()
     if len(text) > limit:
         errors.add(path, "MAX_LENGTH", f"{label} must be at most {limit} characters.")
         return None

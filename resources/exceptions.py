@@ -29,7 +29,9 @@ class DomainError(Exception):
         super().__init__(self.message)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "error": self.message, "errors": [e.as_dict() for e in self.errors]}
+        # Always at least one entry, so a client can switch on the code without parsing the sentence.
+        errors = self.errors or [FieldError("", self.code, self.message)]
+        return {"status": self.status, "error": self.message, "errors": [e.as_dict() for e in errors]}
 
 
 class ValidationFailed(DomainError):

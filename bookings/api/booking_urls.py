@@ -1,1 +1,20 @@
-urlpatterns: list = []
+from django.urls import path
+
+from . import booking_views as v
+
+UUID = "<uuid:pk>"
+
+urlpatterns = [
+    path("bookings/submit", v.BookingSubmitView.as_view(), name="bookings-submit"),
+    path("bookings/change-requests/submit", v.ChangeRequestSubmitView.as_view(), name="change-requests-submit"),
+    path("bookings", v.BookingListView.as_view(), name="bookings"),
+    path(f"bookings/{UUID}", v.BookingDetailView.as_view(), name="booking-detail"),
+    path(f"bookings/{UUID}/approve", v.BookingApproveView.as_view(), name="booking-approve"),
+    path(f"bookings/{UUID}/deny", v.BookingDenyView.as_view(), name="booking-deny"),
+    path(f"bookings/{UUID}/cancel", v.BookingCancelView.as_view(), name="booking-cancel"),
+    path("booking-change-requests", v.ChangeRequestListView.as_view(), name="change-requests"),
+    path(f"booking-change-requests/{UUID}", v.ChangeRequestDetailView.as_view(), name="change-request-detail"),
+    path(f"booking-change-requests/{UUID}/approve", v.ChangeRequestApproveView.as_view(),
+         name="change-request-approve"),
+    path(f"booking-change-requests/{UUID}/deny", v.ChangeRequestDenyView.as_view(), name="change-request-deny"),
+]

@@ -1,0 +1,416 @@
+"""The booking and change-request endpoints of DESIGN §6. Each view parses input, checks permission
+with the shared helpers, calls one lifecycle service, and returns the selectors' representation."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+
+import django_filters
+from django.db.models import Q
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotAuthenticated, ValidationError
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from bookings import services
+from bookings.models import Booking, BookingChangeRequest, BookingModule, BookingStatus, Portal
+from bookings.selectors import (
+    booking_payload,
+    booking_token_matches,
+    bookings_overlapping,
+    bookings_payload,
+    change_requests_payload,
+    events_payload,
+)
+from events.models import Event
+from resources.api.common import (
+    actor_for,
+    check_if_match,
+    error_responses,
+    get_scoped,
+    require_role,
+    roles_of,
+    scope,
+    with_etag,
+)
+from resources.exceptions import FieldError, NotFound, ValidationFailed
+
+from .booking_serializers import (
+    ApproveSerializer,
+    BookingEnvelope,
+    BookingListOut,
+    BookingListQuerySerializer,
+    BookingPatchSerializer,
+    BookingWithEventsOut,
+    CancelSerializer,
+    ChangeRequestApproveSerializer,
+    ChangeRequestDenySerializer,
+    ChangeRequestEnvelope,
+    ChangeRequestListOut,
+    ChangeRequestSubmitSerializer,
+    DenySerializer,
+    NotificationInSerializer,
+    SubmitOut,
+    SubmitSerializer,
+)
+
+TAG_BOOKINGS = ["bookings"]
+TAG_CHANGES = ["booking change requests"]
+
+
+class PublicSubmitThrottle(SimpleRateThrottle):
+    """Per client IP, whether or not the caller is signed in (the public endpoints take no account)."""
+
+    scope = "public_submit"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+def _valid(serializer_class, data, **kwargs) -> dict:
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _events_out(events: list[Event]) -> list[dict]:
+    if not events:
+        return []
+    by_id = {row["id"]: row for row in events_payload(Event.objects.filter(pk__in=[e.pk for e in events]))}
+    return [by_id[str(e.pk)] for e in events]
+
+
+def _booking_response(booking: Booking, *, http_status=200, staff=True, events=None, extra=None) -> Response:
+    body = {"booking": booking_payload(booking, staff=staff)}
+    if events is not None:
+        rows = _events_out(events)
+        body["events"] = rows
+        if rows:
+            body["event"] = rows[0]
+    body.update(extra or {})
+    return with_etag(Response(body, status=http_status), Booking.objects.only("id", "updated_at").get(pk=booking.pk))
+
+
+def _module_and_portal(data: dict) -> tuple[BookingModule, Portal | None]:
+    module = (BookingModule.objects.select_related("organization")
+              .filter(pk=data["bookingModuleId"], organization_id=data["orgId"]).first())
+    if module is None:
+        raise NotFound("No such booking module.")
+    portal = None
+    if data.get("portalId"):
+        portal = Portal.objects.filter(pk=data["portalId"], organization_id=data["orgId"]).first()
+        if portal is None:
+            raise NotFound("No such portal.")
+    return module, portal
+
+
+def _staff_create(request, data: dict, module: BookingModule, portal: Portal | None) -> Response:
+    require_role(request, module.organization_id, "manage_bookings")
+    events, single = SubmitSerializer.events_of(data)
+    result = services.booking_create(
+        module=module, actor=actor_for(request), status=data.get("bookingStatus", BookingStatus.PENDING),
+        contact=data.get("contact"), events=events, single_event=single, portal=portal, title=data.get("title"),
+        request_note=data.get("requestNote", ""), event_id=data.get("eventId"),
+        customer_id=data.get("customerId"), contact_id=data.get("contactId"),
+        notification=NotificationInSerializer.spec(data.get("notification")),
+        override_rules=data.get("overrideRules", False),
+    )
+    return _booking_response(result.booking, http_status=201, events=result.events)
+
+
+class BookingSubmitView(APIView):
+    permission_classes = [AllowAny]
+    throttle_classes = [PublicSubmitThrottle]
+
+    @extend_schema(
+        tags=TAG_BOOKINGS, request=SubmitSerializer, operation_id="bookings_submit",
+        summary="Submit a booking request (public); with submission false, staff create",
+        responses={201: SubmitOut, **error_responses(400, 401, 403, 404, 409, 429)},
+    )
+    def post(self, request):
+        data = _valid(SubmitSerializer, request.data)
+        module, portal = _module_and_portal(data)
+        if not data["submission"]:
+            if not request.user.is_authenticated:
+                raise NotAuthenticated()
+            return _staff_create(request, data, module, portal)
+        if portal is None:
+            raise ValidationFailed(errors=[FieldError("portalId", "REQUIRED", "Name the portal the form is on.")])
+        events, single = SubmitSerializer.events_of(data)
+        result = services.booking_submit(
+            module=module, portal=portal, contact=data.get("contact"), events=events, single_event=single,
+            title=data.get("title"), request_note=data.get("requestNote", ""),
+        )
+        return Response({"booking": booking_payload(result.booking, staff=False),
+                         "accessToken": result.access_token}, status=201)
+
+
+class ChangeRequestSubmitView(APIView):
+    permission_classes = [AllowAny]
+    throttle_classes = [PublicSubmitThrottle]
+
+    @extend_schema(
+        tags=TAG_CHANGES, request=ChangeRequestSubmitSerializer, operation_id="change_requests_submit",
+        summary="Request a change or a cancellation (booker with accessToken, or staff)",
+        responses={200: BookingEnvelope, 201: ChangeRequestEnvelope, **error_responses(400, 403, 404, 409, 429)},
+    )
+    def post(self, request):
+        data = _valid(ChangeRequestSubmitSerializer, request.data)
+        booking = Booking.objects.filter(pk=data["bookingId"]).first()
+        # A wrong token and a missing booking answer alike, so the endpoint reveals nothing.
+        if booking is None:
+            raise NotFound("No booking matches this id and access token.")
+        if booking_token_matches(booking, data.get("accessToken")):
+            actor = services.Actor.booker(booking.booker_email)
+        elif "*" in roles_of(request) or booking.organization_id in roles_of(request):
+            require_role(request, booking.organization_id, "manage_bookings")
+            actor = actor_for(request)
+        else:
+            raise NotFound("No booking matches this id and access token.")
+        events, _ = ChangeRequestSubmitSerializer.events_of(data)
+        result = services.change_request_submit(
+            booking_id=booking.pk, actor=actor, cancellation=data["cancellation"], contact=data.get("contact"),
+            events=events, request_note=data.get("requestNote", ""),
+        )
+        staff = actor.is_staff
+        if result.change_request is not None:
+            payload = change_requests_payload(BookingChangeRequest.objects.filter(pk=result.change_request.pk))[0]
+            return Response({"changeRequest": payload}, status=201)
+        return Response({"booking": booking_payload(result.booking, staff=staff)}, status=200)
+
+
+class BookingFilter(django_filters.FilterSet):
+    status = django_filters.TypedChoiceFilter(choices=BookingStatus.choices, coerce=int)
+    bookingModuleId = django_filters.UUIDFilter(field_name="module_id")
+    portalId = django_filters.UUIDFilter(field_name="portal_id")
+    updatedSince = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    start = django_filters.IsoDateTimeFilter(method="noop", help_text="Bookings with a time ending after this.")
+    end = django_filters.IsoDateTimeFilter(method="noop", help_text="Bookings with a time starting before this.")
+
+    class Meta:
+        model = Booking
+        fields: list[str] = []
+
+    def noop(self, queryset, name, value):
+        return queryset
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        # One requested time must overlap [start, end), not one time each bound.
+        return bookings_overlapping(queryset, self.form.cleaned_data.get("start"), self.form.cleaned_data.get("end"))
+
+
+def _encode_cursor(created_at: datetime, pk) -> str:
+    raw = json.dumps([created_at.isoformat(), str(pk)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, pk = json.loads(raw)
+        moment = parse_datetime(created)
+        if moment is None:
+            raise ValueError
+        return moment, str(pk)
+    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+        raise ValidationFailed(errors=[FieldError("cursor", "INVALID", "Use the nextCursor of a previous page.")]) \
+            from exc
+
+
+LIST_PARAMS = [
+    OpenApiParameter("returnEvents", OpenApiTypes.BOOL, description="Include the bookings' Events."),
+    OpenApiParameter("status", OpenApiTypes.INT, enum=[0, 1, 2, 3]),
+    OpenApiParameter("bookingModuleId", OpenApiTypes.UUID),
+    OpenApiParameter("portalId", OpenApiTypes.UUID),
+    OpenApiParameter("updatedSince", OpenApiTypes.DATETIME),
+    OpenApiParameter("start", OpenApiTypes.DATETIME),
+    OpenApiParameter("end", OpenApiTypes.DATETIME),
+    OpenApiParameter("limit", OpenApiTypes.INT, description="Page size (1–10000); without it, all bookings."),
+    OpenApiParameter("cursor", OpenApiTypes.STR, description="nextCursor of the previous page."),
+]
+
+
+class BookingListView(APIView):
+    filterset_class = BookingFilter
+
+    @extend_schema(tags=TAG_BOOKINGS, operation_id="bookings_list", parameters=LIST_PARAMS, filters=False,
+                   summary="Bookings of your organizations, by id",
+                   responses={200: BookingListOut, **error_responses(400, 401, 403)})
+    def get(self, request):
+        query = _valid(BookingListQuerySerializer, request.query_params)
+        filterset = BookingFilter(request.query_params, queryset=scope(Booking.objects.all(), request))
+        if not filterset.is_valid():
+            raise ValidationError(filterset.errors)
+        bookings = filterset.qs.order_by("created_at", "id")
+        if query.get("cursor"):
+            created, pk = _decode_cursor(query["cursor"])
+            bookings = bookings.filter(Q(created_at__gt=created) | Q(created_at=created, id__gt=pk))
+        limit = query.get("limit")
+        if limit:
+            bookings = bookings[: limit + 1]
+        rows, associated = bookings_payload(bookings, staff=True, with_events=query["returnEvents"])
+        next_cursor = None
+        if limit and len(rows) > limit:
+            rows = rows[:limit]
+            last = rows[-1]
+            next_cursor = _encode_cursor(parse_datetime(last["createdAt"]), last["id"])
+            if query["returnEvents"]:
+                keep = {r["id"] for r in rows}
+                associated = [e for e in associated if e["bookingId"] in keep]
+        body = {"bookings": {r["id"]: r for r in rows}, "nextCursor": next_cursor}
+        if query["returnEvents"]:
+            body["associatedEvents"] = associated
+        return Response(body)
+
+    @extend_schema(tags=TAG_BOOKINGS, operation_id="bookings_create", request=SubmitSerializer,
+                   summary="Create a booking in any status (staff)",
+                   responses={201: BookingWithEventsOut, **error_responses(400, 401, 403, 404, 409)})
+    def post(self, request):
+        data = _valid(SubmitSerializer, request.data)
+        module, portal = _module_and_portal(data)
+        return _staff_create(request, data, module, portal)
+
+
+def _booking_for(request, pk) -> Booking:
+    return get_scoped(Booking.objects.all(), request, pk)
+
+
+class BookingDetailView(APIView):
+    @extend_schema(tags=TAG_BOOKINGS, operation_id="bookings_retrieve",
+                   responses={200: BookingEnvelope, **error_responses(401, 404)})
+    def get(self, request, pk):
+        booking = _booking_for(request, pk)
+        return _booking_response(booking)
+
+    @extend_schema(tags=TAG_BOOKINGS, operation_id="bookings_partial_update", request=BookingPatchSerializer,
+                   summary="Change the linked customer or contact (nothing else can change)",
+                   parameters=[OpenApiParameter("If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER)],
+                   responses={200: BookingEnvelope, **error_responses(400, 401, 403, 404, 412)})
+    def patch(self, request, pk):
+        booking = _booking_for(request, pk)
+        require_role(request, booking.organization_id, "manage_bookings")
+        check_if_match(request, booking)
+        if not isinstance(request.data, dict):
+            raise ValidationFailed(errors=[FieldError("", "INVALID", "Send a JSON object.")])
+        result = services.booking_update(booking_id=booking.pk, actor=actor_for(request), changes=dict(request.data))
+        return _booking_response(result.booking)
+
+
+class _BookingAction(APIView):
+    action_serializer = None
+
+    def prepare(self, request, pk) -> tuple[Booking, dict]:
+        booking = _booking_for(request, pk)
+        require_role(request, booking.organization_id, "manage_bookings")
+        return booking, _valid(self.action_serializer, request.data)
+
+
+class BookingApproveView(_BookingAction):
+    action_serializer = ApproveSerializer
+
+    @extend_schema(tags=TAG_BOOKINGS, operation_id="bookings_approve", request=ApproveSerializer,
+                   summary="Approve a pending booking; its Events are created or confirmed",
+                   responses={200: BookingWithEventsOut, **error_responses(400, 401, 403, 404, 409)})
+    def post(self, request, pk):
+        booking, data = self.prepare(request, pk)
+        events, _ = ApproveSerializer.events_of(data)
+        kwargs = {k: data[w] for k, w in (("customer_id", "customerId"), ("contact_id", "contactId")) if w in data}
+        result = services.booking_approve(
+            booking_id=booking.pk, actor=actor_for(request),
+            client_last_updated_at=data["clientBookingLastUpdatedAt"], event_edits=events,
+            notification=NotificationInSerializer.spec(data.get("notification")),
+            override_rules=data["overrideRules"], **kwargs,
+        )
+        return _booking_response(result.booking, events=result.events)
+
+
+class BookingDenyView(_BookingAction):
+    action_serializer = DenySerializer
+
+    @extend_schema(tags=TAG_BOOKINGS, operation_id="bookings_deny", request=DenySerializer,
+                   responses={200: BookingEnvelope, **error_responses(400, 401, 403, 404, 409)})
+    def post(self, request, pk):
+        booking, data = self.prepare(request, pk)
+        result = services.booking_deny(
+            booking_id=booking.pk, actor=actor_for(request),
+            client_last_updated_at=data["clientBookingLastUpdatedAt"],
+            notification=NotificationInSerializer.spec(data.get("notification")),
+        )
+        return _booking_response(result.booking)
+
+
+class BookingCancelView(_BookingAction):
+    action_serializer = CancelSerializer
+
+    @extend_schema(tags=TAG_BOOKINGS, operation_id="bookings_cancel", request=CancelSerializer,
+                   summary="Cancel an approved booking; its Events are canceled (0) or deleted (1)",
+                   responses={200: BookingWithEventsOut, **error_responses(400, 401, 403, 404, 409)})
+    def post(self, request, pk):
+        booking, data = self.prepare(request, pk)
+        result = services.booking_cancel(
+            booking_id=booking.pk, actor=actor_for(request), event_procedure=data["eventProcedure"],
+            notification=NotificationInSerializer.spec(data.get("notification")),
+        )
+        return _booking_response(result.booking, events=result.events)
+
+
+def _change_requests(request):
+    return scope(BookingChangeRequest.open.all(), request, "booking__organization").order_by("created_at", "id")
+
+
+class ChangeRequestListView(APIView):
+    @extend_schema(tags=TAG_CHANGES, operation_id="change_requests_list",
+                   summary="Open change requests of your organizations",
+                   responses={200: ChangeRequestListOut, **error_responses(401, 403)})
+    def get(self, request):
+        return Response({"changeRequests": change_requests_payload(_change_requests(request))})
+
+
+def _change_request_for(request, pk) -> BookingChangeRequest:
+    """Decided requests stay addressable so deciding twice answers 409, not 404."""
+    return get_scoped(BookingChangeRequest.objects.select_related("booking"), request, pk, "booking__organization")
+
+
+class ChangeRequestDetailView(APIView):
+    @extend_schema(tags=TAG_CHANGES, operation_id="change_requests_retrieve",
+                   responses={200: ChangeRequestEnvelope, **error_responses(401, 404)})
+    def get(self, request, pk):
+        change_request = get_scoped(BookingChangeRequest.open.all(), request, pk, "booking__organization")
+        return Response({"changeRequest": change_requests_payload(
+            BookingChangeRequest.objects.filter(pk=change_request.pk))[0]})
+
+
+class ChangeRequestApproveView(APIView):
+    @extend_schema(tags=TAG_CHANGES, operation_id="change_requests_approve", request=ChangeRequestApproveSerializer,
+                   responses={200: BookingWithEventsOut, **error_responses(400, 401, 403, 404, 409)})
+    def post(self, request, pk):
+        change_request = _change_request_for(request, pk)
+        require_role(request, change_request.booking.organization_id, "manage_bookings")
+        data = _valid(ChangeRequestApproveSerializer, request.data)
+        events, _ = ChangeRequestApproveSerializer.events_of(data)
+        result = services.change_request_approve(
+            change_request_id=change_request.pk, actor=actor_for(request), event_edits=events,
+            notification=NotificationInSerializer.spec(data.get("notification")),
+            event_procedure=data["eventProcedure"], override_rules=data["overrideRules"],
+        )
+        return _booking_response(result.booking, events=result.events)
+
+
+class ChangeRequestDenyView(APIView):
+    @extend_schema(tags=TAG_CHANGES, operation_id="change_requests_deny", request=ChangeRequestDenySerializer,
+                   responses={204: OpenApiResponse(description="Denied."), **error_responses(400, 401, 403, 404, 409)})
+    def post(self, request, pk):
+        change_request = _change_request_for(request, pk)
+        require_role(request, change_request.booking.organization_id, "manage_bookings")
+        data = _valid(ChangeRequestDenySerializer, request.data)
+        services.change_request_deny(change_request_id=change_request.pk, actor=actor_for(request),
+                                     notification=NotificationInSerializer.spec(data.get("notification")))
+        return Response(status=status.HTTP_204_NO_CONTENT)
