@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint check clean
+.PHONY: install demo test lint check clean bench-api
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Allot needs Python 3.11 or newer")'
@@ -25,6 +25,14 @@ demo: install
 # On DATABASE_URL when it is set (e.g. postgres://root@127.0.0.1:5432/allot), else on an SQLite file.
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# 10,000 bookings with events on PostgreSQL: the booking list against a plain values() dump.
+BENCH_DATABASE_URL ?= postgres://root@127.0.0.1:5432/allot_bench
+bench-api: install
+	-psql "$(dir $(BENCH_DATABASE_URL))postgres" -qc "DROP DATABASE IF EXISTS $(notdir $(BENCH_DATABASE_URL))"
+	psql "$(dir $(BENCH_DATABASE_URL))postgres" -qc "CREATE DATABASE $(notdir $(BENCH_DATABASE_URL))"
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py migrate --noinput -v0
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python benchmarks/bench_api.py
 
 lint: install
 	$(BIN)/ruff check .

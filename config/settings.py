@@ -1,5 +1,6 @@
 """Allot settings: one module, every deployment-specific value from the environment (django-environ)."""
 
+import warnings
 from pathlib import Path
 
 import environ
@@ -88,6 +89,8 @@ USE_I18N = True
 USE_TZ = True
 
 # --- static ---------------------------------------------------------------------------------------
+# WhiteNoise warns when collectstatic has not run (development, tests); production runs it.
+warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -155,7 +158,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "BookingStatusEnum": "bookings.models.BookingStatus.choices",
+        "EventStatusEnum": "events.models.EventStatus.choices",
+        "EventProcedureEnum": [(0, "CANCEL"), (1, "DELETE")],
+    },
 }
 REST_KNOX = {
     # Personal integration tokens: no expiry unless one is given when the token is created.
