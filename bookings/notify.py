@@ -54,7 +54,7 @@ def _send(booking: Booking, kind: str, recipients: list[str], booking_events: li
         organization=booking.organization,
         kind=kind,
         recipients=recipients,
-        subject=SUBJECTS[kind].format(title=booking.title),
+        subject=" ".join(SUBJECTS[kind].format(title=booking.title).split()),  # one line, whatever the title
         template=f"notifications/{kind}.txt",
         context={
             "booking": booking,

@@ -10,16 +10,28 @@ from __future__ import annotations
 
 import hmac
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
 
-from events.models import Event, Reservation
+from events.models import Event, EventStatus, Reservation
 from resources.api.common import iso, local_times
 from resources.exceptions import NotFound
+from resources.models import Resource
 
-from .models import Booking, BookingChangeRequest, BookingEvent
+from .models import (
+    Booking,
+    BookingChangeRequest,
+    BookingEvent,
+    BookingModule,
+    FormField,
+    ModuleResource,
+    Portal,
+    PortalStatus,
+)
 from .services import hash_access_token
 
 BOOKING_VALUES = (
@@ -176,4 +188,82 @@ def change_requests_payload(change_requests: QuerySet[BookingChangeRequest]) -> 
         }
         for cr in change_requests.values("id", "booking_id", "cancellation", "contact_changes", "event_changes",
                                          "request_note", "created_at")
+    ]
+
+
+# --- configuration and the public module endpoints --------------------------------------------------
+
+
+def active_fields_prefetch() -> Prefetch:
+    """A module's active form fields in form order, as `module.active_fields` (one query for a list)."""
+    return Prefetch("fields", queryset=FormField.objects.filter(archived=False).order_by("order", "created_at", "id"),
+                    to_attr="active_fields")
+
+
+def active_form_fields(module: BookingModule) -> list[FormField]:
+    cached = getattr(module, "active_fields", None)
+    if cached is not None:
+        return cached
+    return list(module.fields.filter(archived=False).order_by("order", "created_at", "id"))
+
+
+def booking_modules_for_api() -> QuerySet[BookingModule]:
+    """Modules with everything their representation needs: four queries for any number of them."""
+    return BookingModule.objects.prefetch_related(
+        active_fields_prefetch(),
+        Prefetch("portals", queryset=Portal.objects.only("id")),
+        Prefetch("resources", queryset=Resource.objects.only("id")),
+    )
+
+
+def portals_for_api() -> QuerySet[Portal]:
+    return Portal.objects.prefetch_related(Prefetch("modules", queryset=BookingModule.objects.only("id")))
+
+
+def _published(queryset: QuerySet[BookingModule]) -> QuerySet[BookingModule]:
+    on_live_portal = BookingModule.portals.through.objects.filter(
+        bookingmodule_id=OuterRef("pk"), portal__status=PortalStatus.LIVE)
+    return queryset.filter(Exists(on_live_portal))
+
+
+def public_booking_module(module_id: Any, *, with_form: bool = True) -> BookingModule:
+    """A module the public may see: one on at least one LIVE portal; anything else is "not found".
+    With the form: its active fields, its LIVE portals and its bookable resources, prefetched."""
+    try:
+        module_id = UUID(str(module_id))
+    except ValueError as exc:
+        raise NotFound("No such booking form.") from exc
+    queryset = _published(BookingModule.objects.filter(pk=module_id))
+    if with_form:
+        queryset = queryset.prefetch_related(
+            active_fields_prefetch(),
+            Prefetch("portals", queryset=Portal.objects.filter(status=PortalStatus.LIVE), to_attr="live_portals"),
+            Prefetch("resources", to_attr="public_resources",
+                     queryset=Resource.objects.filter(archived=False).select_related("venue__organization")),
+        )
+    module = queryset.first()
+    if module is None:
+        raise NotFound("No such booking form.")
+    return module
+
+
+def public_busy(module: BookingModule, *, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """When the module's bookable resources are taken in [start, end), in one query: occupied periods
+    (buffers included) and whether each is BOOKED or only REQUESTED (a pending request's hold, shown as
+    such when the module's calendar says so). Never a title, an event id or a name."""
+    offered = ModuleResource.objects.filter(module_id=module.pk, resource__archived=False).values("resource_id")
+    rows = (
+        Reservation.objects.filter(resource_id__in=Subquery(offered), active=True, start__lt=end, end__gt=start)
+        .order_by("start", "end", "resource_id")
+        .values_list("resource_id", "start", "end", "event__status")
+    )
+    show_requested = module.calendar_show_requested
+    return [
+        {
+            "resourceId": str(resource_id),
+            "start": iso(busy_start),
+            "end": iso(busy_end),
+            "status": "REQUESTED" if show_requested and status == EventStatus.TENTATIVE else "BOOKED",
+        }
+        for resource_id, busy_start, busy_end, status in rows
     ]

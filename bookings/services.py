@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from django.db import transaction
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.utils import timezone
+from django.utils.text import slugify
 
 from events.models import Event, EventStatus
 from events.services import EventSpec, conflicts_check, events_delete, events_save, events_set_status
 from notifications.services import NotificationSpec
-from resources.base import sanitize_html
 from resources.exceptions import (
     BookingConflict,
     CapacityExceeded,
@@ -35,7 +36,7 @@ from resources.exceptions import (
     StaleBooking,
     ValidationFailed,
 )
-from resources.models import Resource
+from resources.models import Membership, Organization, Resource
 
 from .models import (
     ActorKind,
@@ -48,14 +49,21 @@ from .models import (
     ChangeRequestDecision,
     Contact,
     Customer,
+    FieldType,
+    FormField,
+    FormSection,
+    ModuleResource,
     Portal,
     PortalStatus,
+    random_portal_slug,
 )
 from .notify import notify_admin, notify_booker
 from .validation import (
     CleanEvent,
     CleanSubmission,
     check_event_rules,
+    clean_note,
+    clean_title,
     validate_contact,
     validate_submission,
 )
@@ -151,15 +159,27 @@ def _resource_prefetch() -> Prefetch:
                     .prefetch_related("bookable_hours"))
 
 
-def _lock_booking(booking_id: UUID | str) -> Booking:
+def as_uuid(value: Any) -> UUID | None:
+    """A UUID from whatever the caller passed (string, UUID), or None: never an exception."""
+    if isinstance(value, UUID):
+        return value
+    if not isinstance(value, str):
+        return None
     try:
-        return (
-            Booking.objects.select_for_update(of=("self",))
-            .select_related("organization", "module__organization", "module__admin_user", "portal")
-            .get(pk=booking_id)
-        )
-    except (Booking.DoesNotExist, ValueError) as exc:
-        raise NotFound("Booking not found.") from exc
+        return UUID(value)
+    except ValueError:
+        return None
+
+
+def _lock_booking(booking_id: UUID | str) -> Booking:
+    booking = (
+        Booking.objects.select_for_update(of=("self",))
+        .select_related("organization", "module__organization", "module__admin_user", "portal")
+        .filter(pk=as_uuid(booking_id)).first()
+    ) if as_uuid(booking_id) else None
+    if booking is None:
+        raise NotFound("Booking not found.")
+    return booking
 
 
 def _booking_events(booking: Booking) -> list[BookingEvent]:
@@ -182,8 +202,16 @@ def _mark_decided(booking: Booking, actor: Actor, status: int) -> None:
 
 
 def _check_fresh(booking: Booking, client_last_updated_at: datetime | None) -> None:
-    """Refuse to decide on a booking that changed after the deciding person read it."""
-    if client_last_updated_at is not None and booking.updated_at > client_last_updated_at:
+    """Refuse to decide on a booking that changed after the deciding person read it.
+
+    Exact equality with the lastUpdatedAt the client was given: a later or made-up value is as stale as
+    an earlier one."""
+    if client_last_updated_at is None:
+        return
+    if not isinstance(client_last_updated_at, datetime) or timezone.is_naive(client_last_updated_at):
+        raise ValidationFailed(errors=[FieldError("clientBookingLastUpdatedAt", "INVALID",
+                                                  "Send the booking's lastUpdatedAt as you received it.")])
+    if booking.updated_at != client_last_updated_at:
         raise StaleBooking(errors=[FieldError(
             "clientBookingLastUpdatedAt", "STALE_BOOKING",
             f"The booking was changed at {booking.updated_at.isoformat()}; reload it and decide again.",
@@ -254,7 +282,8 @@ def _write_booking_events(booking: Booking, clean_events: Sequence[CleanEvent]) 
 def _update_booking_event(be: BookingEvent, ce: CleanEvent) -> None:
     be.title, be.start, be.end, be.attendees, be.answers = ce.title, ce.start, ce.end, ce.attendees, ce.answers
     be.save()
-    be.resources.set(ce.resources)
+    if sorted(str(r.pk) for r in be.resources.all()) != sorted(str(r) for r in ce.resource_ids):
+        be.resources.set(ce.resources)
 
 
 def _specs(clean_events: Sequence[CleanEvent], booking_events: Sequence[BookingEvent] | None = None) -> list[EventSpec]:
@@ -269,10 +298,14 @@ def _specs(clean_events: Sequence[CleanEvent], booking_events: Sequence[BookingE
 
 
 def _link_events(booking_events: Sequence[BookingEvent], events: Sequence[Event]) -> None:
+    changed = []
     for be, ev in zip(booking_events, events, strict=True):
         if be.event_id != ev.pk:
             be.event = ev
-            be.save(update_fields=["event", "updated_at"])
+            be.updated_at = timezone.now()
+            changed.append(be)
+    if changed:
+        BookingEvent.objects.bulk_update(changed, ["event", "updated_at"])
 
 
 def _held_events(booking_events: Sequence[BookingEvent]) -> list[Event]:
@@ -324,11 +357,11 @@ def _resolve(model, organization, value: Any, field_name: str):
     """A customer/contact id of this organization; "" or None clears it."""
     if value in ("", None):
         return None
-    try:
-        return model.objects.get(organization=organization, pk=value)
-    except (model.DoesNotExist, ValueError, TypeError) as exc:
+    found = model.objects.filter(organization=organization, pk=as_uuid(value)).first() if as_uuid(value) else None
+    if found is None:
         raise ValidationFailed(errors=[FieldError(field_name, "NOT_FOUND",
-                                                  f"No {model._meta.verbose_name} with id {value}.")]) from exc
+                                                  f"No {model._meta.verbose_name} with id {value}.")])
+    return found
 
 
 _UNSET: Any = object()
@@ -356,6 +389,8 @@ def _merge(
     `bookingEventId`, or may leave it out when the booking has one event."""
     if contact_changes is not None and not isinstance(contact_changes, dict):
         raise ValidationFailed(errors=[FieldError("contact", "INVALID", "The contact changes must be an object.")])
+    if event_changes is not None and not isinstance(event_changes, list | tuple):
+        raise ValidationFailed(errors=[FieldError("events", "INVALID", "The event changes must be a list.")])
     contact = {**booking.contact_answers, **(contact_changes or {})}
     events = [_answers_for_merge(be) for be in booking_events]
     by_id = {e["bookingEventId"]: e for e in events}
@@ -386,11 +421,27 @@ def _merge_and_validate(
     contact_changes: dict[str, Any] | None = None,
     event_changes: Sequence[dict[str, Any]] | None = None,
     check_rules: bool = True,
+    only_moved_rules: bool = False,
     now: datetime | None = None,
 ) -> CleanSubmission:
+    """Validate the booking's answers with the changes applied, as an existing booking (see
+    validate_submission). With `only_moved_rules`, booking rules are checked only for the times that
+    move or change resources: an approved booking with a past occurrence can still change its phone."""
     contact, events = _merge(booking, booking_events, contact_changes, event_changes)
+    moved = None
+    if only_moved_rules:
+        current = {str(be.pk): _answers_for_merge(be) for be in booking_events}
+
+        def moves(event: dict[str, Any]) -> bool:
+            before = current[str(event["bookingEventId"])]
+            return (event.get("start") != before["start"] or event.get("end") != before["end"]
+                    or sorted(map(str, event.get("resourceIds") or [])) != sorted(before["resourceIds"]))
+
+        moved = {str(e["bookingEventId"]) for e in events if moves(e)}
+    held = {str(r.pk): r for be in booking_events for r in be.resources.all()}
     return validate_submission(module=booking.module, contact=contact, events=events,
-                               single_event=len(events) == 1, check_rules=check_rules, now=now)
+                               single_event=len(events) == 1, check_rules=check_rules, rules_for=moved,
+                               existing=held, now=now)
 
 
 def _parse_event_procedure(value: Any) -> int:
@@ -416,6 +467,7 @@ def _new_booking(
     contact: Contact | None,
 ) -> tuple[Booking, str, list[BookingEvent]]:
     token, token_hash = _new_access_token()
+    title = clean_title(title)
     booking = Booking.objects.create(
         organization=module.organization,
         module=module,
@@ -424,12 +476,13 @@ def _new_booking(
         contact=contact or _contact_record(module.organization, clean.contact),
         status=status,
         submission=submission,
-        title=(title or "").strip()[:300] or (clean.events[0].title if clean.events else "Booking"),
+        title=title or (clean.events[0].title if clean.events else "Booking"),
         contact_answers=clean.contact,
-        request_note=sanitize_html(request_note),
+        request_note=clean_note(request_note),
         access_token_hash=token_hash,
     )
-    return booking, token, _write_booking_events(booking, clean.events)
+    _write_booking_events(booking, clean.events)
+    return booking, token, _booking_events(booking)  # reloaded with resources, for the log and the emails
 
 
 def _hold_or_check(module: BookingModule, booking_events: list[BookingEvent], clean: CleanSubmission) -> list[Event]:
@@ -499,7 +552,7 @@ def booking_create(
     """Staff create a booking in any status. APPROVED links an existing event (`event_id`) or creates
     CONFIRMED events; PENDING behaves like a submission; DENIED and CANCELED only record the request.
     An email goes out only when `notification` asks for one."""
-    if status not in BookingStatus.values:
+    if isinstance(status, bool) or status not in BookingStatus.values:
         raise ValidationFailed(errors=[FieldError("bookingStatus", "INVALID", "bookingStatus is 0, 1, 2 or 3.")])
     org = module.organization
     if portal is not None and portal.organization_id != org.pk:
@@ -550,10 +603,10 @@ def booking_create(
 
 
 def _linked_event(organization, event_id: Any) -> Event:
-    try:
-        event = Event.objects.select_for_update(of=("self",)).get(organization=organization, pk=event_id)
-    except (Event.DoesNotExist, ValueError, TypeError) as exc:
-        raise ValidationFailed(errors=[FieldError("eventId", "NOT_FOUND", "No such event.")]) from exc
+    event = Event.objects.select_for_update(of=("self",)).filter(
+        organization=organization, pk=as_uuid(event_id)).first() if as_uuid(event_id) else None
+    if event is None:
+        raise ValidationFailed(errors=[FieldError("eventId", "NOT_FOUND", "No such event.")])
     if event.status == EventStatus.CANCELED:
         raise ValidationFailed(errors=[FieldError("eventId", "INVALID", "That event is canceled.")])
     if BookingEvent.objects.filter(event=event).exists():
@@ -699,6 +752,9 @@ def change_request_submit(
     who opened it earlier must re-read. Approved booking: a BookingChangeRequest for staff to decide,
     replacing any open one.
     """
+    if not isinstance(cancellation, bool):
+        raise ValidationFailed(errors=[FieldError("cancellation", "INVALID", "cancellation is true or false.")])
+    note = clean_note(request_note)
     with transaction.atomic():
         booking = _lock_booking(booking_id)
         _check_transition(booking, "booker_cancel" if cancellation else "change_request_submit")
@@ -710,7 +766,6 @@ def change_request_submit(
                 raise PermissionDenied("This booking form does not take change requests; contact the organizer.")
         booking_events = _booking_events(booking)
         before = _snapshot(booking, booking_events)
-        note = sanitize_html(request_note)
 
         if booking.status == BookingStatus.PENDING and cancellation:
             _release_holds(booking_events)
@@ -723,12 +778,21 @@ def change_request_submit(
 
         if not cancellation and not contact and not events:
             raise ValidationFailed(errors=[FieldError("", "NO_CHANGES", "Say what should change.")])
+        open_request = BookingChangeRequest.open.filter(booking=booking).first()
+        if open_request is not None and not cancellation and not open_request.cancellation:
+            # A second request adds to the first: the booker's earlier changes are not thrown away.
+            if events is not None and not isinstance(events, list | tuple):
+                raise ValidationFailed(errors=[FieldError("events", "INVALID", "The event changes must be a list.")])
+            contact = {**open_request.contact_changes, **(contact or {})}
+            events = list(open_request.event_changes) + list(events or [])
         clean = None if cancellation else _merge_and_validate(
-            booking, booking_events, contact_changes=contact, event_changes=events, now=now)
+            booking, booking_events, contact_changes=contact, event_changes=events,
+            only_moved_rules=booking.status == BookingStatus.APPROVED, now=now)
 
         if booking.status == BookingStatus.PENDING:
             assert clean is not None
-            if module.hold_pending_slots:
+            if module.hold_pending_slots or any(be.event_id for be in booking_events):
+                # Existing holds move with the request (even if the module stopped holding since).
                 held = events_save(organization=booking.organization, specs=_specs(clean.events, booking_events),
                                    status=EventStatus.TENTATIVE)
             else:
@@ -783,10 +847,10 @@ def _changed_events(booking_events: Sequence[BookingEvent], clean: CleanSubmissi
 
 def _lock_change_request(change_request_id: UUID | str) -> tuple[BookingChangeRequest, Booking]:
     """Lock booking first, then the request: the same order as change_request_submit, so no deadlock."""
-    try:
-        booking_id = BookingChangeRequest.objects.values_list("booking_id", flat=True).get(pk=change_request_id)
-    except (BookingChangeRequest.DoesNotExist, ValueError) as exc:
-        raise NotFound("Change request not found.") from exc
+    booking_id = BookingChangeRequest.objects.filter(pk=as_uuid(change_request_id)).values_list(
+        "booking_id", flat=True).first() if as_uuid(change_request_id) else None
+    if booking_id is None:
+        raise NotFound("Change request not found.")
     booking = _lock_booking(booking_id)
     change_request = BookingChangeRequest.objects.select_for_update(of=("self",)).get(pk=change_request_id)
     if change_request.decision:
@@ -826,7 +890,8 @@ def change_request_approve(
         else:
             edits = _combine_edits(change_request.event_changes, event_edits, booking_events)
             clean = _merge_and_validate(booking, booking_events, contact_changes=change_request.contact_changes,
-                                        event_changes=edits, check_rules=not override_rules, now=now)
+                                        event_changes=edits, check_rules=not override_rules,
+                                        only_moved_rules=True, now=now)
             events = events_save(organization=booking.organization, specs=_specs(clean.events, booking_events),
                                  status=EventStatus.CONFIRMED)
             for be, ce in zip(booking_events, clean.events, strict=True):
@@ -880,3 +945,320 @@ def booking_cancel_by_booker(*, booking_id: UUID | str, actor: Actor, request_no
     """The booker's "cancel": a pending booking is canceled at once; an approved one gets a cancellation
     change request for staff to decide."""
     return change_request_submit(booking_id=booking_id, actor=actor, cancellation=True, request_note=request_note)
+
+
+# --- configuration ---------------------------------------------------------------------------------
+# Booking modules (with their form fields), portals, customers and contacts. The API's serializers only
+# check shapes; these functions check what needs the database (the same organization, unique slugs and
+# emails, field ids of this module) and name problems with the wire's field names. Values arrive with
+# model attribute names, as the serializers' `source=` gives them.
+
+MODULE_ATTRIBUTES = (
+    "name", "slug", "about_title", "about_description", "calendar_days_shown", "calendar_show_requested",
+    "hold_pending_slots", "allow_change_requests", "allow_cancellation", "terms",
+)
+FORM_FIELD_ATTRIBUTES = ("label", "type", "required", "help_text", "options", "min_value", "max_value", "order")
+FORM_SECTIONS = {
+    "contact_fields": (FormSection.CONTACT, "bookingForm.contactFields"),
+    "event_fields": (FormSection.EVENT, "bookingForm.eventFields"),
+}
+CHOICE_TYPES = {FieldType.SELECT, FieldType.MULTISELECT}
+LENGTH_TYPES = {FieldType.TEXT, FieldType.TEXTAREA, FieldType.EMAIL, FieldType.PHONE, FieldType.URL}
+PORTAL_ATTRIBUTES = ("name", "slug", "description", "status")
+PEOPLE_ATTRIBUTES = ("name", "email", "phone")
+
+
+def _locked(model, pk: Any, noun: str):
+    try:
+        return model.objects.select_for_update().get(pk=pk)
+    except (model.DoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
+        raise NotFound(f"{noun} not found.") from exc
+
+
+def _require_organization(organization_id: Any) -> None:
+    if not Organization.objects.filter(pk=organization_id).exists():
+        raise NotFound("Organization not found.")
+
+
+def _save_unique(obj, field_name: str, message: str) -> None:
+    """Save; a unique constraint lost to a concurrent writer is NOT_UNIQUE, not an integrity error."""
+    try:
+        with transaction.atomic():
+            obj.save()
+    except IntegrityError as exc:
+        raise ValidationFailed(errors=[FieldError(field_name, "NOT_UNIQUE", message)]) from exc
+
+
+def _ids_in(queryset, ids: Sequence[Any], field_name: str, noun: str, errors: list[FieldError]) -> list[UUID]:
+    """The ids (in order, without repeats) if every one is in `queryset`; else NOT_FOUND for each stranger."""
+    wanted: list[UUID] = []
+    for raw in ids:
+        try:
+            value = raw if isinstance(raw, UUID) else UUID(str(raw))
+        except ValueError:
+            errors.append(FieldError(field_name, "INVALID", f"{raw} is not an id."))
+            continue
+        if value not in wanted:
+            wanted.append(value)
+    found = set(queryset.filter(pk__in=wanted).values_list("pk", flat=True))
+    for value in wanted:
+        if value not in found:
+            errors.append(FieldError(field_name, "NOT_FOUND", f"No {noun} {value} in this organization.",
+                                     {"id": str(value)}))
+    return [value for value in wanted if value in found]
+
+
+@dataclass
+class _FormPlan:
+    create: list[FormField] = field(default_factory=list)
+    update: list[FormField] = field(default_factory=list)
+    archive: list[FormField] = field(default_factory=list)
+
+
+def _check_form_field(ff: FormField, where: str, errors: list[FieldError]) -> None:
+    if ff.type in CHOICE_TYPES:
+        ff.options = list(dict.fromkeys(str(o).strip() for o in ff.options or [] if str(o).strip()))
+        if not ff.options:
+            errors.append(FieldError(f"{where}.options", "REQUIRED", "A select field needs at least one option."))
+    else:
+        ff.options = []
+    if ff.type == FieldType.NUMBER or ff.type in LENGTH_TYPES:
+        if ff.type in LENGTH_TYPES:
+            for attr, wire in (("min_value", "min"), ("max_value", "max")):
+                if getattr(ff, attr) is not None and getattr(ff, attr) < 0:
+                    errors.append(FieldError(f"{where}.{wire}", "MIN_VALUE", "A length cannot be negative."))
+        if ff.min_value is not None and ff.max_value is not None and ff.min_value > ff.max_value:
+            errors.append(FieldError(f"{where}.max", "INVALID", "max must not be smaller than min."))
+    else:
+        ff.min_value = ff.max_value = None  # nothing to limit for dates, times, selects and checkboxes
+
+
+def _plan_form_fields(
+    module: BookingModule, section: str, items: Sequence[Mapping[str, Any]], path: str, errors: list[FieldError]
+) -> _FormPlan:
+    """Fields without an id are new; with an id (of this module and section) updated; active fields
+    left out are archived. A listed archived field comes back."""
+    existing = {} if module._state.adding else {ff.pk: ff for ff in module.fields.filter(section=section)}
+    plan = _FormPlan()
+    seen: set[UUID] = set()
+    for index, item in enumerate(items):
+        where = f"{path}[{index}]"
+        field_id = item.get("id")
+        if field_id is None:
+            ff = FormField(module=module, section=section)
+            if not item.get("label"):
+                errors.append(FieldError(f"{where}.label", "REQUIRED", "A new field needs a label."))
+            plan.create.append(ff)
+        elif field_id in seen:
+            errors.append(FieldError(f"{where}.id", "NOT_UNIQUE", "The same field is listed twice."))
+            continue
+        elif field_id not in existing:
+            errors.append(FieldError(f"{where}.id", "NOT_FOUND", f"No field {field_id} in this form section."))
+            continue
+        else:
+            ff = existing[field_id]
+            seen.add(field_id)
+            plan.update.append(ff)
+        for attr in FORM_FIELD_ATTRIBUTES:
+            if attr in item:
+                setattr(ff, attr, item[attr])
+        if "order" not in item:
+            ff.order = index
+        ff.archived = False
+        _check_form_field(ff, where, errors)
+    plan.archive = [ff for pk, ff in existing.items() if pk not in seen and not ff.archived]
+    return plan
+
+
+def _apply_form_plan(module: BookingModule, plan: _FormPlan) -> None:
+    """Three statements at most, however many fields: insert, update, archive. Nothing is deleted, so
+    answers keyed by an archived field's id keep their meaning."""
+    now = timezone.now()
+    for ff in plan.create:
+        ff.module_id = module.pk
+    if plan.create:
+        FormField.objects.bulk_create(plan.create)
+    if plan.update:
+        for ff in plan.update:
+            ff.updated_at = now
+        FormField.objects.bulk_update(plan.update, [*FORM_FIELD_ATTRIBUTES, "archived", "updated_at"])
+    if plan.archive:
+        FormField.objects.filter(pk__in=[ff.pk for ff in plan.archive]).update(archived=True, updated_at=now)
+
+
+def _free_module_slug(organization_id: Any, name: str) -> str:
+    base = slugify(name)[:70] or "module"
+    taken = set(BookingModule.objects.filter(organization_id=organization_id, slug__startswith=base)
+                .values_list("slug", flat=True))
+    if base not in taken:
+        return base
+    return next(f"{base}-{n}" for n in range(2, len(taken) + 3) if f"{base}-{n}" not in taken)
+
+
+def _set_module_resources(module: BookingModule, resource_ids: list[UUID]) -> None:
+    """Keep the rows (and per-resource settings) of resources still offered; add and remove the rest."""
+    current = set(ModuleResource.objects.filter(module=module).values_list("resource_id", flat=True))
+    gone = current - set(resource_ids)
+    if gone:
+        ModuleResource.objects.filter(module=module, resource_id__in=gone).delete()
+    ModuleResource.objects.bulk_create([ModuleResource(module=module, resource_id=rid)
+                                        for rid in resource_ids if rid not in current])
+
+
+def _module_write(module: BookingModule, values: Mapping[str, Any]) -> BookingModule:
+    creating = module._state.adding
+    org_id = module.organization_id
+    errors: list[FieldError] = []
+    for attr in MODULE_ATTRIBUTES:
+        if attr in values and (attr != "slug" or values[attr]):
+            setattr(module, attr, values[attr])
+    if creating and not values.get("slug"):
+        module.slug = _free_module_slug(org_id, module.name)
+    elif BookingModule.objects.filter(organization_id=org_id, slug=module.slug).exclude(pk=module.pk).exists():
+        errors.append(FieldError("slug", "NOT_UNIQUE", "Another booking module of this organization has this slug."))
+    if "admin_user_id" in values:
+        user_id = values["admin_user_id"]
+        if user_id is not None and not Membership.objects.filter(organization_id=org_id, user_id=user_id).exists():
+            errors.append(FieldError("adminUserId", "NOT_FOUND",
+                                     "The admin user must be a member of the organization."))
+        module.admin_user_id = user_id
+    portal_ids = resource_ids = None
+    if values.get("portals") is not None:
+        portal_ids = _ids_in(Portal.objects.filter(organization_id=org_id), values["portals"], "portalIds",
+                             "portal", errors)
+    if values.get("resources") is not None:
+        resource_ids = _ids_in(Resource.objects.filter(venue__organization_id=org_id), values["resources"],
+                               "resourceIds", "resource", errors)
+    plans = [_plan_form_fields(module, section, values[key], path, errors)
+             for key, (section, path) in FORM_SECTIONS.items() if values.get(key) is not None]
+    if errors:
+        raise ValidationFailed(errors=errors)
+    _save_unique(module, "slug", "Another booking module of this organization has this slug.")
+    if portal_ids is not None:
+        module.portals.set(portal_ids)
+    if resource_ids is not None:
+        _set_module_resources(module, resource_ids)
+    for plan in plans:
+        _apply_form_plan(module, plan)
+    return module
+
+
+def module_create(*, organization_id: UUID, values: Mapping[str, Any]) -> BookingModule:
+    """A booking module with its links and form. `values`: the MODULE_ATTRIBUTES, `admin_user_id`,
+    `portals` and `resources` (ids of this organization), `contact_fields` and `event_fields` (lists of
+    FORM_FIELD_ATTRIBUTES; the server assigns ids)."""
+    with transaction.atomic():
+        _require_organization(organization_id)
+        return _module_write(BookingModule(organization_id=organization_id), values)
+
+
+def module_update(*, module_id: UUID, changes: Mapping[str, Any]) -> BookingModule:
+    """Change what is given. A form section that is given is the whole section: fields with an id are
+    updated, without one created, and active fields left out archived (never deleted)."""
+    with transaction.atomic():
+        module = _locked(BookingModule, module_id, "Booking module")
+        return _module_write(module, changes)
+
+
+def module_delete(*, module_id: UUID) -> None:
+    """Refused (ProtectedError, 409 IN_USE in the API) while bookings use the module."""
+    with transaction.atomic():
+        _locked(BookingModule, module_id, "Booking module").delete()
+
+
+def _portal_write(portal: Portal, values: Mapping[str, Any]) -> Portal:
+    for attr in PORTAL_ATTRIBUTES:
+        if attr in values and (attr != "slug" or values[attr]):
+            setattr(portal, attr, values[attr])
+    if "password" in values:
+        portal.set_password(values["password"])  # "" or None: the portal is open again
+    if values.get("slug"):
+        if Portal.objects.filter(slug=portal.slug).exclude(pk=portal.pk).exists():
+            raise ValidationFailed(errors=[FieldError("slug", "NOT_UNIQUE", "Another portal has this slug.")])
+    elif portal._state.adding:
+        while Portal.objects.filter(slug=portal.slug).exists():  # 36^6 slugs: a second draw is rare
+            portal.slug = random_portal_slug()
+    _save_unique(portal, "slug", "Another portal has this slug.")
+    return portal
+
+
+def portal_create(*, organization_id: UUID, values: Mapping[str, Any]) -> Portal:
+    """`values`: name, slug (random 6 characters when empty), description, status, password."""
+    with transaction.atomic():
+        _require_organization(organization_id)
+        return _portal_write(Portal(organization_id=organization_id), values)
+
+
+def portal_update(*, portal_id: UUID, changes: Mapping[str, Any]) -> Portal:
+    with transaction.atomic():
+        return _portal_write(_locked(Portal, portal_id, "Portal"), changes)
+
+
+def portal_delete(*, portal_id: UUID) -> None:
+    """Its bookings keep existing without a portal; modules simply stop being on it."""
+    with transaction.atomic():
+        _locked(Portal, portal_id, "Portal").delete()
+
+
+def customer_create(*, organization_id: UUID, values: Mapping[str, Any]) -> Customer:
+    with transaction.atomic():
+        _require_organization(organization_id)
+        customer = Customer(organization_id=organization_id)
+        for attr in PEOPLE_ATTRIBUTES:
+            if attr in values:
+                setattr(customer, attr, values[attr] or "")
+        customer.save()
+        return customer
+
+
+def customer_update(*, customer_id: UUID, changes: Mapping[str, Any]) -> Customer:
+    with transaction.atomic():
+        customer = _locked(Customer, customer_id, "Customer")
+        for attr in PEOPLE_ATTRIBUTES:
+            if attr in changes:
+                setattr(customer, attr, changes[attr] or "")
+        customer.save()
+        return customer
+
+
+def customer_delete(*, customer_id: UUID) -> None:
+    """Bookings and contacts that named the customer keep existing without it."""
+    with transaction.atomic():
+        _locked(Customer, customer_id, "Customer").delete()
+
+
+def _contact_write(contact: Contact, values: Mapping[str, Any]) -> Contact:
+    for attr in PEOPLE_ATTRIBUTES:
+        if attr in values:
+            setattr(contact, attr, (values[attr] or "").strip())
+    if "customer_id" in values:
+        customer_id = values["customer_id"]
+        if customer_id is not None and not Customer.objects.filter(
+                organization_id=contact.organization_id, pk=customer_id).exists():
+            raise ValidationFailed(errors=[FieldError("customerId", "NOT_FOUND",
+                                                      "No customer with this id in the organization.")])
+        contact.customer_id = customer_id
+    message = "Another contact of this organization has this email address."
+    if contact.email and Contact.objects.filter(organization_id=contact.organization_id,
+                                                email__iexact=contact.email).exclude(pk=contact.pk).exists():
+        raise ValidationFailed(errors=[FieldError("email", "NOT_UNIQUE", message)])
+    _save_unique(contact, "email", message)
+    return contact
+
+
+def contact_create(*, organization_id: UUID, values: Mapping[str, Any]) -> Contact:
+    """`values`: name, email (unique in the organization, whatever its case), phone, customer_id."""
+    with transaction.atomic():
+        _require_organization(organization_id)
+        return _contact_write(Contact(organization_id=organization_id), values)
+
+
+def contact_update(*, contact_id: UUID, changes: Mapping[str, Any]) -> Contact:
+    with transaction.atomic():
+        return _contact_write(_locked(Contact, contact_id, "Contact"), changes)
+
+
+def contact_delete(*, contact_id: UUID) -> None:
+    """Bookings that named the contact keep existing without it."""
+    with transaction.atomic():
+        _locked(Contact, contact_id, "Contact").delete()

@@ -20,16 +20,18 @@ from uuid import UUID
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 from django.utils import timezone
-from django.utils.html import strip_tags
 from django.utils.dateparse import parse_date, parse_datetime, parse_time
+from django.utils.html import strip_tags
 
 from events.rules import check_rules
 from events.selectors import closures_for
+from resources.base import sanitize_html
 from resources.exceptions import FieldError, ValidationFailed
 from resources.models import Resource
 
 from .models import BookingModule, FieldType, FormField
 
+MAX_EVENTS = 150
 CONTACT_BUILTINS = {"name", "email", "phone"}
 EVENT_BUILTINS = {"title", "start", "end", "resourceIds", "attendees", "bookingEventId"}
 PHONE_RE = re.compile(r"^\+?[0-9()\-.\s]{5,30}$")
@@ -68,6 +70,7 @@ class _Errors:
     def __init__(self) -> None:
         self.items: list[FieldError] = []
         self.fields: list[FormField] | None = None
+        self.existing = False  # validating an existing booking's answers (see validate_submission)
 
     def add(self, path: str, code: str, message: str, **meta: Any) -> None:
         self.items.append(FieldError(path, code, message, meta))
@@ -77,13 +80,27 @@ def _is_blank(value: Any) -> bool:
     return value is None or value == "" or value == [] or (isinstance(value, str) and not value.strip())
 
 
-def _clean_text(value: Any, path: str, label: str, errors: _Errors, limit: int = MAX_TEXT) -> str | None:
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MAX_NUMBER_DIGITS = 15
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2200
+
+
+def _clean_text(value: Any, path: str, label: str, errors: _Errors, limit: int = MAX_TEXT,
+                multiline: bool = False) -> str | None:
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         errors.add(path, "INVALID", f"{label} must be text.")
         return None
+    if len(str(value)) > limit * 4:  # don't spend time cleaning megabytes
+        errors.add(path, "MAX_LENGTH", f"{label} must be at most {limit} characters.")
+        return None
     # Plain-text answers keep no markup: whatever shows them later (emails, admin, other clients)
     # can never be handed a script. Basic HTML is only for requestNote and descriptions (nh3).
-    text = strip_tags(str(value)).strip()
+    text = strip_tags(str(value))
+    if CONTROL_RE.search(text):
+        errors.add(path, "INVALID", f"{label} contains control characters.")
+        return None
+    # One-line answers end up in email subjects and headers: a line break there would break the email.
+    text = text.strip() if multiline else " ".join(text.split())
     if len(text) > limit:
         errors.add(path, "MAX_LENGTH", f"{label} must be at most {limit} characters.")
         return None
@@ -120,7 +137,7 @@ def _clean_custom(ff: FormField, value: Any, path: str, errors: _Errors) -> Any:
     low = ff.min_value
     high = ff.max_value
     if ff.type in (FieldType.TEXT, FieldType.TEXTAREA, FieldType.PHONE, FieldType.EMAIL, FieldType.URL):
-        text = _clean_text(value, path, label, errors)
+        text = _clean_text(value, path, label, errors, multiline=ff.type == FieldType.TEXTAREA)
         if text is None:
             return None
         if low is not None and len(text) < low:
@@ -138,7 +155,7 @@ def _clean_custom(ff: FormField, value: Any, path: str, errors: _Errors) -> Any:
                 errors.add(path, "INVALID", f"{label} must be a web address starting with http:// or https://.")
         return text
     if ff.type == FieldType.NUMBER:
-        if isinstance(value, bool):
+        if isinstance(value, bool) or len(str(value)) > 40:
             errors.add(path, "INVALID", f"{label} must be a number.")
             return None
         try:
@@ -146,7 +163,8 @@ def _clean_custom(ff: FormField, value: Any, path: str, errors: _Errors) -> Any:
         except InvalidOperation:
             errors.add(path, "INVALID", f"{label} must be a number.")
             return None
-        if not number.is_finite():
+        # Bounded before any conversion: int(Decimal("1e999999")) alone would take minutes.
+        if not number.is_finite() or number.adjusted() >= MAX_NUMBER_DIGITS or len(number.as_tuple().digits) > 30:
             errors.add(path, "INVALID", f"{label} must be a number.")
             return None
         if low is not None and number < low:
@@ -162,6 +180,8 @@ def _clean_custom(ff: FormField, value: Any, path: str, errors: _Errors) -> Any:
                 parsed = parser[ff.type](value.strip())
             except ValueError:
                 parsed = None
+        if parsed is not None and ff.type != FieldType.TIME and not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
+            parsed = None
         if parsed is None:
             kind = {"date": "a date (YYYY-MM-DD)", "time": "a time (HH:MM)", "datetime": "a date and time"}[ff.type]
             errors.add(path, "INVALID", f"{label} must be {kind}.")
@@ -216,7 +236,12 @@ def _clean_custom_answers(
         if key not in builtins and key not in active and key not in archived:
             errors.add(f"{prefix}.{key}", "UNKNOWN_FIELD", f"{key} is not a field of this form.")
     answers = {}
+    if errors.existing:
+        # A booking made before a field was archived keeps its answer (its label is still known).
+        answers.update({fid: raw[fid] for fid in archived if fid in raw})
     for fid, ff in active.items():
+        if errors.existing and fid not in raw:
+            continue  # a field added after the booking was made is not asked of it retroactively
         value = _clean_custom(ff, raw.get(fid), f"{prefix}.{fid}", errors)
         if value is not None:
             answers[fid] = value
@@ -250,6 +275,36 @@ def clean_contact(module: BookingModule, raw: Any, errors: _Errors) -> dict[str,
     return contact
 
 
+def as_uuid_str(value: Any) -> str:
+    """Canonical form of an id (so upper-case or braced UUIDs match); anything else as given."""
+    try:
+        return str(UUID(str(value)))
+    except ValueError:
+        return str(value)[:100]
+
+
+def clean_title(value: Any) -> str | None:
+    """The booking's own title (optional; it defaults to the first event's)."""
+    if value in (None, ""):
+        return None
+    errors = _Errors()
+    text = _clean_text(value, "title", "Title", errors, limit=300)
+    if errors.items:
+        raise ValidationFailed(errors=errors.items)
+    return text or None
+
+
+def clean_note(value: Any) -> str:
+    """requestNote: basic HTML, sanitized with nh3."""
+    if value in (None, ""):
+        return ""
+    if not isinstance(value, str):
+        raise ValidationFailed(errors=[FieldError("requestNote", "INVALID", "The note must be text.")])
+    if len(value) > 20000:
+        raise ValidationFailed(errors=[FieldError("requestNote", "MAX_LENGTH", "The note is too long.")])
+    return sanitize_html(value)
+
+
 def validate_contact(*, module: BookingModule, contact: Any) -> dict[str, Any]:
     errors = _Errors()
     cleaned = clean_contact(module, contact if contact is not None else {}, errors)
@@ -271,6 +326,8 @@ def parse_moment(value: Any, tz: zoneinfo.ZoneInfo) -> datetime | None:
             return None
     else:
         return None
+    if not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
+        return None  # also keeps buffers and offsets away from datetime's limits
     if timezone.is_naive(parsed):
         parsed = parsed.replace(tzinfo=tz)
     return parsed.astimezone(zoneinfo.ZoneInfo("UTC"))
@@ -300,7 +357,7 @@ def _clean_event(
     elif not isinstance(raw_ids, list):
         errors.add(f"{prefix}.resourceIds", "INVALID", "resourceIds must be a list of resource ids.")
     else:
-        for rid in dict.fromkeys(str(r) for r in raw_ids):
+        for rid in dict.fromkeys(str(as_uuid_str(r)) for r in raw_ids):
             if rid in offered:
                 resources.append(offered[rid])
             else:
@@ -345,9 +402,11 @@ def _clean_event(
 
 
 def offered_resources(module: BookingModule) -> dict[str, Resource]:
+    # Same organization only, even if a module was misconfigured to offer another's resource.
     return {
         str(r.pk): r
-        for r in module.resources.select_related("venue__organization").prefetch_related("bookable_hours")
+        for r in module.resources.filter(venue__organization_id=module.organization_id)
+        .select_related("venue__organization").prefetch_related("bookable_hours")
     }
 
 
@@ -379,16 +438,27 @@ def validate_submission(
     events: Any,
     single_event: bool = False,
     check_rules: bool = True,
+    rules_for: set[str] | None = None,
+    existing: dict[str, Resource] | None = None,
     now: datetime | None = None,
 ) -> CleanSubmission:
     """Validate a whole submission: contact answers, one or more events, and (unless staff override
-    them) the booking rules of every requested resource. Raises ValidationFailed with every error."""
+    them) the booking rules of every requested resource. Raises ValidationFailed with every error.
+
+    `existing` (the resources a booking already holds, by id) validates an existing booking's merged
+    answers: the form may have changed since it was made, so fields added later are not required of
+    it, answers to archived fields are kept, and its resources stay acceptable even if no longer
+    offered. `rules_for` limits the rule check to those bookingEventIds (the ones a change moves).
+    """
     errors = _Errors()
+    errors.existing = existing is not None
     clean_contact_answers = clean_contact(module, contact if contact is not None else {}, errors)
-    offered = offered_resources(module)
+    offered = {**(existing or {}), **offered_resources(module)}
     clean_events: list[CleanEvent] = []
     if not isinstance(events, list) or not events:
         errors.add("event" if single_event else "events", "REQUIRED", "Request at least one time.")
+    elif len(events) > MAX_EVENTS:
+        errors.add("events", "MAX_LENGTH", f"At most {MAX_EVENTS} times in one request.")
     else:
         for index, raw in enumerate(events):
             prefix = event_field_prefix(index, single_event)
@@ -398,7 +468,9 @@ def validate_submission(
                     cleaned.booking_event_id = raw["bookingEventId"]
                 clean_events.append(cleaned)
     if check_rules:
-        errors.items.extend(check_event_rules(clean_events, organization=module.organization, now=now))
+        checked = clean_events if rules_for is None else [
+            e for e in clean_events if e.booking_event_id is None or str(e.booking_event_id) in rules_for]
+        errors.items.extend(check_event_rules(checked, organization=module.organization, now=now))
     if errors.items:
         raise ValidationFailed(errors=errors.items)
     return CleanSubmission(contact=clean_contact_answers, events=clean_events)

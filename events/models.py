@@ -65,7 +65,9 @@ class Reservation(BaseModel):
 
     class Meta:
         indexes = [
-            models.Index(fields=["resource", "start", "end"], name="reservation_resource_window",
+            # Overlap is `start < window_end AND end > window_start`. Leading with `end` makes the scan
+            # begin at the window: past reservations, however many, are never read.
+            models.Index(fields=["resource", "end", "start"], name="reservation_resource_end",
                          condition=Q(active=True)),
         ]
         constraints = [

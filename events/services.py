@@ -9,19 +9,33 @@ IMMEDIATE transaction mode serializes writers.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from resources.exceptions import BookingConflict, CapacityExceeded, FieldError, InvalidTransition, ValidationFailed
+from resources.base import sanitize_html
+from resources.exceptions import (
+    BookingConflict,
+    CapacityExceeded,
+    Conflict,
+    FieldError,
+    InvalidTransition,
+    ValidationFailed,
+)
 from resources.models import Organization, Resource
 
 from .models import Event, EventSeries, EventStatus, Reservation
-from .selectors import reservations_overlapping
+from .rules import check_rules
+from .selectors import closures_for, reservations_overlapping, resources_for_rules
+
+logger = logging.getLogger(__name__)
 
 # Event status changes allowed through `event_set_status`.
 EVENT_TRANSITIONS: dict[int, set[int]] = {
@@ -44,16 +58,16 @@ class EventSpec:
     event: Event | None = None  # set when the spec updates an existing event
 
 
-def resources_lock(resource_ids: Iterable[UUID]) -> dict[UUID, Resource]:
-    """Lock the resources (in id order, so two writers never wait on each other in a cycle)."""
+def resources_lock(resource_ids: Iterable[UUID], organization: Organization | None = None) -> dict[UUID, Resource]:
+    """Lock the resources (in id order, so two writers never wait on each other in a cycle).
+
+    With `organization`, resources of any other organization are left out (and so reported missing).
+    """
     ids = sorted(set(resource_ids), key=str)
-    locked = (
-        Resource.objects.select_for_update(of=("self",))
-        .filter(pk__in=ids)
-        .select_related("venue")
-        .order_by("pk")
-    )
-    return {r.pk: r for r in locked}
+    locked = Resource.objects.select_for_update(of=("self",)).filter(pk__in=ids)
+    if organization is not None:
+        locked = locked.filter(venue__organization=organization)
+    return {r.pk: r for r in locked.select_related("venue").order_by("pk")}
 
 
 def _occupied(resource: Resource, start: datetime, end: datetime) -> tuple[datetime, datetime]:
@@ -130,13 +144,14 @@ def _raise_conflicts(errors: list[FieldError]) -> None:
     raise CapacityExceeded(errors=errors)
 
 
-def _write_reservations(event: Event, resource_ids: Sequence[UUID], resources: dict[UUID, Resource]) -> None:
+def _write_reservations(pairs: Sequence[tuple[Event, Sequence[UUID]]], resources: dict[UUID, Resource]) -> None:
     rows = []
-    for rid in resource_ids:
-        resource = resources[rid]
-        start, end = _occupied(resource, event.start, event.end)
-        rows.append(Reservation(event=event, resource=resource, start=start, end=end,
-                                active=event.status != EventStatus.CANCELED, exclusive=resource.exclusive))
+    for event, resource_ids in pairs:
+        for rid in resource_ids:
+            resource = resources[rid]
+            start, end = _occupied(resource, event.start, event.end)
+            rows.append(Reservation(event=event, resource=resource, start=start, end=end,
+                                    active=event.status != EventStatus.CANCELED, exclusive=resource.exclusive))
     try:
         # A savepoint, so a constraint violation (a writer that skipped the lock) becomes a clean
         # BOOKING_CONFLICT and leaves the surrounding transaction usable for the rollback.
@@ -145,6 +160,25 @@ def _write_reservations(event: Event, resource_ids: Sequence[UUID], resources: d
     except IntegrityError as exc:
         raise BookingConflict(errors=[FieldError("event.resourceIds", "BOOKING_CONFLICT",
                                                  "One of the resources is already booked at that time.")]) from exc
+
+
+def _check_specs(organization: Organization, specs: Sequence[EventSpec], status: int) -> None:
+    """Shape errors a caller should have caught, as field errors rather than database errors."""
+    errors = []
+    for spec in specs:
+        if spec.event is not None and spec.event.organization_id != organization.pk:
+            errors.append(FieldError(spec.field, "NOT_FOUND", "That event does not exist in this organization."))
+        if not spec.resource_ids:
+            errors.append(FieldError(f"{spec.field}.resourceIds", "REQUIRED", "Choose at least one resource."))
+        if spec.end <= spec.start:
+            errors.append(FieldError(f"{spec.field}.end", "END_BEFORE_START", "The end must be after the start."))
+    if errors:
+        raise ValidationFailed(errors=errors)
+    for spec in specs:
+        event = spec.event
+        if event is not None and status != event.status and status not in EVENT_TRANSITIONS[event.status]:
+            raise InvalidTransition(f"An event that is {event.get_status_display().lower()} cannot become "
+                                    f"{EventStatus(status).label.lower()}.")
 
 
 @transaction.atomic
@@ -158,14 +192,17 @@ def events_save(
     """Create the specs without an event and move the ones with an event, all or nothing.
 
     Conflicts are checked for all specs as one unit, under one lock of every resource involved (old and
-    new). Booking rules are the caller's (see events.rules and bookings.validation).
+    new); resources and events of other organizations are NOT_FOUND. Booking rules are the caller's (see
+    events.rules and bookings.validation). A fixed number of queries, whatever the number of specs.
     """
+    _check_specs(organization, specs, status)
     existing = [s.event for s in specs if s.event is not None]
     old_resource_ids = set(
         Reservation.objects.filter(event__in=existing).values_list("resource_id", flat=True)
     ) if existing else set()
-    resources = resources_lock(old_resource_ids | {rid for s in specs for rid in s.resource_ids})
-    missing = {rid for s in specs for rid in s.resource_ids} - resources.keys()
+    wanted = {rid for s in specs for rid in s.resource_ids}
+    resources = resources_lock(old_resource_ids | wanted, organization)
+    missing = wanted - resources.keys()
     if missing:
         raise ValidationFailed(errors=[
             FieldError(f"{s.field}.resourceIds", "NOT_FOUND", f"Resource {rid} does not exist.",
@@ -178,19 +215,25 @@ def events_save(
         # Free every moved event's old period before writing any new one, so one spec may take the slot
         # another spec leaves (the exclusion constraint checks each row as it is written).
         Reservation.objects.filter(event__in=existing).delete()
-    saved = []
+    now = timezone.now()
+    saved, created, moved = [], [], []
     for spec in specs:
         event = spec.event
         if event is None:
-            event = Event.objects.create(organization=organization, title=spec.title, description=spec.description,
-                                         start=spec.start, end=spec.end, status=status, series=series)
+            event = Event(organization=organization, title=spec.title, description=sanitize_html(spec.description),
+                          start=spec.start, end=spec.end, status=status, series=series)
+            created.append(event)
         else:
             event.title, event.start, event.end, event.status = spec.title, spec.start, spec.end, status
             if spec.description:
-                event.description = spec.description
-            event.save()
-        _write_reservations(event, spec.resource_ids, resources)
+                event.description = sanitize_html(spec.description)
+            event.updated_at = now  # bulk_update does not touch auto_now fields
+            moved.append(event)
         saved.append(event)
+    Event.objects.bulk_create(created)
+    if moved:
+        Event.objects.bulk_update(moved, ["title", "description", "start", "end", "status", "updated_at"])
+    _write_reservations([(event, spec.resource_ids) for event, spec in zip(saved, specs, strict=True)], resources)
     return saved
 
 
@@ -215,3 +258,152 @@ def events_set_status(*, events: Sequence[Event], status: int) -> list[Event]:
 @transaction.atomic
 def events_delete(*, events: Sequence[Event]) -> None:
     Event.objects.filter(pk__in=[e.pk for e in events]).delete()
+
+
+# --- single events, as the events API writes them (DESIGN §6 /events) -------------------------------
+
+
+def _event_resources(*, organization: Organization, resource_ids: Sequence[UUID]) -> list[Resource]:
+    """The resources, in the order given (duplicates dropped); NOT_FOUND for any not of this organization."""
+    ids = list(dict.fromkeys(resource_ids))
+    found = resources_for_rules(ids)
+    missing = [rid for rid in ids if rid not in found or found[rid].venue.organization_id != organization.pk]
+    if missing:
+        raise ValidationFailed(errors=[
+            FieldError("resourceIds", "NOT_FOUND", f"Resource {rid} does not exist in this organization.",
+                       {"resourceId": str(rid)})
+            for rid in missing
+        ])
+    return [found[rid] for rid in ids]
+
+
+def _aware(moment: datetime, tz: ZoneInfo) -> datetime:
+    """Naive times are wall-clock times in the event's timezone."""
+    return moment.replace(tzinfo=tz) if timezone.is_naive(moment) else moment
+
+
+def _check_times(start: datetime, end: datetime) -> None:
+    if end <= start:
+        raise ValidationFailed(errors=[FieldError("end", "END_BEFORE_START", "The end must be after the start.")])
+
+
+def _check_event_rules(
+    *, organization: Organization, resources: Sequence[Resource], start: datetime, end: datetime,
+    now: datetime | None,
+) -> None:
+    now = now or timezone.now()
+    closures = closures_for(organization=organization, start=start, end=end)
+    errors = [
+        FieldError(failure.field, failure.code, failure.message, {"resourceId": failure.resource_id})
+        for resource in resources
+        for failure in check_rules(resource=resource, start=start, end=end, now=now, closures=closures)
+    ]
+    if errors:
+        raise ValidationFailed(errors=errors)
+
+
+@contextmanager
+def _errors_at_top_level():
+    """events_save names conflicts `event.resourceIds`; the events API's body is the event itself."""
+    try:
+        yield
+    except Conflict as exc:
+        exc.errors = [replace(e, field=e.field.removeprefix("event.")) for e in exc.errors]
+        raise
+
+
+@transaction.atomic
+def event_create(
+    *,
+    organization: Organization,
+    title: str,
+    start: datetime,
+    end: datetime,
+    resource_ids: Sequence[UUID],
+    description: str = "",
+    status: int = EventStatus.CONFIRMED,
+    override_rules: bool = False,
+    now: datetime | None = None,
+) -> Event:
+    """A CONFIRMED event or a TENTATIVE hold on resources of the organization: booking rules checked
+    (unless `override_rules`), conflicts always. Naive times are in the first resource's venue's timezone."""
+    if status not in (EventStatus.CONFIRMED, EventStatus.TENTATIVE):
+        raise ValidationFailed(errors=[FieldError("status", "INVALID_CHOICE",
+                                                  "A new event is 0 (CONFIRMED) or 1 (TENTATIVE).")])
+    resources = _event_resources(organization=organization, resource_ids=resource_ids)
+    tz = resources[0].venue.tz if resources else organization.tz
+    start, end = _aware(start, tz), _aware(end, tz)
+    _check_times(start, end)
+    if override_rules:
+        logger.info("Booking rules overridden creating an event in %s at %s", organization.pk, start)
+    else:
+        _check_event_rules(organization=organization, resources=resources, start=start, end=end, now=now)
+    spec = EventSpec(title=title, start=start, end=end, resource_ids=[r.pk for r in resources],
+                     description=description)
+    with _errors_at_top_level():
+        [event] = events_save(organization=organization, specs=[spec], status=status)
+    return event
+
+
+@transaction.atomic
+def event_update(
+    *,
+    event: Event,
+    title: str | None = None,
+    description: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    resource_ids: Sequence[UUID] | None = None,
+    status: int | None = None,
+    override_rules: bool = False,
+    now: datetime | None = None,
+) -> Event:
+    """Retitle, move (conflicts checked; booking rules too unless `override_rules`), confirm a TENTATIVE
+    event (status 0) or cancel (status 2, which frees its resources). None leaves a value as it is."""
+    event = Event.objects.select_for_update().select_related("organization").get(pk=event.pk)
+    organization = event.organization
+    new_status = event.status if status is None else status
+    if new_status != event.status and new_status not in EVENT_TRANSITIONS[event.status]:
+        raise InvalidTransition(
+            f"An event that is {event.get_status_display().lower()} cannot become "
+            f"{EventStatus(new_status).label.lower()}.",
+            errors=[FieldError("status", "INVALID_TRANSITION", "That status change is not possible.")],
+        )
+    current_ids = list(event.reservations.order_by("created_at").values_list("resource_id", flat=True))
+    resources = _event_resources(organization=organization,
+                                 resource_ids=current_ids if resource_ids is None else resource_ids)
+    tz = resources[0].venue.tz if resources else organization.tz
+    new_start = event.start if start is None else _aware(start, tz)
+    new_end = event.end if end is None else _aware(end, tz)
+    new_ids = [r.pk for r in resources]
+    moved = new_start != event.start or new_end != event.end or new_ids != current_ids
+    if title is not None:
+        event.title = title
+    if description is not None:
+        event.description = description
+    if moved:
+        _check_times(new_start, new_end)
+    if moved and new_ids:
+        if new_status == EventStatus.CANCELED:
+            pass  # a canceled event holds nothing: no rules, no conflicts
+        elif override_rules:
+            logger.info("Booking rules overridden moving event %s to %s", event.pk, new_start)
+        else:
+            _check_event_rules(organization=organization, resources=resources, start=new_start, end=new_end,
+                               now=now)
+        spec = EventSpec(title=event.title, start=new_start, end=new_end, resource_ids=new_ids,
+                         description=event.description, event=event)
+        with _errors_at_top_level():
+            events_save(organization=organization, specs=[spec], status=new_status)
+        return event
+    event.start, event.end = new_start, new_end  # an event without resources has nothing to check
+    event.save()
+    if new_status != event.status:
+        events_set_status(events=[event], status=new_status)
+    return event
+
+
+@transaction.atomic
+def event_delete(*, event: Event) -> None:
+    """Delete the event and its reservations (a booking that created it keeps its request, unlinked)."""
+    events_delete(events=[event])

@@ -82,3 +82,8 @@ class StaleBooking(Conflict):
 class InvalidTransition(Conflict):
     code = "INVALID_TRANSITION"
     default_message = "That action is not possible in the booking's current state."
+
+
+class InUse(Conflict):
+    code = "IN_USE"
+    default_message = "It is still in use; archive it instead."

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime
+from uuid import UUID
 
 import django_filters
 from django.db.models import Q
@@ -217,9 +218,9 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created, pk = json.loads(raw)
         moment = parse_datetime(created)
-        if moment is None:
+        if moment is None or not isinstance(pk, str):
             raise ValueError
-        return moment, str(pk)
+        return moment, str(UUID(pk))  # a crafted id must be a 400 here, not a 500 in the query
     except (ValueError, TypeError, json.JSONDecodeError) as exc:
         raise ValidationFailed(errors=[FieldError("cursor", "INVALID", "Use the nextCursor of a previous page.")]) \
             from exc
@@ -279,6 +280,16 @@ class BookingListView(APIView):
         return _staff_create(request, data, module, portal)
 
 
+def _uuid_or_blank(value) -> bool:
+    if value is None or value == "":
+        return True
+    try:
+        UUID(value)
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return isinstance(value, str)
+
+
 def _booking_for(request, pk) -> Booking:
     return get_scoped(Booking.objects.all(), request, pk)
 
@@ -300,7 +311,12 @@ class BookingDetailView(APIView):
         check_if_match(request, booking)
         if not isinstance(request.data, dict):
             raise ValidationFailed(errors=[FieldError("", "INVALID", "Send a JSON object.")])
-        result = services.booking_update(booking_id=booking.pk, actor=actor_for(request), changes=dict(request.data))
+        changes = dict(request.data)
+        bad = [key for key in ("customerId", "contactId") if key in changes and not _uuid_or_blank(changes[key])]
+        if bad:  # the service would hand them to a UUID lookup, which raises (a 500) on anything else
+            raise ValidationFailed(errors=[FieldError(key, "INVALID", f'{key} must be an id, or "" to clear it.')
+                                           for key in bad])
+        result = services.booking_update(booking_id=booking.pk, actor=actor_for(request), changes=changes)
         return _booking_response(result.booking)
 
 
