@@ -90,7 +90,7 @@ USE_TZ = True
 
 # --- static ---------------------------------------------------------------------------------------
 # WhiteNoise warns when collectstatic has not run (development, tests); production runs it.
-warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+warnings.filterwarnings("ignore", message="No directory at")
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]

@@ -34,6 +34,9 @@ def _anymail_test_backend(settings):
     settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
     # Real hashing costs ~0.3 s a user; the tests are about bookings, not password strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Production serves collectstatic's hashed manifest; tests have not run collectstatic.
+    settings.STORAGES = {**settings.STORAGES,
+                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
     settings.SITE_URL = "https://bookings.example.org"
 
 

@@ -64,6 +64,9 @@ def _flatten(detail: Any, path: str = "") -> list[FieldError]:
     if isinstance(detail, dict):
         out = []
         for key, value in detail.items():
+            if isinstance(key, int) or (isinstance(key, str) and key.isdigit()):  # DRF keys list items by index
+                out += _flatten(value, f"{path}[{key}]")
+                continue
             key = "" if key == "non_field_errors" else str(key)
             out += _flatten(value, f"{path}.{key}" if path and key else (key or path))
         return out
@@ -235,3 +238,14 @@ def local_times(start, end, tz: ZoneInfo) -> dict[str, str]:
         "endLocal": end.astimezone(tz).replace(tzinfo=None).isoformat(),
         "timezone": tz.key,
     }
+
+
+def json_404(request, exception=None):
+    """Django's 404 for URLs no view matches (e.g. an id that is not a UUID): the API error body under
+    /api/, the normal page elsewhere."""
+    from django.http import JsonResponse
+    from django.views.defaults import page_not_found
+
+    if request.path.startswith("/api/"):
+        return JsonResponse(_body(404, "Not found.", [FieldError("", "NOT_FOUND", "Not found.")]), status=404)
+    return page_not_found(request, exception)
