@@ -16,6 +16,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
+from django.utils.dateparse import parse_datetime
 
 from events.models import Event, EventStatus, Reservation
 from resources.api.common import iso, local_times
@@ -175,6 +176,20 @@ def booking_payload(booking: Booking, *, staff: bool) -> dict[str, Any]:
     return bookings_payload(Booking.objects.filter(pk=booking.pk), staff=staff)[0][0]
 
 
+def _wire_event_changes(changes: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Requested times as every other datetime on the wire: UTC with a Z (they are stored as isoformat)."""
+    out = []
+    for change in changes or []:
+        item = dict(change)
+        for key in ("start", "end"):
+            value = item.get(key)
+            moment = parse_datetime(value) if isinstance(value, str) else None
+            if moment is not None and moment.tzinfo is not None:
+                item[key] = iso(moment)
+        out.append(item)
+    return out
+
+
 def change_requests_payload(change_requests: QuerySet[BookingChangeRequest]) -> list[dict[str, Any]]:
     return [
         {
@@ -182,7 +197,7 @@ def change_requests_payload(change_requests: QuerySet[BookingChangeRequest]) -> 
             "bookingId": str(cr["booking_id"]),
             "cancellation": cr["cancellation"],
             "contact": cr["contact_changes"],
-            "events": cr["event_changes"],
+            "events": _wire_event_changes(cr["event_changes"]),
             "requestNote": cr["request_note"],
             "createdAt": iso(cr["created_at"]),
         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 import django_filters
@@ -17,6 +17,7 @@ from rest_framework import status
 from rest_framework.exceptions import NotAuthenticated, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
@@ -73,6 +74,14 @@ class PublicSubmitThrottle(SimpleRateThrottle):
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+    def get_ident(self, request):
+        # With NUM_PROXIES unset DRF takes the whole X-Forwarded-For header as the identity, so any client
+        # could send a fresh one per request and never be throttled. Without configured proxies, only the
+        # socket's address counts; with them, DRF picks the client address the proxies appended.
+        if api_settings.NUM_PROXIES is None:
+            return request.META.get("REMOTE_ADDR")
+        return super().get_ident(request)
 
 
 def _valid(serializer_class, data, **kwargs) -> dict:
@@ -213,15 +222,31 @@ def _encode_cursor(created_at: datetime, pk) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def _check_in_range(values: dict, names) -> None:
+    """A datetime at the very edge of the calendar (9999-12-31T23:59-14:00) parses, but overflows when the
+    database adapter converts it to UTC: a 400 here rather than a 500 there."""
+    errors = []
+    for name in names:
+        value = values.get(name)
+        try:
+            if value is not None:
+                value.astimezone(UTC)
+        except OverflowError:
+            errors.append(FieldError(name, "INVALID", "The date is out of range."))
+    if errors:
+        raise ValidationFailed(errors=errors)
+
+
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created, pk = json.loads(raw)
         moment = parse_datetime(created)
-        if moment is None or not isinstance(pk, str):
+        if moment is None or moment.tzinfo is None or not isinstance(pk, str):
             raise ValueError
+        moment.astimezone(UTC)  # years 1 and 9999 with an offset overflow in the database adapter
         return moment, str(UUID(pk))  # a crafted id must be a 400 here, not a 500 in the query
-    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+    except (ValueError, TypeError, OverflowError, json.JSONDecodeError) as exc:
         raise ValidationFailed(errors=[FieldError("cursor", "INVALID", "Use the nextCursor of a previous page.")]) \
             from exc
 
@@ -250,6 +275,7 @@ class BookingListView(APIView):
         filterset = BookingFilter(request.query_params, queryset=scope(Booking.objects.all(), request))
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
+        _check_in_range(filterset.form.cleaned_data, ("updatedSince", "start", "end"))
         bookings = filterset.qs.order_by("created_at", "id")
         if query.get("cursor"):
             created, pk = _decode_cursor(query["cursor"])

@@ -41,6 +41,7 @@ DRF_CODES = {
     "does_not_exist": "NOT_FOUND",
     "unique": "NOT_UNIQUE",
     "not_a_list": "INVALID",
+    "not_a_dict": "INVALID",
     "empty": "REQUIRED",
     "parse_error": "PARSE_ERROR",
     "max_digits": "INVALID",
