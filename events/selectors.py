@@ -100,16 +100,6 @@ def events_payload(events: QuerySet[Event], booking_of: dict | None = None) -> l
     return out
 
 
-def events_in_window(queryset: QuerySet[Event], start: datetime | None, end: datetime | None) -> QuerySet[Event]:
-    """Events sharing a moment with [start, end) (either bound optional): one touching a bound only,
-    ending exactly at `start` or starting exactly at `end`, is outside."""
-    if start is not None:
-        queryset = queryset.filter(end__gt=start)
-    if end is not None:
-        queryset = queryset.filter(start__lt=end)
-    return queryset
-
-
 @dataclass(frozen=True)
 class Busy:
     start: datetime  # the event's times

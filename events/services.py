@@ -24,7 +24,7 @@ from resources.base import sanitize_html
 from resources.exceptions import (
     BookingConflict,
     CapacityExceeded,
-    Conflict,
+    DomainError,
     FieldError,
     InvalidTransition,
     ValidationFailed,
@@ -304,10 +304,10 @@ def _check_event_rules(
 
 @contextmanager
 def _errors_at_top_level():
-    """events_save names conflicts `event.resourceIds`; the events API's body is the event itself."""
+    """events_save names its errors `event.resourceIds`; the events API's body is the event itself."""
     try:
         yield
-    except Conflict as exc:
+    except DomainError as exc:
         exc.errors = [replace(e, field=e.field.removeprefix("event.")) for e in exc.errors]
         raise
 

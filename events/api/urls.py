@@ -1,1 +1,12 @@
-urlpatterns: list = []
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from .views import EventViewSet, ResourceAvailabilityView
+
+router = DefaultRouter(trailing_slash=False)
+router.register("events", EventViewSet, basename="event")
+
+urlpatterns = [
+    path("resources/<uuid:pk>/availability", ResourceAvailabilityView.as_view(), name="resource-availability"),
+    *router.urls,
+]

@@ -1,0 +1,100 @@
+"""Shapes of the event endpoints and of resource availability. Request serializers check shape only;
+events.services checks meaning (rules, conflicts, transitions). Responses are built by
+events.selectors.events_payload; EventSerializer documents that form."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from rest_framework import serializers
+
+from events.models import EventStatus
+from resources.api.fields import BooleanField, HtmlField, ListField, MomentField, PlainTextField, UUIDField
+
+MAX_RESOURCES = 50
+MAX_WINDOW = timedelta(days=366)
+STATUS_HELP = "0 CONFIRMED, 1 TENTATIVE, 2 CANCELED"
+
+
+class EventSerializer(serializers.Serializer):
+    id = UUIDField()
+    orgId = UUIDField()
+    title = serializers.CharField()
+    description = serializers.CharField(allow_blank=True, help_text="Sanitized HTML.")
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    status = serializers.ChoiceField(choices=EventStatus.choices, help_text=STATUS_HELP)
+    resourceIds = serializers.ListField(child=UUIDField())
+    bookingId = UUIDField(allow_null=True, help_text="The booking that created it, if any.")
+    seriesId = UUIDField(allow_null=True)
+    createdAt = serializers.DateTimeField()
+    lastUpdatedAt = serializers.DateTimeField()
+    startLocal = serializers.CharField(help_text="Wall-clock time in `timezone`, no offset.")
+    endLocal = serializers.CharField()
+    timezone = serializers.CharField(help_text="The first resource's venue's IANA timezone, else the organization's.")
+
+
+class EventUpdateSerializer(serializers.Serializer):
+    title = PlainTextField(max_length=300)
+    description = HtmlField(max_length=20000, allow_blank=True, help_text="Basic HTML, sanitized.")
+    start = MomentField(help_text="ISO 8601; without an offset: the first resource's venue's local time.")
+    end = MomentField()
+    status = serializers.ChoiceField(choices=EventStatus.choices,
+                                     help_text=f"{STATUS_HELP}. 0 confirms a tentative event; 2 cancels and frees "
+                                               "its resources; a canceled event stays canceled.")
+    resourceIds = ListField(child=UUIDField(), allow_empty=False, max_length=MAX_RESOURCES,
+                                        source="resource_ids", help_text="Resources of the event's organization.")
+    overrideRules = BooleanField(source="override_rules", default=False,
+                                             help_text="Skip the booking rules (never the conflict check).")
+
+
+class EventCreateSerializer(EventUpdateSerializer):
+    orgId = UUIDField(source="organization_id")
+    title = PlainTextField(max_length=300)
+    description = HtmlField(max_length=20000, allow_blank=True, required=False, help_text="Basic HTML, sanitized.")
+    start = MomentField(help_text="ISO 8601; without an offset: the first resource's venue's local time.")
+    end = MomentField()
+    status = serializers.ChoiceField(choices=EventStatus.choices, default=EventStatus.CONFIRMED,
+                                     help_text="0 CONFIRMED (default) or 1 TENTATIVE (a hold).")
+    resourceIds = ListField(child=UUIDField(), allow_empty=False, max_length=MAX_RESOURCES,
+                                        source="resource_ids", help_text="Resources of the organization.")
+
+
+# --- availability ---------------------------------------------------------------------------------
+
+
+class AvailabilityQuerySerializer(serializers.Serializer):
+    start = MomentField(help_text="Window start (ISO 8601; without an offset: the venue's local time).")
+    end = MomentField(help_text="Window end, after start, at most 366 days later.")
+
+    def validate(self, attrs):
+        start, end = attrs["start"], attrs["end"]
+        if end <= start:
+            raise serializers.ValidationError({"end": serializers.ErrorDetail(
+                "The end must be after the start.", code="END_BEFORE_START")})
+        if end - start > MAX_WINDOW:
+            raise serializers.ValidationError({"end": serializers.ErrorDetail(
+                "The window is at most 366 days.", code="WINDOW_TOO_LONG")})
+        return attrs
+
+
+class BusySerializer(serializers.Serializer):
+    start = serializers.DateTimeField(help_text="The event's start.")
+    end = serializers.DateTimeField(help_text="The event's end.")
+    occupiedUntil = serializers.DateTimeField(source="occupied_until",
+                                              help_text="The end plus the resource's buffer: free again from here.")
+    eventId = UUIDField(source="event_id")
+    status = serializers.ChoiceField(choices=EventStatus.choices, help_text="0 CONFIRMED, 1 TENTATIVE")
+
+
+class ClosureSpanSerializer(serializers.Serializer):
+    id = UUIDField(source="closure_id")
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    message = serializers.CharField(allow_blank=True)
+
+
+class AvailabilitySerializer(serializers.Serializer):
+    resourceId = UUIDField(source="resource_id")
+    busy = BusySerializer(many=True)
+    closures = ClosureSpanSerializer(many=True, help_text="Yearly closures appear at their date in the window.")

@@ -1,0 +1,127 @@
+"""Event endpoints and resource availability (DESIGN §6): staff read, managers write. Each view parses
+input, checks permission with the shared helpers, calls one service of events.services, and returns
+events.selectors' representation."""
+
+from __future__ import annotations
+
+import django_filters
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from events import services
+from events.models import Event, EventStatus
+from events.selectors import events_payload, resource_availability
+from resources.api.common import check_if_match, error_responses, get_scoped, require_role, scope, with_etag
+from resources.api.fields import UUID_PATTERN, MomentFilter, StrictFilterSet
+from resources.api.views import ETAG, IF_MATCH, valid
+from resources.models import Organization, Resource
+
+from .serializers import (
+    AvailabilityQuerySerializer,
+    AvailabilitySerializer,
+    EventCreateSerializer,
+    EventSerializer,
+    EventUpdateSerializer,
+)
+
+
+class EventFilter(StrictFilterSet):
+    orgId = django_filters.UUIDFilter(field_name="organization_id", help_text="Only this organization's.")
+    windowStart = MomentFilter(
+        field_name="end", lookup_expr="gt",
+        help_text="Events that end after this moment (an event ending exactly then is outside).")
+    windowEnd = MomentFilter(
+        field_name="start", lookup_expr="lt",
+        help_text="Events that start before this moment (an event starting exactly then is outside).")
+    status = django_filters.TypedChoiceFilter(choices=EventStatus.choices, coerce=int,
+                                              help_text="0 CONFIRMED, 1 TENTATIVE, 2 CANCELED")
+    resourceId = django_filters.UUIDFilter(field_name="reservations__resource_id",
+                                           help_text="Events that use this resource.")
+
+    class Meta:
+        model = Event
+        fields: list[str] = []
+
+
+def _respond(event: Event, code: int = status.HTTP_200_OK) -> Response:
+    event = Event.objects.get(pk=event.pk)  # services may have stamped updated_at in the database only
+    [payload] = events_payload(Event.objects.filter(pk=event.pk))
+    return with_etag(Response(payload, status=code), event)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List events",
+        description="Events overlapping [windowStart, windowEnd) when given, ordered by start.",
+        responses={200: EventSerializer(many=True), **error_responses(400, 401)}),
+    retrieve=extend_schema(summary="Get an event", parameters=[ETAG],
+                           responses={200: EventSerializer, **error_responses(401, 404)}),
+    create=extend_schema(
+        summary="Create an event (manager)", request=EventCreateSerializer, parameters=[ETAG],
+        description="Checks the booking rules of every resource (unless overrideRules) and conflicts (409 "
+                    "BOOKING_CONFLICT or CAPACITY_EXCEEDED with conflictingEventIds).",
+        responses={201: EventSerializer, **error_responses(400, 401, 403, 404, 409)}),
+    partial_update=extend_schema(
+        summary="Move, retitle, confirm or cancel an event (manager)", request=EventUpdateSerializer,
+        parameters=[IF_MATCH, ETAG],
+        description="A move is checked like a new event. status 0 confirms a tentative event, 2 cancels (frees "
+                    "its resources); anything else answers 409 INVALID_TRANSITION.",
+        responses={200: EventSerializer, **error_responses(400, 401, 403, 404, 409, 412)}),
+    destroy=extend_schema(summary="Delete an event (manager)", parameters=[IF_MATCH],
+                          responses={204: None, **error_responses(401, 403, 404, 412)}),
+)
+@extend_schema(tags=["events"])
+class EventViewSet(viewsets.GenericViewSet):
+    queryset = Event.objects.order_by("start", "end", "id")
+    serializer_class = EventSerializer
+    filterset_class = EventFilter
+    lookup_value_regex = UUID_PATTERN
+
+    def get_queryset(self):
+        return scope(super().get_queryset(), self.request)
+
+    def list(self, request):
+        return Response(events_payload(self.filter_queryset(self.get_queryset())))
+
+    def retrieve(self, request, pk=None):
+        return _respond(get_scoped(self.queryset, request, pk))
+
+    def create(self, request):
+        data = valid(EventCreateSerializer, request.data)
+        org_id = data.pop("organization_id")
+        require_role(request, org_id, "manage_events")
+        event = services.event_create(organization=Organization.objects.get(pk=org_id), **data)
+        return _respond(event, status.HTTP_201_CREATED)
+
+    def partial_update(self, request, pk=None):
+        event = get_scoped(self.queryset, request, pk)
+        require_role(request, event.organization_id, "manage_events")
+        data = valid(EventUpdateSerializer, request.data, partial=True)
+        check_if_match(request, event)
+        return _respond(services.event_update(event=event, **data))
+
+    def destroy(self, request, pk=None):
+        event = get_scoped(self.queryset, request, pk)
+        require_role(request, event.organization_id, "manage_events")
+        check_if_match(request, event)
+        services.event_delete(event=event)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ResourceAvailabilityView(APIView):
+    """Lives with the events (its data are reservations and closures) under the resource's path."""
+
+    @extend_schema(
+        summary="Busy times and closures of a resource", tags=["resources"], parameters=[AvailabilityQuerySerializer],
+        description="Active reservations (confirmed and tentative events) overlapping [start, end), and the "
+                    "closures that apply, yearly ones at their date in the window. The window is at most 366 days.",
+        responses={200: AvailabilitySerializer, **error_responses(400, 401, 404)},
+    )
+    def get(self, request, pk):
+        resource = get_scoped(Resource.objects.select_related("venue__organization"), request, pk,
+                              "venue__organization")
+        window = valid(AvailabilityQuerySerializer, request.query_params, context={"tz": resource.venue.tz})
+        availability = resource_availability(resource=resource, start=window["start"], end=window["end"])
+        return Response(AvailabilitySerializer(availability).data)
