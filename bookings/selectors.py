@@ -19,6 +19,7 @@ from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
 from django.utils.dateparse import parse_datetime
 
 from events.models import Event, EventStatus, Reservation
+from events.selectors import events_payload
 from resources.api.common import iso, local_times
 from resources.exceptions import NotFound
 from resources.models import Resource
@@ -69,43 +70,6 @@ def bookings_overlapping(queryset: QuerySet[Booking], start=None, end=None) -> Q
 
 def _tz(name: str | None, fallback: str) -> ZoneInfo:
     return ZoneInfo(name or fallback)
-
-
-def events_payload(events: QuerySet[Event], booking_of: dict | None = None) -> list[dict[str, Any]]:
-    """Events in their wire form, in two queries. `booking_of` maps event id → booking id when known."""
-    rows = list(events.values("id", "organization_id", "organization__timezone", "title", "description", "start",
-                              "end", "status", "series_id", "created_at", "updated_at"))
-    ids = [r["id"] for r in rows]
-    resources: dict[Any, list] = defaultdict(list)
-    tz_name: dict[Any, str] = {}
-    for event_id, resource_id, venue_tz, org_tz in (
-        Reservation.objects.filter(event_id__in=ids).order_by("created_at")
-        .values_list("event_id", "resource_id", "resource__venue__timezone", "resource__venue__organization__timezone")
-    ):
-        resources[event_id].append(str(resource_id))
-        tz_name.setdefault(event_id, venue_tz or org_tz)
-    if booking_of is None:
-        booking_of = dict(BookingEvent.objects.filter(event_id__in=ids).values_list("event_id", "booking_id"))
-    out = []
-    for r in rows:
-        tz = _tz(tz_name.get(r["id"]), r["organization__timezone"])
-        booking_id = booking_of.get(r["id"])
-        out.append({
-            "id": str(r["id"]),
-            "orgId": str(r["organization_id"]),
-            "title": r["title"],
-            "description": r["description"],
-            "start": iso(r["start"]),
-            "end": iso(r["end"]),
-            "status": r["status"],
-            "resourceIds": resources.get(r["id"], []),
-            "bookingId": str(booking_id) if booking_id else None,
-            "seriesId": str(r["series_id"]) if r["series_id"] else None,
-            "createdAt": iso(r["created_at"]),
-            "lastUpdatedAt": iso(r["updated_at"]),
-            **local_times(r["start"], r["end"], tz),
-        })
-    return out
 
 
 def bookings_payload(
