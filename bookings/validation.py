@@ -21,11 +21,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime, parse_time
-from django.utils.html import strip_tags
 
 from events.rules import check_rules
 from events.selectors import closures_for
-from resources.base import sanitize_html
+from resources.base import plain_text, sanitize_html
 from resources.exceptions import FieldError, ValidationFailed
 from resources.models import Resource
 
@@ -95,7 +94,7 @@ def _clean_text(value: Any, path: str, label: str, errors: _Errors, limit: int =
         return None
     # Plain-text answers keep no markup: whatever shows them later (emails, admin, other clients)
     # can never be handed a script. Basic HTML is only for requestNote and descriptions (nh3).
-    text = strip_tags(str(value))
+    text = plain_text(str(value))
     if CONTROL_RE.search(text):
         errors.add(path, "INVALID", f"{label} contains control characters.")
         return None

@@ -1,9 +1,11 @@
 """Pieces every app shares: the base model and HTML sanitizing (this is the bottom layer)."""
 
+import re
 import uuid
 
 import nh3
 from django.db import models
+from django.utils.html import strip_tags
 
 ALLOWED_TAGS = {"p", "br", "strong", "b", "em", "i", "u", "ul", "ol", "li", "a", "h3", "h4", "blockquote"}
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
@@ -20,6 +22,16 @@ def sanitize_html(value: str | None) -> str:
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
     )
+
+
+# A "<" that could still open a tag: strip_tags leaves an unclosed one (`<img src=x onerror=alert(1)`) as
+# text, and whatever page the text is pasted into would close it.
+_TAG_OPENER = re.compile(r"<+(?=[A-Za-z/!?])")
+
+
+def plain_text(value: str) -> str:
+    """Text without markup: tags stripped, and any "<" that could open one removed (a lone "a < b" stays)."""
+    return _TAG_OPENER.sub("", strip_tags(value))
 
 
 class BaseModel(models.Model):

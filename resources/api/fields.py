@@ -9,8 +9,9 @@ import django_filters
 from django import forms as django_forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
-from django.utils.html import strip_tags
 from rest_framework import serializers
+
+from resources.base import plain_text
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 # Datetimes outside these years are refused: nothing is booked there, and buffers and yearly closures
@@ -37,7 +38,7 @@ class PlainTextField(TextField):
     """Text without markup: tags are stripped, so nothing executable ever comes back."""
 
     def to_internal_value(self, data):
-        value = strip_tags(super().to_internal_value(data))
+        value = plain_text(super().to_internal_value(data))
         value = value.strip() if self.trim_whitespace else value
         if value == "" and not self.allow_blank:
             self.fail("blank")
