@@ -42,6 +42,7 @@ from resources.api.common import (
     scope,
     with_etag,
 )
+from resources.api.fields import MomentFilter
 from resources.exceptions import FieldError, NotFound, ValidationFailed
 
 from .booking_serializers import (
@@ -200,9 +201,10 @@ class BookingFilter(django_filters.FilterSet):
     status = django_filters.TypedChoiceFilter(choices=BookingStatus.choices, coerce=int)
     bookingModuleId = django_filters.UUIDFilter(field_name="module_id")
     portalId = django_filters.UUIDFilter(field_name="portal_id")
-    updatedSince = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
-    start = django_filters.IsoDateTimeFilter(method="noop", help_text="Bookings with a time ending after this.")
-    end = django_filters.IsoDateTimeFilter(method="noop", help_text="Bookings with a time starting before this.")
+    # MomentFilter converts to UTC: PostgreSQL refuses the offsets beyond ±15:59 that Python accepts (a 500).
+    updatedSince = MomentFilter(field_name="updated_at", lookup_expr="gte")
+    start = MomentFilter(method="noop", help_text="Bookings with a time ending after this.")
+    end = MomentFilter(method="noop", help_text="Bookings with a time starting before this.")
 
     class Meta:
         model = Booking
@@ -244,8 +246,8 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         moment = parse_datetime(created)
         if moment is None or moment.tzinfo is None or not isinstance(pk, str):
             raise ValueError
-        moment.astimezone(UTC)  # years 1 and 9999 with an offset overflow in the database adapter
-        return moment, str(UUID(pk))  # a crafted id must be a 400 here, not a 500 in the query
+        # In UTC: years 1 and 9999 with an offset overflow here, and PostgreSQL refuses offsets beyond ±15:59.
+        return moment.astimezone(UTC), str(UUID(pk))  # a crafted id must be a 400 here, not a 500 in the query
     except (ValueError, TypeError, OverflowError, json.JSONDecodeError) as exc:
         raise ValidationFailed(errors=[FieldError("cursor", "INVALID", "Use the nextCursor of a previous page.")]) \
             from exc
