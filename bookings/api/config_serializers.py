@@ -13,6 +13,7 @@ from rest_framework import serializers
 
 from bookings.models import FieldType, FormSection, PortalStatus
 from bookings.selectors import active_form_fields
+from resources.api.fields import PlainTextField
 from resources.models import ResourceKind
 
 MAX_HTML = 20_000
@@ -68,11 +69,11 @@ class PortalStatusField(serializers.ChoiceField):
 class FormFieldSerializer(serializers.Serializer):
     id = serializers.UUIDField(required=False, help_text="Assigned by the server. Leave out to create a field; "
                                                          "give it to update that field.")
-    label = serializers.CharField(max_length=200, required=False, help_text="Required for a new field.")
+    label = PlainTextField(max_length=200, required=False, help_text="Required for a new field.")
     type = serializers.ChoiceField(choices=FieldType.choices, required=False, help_text="Default: text.")
     required = serializers.BooleanField(required=False)
-    helpText = serializers.CharField(source="help_text", max_length=500, allow_blank=True, required=False)
-    options = serializers.ListField(child=serializers.CharField(max_length=200), max_length=200, required=False,
+    helpText = PlainTextField(source="help_text", max_length=500, allow_blank=True, required=False)
+    options = serializers.ListField(child=PlainTextField(max_length=200), max_length=200, required=False,
                                     help_text="The choices of a select or multiselect field (at least one).")
     min = NumberField(source="min_value", allow_null=True, required=False,
                       help_text="Numbers: the smallest value. Text: the shortest length.")
@@ -83,7 +84,7 @@ class FormFieldSerializer(serializers.Serializer):
 
 
 class ModuleAboutSerializer(serializers.Serializer):
-    title = serializers.CharField(source="about_title", max_length=200, allow_blank=True, required=False)
+    title = PlainTextField(source="about_title", max_length=200, allow_blank=True, required=False)
     description = serializers.CharField(source="about_description", max_length=MAX_HTML, allow_blank=True,
                                         required=False, help_text="Basic HTML; sanitized.")
 
@@ -122,7 +123,7 @@ class BookingFormSerializer(serializers.Serializer):
 class BookingModuleSerializer(serializers.Serializer):
     id = serializers.UUIDField(read_only=True)
     orgId = serializers.UUIDField(source="organization_id")
-    name = serializers.CharField(max_length=200)
+    name = PlainTextField(max_length=200)
     slug = serializers.SlugField(max_length=80, required=False,
                                  help_text="Unique in the organization; derived from the name when left out.")
     adminUserId = serializers.IntegerField(source="admin_user_id", min_value=1, max_value=MAX_INT32,
@@ -151,7 +152,7 @@ class BookingModuleUpdateSerializer(BookingModuleSerializer):
 class PortalSerializer(serializers.Serializer):
     id = serializers.UUIDField(read_only=True)
     orgId = serializers.UUIDField(source="organization_id")
-    name = serializers.CharField(max_length=200)
+    name = PlainTextField(max_length=200)
     slug = serializers.SlugField(max_length=80, required=False,
                                  help_text="Unique; 6 random characters when left out.")
     description = serializers.CharField(max_length=MAX_HTML, allow_blank=True, required=False,
@@ -180,9 +181,9 @@ class PortalUpdateSerializer(PortalSerializer):
 class CustomerSerializer(serializers.Serializer):
     id = serializers.UUIDField(read_only=True)
     orgId = serializers.UUIDField(source="organization_id")
-    name = serializers.CharField(max_length=200)
+    name = PlainTextField(max_length=200)
     email = serializers.EmailField(max_length=254, allow_blank=True, required=False)
-    phone = serializers.CharField(max_length=50, allow_blank=True, required=False)
+    phone = PlainTextField(max_length=50, allow_blank=True, required=False)
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     lastUpdatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
 
@@ -197,10 +198,10 @@ class ContactSerializer(serializers.Serializer):
     orgId = serializers.UUIDField(source="organization_id")
     customerId = serializers.UUIDField(source="customer_id", allow_null=True, required=False,
                                        help_text="A customer of the same organization; null unlinks.")
-    name = serializers.CharField(max_length=200)
+    name = PlainTextField(max_length=200)
     email = serializers.EmailField(max_length=254, allow_blank=True, required=False,
                                    help_text="Unique in the organization, whatever its case.")
-    phone = serializers.CharField(max_length=50, allow_blank=True, required=False)
+    phone = PlainTextField(max_length=50, allow_blank=True, required=False)
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     lastUpdatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
 

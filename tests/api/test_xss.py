@@ -213,3 +213,20 @@ def test_the_checker_flags_what_it_should():
         with pytest.raises(AssertionError):
             assert_nothing_executable([payload], "raw")
     assert_nothing_executable([FORMATTING, "1 < 2 and 3 > 2", "x<y", "on=1 <b>"], "harmless")
+
+
+def test_admin_entered_names_and_labels_lose_their_markup(api, setup):
+    payload = "<img src=x onerror=alert(1)>Hall<script>alert(2)</script>"
+    created = api.admin.post("/api/v1/booking-modules", {
+        "orgId": str(setup.org.pk), "name": payload, "about": {"title": payload},
+        "bookingForm": {"contactFields": [], "eventFields": [
+            {"label": payload, "type": "select", "helpText": payload, "options": [payload, "Plain"]}]},
+    }, format="json")
+    assert created.status_code == 201, created.json()
+    text = created.content.decode().lower()
+    assert "<img" not in text and "<script" not in text and "onerror" not in text
+    portal = api.admin.post("/api/v1/portals", {"orgId": str(setup.org.pk), "name": payload}, format="json")
+    assert portal.status_code == 201 and "<img" not in portal.content.decode().lower()
+    contact = api.manager.post("/api/v1/contacts", {"orgId": str(setup.org.pk), "name": payload,
+                                                    "email": "x@example.com"}, format="json")
+    assert contact.status_code == 201 and "<img" not in contact.content.decode().lower()
