@@ -106,7 +106,7 @@ def _booking_response(booking: Booking, *, http_status=200, staff=True, events=N
         if rows:
             body["event"] = rows[0]
     body.update(extra or {})
-    return with_etag(Response(body, status=http_status), Booking.objects.only("id", "updated_at").get(pk=booking.pk))
+    return with_etag(Response(body, status=http_status), booking)  # the service returned it as saved
 
 
 def _module_and_portal(data: dict) -> tuple[BookingModule, Portal | None]:
