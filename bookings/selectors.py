@@ -44,6 +44,8 @@ BOOKING_VALUES = (
 
 def booking_by_access_token(token: str) -> Booking:
     """The booking behind a booker's private link; the token is compared by its hash only."""
+    if not isinstance(token, str) or not token:
+        raise NotFound("This link is not valid.")
     try:
         return Booking.objects.select_related("module", "organization").get(access_token_hash=hash_access_token(token))
     except Booking.DoesNotExist as exc:

@@ -199,3 +199,19 @@ def _submit_queries(setup: Setup, n: int) -> int:
 def test_submit_queries_do_not_grow_with_the_number_of_times(setup):
     one = _submit_queries(setup, 1)
     assert _submit_queries(setup, 12) == one
+
+
+@pytest.mark.parametrize("token", [None, "", 5, "not-a-token"])
+def test_a_bad_private_link_token_is_not_found(setup, token):
+    from bookings.selectors import booking_by_access_token
+
+    setup.submit()
+    with pytest.raises(NotFound):
+        booking_by_access_token(token)
+
+
+def test_the_private_link_token_finds_its_booking(setup):
+    from bookings.selectors import booking_by_access_token
+
+    result = setup.submit()
+    assert booking_by_access_token(result.access_token).pk == result.booking.pk
