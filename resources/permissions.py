@@ -18,6 +18,44 @@ ACTION_ROLE = {
 }
 
 
+def role_allows(role: str | None, action: str) -> bool:
+    return role is not None and ROLE_RANK[Role(role)] >= ROLE_RANK[ACTION_ROLE[action]]
+
+
+def request_roles(request) -> dict:
+    """organization id → role for the request's user, cached on the request (one query per request).
+    A superuser is {"*": OWNER}: every organization."""
+    cached = getattr(request, "_allot_roles", None)
+    if cached is None:
+        user = request.user
+        if not user.is_authenticated:
+            cached = {}
+        elif user.is_superuser:
+            cached = {"*": Role.OWNER}
+        else:
+            cached = dict(Membership.objects.filter(user=user).values_list("organization_id", "role"))
+        request._allot_roles = cached
+    return cached
+
+
+def request_role(request, organization_id) -> str | None:
+    roles = request_roles(request)
+    return roles.get("*") or roles.get(organization_id)
+
+
+def request_allows(request, organization_id, action: str) -> bool:
+    """The cached form of has_permission, for pages that check many objects of one user."""
+    return role_allows(request_role(request, organization_id), action)
+
+
+def request_org_ids(request, action: str = "view") -> list | None:
+    """Ids of the organizations where the user may do `action`; None means all (a superuser)."""
+    roles = request_roles(request)
+    if "*" in roles:
+        return None
+    return [org_id for org_id, role in roles.items() if role_allows(role, action)]
+
+
 def user_role(user, organization: Organization | str) -> str | None:
     if not getattr(user, "is_authenticated", False):
         return None
@@ -28,8 +66,7 @@ def user_role(user, organization: Organization | str) -> str | None:
 
 
 def has_permission(user, organization: Organization | str, action: str) -> bool:
-    role = user_role(user, organization)
-    return role is not None and ROLE_RANK[Role(role)] >= ROLE_RANK[ACTION_ROLE[action]]
+    return role_allows(user_role(user, organization), action)
 
 
 def require_permission(user, organization: Organization | str, action: str) -> None:

@@ -6,22 +6,12 @@ from uuid import UUID
 
 from rest_framework.permissions import BasePermission
 
-from resources.models import Membership, Role
+from resources.permissions import request_roles
 
 
 def roles_of(request) -> dict[UUID, str]:
     """organization id → role for the caller, cached on the request (one query per request)."""
-    cached = getattr(request, "_allot_roles", None)
-    if cached is None:
-        user = request.user
-        if not user.is_authenticated:
-            cached = {}
-        elif user.is_superuser:
-            cached = {"*": Role.OWNER}
-        else:
-            cached = dict(Membership.objects.filter(user=user).values_list("organization_id", "role"))
-        request._allot_roles = cached
-    return cached
+    return request_roles(request)
 
 
 class IsMember(BasePermission):
