@@ -1,0 +1,428 @@
+"""Configuration in the staff admin (DESIGN §8): booking modules with their offered resources and custom
+form fields edited inline, portals, customers and contacts.
+
+The rules are the API's (bookings.services): the same checks on form fields, fields archived rather than
+deleted, linked objects from the same organization only, labels as plain text.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from resources.admin import (
+    TABULAR_TEMPLATE,
+    PlainTextAdminMixin,
+    ScopedAdmin,
+    label_resources,
+    organization_of,
+    strangers,
+    user_label,
+)
+from resources.admin_base import OrgScopedInline, scope
+from resources.base import plain_text
+from resources.models import Membership
+
+from ..models import BookingModule, Contact, Customer, FieldType, FormField, ModuleResource, Portal
+from ..services import CHOICE_TYPES, LENGTH_TYPES, _check_form_field
+
+# The API's limits on a select field's options (bookings.api.config_serializers.FormFieldSerializer).
+MAX_OPTIONS = 200
+MAX_OPTION_LENGTH = 200
+
+# --- form fields ---------------------------------------------------------------------------------------
+
+
+class OptionsField(forms.CharField):
+    """A select field's choices, one per line, stored as the JSON list the API uses."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "cols": 20})
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return "\n".join(str(option) for option in value)
+        return value
+
+    def to_python(self, value: Any) -> list[str]:
+        text = super().to_python(value) or ""
+        lines = (plain_text(line).strip() for line in text.splitlines())
+        return list(dict.fromkeys(line for line in lines if line))
+
+    def validate(self, value: list[str]) -> None:
+        # Whether options are needed depends on the type: the form's clean asks _check_form_field.
+        if len(value) > MAX_OPTIONS:
+            raise forms.ValidationError(f"At most {MAX_OPTIONS} options.")
+        long = [option for option in value if len(option) > MAX_OPTION_LENGTH]
+        if long:
+            raise forms.ValidationError(f"An option can have at most {MAX_OPTION_LENGTH} characters: {long[0][:40]}…")
+
+
+def _type_names(types: set[str]) -> str:
+    return ", ".join(str(FieldType(t).label).lower() for t in sorted(types))
+
+
+# The services' type sets decide which types take options and which limits mean lengths.
+OPTIONS_HELP = f"{_type_names(CHOICE_TYPES)}: one choice per line."
+LIMITS_HELP = f"Number: the value. {_type_names(LENGTH_TYPES)}: the length. Ignored for other types."
+
+
+def _trim(value: Decimal) -> Decimal:
+    """120, not the column's 120.0000 (normalize() alone would give 1.2E+2)."""
+    return value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize()
+
+
+# _check_form_field names its errors with the API's wire names.
+_WIRE_TO_FIELD = {"options": "options", "min": "min_value", "max": "max_value"}
+
+
+class FormFieldForm(forms.ModelForm):
+    options = OptionsField(required=False, help_text=OPTIONS_HELP)
+
+    class Meta:
+        model = FormField
+        fields = ("section", "label", "type", "required", "help_text", "options", "min_value", "max_value", "order")
+        # Nine columns: narrower inputs keep the row on one screen.
+        widgets = {"label": forms.TextInput(attrs={"size": 22}), "help_text": forms.TextInput(attrs={"size": 18}),
+                   "min_value": forms.NumberInput(attrs={"style": "width: 6em"}),
+                   "max_value": forms.NumberInput(attrs={"style": "width: 6em"}),
+                   "order": forms.NumberInput(attrs={"style": "width: 4em"})}
+        help_texts = {"min_value": f"Smallest. {LIMITS_HELP}", "max_value": f"Largest. {LIMITS_HELP}"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("min_value", "max_value"):
+            value = self.initial.get(name)
+            if isinstance(value, Decimal):
+                self.initial[name] = _trim(value)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if any(name in self.errors for name in ("type", "options", "min_value", "max_value")):
+            return cleaned  # one error per input is enough
+        probe = FormField(type=cleaned.get("type") or FieldType.TEXT, options=cleaned.get("options") or [],
+                          min_value=cleaned.get("min_value"), max_value=cleaned.get("max_value"))
+        errors: list = []
+        _check_form_field(probe, "", errors)
+        # Keep what the check normalized (no options on a text field, no limits on a date), as the API does.
+        for name in ("options", "min_value", "max_value"):
+            if name in cleaned:
+                cleaned[name] = getattr(probe, name)
+        for error in errors:
+            self.add_error(_WIRE_TO_FIELD.get(error.field.rsplit(".", 1)[-1]), error.message)
+        return cleaned
+
+
+class FormFieldFormSet(BaseInlineFormSet):
+    def delete_existing(self, obj: FormField, commit: bool = True) -> None:
+        # Answers are keyed by the field's id: archiving keeps the label of every answer already given
+        # (the API never deletes a field either).
+        if commit:
+            FormField.objects.filter(pk=obj.pk).update(archived=True, updated_at=timezone.now())
+
+
+class FormFieldInline(PlainTextAdminMixin, OrgScopedInline, admin.TabularInline):
+    model = FormField
+    form = FormFieldForm
+    formset = FormFieldFormSet
+    template = TABULAR_TEMPLATE
+    fields = ("section", "label", "type", "required", "help_text", "options", "min_value", "max_value", "order")
+    readonly_fields = ("options_list", "min_limit", "max_limit")
+    extra = 0
+    verbose_name = "custom form field"
+    verbose_name_plural = ("custom form fields (besides the built-in name, email, phone, title, start, end, "
+                           "resources and attendees)")
+    plain_text_fields = ("label", "help_text")
+    org_path = "module__organization"
+    parent_org_path = "organization"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).filter(archived=False).order_by("section", "order", "created_at")
+
+    # Read-only rows would show the stored JSON list and the column's four decimals.
+    read_only_names = {"options": "options_list", "min_value": "min_limit", "max_value": "max_limit"}
+
+    def get_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        if self.has_change_permission(request, obj):
+            return list(self.fields)
+        return [self.read_only_names.get(name, name) for name in self.fields]
+
+    @admin.display(description="options")
+    def options_list(self, field: FormField) -> str:
+        return ", ".join(field.options or [])
+
+    @admin.display(description="min")
+    def min_limit(self, field: FormField) -> str:
+        return _trim(field.min_value) if field.min_value is not None else ""
+
+    @admin.display(description="max")
+    def max_limit(self, field: FormField) -> str:
+        return _trim(field.max_value) if field.max_value is not None else ""
+
+
+class ModuleResourceFormSet(BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        org_id = self.instance.organization_id
+        if org_id is None:  # the module's own form has an error already
+            return
+        for form in self.forms:
+            resource = form.cleaned_data.get("resource") if form.cleaned_data else None
+            if resource is not None and not self._should_delete_form(form) \
+                    and resource.venue.organization_id != org_id:
+                form.add_error("resource", "Choose a resource of the module's organization.")
+
+
+class ModuleResourceInline(OrgScopedInline, admin.TabularInline):
+    model = ModuleResource
+    formset = ModuleResourceFormSet
+    template = TABULAR_TEMPLATE
+    fields = ("resource",)
+    extra = 0
+    verbose_name = "offered resource"
+    org_path = "module__organization"
+    parent_org_path = "organization"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("resource__venue")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "resource":
+            label_resources(formfield)
+        return formfield
+
+
+# --- booking modules -----------------------------------------------------------------------------------
+
+
+class BookingModuleForm(forms.ModelForm):
+    class Meta:
+        model = BookingModule
+        fields = ("organization", "name", "slug", "admin_user", "portals", "about_title", "about_description",
+                  "calendar_days_shown", "calendar_show_requested", "hold_pending_slots", "allow_change_requests",
+                  "allow_cancellation", "terms")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        days = self.fields.get("calendar_days_shown")
+        if days is not None:  # the API's range
+            days.validators += [MinValueValidator(1), MaxValueValidator(366)]
+            days.widget.attrs.update(min=1, max=366)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        org_id = organization_of(self)
+        if org_id is None:
+            return cleaned
+        slug = cleaned.get("slug")
+        taken = BookingModule.objects.filter(organization_id=org_id, slug=slug).exclude(pk=self.instance.pk)
+        if slug and taken.exists():
+            # Checked here because the unique constraint is skipped while `organization` is read-only.
+            self.add_error("slug", "Another booking module of this organization has this slug.")
+        admin_user = cleaned.get("admin_user")
+        if admin_user is not None and not Membership.objects.filter(organization_id=org_id, user=admin_user).exists():
+            self.add_error("admin_user", "The admin user must be a member of the organization.")
+        others = strangers(cleaned.get("portals") or [], org_id)
+        if others:
+            self.add_error("portals", f"Not portals of this organization: {', '.join(others)}.")
+        return cleaned
+
+
+@admin.register(BookingModule)
+class BookingModuleAdmin(ScopedAdmin):
+    form = BookingModuleForm
+    list_display = ("name", "organization", "slug", "admin_user", "portal_names", "field_count")
+    list_filter = (("organization", admin.RelatedOnlyFieldListFilter),)
+    list_select_related = ("organization", "admin_user")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+    filter_horizontal = ("portals",)
+    fieldsets = (
+        ("General", {"fields": ("organization", "name", "slug", "admin_user", "portals")}),
+        ("About page", {"fields": ("about_title", "about_description")}),
+        ("Calendar", {"fields": ("calendar_days_shown", "calendar_show_requested")}),
+        ("Booking rules", {"fields": ("hold_pending_slots", "allow_change_requests", "allow_cancellation",
+                                      "terms")}),
+    )
+    inlines = (ModuleResourceInline, FormFieldInline)
+    plain_text_fields = ("name", "about_title")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # A subquery, not Count() over a join: a GROUP BY would drop the model's default ordering.
+        active = (FormField.objects.filter(module=OuterRef("pk"), archived=False).order_by()
+                  .values("module").annotate(n=Count("pk")).values("n"))
+        return (super().get_queryset(request).prefetch_related("portals")
+                .annotate(active_fields=Coalesce(Subquery(active), 0)))
+
+    @admin.display(description="portals")
+    def portal_names(self, module: BookingModule) -> str:
+        return ", ".join(p.name for p in module.portals.all())
+
+    @admin.display(description="form fields", ordering="active_fields")
+    def field_count(self, module: BookingModule) -> int:
+        return module.active_fields
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "admin_user" and formfield is not None:
+            # Scoped to members of the module's organization by OrgScopedMixin.
+            formfield.label_from_instance = user_label
+        return formfield
+
+
+# --- portals -------------------------------------------------------------------------------------------
+
+
+class PortalForm(forms.ModelForm):
+    new_password = forms.CharField(
+        required=False, strip=False, max_length=128, widget=forms.PasswordInput(render_value=False),
+        help_text="Bookers must type it once per visit. Leave empty to keep the current one.",
+    )
+    remove_password = forms.BooleanField(required=False, label="Remove the password (open the portal)")
+    booking_modules = forms.ModelMultipleChoiceField(
+        queryset=BookingModule.objects.none(), required=False, label="Modules",
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The booking modules shown on this portal.",
+    )
+    # Set by PortalAdmin.get_form: the modules the user may link (a new class per request).
+    module_choices: QuerySet | None = None
+
+    class Meta:
+        model = Portal
+        fields = ("organization", "name", "slug", "status", "description")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        modules = self.fields.get("booking_modules")
+        if modules is not None:
+            if self.module_choices is not None:
+                modules.queryset = self.module_choices
+            if self.instance.pk:
+                self.initial.setdefault("booking_modules", list(self.instance.modules.values_list("pk", flat=True)))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("new_password") and cleaned.get("remove_password"):
+            self.add_error("remove_password", "Either set a new password or remove it, not both.")
+        org_id = organization_of(self)
+        others = strangers(cleaned.get("booking_modules") or [], org_id)
+        if org_id is not None and others:
+            self.add_error("booking_modules", f"Not modules of this organization: {', '.join(others)}.")
+        return cleaned
+
+
+@admin.register(Portal)
+class PortalAdmin(ScopedAdmin):
+    form = PortalForm
+    list_display = ("name", "organization", "slug", "status", "has_password", "module_names")
+    list_filter = (("organization", admin.RelatedOnlyFieldListFilter), "status")
+    list_select_related = ("organization",)
+    search_fields = ("name", "slug")
+    readonly_fields = ("password_state",)
+    plain_text_fields = ("name",)
+    fieldsets = (
+        (None, {"fields": ("organization", "name", "slug", "status", "description", "booking_modules")}),
+        ("Password", {"fields": ("password_state", "new_password", "remove_password")}),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).prefetch_related("modules")
+
+    def get_fieldsets(self, request: HttpRequest, obj: Portal | None = None):
+        if obj is None or self.has_change_permission(request, obj):
+            return self.fieldsets
+        # Read-only: no password inputs, and the modules as text.
+        return (
+            (None, {"fields": ("organization", "name", "slug", "status", "description", "module_names")}),
+            ("Password", {"fields": ("password_state",)}),
+        )
+
+    def get_form(self, request: HttpRequest, obj: Portal | None = None, change: bool = False, **kwargs: Any):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        modules = scope(BookingModule.objects.all(), request, org_path="organization", action=self.change_action)
+        if obj is not None:
+            modules = modules.filter(organization_id=obj.organization_id)
+        return type(form.__name__, (form,), {"module_choices": modules})
+
+    @admin.display(description="password", boolean=True)
+    def has_password(self, portal: Portal) -> bool:
+        return bool(portal.password)
+
+    @admin.display(description="password")
+    def password_state(self, portal: Portal) -> str:
+        # The hash itself is never shown.
+        return "Set: bookers must enter it." if portal.password else "None: the portal is open."
+
+    @admin.display(description="modules")
+    def module_names(self, portal: Portal) -> str:
+        return ", ".join(m.name for m in portal.modules.all())
+
+    def save_model(self, request: HttpRequest, obj: Portal, form: PortalForm, change: bool) -> None:
+        if form.cleaned_data.get("remove_password"):
+            obj.set_password(None)
+        elif form.cleaned_data.get("new_password"):
+            obj.set_password(form.cleaned_data["new_password"])
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: PortalForm, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if "booking_modules" in form.cleaned_data:
+            form.instance.modules.set(form.cleaned_data["booking_modules"])
+
+
+# --- customers and contacts ----------------------------------------------------------------------------
+
+
+@admin.register(Customer)
+class CustomerAdmin(ScopedAdmin):
+    list_display = ("name", "email", "phone", "organization")
+    list_filter = (("organization", admin.RelatedOnlyFieldListFilter),)
+    list_select_related = ("organization",)
+    search_fields = ("name", "email")
+    fields = ("organization", "name", "email", "phone")
+    plain_text_fields = ("name", "phone")
+    # As in the API: whoever manages bookings keeps the people they are for up to date.
+    change_action = "manage_bookings"
+
+
+class ContactForm(forms.ModelForm):
+    class Meta:
+        model = Contact
+        fields = ("organization", "name", "email", "phone", "customer")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        org_id = organization_of(self)
+        if org_id is None:
+            return cleaned
+        email = cleaned.get("email")
+        if email and Contact.objects.filter(organization_id=org_id, email__iexact=email) \
+                .exclude(pk=self.instance.pk).exists():
+            # An error on `email` also keeps the model's constraint check (and its raw message) away.
+            self.add_error("email", "Another contact of this organization has this email address.")
+        customer = cleaned.get("customer")
+        if customer is not None and customer.organization_id != org_id:
+            self.add_error("customer", "Choose a customer of the contact's organization.")
+        return cleaned
+
+
+@admin.register(Contact)
+class ContactAdmin(ScopedAdmin):
+    form = ContactForm
+    list_display = ("name", "email", "phone", "customer", "organization")
+    list_filter = (("organization", admin.RelatedOnlyFieldListFilter),)
+    list_select_related = ("organization", "customer")
+    search_fields = ("name", "email")
+    autocomplete_fields = ("customer",)
+    plain_text_fields = ("name", "phone")
+    change_action = "manage_bookings"
+

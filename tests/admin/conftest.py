@@ -1,0 +1,31 @@
+"""Admin test fixtures: logged-in Django test clients per role, on the shared booking setup."""
+
+import pytest
+from django.test import Client
+
+from resources.models import Role
+
+from ..factories import MembershipFactory, UserFactory
+
+
+def admin_client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def member(setup):
+    """member(role) → (user, logged-in client) of a new member of setup.org with that role."""
+
+    def make(role=Role.MANAGER, organization=None):
+        user = UserFactory()
+        MembershipFactory(user=user, organization=organization or setup.org, role=role)
+        return user, admin_client_for(user)
+
+    return make
+
+
+@pytest.fixture
+def manager_client(setup):
+    return admin_client_for(setup.manager)
