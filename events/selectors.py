@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q, QuerySet
+from django.apps import apps
+from django.db.models import OuterRef, Q, QuerySet, Subquery, UUIDField
+from django.utils import timezone
 
-from resources.models import Closure, Organization, Resource
+from resources.models import Closure, Organization, Resource, Venue
 
-from .models import Event, Reservation
+from .models import Event, EventStatus, Reservation
 from .rules import _shift_years
 
 
@@ -153,3 +155,202 @@ def resource_availability(*, resource: Resource, start: datetime, end: datetime)
             closures += closure_spans(closure, tz, start, end)
     closures.sort(key=lambda c: (c.start, c.end))
     return Availability(resource_id=resource.pk, busy=busy, closures=closures)
+
+
+# --- the staff week calendar (DESIGN §8) ----------------------------------------------------------
+
+# bookings.models.BookingStatus.PENDING: bookings depend on events, so the value is repeated here rather
+# than imported (tests/events/test_calendar_selector.py checks that the two agree).
+BOOKING_PENDING = 0
+
+
+class BlockKind:
+    CONFIRMED = "confirmed"
+    TENTATIVE = "tentative"  # a pending request holding its slot
+    PENDING = "pending"  # a pending request of a module that does not hold slots: no event yet
+    CLOSED = "closed"
+
+
+_KIND_OF_STATUS = {EventStatus.CONFIRMED: BlockKind.CONFIRMED, EventStatus.TENTATIVE: BlockKind.TENTATIVE}
+# At the same time, what blocks the resource comes first.
+_KIND_ORDER = {BlockKind.CLOSED: 0, BlockKind.CONFIRMED: 1, BlockKind.TENTATIVE: 2, BlockKind.PENDING: 3}
+
+
+@dataclass(frozen=True)
+class CalendarBlock:
+    """One item's part inside one day: `start`/`end` are the whole item (UTC), `local_start`/`local_end`
+    the part that falls on the day, in the venue's timezone."""
+
+    kind: str
+    title: str
+    start: datetime
+    end: datetime
+    local_start: datetime
+    local_end: datetime
+    continues_before: bool  # began on an earlier day
+    continues_after: bool  # goes on into the next day
+    from_midnight: bool  # starts with the day
+    until_midnight: bool  # lasts to the end of the day (its local end reads 00:00, of the next day)
+    event_id: UUID | None = None
+    booking_id: UUID | None = None
+    booking_event_id: UUID | None = None
+    closure_id: UUID | None = None
+
+    @property
+    def all_day(self) -> bool:
+        return self.from_midnight and self.until_midnight
+
+
+@dataclass(frozen=True)
+class CalendarDay:
+    date: date
+    start: datetime  # the day's local midnight, in UTC
+    end: datetime  # the next local midnight, in UTC
+    is_today: bool
+
+    @property
+    def hours(self) -> float:
+        """23 or 25 on the days the clocks change, 24 otherwise."""
+        return (self.end - self.start) / timedelta(hours=1)
+
+    @property
+    def clocks_change(self) -> bool:
+        return self.hours != 24
+
+
+@dataclass(frozen=True)
+class CalendarCell:
+    day: CalendarDay
+    blocks: list[CalendarBlock]
+
+
+@dataclass(frozen=True)
+class CalendarRow:
+    resource: Resource
+    cells: list[CalendarCell]  # one per day, Monday first
+
+
+@dataclass(frozen=True)
+class CalendarWeek:
+    venue: Venue
+    tz: ZoneInfo
+    week_start: date  # a Monday
+    days: list[CalendarDay]
+    rows: list[CalendarRow]
+
+    @property
+    def start(self) -> datetime:
+        return self.days[0].start
+
+    @property
+    def end(self) -> datetime:
+        return self.days[-1].end
+
+    @property
+    def previous_week(self) -> date:
+        return self.week_start - timedelta(days=7)
+
+    @property
+    def next_week(self) -> date:
+        return self.week_start + timedelta(days=7)
+
+
+def week_monday(day: date) -> date:
+    """The Monday that starts `day`'s week."""
+    return day - timedelta(days=day.weekday())
+
+
+def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    """The first moment of `day` in `tz`, in UTC. Where midnight falls in a spring-forward gap, fold=0
+    maps it onto the transition itself, which is the day's first real moment."""
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def calendar_week(*, venue: Venue, week_start: date, today: date | None = None) -> CalendarWeek:
+    """The week of `venue` that contains `week_start` (Monday to Sunday in the venue's timezone): one row
+    per non-archived resource, and in each day's cell what occupies the resource that day, by time.
+
+    Shown: CONFIRMED and TENTATIVE events, PENDING requests without an event (modules that do not hold
+    slots) and closures. CANCELED events are not. An item crossing midnight appears on every day it
+    touches. Days are local calendar days, so a week with a clock change has a 23- or 25-hour day.
+
+    Five queries whatever the number of events: resources, reservations with their events, pending
+    requests, closures and the closures' resources. `venue.organization` should be loaded already.
+    """
+    tz = venue.tz
+    monday = week_monday(week_start)
+    today = today if today is not None else timezone.now().astimezone(tz).date()
+    midnights = [local_midnight(monday + timedelta(days=i), tz) for i in range(8)]
+    days = [CalendarDay(date=monday + timedelta(days=i), start=midnights[i], end=midnights[i + 1],
+                        is_today=monday + timedelta(days=i) == today) for i in range(7)]
+    window_start, window_end = midnights[0], midnights[7]
+
+    resources = list(Resource.objects.filter(venue=venue, archived=False).order_by("name", "pk"))
+    resource_ids = [r.pk for r in resources]
+    # (resource id, block kind, title, start, end, ids) before they are cut into days
+    items: list[tuple[UUID | None, str, str, datetime, datetime, dict[str, UUID | None]]] = []
+
+    # bookings depends on events: reach its models through the relations it declares, not an import.
+    booking_event_model = apps.get_model("bookings", "BookingEvent")
+    # An explicit UUIDField: as a ForeignKey output the value would come back from SQLite as bare hex.
+    booking_of_event = Subquery(
+        booking_event_model.objects.filter(event_id=OuterRef("event_id")).order_by("created_at").values("booking_id")[:1],
+        output_field=UUIDField(),
+    )
+    # Reservation.end includes the resource's buffer; the calendar shows the event's own times.
+    reservations = (
+        Reservation.objects.filter(resource_id__in=resource_ids, active=True, start__lt=window_end,
+                                   end__gt=window_start, event__end__gt=window_start)
+        .exclude(event__status=EventStatus.CANCELED)
+        .annotate(booking_id=booking_of_event)
+        .values_list("resource_id", "event_id", "event__title", "event__start", "event__end", "event__status",
+                     "booking_id")
+    )
+    for resource_id, event_id, title, start, end, status, booking_id in reservations:
+        items.append((resource_id, _KIND_OF_STATUS.get(status, BlockKind.CONFIRMED), title, start, end,
+                      {"event_id": event_id, "booking_id": booking_id}))
+
+    through = booking_event_model.resources.through
+    pending = through.objects.filter(
+        resource_id__in=resource_ids, bookingevent__event__isnull=True,
+        bookingevent__booking__status=BOOKING_PENDING,
+        bookingevent__start__lt=window_end, bookingevent__end__gt=window_start,
+    ).values_list("resource_id", "bookingevent_id", "bookingevent__title", "bookingevent__start",
+                  "bookingevent__end", "bookingevent__booking_id")
+    for resource_id, booking_event_id, title, start, end, booking_id in pending:
+        items.append((resource_id, BlockKind.PENDING, title, start, end,
+                      {"booking_event_id": booking_event_id, "booking_id": booking_id}))
+
+    for closure in closures_for(organization=venue.organization_id, start=window_start, end=window_end):
+        # No resources chosen means every resource of the organization.
+        chosen = {r.pk for r in closure.resources.all()}
+        applies_to = [pk for pk in resource_ids if pk in chosen] if chosen else resource_ids
+        for span in closure_spans(closure, tz, window_start, window_end):
+            for resource_id in applies_to:
+                items.append((resource_id, BlockKind.CLOSED, span.message, span.start, span.end,
+                              {"closure_id": closure.pk}))
+
+    cells: dict[tuple[UUID, int], list[CalendarBlock]] = defaultdict(list)
+    for resource_id, kind, title, start, end, ids in items:
+        for index, day in enumerate(days):
+            if start < day.end and day.start < end:
+                cells[resource_id, index].append(CalendarBlock(
+                    kind=kind, title=title, start=start, end=end,
+                    local_start=max(start, day.start).astimezone(tz), local_end=min(end, day.end).astimezone(tz),
+                    continues_before=start < day.start, continues_after=end > day.end,
+                    from_midnight=start <= day.start, until_midnight=end >= day.end,
+                    **ids,
+                ))
+
+    # In UTC: two local times of the 25-hour day read the same on the wall clock.
+    def order(b: CalendarBlock) -> tuple:
+        return b.local_start.astimezone(UTC), b.local_end.astimezone(UTC), _KIND_ORDER[b.kind], b.title
+
+    rows = [
+        CalendarRow(resource=resource, cells=[
+            CalendarCell(day=day, blocks=sorted(cells.get((resource.pk, index), []), key=order))
+            for index, day in enumerate(days)
+        ])
+        for resource in resources
+    ]
+    return CalendarWeek(venue=venue, tz=tz, week_start=monday, days=days, rows=rows)

@@ -101,11 +101,22 @@ def conflicts_check(
     exclude = set(exclude_event_ids) | {s.event.pk for s in specs if s.event is not None}
     window_start = min(s.start for s in specs)
     window_end = max(s.end + timedelta(minutes=resources[r].buffer_minutes) for s in specs for r in s.resource_ids)
+    existing = reservations_overlapping(resource_ids=resources.keys(), start=window_start, end=window_end,
+                                        exclude_event_ids=exclude)
+    return conflicts_among(specs=specs, resources=resources, reservations=existing)
+
+
+def conflicts_among(
+    *, specs: Sequence[EventSpec], resources: dict[UUID, Resource], reservations: Iterable[Reservation]
+) -> list[FieldError]:
+    """conflicts_check's verdict against reservations the caller already read (with `event` loaded):
+    a page that shows many bookings' conflicts reads the table once. Reservations of the specs' own
+    events are ignored; ones that do not overlap are harmless."""
+    own = {s.event.pk for s in specs if s.event is not None}
     existing: dict[UUID, list[tuple[datetime, datetime, Event]]] = {}
-    for res in reservations_overlapping(
-        resource_ids=resources.keys(), start=window_start, end=window_end, exclude_event_ids=exclude
-    ):
-        existing.setdefault(res.resource_id, []).append((res.start, res.end, res.event))
+    for res in reservations:
+        if res.event_id not in own:
+            existing.setdefault(res.resource_id, []).append((res.start, res.end, res.event))
 
     errors: list[FieldError] = []
     accepted: dict[UUID, list[tuple[datetime, datetime, Event | None]]] = {}
