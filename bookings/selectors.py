@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -19,9 +19,10 @@ from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
 from django.utils.dateparse import parse_datetime
 
 from events.models import Event, EventStatus, Reservation
-from events.selectors import events_payload
+from events.selectors import events_payload, reservations_overlapping
+from events.services import EventSpec, conflicts_among
 from resources.api.common import iso, local_times
-from resources.exceptions import NotFound
+from resources.exceptions import FieldError, NotFound
 from resources.models import Resource
 
 from .models import (
@@ -29,6 +30,7 @@ from .models import (
     BookingChangeRequest,
     BookingEvent,
     BookingModule,
+    BookingStatus,
     FormField,
     ModuleResource,
     Portal,
@@ -248,3 +250,44 @@ def public_busy(module: BookingModule, *, start: datetime, end: datetime) -> lis
         }
         for resource_id, busy_start, busy_end, status in rows
     ]
+
+
+# --- the staff admin ------------------------------------------------------------------------------
+
+
+def admin_queue_counts(request) -> dict[str, int]:
+    """Pending bookings and open change requests in the organizations the user can see: two counts."""
+    from resources.admin_base import scope
+
+    pending = scope(Booking.objects.filter(status=BookingStatus.PENDING), request, org_path="organization")
+    open_requests = scope(BookingChangeRequest.open.all(), request, org_path="booking__organization")
+    return {"pending": pending.count(), "change_requests": open_requests.count()}
+
+
+def bookings_conflicts(booking_ids: list[UUID]) -> dict[UUID, dict[UUID, list[FieldError]]]:
+    """What each booking's requested times would collide with if it were approved now: booking id →
+    booking event id → BOOKING_CONFLICT / CAPACITY_EXCEEDED errors (only bookings with a problem).
+
+    Three queries for any number of bookings: their events, those events' resources, and the active
+    reservations in the span they cover, judged by the same code the services use (buffers, capacity).
+    A booking's own holds never count against it; other requests' holds do.
+    """
+    booking_events = list(
+        BookingEvent.objects.filter(booking_id__in=booking_ids).select_related("event")
+        .prefetch_related(Prefetch("resources", queryset=Resource.objects.all()))
+    )
+    resources = {r.pk: r for be in booking_events for r in be.resources.all()}
+    if not resources:
+        return {}
+    specs: dict[UUID, list[EventSpec]] = defaultdict(list)
+    for be in booking_events:
+        specs[be.booking_id].append(EventSpec(title=be.title, start=be.start, end=be.end, field=str(be.pk),
+                                              resource_ids=[r.pk for r in be.resources.all()], event=be.event))
+    window_end = max(be.end + timedelta(minutes=r.buffer_minutes) for be in booking_events for r in be.resources.all())
+    reservations = list(reservations_overlapping(resource_ids=resources, start=min(be.start for be in booking_events),
+                                                 end=window_end))
+    out: dict[UUID, dict[UUID, list[FieldError]]] = {}
+    for booking_id, booking_specs in specs.items():
+        for error in conflicts_among(specs=booking_specs, resources=resources, reservations=reservations):
+            out.setdefault(booking_id, {}).setdefault(UUID(error.field.split(".")[0]), []).append(error)
+    return out

@@ -190,7 +190,8 @@ def _check_transition(booking: Booking, action: str) -> int:
     allowed = TRANSITIONS[action]
     if booking.status not in allowed:
         label = BookingStatus(booking.status).label.lower()
-        raise InvalidTransition(f"A {label} booking cannot be {ACTION_WORDS[action]}.")
+        article = "An" if label[0] in "aeiou" else "A"
+        raise InvalidTransition(f"{article} {label} booking cannot be {ACTION_WORDS[action]}.")
     return allowed[booking.status]
 
 
@@ -711,8 +712,11 @@ def booking_cancel(
 UPDATABLE_FIELDS = {"customerId": Customer, "contactId": Contact}
 
 
-def booking_update(*, booking_id: UUID | str, actor: Actor, changes: dict[str, Any]) -> BookingResult:
-    """Only the linked customer and contact may change once a booking exists (`""` or None clears)."""
+def booking_update(
+    *, booking_id: UUID | str, actor: Actor, changes: dict[str, Any], internal_notes: str | None = None
+) -> BookingResult:
+    """Only the linked customer and contact may change once a booking exists (`""` or None clears), and
+    the staff's internal notes (the admin's booking page; the API keeps them read-only)."""
     if not isinstance(changes, dict):
         raise ValidationFailed(errors=[FieldError("", "INVALID", "The changes must be an object.")])
     immutable = [k for k in changes if k not in UPDATABLE_FIELDS]
@@ -728,8 +732,12 @@ def booking_update(*, booking_id: UUID | str, actor: Actor, changes: dict[str, A
             booking.customer = _resolve(Customer, booking.organization, changes["customerId"], "customerId")
         if "contactId" in changes:
             booking.contact = _resolve(Contact, booking.organization, changes["contactId"], "contactId")
+        note = ""
+        if internal_notes is not None and internal_notes != booking.internal_notes:
+            booking.internal_notes = internal_notes
+            note = "internal notes edited"
         booking.save()
-        _log(booking, actor, "update", before, _snapshot(booking, booking_events))
+        _log(booking, actor, "update", before, _snapshot(booking, booking_events), note=note)
     return BookingResult(booking=booking)
 
 

@@ -268,3 +268,19 @@ def test_seed_demo_still_works_when_another_organization_has_the_portal_slug():
     data = json.loads(out.getvalue())
     assert data["portalSlug"] != "taken"
     assert Portal.objects.get(pk=data["portalId"]).organization.slug == "taken"
+
+
+def test_seed_demo_fills_the_admin_queue_and_calendar(db):
+    from bookings.models import Booking, BookingChangeRequest, BookingStatus
+    from events.models import Event, EventStatus
+
+    data = seed_json("riverside")
+
+    statuses = list(Booking.objects.filter(organization_id=data["orgId"]).values_list("status", flat=True))
+    assert statuses.count(BookingStatus.PENDING) >= 3 and statuses.count(BookingStatus.APPROVED) >= 3
+    assert BookingStatus.DENIED in statuses
+    assert BookingChangeRequest.open.filter(booking__organization_id=data["orgId"]).count() == 1
+    events = Event.objects.filter(organization_id=data["orgId"]).exclude(status=EventStatus.CANCELED)
+    assert {EventStatus.CONFIRMED, EventStatus.TENTATIVE} <= set(events.values_list("status", flat=True))
+    days = {e.start.date() for e in events}
+    assert len(days) >= 6 and max(days) - min(days) <= timedelta(days=8)

@@ -1,5 +1,5 @@
 """Demo data: one organization with a venue, three resources, a live portal, a booking module with custom
-fields, a manager with a password and an API token, and two sample bookings. Idempotent per --slug."""
+fields, a manager with a password and an API token, and a week of sample bookings. Idempotent per --slug."""
 
 import contextlib
 import json as jsonlib
@@ -24,8 +24,8 @@ from bookings.models import (
     PortalStatus,
     random_portal_slug,
 )
-from bookings.services import Actor, booking_approve, booking_submit
-from resources.models import Membership, Organization, Resource, ResourceKind, Role, Venue
+from bookings.services import Actor, booking_approve, booking_deny, booking_submit, change_request_submit
+from resources.models import Closure, Membership, Organization, Resource, ResourceKind, Role, Venue
 
 DEFAULT_PASSWORD = "allot-demo-pass"
 
@@ -104,7 +104,7 @@ class Command(BaseCommand):
             FormField.objects.create(module=module, section=FormSection.CONTACT, label="Send me the newsletter",
                                      type=FieldType.CHECKBOX, required=False, order=1)
         if not Booking.objects.filter(organization=org).exists():
-            self._sample_bookings(module, portal, room, hall, user)
+            self._sample_bookings(module, portal, room, hall, desks, user)
 
         AuthToken.objects.filter(user=user).delete()  # one demo token at a time
         _, token = AuthToken.objects.create(user=user, expiry=None)
@@ -120,25 +120,58 @@ class Command(BaseCommand):
             "apiToken": token,
         }
 
-    def _sample_bookings(self, module, portal, room, hall, user) -> None:
+    def _sample_bookings(self, module, portal, room, hall, desks, user) -> None:
+        """The next eight days of a busy venue: approved bookings on the calendar, pending requests holding
+        their slots, a denied one, and a change request, so every admin page has something to show."""
         fields = {f.label: str(f.pk) for f in module.fields.all()}
         tz = room.venue.tz
-        day = (timezone.now().astimezone(tz) + timedelta(days=7)).date()
-
-        def at(hour: int):
-            return timezone.make_aware(timezone.datetime.combine(day, time(hour)), tz).isoformat()
-
-        def event(title, resource, start, end):
-            return {"title": title, "start": at(start), "end": at(end), "resourceIds": [str(resource.pk)],
-                    fields["Type of event"]: "Meeting", fields["Chairs needed"]: 8}
-
-        booking_submit(module=module, portal=portal, single_event=True,
-                       contact={"name": "Ada Booker", "email": "ada@example.com"},
-                       events=[event("Book club", room, 18, 20)], request_note="<p>We bring our own tea.</p>")
-        approved = booking_submit(module=module, portal=portal, single_event=True,
-                                  contact={"name": "Grace Organiser", "email": "grace@example.com"},
-                                  events=[event("Neighbourhood meeting", hall, 10, 12)])
-        booking_approve(booking_id=approved.booking.pk, actor=Actor.staff(user), client_last_updated_at=None)
+        today = timezone.now().astimezone(tz).date()
+        staff = Actor.staff(user)
+        plan = [
+            # (days ahead, title, resource, start hour, end hour, booker, outcome)
+            (1, "Yoga for beginners", hall, 9, 10, "Priya Shah", "approved"),
+            (1, "Board meeting", room, 14, 16, "Tom Baker", "approved"),
+            (2, "Book club", room, 18, 20, "Ada Booker", "pending"),
+            (2, "Choir rehearsal", hall, 19, 21, "Maria Lopez", "pending"),
+            (3, "Neighbourhood meeting", hall, 10, 12, "Grace Organiser", "change_request"),
+            (3, "Coworking day", desks, 9, 17, "Sam Lee", "pending"),
+            (4, "Birthday party", hall, 15, 19, "Olu Adeyemi", "denied"),
+            (4, "Team workshop", room, 9, 12, "Jin Park", "approved"),
+            (5, "Language exchange", room, 18, 19, "Eva Novak", "pending"),
+            (6, "Repair café", hall, 10, 14, "Ben Carter", "approved"),
+            (7, "Parents' evening", room, 17, 19, "Lena Fischer", "approved"),
+            (8, "Community lunch", hall, 12, 14, "Noor Khan", "pending"),
+        ]
+        now = timezone.now().astimezone(tz)
+        if now.hour < 20:  # something later today, so this week's calendar is never empty
+            plan.insert(0, (0, "Drop-in coworking", desks, now.hour + 2, now.hour + 4,
+                            "Kai Moreno", "approved"))
+        for days, title, resource, start, end, name, outcome in plan:
+            day = today + timedelta(days=days)
+            email = f"{name.split()[0].lower()}@example.com"
+            result = booking_submit(
+                module=module, portal=portal, single_event=True, contact={"name": name, "email": email},
+                events=[{"title": title, "resourceIds": [str(resource.pk)],
+                         "start": timezone.make_aware(timezone.datetime.combine(day, time(start)), tz).isoformat(),
+                         "end": timezone.make_aware(timezone.datetime.combine(day, time(end)), tz).isoformat(),
+                         fields["Type of event"]: "Meeting", fields["Chairs needed"]: 8}],
+                request_note="<p>We bring our own tea.</p>" if title == "Book club" else "",
+            )
+            booking_id = result.booking.pk
+            if outcome in ("approved", "change_request"):
+                booking_approve(booking_id=booking_id, actor=staff, client_last_updated_at=None)
+            elif outcome == "denied":
+                booking_deny(booking_id=booking_id, actor=staff, client_last_updated_at=None)
+            if outcome == "change_request":
+                later = [timezone.make_aware(timezone.datetime.combine(day, time(h)), tz).isoformat() for h in (13, 15)]
+                change_request_submit(booking_id=booking_id, actor=Actor.booker(email),
+                                      events=[{"start": later[0], "end": later[1]}],
+                                      request_note="<p>Could we start after lunch instead?</p>")
+        polishing = Closure.objects.create(
+            organization=module.organization, message="Floor polishing",
+            start=timezone.make_aware(timezone.datetime.combine(today + timedelta(days=5), time(8)), tz),
+            end=timezone.make_aware(timezone.datetime.combine(today + timedelta(days=5), time(12)), tz))
+        polishing.resources.add(hall)
 
 
 def _dumps(data: dict) -> str:

@@ -1,0 +1,4 @@
+"""The bookings app's admin: the booking queue and its decisions, change requests, and configuration
+(modules with their form fields, portals, customers, contacts)."""
+
+from . import booking, change_request, config  # noqa: F401  (registers the ModelAdmins)
