@@ -192,3 +192,7 @@ LOGGING = {
 # --- Allot ----------------------------------------------------------------------------------------
 # Back-off between attempts to send one email (seconds); after the last one the row is FAILED.
 NOTIFICATION_RETRY_DELAYS = [60, 300, 1800, 7200, 21600]
+
+# --- notifications: delivery, retries, reminders (DESIGN §9) ----------------------------------------
+
+# --- webhooks for integrators (DESIGN §9) -----------------------------------------------------------

@@ -23,6 +23,8 @@ class Notification(BaseModel):
     subject = models.CharField(max_length=300)
     body_text = models.TextField()
     body_html = models.TextField(blank=True)
+    # [{"filename", "mimetype", "content"}] with text content (e.g. an .ics), fixed when the row is written.
+    attachments = models.JSONField(default=list, blank=True)
     content_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.SET_NULL)
     object_id = models.UUIDField(null=True, blank=True)
     related = GenericForeignKey("content_type", "object_id")
