@@ -320,6 +320,20 @@ def test_a_booker_change_after_the_page_was_opened_is_shown_and_asked_again(setu
     assert booking.status == S.APPROVED
 
 
+def test_deny_on_a_stale_page_asks_again(setup, manager_client):
+    booking = setup.submit().booking
+    opened = stamp(booking)
+    change_request_submit(booking_id=booking.pk, actor=BOOKER, contact={"phone": "+44 20 7946 0000"})
+
+    response = manager_client.post(url("booking_deny", booking.pk), {
+        "client_last_updated_at": opened, "notification-send": "on"})
+
+    assert response.status_code == 200 and 'data-testid="stale"' in response.content.decode()
+    booking.refresh_from_db()
+    assert booking.status == S.PENDING
+    assert f'value="{stamp(booking)}"' in response.content.decode()
+
+
 def test_a_booker_cancellation_while_deciding_sends_staff_back_with_the_reason(setup, manager_client):
     booking = setup.submit().booking
     data = approve_post(booking)
