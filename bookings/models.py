@@ -71,6 +71,10 @@ class BookingModule(BaseModel):
     allow_change_requests = models.BooleanField(default=True)
     allow_cancellation = models.BooleanField(default=True)
     terms = models.TextField(blank=True, help_text="Terms and conditions the booker must accept.")
+    reminder_hours = models.PositiveSmallIntegerField(
+        default=24, null=True, blank=True,
+        help_text="Email the booker this many hours before each approved event; empty or 0: no reminders.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -227,11 +231,16 @@ class BookingEvent(BaseModel):
     attendees = models.PositiveIntegerField(null=True, blank=True)
     answers = models.JSONField(default=dict, blank=True, help_text="Custom event-section answers by field id.")
     event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="booking_events")
+    # The start the booker was reminded of (bookings.reminders): a moved event differs from it and is
+    # reminded again; an unmoved one never twice.
+    reminded_for = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["order", "start"]
         constraints = [models.CheckConstraint(condition=Q(end__gt=models.F("start")),
                                               name="booking_event_end_after_start")]
+        # The reminder sweep reads only the events starting in the next hours.
+        indexes = [models.Index(fields=["start"], name="booking_event_start")]
 
     def __str__(self) -> str:
         return f"{self.title} ({self.start:%Y-%m-%d %H:%M})"

@@ -1,13 +1,28 @@
-"""The emails of the booking lifecycle (DESIGN §9). Called by the services inside their transaction."""
+"""The emails of the booking lifecycle (DESIGN §9). Called by the services inside their transaction.
+
+Each kind has a text and an HTML template under templates/notifications/ (`<kind>.txt`, `<kind>.html`);
+this module gathers what they show: the booking, its events in the venue's local time, the booker's
+private link (only at submit or staff create: the raw token exists nowhere else), the module admin's
+address, and for the admin's emails a link to the booking's admin page.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
 from django.conf import settings
-from django.utils.html import strip_tags
+from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.timezone import is_naive
 
-from notifications.services import NotificationSpec, notification_enqueue
+from notifications.services import NotificationSpec, html_to_text, notification_enqueue
+from resources.base import sanitize_html
+from resources.models import Resource
 
-from .models import Booking, BookingChangeRequest, BookingEvent
+from .ics import booking_ics_attachment
+from .models import Booking, BookingChangeRequest, BookingEvent, BookingStatus
 
 SUBJECTS = {
     "booking_received": "We received your booking request: {title}",
@@ -17,6 +32,7 @@ SUBJECTS = {
     "change_request_received": "We received your change request: {title}",
     "change_request_approved": "Your change request was approved: {title}",
     "change_request_denied": "Your change request was declined: {title}",
+    "booking_reminder": "Your booking is coming up: {title}",
     # to the module admin
     "admin_new_request": "New booking request: {title}",
     "admin_booking_changed": "A pending request was changed by the booker: {title}",
@@ -24,57 +40,141 @@ SUBJECTS = {
     "admin_booker_canceled": "A booker canceled: {title}",
 }
 
+# The kinds that carry the approved booking as a calendar file.
+ICS_KINDS = {"booking_approved"}
+
 
 def private_link(access_token: str) -> str:
     return f"{settings.SITE_URL}/b/{access_token}/"
 
 
-def _event_lines(booking_events: list[BookingEvent]) -> list[dict]:
+def admin_link(booking: Booking) -> str:
+    return f"{settings.SITE_URL}{reverse('admin:bookings_booking_change', args=[booking.pk])}"
+
+
+def _when(start: datetime, end: datetime) -> str:
+    if start.date() == end.date():
+        return f"{start:%a %d %b %Y, %H:%M}–{end:%H:%M}"
+    return f"{start:%a %d %b %Y %H:%M} – {end:%a %d %b %Y %H:%M}"
+
+
+def _event_line(title: str, start: datetime, end: datetime, resources: Sequence[Resource], fallback_tz) -> dict:
+    # Shown in the venue's zone, named, so a booker in another zone is not left guessing.
+    tz = resources[0].venue.tz if resources else fallback_tz
+    venues = list(dict.fromkeys(r.venue.name for r in resources))
+    return {
+        "title": title,
+        "when": _when(start.astimezone(tz), end.astimezone(tz)),
+        "timezone": tz.key,
+        "resources": ", ".join(r.name for r in resources),
+        "venue": ", ".join(venues),
+    }
+
+
+def _event_lines(booking: Booking, booking_events: Sequence[BookingEvent]) -> list[dict]:
+    tz = booking.organization.tz
+    return [_event_line(be.title, be.start, be.end, list(be.resources.all()), tz) for be in booking_events]
+
+
+def _moment(value: Any) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return None if moment is None or is_naive(moment) else moment
+
+
+def _requested_lines(booking: Booking, change_request: BookingChangeRequest | None,
+                     booking_events: Sequence[BookingEvent]) -> list[dict]:
+    """The booking events as the change request would leave them (only the ones it changes).
+
+    The request stores its changes in wire form (ISO times with offset, resource ids), already
+    validated when it was submitted."""
+    if change_request is None or change_request.cancellation or not change_request.event_changes:
+        return []
+    by_id = {str(be.pk): be for be in booking_events}
+    wanted_ids = {str(rid) for change in change_request.event_changes for rid in change.get("resourceIds") or []}
+    known = {str(r.pk): r for be in booking_events for r in be.resources.all()}
+    missing = wanted_ids - known.keys()
+    if missing:
+        known.update({str(r.pk): r for r in Resource.objects.filter(pk__in=missing).select_related(
+            "venue__organization")})
     lines = []
-    for be in booking_events:
-        resources = list(be.resources.all())
-        tz = resources[0].venue.tz if resources else be.booking.organization.tz
-        start, end = be.start.astimezone(tz), be.end.astimezone(tz)
-        same_day = start.date() == end.date()
-        lines.append({
-            "title": be.title,
-            "when": f"{start:%a %d %b %Y, %H:%M}–{end:%H:%M}" if same_day
-            else f"{start:%a %d %b %Y %H:%M} – {end:%a %d %b %Y %H:%M}",
-            "timezone": tz.key,
-            "resources": ", ".join(r.name for r in resources),
-        })
+    for change in change_request.event_changes:
+        be = by_id.get(str(change.get("bookingEventId")))
+        if be is None:
+            continue
+        resources = ([known[str(r)] for r in change["resourceIds"] if str(r) in known]
+                     if change.get("resourceIds") else list(be.resources.all()))
+        lines.append(_event_line(change.get("title") or be.title, _moment(change.get("start")) or be.start,
+                                 _moment(change.get("end")) or be.end, resources, booking.organization.tz))
     return lines
 
 
-def _send(booking: Booking, kind: str, recipients: list[str], booking_events: list[BookingEvent], *,
+def _requested_contact(booking: Booking, change_request: BookingChangeRequest | None) -> list[tuple[str, str]]:
+    """(label, value) of the contact answers a change request would change."""
+    if change_request is None or change_request.cancellation or not change_request.contact_changes:
+        return []
+    labels = {"name": "Name", "email": "Email", "phone": "Phone"}
+    labels.update({str(ff.pk): ff.label for ff in booking.module.fields.all()})
+    out = []
+    for key, value in change_request.contact_changes.items():
+        if isinstance(value, bool):
+            shown = "Yes" if value else "No"
+        elif isinstance(value, list):
+            shown = ", ".join(map(str, value))
+        else:
+            shown = "" if value is None else str(value)
+        out.append((labels.get(key, key), shown or "(none)"))
+    return out
+
+
+def _html_note(note: str) -> SafeString:
+    # Stored sanitized (clean_note); sanitized again because this is where it becomes markup.
+    return mark_safe(sanitize_html(note))  # noqa: S308
+
+
+def _send(booking: Booking, kind: str, recipients: list[str], booking_events: Sequence[BookingEvent], *,
           spec: NotificationSpec | None = None, access_token: str | None = None,
           change_request: BookingChangeRequest | None = None, note: str = "") -> None:
-    admin = booking.module.admin_user
+    module = booking.module
+    admin = module.admin_user
+    attachments = [booking_ics_attachment(booking, booking_events)] if kind in ICS_KINDS and booking_events else []
     notification_enqueue(
         organization=booking.organization,
         kind=kind,
         recipients=recipients,
-        subject=" ".join(SUBJECTS[kind].format(title=booking.title).split()),  # one line, whatever the title
+        subject=SUBJECTS[kind].format(title=booking.title),  # made one line by notification_enqueue
         template=f"notifications/{kind}.txt",
+        html_template=f"notifications/{kind}.html",
         context={
             "booking": booking,
-            "module": booking.module,
-            "events": _event_lines(booking_events),
+            "module": module,
+            "events": _event_lines(booking, booking_events),
+            "requested": _requested_lines(booking, change_request, booking_events),
+            "requested_contact": _requested_contact(booking, change_request),
             "link": private_link(access_token) if access_token else "",
+            # Without the link (it exists only in the first email), say where it is.
+            "can_manage": booking.status in (BookingStatus.PENDING, BookingStatus.APPROVED)
+            and (module.allow_change_requests or module.allow_cancellation),
             "admin_email": admin.email if admin else "",
+            "admin_url": admin_link(booking),
             "change_request": change_request,
-            "note": strip_tags(note).strip(),
+            "note": html_to_text(note),
+            "note_html": _html_note(note),
+            "has_calendar_file": bool(attachments),
         },
         related=booking,
         spec=spec,
+        attachments=attachments,
     )
 
 
-def notify_booker(booking: Booking, kind: str, booking_events: list[BookingEvent], **kwargs) -> None:
+def notify_booker(booking: Booking, kind: str, booking_events: Sequence[BookingEvent], **kwargs) -> None:
     _send(booking, kind, [booking.booker_email], booking_events, **kwargs)
 
 
-def notify_admin(booking: Booking, kind: str, booking_events: list[BookingEvent], **kwargs) -> None:
+def notify_admin(booking: Booking, kind: str, booking_events: Sequence[BookingEvent], **kwargs) -> None:
     admin = booking.module.admin_user
     if admin and admin.email:
         _send(booking, kind, [admin.email], booking_events, **kwargs)

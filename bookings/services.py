@@ -37,6 +37,7 @@ from resources.exceptions import (
     ValidationFailed,
 )
 from resources.models import Membership, Organization, Resource
+from webhooks.services import webhook_emit
 
 from .models import (
     ActorKind,
@@ -342,6 +343,26 @@ def _withdraw_open_change_requests(booking: Booking, decision: str, actor: Actor
     )
 
 
+def _emit(booking: Booking, event_type: str, change_request: BookingChangeRequest | None = None) -> None:
+    """Integrators' webhooks (DESIGN §9), in this transaction: the booking (and the change request) as the
+    staff API shows them at this point, so the payload is what commits, and a rollback sends nothing."""
+    from .selectors import booking_payload, change_requests_payload  # the selectors import this module
+
+    def payload() -> dict[str, Any]:
+        data: dict[str, Any] = {"booking": booking_payload(booking, staff=True)}
+        if change_request is not None:
+            [data["changeRequest"]] = change_requests_payload(
+                BookingChangeRequest.objects.filter(pk=change_request.pk))
+        return data
+
+    webhook_emit(organization=booking.organization_id, event_type=event_type, payload=payload)
+
+
+# The webhook of a booking staff create: the status it starts in.
+CREATED_EVENT_TYPES = {S.PENDING: "booking.submitted", S.APPROVED: "booking.approved", S.DENIED: "booking.denied",
+                       S.CANCELED: "booking.canceled"}
+
+
 def _contact_record(booking_org, answers: dict[str, Any]) -> Contact | None:
     """The organization's contact with this email, created on first sight."""
     email = answers.get("email")
@@ -529,6 +550,7 @@ def booking_submit(
         _log(booking, actor, "submit", {}, _snapshot(booking, booking_events))
         notify_booker(booking, "booking_received", booking_events, access_token=token)
         notify_admin(booking, "admin_new_request", booking_events, note=booking.request_note)
+        _emit(booking, "booking.submitted")
     return BookingResult(booking=booking, events=held, access_token=token)
 
 
@@ -600,6 +622,7 @@ def booking_create(
                     S.CANCELED: "booking_canceled"}[BookingStatus(status)]
             notify_booker(booking, kind, booking_events, spec=notification,
                           access_token=token if status in (S.PENDING, S.APPROVED) else None)
+        _emit(booking, CREATED_EVENT_TYPES[BookingStatus(status)])
     return BookingResult(booking=booking, events=result_events, access_token=token)
 
 
@@ -660,6 +683,7 @@ def booking_approve(
         note = _rules_override_note(clean.events, booking.organization, now) if override_rules else ""
         _log(booking, actor, "approve", before, _snapshot(booking, booking_events), note=note)
         notify_booker(booking, "booking_approved", booking_events, spec=notification)
+        _emit(booking, "booking.approved")
     return BookingResult(booking=booking, events=events)
 
 
@@ -681,6 +705,7 @@ def booking_deny(
         _mark_decided(booking, actor, BookingStatus.DENIED)
         _log(booking, actor, "deny", before, _snapshot(booking, booking_events))
         notify_booker(booking, "booking_denied", booking_events, spec=notification)
+        _emit(booking, "booking.denied")
     return BookingResult(booking=booking)
 
 
@@ -706,6 +731,7 @@ def booking_cancel(
         _log(booking, actor, "cancel", before, _snapshot(booking, booking_events),
              note="events deleted" if procedure == EventProcedure.DELETE else "events canceled")
         notify_booker(booking, "booking_canceled", booking_events, spec=notification)
+        _emit(booking, "booking.canceled")
     return BookingResult(booking=booking, events=remaining)
 
 
@@ -782,6 +808,7 @@ def change_request_submit(
             _log(booking, actor, "booker_cancel", before, _snapshot(booking, booking_events), note=note)
             notify_booker(booking, "booking_canceled", booking_events)
             notify_admin(booking, "admin_booker_canceled", booking_events)
+            _emit(booking, "booking.canceled")
             return BookingResult(booking=booking, applied=True)
 
         if not cancellation and not contact and not events:
@@ -830,6 +857,7 @@ def change_request_submit(
                                                       "cancellation": cancellation}, note=note)
         notify_booker(booking, "change_request_received", booking_events, change_request=change_request)
         notify_admin(booking, "admin_new_change_request", booking_events, change_request=change_request, note=note)
+        _emit(booking, "change_request.submitted", change_request)
     return BookingResult(booking=booking, change_request=change_request)
 
 
@@ -913,6 +941,9 @@ def change_request_approve(
              note=note or change_request.request_note)
         notify_booker(booking, "change_request_approved", booking_events, spec=notification,
                       change_request=change_request)
+        _emit(booking, "change_request.approved", change_request)
+        if change_request.cancellation:
+            _emit(booking, "booking.canceled")
     return BookingResult(booking=booking, events=events, change_request=change_request)
 
 
@@ -946,6 +977,7 @@ def change_request_deny(
              note=change_request.request_note)
         notify_booker(booking, "change_request_denied", booking_events, spec=notification,
                       change_request=change_request)
+        _emit(booking, "change_request.denied", change_request)
     return BookingResult(booking=booking, change_request=change_request)
 
 

@@ -80,12 +80,20 @@ def _is_blank(value: Any) -> bool:
 
 
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Everything str.splitlines() breaks on that CONTROL_RE lets through.
+LINE_BREAK_RE = re.compile(r"[\r\n\x85\u2028\u2029]")
 MAX_NUMBER_DIGITS = 15
 EARLIEST_YEAR, LATEST_YEAR = 1970, 2200
 
 
 def _clean_text(value: Any, path: str, label: str, errors: _Errors, limit: int = MAX_TEXT,
-                multiline: bool = False) -> str | None:
+                multiline: bool = False, one_line: bool = False) -> str | None:
+    """Plain text, or None with the problem added to `errors`.
+
+    `one_line` refuses a line break instead of folding it into a space: for what can reach an email
+    header (a booking's or an event's title is in the subject, the booker's name is the display name
+    of their address). The sender learns at once that the value cannot be used; folding it silently
+    would store something other than what they sent. Leading and trailing whitespace is only trimmed."""
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         errors.add(path, "INVALID", f"{label} must be text.")
         return None
@@ -98,7 +106,10 @@ def _clean_text(value: Any, path: str, label: str, errors: _Errors, limit: int =
     if CONTROL_RE.search(text):
         errors.add(path, "INVALID", f"{label} contains control characters.")
         return None
-    # One-line answers end up in email subjects and headers: a line break there would break the email.
+    if one_line and LINE_BREAK_RE.search(text.strip()):
+        errors.add(path, "INVALID", f"{label} must be one line.")
+        return None
+    # Other one-line answers are shown on one line: any line break folds into a space.
     text = text.strip() if multiline else " ".join(text.split())
     if len(text) > limit:
         errors.add(path, "MAX_LENGTH", f"{label} must be at most {limit} characters.")
@@ -256,7 +267,7 @@ def clean_contact(module: BookingModule, raw: Any, errors: _Errors) -> dict[str,
     if _is_blank(name):
         errors.add("contact.name", "REQUIRED", "Your name is required.")
     else:
-        contact["name"] = _clean_text(name, "contact.name", "Name", errors, limit=200)
+        contact["name"] = _clean_text(name, "contact.name", "Name", errors, limit=200, one_line=True)
     email = raw.get("email")
     if _is_blank(email):
         errors.add("contact.email", "REQUIRED", "Your email address is required.")
@@ -287,7 +298,7 @@ def clean_title(value: Any) -> str | None:
     if value in (None, ""):
         return None
     errors = _Errors()
-    text = _clean_text(value, "title", "Title", errors, limit=300)
+    text = _clean_text(value, "title", "Title", errors, limit=300, one_line=True)
     if errors.items:
         raise ValidationFailed(errors=errors.items)
     return text or None
@@ -347,7 +358,7 @@ def _clean_event(
     if _is_blank(title):
         errors.add(f"{prefix}.title", "REQUIRED", "A title is required.")
     else:
-        title = _clean_text(title, f"{prefix}.title", "Title", errors, limit=300)
+        title = _clean_text(title, f"{prefix}.title", "Title", errors, limit=300, one_line=True)
 
     resources: list[Resource] = []
     raw_ids = raw.get("resourceIds")

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "events",
     "bookings",
     "notifications",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -194,5 +195,31 @@ LOGGING = {
 NOTIFICATION_RETRY_DELAYS = [60, 300, 1800, 7200, 21600]
 
 # --- notifications: delivery, retries, reminders (DESIGN §9) ----------------------------------------
+# A worker sending one email holds its row this long (seconds); if it dies meanwhile, the row is due
+# again after it. Keep it well above the provider's HTTP timeout (anymail's REQUESTS_TIMEOUT, 30 s).
+NOTIFICATION_SEND_LEASE = env.int("NOTIFICATION_SEND_LEASE", default=300)
+# The provider's delivery tracking webhook (/anymail/<esp>/tracking/) authenticates with HTTP basic
+# auth: ANYMAIL_WEBHOOK_SECRET="user:password" (comma-separated to rotate: "new:pw,old:pw"), and the
+# same credentials in the URL given to the provider. Unset, anymail would accept anybody's posts, so an
+# unguessable placeholder makes the endpoint refuse every post until a real secret is set.
+_webhook_secret = env.list("ANYMAIL_WEBHOOK_SECRET", default=[])
+if not _webhook_secret:
+    import secrets  # noqa: E402  (kept with the one setting that needs it)
+
+    _webhook_secret = [f"unset:{secrets.token_urlsafe(32)}"]
+ANYMAIL.setdefault("WEBHOOK_SECRET", _webhook_secret)
 
 # --- webhooks for integrators (DESIGN §9) -----------------------------------------------------------
+# Retries after a failed try, in seconds from that try: 1 minute, 1 hour, 6 hours. A delivery whose last
+# retry fails is FAILED.
+WEBHOOKS_RETRY_DELAYS = [60, 3600, 21600]
+# Connect and read timeout of one POST, in seconds.
+WEBHOOKS_TIMEOUT = env.float("WEBHOOKS_TIMEOUT", default=5.0)
+# How long a claimed delivery stays SENDING before another worker may take it over (its worker died).
+WEBHOOKS_LEASE_SECONDS = 120
+# An endpoint whose deliveries end FAILED this many times in a row is disabled, and the organization's
+# owners and admins are emailed.
+WEBHOOKS_DISABLE_AFTER_FAILURES = 5
+# SSRF guard: URLs that resolve to private, loopback, link-local or reserved addresses are refused, at
+# input and again at every send, unless this is set (local development, tests).
+WEBHOOKS_ALLOW_PRIVATE = env.bool("WEBHOOKS_ALLOW_PRIVATE", default=False)

@@ -7,8 +7,10 @@ urlpatterns = [
     path("api/v1/", include("resources.api.urls")),
     path("api/v1/", include("events.api.urls")),
     path("api/v1/", include("bookings.api.urls")),
+    path("api/v1/", include("webhooks.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("anymail/", include("anymail.urls")),  # the email provider's delivery tracking webhooks
 ]
 
 handler404 = "resources.api.common.json_404"

@@ -30,10 +30,11 @@ from resources.exceptions import (
     ValidationFailed,
 )
 from resources.models import Organization, Resource
+from webhooks.services import webhook_emit
 
 from .models import Event, EventSeries, EventStatus, Reservation
 from .rules import check_rules
-from .selectors import closures_for, reservations_overlapping, resources_for_rules
+from .selectors import closures_for, events_payload, reservations_overlapping, resources_for_rules
 
 logger = logging.getLogger(__name__)
 
@@ -313,6 +314,13 @@ def _check_event_rules(
         raise ValidationFailed(errors=errors)
 
 
+def _emit(event: Event, event_type: str) -> None:
+    """Integrators' webhooks (DESIGN §9), in this transaction: the event as the API shows it at this point
+    (for a deletion, before it goes), so a rollback sends nothing."""
+    webhook_emit(organization=event.organization_id, event_type=event_type,
+                 payload=lambda: {"event": events_payload(Event.objects.filter(pk=event.pk))[0]})
+
+
 @contextmanager
 def _errors_at_top_level():
     """events_save names its errors `event.resourceIds`; the events API's body is the event itself."""
@@ -353,6 +361,7 @@ def event_create(
                      description=description)
     with _errors_at_top_level():
         [event] = events_save(organization=organization, specs=[spec], status=status)
+    _emit(event, "event.created")
     return event
 
 
@@ -406,15 +415,18 @@ def event_update(
                          description=event.description, event=event)
         with _errors_at_top_level():
             events_save(organization=organization, specs=[spec], status=new_status)
+        _emit(event, "event.updated")
         return event
     event.start, event.end = new_start, new_end  # an event without resources has nothing to check
     event.save()
     if new_status != event.status:
         events_set_status(events=[event], status=new_status)
+    _emit(event, "event.updated")
     return event
 
 
 @transaction.atomic
 def event_delete(*, event: Event) -> None:
     """Delete the event and its reservations (a booking that created it keeps its request, unlinked)."""
+    _emit(event, "event.deleted")
     events_delete(events=[event])

@@ -9,8 +9,27 @@ from resources.models import Organization
 
 class NotificationStatus(models.TextChoices):
     QUEUED = "QUEUED", "Queued"
+    # A worker claimed the row and is talking to the provider until `claimed_until`; after that the
+    # worker is presumed dead and the row is due again.
+    SENDING = "SENDING", "Sending"
     SENT = "SENT", "Sent"
     FAILED = "FAILED", "Failed"
+
+
+class DeliveryStatus(models.TextChoices):
+    """What the provider's tracking webhook last told us (anymail's normalized event types we keep)."""
+
+    QUEUED = "queued", "Queued by the provider"
+    SENT = "sent", "Sent by the provider"
+    DEFERRED = "deferred", "Deferred"
+    DELIVERED = "delivered", "Delivered"
+    OPENED = "opened", "Opened"
+    CLICKED = "clicked", "Clicked"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    FAILED = "failed", "Failed"
+    REJECTED = "rejected", "Rejected"
+    BOUNCED = "bounced", "Bounced"
+    COMPLAINED = "complained", "Marked as spam"
 
 
 class Notification(BaseModel):
@@ -28,20 +47,27 @@ class Notification(BaseModel):
     content_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.SET_NULL)
     object_id = models.UUIDField(null=True, blank=True)
     related = GenericForeignKey("content_type", "object_id")
-    status = models.CharField(max_length=6, choices=NotificationStatus.choices, default=NotificationStatus.QUEUED)
+    status = models.CharField(max_length=10, choices=NotificationStatus.choices, default=NotificationStatus.QUEUED)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The lease of the worker sending it (status SENDING); past it, the row is due again.
+    claimed_until = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     provider_message_id = models.CharField(max_length=200, blank=True)
-    delivery_status = models.CharField(max_length=30, blank=True)
+    delivery_status = models.CharField(max_length=30, blank=True, choices=DeliveryStatus.choices)
+    delivery_updated_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [
+            # Only the few unsettled rows: the sweeper's "what is due" never reads the sent history.
             models.Index(fields=["status", "next_attempt_at"], name="notification_due",
-                         condition=Q(status="QUEUED")),
+                         condition=Q(status__in=["QUEUED", "SENDING"])),
             models.Index(fields=["content_type", "object_id"], name="notification_related"),
+            # The provider's tracking webhook finds the row by the id it gave when accepting it.
+            models.Index(fields=["provider_message_id"], name="notification_provider_id",
+                         condition=~Q(provider_message_id="")),
         ]
 
     def __str__(self) -> str:

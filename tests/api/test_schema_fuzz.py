@@ -55,6 +55,8 @@ OPERATIONS = {f"{op.method.upper()} {op.path}" for op in (result.ok() for result
 
 # The seeded object each path's `{id}` stands for.
 PATH_OBJECTS = {
+    "/api/v1/webhook-endpoints/{id}": "webhook_endpoint",
+    "/api/v1/webhook-endpoints/{id}/deliveries": "webhook_endpoint",
     "/api/v1/bookings/{id}": "pending",
     "/api/v1/bookings/{id}/approve": "pending",
     "/api/v1/bookings/{id}/deny": "pending",

@@ -27,6 +27,7 @@ from resources.models import Role
 from tests.api.conftest import assert_error
 from tests.conftest import Setup, future
 from tests.factories import ContactFactory, CustomerFactory, FormFieldFactory
+from webhooks.models import WebhookEndpoint
 
 UNKNOWN = "5a0c6f1e-2b3d-4c5e-8f90-a1b2c3d4e5f6"
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -55,12 +56,16 @@ class Objects:
                                   end=future(9, 11), resource_ids=[setup.desks.pk])
         self.pending.refresh_from_db()
         self.approved.refresh_from_db()
+        self.webhook_endpoint = WebhookEndpoint.objects.create(
+            organization=setup.org, url="https://8.8.8.8/hooks", secret="whsec_" + "x" * 40,
+            event_types=["booking.approved"])
 
     def ids(self) -> set[str]:
         """Every id of setup's organization that could show up in a response."""
         org = self.org
         found = {str(org.pk), str(self.venue.pk), str(self.module.pk), str(self.portal.pk), str(self.field.pk),
-                 str(self.customer.pk), str(self.contact.pk), str(self.change_request.pk)}
+                 str(self.customer.pk), str(self.contact.pk), str(self.change_request.pk),
+                 str(self.webhook_endpoint.pk)}
         found |= {str(r.pk) for r in (self.setup.room, self.setup.hall, self.setup.desks)}
         found |= {str(pk) for pk in Event.objects.filter(organization=org).values_list("pk", flat=True)}
         found |= {str(pk) for pk in Booking.objects.filter(organization=org).values_list("pk", flat=True)}
@@ -76,7 +81,7 @@ def objects(setup) -> Objects:
 def world() -> dict[str, list[dict]]:
     """Every row of every model of the project's apps: equal before and after means nothing changed."""
     dump = {}
-    for label in ("resources", "events", "bookings", "notifications"):
+    for label in ("resources", "events", "bookings", "notifications", "webhooks"):
         for model in apps.get_app_config(label).get_models():
             dump[model._meta.label] = list(model.objects.order_by("pk").values())
     return dump
@@ -146,6 +151,11 @@ BY_ID: dict[str, tuple[str, Body]] = {
     "GET /api/v1/contacts/{id}": ("contact", _none),
     "PATCH /api/v1/contacts/{id}": ("contact", lambda o: {"name": "Taken over", "customerId": None}),
     "DELETE /api/v1/contacts/{id}": ("contact", _none),
+    "GET /api/v1/webhook-endpoints/{id}": ("webhook_endpoint", _none),
+    "PATCH /api/v1/webhook-endpoints/{id}": ("webhook_endpoint", lambda o: {
+        "url": "https://8.8.4.4/taken-over", "eventTypes": ["booking.submitted"], "active": False}),
+    "DELETE /api/v1/webhook-endpoints/{id}": ("webhook_endpoint", _none),
+    "GET /api/v1/webhook-endpoints/{id}/deliveries": ("webhook_endpoint", _none),
 }
 
 
@@ -217,6 +227,8 @@ CREATES: dict[str, tuple[Body, str | None]] = {
     "POST /api/v1/customers": (lambda o: {"orgId": str(o.org.pk), "name": "Intruder"}, None),
     "POST /api/v1/contacts": (lambda o: {"orgId": str(o.org.pk), "name": "Intruder",
                                          "email": "intruder@example.com"}, None),
+    "POST /api/v1/webhook-endpoints": (lambda o: {"orgId": str(o.org.pk), "url": "https://8.8.8.8/intruder",
+                                                  "eventTypes": ["booking.approved"]}, None),
 }
 
 
@@ -347,6 +359,7 @@ LISTS: dict[str, Callable[[Objects], list[dict]]] = {
     "GET /api/v1/customers": lambda o: [{}, {"orgId": str(o.org.pk)}],
     "GET /api/v1/contacts": lambda o: [{}, {"orgId": str(o.org.pk)}, {"customerId": str(o.customer.pk)},
                                        {"email": o.contact.email}],
+    "GET /api/v1/webhook-endpoints": lambda o: [{}, {"orgId": str(o.org.pk)}, {"active": "true"}],
 }
 
 

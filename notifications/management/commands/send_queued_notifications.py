@@ -1,12 +1,20 @@
+import logging
 import time
 
 from django.core.management.base import BaseCommand
+from django.db import close_old_connections
 
+from bookings.reminders import reminders_send_due
 from notifications.services import notifications_send_due
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
-    help = "Send queued notifications that are due (retries with back-off, and any whose task was lost)."
+    help = (
+        "The sweeper: write due reminders, then send the notifications that are due (retries with back-off, "
+        "any whose task was lost, and any whose sending worker died)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--loop", action="store_true", help="Keep running, checking every --interval seconds.")
@@ -14,9 +22,24 @@ class Command(BaseCommand):
 
     def handle(self, *args, loop: bool = False, interval: int = 30, **options):
         while True:
-            counts = notifications_send_due()
-            if counts:
-                self.stdout.write(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+            try:
+                self._pass()
+            except Exception:
+                if not loop:
+                    raise
+                # A database restart or a bug in one pass must not end the sweeper; the next pass retries.
+                logger.exception("send_queued_notifications: pass failed")
             if not loop:
                 return
+            # Like a request: drop connections that broke or outlived CONN_MAX_AGE while we slept.
+            close_old_connections()
             time.sleep(interval)
+
+    def _pass(self) -> None:
+        # Reminders first: their emails are then sent in this same pass if their task was not run.
+        reminders = reminders_send_due()
+        counts = notifications_send_due()
+        if reminders:
+            self.stdout.write(f"reminders: {reminders}")
+        if counts:
+            self.stdout.write(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))

@@ -1,0 +1,34 @@
+"""factory-boy factories of the webhooks app."""
+
+import uuid
+
+import factory
+from django.utils import timezone
+
+from tests.factories import OrganizationFactory
+from webhooks.models import EVENT_TYPES, DeliveryStatus, WebhookDelivery, WebhookEndpoint
+
+
+class WebhookEndpointFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WebhookEndpoint
+
+    organization = factory.SubFactory(OrganizationFactory)
+    url = "http://127.0.0.1:9/hooks"  # the discard port: overridden by tests that send
+    description = factory.Sequence(lambda n: f"Integration {n}")
+    secret = factory.Sequence(lambda n: f"whsec_test_secret_{n:08d}_abcdefghijkl")
+    event_types = factory.LazyFunction(lambda: list(EVENT_TYPES))
+    active = True
+
+
+class WebhookDeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WebhookDelivery
+
+    endpoint = factory.SubFactory(WebhookEndpointFactory)
+    event_id = factory.LazyFunction(uuid.uuid4)
+    event_type = "booking.submitted"
+    payload = factory.LazyAttribute(lambda d: {"id": str(d.event_id), "type": d.event_type, "createdAt": "",
+                                               "orgId": str(d.endpoint.organization_id), "data": {}})
+    status = DeliveryStatus.PENDING
+    next_attempt_at = factory.LazyFunction(timezone.now)

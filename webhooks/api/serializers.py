@@ -1,0 +1,93 @@
+"""Wire shapes of webhook endpoints and their delivery log (DESIGN §6 conventions: camelCase, UUIDs,
+UTC datetimes, integer enums). Shapes only; webhooks.services checks the URL (SSRF) and the rest."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_serializer
+from rest_framework import serializers
+
+from resources.api.fields import BooleanField, ListField, PlainTextField, TextField, UUIDField
+from webhooks.models import EVENT_TYPES, DeliveryStatus
+from webhooks.services import MIN_SECRET_LENGTH
+
+EVENT_TYPES_HELP = "What to send: any of " + ", ".join(EVENT_TYPES) + "."
+
+
+class WebhookEndpointSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    orgId = UUIDField(source="organization_id")
+    url = TextField(max_length=2000, help_text="http(s) URL that receives a signed POST per event. Private, "
+                                               "loopback and reserved addresses are refused.")
+    description = PlainTextField(max_length=200, allow_blank=True, required=False)
+    eventTypes = ListField(source="event_types", child=serializers.ChoiceField(choices=EVENT_TYPES),
+                           allow_empty=False, max_length=len(EVENT_TYPES) * 2, help_text=EVENT_TYPES_HELP)
+    active = BooleanField(required=False, help_text="false stops sending. true re-enables an endpoint that was "
+                                                    "disabled after repeated failures, and clears its failures.")
+    secret = TextField(write_only=True, required=False, min_length=MIN_SECRET_LENGTH, max_length=200,
+                       trim_whitespace=False,
+                       help_text="Write only: the HMAC key of the signatures. Left out on create, the server "
+                                 "makes one and returns it once, in the 201 response. Never listed.")
+    consecutiveFailures = serializers.IntegerField(source="consecutive_failures", read_only=True,
+                                                   help_text="FAILED deliveries in a row (a success resets it).")
+    disabledAt = serializers.DateTimeField(source="disabled_at", read_only=True, allow_null=True,
+                                           help_text="When repeated failures switched it off (null otherwise).")
+    disabledReason = serializers.CharField(source="disabled_reason", read_only=True)
+    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
+    lastUpdatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
+
+
+@extend_schema_serializer(component_name="WebhookEndpoint")  # PATCH body: PatchedWebhookEndpointRequest
+class WebhookEndpointUpdateSerializer(WebhookEndpointSerializer):
+    """An endpoint never moves to another organization."""
+
+    orgId = serializers.UUIDField(source="organization_id", read_only=True)
+
+
+class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
+    """The 201 response: the only time the secret is shown."""
+
+    secret = serializers.CharField(read_only=True, help_text="Shown this once: store it to verify signatures.")
+
+
+class OrgIdSerializer(serializers.Serializer):
+    """Read first on create, so the role is checked before the rest of the body."""
+
+    orgId = UUIDField()
+
+
+class WebhookAttemptSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    attemptedAt = serializers.DateTimeField(source="attempted_at")
+    responseStatus = serializers.IntegerField(source="response_status", allow_null=True,
+                                              help_text="The HTTP status the endpoint answered; null when none.")
+    error = serializers.CharField(help_text='Why there was no answer ("timeout after 5 s", "connection refused").')
+    durationMs = serializers.IntegerField(source="duration_ms")
+
+
+class WebhookDeliverySerializer(serializers.Serializer):
+    id = serializers.UUIDField(help_text="Also sent as the Allot-Delivery-Id header.")
+    endpointId = serializers.UUIDField(source="endpoint_id")
+    eventId = serializers.UUIDField(source="event_id", help_text="The payload's id: the same on every retry.")
+    eventType = serializers.CharField(source="event_type")
+    status = serializers.ChoiceField(choices=DeliveryStatus.choices,
+                                     help_text="0 PENDING, 1 SENDING, 2 SUCCEEDED, 3 FAILED")
+    attempts = serializers.IntegerField()
+    nextAttemptAt = serializers.DateTimeField(source="next_attempt_at", allow_null=True,
+                                              help_text="When a PENDING delivery is tried next.")
+    deliveredAt = serializers.DateTimeField(source="delivered_at", allow_null=True)
+    lastResult = serializers.CharField(source="last_result")
+    payload = serializers.JSONField(help_text="The body that is POSTed (keys sorted).")
+    attemptLog = WebhookAttemptSerializer(source="attempt_log", many=True)
+    createdAt = serializers.DateTimeField(source="created_at")
+    lastUpdatedAt = serializers.DateTimeField(source="updated_at")
+
+
+class DeliveryListQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=50)
+    cursor = serializers.CharField(required=False, max_length=500)
+    status = serializers.ChoiceField(required=False, choices=DeliveryStatus.choices)
+
+
+class DeliveryListSerializer(serializers.Serializer):
+    deliveries = WebhookDeliverySerializer(many=True, help_text="Newest first.")
+    nextCursor = serializers.CharField(allow_null=True, help_text="Pass as cursor for the next page; null at the end.")

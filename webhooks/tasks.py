@@ -1,0 +1,8 @@
+from django_tasks import task
+
+from .services import webhook_delivery_send
+
+
+@task()
+def send_webhook_delivery(delivery_id: str) -> str:
+    return webhook_delivery_send(delivery_id=delivery_id)
