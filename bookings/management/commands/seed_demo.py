@@ -49,6 +49,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Demo data ready for '{slug}'."))
         self.stdout.write(f"  Admin:    http://127.0.0.1:8000/admin/  (user {data['username']}, password {password})")
         self.stdout.write(f"  API token: {data['apiToken']}")
+        self.stdout.write(f"  Public:   http://127.0.0.1:8000/p/{data['portalSlug']}/  (the booking site)")
 
     def _seed(self, slug: str, password: str) -> dict:
         org, _ = Organization.objects.get_or_create(
