@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint check clean bench-api
+.PHONY: install demo test lint check clean bench-api bench-series
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Allot needs Python 3.11 or newer")'
@@ -33,6 +33,14 @@ bench-api: install
 	psql "$(dir $(BENCH_DATABASE_URL))postgres" -qc "CREATE DATABASE $(notdir $(BENCH_DATABASE_URL))"
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py migrate --noinput -v0
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python benchmarks/bench_api.py
+
+# 100,000 reservations on PostgreSQL: a 150-occurrence repeated request (submit, create, validate).
+BENCH_SERIES_DATABASE_URL ?= postgres://root@127.0.0.1:5432/allot_bench_series
+bench-series: install
+	-psql "$(dir $(BENCH_SERIES_DATABASE_URL))postgres" -qc "DROP DATABASE IF EXISTS $(notdir $(BENCH_SERIES_DATABASE_URL))"
+	psql "$(dir $(BENCH_SERIES_DATABASE_URL))postgres" -qc "CREATE DATABASE $(notdir $(BENCH_SERIES_DATABASE_URL))"
+	DATABASE_URL=$(BENCH_SERIES_DATABASE_URL) $(BIN)/python manage.py migrate --noinput -v0
+	DATABASE_URL=$(BENCH_SERIES_DATABASE_URL) $(BIN)/python benchmarks/bench_series.py
 
 lint: install
 	$(BIN)/ruff check .

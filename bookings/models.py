@@ -3,6 +3,7 @@ import string
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -10,6 +11,9 @@ from django.db.models.functions import Lower
 from events.models import Event
 from resources.base import BaseModel, sanitize_html
 from resources.models import Organization, Resource
+
+# The highest `BookingModule.max_occurrences` can be set to (bookings.validation.MAX_TIMES per request).
+MAX_OCCURRENCES_LIMIT = 500
 
 
 def random_portal_slug() -> str:
@@ -74,6 +78,10 @@ class BookingModule(BaseModel):
     reminder_hours = models.PositiveSmallIntegerField(
         default=24, null=True, blank=True,
         help_text="Email the booker this many hours before each approved event; empty or 0: no reminders.",
+    )
+    max_occurrences = models.PositiveSmallIntegerField(
+        default=150, validators=[MinValueValidator(1), MaxValueValidator(MAX_OCCURRENCES_LIMIT)],
+        help_text="The most occurrences one repeated request may have.",
     )
 
     class Meta:
@@ -234,6 +242,12 @@ class BookingEvent(BaseModel):
     # The start the booker was reminded of (bookings.reminders): a moved event differs from it and is
     # reminded again; an unmoved one never twice.
     reminded_for = models.DateTimeField(null=True, blank=True, editable=False)
+    # An occurrence of a repeated request (bookings.repeat): the rule as requested (wire form; {} for a
+    # single time), the id shared by the occurrences of that request (their Events share an EventSeries),
+    # and its place in the expansion (0-based). Set at creation only: a repeat cannot be changed or added.
+    repeat = models.JSONField(default=dict, blank=True, editable=False)
+    repeat_group = models.UUIDField(null=True, blank=True, editable=False)
+    occurrence = models.PositiveIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["order", "start"]

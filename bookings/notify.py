@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import is_naive
 
+from events.series import WHICH_EVENTS, WhichEvents
 from notifications.services import NotificationSpec, html_to_text, notification_enqueue
 from resources.base import sanitize_html
 from resources.models import Resource
@@ -106,9 +107,15 @@ def _requested_lines(booking: Booking, change_request: BookingChangeRequest | No
             continue
         resources = ([known[str(r)] for r in change["resourceIds"] if str(r) in known]
                      if change.get("resourceIds") else list(be.resources.all()))
-        lines.append(_event_line(change.get("title") or be.title, _moment(change.get("start")) or be.start,
+        title = change.get("title") or be.title
+        scope = SERIES_SCOPES.get(change.get(WHICH_EVENTS))  # a series change: it says how far it reaches
+        lines.append(_event_line(f"{title} ({scope})" if scope else title, _moment(change.get("start")) or be.start,
                                  _moment(change.get("end")) or be.end, resources, booking.organization.tz))
     return lines
+
+
+SERIES_SCOPES = {WhichEvents.THIS_AND_FUTURE: "and the later occurrences of the series, changed alike",
+                 WhichEvents.ALL: "and every occurrence of the series, changed alike"}
 
 
 def _requested_contact(booking: Booking, change_request: BookingChangeRequest | None) -> list[tuple[str, str]]:

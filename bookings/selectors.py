@@ -84,7 +84,8 @@ def bookings_payload(
     ids = [r["id"] for r in rows]
     be_rows = list(
         BookingEvent.objects.filter(booking_id__in=ids).order_by("booking_id", "order", "start")
-        .values("id", "booking_id", "title", "start", "end", "attendees", "answers", "event_id")
+        .values("id", "booking_id", "title", "start", "end", "attendees", "answers", "event_id", "repeat",
+                "occurrence")
     )
     be_resources: dict[Any, list] = defaultdict(list)
     be_tz: dict[Any, str] = {}
@@ -110,6 +111,9 @@ def bookings_payload(
             "attendees": be["attendees"],
             "answers": be["answers"],
             "eventId": str(be["event_id"]) if be["event_id"] else None,
+            # The repeat rule this time is an occurrence of (create-only), and its place in the series.
+            "repeat": be["repeat"] or None,
+            "occurrence": be["occurrence"],
             **local_times(be["start"], be["end"], tz),
         })
     out = []
@@ -126,6 +130,8 @@ def bookings_payload(
             "title": r["title"],
             "contact": r["contact_answers"],
             "events": events_by_booking.get(r["id"], []),
+            # The repeat the booking was requested with (its first repeated time's; each time has its own).
+            "repeat": next((e["repeat"] for e in events_by_booking.get(r["id"], []) if e["repeat"]), None),
             "requestNote": r["request_note"],
             "createdAt": iso(r["created_at"]),
             "lastUpdatedAt": iso(r["updated_at"]),

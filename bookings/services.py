@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,12 +23,29 @@ from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.text import slugify
 
-from events.models import Event, EventStatus
-from events.services import EventSpec, conflicts_check, events_delete, events_save, events_set_status
+from events.models import Event, EventSeries, EventStatus, Reservation
+from events.series import (
+    WHICH_EVENTS,
+    WhichEvents,
+    local_delta,
+    local_shift,
+    series_tz,
+    which_events_covers,
+    which_events_parse,
+)
+from events.services import (
+    EventSpec,
+    conflicts_check,
+    conflicts_check_skipping,
+    events_delete,
+    events_save,
+    events_set_status,
+)
 from notifications.services import NotificationSpec
 from resources.exceptions import (
     BookingConflict,
     CapacityExceeded,
+    DomainError,
     FieldError,
     ImmutableField,
     InvalidTransition,
@@ -59,12 +77,15 @@ from .models import (
     random_portal_slug,
 )
 from .notify import notify_admin, notify_booker
+from .repeat import Occurrence, collapse_occurrence_errors
 from .validation import (
     CleanEvent,
     CleanSubmission,
     check_event_rules,
     clean_note,
     clean_title,
+    occurrence_refs,
+    parse_moment,
     validate_contact,
     validate_submission,
 )
@@ -141,6 +162,8 @@ class BookingResult:
     access_token: str | None = None
     change_request: BookingChangeRequest | None = None
     applied: bool = False  # change request submit: applied directly to a pending booking
+    # Occurrences of a repeated request left out (staff's skipConflicts), one error each with its date.
+    skipped: list[FieldError] = field(default_factory=list)
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -270,7 +293,9 @@ def _write_booking_events(booking: Booking, clean_events: Sequence[CleanEvent]) 
     # Two inserts whatever the number of events (a repeat series can have many).
     created = BookingEvent.objects.bulk_create([
         BookingEvent(booking=booking, order=order, title=ce.title, start=ce.start, end=ce.end,
-                     attendees=ce.attendees, answers=ce.answers)
+                     attendees=ce.attendees, answers=ce.answers,
+                     repeat=ce.repeat.rule if ce.repeat else {}, repeat_group=ce.repeat.group if ce.repeat else None,
+                     occurrence=ce.repeat.index if ce.repeat else None)
         for order, ce in enumerate(clean_events)
     ])
     through = BookingEvent.resources.through
@@ -282,20 +307,33 @@ def _write_booking_events(booking: Booking, clean_events: Sequence[CleanEvent]) 
 
 
 def _update_booking_event(be: BookingEvent, ce: CleanEvent) -> None:
-    be.title, be.start, be.end, be.attendees, be.answers = ce.title, ce.start, ce.end, ce.attendees, ce.answers
-    be.save()
+    wanted = (ce.title, ce.start, ce.end, ce.attendees, ce.answers)
+    if (be.title, be.start, be.end, be.attendees, be.answers) != wanted:  # a long series: only what changed
+        be.title, be.start, be.end, be.attendees, be.answers = wanted
+        be.save()
     if sorted(str(r.pk) for r in be.resources.all()) != sorted(str(r) for r in ce.resource_ids):
         be.resources.set(ce.resources)
 
 
-def _specs(clean_events: Sequence[CleanEvent], booking_events: Sequence[BookingEvent] | None = None) -> list[EventSpec]:
-    """Event specs for the clean events; a booking event's live (not canceled) Event is moved, not duplicated."""
+def _specs(
+    clean_events: Sequence[CleanEvent],
+    booking_events: Sequence[BookingEvent] | None = None,
+    *,
+    series: Mapping[UUID, EventSeries] | None = None,
+    skippable: bool = False,
+) -> list[EventSpec]:
+    """Event specs for the clean events; a booking event's live (not canceled) Event is moved, not duplicated.
+    A new event of an occurrence joins its request's series (`series`, by repeat group); with `skippable`,
+    occurrences may be left out when they conflict (staff's skipConflicts)."""
     specs = []
     for i, ce in enumerate(clean_events):
         be = booking_events[i] if booking_events is not None else None
         existing = be.event if be is not None and be.event and be.event.status != EventStatus.CANCELED else None
+        occurrence = ce.repeat
         specs.append(EventSpec(title=ce.title, start=ce.start, end=ce.end, resource_ids=ce.resource_ids,
-                               field=ce.field, event=existing))
+                               field=ce.field, event=existing,
+                               series=(series or {}).get(occurrence.group) if occurrence else None,
+                               skippable=skippable and occurrence is not None))
     return specs
 
 
@@ -308,6 +346,119 @@ def _link_events(booking_events: Sequence[BookingEvent], events: Sequence[Event]
             changed.append(be)
     if changed:
         BookingEvent.objects.bulk_update(changed, ["event", "updated_at"])
+
+
+def _occurrence_of(be: BookingEvent) -> Occurrence | None:
+    return Occurrence(be.repeat, be.repeat_group, be.occurrence or 0) if be.repeat_group else None
+
+
+def _series_for(
+    organization: Organization, clean_events: Sequence[CleanEvent], booking_events: Sequence[BookingEvent] = ()
+) -> dict[UUID, EventSeries]:
+    """The EventSeries of each repeated request among the clean events, by repeat group: the one its
+    occurrences' events already belong to (the holds made at submit), else a new one (the organization,
+    the venue's timezone, the rule as requested). Two queries at most, whatever the number of occurrences."""
+    groups: dict[UUID, CleanEvent] = {}
+    for ce in clean_events:
+        if ce.repeat is not None:
+            groups.setdefault(ce.repeat.group, ce)
+    if not groups:
+        return {}
+    known = {be.repeat_group: be.event.series_id for be in booking_events
+             if be.repeat_group in groups and be.event is not None and be.event.series_id}
+    found: dict[UUID, EventSeries] = {}
+    if known:
+        by_id = EventSeries.objects.in_bulk(set(known.values()))
+        found = {group: by_id[pk] for group, pk in known.items() if pk in by_id}
+    new = {group: EventSeries(organization=organization, timezone=ce.tz.key, rule=dict(ce.repeat.rule))
+           for group, ce in groups.items() if group not in found}
+    EventSeries.objects.bulk_create(new.values())
+    return {**found, **new}
+
+
+@contextmanager
+def _errors_per_occurrence(clean_events: Sequence[CleanEvent]) -> Iterator[None]:
+    """The errors of repeated requests' occurrences (conflicts) merged into one per occurrence, filed at
+    its path (`event.occurrences[6]`) and named by its date."""
+    try:
+        yield
+    except DomainError as exc:
+        refs = occurrence_refs(clean_events)
+        if refs:
+            exc.errors = collapse_occurrence_errors(exc.errors, refs)
+        raise
+
+
+def _delete_booking_events(booking_events: Sequence[BookingEvent]) -> None:
+    if booking_events:
+        _release_holds(booking_events)
+        BookingEvent.objects.filter(pk__in=[be.pk for be in booking_events]).delete()
+
+
+def _leave_out_skipped(
+    clean: CleanSubmission, booking_events: Sequence[BookingEvent], specs: Sequence[EventSpec]
+) -> list[BookingEvent]:
+    """After conflicts were checked with skippable specs: the occurrences set aside move from `clean.events`
+    to `clean.skipped` (one error each), their booking events (and holds) are deleted, and the booking
+    events kept are returned, in order. A repeated request left with no occurrence at all refuses the
+    whole request (409): never an empty series, never a silent partial write."""
+    gone = [i for i, spec in enumerate(specs) if spec.skipped]
+    if not gone:
+        return list(booking_events)
+    errors = collapse_occurrence_errors([e for i in gone for e in specs[i].skipped], occurrence_refs(clean.events))
+    kept_groups = {ce.repeat.group for i, ce in enumerate(clean.events) if ce.repeat and not specs[i].skipped}
+    emptied = {clean.events[i].field for i in gone if clean.events[i].repeat.group not in kept_groups}
+    if emptied:
+        refused = [e for e in errors if e.field in emptied]
+        error_class = BookingConflict if any(e.code == "BOOKING_CONFLICT" for e in refused) else CapacityExceeded
+        raise error_class("No occurrence of the repeated booking is free.", errors=refused)
+    leaving = set(gone)
+    _delete_booking_events([booking_events[i] for i in gone if i < len(booking_events)])
+    clean.skipped.extend(errors)
+    clean.events = [ce for i, ce in enumerate(clean.events) if i not in leaving]
+    return [be for i, be in enumerate(booking_events) if i not in leaving]
+
+
+def _drop_set_aside(booking_events: Sequence[BookingEvent], clean: CleanSubmission) -> list[BookingEvent]:
+    """An existing booking's events that validation kept (approval with skipConflicts sets aside the
+    occurrences that break a rule): the others are deleted, with their holds."""
+    if not clean.skipped:
+        return list(booking_events)
+    kept = {str(ce.booking_event_id) for ce in clean.events}
+    _delete_booking_events([be for be in booking_events if str(be.pk) not in kept])
+    return [be for be in booking_events if str(be.pk) in kept]
+
+
+def _save_events(
+    organization: Organization,
+    clean: CleanSubmission,
+    booking_events: Sequence[BookingEvent],
+    *,
+    status: int,
+    skip: bool = False,
+    move: bool = False,
+) -> tuple[list[Event], list[BookingEvent]]:
+    """events_save for the clean events (one per booking event, in order; `move`: the booking events'
+    live events are moved rather than new ones made), each repeated request's occurrences in one
+    EventSeries, its conflicts one error per occurrence. With `skip`, occurrences that conflict are left
+    out (see _leave_out_skipped). Returns the events and the booking events they belong to."""
+    specs = _specs(clean.events, booking_events if move else None,
+                   series=_series_for(organization, clean.events, booking_events), skippable=skip)
+    with _errors_per_occurrence(clean.events):
+        events = events_save(organization=organization, specs=specs, status=status)
+        return events, _leave_out_skipped(clean, booking_events, specs)
+
+
+def _skipped_note(skipped: Sequence[FieldError]) -> str:
+    """The log's account of the occurrences left out (their local date and time and why)."""
+    if not skipped:
+        return ""
+    items = []
+    for error in skipped:
+        local = error.meta.get("startLocal")
+        when = f"{datetime.fromisoformat(local):%a %d %b %Y %H:%M}" if local else error.field
+        items.append(f"{when} {error.code}")
+    return f"Skipped {len(skipped)} occurrence{'s' if len(skipped) != 1 else ''}: " + "; ".join(items)
 
 
 def _held_events(booking_events: Sequence[BookingEvent]) -> list[Event]:
@@ -417,6 +568,11 @@ def _merge(
     events = [_answers_for_merge(be) for be in booking_events]
     by_id = {e["bookingEventId"]: e for e in events}
     errors = []
+    immutable = [FieldError(f"{'event' if len(event_changes) == 1 else f'events[{i}]'}.repeat", "IMMUTABLE_FIELD",
+                            "A repeat is set when the booking is made: no occurrence can be added or changed by it.")
+                 for i, change in enumerate(event_changes or []) if isinstance(change, dict) and "repeat" in change]
+    if immutable:
+        raise ImmutableField("A repeat can only be set when the booking is made.", errors=immutable)
     for i, change in enumerate(event_changes or []):
         path = "event" if len(event_changes or []) == 1 else f"events[{i}]"
         if not isinstance(change, dict):
@@ -430,10 +586,91 @@ def _merge(
             errors.append(FieldError(f"{path}.bookingEventId", "NOT_FOUND",
                                      "Name the bookingEventId of the requested time to change."))
             continue
-        target.update({k: v for k, v in change.items() if k != "bookingEventId"})
+        target.update({k: v for k, v in change.items() if k not in ("bookingEventId", WHICH_EVENTS)})
+        if WHICH_EVENTS in change:  # a series change: the other occurrences it chooses follow
+            _spread_series_change(booking_events, by_id, target["bookingEventId"], change, path, errors)
     if errors:
         raise ValidationFailed(errors=errors)
     return contact, events
+
+
+def _series_scope(
+    booking_events: Sequence[BookingEvent], target: BookingEvent, which: WhichEvents
+) -> tuple[list[BookingEvent], Any]:
+    """The booking's other occurrences that a change addressed to `target` chooses (events.series: those of
+    the same series on the calendar, not canceled), and the series' timezone."""
+    event = target.event
+    if which == WhichEvents.THIS or event is None or event.series_id is None:
+        return [], None
+    covered = [be for be in booking_events if be.pk != target.pk and be.event is not None
+               and be.event.series_id == event.series_id and be.event.status != EventStatus.CANCELED
+               and which_events_covers(which, start=be.event.start, target_start=event.start)]
+    first = next(iter(target.resources.all()), None)
+    fallback = first.venue.tz if first else target.booking.organization.tz
+    name = EventSeries.objects.filter(pk=event.series_id).values_list("timezone", flat=True).first()
+    return covered, series_tz(name, fallback)
+
+
+def _spread_series_change(
+    booking_events: Sequence[BookingEvent], by_id: dict[str, dict[str, Any]], target_id: str,
+    change: dict[str, Any], path: str, errors: list[FieldError],
+) -> None:
+    """A change with whichEventsToUpdate 2 (this and later) or 3 (all) applies to the other occurrences it
+    chooses as the events API applies it: the same answers, and a time change as the same wall-clock
+    shift in the series' timezone (events.series), from each occurrence's current time."""
+    try:
+        which = which_events_parse(change.get(WHICH_EVENTS), deleting=False, field=f"{path}.{WHICH_EVENTS}")
+    except ValidationFailed as exc:
+        errors.extend(exc.errors)
+        return
+    target = next(be for be in booking_events if str(be.pk) == target_id)
+    covered, tz = _series_scope(booking_events, target, which)
+    if not covered:
+        return
+    copied = {k: v for k, v in change.items() if k not in ("bookingEventId", WHICH_EVENTS, "start", "end")}
+    shifts = {}
+    for key in ("start", "end"):
+        moment = parse_moment(change.get(key), tz) if key in change else None
+        if moment is not None:  # an unreadable time is reported on the addressed occurrence
+            shifts[key] = local_delta(getattr(target, key), moment, tz)
+    for be in covered:
+        answers = by_id[str(be.pk)]
+        answers.update(copied)
+        for key, delta in shifts.items():
+            answers[key] = local_shift(getattr(be, key), delta, tz).isoformat()
+
+
+def _series_changes_compact(
+    booking_events: Sequence[BookingEvent], requested: Sequence[Any] | None, changes: list[dict[str, Any]],
+    clean: CleanSubmission,
+) -> list[dict[str, Any]]:
+    """How a change request keeps a series change: as it was asked (the addressed occurrence's change with
+    its whichEventsToUpdate, spread again when approved, over the series as it is then) followed by the
+    changes of occurrences it does not cover or that were named on their own; not one entry per occurrence."""
+    index = {str(be.pk): i for i, be in enumerate(booking_events)}
+    heads: list[dict[str, Any]] = []
+    covered: set[str] = set()
+    named: set[str] = set()
+    for change in requested or []:
+        if not isinstance(change, dict):
+            continue
+        target_id = str(change.get("bookingEventId") or (booking_events[0].pk if len(booking_events) == 1 else ""))
+        which = which_events_parse(change.get(WHICH_EVENTS), deleting=False)  # _merge has checked it
+        if which == WhichEvents.THIS or target_id not in index:
+            named.add(target_id)
+            continue
+        target = booking_events[index[target_id]]
+        scope, _ = _series_scope(booking_events, target, which)
+        covered |= {str(be.pk) for be in scope}
+        ce = clean.events[index[target_id]]
+        wanted = {"title": ce.title, "start": ce.start.isoformat(), "end": ce.end.isoformat(),
+                  "resourceIds": [str(r) for r in ce.resource_ids], "attendees": ce.attendees, **ce.answers}
+        heads.append({"bookingEventId": target_id, **{k: wanted[k] for k in change if k in wanted},
+                      WHICH_EVENTS: int(which)})
+    if not heads:
+        return changes
+    covered |= {head["bookingEventId"] for head in heads}
+    return heads + [c for c in changes if c["bookingEventId"] not in covered or c["bookingEventId"] in named]
 
 
 def _merge_and_validate(
@@ -445,10 +682,13 @@ def _merge_and_validate(
     check_rules: bool = True,
     only_moved_rules: bool = False,
     now: datetime | None = None,
+    skip_failing: bool = False,
+    repeats: Sequence[Occurrence | None] | None = None,
 ) -> CleanSubmission:
     """Validate the booking's answers with the changes applied, as an existing booking (see
     validate_submission). With `only_moved_rules`, booking rules are checked only for the times that
-    move or change resources: an approved booking with a past occurrence can still change its phone."""
+    move or change resources: an approved booking with a past occurrence can still change its phone.
+    `skip_failing` and `repeats` (each booking event's occurrence): as validate_submission's."""
     contact, events = _merge(booking, booking_events, contact_changes, event_changes)
     moved = None
     if only_moved_rules:
@@ -463,7 +703,7 @@ def _merge_and_validate(
     held = {str(r.pk): r for be in booking_events for r in be.resources.all()}
     return validate_submission(module=booking.module, contact=contact, events=events,
                                single_event=len(events) == 1, check_rules=check_rules, rules_for=moved,
-                               existing=held, now=now)
+                               existing=held, now=now, skip_failing=skip_failing, repeats=repeats)
 
 
 def _parse_event_procedure(value: Any) -> int:
@@ -507,19 +747,27 @@ def _new_booking(
     return booking, token, _booking_events(booking)  # reloaded with resources, for the log and the emails
 
 
-def _hold_or_check(module: BookingModule, booking_events: list[BookingEvent], clean: CleanSubmission) -> list[Event]:
-    """A pending request holds its slots with TENTATIVE events when the module says so; otherwise it is
-    only refused when the slot is already taken (two unheld requests may compete for one slot)."""
+def _hold_or_check(
+    module: BookingModule, booking_events: list[BookingEvent], clean: CleanSubmission, *, skip: bool = False
+) -> tuple[list[Event], list[BookingEvent]]:
+    """A pending request holds its slots with TENTATIVE events when the module says so (a repeated
+    request's holds in one EventSeries); otherwise it is only refused when the slot is already taken (two
+    unheld requests may compete for one slot). With `skip` (staff), occurrences that conflict are left
+    out instead. Returns the holds and the booking events kept."""
     if module.hold_pending_slots:
-        held = events_save(organization=module.organization, specs=_specs(clean.events), status=EventStatus.TENTATIVE)
+        held, booking_events = _save_events(module.organization, clean, booking_events, status=EventStatus.TENTATIVE,
+                                            skip=skip)
         _link_events(booking_events, held)
-        return held
+        return held, booking_events
     resources = {r.pk: r for ce in clean.events for r in ce.resources}
-    errors = conflicts_check(specs=_specs(clean.events), resources=resources)
-    if errors:
-        error_class = BookingConflict if any(e.code == "BOOKING_CONFLICT" for e in errors) else CapacityExceeded
-        raise error_class(errors=errors)
-    return []
+    specs = _specs(clean.events, skippable=skip)
+    with _errors_per_occurrence(clean.events):
+        check = conflicts_check_skipping if skip else conflicts_check
+        errors = check(specs=specs, resources=resources)
+        if errors:
+            error_class = BookingConflict if any(e.code == "BOOKING_CONFLICT" for e in errors) else CapacityExceeded
+            raise error_class(errors=errors)
+        return [], _leave_out_skipped(clean, booking_events, specs)
 
 
 def booking_submit(
@@ -546,7 +794,7 @@ def booking_submit(
             module=module, portal=portal, status=BookingStatus.PENDING, submission=True, clean=clean,
             title=title, request_note=request_note, customer=None, contact=None,
         )
-        held = _hold_or_check(module, booking_events, clean)
+        held, booking_events = _hold_or_check(module, booking_events, clean)
         _log(booking, actor, "submit", {}, _snapshot(booking, booking_events))
         notify_booker(booking, "booking_received", booking_events, access_token=token)
         notify_admin(booking, "admin_new_request", booking_events, note=booking.request_note)
@@ -570,11 +818,16 @@ def booking_create(
     contact_id: Any = None,
     notification: NotificationSpec | None = None,
     override_rules: bool = False,
+    skip_conflicts: bool = False,
     now: datetime | None = None,
 ) -> BookingResult:
     """Staff create a booking in any status. APPROVED links an existing event (`event_id`) or creates
     CONFIRMED events; PENDING behaves like a submission; DENIED and CANCELED only record the request.
-    An email goes out only when `notification` asks for one."""
+    An email goes out only when `notification` asks for one.
+
+    With `skip_conflicts`, occurrences of a repeated request that break a rule or conflict are left out
+    and the rest booked; the result's `skipped` lists them (one error each, with its date) and the log's
+    note names them. A repeated request with no free occurrence is still refused."""
     if isinstance(status, bool) or status not in BookingStatus.values:
         raise ValidationFailed(errors=[FieldError("bookingStatus", "INVALID", "bookingStatus is 0, 1, 2 or 3.")])
     org = module.organization
@@ -597,7 +850,7 @@ def booking_create(
         else:
             check = not override_rules and status in (BookingStatus.PENDING, BookingStatus.APPROVED)
             clean = validate_submission(module=module, contact=contact, events=events, single_event=single_event,
-                                        check_rules=check, now=now)
+                                        check_rules=check, now=now, skip_failing=skip_conflicts)
         booking, token, booking_events = _new_booking(
             module=module, portal=portal, status=status, submission=False, clean=clean, title=title,
             request_note=request_note, customer=customer, contact=contact_obj,
@@ -609,13 +862,15 @@ def booking_create(
             _link_events(booking_events, [linked])
             result_events = [linked]
         elif status == BookingStatus.PENDING:
-            result_events = _hold_or_check(module, booking_events, clean)
+            result_events, booking_events = _hold_or_check(module, booking_events, clean, skip=skip_conflicts)
         elif status == BookingStatus.APPROVED:
-            result_events = events_save(organization=org, specs=_specs(clean.events), status=EventStatus.CONFIRMED)
+            result_events, booking_events = _save_events(org, clean, booking_events, status=EventStatus.CONFIRMED,
+                                                         skip=skip_conflicts)
             _link_events(booking_events, result_events)
         if status in (BookingStatus.APPROVED, BookingStatus.DENIED):
             _mark_decided(booking, actor, status)
         note = _rules_override_note(clean.events, org, now) if override_rules and not linked else ""
+        note = "; ".join(filter(None, [note, _skipped_note(clean.skipped)]))
         _log(booking, actor, "create", {}, _snapshot(booking, booking_events), note=note)
         if notification is not None:
             kind = {S.PENDING: "booking_received", S.APPROVED: "booking_approved", S.DENIED: "booking_denied",
@@ -623,7 +878,7 @@ def booking_create(
             notify_booker(booking, kind, booking_events, spec=notification,
                           access_token=token if status in (S.PENDING, S.APPROVED) else None)
         _emit(booking, CREATED_EVENT_TYPES[BookingStatus(status)])
-    return BookingResult(booking=booking, events=result_events, access_token=token)
+    return BookingResult(booking=booking, events=result_events, access_token=token, skipped=clean.skipped)
 
 
 def _linked_event(organization, event_id: Any) -> Event:
@@ -654,13 +909,18 @@ def booking_approve(
     customer_id: Any = _UNSET,
     contact_id: Any = _UNSET,
     override_rules: bool = False,
+    skip_conflicts: bool = False,
     now: datetime | None = None,
 ) -> BookingResult:
     """PENDING → APPROVED: CONFIRMED events from the requested times with staff edits applied (holds
-    are confirmed in place). 409 BOOKING_CONFLICT naming the events if a resource is taken.
+    are confirmed in place). 409 BOOKING_CONFLICT naming the events if a resource is taken. The
+    occurrences of a repeated request become the events of one EventSeries (the one their holds are in).
 
     `client_last_updated_at` is the booking's lastUpdatedAt as the deciding person saw it; None skips
     the check and is only for callers that read the booking in the same request.
+
+    With `skip_conflicts`, occurrences that break a rule or conflict are left out: their requested times
+    (and holds) are removed from the booking, the result's `skipped` lists them and the log names them.
     """
     with transaction.atomic():
         booking = _lock_booking(booking_id)
@@ -669,9 +929,11 @@ def booking_approve(
         booking_events = _booking_events(booking)
         before = _snapshot(booking, booking_events)
         clean = _merge_and_validate(booking, booking_events, event_changes=event_edits,
-                                    check_rules=not override_rules, now=now)
-        events = events_save(organization=booking.organization, specs=_specs(clean.events, booking_events),
-                             status=EventStatus.CONFIRMED)
+                                    check_rules=not override_rules, now=now, skip_failing=skip_conflicts,
+                                    repeats=[_occurrence_of(be) for be in booking_events])
+        booking_events = _drop_set_aside(booking_events, clean)
+        events, booking_events = _save_events(booking.organization, clean, booking_events,
+                                              status=EventStatus.CONFIRMED, skip=skip_conflicts, move=True)
         for be, ce in zip(booking_events, clean.events, strict=True):
             _update_booking_event(be, ce)
         _link_events(booking_events, events)
@@ -681,10 +943,11 @@ def booking_approve(
             booking.contact = _resolve(Contact, booking.organization, contact_id, "contactId")
         _mark_decided(booking, actor, BookingStatus.APPROVED)
         note = _rules_override_note(clean.events, booking.organization, now) if override_rules else ""
+        note = "; ".join(filter(None, [note, _skipped_note(clean.skipped)]))
         _log(booking, actor, "approve", before, _snapshot(booking, booking_events), note=note)
         notify_booker(booking, "booking_approved", booking_events, spec=notification)
         _emit(booking, "booking.approved")
-    return BookingResult(booking=booking, events=events)
+    return BookingResult(booking=booking, events=events, skipped=clean.skipped)
 
 
 def booking_deny(
@@ -846,6 +1109,8 @@ def change_request_submit(
         # APPROVED: record the request for staff.
         contact_changes = _changed_contact(booking, clean) if clean else {}
         event_changes = _changed_events(booking_events, clean) if clean else []
+        if event_changes:
+            event_changes = _series_changes_compact(booking_events, events, event_changes, clean)
         if clean and not contact_changes and not event_changes:
             raise ValidationFailed(errors=[FieldError("", "NO_CHANGES", "The request asks for nothing new.")])
         _withdraw_open_change_requests(booking, ChangeRequestDecision.SUPERSEDED, actor)
@@ -987,6 +1252,72 @@ def booking_cancel_by_booker(*, booking_id: UUID | str, actor: Actor, request_no
     return change_request_submit(booking_id=booking_id, actor=actor, cancellation=True, request_note=request_note)
 
 
+# --- staff change booked events on the calendar (the events API, the Event admin) -------------------
+# events.services announces such changes (events.signals); bookings.apps connects these two.
+
+
+def _actor_of(value: Any) -> Actor:
+    if isinstance(value, Actor):
+        return value
+    if getattr(value, "is_authenticated", False):
+        return Actor.staff(value)
+    return Actor.system()
+
+
+def booking_events_lock(*, event_ids: Sequence[UUID]) -> list[Booking]:
+    """Lock the bookings these events came from before the events and their resources are locked: the
+    order every booking service takes its locks in, so the two never wait on each other in a cycle."""
+    with transaction.atomic():
+        ids = set(BookingEvent.objects.filter(event_id__in=list(event_ids)).values_list("booking_id", flat=True))
+        if not ids:
+            return []
+        return list(Booking.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk"))
+
+
+def booking_events_follow(*, events: Sequence[Event], actor: Any = None, deleted: bool = False) -> list[Booking]:
+    """Staff changed calendar events directly (or are deleting them): the booking events they came from
+    follow them (title, start, end and resources; a deleted event leaves its request unlinked, as it
+    always has), the booking's lastUpdatedAt moves (a decision page opened before is stale), and each
+    booking gets one log row. Nobody is emailed: it is staff's own change (bookers use change requests).
+    `actor`: an Actor, or the staff user; anything else is logged as the system."""
+    by_event = {e.pk: e for e in events}
+    with transaction.atomic():
+        booking_ids = set(BookingEvent.objects.filter(event_id__in=list(by_event)).values_list("booking_id", flat=True))
+        if not booking_ids:
+            return []
+        resource_ids: dict[UUID, list[UUID]] = {}
+        for event_id, rid in (Reservation.objects.filter(event_id__in=list(by_event)).order_by("created_at", "pk")
+                              .values_list("event_id", "resource_id")):
+            resource_ids.setdefault(event_id, []).append(rid)
+        who = _actor_of(actor)
+        bookings = []
+        for booking_id in sorted(booking_ids, key=str):
+            booking = _lock_booking(booking_id)
+            booking_events = _booking_events(booking)
+            before = _snapshot(booking, booking_events)
+            count = 0
+            for be in booking_events:
+                event = by_event.get(be.event_id)
+                if event is None:
+                    continue
+                count += 1
+                if deleted:
+                    be.event = None
+                    be.save(update_fields=["event", "updated_at"])
+                    continue
+                be.title, be.start, be.end = event.title, event.start, event.end
+                be.save(update_fields=["title", "start", "end", "updated_at"])
+                wanted = resource_ids.get(event.pk)
+                if wanted and sorted(map(str, wanted)) != sorted(str(r.pk) for r in be.resources.all()):
+                    be.resources.set(wanted)
+            booking.save()
+            what = "deleted" if deleted else "changed"
+            _log(booking, who, f"events_{what}", before, _snapshot(booking, _booking_events(booking)),
+                 note=f"{count} calendar event{'s' if count != 1 else ''} {what} by staff")
+            bookings.append(booking)
+        return bookings
+
+
 # --- configuration ---------------------------------------------------------------------------------
 # Booking modules (with their form fields), portals, customers and contacts. The API's serializers only
 # check shapes; these functions check what needs the database (the same organization, unique slugs and
@@ -995,7 +1326,7 @@ def booking_cancel_by_booker(*, booking_id: UUID | str, actor: Actor, request_no
 
 MODULE_ATTRIBUTES = (
     "name", "slug", "about_title", "about_description", "calendar_days_shown", "calendar_show_requested",
-    "hold_pending_slots", "allow_change_requests", "allow_cancellation", "terms",
+    "hold_pending_slots", "allow_change_requests", "allow_cancellation", "terms", "max_occurrences",
 )
 FORM_FIELD_ATTRIBUTES = ("label", "type", "required", "help_text", "options", "min_value", "max_value", "order")
 FORM_SECTIONS = {

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
@@ -29,10 +30,20 @@ from resources.exceptions import FieldError, ValidationFailed
 from resources.models import Resource
 
 from .models import BookingModule, FieldType, FormField
+from .repeat import (
+    Occurrence,
+    OccurrenceRef,
+    collapse_occurrence_errors,
+    expand_repeat,
+    failed_occurrences,
+    parse_repeat,
+)
 
 MAX_EVENTS = 150
+# Requested times in one request once repeats are expanded (each series is also capped by its module).
+MAX_TIMES = 500
 CONTACT_BUILTINS = {"name", "email", "phone"}
-EVENT_BUILTINS = {"title", "start", "end", "resourceIds", "attendees", "bookingEventId"}
+EVENT_BUILTINS = {"title", "start", "end", "resourceIds", "attendees", "bookingEventId", "repeat"}
 PHONE_RE = re.compile(r"^\+?[0-9()\-.\s]{5,30}$")
 MAX_TEXT = 5000
 
@@ -47,16 +58,28 @@ class CleanEvent:
     answers: dict[str, Any] = field(default_factory=dict)
     field: str = "event"
     booking_event_id: UUID | None = None
+    repeat: Occurrence | None = None  # an occurrence of a repeated request (bookings.repeat)
 
     @property
     def resource_ids(self) -> list[UUID]:
         return [r.pk for r in self.resources]
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return self.resources[0].venue.tz if self.resources else zoneinfo.ZoneInfo("UTC")
 
 
 @dataclass
 class CleanSubmission:
     contact: dict[str, Any]
     events: list[CleanEvent]
+    # Occurrences left out (skip_failing), one error each; never part of `events`.
+    skipped: list[FieldError] = field(default_factory=list)
+
+
+def occurrence_refs(clean_events: Sequence[CleanEvent]) -> list[OccurrenceRef]:
+    """Where the errors of each occurrence among `clean_events` are filed, for collapse_occurrence_errors."""
+    return [OccurrenceRef(ce.field, ce.repeat.index, ce.start, ce.end, ce.tz) for ce in clean_events if ce.repeat]
 
 
 def event_field_prefix(index: int, single: bool) -> str:
@@ -441,6 +464,106 @@ def check_event_rules(
     return out
 
 
+def _expand_event(
+    module: BookingModule, event: CleanEvent | None, raw_rule: Any, prefix: str, errors: _Errors
+) -> list[CleanEvent]:
+    """The occurrences of a requested event that repeats, each filed at `<prefix>.occurrences[k]` with the
+    same title, resources and answers; none, with the problems added to `errors`, when the rule is not
+    valid or gives more occurrences than the module allows (`max_occurrences`)."""
+    rule, problems = parse_repeat(raw_rule, f"{prefix}.repeat")
+    errors.items.extend(problems)
+    if rule is None or event is None:
+        return []
+    tz = event.tz
+    start_local = event.start.astimezone(tz).replace(tzinfo=None)
+    if rule.until < start_local.date():
+        errors.add(f"{prefix}.repeat.repeatUntil", "INVALID", "repeatUntil must not be before the start date.")
+        return []
+    cap = module.max_occurrences
+    times = expand_repeat(start_local=start_local, end_local=event.end.astimezone(tz).replace(tzinfo=None), tz=tz,
+                          rule=rule, limit=cap + 1)
+    if not times:
+        errors.add(f"{prefix}.repeat", "NO_OCCURRENCES", "This repeat gives no date up to repeatUntil.")
+        return []
+    if len(times) > cap:
+        errors.add(f"{prefix}.repeat.repeatUntil", "TOO_MANY_OCCURRENCES",
+                   f"A repeated booking has at most {cap} occurrences; choose an earlier repeatUntil.",
+                   maxOccurrences=cap)
+        return []
+    group, wire = uuid4(), rule.as_wire()
+    return [replace(event, start=start, end=end, answers=dict(event.answers), field=f"{prefix}.occurrences[{k}]",
+                    repeat=Occurrence(wire, group, k))
+            for k, (start, end) in enumerate(times)]
+
+
+def assess_submission(
+    *,
+    module: BookingModule,
+    contact: Any,
+    events: Any,
+    single_event: bool = False,
+    check_rules: bool = True,
+    rules_for: set[str] | None = None,
+    existing: dict[str, Resource] | None = None,
+    repeats: Sequence[Occurrence | None] | None = None,
+    check_contact: bool = True,
+    now: datetime | None = None,
+) -> tuple[CleanSubmission, list[FieldError]]:
+    """validate_submission's work without its verdict: the clean answers (every requested time whose own
+    answers are valid, repeats expanded, those that break a booking rule included) and every problem
+    found, each occurrence's not yet merged into one. The validate endpoint reports them all at once."""
+    errors = _Errors()
+    errors.existing = existing is not None
+    clean_contact_answers = clean_contact(module, contact if contact is not None else {}, errors) \
+        if check_contact else {}
+    offered = {**(existing or {}), **offered_resources(module)}
+    clean_events: list[CleanEvent] = []
+    if not isinstance(events, list) or not events:
+        errors.add("event" if single_event else "events", "REQUIRED", "Request at least one time.")
+    elif len(events) > MAX_EVENTS and existing is None:  # an existing booking may hold a long series
+        errors.add("events", "MAX_LENGTH", f"At most {MAX_EVENTS} times in one request.")
+    else:
+        for index, raw in enumerate(events):
+            prefix = event_field_prefix(index, single_event)
+            cleaned = _clean_event(module, raw, prefix, offered, errors)
+            if cleaned is not None:
+                if isinstance(raw, dict) and raw.get("bookingEventId"):
+                    cleaned.booking_event_id = raw["bookingEventId"]
+                if repeats is not None and index < len(repeats):
+                    cleaned.repeat = repeats[index]
+            rule = raw.get("repeat") if isinstance(raw, dict) else None
+            if rule is not None and existing is not None:
+                errors.add(f"{prefix}.repeat", "IMMUTABLE_FIELD", "A repeat can only be set when the booking is made.")
+            elif rule is not None:
+                clean_events.extend(_expand_event(module, cleaned, rule, prefix, errors))
+            elif cleaned is not None:
+                clean_events.append(cleaned)
+        if existing is None and len(clean_events) > MAX_TIMES:
+            errors.add("event" if single_event else "events", "MAX_LENGTH",
+                       f"At most {MAX_TIMES} times in one request (repeats included).")
+            clean_events = []
+    if check_rules:
+        checked = clean_events if rules_for is None else [
+            e for e in clean_events if e.booking_event_id is None or str(e.booking_event_id) in rules_for]
+        errors.items.extend(check_event_rules(checked, organization=module.organization, now=now))
+    return CleanSubmission(contact=clean_contact_answers, events=clean_events), errors.items
+
+
+def set_aside_failing_occurrences(clean: CleanSubmission, errors: list[FieldError]) -> list[FieldError]:
+    """Move the occurrences that `errors` (merged per occurrence) name out of `clean.events` into
+    `clean.skipped`; return the errors that still refuse the request: those of anything but an occurrence,
+    and those of a repeated request that would keep no occurrence at all (never a silent empty series)."""
+    refs = occurrence_refs(clean.events)
+    failing = failed_occurrences(errors, refs)
+    if not failing:
+        return errors
+    groups_kept = {ce.repeat.group for ce in clean.events if ce.repeat and ce.field not in failing}
+    dropped = {ce.field for ce in clean.events if ce.repeat and ce.field in failing and ce.repeat.group in groups_kept}
+    clean.skipped.extend(e for e in errors if e.field in dropped)
+    clean.events = [ce for ce in clean.events if ce.field not in dropped]
+    return [e for e in errors if e.field not in dropped]
+
+
 def validate_submission(
     *,
     module: BookingModule,
@@ -451,6 +574,8 @@ def validate_submission(
     rules_for: set[str] | None = None,
     existing: dict[str, Resource] | None = None,
     now: datetime | None = None,
+    skip_failing: bool = False,
+    repeats: Sequence[Occurrence | None] | None = None,
 ) -> CleanSubmission:
     """Validate a whole submission: contact answers, one or more events, and (unless staff override
     them) the booking rules of every requested resource. Raises ValidationFailed with every error.
@@ -459,28 +584,20 @@ def validate_submission(
     answers: the form may have changed since it was made, so fields added later are not required of
     it, answers to archived fields are kept, and its resources stay acceptable even if no longer
     offered. `rules_for` limits the rule check to those bookingEventIds (the ones a change moves).
+
+    An event with `repeat` (bookings.repeat) becomes its occurrences, each checked against the rules
+    (the advance limit too: an occurrence beyond it is that occurrence's error). The problems of one
+    occurrence are merged into one error filed at `event.occurrences[k]` (`events[i].occurrences[k]`)
+    with its date. With `skip_failing` (staff's skipConflicts), occurrences that break a rule are left
+    out instead, into `skipped`, unless none of their series would remain. `repeats` tells an existing
+    booking's events which occurrence each is (approval reports and skips them the same way, at `events[i]`).
     """
-    errors = _Errors()
-    errors.existing = existing is not None
-    clean_contact_answers = clean_contact(module, contact if contact is not None else {}, errors)
-    offered = {**(existing or {}), **offered_resources(module)}
-    clean_events: list[CleanEvent] = []
-    if not isinstance(events, list) or not events:
-        errors.add("event" if single_event else "events", "REQUIRED", "Request at least one time.")
-    elif len(events) > MAX_EVENTS:
-        errors.add("events", "MAX_LENGTH", f"At most {MAX_EVENTS} times in one request.")
-    else:
-        for index, raw in enumerate(events):
-            prefix = event_field_prefix(index, single_event)
-            cleaned = _clean_event(module, raw, prefix, offered, errors)
-            if cleaned is not None:
-                if isinstance(raw, dict) and raw.get("bookingEventId"):
-                    cleaned.booking_event_id = raw["bookingEventId"]
-                clean_events.append(cleaned)
-    if check_rules:
-        checked = clean_events if rules_for is None else [
-            e for e in clean_events if e.booking_event_id is None or str(e.booking_event_id) in rules_for]
-        errors.items.extend(check_event_rules(checked, organization=module.organization, now=now))
-    if errors.items:
-        raise ValidationFailed(errors=errors.items)
-    return CleanSubmission(contact=clean_contact_answers, events=clean_events)
+    clean, problems = assess_submission(
+        module=module, contact=contact, events=events, single_event=single_event, check_rules=check_rules,
+        rules_for=rules_for, existing=existing, repeats=repeats, now=now)
+    errors = collapse_occurrence_errors(problems, occurrence_refs(clean.events))
+    if skip_failing:
+        errors = set_aside_failing_occurrences(clean, errors)
+    if errors:
+        raise ValidationFailed(errors=errors)
+    return clean

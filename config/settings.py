@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "notifications",
     "webhooks",
     "public",
+    "feeds",
 ]
 
 MIDDLEWARE = [

@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("anymail/", include("anymail.urls")),  # the email provider's delivery tracking webhooks
+    path("", include("feeds.urls")),  # calendar feeds /feeds/<token>.ics and the booker's /b/<token>/events.ics
     path("", include("public.urls")),  # the public site: /p/<portal>/... and the booker's /b/<token>/
 ]
 

@@ -10,10 +10,12 @@ IMMEDIATE transaction mode serializes writers.
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -27,6 +29,7 @@ from resources.exceptions import (
     DomainError,
     FieldError,
     InvalidTransition,
+    NotFound,
     ValidationFailed,
 )
 from resources.models import Organization, Resource
@@ -35,6 +38,8 @@ from webhooks.services import webhook_emit
 from .models import Event, EventSeries, EventStatus, Reservation
 from .rules import check_rules
 from .selectors import closures_for, events_payload, reservations_overlapping, resources_for_rules
+from .series import WhichEvents, local_delta, local_shift, series_tz, which_events_covers, which_events_parse
+from .signals import occurrences_changed, occurrences_changing
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +62,11 @@ class EventSpec:
     description: str = ""
     field: str = "event"
     event: Event | None = None  # set when the spec updates an existing event
+    series: EventSeries | None = None  # the series a new event joins (else events_save's `series`)
+    # An occurrence of a series the caller may leave out when it conflicts (staff's skipConflicts):
+    # conflicts_check_skipping / events_save then put its errors in `skipped` instead of refusing.
+    skippable: bool = False
+    skipped: list[FieldError] | None = None
 
 
 def resources_lock(resource_ids: Iterable[UUID], organization: Organization | None = None) -> dict[UUID, Resource]:
@@ -107,6 +117,39 @@ def conflicts_check(
     return conflicts_among(specs=specs, resources=resources, reservations=existing)
 
 
+def conflicts_check_skipping(
+    *, specs: Sequence[EventSpec], resources: dict[UUID, Resource], exclude_event_ids: Iterable[UUID] = ()
+) -> list[FieldError]:
+    """conflicts_check, where the `skippable` specs that conflict are set aside instead of refused: each
+    gets its errors in `spec.skipped` (the others' `skipped` becomes None). The verdict is repeated for the
+    rest against the same reservations, read once (one query, whatever the number of specs), since a spec
+    set aside no longer takes its place. Returns the errors of the specs that cannot be skipped."""
+    for spec in specs:
+        spec.skipped = None
+    if not specs:
+        return []
+    window_start = min(s.start for s in specs)
+    window_end = max(s.end + timedelta(minutes=resources[r].buffer_minutes) for s in specs for r in s.resource_ids)
+    # The specs' own events are read too: conflicts_among ignores those of the specs it is given, so the
+    # event of a spec set aside (a hold that stays where it is) counts against the others.
+    reservations = list(reservations_overlapping(resource_ids=resources.keys(), start=window_start, end=window_end,
+                                                 exclude_event_ids=exclude_event_ids))
+    remaining = list(specs)
+    while True:
+        errors = conflicts_among(specs=remaining, resources=resources, reservations=reservations)
+        by_field = {f"{s.field}.resourceIds": s for s in remaining if s.skippable}
+        kept = []
+        for error in errors:
+            spec = by_field.get(error.field)
+            if spec is None:
+                kept.append(error)
+            else:
+                spec.skipped = [*(spec.skipped or []), error]
+        if len(kept) == len(errors):
+            return kept
+        remaining = [s for s in remaining if s.skipped is None]
+
+
 def conflicts_among(
     *, specs: Sequence[EventSpec], resources: dict[UUID, Resource], reservations: Iterable[Reservation]
 ) -> list[FieldError]:
@@ -118,6 +161,20 @@ def conflicts_among(
     for res in reservations:
         if res.event_id not in own:
             existing.setdefault(res.resource_id, []).append((res.start, res.end, res.event))
+    # Sorted by start, with each resource's longest period: a spec looks only at the periods that can
+    # reach it (a long repeated series against a busy resource stays n log n, not n × table).
+    starts: dict[UUID, list[datetime]] = {}
+    longest: dict[UUID, timedelta] = {}
+    for rid, periods in existing.items():
+        periods.sort(key=lambda p: p[0])
+        starts[rid] = [p[0] for p in periods]
+        longest[rid] = max(e - s for s, e, _ in periods)
+
+    def overlapping(rid: UUID, start: datetime, end: datetime) -> list[tuple[datetime, datetime, Event]]:
+        if rid not in existing:
+            return []
+        low, high = bisect_left(starts[rid], start - longest[rid]), bisect_left(starts[rid], end)
+        return [p for p in existing[rid][low:high] if start < p[1]]
 
     errors: list[FieldError] = []
     accepted: dict[UUID, list[tuple[datetime, datetime, Event | None]]] = {}
@@ -125,7 +182,8 @@ def conflicts_among(
         for rid in spec.resource_ids:
             resource = resources[rid]
             start, end = _occupied(resource, spec.start, spec.end)
-            taken = [(s, e, ev) for s, e, ev in existing.get(rid, []) + accepted.get(rid, []) if s < end and start < e]
+            taken = overlapping(rid, start, end) + [
+                (s, e, ev) for s, e, ev in accepted.get(rid, []) if s < end and start < e]
             if resource.exclusive:
                 if taken:
                     ids = sorted({str(ev.pk) for _, _, ev in taken if ev is not None})
@@ -206,6 +264,10 @@ def events_save(
     Conflicts are checked for all specs as one unit, under one lock of every resource involved (old and
     new); resources and events of other organizations are NOT_FOUND. Booking rules are the caller's (see
     events.rules and bookings.validation). A fixed number of queries, whatever the number of specs.
+
+    Specs marked `skippable` that conflict are left out (their errors in `spec.skipped`, see
+    conflicts_check_skipping) and the others saved; the result lists the saved events in the specs' order.
+    A new event joins `spec.series`, else `series`.
     """
     _check_specs(organization, specs, status)
     existing = [s.event for s in specs if s.event is not None]
@@ -221,30 +283,40 @@ def events_save(
                        {"resourceId": str(rid)})
             for s in specs for rid in s.resource_ids if rid in missing
         ])
-    if status != EventStatus.CANCELED:
+    if status != EventStatus.CANCELED and any(s.skippable for s in specs):
+        _raise_conflicts(conflicts_check_skipping(specs=specs, resources=resources))
+        specs = [s for s in specs if not s.skipped]
+        existing = [s.event for s in specs if s.event is not None]
+    elif status != EventStatus.CANCELED:
         _raise_conflicts(conflicts_check(specs=specs, resources=resources))
     if existing:
         # Free every moved event's old period before writing any new one, so one spec may take the slot
         # another spec leaves (the exclusion constraint checks each row as it is written).
         Reservation.objects.filter(event__in=existing).delete()
     now = timezone.now()
-    saved, created, moved = [], [], []
+    saved, created, moved, status_only = [], [], [], []
     for spec in specs:
         event = spec.event
         if event is None:
             event = Event(organization=organization, title=spec.title, description=sanitize_html(spec.description),
-                          start=spec.start, end=spec.end, status=status, series=series)
+                          start=spec.start, end=spec.end, status=status, series=spec.series or series)
             created.append(event)
         else:
+            same = ((event.title, event.start, event.end) == (spec.title, spec.start, spec.end)
+                    and not spec.description and (spec.series is None or spec.series.pk == event.series_id))
             event.title, event.start, event.end, event.status = spec.title, spec.start, spec.end, status
             if spec.description:
                 event.description = sanitize_html(spec.description)
+            if spec.series is not None:
+                event.series = spec.series
             event.updated_at = now  # bulk_update does not touch auto_now fields
-            moved.append(event)
+            (status_only if same else moved).append(event)
         saved.append(event)
     Event.objects.bulk_create(created)
     if moved:
-        Event.objects.bulk_update(moved, ["title", "description", "start", "end", "status", "updated_at"])
+        Event.objects.bulk_update(moved, ["title", "description", "start", "end", "status", "series", "updated_at"])
+    if status_only:  # e.g. holds confirmed as they are: one UPDATE rather than a CASE per row and field
+        Event.objects.filter(pk__in=[e.pk for e in status_only]).update(status=status, updated_at=now)
     _write_reservations([(event, spec.resource_ids) for event, spec in zip(saved, specs, strict=True)], resources)
     return saved
 
@@ -430,3 +502,188 @@ def event_delete(*, event: Event) -> None:
     """Delete the event and its reservations (a booking that created it keeps its request, unlinked)."""
     _emit(event, "event.deleted")
     events_delete(events=[event])
+
+
+# --- occurrences of a series (DESIGN §10; the scopes and the wall-clock shift are events.series') ----
+
+
+@dataclass
+class _Occurrence:
+    event: Event
+    start: datetime
+    end: datetime
+    resource_ids: list[UUID]
+    status: int
+    moved: bool
+
+
+def _when(moment: datetime, tz: ZoneInfo) -> str:
+    return f"The occurrence of {moment.astimezone(tz):%a %d %b %Y %H:%M}"
+
+
+def _occurrence_ids(event: Event, which: WhichEvents, *, deleting: bool) -> list[UUID]:
+    """The chosen occurrences, the addressed one first. A change leaves the series' other canceled
+    occurrences as they are; a deletion takes them too."""
+    if event.series_id is None or which == WhichEvents.THIS:
+        return [event.pk]
+    others = Event.objects.filter(series_id=event.series_id).exclude(pk=event.pk)
+    if not deleting:
+        others = others.exclude(status=EventStatus.CANCELED)
+    return [event.pk] + [pk for pk, start in others.order_by("start", "pk").values_list("pk", "start")
+                         if which_events_covers(which, start=start, target_start=event.start)]
+
+
+@transaction.atomic
+def occurrences_update(
+    *,
+    event: Event,
+    which: int = WhichEvents.THIS,
+    title: str | None = None,
+    description: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    resource_ids: Sequence[UUID] | None = None,
+    status: int | None = None,
+    override_rules: bool = False,
+    now: datetime | None = None,
+    actor: Any = None,
+) -> list[Event]:
+    """event_update for the occurrences of the event's series that `which` chooses (1 this one, 2 this and
+    the later ones, 3 all; an event outside a series is always just itself), all or nothing.
+
+    Title, description, resources and status apply to each chosen occurrence. A time change moves the
+    addressed occurrence to the given start/end and every other chosen one by the same wall-clock shift
+    in the series' timezone (DST-safe: 09:00 → 10:30 is 10:30 local in winter and summer). Booking rules
+    are checked for each moved occurrence (unless `override_rules`), then conflicts for all of them as one
+    unit under one lock of every resource involved: one taken slot changes nothing, and the errors name
+    the occurrences (`eventId`) that could not move. `actor` (who does it) is handed to the
+    occurrences_changing/changed receivers (events.signals). Returns the changed events in start order."""
+    which = which_events_parse(which, deleting=False)
+    ids = _occurrence_ids(event, which, deleting=False)
+    occurrences_changing.send(sender=Event, event_ids=ids, actor=actor)
+    if len(ids) == 1:
+        changed = [event_update(event=event, title=title, description=description, start=start, end=end,
+                                resource_ids=resource_ids, status=status, override_rules=override_rules, now=now)]
+    else:
+        changed = _occurrences_write(
+            target_id=event.pk, ids=ids, title=title, description=description, start=start, end=end,
+            resource_ids=resource_ids, status=status, override_rules=override_rules, now=now)
+    occurrences_changed.send(sender=Event, events=changed, deleted=False, actor=actor)
+    return changed
+
+
+def _occurrences_write(
+    *, target_id: UUID, ids: Sequence[UUID], title: str | None, description: str | None, start: datetime | None,
+    end: datetime | None, resource_ids: Sequence[UUID] | None, status: int | None, override_rules: bool,
+    now: datetime | None,
+) -> list[Event]:
+    events = list(Event.objects.select_for_update(of=("self",)).select_related("organization", "series")
+                  .filter(pk__in=ids).order_by("start", "pk"))
+    target = next((e for e in events if e.pk == target_id), None)
+    if target is None:
+        raise NotFound("Event not found.")
+    organization = target.organization
+    current: dict[UUID, list[UUID]] = {e.pk: [] for e in events}
+    for event_id, rid in (Reservation.objects.filter(event__in=events).order_by("created_at", "pk")
+                          .values_list("event_id", "resource_id")):
+        current[event_id].append(rid)
+    chosen = None if resource_ids is None else [
+        r.pk for r in _event_resources(organization=organization, resource_ids=resource_ids)]
+    wanted = {e.pk: list(current[e.pk] if chosen is None else chosen) for e in events}
+    found = resources_for_rules({rid for rids in wanted.values() for rid in rids})
+    first = found.get(wanted[target.pk][0]) if wanted[target.pk] else None
+    input_tz = first.venue.tz if first else organization.tz  # naive times: as event_update reads them
+    tz = series_tz(target.series.timezone if target.series else None, input_tz)
+    new_start = None if start is None else _aware(start, input_tz)
+    new_end = None if end is None else _aware(end, input_tz)
+    start_delta = timedelta(0) if new_start is None else local_delta(target.start, new_start, tz)
+    end_delta = timedelta(0) if new_end is None else local_delta(target.end, new_end, tz)
+
+    plan: list[_Occurrence] = []
+    errors: list[FieldError] = []
+    for e in events:
+        if e.pk == target.pk:
+            s, en = new_start or e.start, new_end or e.end
+        else:
+            s, en = local_shift(e.start, start_delta, tz), local_shift(e.end, end_delta, tz)
+        new_status = e.status if status is None else status
+        if new_status != e.status and new_status not in EVENT_TRANSITIONS[e.status]:
+            raise InvalidTransition(
+                f"{_when(e.start, tz)} is {e.get_status_display().lower()}: it cannot become "
+                f"{EventStatus(new_status).label.lower()}.",
+                errors=[FieldError("status", "INVALID_TRANSITION", "That status change is not possible.",
+                                   {"eventId": str(e.pk)})])
+        if en <= s:
+            errors.append(FieldError("end", "END_BEFORE_START",
+                                     f"{_when(e.start, tz)}: the end must be after the start.", {"eventId": str(e.pk)}))
+        rids = wanted[e.pk]
+        plan.append(_Occurrence(e, s, en, rids, new_status,
+                                moved=(s, en, rids) != (e.start, e.end, current[e.pk])))
+    if errors:
+        raise ValidationFailed(errors=errors)
+
+    checked = [p for p in plan if p.moved and p.resource_ids and p.status != EventStatus.CANCELED]
+    if checked and override_rules:
+        logger.info("Booking rules overridden moving %d occurrences of series %s", len(checked), target.series_id)
+    elif checked:
+        rules_now = now or timezone.now()
+        closures = closures_for(organization=organization, start=min(p.start for p in checked),
+                                end=max(p.end for p in checked))
+        errors = [
+            FieldError(failure.field, failure.code, f"{_when(p.event.start, tz)}: {failure.message}",
+                       {"resourceId": failure.resource_id, "eventId": str(p.event.pk)})
+            for p in checked for rid in p.resource_ids
+            for failure in check_rules(resource=found[rid], start=p.start, end=p.end, now=rules_now,
+                                       closures=closures)
+        ]
+        if errors:
+            raise ValidationFailed(errors=errors)
+
+    # One lock of every resource involved (old and new), one conflict check of every occurrence together
+    # (against the table and each other), then the writes: all or nothing.
+    resources = resources_lock({rid for rids in current.values() for rid in rids} | set(found), organization)
+    specs = [EventSpec(title=p.event.title, start=p.start, end=p.end, resource_ids=p.resource_ids,
+                       field=f"occurrences[{i}]", event=p.event)
+             for i, p in enumerate(plan) if p.resource_ids and p.status != EventStatus.CANCELED]
+    conflicts = conflicts_check(specs=specs, resources=resources, exclude_event_ids=[p.event.pk for p in plan])
+    if conflicts:
+        named = []
+        for error in conflicts:
+            p = plan[int(error.field.split("[", 1)[1].split("]", 1)[0])]
+            named.append(FieldError("resourceIds", error.code, f"{_when(p.event.start, tz)}: {error.message}",
+                                    {**error.meta, "eventId": str(p.event.pk)}))
+        _raise_conflicts(named)
+    Reservation.objects.filter(event__in=events).delete()
+    stamp = timezone.now()
+    for p in plan:
+        e = p.event
+        if title is not None:
+            e.title = title
+        if description is not None:
+            e.description = sanitize_html(description)
+        e.start, e.end, e.status, e.updated_at = p.start, p.end, p.status, stamp
+    Event.objects.bulk_update(events, ["title", "description", "start", "end", "status", "updated_at"])
+    _write_reservations([(p.event, p.resource_ids) for p in plan], resources)
+    for e in events:
+        _emit(e, "event.updated")
+    return events
+
+
+@transaction.atomic
+def occurrences_delete(*, event: Event, which: int = WhichEvents.THIS, actor: Any = None) -> list[UUID]:
+    """Delete the occurrences of the event's series that `which` chooses (1 this one, 5 all, 6 this and
+    the later ones; 3 and 2 mean the same as 5 and 6), canceled ones included, with their reservations.
+    The series keeps its remaining occurrences; none is ever added to it. A booking whose events go keeps
+    its requests, unlinked (the occurrences_changed receivers are told before the rows go). Returns the
+    deleted ids."""
+    which = which_events_parse(which, deleting=True)
+    ids = _occurrence_ids(event, which, deleting=True)
+    occurrences_changing.send(sender=Event, event_ids=ids, actor=actor)
+    events = list(Event.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("start", "pk"))
+    if not any(e.pk == event.pk for e in events):
+        raise NotFound("Event not found.")
+    occurrences_changed.send(sender=Event, events=events, deleted=True, actor=actor)
+    for e in events:
+        _emit(e, "event.deleted")
+    events_delete(events=events)
+    return [e.pk for e in events]

@@ -19,6 +19,7 @@ from django.utils.dateparse import parse_date
 from django.utils.html import format_html, format_html_join
 
 from events.models import Event
+from events.series import series_describe
 from resources.admin_base import OrgScopedAdmin, scope
 from resources.exceptions import DomainError, StaleBooking
 from resources.models import Organization, Resource
@@ -60,7 +61,7 @@ def _resources_prefetch() -> Prefetch:
 
 
 def _events_prefetch() -> Prefetch:
-    return Prefetch("events", queryset=BookingEvent.objects.select_related("event")
+    return Prefetch("events", queryset=BookingEvent.objects.select_related("event__series")
                     .prefetch_related(_resources_prefetch()).order_by("order", "start"))
 
 
@@ -319,18 +320,19 @@ class BookingAdmin(OrgScopedAdmin):
                 "", '<li class="allot-conflict">{} {}</li>',
                 ((e.message, _event_links(e.meta.get("conflictingEventIds", []), conflicting))
                  for e in conflicts.get(be.pk, [])))
-            rows.append(format_html(
+            series = be.event.series if be.event_id and be.event.series_id else None
+            rows.append((series, format_html(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 be.title, local_span(be.start, be.end, tz), ", ".join(r.name for r in be.resources.all()) or "—",
                 answers_table({"attendees": be.attendees, **be.answers}, labels) if (be.answers or be.attendees)
                 else "—",
                 event_link,
                 format_html('<ul class="allot-plain">{}</ul>', problems) if problems else "None",
-            ))
+            )))
         return format_html(
             '<table class="allot-events"><thead><tr><th>Title</th><th>When ({})</th><th>Resources</th>'
             "<th>Answers</th><th>Calendar event</th><th>Conflicts</th></tr></thead><tbody>{}</tbody></table>",
-            tz.key, format_html_join("", "{}", ((r,) for r in rows)))
+            tz.key, _series_grouped(rows))
 
     @admin.display(description="Log")
     def history(self, obj: Booking) -> str:
@@ -567,6 +569,22 @@ class BookingAdmin(OrgScopedAdmin):
         actor = Actor.staff(request.user)
         self._bulk(request, queryset, "denied", lambda b: services.booking_deny(
             booking_id=b.pk, actor=actor, client_last_updated_at=b.updated_at))
+
+
+def _series_grouped(rows: list[tuple[Any, str]]) -> str:
+    """The requested-time rows with each series' occurrences together under a "Series: weekly, 10
+    occurrences" heading linking to them in the Event admin; times outside a series first, in order."""
+    groups: dict[Any, tuple[Any, list[str]]] = {}
+    for series, row in rows:
+        groups.setdefault(series.pk if series is not None else None, (series, []))[1].append(row)
+    out = list(groups.pop(None, (None, []))[1])
+    for series, members in groups.values():
+        out.append(format_html(
+            '<tr class="allot-series-heading"><th colspan="6">Series: {} · <a href="{}">its events</a></th></tr>',
+            series_describe(series.rule, len(members)),
+            reverse("admin:events_event_changelist") + f"?series={series.pk}"))
+        out += members
+    return format_html_join("", "{}", ((r,) for r in out))
 
 
 def _conflicting_events(conflicts: dict) -> dict[str, Event]:

@@ -11,6 +11,7 @@ from django.urls import path, reverse
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html, format_html_join
 
+from events.series import WHICH_EVENTS, WhichEvents
 from resources.admin_base import OrgScopedAdmin
 from resources.models import Resource
 from resources.permissions import request_allows
@@ -221,8 +222,12 @@ def comparison_table(change_request: BookingChangeRequest) -> str:
                 current = ", ".join(r.name for r in be.resources.all())
                 wanted = ", ".join(names.get(str(rid), str(rid)) for rid in change["resourceIds"])
                 rows.append((f"{prefix}Resources", current, wanted, current != wanted))
+            if change.get(WHICH_EVENTS) in (WhichEvents.THIS_AND_FUTURE, WhichEvents.ALL):
+                scope = ("this and the following occurrences of the series"
+                         if change[WHICH_EVENTS] == WhichEvents.THIS_AND_FUTURE else "all occurrences of the series")
+                rows.append((f"{prefix}Applies to", "this occurrence", scope + " (times shifted alike)", True))
             for key, value in change.items():
-                if key in ("bookingEventId", "start", "end", "resourceIds"):
+                if key in ("bookingEventId", "start", "end", "resourceIds", WHICH_EVENTS):
                     continue
                 current = be.title if key == "title" else be.attendees if key == "attendees" else be.answers.get(key)
                 rows.append((f"{prefix}{labels.get(key, key)}", answer_text(current), answer_text(value),

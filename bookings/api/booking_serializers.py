@@ -36,11 +36,22 @@ class NotificationInSerializer(serializers.Serializer):
                                 message=data.get("message") or None)
 
 
+REPEAT_HELP = (
+    " A requested event may repeat (create only): `repeat: {repeats, repeatEvery, repeatUntil, repeatOnMondays … "
+    "repeatOnSundays}`, repeats 1 Daily, 2 Weekly, 3 Monthly, 4 Yearly, 5 FirstOfMonth, 6 SecondOfMonth, "
+    "7 ThirdOfMonth, 8 LastOfMonth, 9 FourthOfMonth; repeatEvery ≥ 1 (default 1); repeatUntil a local date "
+    "(inclusive). Expanded in the venue's wall-clock time; each occurrence becomes one of the booking's events "
+    "and is checked on its own (errors at `event.occurrences[k]`, one per occurrence, with its date)."
+)
+
+
 class EventsInMixin(serializers.Serializer):
     """`event` (one object) or `events` (a list): both forms of DESIGN §6."""
 
-    event = AnswersField(required=False)
-    events = serializers.ListField(child=AnswersField(), required=False, max_length=MAX_EVENTS)
+    event = AnswersField(required=False, help_text="title, start, end, resourceIds, attendees?, custom answers by "
+                                                   "field id." + REPEAT_HELP)
+    events = serializers.ListField(child=AnswersField(), required=False, max_length=MAX_EVENTS,
+                                   help_text="Several requested events, each as `event`.")
 
     require_events = True
 
@@ -79,10 +90,24 @@ class SubmitSerializer(EventsInMixin):
     eventId = serializers.UUIDField(required=False, allow_null=True)
     notification = NotificationInSerializer(required=False)
     overrideRules = serializers.BooleanField(default=False)
+    skipConflicts = serializers.BooleanField(
+        default=False, help_text="Staff only: book the occurrences of a repeated request that are free and leave "
+                                 "out those that conflict or break a rule (listed in the response's `skipped`).")
+
+
+SERIES_CHANGE_HELP = (
+    "Each change names its bookingEventId and the answers to change. A change of an occurrence of a series "
+    "(its event's seriesId) may carry whichEventsToUpdate: 1 this occurrence (default), 2 this and the later "
+    "ones, 3 all of them; the same answers then apply to each, and a time change moves each by the same "
+    "wall-clock shift in the series' timezone. The request keeps it as asked, and it is applied to the series "
+    "as it is when the request is approved.")
 
 
 class ChangeRequestSubmitSerializer(EventsInMixin):
     require_events = False
+    event = AnswersField(required=False, help_text=SERIES_CHANGE_HELP)
+    events = serializers.ListField(child=AnswersField(), required=False, max_length=MAX_EVENTS,
+                                   help_text=SERIES_CHANGE_HELP)
     bookingId = serializers.UUIDField()
     accessToken = serializers.CharField(required=False, allow_blank=True, max_length=200)
     cancellation = serializers.BooleanField(default=False)
@@ -97,6 +122,27 @@ class ApproveSerializer(EventsInMixin):
     customerId = serializers.UUIDField(required=False, allow_null=True)
     contactId = serializers.UUIDField(required=False, allow_null=True)
     overrideRules = serializers.BooleanField(default=False)
+    skipConflicts = serializers.BooleanField(
+        default=False, help_text="Approve the occurrences that are free; those that conflict or break a rule are "
+                                 "removed from the booking and listed in the response's `skipped`.")
+
+
+class ValidateSerializer(EventsInMixin):
+    """The submit body, checked without booking anything."""
+
+    submission = serializers.BooleanField(
+        default=True, help_text="true: the public form's checks (portalId of a LIVE portal showing the module). "
+                                "false: staff's (a manager of the organization; overrideRules, skipConflicts).")
+    orgId = serializers.UUIDField()
+    bookingModuleId = serializers.UUIDField()
+    portalId = serializers.UUIDField(required=False, allow_null=True)
+    title = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    contact = AnswersField(required=False, help_text="Checked when given; left out, only the times are checked.")
+    requestNote = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+    overrideRules = serializers.BooleanField(default=False, help_text="Staff only: check conflicts, not rules.")
+    skipConflicts = serializers.BooleanField(
+        default=False, help_text="Staff only: failing occurrences go to `skipped` and the request stays valid "
+                                 "while each repeated request keeps one occurrence.")
 
 
 class DenySerializer(serializers.Serializer):
@@ -144,6 +190,20 @@ class LocalTimesMixin(serializers.Serializer):
     timezone = serializers.CharField(help_text="The venue's IANA timezone.")
 
 
+class RepeatRuleSerializer(serializers.Serializer):
+    repeats = serializers.IntegerField(help_text="1 Daily, 2 Weekly, 3 Monthly, 4 Yearly, 5 FirstOfMonth, "
+                                                 "6 SecondOfMonth, 7 ThirdOfMonth, 8 LastOfMonth, 9 FourthOfMonth")
+    repeatEvery = serializers.IntegerField()
+    repeatUntil = serializers.DateField(help_text="Local date, inclusive.")
+    repeatOnMondays = serializers.BooleanField()
+    repeatOnTuesdays = serializers.BooleanField()
+    repeatOnWednesdays = serializers.BooleanField()
+    repeatOnThursdays = serializers.BooleanField()
+    repeatOnFridays = serializers.BooleanField()
+    repeatOnSaturdays = serializers.BooleanField()
+    repeatOnSundays = serializers.BooleanField()
+
+
 class BookingEventOutSerializer(LocalTimesMixin):
     id = serializers.UUIDField()
     title = serializers.CharField()
@@ -153,6 +213,8 @@ class BookingEventOutSerializer(LocalTimesMixin):
     attendees = serializers.IntegerField(allow_null=True)
     answers = AnswersField()
     eventId = serializers.UUIDField(allow_null=True)
+    repeat = RepeatRuleSerializer(allow_null=True, help_text="The repeat this time is an occurrence of (create-only).")
+    occurrence = serializers.IntegerField(allow_null=True, help_text="Its place in the repeat's dates (0-based).")
 
 
 class BookingOutSerializer(serializers.Serializer):
@@ -168,6 +230,8 @@ class BookingOutSerializer(serializers.Serializer):
     title = serializers.CharField()
     contact = AnswersField()
     events = BookingEventOutSerializer(many=True)
+    repeat = RepeatRuleSerializer(allow_null=True, help_text="The repeat the booking was requested with (the first "
+                                                             "repeated time's; see each event's `repeat`).")
     requestNote = serializers.CharField(allow_blank=True, help_text="Sanitized HTML.")
     internalNotes = serializers.CharField(required=False, allow_blank=True, help_text="Staff callers only.")
     createdAt = serializers.DateTimeField()
@@ -208,10 +272,66 @@ class SubmitOut(serializers.Serializer):
     accessToken = serializers.CharField(help_text="The booker's private link token; shown only this once.")
 
 
+class SkippedOccurrenceSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="Where the occurrence was requested: event.occurrences[6] (or events[6] "
+                                            "at approval).")
+    code = serializers.CharField(help_text="Why: BOOKING_CONFLICT, CAPACITY_EXCEEDED, OUTSIDE_BOOKABLE_HOURS, ...")
+    message = serializers.CharField()
+    occurrence = serializers.IntegerField()
+    date = serializers.DateField(help_text="Local date.")
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    startLocal = serializers.CharField()
+    timezone = serializers.CharField()
+    codes = serializers.ListField(child=serializers.CharField())
+
+
 class BookingWithEventsOut(serializers.Serializer):
     booking = BookingOutSerializer()
     event = EventOutSerializer(required=False, help_text="The first event, for single-event clients.")
     events = EventOutSerializer(many=True, required=False)
+    skipped = SkippedOccurrenceSerializer(many=True, required=False,
+                                          help_text="With skipConflicts: the occurrences left out.")
+
+
+class ValidationProblemSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class SlotSerializer(LocalTimesMixin):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+
+
+class CheckedTimeSerializer(LocalTimesMixin):
+    field = serializers.CharField(help_text="event, events[1], event.occurrences[6], ...")
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    resourceIds = serializers.ListField(child=serializers.UUIDField())
+    occurrence = serializers.IntegerField(allow_null=True)
+    valid = serializers.BooleanField()
+
+
+class SuggestionSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="The requested time that cannot be booked.")
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    resourceIds = serializers.ListField(child=serializers.UUIDField())
+    slots = SlotSerializer(many=True, help_text="Up to 3 free times of the same length on the same resources, "
+                                                "nearest first.")
+
+
+class ValidateOut(serializers.Serializer):
+    valid = serializers.BooleanField()
+    errors = ValidationProblemSerializer(
+        many=True, help_text="Every problem, as a 400/409 would list them (one per occurrence of a repeat, with "
+                             "meta occurrence, date, start, end, codes).")
+    skipped = SkippedOccurrenceSerializer(many=True, help_text="With skipConflicts: occurrences that would be "
+                                                               "left out.")
+    times = CheckedTimeSerializer(many=True, help_text="Every time the request would book, repeats expanded.")
+    suggestions = SuggestionSerializer(many=True)
 
 
 class BookingListOut(serializers.Serializer):

@@ -6,6 +6,7 @@ UUID = "<uuid:pk>"
 
 urlpatterns = [
     path("bookings/submit", v.BookingSubmitView.as_view(), name="bookings-submit"),
+    path("bookings/validate", v.BookingValidateView.as_view(), name="bookings-validate"),
     path("bookings/change-requests/submit", v.ChangeRequestSubmitView.as_view(), name="change-requests-submit"),
     path("bookings", v.BookingListView.as_view(), name="bookings"),
     path(f"bookings/{UUID}", v.BookingDetailView.as_view(), name="booking-detail"),

@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 
 from bookings import services
 from bookings.models import Booking, BookingChangeRequest, BookingModule, BookingStatus, Portal
+from bookings.preflight import booking_preflight, check_published
 from bookings.selectors import (
     booking_payload,
     booking_token_matches,
@@ -62,6 +63,8 @@ from .booking_serializers import (
     NotificationInSerializer,
     SubmitOut,
     SubmitSerializer,
+    ValidateOut,
+    ValidateSerializer,
 )
 
 TAG_BOOKINGS = ["bookings"]
@@ -122,6 +125,17 @@ def _module_and_portal(data: dict) -> tuple[BookingModule, Portal | None]:
     return module, portal
 
 
+def _skipped(data: dict, result: services.BookingResult) -> dict:
+    """`skipped` in the response when the caller asked to skip conflicting occurrences."""
+    return {"skipped": [e.as_dict() for e in result.skipped]} if data.get("skipConflicts") else {}
+
+
+def _staff_only_skip(data: dict) -> None:
+    if data.get("skipConflicts"):
+        raise ValidationFailed(errors=[FieldError("skipConflicts", "NOT_ALLOWED",
+                                                  "Only staff (submission false) may skip conflicting occurrences.")])
+
+
 def _staff_create(request, data: dict, module: BookingModule, portal: Portal | None) -> Response:
     require_role(request, module.organization_id, "manage_bookings")
     events, single = SubmitSerializer.events_of(data)
@@ -131,9 +145,9 @@ def _staff_create(request, data: dict, module: BookingModule, portal: Portal | N
         request_note=data.get("requestNote", ""), event_id=data.get("eventId"),
         customer_id=data.get("customerId"), contact_id=data.get("contactId"),
         notification=NotificationInSerializer.spec(data.get("notification")),
-        override_rules=data.get("overrideRules", False),
+        override_rules=data.get("overrideRules", False), skip_conflicts=data.get("skipConflicts", False),
     )
-    return _booking_response(result.booking, http_status=201, events=result.events)
+    return _booking_response(result.booking, http_status=201, events=result.events, extra=_skipped(data, result))
 
 
 class BookingSubmitView(APIView):
@@ -154,6 +168,7 @@ class BookingSubmitView(APIView):
             return _staff_create(request, data, module, portal)
         if portal is None:
             raise ValidationFailed(errors=[FieldError("portalId", "REQUIRED", "Name the portal the form is on.")])
+        _staff_only_skip(data)
         events, single = SubmitSerializer.events_of(data)
         result = services.booking_submit(
             module=module, portal=portal, contact=data.get("contact"), events=events, single_event=single,
@@ -161,6 +176,50 @@ class BookingSubmitView(APIView):
         )
         return Response({"booking": booking_payload(result.booking, staff=False),
                          "accessToken": result.access_token}, status=201)
+
+
+VALIDATE_DESCRIPTION = """Runs the checks of `POST /bookings/submit` (or, with `submission: false`, of a staff create)
+on the same body and books nothing: no booking, hold, log or email. Every problem is reported at once (field
+answers, each rule of each requested time and occurrence, conflicts), as `errors` with the codes a submit would
+answer with; a repeated request's problems are one error per occurrence (`event.occurrences[6]`, with its
+`date`, `start`, `end` and all `codes`). `times` lists every time the request would book (repeats expanded).
+For each time that fails only on when it is, `suggestions` gives up to 3 free times of the same length on the
+same resources, nearest first (30-minute steps, up to 14 days either way, the same rules and conflicts).
+Conflicts are read without a lock: a submit can still lose the slot to a faster one. `contact` is checked only
+when given. Throttled like the public submit."""
+
+
+class BookingValidateView(APIView):
+    permission_classes = [AllowAny]
+    throttle_classes = [PublicSubmitThrottle]
+
+    @extend_schema(
+        tags=TAG_BOOKINGS, request=ValidateSerializer, operation_id="bookings_validate",
+        summary="Check a booking request without booking (public; staff with submission false)",
+        description=VALIDATE_DESCRIPTION,
+        responses={200: ValidateOut, **error_responses(400, 401, 403, 404, 429)},
+    )
+    def post(self, request):
+        data = _valid(ValidateSerializer, request.data)
+        module, portal = _module_and_portal(data)
+        staff = not data["submission"]
+        if staff:
+            if not request.user.is_authenticated:
+                raise NotAuthenticated()
+            require_role(request, module.organization_id, "manage_bookings")
+        else:
+            if portal is None:
+                raise ValidationFailed(errors=[FieldError("portalId", "REQUIRED", "Name the portal the form is on.")])
+            check_published(module, portal)
+            _staff_only_skip(data)
+        events, single = ValidateSerializer.events_of(data)
+        result = booking_preflight(
+            module=module, contact=data.get("contact"), events=events, single_event=single,
+            check_contact="contact" in data, check_rules=not (staff and data["overrideRules"]),
+            skip_conflicts=staff and data["skipConflicts"], title=data.get("title"),
+            request_note=data.get("requestNote"),
+        )
+        return Response(result.as_dict())
 
 
 class ChangeRequestSubmitView(APIView):
@@ -371,9 +430,9 @@ class BookingApproveView(_BookingAction):
             booking_id=booking.pk, actor=actor_for(request),
             client_last_updated_at=data["clientBookingLastUpdatedAt"], event_edits=events,
             notification=NotificationInSerializer.spec(data.get("notification")),
-            override_rules=data["overrideRules"], **kwargs,
+            override_rules=data["overrideRules"], skip_conflicts=data["skipConflicts"], **kwargs,
         )
-        return _booking_response(result.booking, events=result.events)
+        return _booking_response(result.booking, events=result.events, extra=_skipped(data, result))
 
 
 class BookingDenyView(_BookingAction):

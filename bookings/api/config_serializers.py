@@ -11,7 +11,7 @@ from datetime import timedelta
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from bookings.models import FieldType, FormSection, PortalStatus
+from bookings.models import MAX_OCCURRENCES_LIMIT, FieldType, FormSection, PortalStatus
 from bookings.selectors import active_form_fields
 from resources.api.fields import PlainTextField
 from resources.models import ResourceKind
@@ -102,6 +102,9 @@ class ModuleConfigSerializer(serializers.Serializer):
     allowCancellation = serializers.BooleanField(source="allow_cancellation", required=False)
     terms = serializers.CharField(max_length=MAX_HTML, allow_blank=True, required=False,
                                   help_text="Terms and conditions (basic HTML; sanitized).")
+    maxOccurrences = serializers.IntegerField(source="max_occurrences", min_value=1, max_value=MAX_OCCURRENCES_LIMIT,
+                                              required=False,
+                                              help_text="The most occurrences one repeated request may have.")
 
 
 class BookingFormSerializer(serializers.Serializer):
@@ -224,6 +227,8 @@ class PublicConfigSerializer(serializers.Serializer):
     allowChangeRequests = serializers.BooleanField(source="allow_change_requests")
     allowCancellation = serializers.BooleanField(source="allow_cancellation")
     terms = serializers.CharField()
+    maxOccurrences = serializers.IntegerField(source="max_occurrences",
+                                              help_text="The most occurrences one repeated request may have.")
 
 
 class PublicResourceSerializer(serializers.Serializer):

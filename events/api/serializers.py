@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from events.models import EventStatus
+from events.series import DELETE_HELP, DELETE_VALUES, UPDATE_HELP, UPDATE_VALUES, which_events_parse
 from resources.api.fields import BooleanField, HtmlField, ListField, MomentField, PlainTextField, UUIDField
+from resources.exceptions import ValidationFailed
 
 MAX_RESOURCES = 50
 MAX_WINDOW = timedelta(days=366)
@@ -34,6 +37,36 @@ class EventSerializer(serializers.Serializer):
     timezone = serializers.CharField(help_text="The first resource's venue's IANA timezone, else the organization's.")
 
 
+@extend_schema_field({"type": "integer", "enum": [int(v) for v in UPDATE_VALUES], "default": 1})
+class WhichEventsField(serializers.Field):
+    """`whichEventsToUpdate` (events.series): which occurrences of the event's series a change applies to."""
+
+    deleting = False
+
+    def get_value(self, dictionary):
+        # A query parameter sent empty (`?whichEventsToUpdate=`) is an error, as for the list filters; DRF
+        # would read it as "not given".
+        if hasattr(dictionary, "getlist") and dictionary.get(self.field_name) == "":
+            return ""
+        return super().get_value(dictionary)
+
+    def to_internal_value(self, data):
+        if data == "":
+            raise serializers.ValidationError("Leave it out rather than empty.", code="blank")
+        try:
+            return which_events_parse(data, deleting=self.deleting)
+        except ValidationFailed as exc:
+            raise serializers.ValidationError(exc.errors[0].message, code=exc.errors[0].code) from exc
+
+    def to_representation(self, value):
+        return int(value)
+
+
+@extend_schema_field({"type": "integer", "enum": [int(v) for v in DELETE_VALUES], "default": 1})
+class WhichEventsToDeleteField(WhichEventsField):
+    deleting = True
+
+
 class EventUpdateSerializer(serializers.Serializer):
     title = PlainTextField(max_length=300)
     description = HtmlField(max_length=20000, allow_blank=True, help_text="Basic HTML, sanitized.")
@@ -46,6 +79,22 @@ class EventUpdateSerializer(serializers.Serializer):
                                         source="resource_ids", help_text="Resources of the event's organization.")
     overrideRules = BooleanField(source="override_rules", default=False,
                                              help_text="Skip the booking rules (never the conflict check).")
+    whichEventsToUpdate = WhichEventsField(source="which", required=False, help_text=UPDATE_HELP)
+
+    def validate(self, attrs):
+        # A series' occurrences are made with it (its repeat settings are create-only): no event joins or
+        # leaves one afterwards.
+        if isinstance(self.initial_data, dict) and "seriesId" in self.initial_data:
+            raise serializers.ValidationError({"seriesId": serializers.ErrorDetail(
+                "An event cannot be added to a series or taken out of one; a series gets all its occurrences "
+                "when it is created.", code="IMMUTABLE_FIELD")})
+        return super().validate(attrs)
+
+
+class EventDeleteSerializer(serializers.Serializer):
+    """DELETE's options, in the query string or a JSON body (or both, then the same)."""
+
+    whichEventsToUpdate = WhichEventsToDeleteField(source="which", required=False, help_text=DELETE_HELP)
 
 
 class EventCreateSerializer(EventUpdateSerializer):
@@ -58,6 +107,7 @@ class EventCreateSerializer(EventUpdateSerializer):
                                      help_text="0 CONFIRMED (default) or 1 TENTATIVE (a hold).")
     resourceIds = ListField(child=UUIDField(), allow_empty=False, max_length=MAX_RESOURCES,
                                         source="resource_ids", help_text="Resources of the organization.")
+    whichEventsToUpdate = None  # a new event is on its own; series are made from repeated booking requests
 
 
 # --- availability ---------------------------------------------------------------------------------

@@ -5,7 +5,10 @@ events.selectors' representation."""
 from __future__ import annotations
 
 import django_filters
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import build_media_type_object
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,15 +16,26 @@ from rest_framework.views import APIView
 from events import services
 from events.models import Event, EventStatus
 from events.selectors import events_payload, resource_availability
-from resources.api.common import check_if_match, error_responses, get_scoped, require_role, scope, with_etag
+from events.series import DELETE_HELP, DELETE_VALUES, WHICH_EVENTS
+from resources.api.common import (
+    actor_for,
+    check_if_match,
+    error_responses,
+    get_scoped,
+    require_role,
+    scope,
+    with_etag,
+)
 from resources.api.fields import UUID_PATTERN, MomentFilter, StrictFilterSet
 from resources.api.views import ETAG, IF_MATCH, valid
+from resources.exceptions import FieldError, ValidationFailed
 from resources.models import Organization, Resource
 
 from .serializers import (
     AvailabilityQuerySerializer,
     AvailabilitySerializer,
     EventCreateSerializer,
+    EventDeleteSerializer,
     EventSerializer,
     EventUpdateSerializer,
 )
@@ -39,10 +53,41 @@ class EventFilter(StrictFilterSet):
                                               help_text="0 CONFIRMED, 1 TENTATIVE, 2 CANCELED")
     resourceId = django_filters.UUIDFilter(field_name="reservations__resource_id",
                                            help_text="Events that use this resource.")
+    seriesId = django_filters.UUIDFilter(field_name="series_id", help_text="The occurrences of this series.")
 
     class Meta:
         model = Event
         fields: list[str] = []
+
+
+WHICH_EVENTS_QUERY = OpenApiParameter(
+    WHICH_EVENTS, OpenApiTypes.INT, OpenApiParameter.QUERY, required=False, enum=[int(v) for v in DELETE_VALUES],
+    description=f"{DELETE_HELP} May be sent in the query, in a JSON body, or both (then the same).")
+
+
+class EventSchema(AutoSchema):
+    """drf-spectacular leaves request bodies of DELETE out; ours takes an optional one (whichEventsToUpdate)."""
+
+    def _get_request_body(self, direction="request"):
+        if self.method != "DELETE":
+            return super()._get_request_body(direction)
+        serializer = self.get_request_serializer()
+        if serializer is None:
+            return None
+        schema, _ = self._get_request_for_media_type(serializer, direction)
+        return {"content": {"application/json": build_media_type_object(schema)}, "required": False}
+
+
+def _delete_scope(request) -> int:
+    """whichEventsToUpdate of a DELETE, from the query string and/or the JSON body (then the same)."""
+    found = [valid(EventDeleteSerializer, request.query_params).get("which")]
+    if request.data or not isinstance(request.data, dict):
+        found.append(valid(EventDeleteSerializer, request.data).get("which"))
+    given = {which for which in found if which is not None}
+    if len(given) > 1:
+        raise ValidationFailed(errors=[FieldError(WHICH_EVENTS, "INVALID", "whichEventsToUpdate differs between "
+                                                                           "the query string and the body.")])
+    return given.pop() if given else 1
 
 
 def _respond(event: Event, code: int = status.HTTP_200_OK) -> Response:
@@ -64,16 +109,31 @@ def _respond(event: Event, code: int = status.HTTP_200_OK) -> Response:
                     "BOOKING_CONFLICT or CAPACITY_EXCEEDED with conflictingEventIds).",
         responses={201: EventSerializer, **error_responses(400, 401, 403, 404, 409)}),
     partial_update=extend_schema(
-        summary="Move, retitle, confirm or cancel an event (manager)", request=EventUpdateSerializer,
-        parameters=[IF_MATCH, ETAG],
+        summary="Move, retitle, confirm or cancel an event, or occurrences of its series (manager)",
+        request=EventUpdateSerializer, parameters=[IF_MATCH, ETAG],
         description="A move is checked like a new event. status 0 confirms a tentative event, 2 cancels (frees "
-                    "its resources); anything else answers 409 INVALID_TRANSITION.",
+                    "its resources); anything else answers 409 INVALID_TRANSITION.\n\n"
+                    "For an occurrence of a series (seriesId), whichEventsToUpdate chooses what changes: 1 this "
+                    "event (default), 2 this and the later occurrences, 3 all of them. Title, description, "
+                    "resources and status apply to each; a start/end change moves this event to the given times "
+                    "and each other chosen occurrence by the same wall-clock shift in the series' timezone (09:00 "
+                    "→ 10:30 local stays 10:30 local across a clock change). Booking rules are checked for each "
+                    "moved occurrence, conflicts for all of them together: if any occurrence cannot move, "
+                    "nothing changes and the 400/409 errors name it (eventId). An occurrence that came from a "
+                    "booking moves the booking's requested time too (logged on the booking). No occurrence can "
+                    "be added to a series (seriesId is refused). The response is this event.",
         responses={200: EventSerializer, **error_responses(400, 401, 403, 404, 409, 412)}),
-    destroy=extend_schema(summary="Delete an event (manager)", parameters=[IF_MATCH],
-                          responses={204: None, **error_responses(401, 403, 404, 412)}),
+    destroy=extend_schema(
+        summary="Delete an event, or occurrences of its series (manager)", request=EventDeleteSerializer,
+        parameters=[IF_MATCH, WHICH_EVENTS_QUERY],
+        description="Deletes the event and its reservations; whichEventsToUpdate 5 deletes every occurrence of its "
+                    "series, 6 this and the later ones (see the parameter). A booking whose events are deleted "
+                    "keeps its requested times, unlinked, and logs it.",
+        responses={204: None, **error_responses(400, 401, 403, 404, 412)}),
 )
 @extend_schema(tags=["events"])
 class EventViewSet(viewsets.GenericViewSet):
+    schema = EventSchema()
     queryset = Event.objects.order_by("start", "end", "id")
     serializer_class = EventSerializer
     filterset_class = EventFilter
@@ -100,13 +160,15 @@ class EventViewSet(viewsets.GenericViewSet):
         require_role(request, event.organization_id, "manage_events")
         data = valid(EventUpdateSerializer, request.data, partial=True)
         check_if_match(request, event)
-        return _respond(services.event_update(event=event, **data))
+        services.occurrences_update(event=event, actor=actor_for(request), **data)
+        return _respond(event)
 
     def destroy(self, request, pk=None):
         event = get_scoped(self.queryset, request, pk)
         require_role(request, event.organization_id, "manage_events")
+        which = _delete_scope(request)
         check_if_match(request, event)
-        services.event_delete(event=event)
+        services.occurrences_delete(event=event, which=which, actor=actor_for(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

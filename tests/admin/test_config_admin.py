@@ -252,7 +252,7 @@ def module_add_data(setup: Setup, **changes: Any) -> dict[str, Any]:
     data = {
         "organization": str(setup.org.pk), "name": "Rooms", "slug": "rooms", "admin_user": str(setup.admin.pk),
         "portals": [str(setup.portal.pk)], "calendar_days_shown": "7", "calendar_show_requested": "on",
-        "hold_pending_slots": "on", "_save": "Save",
+        "hold_pending_slots": "on", "max_occurrences": "150", "_save": "Save",
     }
     for prefix in ("module_resources", "fields"):
         data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"})

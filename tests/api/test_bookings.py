@@ -47,12 +47,12 @@ LOCAL_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$")
 
 BOOKING_KEYS = frozenset({
     "id", "orgId", "bookingModuleId", "portalId", "customerId", "contactId", "status", "submission", "title",
-    "contact", "events", "requestNote", "createdAt", "lastUpdatedAt",
+    "contact", "events", "repeat", "requestNote", "createdAt", "lastUpdatedAt",
 })
 STAFF_BOOKING_KEYS = BOOKING_KEYS | {"internalNotes"}
 BOOKING_EVENT_KEYS = frozenset({
     "id", "title", "start", "end", "resourceIds", "attendees", "answers", "eventId", "startLocal", "endLocal",
-    "timezone",
+    "timezone", "repeat", "occurrence",
 })
 EVENT_KEYS = frozenset({
     "id", "orgId", "title", "description", "start", "end", "status", "resourceIds", "bookingId", "seriesId",
@@ -281,7 +281,10 @@ def test_submit_as_the_public_returns_the_pending_booking_and_its_access_token(
             "attendees": 4,
             "answers": {},
             "eventId": str(event_of(stored).pk),
+            "repeat": None,
+            "occurrence": None,
         }],
+        "repeat": None,
         "requestNote": "",
         "createdAt": iso(stored.created_at),
         "lastUpdatedAt": iso(stored.updated_at),

@@ -65,7 +65,8 @@ def test_form_definition_has_the_exact_shape(api, setup):
         "name": m.name,
         "about": {"title": "Book a room", "description": "<p>Welcome</p>"},
         "calendar": {"daysShown": 7, "showRequested": True},
-        "config": {"allowChangeRequests": True, "allowCancellation": True, "terms": "<p>Be kind</p>"},
+        "config": {"allowChangeRequests": True, "allowCancellation": True, "terms": "<p>Be kind</p>",
+                   "maxOccurrences": 150},
         "bookingForm": {"contactFields": [{
             "id": str(field.pk), "label": "Company", "type": "select", "required": True, "helpText": "",
             "options": ["A", "B"], "min": None, "max": None, "order": 0,

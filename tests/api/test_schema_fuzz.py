@@ -149,7 +149,7 @@ def _steer(case, objects: Objects, choice: int) -> None:
     if choice == 2:
         return
     method = case.method.upper()
-    if case.path in ("/api/v1/bookings/submit", "/api/v1/bookings") and method == "POST":
+    if case.path in ("/api/v1/bookings/submit", "/api/v1/bookings", "/api/v1/bookings/validate") and method == "POST":
         day = 40 + len(repr(case.body)) % 60  # different cases, different days: fewer conflicts
         case.body.update(orgId=refs["orgId"], bookingModuleId=refs["bookingModuleId"], portalId=refs["portalId"],
                          contact={"name": "Ada Lovelace", "email": "ada@example.com"},

@@ -380,6 +380,7 @@ def test_lists_of_another_organization_show_nothing_of_setups(op, api, other, ob
 
 PUBLIC = {
     "POST /api/v1/bookings/submit",
+    "POST /api/v1/bookings/validate",
     "POST /api/v1/bookings/change-requests/submit",
     "GET /api/v1/public/booking-modules/{id}",
     "GET /api/v1/public/booking-modules/{id}/availability",

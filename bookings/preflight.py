@@ -1,0 +1,243 @@
+"""Check a booking request without making it (`POST /api/v1/bookings/validate`).
+
+booking_preflight runs what a submit or a staff create runs — the validator (form answers, repeats
+expanded, every booking rule of every occurrence) and the conflict check — and reports every problem at
+once, where a real request stops at the first kind (400 rules, then 409 conflicts). It writes nothing:
+no booking, no hold, no series, no log, no email. Conflicts are read without a lock: the answer is the
+calendar at this moment, and a submit can still lose the slot to a faster one.
+
+For each requested time that fails only on *when* it is (taken, outside bookable hours, closed, too
+little notice, too far ahead, in the past), it suggests up to MAX_SLOTS free times of the same length on
+the same resources: from the requested start it tries every STEP forward and backward, nearest first
+(forward first at equal distance), up to SEARCH_DAYS each way, with the same checks as a booking
+(events.rules.check_rules and events.services.conflicts_among, the request's other times included). At
+most MAX_SUGGESTED failing times get suggestions. Whatever the number of occurrences and candidates, the
+reservations are read once and the closures at most twice.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
+from uuid import UUID
+
+from django.utils import timezone
+
+from events.models import Event
+from events.rules import check_rules
+from events.selectors import closures_for, reservations_overlapping
+from events.services import EventSpec, conflicts_among
+from resources.api.common import iso, local_times
+from resources.exceptions import FieldError, NotFound, ValidationFailed
+from resources.models import Closure, Resource
+
+from .models import BookingModule, Portal, PortalStatus
+from .repeat import collapse_occurrence_errors
+from .validation import (
+    CleanEvent,
+    assess_submission,
+    clean_note,
+    clean_title,
+    occurrence_refs,
+    set_aside_failing_occurrences,
+)
+
+# The codes a different time of the same length can cure.
+SLOT_CODES = frozenset({"BOOKING_CONFLICT", "CAPACITY_EXCEEDED", "OUTSIDE_BOOKABLE_HOURS", "RESOURCE_CLOSED",
+                        "START_TIME_TOO_LATE", "START_TIME_TOO_EARLY", "IN_THE_PAST"})
+STEP = timedelta(minutes=30)
+SEARCH_DAYS = 14
+MAX_SLOTS = 3
+MAX_SUGGESTED = 10
+
+
+@dataclass
+class Preflight:
+    """The verdict: `valid` when the request would be accepted as it is (with skipConflicts: with the
+    `skipped` occurrences left out)."""
+
+    valid: bool
+    errors: list[FieldError] = field(default_factory=list)
+    skipped: list[FieldError] = field(default_factory=list)
+    times: list[dict[str, Any]] = field(default_factory=list)
+    suggestions: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"valid": self.valid, "errors": [e.as_dict() for e in self.errors],
+                "skipped": [e.as_dict() for e in self.skipped], "times": self.times, "suggestions": self.suggestions}
+
+
+class _Busy(NamedTuple):
+    """An occupied period as conflicts_among reads a Reservation (the request's own times have no event)."""
+
+    resource_id: UUID
+    start: datetime
+    end: datetime
+    event: Event | None
+    event_id: UUID | None
+
+
+def check_published(module: BookingModule, portal: Portal) -> None:
+    """What booking_submit requires of the public: the module on this LIVE portal of its organization."""
+    if portal.organization_id != module.organization_id or portal.status != PortalStatus.LIVE \
+            or not module.portals.filter(pk=portal.pk).exists():
+        raise NotFound("This booking form is not published.")
+
+
+def _codes_by_time(clean_events: Sequence[CleanEvent], errors: Sequence[FieldError]) -> dict[str, list[str]]:
+    """The codes of the errors filed at (or under) each requested time's path."""
+    paths = {ce.field for ce in clean_events}
+    codes: dict[str, list[str]] = {}
+    for error in errors:
+        path = error.field if error.field in paths else next(
+            (error.field[:i] for i, char in enumerate(error.field) if char == "." and error.field[:i] in paths), None)
+        if path is not None:
+            codes.setdefault(path, []).extend(error.meta.get("codes") or [error.code])
+    return codes
+
+
+def _side_problems(title: Any, request_note: Any) -> list[FieldError]:
+    problems = []
+    for clean, value in ((clean_title, title), (clean_note, request_note)):
+        try:
+            clean(value)
+        except ValidationFailed as exc:
+            problems.extend(exc.errors)
+    return problems
+
+
+def booking_preflight(
+    *,
+    module: BookingModule,
+    contact: Any,
+    events: Any,
+    single_event: bool = False,
+    check_contact: bool = True,
+    check_rules: bool = True,
+    skip_conflicts: bool = False,
+    title: Any = None,
+    request_note: Any = None,
+    suggest: bool = True,
+    now: datetime | None = None,
+) -> Preflight:
+    """Every problem the request would meet, the times it would book, and suggestions for the failing
+    ones. `check_contact` False leaves the contact answers out (a form checking its times first);
+    `check_rules` False is staff's overrideRules; `skip_conflicts` staff's skipConflicts."""
+    now = now or timezone.now()
+    clean, problems = assess_submission(module=module, contact=contact, events=events, single_event=single_event,
+                                        check_rules=check_rules, check_contact=check_contact, now=now)
+    problems += _side_problems(title, request_note)
+    requested = list(clean.events)
+    resources = {r.pk: r for ce in requested for r in ce.resources}
+    reservations: list[Any] = []
+    if requested:
+        margin = timedelta(days=SEARCH_DAYS)
+        buffer = timedelta(minutes=max(r.buffer_minutes for r in resources.values()))
+        reservations = list(reservations_overlapping(  # the one read of the table
+            resource_ids=resources.keys(), start=min(ce.start for ce in requested) - margin,
+            end=max(ce.end for ce in requested) + margin + buffer))
+    specs = [EventSpec(title=ce.title, start=ce.start, end=ce.end, resource_ids=ce.resource_ids, field=ce.field)
+             for ce in requested]
+    problems += conflicts_among(specs=specs, resources=resources, reservations=reservations)
+    errors = collapse_occurrence_errors(problems, occurrence_refs(requested))
+    if skip_conflicts:
+        errors = set_aside_failing_occurrences(clean, errors)
+    codes = _codes_by_time(requested, [*errors, *clean.skipped])
+    times = [{"field": ce.field, "start": iso(ce.start), "end": iso(ce.end),
+              "resourceIds": [str(r) for r in ce.resource_ids], "occurrence": ce.repeat.index if ce.repeat else None,
+              "valid": ce.field not in codes, **local_times(ce.start, ce.end, ce.tz)} for ce in requested]
+    suggestions = []
+    if suggest:
+        curable = [ce for ce in requested if ce.field in codes and set(codes[ce.field]) <= SLOT_CODES]
+        if curable:
+            suggestions = _suggestions(module, curable[:MAX_SUGGESTED], [s for s in specs if s.field not in codes],
+                                       resources, reservations, now, check_rules=check_rules)
+    return Preflight(valid=not errors, errors=errors, skipped=clean.skipped, times=times, suggestions=suggestions)
+
+
+class _Calendar:
+    """What is taken, per resource, sorted by start: the reservations read once and the request's other
+    (acceptable) times. `near` hands conflicts_among only the periods that can touch a candidate."""
+
+    def __init__(self, reservations: Sequence[Any], others: Sequence[EventSpec], resources: dict[UUID, Resource]):
+        busy: dict[UUID, list[_Busy]] = {}
+        for res in reservations:
+            busy.setdefault(res.resource_id, []).append(_Busy(res.resource_id, res.start, res.end, res.event,
+                                                              res.event_id))
+        for spec in others:
+            for rid in spec.resource_ids:
+                end = spec.end + timedelta(minutes=resources[rid].buffer_minutes)
+                busy.setdefault(rid, []).append(_Busy(rid, spec.start, end, None, None))
+        self.busy = {rid: sorted(items, key=lambda b: b.start) for rid, items in busy.items()}
+        self.starts = {rid: [b.start for b in items] for rid, items in self.busy.items()}
+        self.longest = {rid: max((b.end - b.start for b in items), default=timedelta(0))
+                        for rid, items in self.busy.items()}
+
+    def near(self, resource_id: UUID, start: datetime, end: datetime) -> list[_Busy]:
+        items = self.busy.get(resource_id)
+        if not items:
+            return []
+        starts = self.starts[resource_id]
+        low = bisect_left(starts, start - self.longest[resource_id])
+        high = bisect_left(starts, end)
+        return [b for b in items[low:high] if b.end > start]
+
+
+def _suggestions(
+    module: BookingModule,
+    failing: Sequence[CleanEvent],
+    others: Sequence[EventSpec],
+    resources: dict[UUID, Resource],
+    reservations: Sequence[Any],
+    now: datetime,
+    *,
+    check_rules: bool = True,
+) -> list[dict[str, Any]]:
+    margin = timedelta(days=SEARCH_DAYS)
+    closures = closures_for(organization=module.organization_id, start=min(ce.start for ce in failing) - margin,
+                            end=max(ce.end for ce in failing) + margin) if check_rules else None
+    calendar = _Calendar(reservations, others, resources)
+    return [{"field": ce.field, "start": iso(ce.start), "end": iso(ce.end),
+             "resourceIds": [str(r) for r in ce.resource_ids],
+             "slots": _free_slots(ce, calendar, resources, closures, now)} for ce in failing]
+
+
+def _free_slots(
+    ce: CleanEvent, calendar: _Calendar, resources: dict[UUID, Resource], closures: list[Closure] | None,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """`closures` None: staff override the rules, only conflicts count."""
+    length = ce.end - ce.start
+    steps = int(timedelta(days=SEARCH_DAYS) / STEP)
+    chosen = [resources[rid] for rid in ce.resource_ids]
+    earliest = max(now + timedelta(minutes=r.min_notice_minutes) for r in chosen) if closures is not None \
+        else datetime.min.replace(tzinfo=now.tzinfo)
+    slots: list[dict[str, Any]] = []
+    for k in range(1, steps + 1):
+        for sign in (1, -1):
+            start = ce.start + sign * k * STEP
+            if start < earliest:
+                continue  # too soon for some resource: check_rules would say so, at more cost
+            end = start + length
+            if _free(start, end, ce, chosen, calendar, closures, now):
+                slots.append({"start": iso(start), "end": iso(end), **local_times(start, end, ce.tz)})
+                if len(slots) == MAX_SLOTS:
+                    return slots
+    return slots
+
+
+def _free(
+    start: datetime, end: datetime, ce: CleanEvent, chosen: Sequence[Resource], calendar: _Calendar,
+    closures: list[Closure] | None, now: datetime,
+) -> bool:
+    for resource in chosen:
+        occupied_end = end + timedelta(minutes=resource.buffer_minutes)
+        spec = EventSpec(title=ce.title, start=start, end=end, resource_ids=[resource.pk], field=ce.field)
+        if conflicts_among(specs=[spec], resources={resource.pk: resource},
+                           reservations=calendar.near(resource.pk, start, occupied_end)):
+            return False
+    return closures is None or not any(check_rules(resource=resource, start=start, end=end, now=now,
+                                                   closures=closures) for resource in chosen)
