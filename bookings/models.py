@@ -83,6 +83,11 @@ class BookingModule(BaseModel):
         default=150, validators=[MinValueValidator(1), MaxValueValidator(MAX_OCCURRENCES_LIMIT)],
         help_text="The most occurrences one repeated request may have.",
     )
+    allow_repeat_requests = models.BooleanField(
+        default=False,
+        help_text="Bookers may ask for a repeating booking (daily, weekly, monthly …) on the public form and "
+                  "through the public API. Staff can always create repeats.",
+    )
 
     class Meta:
         ordering = ["name"]

@@ -42,6 +42,7 @@ from .validation import (
     clean_note,
     clean_title,
     occurrence_refs,
+    public_errors,
     set_aside_failing_occurrences,
 )
 
@@ -116,19 +117,24 @@ def booking_preflight(
     events: Any,
     single_event: bool = False,
     check_contact: bool = True,
+    check_answers: bool = True,
     check_rules: bool = True,
     skip_conflicts: bool = False,
     title: Any = None,
     request_note: Any = None,
     suggest: bool = True,
+    public: bool = False,
     now: datetime | None = None,
 ) -> Preflight:
     """Every problem the request would meet, the times it would book, and suggestions for the failing
-    ones. `check_contact` False leaves the contact answers out (a form checking its times first);
-    `check_rules` False is staff's overrideRules; `skip_conflicts` staff's skipConflicts."""
+    ones. `check_contact` False leaves the contact answers out and `check_answers` False the events' titles and
+    custom answers (a form checking its times first);
+    `check_rules` False is staff's overrideRules; `skip_conflicts` staff's skipConflicts. `public` (a booker
+    asking) words conflicts without the other bookings' titles and event ids (validation.public_errors)."""
     now = now or timezone.now()
     clean, problems = assess_submission(module=module, contact=contact, events=events, single_event=single_event,
-                                        check_rules=check_rules, check_contact=check_contact, now=now)
+                                        check_rules=check_rules, check_contact=check_contact,
+                                        check_answers=check_answers, now=now)
     problems += _side_problems(title, request_note)
     requested = list(clean.events)
     resources = {r.pk: r for ce in requested for r in ce.resources}
@@ -141,8 +147,11 @@ def booking_preflight(
             end=max(ce.end for ce in requested) + margin + buffer))
     specs = [EventSpec(title=ce.title, start=ce.start, end=ce.end, resource_ids=ce.resource_ids, field=ce.field)
              for ce in requested]
-    problems += conflicts_among(specs=specs, resources=resources, reservations=reservations)
+    conflicts = conflicts_among(specs=specs, resources=resources, reservations=reservations)
+    problems += public_errors(conflicts) if public else conflicts
     errors = collapse_occurrence_errors(problems, occurrence_refs(requested))
+    if public:
+        errors = public_errors(errors)
     if skip_conflicts:
         errors = set_aside_failing_occurrences(clean, errors)
     codes = _codes_by_time(requested, [*errors, *clean.skipped])

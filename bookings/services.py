@@ -82,6 +82,7 @@ from .validation import (
     CleanEvent,
     CleanSubmission,
     check_event_rules,
+    check_repeat_allowed,
     clean_note,
     clean_title,
     occurrence_refs,
@@ -783,11 +784,14 @@ def booking_submit(
     now: datetime | None = None,
 ) -> BookingResult:
     """A booker's request: validated against the module's form and the resources' rules, PENDING, and
-    (when the module holds pending slots) holding its times with TENTATIVE events."""
+    (when the module holds pending slots) holding its times with TENTATIVE events. `repeat` only when the
+    module allows repeat requests. Errors keep their detail (conflicting events); what shows them to the
+    public passes them through validation.public_errors."""
     actor = actor or Actor.booker((contact or {}).get("email", "") if isinstance(contact, dict) else "")
     if portal.organization_id != module.organization_id or portal.status != PortalStatus.LIVE \
             or not module.portals.filter(pk=portal.pk).exists():
         raise NotFound("This booking form is not published.")
+    check_repeat_allowed(module=module, events=events, single_event=single_event)
     with transaction.atomic():
         clean = validate_submission(module=module, contact=contact, events=events, single_event=single_event, now=now)
         booking, token, booking_events = _new_booking(
@@ -1327,6 +1331,7 @@ def booking_events_follow(*, events: Sequence[Event], actor: Any = None, deleted
 MODULE_ATTRIBUTES = (
     "name", "slug", "about_title", "about_description", "calendar_days_shown", "calendar_show_requested",
     "hold_pending_slots", "allow_change_requests", "allow_cancellation", "terms", "max_occurrences",
+    "allow_repeat_requests",
 )
 FORM_FIELD_ATTRIBUTES = ("label", "type", "required", "help_text", "options", "min_value", "max_value", "order")
 FORM_SECTIONS = {

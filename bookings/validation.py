@@ -93,6 +93,7 @@ class _Errors:
         self.items: list[FieldError] = []
         self.fields: list[FormField] | None = None
         self.existing = False  # validating an existing booking's answers (see validate_submission)
+        self.answers = True  # False: only the times are assessed (titles and custom answers are not checked)
 
     def add(self, path: str, code: str, message: str, **meta: Any) -> None:
         self.items.append(FieldError(path, code, message, meta))
@@ -264,6 +265,8 @@ def _custom_fields(module: BookingModule, section: str, errors: _Errors) -> tupl
 def _clean_custom_answers(
     module: BookingModule, section: str, raw: dict[str, Any], builtins: set[str], prefix: str, errors: _Errors
 ) -> dict[str, Any]:
+    if not errors.answers and section == "event":
+        return {}
     active, archived = _custom_fields(module, section, errors)
     for key in raw:
         if key not in builtins and key not in active and key not in archived:
@@ -378,7 +381,9 @@ def _clean_event(
         return None
     before = len(errors.items)
     title = raw.get("title")
-    if _is_blank(title):
+    if _is_blank(title) and not errors.answers:
+        title = ""
+    elif _is_blank(title):
         errors.add(f"{prefix}.title", "REQUIRED", "A title is required.")
     else:
         title = _clean_text(title, f"{prefix}.title", "Title", errors, limit=300, one_line=True)
@@ -507,13 +512,17 @@ def assess_submission(
     existing: dict[str, Resource] | None = None,
     repeats: Sequence[Occurrence | None] | None = None,
     check_contact: bool = True,
+    check_answers: bool = True,
     now: datetime | None = None,
 ) -> tuple[CleanSubmission, list[FieldError]]:
     """validate_submission's work without its verdict: the clean answers (every requested time whose own
     answers are valid, repeats expanded, those that break a booking rule included) and every problem
-    found, each occurrence's not yet merged into one. The validate endpoint reports them all at once."""
+    found, each occurrence's not yet merged into one. The validate endpoint reports them all at once.
+    `check_answers` False assesses only the times (start, end, resources, attendees, repeat): the events'
+    titles and custom answers are neither checked nor kept (a form checking availability first)."""
     errors = _Errors()
     errors.existing = existing is not None
+    errors.answers = check_answers
     clean_contact_answers = clean_contact(module, contact if contact is not None else {}, errors) \
         if check_contact else {}
     offered = {**(existing or {}), **offered_resources(module)}
@@ -601,3 +610,64 @@ def validate_submission(
     if errors:
         raise ValidationFailed(errors=errors)
     return clean
+
+
+# --- what the public may send and see ----------------------------------------------------------------
+
+
+def check_repeat_allowed(*, module: BookingModule, events: Any, single_event: bool = False) -> None:
+    """A booker's request (public submit, public validate, the public form) may carry `repeat` only when
+    the module allows it (`allow_repeat_requests`); staff always may. Raises ValidationFailed with
+    NOT_ALLOWED at each `event.repeat` / `events[i].repeat` sent."""
+    if module.allow_repeat_requests or not isinstance(events, list):
+        return
+    errors = [FieldError(f"{event_field_prefix(index, single_event)}.repeat", "NOT_ALLOWED",
+                         "This booking form does not take repeating requests; ask for each date separately.")
+              for index, raw in enumerate(events) if isinstance(raw, dict) and raw.get("repeat") is not None]
+    if errors:
+        raise ValidationFailed(errors=errors)
+
+
+CONFLICT_CODES = frozenset({"BOOKING_CONFLICT", "CAPACITY_EXCEEDED"})
+PRIVATE_META = ("conflictingEventIds", "conflictingTitles", "titles")
+
+
+def public_errors(errors: Sequence[FieldError]) -> list[FieldError]:
+    """The errors as a public caller (a booker, the public API) may see them: a conflict names the resource
+    and never the other booking (`"Room is already booked at that time."`), and no error carries
+    `conflictingEventIds`. Staff keep the detail (the admin shows what is in the way).
+
+    A plain conflict's message is rebuilt. An occurrence's merged error (bookings.repeat.
+    collapse_occurrence_errors) keeps its date, and is rebuilt as "<date>: <Resource> is already booked at
+    that time." when its text names a booking; to keep an occurrence's other problems in its message, clean
+    the errors before merging them (as booking_preflight does for the public)."""
+    ids = {str(e.meta.get("resourceId")) for e in errors
+           if (set(e.meta.get("codes") or ()) | {e.code}) & CONFLICT_CODES}
+    names = {str(pk): name for pk, name in Resource.objects.filter(
+        pk__in=[i for i in ids if _is_uuid(i)]).values_list("pk", "name")} if ids else {}
+    out = []
+    for error in errors:
+        if not (set(error.meta.get("codes") or ()) | {error.code}) & CONFLICT_CODES:
+            out.append(error)
+            continue
+        meta = {k: v for k, v in error.meta.items() if k not in PRIVATE_META}
+        resource = names.get(str(meta.get("resourceId")), "This resource")
+        message = error.message
+        if "occurrence" in meta:
+            label, _, rest = message.partition(": ")
+            if " is already booked by " in rest:
+                message = f"{label}: {resource} is already booked at that time."
+        elif error.code == "CAPACITY_EXCEEDED":
+            message = f"{resource} is fully booked at that time."
+        elif error.code == "BOOKING_CONFLICT":
+            message = f"{resource} is already booked at that time."
+        out.append(FieldError(error.field, error.code, message, meta))
+    return out
+
+
+def _is_uuid(value: Any) -> bool:
+    try:
+        UUID(str(value))
+    except ValueError:
+        return False
+    return True

@@ -19,8 +19,10 @@ from django.utils.dateparse import parse_datetime
 from django.utils.html import linebreaks
 
 from bookings.models import Booking, BookingModule, FieldType, FormField, FormSection, Portal
+from bookings.preflight import SLOT_CODES, booking_preflight
+from bookings.repeat import WEEKDAY_KEYS, Cycle
 from bookings.services import Actor, BookingResult, booking_submit, change_request_submit
-from bookings.validation import validate_submission
+from bookings.validation import check_repeat_allowed, public_errors, validate_submission
 from resources.exceptions import Conflict, FieldError, InvalidTransition, PermissionDenied, ValidationFailed
 from resources.models import Resource
 
@@ -44,8 +46,22 @@ INPUT_OF_TYPE = {
     FieldType.CHECKBOX: "checkbox",
     FieldType.URL: "url",
 }
-GROUP_KINDS = {"multiselect", "resources"}  # several checkboxes in a fieldset
+GROUP_KINDS = {"multiselect", "resources", "weekdays"}  # several checkboxes in a fieldset
 EVENT_PATH = re.compile(r"^(?:event|events\[(\d+)\])(?:\.(.+))?$")
+# The "Repeats" choices, as bookings.repeat's cycles (the wire values of `repeats`).
+REPEAT_CHOICES = [
+    (str(Cycle.DAILY.value), "Daily"),
+    (str(Cycle.WEEKLY.value), "Weekly"),
+    (str(Cycle.MONTHLY.value), "Monthly, on the same date"),
+    (str(Cycle.YEARLY.value), "Yearly, on the same date"),
+    (str(Cycle.FIRST_OF_MONTH.value), "First weekday of the month (such as the first Monday)"),
+    (str(Cycle.SECOND_OF_MONTH.value), "Second weekday of the month"),
+    (str(Cycle.THIRD_OF_MONTH.value), "Third weekday of the month"),
+    (str(Cycle.FOURTH_OF_MONTH.value), "Fourth weekday of the month"),
+    (str(Cycle.LAST_OF_MONTH.value), "Last weekday of the month (such as the last Friday)"),
+]
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+REPEAT_PREFIX = "repeat-"  # the repeat inputs' keys on a block: repeat-repeats, repeat-every, ...
 
 
 @dataclass
@@ -64,6 +80,7 @@ class Field:
     errors: list[str] = field(default_factory=list)
     attrs: dict[str, Any] = field(default_factory=dict)  # extra HTML attributes (min, max, autocomplete, ...)
     autofocus: bool = False
+    empty_label: str = "Choose…"  # a select's first, empty option
 
     @property
     def id(self) -> str:
@@ -117,6 +134,8 @@ class EventBlock:
     fields: list[Field]
     booking_event_id: str | None = None
     errors: list[str] = field(default_factory=list)
+    repeat: list[Field] = field(default_factory=list)  # the optional "Repeat" fieldset
+    repeat_errors: list[str] = field(default_factory=list)  # the rule's and its occurrences' problems
 
     @property
     def number(self) -> int:
@@ -126,8 +145,49 @@ class EventBlock:
     def id(self) -> str:
         return f"event-{self.number}"
 
+    @property
+    def repeat_id(self) -> str:
+        return f"{self.id}-repeat"
+
     def get(self, key: str) -> Field | None:
         return next((f for f in self.fields if f.key == key), None)
+
+    def get_repeat(self, key: str) -> Field | None:
+        return next((f for f in self.repeat if f.key == key), None)
+
+    def repeat_payload(self) -> dict[str, Any] | None:
+        """The `repeat` the validator takes, or None when the booker chose "Does not repeat"."""
+        if not self.repeat or not str(self.get_repeat("repeats").value).strip():
+            return None
+        days = set(self.get_repeat("days").value)
+        return {"repeats": self.get_repeat("repeats").value.strip(),
+                "repeatEvery": self.get_repeat("repeatEvery").value.strip(),
+                "repeatUntil": self.get_repeat("repeatUntil").value.strip(),
+                **{key: key in days for key in WEEKDAY_KEYS}}
+
+
+@dataclass
+class TimeCheck:
+    """One requested time (or occurrence) that cannot be booked: why, and free times of the same length."""
+
+    block: EventBlock | None
+    label: str  # "Date 1", or the occurrence's date
+    reasons: list[str]
+    slots: list[dict[str, str]] = field(default_factory=list)  # {"value", "label"}; value "<block>|<start>|<end>"
+    occurrence: bool = False
+
+
+@dataclass
+class Availability:
+    """The answer to "Check availability" (or the suggestions after a refused request)."""
+
+    checked: bool  # True: the booker asked; False: shown after a refused request
+    problems: list[TimeCheck] = field(default_factory=list)
+    count: int = 0  # the times checked (repeats expanded)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
 
 
 def _custom_field(ff: FormField, name: str) -> Field:
@@ -150,6 +210,14 @@ def _custom_field(ff: FormField, name: str) -> Field:
     value: Any = [] if kind == "multiselect" else (False if kind == "checkbox" else "")
     return Field(name=name, key=str(ff.pk), label=ff.label, kind=kind, required=ff.required, help_text=ff.help_text,
                  options=options, value=value, attrs=attrs)
+
+
+def _slot_label(slot: dict[str, str]) -> str:
+    """A free time on its local wall clock: "Tue 5 Jan 2027, 10:30–11:30"."""
+    start, end = parse_datetime(slot["startLocal"]), parse_datetime(slot["endLocal"])
+    if start.date() == end.date():
+        return f"{start:%a} {start.day} {start:%b %Y}, {start:%H:%M}–{end:%H:%M}"
+    return f"{start:%a} {start.day} {start:%b %Y} {start:%H:%M} – {end:%a} {end.day} {end:%b %Y} {end:%H:%M}"
 
 
 def note_as_html(text: str) -> str:
@@ -180,8 +248,11 @@ class BookingForm:
         self.custom: list[FormField] = list(getattr(module, "active_fields", None)
                                             or module.fields.filter(archived=False).order_by("order", "created_at"))
         self.tz = venue_timezone(self.resources, module.organization.tz)
+        self.allow_repeat = bool(module.allow_repeat_requests)
         self.non_field_errors: list[str] = []
         self.summary: list[tuple[str, str]] = []  # (message, anchor) for the error summary
+        self.availability: Availability | None = None
+        self.notice = ""  # what the last button did (a suggested time filled in)
         self.contact = self._contact_fields()
         self.note = Field(name="requestNote", key="requestNote", label=self.note_label, kind="textarea",
                           attrs={"maxlength": MAX_NOTE})
@@ -236,7 +307,26 @@ class BookingForm:
                   attrs={"min": 1, "step": 1, "inputmode": "numeric"}),
         ]
         fields += [_custom_field(ff, f"{prefix}{ff.pk}") for ff in self.custom if ff.section == FormSection.EVENT]
-        return EventBlock(index=index, fields=fields)
+        return EventBlock(index=index, fields=fields, repeat=self._repeat_fields(prefix))
+
+    def _repeat_fields(self, prefix: str) -> list[Field]:
+        """The optional "Repeat" questions of a date. Always read (a module that does not take repeats
+        refuses one with NOT_ALLOWED), shown only when the module takes them."""
+        return [
+            Field(name=f"{prefix}repeats", key="repeats", label="Repeats", kind="select", options=REPEAT_CHOICES,
+                  empty_label="Does not repeat",
+                  help_text="Ask for the same time on several dates. The organizers review every date."),
+            Field(name=f"{prefix}repeatEvery", key="repeatEvery", label="Every", kind="number",
+                  help_text="1: every day, week, month or year; 2: every other one, and so on. Empty means 1.",
+                  attrs={"min": 1, "max": 99, "step": 1, "inputmode": "numeric"}),
+            Field(name=f"{prefix}repeatUntil", key="repeatUntil", label="Until", kind="date",
+                  help_text="The last date, included. Needed when the booking repeats."),
+            Field(name=f"{prefix}repeatDays", key="days", label="On these weekdays", kind="weekdays",
+                  options=list(zip(WEEKDAY_KEYS, WEEKDAY_NAMES, strict=True)), value=[],
+                  help_text="Daily: only these days (none ticked: every day). Weekly, or first … last of the "
+                            "month: these weekdays (none ticked: the start's weekday). Not for monthly or "
+                            "yearly on the same date."),
+        ]
 
     def _prefill(self, initial: QueryDict | None) -> None:
         """A free slot of the calendar links here with ?resource=&start=&end= (local wall-clock times)."""
@@ -256,6 +346,7 @@ class BookingForm:
         yield from self.contact
         for block in self.events:
             yield from block.fields
+            yield from block.repeat
         yield self.note
         if self.terms:
             yield self.terms
@@ -282,6 +373,7 @@ class BookingForm:
         for f in block.fields:
             if f.key not in ("start", "end"):
                 f.value = previous.get(f.key).value
+        # The repeat is not copied: another date is usually a one-off.
         block.get("start").autofocus = True
         self.events.append(block)
 
@@ -294,6 +386,8 @@ class BookingForm:
             block = self._event_block(new_index)
             for f in block.fields:
                 f.value = old.get(f.key).value
+            for f in block.repeat:
+                f.value = old.get_repeat(f.key).value
             self.events.append(block)
 
     def honeypot_filled(self, data: QueryDict) -> bool:
@@ -301,7 +395,13 @@ class BookingForm:
 
     def payload(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         contact = {f.key: f.value for f in self.contact}
-        events = [{f.key: f.value for f in block.fields} for block in self.events]
+        events = []
+        for block in self.events:
+            event = {f.key: f.value for f in block.fields}
+            repeat = block.repeat_payload()
+            if repeat is not None:
+                event["repeat"] = repeat
+            events.append(event)
         return contact, events
 
     # --- errors --------------------------------------------------------------------------------
@@ -318,6 +418,10 @@ class BookingForm:
         """The validator's message, worded for a person filling in this form. A conflict never names the
         other booking (its title is someone else's)."""
         key = error.field.rsplit(".", 1)[-1]
+        if error.meta.get("occurrence") is not None:
+            return error.message  # "<date>: why" (public_errors already took out other bookings' titles)
+        if ".repeat" in error.field or error.field.endswith("repeat"):
+            return self._repeat_message(error, key)
         if error.code == "BOOKING_CONFLICT":
             return (f"{self._resource_name(error.meta.get('resourceId'))} is already booked at that time. "
                     "Choose another time or another space.")
@@ -338,31 +442,67 @@ class BookingForm:
             return f"The note must be at most {MAX_NOTE} characters."
         return error.message
 
-    def _locate(self, path: str) -> tuple[Field | None, EventBlock | None]:
+    @staticmethod
+    def _repeat_message(error: FieldError, key: str) -> str:
+        if error.code == "NOT_ALLOWED":
+            return "This form does not take repeating bookings. Add each date with “Add another date”."
+        if key == "repeats":
+            return "Choose how the booking repeats."
+        if key == "repeatEvery":
+            return "Enter “Every” as a whole number from 1 to 99."
+        if key == "repeatUntil" and error.code == "REQUIRED":
+            return "Enter the last date of the repeat (“Until”)."
+        if key == "repeatUntil" and error.code == "TOO_MANY_OCCURRENCES":
+            return (f"A repeating booking can have at most {error.meta.get('maxOccurrences')} dates. "
+                    "Choose an earlier “Until” date.")
+        if key == "repeatUntil" and "before" in error.message:
+            return "“Until” must not be before the start date."
+        if key == "repeatUntil":
+            return "Enter “Until” as a date."
+        if key in WEEKDAY_KEYS:
+            return "Weekdays do not apply to a monthly or yearly repeat on the same date. Untick them."
+        if error.code == "NO_OCCURRENCES":
+            return "This repeat gives no date up to “Until”. Check the weekdays and the dates."
+        return error.message
+
+    def _locate(self, path: str) -> tuple[Field | None, EventBlock | None, bool]:
+        """The input an error belongs to, its date's block, and whether it is the block's repeat's."""
         if path.startswith("contact."):
             key = path.split(".", 1)[1]
-            return next((f for f in self.contact if f.key == key), None), None
+            return next((f for f in self.contact if f.key == key), None), None, False
         match = EVENT_PATH.match(path)
         if match:
             index = int(match.group(1) or 0)
             block = self.events[index] if index < len(self.events) else None
-            key = match.group(2)
-            return (block.get(key) if block and key else None), block
+            key = match.group(2) or ""
+            if key.startswith("occurrences[") or key == "repeat":
+                return None, block, True
+            if key.startswith("repeat."):
+                sub = key.split(".", 1)[1]
+                sub = "days" if sub in WEEKDAY_KEYS else sub
+                return (block.get_repeat(sub) if block else None), block, True
+            return (block.get(key.split(".", 1)[0]) if block and key else None), block, False
         if path == "requestNote":
-            return self.note, None
+            return self.note, None, False
         if path == "terms":
-            return self.terms, None
-        return None, None
+            return self.terms, None, False
+        return None, None, False
 
     def add_error(self, error: FieldError) -> None:
         message = self.message(error)
-        field_, block = self._locate(error.field)
+        field_, block, repeat = self._locate(error.field)
         if field_ is not None and message in field_.errors:
             return  # the same rule failing for two resources of one date
         prefix = f"Date {block.number}: " if block is not None and len(self.events) > 1 else ""
-        if field_ is not None:
+        if repeat and not self.allow_repeat and block is not None and field_ is None:
+            block.errors.append(message)  # no repeat fieldset to put it next to
+            self.summary.append((prefix + message, block.id))
+        elif field_ is not None:
             field_.errors.append(message)
             self.summary.append((prefix + message, field_.anchor))
+        elif block is not None and repeat:
+            block.repeat_errors.append(message)
+            self.summary.append((prefix + message, block.repeat_id))
         elif block is not None:
             block.errors.append(message)
             self.summary.append((prefix + message, block.id))
@@ -378,7 +518,8 @@ class BookingForm:
         """The summary in the order of the form, as a person reads it top to bottom."""
         anchors = [f.anchor for f in self.contact]
         for block in self.events:
-            anchors += [block.id] + [f.anchor for f in block.fields]
+            anchors += [block.id] + [f.anchor for f in block.fields] + [block.repeat_id]
+            anchors += [f.anchor for f in block.repeat]
         anchors += [f.anchor for f in (self.note, self.terms) if f is not None]
         position = {anchor: i for i, anchor in reversed(list(enumerate(anchors)))}
         self.summary.sort(key=lambda item: position.get(item[1], -1))
@@ -406,10 +547,81 @@ class BookingForm:
             return booking_submit(module=self.module, portal=portal, contact=contact, events=events,
                                   single_event=single, request_note=note or "")
         except (ValidationFailed, Conflict) as exc:
+            exc.errors = public_errors(exc.errors)  # never another booking's title or event ids
             self.add_errors(exc)
+            if any((set(e.meta.get("codes") or ()) | {e.code}) & SLOT_CODES for e in exc.errors):
+                suggested = self._availability(events, single, checked=False)
+                suggested.problems = [p for p in suggested.problems if p.slots]
+                self.availability = suggested if suggested.problems else None
             return None
         finally:
             self.sort_summary()
+
+    # --- "Check availability" -------------------------------------------------------------------
+
+    def check(self) -> Availability | None:
+        """What a request with these times would meet (bookings.preflight, as `POST /bookings/validate`),
+        without booking anything. Only the times are assessed: the other answers may still be empty.
+        The reasons go next to the times (and into the summary); free times come as buttons."""
+        _, events = self.payload()
+        single = len(events) == 1
+        try:
+            check_repeat_allowed(module=self.module, events=events, single_event=single)
+        except ValidationFailed as exc:
+            self.add_errors(exc)
+            self.sort_summary()
+            return None
+        self.availability = self._availability(events, single, checked=True, place_errors=True)
+        self.summary = []  # the availability panel is this page's summary (the reasons also sit by their inputs)
+        return self.availability
+
+    def _availability(self, events: list[dict[str, Any]], single: bool, *, checked: bool,
+                      place_errors: bool = False) -> Availability:
+        result = booking_preflight(module=self.module, contact=None, events=events, single_event=single,
+                                   check_contact=False, check_answers=False, public=True)
+        if place_errors:
+            for error in result.errors:
+                self.add_error(error)
+        slots_for = {s["field"]: s["slots"] for s in result.suggestions}
+        problems: list[TimeCheck] = []
+        for error in result.errors:
+            _, block, _ = self._locate(error.field)
+            occurrence = error.meta.get("occurrence") is not None
+            path = error.field if occurrence else error.field.split(".")[0]
+            message = self.message(error)
+            reasons = [message.partition(": ")[2] if occurrence else message]
+            existing = next((p for p in problems if p.label == self._check_label(block, error)), None)
+            if existing is not None:
+                existing.reasons += [r for r in reasons if r not in existing.reasons]
+                continue
+            slots = [{"value": f"{block.index if block else 0}|{s['startLocal'][:16]}|{s['endLocal'][:16]}",
+                      "label": _slot_label(s)} for s in slots_for.get(path, [])]
+            problems.append(TimeCheck(block=block, label=self._check_label(block, error), reasons=reasons,
+                                      slots=slots, occurrence=occurrence))
+        return Availability(checked=checked, problems=problems, count=len(result.times))
+
+    def _check_label(self, block: EventBlock | None, error: FieldError) -> str:
+        if error.meta.get("occurrence") is not None:
+            label = error.message.partition(": ")[0]
+            return f"{label} (date {block.number} repeated)" if block is not None and len(self.events) > 1 else label
+        return f"Date {block.number}" if block is not None and len(self.events) > 1 else "Your time"
+
+    def use_slot(self, value: str) -> bool:
+        """A suggested free time's button: its date's start and end become that time."""
+        index, _, rest = value.partition("|")
+        start, _, end = rest.partition("|")
+        if not index.isdigit() or int(index) >= len(self.events):
+            return False
+        start, end = _local_input(start), _local_input(end)
+        if not start or not end:
+            return False
+        block = self.events[int(index)]
+        block.get("start").value, block.get("end").value = start, end
+        block.get("start").autofocus = True
+        when = _slot_label({"startLocal": start, "endLocal": end})
+        self.notice = (f"{'Date ' + str(block.number) if len(self.events) > 1 else 'Your time'} is now {when}. "
+                       "Check availability again or send your request.")
+        return True
 
 
 class ChangeForm(BookingForm):
@@ -425,6 +637,7 @@ class ChangeForm(BookingForm):
         self._held = {str(r.pk): r for be in self.booking_events for r in be.resources.all()}
         super().__init__(module, data=None)
         self.terms = None
+        self.allow_repeat = False  # a repeat is set when the booking is made
         self.events = [self._current_block(i, be) for i, be in enumerate(self.booking_events)]
         self._fill_contact()
         self.initial = {f.name: f.normalized(f.value) for f in self.fields}
@@ -437,6 +650,9 @@ class ChangeForm(BookingForm):
             resources.setdefault(rid, r)
         return [(rid, f"{r.name} (up to {r.capacity} {'person' if r.capacity == 1 else 'people'})")
                 for rid, r in resources.items()]
+
+    def _repeat_fields(self, prefix: str) -> list[Field]:
+        return []  # a repeat is set when the booking is made, never changed
 
     def _fill_contact(self) -> None:
         answers = self.booking.contact_answers or {}
@@ -495,6 +711,7 @@ class ChangeForm(BookingForm):
             return change_request_submit(booking_id=booking.pk, actor=Actor.booker(booking.booker_email),
                                          contact=contact or None, events=events or None, request_note=note)
         except (ValidationFailed, Conflict) as exc:
+            exc.errors = public_errors(exc.errors)  # never another booking's title or event ids
             self.add_errors(exc)
         except (PermissionDenied, InvalidTransition) as exc:
             self.add_error(FieldError("", exc.code, exc.message))

@@ -382,6 +382,12 @@ class EventLine:
     venue: str
     attendees: int | None
     answers: list[tuple[str, str]] = field(default_factory=list)
+    series: str = ""  # a repeated request: "Weekly until Tue 5 May 2026, 10 dates"
+    dates: list[str] = field(default_factory=list)  # and each of its dates (`when` is the first)
+
+    @property
+    def long_series(self) -> bool:
+        return len(self.dates) > SHORT_SERIES
 
 
 @dataclass
@@ -394,6 +400,36 @@ class BookingSummary:
     open_request: BookingChangeRequest | None
     can_change: bool
     can_cancel: bool
+
+
+SHORT_SERIES = 6  # a repeated request with more dates shows them folded (a <details> list)
+CYCLE_TEXT = {1: ("Daily", "days"), 2: ("Weekly", "weeks"), 3: ("Monthly", "months"), 4: ("Yearly", "years")}
+NTH_TEXT = {5: "first", 6: "second", 7: "third", 9: "fourth", 8: "last"}
+WEEKDAY_PLURALS = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")
+
+
+def repeat_text(rule: dict[str, Any], first: datetime, count: int) -> str:
+    """A repeated request in words: "Weekly until Tue 5 May 2026, 10 dates"."""
+    cycle, every = rule.get("repeats"), rule.get("repeatEvery") or 1
+    days = [name for name in WEEKDAY_PLURALS if rule.get(f"repeatOn{name}")]
+    if cycle in CYCLE_TEXT:
+        name, unit = CYCLE_TEXT[cycle]
+        text = name if every == 1 else f"Every {every} {unit}"
+        if days and cycle in (1, 2):
+            text += f" on {', '.join(days)}"
+    elif cycle in NTH_TEXT:
+        weekday = ", ".join(d[:-1] for d in days) if days else f"{first:%A}"
+        text = f"The {NTH_TEXT[cycle]} {weekday} of {'each month' if every == 1 else f'every {every} months'}"
+    else:
+        text = "Repeats"
+    until = rule.get("repeatUntil")
+    try:
+        last = date.fromisoformat(until) if until else None
+    except ValueError:
+        last = None
+    if last is not None:
+        text += f" until {last:%a} {last.day} {last:%b %Y}"
+    return f"{text}, {count} date{'' if count == 1 else 's'}"
 
 
 def booking_events(booking: Booking) -> list[BookingEvent]:
@@ -411,8 +447,14 @@ def booking_summary(booking: Booking) -> BookingSummary:
     fields = {str(ff.pk): ff for ff in booking.module.fields.all()}
     labels = {fid: ff.label for fid, ff in fields.items()}
     events = []
+    series: dict[Any, EventLine] = {}  # repeat group → its line
+    rules: dict[Any, tuple[dict[str, Any], datetime]] = {}  # repeat group → its rule and first start
     for be in booking_events(booking):
         tz = event_timezone(be, booking)
+        when = when_text(be.start.astimezone(tz), be.end.astimezone(tz))
+        if be.repeat_group is not None and be.repeat_group in series:
+            series[be.repeat_group].dates.append(when)
+            continue
         resources = list(be.resources.all())
         events.append(EventLine(
             title=be.title, when=when_text(be.start.astimezone(tz), be.end.astimezone(tz)), timezone=tz.key,
@@ -421,6 +463,12 @@ def booking_summary(booking: Booking) -> BookingSummary:
             answers=[(labels[k], _answer_text(v, fields[k].type)) for k, v in be.answers.items()
                      if k in labels and v not in ("", None)],
         ))
+        if be.repeat_group is not None:
+            events[-1].dates = [when]
+            series[be.repeat_group] = events[-1]
+            rules[be.repeat_group] = (be.repeat or {}, be.start.astimezone(tz))
+    for group, line in series.items():  # worded once every date is known
+        line.series = repeat_text(*rules[group], len(line.dates))
     builtin = {"name": "Name", "email": "Email", "phone": "Phone"}
     contact = [(builtin[k], _answer_text(v)) if k in builtin else (labels[k], _answer_text(v, fields[k].type))
                for k, v in booking.contact_answers.items() if (k in builtin or k in labels) and v not in ("", None)]

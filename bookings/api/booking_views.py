@@ -32,6 +32,7 @@ from bookings.selectors import (
     change_requests_payload,
     events_payload,
 )
+from bookings.validation import check_repeat_allowed, public_errors
 from events.models import Event
 from resources.api.common import (
     actor_for,
@@ -44,7 +45,7 @@ from resources.api.common import (
     with_etag,
 )
 from resources.api.fields import MomentFilter
-from resources.exceptions import FieldError, NotFound, ValidationFailed
+from resources.exceptions import DomainError, FieldError, NotFound, ValidationFailed
 
 from .booking_serializers import (
     ApproveSerializer,
@@ -170,10 +171,14 @@ class BookingSubmitView(APIView):
             raise ValidationFailed(errors=[FieldError("portalId", "REQUIRED", "Name the portal the form is on.")])
         _staff_only_skip(data)
         events, single = SubmitSerializer.events_of(data)
-        result = services.booking_submit(
-            module=module, portal=portal, contact=data.get("contact"), events=events, single_event=single,
-            title=data.get("title"), request_note=data.get("requestNote", ""),
-        )
+        try:
+            result = services.booking_submit(
+                module=module, portal=portal, contact=data.get("contact"), events=events, single_event=single,
+                title=data.get("title"), request_note=data.get("requestNote", ""),
+            )
+        except DomainError as exc:
+            exc.errors = public_errors(exc.errors)  # never another booking's title or event ids
+            raise
         return Response({"booking": booking_payload(result.booking, staff=False),
                          "accessToken": result.access_token}, status=201)
 
@@ -213,11 +218,13 @@ class BookingValidateView(APIView):
             check_published(module, portal)
             _staff_only_skip(data)
         events, single = ValidateSerializer.events_of(data)
+        if not staff:
+            check_repeat_allowed(module=module, events=events, single_event=single)
         result = booking_preflight(
             module=module, contact=data.get("contact"), events=events, single_event=single,
             check_contact="contact" in data, check_rules=not (staff and data["overrideRules"]),
             skip_conflicts=staff and data["skipConflicts"], title=data.get("title"),
-            request_note=data.get("requestNote"),
+            request_note=data.get("requestNote"), public=not staff,
         )
         return Response(result.as_dict())
 
@@ -245,10 +252,15 @@ class ChangeRequestSubmitView(APIView):
         else:
             raise NotFound("No booking matches this id and access token.")
         events, _ = ChangeRequestSubmitSerializer.events_of(data)
-        result = services.change_request_submit(
-            booking_id=booking.pk, actor=actor, cancellation=data["cancellation"], contact=data.get("contact"),
-            events=events, request_note=data.get("requestNote", ""),
-        )
+        try:
+            result = services.change_request_submit(
+                booking_id=booking.pk, actor=actor, cancellation=data["cancellation"], contact=data.get("contact"),
+                events=events, request_note=data.get("requestNote", ""),
+            )
+        except DomainError as exc:
+            if not actor.is_staff:
+                exc.errors = public_errors(exc.errors)  # a booker never sees another booking's title or ids
+            raise
         staff = actor.is_staff
         if result.change_request is not None:
             payload = change_requests_payload(BookingChangeRequest.objects.filter(pk=result.change_request.pk))[0]

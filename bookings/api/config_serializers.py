@@ -105,6 +105,9 @@ class ModuleConfigSerializer(serializers.Serializer):
     maxOccurrences = serializers.IntegerField(source="max_occurrences", min_value=1, max_value=MAX_OCCURRENCES_LIMIT,
                                               required=False,
                                               help_text="The most occurrences one repeated request may have.")
+    allowRepeatRequests = serializers.BooleanField(
+        source="allow_repeat_requests", required=False,
+        help_text="Bookers may send `repeat` on the public submit and validate (staff always may).")
 
 
 class BookingFormSerializer(serializers.Serializer):
@@ -229,6 +232,8 @@ class PublicConfigSerializer(serializers.Serializer):
     terms = serializers.CharField()
     maxOccurrences = serializers.IntegerField(source="max_occurrences",
                                               help_text="The most occurrences one repeated request may have.")
+    allowRepeatRequests = serializers.BooleanField(source="allow_repeat_requests",
+                                                   help_text="The form accepts `repeat` on its events.")
 
 
 class PublicResourceSerializer(serializers.Serializer):

@@ -66,7 +66,7 @@ def test_form_definition_has_the_exact_shape(api, setup):
         "about": {"title": "Book a room", "description": "<p>Welcome</p>"},
         "calendar": {"daysShown": 7, "showRequested": True},
         "config": {"allowChangeRequests": True, "allowCancellation": True, "terms": "<p>Be kind</p>",
-                   "maxOccurrences": 150},
+                   "maxOccurrences": 150, "allowRepeatRequests": False},
         "bookingForm": {"contactFields": [{
             "id": str(field.pk), "label": "Company", "type": "select", "required": True, "helpText": "",
             "options": ["A", "B"], "min": None, "max": None, "order": 0,

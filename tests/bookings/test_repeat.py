@@ -29,6 +29,22 @@ from resources.exceptions import BookingConflict, ImmutableField, ValidationFail
 from tests.conftest import LONDON
 from tests.factories import BookableHoursFactory
 
+
+@pytest.fixture
+def setup(setup):
+    """The module takes repeat requests from the public (its `allow_repeat_requests`; off by default)."""
+    setup.module.allow_repeat_requests = True
+    setup.module.save(update_fields=["allow_repeat_requests"])
+    return setup
+
+
+@pytest.fixture
+def setup_no_hold(setup_no_hold):
+    setup_no_hold.module.allow_repeat_requests = True
+    setup_no_hold.module.save(update_fields=["allow_repeat_requests"])
+    return setup_no_hold
+
+
 # Every service call in this module runs "now": before all the dates below, so none is in the past.
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 WEEKDAY_KEYS = ("repeatOnMondays", "repeatOnTuesdays", "repeatOnWednesdays", "repeatOnThursdays",

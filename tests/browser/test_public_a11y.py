@@ -67,6 +67,8 @@ def axe_page(request, browser, live_server, browser_settings):
 def test_the_public_pages_have_no_serious_accessibility_violations(axe_page, live_server):
     page = axe_page
     site = PublicSite()
+    site.module.allow_repeat_requests = True  # the form's "Repeat" fieldset is checked too
+    site.module.save(update_fields=["allow_repeat_requests"])
     approved = site.submit(site.event(start=future(3, 12), resources=[site.hall]), email="zed@example.com").booking
     booking_approve(booking_id=approved.pk, actor=site.staff, client_last_updated_at=None)
     site.submit(site.event(start=future(3, 15)), email="yan@example.com")
@@ -86,6 +88,14 @@ def test_the_public_pages_have_no_serious_accessibility_violations(axe_page, liv
     page.wait_for_selector(".error-summary")
     page.axe("form-with-errors")
     screenshot(page, f"public-a11y-form-errors-{page.width}")
+    # "Check availability" on a taken time: its reasons and the suggested free times.
+    page.fill("#id_events-0-start", local_input(future(3, 15)))
+    page.fill("#id_events-0-end", local_input(future(3, 16)))
+    page.click("button:text-is('Check availability')")
+    page.wait_for_selector(".availability .slots button")
+    page.axe("check-availability")
+    screenshot(page, f"public-a11y-check-availability-{page.width}")
+    page.fill("#id_events-0-start", local_input(start))
 
     page.fill("#id_contact-name", "Ada Lovelace")
     page.fill("#id_contact-email", "ada@example.com")
