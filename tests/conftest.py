@@ -1,6 +1,8 @@
 """Shared fixtures: a published booking setup (organization, venue, resources, portal, module) and
 helpers to submit requests through the real services."""
 
+import threading
+import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -38,6 +40,35 @@ def _anymail_test_backend(settings):
     settings.STORAGES = {**settings.STORAGES,
                          "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
     settings.SITE_URL = "https://bookings.example.org"
+
+
+JOIN_TIMEOUT = 120
+
+
+def race(count: int, work) -> list[tuple[str, object]]:
+    """Run `work(i)` in `count` threads that start together; ("ok", result) or ("error", exception) each."""
+    barrier = threading.Barrier(count)
+    results: list[tuple[str, object] | None] = [None] * count
+
+    def run(i: int) -> None:
+        try:
+            connection.ensure_connection()  # connect first, so the barrier releases requests, not logins
+            barrier.wait(timeout=60)
+            results[i] = ("ok", work(i))
+        except BaseException as exc:  # noqa: BLE001 - every outcome is reported to the test
+            results[i] = ("error", exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,), name=f"race-{i}") for i in range(count)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + JOIN_TIMEOUT
+    for thread in threads:
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    stuck = [t.name for t in threads if t.is_alive()]
+    assert not stuck, f"threads still running after {JOIN_TIMEOUT}s (deadlock?): {stuck}"
+    return results  # type: ignore[return-value]
 
 
 def future(days: int = 7, hour: int = 10, minute: int = 0, tz=LONDON) -> datetime:

@@ -5,8 +5,6 @@ INVALID_TRANSITION for a booking decided twice), never a database error such as 
 deadlock or SQLite's "database is locked".
 """
 
-import threading
-import time
 from collections import Counter
 from datetime import timedelta
 
@@ -18,40 +16,11 @@ from bookings.services import booking_approve
 from events.models import Event, EventStatus, Reservation
 from notifications.models import Notification
 from resources.exceptions import BookingConflict, InvalidTransition
-from tests.conftest import Setup, future, postgres_only, sqlite_only
+from tests.conftest import Setup, future, postgres_only, race, sqlite_only
 
 from .test_services import overlapping_reservations
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-JOIN_TIMEOUT = 120
-
-
-def race(count: int, work) -> list[tuple[str, object]]:
-    """Run `work(i)` in `count` threads that start together; ("ok", result) or ("error", exception) each."""
-    barrier = threading.Barrier(count)
-    results: list[tuple[str, object] | None] = [None] * count
-
-    def run(i: int) -> None:
-        try:
-            connection.ensure_connection()  # connect first, so the barrier releases requests, not logins
-            barrier.wait(timeout=60)
-            results[i] = ("ok", work(i))
-        except BaseException as exc:  # noqa: BLE001 - every outcome is reported to the test
-            results[i] = ("error", exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,), name=f"race-{i}") for i in range(count)]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + JOIN_TIMEOUT
-    for thread in threads:
-        thread.join(timeout=max(0.0, deadline - time.monotonic()))
-    stuck = [t.name for t in threads if t.is_alive()]
-    assert not stuck, f"threads still running after {JOIN_TIMEOUT}s (deadlock?): {stuck}"
-    return results  # type: ignore[return-value]
-
 
 def split(results, expected_error: type[Exception]):
     """The winners' results and the losers' exceptions; fails on any other kind of exception."""

@@ -24,7 +24,7 @@ from bookings.models import Booking
 from notifications.models import Notification, NotificationStatus
 from notifications.services import notification_send, notifications_send_due
 from tests.api.test_bookings import submit_body
-from tests.conftest import postgres_only
+from tests.conftest import postgres_only, race
 from tests.factories import OrganizationFactory
 
 QUEUED, SENDING, SENT, FAILED = (NotificationStatus.QUEUED, NotificationStatus.SENDING, NotificationStatus.SENT,
@@ -268,23 +268,9 @@ def test_parallel_workers_never_send_the_same_row(settings):
     Provider.delay = 0.01  # each send takes a while, so the workers overlap
     org = OrganizationFactory()
     rows = [make_notification(org, subject=f"email {i}") for i in range(30)]
-    start, results, errors = threading.Barrier(4), [], []
-
-    def worker():
-        try:
-            start.wait(10)
-            results.append(notifications_send_due())
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert errors == []
+    outcomes = race(4, lambda i: notifications_send_due())
+    assert [kind for kind, _ in outcomes] == ["ok"] * 4, outcomes
+    results = [value for _, value in outcomes]
     assert sorted(Provider.sent()) == sorted(r.subject for r in rows)  # each exactly once
     assert sum(r.get("sent", 0) for r in results) == 30
     assert set(Notification.objects.values_list("status", "attempts")) == {(SENT, 1)}

@@ -2,14 +2,12 @@
 event, exactly once per start however often or concurrently the sweep runs; a moved event is reminded
 again; pending, denied, canceled and past events, and modules with reminders off, get none."""
 
-import threading
 from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core import mail
 from django.core.management import call_command
-from django.db import connection
 from django.utils import timezone
 
 from bookings.models import BookingEvent, BookingStatus
@@ -25,7 +23,7 @@ from bookings.services import (
 from events.models import EventStatus
 from events.services import events_set_status
 from notifications.models import Notification, NotificationStatus
-from tests.conftest import postgres_only
+from tests.conftest import postgres_only, race
 from tests.factories import BookingModuleFactory
 
 KIND = "booking_reminder"
@@ -219,22 +217,8 @@ def test_a_broken_reminder_does_not_stop_the_others(setup, monkeypatch):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_sweeps_write_each_reminder_once(setup):
     bookings = [booking_at(setup, soon(2 + i), email=f"booker{i}@example.com") for i in range(5)]
-    start, counts, errors = threading.Barrier(4), [], []
-
-    def sweep():
-        try:
-            start.wait(10)
-            counts.append(reminders_send_due())
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=sweep) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert errors == []
+    outcomes = race(4, lambda i: reminders_send_due())
+    assert [kind for kind, _ in outcomes] == ["ok"] * 4, outcomes
+    counts = [value for _, value in outcomes]
     assert sum(counts) == 5
     assert sorted(r.object_id for r in reminders()) == sorted(b.pk for b in bookings)

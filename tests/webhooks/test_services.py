@@ -7,14 +7,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import socket
-import threading
 import time
 from collections import Counter
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from bookings import services
@@ -26,7 +25,7 @@ from events.services import event_create, event_delete, event_update
 from notifications.models import Notification
 from resources.exceptions import BookingConflict, InvalidTransition
 from resources.models import Role
-from tests.conftest import future, postgres_only
+from tests.conftest import future, postgres_only, race
 from tests.factories import MembershipFactory, UserFactory
 from tests.webhooks.factories import WebhookDeliveryFactory, WebhookEndpointFactory
 from webhooks.models import EVENT_TYPES, DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -473,24 +472,8 @@ def test_two_senders_in_parallel_never_deliver_the_same_row_twice(receiver):
     endpoint = WebhookEndpointFactory(url=receiver.url)
     deliveries = WebhookDeliveryFactory.create_batch(40, endpoint=endpoint)
     receiver.delay = 0.01
-    barrier = threading.Barrier(2)
-    results: list = [None, None]
-
-    def sender(i: int) -> None:
-        try:
-            connection.ensure_connection()
-            barrier.wait(timeout=30)
-            results[i] = webhook_deliveries_send_due(limit=100)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=sender, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    outcomes = race(2, lambda i: webhook_deliveries_send_due(limit=100))
+    results = [value for _, value in outcomes]
     assert all(isinstance(r, dict) for r in results), results
     sent_ids = [r.headers["Allot-Delivery-Id"] for r in receiver.requests]
     assert Counter(sent_ids).most_common(1)[0][1] == 1, "a row was sent twice"
