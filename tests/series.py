@@ -73,3 +73,13 @@ def rows(series: EventSeries) -> list[tuple[datetime, datetime, str]]:
 def wall(moment: datetime) -> str:
     """The London wall-clock time of a moment, "HH:MM"."""
     return f"{moment.astimezone(LONDON):%H:%M}"
+
+
+def moved(before, indexes, start_to=(10, 30), end_to=(11, 30)):
+    """`before` with the occurrences at `indexes` at the given local times of their own day."""
+    out = list(before)
+    for i in indexes:
+        start, end, title = before[i]
+        day = start.astimezone(LONDON).date()
+        out[i] = (local(day, *start_to), local(day, *end_to), title)
+    return out

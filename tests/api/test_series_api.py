@@ -10,7 +10,7 @@ from events.models import Event, Reservation
 from events.services import EventSpec, events_save
 from resources.models import Role
 from tests.api.conftest import assert_error
-from tests.series import LONDON, local, make_booked_series, make_series, rows, wall
+from tests.series import LONDON, local, make_booked_series, make_series, moved, rows, wall
 
 URL = "/api/v1/events"
 HOUR = timedelta(hours=1)
@@ -23,14 +23,6 @@ def url(pk) -> str:
 def z(moment) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
-
-def moved(before, indexes, start_to=(10, 30), end_to=(11, 30)):
-    out = list(before)
-    for i in indexes:
-        start, end, title = before[i]
-        day = start.astimezone(LONDON).date()
-        out[i] = (local(day, *start_to), local(day, *end_to), title)
-    return out
 
 
 @pytest.fixture

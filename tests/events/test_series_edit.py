@@ -15,21 +15,12 @@ from events.services import EventSpec, events_save, occurrences_delete, occurren
 from notifications.models import Notification
 from resources.exceptions import BookingConflict, InvalidTransition, ValidationFailed
 from tests.factories import ClosureFactory
-from tests.series import LONDON, UTC, local, make_booked_series, make_series, rows, wall
+from tests.series import LONDON, UTC, local, make_booked_series, make_series, moved, rows, wall
 
 pytestmark = pytest.mark.django_db
 
 HOUR = timedelta(hours=1)
 
-
-def moved(before, indexes, start_to=(10, 30), end_to=(11, 30)):
-    """`before` with the occurrences at `indexes` at the given local times of their own day."""
-    out = list(before)
-    for i in indexes:
-        start, end, title = before[i]
-        day = start.astimezone(LONDON).date()
-        out[i] = (local(day, *start_to), local(day, *end_to), title)
-    return out
 
 
 @pytest.fixture
