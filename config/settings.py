@@ -243,3 +243,6 @@ WEBHOOKS_DISABLE_AFTER_FAILURES = 5
 # SSRF guard: URLs that resolve to private, loopback, link-local or reserved addresses are refused, at
 # input and again at every send, unless this is set (local development, tests).
 WEBHOOKS_ALLOW_PRIVATE = env.bool("WEBHOOKS_ALLOW_PRIVATE", default=False)
+
+# --- hardening: password hashing, login brute-force protection, cookies, CSP, logging ---------------
+# (section kept for the production-hardening work; see docs/DEPLOYMENT.md)
