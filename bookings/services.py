@@ -307,6 +307,18 @@ def _write_booking_events(booking: Booking, clean_events: Sequence[CleanEvent]) 
     return created
 
 
+def _with_resources(booking_events: list[BookingEvent], clean_events: Sequence[CleanEvent]) -> list[BookingEvent]:
+    """The booking events just written, holding the validated Resource objects (loaded with their venue and
+    bookable hours) as their prefetched `resources`: what `_booking_events` would read back, without the
+    three queries on every submit."""
+    for be, ce in zip(booking_events, clean_events, strict=True):
+        resources = be.resources.all()  # unevaluated; filled below as prefetch_related would fill it
+        resources._result_cache = sorted(ce.resources, key=lambda r: r.name)  # Resource.Meta.ordering
+        resources._prefetch_done = True
+        be._prefetched_objects_cache = {"resources": resources}
+    return booking_events
+
+
 def _update_booking_event(be: BookingEvent, ce: CleanEvent) -> None:
     wanted = (ce.title, ce.start, ce.end, ce.attendees, ce.answers)
     if (be.title, be.start, be.end, be.attendees, be.answers) != wanted:  # a long series: only what changed
@@ -744,8 +756,7 @@ def _new_booking(
         request_note=clean_note(request_note),
         access_token_hash=token_hash,
     )
-    _write_booking_events(booking, clean.events)
-    return booking, token, _booking_events(booking)  # reloaded with resources, for the log and the emails
+    return booking, token, _with_resources(_write_booking_events(booking, clean.events), clean.events)
 
 
 def _hold_or_check(

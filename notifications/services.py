@@ -1,7 +1,7 @@
 """Writing and sending Notifications (DESIGN §9).
 
 `notification_enqueue` runs inside the caller's transaction: the row is the outbox entry, so if the
-state change rolls back, the email never existed. The send task is enqueued only after commit.
+state change rolls back, the email never existed. The send task runs only after commit.
 `notification_send` claims the row (QUEUED → SENDING with a lease) in one short transaction, talks to
 the provider outside any transaction, and records the outcome in another: no row lock (nor SQLite's
 write lock) is held while the provider answers, and two workers never send the same row. A worker that
@@ -14,6 +14,7 @@ import html
 import logging
 import re
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -28,6 +29,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import strip_tags
 from django.utils.safestring import mark_safe
+from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
+from django_tasks_db import DatabaseBackend
 
 from resources.base import sanitize_html
 from resources.models import Organization
@@ -124,15 +127,30 @@ def notification_enqueue(
         content_type=ContentType.objects.get_for_model(related) if related is not None else None,
         object_id=related.pk if related is not None else None,
     )
-    transaction.on_commit(lambda: _enqueue_send(notification.pk))
+    _send_after_commit(notification.pk)
     return notification
 
 
-def _enqueue_send(notification_id: UUID) -> None:
+def _send_after_commit(notification_id: UUID) -> None:
+    """Have the send task run once the caller's transaction commits.
+
+    With the database task backend (production), the task row is written inside the caller's transaction:
+    it commits or rolls back with the Notification, and the request pays for one commit instead of one more
+    per email (each commit waits for the WAL flush). Any other backend (the immediate one runs the task at
+    enqueue) is enqueued after commit."""
+    if isinstance(task_backends[DEFAULT_TASK_BACKEND_ALIAS], DatabaseBackend) \
+            and transaction.get_connection().in_atomic_block:
+        _enqueue_send(notification_id, savepoint=True)  # a failed insert must not break the caller's transaction
+        return
+    transaction.on_commit(partial(_enqueue_send, notification_id))
+
+
+def _enqueue_send(notification_id: UUID, *, savepoint: bool = False) -> None:
     from .tasks import send_notification
 
     try:
-        send_notification.enqueue(str(notification_id))
+        with transaction.atomic() if savepoint else nullcontext():
+            send_notification.enqueue(str(notification_id))
     except Exception:  # the row stays QUEUED; `send_queued_notifications` picks it up
         logger.exception("could not enqueue notification %s", notification_id)
 
@@ -330,7 +348,7 @@ def notifications_requeue(*, notification_ids: Iterable[UUID | str], actor) -> l
             updated_at=now,
         )
         for pk in requeued:
-            transaction.on_commit(partial(_enqueue_send, pk))
+            _send_after_commit(pk)
     if requeued:
         logger.info("%s requeued notifications %s", getattr(actor, "pk", actor), [str(pk) for pk in requeued])
     return requeued

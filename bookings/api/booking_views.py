@@ -114,7 +114,7 @@ def _booking_response(booking: Booking, *, http_status=200, staff=True, events=N
 
 
 def _module_and_portal(data: dict) -> tuple[BookingModule, Portal | None]:
-    module = (BookingModule.objects.select_related("organization")
+    module = (BookingModule.objects.select_related("organization", "admin_user")  # admin_user: its emails
               .filter(pk=data["bookingModuleId"], organization_id=data["orgId"]).first())
     if module is None:
         raise NotFound("No such booking module.")
