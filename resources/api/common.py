@@ -6,12 +6,14 @@ Every error leaves the API as `{"status", "error", "errors": [{"field", "code", 
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import UTC
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ObjectDoesNotExist
+from django.db import InterfaceError, OperationalError
 from django.db.models import Model, ProtectedError, QuerySet
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse
@@ -26,6 +28,11 @@ from resources.models import Role
 from resources.permissions import ACTION_ROLE, ROLE_RANK
 
 from .permissions import IsMember, roles_of  # noqa: F401  (re-exported for views)
+
+logger = logging.getLogger(__name__)
+
+# Seconds a client should wait before retrying after the database dropped out.
+DATABASE_RETRY_AFTER = 5
 
 # DRF's lower-case codes → ours.
 DRF_CODES = {
@@ -94,6 +101,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, ProtectedError):
         return Response(_body(409, "It is still in use; archive it instead.",
                               [FieldError("", "IN_USE", "Other records still refer to it.")]), status=409)
+    if isinstance(exc, OperationalError | InterfaceError):
+        return _database_unavailable(exc, context)
     if isinstance(exc, Http404 | ObjectDoesNotExist):
         exc = drf_exceptions.NotFound()
     response = drf_exception_handler(exc, context)
@@ -114,6 +123,20 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         response.status_code = 401  # DRF answers 403 when no authenticate header is declared
         response["WWW-Authenticate"] = 'Bearer realm="api"'
     response.data = _body(response.status_code, message, [FieldError("", code, message)])
+    return response
+
+
+def _database_unavailable(exc: Exception, context: dict) -> Response:
+    """503 with Retry-After when the database connection dropped or refused us (a restart, a failover, a
+    terminated backend, too many clients, SQLite's busy timeout): not the client's input, so not a 400,
+    and not a bug in the request, so not a bare 500. Every change runs in one transaction, which the
+    database rolled back with the connection; sending the same request again is the way out (a decision
+    already made answers INVALID_TRANSITION). Logged with the traceback: it is the operator's problem."""
+    view = context.get("view")
+    logger.error("database unavailable in %s", type(view).__name__ if view else "API", exc_info=exc)
+    message = "The database is unavailable for a moment; try again shortly."
+    response = Response(_body(503, message, [FieldError("", "SERVICE_UNAVAILABLE", message)]), status=503)
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER)
     return response
 
 
@@ -213,6 +236,7 @@ ERROR_TEXT = {
     409: "Conflict: BOOKING_CONFLICT, CAPACITY_EXCEEDED, STALE_BOOKING or INVALID_TRANSITION.",
     412: "If-Match does not match the current ETag.",
     429: "Too many requests; try again later.",
+    503: "The database is unavailable for a moment; retry after Retry-After seconds.",
 }
 
 
