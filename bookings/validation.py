@@ -111,7 +111,7 @@ EARLIEST_YEAR, LATEST_YEAR = 1970, 2200
 
 
 def _clean_text(value: Any, path: str, label: str, errors: _Errors, limit: int = MAX_TEXT,
-                multiline: bool = False, one_line: bool = False) -> str | None:
+                multiline: bool = False, one_line: bool = False, required: bool = False) -> str | None:
     """Plain text, or None with the problem added to `errors`.
 
     `one_line` refuses a line break instead of folding it into a space: for what can reach an email
@@ -137,6 +137,9 @@ def _clean_text(value: Any, path: str, label: str, errors: _Errors, limit: int =
     text = text.strip() if multiline else " ".join(text.split())
     if len(text) > limit:
         errors.add(path, "MAX_LENGTH", f"{label} must be at most {limit} characters.")
+        return None
+    if required and not text:  # e.g. "<b></b>": nothing is left once the markup is gone
+        errors.add(path, "REQUIRED", f"{label} is required (markup is not kept).")
         return None
     return text
 
@@ -171,7 +174,7 @@ def _clean_custom(ff: FormField, value: Any, path: str, errors: _Errors) -> Any:
     low = ff.min_value
     high = ff.max_value
     if ff.type in (FieldType.TEXT, FieldType.TEXTAREA, FieldType.PHONE, FieldType.EMAIL, FieldType.URL):
-        text = _clean_text(value, path, label, errors, multiline=ff.type == FieldType.TEXTAREA)
+        text = _clean_text(value, path, label, errors, multiline=ff.type == FieldType.TEXTAREA, required=ff.required)
         if text is None:
             return None
         if low is not None and len(text) < low:
@@ -293,12 +296,12 @@ def clean_contact(module: BookingModule, raw: Any, errors: _Errors) -> dict[str,
     if _is_blank(name):
         errors.add("contact.name", "REQUIRED", "Your name is required.")
     else:
-        contact["name"] = _clean_text(name, "contact.name", "Name", errors, limit=200, one_line=True)
+        contact["name"] = _clean_text(name, "contact.name", "Name", errors, limit=200, one_line=True, required=True)
     email = raw.get("email")
     if _is_blank(email):
         errors.add("contact.email", "REQUIRED", "Your email address is required.")
     else:
-        text = _clean_text(email, "contact.email", "Email", errors, limit=254)
+        text = _clean_text(email, "contact.email", "Email", errors, limit=254, required=True)
         if text is not None:
             contact["email"] = _clean_email(text, "contact.email", "Email", errors)
     phone = raw.get("phone")
@@ -386,7 +389,7 @@ def _clean_event(
     elif _is_blank(title):
         errors.add(f"{prefix}.title", "REQUIRED", "A title is required.")
     else:
-        title = _clean_text(title, f"{prefix}.title", "Title", errors, limit=300, one_line=True)
+        title = _clean_text(title, f"{prefix}.title", "Title", errors, limit=300, one_line=True, required=True)
 
     resources: list[Resource] = []
     raw_ids = raw.get("resourceIds")

@@ -1,6 +1,7 @@
 """Allot settings: one module, every deployment-specific value from the environment (django-environ)."""
 
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -51,14 +52,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "config.csp.AllotCSPMiddleware",
 ]
 
-# Content-Security-Policy (django-csp): the public pages (templates/public/) load only our own stylesheet
-# and script, with no inline code, so nothing injected into a page could run. The admin and Swagger UI
-# ship inline code of their own and are left out.
+# Content-Security-Policy (django-csp) on every HTML page: the public pages (templates/public/), the
+# admin, Swagger UI and the browsable API load only our own scripts and stylesheets, with no inline code,
+# so nothing injected into a page could run. config.csp.AllotCSPMiddleware adds the hashes of the few
+# inline <style> blocks that Django's admin and Swagger UI ship (styles only; no inline script anywhere).
 CONTENT_SECURITY_POLICY = {
-    "EXCLUDE_URL_PREFIXES": ["/admin/", "/api/docs/"],
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
@@ -164,7 +165,11 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "resources.api.common.api_exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"public_submit": env("PUBLIC_SUBMIT_RATE", default="30/minute")},
+    "DEFAULT_THROTTLE_RATES": {
+        "public_submit": env("PUBLIC_SUBMIT_RATE", default="30/minute"),
+        # Wrong secret-link tokens (/b/<token>/..., /feeds/<token>.ics) per client address: public.guessing.
+        "token_guess": env("TOKEN_GUESS_RATE", default="20/minute"),
+    },
     # How many proxies put X-Forwarded-For in front of us; None trusts REMOTE_ADDR only.
     "NUM_PROXIES": env.int("NUM_PROXIES", default=None) if env("NUM_PROXIES", default="") else None,
     "DATETIME_FORMAT": "iso-8601",
@@ -203,12 +208,7 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="WARNING")},
-}
+# LOGGING: in the hardening section below (it masks secret tokens in log records).
 
 # --- Allot ----------------------------------------------------------------------------------------
 # Back-off between attempts to send one email (seconds); after the last one the row is FAILED.
@@ -246,3 +246,73 @@ WEBHOOKS_ALLOW_PRIVATE = env.bool("WEBHOOKS_ALLOW_PRIVATE", default=False)
 
 # --- hardening: password hashing, login brute-force protection, cookies, CSP, logging ---------------
 # (section kept for the production-hardening work; see docs/DEPLOYMENT.md)
+
+# Argon2 hashes new passwords; the other hashers stay so existing PBKDF2 hashes still verify (and are
+# rehashed with Argon2 at the user's next login).
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+
+# Cookies: never readable from JavaScript (nothing of ours reads the CSRF cookie: the admin and the
+# public forms post the token from the form field), Secure unless DEBUG (above), not sent on cross-site
+# subrequests or POSTs.
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+
+# Login brute-force protection (django-axes) for the admin's login form: after AXES_FAILURE_LIMIT wrong
+# passwords for one username from one client address, that pair is refused (the lockout page, HTTP 429),
+# even with the right password, for AXES_COOLOFF_MINUTES. Locking the pair rather than the username
+# alone means an attacker elsewhere cannot lock a member out. Attempts are rows in the database, so
+# every app server sees the same counts. `manage.py axes_reset` (or axes_reset_username) lifts a lockout.
+INSTALLED_APPS += ["axes"]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out pair before any password is checked. It needs the request, which the
+    # admin's login form passes to authenticate(); a caller without one fails loudly instead of skipping it.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last: turns a lockout into the lockout page
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "config.security.lockout_response"  # the admin-framed page, HTTP 429
+# The client address as the throttles see it: REMOTE_ADDR, or with NUM_PROXIES set the address that many
+# proxies in from the right of X-Forwarded-For (a client can prepend anything to that header).
+AXES_CLIENT_IP_CALLABLE = "config.security.client_ip"
+
+# Secrets in URLs and headers stay out of logs and error reports: the booker's private link
+# (/b/<token>/), calendar feed URLs (/feeds/<token>.ics) and API tokens (Authorization: Bearer ...).
+# config.redaction masks them in log records (django.request, django.server, ...) and in Django's error
+# reports; gunicorn's access log does the same through config/gunicorn.py.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.redaction.RedactingExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "config.redaction.RedactingExceptionReporter"
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact_tokens": {"()": "config.redaction.RedactTokensFilter"}},
+    "formatters": {
+        "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}",
+                          "style": "{"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["redact_tokens"]},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server",
+                          "filters": ["redact_tokens"]},
+    },
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="WARNING")},
+    "loggers": {
+        # On the loggers too (a handler's filter only guards that handler): the record is masked where it
+        # is made, before any handler -- Sentry's, pytest's -- sees it.
+        "django.request": {"filters": ["redact_tokens"]},
+        "django.security": {"filters": ["redact_tokens"]},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False,
+                          "filters": ["redact_tokens"]},
+    },
+}

@@ -1,7 +1,8 @@
 """The calendar feeds at their secret URLs, and the booker's own events as a file from their private page.
 
 A wrong, malformed or revoked token gets the same short plain 404: nothing tells a revoked URL from one
-that never existed, or a feed from a booking.
+that never existed, or a feed from a booking. Each miss counts against the client's address; too many in
+a short time and every token URL answers 429 to it for a while (public.guessing).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_safe
 
 from bookings.selectors import booking_by_access_token
+from public.guessing import guard
 from resources.exceptions import NotFound
 
 from .ics import booker_ics, feed_ics
@@ -35,6 +37,17 @@ def _not_found() -> HttpResponse:
     return response
 
 
+def _throttled(wait: int) -> HttpResponse:
+    """429 for a client that tried too many wrong tokens (public.guessing); plain text, like the 404."""
+    response = HttpResponse(f"Too many wrong links from your network. Try again in {wait} seconds.\n",
+                            status=429, content_type="text/plain; charset=utf-8")
+    response["Retry-After"] = str(wait)
+    response["Cache-Control"] = "no-store"
+    response["X-Robots-Tag"] = NOINDEX
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
 def _filename(name: str, fallback: str) -> str:
     return f"{slugify(name) or fallback}.ics"
 
@@ -43,9 +56,13 @@ def _filename(name: str, fallback: str) -> str:
 def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
     """GET /feeds/<token>.ics — the feed's events (see selectors.feed_events). Query parameters are
     ignored: what a feed shows is its own setting, never the caller's."""
+    guessing = guard(request)
+    if (wait := guessing.wait_seconds()) is not None:
+        return _throttled(wait)
     try:
         feed = feed_by_token(token)
     except NotFound:
+        guessing.miss()
         return _not_found()
     body = feed_ics(feed, feed_events(feed))
     etag = quote_etag(hashlib.sha256(body).hexdigest()[:32])
@@ -62,9 +79,13 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
 @require_safe
 def booking_events_ics(request: HttpRequest, token: str) -> HttpResponse:
     """GET /b/<token>/events.ics — the booker's events, from a link on their private page."""
+    guessing = guard(request)
+    if (wait := guessing.wait_seconds()) is not None:
+        return _throttled(wait)
     try:
         booking = booking_by_access_token(token)
     except NotFound:
+        guessing.miss()
         return _not_found()
     body = booker_ics(booking, booker_events(booking))
     response = HttpResponse(body, content_type=CALENDAR_CONTENT_TYPE)

@@ -20,6 +20,7 @@ from bookings.services import Actor, booking_cancel_by_booker
 from resources.exceptions import DomainError, NotFound
 
 from .forms import HONEYPOT, MAX_NOTE, BookingForm, ChangeForm, note_as_html
+from .guessing import guard
 from .selectors import (
     booking_summary,
     calendar_grid,
@@ -211,9 +212,14 @@ def private_view(referrer_policy: str):
         @wraps(view)
         @never_cache
         def wrapper(request: HttpRequest, token: str):
+            guessing = guard(request)
+            wait = guessing.wait_seconds()
+            if wait is not None:  # checked before the lookup: a found token must not answer differently
+                return link_throttled(request, wait)
             try:
                 booking = booking_by_access_token(token)
             except NotFound as exc:
+                guessing.miss()
                 raise Http404(exc.message) from exc
             request.referrer_policy = referrer_policy
             response = view(request, booking, token)
@@ -224,6 +230,17 @@ def private_view(referrer_policy: str):
         return wrapper
 
     return decorate
+
+
+def link_throttled(request: HttpRequest, wait: int) -> HttpResponse:
+    """429 for a client that tried too many wrong private links (public.guessing)."""
+    response = render(request, "public/link_throttled.html", {"throttled_wait": wait, "private": True,
+                                                              "referrer_policy": NO_REFERRER}, status=429)
+    response["Retry-After"] = str(wait)
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = NO_REFERRER
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
 
 
 def _private_context(request: HttpRequest, booking: Booking, token: str, **extra) -> dict:

@@ -92,9 +92,10 @@ class FormFieldForm(forms.ModelForm):
         fields = ("section", "label", "type", "required", "help_text", "options", "min_value", "max_value", "order")
         # Nine columns: narrower inputs keep the row on one screen.
         widgets = {"label": forms.TextInput(attrs={"size": 22}), "help_text": forms.TextInput(attrs={"size": 18}),
-                   "min_value": forms.NumberInput(attrs={"style": "width: 6em"}),
-                   "max_value": forms.NumberInput(attrs={"style": "width: 6em"}),
-                   "order": forms.NumberInput(attrs={"style": "width: 4em"})}
+                   # Widths from allot/admin.css: a style="" attribute would be blocked by the CSP.
+                   "min_value": forms.NumberInput(attrs={"class": "allot-number"}),
+                   "max_value": forms.NumberInput(attrs={"class": "allot-number"}),
+                   "order": forms.NumberInput(attrs={"class": "allot-number allot-number--short"})}
         help_texts = {"min_value": f"Smallest. {LIMITS_HELP}", "max_value": f"Largest. {LIMITS_HELP}"}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

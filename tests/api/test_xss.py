@@ -18,44 +18,12 @@ import pytest
 from bookings import services
 from bookings.models import FieldType, FormSection
 from resources.models import Role
+from tests.attack.payloads import CLASSIC
 from tests.conftest import future
 from tests.factories import FormFieldFactory
 
-PAYLOADS = [
-    "<script>alert(1)</script>",
-    "<SCRIPT SRC=//evil.example/x.js></SCRIPT>",
-    "<ScRiPt>alert(document.cookie)</sCrIpT>",
-    "<script/xss src=//evil.example/x.js></script>",
-    "<<script>script>alert(1)<</script>/script>",
-    "<scr<script>ipt>alert(1)</scr</script>ipt>",
-    "\"><script>alert(1)</script>",
-    "<img src=x onerror=alert(1)>",
-    "<IMG SRC=x ONERROR=alert(1)>",
-    "'><img src=x onerror=alert(1)>",
-    "<img src=x onerror=alert(1)//",
-    "<img src=\"x\" onerror=\"alert(1)\"",
-    "<body onload=alert(1)>",
-    "<div onmouseover=\"alert(1)\">hover me</div>",
-    "<input autofocus onfocus=alert(1)>",
-    "<details open ontoggle=alert(1)>",
-    "<a href=\"javascript:alert(1)\">click</a>",
-    "<a href=\"JaVaScRiPt:alert(1)\">click</a>",
-    "<a href=\"jav&#x09;ascript:alert(1)\">click</a>",
-    "<a href=\"&#106;&#97;&#118;&#97;&#115;&#99;&#114;&#105;&#112;&#116;&#58;alert(1)\">click</a>",
-    "<a href=\" javascript:alert(1)\">click</a>",
-    "<a href=\"data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==\">click</a>",
-    "<svg onload=alert(1)>",
-    "<SVG/ONLOAD=alert(1)>",
-    "<svg><script>alert(1)</script></svg>",
-    "<iframe src=\"javascript:alert(1)\"></iframe>",
-    "<iframe srcdoc=\"<script>alert(1)</script>\"></iframe>",
-    "<style>body{background:url(javascript:alert(1))}</style>",
-    "<object data=\"javascript:alert(1)\"></object>",
-    "<embed src=\"javascript:alert(1)\">",
-    "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
-    "&lt;script&gt;alert(1)&lt;/script&gt;",
-    "%3Cscript%3Ealert(1)%3C/script%3E",
-]
+# The classic 33, shared with the browser checks of tests/attack/ (which add 59 more with markers).
+PAYLOADS = CLASSIC
 assert len(PAYLOADS) >= 30
 
 EXECUTABLE = {

@@ -1,0 +1,56 @@
+"""A brake on guessing secret links: the booker's private page (/b/<token>/ and its change, cancel and
+events.ics pages) and the calendar feeds (/feeds/<token>.ics).
+
+The tokens carry 256 random bits, so guessing one is hopeless anyway; the brake keeps a scanner from
+hammering the hashed-token lookup and makes any leak of a shortened or mistyped link (logs, screenshots)
+useless to brute-force. Only misses count: a booker reloading their page or a calendar app polling a feed
+every five minutes never reaches the limit. Once a client address has used its allowance of misses
+(TOKEN_GUESS_RATE, default 20 a minute), every token-guarded page answers 429 to it until the window
+moves on -- a right token included, or the answer would still tell a found token from a wrong one.
+
+The client address is the one the public submit throttle uses (PublicSubmitThrottle: REMOTE_ADDR unless
+NUM_PROXIES says how many proxies to trust), so a forged X-Forwarded-For does not reset the count.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from rest_framework.settings import api_settings
+
+from bookings.api.booking_views import PublicSubmitThrottle
+
+SCOPE = "token_guess"
+DEFAULT_RATE = "20/minute"
+
+
+class TokenGuessThrottle(PublicSubmitThrottle):
+    """PublicSubmitThrottle's per-IP sliding window, but only misses are recorded (see `miss`)."""
+
+    scope = SCOPE
+    rate = None  # never inherited from PublicSubmitThrottle: the allowance is TOKEN_GUESS_RATE's (get_rate)
+
+    def get_rate(self):
+        # Read at each request (not the class attribute DRF binds at import), so a changed setting applies.
+        return api_settings.DEFAULT_THROTTLE_RATES.get(SCOPE) or DEFAULT_RATE
+
+    def __init__(self, request: HttpRequest):
+        super().__init__()
+        self.key = self.get_cache_key(request, None)
+        self.now = self.timer()
+        history = self.cache.get(self.key, [])
+        self.history = [stamp for stamp in history if stamp > self.now - self.duration]
+
+    def wait_seconds(self) -> int | None:
+        """Seconds this client must wait before trying a token again; None when it may try now."""
+        if len(self.history) < self.num_requests:
+            return None
+        return max(1, int(self.wait() or 1))
+
+    def miss(self) -> None:
+        """Count one wrong token against this client."""
+        self.history.insert(0, self.now)
+        self.cache.set(self.key, self.history, self.duration)
+
+
+def guard(request: HttpRequest) -> TokenGuessThrottle:
+    return TokenGuessThrottle(request)
