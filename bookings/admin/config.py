@@ -34,6 +34,7 @@ from resources.models import Membership
 
 from ..models import BookingModule, Contact, Customer, FieldType, FormField, ModuleResource, Portal
 from ..services import CHOICE_TYPES, LENGTH_TYPES, _check_form_field
+from .pricing import RateCustomerInline
 
 # The API's limits on a select field's options (bookings.api.config_serializers.FormFieldSerializer).
 MAX_OPTIONS = 200
@@ -392,6 +393,8 @@ class CustomerAdmin(ScopedAdmin):
     plain_text_fields = ("name", "phone")
     # As in the API: whoever manages bookings keeps the people they are for up to date.
     change_action = "manage_bookings"
+    # Reserving a rate is configuration: the inline asks for the ADMIN role.
+    inlines = (RateCustomerInline,)
 
 
 class ContactForm(forms.ModelForm):
