@@ -396,6 +396,10 @@ class CustomerAdmin(ScopedAdmin):
     # Reserving a rate is configuration: the inline asks for the ADMIN role.
     inlines = (RateCustomerInline,)
 
+    def get_inlines(self, request: HttpRequest, obj: Customer | None):
+        # Only on an existing customer's page: the add page keeps asking for the customer alone.
+        return self.inlines if obj is not None else ()
+
 
 class ContactForm(forms.ModelForm):
     class Meta:

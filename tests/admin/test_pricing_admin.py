@@ -165,6 +165,12 @@ def test_a_rate_is_reserved_for_a_customer_of_the_same_organization(setup: Setup
     assert RateCustomer.objects.get().rate == own_rate
 
 
+def test_reserved_rates_are_not_on_the_customer_add_page(setup: Setup, member) -> None:
+    _, client = member(Role.ADMIN)
+    prefixes = [i.formset.prefix for i in client.get(url("bookings.customer", "add")).context["inline_admin_formsets"]]
+    assert prefixes == []
+
+
 def test_a_manager_edits_a_customer_but_not_its_reserved_rates(setup: Setup, member) -> None:
     customer = CustomerFactory(organization=setup.org)
     rate = Rate.objects.create(resource=setup.room, name="Members", price=D("6"))
