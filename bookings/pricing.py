@@ -519,8 +519,8 @@ def _quote(request: EventRequest, *, currency: str, customer_id: UUID | None, di
         if request.override_price is None:
             raise
         rate_lines, computed = [], None  # the override prices what the rates cannot
-    if computed is not None:
-        computed = sum((line.amount for line in rate_lines), ZERO)
+    if computed is not None:  # quantized even when there are no lines, so a free event reads 0.00
+        computed = round_money(sum((line.amount for line in rate_lines), ZERO), currency)
 
     override = None if request.override_price is None else round_money(request.override_price, currency)
     if override is not None and override < 0:

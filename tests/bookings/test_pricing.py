@@ -112,6 +112,8 @@ def test_hours_are_real_time_across_a_dst_change() -> None:
 def test_a_resource_without_rates_is_free() -> None:
     quote = price(room(), at(7, 9), at(7, 17))
     assert (quote.rates, quote.amount, quote.total, quote.rate_id) == ((), D(0), D(0), None)
+    assert (quote.to_snapshot()["amount"], quote.to_snapshot()["total"]) == ("0.00", "0.00")
+    assert price(room(), at(7, 9), at(7, 17), currency="JPY").to_snapshot()["total"] == "0"
 
 
 def test_inactive_rates_are_ignored() -> None:
