@@ -213,6 +213,13 @@ class Booking(BaseModel):
                                    related_name="+")
     decided_at = models.DateTimeField(null=True, blank=True)
     internal_notes = models.TextField(blank=True, help_text="Staff only; never shown to the booker.")
+    # What the request said about paying (issue 9, bookings.billing): the code is checked on submit and
+    # counted on approval; credit is used on approval unless the request declined it.
+    discount_code = models.ForeignKey("DiscountCode", null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="bookings")
+    do_not_use_booking_credit = models.BooleanField(default=False)
+    invoice_this_contact = models.BooleanField(default=False, help_text="Charge the contact, not the customer.")
+    purchase_order = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -254,6 +261,13 @@ class BookingEvent(BaseModel):
     repeat = models.JSONField(default=dict, blank=True, editable=False)
     repeat_group = models.UUIDField(null=True, blank=True, editable=False)
     occurrence = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    # Pricing (issue 9, bookings.billing): the rate the request named (else the cheapest applies), the
+    # products as requested ([{productId, quantity}]), staff's override of the rates' amount, and the price:
+    # the estimate (`"fixed": false`) until approval, then the snapshot fixed on the Event (`"fixed": true`).
+    rate = models.ForeignKey(Rate, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    products = models.JSONField(default=list, blank=True)
+    override_price = models.DecimalField(**PRICE_DIGITS, null=True, blank=True)
+    price = models.JSONField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["order", "start"]

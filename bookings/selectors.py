@@ -25,6 +25,7 @@ from resources.api.common import iso, local_times
 from resources.exceptions import FieldError, NotFound
 from resources.models import Product, Rate, Resource
 
+from .billing import price_total, public_price
 from .models import (
     Booking,
     BookingChangeRequest,
@@ -44,6 +45,8 @@ from .services import hash_access_token
 BOOKING_VALUES = (
     "id", "organization_id", "organization__timezone", "module_id", "portal_id", "customer_id", "contact_id",
     "status", "submission", "title", "contact_answers", "request_note", "internal_notes", "created_at", "updated_at",
+    "organization__currency", "discount_code__code", "do_not_use_booking_credit", "invoice_this_contact",
+    "purchase_order",
 )
 
 
@@ -88,7 +91,7 @@ def bookings_payload(
     be_rows = list(
         BookingEvent.objects.filter(booking_id__in=ids).order_by("booking_id", "order", "start")
         .values("id", "booking_id", "title", "start", "end", "attendees", "answers", "event_id", "repeat",
-                "occurrence")
+                "occurrence", "rate_id", "products", "override_price", "price")
     )
     be_resources: dict[Any, list] = defaultdict(list)
     be_tz: dict[Any, str] = {}
@@ -118,6 +121,11 @@ def bookings_payload(
             "repeat": be["repeat"] or None,
             "occurrence": be["occurrence"],
             **local_times(be["start"], be["end"], tz),
+            "rateId": str(be["rate_id"]) if be["rate_id"] else None,
+            "products": be["products"] or [],
+            "overridePrice": None if be["override_price"] is None else str(be["override_price"]),
+            # The estimate until approval ("fixed": false), then the price fixed on the Event.
+            "price": be["price"] if staff else public_price(be["price"]),
         })
     out = []
     for r in rows:
@@ -136,6 +144,12 @@ def bookings_payload(
             # The repeat the booking was requested with (its first repeated time's; each time has its own).
             "repeat": next((e["repeat"] for e in events_by_booking.get(r["id"], []) if e["repeat"]), None),
             "requestNote": r["request_note"],
+            "discountCode": r["discount_code__code"],
+            "doNotUseBookingCredit": r["do_not_use_booking_credit"],
+            "invoiceThisContact": r["invoice_this_contact"],
+            "purchaseOrder": r["purchase_order"],
+            "priceTotal": price_total((e["price"] for e in events_by_booking.get(r["id"], [])),
+                                      r["organization__currency"], public=not staff),
             "createdAt": iso(r["created_at"]),
             "lastUpdatedAt": iso(r["updated_at"]),
         }
@@ -147,6 +161,21 @@ def bookings_payload(
         booking_of = {be["event_id"]: be["booking_id"] for be in be_rows if be["event_id"]}
         associated = events_payload(Event.objects.filter(id__in=list(booking_of)).order_by("start", "id"), booking_of)
     return out, associated
+
+
+def booking_estimate_payload(*, module: BookingModule, events: Any, single_event: bool,
+                             discount_code: str | None = None, now: datetime | None = None) -> dict[str, Any]:
+    """What a request would cost as the public sees it (no credit), for a request that validated: each
+    time's estimate (repeats expanded) and the sums. Raises the pricing errors at their paths."""
+    from .billing import BookingBilling, quote_clean
+    from .validation import assess_submission
+
+    clean, _ = assess_submission(module=module, contact={}, events=events, single_event=single_event,
+                                 check_rules=False, check_contact=False, check_answers=False, now=now)
+    quotes = quote_clean(module=module, clean_events=clean.events, billing=BookingBilling(discount_code=discount_code),
+                         now=now)
+    prices = [public_price({**q.to_snapshot(), "fixed": False}) for q in quotes]
+    return {"events": prices, "priceTotal": price_total(prices, module.organization.currency, public=True)}
 
 
 def booking_payload(booking: Booking, *, staff: bool) -> dict[str, Any]:

@@ -122,3 +122,19 @@ class InvalidProduct(DomainError):
     code = "INVALID_PRODUCT"
     status = 400
     default_message = "A product is not available with this booking."
+
+
+class CreditUnavailable(Conflict):
+    """The booking credit a request was estimated to use is gone at approval (another approval spent it
+    meanwhile). Nothing is approved; staff approve again with doNotUseBookingCredit or acceptAvailableCredit."""
+
+    code = "CREDIT_UNAVAILABLE"
+    default_message = "The booking credit this request expected is no longer available."
+
+
+class ChargeLocked(Conflict):
+    """The price of an event whose charge was already charged or invoiced cannot change: revert it first
+    (a charged one), or correct the invoice with a credit note in the accounts (an invoiced one)."""
+
+    code = "CHARGE_ALREADY_BILLED"
+    default_message = "The event's charge was already charged or invoiced."
