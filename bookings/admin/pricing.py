@@ -3,7 +3,7 @@ customer gets (an inline on the customer's page; rates themselves are edited on 
 
 Scoped like the rest (resources.admin_base): another organization's code, credit or charge is a 404, and
 linked objects must be of the same organization. Discount codes and credits are configuration (ADMIN);
-the charges list is read-only until the charge services exist.
+charges are moved with the list's actions (managers) and exported as CSV.
 """
 
 from __future__ import annotations
@@ -11,17 +11,21 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from resources.admin import PlainTextAdminMixin, ScopedAdmin, label_resources, organization_of, strangers
 from resources.admin_base import OrgScopedInline
+from resources.exceptions import DomainError
 from resources.models import Rate
+from resources.permissions import request_allows
 
+from .. import billing
 from ..models import BookingCredit, Charge, DiscountCode, DiscountCodeUse, RateCustomer
+from ..services import Actor
 
 
 def _check_window(form: forms.ModelForm, cleaned: dict[str, Any]) -> None:
@@ -172,8 +176,9 @@ class BookingCreditAdmin(ScopedAdmin):
 
 @admin.register(Charge)
 class ChargeAdmin(ScopedAdmin):
-    """Read-only for now: charges are written by the approval service, and marked charged or invoiced by
-    the charge services (the next step of issue 9)."""
+    """Charges are written by the approval service (bookings.billing); staff move them with the actions
+    (Mark charged, Mark invoiced, Revert: managers) and export them as CSV for accounting (anyone who sees
+    them; filter by date first, then select all). The rows themselves are never edited here."""
 
     list_display = ("created_at", "booking", "billed", "amount", "currency", "status", "purchase_order")
     list_filter = (("organization", admin.RelatedOnlyFieldListFilter), "status")
@@ -181,6 +186,7 @@ class ChargeAdmin(ScopedAdmin):
     search_fields = ("booking__title", "purchase_order", "customer__name", "contact__name", "contact__email")
     date_hierarchy = "created_at"
     change_action = "manage_bookings"
+    actions = ("mark_charged", "mark_invoiced", "revert_selected", "export_csv")
 
     @admin.display(description="billed to")
     def billed(self, charge: Charge) -> str:
@@ -194,6 +200,47 @@ class ChargeAdmin(ScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+    def has_mark_permission(self, request: HttpRequest) -> bool:
+        """The moves are the charge services': a manager of some organization may use them (each charge is
+        checked against its own organization)."""
+        return ScopedAdmin.has_change_permission(self, request)
+
+    def _move(self, request: HttpRequest, queryset: QuerySet, service, verb: str) -> None:
+        actor = Actor.staff(request.user)
+        done, refused = 0, []
+        for charge in queryset.select_related("booking").order_by("created_at", "pk"):
+            if not request_allows(request, charge.organization_id, "manage_bookings"):
+                refused.append(f"“{charge}”: your role may not change it")
+                continue
+            try:
+                service(charge_id=charge.pk, actor=actor)
+            except DomainError as exc:
+                refused.append(f"“{charge}”: {exc.message}")
+            else:
+                done += 1
+        if done:
+            messages.success(request, f"{done} charge{'s' if done != 1 else ''} {verb}.")
+        if refused:
+            messages.error(request, f"Not {verb}: " + " · ".join(refused))
+
+    @admin.action(description="Mark charged", permissions=["mark"])
+    def mark_charged(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._move(request, queryset, billing.charge_mark_charged, "marked charged")
+
+    @admin.action(description="Mark invoiced", permissions=["mark"])
+    def mark_invoiced(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._move(request, queryset, billing.charge_mark_invoiced, "marked invoiced")
+
+    @admin.action(description="Revert", permissions=["mark"])
+    def revert_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._move(request, queryset, billing.charge_revert, "reverted")
+
+    @admin.action(description="Export as CSV (for accounting)", permissions=["view"])
+    def export_csv(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        response = HttpResponse(billing.charges_csv(queryset), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="charges.csv"'
+        return response
 
 
 # --- rates reserved for a customer (an inline of the customer's page) -----------------------------------
