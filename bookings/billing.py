@@ -557,10 +557,11 @@ def booking_events_release(*, booking: Booking, booking_events: Sequence[Booking
     if not (back or charges):
         return
     note = [f"{len(reverted)} charge{'s' if len(reverted) != 1 else ''} reverted"] if reverted else []
-    note += [f"charge {c.pk} ({c.amount} {c.currency}) is {ChargeStatus(c.status).name} and stays: revert it or "
-             "issue a credit note" for c in kept]
+    note += [f"charge {c.pk} ({round_money(c.amount, c.currency)} {c.currency}) is {ChargeStatus(c.status).name} "
+             "and stays: revert it or issue a credit note" for c in kept]
+    returned = round_money(sum(back.values(), ZERO), booking.organization.currency)
     _log(booking, actor, "charges_released", {}, {
-        "creditReturned": str(sum(back.values(), ZERO)), "chargesReverted": [str(c.pk) for c in reverted],
+        "creditReturned": str(returned), "chargesReverted": [str(c.pk) for c in reverted],
         "chargesKept": [str(c.pk) for c in kept]}, note="; ".join(note))
 
 
@@ -679,7 +680,7 @@ def _charge_move(charge_id: Any, target: int, actor: Actor, now: datetime | None
         charge.save()
         _log(charge.booking, actor, f"charge_{_VERBS[ChargeStatus(target)]}", {"status": before},
              {"status": ChargeStatus(target).name},
-             note=f"charge {charge.pk}: {charge.amount} {charge.currency}")
+             note=f"charge {charge.pk}: {round_money(charge.amount, charge.currency)} {charge.currency}")
         return charge
 
 
@@ -768,7 +769,7 @@ def _rate_names(price: Mapping[str, Any] | None) -> str:
 def charges_rows(queryset: QuerySet[Charge]) -> list[dict[str, Any]]:
     """Charges as plain rows, in three queries whatever their number (charges with their booking, event,
     customer, contact and organization; the requested times' resources)."""
-    charges = list(queryset.select_related("organization", "booking", "booking_event", "customer", "contact")
+    charges = list(queryset.select_related("organization", "booking__contact", "booking_event", "customer", "contact")
                    .order_by("created_at", "pk"))
     be_ids = [c.booking_event_id for c in charges if c.booking_event_id]
     names: dict[Any, list[str]] = {}
@@ -799,7 +800,8 @@ def charges_csv(queryset: QuerySet[Charge]) -> str:
         places = Decimal(1).scaleb(-currency_exponent(c.currency))
         writer.writerow([
             row["date"].astimezone(tz).date().isoformat(), _cell(c.organization.name),
-            _cell(c.customer.name if c.customer else ""), _cell(str(c.contact) if c.contact else ""),
+            # The contact charged, else the booking's (who to ask about it).
+            _cell(c.customer.name if c.customer else ""), _cell(str(c.contact or c.booking.contact or "")),
             _cell(c.booking.title), _local(row["eventStart"], tz), _local(row["eventEnd"], tz),
             _cell("; ".join(row["resources"])), _cell(row["rate"]), str(c.amount.quantize(places)), c.currency,
             ChargeStatus(c.status).name, _cell(c.purchase_order), str(c.pk),
