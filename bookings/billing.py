@@ -403,13 +403,17 @@ def price_total(prices: Iterable[Mapping[str, Any] | None], currency: str, *, pu
 
 
 def public_price(price: Mapping[str, Any] | None) -> dict | None:
-    """What a booker sees of a time's price: no credit (an estimate's credit would tell anyone who types an
-    email address what credit it holds; credit is applied on approval)."""
+    """What a booker sees of a time's price: no credit. Anyone may submit a request with any email address;
+    the credit an estimate (or an approval) used would tell them what credit that address holds."""
     if not price:
         return None
-    if price.get("fixed"):
-        return dict(price)
     return {**price, "credits": [], "creditUsed": None, "total": price.get("price")}
+
+
+def has_price(prices: Iterable[Mapping[str, Any] | None]) -> bool:
+    """Whether any of the times is priced at all (a rate, a product or an override): free resources have
+    no price line on the public pages."""
+    return any(p and (p.get("rates") or p.get("products") or p.get("overridePrice") is not None) for p in prices)
 
 
 # --- approval: the price is fixed, the code counted, the credit spent, the charges made -------------------

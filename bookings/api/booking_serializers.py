@@ -255,7 +255,7 @@ class BookingEventOutSerializer(LocalTimesMixin):
         "The estimate (`fixed` false) until approval, then the price fixed on the Event (`fixed` true): currency, "
         "rateId, rateName, unit, quantity, rates[], computedAmount, overridePrice, amount, products[], subtotal, "
         "discount, price, credits[], creditUsed, total (amounts are decimal strings). Public callers see no "
-        "credit in an estimate."))
+        "credit (creditUsed null, total = price): anyone may submit with any email address."))
 
 
 class PriceTotalSerializer(serializers.Serializer):
