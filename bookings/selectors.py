@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils.dateparse import parse_datetime
 
 from events.models import Event, EventStatus, Reservation
@@ -23,24 +23,30 @@ from events.selectors import events_payload, reservations_overlapping
 from events.services import EventSpec, conflicts_among
 from resources.api.common import iso, local_times
 from resources.exceptions import FieldError, NotFound
-from resources.models import Resource
+from resources.models import Product, Rate, Resource
 
+from .billing import price_total, public_price
 from .models import (
     Booking,
     BookingChangeRequest,
+    BookingCredit,
     BookingEvent,
     BookingModule,
     BookingStatus,
+    DiscountCode,
     FormField,
     ModuleResource,
     Portal,
     PortalStatus,
 )
+from .pricing import CreditTerms, DiscountTerms, ProductTerms, RateTerms, ResourceTerms
 from .services import hash_access_token
 
 BOOKING_VALUES = (
     "id", "organization_id", "organization__timezone", "module_id", "portal_id", "customer_id", "contact_id",
     "status", "submission", "title", "contact_answers", "request_note", "internal_notes", "created_at", "updated_at",
+    "organization__currency", "discount_code__code", "do_not_use_booking_credit", "invoice_this_contact",
+    "purchase_order",
 )
 
 
@@ -85,7 +91,7 @@ def bookings_payload(
     be_rows = list(
         BookingEvent.objects.filter(booking_id__in=ids).order_by("booking_id", "order", "start")
         .values("id", "booking_id", "title", "start", "end", "attendees", "answers", "event_id", "repeat",
-                "occurrence")
+                "occurrence", "rate_id", "products", "override_price", "price")
     )
     be_resources: dict[Any, list] = defaultdict(list)
     be_tz: dict[Any, str] = {}
@@ -115,6 +121,11 @@ def bookings_payload(
             "repeat": be["repeat"] or None,
             "occurrence": be["occurrence"],
             **local_times(be["start"], be["end"], tz),
+            "rateId": str(be["rate_id"]) if be["rate_id"] else None,
+            "products": be["products"] or [],
+            "overridePrice": None if be["override_price"] is None else str(be["override_price"]),
+            # The estimate until approval ("fixed": false), then the price fixed on the Event.
+            "price": be["price"] if staff else public_price(be["price"]),
         })
     out = []
     for r in rows:
@@ -133,6 +144,12 @@ def bookings_payload(
             # The repeat the booking was requested with (its first repeated time's; each time has its own).
             "repeat": next((e["repeat"] for e in events_by_booking.get(r["id"], []) if e["repeat"]), None),
             "requestNote": r["request_note"],
+            "discountCode": r["discount_code__code"],
+            "doNotUseBookingCredit": r["do_not_use_booking_credit"],
+            "invoiceThisContact": r["invoice_this_contact"],
+            "purchaseOrder": r["purchase_order"],
+            "priceTotal": price_total((e["price"] for e in events_by_booking.get(r["id"], [])),
+                                      r["organization__currency"], public=not staff),
             "createdAt": iso(r["created_at"]),
             "lastUpdatedAt": iso(r["updated_at"]),
         }
@@ -144,6 +161,21 @@ def bookings_payload(
         booking_of = {be["event_id"]: be["booking_id"] for be in be_rows if be["event_id"]}
         associated = events_payload(Event.objects.filter(id__in=list(booking_of)).order_by("start", "id"), booking_of)
     return out, associated
+
+
+def booking_estimate_payload(*, module: BookingModule, events: Any, single_event: bool,
+                             discount_code: str | None = None, now: datetime | None = None) -> dict[str, Any]:
+    """What a request would cost as the public sees it (no credit), for a request that validated: each
+    time's estimate (repeats expanded) and the sums. Raises the pricing errors at their paths."""
+    from .billing import BookingBilling, quote_clean
+    from .validation import assess_submission
+
+    clean, _ = assess_submission(module=module, contact={}, events=events, single_event=single_event,
+                                 check_rules=False, check_contact=False, check_answers=False, now=now)
+    quotes = quote_clean(module=module, clean_events=clean.events, billing=BookingBilling(discount_code=discount_code),
+                         now=now)
+    prices = [public_price({**q.to_snapshot(), "fixed": False}) for q in quotes]
+    return {"events": prices, "priceTotal": price_total(prices, module.organization.currency, public=True)}
 
 
 def booking_payload(booking: Booking, *, staff: bool) -> dict[str, Any]:
@@ -297,3 +329,58 @@ def bookings_conflicts(booking_ids: list[UUID]) -> dict[UUID, dict[UUID, list[Fi
         for error in conflicts_among(specs=booking_specs, resources=resources, reservations=reservations):
             out.setdefault(booking_id, {}).setdefault(UUID(error.field.split(".")[0]), []).append(error)
     return out
+
+
+# --- pricing terms (bookings.pricing computes from these; three queries whatever the number of rates) ---
+
+
+def pricing_resources(resource_ids) -> dict[UUID, ResourceTerms]:
+    """The resources' active rates (with the customers a rate is reserved for) and active products."""
+    rates = Rate.objects.filter(active=True).prefetch_related("customer_links")
+    resources = (Resource.objects.filter(pk__in=list(resource_ids)).select_related("venue__organization")
+                 .prefetch_related(Prefetch("rates", queryset=rates),
+                                   Prefetch("products", queryset=Product.objects.filter(active=True))))
+    return {
+        resource.pk: ResourceTerms(
+            id=resource.pk, name=resource.name, tz=resource.venue.tz,
+            rates=tuple(RateTerms.from_model(rate, [link.customer_id for link in rate.customer_links.all()])
+                        for rate in resource.rates.all()),
+            products=tuple(ProductTerms.from_model(product) for product in resource.products.all()),
+        )
+        for resource in resources
+    }
+
+
+def discount_terms(*, organization_id: Any, code: str, contact_id: Any = None,
+                   exclude_booking_id: Any = None) -> DiscountTerms | None:
+    """The organization's code as typed (any letter case), with its uses by other bookings; None when
+    there is no such code (bookings.pricing.check_discount turns that into INVALID_DISCOUNT_CODE)."""
+    found = (DiscountCode.objects.filter(organization_id=organization_id, code__iexact=(code or "").strip())
+             .prefetch_related("resources").first())
+    if found is None:
+        return None
+    uses = found.uses.all()
+    if exclude_booking_id is not None:
+        uses = uses.exclude(booking_id=exclude_booking_id)
+    return DiscountTerms(
+        id=found.pk, code=found.code, percentage=found.percentage, amount=found.amount,
+        valid_from=found.valid_from, valid_until=found.valid_until, max_uses_total=found.max_uses_total,
+        max_uses_per_contact=found.max_uses_per_contact,
+        resource_ids=frozenset(r.pk for r in found.resources.all()), active=found.active,
+        uses_total=uses.count(), uses_by_contact=uses.filter(contact_id=contact_id).count() if contact_id else 0,
+    )
+
+
+def credit_terms(*, organization_id: Any, contact_id: Any = None, customer_id: Any = None) -> list[CreditTerms]:
+    """Credits with a balance left that belong to the contact or to the customer (the booking's, or else
+    the contact's). Validity for the event's start is bookings.pricing's to decide."""
+    owners = Q(pk__in=[])
+    if contact_id is not None:
+        owners |= Q(contact_id=contact_id)
+    if customer_id is not None:
+        owners |= Q(customer_id=customer_id)
+    credits = (BookingCredit.objects.filter(owners, organization_id=organization_id, balance__gt=0)
+               .prefetch_related("resources"))
+    return [CreditTerms(id=c.pk, balance=c.balance, valid_from=c.valid_from, valid_until=c.valid_until,
+                        resource_ids=frozenset(r.pk for r in c.resources.all()), created_at=c.created_at)
+            for c in credits]

@@ -57,6 +57,8 @@ from resources.exceptions import (
 from resources.models import Membership, Organization, Resource
 from webhooks.services import webhook_emit
 
+from . import billing
+from .billing import BookingBilling
 from .models import (
     ActorKind,
     Booking,
@@ -294,7 +296,8 @@ def _write_booking_events(booking: Booking, clean_events: Sequence[CleanEvent]) 
     # Two inserts whatever the number of events (a repeat series can have many).
     created = BookingEvent.objects.bulk_create([
         BookingEvent(booking=booking, order=order, title=ce.title, start=ce.start, end=ce.end,
-                     attendees=ce.attendees, answers=ce.answers,
+                     attendees=ce.attendees, answers=ce.answers, rate_id=ce.billing.rate_id,
+                     products=ce.billing.products_wire(), override_price=ce.billing.override_price,
                      repeat=ce.repeat.rule if ce.repeat else {}, repeat_group=ce.repeat.group if ce.repeat else None,
                      occurrence=ce.repeat.index if ce.repeat else None)
         for order, ce in enumerate(clean_events)
@@ -324,6 +327,10 @@ def _update_booking_event(be: BookingEvent, ce: CleanEvent) -> None:
     if (be.title, be.start, be.end, be.attendees, be.answers) != wanted:  # a long series: only what changed
         be.title, be.start, be.end, be.attendees, be.answers = wanted
         be.save()
+    if billing.EventBilling.of(be) != ce.billing:  # staff's pricing edits at approval
+        be.rate_id, be.products, be.override_price = (ce.billing.rate_id, ce.billing.products_wire(),
+                                                      ce.billing.override_price)
+        be.save(update_fields=["rate", "products", "override_price", "updated_at"])
     if sorted(str(r.pk) for r in be.resources.all()) != sorted(str(r) for r in ce.resource_ids):
         be.resources.set(ce.resources)
 
@@ -562,6 +569,9 @@ def _answers_for_merge(be: BookingEvent) -> dict[str, Any]:
         "resourceIds": [str(r.pk) for r in be.resources.all()],
         "attendees": be.attendees,
         **be.answers,
+        "rateId": str(be.rate_id) if be.rate_id else None,
+        "products": list(be.products or []),
+        "overridePrice": None if be.override_price is None else str(be.override_price),
     }
 
 
@@ -632,7 +642,8 @@ def _spread_series_change(
     chooses as the events API applies it: the same answers, and a time change as the same wall-clock
     shift in the series' timezone (events.series), from each occurrence's current time."""
     try:
-        which = which_events_parse(change.get(WHICH_EVENTS), deleting=False, field=f"{path}.{WHICH_EVENTS}")
+        which = which_events_parse(change.get(WHICH_EVENTS), deleting=False, field=f"{path}.{WHICH_EVENTS}",
+                                   charges=False)
     except ValidationFailed as exc:
         errors.extend(exc.errors)
         return
@@ -668,7 +679,7 @@ def _series_changes_compact(
         if not isinstance(change, dict):
             continue
         target_id = str(change.get("bookingEventId") or (booking_events[0].pk if len(booking_events) == 1 else ""))
-        which = which_events_parse(change.get(WHICH_EVENTS), deleting=False)  # _merge has checked it
+        which = which_events_parse(change.get(WHICH_EVENTS), deleting=False, charges=False)  # _merge checked it
         if which == WhichEvents.THIS or target_id not in index:
             named.add(target_id)
             continue
@@ -740,10 +751,11 @@ def _new_booking(
     request_note: str,
     customer: Customer | None,
     contact: Contact | None,
+    billing_choices: BookingBilling | None = None,
 ) -> tuple[Booking, str, list[BookingEvent]]:
     token, token_hash = _new_access_token()
     title = clean_title(title)
-    booking = Booking.objects.create(
+    booking = Booking(
         organization=module.organization,
         module=module,
         portal=portal,
@@ -756,6 +768,8 @@ def _new_booking(
         request_note=clean_note(request_note),
         access_token_hash=token_hash,
     )
+    billing.apply_booking_billing(booking, billing_choices)
+    booking.save()
     return booking, token, _with_resources(_write_booking_events(booking, clean.events), clean.events)
 
 
@@ -793,6 +807,7 @@ def booking_submit(
     request_note: str = "",
     actor: Actor | None = None,
     now: datetime | None = None,
+    billing_choices: BookingBilling | None = None,
 ) -> BookingResult:
     """A booker's request: validated against the module's form and the resources' rules, PENDING, and
     (when the module holds pending slots) holding its times with TENTATIVE events. `repeat` only when the
@@ -803,13 +818,17 @@ def booking_submit(
             or not module.portals.filter(pk=portal.pk).exists():
         raise NotFound("This booking form is not published.")
     check_repeat_allowed(module=module, events=events, single_event=single_event)
+    billing.refuse_public_override(events, single_event=single_event)
+    billing.check_charge_flags(billing_choices, approved=False)
     with transaction.atomic():
         clean = validate_submission(module=module, contact=contact, events=events, single_event=single_event, now=now)
         booking, token, booking_events = _new_booking(
             module=module, portal=portal, status=BookingStatus.PENDING, submission=True, clean=clean,
-            title=title, request_note=request_note, customer=None, contact=None,
+            title=title, request_note=request_note, customer=None, contact=None, billing_choices=billing_choices,
         )
         held, booking_events = _hold_or_check(module, booking_events, clean)
+        billing.booking_estimate(booking=booking, booking_events=booking_events, now=now,
+                                 fields=[ce.field for ce in clean.events])
         _log(booking, actor, "submit", {}, _snapshot(booking, booking_events))
         notify_booker(booking, "booking_received", booking_events, access_token=token)
         notify_admin(booking, "admin_new_request", booking_events, note=booking.request_note)
@@ -835,6 +854,7 @@ def booking_create(
     override_rules: bool = False,
     skip_conflicts: bool = False,
     now: datetime | None = None,
+    billing_choices: BookingBilling | None = None,
 ) -> BookingResult:
     """Staff create a booking in any status. APPROVED links an existing event (`event_id`) or creates
     CONFIRMED events; PENDING behaves like a submission; DENIED and CANCELED only record the request.
@@ -848,6 +868,7 @@ def booking_create(
     org = module.organization
     if portal is not None and portal.organization_id != org.pk:
         raise ValidationFailed(errors=[FieldError("portalId", "NOT_FOUND", "No such portal.")])
+    billing.check_charge_flags(billing_choices, approved=status == BookingStatus.APPROVED)
     with transaction.atomic():
         customer = _resolve(Customer, org, customer_id, "customerId")
         contact_obj = _resolve(Contact, org, contact_id, "contactId")
@@ -868,7 +889,7 @@ def booking_create(
                                         check_rules=check, now=now, skip_failing=skip_conflicts)
         booking, token, booking_events = _new_booking(
             module=module, portal=portal, status=status, submission=False, clean=clean, title=title,
-            request_note=request_note, customer=customer, contact=contact_obj,
+            request_note=request_note, customer=customer, contact=contact_obj, billing_choices=billing_choices,
         )
         result_events: list[Event] = []
         if linked is not None:
@@ -882,6 +903,13 @@ def booking_create(
             result_events, booking_events = _save_events(org, clean, booking_events, status=EventStatus.CONFIRMED,
                                                          skip=skip_conflicts)
             _link_events(booking_events, result_events)
+        if status in (BookingStatus.PENDING, BookingStatus.APPROVED):
+            billing.booking_estimate(booking=booking, booking_events=booking_events, now=now,
+                                     fields=[ce.field for ce in clean.events] if not linked else None)
+        if status == BookingStatus.APPROVED:
+            choices = billing_choices or BookingBilling()
+            billing.booking_price_fix(booking=booking, booking_events=booking_events, actor=actor, now=now,
+                                      charge_now=choices.charge_now, invoice_now=choices.invoice_now)
         if status in (BookingStatus.APPROVED, BookingStatus.DENIED):
             _mark_decided(booking, actor, status)
         note = _rules_override_note(clean.events, org, now) if override_rules and not linked else ""
@@ -926,6 +954,8 @@ def booking_approve(
     override_rules: bool = False,
     skip_conflicts: bool = False,
     now: datetime | None = None,
+    billing_changes: Mapping[str, Any] | None = None,
+    accept_available_credit: bool = False,
 ) -> BookingResult:
     """PENDING → APPROVED: CONFIRMED events from the requested times with staff edits applied (holds
     are confirmed in place). 409 BOOKING_CONFLICT naming the events if a resource is taken. The
@@ -936,6 +966,10 @@ def booking_approve(
 
     With `skip_conflicts`, occurrences that break a rule or conflict are left out: their requested times
     (and holds) are removed from the booking, the result's `skipped` lists them and the log names them.
+
+    The price is fixed (bookings.billing.booking_price_fix): `billing_changes` (wire keys discountCode,
+    doNotUseBookingCredit, invoiceThisContact, purchaseOrder) changes what the request said about paying;
+    `accept_available_credit` approves even when less credit is left than the estimate counted on.
     """
     with transaction.atomic():
         booking = _lock_booking(booking_id)
@@ -956,6 +990,9 @@ def booking_approve(
             booking.customer = _resolve(Customer, booking.organization, customer_id, "customerId")
         if contact_id is not _UNSET:
             booking.contact = _resolve(Contact, booking.organization, contact_id, "contactId")
+        billing.update_booking_billing(booking, billing_changes)
+        billing.booking_price_fix(booking=booking, booking_events=booking_events, actor=actor, now=now,
+                                  accept_available_credit=accept_available_credit)
         _mark_decided(booking, actor, BookingStatus.APPROVED)
         note = _rules_override_note(clean.events, booking.organization, now) if override_rules else ""
         note = "; ".join(filter(None, [note, _skipped_note(clean.skipped)]))
@@ -1002,6 +1039,7 @@ def booking_cancel(
         _check_transition(booking, "cancel")
         booking_events = _booking_events(booking)
         before = _snapshot(booking, booking_events)
+        billing.booking_events_release(booking=booking, booking_events=booking_events, actor=actor)
         remaining = _end_events(booking_events, procedure)
         _withdraw_open_change_requests(booking, ChangeRequestDecision.WITHDRAWN, actor)
         booking.status = BookingStatus.CANCELED
@@ -1066,6 +1104,7 @@ def change_request_submit(
     """
     if not isinstance(cancellation, bool):
         raise ValidationFailed(errors=[FieldError("cancellation", "INVALID", "cancellation is true or false.")])
+    billing.refuse_billing_changes(events)
     note = clean_note(request_note)
     with transaction.atomic():
         booking = _lock_booking(booking_id)
@@ -1117,6 +1156,7 @@ def change_request_submit(
                 _link_events(booking_events, held)
             booking.contact_answers = clean.contact
             booking.save()
+            billing.booking_estimate(booking=booking, booking_events=booking_events, now=now)
             _log(booking, actor, "change_applied", before, _snapshot(booking, booking_events), note=note)
             notify_admin(booking, "admin_booking_changed", booking_events)
             return BookingResult(booking=booking, applied=True)
@@ -1200,10 +1240,13 @@ def change_request_approve(
         booking_events = _booking_events(booking)
         before = _snapshot(booking, booking_events)
         if change_request.cancellation:
-            events = _end_events(booking_events, _parse_event_procedure(event_procedure))
+            procedure = _parse_event_procedure(event_procedure)
+            billing.booking_events_release(booking=booking, booking_events=booking_events, actor=actor)
+            events = _end_events(booking_events, procedure)
             booking.status = BookingStatus.CANCELED
             note = ""
         else:
+            billing.refuse_billing_changes(event_edits)
             edits = _combine_edits(change_request.event_changes, event_edits, booking_events)
             clean = _merge_and_validate(booking, booking_events, contact_changes=change_request.contact_changes,
                                         event_changes=edits, check_rules=not override_rules,
@@ -1289,15 +1332,24 @@ def booking_events_lock(*, event_ids: Sequence[UUID]) -> list[Booking]:
         return list(Booking.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk"))
 
 
-def booking_events_follow(*, events: Sequence[Event], actor: Any = None, deleted: bool = False) -> list[Booking]:
+def booking_events_follow(*, events: Sequence[Event], actor: Any = None, deleted: bool = False,
+                          price_override: Any = None) -> list[Booking]:
     """Staff changed calendar events directly (or are deleting them): the booking events they came from
     follow them (title, start, end and resources; a deleted event leaves its request unlinked, as it
     always has), the booking's lastUpdatedAt moves (a decision page opened before is stale), and each
     booking gets one log row. Nobody is emailed: it is staff's own change (bookers use change requests).
-    `actor`: an Actor, or the staff user; anything else is logged as the system."""
+    `actor`: an Actor, or the staff user; anything else is logged as the system.
+
+    Prices (bookings.billing): events that end (deleted, or now canceled) give back the credit they used
+    and revert their NOT_CHARGED charges if they had not started; `price_override` (the events API's
+    overridePrice) re-fixes the price of each event with that amount."""
     by_event = {e.pk: e for e in events}
     with transaction.atomic():
-        booking_ids = set(BookingEvent.objects.filter(event_id__in=list(by_event)).values_list("booking_id", flat=True))
+        pairs = set(BookingEvent.objects.filter(event_id__in=list(by_event)).values_list("booking_id", "event_id"))
+        booking_ids = {booking_id for booking_id, _ in pairs}
+        if price_override is not None and len({event_id for _, event_id in pairs}) < len(by_event):
+            raise ValidationFailed(errors=[FieldError("overridePrice", "NOT_PRICED",
+                                                      "Only an event of an approved booking has a price to override.")])
         if not booking_ids:
             return []
         resource_ids: dict[UUID, list[UUID]] = {}
@@ -1311,11 +1363,14 @@ def booking_events_follow(*, events: Sequence[Event], actor: Any = None, deleted
             booking_events = _booking_events(booking)
             before = _snapshot(booking, booking_events)
             count = 0
+            ended = set()
             for be in booking_events:
                 event = by_event.get(be.event_id)
                 if event is None:
                     continue
                 count += 1
+                if deleted or event.status == EventStatus.CANCELED:
+                    ended.add(be.pk)
                 if deleted:
                     be.event = None
                     be.save(update_fields=["event", "updated_at"])
@@ -1325,6 +1380,14 @@ def booking_events_follow(*, events: Sequence[Event], actor: Any = None, deleted
                 wanted = resource_ids.get(event.pk)
                 if wanted and sorted(map(str, wanted)) != sorted(str(r.pk) for r in be.resources.all()):
                     be.resources.set(wanted)
+            ending = [be for be in booking_events if be.pk in ended]
+            if ending:
+                billing.booking_events_release(booking=booking, booking_events=ending, actor=who)
+            if price_override is not None:
+                for be in booking_events:
+                    if be.event_id in by_event:
+                        billing.event_price_override(booking=booking, booking_event=be, amount=price_override,
+                                                     actor=who)
             booking.save()
             what = "deleted" if deleted else "changed"
             _log(booking, who, f"events_{what}", before, _snapshot(booking, _booking_events(booking)),

@@ -29,6 +29,7 @@ from resources.base import plain_text, sanitize_html
 from resources.exceptions import FieldError, ValidationFailed
 from resources.models import Resource
 
+from .billing import EVENT_BILLING_KEYS, EventBilling, clean_event_billing
 from .models import BookingModule, FieldType, FormField
 from .repeat import (
     Occurrence,
@@ -43,7 +44,8 @@ MAX_EVENTS = 150
 # Requested times in one request once repeats are expanded (each series is also capped by its module).
 MAX_TIMES = 500
 CONTACT_BUILTINS = {"name", "email", "phone"}
-EVENT_BUILTINS = {"title", "start", "end", "resourceIds", "attendees", "bookingEventId", "repeat"}
+EVENT_BUILTINS = {"title", "start", "end", "resourceIds", "attendees", "bookingEventId", "repeat",
+                  *EVENT_BILLING_KEYS}
 PHONE_RE = re.compile(r"^\+?[0-9()\-.\s]{5,30}$")
 MAX_TEXT = 5000
 
@@ -59,6 +61,7 @@ class CleanEvent:
     field: str = "event"
     booking_event_id: UUID | None = None
     repeat: Occurrence | None = None  # an occurrence of a repeated request (bookings.repeat)
+    billing: EventBilling = EventBilling()  # rateId, products, overridePrice (frozen: a safe default)
 
     @property
     def resource_ids(self) -> list[UUID]:
@@ -436,10 +439,11 @@ def _clean_event(
                            f"At most {capacity} people fit in the chosen resources.")
 
     answers = _clean_custom_answers(module, "event", raw, EVENT_BUILTINS, prefix, errors)
+    billing = clean_event_billing(raw, prefix, errors.add)
     if len(errors.items) > before or not moments.get("start") or not moments.get("end"):
         return None
     return CleanEvent(title=title, start=moments["start"], end=moments["end"], resources=resources,
-                      attendees=attendees, answers=answers, field=prefix)
+                      attendees=attendees, answers=answers, field=prefix, billing=billing)
 
 
 def offered_resources(module: BookingModule) -> dict[str, Resource]:

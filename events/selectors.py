@@ -81,7 +81,7 @@ def events_payload(events: QuerySet[Event], booking_of: dict | None = None) -> l
     from resources.api.common import iso, local_times  # the wire helpers load DRF; keep it out of app loading
 
     rows = list(events.values("id", "organization_id", "organization__timezone", "title", "description", "start",
-                              "end", "status", "series_id", "created_at", "updated_at"))
+                              "end", "status", "series_id", "price", "created_at", "updated_at"))
     ids = [r["id"] for r in rows]
     resources: dict[Any, list[str]] = defaultdict(list)
     tz_name: dict[Any, str] = {}
@@ -110,6 +110,7 @@ def events_payload(events: QuerySet[Event], booking_of: dict | None = None) -> l
             "resourceIds": resources.get(r["id"], []),
             "bookingId": str(booking_id) if booking_id else None,
             "seriesId": str(r["series_id"]) if r["series_id"] else None,
+            "price": r["price"],  # the snapshot fixed on approval (bookings.billing), or None
             "createdAt": iso(r["created_at"]),
             "lastUpdatedAt": iso(r["updated_at"]),
             **local_times(r["start"], r["end"], tz),

@@ -30,30 +30,38 @@ class WhichEvents(IntEnum):
     THIS = 1  # UpdateThisBookingOnly (also: delete this one)
     THIS_AND_FUTURE = 2  # UpdateFutureBookingsOnly: this occurrence and the later ones
     ALL = 3  # UpdateAllBookings
-    NOT_CHARGED = 4  # UpdateNotChargedBookings: pricing, not supported
+    NOT_CHARGED = 4  # UpdateNotChargedBookings: every occurrence that is not charged
     DELETE_ALL = 5  # DeleteAllBookings
     DELETE_THIS_AND_AFTER = 6  # DeleteBookingsAfterThis (this one included)
-    DELETE_NOT_CHARGED = 7  # pricing, not supported
-    REVERT_ALL_CHARGES = 8  # pricing, not supported
+    DELETE_NOT_CHARGED = 7  # DeleteNotChargedBookings: every occurrence that is not charged
+    REVERT_ALL_CHARGES = 8  # RevertAllCharges: the change applies to all occurrences; their charges are reverted
 
 
-UPDATE_VALUES = (WhichEvents.THIS, WhichEvents.THIS_AND_FUTURE, WhichEvents.ALL)
+# "Charged" (4 and 7): one of the occurrence's charges is CHARGED or INVOICED; an occurrence without a
+# charge, or whose charges are NOT_CHARGED or REVERTED, is not charged (bookings.billing.charged_event_ids).
+UPDATE_VALUES = (WhichEvents.THIS, WhichEvents.THIS_AND_FUTURE, WhichEvents.ALL, WhichEvents.NOT_CHARGED,
+                 WhichEvents.REVERT_ALL_CHARGES)
 DELETE_VALUES = (WhichEvents.THIS, WhichEvents.THIS_AND_FUTURE, WhichEvents.ALL, WhichEvents.DELETE_ALL,
-                 WhichEvents.DELETE_THIS_AND_AFTER)
+                 WhichEvents.DELETE_THIS_AND_AFTER, WhichEvents.DELETE_NOT_CHARGED)
 PRICING_VALUES = (WhichEvents.NOT_CHARGED, WhichEvents.DELETE_NOT_CHARGED, WhichEvents.REVERT_ALL_CHARGES)
 UPDATE_HELP = ("Which occurrences of the event's series the change applies to: 1 this event only (default), 2 this "
-               "and the later occurrences, 3 all occurrences. For an event outside a series every value means this "
-               "event. Canceled occurrences other than this one are left as they are. A time change moves each "
-               "chosen occurrence by the same wall-clock shift in the series' timezone. 4, 7 and 8 (pricing) answer "
-               "400 NOT_SUPPORTED; 5 and 6 delete (send them with DELETE): 400 INVALID_CHOICE.")
+               "and the later occurrences, 3 all occurrences, 4 every occurrence that is not charged (none of its "
+               "charges CHARGED or INVOICED; this event must not be charged: else 400 EVENT_CHARGED), 8 all "
+               "occurrences, and every charge of the series that is not final (NOT_CHARGED, CHARGED) is REVERTED "
+               "(invoiced ones stay; nothing is canceled; a body with only whichEventsToUpdate 8 just reverts). For "
+               "an event outside a series every value means this event. Canceled occurrences other than this one "
+               "are left as they are. A time change moves each chosen occurrence by the same wall-clock shift in "
+               "the series' timezone. 5, 6 and 7 delete (send them with DELETE): 400 INVALID_CHOICE.")
 DELETE_HELP = ("Which occurrences of the event's series to delete: 1 this event only (default), 5 all occurrences, "
-               "6 this and the later occurrences. 3 and 2 are accepted as 5 and 6. 4, 7 and 8 (pricing) answer 400 "
-               "NOT_SUPPORTED.")
+               "6 this and the later occurrences, 7 every occurrence that is not charged (this event must not be "
+               "charged: else 400 EVENT_CHARGED). 3 and 2 are accepted as 5 and 6. 4 and 8 change (send them with "
+               "PATCH): 400 INVALID_CHOICE.")
 
 
-def which_events_parse(value: Any, *, deleting: bool, field: str = WHICH_EVENTS) -> WhichEvents:
-    """The scope of a change (deleting false: 1, 2 or 3) or of a deletion (1, 5 or 6; 2 and 3 are read
-    as 6 and 5). None is 1. A numeric string is accepted (query parameters are strings)."""
+def which_events_parse(value: Any, *, deleting: bool, field: str = WHICH_EVENTS, charges: bool = True) -> WhichEvents:
+    """The scope of a change (deleting false: 1, 2, 3, 4 or 8) or of a deletion (1, 5, 6 or 7; 2 and 3 are
+    read as 6 and 5). None is 1. A numeric string is accepted (query parameters are strings). `charges`
+    false refuses 4, 7 and 8 with NOT_SUPPORTED (a booker's change request knows nothing of charges)."""
     if value is None or value == "":
         return WhichEvents.THIS
     if isinstance(value, str) and value.strip().isdigit():
@@ -62,12 +70,13 @@ def which_events_parse(value: Any, *, deleting: bool, field: str = WHICH_EVENTS)
     if isinstance(value, bool) or not isinstance(value, int) or value not in set(WhichEvents):
         raise ValidationFailed(errors=[FieldError(field, "INVALID_CHOICE", _choices_text(deleting))])
     which = WhichEvents(value)
-    if which in PRICING_VALUES:
+    if which in PRICING_VALUES and not charges:
         raise ValidationFailed(errors=[FieldError(
-            field, "NOT_SUPPORTED", f"{int(which)} ({which.name}) is about charges, which this system does not keep.")])
+            field, "NOT_SUPPORTED", f"{int(which)} ({which.name}) is about charges: staff use it on the events API.")])
     if which not in allowed:
+        verb = "changes occurrences: send it with PATCH" if deleting else "deletes occurrences: send it with DELETE"
         raise ValidationFailed(errors=[FieldError(
-            field, "INVALID_CHOICE", f"{int(which)} deletes occurrences: send it with DELETE. {_choices_text(False)}")])
+            field, "INVALID_CHOICE", f"{int(which)} {verb}. {_choices_text(deleting)}")])
     if deleting:
         which = {WhichEvents.ALL: WhichEvents.DELETE_ALL,
                  WhichEvents.THIS_AND_FUTURE: WhichEvents.DELETE_THIS_AND_AFTER}.get(which, which)
@@ -76,15 +85,18 @@ def which_events_parse(value: Any, *, deleting: bool, field: str = WHICH_EVENTS)
 
 def _choices_text(deleting: bool) -> str:
     if deleting:
-        return "whichEventsToUpdate is 1 (this event), 5 (all events) or 6 (this and the later events)."
-    return "whichEventsToUpdate is 1 (this event), 2 (this and the later events) or 3 (all events)."
+        return ("whichEventsToUpdate is 1 (this event), 5 (all events), 6 (this and the later events) or 7 (the "
+                "events not charged).")
+    return ("whichEventsToUpdate is 1 (this event), 2 (this and the later events), 3 (all events), 4 (the events "
+            "not charged) or 8 (all events, reverting the series' charges).")
 
 
 def which_events_covers(which: WhichEvents, *, start: datetime, target_start: datetime) -> bool:
     """Whether another occurrence of the series, starting at `start`, is chosen as well by a change (or a
     deletion) addressed to the one starting at `target_start` (which is always chosen)."""
-    if which in (WhichEvents.ALL, WhichEvents.DELETE_ALL):
-        return True
+    if which in (WhichEvents.ALL, WhichEvents.DELETE_ALL, WhichEvents.NOT_CHARGED, WhichEvents.DELETE_NOT_CHARGED,
+                 WhichEvents.REVERT_ALL_CHARGES):
+        return True  # 4 and 7 leave out the charged ones afterwards (events.services)
     if which in (WhichEvents.THIS_AND_FUTURE, WhichEvents.DELETE_THIS_AND_AFTER):
         return start >= target_start
     return False

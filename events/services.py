@@ -38,8 +38,16 @@ from webhooks.services import webhook_emit
 from .models import Event, EventSeries, EventStatus, Reservation
 from .rules import check_rules
 from .selectors import closures_for, events_payload, reservations_overlapping, resources_for_rules
-from .series import WhichEvents, local_delta, local_shift, series_tz, which_events_covers, which_events_parse
-from .signals import occurrences_changed, occurrences_changing
+from .series import (
+    WHICH_EVENTS,
+    WhichEvents,
+    local_delta,
+    local_shift,
+    series_tz,
+    which_events_covers,
+    which_events_parse,
+)
+from .signals import charges_revert, occurrences_changed, occurrences_changing, occurrences_charged
 
 logger = logging.getLogger(__name__)
 
@@ -533,6 +541,22 @@ def _occurrence_ids(event: Event, which: WhichEvents, *, deleting: bool) -> list
                          if which_events_covers(which, start=start, target_start=event.start)]
 
 
+def _leave_out_charged(event: Event, which: WhichEvents, ids: list[UUID]) -> list[UUID]:
+    """4 and 7 choose the occurrences that are not charged; whoever keeps charges (the bookings app) says
+    which are (events.signals.occurrences_charged). The addressed one must not be charged: staff pointed
+    at it, and leaving it out silently would surprise them."""
+    if which not in (WhichEvents.NOT_CHARGED, WhichEvents.DELETE_NOT_CHARGED):
+        return ids
+    charged: set[UUID] = set()
+    for _, found in occurrences_charged.send(sender=Event, event_ids=ids):
+        charged |= set(found or ())
+    if event.pk in charged:
+        raise ValidationFailed(errors=[FieldError(
+            WHICH_EVENTS, "EVENT_CHARGED", f"This occurrence is charged: {int(which)} chooses the occurrences that are "
+                                           "not charged. Address one of those, or revert its charge first.")])
+    return [pk for pk in ids if pk not in charged]
+
+
 @transaction.atomic
 def occurrences_update(
     *,
@@ -547,9 +571,11 @@ def occurrences_update(
     override_rules: bool = False,
     now: datetime | None = None,
     actor: Any = None,
+    price_override: Any = None,
 ) -> list[Event]:
     """event_update for the occurrences of the event's series that `which` chooses (1 this one, 2 this and
-    the later ones, 3 all; an event outside a series is always just itself), all or nothing.
+    the later ones, 3 all, 4 those not charged, 8 all and their charges reverted; an event outside a series
+    is always just itself), all or nothing.
 
     Title, description, resources and status apply to each chosen occurrence. A time change moves the
     addressed occurrence to the given start/end and every other chosen one by the same wall-clock shift
@@ -557,10 +583,13 @@ def occurrences_update(
     are checked for each moved occurrence (unless `override_rules`), then conflicts for all of them as one
     unit under one lock of every resource involved: one taken slot changes nothing, and the errors name
     the occurrences (`eventId`) that could not move. `actor` (who does it) is handed to the
-    occurrences_changing/changed receivers (events.signals). Returns the changed events in start order."""
+    occurrences_changing/changed receivers (events.signals), and so is `price_override` (staff's
+    overridePrice: the bookings app re-fixes the price of the chosen events). Returns the changed events in
+    start order."""
     which = which_events_parse(which, deleting=False)
     ids = _occurrence_ids(event, which, deleting=False)
     occurrences_changing.send(sender=Event, event_ids=ids, actor=actor)
+    ids = _leave_out_charged(event, which, ids)
     if len(ids) == 1:
         changed = [event_update(event=event, title=title, description=description, start=start, end=end,
                                 resource_ids=resource_ids, status=status, override_rules=override_rules, now=now)]
@@ -568,7 +597,11 @@ def occurrences_update(
         changed = _occurrences_write(
             target_id=event.pk, ids=ids, title=title, description=description, start=start, end=end,
             resource_ids=resource_ids, status=status, override_rules=override_rules, now=now)
-    occurrences_changed.send(sender=Event, events=changed, deleted=False, actor=actor)
+    occurrences_changed.send(sender=Event, events=changed, deleted=False, actor=actor, price_override=price_override)
+    if which == WhichEvents.REVERT_ALL_CHARGES:
+        every = list(Event.objects.filter(series_id=event.series_id).values_list("pk", flat=True)) \
+            if event.series_id else [event.pk]
+        charges_revert.send(sender=Event, event_ids=every, actor=actor)
     return changed
 
 
@@ -672,13 +705,15 @@ def _occurrences_write(
 @transaction.atomic
 def occurrences_delete(*, event: Event, which: int = WhichEvents.THIS, actor: Any = None) -> list[UUID]:
     """Delete the occurrences of the event's series that `which` chooses (1 this one, 5 all, 6 this and
-    the later ones; 3 and 2 mean the same as 5 and 6), canceled ones included, with their reservations.
+    the later ones, 7 those not charged; 3 and 2 mean the same as 5 and 6), canceled ones included, with
+    their reservations.
     The series keeps its remaining occurrences; none is ever added to it. A booking whose events go keeps
     its requests, unlinked (the occurrences_changed receivers are told before the rows go). Returns the
     deleted ids."""
     which = which_events_parse(which, deleting=True)
     ids = _occurrence_ids(event, which, deleting=True)
     occurrences_changing.send(sender=Event, event_ids=ids, actor=actor)
+    ids = _leave_out_charged(event, which, ids)
     events = list(Event.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("start", "pk"))
     if not any(e.pk == event.pk for e in events):
         raise NotFound("Event not found.")

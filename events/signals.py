@@ -16,3 +16,11 @@ occurrences_changing = Signal()
 # Sent after the events were written, with `events` (as they are now), `deleted` (false), and `actor`;
 # for a deletion just before the rows go, with `deleted` true, while links to them still exist.
 occurrences_changed = Signal()
+
+# Sent by the series scopes that are about charges (whichEventsToUpdate 4 and 7), with `event_ids`; each
+# receiver returns the ids among them that are charged (events keep no charges: the bookings app does).
+occurrences_charged = Signal()
+
+# Sent by whichEventsToUpdate 8, with `event_ids` (every occurrence of the series) and `actor`: receivers
+# revert those events' charges that are not final, in the same transaction.
+charges_revert = Signal()

@@ -18,12 +18,21 @@ from django.http import QueryDict
 from django.utils.dateparse import parse_datetime
 from django.utils.html import linebreaks
 
+from bookings.billing import has_price
 from bookings.models import Booking, BookingModule, FieldType, FormField, FormSection, Portal
 from bookings.preflight import SLOT_CODES, booking_preflight
 from bookings.repeat import WEEKDAY_KEYS, Cycle
+from bookings.selectors import booking_estimate_payload
 from bookings.services import Actor, BookingResult, booking_submit, change_request_submit
 from bookings.validation import check_repeat_allowed, public_errors, validate_submission
-from resources.exceptions import Conflict, FieldError, InvalidTransition, PermissionDenied, ValidationFailed
+from resources.exceptions import (
+    Conflict,
+    DomainError,
+    FieldError,
+    InvalidTransition,
+    PermissionDenied,
+    ValidationFailed,
+)
 from resources.models import Resource
 
 from .selectors import answer_as_input, booking_events, event_timezone, offered_resources, venue_timezone
@@ -184,6 +193,7 @@ class Availability:
     checked: bool  # True: the booker asked; False: shown after a refused request
     problems: list[TimeCheck] = field(default_factory=list)
     count: int = 0  # the times checked (repeats expanded)
+    price: dict[str, Any] | None = None  # the estimate of free times (bookings.billing.price_total, public)
 
     @property
     def ok(self) -> bool:
@@ -572,6 +582,13 @@ class BookingForm:
             self.sort_summary()
             return None
         self.availability = self._availability(events, single, checked=True, place_errors=True)
+        if self.availability.ok:
+            try:  # what the free times would cost; a time no rate covers is said by the submit
+                estimate = booking_estimate_payload(module=self.module, events=events, single_event=single)
+                if has_price(estimate["events"]):
+                    self.availability.price = estimate["priceTotal"]
+            except DomainError:
+                self.availability.price = None
         self.summary = []  # the availability panel is this page's summary (the reasons also sit by their inputs)
         return self.availability
 

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Prefetch
 from django.utils import timezone
 
+from bookings.billing import has_price, price_total, public_price
 from bookings.models import (
     Booking,
     BookingChangeRequest,
@@ -400,6 +401,7 @@ class BookingSummary:
     open_request: BookingChangeRequest | None
     can_change: bool
     can_cancel: bool
+    price: dict[str, Any] | None = None  # bookings.billing.price_total, as the public sees it (no credit)
 
 
 SHORT_SERIES = 6  # a repeated request with more dates shows them folded (a <details> list)
@@ -439,6 +441,11 @@ def booking_events(booking: Booking) -> list[BookingEvent]:
 
 def event_timezone(be: BookingEvent, booking: Booking) -> ZoneInfo:
     return venue_timezone(list(be.resources.all()), booking.organization.tz)
+
+
+def _price(booking: Booking) -> dict[str, Any] | None:
+    prices = [public_price(price) for price in booking.events.values_list("price", flat=True)]
+    return price_total(prices, booking.organization.currency, public=True) if has_price(prices) else None
 
 
 def booking_summary(booking: Booking) -> BookingSummary:
@@ -481,6 +488,7 @@ def booking_summary(booking: Booking) -> BookingSummary:
         open_request=open_request,
         can_change=active and booking.module.allow_change_requests and not canceling,
         can_cancel=active and booking.module.allow_cancellation and not canceling,
+        price=_price(booking),
     )
 
 

@@ -23,7 +23,21 @@ from django.http import HttpRequest
 
 from .admin_base import OrgScopedAdmin, OrgScopedInline, OrgScopedMixin
 from .base import plain_text
-from .models import BookableHours, Closure, Membership, Organization, Resource, Role, Venue
+from .models import (
+    ALL_WEEKDAYS,
+    BookableHours,
+    Closure,
+    Membership,
+    Organization,
+    Product,
+    Rate,
+    Resource,
+    Role,
+    Venue,
+    Weekday,
+    weekday_mask,
+    weekdays_of,
+)
 
 # --- shared pieces ------------------------------------------------------------------------------------
 
@@ -234,6 +248,66 @@ class ResourceForm(forms.ModelForm):
         return cleaned
 
 
+class RateForm(forms.ModelForm):
+    """Weekdays as seven checkboxes (stored as a bitmask, see resources.models.Rate)."""
+
+    days = forms.TypedMultipleChoiceField(choices=Weekday.choices, coerce=int, widget=forms.CheckboxSelectMultiple,
+                                          label="weekdays", initial=list(range(7)))
+
+    class Meta:
+        model = Rate
+        fields = ("name", "unit", "price", "days", "start_time", "end_time", "min_minutes", "max_minutes", "active")
+        widgets = {"name": forms.TextInput(attrs={"size": 16}),
+                   "price": forms.NumberInput(attrs={"style": "width: 7em"}),
+                   "min_minutes": forms.NumberInput(attrs={"style": "width: 5em"}),
+                   "max_minutes": forms.NumberInput(attrs={"style": "width: 5em"})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["days"] = weekdays_of(self.instance.weekdays)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        start, end = cleaned.get("start_time"), cleaned.get("end_time")
+        if (start is None) != (end is None):
+            self.add_error("end_time", "Give both ends of the time window, or neither (all day).")
+        elif start is not None and not (end > start or end == time(0, 0)):
+            self.add_error("end_time", "The window must end after it starts (00:00 means midnight at the day's "
+                                       "end); for a window across midnight add one rate each side.")
+        shortest, longest = cleaned.get("min_minutes"), cleaned.get("max_minutes")
+        if shortest is not None and longest is not None and shortest > longest:
+            self.add_error("max_minutes", "The longest booking must not be shorter than the shortest.")
+        return cleaned
+
+    def save(self, commit: bool = True) -> Rate:
+        self.instance.weekdays = weekday_mask(self.cleaned_data.get("days") or range(7)) or ALL_WEEKDAYS
+        return super().save(commit)
+
+
+class RateInline(PlainTextAdminMixin, OrgScopedInline, admin.StackedInline):
+    model = Rate
+    form = RateForm
+    extra = 0
+    org_path = "resource__venue__organization"
+    parent_org_path = "venue__organization"
+    plain_text_fields = ("name",)
+    fields = (("name", "unit", "price", "active"), "days", ("start_time", "end_time"), ("min_minutes", "max_minutes"))
+    verbose_name_plural = ("rates (in the organization's currency; without a rate the resource is free; the "
+                           "cheapest rate that applies is used unless the request names one)")
+
+
+class ProductInline(PlainTextAdminMixin, OrgScopedInline, admin.TabularInline):
+    model = Product
+    template = TABULAR_TEMPLATE
+    extra = 0
+    org_path = "resource__venue__organization"
+    parent_org_path = "venue__organization"
+    plain_text_fields = ("name",)
+    fields = ("name", "unit_price", "unit", "active")
+    verbose_name_plural = "products (added to a booking with a quantity)"
+
+
 @admin.register(Resource)
 class ResourceAdmin(ScopedAdmin):
     form = ResourceForm
@@ -250,7 +324,7 @@ class ResourceAdmin(ScopedAdmin):
                        "buffer_minutes"),
         }),
     )
-    inlines = (BookableHoursInline,)
+    inlines = (BookableHoursInline, RateInline, ProductInline)
     plain_text_fields = ("name",)
     org_path = "venue__organization"
     fixed_after_create = ()  # the venue may change, within the organization (its choices are scoped)

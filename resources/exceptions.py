@@ -87,3 +87,54 @@ class InvalidTransition(Conflict):
 class InUse(Conflict):
     code = "IN_USE"
     default_message = "It is still in use; archive it instead."
+
+
+# --- prices (bookings.pricing) --------------------------------------------------------------------------
+
+
+class InvalidDiscountCode(DomainError):
+    """Unknown, inactive, outside its validity window, used up, or not for this resource. One code for all
+    of them, so a booker cannot probe which codes exist; the message says which."""
+
+    code = "INVALID_DISCOUNT_CODE"
+    status = 400
+    default_message = "The discount code is not valid."
+
+
+class RateNotApplicable(DomainError):
+    """The request named a rate (`rateId`) that is not one of the resource's active rates for this booking."""
+
+    code = "RATE_NOT_APPLICABLE"
+    status = 400
+    default_message = "The chosen rate does not apply to this booking."
+
+
+class NoApplicableRate(DomainError):
+    """The resource has rates, but none covers part of the booking (e.g. only a daytime rate for an evening
+    booking). Staff may still set a price with overridePrice."""
+
+    code = "NO_APPLICABLE_RATE"
+    status = 400
+    default_message = "No rate of the resource applies to this booking."
+
+
+class InvalidProduct(DomainError):
+    code = "INVALID_PRODUCT"
+    status = 400
+    default_message = "A product is not available with this booking."
+
+
+class CreditUnavailable(Conflict):
+    """The booking credit a request was estimated to use is gone at approval (another approval spent it
+    meanwhile). Nothing is approved; staff approve again with doNotUseBookingCredit or acceptAvailableCredit."""
+
+    code = "CREDIT_UNAVAILABLE"
+    default_message = "The booking credit this request expected is no longer available."
+
+
+class ChargeLocked(Conflict):
+    """The price of an event whose charge was already charged or invoiced cannot change: revert it first
+    (a charged one), or correct the invoice with a credit note in the accounts (an invoiced one)."""
+
+    code = "CHARGE_ALREADY_BILLED"
+    default_message = "The event's charge was already charged or invoiced."

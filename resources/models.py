@@ -3,6 +3,7 @@ from datetime import time
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
@@ -173,3 +174,101 @@ class Closure(BaseModel):
 
     def __str__(self) -> str:
         return self.message or f"Closure {self.start:%Y-%m-%d}"
+
+
+# --- prices (issue 9) ------------------------------------------------------------------------------------
+# Unit prices keep four decimals: a per-minute product or an hourly rate may be finer than the currency's
+# minor unit. Amounts are rounded to the minor unit only when a price is computed (bookings.pricing).
+PRICE_DIGITS = {"max_digits": 14, "decimal_places": 4}
+
+# Rate.weekdays is a bitmask: bit n is Weekday n (Monday = bit 0). A small integer works the same on
+# SQLite and PostgreSQL and a CheckConstraint keeps it in range, which a JSON list would not allow.
+ALL_WEEKDAYS = 0b1111111
+
+
+def weekday_mask(days) -> int:
+    mask = 0
+    for day in days:
+        mask |= 1 << int(day)
+    return mask
+
+
+def weekdays_of(mask: int) -> list[int]:
+    return [day for day in range(7) if mask & (1 << day)]
+
+
+class RateUnit(models.IntegerChoices):
+    HOUR = 0, "Per hour"
+    DAY = 1, "Per day"
+    BOOKING = 2, "Per booking"
+
+
+class Rate(BaseModel):
+    """One price of a resource. Which rates apply to a booking and how a price is computed from them is
+    bookings.pricing; a rate reserved for some customers is a bookings.RateCustomer row (Customer lives in
+    bookings, and nothing here may import it)."""
+
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="rates")
+    admin_org_path = "resource__venue__organization"  # for scoped choices (resources.admin_base)
+    name = models.CharField(max_length=200)
+    unit = models.PositiveSmallIntegerField(choices=RateUnit.choices, default=RateUnit.HOUR)
+    price = models.DecimalField(**PRICE_DIGITS, validators=[MinValueValidator(0)],
+                                help_text="In the organization's currency, per unit.")
+    weekdays = models.PositiveSmallIntegerField(default=ALL_WEEKDAYS, help_text="Days it applies (local time).")
+    # Both empty: all day. end_time 00:00 is midnight at the day's end, as for BookableHours. A window
+    # across midnight is two rates (one each side), so every window lies inside one local day.
+    start_time = models.TimeField(null=True, blank=True, help_text="Local time from which it applies.")
+    end_time = models.TimeField(null=True, blank=True, help_text="Local time until which it applies.")
+    min_minutes = models.PositiveIntegerField(null=True, blank=True, help_text="Shortest booking it applies to.")
+    max_minutes = models.PositiveIntegerField(null=True, blank=True, help_text="Longest booking it applies to.")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["resource", "price", "name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(price__gte=0), name="rate_price_not_negative"),
+            models.CheckConstraint(condition=Q(weekdays__gte=1, weekdays__lte=ALL_WEEKDAYS),
+                                   name="rate_weekdays_range"),
+            models.CheckConstraint(
+                condition=Q(start_time__isnull=True, end_time__isnull=True)
+                | Q(start_time__isnull=False, end_time__isnull=False, end_time__gt=F("start_time"))
+                # end_time__isnull=False matters: `NULL = '00:00'` is NULL, and a CHECK passes on NULL.
+                | Q(start_time__isnull=False, end_time__isnull=False, end_time=time(0, 0)),
+                name="rate_window_both_or_none_and_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_minutes__isnull=True) | Q(max_minutes__isnull=True)
+                | Q(min_minutes__lte=F("max_minutes")),
+                name="rate_min_le_max_minutes",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_unit_display().lower()})"
+
+    @property
+    def weekday_list(self) -> list[int]:
+        return weekdays_of(self.weekdays)
+
+
+class ProductUnit(models.IntegerChoices):
+    PER_USE = 0, "Per use"
+    PER_MINUTE = 1, "Per minute of the booking"
+
+
+class Product(BaseModel):
+    """Something added to a booking of the resource with a quantity (coffee, a projector, cleaning)."""
+
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="products")
+    admin_org_path = "resource__venue__organization"
+    name = models.CharField(max_length=200)
+    unit_price = models.DecimalField(**PRICE_DIGITS, validators=[MinValueValidator(0)])
+    unit = models.PositiveSmallIntegerField(choices=ProductUnit.choices, default=ProductUnit.PER_USE)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["resource", "name"]
+        constraints = [models.CheckConstraint(condition=Q(unit_price__gte=0), name="product_price_not_negative")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,4 +1,5 @@
 """The bookings app's admin: the booking queue and its decisions, change requests, and configuration
-(modules with their form fields, portals, customers, contacts)."""
+(modules with their form fields, portals, customers, contacts), and prices (discount codes, credit,
+charges)."""
 
-from . import booking, change_request, config  # noqa: F401  (registers the ModelAdmins)
+from . import booking, change_request, config, pricing  # noqa: F401  (registers the ModelAdmins)

@@ -34,6 +34,7 @@ from resources.models import Membership
 
 from ..models import BookingModule, Contact, Customer, FieldType, FormField, ModuleResource, Portal
 from ..services import CHOICE_TYPES, LENGTH_TYPES, _check_form_field
+from .pricing import RateCustomerInline
 
 # The API's limits on a select field's options (bookings.api.config_serializers.FormFieldSerializer).
 MAX_OPTIONS = 200
@@ -393,6 +394,12 @@ class CustomerAdmin(ScopedAdmin):
     plain_text_fields = ("name", "phone")
     # As in the API: whoever manages bookings keeps the people they are for up to date.
     change_action = "manage_bookings"
+    # Reserving a rate is configuration: the inline asks for the ADMIN role.
+    inlines = (RateCustomerInline,)
+
+    def get_inlines(self, request: HttpRequest, obj: Customer | None):
+        # Only on an existing customer's page: the add page keeps asking for the customer alone.
+        return self.inlines if obj is not None else ()
 
 
 class ContactForm(forms.ModelForm):

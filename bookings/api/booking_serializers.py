@@ -48,11 +48,33 @@ REPEAT_HELP = (
 )
 
 
+PRICE_HELP = (
+    " Pricing: `rateId` (one of the resources' rates that applies; without it the cheapest applicable rate is "
+    "used), `products: [{productId, quantity}]` (active products of the event's resources), `overridePrice` "
+    "(staff only: replaces the rates' amount; a public request with it is 400 NOT_ALLOWED). Errors at "
+    "`events[i].rateId` (RATE_NOT_APPLICABLE), `events[i]` (NO_APPLICABLE_RATE), `events[i].products[k]` "
+    "(INVALID_PRODUCT)."
+)
+
+
+class BillingInMixin(serializers.Serializer):
+    """What a request says about paying (bookings.billing)."""
+
+    discountCode = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=40,
+                                         help_text="A discount code of the organization (any letter case); 400 "
+                                                   "INVALID_DISCOUNT_CODE at `discountCode` when it cannot be used.")
+    doNotUseBookingCredit = serializers.BooleanField(required=False, help_text="Do not pay from booking credit.")
+    invoiceThisContact = serializers.BooleanField(required=False,
+                                                  help_text="Charge the contact rather than the customer.")
+    purchaseOrder = serializers.CharField(required=False, allow_blank=True, max_length=200,
+                                          help_text="Free text, kept on the booking and its charges.")
+
+
 class EventsInMixin(serializers.Serializer):
     """`event` (one object) or `events` (a list): both forms of DESIGN §6."""
 
     event = AnswersField(required=False, help_text="title, start, end, resourceIds, attendees?, custom answers by "
-                                                   "field id." + REPEAT_HELP)
+                                                   "field id." + REPEAT_HELP + PRICE_HELP)
     events = serializers.ListField(child=AnswersField(), required=False, max_length=MAX_EVENTS,
                                    help_text="Several requested events, each as `event`.")
 
@@ -78,7 +100,7 @@ class EventsInMixin(serializers.Serializer):
         return None, False
 
 
-class SubmitSerializer(EventsInMixin):
+class SubmitSerializer(BillingInMixin, EventsInMixin):
     submission = serializers.BooleanField(default=True)
     orgId = serializers.UUIDField()
     bookingModuleId = serializers.UUIDField()
@@ -96,6 +118,10 @@ class SubmitSerializer(EventsInMixin):
     skipConflicts = serializers.BooleanField(
         default=False, help_text="Staff only: book the occurrences of a repeated request that are free and leave "
                                  "out those that conflict or break a rule (listed in the response's `skipped`).")
+    chargeNow = serializers.BooleanField(default=False, help_text="Staff create with bookingStatus 1 only: the "
+                                                                  "charges start CHARGED.")
+    invoiceNow = serializers.BooleanField(default=False, help_text="Staff create with bookingStatus 1 only: the "
+                                                                   "charges start INVOICED.")
 
 
 SERIES_CHANGE_HELP = (
@@ -118,7 +144,7 @@ class ChangeRequestSubmitSerializer(EventsInMixin):
     requestNote = serializers.CharField(required=False, allow_blank=True, max_length=20000)
 
 
-class ApproveSerializer(EventsInMixin):
+class ApproveSerializer(BillingInMixin, EventsInMixin):
     require_events = False
     clientBookingLastUpdatedAt = serializers.DateTimeField()
     notification = NotificationInSerializer(required=False)
@@ -128,9 +154,13 @@ class ApproveSerializer(EventsInMixin):
     skipConflicts = serializers.BooleanField(
         default=False, help_text="Approve the occurrences that are free; those that conflict or break a rule are "
                                  "removed from the booking and listed in the response's `skipped`.")
+    acceptAvailableCredit = serializers.BooleanField(
+        default=False, help_text="Approve even when less booking credit is left than the estimate counted on (else "
+                                 "409 CREDIT_UNAVAILABLE); the credit left is used and the rest charged.")
 
 
 class ValidateSerializer(EventsInMixin):
+    discountCode = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=40)
     """The submit body, checked without booking anything."""
 
     submission = serializers.BooleanField(
@@ -218,6 +248,24 @@ class BookingEventOutSerializer(LocalTimesMixin):
     eventId = serializers.UUIDField(allow_null=True)
     repeat = RepeatRuleSerializer(allow_null=True, help_text="The repeat this time is an occurrence of (create-only).")
     occurrence = serializers.IntegerField(allow_null=True, help_text="Its place in the repeat's dates (0-based).")
+    rateId = serializers.UUIDField(allow_null=True, help_text="The rate the request named (null: the cheapest).")
+    products = serializers.ListField(child=AnswersField(), help_text="[{productId, quantity}] as requested.")
+    overridePrice = serializers.CharField(allow_null=True, help_text="Staff's price for the rates' part, if set.")
+    price = serializers.JSONField(allow_null=True, help_text=(
+        "The estimate (`fixed` false) until approval, then the price fixed on the Event (`fixed` true): currency, "
+        "rateId, rateName, unit, quantity, rates[], computedAmount, overridePrice, amount, products[], subtotal, "
+        "discount, price, credits[], creditUsed, total (amounts are decimal strings). Public callers see no "
+        "credit (creditUsed null, total = price): anyone may submit with any email address."))
+
+
+class PriceTotalSerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    subtotal = serializers.CharField()
+    discount = serializers.CharField()
+    price = serializers.CharField(help_text="After the discount.")
+    creditUsed = serializers.CharField(allow_null=True, help_text="null for public callers before approval.")
+    total = serializers.CharField(help_text="What is left to pay.")
+    fixed = serializers.BooleanField(help_text="true once every event's price is fixed (approved).")
 
 
 class BookingOutSerializer(serializers.Serializer):
@@ -236,6 +284,12 @@ class BookingOutSerializer(serializers.Serializer):
     repeat = RepeatRuleSerializer(allow_null=True, help_text="The repeat the booking was requested with (the first "
                                                              "repeated time's; see each event's `repeat`).")
     requestNote = serializers.CharField(allow_blank=True, help_text="Sanitized HTML.")
+    discountCode = serializers.CharField(allow_null=True)
+    doNotUseBookingCredit = serializers.BooleanField()
+    invoiceThisContact = serializers.BooleanField()
+    purchaseOrder = serializers.CharField(allow_blank=True)
+    priceTotal = PriceTotalSerializer(allow_null=True, help_text="The sums of the events' prices; null when none is "
+                                                                 "priced.")
     internalNotes = serializers.CharField(required=False, allow_blank=True, help_text="Staff callers only.")
     createdAt = serializers.DateTimeField()
     lastUpdatedAt = serializers.DateTimeField()
@@ -252,6 +306,7 @@ class EventOutSerializer(LocalTimesMixin):
     resourceIds = serializers.ListField(child=serializers.UUIDField())
     bookingId = serializers.UUIDField(allow_null=True)
     seriesId = serializers.UUIDField(allow_null=True)
+    price = serializers.JSONField(allow_null=True)
     createdAt = serializers.DateTimeField()
     lastUpdatedAt = serializers.DateTimeField()
 
@@ -326,8 +381,16 @@ class SuggestionSerializer(serializers.Serializer):
                                                 "nearest first.")
 
 
+class EstimateOut(serializers.Serializer):
+    events = serializers.ListField(child=serializers.JSONField(), help_text="Each time's estimate, as "
+                                                                            "events[].price of a booking.")
+    priceTotal = PriceTotalSerializer(allow_null=True)
+
+
 class ValidateOut(serializers.Serializer):
     valid = serializers.BooleanField()
+    price = EstimateOut(allow_null=True, help_text="The estimate when the request is valid (no credit: credit "
+                                                   "is applied on approval).")
     errors = ValidationProblemSerializer(
         many=True, help_text="Every problem, as a 400/409 would list them (one per occurrence of a repeat, with "
                              "meta occurrence, date, start, end, codes).")

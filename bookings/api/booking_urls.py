@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import booking_views as v
+from . import charge_views as c
 
 UUID = "<uuid:pk>"
 
@@ -18,4 +19,9 @@ urlpatterns = [
     path(f"booking-change-requests/{UUID}/approve", v.ChangeRequestApproveView.as_view(),
          name="change-request-approve"),
     path(f"booking-change-requests/{UUID}/deny", v.ChangeRequestDenyView.as_view(), name="change-request-deny"),
+    path("charges", c.ChargeListView.as_view(), name="charges"),
+    path("charges.csv", c.ChargeCsvView.as_view(), name="charges-csv"),
+    path(f"charges/{UUID}/charge", c.ChargeChargeView.as_view(), name="charge-charge"),
+    path(f"charges/{UUID}/invoice", c.ChargeInvoiceView.as_view(), name="charge-invoice"),
+    path(f"charges/{UUID}/revert", c.ChargeRevertView.as_view(), name="charge-revert"),
 ]

@@ -21,10 +21,11 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from bookings import services
+from bookings import billing, services
 from bookings.models import Booking, BookingChangeRequest, BookingModule, BookingStatus, Portal
 from bookings.preflight import booking_preflight, check_published
 from bookings.selectors import (
+    booking_estimate_payload,
     booking_payload,
     booking_token_matches,
     bookings_overlapping,
@@ -137,6 +138,13 @@ def _staff_only_skip(data: dict) -> None:
                                                   "Only staff (submission false) may skip conflicting occurrences.")])
 
 
+def _staff_only_charging(data: dict) -> None:
+    errors = [FieldError(name, "NOT_ALLOWED", f"Only staff (submission false) may send {name}.")
+              for name in ("chargeNow", "invoiceNow") if data.get(name)]
+    if errors:
+        raise ValidationFailed(errors=errors)
+
+
 def _staff_create(request, data: dict, module: BookingModule, portal: Portal | None) -> Response:
     require_role(request, module.organization_id, "manage_bookings")
     events, single = SubmitSerializer.events_of(data)
@@ -147,6 +155,7 @@ def _staff_create(request, data: dict, module: BookingModule, portal: Portal | N
         customer_id=data.get("customerId"), contact_id=data.get("contactId"),
         notification=NotificationInSerializer.spec(data.get("notification")),
         override_rules=data.get("overrideRules", False), skip_conflicts=data.get("skipConflicts", False),
+        billing_choices=billing.BookingBilling.from_wire(data),
     )
     return _booking_response(result.booking, http_status=201, events=result.events, extra=_skipped(data, result))
 
@@ -170,11 +179,13 @@ class BookingSubmitView(APIView):
         if portal is None:
             raise ValidationFailed(errors=[FieldError("portalId", "REQUIRED", "Name the portal the form is on.")])
         _staff_only_skip(data)
+        _staff_only_charging(data)
         events, single = SubmitSerializer.events_of(data)
         try:
             result = services.booking_submit(
                 module=module, portal=portal, contact=data.get("contact"), events=events, single_event=single,
                 title=data.get("title"), request_note=data.get("requestNote", ""),
+                billing_choices=billing.BookingBilling.from_wire(data),
             )
         except DomainError as exc:
             exc.errors = public_errors(exc.errors)  # never another booking's title or event ids
@@ -220,13 +231,23 @@ class BookingValidateView(APIView):
         events, single = ValidateSerializer.events_of(data)
         if not staff:
             check_repeat_allowed(module=module, events=events, single_event=single)
+            billing.refuse_public_override(events, single_event=single)
         result = booking_preflight(
             module=module, contact=data.get("contact"), events=events, single_event=single,
             check_contact="contact" in data, check_rules=not (staff and data["overrideRules"]),
             skip_conflicts=staff and data["skipConflicts"], title=data.get("title"),
             request_note=data.get("requestNote"), public=not staff,
         )
-        return Response(result.as_dict())
+        body = result.as_dict()
+        body["price"] = None
+        if result.valid:
+            try:
+                body["price"] = booking_estimate_payload(module=module, events=events, single_event=single,
+                                                         discount_code=data.get("discountCode"))
+            except DomainError as exc:  # a rate, product or code that cannot be used: reported like the rest
+                body["valid"] = False
+                body["errors"] = [e.as_dict() for e in exc.errors]
+        return Response(body)
 
 
 class ChangeRequestSubmitView(APIView):
@@ -438,11 +459,14 @@ class BookingApproveView(_BookingAction):
         booking, data = self.prepare(request, pk)
         events, _ = ApproveSerializer.events_of(data)
         kwargs = {k: data[w] for k, w in (("customer_id", "customerId"), ("contact_id", "contactId")) if w in data}
+        changes = {k: data[k] for k in ("discountCode", "doNotUseBookingCredit", "invoiceThisContact", "purchaseOrder")
+                   if k in data}
         result = services.booking_approve(
             booking_id=booking.pk, actor=actor_for(request),
             client_last_updated_at=data["clientBookingLastUpdatedAt"], event_edits=events,
             notification=NotificationInSerializer.spec(data.get("notification")),
-            override_rules=data["overrideRules"], skip_conflicts=data["skipConflicts"], **kwargs,
+            override_rules=data["overrideRules"], skip_conflicts=data["skipConflicts"], billing_changes=changes,
+            accept_available_credit=data["acceptAvailableCredit"], **kwargs,
         )
         return _booking_response(result.booking, events=result.events, extra=_skipped(data, result))
 

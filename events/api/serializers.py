@@ -30,6 +30,8 @@ class EventSerializer(serializers.Serializer):
     resourceIds = serializers.ListField(child=UUIDField())
     bookingId = UUIDField(allow_null=True, help_text="The booking that created it, if any.")
     seriesId = UUIDField(allow_null=True)
+    price = serializers.JSONField(allow_null=True, help_text="The price fixed when its booking was approved (see the "
+                                                             "booking's events[].price), or null.")
     createdAt = serializers.DateTimeField()
     lastUpdatedAt = serializers.DateTimeField()
     startLocal = serializers.CharField(help_text="Wall-clock time in `timezone`, no offset.")
@@ -80,6 +82,12 @@ class EventUpdateSerializer(serializers.Serializer):
     overrideRules = BooleanField(source="override_rules", default=False,
                                              help_text="Skip the booking rules (never the conflict check).")
     whichEventsToUpdate = WhichEventsField(source="which", required=False, help_text=UPDATE_HELP)
+    overridePrice = serializers.DecimalField(
+        source="price_override", max_digits=14, decimal_places=4, min_value=0, required=False,
+        help_text="Staff's price for the rates' part of each chosen event of an approved booking (products, the "
+                  "discount and credit already used stay): its fixed price and its NOT_CHARGED charge follow, "
+                  "logged on the booking. 400 NOT_PRICED for an event no approved booking priced; 409 "
+                  "CHARGE_ALREADY_BILLED when its charge is charged or invoiced.")
 
     def validate(self, attrs):
         # A series' occurrences are made with it (its repeat settings are create-only): no event joins or
@@ -108,6 +116,7 @@ class EventCreateSerializer(EventUpdateSerializer):
     resourceIds = ListField(child=UUIDField(), allow_empty=False, max_length=MAX_RESOURCES,
                                         source="resource_ids", help_text="Resources of the organization.")
     whichEventsToUpdate = None  # a new event is on its own; series are made from repeated booking requests
+    overridePrice = None  # prices come from bookings
 
 
 # --- availability ---------------------------------------------------------------------------------

@@ -48,15 +48,16 @@ LOCAL_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$")
 BOOKING_KEYS = frozenset({
     "id", "orgId", "bookingModuleId", "portalId", "customerId", "contactId", "status", "submission", "title",
     "contact", "events", "repeat", "requestNote", "createdAt", "lastUpdatedAt",
+    "discountCode", "doNotUseBookingCredit", "invoiceThisContact", "purchaseOrder", "priceTotal",
 })
 STAFF_BOOKING_KEYS = BOOKING_KEYS | {"internalNotes"}
 BOOKING_EVENT_KEYS = frozenset({
     "id", "title", "start", "end", "resourceIds", "attendees", "answers", "eventId", "startLocal", "endLocal",
-    "timezone", "repeat", "occurrence",
+    "timezone", "repeat", "occurrence", "rateId", "products", "overridePrice", "price",
 })
 EVENT_KEYS = frozenset({
     "id", "orgId", "title", "description", "start", "end", "status", "resourceIds", "bookingId", "seriesId",
-    "createdAt", "lastUpdatedAt", "startLocal", "endLocal", "timezone",
+    "createdAt", "lastUpdatedAt", "startLocal", "endLocal", "timezone", "price",
 })
 CHANGE_REQUEST_KEYS = frozenset({"id", "bookingId", "cancellation", "contact", "events", "requestNote", "createdAt"})
 
@@ -283,9 +284,23 @@ def test_submit_as_the_public_returns_the_pending_booking_and_its_access_token(
             "eventId": str(event_of(stored).pk),
             "repeat": None,
             "occurrence": None,
+            "rateId": None,
+            "products": [],
+            "overridePrice": None,
+            # The room has no rates: free. An estimate, without credit for a public caller.
+            "price": {"currency": "GBP", "rateId": None, "rateName": None, "unit": None, "quantity": None,
+                      "rates": [], "computedAmount": "0.00", "overridePrice": None, "amount": "0.00",
+                      "products": [], "subtotal": "0.00", "discount": None, "price": "0.00", "credits": [],
+                      "creditUsed": None, "total": "0.00", "fixed": False},
         }],
         "repeat": None,
         "requestNote": "",
+        "discountCode": None,
+        "doNotUseBookingCredit": False,
+        "invoiceThisContact": False,
+        "purchaseOrder": "",
+        "priceTotal": {"currency": "GBP", "subtotal": "0.00", "discount": "0.00", "price": "0.00", "creditUsed": None,
+                       "total": "0.00", "fixed": False},
         "createdAt": iso(stored.created_at),
         "lastUpdatedAt": iso(stored.updated_at),
     }

@@ -18,7 +18,7 @@ from tests.factories import ClosureFactory, ResourceFactory, VenueFactory
 
 EVENT_KEYS = {
     "id", "orgId", "title", "description", "start", "end", "status", "resourceIds", "bookingId", "seriesId",
-    "createdAt", "lastUpdatedAt", "startLocal", "endLocal", "timezone",
+    "createdAt", "lastUpdatedAt", "startLocal", "endLocal", "timezone", "price",
 }
 NOWHERE = "00000000-0000-4000-8000-000000000000"
 URL = "/api/v1/events"
@@ -75,7 +75,7 @@ def test_create(api, setup):
     assert data == {
         "id": str(event.pk), "orgId": str(setup.org.pk), "title": "Planning", "description": "<p>Agenda</p>",
         "start": "2030-07-01T09:00:00Z", "end": "2030-07-01T10:00:00Z", "status": 0,
-        "resourceIds": [str(setup.room.pk), str(setup.hall.pk)], "bookingId": None, "seriesId": None,
+        "resourceIds": [str(setup.room.pk), str(setup.hall.pk)], "bookingId": None, "seriesId": None, "price": None,
         "createdAt": data["createdAt"], "lastUpdatedAt": data["lastUpdatedAt"],
         "startLocal": "2030-07-01T10:00:00", "endLocal": "2030-07-01T11:00:00", "timezone": "Europe/London",
     }

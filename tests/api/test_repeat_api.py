@@ -200,7 +200,7 @@ def test_validate_a_free_series(api, setup):
     response = post(api.public, VALIDATE, body(setup, weekly_event(setup, 4)))
     assert response.status_code == 200, response.json()
     result = response.json()
-    assert set(result) == {"valid", "errors", "skipped", "times", "suggestions"}
+    assert set(result) == {"valid", "errors", "skipped", "times", "suggestions", "price"}
     assert (result["valid"], result["errors"], result["skipped"], result["suggestions"]) == (True, [], [], [])
     assert [(t["field"], t["occurrence"], t["valid"], t["start"]) for t in result["times"]] == [
         (f"event.occurrences[{k}]", k, True, iso(future(FIRST + 7 * k, 10))) for k in range(4)]

@@ -74,6 +74,9 @@ PATH_OBJECTS = {
     "/api/v1/events/{id}": "event",
     "/api/v1/customers/{id}": "customer",
     "/api/v1/contacts/{id}": "contact",
+    "/api/v1/charges/{id}/charge": "charge",
+    "/api/v1/charges/{id}/invoice": "charge",
+    "/api/v1/charges/{id}/revert": "charge",
 }
 
 # operation → status codes seen in the authenticated run (for the guard at the end of the module).

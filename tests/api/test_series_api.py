@@ -79,7 +79,7 @@ def test_patch_resources_of_all_occurrences(api, setup, series):
 
 
 @pytest.mark.parametrize("value, code", [
-    (4, "NOT_SUPPORTED"), (7, "NOT_SUPPORTED"), (8, "NOT_SUPPORTED"),
+    (7, "INVALID_CHOICE"),  # 7 deletes (4 and 8 are changes: tests/api/test_charges.py)
     (5, "INVALID_CHOICE"), (6, "INVALID_CHOICE"), (0, "INVALID_CHOICE"), (9, "INVALID_CHOICE"),
     ("all", "INVALID_CHOICE"), (True, "INVALID_CHOICE"), (2.5, "INVALID_CHOICE"), (None, "REQUIRED"),
     ("", "REQUIRED"),
@@ -174,9 +174,9 @@ def test_delete_removes_exactly_the_chosen_occurrences(api, series, query, body,
 
 
 @pytest.mark.parametrize("query, body, code", [
-    ("4", None, "NOT_SUPPORTED"), ("7", None, "NOT_SUPPORTED"), ("8", None, "NOT_SUPPORTED"),
+    ("4", None, "INVALID_CHOICE"), ("8", None, "INVALID_CHOICE"),  # changes, not deletions
     ("9", None, "INVALID_CHOICE"), ("all", None, "INVALID_CHOICE"), ("", None, "REQUIRED"),
-    (None, {"whichEventsToUpdate": 4}, "NOT_SUPPORTED"), (None, {"whichEventsToUpdate": "x"}, "INVALID_CHOICE"),
+    (None, {"whichEventsToUpdate": 4}, "INVALID_CHOICE"), (None, {"whichEventsToUpdate": "x"}, "INVALID_CHOICE"),
     ("5", {"whichEventsToUpdate": 6}, "INVALID"),
 ])
 def test_delete_refused_scopes_delete_nothing(api, series, query, body, code):
@@ -260,7 +260,7 @@ def test_the_schema_documents_the_scopes(api):
     schema = api.viewer.get("/api/schema/?format=json").json()
     delete = schema["paths"]["/api/v1/events/{id}"]["delete"]
     [param] = [p for p in delete["parameters"] if p["name"] == "whichEventsToUpdate"]
-    assert param["in"] == "query" and param["schema"]["enum"] == [1, 2, 3, 5, 6]
+    assert param["in"] == "query" and param["schema"]["enum"] == [1, 2, 3, 5, 6, 7]
     assert delete["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/EventDeleteRequest")
     patch_ref = schema["paths"]["/api/v1/events/{id}"]["patch"]["requestBody"]["content"]["application/json"]
     name = patch_ref["schema"]["$ref"].rsplit("/", 1)[1]

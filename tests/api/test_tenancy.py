@@ -19,7 +19,7 @@ from django.apps import apps
 from drf_spectacular.generators import SchemaGenerator
 
 from bookings import services
-from bookings.models import Booking, BookingEvent, FormSection
+from bookings.models import Booking, BookingEvent, Charge, FormSection
 from events.models import Event
 from events.services import event_create
 from resources.api.common import etag_of, iso
@@ -56,6 +56,8 @@ class Objects:
                                   end=future(9, 11), resource_ids=[setup.desks.pk])
         self.pending.refresh_from_db()
         self.approved.refresh_from_db()
+        self.charge = Charge.objects.create(organization=setup.org, booking=self.approved, amount=10,
+                                            currency=setup.org.currency, customer=self.customer)
         self.webhook_endpoint = WebhookEndpoint.objects.create(
             organization=setup.org, url="https://8.8.8.8/hooks", secret="whsec_" + "x" * 40,
             event_types=["booking.approved"])
@@ -65,7 +67,7 @@ class Objects:
         org = self.org
         found = {str(org.pk), str(self.venue.pk), str(self.module.pk), str(self.portal.pk), str(self.field.pk),
                  str(self.customer.pk), str(self.contact.pk), str(self.change_request.pk),
-                 str(self.webhook_endpoint.pk)}
+                 str(self.webhook_endpoint.pk), str(self.charge.pk)}
         found |= {str(r.pk) for r in (self.setup.room, self.setup.hall, self.setup.desks)}
         found |= {str(pk) for pk in Event.objects.filter(organization=org).values_list("pk", flat=True)}
         found |= {str(pk) for pk in Booking.objects.filter(organization=org).values_list("pk", flat=True)}
@@ -156,6 +158,9 @@ BY_ID: dict[str, tuple[str, Body]] = {
         "url": "https://8.8.4.4/taken-over", "eventTypes": ["booking.submitted"], "active": False}),
     "DELETE /api/v1/webhook-endpoints/{id}": ("webhook_endpoint", _none),
     "GET /api/v1/webhook-endpoints/{id}/deliveries": ("webhook_endpoint", _none),
+    "POST /api/v1/charges/{id}/charge": ("charge", lambda o: {}),
+    "POST /api/v1/charges/{id}/invoice": ("charge", lambda o: {}),
+    "POST /api/v1/charges/{id}/revert": ("charge", lambda o: {}),
 }
 
 
@@ -360,6 +365,9 @@ LISTS: dict[str, Callable[[Objects], list[dict]]] = {
     "GET /api/v1/contacts": lambda o: [{}, {"orgId": str(o.org.pk)}, {"customerId": str(o.customer.pk)},
                                        {"email": o.contact.email}],
     "GET /api/v1/webhook-endpoints": lambda o: [{}, {"orgId": str(o.org.pk)}, {"active": "true"}],
+    "GET /api/v1/charges": lambda o: [{}, {"orgId": str(o.org.pk)}, {"customerId": str(o.customer.pk)},
+                                      {"bookingId": str(o.approved.pk)}, {"status": "0"}],
+    "GET /api/v1/charges.csv": lambda o: [{}, {"orgId": str(o.org.pk)}, {"customerId": str(o.customer.pk)}],
 }
 
 

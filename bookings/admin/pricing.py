@@ -1,0 +1,284 @@
+"""Prices in the staff admin (issue 9): discount codes, booking credit, the charges list, and the rates a
+customer gets (an inline on the customer's page; rates themselves are edited on the resource's page).
+
+Scoped like the rest (resources.admin_base): another organization's code, credit or charge is a 404, and
+linked objects must be of the same organization. Discount codes and credits are configuration (ADMIN);
+charges are moved with the list's actions (managers) and exported as CSV.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest, HttpResponse
+
+from resources.admin import PlainTextAdminMixin, ScopedAdmin, label_resources, organization_of, strangers
+from resources.admin_base import OrgScopedInline
+from resources.exceptions import DomainError
+from resources.models import Rate
+from resources.permissions import request_allows
+
+from .. import billing
+from ..models import BookingCredit, Charge, DiscountCode, DiscountCodeUse, RateCustomer
+from ..services import Actor
+
+
+def _check_window(form: forms.ModelForm, cleaned: dict[str, Any]) -> None:
+    start, end = cleaned.get("valid_from"), cleaned.get("valid_until")
+    if start is not None and end is not None and end <= start:
+        form.add_error("valid_until", "The end of the validity must be after its start.")
+
+
+def _check_resources(form: forms.ModelForm, cleaned: dict[str, Any], org_id: Any) -> None:
+    others = strangers(cleaned.get("resources") or [], org_id, lambda r: r.venue.organization_id)
+    if others:
+        form.add_error("resources", f"Not resources of this organization: {', '.join(others)}.")
+
+
+# --- discount codes ------------------------------------------------------------------------------------
+
+
+class DiscountCodeForm(forms.ModelForm):
+    class Meta:
+        model = DiscountCode
+        fields = ("organization", "code", "description", "percentage", "amount", "valid_from", "valid_until",
+                  "max_uses_total", "max_uses_per_contact", "resources", "active")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        # The CheckConstraint says the same; as a form error the staff see which input to fix.
+        if (cleaned.get("percentage") is None) == (cleaned.get("amount") is None) \
+                and "percentage" not in self.errors and "amount" not in self.errors:
+            self.add_error("amount", "Give either a percentage or a fixed amount, not both.")
+        _check_window(self, cleaned)
+        org_id = organization_of(self)
+        if org_id is None:
+            return cleaned
+        code = (cleaned.get("code") or "").strip()
+        cleaned["code"] = code
+        if code and DiscountCode.objects.filter(organization_id=org_id, code__iexact=code) \
+                .exclude(pk=self.instance.pk).exists():
+            # Checked here because the constraint is on Lower(code) and `organization` is read-only on edit.
+            self.add_error("code", "Another discount code of this organization is the same (letter case aside).")
+        _check_resources(self, cleaned, org_id)
+        return cleaned
+
+
+@admin.register(DiscountCode)
+class DiscountCodeAdmin(ScopedAdmin):
+    form = DiscountCodeForm
+    list_display = ("code", "organization", "discount", "valid_from", "valid_until", "used", "max_uses_total",
+                    "active")
+    list_filter = (("organization", admin.RelatedOnlyFieldListFilter), "active")
+    list_select_related = ("organization",)
+    search_fields = ("code", "description")
+    filter_horizontal = ("resources",)
+    plain_text_fields = ("code", "description")
+    fieldsets = (
+        (None, {"fields": ("organization", "code", "description", "active")}),
+        ("Discount", {"description": "Either a percentage or a fixed amount off one booking.",
+                      "fields": (("percentage", "amount"),)}),
+        ("Limits", {"description": "Empty: no limit. A use is counted when a booking with the code is approved.",
+                    "fields": (("valid_from", "valid_until"), ("max_uses_total", "max_uses_per_contact"),
+                               "resources")}),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        uses = (DiscountCodeUse.objects.filter(code=OuterRef("pk")).order_by().values("code")
+                .annotate(n=Count("pk")).values("n"))
+        return super().get_queryset(request).annotate(use_count=Coalesce(Subquery(uses), 0))
+
+    @admin.display(description="discount")
+    def discount(self, code: DiscountCode) -> str:
+        if code.percentage is not None:
+            return f"{code.percentage.normalize():f} %"
+        return f"{code.amount} {code.organization.currency}"
+
+    @admin.display(description="uses", ordering="use_count")
+    def used(self, code: DiscountCode) -> int:
+        return code.use_count
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if db_field.name == "resources":
+            label_resources(formfield)
+        return formfield
+
+
+# --- booking credit ------------------------------------------------------------------------------------
+
+
+class BookingCreditForm(forms.ModelForm):
+    class Meta:
+        model = BookingCredit
+        fields = ("organization", "contact", "customer", "description", "amount", "valid_from", "valid_until",
+                  "resources")
+        help_texts = {"valid_from": "For events starting from then. Empty: no start.",
+                      "valid_until": "For events starting before then. Empty: no end."}
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        _check_window(self, cleaned)
+        contact, customer = cleaned.get("contact"), cleaned.get("customer")
+        if "contact" in self.fields and (contact is None) == (customer is None):
+            self.add_error("customer", "Give the credit to either a contact or a customer.")
+        org_id = organization_of(self)
+        if org_id is None:
+            return cleaned
+        for name, owner in (("contact", contact), ("customer", customer)):
+            if owner is not None and owner.organization_id != org_id:
+                self.add_error(name, f"Choose a {name} of the credit's organization.")
+        _check_resources(self, cleaned, org_id)
+        return cleaned
+
+
+@admin.register(BookingCredit)
+class BookingCreditAdmin(ScopedAdmin):
+    form = BookingCreditForm
+    list_display = ("__str__", "organization", "owner", "amount", "balance", "valid_from", "valid_until")
+    list_filter = (("organization", admin.RelatedOnlyFieldListFilter),)
+    list_select_related = ("organization", "contact", "customer")
+    search_fields = ("description", "contact__name", "contact__email", "customer__name")
+    autocomplete_fields = ("contact", "customer")
+    filter_horizontal = ("resources",)
+    plain_text_fields = ("description",)
+    readonly_fields = ("balance",)
+    # Who holds the credit and how much was granted are fixed: the balance and the uses follow from them.
+    fixed_after_create = ("organization", "contact", "customer", "amount")
+    fieldsets = (
+        (None, {"fields": ("organization", ("contact", "customer"), "description", ("amount", "balance"))}),
+        ("Limits", {"fields": (("valid_from", "valid_until"), "resources")}),
+    )
+
+    @admin.display(description="for")
+    def owner(self, credit: BookingCredit) -> str:
+        return str(credit.contact or credit.customer)
+
+    def save_model(self, request: HttpRequest, obj: BookingCredit, form, change: bool) -> None:
+        if not change:
+            obj.balance = obj.amount  # a new credit is all left
+        super().save_model(request, obj, form, change)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if db_field.name == "resources":
+            label_resources(formfield)
+        return formfield
+
+
+# --- charges -------------------------------------------------------------------------------------------
+
+
+@admin.register(Charge)
+class ChargeAdmin(ScopedAdmin):
+    """Charges are written by the approval service (bookings.billing); staff move them with the actions
+    (Mark charged, Mark invoiced, Revert: managers) and export them as CSV for accounting (anyone who sees
+    them; filter by date first, then select all). The rows themselves are never edited here."""
+
+    list_display = ("created_at", "booking", "billed", "amount", "currency", "status", "purchase_order")
+    list_filter = (("organization", admin.RelatedOnlyFieldListFilter), "status")
+    list_select_related = ("organization", "booking", "customer", "contact")
+    search_fields = ("booking__title", "purchase_order", "customer__name", "contact__name", "contact__email")
+    date_hierarchy = "created_at"
+    change_action = "manage_bookings"
+    actions = ("mark_charged", "mark_invoiced", "revert_selected", "export_csv")
+
+    @admin.display(description="billed to")
+    def billed(self, charge: Charge) -> str:
+        return str(charge.customer or charge.contact or "—")
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_mark_permission(self, request: HttpRequest) -> bool:
+        """The moves are the charge services': a manager of some organization may use them (each charge is
+        checked against its own organization)."""
+        return ScopedAdmin.has_change_permission(self, request)
+
+    def _move(self, request: HttpRequest, queryset: QuerySet, service, verb: str) -> None:
+        actor = Actor.staff(request.user)
+        done, refused = 0, []
+        for charge in queryset.select_related("booking").order_by("created_at", "pk"):
+            if not request_allows(request, charge.organization_id, "manage_bookings"):
+                refused.append(f"“{charge}”: your role may not change it")
+                continue
+            try:
+                service(charge_id=charge.pk, actor=actor)
+            except DomainError as exc:
+                refused.append(f"“{charge}”: {exc.message}")
+            else:
+                done += 1
+        if done:
+            messages.success(request, f"{done} charge{'s' if done != 1 else ''} {verb}.")
+        if refused:
+            messages.error(request, f"Not {verb}: " + " · ".join(refused))
+
+    @admin.action(description="Mark charged", permissions=["mark"])
+    def mark_charged(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._move(request, queryset, billing.charge_mark_charged, "marked charged")
+
+    @admin.action(description="Mark invoiced", permissions=["mark"])
+    def mark_invoiced(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._move(request, queryset, billing.charge_mark_invoiced, "marked invoiced")
+
+    @admin.action(description="Revert", permissions=["mark"])
+    def revert_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._move(request, queryset, billing.charge_revert, "reverted")
+
+    @admin.action(description="Export as CSV (for accounting)", permissions=["view"])
+    def export_csv(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        response = HttpResponse(billing.charges_csv(queryset), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="charges.csv"'
+        return response
+
+
+# --- rates reserved for a customer (an inline of the customer's page) -----------------------------------
+
+
+def _rate_label(rate: Rate) -> str:
+    return f"{rate.resource.venue.name} · {rate.resource.name} · {rate.name}"
+
+
+class RateCustomerFormSet(BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        org_id = self.instance.organization_id
+        for form in self.forms:
+            rate = form.cleaned_data.get("rate") if form.cleaned_data else None
+            # A view-only row (a manager on the page) is not a choice: nothing to check.
+            if isinstance(rate, Rate) and not self._should_delete_form(form) \
+                    and rate.resource.venue.organization_id != org_id:
+                form.add_error("rate", "Choose a rate of the customer's organization.")
+
+
+class RateCustomerInline(PlainTextAdminMixin, OrgScopedInline, admin.TabularInline):
+    model = RateCustomer
+    formset = RateCustomerFormSet
+    fields = ("rate",)
+    extra = 0
+    org_path = "customer__organization"
+    parent_org_path = "organization"
+    change_action = "configure"
+    verbose_name = "rate reserved for this customer"
+    verbose_name_plural = "rates reserved for this customer (a reserved rate applies only to its customers)"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("rate__resource__venue")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "rate" and formfield is not None:
+            formfield.queryset = formfield.queryset.select_related("resource__venue")
+            formfield.label_from_instance = _rate_label
+        return formfield
