@@ -147,6 +147,7 @@ def _staff_create(request, data: dict, module: BookingModule, portal: Portal | N
         customer_id=data.get("customerId"), contact_id=data.get("contactId"),
         notification=NotificationInSerializer.spec(data.get("notification")),
         override_rules=data.get("overrideRules", False), skip_conflicts=data.get("skipConflicts", False),
+        visitors=data.get("visitors"),
     )
     return _booking_response(result.booking, http_status=201, events=result.events, extra=_skipped(data, result))
 
@@ -174,7 +175,7 @@ class BookingSubmitView(APIView):
         try:
             result = services.booking_submit(
                 module=module, portal=portal, contact=data.get("contact"), events=events, single_event=single,
-                title=data.get("title"), request_note=data.get("requestNote", ""),
+                title=data.get("title"), request_note=data.get("requestNote", ""), visitors=data.get("visitors"),
             )
         except DomainError as exc:
             exc.errors = public_errors(exc.errors)  # never another booking's title or event ids
