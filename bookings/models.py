@@ -11,7 +11,7 @@ from django.db.models.functions import Lower
 
 from events.models import Event
 from resources.base import BaseModel, sanitize_html
-from resources.models import PRICE_DIGITS, Organization, Rate, Resource
+from resources.models import PRICE_DIGITS, Organization, Rate, Resource, ResourceUnit
 
 # The highest `BookingModule.max_occurrences` can be set to (bookings.validation.MAX_TIMES per request).
 MAX_OCCURRENCES_LIMIT = 500
@@ -88,6 +88,12 @@ class BookingModule(BaseModel):
         default=False,
         help_text="Bookers may ask for a repeating booking (daily, weekly, monthly …) on the public form and "
                   "through the public API. Staff can always create repeats.",
+    )
+    auto_approve = models.BooleanField(
+        default=False,
+        help_text="A request whose resources all do not require approval, and that passes every rule, is approved "
+                  "at once (confirmed events, approval email). Requests for a resource that requires approval "
+                  "stay pending.",
     )
 
     class Meta:
@@ -251,6 +257,10 @@ class BookingEvent(BaseModel):
     resources = models.ManyToManyField(Resource, related_name="booking_events")
     attendees = models.PositiveIntegerField(null=True, blank=True)
     answers = models.JSONField(default=dict, blank=True, help_text="Custom event-section answers by field id.")
+    # The unit (desk, seat) the booker asked for; null: any free unit is assigned when the event is written
+    # (the Event's reservations say which).
+    unit = models.ForeignKey(ResourceUnit, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="booking_events")
     event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="booking_events")
     # The start the booker was reminded of (bookings.reminders): a moved event differs from it and is
     # reminded again; an unmoved one never twice.
@@ -278,6 +288,22 @@ class BookingEvent(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.start:%Y-%m-%d %H:%M})"
+
+
+class BookingVisitor(BaseModel):
+    """Someone the booker brings (issue 9): invited by email when the booking is approved."""
+
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="visitors")
+    name = models.CharField(max_length=200)
+    email = models.EmailField()
+    invited_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["created_at", "name"]
+        constraints = [models.UniqueConstraint(Lower("email"), "booking", name="booking_visitor_email_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
 
 
 class ChangeRequestDecision(models.TextChoices):

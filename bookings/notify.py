@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.timezone import is_naive
+from django.utils.timezone import is_naive, now
 
 from events.series import WHICH_EVENTS, WhichEvents
 from notifications.services import NotificationSpec, html_to_text, notification_enqueue
@@ -39,10 +39,13 @@ SUBJECTS = {
     "admin_booking_changed": "A pending request was changed by the booker: {title}",
     "admin_new_change_request": "New change request: {title}",
     "admin_booker_canceled": "A booker canceled: {title}",
+    "admin_booking_auto_approved": "Booking approved automatically: {title}",
+    # to a visitor the booker brings (issue 9)
+    "visitor_invitation": "You are invited: {title}",
 }
 
 # The kinds that carry the approved booking as a calendar file.
-ICS_KINDS = {"booking_approved"}
+ICS_KINDS = {"booking_approved", "visitor_invitation"}
 
 
 def private_link(access_token: str) -> str:
@@ -143,7 +146,8 @@ def _html_note(note: str) -> SafeString:
 
 def _send(booking: Booking, kind: str, recipients: list[str], booking_events: Sequence[BookingEvent], *,
           spec: NotificationSpec | None = None, access_token: str | None = None,
-          change_request: BookingChangeRequest | None = None, note: str = "") -> None:
+          change_request: BookingChangeRequest | None = None, note: str = "",
+          extra: dict[str, Any] | None = None) -> None:
     module = booking.module
     admin = module.admin_user
     attachments = [booking_ics_attachment(booking, booking_events)] if kind in ICS_KINDS and booking_events else []
@@ -170,6 +174,7 @@ def _send(booking: Booking, kind: str, recipients: list[str], booking_events: Se
             "note": html_to_text(note),
             "note_html": _html_note(note),
             "has_calendar_file": bool(attachments),
+            **(extra or {}),
         },
         related=booking,
         spec=spec,
@@ -185,3 +190,19 @@ def notify_admin(booking: Booking, kind: str, booking_events: Sequence[BookingEv
     admin = booking.module.admin_user
     if admin and admin.email:
         _send(booking, kind, [admin.email], booking_events, **kwargs)
+
+
+def notify_visitors(booking: Booking, booking_events: Sequence[BookingEvent], *,
+                    spec: NotificationSpec | None = None) -> int:
+    """An invitation to each of the booking's visitors not invited yet (one email each: visitors do not see
+    each other's addresses), with the events in the venue's local time and the .ics. Never the booker's
+    private link. Staff's choice not to email the booker (`spec.send` false) holds for visitors too; staff's
+    subject and message are the booker's, not reused. Returns how many were invited."""
+    if spec is not None and not spec.send:
+        return 0
+    visitors = list(booking.visitors.filter(invited_at__isnull=True))
+    for visitor in visitors:
+        _send(booking, "visitor_invitation", [visitor.email], booking_events, extra={"visitor": visitor})
+    if visitors:
+        booking.visitors.filter(pk__in=[v.pk for v in visitors]).update(invited_at=now())
+    return len(visitors)

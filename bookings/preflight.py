@@ -29,7 +29,7 @@ from django.utils import timezone
 from events.models import Event
 from events.rules import check_rules
 from events.selectors import closures_for, reservations_overlapping
-from events.services import EventSpec, conflicts_among
+from events.services import EventSpec, conflicts_among, units_of
 from resources.api.common import iso, local_times
 from resources.exceptions import FieldError, NotFound, ValidationFailed
 from resources.models import Closure, Resource
@@ -145,9 +145,11 @@ def booking_preflight(
         reservations = list(reservations_overlapping(  # the one read of the table
             resource_ids=resources.keys(), start=min(ce.start for ce in requested) - margin,
             end=max(ce.end for ce in requested) + margin + buffer))
-    specs = [EventSpec(title=ce.title, start=ce.start, end=ce.end, resource_ids=ce.resource_ids, field=ce.field)
-             for ce in requested]
-    conflicts = conflicts_among(specs=specs, resources=resources, reservations=reservations)
+    specs = [EventSpec(title=ce.title, start=ce.start, end=ce.end, resource_ids=ce.resource_ids, field=ce.field,
+                       unit_id=ce.unit_id) for ce in requested]
+    # Desks and seats are judged as the submit will judge them: a named unit taken, or no unit left.
+    units = units_of(resources.keys()) if requested else {}
+    conflicts = conflicts_among(specs=specs, resources=resources, reservations=reservations, units=units)
     problems += public_errors(conflicts) if public else conflicts
     errors = collapse_occurrence_errors(problems, occurrence_refs(requested))
     if public:

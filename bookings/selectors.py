@@ -23,7 +23,7 @@ from events.selectors import events_payload, reservations_overlapping
 from events.services import EventSpec, conflicts_among
 from resources.api.common import iso, local_times
 from resources.exceptions import FieldError, NotFound
-from resources.models import Product, Rate, Resource
+from resources.models import Product, Rate, Resource, ResourceUnit
 
 from .billing import price_total, public_price
 from .models import (
@@ -33,6 +33,7 @@ from .models import (
     BookingEvent,
     BookingModule,
     BookingStatus,
+    BookingVisitor,
     DiscountCode,
     FormField,
     ModuleResource,
@@ -91,8 +92,21 @@ def bookings_payload(
     be_rows = list(
         BookingEvent.objects.filter(booking_id__in=ids).order_by("booking_id", "order", "start")
         .values("id", "booking_id", "title", "start", "end", "attendees", "answers", "event_id", "repeat",
-                "occurrence", "rate_id", "products", "override_price", "price")
+                "occurrence", "rate_id", "products", "override_price", "price", "unit_id")
     )
+    # The units (desks, seats) the events occupy, and the visitors: one query each, only when there is any.
+    event_units: dict[Any, list[dict[str, str]]] = defaultdict(list)
+    event_ids = [be["event_id"] for be in be_rows if be["event_id"]]
+    if event_ids:
+        for event_id, resource_id, unit_id, unit_name in (
+            Reservation.objects.filter(event_id__in=event_ids, unit__isnull=False).order_by("created_at", "pk")
+            .values_list("event_id", "resource_id", "unit_id", "unit__name")
+        ):
+            event_units[event_id].append({"resourceId": str(resource_id), "unitId": str(unit_id), "name": unit_name})
+    visitors: dict[Any, list[dict[str, str]]] = defaultdict(list)
+    for booking_id, name, email in BookingVisitor.objects.filter(booking_id__in=ids).order_by(
+            "created_at", "name").values_list("booking_id", "name", "email"):
+        visitors[booking_id].append({"name": name, "email": email})
     be_resources: dict[Any, list] = defaultdict(list)
     be_tz: dict[Any, str] = {}
     for be_id, resource_id, venue_tz, org_tz in (
@@ -117,6 +131,9 @@ def bookings_payload(
             "attendees": be["attendees"],
             "answers": be["answers"],
             "eventId": str(be["event_id"]) if be["event_id"] else None,
+            # The unit asked for (null: any), and the units its event occupies (assigned when it was written).
+            "unitId": str(be["unit_id"]) if be["unit_id"] else None,
+            "units": event_units.get(be["event_id"], []) if be["event_id"] else [],
             # The repeat rule this time is an occurrence of (create-only), and its place in the series.
             "repeat": be["repeat"] or None,
             "occurrence": be["occurrence"],
@@ -150,6 +167,7 @@ def bookings_payload(
             "purchaseOrder": r["purchase_order"],
             "priceTotal": price_total((e["price"] for e in events_by_booking.get(r["id"], [])),
                                       r["organization__currency"], public=not staff),
+            "visitors": visitors.get(r["id"], []),
             "createdAt": iso(r["created_at"]),
             "lastUpdatedAt": iso(r["updated_at"]),
         }
@@ -260,7 +278,9 @@ def public_booking_module(module_id: Any, *, with_form: bool = True) -> BookingM
             active_fields_prefetch(),
             Prefetch("portals", queryset=Portal.objects.filter(status=PortalStatus.LIVE), to_attr="live_portals"),
             Prefetch("resources", to_attr="public_resources",
-                     queryset=Resource.objects.filter(archived=False).select_related("venue__organization")),
+                     queryset=Resource.objects.filter(archived=False).select_related("venue__organization")
+                     .prefetch_related(Prefetch("units", to_attr="active_units",
+                                                queryset=ResourceUnit.objects.filter(archived=False)))),
         )
     module = queryset.first()
     if module is None:

@@ -67,6 +67,7 @@ from .models import (
     BookingLog,
     BookingModule,
     BookingStatus,
+    BookingVisitor,
     ChangeRequestDecision,
     Contact,
     Customer,
@@ -78,7 +79,7 @@ from .models import (
     PortalStatus,
     random_portal_slug,
 )
-from .notify import notify_admin, notify_booker
+from .notify import notify_admin, notify_booker, notify_visitors
 from .repeat import Occurrence, collapse_occurrence_errors
 from .validation import (
     CleanEvent,
@@ -87,6 +88,7 @@ from .validation import (
     check_repeat_allowed,
     clean_note,
     clean_title,
+    clean_visitors,
     occurrence_refs,
     parse_moment,
     validate_contact,
@@ -210,7 +212,7 @@ def _lock_booking(booking_id: UUID | str) -> Booking:
 
 
 def _booking_events(booking: Booking) -> list[BookingEvent]:
-    return list(booking.events.select_related("event").prefetch_related(_resource_prefetch()))
+    return list(booking.events.select_related("event", "unit").prefetch_related(_resource_prefetch()))
 
 
 def _check_transition(booking: Booking, action: str) -> int:
@@ -264,6 +266,7 @@ def _snapshot(booking: Booking, booking_events: Sequence[BookingEvent]) -> dict[
                 "attendees": be.attendees,
                 "answers": dict(be.answers),
                 "eventId": str(be.event_id) if be.event_id else None,
+                **({"unitId": str(be.unit_id)} if be.unit_id else {}),
             }
             for be in booking_events
         ],
@@ -297,7 +300,7 @@ def _write_booking_events(booking: Booking, clean_events: Sequence[CleanEvent]) 
     created = BookingEvent.objects.bulk_create([
         BookingEvent(booking=booking, order=order, title=ce.title, start=ce.start, end=ce.end,
                      attendees=ce.attendees, answers=ce.answers, rate_id=ce.billing.rate_id,
-                     products=ce.billing.products_wire(), override_price=ce.billing.override_price,
+                     products=ce.billing.products_wire(), override_price=ce.billing.override_price, unit=ce.unit,
                      repeat=ce.repeat.rule if ce.repeat else {}, repeat_group=ce.repeat.group if ce.repeat else None,
                      occurrence=ce.repeat.index if ce.repeat else None)
         for order, ce in enumerate(clean_events)
@@ -323,9 +326,9 @@ def _with_resources(booking_events: list[BookingEvent], clean_events: Sequence[C
 
 
 def _update_booking_event(be: BookingEvent, ce: CleanEvent) -> None:
-    wanted = (ce.title, ce.start, ce.end, ce.attendees, ce.answers)
-    if (be.title, be.start, be.end, be.attendees, be.answers) != wanted:  # a long series: only what changed
-        be.title, be.start, be.end, be.attendees, be.answers = wanted
+    wanted = (ce.title, ce.start, ce.end, ce.attendees, ce.answers, ce.unit_id)
+    if (be.title, be.start, be.end, be.attendees, be.answers, be.unit_id) != wanted:  # a series: only what changed
+        be.title, be.start, be.end, be.attendees, be.answers, be.unit_id = wanted
         be.save()
     if billing.EventBilling.of(be) != ce.billing:  # staff's pricing edits at approval
         be.rate_id, be.products, be.override_price = (ce.billing.rate_id, ce.billing.products_wire(),
@@ -351,7 +354,7 @@ def _specs(
         existing = be.event if be is not None and be.event and be.event.status != EventStatus.CANCELED else None
         occurrence = ce.repeat
         specs.append(EventSpec(title=ce.title, start=ce.start, end=ce.end, resource_ids=ce.resource_ids,
-                               field=ce.field, event=existing,
+                               field=ce.field, event=existing, unit_id=ce.unit_id,
                                series=(series or {}).get(occurrence.group) if occurrence else None,
                                skippable=skippable and occurrence is not None))
     return specs
@@ -568,11 +571,19 @@ def _answers_for_merge(be: BookingEvent) -> dict[str, Any]:
         "end": be.end.isoformat(),
         "resourceIds": [str(r.pk) for r in be.resources.all()],
         "attendees": be.attendees,
+        "unitId": str(be.unit_id) if be.unit_id else None,
         **be.answers,
         "rateId": str(be.rate_id) if be.rate_id else None,
         "products": list(be.products or []),
         "overridePrice": None if be.override_price is None else str(be.override_price),
     }
+
+
+def _unit_stays(be: BookingEvent | None, resource_ids: Any) -> bool:
+    """Whether a booking event's requested unit is of one of the resources a change names."""
+    if be is None or be.unit_id is None or not isinstance(resource_ids, list):
+        return False
+    return str(be.unit.resource_id) in {str(r) for r in resource_ids}
 
 
 def _merge(
@@ -590,6 +601,7 @@ def _merge(
     contact = {**booking.contact_answers, **(contact_changes or {})}
     events = [_answers_for_merge(be) for be in booking_events]
     by_id = {e["bookingEventId"]: e for e in events}
+    by_be = {str(be.pk): be for be in booking_events}
     errors = []
     immutable = [FieldError(f"{'event' if len(event_changes) == 1 else f'events[{i}]'}.repeat", "IMMUTABLE_FIELD",
                             "A repeat is set when the booking is made: no occurrence can be added or changed by it.")
@@ -609,6 +621,9 @@ def _merge(
             errors.append(FieldError(f"{path}.bookingEventId", "NOT_FOUND",
                                      "Name the bookingEventId of the requested time to change."))
             continue
+        if "resourceIds" in change and "unitId" not in change and not _unit_stays(
+                by_be.get(target["bookingEventId"]), change["resourceIds"]):
+            target["unitId"] = None  # the unit was one of the old resources'; a free one is assigned again
         target.update({k: v for k, v in change.items() if k not in ("bookingEventId", WHICH_EVENTS)})
         if WHICH_EVENTS in change:  # a series change: the other occurrences it chooses follow
             _spread_series_change(booking_events, by_id, target["bookingEventId"], change, path, errors)
@@ -805,6 +820,7 @@ def booking_submit(
     single_event: bool = False,
     title: str | None = None,
     request_note: str = "",
+    visitors: Any = None,
     actor: Actor | None = None,
     now: datetime | None = None,
     billing_choices: BookingBilling | None = None,
@@ -812,7 +828,12 @@ def booking_submit(
     """A booker's request: validated against the module's form and the resources' rules, PENDING, and
     (when the module holds pending slots) holding its times with TENTATIVE events. `repeat` only when the
     module allows repeat requests. Errors keep their detail (conflicting events); what shows them to the
-    public passes them through validation.public_errors."""
+    public passes them through validation.public_errors.
+
+    `visitors` ([{name, email}], see validation.clean_visitors) are invited when the booking is approved.
+    Instant confirmation (see _auto_approves): the request is then approved in the same transaction by
+    booking_approve itself (actor: the system), and the booker gets the approval email with the private
+    link instead of "received"; the module admin a notice instead of "new request"."""
     actor = actor or Actor.booker((contact or {}).get("email", "") if isinstance(contact, dict) else "")
     if portal.organization_id != module.organization_id or portal.status != PortalStatus.LIVE \
             or not module.portals.filter(pk=portal.pk).exists():
@@ -822,18 +843,48 @@ def booking_submit(
     billing.check_charge_flags(billing_choices, approved=False)
     with transaction.atomic():
         clean = validate_submission(module=module, contact=contact, events=events, single_event=single_event, now=now)
+        guests = clean_visitors(visitors, _resources_of(clean))
         booking, token, booking_events = _new_booking(
             module=module, portal=portal, status=BookingStatus.PENDING, submission=True, clean=clean,
             title=title, request_note=request_note, customer=None, contact=None, billing_choices=billing_choices,
         )
+        _add_visitors(booking, guests)
         held, booking_events = _hold_or_check(module, booking_events, clean)
         billing.booking_estimate(booking=booking, booking_events=booking_events, now=now,
                                  fields=[ce.field for ce in clean.events])
         _log(booking, actor, "submit", {}, _snapshot(booking, booking_events))
+        if _auto_approves(module, clean):
+            _emit(booking, "booking.submitted")
+            approved = booking_approve(booking_id=booking.pk, actor=Actor.system(), client_last_updated_at=None,
+                                       now=now, access_token=token, note=AUTO_APPROVED_NOTE)
+            notify_admin(approved.booking, "admin_booking_auto_approved", _booking_events(approved.booking),
+                         note=approved.booking.request_note)
+            return BookingResult(booking=approved.booking, events=approved.events, access_token=token)
         notify_booker(booking, "booking_received", booking_events, access_token=token)
         notify_admin(booking, "admin_new_request", booking_events, note=booking.request_note)
         _emit(booking, "booking.submitted")
     return BookingResult(booking=booking, events=held, access_token=token)
+
+
+AUTO_APPROVED_NOTE = "Approved automatically: the module approves at once, and no resource requires approval."
+
+
+def _auto_approves(module: BookingModule, clean: CleanSubmission) -> bool:
+    """Instant confirmation (issue 9): the module says so and no resource of any requested time requires
+    approval. Rules and conflicts were checked by the submit already and are checked again by the approval;
+    a request mixing resources that require approval with ones that do not stays pending as a whole."""
+    return module.auto_approve and bool(clean.events) and all(
+        not r.requires_approval for ce in clean.events for r in ce.resources)
+
+
+def _resources_of(clean: CleanSubmission) -> list[Resource]:
+    return list({r.pk: r for ce in clean.events for r in ce.resources}.values())
+
+
+def _add_visitors(booking: Booking, visitors: Sequence[dict[str, str]]) -> None:
+    if visitors:
+        BookingVisitor.objects.bulk_create(
+            [BookingVisitor(booking=booking, name=v["name"], email=v["email"]) for v in visitors])
 
 
 def booking_create(
@@ -853,6 +904,7 @@ def booking_create(
     notification: NotificationSpec | None = None,
     override_rules: bool = False,
     skip_conflicts: bool = False,
+    visitors: Any = None,
     now: datetime | None = None,
     billing_choices: BookingBilling | None = None,
 ) -> BookingResult:
@@ -887,10 +939,12 @@ def booking_create(
             check = not override_rules and status in (BookingStatus.PENDING, BookingStatus.APPROVED)
             clean = validate_submission(module=module, contact=contact, events=events, single_event=single_event,
                                         check_rules=check, now=now, skip_failing=skip_conflicts)
+        guests = clean_visitors(visitors, _resources_of(clean))
         booking, token, booking_events = _new_booking(
             module=module, portal=portal, status=status, submission=False, clean=clean, title=title,
             request_note=request_note, customer=customer, contact=contact_obj, billing_choices=billing_choices,
         )
+        _add_visitors(booking, guests)
         result_events: list[Event] = []
         if linked is not None:
             if linked.status == EventStatus.TENTATIVE:
@@ -920,6 +974,8 @@ def booking_create(
                     S.CANCELED: "booking_canceled"}[BookingStatus(status)]
             notify_booker(booking, kind, booking_events, spec=notification,
                           access_token=token if status in (S.PENDING, S.APPROVED) else None)
+            if status == BookingStatus.APPROVED:
+                notify_visitors(booking, booking_events, spec=notification)
         _emit(booking, CREATED_EVENT_TYPES[BookingStatus(status)])
     return BookingResult(booking=booking, events=result_events, access_token=token, skipped=clean.skipped)
 
@@ -956,6 +1012,8 @@ def booking_approve(
     now: datetime | None = None,
     billing_changes: Mapping[str, Any] | None = None,
     accept_available_credit: bool = False,
+    access_token: str | None = None,
+    note: str = "",
 ) -> BookingResult:
     """PENDING → APPROVED: CONFIRMED events from the requested times with staff edits applied (holds
     are confirmed in place). 409 BOOKING_CONFLICT naming the events if a resource is taken. The
@@ -970,6 +1028,8 @@ def booking_approve(
     The price is fixed (bookings.billing.booking_price_fix): `billing_changes` (wire keys discountCode,
     doNotUseBookingCredit, invoiceThisContact, purchaseOrder) changes what the request said about paying;
     `accept_available_credit` approves even when less credit is left than the estimate counted on.
+    The booking's visitors are invited (unless `notification` says not to email). `access_token` puts the
+    private link in the booker's email and `note` is added to the log (instant confirmation at submit).
     """
     with transaction.atomic():
         booking = _lock_booking(booking_id)
@@ -994,10 +1054,11 @@ def booking_approve(
         billing.booking_price_fix(booking=booking, booking_events=booking_events, actor=actor, now=now,
                                   accept_available_credit=accept_available_credit)
         _mark_decided(booking, actor, BookingStatus.APPROVED)
-        note = _rules_override_note(clean.events, booking.organization, now) if override_rules else ""
-        note = "; ".join(filter(None, [note, _skipped_note(clean.skipped)]))
+        rules_note = _rules_override_note(clean.events, booking.organization, now) if override_rules else ""
+        note = "; ".join(filter(None, [note, rules_note, _skipped_note(clean.skipped)]))
         _log(booking, actor, "approve", before, _snapshot(booking, booking_events), note=note)
-        notify_booker(booking, "booking_approved", booking_events, spec=notification)
+        notify_booker(booking, "booking_approved", booking_events, spec=notification, access_token=access_token)
+        notify_visitors(booking, booking_events, spec=notification)
         _emit(booking, "booking.approved")
     return BookingResult(booking=booking, events=events, skipped=clean.skipped)
 
@@ -1405,7 +1466,7 @@ def booking_events_follow(*, events: Sequence[Event], actor: Any = None, deleted
 MODULE_ATTRIBUTES = (
     "name", "slug", "about_title", "about_description", "calendar_days_shown", "calendar_show_requested",
     "hold_pending_slots", "allow_change_requests", "allow_cancellation", "terms", "max_occurrences",
-    "allow_repeat_requests",
+    "allow_repeat_requests", "auto_approve",
 )
 FORM_FIELD_ATTRIBUTES = ("label", "type", "required", "help_text", "options", "min_value", "max_value", "order")
 FORM_SECTIONS = {

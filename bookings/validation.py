@@ -27,7 +27,7 @@ from events.rules import check_rules
 from events.selectors import closures_for
 from resources.base import plain_text, sanitize_html
 from resources.exceptions import FieldError, ValidationFailed
-from resources.models import Resource
+from resources.models import Resource, ResourceUnit
 
 from .billing import EVENT_BILLING_KEYS, EventBilling, clean_event_billing
 from .models import BookingModule, FieldType, FormField
@@ -44,8 +44,10 @@ MAX_EVENTS = 150
 # Requested times in one request once repeats are expanded (each series is also capped by its module).
 MAX_TIMES = 500
 CONTACT_BUILTINS = {"name", "email", "phone"}
-EVENT_BUILTINS = {"title", "start", "end", "resourceIds", "attendees", "bookingEventId", "repeat",
+EVENT_BUILTINS = {"title", "start", "end", "resourceIds", "attendees", "bookingEventId", "repeat", "unitId",
                   *EVENT_BILLING_KEYS}
+# Visitors of one booking (issue 9); each also counts against the smallest capacity of its resources.
+MAX_VISITORS = 100
 PHONE_RE = re.compile(r"^\+?[0-9()\-.\s]{5,30}$")
 MAX_TEXT = 5000
 
@@ -62,10 +64,15 @@ class CleanEvent:
     booking_event_id: UUID | None = None
     repeat: Occurrence | None = None  # an occurrence of a repeated request (bookings.repeat)
     billing: EventBilling = EventBilling()  # rateId, products, overridePrice (frozen: a safe default)
+    unit: ResourceUnit | None = None  # the unit asked for (`unitId`), of one of `resources`
 
     @property
     def resource_ids(self) -> list[UUID]:
         return [r.pk for r in self.resources]
+
+    @property
+    def unit_id(self) -> UUID | None:
+        return self.unit.pk if self.unit is not None else None
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -97,6 +104,7 @@ class _Errors:
         self.fields: list[FormField] | None = None
         self.existing = False  # validating an existing booking's answers (see validate_submission)
         self.answers = True  # False: only the times are assessed (titles and custom answers are not checked)
+        self.units: dict[str, ResourceUnit] | None = None  # active units of the offered resources, by id
 
     def add(self, path: str, code: str, message: str, **meta: Any) -> None:
         self.items.append(FieldError(path, code, message, meta))
@@ -408,6 +416,8 @@ def _clean_event(
                 errors.add(f"{prefix}.resourceIds", "RESOURCE_NOT_OFFERED",
                            f"Resource {rid} is not offered by this form.", resourceId=rid)
 
+    unit = _clean_unit(raw.get("unitId"), f"{prefix}.unitId", resources, offered, errors)
+
     tz = resources[0].venue.tz if resources else module.organization.tz
     moments = {}
     for key in ("start", "end"):
@@ -443,7 +453,71 @@ def _clean_event(
     if len(errors.items) > before or not moments.get("start") or not moments.get("end"):
         return None
     return CleanEvent(title=title, start=moments["start"], end=moments["end"], resources=resources,
-                      attendees=attendees, answers=answers, field=prefix, billing=billing)
+                      attendees=attendees, answers=answers, field=prefix, billing=billing, unit=unit)
+
+
+def _clean_unit(value: Any, path: str, resources: list[Resource], offered: dict[str, Resource],
+                errors: _Errors) -> ResourceUnit | None:
+    """`unitId`: an active unit of one of the event's resources (one query per validation for all units of
+    the offered resources)."""
+    if _is_blank(value):
+        return None
+    if errors.units is None:
+        errors.units = {str(u.pk): u for u in ResourceUnit.objects.filter(
+            resource_id__in=[r.pk for r in offered.values()], archived=False)}
+    unit = errors.units.get(as_uuid_str(value)) if isinstance(value, str) else None
+    if unit is None or unit.resource_id not in {r.pk for r in resources}:
+        errors.add(path, "INVALID_UNIT", "That unit is not an available unit of the chosen resources.",
+                   unitId=str(value)[:100])
+        return None
+    return unit
+
+
+def clean_visitors(raw: Any, resources: Sequence[Resource]) -> list[dict[str, str]]:
+    """`visitors: [{name, email}]`: the people the booker brings, invited by email once the booking is
+    approved. Names are one line (they become an email's display name); emails are unique per booking. At
+    most the smallest capacity among the booking's resources (the booker is not counted: they may book for
+    others), else CAPACITY_EXCEEDED at `visitors`. Raises ValidationFailed with every problem."""
+    if raw is None or raw == []:
+        return []
+    errors = _Errors()
+    if not isinstance(raw, list):
+        raise ValidationFailed(errors=[FieldError("visitors", "INVALID", "visitors must be a list of {name, email}.")])
+    if len(raw) > MAX_VISITORS:
+        raise ValidationFailed(errors=[FieldError("visitors", "MAX_LENGTH", f"At most {MAX_VISITORS} visitors.")])
+    out: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for i, item in enumerate(raw):
+        path = f"visitors[{i}]"
+        if not isinstance(item, dict):
+            errors.add(path, "INVALID", "Each visitor is an object {name, email}.")
+            continue
+        unknown = sorted(set(item) - {"name", "email"})
+        if unknown:
+            errors.add(f"{path}.{unknown[0]}", "UNKNOWN_FIELD", f"{unknown[0]} is not a visitor field.")
+        name, email = item.get("name"), item.get("email")
+        if _is_blank(name):
+            errors.add(f"{path}.name", "REQUIRED", "The visitor's name is required.")
+        else:
+            name = _clean_text(name, f"{path}.name", "Name", errors, limit=200, one_line=True)
+        if _is_blank(email):
+            errors.add(f"{path}.email", "REQUIRED", "The visitor's email address is required.")
+            email = None
+        else:
+            email = _clean_text(email, f"{path}.email", "Email", errors, limit=254, one_line=True)
+            email = _clean_email(email, f"{path}.email", "Email", errors) if email is not None else None
+        if email is not None and email in seen:
+            errors.add(f"{path}.email", "DUPLICATE", "This visitor is already listed.")
+        elif name and email:
+            seen.add(email)
+            out.append({"name": name, "email": email})
+    capacity = min((r.capacity for r in resources), default=None)
+    if not errors.items and capacity is not None and len(out) > capacity:
+        errors.add("visitors", "CAPACITY_EXCEEDED", f"At most {capacity} visitors fit in the chosen resources.",
+                   capacity=capacity)
+    if errors.items:
+        raise ValidationFailed(errors=errors.items)
+    return out
 
 
 def offered_resources(module: BookingModule) -> dict[str, Resource]:

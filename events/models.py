@@ -2,7 +2,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from resources.base import BaseModel, sanitize_html
-from resources.models import Organization, Resource
+from resources.models import Organization, Resource, ResourceUnit
 
 
 class EventStatus(models.IntegerChoices):
@@ -65,6 +65,10 @@ class Reservation(BaseModel):
     end = models.DateTimeField()
     active = models.BooleanField(default=True)
     exclusive = models.BooleanField(default=True)
+    # The unit of the resource it occupies (a desk of a hot-desk area), for resources with units. Two active
+    # reservations of one unit never overlap (PostgreSQL: EXCLUDE USING gist, migration 0004).
+    unit = models.ForeignKey(ResourceUnit, null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="reservations")
 
     class Meta:
         indexes = [

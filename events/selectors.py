@@ -84,13 +84,17 @@ def events_payload(events: QuerySet[Event], booking_of: dict | None = None) -> l
                               "end", "status", "series_id", "price", "created_at", "updated_at"))
     ids = [r["id"] for r in rows]
     resources: dict[Any, list[str]] = defaultdict(list)
+    units: dict[Any, list[dict[str, str]]] = defaultdict(list)
     tz_name: dict[Any, str] = {}
-    for event_id, resource_id, venue_tz, org_tz in (
+    for event_id, resource_id, venue_tz, org_tz, unit_id, unit_name in (
         Reservation.objects.filter(event_id__in=ids).order_by("created_at", "resource__name", "resource_id")
-        .values_list("event_id", "resource_id", "resource__venue__timezone", "resource__venue__organization__timezone")
+        .values_list("event_id", "resource_id", "resource__venue__timezone", "resource__venue__organization__timezone",
+                     "unit_id", "unit__name")
     ):
         resources[event_id].append(str(resource_id))
         tz_name.setdefault(event_id, venue_tz or org_tz)
+        if unit_id is not None:
+            units[event_id].append({"resourceId": str(resource_id), "unitId": str(unit_id), "name": unit_name})
     if booking_of is None:
         # Through the reverse relation the bookings app declares (BookingEvent.event), without importing it.
         booking_of = dict(Event.objects.filter(pk__in=ids, booking_events__isnull=False)
@@ -108,6 +112,8 @@ def events_payload(events: QuerySet[Event], booking_of: dict | None = None) -> l
             "end": iso(r["end"]),
             "status": r["status"],
             "resourceIds": resources.get(r["id"], []),
+            # The unit (desk, seat) of each resource with units that the event occupies.
+            "units": units.get(r["id"], []),
             "bookingId": str(booking_id) if booking_id else None,
             "seriesId": str(r["series_id"]) if r["series_id"] else None,
             "price": r["price"],  # the snapshot fixed on approval (bookings.billing), or None

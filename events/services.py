@@ -14,6 +14,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from dataclasses import field as dc_field
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -32,7 +33,7 @@ from resources.exceptions import (
     NotFound,
     ValidationFailed,
 )
-from resources.models import Organization, Resource
+from resources.models import Organization, Resource, ResourceUnit
 from webhooks.services import webhook_emit
 
 from .models import Event, EventSeries, EventStatus, Reservation
@@ -75,6 +76,12 @@ class EventSpec:
     # conflicts_check_skipping / events_save then put its errors in `skipped` instead of refusing.
     skippable: bool = False
     skipped: list[FieldError] | None = None
+    # Units (issue 9): the unit asked for (of one of the resources), the units tried first when none is asked
+    # for (an existing event's, so a moved hold keeps its desk), and the units conflicts_among chose for the
+    # write, by resource id.
+    unit_id: UUID | None = None
+    prefer_units: dict[UUID, UUID] = dc_field(default_factory=dict)
+    units: dict[UUID, UUID] = dc_field(default_factory=dict)
 
 
 def resources_lock(resource_ids: Iterable[UUID], organization: Organization | None = None) -> dict[UUID, Resource]:
@@ -87,6 +94,32 @@ def resources_lock(resource_ids: Iterable[UUID], organization: Organization | No
     if organization is not None:
         locked = locked.filter(venue__organization=organization)
     return {r.pk: r for r in locked.select_related("venue").order_by("pk")}
+
+
+Units = dict[UUID, list[ResourceUnit]]
+
+
+def units_of(resource_ids: Iterable[UUID]) -> Units:
+    """The active units of the resources (one query), each resource's in assignment order."""
+    out: Units = {}
+    for unit in ResourceUnit.objects.filter(resource_id__in=list(resource_ids), archived=False) \
+            .order_by("order", "name", "pk"):
+        out.setdefault(unit.resource_id, []).append(unit)
+    return out
+
+
+def _check_units(specs: Sequence[EventSpec], units: Units) -> None:
+    """A requested unit must be an active unit of one of its spec's resources."""
+    errors = []
+    for spec in specs:
+        if spec.unit_id is None:
+            continue
+        if not any(u.pk == spec.unit_id for rid in spec.resource_ids for u in units.get(rid, ())):
+            errors.append(FieldError(f"{spec.field}.unitId", "INVALID_UNIT",
+                                     "That unit is not an available unit of the chosen resources.",
+                                     {"unitId": str(spec.unit_id)}))
+    if errors:
+        raise ValidationFailed(errors=errors)
 
 
 def _occupied(resource: Resource, start: datetime, end: datetime) -> tuple[datetime, datetime]:
@@ -109,7 +142,8 @@ def _max_concurrent(intervals: Sequence[tuple[datetime, datetime]], start: datet
 
 
 def conflicts_check(
-    *, specs: Sequence[EventSpec], resources: dict[UUID, Resource], exclude_event_ids: Iterable[UUID] = ()
+    *, specs: Sequence[EventSpec], resources: dict[UUID, Resource], exclude_event_ids: Iterable[UUID] = (),
+    units: Units | None = None,
 ) -> list[FieldError]:
     """BOOKING_CONFLICT / CAPACITY_EXCEEDED errors for the specs, against the table and each other.
 
@@ -122,11 +156,13 @@ def conflicts_check(
     window_end = max(s.end + timedelta(minutes=resources[r].buffer_minutes) for s in specs for r in s.resource_ids)
     existing = reservations_overlapping(resource_ids=resources.keys(), start=window_start, end=window_end,
                                         exclude_event_ids=exclude)
-    return conflicts_among(specs=specs, resources=resources, reservations=existing)
+    return conflicts_among(specs=specs, resources=resources, reservations=existing,
+                           units=units_of(resources) if units is None else units)
 
 
 def conflicts_check_skipping(
-    *, specs: Sequence[EventSpec], resources: dict[UUID, Resource], exclude_event_ids: Iterable[UUID] = ()
+    *, specs: Sequence[EventSpec], resources: dict[UUID, Resource], exclude_event_ids: Iterable[UUID] = (),
+    units: Units | None = None,
 ) -> list[FieldError]:
     """conflicts_check, where the `skippable` specs that conflict are set aside instead of refused: each
     gets its errors in `spec.skipped` (the others' `skipped` becomes None). The verdict is repeated for the
@@ -143,9 +179,10 @@ def conflicts_check_skipping(
     reservations = list(reservations_overlapping(resource_ids=resources.keys(), start=window_start, end=window_end,
                                                  exclude_event_ids=exclude_event_ids))
     remaining = list(specs)
+    units = units_of(resources) if units is None else units
     while True:
-        errors = conflicts_among(specs=remaining, resources=resources, reservations=reservations)
-        by_field = {f"{s.field}.resourceIds": s for s in remaining if s.skippable}
+        errors = conflicts_among(specs=remaining, resources=resources, reservations=reservations, units=units)
+        by_field = {f"{s.field}.{key}": s for s in remaining if s.skippable for key in ("resourceIds", "unitId")}
         kept = []
         for error in errors:
             spec = by_field.get(error.field)
@@ -159,16 +196,24 @@ def conflicts_check_skipping(
 
 
 def conflicts_among(
-    *, specs: Sequence[EventSpec], resources: dict[UUID, Resource], reservations: Iterable[Reservation]
+    *, specs: Sequence[EventSpec], resources: dict[UUID, Resource], reservations: Iterable[Reservation],
+    units: Units | None = None,
 ) -> list[FieldError]:
     """conflicts_check's verdict against reservations the caller already read (with `event` loaded):
     a page that shows many bookings' conflicts reads the table once. Reservations of the specs' own
-    events are ignored; ones that do not overlap are harmless."""
+    events are ignored; ones that do not overlap are harmless.
+
+    With `units` (the resources' active units, see units_of): a resource with units takes at most
+    min(capacity, units) overlapping bookings; a spec's requested unit must be free (else BOOKING_CONFLICT
+    at `<field>.unitId`), and a spec without one is given the first free unit (its `prefer_units` first).
+    The units chosen are left in each spec's `units` for the write. Without `units`, units are not judged
+    (a read-only preview; the writers always pass them)."""
     own = {s.event.pk for s in specs if s.event is not None}
-    existing: dict[UUID, list[tuple[datetime, datetime, Event]]] = {}
+    existing: dict[UUID, list[tuple[datetime, datetime, Event | None, UUID | None]]] = {}
     for res in reservations:
         if res.event_id not in own:
-            existing.setdefault(res.resource_id, []).append((res.start, res.end, res.event))
+            existing.setdefault(res.resource_id, []).append(
+                (res.start, res.end, res.event, getattr(res, "unit_id", None)))
     # Sorted by start, with each resource's longest period: a spec looks only at the periods that can
     # reach it (a long repeated series against a busy resource stays n log n, not n × table).
     starts: dict[UUID, list[datetime]] = {}
@@ -176,26 +221,29 @@ def conflicts_among(
     for rid, periods in existing.items():
         periods.sort(key=lambda p: p[0])
         starts[rid] = [p[0] for p in periods]
-        longest[rid] = max(e - s for s, e, _ in periods)
+        longest[rid] = max(p[1] - p[0] for p in periods)
 
-    def overlapping(rid: UUID, start: datetime, end: datetime) -> list[tuple[datetime, datetime, Event]]:
+    def overlapping(rid: UUID, start: datetime, end: datetime) -> list[tuple[datetime, datetime, Event | None,
+                                                                             UUID | None]]:
         if rid not in existing:
             return []
         low, high = bisect_left(starts[rid], start - longest[rid]), bisect_left(starts[rid], end)
         return [p for p in existing[rid][low:high] if start < p[1]]
 
     errors: list[FieldError] = []
-    accepted: dict[UUID, list[tuple[datetime, datetime, Event | None]]] = {}
+    accepted: dict[UUID, list[tuple[datetime, datetime, Event | None, UUID | None]]] = {}
     for spec in specs:
+        spec.units = {}
         for rid in spec.resource_ids:
             resource = resources[rid]
             start, end = _occupied(resource, spec.start, spec.end)
-            taken = overlapping(rid, start, end) + [
-                (s, e, ev) for s, e, ev in accepted.get(rid, []) if s < end and start < e]
+            taken = overlapping(rid, start, end) + [p for p in accepted.get(rid, []) if p[0] < end and start < p[1]]
+            resource_units = (units or {}).get(rid, [])
+            capacity = min(resource.capacity, len(resource_units)) if resource_units else resource.capacity
             if resource.exclusive:
                 if taken:
-                    ids = sorted({str(ev.pk) for _, _, ev in taken if ev is not None})
-                    titles = sorted({ev.title for _, _, ev in taken if ev is not None})
+                    ids = sorted({str(p[2].pk) for p in taken if p[2] is not None})
+                    titles = sorted({p[2].title for p in taken if p[2] is not None})
                     what = f" by {', '.join(titles)}" if titles else " by another requested time"
                     errors.append(FieldError(
                         f"{spec.field}.resourceIds", "BOOKING_CONFLICT",
@@ -203,14 +251,44 @@ def conflicts_among(
                         {"resourceId": str(rid), "conflictingEventIds": ids},
                     ))
                     continue
-            elif _max_concurrent([(s, e) for s, e, _ in taken], start, end) + 1 > resource.capacity:
+            elif _max_concurrent([(p[0], p[1]) for p in taken], start, end) + 1 > capacity:
                 errors.append(FieldError(
                     f"{spec.field}.resourceIds", "CAPACITY_EXCEEDED",
-                    f"{resource.name} already has {resource.capacity} booking(s) at that time.",
-                    {"resourceId": str(rid), "conflictingEventIds": sorted({str(ev.pk) for *_, ev in taken if ev})},
+                    f"{resource.name} already has {capacity} booking(s) at that time.",
+                    {"resourceId": str(rid), "conflictingEventIds": sorted({str(p[2].pk) for p in taken if p[2]})},
                 ))
                 continue
-            accepted.setdefault(rid, []).append((start, end, spec.event))
+            unit_id = None
+            if resource_units:
+                busy = {p[3] for p in taken if p[3] is not None}
+                names = {u.pk: u.name for u in resource_units}
+                if spec.unit_id in names:
+                    if spec.unit_id in busy:
+                        holders = [p[2] for p in taken if p[3] == spec.unit_id]
+                        titles = sorted({ev.title for ev in holders if ev is not None})
+                        what = f" by {', '.join(titles)}" if titles else " by another requested time"
+                        errors.append(FieldError(
+                            f"{spec.field}.unitId", "BOOKING_CONFLICT",
+                            f"{resource.name} · {names[spec.unit_id]} is already booked{what} at that time.",
+                            {"resourceId": str(rid), "unitId": str(spec.unit_id),
+                             "conflictingEventIds": sorted({str(ev.pk) for ev in holders if ev is not None})},
+                        ))
+                        continue
+                    unit_id = spec.unit_id
+                else:
+                    preferred = spec.prefer_units.get(rid)
+                    order = ([preferred] if preferred in names else []) + [u.pk for u in resource_units]
+                    unit_id = next((pk for pk in order if pk not in busy), None)
+                    if unit_id is None:  # only when older reservations hold units beyond the capacity count
+                        errors.append(FieldError(
+                            f"{spec.field}.resourceIds", "CAPACITY_EXCEEDED",
+                            f"No unit of {resource.name} is free at that time.",
+                            {"resourceId": str(rid),
+                             "conflictingEventIds": sorted({str(p[2].pk) for p in taken if p[2]})},
+                        ))
+                        continue
+                spec.units[rid] = unit_id
+            accepted.setdefault(rid, []).append((start, end, spec.event, unit_id))
     return errors
 
 
@@ -222,14 +300,18 @@ def _raise_conflicts(errors: list[FieldError]) -> None:
     raise CapacityExceeded(errors=errors)
 
 
-def _write_reservations(pairs: Sequence[tuple[Event, Sequence[UUID]]], resources: dict[UUID, Resource]) -> None:
+def _write_reservations(
+    pairs: Sequence[tuple[Event, Sequence[UUID], dict[UUID, UUID]]], resources: dict[UUID, Resource]
+) -> None:
+    """Each event's reservations: (event, resource ids, unit by resource id as conflicts_among chose it)."""
     rows = []
-    for event, resource_ids in pairs:
+    for event, resource_ids, units in pairs:
         for rid in resource_ids:
             resource = resources[rid]
             start, end = _occupied(resource, event.start, event.end)
             rows.append(Reservation(event=event, resource=resource, start=start, end=end,
-                                    active=event.status != EventStatus.CANCELED, exclusive=resource.exclusive))
+                                    active=event.status != EventStatus.CANCELED, exclusive=resource.exclusive,
+                                    unit_id=units.get(rid)))
     try:
         # A savepoint, so a constraint violation (a writer that skipped the lock) becomes a clean
         # BOOKING_CONFLICT and leaves the surrounding transaction usable for the rollback.
@@ -279,9 +361,16 @@ def events_save(
     """
     _check_specs(organization, specs, status)
     existing = [s.event for s in specs if s.event is not None]
-    old_resource_ids = set(
-        Reservation.objects.filter(event__in=existing).values_list("resource_id", flat=True)
-    ) if existing else set()
+    old = list(Reservation.objects.filter(event__in=existing).values_list("event_id", "resource_id", "unit_id")) \
+        if existing else []
+    old_resource_ids = {rid for _, rid, _ in old}
+    held_units: dict[UUID, dict[UUID, UUID]] = {}
+    for event_id, rid, unit_id in old:
+        if unit_id is not None:
+            held_units.setdefault(event_id, {})[rid] = unit_id
+    for spec in specs:  # a moved event keeps its units where it can
+        if spec.event is not None and not spec.prefer_units:
+            spec.prefer_units = held_units.get(spec.event.pk, {})
     wanted = {rid for s in specs for rid in s.resource_ids}
     resources = resources_lock(old_resource_ids | wanted, organization)
     missing = wanted - resources.keys()
@@ -291,12 +380,14 @@ def events_save(
                        {"resourceId": str(rid)})
             for s in specs for rid in s.resource_ids if rid in missing
         ])
+    units = units_of(resources)
+    _check_units(specs, units)
     if status != EventStatus.CANCELED and any(s.skippable for s in specs):
-        _raise_conflicts(conflicts_check_skipping(specs=specs, resources=resources))
+        _raise_conflicts(conflicts_check_skipping(specs=specs, resources=resources, units=units))
         specs = [s for s in specs if not s.skipped]
         existing = [s.event for s in specs if s.event is not None]
     elif status != EventStatus.CANCELED:
-        _raise_conflicts(conflicts_check(specs=specs, resources=resources))
+        _raise_conflicts(conflicts_check(specs=specs, resources=resources, units=units))
     if existing:
         # Free every moved event's old period before writing any new one, so one spec may take the slot
         # another spec leaves (the exclusion constraint checks each row as it is written).
@@ -325,7 +416,8 @@ def events_save(
         Event.objects.bulk_update(moved, ["title", "description", "start", "end", "status", "series", "updated_at"])
     if status_only:  # e.g. holds confirmed as they are: one UPDATE rather than a CASE per row and field
         Event.objects.filter(pk__in=[e.pk for e in status_only]).update(status=status, updated_at=now)
-    _write_reservations([(event, spec.resource_ids) for event, spec in zip(saved, specs, strict=True)], resources)
+    _write_reservations([(event, spec.resource_ids, spec.units) for event, spec in zip(saved, specs, strict=True)],
+                        resources)
     return saved
 
 
@@ -617,9 +709,12 @@ def _occurrences_write(
         raise NotFound("Event not found.")
     organization = target.organization
     current: dict[UUID, list[UUID]] = {e.pk: [] for e in events}
-    for event_id, rid in (Reservation.objects.filter(event__in=events).order_by("created_at", "pk")
-                          .values_list("event_id", "resource_id")):
+    held_units: dict[UUID, dict[UUID, UUID]] = {}
+    for event_id, rid, unit_id in (Reservation.objects.filter(event__in=events).order_by("created_at", "pk")
+                                   .values_list("event_id", "resource_id", "unit_id")):
         current[event_id].append(rid)
+        if unit_id is not None:
+            held_units.setdefault(event_id, {})[rid] = unit_id
     chosen = None if resource_ids is None else [
         r.pk for r in _event_resources(organization=organization, resource_ids=resource_ids)]
     wanted = {e.pk: list(current[e.pk] if chosen is None else chosen) for e in events}
@@ -676,7 +771,7 @@ def _occurrences_write(
     # (against the table and each other), then the writes: all or nothing.
     resources = resources_lock({rid for rids in current.values() for rid in rids} | set(found), organization)
     specs = [EventSpec(title=p.event.title, start=p.start, end=p.end, resource_ids=p.resource_ids,
-                       field=f"occurrences[{i}]", event=p.event)
+                       field=f"occurrences[{i}]", event=p.event, prefer_units=held_units.get(p.event.pk, {}))
              for i, p in enumerate(plan) if p.resource_ids and p.status != EventStatus.CANCELED]
     conflicts = conflicts_check(specs=specs, resources=resources, exclude_event_ids=[p.event.pk for p in plan])
     if conflicts:
@@ -696,7 +791,8 @@ def _occurrences_write(
             e.description = sanitize_html(description)
         e.start, e.end, e.status, e.updated_at = p.start, p.end, p.status, stamp
     Event.objects.bulk_update(events, ["title", "description", "start", "end", "status", "updated_at"])
-    _write_reservations([(p.event, p.resource_ids) for p in plan], resources)
+    chosen_units = {spec.event.pk: spec.units for spec in specs}
+    _write_reservations([(p.event, p.resource_ids, chosen_units.get(p.event.pk, {})) for p in plan], resources)
     for e in events:
         _emit(e, "event.updated")
     return events

@@ -57,6 +57,8 @@ INPUT_OF_TYPE = {
 }
 GROUP_KINDS = {"multiselect", "resources", "weekdays"}  # several checkboxes in a fieldset
 EVENT_PATH = re.compile(r"^(?:event|events\[(\d+)\])(?:\.(.+))?$")
+VISITOR_PATH = re.compile(r"^visitors\[(\d+)\]\.(name|email)$")
+VISITOR_ROWS = 3  # blank visitor rows on the form (no JavaScript needed to add one)
 # The "Repeats" choices, as bookings.repeat's cycles (the wire values of `repeats`).
 REPEAT_CHOICES = [
     (str(Cycle.DAILY.value), "Daily"),
@@ -267,6 +269,8 @@ class BookingForm:
         self.note = Field(name="requestNote", key="requestNote", label=self.note_label, kind="textarea",
                           attrs={"maxlength": MAX_NOTE})
         self.terms = self._terms_field()
+        self.visitors = self._visitor_rows()
+        self.visitor_errors: list[str] = []
         self.events: list[EventBlock] = []
         if data is not None:
             self.bind(data)
@@ -288,6 +292,14 @@ class BookingForm:
         ]
         fields += [_custom_field(ff, f"contact-{ff.pk}") for ff in self.custom if ff.section == FormSection.CONTACT]
         return fields
+
+    def _visitor_rows(self) -> list[tuple[Field, Field]]:
+        """VISITOR_ROWS blank (name, email) pairs: works without JavaScript; empty rows are ignored."""
+        return [(Field(name=f"visitor-{i}-name", key="name", label=f"Visitor {i + 1}: name", kind="text",
+                       attrs={"maxlength": 200, "autocomplete": "off"}),
+                 Field(name=f"visitor-{i}-email", key="email", label=f"Visitor {i + 1}: email", kind="email",
+                       attrs={"maxlength": 254, "autocomplete": "off"}))
+                for i in range(VISITOR_ROWS)]
 
     def _terms_field(self) -> Field | None:
         if not self.module.terms.strip():
@@ -357,6 +369,8 @@ class BookingForm:
         for block in self.events:
             yield from block.fields
             yield from block.repeat
+        for pair in self.visitors:
+            yield from pair
         yield self.note
         if self.terms:
             yield self.terms
@@ -402,6 +416,11 @@ class BookingForm:
 
     def honeypot_filled(self, data: QueryDict) -> bool:
         return bool(data.get(HONEYPOT, "").strip())
+
+    def visitors_payload(self) -> list[dict[str, Any]]:
+        """The rows with anything typed in, in order (a half-filled row is sent, to be refused clearly)."""
+        return [{"name": name.value, "email": email.value} for name, email in self.visitors
+                if str(name.value).strip() or str(email.value).strip()]
 
     def payload(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         contact = {f.key: f.value for f in self.contact}
@@ -492,6 +511,15 @@ class BookingForm:
                 sub = "days" if sub in WEEKDAY_KEYS else sub
                 return (block.get_repeat(sub) if block else None), block, True
             return (block.get(key.split(".", 1)[0]) if block and key else None), block, False
+        match = VISITOR_PATH.match(path)
+        if match:
+            sent = [pair for pair in self.visitors if str(pair[0].value).strip() or str(pair[1].value).strip()]
+            index = int(match.group(1))
+            if index < len(sent):
+                return (sent[index][0] if match.group(2) == "name" else sent[index][1]), None, False
+            return None, None, False
+        if path == "visitors":
+            return None, None, False
         if path == "requestNote":
             return self.note, None, False
         if path == "terms":
@@ -516,6 +544,9 @@ class BookingForm:
         elif block is not None:
             block.errors.append(message)
             self.summary.append((prefix + message, block.id))
+        elif error.field == "visitors":
+            self.visitor_errors.append(message)
+            self.summary.append((message, "visitors"))
         else:
             self.non_field_errors.append(message)
             self.summary.append((message, "form-errors"))
@@ -530,6 +561,7 @@ class BookingForm:
         for block in self.events:
             anchors += [block.id] + [f.anchor for f in block.fields] + [block.repeat_id]
             anchors += [f.anchor for f in block.repeat]
+        anchors += ["visitors"] + [f.anchor for pair in self.visitors for f in pair]
         anchors += [f.anchor for f in (self.note, self.terms) if f is not None]
         position = {anchor: i for i, anchor in reversed(list(enumerate(anchors)))}
         self.summary.sort(key=lambda item: position.get(item[1], -1))
@@ -555,7 +587,7 @@ class BookingForm:
                 validate_submission(module=self.module, contact=contact, events=events, single_event=single)
                 return None
             return booking_submit(module=self.module, portal=portal, contact=contact, events=events,
-                                  single_event=single, request_note=note or "")
+                                  single_event=single, request_note=note or "", visitors=self.visitors_payload())
         except (ValidationFailed, Conflict) as exc:
             exc.errors = public_errors(exc.errors)  # never another booking's title or event ids
             self.add_errors(exc)

@@ -32,6 +32,7 @@ from .models import (
     Product,
     Rate,
     Resource,
+    ResourceUnit,
     Role,
     Venue,
     Weekday,
@@ -308,6 +309,22 @@ class ProductInline(PlainTextAdminMixin, OrgScopedInline, admin.TabularInline):
     verbose_name_plural = "products (added to a booking with a quantity)"
 
 
+class ResourceUnitInline(PlainTextAdminMixin, OrgScopedInline, admin.TabularInline):
+    """Desks of a hot-desk area, seats of a floor plan. A unit that was ever booked cannot be deleted (its
+    reservations protect it): archive it instead."""
+
+    model = ResourceUnit
+    template = TABULAR_TEMPLATE
+    extra = 0
+    org_path = "resource__venue__organization"
+    parent_org_path = "venue__organization"
+    plain_text_fields = ("name",)
+    fields = ("name", "order", "archived")
+    verbose_name_plural = ("units (desks, seats: each takes one booking at a time; with units, at most "
+                           "min(capacity, active units) bookings overlap; a request without a unit gets the first "
+                           "free one by order)")
+
+
 @admin.register(Resource)
 class ResourceAdmin(ScopedAdmin):
     form = ResourceForm
@@ -324,7 +341,7 @@ class ResourceAdmin(ScopedAdmin):
                        "buffer_minutes"),
         }),
     )
-    inlines = (BookableHoursInline, RateInline, ProductInline)
+    inlines = (BookableHoursInline, ResourceUnitInline, RateInline, ProductInline)
     plain_text_fields = ("name",)
     org_path = "venue__organization"
     fixed_after_create = ()  # the venue may change, within the organization (its choices are scoped)

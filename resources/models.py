@@ -122,6 +122,30 @@ class Resource(BaseModel):
         return self.venue.organization_id
 
 
+class ResourceUnit(BaseModel):
+    """A named place inside a resource: a desk of a hot-desk area, a seat of a floor plan (issue 9).
+
+    Each unit holds one booking at a time (events.services checks it under the resource lock; PostgreSQL's
+    exclusion constraint `reservation_no_overlap_unit` backs it). A resource with active units takes at most
+    min(capacity, number of active units) overlapping bookings, whether or not they name a unit; a request
+    that names none gets the first free unit (lowest `order`) when its reservation is written. Archived
+    units take no new bookings and keep their past ones; a unit that was ever booked cannot be deleted.
+    """
+
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="units")
+    admin_org_path = "resource__venue__organization"  # for scoped choices (resources.admin_base)
+    name = models.CharField(max_length=100)
+    order = models.PositiveIntegerField(default=0, help_text="Units are assigned lowest first.")
+    archived = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["resource", "order", "name"]
+        constraints = [models.UniqueConstraint(fields=["resource", "name"], name="resource_unit_name_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Weekday(models.IntegerChoices):
     MONDAY = 0, "Monday"
     TUESDAY = 1, "Tuesday"

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.html import format_html, format_html_join
 
-from events.models import Event
+from events.models import Event, Reservation
 from events.series import series_describe
 from resources.admin_base import OrgScopedAdmin, scope
 from resources.exceptions import DomainError, StaleBooking
@@ -61,7 +61,7 @@ def _resources_prefetch() -> Prefetch:
 
 
 def _events_prefetch() -> Prefetch:
-    return Prefetch("events", queryset=BookingEvent.objects.select_related("event__series")
+    return Prefetch("events", queryset=BookingEvent.objects.select_related("event__series", "unit")
                     .prefetch_related(_resources_prefetch()).order_by("order", "start"))
 
 
@@ -189,12 +189,13 @@ class BookingAdmin(OrgScopedAdmin):
     search_fields = ("title", "contact_answers__name", "contact_answers__email", "contact__name", "contact__email")
     actions = ("approve_selected", "deny_selected")
     list_per_page = 50
-    readonly_fields = ("status_badge", "title", "module", "portal", "booker", "answers", "requested_events",
+    readonly_fields = ("status_badge", "title", "module", "portal", "booker", "answers", "visitor_list",
+                       "requested_events",
                        "request_note_html", "open_change_request", "decided", "received", "last_change", "history")
     fieldsets = (
         (None, {"fields": ("status_badge", "title", "module", "portal", "received", "last_change", "decided",
                            "open_change_request")}),
-        ("Booker's answers", {"fields": ("booker", "answers", "request_note_html")}),
+        ("Booker's answers", {"fields": ("booker", "answers", "visitor_list", "request_note_html")}),
         ("Requested times", {"fields": ("requested_events",)}),
         ("Staff", {"fields": ("customer", "contact", "internal_notes")}),
         ("History", {"fields": ("history",), "classes": ("collapse",)}),
@@ -301,11 +302,36 @@ class BookingAdmin(OrgScopedAdmin):
         return format_html('<a href="{}" class="allot-conflict">Open {} request from {:%d %b %H:%M}</a>', url, kind,
                            timezone.localtime(request_.created_at, booking_tz(obj)))
 
+    @admin.display(description="Visitors")
+    def visitor_list(self, obj: Booking) -> str:
+        visitors = list(obj.visitors.all())
+        if not visitors:
+            return "—"
+        return format_html('<ul class="allot-plain">{}</ul>', format_html_join(
+            "", "<li>{} &lt;{}&gt; · {}</li>",
+            ((v.name, v.email, "invited" if v.invited_at else "invited when approved") for v in visitors)))
+
+    @staticmethod
+    def _resources_cell(be: BookingEvent, held: dict) -> str:
+        """The resources, the unit asked for, and the units the event occupies (issue 9)."""
+        names = ", ".join(r.name for r in be.resources.all()) or "—"
+        parts = [names]
+        if be.unit_id:
+            parts.append(f"asked for {be.unit.name}")
+        if held.get(be.event_id):
+            parts.append("holds " + ", ".join(held[be.event_id]))
+        return " · ".join(parts)
+
     @admin.display(description="Requested times")
     def requested_events(self, obj: Booking) -> str:
         events = list(obj.events.all())
         if not events:
             return "—"
+        held: dict = {}
+        for event_id, unit_name in Reservation.objects.filter(
+                event_id__in=[be.event_id for be in events if be.event_id], unit__isnull=False, active=True) \
+                .order_by("unit__order", "unit__name").values_list("event_id", "unit__name"):
+            held.setdefault(event_id, []).append(unit_name)
         tz = booking_tz(obj, events)
         conflicts = bookings_conflicts([obj.pk]).get(obj.pk, {}) if obj.status == BookingStatus.PENDING else {}
         conflicting = _conflicting_events(conflicts)
@@ -323,7 +349,7 @@ class BookingAdmin(OrgScopedAdmin):
             series = be.event.series if be.event_id and be.event.series_id else None
             rows.append((series, format_html(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                be.title, local_span(be.start, be.end, tz), ", ".join(r.name for r in be.resources.all()) or "—",
+                be.title, local_span(be.start, be.end, tz), self._resources_cell(be, held),
                 answers_table({"attendees": be.attendees, **be.answers}, labels) if (be.answers or be.attendees)
                 else "—",
                 event_link,

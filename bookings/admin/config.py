@@ -211,7 +211,7 @@ class BookingModuleForm(forms.ModelForm):
         model = BookingModule
         fields = ("organization", "name", "slug", "admin_user", "portals", "about_title", "about_description",
                   "calendar_days_shown", "calendar_show_requested", "hold_pending_slots", "allow_change_requests",
-                  "allow_cancellation", "terms", "max_occurrences", "allow_repeat_requests")
+                  "allow_cancellation", "terms", "max_occurrences", "allow_repeat_requests", "auto_approve")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -253,7 +253,7 @@ class BookingModuleAdmin(ScopedAdmin):
         ("About page", {"fields": ("about_title", "about_description")}),
         ("Calendar", {"fields": ("calendar_days_shown", "calendar_show_requested")}),
         ("Booking rules", {"fields": ("hold_pending_slots", "allow_change_requests", "allow_cancellation",
-                                      "terms", "max_occurrences", "allow_repeat_requests")}),
+                                      "terms", "max_occurrences", "allow_repeat_requests", "auto_approve")}),
     )
     inlines = (ModuleResourceInline, FormFieldInline)
     plain_text_fields = ("name", "about_title")

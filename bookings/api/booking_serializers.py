@@ -5,6 +5,7 @@ from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from bookings.models import BookingStatus
+from events.api.serializers import EventUnitSerializer
 from events.models import EventStatus
 from notifications.services import NotificationSpec
 
@@ -73,8 +74,12 @@ class BillingInMixin(serializers.Serializer):
 class EventsInMixin(serializers.Serializer):
     """`event` (one object) or `events` (a list): both forms of DESIGN §6."""
 
-    event = AnswersField(required=False, help_text="title, start, end, resourceIds, attendees?, custom answers by "
-                                                   "field id." + REPEAT_HELP + PRICE_HELP)
+    event = AnswersField(required=False, help_text="title, start, end, resourceIds, attendees?, unitId?, custom "
+                                                   "answers by field id. `unitId` names a unit (desk, seat) of one "
+                                                   "of the resources (400 INVALID_UNIT otherwise); left out, the "
+                                                   "first free unit is assigned when the event is written. A "
+                                                   "unit taken at that time is 409 BOOKING_CONFLICT at "
+                                                   "`event.unitId`." + REPEAT_HELP + PRICE_HELP)
     events = serializers.ListField(child=AnswersField(), required=False, max_length=MAX_EVENTS,
                                    help_text="Several requested events, each as `event`.")
 
@@ -100,8 +105,18 @@ class EventsInMixin(serializers.Serializer):
         return None, False
 
 
+class VisitorInSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=800, help_text="One line.")
+    email = serializers.CharField(max_length=1000)
+
+
 class SubmitSerializer(BillingInMixin, EventsInMixin):
     submission = serializers.BooleanField(default=True)
+    visitors = VisitorInSerializer(
+        many=True, required=False, max_length=100,
+        help_text="People the booker brings, invited by email when the booking is approved (with the times in the "
+                  "venue's local time and a calendar file). Emails unique per booking; at most the smallest capacity "
+                  "of the requested resources (400 CAPACITY_EXCEEDED at `visitors`).")
     orgId = serializers.UUIDField()
     bookingModuleId = serializers.UUIDField()
     portalId = serializers.UUIDField(required=False, allow_null=True)
@@ -246,6 +261,9 @@ class BookingEventOutSerializer(LocalTimesMixin):
     attendees = serializers.IntegerField(allow_null=True)
     answers = AnswersField()
     eventId = serializers.UUIDField(allow_null=True)
+    unitId = serializers.UUIDField(allow_null=True, help_text="The unit (desk, seat) asked for; null: any free one.")
+    units = EventUnitSerializer(many=True, help_text="The units its event occupies, by resource (assigned when the "
+                                                     "event was written).")
     repeat = RepeatRuleSerializer(allow_null=True, help_text="The repeat this time is an occurrence of (create-only).")
     occurrence = serializers.IntegerField(allow_null=True, help_text="Its place in the repeat's dates (0-based).")
     rateId = serializers.UUIDField(allow_null=True, help_text="The rate the request named (null: the cheapest).")
@@ -266,6 +284,11 @@ class PriceTotalSerializer(serializers.Serializer):
     creditUsed = serializers.CharField(allow_null=True, help_text="null for public callers before approval.")
     total = serializers.CharField(help_text="What is left to pay.")
     fixed = serializers.BooleanField(help_text="true once every event's price is fixed (approved).")
+
+
+class VisitorOutSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    email = serializers.CharField()
 
 
 class BookingOutSerializer(serializers.Serializer):
@@ -290,6 +313,7 @@ class BookingOutSerializer(serializers.Serializer):
     purchaseOrder = serializers.CharField(allow_blank=True)
     priceTotal = PriceTotalSerializer(allow_null=True, help_text="The sums of the events' prices; null when none is "
                                                                  "priced.")
+    visitors = VisitorOutSerializer(many=True, help_text="Invited by email when the booking is approved.")
     internalNotes = serializers.CharField(required=False, allow_blank=True, help_text="Staff callers only.")
     createdAt = serializers.DateTimeField()
     lastUpdatedAt = serializers.DateTimeField()
@@ -304,6 +328,8 @@ class EventOutSerializer(LocalTimesMixin):
     end = serializers.DateTimeField()
     status = serializers.ChoiceField(choices=EventStatus.choices, help_text="0 CONFIRMED, 1 TENTATIVE, 2 CANCELED")
     resourceIds = serializers.ListField(child=serializers.UUIDField())
+    units = EventUnitSerializer(many=True, help_text="The unit (desk, seat) the event occupies of each resource "
+                                                    "with units.")
     bookingId = serializers.UUIDField(allow_null=True)
     seriesId = serializers.UUIDField(allow_null=True)
     price = serializers.JSONField(allow_null=True)

@@ -156,6 +156,7 @@ def _staff_create(request, data: dict, module: BookingModule, portal: Portal | N
         notification=NotificationInSerializer.spec(data.get("notification")),
         override_rules=data.get("overrideRules", False), skip_conflicts=data.get("skipConflicts", False),
         billing_choices=billing.BookingBilling.from_wire(data),
+        visitors=data.get("visitors"),
     )
     return _booking_response(result.booking, http_status=201, events=result.events, extra=_skipped(data, result))
 
@@ -184,7 +185,7 @@ class BookingSubmitView(APIView):
         try:
             result = services.booking_submit(
                 module=module, portal=portal, contact=data.get("contact"), events=events, single_event=single,
-                title=data.get("title"), request_note=data.get("requestNote", ""),
+                title=data.get("title"), request_note=data.get("requestNote", ""), visitors=data.get("visitors"),
                 billing_choices=billing.BookingBilling.from_wire(data),
             )
         except DomainError as exc:

@@ -108,6 +108,11 @@ class ModuleConfigSerializer(serializers.Serializer):
     allowRepeatRequests = serializers.BooleanField(
         source="allow_repeat_requests", required=False,
         help_text="Bookers may send `repeat` on the public submit and validate (staff always may).")
+    autoApprove = serializers.BooleanField(
+        source="auto_approve", required=False,
+        help_text="Instant confirmation: a public request whose resources all have requiresApproval false, and "
+                  "that passes every rule, is approved at once (CONFIRMED events, approval email). A request with "
+                  "any resource that requires approval stays pending.")
 
 
 class BookingFormSerializer(serializers.Serializer):
@@ -234,6 +239,14 @@ class PublicConfigSerializer(serializers.Serializer):
                                               help_text="The most occurrences one repeated request may have.")
     allowRepeatRequests = serializers.BooleanField(source="allow_repeat_requests",
                                                    help_text="The form accepts `repeat` on its events.")
+    autoApprove = serializers.BooleanField(source="auto_approve",
+                                           help_text="Requests for resources that do not require approval are "
+                                                     "confirmed at once.")
+
+
+class PublicUnitSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
 
 
 class PublicResourceSerializer(serializers.Serializer):
@@ -243,6 +256,8 @@ class PublicResourceSerializer(serializers.Serializer):
     description = serializers.CharField(help_text="Sanitized HTML.")
     capacity = serializers.IntegerField()
     timezone = serializers.SerializerMethodField(help_text="The venue's IANA time zone (rules apply in it).")
+    units = PublicUnitSerializer(source="active_units", many=True,
+                                 help_text="Units (desks, seats) a request may name as `unitId`; none: any.")
 
     def get_timezone(self, resource) -> str:
         return resource.venue.tz.key

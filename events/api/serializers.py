@@ -19,6 +19,12 @@ MAX_WINDOW = timedelta(days=366)
 STATUS_HELP = "0 CONFIRMED, 1 TENTATIVE, 2 CANCELED"
 
 
+class EventUnitSerializer(serializers.Serializer):
+    resourceId = UUIDField()
+    unitId = UUIDField()
+    name = serializers.CharField()
+
+
 class EventSerializer(serializers.Serializer):
     id = UUIDField()
     orgId = UUIDField()
@@ -28,6 +34,8 @@ class EventSerializer(serializers.Serializer):
     end = serializers.DateTimeField()
     status = serializers.ChoiceField(choices=EventStatus.choices, help_text=STATUS_HELP)
     resourceIds = serializers.ListField(child=UUIDField())
+    units = EventUnitSerializer(many=True, help_text="The unit (desk, seat) the event occupies of each resource "
+                                                    "with units.")
     bookingId = UUIDField(allow_null=True, help_text="The booking that created it, if any.")
     seriesId = UUIDField(allow_null=True)
     price = serializers.JSONField(allow_null=True, help_text="The price fixed when its booking was approved (see the "

@@ -69,6 +69,13 @@ class BookableHoursSerializer(serializers.Serializer):
                                 help_text='"HH:MM", venue-local; "00:00" is midnight at the end of the day.')
 
 
+class ResourceUnitSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    order = serializers.IntegerField(read_only=True, help_text="Units are assigned lowest first.")
+    archived = serializers.BooleanField(read_only=True, help_text="Takes no new bookings.")
+
+
 class ResourceSerializer(serializers.Serializer):
     id = serializers.UUIDField(read_only=True)
     venueId = serializers.UUIDField(source="venue_id", read_only=True)
@@ -86,6 +93,11 @@ class ResourceSerializer(serializers.Serializer):
     maxAdvanceDays = serializers.IntegerField(source="max_advance_days", read_only=True, allow_null=True)
     bufferMinutes = serializers.IntegerField(source="buffer_minutes", read_only=True)
     bookableHours = BookableHoursSerializer(source="bookable_hours.all", many=True, read_only=True)
+    units = ResourceUnitSerializer(source="units.all", many=True, read_only=True,
+                                   help_text="Named units (desks, seats), each taking one booking at a time; with "
+                                             "active units, at most min(capacity, active units) bookings overlap. "
+                                             "A request may name one (`unitId`); else the first free is assigned. "
+                                             "Edited in the admin.")
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     lastUpdatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
 

@@ -133,7 +133,7 @@ class ResourceFilter(StrictFilterSet):
 )
 @extend_schema(tags=["resources"])
 class ResourceViewSet(viewsets.GenericViewSet):
-    queryset = Resource.objects.select_related("venue__organization").prefetch_related("bookable_hours") \
+    queryset = Resource.objects.select_related("venue__organization").prefetch_related("bookable_hours", "units") \
         .order_by("name", "id")
     serializer_class = ResourceSerializer
     filterset_class = ResourceFilter

@@ -19,6 +19,7 @@ from tests.factories import ClosureFactory, ResourceFactory, VenueFactory
 EVENT_KEYS = {
     "id", "orgId", "title", "description", "start", "end", "status", "resourceIds", "bookingId", "seriesId",
     "createdAt", "lastUpdatedAt", "startLocal", "endLocal", "timezone", "price",
+    "units",  # issue 9
 }
 NOWHERE = "00000000-0000-4000-8000-000000000000"
 URL = "/api/v1/events"
@@ -78,6 +79,7 @@ def test_create(api, setup):
         "resourceIds": [str(setup.room.pk), str(setup.hall.pk)], "bookingId": None, "seriesId": None, "price": None,
         "createdAt": data["createdAt"], "lastUpdatedAt": data["lastUpdatedAt"],
         "startLocal": "2030-07-01T10:00:00", "endLocal": "2030-07-01T11:00:00", "timezone": "Europe/London",
+        "units": [],
     }
     assert set(Reservation.objects.filter(event=event, active=True).values_list("resource_id", flat=True)) == {
         setup.room.pk, setup.hall.pk}

@@ -49,7 +49,8 @@ def test_retrieve_has_the_exact_shape(api, setup):
     assert body["about"] == {"title": "", "description": ""}
     assert body["calendar"] == {"daysShown": 7, "showRequested": True}
     assert body["config"] == {"holdPendingSlots": True, "allowChangeRequests": True, "allowCancellation": True,
-                              "terms": "", "maxOccurrences": 150, "allowRepeatRequests": False}
+                              "terms": "", "maxOccurrences": 150, "allowRepeatRequests": False,
+                              "autoApprove": False}
     assert body["bookingForm"] == {"contactFields": [], "eventFields": [{
         "id": str(field.pk), "label": "Purpose", "type": "text", "required": True, "helpText": "Why?",
         "options": [], "min": 2, "max": 200, "order": 1,
@@ -93,7 +94,8 @@ def test_create_assigns_field_ids_and_defaults(api, setup):
     assert body["about"] == {"title": "Our rooms", "description": "<p>Hi</p>"}
     assert body["calendar"] == {"daysShown": 14, "showRequested": False}
     assert body["config"] == {"holdPendingSlots": False, "allowChangeRequests": True, "allowCancellation": False,
-                              "terms": "<b>Be nice</b>", "maxOccurrences": 150, "allowRepeatRequests": False}
+                              "terms": "<b>Be nice</b>", "maxOccurrences": 150, "allowRepeatRequests": False,
+                              "autoApprove": False}
     contact, = body["bookingForm"]["contactFields"]
     layout, guests = body["bookingForm"]["eventFields"]
     assert set(contact) == FIELD_KEYS

@@ -66,14 +66,14 @@ def test_form_definition_has_the_exact_shape(api, setup):
         "about": {"title": "Book a room", "description": "<p>Welcome</p>"},
         "calendar": {"daysShown": 7, "showRequested": True},
         "config": {"allowChangeRequests": True, "allowCancellation": True, "terms": "<p>Be kind</p>",
-                   "maxOccurrences": 150, "allowRepeatRequests": False},
+                   "maxOccurrences": 150, "allowRepeatRequests": False, "autoApprove": False},
         "bookingForm": {"contactFields": [{
             "id": str(field.pk), "label": "Company", "type": "select", "required": True, "helpText": "",
             "options": ["A", "B"], "min": None, "max": None, "order": 0,
         }], "eventFields": []},
         "resources": [
             {"id": str(r.pk), "name": r.name, "kind": "room", "description": "", "capacity": r.capacity,
-             "timezone": "Europe/London"}
+             "timezone": "Europe/London", "units": []}
             for r in (setup.hall, setup.room)  # by name; the archived one is left out
         ],
         "portals": [{"id": str(setup.portal.pk), "name": setup.portal.name, "slug": setup.portal.slug}],

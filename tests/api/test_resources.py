@@ -20,6 +20,7 @@ RESOURCE_KEYS = {
     "id", "venueId", "orgId", "name", "kind", "description", "capacity", "exclusive", "requiresApproval", "archived",
     "minDurationMinutes", "maxDurationMinutes", "minNoticeMinutes", "maxAdvanceDays", "bufferMinutes",
     "bookableHours", "createdAt", "lastUpdatedAt",
+    "units",  # issue 9
 }
 NOWHERE = "00000000-0000-4000-8000-000000000000"
 
