@@ -4,13 +4,16 @@ checks the role, calls the service and shows its error."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import RelatedOnlyFieldListFilter
-from django.db.models import Case, Exists, IntegerField, OuterRef, Prefetch, Value, When
+from django.db.models import Case, Exists, IntegerField, OuterRef, Prefetch, Q, Value, When
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import path, reverse
@@ -21,11 +24,12 @@ from django.utils.html import format_html, format_html_join
 from events.models import Event, Reservation
 from events.series import series_describe
 from resources.admin_base import OrgScopedAdmin, scope
-from resources.exceptions import DomainError, StaleBooking
-from resources.models import Organization, Resource
+from resources.exceptions import DomainError, FieldError, StaleBooking
+from resources.models import Organization, Rate, Resource
 from resources.permissions import request_allows
 
 from .. import services
+from ..billing import has_price, price_total
 from ..models import Booking, BookingEvent, BookingLog, BookingStatus, Contact, Customer, FormField
 from ..selectors import bookings_conflicts
 from ..services import TRANSITIONS, Actor
@@ -144,16 +148,29 @@ class EventEditForm(forms.Form):
     end = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"))
     resources = forms.ModelMultipleChoiceField(queryset=Resource.objects.none(),
                                                widget=forms.CheckboxSelectMultiple)
+    rate = forms.ChoiceField(required=False, label="Rate")
+    # Text, not a DecimalField: the service reads it as the API's overridePrice (bookings.billing.parse_price)
+    # and files an invalid amount at events[i].overridePrice, which the page shows at this field.
+    override_price = forms.CharField(
+        required=False, max_length=40, label="Override price",
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "class": "vTextField", "autocomplete": "off"}),
+        help_text="Replaces the rates' amount; products and the discount still apply. Empty: the computed price.")
 
-    def __init__(self, *args, resource_choices, **kwargs):
+    def __init__(self, *args, resource_choices, rate_choices=(), currency: str = "", **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["resources"].queryset = resource_choices
+        self.fields["rate"].choices = [("", "The cheapest that applies"), *rate_choices]
+        if not rate_choices:  # free resources: nothing to choose
+            self.fields["rate"].widget = forms.HiddenInput()
+        if currency:
+            self.fields["override_price"].label = f"Override price ({currency})"
 
     def as_edit(self) -> dict[str, Any]:
         data = self.cleaned_data
         return {"bookingEventId": str(data["booking_event_id"]), "title": data["title"],
                 "start": data["start"].isoformat(), "end": data["end"].isoformat(),
-                "resourceIds": [str(r.pk) for r in data["resources"]]}
+                "resourceIds": [str(r.pk) for r in data["resources"]], "rateId": data["rate"] or None,
+                "overridePrice": data["override_price"]}
 
 
 EventEditFormSet = forms.formset_factory(EventEditForm, extra=0)
@@ -170,6 +187,30 @@ class PeopleForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["customer"].queryset = Customer.objects.filter(organization_id=booking.organization_id)
         self.fields["contact"].queryset = Contact.objects.filter(organization_id=booking.organization_id)
+
+
+class BillingForm(forms.Form):
+    """The approval's choices about paying, as the API's billing_changes / acceptAvailableCredit."""
+
+    WIRE = {"discount_code": "discountCode", "do_not_use_booking_credit": "doNotUseBookingCredit"}
+
+    discount_code = forms.CharField(required=False, max_length=40, label="Discount code",
+                                    widget=forms.TextInput(attrs={"class": "vTextField", "autocomplete": "off"}),
+                                    help_text="Empty: no discount.")
+    do_not_use_booking_credit = forms.BooleanField(required=False, label="Do not use booking credit")
+    accept_available_credit = forms.BooleanField(
+        required=False, label="Use whatever credit is left",
+        help_text="If another booking spent the credit this estimate counted on, approve anyway: the credit "
+                  "left is used and the rest charged.")
+
+    def __init__(self, *args, booking: Booking, **kwargs):
+        kwargs["initial"] = {"discount_code": booking.discount_code.code if booking.discount_code_id else "",
+                             "do_not_use_booking_credit": booking.do_not_use_booking_credit}
+        super().__init__(*args, **kwargs)
+
+    def changes(self) -> dict[str, Any]:
+        """The wire keys of what staff changed (the service changes only the keys given)."""
+        return {wire: self.cleaned_data[name] for name, wire in self.WIRE.items() if name in self.changed_data}
 
 
 # --- the admin -------------------------------------------------------------------------------------
@@ -190,13 +231,13 @@ class BookingAdmin(OrgScopedAdmin):
     actions = ("approve_selected", "deny_selected")
     list_per_page = 50
     readonly_fields = ("status_badge", "title", "module", "portal", "booker", "answers", "visitor_list",
-                       "requested_events",
+                       "requested_events", "paying",
                        "request_note_html", "open_change_request", "decided", "received", "last_change", "history")
     fieldsets = (
         (None, {"fields": ("status_badge", "title", "module", "portal", "received", "last_change", "decided",
                            "open_change_request")}),
         ("Booker's answers", {"fields": ("booker", "answers", "visitor_list", "request_note_html")}),
-        ("Requested times", {"fields": ("requested_events",)}),
+        ("Requested times", {"fields": ("requested_events", "paying")}),
         ("Staff", {"fields": ("customer", "contact", "internal_notes")}),
         ("History", {"fields": ("history",), "classes": ("collapse",)}),
     )
@@ -205,7 +246,7 @@ class BookingAdmin(OrgScopedAdmin):
     def get_queryset(self, request):
         return (
             super().get_queryset(request)
-            .select_related("module", "organization", "portal", "decided_by")
+            .select_related("module", "organization", "portal", "decided_by", "discount_code")
             .prefetch_related(_events_prefetch())
         )
 
@@ -336,6 +377,9 @@ class BookingAdmin(OrgScopedAdmin):
         conflicts = bookings_conflicts([obj.pk]).get(obj.pk, {}) if obj.status == BookingStatus.PENDING else {}
         conflicting = _conflicting_events(conflicts)
         labels = self._labels(obj)
+        # The stored quotes (estimate until approval, then the fixed snapshot): no query per row.
+        priced = has_price(be.price for be in events)
+        currency = obj.organization.currency
         rows = []
         for be in events:
             event_link = "—"
@@ -348,17 +392,44 @@ class BookingAdmin(OrgScopedAdmin):
                  for e in conflicts.get(be.pk, [])))
             series = be.event.series if be.event_id and be.event.series_id else None
             rows.append((series, format_html(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{}</tr>",
                 be.title, local_span(be.start, be.end, tz), self._resources_cell(be, held),
                 answers_table({"attendees": be.attendees, **be.answers}, labels) if (be.answers or be.attendees)
                 else "—",
                 event_link,
                 format_html('<ul class="allot-plain">{}</ul>', problems) if problems else "None",
+                format_html("<td>{}</td>", _price_cell(be.price if has_price([be.price]) else None, currency))
+                if priced else "",
             )))
+        columns = 7 if priced else 6
+        total = price_total((be.price for be in events), currency) if priced else None
+        foot = format_html(
+            '<tfoot><tr class="allot-price-total"><th colspan="{}">Total</th><td>{}</td></tr></tfoot>',
+            columns - 1, _price_cell(total, currency)) if total else ""
         return format_html(
             '<table class="allot-events"><thead><tr><th>Title</th><th>When ({})</th><th>Resources</th>'
-            "<th>Answers</th><th>Calendar event</th><th>Conflicts</th></tr></thead><tbody>{}</tbody></table>",
-            tz.key, _series_grouped(rows))
+            "<th>Answers</th><th>Calendar event</th><th>Conflicts</th>{}</tr></thead><tbody>{}</tbody>{}</table>",
+            tz.key, format_html("<th>Price ({})</th>", currency) if priced else "",
+            _series_grouped(rows, columns), foot)
+
+    @admin.display(description="Paying")
+    def paying(self, obj: Booking) -> str:
+        """What the request said about paying (bookings.billing.BookingBilling)."""
+        lines = []
+        if obj.discount_code_id:
+            lines.append(("Discount code", obj.discount_code.code))
+        if obj.purchase_order:
+            lines.append(("Purchase order", obj.purchase_order))
+        if obj.do_not_use_booking_credit:
+            lines.append(("Booking credit", "not used (the request declined it)"))
+        elif has_price(be.price for be in obj.events.all()):
+            lines.append(("Booking credit", "used when available"))
+        if obj.invoice_this_contact:
+            lines.append(("Charged to", "the contact, not the customer"))
+        if not lines:
+            return "—"
+        return format_html('<table class="allot-answers" data-testid="paying"><tbody>{}</tbody></table>',
+                           format_html_join("", '<tr><th scope="row">{}</th><td>{}</td></tr>', lines))
 
     @admin.display(description="Log")
     def history(self, obj: Booking) -> str:
@@ -460,15 +531,27 @@ class BookingAdmin(OrgScopedAdmin):
             pk__in=[*booking.module.resources.values_list("pk", flat=True),
                     *[r.pk for be in events for r in be.resources.all()]]).select_related("venue").order_by("name")
         initial_events = [{"booking_event_id": be.pk, "title": be.title, "start": be.start, "end": be.end,
-                           "resources": [r.pk for r in be.resources.all()]} for be in events]
+                           "resources": [r.pk for r in be.resources.all()], "rate": str(be.rate_id or ""),
+                           "override_price": "" if be.override_price is None else str(be.override_price)}
+                          for be in events]
         data = request.POST if request.method == "POST" else None
-        event_forms = EventEditFormSet(data, initial=initial_events, prefix="events",
-                                       form_kwargs={"resource_choices": choices})
+        currency = booking.organization.currency
+        # The rates of the resources offered (and any rate a time named, even if archived since), one query.
+        rates = Rate.objects.filter(Q(resource__in=choices, active=True)
+                                    | Q(pk__in=[be.rate_id for be in events if be.rate_id])).select_related("resource")
+        rate_choices = [(str(r.pk), f"{r.resource.name}: {r.name}, {currency} {r.price} {r.get_unit_display().lower()}")
+                        for r in rates.order_by("resource__name", "price", "name")]
+        event_forms = EventEditFormSet(data, initial=initial_events, prefix="events", form_kwargs={
+            "resource_choices": choices, "rate_choices": rate_choices, "currency": currency})
+        for form, be in zip(event_forms.forms, events, strict=False):
+            if has_price([be.price]):
+                form.estimate = _price_cell(be.price, currency)
         people = PeopleForm(data, booking=booking, prefix="people",
                             initial={"customer": booking.customer_id, "contact": booking.contact_id})
+        billing_form = BillingForm(data, booking=booking, prefix="billing")
         notification = NotificationForm(data, kind="booking_approved", booking=booking, prefix="notification")
         fresh = FreshnessForm(data, initial=FreshnessForm.initial_for(booking))
-        forms_ = [event_forms, people, notification, fresh]
+        forms_ = [event_forms, people, billing_form, notification, fresh]
         page_errors: list[str] = []
         extra: dict[str, Any] = {}
         if data is not None and all(f.is_valid() for f in forms_):
@@ -481,13 +564,14 @@ class BookingAdmin(OrgScopedAdmin):
                 booking_id=booking.pk, actor=Actor.staff(request.user),
                 client_last_updated_at=fresh.cleaned_data["client_last_updated_at"],
                 event_edits=[f.as_edit() for f in event_forms], notification=notification.spec(),
-                override_rules=people.cleaned_data["override_rules"], **kwargs,
+                override_rules=people.cleaned_data["override_rules"], billing_changes=billing_form.changes(),
+                accept_available_credit=billing_form.cleaned_data["accept_available_credit"], **kwargs,
             ), f"Approved “{booking.title}”.")
             if ok:
                 return redirect("admin:bookings_booking_change", booking.pk)
             if isinstance(error, StaleBooking):
                 return self._ask_again(request, booking, "approve", fresh.cleaned_data["client_last_updated_at"])
-            page_errors, by_row = split_errors(error.errors)
+            page_errors, by_row = split_errors(_price_errors_placed(error.errors, billing_form))
             for (row, field), texts in by_row.items():
                 form = event_forms.forms[row] if row < len(event_forms.forms) else None
                 for text in texts:
@@ -497,7 +581,8 @@ class BookingAdmin(OrgScopedAdmin):
                         page_errors.append(text)
             extra["error_code"] = error.code
         context = self._context(request, booking, "approve", event_forms=event_forms, people=people,
-                                notification=notification, fresh=fresh, page_errors=page_errors, **extra)
+                                billing=billing_form, notification=notification, fresh=fresh,
+                                page_errors=page_errors, **extra)
         return render_decision(request, self.admin_site, DECISION_TEMPLATE, context, tz)
 
     def _ask_again(self, request, booking: Booking, action: str, since: datetime | None):
@@ -597,7 +682,50 @@ class BookingAdmin(OrgScopedAdmin):
             booking_id=b.pk, actor=actor, client_last_updated_at=b.updated_at))
 
 
-def _series_grouped(rows: list[tuple[Any, str]]) -> str:
+# Where the approve page shows a pricing error the service filed: the booking's choices at their inputs (a
+# time's rateId and overridePrice go to its form through split_errors), and a time no rate covers at that
+# time's override price, the input staff can fix it with (an override prices what the rates cannot).
+BILLING_ERROR_FIELDS = {"discountCode": "discount_code", "doNotUseBookingCredit": "do_not_use_booking_credit",
+                        "acceptAvailableCredit": "accept_available_credit"}
+WHOLE_EVENT_PATH = re.compile(r"^events?(?:\[\d+\])?$")
+
+
+def _price_errors_placed(errors: list[FieldError], billing_form: forms.Form) -> list[FieldError]:
+    """Add the booking-level pricing errors to `billing_form`; return the others (NO_APPLICABLE_RATE moved to
+    the time's overridePrice), for split_errors to file at the times' forms."""
+    rest = []
+    for error in errors:
+        if error.field in BILLING_ERROR_FIELDS:
+            billing_form.add_error(BILLING_ERROR_FIELDS[error.field], error.message)
+        elif error.code == "NO_APPLICABLE_RATE" and WHOLE_EVENT_PATH.match(error.field or ""):
+            rest.append(replace(error, field=f"{error.field}.overridePrice"))
+        else:
+            rest.append(error)
+    return rest
+
+
+def _price_cell(price: dict | None, currency: str) -> str:
+    """A time's stored quote (or the booking's total, bookings.billing.price_total): the price after the
+    discount with the currency, whether it is an estimate or fixed, and what changed it."""
+    if not price:
+        return ""
+    currency = price.get("currency") or currency
+    details = []
+    if price.get("overridePrice") is not None:
+        details.append(f"override; computed {price.get('computedAmount') or 'none (no rate)'}")
+    discount = price.get("discount")  # a time's: {code, amount, ...}; the total's: the amount
+    code, off = (discount.get("code"), discount.get("amount")) if isinstance(discount, dict) else (None, discount)
+    if off and Decimal(off):
+        details.append(f"discount{f' {code}' if code else ''} {off} off {price.get('subtotal')}")
+    if price.get("creditUsed") and Decimal(price["creditUsed"]):
+        details.append(f"credit {price['creditUsed']}, to charge {price.get('total')}")
+    return format_html(
+        '<span class="allot-price" data-testid="price">{} {}</span> <span class="allot-muted">{}</span>{}',
+        currency, price.get("price"), "fixed" if price.get("fixed") else "estimate",
+        format_html('<br><span class="allot-muted">{}</span>', "; ".join(details)) if details else "")
+
+
+def _series_grouped(rows: list[tuple[Any, str]], columns: int = 6) -> str:
     """The requested-time rows with each series' occurrences together under a "Series: weekly, 10
     occurrences" heading linking to them in the Event admin; times outside a series first, in order."""
     groups: dict[Any, tuple[Any, list[str]]] = {}
@@ -606,8 +734,8 @@ def _series_grouped(rows: list[tuple[Any, str]]) -> str:
     out = list(groups.pop(None, (None, []))[1])
     for series, members in groups.values():
         out.append(format_html(
-            '<tr class="allot-series-heading"><th colspan="6">Series: {} · <a href="{}">its events</a></th></tr>',
-            series_describe(series.rule, len(members)),
+            '<tr class="allot-series-heading"><th colspan="{}">Series: {} · <a href="{}">its events</a></th></tr>',
+            columns, series_describe(series.rule, len(members)),
             reverse("admin:events_event_changelist") + f"?series={series.pk}"))
         out += members
     return format_html_join("", "{}", ((r,) for r in out))

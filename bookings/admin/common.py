@@ -139,7 +139,8 @@ class FreshnessForm(forms.Form):
 
 
 EVENT_PATH = re.compile(r"^events?(?:\[(\d+)\])?(?:\.(\w+))?")
-WIRE_TO_FORM = {"title": "title", "start": "start", "end": "end", "resourceIds": "resources"}
+WIRE_TO_FORM = {"title": "title", "start": "start", "end": "end", "resourceIds": "resources", "rateId": "rate",
+                "overridePrice": "override_price"}
 
 
 def split_errors(errors: list[FieldError]) -> tuple[list[str], dict[tuple[int, str | None], list[str]]]:
