@@ -18,17 +18,18 @@ from django.http import QueryDict
 from django.utils.dateparse import parse_datetime
 from django.utils.html import linebreaks
 
-from bookings.billing import has_price
+from bookings.billing import BookingBilling, has_price
 from bookings.models import Booking, BookingModule, FieldType, FormField, FormSection, Portal
 from bookings.preflight import SLOT_CODES, booking_preflight
 from bookings.repeat import WEEKDAY_KEYS, Cycle
-from bookings.selectors import booking_estimate_payload
+from bookings.selectors import booking_estimate_payload, pricing_resources
 from bookings.services import Actor, BookingResult, booking_submit, change_request_submit
 from bookings.validation import check_repeat_allowed, public_errors, validate_submission
 from resources.exceptions import (
     Conflict,
     DomainError,
     FieldError,
+    InvalidDiscountCode,
     InvalidTransition,
     PermissionDenied,
     ValidationFailed,
@@ -39,6 +40,7 @@ from .selectors import answer_as_input, booking_events, event_timezone, offered_
 
 MAX_FORM_EVENTS = 20
 MAX_NOTE = 5000
+MAX_DISCOUNT_CODE = 40  # DiscountCode.code's max_length
 HONEYPOT = "contact_ref"  # an input people never see; bots fill in whatever they find
 
 INPUT_OF_TYPE = {
@@ -269,6 +271,7 @@ class BookingForm:
         self.note = Field(name="requestNote", key="requestNote", label=self.note_label, kind="textarea",
                           attrs={"maxlength": MAX_NOTE})
         self.terms = self._terms_field()
+        self.discount = self._discount_field()
         self.visitors = self._visitor_rows()
         self.visitor_errors: list[str] = []
         self.events: list[EventBlock] = []
@@ -300,6 +303,16 @@ class BookingForm:
                  Field(name=f"visitor-{i}-email", key="email", label=f"Visitor {i + 1}: email", kind="email",
                        attrs={"maxlength": 254, "autocomplete": "off"}))
                 for i in range(VISITOR_ROWS)]
+
+    def _discount_field(self) -> Field | None:
+        """The optional discount code, only when something offered here has a price (a rate or a product):
+        on a free module the code could take nothing off, and the input would only puzzle people."""
+        terms = pricing_resources([r.pk for r in self.resources]).values()
+        if not has_price({"rates": t.rates, "products": t.products} for t in terms):
+            return None
+        return Field(name="discountCode", key="discountCode", label="Discount code", kind="text",
+                     help_text="If the organizers gave you one. It comes off the estimated price.",
+                     attrs={"maxlength": MAX_DISCOUNT_CODE, "autocomplete": "off", "spellcheck": "false"})
 
     def _terms_field(self) -> Field | None:
         if not self.module.terms.strip():
@@ -371,6 +384,8 @@ class BookingForm:
             yield from block.repeat
         for pair in self.visitors:
             yield from pair
+        if self.discount:
+            yield self.discount
         yield self.note
         if self.terms:
             yield self.terms
@@ -421,6 +436,14 @@ class BookingForm:
         """The rows with anything typed in, in order (a half-filled row is sent, to be refused clearly)."""
         return [{"name": name.value, "email": email.value} for name, email in self.visitors
                 if str(name.value).strip() or str(email.value).strip()]
+
+    def discount_code(self) -> str | None:
+        return (str(self.discount.value).strip() or None) if self.discount else None
+
+    def billing_choices(self) -> BookingBilling | None:
+        """The booking's pricing choices as the API takes them: the public form only has the code."""
+        code = self.discount_code()
+        return BookingBilling.from_wire({"discountCode": code}) if code else None
 
     def payload(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         contact = {f.key: f.value for f in self.contact}
@@ -520,6 +543,8 @@ class BookingForm:
             return None, None, False
         if path == "visitors":
             return None, None, False
+        if path == "discountCode":
+            return self.discount, None, False
         if path == "requestNote":
             return self.note, None, False
         if path == "terms":
@@ -562,7 +587,7 @@ class BookingForm:
             anchors += [block.id] + [f.anchor for f in block.fields] + [block.repeat_id]
             anchors += [f.anchor for f in block.repeat]
         anchors += ["visitors"] + [f.anchor for pair in self.visitors for f in pair]
-        anchors += [f.anchor for f in (self.note, self.terms) if f is not None]
+        anchors += [f.anchor for f in (self.discount, self.note, self.terms) if f is not None]
         position = {anchor: i for i, anchor in reversed(list(enumerate(anchors)))}
         self.summary.sort(key=lambda item: position.get(item[1], -1))
 
@@ -587,8 +612,9 @@ class BookingForm:
                 validate_submission(module=self.module, contact=contact, events=events, single_event=single)
                 return None
             return booking_submit(module=self.module, portal=portal, contact=contact, events=events,
-                                  single_event=single, request_note=note or "", visitors=self.visitors_payload())
-        except (ValidationFailed, Conflict) as exc:
+                                  single_event=single, request_note=note or "", visitors=self.visitors_payload(),
+                                  billing_choices=self.billing_choices())
+        except (ValidationFailed, Conflict, InvalidDiscountCode) as exc:
             exc.errors = public_errors(exc.errors)  # never another booking's title or event ids
             self.add_errors(exc)
             if any((set(e.meta.get("codes") or ()) | {e.code}) & SLOT_CODES for e in exc.errors):
@@ -614,14 +640,21 @@ class BookingForm:
             self.sort_summary()
             return None
         self.availability = self._availability(events, single, checked=True, place_errors=True)
+        code_errors: list[FieldError] = []
         if self.availability.ok:
             try:  # what the free times would cost; a time no rate covers is said by the submit
-                estimate = booking_estimate_payload(module=self.module, events=events, single_event=single)
+                estimate = booking_estimate_payload(module=self.module, events=events, single_event=single,
+                                                    discount_code=self.discount_code())
                 if has_price(estimate["events"]):
                     self.availability.price = estimate["priceTotal"]
+            except InvalidDiscountCode as exc:
+                # No estimate rather than one without the code the booker typed (it would look discounted).
+                code_errors = exc.errors
             except DomainError:
                 self.availability.price = None
         self.summary = []  # the availability panel is this page's summary (the reasons also sit by their inputs)
+        for error in code_errors:  # not about the times: the panel does not say it, so the summary does
+            self.add_error(error)
         return self.availability
 
     def _availability(self, events: list[dict[str, Any]], single: bool, *, checked: bool,
@@ -702,6 +735,9 @@ class ChangeForm(BookingForm):
 
     def _repeat_fields(self, prefix: str) -> list[Field]:
         return []  # a repeat is set when the booking is made, never changed
+
+    def _discount_field(self) -> Field | None:
+        return None  # a change request carries no pricing choices (change_request_submit takes none)
 
     def _fill_contact(self) -> None:
         answers = self.booking.contact_answers or {}

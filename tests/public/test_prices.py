@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from bookings.models import Booking, BookingCredit
+from bookings.models import Booking, BookingCredit, DiscountCode
 from bookings.services import booking_approve
 from resources.models import Rate, RateUnit
 from tests.conftest import future
@@ -61,3 +61,66 @@ def test_free_resources_have_no_price_line(client, site):
     response = client.post(site.url("book"), site.post_data(start, start + timedelta(hours=1)))
     assert "price" not in text(client.get(response["Location"])).lower()
     assert "Estimated price" not in text(client.post(site.url("book"), site.post_data(start, check="1")))
+
+
+# --- the discount code ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def spring(site):
+    return DiscountCode.objects.create(organization=site.org, code="SPRING10", percentage=Decimal("10"))
+
+
+def discount_input(response) -> str | None:
+    """The discount code's <input> as sent, or None when the form has none."""
+    match = re.search(r'<input[^>]*name="discountCode"[^>]*>', response.content.decode())
+    return match.group(0) if match else None
+
+
+def test_the_discount_code_input_shows_only_when_something_has_a_price(client, site):
+    assert discount_input(client.get(site.url("book"))) is None
+    Rate.objects.create(resource=site.room, name="Standard", unit=RateUnit.HOUR, price=Decimal("20.00"))
+    shown = discount_input(client.get(site.url("book")))
+    assert shown is not None and 'id="id_discountCode"' in shown
+    assert '<label class="label" for="id_discountCode">Discount code' in client.get(site.url("book")).content.decode()
+
+
+def test_a_valid_code_comes_off_the_estimate_and_the_booking(client, site, priced, spring,
+                                                             django_capture_on_commit_callbacks):
+    start = future(7, 10)
+    checked = text(client.post(site.url("book"), site.post_data(start, start + timedelta(minutes=90), check="1",
+                                                                discountCode=" spring10 ")))
+    # 90 minutes at 20.00 an hour is 30.00; 10 % off is 3.00.
+    assert "Estimated price: 27.00 GBP (fixed when your request is approved)." in checked
+    assert "30.00" not in checked
+    assert not Booking.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(site.url("book"), site.post_data(start, start + timedelta(minutes=90),
+                                                                discountCode="spring10"))
+    assert response.status_code == 302
+    booking = Booking.objects.get()
+    assert booking.discount_code == spring
+    sent = text(client.get(response["Location"]))
+    assert "Estimated price: 27.00 GBP (discount 3.00 GBP included)." in sent
+
+
+def test_an_invalid_code_is_said_at_its_input_and_keeps_the_answers(client, site, priced, spring):
+    start = future(7, 10)
+    data = site.post_data(start, start + timedelta(minutes=90), discountCode="WINTER99",
+                          requestNote="We bring our own chairs.")
+    response = client.post(site.url("book"), data)
+    assert response.status_code == 200
+    assert not Booking.objects.exists()
+    html = response.content.decode()
+    field_error = re.search(r'<p class="field-error" id="id_discountCode-error">(.*?)</p>', html)
+    assert field_error is not None and "There is no such discount code." in field_error.group(1)
+    assert '<a href="#id_discountCode">There is no such discount code.</a>' in html
+    assert 'aria-describedby="id_discountCode-error id_discountCode-help"' in discount_input(response)
+    assert 'value="WINTER99"' in discount_input(response)
+    assert 'value="Ada Lovelace"' in html and 'value="Choir rehearsal"' in html
+    assert f'value="{data["events-0-start"]}"' in html and "We bring our own chairs.</textarea>" in html
+    # "Check availability" says it too, and gives no estimate that would look discounted.
+    checked = client.post(site.url("book"), {**data, "check": "1"})
+    assert '<a href="#id_discountCode">There is no such discount code.</a>' in checked.content.decode()
+    assert "Estimated price" not in text(checked)
+    assert not Booking.objects.exists()
