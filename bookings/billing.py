@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -170,7 +171,8 @@ def clean_event_billing(raw: Mapping[str, Any], prefix: str, add: Callable[..., 
                     continue
                 pid = _uuid(item.get("productId"))
                 quantity = item.get("quantity", 1)
-                if isinstance(quantity, str) and quantity.strip().isdigit():
+                # ASCII digits only: str.isdigit() also passes "²", and a huge run of digits, which int() refuses.
+                if isinstance(quantity, str) and re.fullmatch(r"[0-9]{1,6}", quantity.strip()):
                     quantity = int(quantity.strip())
                 if pid is None:
                     add(f"{where}.productId", "INVALID", "productId must be the id of a product of the resource.")
@@ -305,9 +307,9 @@ def _credit_owners(booking: Booking) -> Q:
 
 
 def _credit_terms(credits: Iterable[BookingCredit]) -> list[CreditTerms]:
-    return [CreditTerms(id=c.pk, balance=c.balance, valid_from=c.valid_from, valid_until=c.valid_until,
-                        resource_ids=frozenset(r.pk for r in c.resources.all()), created_at=c.created_at)
-            for c in credits]
+    from .selectors import credit_terms_of  # the selectors import the services, which import this module
+
+    return credit_terms_of(credits)
 
 
 def quote_items(*, booking: Booking, items: Sequence[Item], discount: DiscountTerms | None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -401,6 +402,11 @@ def credit_terms(*, organization_id: Any, contact_id: Any = None, customer_id: A
         owners |= Q(customer_id=customer_id)
     credits = (BookingCredit.objects.filter(owners, organization_id=organization_id, balance__gt=0)
                .prefetch_related("resources"))
+    return credit_terms_of(credits)
+
+
+def credit_terms_of(credits: Iterable[BookingCredit]) -> list[CreditTerms]:
+    """Credit rows (their resources prefetched) as bookings.pricing reads them."""
     return [CreditTerms(id=c.pk, balance=c.balance, valid_from=c.valid_from, valid_until=c.valid_until,
                         resource_ids=frozenset(r.pk for r in c.resources.all()), created_at=c.created_at)
             for c in credits]

@@ -108,6 +108,11 @@ def test_products_and_a_named_rate_are_priced_into_the_estimate(setup, rate):
     ({"products": [{"productId": "x", "quantity": 1}]}, ValidationFailed, "event.products[0].productId"),
     ({"products": [{"productId": "6f1c3a52-3a0e-4a4f-9d0e-1a2b3c4d5e6f", "quantity": 0}]}, ValidationFailed,
      "event.products[0].quantity"),
+    # Digits int() cannot read (a superscript, a run past Python's limit) are an answer's error, never a 500.
+    ({"products": [{"productId": "6f1c3a52-3a0e-4a4f-9d0e-1a2b3c4d5e6f", "quantity": "²"}]}, ValidationFailed,
+     "event.products[0].quantity"),
+    ({"products": [{"productId": "6f1c3a52-3a0e-4a4f-9d0e-1a2b3c4d5e6f", "quantity": "1" * 5000}]}, ValidationFailed,
+     "event.products[0].quantity"),
     ({"products": "coffee"}, ValidationFailed, "event.products"),
     ({"products": [{"productId": "6f1c3a52-3a0e-4a4f-9d0e-1a2b3c4d5e6f", "quantity": 1}]}, InvalidProduct,
      "event.products[0]"),
