@@ -36,7 +36,8 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
 from bookings.models import BookingModule, BookingStatus, ModuleResource, Portal  # noqa: E402
-from bookings.services import Actor, booking_approve, booking_create, booking_submit  # noqa: E402
+from bookings.services import booking_approve, booking_create, booking_submit  # noqa: E402
+from core.actor import Actor  # noqa: E402
 from events.models import Event, EventSeries, EventStatus, Reservation  # noqa: E402
 from resources.models import Membership, Organization, Resource, Role, Venue  # noqa: E402
 

@@ -47,7 +47,7 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from resources.exceptions import (
+from core.errors import (
     ChargeLocked,
     CreditUnavailable,
     DomainError,
@@ -76,7 +76,7 @@ from .models import (
 from .pricing import ZERO, CreditTerms, DiscountTerms, EventRequest, Quote, quote_event, quote_events, round_money
 
 if TYPE_CHECKING:
-    from .services import Actor
+    from core.actor import Actor
 
 EVENT_BILLING_KEYS = ("rateId", "products", "overridePrice")
 MAX_PRODUCTS = 50

@@ -9,8 +9,10 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 
+from core.actor import ActorKind
+from core.html import sanitize_html
 from events.models import Event
-from resources.base import BaseModel, sanitize_html
+from resources.base import BaseModel
 from resources.models import PRICE_DIGITS, Organization, Rate, Resource, ResourceUnit
 
 # The highest `BookingModule.max_occurrences` can be set to (bookings.validation.MAX_TIMES per request).
@@ -347,13 +349,6 @@ class BookingChangeRequest(BaseModel):
 
     def __str__(self) -> str:
         return f"{'Cancellation' if self.cancellation else 'Change'} request for {self.booking}"
-
-
-class ActorKind(models.TextChoices):
-    USER = "user", "Staff user"
-    TOKEN = "token", "API token"
-    BOOKER = "booker", "Booker"
-    SYSTEM = "system", "System"
 
 
 class BookingLog(BaseModel):

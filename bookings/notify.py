@@ -17,9 +17,9 @@ from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import is_naive, now
 
+from core.html import sanitize_html
 from events.series import WHICH_EVENTS, WhichEvents
 from notifications.services import NotificationSpec, html_to_text, notification_enqueue
-from resources.base import sanitize_html
 from resources.models import Resource
 
 from .ics import booking_ics_attachment

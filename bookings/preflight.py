@@ -26,12 +26,12 @@ from uuid import UUID
 
 from django.utils import timezone
 
+from core.errors import FieldError, NotFound, ValidationFailed
+from core.time import iso, local_times
 from events.models import Event
 from events.rules import check_rules
 from events.selectors import closures_for, reservations_overlapping
 from events.services import EventSpec, conflicts_among, units_of
-from resources.api.common import iso, local_times
-from resources.exceptions import FieldError, NotFound, ValidationFailed
 from resources.models import Closure, Resource
 
 from .models import BookingModule, Portal, PortalStatus

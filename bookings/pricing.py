@@ -50,13 +50,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from resources.exceptions import (
-    FieldError,
-    InvalidDiscountCode,
-    InvalidProduct,
-    NoApplicableRate,
-    RateNotApplicable,
-)
+from core.errors import FieldError, InvalidDiscountCode, InvalidProduct, NoApplicableRate, RateNotApplicable
 from resources.models import ALL_WEEKDAYS, ProductUnit, RateUnit
 
 ZERO = Decimal(0)

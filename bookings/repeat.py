@@ -42,7 +42,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil import rrule as rr
 
-from resources.exceptions import FieldError
+from core.errors import FieldError
 
 
 class Cycle(IntEnum):

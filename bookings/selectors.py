@@ -19,11 +19,11 @@ from zoneinfo import ZoneInfo
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils.dateparse import parse_datetime
 
+from core.errors import FieldError, NotFound
+from core.time import iso, local_times
 from events.models import Event, EventStatus, Reservation
 from events.selectors import events_payload, reservations_overlapping
 from events.services import EventSpec, conflicts_among
-from resources.api.common import iso, local_times
-from resources.exceptions import FieldError, NotFound
 from resources.models import Product, Rate, Resource, ResourceUnit
 
 from .billing import price_total, public_price

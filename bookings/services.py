@@ -23,6 +23,20 @@ from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.text import slugify
 
+from core.actor import Actor, ActorKind
+from core.errors import (
+    BookingConflict,
+    CapacityExceeded,
+    DomainError,
+    FieldError,
+    ImmutableField,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+    StaleBooking,
+    ValidationFailed,
+)
+from core.ids import as_uuid
 from events.models import Event, EventSeries, EventStatus, Reservation
 from events.series import (
     WHICH_EVENTS,
@@ -42,25 +56,12 @@ from events.services import (
     events_set_status,
 )
 from notifications.services import NotificationSpec
-from resources.exceptions import (
-    BookingConflict,
-    CapacityExceeded,
-    DomainError,
-    FieldError,
-    ImmutableField,
-    InvalidTransition,
-    NotFound,
-    PermissionDenied,
-    StaleBooking,
-    ValidationFailed,
-)
 from resources.models import Membership, Organization, Resource
 from webhooks.services import webhook_emit
 
 from . import billing
 from .billing import BookingBilling
 from .models import (
-    ActorKind,
     Booking,
     BookingChangeRequest,
     BookingEvent,
@@ -130,36 +131,6 @@ class EventProcedure:
     DELETE = 1
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Who did it, for the log: a staff user (in the admin or through an API token), a booker, the system."""
-
-    kind: str
-    user: Any = None
-    label: str = ""
-
-    @classmethod
-    def staff(cls, user, *, via_token: bool = False) -> Actor:
-        return cls(ActorKind.TOKEN if via_token else ActorKind.USER, user, user.get_username())
-
-    @classmethod
-    def booker(cls, email: str = "") -> Actor:
-        return cls(ActorKind.BOOKER, None, email)
-
-    @classmethod
-    def system(cls) -> Actor:
-        return cls(ActorKind.SYSTEM, None, "system")
-
-    @property
-    def db_user(self):
-        """The user to store in a foreign key (None for bookers, the system, unsaved users)."""
-        return self.user if getattr(self.user, "pk", None) else None
-
-    @property
-    def is_staff(self) -> bool:
-        return self.kind in (ActorKind.USER, ActorKind.TOKEN, ActorKind.SYSTEM)
-
-
 @dataclass
 class BookingResult:
     booking: Booking
@@ -186,18 +157,6 @@ def hash_access_token(token: str) -> str:
 def _resource_prefetch() -> Prefetch:
     return Prefetch("resources", queryset=Resource.objects.select_related("venue__organization")
                     .prefetch_related("bookable_hours"))
-
-
-def as_uuid(value: Any) -> UUID | None:
-    """A UUID from whatever the caller passed (string, UUID), or None: never an exception."""
-    if isinstance(value, UUID):
-        return value
-    if not isinstance(value, str):
-        return None
-    try:
-        return UUID(value)
-    except ValueError:
-        return None
 
 
 def _lock_booking(booking_id: UUID | str) -> Booking:

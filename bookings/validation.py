@@ -23,10 +23,10 @@ from django.core.validators import EmailValidator, URLValidator
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime, parse_time
 
+from core.errors import FieldError, ValidationFailed
+from core.html import plain_text, sanitize_html
 from events.rules import check_rules
 from events.selectors import closures_for
-from resources.base import plain_text, sanitize_html
-from resources.exceptions import FieldError, ValidationFailed
 from resources.models import Resource, ResourceUnit
 
 from .billing import EVENT_BILLING_KEYS, EventBilling, clean_event_billing

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "anymail",
     "django_tasks",
     "django_tasks_db",
+    "core",
     "resources",
     "events",
     "bookings",
@@ -164,10 +165,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "resources.api.common.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.api.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "public_submit": env("PUBLIC_SUBMIT_RATE", default="30/minute"),
-        # Wrong secret-link tokens (/b/<token>/..., /feeds/<token>.ics) per client address: public.guessing.
+        # Wrong secret-link tokens (/b/<token>/..., /feeds/<token>.ics) per client address: core.throttles.
         "token_guess": env("TOKEN_GUESS_RATE", default="20/minute"),
     },
     # How many proxies put X-Forwarded-For in front of us; None trusts REMOTE_ADDR only.

@@ -17,4 +17,4 @@ urlpatterns = [
     path("", include("public.urls")),  # the public site: /p/<portal>/... and the booker's /b/<token>/
 ]
 
-handler404 = "resources.api.common.json_404"
+handler404 = "core.api.errors.json_404"

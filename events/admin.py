@@ -26,9 +26,9 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from core.errors import DomainError
+from core.html import plain_text
 from resources.admin_base import OrgScopedAdmin, scope
-from resources.base import plain_text
-from resources.exceptions import DomainError
 from resources.models import Resource, Venue
 from resources.permissions import request_allows
 

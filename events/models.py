@@ -1,7 +1,8 @@
 from django.db import models
 from django.db.models import F, Q
 
-from resources.base import BaseModel, sanitize_html
+from core.html import sanitize_html
+from resources.base import BaseModel
 from resources.models import Organization, Resource, ResourceUnit
 
 

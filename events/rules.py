@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
-from resources.exceptions import FieldError
+from core.errors import FieldError
 from resources.models import Closure, Resource
 
 MINUTES_PER_DAY = 24 * 60

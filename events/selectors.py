@@ -78,7 +78,7 @@ def events_payload(events: QuerySet[Event], booking_of: dict | None = None) -> l
     """Events in their wire form (DESIGN §6), in three queries whatever their number: the events, their
     reservations (resource ids and the first resource's venue timezone), and the bookings they came from.
     `booking_of` maps event id → booking id when the caller knows it already."""
-    from resources.api.common import iso, local_times  # the wire helpers load DRF; keep it out of app loading
+    from core.time import iso, local_times  # the wire helpers load DRF; keep it out of app loading
 
     rows = list(events.values("id", "organization_id", "organization__timezone", "title", "description", "start",
                               "end", "status", "series_id", "price", "created_at", "updated_at"))

@@ -19,7 +19,7 @@ from enum import IntEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from resources.exceptions import FieldError, ValidationFailed
+from core.errors import FieldError, ValidationFailed
 
 WHICH_EVENTS = "whichEventsToUpdate"
 

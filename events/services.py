@@ -23,8 +23,7 @@ from zoneinfo import ZoneInfo
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from resources.base import sanitize_html
-from resources.exceptions import (
+from core.errors import (
     BookingConflict,
     CapacityExceeded,
     DomainError,
@@ -33,6 +32,7 @@ from resources.exceptions import (
     NotFound,
     ValidationFailed,
 )
+from core.html import sanitize_html
 from resources.models import Organization, Resource, ResourceUnit
 from webhooks.services import webhook_emit
 

@@ -23,8 +23,8 @@ from icalendar import Event as VEvent
 
 from bookings.ics import booking_event_uid
 from bookings.models import Booking, BookingEvent, BookingStatus
+from core.html import plain_text
 from events.models import EventStatus
-from resources.base import plain_text
 
 from .models import CalendarFeed
 from .selectors import FeedEvent, Place, booking_event_status

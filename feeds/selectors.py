@@ -16,8 +16,8 @@ from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from bookings.models import Booking, BookingEvent, BookingStatus
+from core.errors import NotFound
 from events.models import Event, EventStatus, Reservation
-from resources.exceptions import NotFound
 from resources.models import Resource
 
 from .models import CalendarFeed

@@ -7,7 +7,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from resources.exceptions import FieldError, ValidationFailed
+from core.errors import FieldError, ValidationFailed
 from resources.models import Organization, Resource
 
 from .models import CalendarFeed

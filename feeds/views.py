@@ -2,7 +2,7 @@
 
 A wrong, malformed or revoked token gets the same short plain 404: nothing tells a revoked URL from one
 that never existed, or a feed from a booking. Each miss counts against the client's address; too many in
-a short time and every token URL answers 429 to it for a while (public.guessing).
+a short time and every token URL answers 429 to it for a while (core.throttles).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_safe
 
 from bookings.selectors import booking_by_access_token
-from public.guessing import guard
-from resources.exceptions import NotFound
+from core.errors import NotFound
+from core.throttles import guard
 
 from .ics import booker_ics, feed_ics
 from .selectors import booker_events, feed_by_token, feed_events
@@ -38,7 +38,7 @@ def _not_found() -> HttpResponse:
 
 
 def _throttled(wait: int) -> HttpResponse:
-    """429 for a client that tried too many wrong tokens (public.guessing); plain text, like the 404."""
+    """429 for a client that tried too many wrong tokens (core.throttles); plain text, like the 404."""
     response = HttpResponse(f"Too many wrong links from your network. Try again in {wait} seconds.\n",
                             status=429, content_type="text/plain; charset=utf-8")
     response["Retry-After"] = str(wait)

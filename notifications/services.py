@@ -32,7 +32,7 @@ from django.utils.safestring import mark_safe
 from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
 from django_tasks_db import DatabaseBackend
 
-from resources.base import sanitize_html
+from core.html import sanitize_html
 from resources.models import Organization
 from resources.permissions import has_permission
 

@@ -23,9 +23,10 @@ from bookings.models import Booking, BookingModule, FieldType, FormField, FormSe
 from bookings.preflight import SLOT_CODES, booking_preflight
 from bookings.repeat import WEEKDAY_KEYS, Cycle
 from bookings.selectors import booking_estimate_payload, pricing_resources
-from bookings.services import Actor, BookingResult, booking_submit, change_request_submit
+from bookings.services import BookingResult, booking_submit, change_request_submit
 from bookings.validation import check_repeat_allowed, public_errors, validate_submission
-from resources.exceptions import (
+from core.actor import Actor
+from core.errors import (
     Conflict,
     DomainError,
     FieldError,

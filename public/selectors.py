@@ -26,9 +26,9 @@ from bookings.models import (
     PortalStatus,
 )
 from bookings.selectors import active_fields_prefetch, public_busy
+from core.errors import NotFound
 from events.rules import check_rules
 from events.selectors import closure_spans, closures_for, local_midnight
-from resources.exceptions import NotFound
 from resources.models import Resource
 
 # --- portals and modules ---------------------------------------------------------------------------

@@ -13,14 +13,14 @@ from django.urls import reverse
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.views.decorators.cache import never_cache
 
-from bookings.api.booking_views import PublicSubmitThrottle
 from bookings.models import Booking, BookingStatus
 from bookings.selectors import booking_by_access_token
-from bookings.services import Actor, booking_cancel_by_booker
-from resources.exceptions import DomainError, NotFound
+from bookings.services import booking_cancel_by_booker
+from core.actor import Actor
+from core.errors import DomainError, NotFound
+from core.throttles import PublicSubmitThrottle, guard
 
 from .forms import HONEYPOT, MAX_NOTE, BookingForm, ChangeForm, note_as_html
-from .guessing import guard
 from .selectors import (
     booking_summary,
     calendar_grid,
@@ -233,7 +233,7 @@ def private_view(referrer_policy: str):
 
 
 def link_throttled(request: HttpRequest, wait: int) -> HttpResponse:
-    """429 for a client that tried too many wrong private links (public.guessing)."""
+    """429 for a client that tried too many wrong private links (core.throttles)."""
     response = render(request, "public/link_throttled.html", {"throttled_wait": wait, "private": True,
                                                               "referrer_policy": NO_REFERRER}, status=429)
     response["Retry-After"] = str(wait)

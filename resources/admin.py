@@ -21,8 +21,9 @@ from django.db.models import Model, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
+from core.html import plain_text
+
 from .admin_base import OrgScopedAdmin, OrgScopedInline, OrgScopedMixin
-from .base import plain_text
 from .models import (
     ALL_WEEKDAYS,
     BookableHours,

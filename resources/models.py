@@ -7,7 +7,9 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
-from .base import BaseModel, sanitize_html
+from core.html import sanitize_html
+
+from .base import BaseModel
 
 
 def validate_timezone(value: str) -> None:

@@ -2,7 +2,8 @@
 
 from django.db.models import QuerySet
 
-from .exceptions import PermissionDenied
+from core.errors import PermissionDenied
+
 from .models import Membership, Organization, Role
 
 # Higher rank includes everything below it.

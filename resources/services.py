@@ -16,8 +16,9 @@ from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 
-from .base import sanitize_html
-from .exceptions import BookingConflict, CapacityExceeded, FieldError, InUse, ValidationFailed
+from core.errors import BookingConflict, CapacityExceeded, FieldError, InUse, ValidationFailed
+from core.html import sanitize_html
+
 from .models import BookableHours, Organization, Resource, ResourceKind, Venue, validate_timezone
 
 VENUE_FIELDS = {"name", "address", "timezone"}

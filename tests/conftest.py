@@ -10,7 +10,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from bookings.services import Actor, booking_submit
+from bookings.services import booking_submit
+from core.actor import Actor
 from resources.models import Role
 
 from .factories import (
@@ -44,7 +45,7 @@ def _anymail_test_backend(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_token_guess_counters():
-    # Wrong private-link and feed tokens count per client address (public.guessing), and every test client
+    # Wrong private-link and feed tokens count per client address (core.throttles), and every test client
     # is 127.0.0.1: without this, the 404 checks of earlier tests would throttle later ones.
     from django.core.cache import cache
 

@@ -13,8 +13,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from core.errors import DomainError
 from resources.admin_base import OrgScopedAdmin, OrgScopedInline
-from resources.exceptions import DomainError
 
 from .models import EVENT_TYPES, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .services import MIN_SECRET_LENGTH, webhook_secret_new, webhook_url_check

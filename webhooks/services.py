@@ -38,8 +38,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.errors import FieldError, NotFound, ValidationFailed
 from notifications.services import notification_enqueue
-from resources.exceptions import FieldError, NotFound, ValidationFailed
 from resources.models import Membership, Organization, Role
 
 from .models import EVENT_TYPES, DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint

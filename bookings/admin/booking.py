@@ -21,10 +21,11 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.html import format_html, format_html_join
 
+from core.actor import Actor
+from core.errors import DomainError, FieldError, StaleBooking
 from events.models import Event, Reservation
 from events.series import series_describe
 from resources.admin_base import OrgScopedAdmin, scope
-from resources.exceptions import DomainError, FieldError, StaleBooking
 from resources.models import Organization, Rate, Resource
 from resources.permissions import request_allows
 
@@ -32,7 +33,7 @@ from .. import services
 from ..billing import has_price, price_total
 from ..models import Booking, BookingEvent, BookingLog, BookingStatus, Contact, Customer, FormField
 from ..selectors import bookings_conflicts
-from ..services import TRANSITIONS, Actor
+from ..services import TRANSITIONS
 from .common import (
     AdminMedia,
     FreshnessForm,

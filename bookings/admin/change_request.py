@@ -11,6 +11,7 @@ from django.urls import path, reverse
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html, format_html_join
 
+from core.actor import Actor
 from events.series import WHICH_EVENTS, WhichEvents
 from resources.admin_base import OrgScopedAdmin
 from resources.models import Resource
@@ -18,7 +19,6 @@ from resources.permissions import request_allows
 
 from .. import services
 from ..models import Booking, BookingChangeRequest, BookingStatus, FormField
-from ..services import Actor
 from .common import (
     AdminMedia,
     NotificationForm,

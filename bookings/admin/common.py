@@ -19,9 +19,9 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from core.errors import DomainError, FieldError
+from core.html import sanitize_html
 from notifications.services import NotificationSpec
-from resources.base import sanitize_html
-from resources.exceptions import DomainError, FieldError
 from resources.permissions import request_allows
 
 from ..models import Booking, BookingEvent, BookingStatus, FormField

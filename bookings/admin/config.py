@@ -19,6 +19,7 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from core.html import plain_text
 from resources.admin import (
     TABULAR_TEMPLATE,
     PlainTextAdminMixin,
@@ -29,7 +30,6 @@ from resources.admin import (
     user_label,
 )
 from resources.admin_base import OrgScopedInline, scope
-from resources.base import plain_text
 from resources.models import Membership
 
 from ..models import BookingModule, Contact, Customer, FieldType, FormField, ModuleResource, Portal

@@ -17,15 +17,15 @@ from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
 
+from core.actor import Actor
+from core.errors import DomainError
 from resources.admin import PlainTextAdminMixin, ScopedAdmin, label_resources, organization_of, strangers
 from resources.admin_base import OrgScopedInline
-from resources.exceptions import DomainError
 from resources.models import Rate
 from resources.permissions import request_allows
 
 from .. import billing
 from ..models import BookingCredit, Charge, DiscountCode, DiscountCodeUse, RateCustomer
-from ..services import Actor
 
 
 def _check_window(form: forms.ModelForm, cleaned: dict[str, Any]) -> None:

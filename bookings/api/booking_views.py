@@ -17,8 +17,6 @@ from rest_framework import status
 from rest_framework.exceptions import NotAuthenticated, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from bookings import billing, services
@@ -34,19 +32,14 @@ from bookings.selectors import (
     events_payload,
 )
 from bookings.validation import check_repeat_allowed, public_errors
+from core.api.errors import error_responses
+from core.api.etags import check_if_match, with_etag
+from core.api.fields import MomentFilter
+from core.api.input import valid
+from core.errors import DomainError, FieldError, NotFound, ValidationFailed
+from core.throttles import PublicSubmitThrottle
 from events.models import Event
-from resources.api.common import (
-    actor_for,
-    check_if_match,
-    error_responses,
-    get_scoped,
-    require_role,
-    roles_of,
-    scope,
-    with_etag,
-)
-from resources.api.fields import MomentFilter
-from resources.exceptions import DomainError, FieldError, NotFound, ValidationFailed
+from resources.api.scoping import actor_for, get_scoped, require_role, roles_of, scope
 
 from .booking_serializers import (
     ApproveSerializer,
@@ -71,29 +64,6 @@ from .booking_serializers import (
 
 TAG_BOOKINGS = ["bookings"]
 TAG_CHANGES = ["booking change requests"]
-
-
-class PublicSubmitThrottle(SimpleRateThrottle):
-    """Per client IP, whether or not the caller is signed in (the public endpoints take no account)."""
-
-    scope = "public_submit"
-
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
-
-    def get_ident(self, request):
-        # With NUM_PROXIES unset DRF takes the whole X-Forwarded-For header as the identity, so any client
-        # could send a fresh one per request and never be throttled. Without configured proxies, only the
-        # socket's address counts; with them, DRF picks the client address the proxies appended.
-        if api_settings.NUM_PROXIES is None:
-            return request.META.get("REMOTE_ADDR")
-        return super().get_ident(request)
-
-
-def _valid(serializer_class, data, **kwargs) -> dict:
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 def _events_out(events: list[Event]) -> list[dict]:
@@ -171,7 +141,7 @@ class BookingSubmitView(APIView):
         responses={201: SubmitOut, **error_responses(400, 401, 403, 404, 409, 429)},
     )
     def post(self, request):
-        data = _valid(SubmitSerializer, request.data)
+        data = valid(SubmitSerializer, request.data)
         module, portal = _module_and_portal(data)
         if not data["submission"]:
             if not request.user.is_authenticated:
@@ -217,7 +187,7 @@ class BookingValidateView(APIView):
         responses={200: ValidateOut, **error_responses(400, 401, 403, 404, 429)},
     )
     def post(self, request):
-        data = _valid(ValidateSerializer, request.data)
+        data = valid(ValidateSerializer, request.data)
         module, portal = _module_and_portal(data)
         staff = not data["submission"]
         if staff:
@@ -261,7 +231,7 @@ class ChangeRequestSubmitView(APIView):
         responses={200: BookingEnvelope, 201: ChangeRequestEnvelope, **error_responses(400, 403, 404, 409, 429)},
     )
     def post(self, request):
-        data = _valid(ChangeRequestSubmitSerializer, request.data)
+        data = valid(ChangeRequestSubmitSerializer, request.data)
         booking = Booking.objects.filter(pk=data["bookingId"]).first()
         # A wrong token and a missing booking answer alike, so the endpoint reveals nothing.
         if booking is None:
@@ -366,7 +336,7 @@ class BookingListView(APIView):
                    summary="Bookings of your organizations, by id",
                    responses={200: BookingListOut, **error_responses(400, 401, 403)})
     def get(self, request):
-        query = _valid(BookingListQuerySerializer, request.query_params)
+        query = valid(BookingListQuerySerializer, request.query_params)
         filterset = BookingFilter(request.query_params, queryset=scope(Booking.objects.all(), request))
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
@@ -396,7 +366,7 @@ class BookingListView(APIView):
                    summary="Create a booking in any status (staff)",
                    responses={201: BookingWithEventsOut, **error_responses(400, 401, 403, 404, 409)})
     def post(self, request):
-        data = _valid(SubmitSerializer, request.data)
+        data = valid(SubmitSerializer, request.data)
         module, portal = _module_and_portal(data)
         return _staff_create(request, data, module, portal)
 
@@ -447,7 +417,7 @@ class _BookingAction(APIView):
     def prepare(self, request, pk) -> tuple[Booking, dict]:
         booking = _booking_for(request, pk)
         require_role(request, booking.organization_id, "manage_bookings")
-        return booking, _valid(self.action_serializer, request.data)
+        return booking, valid(self.action_serializer, request.data)
 
 
 class BookingApproveView(_BookingAction):
@@ -534,7 +504,7 @@ class ChangeRequestApproveView(APIView):
     def post(self, request, pk):
         change_request = _change_request_for(request, pk)
         require_role(request, change_request.booking.organization_id, "manage_bookings")
-        data = _valid(ChangeRequestApproveSerializer, request.data)
+        data = valid(ChangeRequestApproveSerializer, request.data)
         events, _ = ChangeRequestApproveSerializer.events_of(data)
         result = services.change_request_approve(
             change_request_id=change_request.pk, actor=actor_for(request), event_edits=events,
@@ -550,7 +520,7 @@ class ChangeRequestDenyView(APIView):
     def post(self, request, pk):
         change_request = _change_request_for(request, pk)
         require_role(request, change_request.booking.organization_id, "manage_bookings")
-        data = _valid(ChangeRequestDenySerializer, request.data)
+        data = valid(ChangeRequestDenySerializer, request.data)
         services.change_request_deny(change_request_id=change_request.pk, actor=actor_for(request),
                                      notification=NotificationInSerializer.spec(data.get("notification")))
         return Response(status=status.HTTP_204_NO_CONTENT)

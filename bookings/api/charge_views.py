@@ -15,8 +15,10 @@ from rest_framework.views import APIView
 
 from bookings import billing
 from bookings.models import Charge, ChargeStatus
-from resources.api.common import actor_for, error_responses, get_scoped, iso, require_role, scope
-from resources.api.fields import MomentFilter, StrictFilterSet
+from core.api.errors import error_responses
+from core.api.fields import MomentFilter, StrictFilterSet
+from core.time import iso
+from resources.api.scoping import actor_for, get_scoped, require_role, scope
 
 from .booking_views import _check_in_range
 

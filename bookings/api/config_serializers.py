@@ -13,7 +13,7 @@ from rest_framework import serializers
 
 from bookings.models import MAX_OCCURRENCES_LIMIT, FieldType, FormSection, PortalStatus
 from bookings.selectors import active_form_fields
-from resources.api.fields import PlainTextField
+from core.api.fields import PlainTextField
 from resources.models import ResourceKind
 
 MAX_HTML = 20_000

@@ -16,7 +16,9 @@ from rest_framework.response import Response
 from bookings import services
 from bookings.models import BookingModule, Contact, Customer, Portal
 from bookings.selectors import booking_modules_for_api, portals_for_api, public_booking_module, public_busy
-from resources.api.common import check_if_match, error_responses, get_scoped, require_role, scope, with_etag
+from core.api.errors import error_responses
+from core.api.etags import check_if_match, with_etag
+from resources.api.scoping import get_scoped, require_role, scope
 
 from .config_serializers import (
     AvailabilityQuerySerializer,

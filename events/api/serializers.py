@@ -9,10 +9,10 @@ from datetime import timedelta
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api.fields import BooleanField, HtmlField, ListField, MomentField, PlainTextField, UUIDField
+from core.errors import ValidationFailed
 from events.models import EventStatus
 from events.series import DELETE_HELP, DELETE_VALUES, UPDATE_HELP, UPDATE_VALUES, which_events_parse
-from resources.api.fields import BooleanField, HtmlField, ListField, MomentField, PlainTextField, UUIDField
-from resources.exceptions import ValidationFailed
 
 MAX_RESOURCES = 50
 MAX_WINDOW = timedelta(days=366)

@@ -13,22 +13,16 @@ from rest_framework import status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.errors import error_responses
+from core.api.etags import ETAG, IF_MATCH, check_if_match, with_etag
+from core.api.fields import UUID_PATTERN, MomentFilter, StrictFilterSet
+from core.api.input import valid
+from core.errors import FieldError, ValidationFailed
 from events import services
 from events.models import Event, EventStatus
 from events.selectors import events_payload, resource_availability
 from events.series import DELETE_HELP, DELETE_VALUES, WHICH_EVENTS
-from resources.api.common import (
-    actor_for,
-    check_if_match,
-    error_responses,
-    get_scoped,
-    require_role,
-    scope,
-    with_etag,
-)
-from resources.api.fields import UUID_PATTERN, MomentFilter, StrictFilterSet
-from resources.api.views import ETAG, IF_MATCH, valid
-from resources.exceptions import FieldError, ValidationFailed
+from resources.api.scoping import actor_for, get_scoped, require_role, scope
 from resources.models import Organization, Resource
 
 from .serializers import (

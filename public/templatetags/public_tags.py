@@ -4,7 +4,7 @@ from django import template
 from django.utils.html import format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from resources.base import sanitize_html
+from core.html import sanitize_html
 
 register = template.Library()
 

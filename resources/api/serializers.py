@@ -8,10 +8,9 @@ from functools import cache
 
 from rest_framework import serializers
 
+from core.api.fields import BooleanField, HtmlField, IndexedListSerializer, PlainTextField, TextField, UUIDField
 from resources.models import ResourceKind
 from resources.services import HoursSpec
-
-from .fields import BooleanField, HtmlField, IndexedListSerializer, PlainTextField, TextField, UUIDField
 
 MAX_MINUTES = 366 * 24 * 60  # a year: rules beyond that mean nothing and would overflow datetimes
 MAX_BUFFER_MINUTES = 30 * 24 * 60

@@ -4,17 +4,19 @@ permission with the shared helpers, calls one service of resources.services, and
 from __future__ import annotations
 
 import django_filters
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.response import Response
 
+from core.api.errors import error_responses
+from core.api.etags import ETAG, IF_MATCH, check_if_match, with_etag
+from core.api.fields import UUID_PATTERN, BooleanFilter, StrictFilterSet
+from core.api.input import valid
+from core.errors import FieldError, ValidationFailed
 from resources import services
-from resources.exceptions import FieldError, ValidationFailed
+from resources.api.scoping import get_scoped, require_role, scope
 from resources.models import Organization, Resource, ResourceKind, Venue
 
-from .common import check_if_match, error_responses, get_scoped, require_role, scope, with_etag
-from .fields import UUID_PATTERN, BooleanFilter, StrictFilterSet
 from .serializers import (
     ResourceSerializer,
     ResourceWriteSerializer,
@@ -22,18 +24,6 @@ from .serializers import (
     VenueSerializer,
     VenueUpdateSerializer,
 )
-
-IF_MATCH = OpenApiParameter("If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
-                            description="The ETag you read; a stale one answers 412.")
-ETAG = OpenApiParameter("ETag", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200, 201],
-                        description="Send it back as If-Match to PATCH or DELETE safely.")
-
-
-def valid(serializer_class, data, **kwargs) -> dict:
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
 
 # --- venues ---------------------------------------------------------------------------------------
 

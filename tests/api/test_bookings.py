@@ -22,11 +22,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from bookings import services
-from bookings.api.booking_views import PublicSubmitThrottle
 from bookings.models import Booking, BookingEvent, BookingStatus, FieldType, FormSection, PortalStatus
+from core.api.etags import etag_of
+from core.html import sanitize_html
+from core.throttles import PublicSubmitThrottle
+from core.time import iso
 from events.models import Event, EventStatus, Reservation
-from resources.api.common import etag_of, iso
-from resources.base import sanitize_html
 from resources.models import Role
 from tests.api.conftest import Api, assert_error, bearer_client
 from tests.conftest import LONDON, future

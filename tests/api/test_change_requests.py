@@ -10,11 +10,11 @@ import pytest
 from django.core import mail
 
 from bookings import services
-from bookings.api.booking_views import PublicSubmitThrottle
 from bookings.models import Booking, BookingChangeRequest, BookingEvent, BookingStatus
+from core.html import sanitize_html
+from core.throttles import PublicSubmitThrottle
+from core.time import iso
 from events.models import Event, EventStatus
-from resources.api.common import iso
-from resources.base import sanitize_html
 from resources.models import Role
 from tests.api.conftest import assert_error
 from tests.api.test_bookings import (

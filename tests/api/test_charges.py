@@ -15,8 +15,8 @@ import pytest
 from bookings.billing import BookingBilling
 from bookings.models import BookingCredit, BookingStatus, Charge, ChargeStatus, DiscountCode
 from bookings.services import booking_approve, booking_create
+from core.time import iso
 from events.models import Event
-from resources.api.common import iso
 from resources.models import Rate, RateUnit, Role
 from tests.api.conftest import assert_error
 from tests.conftest import future

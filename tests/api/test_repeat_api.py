@@ -12,12 +12,12 @@ from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from bookings.api.booking_views import PublicSubmitThrottle
 from bookings.models import Booking, BookingEvent, BookingLog, PortalStatus
+from core.throttles import PublicSubmitThrottle
+from core.time import iso
 from events.models import Event, EventSeries, Reservation
 from events.services import event_create
 from notifications.models import Notification
-from resources.api.common import iso
 from resources.models import Role
 from tests.api.conftest import Api, assert_error
 from tests.conftest import LONDON, Setup, future

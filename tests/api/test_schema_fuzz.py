@@ -35,7 +35,7 @@ from schemathesis.checks import max_response_time
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from config.wsgi import application
-from resources.api.common import iso
+from core.time import iso
 from resources.models import Role
 from tests.api.conftest import Api
 from tests.api.test_tenancy import Objects

@@ -20,9 +20,10 @@ from drf_spectacular.generators import SchemaGenerator
 
 from bookings import services
 from bookings.models import Booking, BookingEvent, Charge, FormSection
+from core.api.etags import etag_of
+from core.time import iso
 from events.models import Event
 from events.services import event_create
-from resources.api.common import etag_of, iso
 from resources.models import Role
 from tests.api.conftest import assert_error
 from tests.conftest import Setup, future

@@ -1,6 +1,6 @@
 """The booker's private link /b/<token>/ and the calendar feeds /feeds/<token>.ics resist guessing:
 the token is long and random (≥ 256 bits, URL-safe), the booking stores only its hash, and wrong tokens
-from one client address are throttled (public.guessing: TOKEN_GUESS_RATE, only misses count) while the
+from one client address are throttled (core.throttles: TOKEN_GUESS_RATE, only misses count) while the
 right token keeps working from anywhere else. The API's change-request submit takes the token in its
 body and shares the public submit's per-address allowance (PublicSubmitThrottle)."""
 
@@ -14,8 +14,8 @@ from datetime import timedelta
 import pytest
 
 from bookings import services
-from bookings.api.booking_views import PublicSubmitThrottle
 from bookings.models import Booking
+from core.throttles import PublicSubmitThrottle
 from feeds.models import CalendarFeed, new_feed_token
 from feeds.services import feed_create
 from tests.conftest import future

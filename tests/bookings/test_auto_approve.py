@@ -9,11 +9,12 @@ from datetime import timedelta
 import pytest
 from django.core.cache import cache
 
-from bookings.models import ActorKind, Booking, BookingLog, BookingStatus
+from bookings.models import Booking, BookingLog, BookingStatus
 from bookings.services import AUTO_APPROVED_NOTE
+from core.actor import ActorKind
+from core.errors import BookingConflict, ValidationFailed
 from events.models import Event, EventStatus
 from notifications.models import Notification
-from resources.exceptions import BookingConflict, ValidationFailed
 from tests.api.conftest import Api, assert_error
 from tests.conftest import Setup, future
 

@@ -24,18 +24,9 @@ from bookings.models import (
     DiscountCode,
     DiscountCodeUse,
 )
-from bookings.services import (
-    Actor,
-    EventProcedure,
-    booking_approve,
-    booking_cancel,
-    booking_create,
-    change_request_submit,
-)
-from events.models import Event, EventStatus
-from events.series import WhichEvents
-from events.services import occurrences_delete, occurrences_update
-from resources.exceptions import (
+from bookings.services import EventProcedure, booking_approve, booking_cancel, booking_create, change_request_submit
+from core.actor import Actor
+from core.errors import (
     ChargeLocked,
     CreditUnavailable,
     InvalidDiscountCode,
@@ -46,6 +37,9 @@ from resources.exceptions import (
     RateNotApplicable,
     ValidationFailed,
 )
+from events.models import Event, EventStatus
+from events.series import WhichEvents
+from events.services import occurrences_delete, occurrences_update
 from resources.models import Product, ProductUnit, Rate, RateUnit
 from tests.conftest import future
 from tests.factories import CustomerFactory

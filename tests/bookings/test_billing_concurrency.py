@@ -21,7 +21,7 @@ from bookings.models import (
     DiscountCodeUse,
 )
 from bookings.services import booking_approve
-from resources.exceptions import CreditUnavailable, InvalidDiscountCode
+from core.errors import CreditUnavailable, InvalidDiscountCode
 from resources.models import Rate, RateUnit
 from tests.conftest import Setup, future, postgres_only, race
 

@@ -12,17 +12,17 @@ from django.test.utils import CaptureQueriesContext
 
 from bookings.models import BookingChangeRequest, BookingEvent, BookingStatus, FieldType, FormSection
 from bookings.services import (
-    Actor,
     booking_approve,
     booking_create,
     booking_update,
     change_request_approve,
     change_request_submit,
 )
+from core.actor import Actor
+from core.errors import InvalidTransition, NotFound, StaleBooking, ValidationFailed
 from events.models import Event, EventStatus
 from events.services import EventSpec, events_save, events_set_status
 from notifications.models import Notification, NotificationStatus
-from resources.exceptions import InvalidTransition, NotFound, StaleBooking, ValidationFailed
 from tests.conftest import Setup, future
 from tests.factories import FormFieldFactory
 

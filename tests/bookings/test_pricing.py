@@ -37,7 +37,7 @@ from bookings.pricing import (
     round_money,
 )
 from bookings.selectors import credit_terms, discount_terms, pricing_resources
-from resources.exceptions import InvalidDiscountCode, InvalidProduct, NoApplicableRate, RateNotApplicable
+from core.errors import InvalidDiscountCode, InvalidProduct, NoApplicableRate, RateNotApplicable
 from resources.models import Product, ProductUnit, Rate, RateUnit, weekday_mask
 
 from ..factories import BookingFactory, ContactFactory, CustomerFactory

@@ -15,17 +15,12 @@ from django.test.utils import CaptureQueriesContext
 from bookings.models import Booking, BookingEvent, BookingLog, BookingStatus
 from bookings.repeat import Cycle, expand_repeat, parse_repeat
 from bookings.selectors import booking_payload
-from bookings.services import (
-    Actor,
-    booking_approve,
-    booking_create,
-    booking_update,
-    change_request_submit,
-)
+from bookings.services import booking_approve, booking_create, booking_update, change_request_submit
 from bookings.validation import validate_submission
+from core.actor import Actor
+from core.errors import BookingConflict, ImmutableField, ValidationFailed
 from events.models import Event, EventSeries, EventStatus, Reservation
 from events.services import event_create
-from resources.exceptions import BookingConflict, ImmutableField, ValidationFailed
 from tests.conftest import LONDON
 from tests.factories import BookableHoursFactory
 

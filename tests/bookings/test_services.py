@@ -16,7 +16,6 @@ import pytest
 from django.core import mail
 
 from bookings.models import (
-    ActorKind,
     Booking,
     BookingChangeRequest,
     BookingEvent,
@@ -25,7 +24,6 @@ from bookings.models import (
     ChangeRequestDecision,
 )
 from bookings.services import (
-    Actor,
     BookingResult,
     EventProcedure,
     booking_approve,
@@ -38,11 +36,8 @@ from bookings.services import (
     change_request_deny,
     change_request_submit,
 )
-from events.models import Event, EventStatus, Reservation
-from events.services import EventSpec, events_save
-from notifications.models import Notification, NotificationStatus
-from notifications.services import NotificationSpec
-from resources.exceptions import (
+from core.actor import Actor, ActorKind
+from core.errors import (
     BookingConflict,
     ImmutableField,
     InvalidTransition,
@@ -50,6 +45,10 @@ from resources.exceptions import (
     StaleBooking,
     ValidationFailed,
 )
+from events.models import Event, EventStatus, Reservation
+from events.services import EventSpec, events_save
+from notifications.models import Notification, NotificationStatus
+from notifications.services import NotificationSpec
 from tests.conftest import Setup, future
 from tests.factories import ContactFactory, CustomerFactory, OrganizationFactory
 

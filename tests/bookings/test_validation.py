@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from bookings.models import FieldType, FormSection, ModuleResource
 from bookings.validation import validate_submission
-from resources.exceptions import ValidationFailed
+from core.errors import ValidationFailed
 from tests.conftest import future
 from tests.factories import (
     BookingModuleFactory,

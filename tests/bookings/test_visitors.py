@@ -11,9 +11,9 @@ from icalendar import Calendar
 
 from bookings.models import BookingStatus, BookingVisitor
 from bookings.services import booking_approve, booking_create, booking_deny
+from core.errors import ValidationFailed
 from notifications.models import Notification
 from notifications.services import NotificationSpec
-from resources.exceptions import ValidationFailed
 from tests.api.conftest import Api, assert_error
 from tests.conftest import future
 

@@ -6,7 +6,8 @@ artifacts/screenshots/."""
 from django.core import mail
 
 from bookings.models import Booking, BookingChangeRequest, BookingStatus
-from bookings.services import Actor, booking_approve, change_request_submit
+from bookings.services import booking_approve, change_request_submit
+from core.actor import Actor
 from events.models import Event
 
 from ..conftest import LONDON, Setup, future

@@ -13,9 +13,9 @@ from django.db import connection
 
 from bookings.models import Booking, BookingLog, BookingStatus, Contact
 from bookings.services import booking_approve
+from core.errors import BookingConflict, InvalidTransition
 from events.models import Event, EventStatus, Reservation
 from notifications.models import Notification
-from resources.exceptions import BookingConflict, InvalidTransition
 from tests.conftest import Setup, future, postgres_only, race, sqlite_only
 
 from .test_services import overlapping_reservations

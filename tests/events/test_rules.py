@@ -12,9 +12,9 @@ import pytest
 
 from bookings.models import Booking, BookingLog, BookingStatus
 from bookings.services import booking_approve, booking_create
+from core.errors import ValidationFailed
 from events.rules import check_rules, within_bookable_hours
 from events.selectors import closures_for
-from resources.exceptions import ValidationFailed
 from resources.models import Resource
 
 from ..conftest import LONDON

@@ -9,11 +9,11 @@ import pytest
 
 from bookings.models import BookingChangeRequest, BookingEvent, BookingLog
 from bookings.services import change_request_approve, change_request_submit
+from core.errors import BookingConflict, InvalidTransition, ValidationFailed
 from events.models import Event, EventStatus, Reservation
 from events.series import WhichEvents, local_delta, local_shift, series_describe, which_events_parse
 from events.services import EventSpec, events_save, occurrences_delete, occurrences_update
 from notifications.models import Notification
-from resources.exceptions import BookingConflict, InvalidTransition, ValidationFailed
 from tests.factories import ClosureFactory
 from tests.series import LONDON, UTC, local, make_booked_series, make_series, moved, rows, wall
 

@@ -8,9 +8,9 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from bookings.models import Booking
+from core.errors import BookingConflict, CapacityExceeded, ValidationFailed
 from events.models import Event, EventStatus, Reservation
 from events.services import EventSpec, conflicts_check, events_delete, events_save, events_set_status, resources_lock
-from resources.exceptions import BookingConflict, CapacityExceeded, ValidationFailed
 from tests.conftest import future, postgres_only
 from tests.factories import ResourceFactory
 

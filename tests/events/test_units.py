@@ -12,9 +12,9 @@ from django.db import IntegrityError, connection, transaction
 
 from bookings.models import Booking, BookingStatus
 from bookings.services import booking_approve
+from core.errors import BookingConflict, CapacityExceeded, ValidationFailed
 from events.models import Event, EventStatus, Reservation
 from events.services import EventSpec, event_update, events_save, events_set_status
-from resources.exceptions import BookingConflict, CapacityExceeded, ValidationFailed
 from resources.models import ResourceUnit
 from tests.api.conftest import Api, assert_error
 from tests.conftest import Setup, future, postgres_only, race

@@ -11,7 +11,8 @@ from icalendar import Calendar
 
 from bookings.ics import booking_event_uid
 from bookings.models import BookingEvent
-from bookings.services import Actor, booking_approve, booking_cancel, booking_cancel_by_booker, booking_deny
+from bookings.services import booking_approve, booking_cancel, booking_cancel_by_booker, booking_deny
+from core.actor import Actor
 from events.services import event_update
 
 from ..conftest import future

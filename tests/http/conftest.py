@@ -27,9 +27,9 @@ from django.core.servers.basehttp import ThreadedWSGIServer
 from django.db import connection
 from knox.models import AuthToken
 
-from bookings.api.booking_views import PublicSubmitThrottle
 from bookings.models import Booking
-from resources.api.common import iso
+from core.throttles import PublicSubmitThrottle
+from core.time import iso
 
 ROOT = Path(__file__).resolve().parents[2]
 HTTP_TIMEOUT = 60

@@ -1,4 +1,4 @@
-"""The API's answer when the database drops out under a request (resources/api/common.py): 503 in the
+"""The API's answer when the database drops out under a request (core/api/errors.py): 503 in the
 DESIGN §6 error body with Retry-After, logged as an error, on every database. test_faults.py drops a real
 PostgreSQL connection; this covers the handler alone, SQLite included ("database is locked")."""
 
@@ -22,14 +22,14 @@ def test_a_database_error_answers_503_with_retry_after(setup, monkeypatch, caplo
         raise error
 
     monkeypatch.setattr(services, "booking_approve", fail)
-    with caplog.at_level(logging.ERROR, logger="resources.api.common"):
+    with caplog.at_level(logging.ERROR, logger="core.api.errors"):
         response = bearer_client(setup.manager).post(booking_url(booking.pk, "approve"), approve_body(booking),
                                                      format="json")
 
     body = assert_error(response, 503, "SERVICE_UNAVAILABLE", "")
     assert "try again" in body["error"].lower()
     assert int(response["Retry-After"]) > 0
-    [record] = [r for r in caplog.records if r.name == "resources.api.common"]
+    [record] = [r for r in caplog.records if r.name == "core.api.errors"]
     assert record.levelno == logging.ERROR and record.exc_info[1] is error
 
 

@@ -20,7 +20,6 @@ from icalendar import Calendar
 from bookings.models import Booking, BookingChangeRequest, BookingEvent, BookingStatus
 from bookings.notify import notify_admin, notify_booker
 from bookings.services import (
-    Actor,
     booking_approve,
     booking_cancel,
     booking_create,
@@ -29,9 +28,10 @@ from bookings.services import (
     change_request_deny,
     change_request_submit,
 )
+from core.actor import Actor
+from core.errors import ValidationFailed
 from notifications.models import Notification
 from notifications.services import NotificationSpec, notification_enqueue
-from resources.exceptions import ValidationFailed
 from tests.api.conftest import Api, assert_error
 from tests.conftest import Setup, future
 

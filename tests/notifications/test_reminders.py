@@ -13,13 +13,13 @@ from django.utils import timezone
 from bookings.models import BookingEvent, BookingStatus
 from bookings.reminders import reminders_send_due
 from bookings.services import (
-    Actor,
     booking_approve,
     booking_cancel,
     booking_deny,
     change_request_approve,
     change_request_submit,
 )
+from core.actor import Actor
 from events.models import EventStatus
 from events.services import events_set_status
 from notifications.models import Notification, NotificationStatus

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from bookings.models import Booking, BookingLog
 from bookings.services import booking_approve, booking_deny
+from core.errors import ValidationFailed
 from notifications import tasks
 from notifications.models import Notification, NotificationStatus
 from notifications.services import (
@@ -24,7 +25,6 @@ from notifications.services import (
     notifications_send_due,
     redact_private_links,
 )
-from resources.exceptions import ValidationFailed
 from tests.conftest import postgres_only
 from tests.factories import OrganizationFactory
 

@@ -139,7 +139,7 @@ class TestPasswordPortal:
         assert 'type="password"' in html(client.get(locked.url()))
 
     def test_password_guesses_are_throttled_like_submissions(self, locked, client, monkeypatch):
-        from bookings.api.booking_views import PublicSubmitThrottle
+        from core.throttles import PublicSubmitThrottle
 
         monkeypatch.setattr(PublicSubmitThrottle, "rate", "2/minute", raising=False)
         for _ in range(2):
@@ -418,7 +418,8 @@ def test_event_status_enum_used_by_the_grid(site):
     booking = site.submit(site.event(start=future(3, 10))).booking
     event = booking.events.get().event
     assert event.status == EventStatus.TENTATIVE
-    from bookings.services import Actor, booking_cancel_by_booker
+    from bookings.services import booking_cancel_by_booker
+    from core.actor import Actor
 
     booking_cancel_by_booker(booking_id=booking.pk, actor=Actor.booker("ada@example.com"))
     assert cell_of(grid_for(site, future(3).date()), site.room, future(3, 10)).state == CellState.FREE

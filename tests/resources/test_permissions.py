@@ -1,7 +1,7 @@
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
-from resources.exceptions import PermissionDenied
+from core.errors import PermissionDenied
 from resources.models import Role
 from resources.permissions import has_permission, organizations_for, require_permission, user_role
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from resources.api.common import etag_of
+from core.api.etags import etag_of
 from resources.models import Role
 from tests.api.conftest import Api, assert_error
 from tests.conftest import Setup

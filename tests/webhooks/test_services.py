@@ -19,11 +19,11 @@ from django.utils import timezone
 from bookings import services
 from bookings.models import BookingChangeRequest, BookingStatus
 from bookings.selectors import booking_payload, change_requests_payload
+from core.errors import BookingConflict, InvalidTransition
 from events.models import Event, EventStatus
 from events.selectors import events_payload
 from events.services import event_create, event_delete, event_update
 from notifications.models import Notification
-from resources.exceptions import BookingConflict, InvalidTransition
 from resources.models import Role
 from tests.conftest import future, postgres_only, race
 from tests.factories import MembershipFactory, UserFactory

@@ -6,7 +6,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from resources.api.fields import BooleanField, ListField, PlainTextField, TextField, UUIDField
+from core.api.fields import BooleanField, ListField, PlainTextField, TextField, UUIDField
 from webhooks.models import EVENT_TYPES, DeliveryStatus
 from webhooks.services import MIN_SECRET_LENGTH
 

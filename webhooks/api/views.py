@@ -18,10 +18,12 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from resources.api.common import check_if_match, error_responses, get_scoped, require_role, scope, with_etag
-from resources.api.fields import UUID_PATTERN, BooleanFilter, StrictFilterSet
-from resources.api.views import ETAG, IF_MATCH, valid
-from resources.exceptions import FieldError, ValidationFailed
+from core.api.errors import error_responses
+from core.api.etags import ETAG, IF_MATCH, check_if_match, with_etag
+from core.api.fields import UUID_PATTERN, BooleanFilter, StrictFilterSet
+from core.api.input import valid
+from core.errors import FieldError, ValidationFailed
+from resources.api.scoping import get_scoped, require_role, scope
 from resources.models import Organization
 from webhooks import services
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint

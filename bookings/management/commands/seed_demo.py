@@ -24,7 +24,8 @@ from bookings.models import (
     PortalStatus,
     random_portal_slug,
 )
-from bookings.services import Actor, booking_approve, booking_deny, booking_submit, change_request_submit
+from bookings.services import booking_approve, booking_deny, booking_submit, change_request_submit
+from core.actor import Actor
 from resources.models import Closure, Membership, Organization, Resource, ResourceKind, Role, Venue
 
 DEFAULT_PASSWORD = "allot-demo-pass"

@@ -1,4 +1,6 @@
-"""A brake on guessing secret links: the booker's private page (/b/<token>/ and its change, cancel and
+"""The public endpoints' throttles: submits per client address, and a brake on guessing secret links.
+
+A brake on guessing secret links: the booker's private page (/b/<token>/ and its change, cancel and
 events.ics pages) and the calendar feeds (/feeds/<token>.ics).
 
 The tokens carry 256 random bits, so guessing one is hopeless anyway; the brake keeps a scanner from
@@ -16,8 +18,25 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
 
-from bookings.api.booking_views import PublicSubmitThrottle
+
+class PublicSubmitThrottle(SimpleRateThrottle):
+    """Per client IP, whether or not the caller is signed in (the public endpoints take no account)."""
+
+    scope = "public_submit"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+    def get_ident(self, request):
+        # With NUM_PROXIES unset DRF takes the whole X-Forwarded-For header as the identity, so any client
+        # could send a fresh one per request and never be throttled. Without configured proxies, only the
+        # socket's address counts; with them, DRF picks the client address the proxies appended.
+        if api_settings.NUM_PROXIES is None:
+            return request.META.get("REMOTE_ADDR")
+        return super().get_ident(request)
+
 
 SCOPE = "token_guess"
 DEFAULT_RATE = "20/minute"

@@ -1,33 +1,23 @@
-"""What every API view shares: the error body of DESIGN §6, tenant and role checks, ETags, actors.
-
-Every error leaves the API as `{"status", "error", "errors": [{"field", "code", "message"}]}`.
-"""
+"""The API's error body and its one exception handler: every error leaves the API as
+`{"status", "error", "errors": [{"field", "code", "message"}]}` (docs/architecture.md#errors)."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from datetime import UTC
 from typing import Any
-from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import InterfaceError, OperationalError
-from django.db.models import Model, ProtectedError, QuerySet
-from django.http import Http404
+from django.db.models import ProtectedError
+from django.http import Http404, JsonResponse
+from django.views.defaults import page_not_found
 from drf_spectacular.utils import OpenApiResponse
-from knox.models import AuthToken
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from resources.exceptions import DomainError, FieldError, NotFound, PermissionDenied
-from resources.models import Role
-from resources.permissions import ACTION_ROLE, ROLE_RANK
-
-from .permissions import IsMember, roles_of  # noqa: F401  (re-exported for views)
+from core.errors import DomainError, FieldError
 
 logger = logging.getLogger(__name__)
 
@@ -60,12 +50,6 @@ DRF_CODES = {
     "overflow": "INVALID",
     "max_string_length": "MAX_VALUE",
 }
-
-
-class PreconditionFailed(DomainError):
-    code = "PRECONDITION_FAILED"
-    status = 412
-    default_message = "The object changed since you read it (If-Match does not match its ETag)."
 
 
 def _flatten(detail: Any, path: str = "") -> list[FieldError]:
@@ -140,82 +124,6 @@ def _database_unavailable(exc: Exception, context: dict) -> Response:
     return response
 
 
-# --- tenants and roles ------------------------------------------------------------------------------
-
-
-def visible_org_ids(request) -> list[UUID] | None:
-    """The organizations the caller may see; None means all (superuser)."""
-    roles = roles_of(request)
-    return None if "*" in roles else list(roles)
-
-
-def scope(queryset: QuerySet, request, org_field: str = "organization") -> QuerySet:
-    ids = visible_org_ids(request)
-    return queryset if ids is None else queryset.filter(**{f"{org_field}_id__in": ids})
-
-
-def require_role(request, organization_id: UUID | str | None, action: str) -> None:
-    """404 when the caller is not a member (other organizations' objects do not exist for them),
-    403 when the role is too low."""
-    roles = roles_of(request)
-    role = roles.get("*") or roles.get(organization_id) or roles.get(_as_uuid(organization_id))
-    if role is None:
-        raise NotFound()
-    if ROLE_RANK[Role(role)] < ROLE_RANK[ACTION_ROLE[action]]:
-        raise PermissionDenied()
-
-
-def _as_uuid(value: Any) -> UUID | None:
-    try:
-        return UUID(str(value))
-    except (TypeError, ValueError):
-        return None
-
-
-def get_scoped(queryset: QuerySet, request, pk: Any, org_field: str = "organization") -> Model:
-    """The object if the caller may see it, else 404 (whether it exists elsewhere or not)."""
-    pk = _as_uuid(pk)
-    if pk is None:
-        raise NotFound()
-    obj = scope(queryset, request, org_field).filter(pk=pk).first()
-    if obj is None:
-        raise NotFound()
-    return obj
-
-
-def actor_for(request):
-    from bookings.services import Actor  # the API layer may look upward; the services may not
-
-    return Actor.staff(request.user, via_token=isinstance(request.auth, AuthToken))
-
-
-# --- ETags ------------------------------------------------------------------------------------------
-
-
-def etag_of(obj: Model) -> str:
-    digest = hashlib.sha256(f"{obj.pk}:{obj.updated_at.isoformat()}".encode()).hexdigest()[:32]
-    return f'"{digest}"'
-
-
-def check_if_match(request, obj: Model) -> None:
-    """PATCH/DELETE with a stale If-Match answers 412; without the header the write goes ahead."""
-    header = request.headers.get("If-Match")
-    if not header or header.strip() == "*":
-        return
-    wanted = {tag.strip().removeprefix("W/") for tag in header.split(",")}
-    if etag_of(obj) not in wanted:
-        raise PreconditionFailed(errors=[FieldError("If-Match", "PRECONDITION_FAILED",
-                                                    "Reload the object and try again.")])
-
-
-def with_etag(response: Response, obj: Model) -> Response:
-    response["ETag"] = etag_of(obj)
-    return response
-
-
-# --- schema helpers ---------------------------------------------------------------------------------
-
-
 class FieldErrorSerializer(serializers.Serializer):
     field = serializers.CharField()
     code = serializers.CharField()
@@ -244,33 +152,9 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: OpenApiResponse(ErrorSerializer, description=ERROR_TEXT[code]) for code in codes}
 
 
-
-
-# --- representation helpers -----------------------------------------------------------------------
-
-
-def iso(moment) -> str | None:
-    """UTC ISO 8601 with a Z, the wire format of every datetime."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def local_times(start, end, tz: ZoneInfo) -> dict[str, str]:
-    """startLocal/endLocal (wall clock, no offset) and the IANA timezone they are in."""
-    return {
-        "startLocal": start.astimezone(tz).replace(tzinfo=None).isoformat(),
-        "endLocal": end.astimezone(tz).replace(tzinfo=None).isoformat(),
-        "timezone": tz.key,
-    }
-
-
 def json_404(request, exception=None):
     """Django's 404 for URLs no view matches (e.g. an id that is not a UUID): the API error body under
     /api/, the normal page elsewhere."""
-    from django.http import JsonResponse
-    from django.views.defaults import page_not_found
-
     if request.path.startswith("/api/"):
         return JsonResponse(_body(404, "Not found.", [FieldError("", "NOT_FOUND", "Not found.")]), status=404)
     return page_not_found(request, exception)
