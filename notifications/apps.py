@@ -7,4 +7,4 @@ class NotificationsConfig(AppConfig):
 
     def ready(self) -> None:
         # Connects the receiver of anymail's delivery tracking signal.
-        from . import webhooks  # noqa: F401
+        from . import tracking  # noqa: F401
