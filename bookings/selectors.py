@@ -21,6 +21,7 @@ from django.utils.dateparse import parse_datetime
 
 from core.errors import FieldError, NotFound
 from core.time import iso, local_times
+from core.tokens import hash_token
 from events.models import Event, EventStatus, Reservation
 from events.selectors import events_payload, reservations_overlapping
 from events.services import EventSpec, conflicts_among
@@ -42,7 +43,6 @@ from .models import (
     PortalStatus,
 )
 from .pricing import CreditTerms, DiscountTerms, ProductTerms, RateTerms, ResourceTerms
-from .services import hash_access_token
 
 BOOKING_VALUES = (
     "id", "organization_id", "organization__timezone", "module_id", "portal_id", "customer_id", "contact_id",
@@ -57,7 +57,7 @@ def booking_by_access_token(token: str) -> Booking:
     if not isinstance(token, str) or not token:
         raise NotFound("This link is not valid.")
     try:
-        return Booking.objects.select_related("module", "organization").get(access_token_hash=hash_access_token(token))
+        return Booking.objects.select_related("module", "organization").get(access_token_hash=hash_token(token))
     except Booking.DoesNotExist as exc:
         raise NotFound("This link is not valid.") from exc
 
@@ -65,7 +65,7 @@ def booking_by_access_token(token: str) -> Booking:
 def booking_token_matches(booking: Booking, token: Any) -> bool:
     if not isinstance(token, str) or not token or not booking.access_token_hash:
         return False
-    return hmac.compare_digest(booking.access_token_hash, hash_access_token(token))
+    return hmac.compare_digest(booking.access_token_hash, hash_token(token))
 
 
 def bookings_overlapping(queryset: QuerySet[Booking], start=None, end=None) -> QuerySet[Booking]:

@@ -8,8 +8,6 @@ row, no email.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +35,7 @@ from core.errors import (
     ValidationFailed,
 )
 from core.ids import as_uuid
+from core.tokens import new_token
 from events.models import Event, EventSeries, EventStatus, Reservation
 from events.series import (
     WHICH_EVENTS,
@@ -143,15 +142,6 @@ class BookingResult:
 
 
 # --- helpers ---------------------------------------------------------------------------------------
-
-
-def _new_access_token() -> tuple[str, str]:
-    token = secrets.token_urlsafe(32)
-    return token, hash_access_token(token)
-
-
-def hash_access_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _resource_prefetch() -> Prefetch:
@@ -727,7 +717,7 @@ def _new_booking(
     contact: Contact | None,
     billing_choices: BookingBilling | None = None,
 ) -> tuple[Booking, str, list[BookingEvent]]:
-    token, token_hash = _new_access_token()
+    token, token_hash = new_token()
     title = clean_title(title)
     booking = Booking(
         organization=module.organization,
