@@ -1,4 +1,4 @@
-"""An integrator's whole journey over HTTP (issue 3): configure a module with custom fields, take a public
+"""An integrator's whole journey over HTTP: configure a module with custom fields, take a public
 request, list it, approve it at an edited time, take the booker's change request (with the access token
 from the submit response), approve it, and cancel with DELETE so the Event is gone."""
 
@@ -8,7 +8,6 @@ from datetime import timedelta
 
 from django.core import mail
 
-from bookings.models import FieldType, FormSection
 from events.models import Event, EventStatus
 from resources.models import Role
 from tests.api.conftest import assert_error
@@ -28,7 +27,6 @@ from tests.api.test_bookings import (
     utc,
 )
 from tests.conftest import future
-from tests.factories import BookingModuleFactory, FormFieldFactory
 
 BOOKER = "grace@example.com"
 
@@ -51,22 +49,6 @@ def _create_module(api, setup) -> tuple[str, dict[str, str], str]:
             ],
         },
     })
-    if response.status_code in (404, 405):
-        # Fallback while POST /booking-modules is not routed (it is built in bookings/api/config_*.py):
-        # the same module made with the factories, so the rest of the journey stays HTTP-only.
-        module = BookingModuleFactory(organization=setup.org, name="Meeting rooms", admin_user=admin,
-                                      hold_pending_slots=True, portals=[setup.portal],
-                                      offered=[setup.room, setup.hall])
-        fields = {
-            "Organisation": FormFieldFactory(module=module, section=FormSection.CONTACT, label="Organisation",
-                                             required=True),
-            "Layout": FormFieldFactory(module=module, section=FormSection.EVENT, label="Layout",
-                                       type=FieldType.SELECT, options=["theatre", "boardroom"], required=True),
-            "Guests": FormFieldFactory(module=module, section=FormSection.EVENT, label="Guests",
-                                       type=FieldType.NUMBER, min_value=1, max_value=40),
-        }
-        return str(module.pk), {label: str(f.pk) for label, f in fields.items()}, admin.email
-
     assert response.status_code == 201, response.json()
     body = response.json()
     module = body.get("bookingModule", body)
