@@ -25,7 +25,7 @@ class Actor:
     label: str = ""
 
     @classmethod
-    def staff(cls, user, *, via_token: bool = False) -> Actor:
+    def staff(cls, user: Any, *, via_token: bool = False) -> Actor:
         return cls(ActorKind.TOKEN if via_token else ActorKind.USER, user, user.get_username())
 
     @classmethod
@@ -37,7 +37,7 @@ class Actor:
         return cls(ActorKind.SYSTEM, None, "system")
 
     @property
-    def db_user(self):
+    def db_user(self) -> Any:
         """The user to store in a foreign key (None for bookers, the system, unsaved users)."""
         return self.user if getattr(self.user, "pk", None) else None
 

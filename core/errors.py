@@ -1,7 +1,8 @@
-"""The one family of domain errors. Every error carries a machine code; the API (DESIGN §6), the admin
+"""The one family of domain errors. Every error carries a machine code; the API (docs/architecture.md#errors), the admin
 and the public pages each turn it into their own presentation."""
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -10,7 +11,7 @@ class FieldError:
     field: str
     code: str
     message: str
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         data = {"field": self.field, "code": self.code, "message": self.message}

@@ -17,8 +17,10 @@ NUM_PROXIES says how many proxies to trust), so a forged X-Forwarded-For does no
 from __future__ import annotations
 
 from django.http import HttpRequest
+from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
 
 
 class PublicSubmitThrottle(SimpleRateThrottle):
@@ -26,16 +28,16 @@ class PublicSubmitThrottle(SimpleRateThrottle):
 
     scope = "public_submit"
 
-    def get_cache_key(self, request, view):
+    def get_cache_key(self, request: Request, view: APIView | None) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
-    def get_ident(self, request):
+    def get_ident(self, request: Request) -> str:
         # With NUM_PROXIES unset DRF takes the whole X-Forwarded-For header as the identity, so any client
         # could send a fresh one per request and never be throttled. Without configured proxies, only the
         # socket's address counts; with them, DRF picks the client address the proxies appended.
         if api_settings.NUM_PROXIES is None:
-            return request.META.get("REMOTE_ADDR")
-        return super().get_ident(request)
+            return str(request.META.get("REMOTE_ADDR"))
+        return str(super().get_ident(request))
 
 
 SCOPE = "token_guess"
@@ -46,15 +48,17 @@ class TokenGuessThrottle(PublicSubmitThrottle):
     """PublicSubmitThrottle's per-IP sliding window, but only misses are recorded (see `miss`)."""
 
     scope = SCOPE
+    num_requests: int  # set by SimpleRateThrottle from the rate (its stubs omit them)
+    duration: int
     rate = None  # never inherited from PublicSubmitThrottle: the allowance is TOKEN_GUESS_RATE's (get_rate)
 
-    def get_rate(self):
+    def get_rate(self) -> str:
         # Read at each request (not the class attribute DRF binds at import), so a changed setting applies.
-        return api_settings.DEFAULT_THROTTLE_RATES.get(SCOPE) or DEFAULT_RATE
+        return str(api_settings.DEFAULT_THROTTLE_RATES.get(SCOPE) or DEFAULT_RATE)
 
     def __init__(self, request: HttpRequest):
         super().__init__()
-        self.key = self.get_cache_key(request, None)
+        self.key = self.get_cache_key(request, None)  # type: ignore[arg-type]  # a Django request: only META is read
         self.now = self.timer()
         history = self.cache.get(self.key, [])
         self.history = [stamp for stamp in history if stamp > self.now - self.duration]

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import InterfaceError, OperationalError
 from django.db.models import ProtectedError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import page_not_found
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions as drf_exceptions
@@ -74,11 +74,11 @@ def _flatten(detail: Any, path: str = "") -> list[FieldError]:
     return [FieldError(path, DRF_CODES.get(code, str(code).upper()), str(detail))]
 
 
-def _body(status_code: int, message: str, errors: list[FieldError] | None = None) -> dict:
+def _body(status_code: int, message: str, errors: list[FieldError] | None = None) -> dict[str, Any]:
     return {"status": status_code, "error": message, "errors": [e.as_dict() for e in errors or []]}
 
 
-def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """One handler for domain errors and DRF's own, so every error has the same body."""
     if isinstance(exc, DomainError):
         return Response(exc.as_dict(), status=exc.status)
@@ -110,7 +110,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     return response
 
 
-def _database_unavailable(exc: Exception, context: dict) -> Response:
+def _database_unavailable(exc: Exception, context: dict[str, Any]) -> Response:
     """503 with Retry-After when the database connection dropped or refused us (a restart, a failover, a
     terminated backend, too many clients, SQLite's busy timeout): not the client's input, so not a 400,
     and not a bug in the request, so not a bare 500. Every change runs in one transaction, which the
@@ -124,16 +124,16 @@ def _database_unavailable(exc: Exception, context: dict) -> Response:
     return response
 
 
-class FieldErrorSerializer(serializers.Serializer):
+class FieldErrorSerializer(serializers.Serializer[Any]):
     field = serializers.CharField()
     code = serializers.CharField()
     message = serializers.CharField()
 
 
-class ErrorSerializer(serializers.Serializer):
+class ErrorSerializer(serializers.Serializer[Any]):
     status = serializers.IntegerField()
     error = serializers.CharField()
-    errors = FieldErrorSerializer(many=True)
+    errors = FieldErrorSerializer(many=True)  # type: ignore[assignment]  # a field, not Serializer.errors
 
 
 ERROR_TEXT = {
@@ -152,7 +152,7 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: OpenApiResponse(ErrorSerializer, description=ERROR_TEXT[code]) for code in codes}
 
 
-def json_404(request, exception=None):
+def json_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """Django's 404 for URLs no view matches (e.g. an id that is not a UUID): the API error body under
     /api/, the normal page elsewhere."""
     if request.path.startswith("/api/"):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
+from typing import Any, Protocol
 
-from django.db.models import Model
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.errors import DomainError, FieldError
@@ -23,12 +25,19 @@ class PreconditionFailed(DomainError):
     default_message = "The object changed since you read it (If-Match does not match its ETag)."
 
 
-def etag_of(obj: Model) -> str:
+class Stamped(Protocol):
+    """What an ETag is made of: every model of ours (resources.base.BaseModel) has both."""
+
+    pk: Any
+    updated_at: datetime
+
+
+def etag_of(obj: Stamped) -> str:
     digest = hashlib.sha256(f"{obj.pk}:{obj.updated_at.isoformat()}".encode()).hexdigest()[:32]
     return f'"{digest}"'
 
 
-def check_if_match(request, obj: Model) -> None:
+def check_if_match(request: Request, obj: Stamped) -> None:
     """PATCH/DELETE with a stale If-Match answers 412; without the header the write goes ahead."""
     header = request.headers.get("If-Match")
     if not header or header.strip() == "*":
@@ -39,6 +48,6 @@ def check_if_match(request, obj: Model) -> None:
                                                     "Reload the object and try again.")])
 
 
-def with_etag(response: Response, obj: Model) -> Response:
+def with_etag(response: Response, obj: Stamped) -> Response:
     response["ETag"] = etag_of(obj)
     return response
