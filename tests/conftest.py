@@ -40,6 +40,10 @@ SLOW = (
     # every admin and API URL of one organization requested as another's owner and manager: ~15 s each
     "tests/attack/test_tenant_sweep.py::test_the_admin_of_another_organization_shows_nothing_of_a[",
     "tests/attack/test_tenant_sweep.py::test_the_api_of_another_organization_shows_nothing_of_a[",
+    # a Python subprocess running `manage.py check --deploy`, a gunicorn server, real argon2 hashing: 1-3 s each
+    "tests/config/test_hardening.py::test_check_deploy_",
+    "tests/config/test_hardening.py::test_new_passwords_are_hashed_with_argon2",
+    "tests/config/test_redaction.py::test_gunicorns_access_log_masks_the_tokens",
 )
 
 
