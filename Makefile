@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint check clean bench bench-api bench-series
+.PHONY: install demo test test-fast lint check clean bench bench-api bench-series
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Allot needs Python 3.11 or newer")'
@@ -25,6 +25,12 @@ demo: install
 # On DATABASE_URL when it is set (e.g. postgres://root@127.0.0.1:5432/allot), else on an SQLite file.
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The edit loop: every test but the browser, fuzz and slow ones, in parallel (pytest-xdist, one worker per
+# core; each worker has its own test database). Same database choice as `make test`.
+TEST_WORKERS ?= auto
+test-fast: install
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not browser and not fuzz and not slow" $(PYTEST_ARGS)
 
 # The whole benchmark (benchmarks/run.py): gunicorn with 2 workers on 127.0.0.1 against a fresh PostgreSQL
 # database, driven by wrk (Debian's package, installed if missing); prints one table of figures next to their
@@ -54,8 +60,14 @@ bench-series: install
 	DATABASE_URL=$(BENCH_SERIES_DATABASE_URL) $(BIN)/python manage.py migrate --noinput -v0
 	DATABASE_URL=$(BENCH_SERIES_DATABASE_URL) $(BIN)/python benchmarks/bench_series.py
 
+# Every check runs, then the target fails if any did: ruff, ruff format, the import contracts, mypy.
 lint: install
-	$(BIN)/ruff check .
+	@status=0; \
+	echo "== ruff check"; $(BIN)/ruff check . || status=1; \
+	echo "== ruff format --check"; $(BIN)/ruff format --check . || status=1; \
+	echo "== lint-imports"; $(BIN)/lint-imports || status=1; \
+	echo "== mypy"; $(BIN)/mypy . || status=1; \
+	exit $$status
 
 clean:
-	rm -rf $(VENV) db.sqlite3 test_db*.sqlite3 staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) db.sqlite3 test_db*.sqlite3 staticfiles .pytest_cache .ruff_cache .mypy_cache .import_linter_cache

@@ -26,10 +26,35 @@ from .factories import (
 
 LONDON = ZoneInfo("Europe/London")
 
-postgres_only = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="needs PostgreSQL (exclusion constraints, row locks)"
-)
+POSTGRES_ONLY_REASON = "needs PostgreSQL (exclusion constraints, row locks)"
+# A skip on SQLite; pytest_collection_modifyitems below also marks every test it applies to `postgres`
+# (a mark can stand in a `pytestmark` list or `pytest.param(marks=...)`, so it stays a single skipif here).
+postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason=POSTGRES_ONLY_REASON)
 sqlite_only = pytest.mark.skipif(connection.vendor != "sqlite", reason="exercises SQLite's IMMEDIATE transactions")
+
+
+# Tests that take seconds each (real threads against live_server, worker subprocesses, pg_terminate_backend):
+# marked `slow`, so `make test-fast` leaves them out; `make test` and CI run them. By node id prefix (a module,
+# a class or a test), relative to the repository.
+SLOW = (
+    "tests/http/",  # live_server races and faults, worker subprocesses (PostgreSQL only)
+    # every admin and API URL of one organization requested as another's owner and manager: ~15 s each
+    "tests/attack/test_tenant_sweep.py::test_the_admin_of_another_organization_shows_nothing_of_a[",
+    "tests/attack/test_tenant_sweep.py::test_the_api_of_another_organization_shows_nothing_of_a[",
+    # a Python subprocess running `manage.py check --deploy`, a gunicorn server, real argon2 hashing: 1-3 s each
+    "tests/config/test_hardening.py::test_check_deploy_",
+    "tests/config/test_hardening.py::test_new_passwords_are_hashed_with_argon2",
+    "tests/config/test_redaction.py::test_gunicorns_access_log_masks_the_tokens",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if any(mark.name == "skipif" and mark.kwargs.get("reason") == POSTGRES_ONLY_REASON
+               for mark in item.iter_markers()):
+            item.add_marker(pytest.mark.postgres)
+        if item.nodeid.startswith(SLOW):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)

@@ -44,8 +44,9 @@ from tests.conftest import future
 MAX_EXAMPLES = 50
 # About three minutes a run: CI fuzzes once, on PostgreSQL (the production database), to stay well
 # inside its time budget. Everything it checks is database-independent HTTP behaviour.
-pytestmark = pytest.mark.skipif(connection.vendor != "postgresql",
-                                reason="the schema is fuzzed once per CI run, on PostgreSQL")
+pytestmark = [pytest.mark.fuzz, pytest.mark.postgres,
+              pytest.mark.skipif(connection.vendor != "postgresql",
+                                 reason="the schema is fuzzed once per CI run, on PostgreSQL")]
 # Everything else Schemathesis checks by default stays on: not_a_server_error, status_code_conformance,
 # content_type_conformance, response_schema_conformance, response_headers_conformance, ignored_auth, ...
 EXCLUDED_CHECKS = [positive_data_acceptance, negative_data_rejection, max_response_time]
