@@ -35,11 +35,10 @@ from __future__ import annotations
 
 import csv
 import io
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -60,6 +59,7 @@ from core.errors import (
     RateNotApplicable,
     ValidationFailed,
 )
+from core.ids import as_uuid
 
 from .models import (
     Booking,
@@ -74,157 +74,13 @@ from .models import (
     charge_transition_allowed,
 )
 from .pricing import ZERO, CreditTerms, DiscountTerms, EventRequest, Quote, quote_event, quote_events, round_money
+from .validation.billing import BookingBilling, EventBilling
 
 if TYPE_CHECKING:
     from core.actor import Actor
 
-EVENT_BILLING_KEYS = ("rateId", "products", "overridePrice")
-MAX_PRODUCTS = 50
-# A price fits the PRICE_DIGITS columns: 10 digits before the point, 4 after.
-MAX_PRICE = Decimal("9999999999.9999")
-
 
 # --- what a request says about paying --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EventBilling:
-    """One requested time's pricing choices (wire: rateId, products, overridePrice)."""
-
-    rate_id: UUID | None = None
-    products: tuple[tuple[UUID, int], ...] = ()
-    override_price: Decimal | None = None
-
-    @classmethod
-    def of(cls, be: BookingEvent) -> EventBilling:
-        return cls(rate_id=be.rate_id,
-                   products=tuple((UUID(str(p["productId"])), int(p["quantity"])) for p in be.products or []),
-                   override_price=be.override_price)
-
-    def products_wire(self) -> list[dict[str, Any]]:
-        return [{"productId": str(pid), "quantity": qty} for pid, qty in self.products]
-
-
-@dataclass(frozen=True)
-class BookingBilling:
-    """A booking's pricing choices (wire: discountCode, doNotUseBookingCredit, invoiceThisContact,
-    purchaseOrder; staff create only: chargeNow, invoiceNow)."""
-
-    discount_code: str | None = None
-    do_not_use_booking_credit: bool = False
-    invoice_this_contact: bool = False
-    purchase_order: str = ""
-    charge_now: bool = False
-    invoice_now: bool = False
-
-    @classmethod
-    def from_wire(cls, data: Mapping[str, Any]) -> BookingBilling:
-        return cls(discount_code=(data.get("discountCode") or "").strip() or None,
-                   do_not_use_booking_credit=bool(data.get("doNotUseBookingCredit", False)),
-                   invoice_this_contact=bool(data.get("invoiceThisContact", False)),
-                   purchase_order=(data.get("purchaseOrder") or "").strip(),
-                   charge_now=bool(data.get("chargeNow", False)), invoice_now=bool(data.get("invoiceNow", False)))
-
-
-def _uuid(value: Any) -> UUID | None:
-    if isinstance(value, UUID):
-        return value
-    try:
-        return UUID(str(value)) if isinstance(value, str) else None
-    except ValueError:
-        return None
-
-
-def parse_price(value: Any) -> Decimal | None:
-    """A non-negative amount with at most 4 decimals (a JSON number or a numeric string); None if not one."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-        return None
-    try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
-        return None
-    if not amount.is_finite() or amount < 0 or amount > MAX_PRICE or amount.as_tuple().exponent < -4:
-        return None
-    return amount
-
-
-def clean_event_billing(raw: Mapping[str, Any], prefix: str, add: Callable[..., None]) -> EventBilling:
-    """rateId, products and overridePrice of one requested time, their shape checked (what they mean, the
-    quote checks); problems go to `add(path, code, message)` as validation's other field errors."""
-    rate_id = None
-    if raw.get("rateId") not in (None, ""):
-        rate_id = _uuid(raw["rateId"])
-        if rate_id is None:
-            add(f"{prefix}.rateId", "INVALID", "rateId must be the id of one of the resource's rates.")
-    products: list[tuple[UUID, int]] = []
-    given = raw.get("products")
-    if given not in (None, ""):
-        if not isinstance(given, list):
-            add(f"{prefix}.products", "INVALID", "products must be a list of {productId, quantity}.")
-        elif len(given) > MAX_PRODUCTS:
-            add(f"{prefix}.products", "MAX_LENGTH", f"At most {MAX_PRODUCTS} products per time.")
-        else:
-            for k, item in enumerate(given):
-                where = f"{prefix}.products[{k}]"
-                if not isinstance(item, dict):
-                    add(where, "INVALID", "Each product is an object {productId, quantity}.")
-                    continue
-                pid = _uuid(item.get("productId"))
-                quantity = item.get("quantity", 1)
-                # ASCII digits only: str.isdigit() also passes "²", and a huge run of digits, which int() refuses.
-                if isinstance(quantity, str) and re.fullmatch(r"[0-9]{1,6}", quantity.strip()):
-                    quantity = int(quantity.strip())
-                if pid is None:
-                    add(f"{where}.productId", "INVALID", "productId must be the id of a product of the resource.")
-                elif any(pid == seen for seen, _ in products):
-                    add(f"{where}.productId", "NOT_UNIQUE", "The same product is listed twice; give one quantity.")
-                elif isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= 10000:
-                    add(f"{where}.quantity", "INVALID", "The quantity is a whole number from 1 to 10000.")
-                else:
-                    products.append((pid, quantity))
-    override = None
-    if raw.get("overridePrice") not in (None, ""):
-        override = parse_price(raw["overridePrice"])
-        if override is None:
-            add(f"{prefix}.overridePrice", "INVALID",
-                "overridePrice is an amount of at least 0 with at most 4 decimals.")
-    return EventBilling(rate_id=rate_id, products=tuple(products), override_price=override)
-
-
-def refuse_public_override(events: Any, *, single_event: bool) -> None:
-    """A booker (public submit, validate, change request) may choose a rate and products, never a price."""
-    if not isinstance(events, list | tuple):
-        return
-    errors = [FieldError(f"{'event' if single_event else f'events[{i}]'}.overridePrice", "NOT_ALLOWED",
-                         "Only staff may set the price of a booking.")
-              for i, raw in enumerate(events) if isinstance(raw, dict) and raw.get("overridePrice") not in (None, "")]
-    if errors:
-        raise ValidationFailed(errors=errors)
-
-
-def refuse_billing_changes(events: Any) -> None:
-    """A change request changes times and answers; pricing choices are staff's (approve with edits, or the
-    events API's overridePrice)."""
-    if not isinstance(events, list | tuple):
-        return
-    errors = [FieldError(f"{'event' if len(events) == 1 else f'events[{i}]'}.{key}", "NOT_ALLOWED",
-                         f"{key} cannot be changed by a change request.")
-              for i, raw in enumerate(events) if isinstance(raw, dict) for key in EVENT_BILLING_KEYS if key in raw]
-    if errors:
-        raise ValidationFailed(errors=errors)
-
-
-def check_charge_flags(billing: BookingBilling | None, *, approved: bool) -> None:
-    if billing is None:
-        return
-    errors = []
-    if billing.charge_now and billing.invoice_now:
-        errors.append(FieldError("invoiceNow", "INVALID", "Send chargeNow or invoiceNow, not both."))
-    for name, value in (("chargeNow", billing.charge_now), ("invoiceNow", billing.invoice_now)):
-        if value and not approved:
-            errors.append(FieldError(name, "INVALID", f"{name} is only for a booking created approved."))
-    if errors:
-        raise ValidationFailed(errors=errors)
 
 
 def apply_booking_billing(booking: Booking, billing: BookingBilling | None) -> None:
@@ -666,7 +522,7 @@ _VERBS = {ChargeStatus.CHARGED: "charged", ChargeStatus.INVOICED: "invoiced", Ch
 def _charge_move(charge_id: Any, target: int, actor: Actor, now: datetime | None) -> Charge:
     now = now or timezone.now()
     with transaction.atomic():
-        pk = _uuid(charge_id)
+        pk = as_uuid(charge_id)
         charge = Charge.objects.select_for_update(of=("self",)).filter(pk=pk).first() if pk else None
         if charge is None:
             raise NotFound("Charge not found.")
@@ -825,7 +681,7 @@ def _cell(text: str) -> str:
 
 
 __all__ = [
-    "BookingBilling", "DomainError", "EventBilling", "booking_estimate", "booking_events_release", "booking_price_fix",
+    "DomainError", "booking_estimate", "booking_events_release", "booking_price_fix",
     "charge_mark_charged", "charge_mark_invoiced", "charge_revert", "charged_event_ids", "charges_csv",
     "event_price_override", "events_charges_revert",
 ]

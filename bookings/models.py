@@ -15,7 +15,7 @@ from events.models import Event
 from resources.base import BaseModel
 from resources.models import PRICE_DIGITS, Organization, Rate, Resource, ResourceUnit
 
-# The highest `BookingModule.max_occurrences` can be set to (bookings.validation.MAX_TIMES per request).
+# The highest `BookingModule.max_occurrences` can be set to (bookings.validation.submission.MAX_TIMES per request).
 MAX_OCCURRENCES_LIMIT = 500
 
 
@@ -267,7 +267,7 @@ class BookingEvent(BaseModel):
     # The start the booker was reminded of (bookings.reminders): a moved event differs from it and is
     # reminded again; an unmoved one never twice.
     reminded_for = models.DateTimeField(null=True, blank=True, editable=False)
-    # An occurrence of a repeated request (bookings.repeat): the rule as requested (wire form; {} for a
+    # An occurrence of a repeated request (bookings.validation.repeat): the rule as requested (wire form; {} for a
     # single time), the id shared by the occurrences of that request (their Events share an EventSeries),
     # and its place in the expansion (0-based). Set at creation only: a repeat cannot be changed or added.
     repeat = models.JSONField(default=dict, blank=True, editable=False)

@@ -27,7 +27,7 @@ from events.selectors import events_payload, reservations_overlapping
 from events.services import EventSpec, conflicts_among
 from resources.models import Product, Rate, Resource, ResourceUnit
 
-from .billing import price_total, public_price
+from .billing import price_total, public_price, quote_clean
 from .models import (
     Booking,
     BookingChangeRequest,
@@ -43,6 +43,8 @@ from .models import (
     PortalStatus,
 )
 from .pricing import CreditTerms, DiscountTerms, ProductTerms, RateTerms, ResourceTerms
+from .validation.billing import BookingBilling
+from .validation.submission import assess_submission
 
 BOOKING_VALUES = (
     "id", "organization_id", "organization__timezone", "module_id", "portal_id", "customer_id", "contact_id",
@@ -186,9 +188,6 @@ def booking_estimate_payload(*, module: BookingModule, events: Any, single_event
                              discount_code: str | None = None, now: datetime | None = None) -> dict[str, Any]:
     """What a request would cost as the public sees it (no credit), for a request that validated: each
     time's estimate (repeats expanded) and the sums. Raises the pricing errors at their paths."""
-    from .billing import BookingBilling, quote_clean
-    from .validation import assess_submission
-
     clean, _ = assess_submission(module=module, contact={}, events=events, single_event=single_event,
                                  check_rules=False, check_contact=False, check_answers=False, now=now)
     quotes = quote_clean(module=module, clean_events=clean.events, billing=BookingBilling(discount_code=discount_code),

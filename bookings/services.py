@@ -59,7 +59,6 @@ from resources.models import Membership, Organization, Resource
 from webhooks.services import webhook_emit
 
 from . import billing
-from .billing import BookingBilling
 from .models import (
     Booking,
     BookingChangeRequest,
@@ -80,20 +79,17 @@ from .models import (
     random_portal_slug,
 )
 from .notify import notify_admin, notify_booker, notify_visitors
-from .repeat import Occurrence, collapse_occurrence_errors
-from .validation import (
-    CleanEvent,
-    CleanSubmission,
-    check_event_rules,
-    check_repeat_allowed,
-    clean_note,
-    clean_title,
-    clean_visitors,
-    occurrence_refs,
-    parse_moment,
-    validate_contact,
-    validate_submission,
+from .validation.billing import (
+    BookingBilling,
+    EventBilling,
+    check_charge_flags,
+    refuse_billing_changes,
+    refuse_public_override,
 )
+from .validation.events import CleanEvent, check_event_rules, clean_visitors, occurrence_refs, parse_moment
+from .validation.fields import clean_note, clean_title, validate_contact
+from .validation.repeat import Occurrence, collapse_occurrence_errors
+from .validation.submission import CleanSubmission, check_repeat_allowed, validate_submission
 
 S = BookingStatus
 
@@ -279,7 +275,7 @@ def _update_booking_event(be: BookingEvent, ce: CleanEvent) -> None:
     if (be.title, be.start, be.end, be.attendees, be.answers, be.unit_id) != wanted:  # a series: only what changed
         be.title, be.start, be.end, be.attendees, be.answers, be.unit_id = wanted
         be.save()
-    if billing.EventBilling.of(be) != ce.billing:  # staff's pricing edits at approval
+    if EventBilling.of(be) != ce.billing:  # staff's pricing edits at approval
         be.rate_id, be.products, be.override_price = (ce.billing.rate_id, ce.billing.products_wire(),
                                                       ce.billing.override_price)
         be.save(update_fields=["rate", "products", "override_price", "updated_at"])
@@ -788,8 +784,8 @@ def booking_submit(
             or not module.portals.filter(pk=portal.pk).exists():
         raise NotFound("This booking form is not published.")
     check_repeat_allowed(module=module, events=events, single_event=single_event)
-    billing.refuse_public_override(events, single_event=single_event)
-    billing.check_charge_flags(billing_choices, approved=False)
+    refuse_public_override(events, single_event=single_event)
+    check_charge_flags(billing_choices, approved=False)
     with transaction.atomic():
         clean = validate_submission(module=module, contact=contact, events=events, single_event=single_event, now=now)
         guests = clean_visitors(visitors, _resources_of(clean))
@@ -869,7 +865,7 @@ def booking_create(
     org = module.organization
     if portal is not None and portal.organization_id != org.pk:
         raise ValidationFailed(errors=[FieldError("portalId", "NOT_FOUND", "No such portal.")])
-    billing.check_charge_flags(billing_choices, approved=status == BookingStatus.APPROVED)
+    check_charge_flags(billing_choices, approved=status == BookingStatus.APPROVED)
     with transaction.atomic():
         customer = _resolve(Customer, org, customer_id, "customerId")
         contact_obj = _resolve(Contact, org, contact_id, "contactId")
@@ -1114,7 +1110,7 @@ def change_request_submit(
     """
     if not isinstance(cancellation, bool):
         raise ValidationFailed(errors=[FieldError("cancellation", "INVALID", "cancellation is true or false.")])
-    billing.refuse_billing_changes(events)
+    refuse_billing_changes(events)
     note = clean_note(request_note)
     with transaction.atomic():
         booking = _lock_booking(booking_id)
@@ -1256,7 +1252,7 @@ def change_request_approve(
             booking.status = BookingStatus.CANCELED
             note = ""
         else:
-            billing.refuse_billing_changes(event_edits)
+            refuse_billing_changes(event_edits)
             edits = _combine_edits(change_request.event_changes, event_edits, booking_events)
             clean = _merge_and_validate(booking, booking_events, contact_changes=change_request.contact_changes,
                                         event_changes=edits, check_rules=not override_rules,

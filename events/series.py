@@ -131,7 +131,8 @@ def local_shift(moment: datetime, delta: timedelta, tz: ZoneInfo) -> datetime:
 FREQUENCIES = {"daily": ("daily", "day"), "weekly": ("weekly", "week"), "monthly": ("monthly", "month"),
                "yearly": ("yearly", "year")}
 # The rule's frequency however it is spelled: RFC 5545 names, and the second reference's eBookingRepeatCycle
-# numbers (what bookings.repeat stores: 1 Daily … 4 Yearly; 5-9 the first … fourth or last weekday of a month).
+# numbers (what bookings.validation.repeat stores: 1 Daily … 4 Yearly; 5-9 the first … fourth or last weekday
+# of a month).
 _FREQUENCY_ALIASES = {
     "DAILY": "daily", "WEEKLY": "weekly", "MONTHLY": "monthly", "YEARLY": "yearly",
     "1": "daily", "2": "weekly", "3": "monthly", "4": "yearly", "5": "monthly", "6": "monthly", "7": "monthly",

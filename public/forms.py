@@ -18,13 +18,14 @@ from django.http import QueryDict
 from django.utils.dateparse import parse_datetime
 from django.utils.html import linebreaks
 
-from bookings.billing import BookingBilling, has_price
+from bookings.billing import has_price
 from bookings.models import Booking, BookingModule, FieldType, FormField, FormSection, Portal
-from bookings.preflight import SLOT_CODES, booking_preflight
-from bookings.repeat import WEEKDAY_KEYS, Cycle
 from bookings.selectors import booking_estimate_payload, pricing_resources
 from bookings.services import BookingResult, booking_submit, change_request_submit
-from bookings.validation import check_repeat_allowed, public_errors, validate_submission
+from bookings.validation.billing import BookingBilling
+from bookings.validation.public import SLOT_CODES, booking_preflight, public_errors
+from bookings.validation.repeat import WEEKDAY_KEYS, Cycle
+from bookings.validation.submission import check_repeat_allowed, validate_submission
 from core.actor import Actor
 from core.errors import (
     Conflict,

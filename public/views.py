@@ -164,7 +164,7 @@ def module_book(request: HttpRequest, portal, module) -> HttpResponse:
     elif request.POST.get("use"):  # a suggested free time: refill that date's times, nothing else
         form.use_slot(request.POST["use"])
     elif request.POST.get("check") or action == "check":
-        # "Check availability": the validate endpoint's logic (bookings.preflight); nothing is created.
+        # "Check availability": the validate endpoint's logic (bookings.validation.public); nothing is created.
         wait = _throttle_wait(request)
         if wait is not None:
             return _throttled(render(request, "public/book.html", {**context, "throttled_wait": wait}, status=429),

@@ -93,7 +93,7 @@ def safe_note(html: str) -> str:
 
 # --- decision forms ----------------------------------------------------------------------------------
 
-# Every line break str.splitlines() knows, as the API's check (bookings.validation.LINE_BREAK_RE) refuses.
+# Every line break str.splitlines() knows, as the API's check (bookings.validation.fields.LINE_BREAK_RE) refuses.
 one_line = RegexValidator(r"^[^\r\n\x85\u2028\u2029]*$", "The subject must be one line.", code="INVALID")
 
 

@@ -19,9 +19,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bookings import billing, services
+from bookings import services
 from bookings.models import Booking, BookingChangeRequest, BookingModule, BookingStatus, Portal
-from bookings.preflight import booking_preflight, check_published
 from bookings.selectors import (
     booking_estimate_payload,
     booking_payload,
@@ -31,7 +30,9 @@ from bookings.selectors import (
     change_requests_payload,
     events_payload,
 )
-from bookings.validation import check_repeat_allowed, public_errors
+from bookings.validation.billing import BookingBilling, refuse_public_override
+from bookings.validation.public import booking_preflight, check_published, public_errors
+from bookings.validation.submission import check_repeat_allowed
 from core.api.errors import error_responses
 from core.api.etags import check_if_match, with_etag
 from core.api.fields import MomentFilter
@@ -125,7 +126,7 @@ def _staff_create(request, data: dict, module: BookingModule, portal: Portal | N
         customer_id=data.get("customerId"), contact_id=data.get("contactId"),
         notification=NotificationInSerializer.spec(data.get("notification")),
         override_rules=data.get("overrideRules", False), skip_conflicts=data.get("skipConflicts", False),
-        billing_choices=billing.BookingBilling.from_wire(data),
+        billing_choices=BookingBilling.from_wire(data),
         visitors=data.get("visitors"),
     )
     return _booking_response(result.booking, http_status=201, events=result.events, extra=_skipped(data, result))
@@ -156,7 +157,7 @@ class BookingSubmitView(APIView):
             result = services.booking_submit(
                 module=module, portal=portal, contact=data.get("contact"), events=events, single_event=single,
                 title=data.get("title"), request_note=data.get("requestNote", ""), visitors=data.get("visitors"),
-                billing_choices=billing.BookingBilling.from_wire(data),
+                billing_choices=BookingBilling.from_wire(data),
             )
         except DomainError as exc:
             exc.errors = public_errors(exc.errors)  # never another booking's title or event ids
@@ -202,7 +203,7 @@ class BookingValidateView(APIView):
         events, single = ValidateSerializer.events_of(data)
         if not staff:
             check_repeat_allowed(module=module, events=events, single_event=single)
-            billing.refuse_public_override(events, single_event=single)
+            refuse_public_override(events, single_event=single)
         result = booking_preflight(
             module=module, contact=data.get("contact"), events=events, single_event=single,
             check_contact="contact" in data, check_rules=not (staff and data["overrideRules"]),

@@ -11,9 +11,9 @@ from decimal import Decimal
 
 import pytest
 
-from bookings.billing import BookingBilling
 from bookings.models import BookingCredit, BookingLog, BookingStatus, Charge, DiscountCode
 from bookings.services import booking_approve
+from bookings.validation.billing import BookingBilling
 from events.models import Event, EventStatus
 from resources.models import Rate, RateUnit, Role
 

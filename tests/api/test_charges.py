@@ -12,9 +12,9 @@ from decimal import Decimal
 
 import pytest
 
-from bookings.billing import BookingBilling
 from bookings.models import BookingCredit, BookingStatus, Charge, ChargeStatus, DiscountCode
 from bookings.services import booking_approve, booking_create
+from bookings.validation.billing import BookingBilling
 from core.time import iso
 from events.models import Event
 from resources.models import Rate, RateUnit, Role

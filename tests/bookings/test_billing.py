@@ -13,7 +13,6 @@ import pytest
 from rest_framework.test import APIClient
 
 from bookings import billing
-from bookings.billing import BookingBilling
 from bookings.models import (
     BookingCredit,
     BookingLog,
@@ -25,6 +24,7 @@ from bookings.models import (
     DiscountCodeUse,
 )
 from bookings.services import EventProcedure, booking_approve, booking_cancel, booking_create, change_request_submit
+from bookings.validation.billing import BookingBilling
 from core.actor import Actor
 from core.errors import (
     ChargeLocked,

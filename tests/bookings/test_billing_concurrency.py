@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import pytest
 
-from bookings.billing import BookingBilling
 from bookings.models import (
     Booking,
     BookingCredit,
@@ -21,6 +20,7 @@ from bookings.models import (
     DiscountCodeUse,
 )
 from bookings.services import booking_approve
+from bookings.validation.billing import BookingBilling
 from core.errors import CreditUnavailable, InvalidDiscountCode
 from resources.models import Rate, RateUnit
 from tests.conftest import Setup, future, postgres_only, race

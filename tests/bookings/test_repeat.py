@@ -1,4 +1,4 @@
-"""Repeat rules on booking requests (bookings.repeat, the validator and the lifecycle services): the nine
+"""Repeat rules on booking requests (bookings.validation.repeat, the validator and the lifecycle services): the nine
 cycles against dates written out by hand, DST, the occurrence cap and the advance limit, one error per
 failing occurrence, staff's skipConflicts, EventSeries on hold and approval, create-only, and a conflict
 check whose number of queries does not grow with the number of occurrences."""
@@ -13,10 +13,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from bookings.models import Booking, BookingEvent, BookingLog, BookingStatus
-from bookings.repeat import Cycle, expand_repeat, parse_repeat
 from bookings.selectors import booking_payload
 from bookings.services import booking_approve, booking_create, booking_update, change_request_submit
-from bookings.validation import validate_submission
+from bookings.validation.repeat import Cycle, expand_repeat, parse_repeat
+from bookings.validation.submission import validate_submission
 from core.actor import Actor
 from core.errors import BookingConflict, ImmutableField, ValidationFailed
 from events.models import Event, EventSeries, EventStatus, Reservation

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from bookings.models import FieldType, FormSection, ModuleResource
-from bookings.validation import validate_submission
+from bookings.validation.submission import validate_submission
 from core.errors import ValidationFailed
 from tests.conftest import future
 from tests.factories import (

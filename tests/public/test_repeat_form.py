@@ -11,7 +11,7 @@ import pytest
 from django.core import mail
 
 from bookings.models import Booking, BookingEvent
-from bookings.repeat import WEEKDAY_KEYS
+from bookings.validation.repeat import WEEKDAY_KEYS
 from events.models import Event, Reservation
 from events.services import event_create
 from notifications.models import Notification

@@ -1,4 +1,4 @@
-"""Repeat rules on booking requests (DESIGN §10, the coworking reference's repeat fields).
+"""Repeat rules on booking requests (docs/architecture.md#series, the coworking reference's repeat fields).
 
 A requested event may carry `repeat`:
 
@@ -25,7 +25,7 @@ Europe/London becomes 02:30 BST); a local time that exists twice (the autumn cha
 takes the first (fold=0, summer time).
 
 This module is pure: parsing, expansion and the per-occurrence shape of errors. The validator
-(bookings.validation) applies it and the module's cap (`BookingModule.max_occurrences`); the booking
+(bookings.validation.events) applies it and the module's cap (`BookingModule.max_occurrences`); the booking
 rules, including the resource's advance limit, are then checked for every occurrence.
 """
 
@@ -146,34 +146,52 @@ def parse_repeat(raw: Any, path: str) -> tuple[RepeatRule | None, list[FieldErro
                                                   "repeatOnMondays … repeatOnSundays).")]
     errors = [FieldError(f"{path}.{key}", "UNKNOWN_FIELD", f"{key} is not a repeat setting.")
               for key in raw if key not in REPEAT_KEYS]
-    cycle = None
-    value = raw.get("repeats")
+    cycle = _parse_cycle(raw.get("repeats"), path, errors)
+    every = _parse_every(raw.get("repeatEvery"), path, errors)
+    until = _parse_until(raw.get("repeatUntil"), path, errors)
+    weekdays = _parse_weekdays(raw, cycle, path, errors)
+    if errors or cycle is None or until is None:
+        return None, errors
+    return RepeatRule(repeats=cycle, every=every, until=until, weekdays=tuple(weekdays)), []
+
+
+def _parse_cycle(value: Any, path: str, errors: list[FieldError]) -> Cycle | None:
     if value is None or value == "":
         errors.append(FieldError(f"{path}.repeats", "REQUIRED", "Choose how the booking repeats."))
-    elif _int(value) not in Cycle._value2member_map_:
+        return None
+    if _int(value) not in Cycle._value2member_map_:
         errors.append(FieldError(f"{path}.repeats", "INVALID_CHOICE",
                                  "repeats is 1 Daily, 2 Weekly, 3 Monthly, 4 Yearly, 5 FirstOfMonth, "
                                  "6 SecondOfMonth, 7 ThirdOfMonth, 8 LastOfMonth or 9 FourthOfMonth."))
-    else:
-        cycle = Cycle(_int(value))
-    every = 1
-    value = raw.get("repeatEvery")
-    if value is not None and value != "":
-        every = _int(value)
-        if every is None:
-            errors.append(FieldError(f"{path}.repeatEvery", "INVALID", "repeatEvery must be a whole number."))
-        elif every < 1:
-            errors.append(FieldError(f"{path}.repeatEvery", "MIN_VALUE", "repeatEvery must be at least 1."))
-        elif every > MAX_EVERY:
-            errors.append(FieldError(f"{path}.repeatEvery", "MAX_VALUE", f"repeatEvery must be at most {MAX_EVERY}."))
-    until = None
-    value = raw.get("repeatUntil")
+        return None
+    return Cycle(_int(value))
+
+
+def _parse_every(value: Any, path: str, errors: list[FieldError]) -> Any:
+    """The interval (1 when not given); what was sent when it is not valid (the problem is in `errors`)."""
+    if value is None or value == "":
+        return 1
+    every = _int(value)
+    if every is None:
+        errors.append(FieldError(f"{path}.repeatEvery", "INVALID", "repeatEvery must be a whole number."))
+    elif every < 1:
+        errors.append(FieldError(f"{path}.repeatEvery", "MIN_VALUE", "repeatEvery must be at least 1."))
+    elif every > MAX_EVERY:
+        errors.append(FieldError(f"{path}.repeatEvery", "MAX_VALUE", f"repeatEvery must be at most {MAX_EVERY}."))
+    return every
+
+
+def _parse_until(value: Any, path: str, errors: list[FieldError]) -> date | None:
     if value is None or value == "":
         errors.append(FieldError(f"{path}.repeatUntil", "REQUIRED", "Say until which date the booking repeats."))
-    else:
-        until = _date(value)
-        if until is None:
-            errors.append(FieldError(f"{path}.repeatUntil", "INVALID", "repeatUntil must be a date (YYYY-MM-DD)."))
+        return None
+    until = _date(value)
+    if until is None:
+        errors.append(FieldError(f"{path}.repeatUntil", "INVALID", "repeatUntil must be a date (YYYY-MM-DD)."))
+    return until
+
+
+def _parse_weekdays(raw: Mapping[str, Any], cycle: Cycle | None, path: str, errors: list[FieldError]) -> list[int]:
     weekdays = []
     for day, key in enumerate(WEEKDAY_KEYS):
         flag = _bool(raw.get(key))
@@ -185,9 +203,7 @@ def parse_repeat(raw: Any, path: str) -> tuple[RepeatRule | None, list[FieldErro
                 errors.append(FieldError(f"{path}.{key}", "INVALID",
                                          f"A {cycle.name.lower()} repeat keeps the start's date; "
                                          "weekdays do not apply to it."))
-    if errors or cycle is None or until is None:
-        return None, errors
-    return RepeatRule(repeats=cycle, every=every, until=until, weekdays=tuple(weekdays)), []
+    return weekdays
 
 
 def _naive_local(moment: datetime, tz: ZoneInfo) -> datetime:

@@ -1,4 +1,8 @@
-"""Check a booking request without making it (`POST /api/v1/bookings/validate`).
+"""What a booker may see of the errors, and checking a booking request without making it
+(`POST /api/v1/bookings/validate`, the public form's "Check availability").
+
+public_errors words a conflict without the other booking: the resource is named, never the other
+booking's title or event id (docs/architecture.md#public-site).
 
 booking_preflight runs what a submit or a staff create runs — the validator (form answers, repeats
 expanded, every booking rule of every occurrence) and the conflict check — and reports every problem at
@@ -34,17 +38,61 @@ from events.selectors import closures_for, reservations_overlapping
 from events.services import EventSpec, conflicts_among, units_of
 from resources.models import Closure, Resource
 
-from .models import BookingModule, Portal, PortalStatus
+from ..models import BookingModule, Portal, PortalStatus
+from .events import CleanEvent, occurrence_refs
+from .fields import clean_note, clean_title
 from .repeat import collapse_occurrence_errors
-from .validation import (
-    CleanEvent,
-    assess_submission,
-    clean_note,
-    clean_title,
-    occurrence_refs,
-    public_errors,
-    set_aside_failing_occurrences,
-)
+from .submission import assess_submission, set_aside_failing_occurrences
+
+# --- what a booker may see of the errors ---------------------------------------------------------------
+
+
+CONFLICT_CODES = frozenset({"BOOKING_CONFLICT", "CAPACITY_EXCEEDED"})
+PRIVATE_META = ("conflictingEventIds", "conflictingTitles", "titles")
+
+
+def public_errors(errors: Sequence[FieldError]) -> list[FieldError]:
+    """The errors as a public caller (a booker, the public API) may see them: a conflict names the resource
+    and never the other booking (`"Room is already booked at that time."`), and no error carries
+    `conflictingEventIds`. Staff keep the detail (the admin shows what is in the way).
+
+    A plain conflict's message is rebuilt. An occurrence's merged error (bookings.validation.repeat.
+    collapse_occurrence_errors) keeps its date, and is rebuilt as "<date>: <Resource> is already booked at
+    that time." when its text names a booking; to keep an occurrence's other problems in its message, clean
+    the errors before merging them (as booking_preflight does for the public)."""
+    ids = {str(e.meta.get("resourceId")) for e in errors
+           if (set(e.meta.get("codes") or ()) | {e.code}) & CONFLICT_CODES}
+    names = {str(pk): name for pk, name in Resource.objects.filter(
+        pk__in=[i for i in ids if _is_uuid(i)]).values_list("pk", "name")} if ids else {}
+    out = []
+    for error in errors:
+        if not (set(error.meta.get("codes") or ()) | {error.code}) & CONFLICT_CODES:
+            out.append(error)
+            continue
+        meta = {k: v for k, v in error.meta.items() if k not in PRIVATE_META}
+        resource = names.get(str(meta.get("resourceId")), "This resource")
+        message = error.message
+        if "occurrence" in meta:
+            label, _, rest = message.partition(": ")
+            if " is already booked by " in rest:
+                message = f"{label}: {resource} is already booked at that time."
+        elif error.code == "CAPACITY_EXCEEDED":
+            message = f"{resource} is fully booked at that time."
+        elif error.code == "BOOKING_CONFLICT":
+            message = f"{resource} is already booked at that time."
+        out.append(FieldError(error.field, error.code, message, meta))
+    return out
+
+
+def _is_uuid(value: Any) -> bool:
+    try:
+        UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+# --- the dry run ------------------------------------------------------------------------------------------
 
 # The codes a different time of the same length can cure.
 SLOT_CODES = frozenset({"BOOKING_CONFLICT", "CAPACITY_EXCEEDED", "OUTSIDE_BOOKABLE_HOURS", "RESOURCE_CLOSED",
@@ -53,6 +101,7 @@ STEP = timedelta(minutes=30)
 SEARCH_DAYS = 14
 MAX_SLOTS = 3
 MAX_SUGGESTED = 10
+
 
 
 @dataclass
@@ -130,7 +179,7 @@ def booking_preflight(
     ones. `check_contact` False leaves the contact answers out and `check_answers` False the events' titles and
     custom answers (a form checking its times first);
     `check_rules` False is staff's overrideRules; `skip_conflicts` staff's skipConflicts. `public` (a booker
-    asking) words conflicts without the other bookings' titles and event ids (validation.public_errors)."""
+    asking) words conflicts without the other bookings' titles and event ids (public_errors)."""
     now = now or timezone.now()
     clean, problems = assess_submission(module=module, contact=contact, events=events, single_event=single_event,
                                         check_rules=check_rules, check_contact=check_contact,
