@@ -18,11 +18,13 @@ from django.http import QueryDict
 from django.utils.dateparse import parse_datetime
 from django.utils.html import linebreaks
 
-from bookings.billing import BookingBilling, has_price
+from bookings.billing import BookingBilling
 from bookings.models import Booking, BookingModule, FieldType, FormField, FormSection, Portal
 from bookings.preflight import SLOT_CODES, booking_preflight
+from bookings.pricing.estimate import has_price
+from bookings.pricing.terms import pricing_resources
 from bookings.repeat import WEEKDAY_KEYS, Cycle
-from bookings.selectors import booking_estimate_payload, pricing_resources
+from bookings.selectors import booking_estimate_payload
 from bookings.services import BookingResult, booking_submit, change_request_submit
 from bookings.validation import check_repeat_allowed, public_errors, validate_submission
 from core.actor import Actor

@@ -30,8 +30,8 @@ from resources.models import Organization, Rate, Resource
 from resources.permissions import request_allows
 
 from .. import services
-from ..billing import has_price, price_total
 from ..models import Booking, BookingEvent, BookingLog, BookingStatus, Contact, Customer, FormField
+from ..pricing.estimate import has_price, price_total
 from ..selectors import bookings_conflicts
 from ..services import TRANSITIONS
 from .common import (

@@ -24,8 +24,8 @@ from resources.admin_base import OrgScopedInline
 from resources.models import Rate
 from resources.permissions import request_allows
 
-from .. import billing
 from ..models import BookingCredit, Charge, DiscountCode, DiscountCodeUse, RateCustomer
+from ..pricing.charges import charge_mark_charged, charge_mark_invoiced, charge_revert, charges_csv
 
 
 def _check_window(form: forms.ModelForm, cleaned: dict[str, Any]) -> None:
@@ -226,19 +226,19 @@ class ChargeAdmin(ScopedAdmin):
 
     @admin.action(description="Mark charged", permissions=["mark"])
     def mark_charged(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._move(request, queryset, billing.charge_mark_charged, "marked charged")
+        self._move(request, queryset, charge_mark_charged, "marked charged")
 
     @admin.action(description="Mark invoiced", permissions=["mark"])
     def mark_invoiced(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._move(request, queryset, billing.charge_mark_invoiced, "marked invoiced")
+        self._move(request, queryset, charge_mark_invoiced, "marked invoiced")
 
     @admin.action(description="Revert", permissions=["mark"])
     def revert_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._move(request, queryset, billing.charge_revert, "reverted")
+        self._move(request, queryset, charge_revert, "reverted")
 
     @admin.action(description="Export as CSV (for accounting)", permissions=["view"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
-        response = HttpResponse(billing.charges_csv(queryset), content_type="text/csv; charset=utf-8")
+        response = HttpResponse(charges_csv(queryset), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="charges.csv"'
         return response
 
