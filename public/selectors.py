@@ -401,7 +401,7 @@ class BookingSummary:
     open_request: BookingChangeRequest | None
     can_change: bool
     can_cancel: bool
-    price: dict[str, Any] | None = None  # bookings.billing.price_total, as the public sees it (no credit)
+    price: dict[str, Any] | None = None  # bookings.pricing.estimate.price_total, as the public sees it (no credit)
 
 
 SHORT_SERIES = 6  # a repeated request with more dates shows them folded (a <details> list)

@@ -176,7 +176,7 @@ class BookingCreditAdmin(ScopedAdmin):
 
 @admin.register(Charge)
 class ChargeAdmin(ScopedAdmin):
-    """Charges are written by the approval service (bookings.billing); staff move them with the actions
+    """Charges are written by the approval service (bookings.pricing.fixing); staff move them with the actions
     (Mark charged, Mark invoiced, Revert: managers) and export them as CSV for accounting (anyone who sees
     them; filter by date first, then select all). The rows themselves are never edited here."""
 
