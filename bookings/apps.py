@@ -8,13 +8,13 @@ def _lock_bookings(sender, *, event_ids, actor=None, **kwargs):
 
 
 def _charged_events(sender, *, event_ids, **kwargs):
-    from .billing import charged_event_ids
+    from .pricing.charges import charged_event_ids
 
     return charged_event_ids(event_ids)
 
 
 def _revert_charges(sender, *, event_ids, actor=None, **kwargs):
-    from .billing import events_charges_revert
+    from .pricing.charges import events_charges_revert
     from .services import _actor_of
 
     events_charges_revert(event_ids=event_ids, actor=_actor_of(actor))
@@ -32,7 +32,8 @@ class BookingsConfig(AppConfig):
 
     def ready(self):
         # Staff may change a booking's events directly on the calendar (the events API, the Event admin);
-        # events cannot know about bookings (DESIGN §2), so it announces such changes and we follow them.
+        # events cannot know about bookings (docs/architecture.md#apps-and-layers), so it announces such changes
+        # and we follow them.
         from events.signals import charges_revert, occurrences_changed, occurrences_changing, occurrences_charged
 
         occurrences_changing.connect(_lock_bookings, dispatch_uid="bookings.lock_bookings")

@@ -221,8 +221,8 @@ class Booking(BaseModel):
                                    related_name="+")
     decided_at = models.DateTimeField(null=True, blank=True)
     internal_notes = models.TextField(blank=True, help_text="Staff only; never shown to the booker.")
-    # What the request said about paying (issue 9, bookings.billing): the code is checked on submit and
-    # counted on approval; credit is used on approval unless the request declined it.
+    # What the request said about paying (docs/architecture.md#prices, bookings.pricing): the code is checked
+    # on submit and counted on approval; credit is used on approval unless the request declined it.
     discount_code = models.ForeignKey("DiscountCode", null=True, blank=True, on_delete=models.SET_NULL,
                                       related_name="bookings")
     do_not_use_booking_credit = models.BooleanField(default=False)
@@ -273,9 +273,10 @@ class BookingEvent(BaseModel):
     repeat = models.JSONField(default=dict, blank=True, editable=False)
     repeat_group = models.UUIDField(null=True, blank=True, editable=False)
     occurrence = models.PositiveIntegerField(null=True, blank=True, editable=False)
-    # Pricing (issue 9, bookings.billing): the rate the request named (else the cheapest applies), the
-    # products as requested ([{productId, quantity}]), staff's override of the rates' amount, and the price:
-    # the estimate (`"fixed": false`) until approval, then the snapshot fixed on the Event (`"fixed": true`).
+    # Pricing (docs/architecture.md#prices, bookings.pricing): the rate the request named (else the cheapest
+    # applies), the products as requested ([{productId, quantity}]), staff's override of the rates' amount, and
+    # the price: the estimate (`"fixed": false`) until approval, then the snapshot fixed on the Event
+    # (`"fixed": true`).
     rate = models.ForeignKey(Rate, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     products = models.JSONField(default=list, blank=True)
     override_price = models.DecimalField(**PRICE_DIGITS, null=True, blank=True)
@@ -369,8 +370,8 @@ class BookingLog(BaseModel):
         return f"{self.action} by {self.actor_label or self.actor_kind}"
 
 
-# --- prices, discounts, credit and charges (issue 9) ---------------------------------------------------
-# How a price is computed is bookings.pricing; these are the records it reads and the services write.
+# --- prices, discounts, credit and charges (docs/architecture.md#prices) --------------------------------
+# How a price is computed is bookings.pricing.quote; these are the records it reads and the services write.
 
 
 class RateCustomer(BaseModel):
@@ -458,7 +459,7 @@ class BookingCredit(BaseModel):
     description = models.CharField(max_length=200, blank=True)
     amount = models.DecimalField(**PRICE_DIGITS, validators=[MinValueValidator(Decimal("0.01"))])
     balance = models.DecimalField(**PRICE_DIGITS)
-    # For events starting in this period (bookings.pricing).
+    # For events starting in this period (bookings.pricing.quote).
     valid_from = models.DateTimeField(null=True, blank=True)
     valid_until = models.DateTimeField(null=True, blank=True)
     resources = models.ManyToManyField(Resource, blank=True, related_name="booking_credits",

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import hmac
 from collections import defaultdict
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
 from django.utils.dateparse import parse_datetime
 
 from core.errors import FieldError, NotFound
@@ -25,24 +24,21 @@ from core.tokens import hash_token
 from events.models import Event, EventStatus, Reservation
 from events.selectors import events_payload, reservations_overlapping
 from events.services import EventSpec, conflicts_among
-from resources.models import Product, Rate, Resource, ResourceUnit
+from resources.models import Resource, ResourceUnit
 
-from .billing import price_total, public_price, quote_clean
 from .models import (
     Booking,
     BookingChangeRequest,
-    BookingCredit,
     BookingEvent,
     BookingModule,
     BookingStatus,
     BookingVisitor,
-    DiscountCode,
     FormField,
     ModuleResource,
     Portal,
     PortalStatus,
 )
-from .pricing import CreditTerms, DiscountTerms, ProductTerms, RateTerms, ResourceTerms
+from .pricing.estimate import price_total, public_price, quote_clean
 from .validation.billing import BookingBilling
 from .validation.submission import assess_submission
 
@@ -349,63 +345,3 @@ def bookings_conflicts(booking_ids: list[UUID]) -> dict[UUID, dict[UUID, list[Fi
         for error in conflicts_among(specs=booking_specs, resources=resources, reservations=reservations):
             out.setdefault(booking_id, {}).setdefault(UUID(error.field.split(".")[0]), []).append(error)
     return out
-
-
-# --- pricing terms (bookings.pricing computes from these; three queries whatever the number of rates) ---
-
-
-def pricing_resources(resource_ids) -> dict[UUID, ResourceTerms]:
-    """The resources' active rates (with the customers a rate is reserved for) and active products."""
-    rates = Rate.objects.filter(active=True).prefetch_related("customer_links")
-    resources = (Resource.objects.filter(pk__in=list(resource_ids)).select_related("venue__organization")
-                 .prefetch_related(Prefetch("rates", queryset=rates),
-                                   Prefetch("products", queryset=Product.objects.filter(active=True))))
-    return {
-        resource.pk: ResourceTerms(
-            id=resource.pk, name=resource.name, tz=resource.venue.tz,
-            rates=tuple(RateTerms.from_model(rate, [link.customer_id for link in rate.customer_links.all()])
-                        for rate in resource.rates.all()),
-            products=tuple(ProductTerms.from_model(product) for product in resource.products.all()),
-        )
-        for resource in resources
-    }
-
-
-def discount_terms(*, organization_id: Any, code: str, contact_id: Any = None,
-                   exclude_booking_id: Any = None) -> DiscountTerms | None:
-    """The organization's code as typed (any letter case), with its uses by other bookings; None when
-    there is no such code (bookings.pricing.check_discount turns that into INVALID_DISCOUNT_CODE)."""
-    found = (DiscountCode.objects.filter(organization_id=organization_id, code__iexact=(code or "").strip())
-             .prefetch_related("resources").first())
-    if found is None:
-        return None
-    uses = found.uses.all()
-    if exclude_booking_id is not None:
-        uses = uses.exclude(booking_id=exclude_booking_id)
-    return DiscountTerms(
-        id=found.pk, code=found.code, percentage=found.percentage, amount=found.amount,
-        valid_from=found.valid_from, valid_until=found.valid_until, max_uses_total=found.max_uses_total,
-        max_uses_per_contact=found.max_uses_per_contact,
-        resource_ids=frozenset(r.pk for r in found.resources.all()), active=found.active,
-        uses_total=uses.count(), uses_by_contact=uses.filter(contact_id=contact_id).count() if contact_id else 0,
-    )
-
-
-def credit_terms(*, organization_id: Any, contact_id: Any = None, customer_id: Any = None) -> list[CreditTerms]:
-    """Credits with a balance left that belong to the contact or to the customer (the booking's, or else
-    the contact's). Validity for the event's start is bookings.pricing's to decide."""
-    owners = Q(pk__in=[])
-    if contact_id is not None:
-        owners |= Q(contact_id=contact_id)
-    if customer_id is not None:
-        owners |= Q(customer_id=customer_id)
-    credits = (BookingCredit.objects.filter(owners, organization_id=organization_id, balance__gt=0)
-               .prefetch_related("resources"))
-    return credit_terms_of(credits)
-
-
-def credit_terms_of(credits: Iterable[BookingCredit]) -> list[CreditTerms]:
-    """Credit rows (their resources prefetched) as bookings.pricing reads them."""
-    return [CreditTerms(id=c.pk, balance=c.balance, valid_from=c.valid_from, valid_until=c.valid_until,
-                        resource_ids=frozenset(r.pk for r in c.resources.all()), created_at=c.created_at)
-            for c in credits]

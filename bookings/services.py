@@ -58,7 +58,6 @@ from notifications.services import NotificationSpec
 from resources.models import Membership, Organization, Resource
 from webhooks.services import webhook_emit
 
-from . import billing
 from .models import (
     Booking,
     BookingChangeRequest,
@@ -79,6 +78,8 @@ from .models import (
     random_portal_slug,
 )
 from .notify import notify_admin, notify_booker, notify_visitors
+from .pricing.estimate import apply_booking_billing, booking_estimate
+from .pricing.fixing import booking_events_release, booking_price_fix, event_price_override, update_booking_billing
 from .validation.billing import (
     BookingBilling,
     EventBilling,
@@ -728,7 +729,7 @@ def _new_booking(
         request_note=clean_note(request_note),
         access_token_hash=token_hash,
     )
-    billing.apply_booking_billing(booking, billing_choices)
+    apply_booking_billing(booking, billing_choices)
     booking.save()
     return booking, token, _with_resources(_write_booking_events(booking, clean.events), clean.events)
 
@@ -795,7 +796,7 @@ def booking_submit(
         )
         _add_visitors(booking, guests)
         held, booking_events = _hold_or_check(module, booking_events, clean)
-        billing.booking_estimate(booking=booking, booking_events=booking_events, now=now,
+        booking_estimate(booking=booking, booking_events=booking_events, now=now,
                                  fields=[ce.field for ce in clean.events])
         _log(booking, actor, "submit", {}, _snapshot(booking, booking_events))
         if _auto_approves(module, clean):
@@ -903,11 +904,11 @@ def booking_create(
                                                          skip=skip_conflicts)
             _link_events(booking_events, result_events)
         if status in (BookingStatus.PENDING, BookingStatus.APPROVED):
-            billing.booking_estimate(booking=booking, booking_events=booking_events, now=now,
+            booking_estimate(booking=booking, booking_events=booking_events, now=now,
                                      fields=[ce.field for ce in clean.events] if not linked else None)
         if status == BookingStatus.APPROVED:
             choices = billing_choices or BookingBilling()
-            billing.booking_price_fix(booking=booking, booking_events=booking_events, actor=actor, now=now,
+            booking_price_fix(booking=booking, booking_events=booking_events, actor=actor, now=now,
                                       charge_now=choices.charge_now, invoice_now=choices.invoice_now)
         if status in (BookingStatus.APPROVED, BookingStatus.DENIED):
             _mark_decided(booking, actor, status)
@@ -970,7 +971,7 @@ def booking_approve(
     With `skip_conflicts`, occurrences that break a rule or conflict are left out: their requested times
     (and holds) are removed from the booking, the result's `skipped` lists them and the log names them.
 
-    The price is fixed (bookings.billing.booking_price_fix): `billing_changes` (wire keys discountCode,
+    The price is fixed (bookings.booking_price_fix): `billing_changes` (wire keys discountCode,
     doNotUseBookingCredit, invoiceThisContact, purchaseOrder) changes what the request said about paying;
     `accept_available_credit` approves even when less credit is left than the estimate counted on.
     The booking's visitors are invited (unless `notification` says not to email). `access_token` puts the
@@ -995,8 +996,8 @@ def booking_approve(
             booking.customer = _resolve(Customer, booking.organization, customer_id, "customerId")
         if contact_id is not _UNSET:
             booking.contact = _resolve(Contact, booking.organization, contact_id, "contactId")
-        billing.update_booking_billing(booking, billing_changes)
-        billing.booking_price_fix(booking=booking, booking_events=booking_events, actor=actor, now=now,
+        update_booking_billing(booking, billing_changes)
+        booking_price_fix(booking=booking, booking_events=booking_events, actor=actor, now=now,
                                   accept_available_credit=accept_available_credit)
         _mark_decided(booking, actor, BookingStatus.APPROVED)
         rules_note = _rules_override_note(clean.events, booking.organization, now) if override_rules else ""
@@ -1045,7 +1046,7 @@ def booking_cancel(
         _check_transition(booking, "cancel")
         booking_events = _booking_events(booking)
         before = _snapshot(booking, booking_events)
-        billing.booking_events_release(booking=booking, booking_events=booking_events, actor=actor)
+        booking_events_release(booking=booking, booking_events=booking_events, actor=actor)
         remaining = _end_events(booking_events, procedure)
         _withdraw_open_change_requests(booking, ChangeRequestDecision.WITHDRAWN, actor)
         booking.status = BookingStatus.CANCELED
@@ -1162,7 +1163,7 @@ def change_request_submit(
                 _link_events(booking_events, held)
             booking.contact_answers = clean.contact
             booking.save()
-            billing.booking_estimate(booking=booking, booking_events=booking_events, now=now)
+            booking_estimate(booking=booking, booking_events=booking_events, now=now)
             _log(booking, actor, "change_applied", before, _snapshot(booking, booking_events), note=note)
             notify_admin(booking, "admin_booking_changed", booking_events)
             return BookingResult(booking=booking, applied=True)
@@ -1247,7 +1248,7 @@ def change_request_approve(
         before = _snapshot(booking, booking_events)
         if change_request.cancellation:
             procedure = _parse_event_procedure(event_procedure)
-            billing.booking_events_release(booking=booking, booking_events=booking_events, actor=actor)
+            booking_events_release(booking=booking, booking_events=booking_events, actor=actor)
             events = _end_events(booking_events, procedure)
             booking.status = BookingStatus.CANCELED
             note = ""
@@ -1388,11 +1389,11 @@ def booking_events_follow(*, events: Sequence[Event], actor: Any = None, deleted
                     be.resources.set(wanted)
             ending = [be for be in booking_events if be.pk in ended]
             if ending:
-                billing.booking_events_release(booking=booking, booking_events=ending, actor=who)
+                booking_events_release(booking=booking, booking_events=ending, actor=who)
             if price_override is not None:
                 for be in booking_events:
                     if be.event_id in by_event:
-                        billing.event_price_override(booking=booking, booking_event=be, amount=price_override,
+                        event_price_override(booking=booking, booking_event=be, amount=price_override,
                                                      actor=who)
             booking.save()
             what = "deleted" if deleted else "changed"

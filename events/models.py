@@ -35,7 +35,7 @@ class Event(BaseModel):
     status = models.PositiveSmallIntegerField(choices=EventStatus.choices, default=EventStatus.CONFIRMED)
     series = models.ForeignKey(EventSeries, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
     resources = models.ManyToManyField(Resource, through="Reservation", related_name="events")
-    # The price fixed when the booking it came from was approved (bookings.billing writes it; events only
+    # The price fixed when the booking it came from was approved (bookings.pricing.fixing writes it; events only
     # keep it): later rate changes do not alter it. None for events no booking priced.
     price = models.JSONField(null=True, blank=True, editable=False)
 

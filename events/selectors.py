@@ -116,7 +116,7 @@ def events_payload(events: QuerySet[Event], booking_of: dict | None = None) -> l
             "units": units.get(r["id"], []),
             "bookingId": str(booking_id) if booking_id else None,
             "seriesId": str(r["series_id"]) if r["series_id"] else None,
-            "price": r["price"],  # the snapshot fixed on approval (bookings.billing), or None
+            "price": r["price"],  # the snapshot fixed on approval (bookings.pricing.fixing), or None
             "createdAt": iso(r["created_at"]),
             "lastUpdatedAt": iso(r["updated_at"]),
             **local_times(r["start"], r["end"], tz),

@@ -38,7 +38,7 @@ class WhichEvents(IntEnum):
 
 
 # "Charged" (4 and 7): one of the occurrence's charges is CHARGED or INVOICED; an occurrence without a
-# charge, or whose charges are NOT_CHARGED or REVERTED, is not charged (bookings.billing.charged_event_ids).
+# charge, or whose charges are NOT_CHARGED or REVERTED, is not charged (bookings.pricing.charges.charged_event_ids).
 UPDATE_VALUES = (WhichEvents.THIS, WhichEvents.THIS_AND_FUTURE, WhichEvents.ALL, WhichEvents.NOT_CHARGED,
                  WhichEvents.REVERT_ALL_CHARGES)
 DELETE_VALUES = (WhichEvents.THIS, WhichEvents.THIS_AND_FUTURE, WhichEvents.ALL, WhichEvents.DELETE_ALL,

@@ -18,9 +18,10 @@ from django.http import QueryDict
 from django.utils.dateparse import parse_datetime
 from django.utils.html import linebreaks
 
-from bookings.billing import has_price
 from bookings.models import Booking, BookingModule, FieldType, FormField, FormSection, Portal
-from bookings.selectors import booking_estimate_payload, pricing_resources
+from bookings.pricing.estimate import has_price
+from bookings.pricing.terms import pricing_resources
+from bookings.selectors import booking_estimate_payload
 from bookings.services import BookingResult, booking_submit, change_request_submit
 from bookings.validation.billing import BookingBilling
 from bookings.validation.public import SLOT_CODES, booking_preflight, public_errors
@@ -199,7 +200,7 @@ class Availability:
     checked: bool  # True: the booker asked; False: shown after a refused request
     problems: list[TimeCheck] = field(default_factory=list)
     count: int = 0  # the times checked (repeats expanded)
-    price: dict[str, Any] | None = None  # the estimate of free times (bookings.billing.price_total, public)
+    price: dict[str, Any] | None = None  # the estimate of free times (bookings.pricing.estimate.price_total, public)
 
     @property
     def ok(self) -> bool:

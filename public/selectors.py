@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from bookings.billing import has_price, price_total, public_price
 from bookings.models import (
     Booking,
     BookingChangeRequest,
@@ -25,6 +24,7 @@ from bookings.models import (
     Portal,
     PortalStatus,
 )
+from bookings.pricing.estimate import has_price, price_total, public_price
 from bookings.selectors import active_fields_prefetch, public_busy
 from core.errors import NotFound
 from events.rules import check_rules
@@ -401,7 +401,7 @@ class BookingSummary:
     open_request: BookingChangeRequest | None
     can_change: bool
     can_cancel: bool
-    price: dict[str, Any] | None = None  # bookings.billing.price_total, as the public sees it (no credit)
+    price: dict[str, Any] | None = None  # bookings.pricing.estimate.price_total, as the public sees it (no credit)
 
 
 SHORT_SERIES = 6  # a repeated request with more dates shows them folded (a <details> list)

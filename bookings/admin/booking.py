@@ -30,8 +30,8 @@ from resources.models import Organization, Rate, Resource
 from resources.permissions import request_allows
 
 from .. import services
-from ..billing import has_price, price_total
 from ..models import Booking, BookingEvent, BookingLog, BookingStatus, Contact, Customer, FormField
+from ..pricing.estimate import has_price, price_total
 from ..selectors import bookings_conflicts
 from ..services import TRANSITIONS
 from .common import (
@@ -706,7 +706,7 @@ def _price_errors_placed(errors: list[FieldError], billing_form: forms.Form) -> 
 
 
 def _price_cell(price: dict | None, currency: str) -> str:
-    """A time's stored quote (or the booking's total, bookings.billing.price_total): the price after the
+    """A time's stored quote (or the booking's total, bookings.pricing.estimate.price_total): the price after the
     discount with the currency, whether it is an estimate or fixed, and what changed it."""
     if not price:
         return ""

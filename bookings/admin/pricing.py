@@ -1,9 +1,11 @@
-"""Prices in the staff admin (issue 9): discount codes, booking credit, the charges list, and the rates a
-customer gets (an inline on the customer's page; rates themselves are edited on the resource's page).
+"""Prices in the staff admin (docs/architecture.md#prices, docs/architecture.md#charge-statuses): discount
+codes, booking credit, the charges list, and the rates a customer gets (an inline on the customer's page;
+rates themselves are edited on the resource's page).
 
 Scoped like the rest (resources.admin_base): another organization's code, credit or charge is a 404, and
-linked objects must be of the same organization. Discount codes and credits are configuration (ADMIN);
-charges are moved with the list's actions (managers) and exported as CSV.
+linked objects must be of the same organization. Discount codes and credits are configuration (ADMIN),
+written through bookings.pricing.config, whose errors show at the form's fields; charges are moved with the
+list's actions (managers) through bookings.pricing.charges and exported as CSV.
 """
 
 from __future__ import annotations
@@ -12,66 +14,106 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Model, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
 
 from core.actor import Actor
 from core.errors import DomainError
-from resources.admin import PlainTextAdminMixin, ScopedAdmin, label_resources, organization_of, strangers
-from resources.admin_base import OrgScopedInline
+from resources.admin import PlainTextAdminMixin, ScopedAdmin, label_resources, organization_of
+from resources.admin_base import OrgScopedInline, org_id_of
 from resources.models import Rate
 from resources.permissions import request_allows
 
-from .. import billing
 from ..models import BookingCredit, Charge, DiscountCode, DiscountCodeUse, RateCustomer
+from ..pricing.charges import charge_mark_charged, charge_mark_invoiced, charge_revert, charges_csv
+from ..pricing.config import (
+    CODE_FIELDS,
+    CREDIT_FIELDS,
+    booking_credit_check,
+    booking_credit_create,
+    booking_credit_update,
+    discount_code_check,
+    discount_code_create,
+    discount_code_update,
+)
+from .common import ServiceErrorsMixin, add_service_errors
 
 
-def _check_window(form: forms.ModelForm, cleaned: dict[str, Any]) -> None:
-    start, end = cleaned.get("valid_from"), cleaned.get("valid_until")
-    if start is not None and end is not None and end <= start:
-        form.add_error("valid_until", "The end of the validity must be after its start.")
+class ServiceForm(forms.ModelForm):
+    """Runs the service's check in clean(), so its problems show at the fields before anything is written
+    (and before the model's constraints, which say the same without a field); the service checks again under
+    its lock when it writes, and ServiceErrorsMixin shows that refusal at the fields too."""
+
+    check_fields: tuple[str, ...] = ()
+
+    @staticmethod
+    def check(**values: Any) -> None:
+        raise NotImplementedError
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned  # the inputs first; the service's rules on the next post
+        org_id = organization_of(self)
+        values = {name: cleaned[name] if name in cleaned else getattr(self.instance, name, None)
+                  for name in self.check_fields}
+        try:
+            self.check(organization_id=org_id, pk=self.instance.pk, **values)
+        except DomainError as exc:
+            add_service_errors(self, exc)
+        return cleaned
 
 
-def _check_resources(form: forms.ModelForm, cleaned: dict[str, Any], org_id: Any) -> None:
-    others = strangers(cleaned.get("resources") or [], org_id, lambda r: r.venue.organization_id)
-    if others:
-        form.add_error("resources", f"Not resources of this organization: {', '.join(others)}.")
+class ConfiguredByService(ServiceErrorsMixin, ScopedAdmin):
+    """save_model() calls `create` / `update` (keyword-only services) with the form's fields."""
+
+    service_fields: frozenset[str] = frozenset()
+
+    def _allow(self, request: HttpRequest, obj: Model) -> None:
+        if not request_allows(request, org_id_of(obj, self.org_path), self.change_action):
+            raise PermissionDenied  # the organization choices are already limited; this refuses a forged POST
+
+    def create(self, obj: Model, values: dict[str, Any]) -> Model:
+        raise NotImplementedError
+
+    def update(self, obj: Model, values: dict[str, Any]) -> Model:
+        raise NotImplementedError
+
+    def save_model(self, request: HttpRequest, obj: Model, form, change: bool) -> None:
+        self._allow(request, obj)
+        values = {name: value for name, value in form.cleaned_data.items() if name in self.service_fields}
+        saved = self.update(obj, values) if change else self.create(obj, values)
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+        obj._state.adding = False
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        # The service set the many-to-many fields already.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
 
 # --- discount codes ------------------------------------------------------------------------------------
 
 
-class DiscountCodeForm(forms.ModelForm):
+class DiscountCodeForm(ServiceForm):
+    check_fields = ("code", "percentage", "amount", "valid_from", "valid_until", "max_uses_total",
+                    "max_uses_per_contact", "resources")
+    check = staticmethod(discount_code_check)
+
     class Meta:
         model = DiscountCode
         fields = ("organization", "code", "description", "percentage", "amount", "valid_from", "valid_until",
                   "max_uses_total", "max_uses_per_contact", "resources", "active")
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        # The CheckConstraint says the same; as a form error the staff see which input to fix.
-        if (cleaned.get("percentage") is None) == (cleaned.get("amount") is None) \
-                and "percentage" not in self.errors and "amount" not in self.errors:
-            self.add_error("amount", "Give either a percentage or a fixed amount, not both.")
-        _check_window(self, cleaned)
-        org_id = organization_of(self)
-        if org_id is None:
-            return cleaned
-        code = (cleaned.get("code") or "").strip()
-        cleaned["code"] = code
-        if code and DiscountCode.objects.filter(organization_id=org_id, code__iexact=code) \
-                .exclude(pk=self.instance.pk).exists():
-            # Checked here because the constraint is on Lower(code) and `organization` is read-only on edit.
-            self.add_error("code", "Another discount code of this organization is the same (letter case aside).")
-        _check_resources(self, cleaned, org_id)
-        return cleaned
-
 
 @admin.register(DiscountCode)
-class DiscountCodeAdmin(ScopedAdmin):
+class DiscountCodeAdmin(ConfiguredByService):
     form = DiscountCodeForm
+    service_fields = CODE_FIELDS
     list_display = ("code", "organization", "discount", "valid_from", "valid_until", "used", "max_uses_total",
                     "active")
     list_filter = (("organization", admin.RelatedOnlyFieldListFilter), "active")
@@ -93,6 +135,12 @@ class DiscountCodeAdmin(ScopedAdmin):
                 .annotate(n=Count("pk")).values("n"))
         return super().get_queryset(request).annotate(use_count=Coalesce(Subquery(uses), 0))
 
+    def create(self, obj: DiscountCode, values: dict[str, Any]) -> DiscountCode:
+        return discount_code_create(organization=obj.organization, **values)
+
+    def update(self, obj: DiscountCode, values: dict[str, Any]) -> DiscountCode:
+        return discount_code_update(discount_code=obj, changes=values)
+
     @admin.display(description="discount")
     def discount(self, code: DiscountCode) -> str:
         if code.percentage is not None:
@@ -113,7 +161,10 @@ class DiscountCodeAdmin(ScopedAdmin):
 # --- booking credit ------------------------------------------------------------------------------------
 
 
-class BookingCreditForm(forms.ModelForm):
+class BookingCreditForm(ServiceForm):
+    check_fields = ("contact", "customer", "amount", "valid_from", "valid_until", "resources")
+    check = staticmethod(booking_credit_check)
+
     class Meta:
         model = BookingCredit
         fields = ("organization", "contact", "customer", "description", "amount", "valid_from", "valid_until",
@@ -121,25 +172,11 @@ class BookingCreditForm(forms.ModelForm):
         help_texts = {"valid_from": "For events starting from then. Empty: no start.",
                       "valid_until": "For events starting before then. Empty: no end."}
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        _check_window(self, cleaned)
-        contact, customer = cleaned.get("contact"), cleaned.get("customer")
-        if "contact" in self.fields and (contact is None) == (customer is None):
-            self.add_error("customer", "Give the credit to either a contact or a customer.")
-        org_id = organization_of(self)
-        if org_id is None:
-            return cleaned
-        for name, owner in (("contact", contact), ("customer", customer)):
-            if owner is not None and owner.organization_id != org_id:
-                self.add_error(name, f"Choose a {name} of the credit's organization.")
-        _check_resources(self, cleaned, org_id)
-        return cleaned
-
 
 @admin.register(BookingCredit)
-class BookingCreditAdmin(ScopedAdmin):
+class BookingCreditAdmin(ConfiguredByService):
     form = BookingCreditForm
+    service_fields = CREDIT_FIELDS | {"contact", "customer", "amount"}
     list_display = ("__str__", "organization", "owner", "amount", "balance", "valid_from", "valid_until")
     list_filter = (("organization", admin.RelatedOnlyFieldListFilter),)
     list_select_related = ("organization", "contact", "customer")
@@ -159,10 +196,12 @@ class BookingCreditAdmin(ScopedAdmin):
     def owner(self, credit: BookingCredit) -> str:
         return str(credit.contact or credit.customer)
 
-    def save_model(self, request: HttpRequest, obj: BookingCredit, form, change: bool) -> None:
-        if not change:
-            obj.balance = obj.amount  # a new credit is all left
-        super().save_model(request, obj, form, change)
+    def create(self, obj: BookingCredit, values: dict[str, Any]) -> BookingCredit:
+        return booking_credit_create(organization=obj.organization, **values)  # a new credit is all left
+
+    def update(self, obj: BookingCredit, values: dict[str, Any]) -> BookingCredit:
+        # The owner and the amount are read-only here: only the other fields reach the service.
+        return booking_credit_update(credit=obj, changes={k: v for k, v in values.items() if k in CREDIT_FIELDS})
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         formfield = super().formfield_for_manytomany(db_field, request, **kwargs)
@@ -176,7 +215,7 @@ class BookingCreditAdmin(ScopedAdmin):
 
 @admin.register(Charge)
 class ChargeAdmin(ScopedAdmin):
-    """Charges are written by the approval service (bookings.billing); staff move them with the actions
+    """Charges are written by the approval service (bookings.pricing.fixing); staff move them with the actions
     (Mark charged, Mark invoiced, Revert: managers) and export them as CSV for accounting (anyone who sees
     them; filter by date first, then select all). The rows themselves are never edited here."""
 
@@ -226,19 +265,19 @@ class ChargeAdmin(ScopedAdmin):
 
     @admin.action(description="Mark charged", permissions=["mark"])
     def mark_charged(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._move(request, queryset, billing.charge_mark_charged, "marked charged")
+        self._move(request, queryset, charge_mark_charged, "marked charged")
 
     @admin.action(description="Mark invoiced", permissions=["mark"])
     def mark_invoiced(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._move(request, queryset, billing.charge_mark_invoiced, "marked invoiced")
+        self._move(request, queryset, charge_mark_invoiced, "marked invoiced")
 
     @admin.action(description="Revert", permissions=["mark"])
     def revert_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._move(request, queryset, billing.charge_revert, "reverted")
+        self._move(request, queryset, charge_revert, "reverted")
 
     @admin.action(description="Export as CSV (for accounting)", permissions=["view"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
-        response = HttpResponse(billing.charges_csv(queryset), content_type="text/csv; charset=utf-8")
+        response = HttpResponse(charges_csv(queryset), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="charges.csv"'
         return response
 

@@ -1,5 +1,5 @@
-"""The charges of approved bookings (issue 9): a list with filters, a CSV export for accounting, and the
-moves staff make (charged, invoiced, reverted) through bookings.billing's services. Members of an
+"""The charges of approved bookings (docs/architecture.md#charge-statuses): a list with filters, a CSV export for
+accounting, and the moves staff make (charged, invoiced, reverted) through bookings.pricing.charges. Members of an
 organization read its charges; managers move them."""
 
 from __future__ import annotations
@@ -13,8 +13,17 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bookings import billing
 from bookings.models import Charge, ChargeStatus
+from bookings.pricing.charges import (
+    CSV_COLUMNS,
+    charge_mark_charged,
+    charge_mark_invoiced,
+    charge_revert,
+    charges_csv,
+    charges_in_period,
+    charges_rows,
+)
+from bookings.pricing.quote import round_money
 from core.api.errors import error_responses
 from core.api.fields import MomentFilter, StrictFilterSet
 from core.time import iso
@@ -80,7 +89,7 @@ class ChargeFilter(StrictFilterSet):
     def filter_queryset(self, queryset):
         queryset = super().filter_queryset(queryset)
         data = self.form.cleaned_data
-        return billing.charges_in_period(queryset, data.get("start"), data.get("end"))
+        return charges_in_period(queryset, data.get("start"), data.get("end"))
 
 
 def _filtered(request):
@@ -100,7 +109,7 @@ def charge_payload(row: dict) -> dict:
         "eventId": str(c.event_id) if c.event_id else None,
         "customerId": str(c.customer_id) if c.customer_id else None,
         "contactId": str(c.contact_id) if c.contact_id else None,
-        "description": c.description, "amount": str(billing.round_money(c.amount, c.currency)),
+        "description": c.description, "amount": str(round_money(c.amount, c.currency)),
         "currency": c.currency, "status": c.status, "purchaseOrder": c.purchase_order, "date": iso(row["date"]),
         "eventStart": iso(row["eventStart"]), "eventEnd": iso(row["eventEnd"]), "resources": row["resources"],
         "rate": row["rate"], "createdAt": iso(c.created_at), "chargedAt": iso(c.charged_at),
@@ -126,17 +135,17 @@ class ChargeListView(APIView):
                    summary="Charges of your organizations, oldest first",
                    responses={200: ChargeListOut, **error_responses(400, 401)})
     def get(self, request):
-        return Response({"charges": [charge_payload(row) for row in billing.charges_rows(_filtered(request))]})
+        return Response({"charges": [charge_payload(row) for row in charges_rows(_filtered(request))]})
 
 
 class ChargeCsvView(APIView):
     @extend_schema(tags=TAG, operation_id="charges_csv", parameters=FILTER_PARAMS, filters=False,
                    summary="The charges as CSV, for accounting",
-                   description="One line per charge, with the columns: " + ", ".join(billing.CSV_COLUMNS)
+                   description="One line per charge, with the columns: " + ", ".join(CSV_COLUMNS)
                                + ". Amounts have the currency's decimal places; times are the venue's local time.",
                    responses={(200, "text/csv"): OpenApiTypes.STR, **error_responses(400, 401)})
     def get(self, request):
-        response = HttpResponse(billing.charges_csv(_filtered(request)), content_type="text/csv; charset=utf-8")
+        response = HttpResponse(charges_csv(_filtered(request)), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="charges.csv"'
         return response
 
@@ -145,7 +154,7 @@ def _move(request, pk, service) -> Response:
     charge = get_scoped(Charge.objects.all(), request, pk)
     require_role(request, charge.organization_id, "manage_bookings")
     service(charge_id=charge.pk, actor=actor_for(request))
-    [row] = billing.charges_rows(Charge.objects.filter(pk=charge.pk))
+    [row] = charges_rows(Charge.objects.filter(pk=charge.pk))
     return Response({"charge": charge_payload(row)})
 
 
@@ -156,18 +165,18 @@ class ChargeChargeView(APIView):
     @extend_schema(tags=TAG, operation_id="charges_charge", request=None, responses=ACTION_RESPONSES,
                    summary="Mark a charge charged (manager): NOT_CHARGED → CHARGED; else 409 INVALID_TRANSITION")
     def post(self, request, pk):
-        return _move(request, pk, billing.charge_mark_charged)
+        return _move(request, pk, charge_mark_charged)
 
 
 class ChargeInvoiceView(APIView):
     @extend_schema(tags=TAG, operation_id="charges_invoice", request=None, responses=ACTION_RESPONSES,
                    summary="Mark a charge invoiced (manager): NOT_CHARGED or CHARGED → INVOICED (final)")
     def post(self, request, pk):
-        return _move(request, pk, billing.charge_mark_invoiced)
+        return _move(request, pk, charge_mark_invoiced)
 
 
 class ChargeRevertView(APIView):
     @extend_schema(tags=TAG, operation_id="charges_revert", request=None, responses=ACTION_RESPONSES,
                    summary="Revert a charge (manager): NOT_CHARGED or CHARGED → REVERTED (final)")
     def post(self, request, pk):
-        return _move(request, pk, billing.charge_revert)
+        return _move(request, pk, charge_revert)

@@ -268,3 +268,51 @@ def test_credit_owner_errors(setup: Setup, other: Setup, admin_client: Client, c
     assert response.status_code == 200
     assert response.context["adminform"].form.errors
     assert not BookingCredit.objects.exists()
+
+
+# --- the services' refusals at the form's fields --------------------------------------------------------
+
+
+def racing_writes(monkeypatch, setup: Setup) -> None:
+    """Another request writes the code SUMMER after the form was checked, just before the service locks and
+    checks again: only the service sees the problem."""
+    from bookings.admin import pricing as admin_pricing
+
+    for name in ("discount_code_create", "discount_code_update"):
+        real = getattr(admin_pricing, name)
+
+        def racing(*, _real=real, **kwargs):
+            make_code(setup, code="SUMMER")
+            return _real(**kwargs)
+
+        monkeypatch.setattr(admin_pricing, name, racing)
+
+
+@pytest.fixture
+def race(monkeypatch, setup: Setup) -> None:
+    racing_writes(monkeypatch, setup)
+
+
+NOT_UNIQUE = ["Another discount code of this organization is the same (letter case aside)."]
+
+
+def test_a_refusal_of_the_service_shows_at_its_field_on_add(setup: Setup, admin_client: Client, race) -> None:
+    response = admin_client.post(url("bookings.discountcode", "add"), code_post(setup, code="summer", percentage="5"))
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {"code": NOT_UNIQUE}
+    assert not DiscountCode.objects.exists()  # the admin's transaction, and the racing write, rolled back
+
+
+def test_a_refusal_of_the_service_shows_at_its_field_on_change(setup: Setup, admin_client: Client) -> None:
+    code = make_code(setup, code="AUTUMN")
+    data = form_data(admin_client.get(url("bookings.discountcode", "change", code)))
+    data.update(code="Summer", percentage="15")
+    with pytest.MonkeyPatch.context() as patch:
+        racing_writes(patch, setup)
+        response = admin_client.post(url("bookings.discountcode", "change", code), data)
+    assert response.context["adminform"].form.errors == {"code": NOT_UNIQUE}
+    code.refresh_from_db()
+    assert (code.code, code.percentage) == ("AUTUMN", D("10"))
+    assert admin_client.post(url("bookings.discountcode", "change", code), data).status_code == 302
+    code.refresh_from_db()
+    assert (code.code, code.percentage) == ("Summer", D("15"))

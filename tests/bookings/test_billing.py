@@ -1,4 +1,4 @@
-"""Prices in the booking lifecycle (bookings.billing): the estimate on submit, the price fixed on approval
+"""Prices in the booking lifecycle (bookings.pricing): the estimate on submit, the price fixed on approval
 (the code counted, the credit spent, the charges made), cancel giving credit back and reverting charges,
 staff's overridePrice, the charge services, and whichEventsToUpdate 4, 7 and 8 on a booked series with
 some occurrences charged. Every amount is written out: the room costs 20.00 GBP an hour, so 90 minutes
@@ -12,7 +12,6 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
-from bookings import billing
 from bookings.models import (
     BookingCredit,
     BookingLog,
@@ -23,6 +22,7 @@ from bookings.models import (
     DiscountCode,
     DiscountCodeUse,
 )
+from bookings.pricing.charges import charge_mark_charged, charge_mark_invoiced, charge_revert
 from bookings.services import EventProcedure, booking_approve, booking_cancel, booking_create, change_request_submit
 from bookings.validation.billing import BookingBilling
 from core.actor import Actor
@@ -305,7 +305,7 @@ def test_a_charged_charge_stays_when_the_booking_is_canceled(setup, rate):
     booking = setup.submit(ninety(setup)).booking
     approve(booking, setup)
     charge = Charge.objects.get()
-    billing.charge_mark_charged(charge_id=charge.pk, actor=setup.staff)
+    charge_mark_charged(charge_id=charge.pk, actor=setup.staff)
     booking_cancel(booking_id=booking.pk, actor=setup.staff, event_procedure=EventProcedure.DELETE)
     charge.refresh_from_db()
     assert charge.status == ChargeStatus.CHARGED
@@ -329,7 +329,7 @@ def test_staff_override_after_approval_re_fixes_the_price_and_the_charge(setup, 
     assert Charge.objects.get().amount == D("16.35")
     log = BookingLog.objects.get(booking=booking, action="price_override")
     assert log.note == "Team meeting: override 12.35 GBP replaces computed 30.00 (was 30.00)"
-    billing.charge_mark_invoiced(charge_id=Charge.objects.get().pk, actor=setup.staff)
+    charge_mark_invoiced(charge_id=Charge.objects.get().pk, actor=setup.staff)
     with pytest.raises(ChargeLocked):
         occurrences_update(event=event, price_override=D("1"), actor=setup.manager)
     event.refresh_from_db()
@@ -352,11 +352,11 @@ def test_override_of_an_event_no_booking_priced_is_refused(setup):
 def test_charge_transitions(setup, rate):
     approve(setup.submit(ninety(setup)).booking, setup)
     charge = Charge.objects.get()
-    billing.charge_mark_charged(charge_id=charge.pk, actor=setup.staff)
+    charge_mark_charged(charge_id=charge.pk, actor=setup.staff)
     with pytest.raises(InvalidTransition):
-        billing.charge_mark_charged(charge_id=charge.pk, actor=setup.staff)
-    billing.charge_mark_invoiced(charge_id=charge.pk, actor=setup.staff)
-    for service in (billing.charge_revert, billing.charge_mark_charged, billing.charge_mark_invoiced):
+        charge_mark_charged(charge_id=charge.pk, actor=setup.staff)
+    charge_mark_invoiced(charge_id=charge.pk, actor=setup.staff)
+    for service in (charge_revert, charge_mark_charged, charge_mark_invoiced):
         with pytest.raises(InvalidTransition) as caught:
             service(charge_id=charge.pk, actor=setup.staff)
         assert caught.value.errors[0].code == "INVALID_TRANSITION"
@@ -367,7 +367,7 @@ def test_charge_transitions(setup, rate):
     assert actions == [("charge_charged", {"status": "NOT_CHARGED"}, {"status": "CHARGED"}),
                        ("charge_invoiced", {"status": "CHARGED"}, {"status": "INVOICED"})]
     with pytest.raises(NotFound):
-        billing.charge_revert(charge_id="nope", actor=setup.staff)
+        charge_revert(charge_id="nope", actor=setup.staff)
 
 
 # --- whichEventsToUpdate 4, 7 and 8 on a 10-event series with some charged -------------------------------------
@@ -380,8 +380,8 @@ def charged_series(setup, rate):
     charges = {c.event_id: c for c in Charge.objects.filter(booking=booking)}
     assert len(charges) == 10 and {c.amount for c in charges.values()} == {D("20.00")}
     for i in (2, 5):
-        billing.charge_mark_charged(charge_id=charges[events[i].pk].pk, actor=setup.staff)
-    billing.charge_mark_invoiced(charge_id=charges[events[7].pk].pk, actor=setup.staff)
+        charge_mark_charged(charge_id=charges[events[i].pk].pk, actor=setup.staff)
+    charge_mark_invoiced(charge_id=charges[events[7].pk].pk, actor=setup.staff)
     return booking, series, events
 
 

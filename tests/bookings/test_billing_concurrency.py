@@ -19,6 +19,7 @@ from bookings.models import (
     DiscountCode,
     DiscountCodeUse,
 )
+from bookings.pricing.estimate import booking_estimate
 from bookings.services import booking_approve
 from bookings.validation.billing import BookingBilling
 from core.errors import CreditUnavailable, InvalidDiscountCode
@@ -69,7 +70,6 @@ def test_a_credit_that_covers_one_booking_is_spent_once():
     pot = BookingCredit.objects.create(organization=setup.org, contact=contact, amount=D("30.00"), balance=D("30.00"))
     Booking.objects.filter(pk__in=[b.pk for b in bookings]).update(contact=contact)
     # Estimated now, while the balance covers either of them.
-    from bookings.billing import booking_estimate
     from bookings.services import _booking_events
 
     for booking in bookings:

@@ -1,6 +1,6 @@
-"""bookings.pricing: what a requested event costs. Pure functions over plain terms, so most tables here
+"""bookings.pricing.quote: what a requested event costs. Pure functions over plain terms, so most tables here
 need no database; every expected amount is written out (the rule it follows is in the test's name or
-comment). The last part loads the terms from the models (bookings.selectors) and checks the models'
+comment). The last part loads the terms from the models (bookings.pricing.terms) and checks the models'
 constraints on both databases."""
 
 from __future__ import annotations
@@ -23,20 +23,18 @@ from bookings.models import (
     RateCustomer,
     charge_transition_allowed,
 )
-from bookings.pricing import (
+from bookings.pricing.quote import check_discount, minor_unit, quote_event, quote_events, round_money
+from bookings.pricing.terms import (
     CreditTerms,
     DiscountTerms,
     EventRequest,
     ProductTerms,
     RateTerms,
     ResourceTerms,
-    check_discount,
-    minor_unit,
-    quote_event,
-    quote_events,
-    round_money,
+    credit_terms,
+    discount_terms,
+    pricing_resources,
 )
-from bookings.selectors import credit_terms, discount_terms, pricing_resources
 from core.errors import InvalidDiscountCode, InvalidProduct, NoApplicableRate, RateNotApplicable
 from resources.models import Product, ProductUnit, Rate, RateUnit, weekday_mask
 

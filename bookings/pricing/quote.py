@@ -1,7 +1,9 @@
-"""What a requested event costs (issue 9): pure functions over plain, frozen terms — no database access.
+"""What a requested event costs (docs/architecture.md#prices): pure functions over plain, frozen terms —
+no database access.
 
-bookings.selectors.pricing_terms() and friends load the terms from the models; the lifecycle services call
-quote_events() on submit (the estimate) and on approval (the price fixed on the Event as `to_snapshot()`).
+bookings.pricing.terms loads the terms from the models; bookings.pricing.estimate calls quote_events() on
+submit (the estimate) and bookings.pricing.fixing on approval (the price fixed on the Event as
+`to_snapshot()`, docs/adr/0004-price-snapshot-fixed-on-approval.md).
 
 The rules, in the order they are applied to one event:
 
@@ -35,9 +37,10 @@ The rules, in the order they are applied to one event:
    valid for the event's start, those expiring first first, never more than a credit's balance nor the
    price. A credit restricted to resources pays only for events whose resources are all among them.
 
-**Rounding**: money is Decimal, never float, rounded half up to the currency's minor unit (ISO 4217) once
-per line — each rate line, each product line, the discount — so totals are exact sums of what is shown.
-Credit balances are rounded down when spent, so a credit never pays more than it holds.
+**Rounding** (docs/adr/0015-money-as-decimal-rounded-per-line.md): money is Decimal, never float, rounded
+half up to the currency's minor unit (ISO 4217) once per line — each rate line, each product line, the
+discount — so totals are exact sums of what is shown. Credit balances are rounded down when spent, so a
+credit never pays more than it holds.
 """
 
 from __future__ import annotations
@@ -51,7 +54,9 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from core.errors import FieldError, InvalidDiscountCode, InvalidProduct, NoApplicableRate, RateNotApplicable
-from resources.models import ALL_WEEKDAYS, ProductUnit, RateUnit
+from resources.models import ProductUnit, RateUnit
+
+from .terms import CreditTerms, DiscountTerms, EventRequest, RateTerms, ResourceTerms
 
 ZERO = Decimal(0)
 
@@ -76,6 +81,11 @@ def round_money(value: Decimal, currency: str) -> Decimal:
     return value.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
 
 
+def money(value: Any) -> Decimal:
+    """An amount of a price snapshot (a string, or None / "" for none) as a Decimal."""
+    return Decimal(str(value)) if value not in (None, "") else ZERO
+
+
 def _floor_money(value: Decimal, currency: str) -> Decimal:
     return value.quantize(minor_unit(currency), rounding=ROUND_DOWN)
 
@@ -83,98 +93,6 @@ def _floor_money(value: Decimal, currency: str) -> Decimal:
 def _plain(value: Decimal) -> Decimal:
     """1.5 rather than 1.5000, 2 rather than 2.0000 or 2E+0."""
     return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
-
-
-# --- the terms: what the models say, as plain values ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RateTerms:
-    id: UUID
-    name: str
-    unit: int  # RateUnit
-    price: Decimal
-    weekdays: int = ALL_WEEKDAYS  # bitmask, Monday = bit 0
-    start_time: time | None = None
-    end_time: time | None = None  # 00:00 = midnight at the day's end
-    min_minutes: int | None = None
-    max_minutes: int | None = None
-    customer_ids: frozenset[UUID] = frozenset()  # empty: everyone
-    active: bool = True
-
-    @classmethod
-    def from_model(cls, rate: Any, customer_ids: Iterable[UUID] = ()) -> RateTerms:
-        return cls(id=rate.pk, name=rate.name, unit=rate.unit, price=rate.price, weekdays=rate.weekdays,
-                   start_time=rate.start_time, end_time=rate.end_time, min_minutes=rate.min_minutes,
-                   max_minutes=rate.max_minutes, customer_ids=frozenset(customer_ids), active=rate.active)
-
-    def _sort_key(self) -> tuple:
-        return (self.price, self.name, str(self.id))
-
-
-@dataclass(frozen=True)
-class ProductTerms:
-    id: UUID
-    name: str
-    unit: int  # ProductUnit
-    unit_price: Decimal
-    active: bool = True
-
-    @classmethod
-    def from_model(cls, product: Any) -> ProductTerms:
-        return cls(id=product.pk, name=product.name, unit=product.unit, unit_price=product.unit_price,
-                   active=product.active)
-
-
-@dataclass(frozen=True)
-class ResourceTerms:
-    id: UUID
-    name: str
-    tz: ZoneInfo  # the venue's
-    rates: tuple[RateTerms, ...] = ()
-    products: tuple[ProductTerms, ...] = ()
-
-
-@dataclass(frozen=True)
-class DiscountTerms:
-    id: UUID
-    code: str
-    percentage: Decimal | None = None
-    amount: Decimal | None = None
-    valid_from: datetime | None = None
-    valid_until: datetime | None = None
-    max_uses_total: int | None = None
-    max_uses_per_contact: int | None = None
-    resource_ids: frozenset[UUID] = frozenset()  # empty: every resource
-    active: bool = True
-    # Uses by other bookings (a booking re-quoted after approval must not count its own use).
-    uses_total: int = 0
-    uses_by_contact: int = 0
-
-
-@dataclass(frozen=True)
-class CreditTerms:
-    id: UUID
-    balance: Decimal
-    valid_from: datetime | None = None  # for events starting in [valid_from, valid_until)
-    valid_until: datetime | None = None
-    resource_ids: frozenset[UUID] = frozenset()  # empty: every resource
-    created_at: datetime | None = None
-
-    def _order(self) -> tuple:
-        # Those that expire first are spent first; never-expiring ones last; then the oldest.
-        return (self.valid_until is None, self.valid_until.timestamp() if self.valid_until else 0.0,
-                self.created_at.timestamp() if self.created_at else 0.0, str(self.id))
-
-
-@dataclass(frozen=True)
-class EventRequest:
-    start: datetime
-    end: datetime
-    resources: tuple[ResourceTerms, ...]
-    rate_id: UUID | None = None
-    products: tuple[tuple[UUID, int], ...] = ()  # (product id, quantity)
-    override_price: Decimal | None = None
 
 
 # --- the result ----------------------------------------------------------------------------------------
@@ -429,13 +347,13 @@ def _rate_lines(resource: ResourceTerms, start: datetime, end: datetime, *, rate
             raise NoApplicableRate(message, [FieldError("event", NoApplicableRate.code, message)])
         # One rate for the whole event: the cheapest of those that apply to every part.
         candidates: list[dict[RateTerms, list[_Part]]] = [
-            {r: list(parts)} for r in sorted(fitting, key=RateTerms._sort_key)
+            {r: list(parts)} for r in sorted(fitting, key=RateTerms.sort_key)
             if all(r in rates for rates in applicable)
         ]
         # Or each part by its own cheapest rate, the parts of one rate then priced together.
         per_part: dict[RateTerms, list[_Part]] = {}
         for part, rates in zip(parts, applicable, strict=True):
-            best = min(rates, key=lambda r, p=part: (_cost(r, [p])[1], *r._sort_key()))
+            best = min(rates, key=lambda r, p=part: (_cost(r, [p])[1], *r.sort_key()))
             per_part.setdefault(best, []).append(part)
         candidates.append(per_part)
         # min() keeps the first of equals: a single rate is preferred to a split of the same amount.
@@ -491,19 +409,15 @@ class _Budget:
     balances: dict[UUID, Decimal] = field(default_factory=dict)
 
 
-def _quote(request: EventRequest, *, currency: str, customer_id: UUID | None, discount: DiscountTerms | None,
-           credits: Sequence[CreditTerms], budget: _Budget) -> Quote:
-    start, end = request.start.astimezone(UTC), request.end.astimezone(UTC)
-    if end <= start:
-        raise ValueError("An event must end after it starts.")  # validation rejects it long before
-    resource_ids = {r.id for r in request.resources}
+def _rate_amount(request: EventRequest, start: datetime, end: datetime, *, currency: str,
+                 customer_id: UUID | None) -> tuple[list[RateLine], Decimal | None]:
+    """The rate lines of every resource and their rounded sum (None: no rate covers the event, and the
+    override prices it)."""
     if request.rate_id is not None and not any(rate.id == request.rate_id for r in request.resources
                                                for rate in r.rates):
         message = "The chosen rate is not a rate of the booked resources."
         raise RateNotApplicable(message, [FieldError("rateId", RateNotApplicable.code, message)])
-
     rate_lines: list[RateLine] = []
-    computed: Decimal | None = ZERO
     try:
         for resource in request.resources:
             own = request.rate_id if any(rate.id == request.rate_id for rate in resource.rates) else None
@@ -512,38 +426,37 @@ def _quote(request: EventRequest, *, currency: str, customer_id: UUID | None, di
     except NoApplicableRate:
         if request.override_price is None:
             raise
-        rate_lines, computed = [], None  # the override prices what the rates cannot
-    if computed is not None:  # quantized even when there are no lines, so a free event reads 0.00
-        computed = round_money(sum((line.amount for line in rate_lines), ZERO), currency)
+        return [], None  # the override prices what the rates cannot
+    # Quantized even when there are no lines, so a free event reads 0.00.
+    return rate_lines, round_money(sum((line.amount for line in rate_lines), ZERO), currency)
 
-    override = None if request.override_price is None else round_money(request.override_price, currency)
-    if override is not None and override < 0:
-        raise ValueError("An override price cannot be negative.")  # the API rejects it as input
-    amount = override if override is not None else computed
-    assert amount is not None
-    products = _product_lines(request, currency=currency)
-    subtotal = amount + sum((line.amount for line in products), ZERO)
 
-    discount_line = None
-    if discount is not None and (not discount.resource_ids or discount.resource_ids & resource_ids):
-        eligible = discount.resource_ids or resource_ids
-        if override is not None:
-            base = override
-        else:
-            base = sum((line.amount for line in rate_lines if line.resource_id in eligible), ZERO)
-        base += sum((line.amount for line in products if line.resource_id in eligible), ZERO)
-        if discount.percentage is not None:
-            off = round_money(base * discount.percentage / 100, currency)
-        else:
-            off = min(round_money(budget.discount_left or ZERO, currency), base)
-            budget.discount_left = (budget.discount_left or ZERO) - off
-        discount_line = DiscountLine(code_id=discount.id, code=discount.code, percentage=discount.percentage,
-                                     fixed_amount=discount.amount, amount=min(off, base))
-    price = subtotal - (discount_line.amount if discount_line else ZERO)
+def _discount_line(discount: DiscountTerms | None, *, resource_ids: set[UUID], override: Decimal | None,
+                   rate_lines: Sequence[RateLine], products: Sequence[ProductLine], currency: str,
+                   budget: _Budget) -> DiscountLine | None:
+    if discount is None or (discount.resource_ids and not discount.resource_ids & resource_ids):
+        return None
+    eligible = discount.resource_ids or resource_ids
+    if override is not None:
+        base = override
+    else:
+        base = sum((line.amount for line in rate_lines if line.resource_id in eligible), ZERO)
+    base += sum((line.amount for line in products if line.resource_id in eligible), ZERO)
+    if discount.percentage is not None:
+        off = round_money(base * discount.percentage / 100, currency)
+    else:
+        off = min(round_money(budget.discount_left or ZERO, currency), base)
+        budget.discount_left = (budget.discount_left or ZERO) - off
+    return DiscountLine(code_id=discount.id, code=discount.code, percentage=discount.percentage,
+                        fixed_amount=discount.amount, amount=min(off, base))
 
+
+def _credit_lines(price: Decimal, *, start: datetime, resource_ids: set[UUID], credits: Sequence[CreditTerms],
+                  currency: str, budget: _Budget) -> tuple[list[CreditLine], Decimal]:
+    """The credits that pay `price` (those expiring first first) and what is left to pay."""
     credit_lines = []
     left = price
-    for credit in sorted(credits, key=CreditTerms._order):
+    for credit in sorted(credits, key=CreditTerms.spend_order):
         if left <= 0:
             break
         if credit.valid_from is not None and start < credit.valid_from:
@@ -559,6 +472,30 @@ def _quote(request: EventRequest, *, currency: str, customer_id: UUID | None, di
         budget.balances[credit.id] = budget.balances.get(credit.id, credit.balance) - used
         left -= used
         credit_lines.append(CreditLine(credit_id=credit.id, amount=used))
+    return credit_lines, left
+
+
+def _quote(request: EventRequest, *, currency: str, customer_id: UUID | None, discount: DiscountTerms | None,
+           credits: Sequence[CreditTerms], budget: _Budget) -> Quote:
+    start, end = request.start.astimezone(UTC), request.end.astimezone(UTC)
+    if end <= start:
+        raise ValueError("An event must end after it starts.")  # validation rejects it long before
+    resource_ids = {r.id for r in request.resources}
+    rate_lines, computed = _rate_amount(request, start, end, currency=currency, customer_id=customer_id)
+
+    override = None if request.override_price is None else round_money(request.override_price, currency)
+    if override is not None and override < 0:
+        raise ValueError("An override price cannot be negative.")  # the API rejects it as input
+    amount = override if override is not None else computed
+    assert amount is not None
+    products = _product_lines(request, currency=currency)
+    subtotal = amount + sum((line.amount for line in products), ZERO)
+
+    discount_line = _discount_line(discount, resource_ids=resource_ids, override=override, rate_lines=rate_lines,
+                                   products=products, currency=currency, budget=budget)
+    price = subtotal - (discount_line.amount if discount_line else ZERO)
+    credit_lines, left = _credit_lines(price, start=start, resource_ids=resource_ids, credits=credits,
+                                       currency=currency, budget=budget)
     credit_used = price - left
 
     return Quote(currency=currency, rates=tuple(rate_lines), computed_amount=computed, override_price=override,

@@ -1,0 +1,106 @@
+"""The configuration services of discount codes and booking credits (bookings.pricing.config): what they
+write, and their refusals as field errors at the wire names."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from bookings.models import BookingCredit, DiscountCode
+from bookings.pricing.config import (
+    booking_credit_adjust,
+    booking_credit_create,
+    booking_credit_update,
+    discount_code_archive,
+    discount_code_create,
+    discount_code_update,
+)
+from core.errors import ValidationFailed
+from tests.conftest import Setup
+from tests.factories import ContactFactory, CustomerFactory
+
+pytestmark = pytest.mark.django_db
+D = Decimal
+
+
+def fields(caught) -> list[tuple[str, str]]:
+    return [(e.field, e.code) for e in caught.value.errors]
+
+
+def test_a_code_is_created_updated_and_archived(setup) -> None:
+    code = discount_code_create(organization=setup.org, code=" Spring ", percentage=D("10"), resources=[setup.room])
+    assert (code.code, list(code.resources.all()), code.active) == ("Spring", [setup.room], True)
+    code = discount_code_update(discount_code=code, changes={"percentage": None, "amount": D("5"), "resources": []})
+    code.refresh_from_db()
+    assert (code.percentage, code.amount, list(code.resources.all())) == (None, D("5.0000"), [])
+    assert discount_code_archive(discount_code=code).active is False
+    assert DiscountCode.objects.get().active is False
+
+
+@pytest.mark.parametrize(("kwargs", "expected"), [
+    ({"percentage": D("10"), "amount": D("5")}, [("amount", "INVALID")]),
+    ({}, [("amount", "INVALID")]),
+    ({"percentage": D("101")}, [("percentage", "INVALID")]),
+    ({"amount": D("0")}, [("amount", "MIN_VALUE")]),
+    ({"code": "spring", "percentage": D("5")}, [("code", "NOT_UNIQUE")]),
+    ({"code": " ", "percentage": D("5")}, [("code", "REQUIRED")]),
+    ({"percentage": D("5"), "max_uses_total": 0}, [("maxUsesTotal", "MIN_VALUE")]),
+    ({"percentage": D("5"), "valid_from": timezone.now(), "valid_until": timezone.now() - timedelta(days=1)},
+     [("validUntil", "END_BEFORE_START")]),
+])
+def test_a_code_is_refused_at_its_fields(setup, kwargs, expected) -> None:
+    discount_code_create(organization=setup.org, code="SPRING", percentage=D("10"))
+    kwargs.setdefault("code", "SUMMER")
+    with pytest.raises(ValidationFailed) as caught:
+        discount_code_create(organization=setup.org, **kwargs)
+    assert fields(caught) == expected
+    assert DiscountCode.objects.count() == 1
+
+
+def test_a_code_names_only_resources_of_its_organization(setup) -> None:
+    other = Setup()
+    with pytest.raises(ValidationFailed) as caught:
+        discount_code_create(organization=setup.org, code="X", percentage=D("5"), resources=[other.room])
+    assert fields(caught) == [("resourceIds", "INVALID")]
+    code = discount_code_create(organization=setup.org, code="X", percentage=D("5"))
+    with pytest.raises(ValidationFailed):
+        discount_code_update(discount_code=code, changes={"resources": [other.room]})
+    with pytest.raises(TypeError):
+        discount_code_update(discount_code=code, changes={"organization": other.org})
+
+
+def test_a_credit_is_created_with_all_of_it_left_then_updated_and_adjusted(setup) -> None:
+    contact = ContactFactory(organization=setup.org)
+    credit = booking_credit_create(organization=setup.org, contact=contact, amount=D("50"), description="Pack")
+    assert (credit.amount, credit.balance) == (D("50"), D("50"))
+    booking_credit_update(credit=credit, changes={"description": "Ten-pack", "resources": [setup.room]})
+    BookingCredit.objects.filter(pk=credit.pk).update(balance=D("20"))  # 30 spent
+    credit = booking_credit_adjust(credit=credit, by=D("10"))
+    assert (credit.amount, credit.balance) == (D("60"), D("30"))
+    with pytest.raises(ValidationFailed) as caught:
+        booking_credit_adjust(credit=credit, by=D("-31"))
+    assert fields(caught) == [("amount", "INVALID")]
+    credit = booking_credit_adjust(credit=credit, by=D("-30"))
+    credit.refresh_from_db()
+    assert (credit.amount, credit.balance, credit.description) == (D("30"), D("0"), "Ten-pack")
+    with pytest.raises(TypeError):
+        booking_credit_update(credit=credit, changes={"amount": D("100")})
+
+
+@pytest.mark.parametrize(("owner", "expected"), [
+    ("nobody", [("customerId", "INVALID")]),
+    ("both", [("customerId", "INVALID")]),
+    ("stranger", [("contactId", "INVALID")]),
+])
+def test_a_credit_is_refused_at_its_fields(setup, owner, expected) -> None:
+    other = Setup()
+    kwargs = {"nobody": {}, "both": {"contact": ContactFactory(organization=setup.org),
+                                     "customer": CustomerFactory(organization=setup.org)},
+              "stranger": {"contact": ContactFactory(organization=other.org)}}[owner]
+    with pytest.raises(ValidationFailed) as caught:
+        booking_credit_create(organization=setup.org, amount=D("10"), **kwargs)
+    assert fields(caught) == expected
+    assert not BookingCredit.objects.exists()
