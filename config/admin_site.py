@@ -1,5 +1,5 @@
-"""The staff admin (DESIGN §8): Django's admin, open to every member of an organization (their role
-decides what they see and may do, see resources.admin_base), with the day's queue on the index."""
+"""The staff admin (docs/architecture.md#staff-admin): Django's admin, open to every member of an organization
+(their role decides what they see and may do, see resources.admin_base), with the day's queue on the index."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
 
+from bookings.selectors import admin_queue_counts
+from resources.models import Membership
 from resources.permissions import request_roles
 
 
 def _may_use_admin(user) -> bool:
-    from resources.models import Membership
-
     return user.is_active and (user.is_staff or Membership.objects.filter(user=user).exists())
 
 
@@ -38,6 +38,4 @@ class AllotAdminSite(admin.AdminSite):
         return user.is_active and (user.is_staff or bool(request_roles(request)))
 
     def index(self, request, extra_context=None):
-        from bookings.selectors import admin_queue_counts
-
         return super().index(request, {"queue": admin_queue_counts(request), **(extra_context or {})})

@@ -215,7 +215,7 @@ X_FRAME_OPTIONS = "DENY"
 # Back-off between attempts to send one email (seconds); after the last one the row is FAILED.
 NOTIFICATION_RETRY_DELAYS = [60, 300, 1800, 7200, 21600]
 
-# --- notifications: delivery, retries, reminders (DESIGN §9) ----------------------------------------
+# --- notifications: delivery, retries, reminders (docs/architecture.md#emails) ----------------------
 # A worker sending one email holds its row this long (seconds); if it dies meanwhile, the row is due
 # again after it. Keep it well above the provider's HTTP timeout (anymail's REQUESTS_TIMEOUT, 30 s).
 NOTIFICATION_SEND_LEASE = env.int("NOTIFICATION_SEND_LEASE", default=300)
@@ -230,7 +230,7 @@ if not _webhook_secret:
     _webhook_secret = [f"unset:{secrets.token_urlsafe(32)}"]
 ANYMAIL.setdefault("WEBHOOK_SECRET", _webhook_secret)
 
-# --- webhooks for integrators (DESIGN §9) -----------------------------------------------------------
+# --- webhooks for integrators (docs/architecture.md#webhooks) ---------------------------------------
 # Retries after a failed try, in seconds from that try: 1 minute, 1 hour, 6 hours. A delivery whose last
 # retry fails is FAILED.
 WEBHOOKS_RETRY_DELAYS = [60, 3600, 21600]

@@ -1,5 +1,5 @@
-"""The events admin (DESIGN §8): the list of events, the staff week calendar per venue, and the Edit
-occurrence / Delete occurrence confirmation pages.
+"""The events admin (docs/architecture.md#staff-admin): the list of events, the staff week calendar per venue,
+and the Edit occurrence / Delete occurrence confirmation pages.
 
 Events change only through services that check conflicts and keep bookings in step (the lifecycle
 services, and events.services.occurrences_update/occurrences_delete, which the events API calls too); a

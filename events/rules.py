@@ -1,4 +1,4 @@
-"""The resource booking rules of DESIGN §5, evaluated in the venue's local wall-clock time.
+"""The resource booking rules (docs/architecture.md#booking-rules), evaluated in the venue's local wall-clock time.
 
 Pure functions over already-loaded objects: the callers (the booking validator, later the events API)
 load resources with `bookable_hours` prefetched and the organization's closures once per request.
@@ -108,7 +108,7 @@ def within_bookable_hours(resource: Resource, start_local: datetime, end_local: 
     return True
 
 
-def _shift_years(moment: datetime, years: int) -> datetime:
+def shift_years(moment: datetime, years: int) -> datetime:
     try:
         return moment.replace(year=moment.year + years)
     except ValueError:  # 29 February in a year without one
@@ -129,7 +129,7 @@ def closure_overlapping(
             local_end = closure.end.astimezone(tz)
             first, last = start.astimezone(tz).year, end.astimezone(tz).year
             years = range(first - local_start.year - 1, last - local_start.year + 1)
-            spans = [(_shift_years(local_start, y), _shift_years(local_end, y)) for y in years]
+            spans = [(shift_years(local_start, y), shift_years(local_end, y)) for y in years]
         else:
             spans = [(closure.start, closure.end)]
         if any(s < end and start < e for s, e in spans):

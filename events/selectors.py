@@ -17,10 +17,11 @@ from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 from django.db.models import Func, OuterRef, Q, QuerySet, Subquery, UUIDField
 from django.utils import timezone
 
+from core.time import iso, local_times
 from resources.models import Closure, Organization, Resource, Venue
 
 from .models import Event, EventStatus, Reservation
-from .rules import _shift_years
+from .rules import shift_years
 
 
 class _Span(Func):
@@ -71,15 +72,13 @@ def resources_for_rules(resource_ids: Iterable[UUID]) -> dict[UUID, Resource]:
     }
 
 
-# --- the Event wire form and availability (DESIGN §6) ---------------------------------------------
+# --- the Event wire form and availability (docs/architecture.md#http-api-conventions) -------------
 
 
 def events_payload(events: QuerySet[Event], booking_of: dict | None = None) -> list[dict[str, Any]]:
-    """Events in their wire form (DESIGN §6), in three queries whatever their number: the events, their
-    reservations (resource ids and the first resource's venue timezone), and the bookings they came from.
-    `booking_of` maps event id → booking id when the caller knows it already."""
-    from core.time import iso, local_times  # the wire helpers load DRF; keep it out of app loading
-
+    """Events in their wire form (docs/architecture.md#http-api-conventions), in three queries whatever their
+    number: the events, their reservations (resource ids and the first resource's venue timezone), and the
+    bookings they came from. `booking_of` maps event id → booking id when the caller knows it already."""
     rows = list(events.values("id", "organization_id", "organization__timezone", "title", "description", "start",
                               "end", "status", "series_id", "price", "created_at", "updated_at"))
     ids = [r["id"] for r in rows]
@@ -155,7 +154,7 @@ def closure_spans(closure: Closure, tz: ZoneInfo, start: datetime, end: datetime
         local_start, local_end = closure.start.astimezone(tz), closure.end.astimezone(tz)
         first, last = start.astimezone(tz).year, end.astimezone(tz).year
         years = range(first - local_start.year - 1, last - local_start.year + 1)
-        spans = [(_shift_years(local_start, y), _shift_years(local_end, y)) for y in years]
+        spans = [(shift_years(local_start, y), shift_years(local_end, y)) for y in years]
     else:
         spans = [(closure.start, closure.end)]
     return [ClosureSpan(closure.pk, s.astimezone(UTC), e.astimezone(UTC), closure.message)
@@ -179,7 +178,7 @@ def resource_availability(*, resource: Resource, start: datetime, end: datetime)
     return Availability(resource_id=resource.pk, busy=busy, closures=closures)
 
 
-# --- the staff week calendar (DESIGN §8) ----------------------------------------------------------
+# --- the staff week calendar (docs/architecture.md#staff-admin) -----------------------------------
 
 # bookings.models.BookingStatus.PENDING: bookings depend on events, so the value is repeated here rather
 # than imported (tests/events/test_calendar_selector.py checks that the two agree).

@@ -1,4 +1,4 @@
-"""Occurrences of a series (DESIGN §10, and `WhichBookingsToUpdate` of the second reference): which of them
+"""Occurrences of a series (docs/architecture.md#series): which of them
 a change or a deletion addresses, and how a time change carries over to them.
 
 A series' repeat settings are create-only: after it exists, occurrences are only changed or deleted,
@@ -25,7 +25,7 @@ WHICH_EVENTS = "whichEventsToUpdate"
 
 
 class WhichEvents(IntEnum):
-    """The wire values (the second reference's eRepeatedBookingUpdateAction)."""
+    """The wire values (docs/architecture.md#series, docs/adr/0007-camelcase-integer-enum-wire-format.md)."""
 
     THIS = 1  # UpdateThisBookingOnly (also: delete this one)
     THIS_AND_FUTURE = 2  # UpdateFutureBookingsOnly: this occurrence and the later ones
@@ -130,9 +130,9 @@ def local_shift(moment: datetime, delta: timedelta, tz: ZoneInfo) -> datetime:
 
 FREQUENCIES = {"daily": ("daily", "day"), "weekly": ("weekly", "week"), "monthly": ("monthly", "month"),
                "yearly": ("yearly", "year")}
-# The rule's frequency however it is spelled: RFC 5545 names, and the second reference's eBookingRepeatCycle
-# numbers (what bookings.validation.repeat stores: 1 Daily … 4 Yearly; 5-9 the first … fourth or last weekday
-# of a month).
+# The rule's frequency however it is spelled: RFC 5545 names, and the repeat-cycle numbers of the booking
+# references (what bookings.validation.repeat stores: 1 Daily … 4 Yearly; 5-9 the first … fourth or last
+# weekday of a month; docs/architecture.md#series).
 _FREQUENCY_ALIASES = {
     "DAILY": "daily", "WEEKLY": "weekly", "MONTHLY": "monthly", "YEARLY": "yearly",
     "1": "daily", "2": "weekly", "3": "monthly", "4": "yearly", "5": "monthly", "6": "monthly", "7": "monthly",

@@ -1,4 +1,4 @@
-"""The notifications admin (DESIGN §9): every email, its sending status and attempts, and what the
+"""The notifications admin (docs/architecture.md#emails): every email, its sending status and attempts, and what the
 provider's tracking webhook said about its delivery.
 
 Read-only: a row is what was (or will be) sent. The one thing staff may do is "Send again", through

@@ -1,4 +1,4 @@
-"""Writing and sending Notifications (DESIGN §9).
+"""Writing and sending Notifications (docs/architecture.md#transactional-outbox).
 
 `notification_enqueue` runs inside the caller's transaction: the row is the outbox entry, so if the
 state change rolls back, the email never existed. The send task runs only after commit.

@@ -1,4 +1,4 @@
-"""Delivery status from the email provider (DESIGN §9).
+"""Delivery status from the email provider (docs/architecture.md#emails).
 
 anymail's tracking webhook views (routed under /anymail/, e.g. /anymail/postmark/tracking/) check the
 basic-auth secret (ANYMAIL["WEBHOOK_SECRET"]), turn each provider's payload into a normalized

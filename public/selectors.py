@@ -1,6 +1,7 @@
-"""Reads for the public pages (DESIGN §7): published portals and their modules, the availability grid,
-and a booking as its booker sees it. Nothing here hands out another person's name, title or answers:
-the calendar knows only when a resource is taken (bookings.selectors.public_busy) and closures."""
+"""Reads for the public pages (docs/architecture.md#public-site): published portals and their modules,
+the availability grid, and a booking as its booker sees it. Nothing here hands out another person's
+name, title or answers: the calendar knows only when a resource is taken (bookings.selectors.public_busy)
+and closures."""
 
 from __future__ import annotations
 
@@ -238,6 +239,82 @@ def _full(resource: Resource, taken: list[_Taken]) -> bool:
     return bool(taken) if resource.exclusive else len(taken) >= resource.capacity
 
 
+def _shown(view: str, resources: list[Resource], selected: Resource | None, day: date,
+           days_shown: int) -> tuple[list[Resource], list[date]]:
+    """The resources and days the grid shows: a week of one resource, or a day of every resource (or the
+    chosen one)."""
+    if view == "week":
+        return ([selected or resources[0]] if resources else []), [day + timedelta(days=i) for i in range(days_shown)]
+    return ([selected] if selected else resources), [day]
+
+
+@dataclass(frozen=True)
+class _GridContext:
+    """What the cells of a grid are read from, loaded once for the window it shows."""
+
+    lengths: dict[Any, int]  # resource id -> minutes a free cell offers
+    step: int  # minutes of a row
+    taken: dict[str, list[_Taken]]  # resource id (str) -> its busy periods
+    closed: dict[UUID, list]  # resource id -> its closures' spans
+    closures: list
+    now: datetime
+
+
+def _grid_context(module: BookingModule, shown: list[Resource], days: list[date], tz: ZoneInfo,
+                  now: datetime) -> _GridContext:
+    settings = dict(ModuleResource.objects.filter(module=module, resource__in=shown)
+                    .values_list("resource_id", "settings"))
+    slots = {r.pk: _slot_minutes(r, settings.get(r.pk) or {}) for r in shown}
+    lengths = {r.pk: _booking_minutes(r, slots[r.pk]) for r in shown}
+    step = min(slots.values())
+    window_start = local_midnight(days[0], tz)
+    window_end = local_midnight(days[-1] + timedelta(days=1), tz) + timedelta(minutes=max(lengths.values()))
+    taken: dict[str, list[_Taken]] = {}
+    for busy in public_busy(module, start=window_start, end=window_end):
+        taken.setdefault(busy["resourceId"], []).append(_Taken(
+            datetime.fromisoformat(busy["start"]), datetime.fromisoformat(busy["end"]), busy["status"] == "REQUESTED"))
+    closures = closures_for(organization=module.organization_id, start=window_start, end=window_end)
+    return _GridContext(lengths=lengths, step=step, taken=taken,
+                        closed=_closed(shown, closures, window_start, window_end), closures=closures, now=now)
+
+
+def _closed(shown: list[Resource], closures: list, window_start: datetime, window_end: datetime) -> dict[UUID, list]:
+    """Each shown resource's closure spans in the window (a closure without resources closes them all)."""
+    closed: dict[UUID, list] = {}
+    for resource in shown:
+        for closure in closures:
+            applies_to = {r.pk for r in closure.resources.all()}
+            if not applies_to or resource.pk in applies_to:
+                closed.setdefault(resource.pk, []).extend(closure_spans(closure, resource.venue.tz, window_start,
+                                                                        window_end))
+    return closed
+
+
+def _cell(context: _GridContext, resource: Resource, on: date, minute: int) -> Cell:
+    """One cell: the resource at that wall-clock minute of that day."""
+    rtz = resource.venue.tz
+    wall = datetime.combine(on, time(minute // 60, minute % 60))
+    start = wall.replace(tzinfo=rtz).astimezone(UTC)
+    period_end = start + timedelta(minutes=context.lengths[resource.pk])
+    offered = Cell(CellState.UNAVAILABLE, resource, start.astimezone(rtz), period_end.astimezone(rtz))
+    if start.astimezone(rtz).replace(tzinfo=None) != wall:  # skipped when the clocks go forward
+        return offered
+    cell_end = start + timedelta(minutes=context.step)
+    for span in context.closed.get(resource.pk, []):
+        if span.start < cell_end and start < span.end:
+            return Cell(CellState.CLOSED, resource, offered.start, offered.end, span.message)
+    busy = context.taken.get(str(resource.pk), [])
+    here = [b for b in busy if b.start < cell_end and start < b.end]
+    if _full(resource, here):
+        state = CellState.REQUESTED if all(b.requested for b in here) else CellState.BOOKED
+        return Cell(state, resource, offered.start, offered.end)
+    if _full(resource, [b for b in busy if b.start < period_end and start < b.end]):
+        return offered
+    if check_rules(resource=resource, start=start, end=period_end, now=context.now, closures=context.closures):
+        return offered
+    return Cell(CellState.FREE, resource, offered.start, offered.end)
+
+
 def calendar_grid(
     *,
     module: BookingModule,
@@ -266,61 +343,13 @@ def calendar_grid(
     today = now.astimezone(tz).date()
     day = min(max(day or today, today), today + timedelta(days=FURTHEST_DAYS))
     days_shown = min(max(module.calendar_days_shown or 7, 1), 31)
-    if view == "week":
-        shown = [selected or resources[0]] if resources else []
-        days = [day + timedelta(days=i) for i in range(days_shown)]
-    else:
-        shown = [selected] if selected else resources
-        days = [day]
+    shown, days = _shown(view, resources, selected, day, days_shown)
     grid = CalendarGrid(view=view, day=day, today=today, tz=tz, resources=resources, selected=selected, columns=[],
                         rows=[], step=DEFAULT_SLOT, days_shown=days_shown)
     if not shown:
         return grid
-
-    settings = dict(ModuleResource.objects.filter(module=module, resource__in=shown)
-                    .values_list("resource_id", "settings"))
-    slots = {r.pk: _slot_minutes(r, settings.get(r.pk) or {}) for r in shown}
-    lengths = {r.pk: _booking_minutes(r, slots[r.pk]) for r in shown}
-    step = min(slots.values())
-    window_start = local_midnight(days[0], tz)
-    window_end = local_midnight(days[-1] + timedelta(days=1), tz) + timedelta(minutes=max(lengths.values()))
-
-    taken: dict[str, list[_Taken]] = {}
-    for busy in public_busy(module, start=window_start, end=window_end):
-        taken.setdefault(busy["resourceId"], []).append(_Taken(
-            datetime.fromisoformat(busy["start"]), datetime.fromisoformat(busy["end"]), busy["status"] == "REQUESTED"))
-    closures = closures_for(organization=module.organization_id, start=window_start, end=window_end)
-    closed: dict[UUID, list] = {}
-    for resource in shown:
-        for closure in closures:
-            applies_to = {r.pk for r in closure.resources.all()}
-            if not applies_to or resource.pk in applies_to:
-                closed.setdefault(resource.pk, []).extend(closure_spans(closure, resource.venue.tz, window_start,
-                                                                        window_end))
-
-    def cell(resource: Resource, on: date, minute: int) -> Cell:
-        rtz = resource.venue.tz
-        wall = datetime.combine(on, time(minute // 60, minute % 60))
-        start = wall.replace(tzinfo=rtz).astimezone(UTC)
-        period_end = start + timedelta(minutes=lengths[resource.pk])
-        offered = Cell(CellState.UNAVAILABLE, resource, start.astimezone(rtz), period_end.astimezone(rtz))
-        if start.astimezone(rtz).replace(tzinfo=None) != wall:  # skipped when the clocks go forward
-            return offered
-        cell_end = start + timedelta(minutes=step)
-        for span in closed.get(resource.pk, []):
-            if span.start < cell_end and start < span.end:
-                return Cell(CellState.CLOSED, resource, offered.start, offered.end, span.message)
-        busy = taken.get(str(resource.pk), [])
-        here = [b for b in busy if b.start < cell_end and start < b.end]
-        if _full(resource, here):
-            state = CellState.REQUESTED if all(b.requested for b in here) else CellState.BOOKED
-            return Cell(state, resource, offered.start, offered.end)
-        if _full(resource, [b for b in busy if b.start < period_end and start < b.end]):
-            return offered
-        if check_rules(resource=resource, start=start, end=period_end, now=now, closures=closures):
-            return offered
-        return Cell(CellState.FREE, resource, offered.start, offered.end)
-
+    context = _grid_context(module, shown, days, tz, now)
+    step = context.step
     first, last = _row_range(shown, days)
     grid.step = step
     grid.columns = [
@@ -329,7 +358,7 @@ def calendar_grid(
         for d in days for r in shown
     ]
     grid.rows = [
-        (Row(minute), [cell(column.resource, column.day, minute) for column in grid.columns])
+        (Row(minute), [_cell(context, column.resource, column.day, minute) for column in grid.columns])
         for minute in range(first, last, step)
     ]
     return grid

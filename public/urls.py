@@ -1,4 +1,5 @@
-"""The public site (DESIGN §7): portals and their modules under /p/, the booker's private page under /b/."""
+"""The public site (docs/architecture.md#public-site): portals and their modules under /p/, the booker's
+private page under /b/."""
 
 from django.urls import path
 

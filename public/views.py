@@ -1,5 +1,6 @@
-"""The public pages (DESIGN §7). Each view loads what it shows through public.selectors, hands input to a
-form of public.forms (which calls the lifecycle services), and renders a template of templates/public/."""
+"""The public pages (docs/architecture.md#public-site). Each view loads what it shows through
+public.selectors, hands input to a form of public.forms (which calls the lifecycle services), and renders a
+template of templates/public/."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ from core.actor import Actor
 from core.errors import DomainError, NotFound
 from core.throttles import PublicSubmitThrottle, guard
 
-from .forms import HONEYPOT, MAX_NOTE, BookingForm, ChangeForm, note_as_html
+from .forms.booking import HONEYPOT, BookingForm
+from .forms.change import ChangeForm
+from .forms.fields import MAX_NOTE, note_as_html
 from .selectors import (
     booking_summary,
     calendar_grid,

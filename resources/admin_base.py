@@ -1,6 +1,6 @@
-"""What every ModelAdmin of ours shares (DESIGN §8): staff see only their organizations' objects, in lists,
-pages, autocomplete and foreign-key choices, and what they may do follows their role in the object's
-organization (resources.permissions), not Django's per-model permissions.
+"""What every ModelAdmin of ours shares (docs/architecture.md#staff-admin): staff see only their
+organizations' objects, in lists, pages, autocomplete and foreign-key choices, and what they may do follows
+their role in the object's organization (resources.permissions), not Django's per-model permissions.
 
 Another organization's object is "not found": the queryset never contains it, so the admin answers 404
 for its pages exactly as it does for an id that does not exist.
@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404
 
@@ -131,8 +132,6 @@ class OrgScopedAdmin(OrgScopedMixin, admin.ModelAdmin):
         org_id = org_id_of(obj, self.org_path)
         if not request_allows(request, org_id, self.change_action):
             # The organization choices are already limited; this refuses a forged POST.
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied
         super().save_model(request, obj, form, change)
 

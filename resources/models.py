@@ -93,7 +93,7 @@ class Resource(BaseModel):
     )
     requires_approval = models.BooleanField(default=True)
     archived = models.BooleanField(default=False)
-    # Booking rules, all checked in the venue's local time (DESIGN §5). Empty = no limit.
+    # Booking rules, all checked in the venue's local time (docs/architecture.md#booking-rules). Empty = no limit.
     min_duration_minutes = models.PositiveIntegerField(null=True, blank=True)
     max_duration_minutes = models.PositiveIntegerField(null=True, blank=True)
     min_notice_minutes = models.PositiveIntegerField(default=0)
@@ -125,7 +125,7 @@ class Resource(BaseModel):
 
 
 class ResourceUnit(BaseModel):
-    """A named place inside a resource: a desk of a hot-desk area, a seat of a floor plan (issue 9).
+    """A named place inside a resource: a desk of a hot-desk area, a seat of a floor plan (docs/architecture.md#units).
 
     Each unit holds one booking at a time (events.services checks it under the resource lock; PostgreSQL's
     exclusion constraint `reservation_no_overlap_unit` backs it). A resource with active units takes at most
@@ -202,7 +202,7 @@ class Closure(BaseModel):
         return self.message or f"Closure {self.start:%Y-%m-%d}"
 
 
-# --- prices (issue 9) ------------------------------------------------------------------------------------
+# --- prices (docs/architecture.md#prices) ------------------------------------------------------------------
 # Unit prices keep four decimals: a per-minute product or an hourly rate may be finer than the currency's
 # minor unit. Amounts are rounded to the minor unit only when a price is computed (bookings.pricing).
 PRICE_DIGITS = {"max_digits": 14, "decimal_places": 4}

@@ -1,4 +1,4 @@
-"""The one place that answers "may this user do that in this organization" (DESIGN §3 roles)."""
+"""The one place that answers "may this user do that in this organization" (docs/architecture.md#roles-and-tenancy)."""
 
 from django.db.models import QuerySet
 

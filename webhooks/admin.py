@@ -1,6 +1,6 @@
-"""The webhooks admin (DESIGN §8 scoping): admins and owners configure their organizations' endpoints;
-every member reads the delivery log. The secret is write-only here too: it is shown once, in the message
-after it is made, and never in a form or a list."""
+"""The webhooks admin (docs/architecture.md#staff-admin scoping): admins and owners configure their
+organizations' endpoints; every member reads the delivery log. The secret is write-only here too: it is shown
+once, in the message after it is made, and never in a form or a list."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Outbound webhooks for integrators (DESIGN §9): an organization's endpoints, and the log of what was
-sent to them.
+"""Outbound webhooks for integrators (docs/architecture.md#webhooks): an organization's endpoints, and the log
+of what was sent to them.
 
 A WebhookDelivery is an outbox row: written in the transaction of the change it reports (so a rolled
 back change sends nothing), sent after commit, retried with back-off, and kept with one WebhookAttempt
@@ -28,7 +28,7 @@ EVENT_TYPES = (
 
 
 class DeliveryStatus(models.IntegerChoices):
-    # Integers on the wire, like every enum of the API (DESIGN §6).
+    # Integers on the wire, like every enum of the API (docs/adr/0007-camelcase-integer-enum-wire-format.md).
     PENDING = 0, "PENDING"  # waiting for its first try or its next retry (next_attempt_at)
     SENDING = 1, "SENDING"  # a worker claimed it until lease_until; after that it is presumed dead
     SUCCEEDED = 2, "SUCCEEDED"

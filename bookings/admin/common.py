@@ -98,7 +98,7 @@ one_line = RegexValidator(r"^[^\r\n\x85\u2028\u2029]*$", "The subject must be on
 
 
 class NotificationForm(forms.Form):
-    """Staff's choice for the email of a decision (DESIGN §6 `notification`)."""
+    """Staff's choice for the email of a decision (`notification`, docs/architecture.md#http-api-conventions)."""
 
     send = forms.BooleanField(required=False, initial=True, label="Email the booker")
     subject = forms.CharField(required=False, max_length=300, validators=[one_line],

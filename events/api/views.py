@@ -1,6 +1,6 @@
-"""Event endpoints and resource availability (DESIGN §6): staff read, managers write. Each view parses
-input, checks permission with the shared helpers, calls one service of events.services, and returns
-events.selectors' representation."""
+"""Event endpoints and resource availability (docs/architecture.md#http-api-conventions): staff read, managers
+write. Each view parses input, checks permission with the shared helpers, calls one service of
+events.services, and returns events.selectors' representation."""
 
 from __future__ import annotations
 

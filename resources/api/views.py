@@ -1,5 +1,6 @@
-"""Venue and resource endpoints (DESIGN §6): staff read, admins write. Each view parses input, checks
-permission with the shared helpers, calls one service of resources.services, and returns the result."""
+"""Venue and resource endpoints (docs/architecture.md#http-api-conventions): staff read, admins write. Each
+view parses input, checks permission with the shared helpers, calls one service of resources.services, and
+returns the result."""
 
 from __future__ import annotations
 

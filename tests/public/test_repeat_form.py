@@ -15,7 +15,7 @@ from bookings.validation.repeat import WEEKDAY_KEYS
 from events.models import Event, Reservation
 from events.services import event_create
 from notifications.models import Notification
-from public.forms import REPEAT_CHOICES
+from public.forms.repeat import REPEAT_CHOICES
 from tests.conftest import future
 
 from .site import PublicSite, local_input

@@ -1,4 +1,4 @@
-"""Wire shapes of webhook endpoints and their delivery log (DESIGN §6 conventions: camelCase, UUIDs,
+"""Wire shapes of webhook endpoints and their delivery log (docs/architecture.md#http-api-conventions: camelCase, UUIDs,
 UTC datetimes, integer enums). Shapes only; webhooks.services checks the URL (SSRF) and the rest."""
 
 from __future__ import annotations

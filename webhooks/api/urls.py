@@ -1,4 +1,4 @@
-"""Webhook endpoints and their delivery log (DESIGN §9)."""
+"""Webhook endpoints and their delivery log (docs/architecture.md#webhooks)."""
 
 from rest_framework.routers import DefaultRouter
 

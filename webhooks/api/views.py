@@ -1,6 +1,7 @@
-"""Webhook endpoint endpoints (DESIGN §6 conventions): any member of the organization reads, admins write.
-The secret is write-only: shown once, in the 201 of its creation, and never listed. Each view parses
-input, checks the caller's role in the endpoint's organization, calls one service of webhooks.services."""
+"""Webhook endpoint endpoints (docs/architecture.md#http-api-conventions): any member of the organization
+reads, admins write. The secret is write-only: shown once, in the 201 of its creation, and never listed. Each
+view parses input, checks the caller's role in the endpoint's organization, calls one service of
+webhooks.services."""
 
 from __future__ import annotations
 
