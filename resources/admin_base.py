@@ -167,19 +167,23 @@ class OrgScopedInline(OrgScopedMixin):
 
 # --- saving through the services ---------------------------------------------------------------------
 
-# A service's field path: a name (dotted or not), an optional row index and an optional field of that
-# row: "capacity", "bookableHours[1].end", "bookingForm.eventFields[0].options", "event.start".
-FIELD_PATH = re.compile(r"^(?P<name>[A-Za-z_][\w.]*?)(?:\[(?P<index>\d+)\])?(?:\.(?P<field>\w+))?$")
+# A service's field path: a list (its name may be dotted) with a row index and optionally a field of that
+# row ("bookableHours[1].end", "bookingForm.eventFields[0].options", "events[0].resourceIds[1]"), or a
+# name with optionally one field ("capacity", "event.start").
+ROW_PATH = re.compile(r"^(?P<name>[A-Za-z_][\w.]*)\[(?P<index>\d+)\](?:\.(?P<field>\w+))?")
+NAME_PATH = re.compile(r"^(?P<name>[A-Za-z_]\w*)(?:\.(?P<field>\w+))?")
 CAMEL_HUMP = re.compile(r"(?<!^)(?=[A-Z])")
 
 
 def parse_field_path(path: str) -> tuple[str, int | None, str | None]:
-    """(name, row index or None, row field or None) of a service's field path; ("", None, None) for none."""
-    match = FIELD_PATH.match(path or "")
+    """(name, row index or None, field or None) of a service's field path; ("", None, None) for none."""
+    match = ROW_PATH.match(path or "")
+    if match is not None:
+        return match.group("name"), int(match.group("index")), match.group("field")
+    match = NAME_PATH.match(path or "")
     if match is None:
-        return path or "", None, None
-    index = match.group("index")
-    return match.group("name"), int(index) if index is not None else None, match.group("field")
+        return "", None, None
+    return match.group("name"), None, match.group("field")
 
 
 def form_field_for(name: str, form_fields: Iterable[str], names: Mapping[str, str] = {}) -> str | None:  # noqa: B006
