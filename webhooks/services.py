@@ -1,4 +1,4 @@
-"""Outbound webhooks (DESIGN §9): endpoints, the outbox of deliveries, sending, retries, disabling.
+"""Outbound webhooks (docs/architecture.md#webhooks): endpoints, the outbox of deliveries, sending, retries, disabling.
 
 `webhook_emit` runs inside the caller's transaction: each delivery row is the outbox entry, so a change
 that rolls back never existed for integrators either, and the payload is computed there, from what
