@@ -1635,12 +1635,28 @@ def _portal_write(portal: Portal, values: Mapping[str, Any]) -> Portal:
     elif portal._state.adding:
         while Portal.objects.filter(slug=portal.slug).exists():  # 36^6 slugs: a second draw is rare
             portal.slug = random_portal_slug()
+    module_ids = _portal_module_ids(portal, values)
     _save_unique(portal, "slug", "Another portal has this slug.")
+    if module_ids is not None:
+        portal.modules.set(module_ids)
     return portal
 
 
+def _portal_module_ids(portal: Portal, values: Mapping[str, Any]) -> list[UUID] | None:
+    """`modules` (the admin links a portal's modules from the portal): ids of the portal's organization."""
+    if values.get("modules") is None:
+        return None
+    errors: list[FieldError] = []
+    ids = _ids_in(BookingModule.objects.filter(organization_id=portal.organization_id), values["modules"],
+                  "moduleIds", "booking module", errors)
+    if errors:
+        raise ValidationFailed(errors=errors)
+    return ids
+
+
 def portal_create(*, organization_id: UUID, values: Mapping[str, Any]) -> Portal:
-    """`values`: name, slug (random 6 characters when empty), description, status, password."""
+    """`values`: name, slug (random 6 characters when empty), description, status, password, modules
+    (ids of booking modules shown on the portal; left out: unchanged)."""
     with transaction.atomic():
         _require_organization(organization_id)
         return _portal_write(Portal(organization_id=organization_id), values)

@@ -2,7 +2,8 @@
 the server), revoke a URL, or replace it with a new one (revoke + a new feed with the same settings).
 
 Scoped like every configuration admin (resources.admin_base): another organization's feed is a 404,
-viewers and managers see the feeds and their URLs, admins and owners ("configure") change them.
+viewers and managers see the feeds and their URLs, admins and owners ("configure") change them, through
+feeds.services (docs/architecture.md#every-write-through-a-service).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from resources.admin import ScopedAdmin, label_resources, organization_of
-from resources.admin_base import scope
+from resources.admin_base import ServiceAdminMixin, form_values, scope
 from resources.permissions import request_allows
 
 from . import services
@@ -58,7 +59,7 @@ class FeedStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(CalendarFeed)
-class CalendarFeedAdmin(ScopedAdmin):
+class CalendarFeedAdmin(ServiceAdminMixin, ScopedAdmin):
     form = CalendarFeedForm
     change_form_template = "admin/feeds/calendarfeed/change_form.html"
     list_display = ("name", "organization", "shows", "include_tentative", "feed_url", "is_active")
@@ -94,10 +95,14 @@ class CalendarFeedAdmin(ScopedAdmin):
                 formfield.empty_label = "— every resource of the organization —"
         return formfield
 
-    def save_model(self, request: HttpRequest, obj: CalendarFeed, form, change: bool) -> None:
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+    def service_save(self, request: HttpRequest, obj: CalendarFeed, form, formsets, change: bool) -> CalendarFeed:
+        values = form_values(obj, form, services.FEED_FIELDS)
+        if change:
+            return services.feed_update(feed=obj, changes=values)
+        return services.feed_create(organization=obj.organization, created_by=request.user, **values)
+
+    def service_delete(self, request: HttpRequest, obj: CalendarFeed) -> None:
+        services.feed_delete(feed=obj)
 
     # --- columns ---
     @admin.display(description="shows")

@@ -1,5 +1,7 @@
-"""The staff admin for organizations, their members, venues, resources (with booking rules and weekly
-bookable hours) and closures (DESIGN §8).
+"""The staff admin for organizations, their members, venues, resources (with booking rules, weekly
+bookable hours, units, rates and products) and closures (docs/architecture.md#staff-admin). Venues,
+resources and closures are written by resources.services, as the API writes them
+(docs/architecture.md#every-write-through-a-service).
 
 Also the pieces the other configuration admins share (bookings.admin.config imports them): plain-text
 form fields, the "not found" answer for other organizations' objects, and choice labels.
@@ -23,7 +25,16 @@ from django.http import HttpRequest
 
 from core.html import plain_text
 
-from .admin_base import OrgScopedAdmin, OrgScopedInline, OrgScopedMixin
+from . import services
+from .admin_base import (
+    OrgScopedAdmin,
+    OrgScopedInline,
+    OrgScopedMixin,
+    ServiceAdminMixin,
+    ServiceRows,
+    form_values,
+    row_id,
+)
 from .models import (
     ALL_WEEKDAYS,
     BookableHours,
@@ -40,6 +51,7 @@ from .models import (
     weekday_mask,
     weekdays_of,
 )
+from .services import HoursSpec, ProductSpec, RateSpec, ResourceRows, UnitSpec
 
 # --- shared pieces ------------------------------------------------------------------------------------
 
@@ -198,7 +210,7 @@ class OrganizationAdmin(ScopedAdmin):
 
 
 @admin.register(Venue)
-class VenueAdmin(ScopedAdmin):
+class VenueAdmin(ServiceAdminMixin, ScopedAdmin):
     list_display = ("name", "organization", "timezone")
     list_filter = (("organization", admin.RelatedOnlyFieldListFilter),)
     list_select_related = ("organization",)
@@ -210,6 +222,15 @@ class VenueAdmin(ScopedAdmin):
         if db_field.name == "timezone":
             return timezone_formfield(db_field, **kwargs)
         return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def service_save(self, request, obj: Venue, form, formsets, change: bool) -> Venue:
+        values = form_values(obj, form, services.VENUE_FIELDS)
+        if change:
+            return services.venue_update(venue=obj, changes=values)
+        return services.venue_create(organization=obj.organization, **values)
+
+    def service_delete(self, request, obj: Venue) -> None:
+        services.venue_delete(venue=obj)
 
 
 class BookableHoursForm(forms.ModelForm):
@@ -326,8 +347,27 @@ class ResourceUnitInline(PlainTextAdminMixin, OrgScopedInline, admin.TabularInli
                            "free one by order)")
 
 
+def _row_specs(rows: ServiceRows, formset, spec_class, names: tuple[str, ...], **extra) -> list:
+    """One spec per row form the service is given (ServiceRows.forms), existing rows with their id."""
+    specs = []
+    for form in rows.forms(formset):
+        data = form.cleaned_data
+        values = {name: data.get(name) for name in names}
+        values.update({key: make(data) for key, make in extra.items()})
+        specs.append(spec_class(id=row_id(form), delete=rows.deleted(formset, form), **values))
+    return specs
+
+
+RESOURCE_ROWS = {
+    "bookableHours": ServiceRows("bookable_hours", {"start": "start_time", "end": "end_time"}),
+    "units": ServiceRows("units", with_deleted=True),
+    "rates": ServiceRows("rates", {"weekdays": "days"}, with_deleted=True),
+    "products": ServiceRows("products", with_deleted=True),
+}
+
+
 @admin.register(Resource)
-class ResourceAdmin(ScopedAdmin):
+class ResourceAdmin(ServiceAdminMixin, ScopedAdmin):
     form = ResourceForm
     list_display = ("name", "venue", "kind", "capacity", "exclusive", "archived")
     list_filter = (("venue", admin.RelatedOnlyFieldListFilter), "kind", "archived")
@@ -346,6 +386,45 @@ class ResourceAdmin(ScopedAdmin):
     plain_text_fields = ("name",)
     org_path = "venue__organization"
     fixed_after_create = ()  # the venue may change, within the organization (its choices are scoped)
+    service_rows = RESOURCE_ROWS
+    service_inlines = ("bookable_hours", "units", "rates", "products")
+
+    def service_save(self, request, obj: Resource, form, formsets, change: bool) -> Resource:
+        """The resource, its weekly hours and its units, rates and products in one service call: switching
+        `exclusive` or lowering the capacity is checked against upcoming bookings, as in the API."""
+        values = form_values(obj, form, ResourceForm.Meta.fields)
+        hours = self._hours(formsets)
+        rows = self._rows(formsets)
+        if change:
+            return services.resource_update(resource=obj, changes=values, bookable_hours=hours, rows=rows)
+        venue = values.pop("venue", obj.venue)
+        return services.resource_create(venue=venue, bookable_hours=hours or (), rows=rows, **values)
+
+    def service_delete(self, request, obj: Resource) -> None:
+        services.resource_delete(resource=obj)
+
+    @staticmethod
+    def _hours(formsets) -> list[HoursSpec] | None:
+        if "bookable_hours" not in formsets:
+            return None
+        return [HoursSpec(weekday=f.cleaned_data["weekday"], start=f.cleaned_data["start_time"],
+                          end=f.cleaned_data["end_time"])
+                for f in RESOURCE_ROWS["bookableHours"].forms(formsets["bookable_hours"])]
+
+    @staticmethod
+    def _rows(formsets) -> ResourceRows:
+        def specs(prefix: str, spec_class, names: tuple[str, ...], **extra) -> list | None:
+            if prefix not in formsets:
+                return None
+            return _row_specs(RESOURCE_ROWS[prefix], formsets[prefix], spec_class, names, **extra)
+
+        return ResourceRows(
+            units=specs("units", UnitSpec, ("name", "order", "archived")),
+            rates=specs("rates", RateSpec, ("name", "unit", "price", "start_time", "end_time", "min_minutes",
+                                            "max_minutes", "active"),
+                        weekdays=lambda data: data.get("days") or range(7)),
+            products=specs("products", ProductSpec, ("name", "unit_price", "unit", "active")),
+        )
 
 
 class ClosureForm(forms.ModelForm):
@@ -366,7 +445,7 @@ class ClosureForm(forms.ModelForm):
 
 
 @admin.register(Closure)
-class ClosureAdmin(ScopedAdmin):
+class ClosureAdmin(ServiceAdminMixin, ScopedAdmin):
     form = ClosureForm
     list_display = ("__str__", "organization", "start", "end", "repeats_yearly", "resource_names")
     list_filter = (("organization", admin.RelatedOnlyFieldListFilter), "repeats_yearly")
@@ -388,3 +467,13 @@ class ClosureAdmin(ScopedAdmin):
         if db_field.name == "resources":
             label_resources(formfield)
         return formfield
+
+    def service_save(self, request, obj: Closure, form, formsets, change: bool) -> Closure:
+        values = form_values(obj, form, services.CLOSURE_FIELDS)
+        resources = list(form.cleaned_data["resources"]) if form is not None else None
+        if change:
+            return services.closure_update(closure=obj, changes=values, resources=resources)
+        return services.closure_create(organization=obj.organization, resources=resources or (), **values)
+
+    def service_delete(self, request, obj: Closure) -> None:
+        services.closure_delete(closure=obj)

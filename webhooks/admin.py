@@ -1,6 +1,8 @@
-"""The webhooks admin (docs/architecture.md#staff-admin scoping): admins and owners configure their
-organizations' endpoints; every member reads the delivery log. The secret is write-only here too: it is shown
-once, in the message after it is made, and never in a form or a list."""
+"""The webhooks admin (docs/architecture.md#staff-admin, docs/architecture.md#webhooks): admins and owners
+configure their organizations' endpoints, through the services the API calls
+(docs/architecture.md#every-write-through-a-service); every member reads the delivery log. The secret
+is write-only here too: it is shown once, in the message after it is made, and never in a form or a
+list."""
 
 from __future__ import annotations
 
@@ -14,10 +16,19 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from core.errors import DomainError
-from resources.admin_base import OrgScopedAdmin, OrgScopedInline
+from resources.admin_base import OrgScopedAdmin, OrgScopedInline, ServiceAdminMixin, form_values
 
 from .models import EVENT_TYPES, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from .services import MIN_SECRET_LENGTH, webhook_secret_new, webhook_url_check
+from .services import (
+    MIN_SECRET_LENGTH,
+    webhook_endpoint_create,
+    webhook_endpoint_delete,
+    webhook_endpoint_update,
+    webhook_secret_new,
+    webhook_url_check,
+)
+
+ENDPOINT_FIELDS = ("organization", "url", "description", "event_types", "active")
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -48,8 +59,9 @@ class WebhookEndpointForm(forms.ModelForm):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(OrgScopedAdmin):
+class WebhookEndpointAdmin(ServiceAdminMixin, OrgScopedAdmin):
     form = WebhookEndpointForm
+    service_fields = {"secret": "new_secret"}
     org_path = "organization"
     change_action = "configure"
     list_display = ("url", "organization", "active", "subscribed", "consecutive_failures", "disabled_at")
@@ -85,19 +97,28 @@ class WebhookEndpointAdmin(OrgScopedAdmin):
         url = reverse("admin:webhooks_webhookdelivery_changelist") + f"?endpoint__id__exact={endpoint.pk}"
         return format_html('<a href="{}">{} deliveries</a>', url, endpoint.deliveries.count())
 
-    def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form: WebhookEndpointForm, change: bool) -> None:
-        shown = None
-        if form.cleaned_data.get("new_secret"):
-            obj.secret = form.cleaned_data["new_secret"]
-        elif form.cleaned_data.get("rotate_secret") or not obj.secret:
-            obj.secret = shown = webhook_secret_new()
-        if change and "active" in form.changed_data and obj.active:
-            # Switched back on: a clean slate, as webhook_endpoint_update does for the API.
-            obj.consecutive_failures, obj.disabled_at, obj.disabled_reason = 0, None, ""
-        super().save_model(request, obj, form, change)
+    def service_save(self, request: HttpRequest, obj: WebhookEndpoint, form: WebhookEndpointForm | None, formsets,
+                     change: bool) -> WebhookEndpoint:
+        """Switching an endpoint back on gives it a clean slate (webhook_endpoint_update), as in the API."""
+        values = form_values(obj, form, ENDPOINT_FIELDS)
+        data = form.cleaned_data if form is not None else {}
+        secret = shown = None
+        if data.get("new_secret"):
+            secret = data["new_secret"]
+        elif data.get("rotate_secret") or not obj.secret:
+            secret = shown = webhook_secret_new()
+        values["secret"] = secret or ("" if change else obj.secret)
+        if change:
+            endpoint = webhook_endpoint_update(endpoint_id=obj.pk, changes=values)
+        else:
+            endpoint = webhook_endpoint_create(organization=values.pop("organization"), values=values)
         if shown:
-            messages.warning(request, f"The signing secret of {obj.url} is {shown} — copy it now: it is not shown "
-                                      "again.")
+            messages.warning(request, f"The signing secret of {endpoint.url} is {shown} — copy it now: it is not "
+                                      "shown again.")
+        return endpoint
+
+    def service_delete(self, request: HttpRequest, obj: WebhookEndpoint) -> None:
+        webhook_endpoint_delete(endpoint_id=obj.pk)
 
 
 class WebhookAttemptInline(OrgScopedInline, admin.TabularInline):

@@ -167,6 +167,8 @@ def _secret_check(value: Any) -> str:
 
 
 def _endpoint_write(endpoint: WebhookEndpoint, values: Mapping[str, Any]) -> WebhookEndpoint:
+    if values.get("organization") is not None:
+        endpoint.organization = values["organization"]  # the admin may move it; the API never does
     if "url" in values:
         endpoint.url = webhook_url_check(values["url"])
     if "event_types" in values:

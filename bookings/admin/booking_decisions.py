@@ -63,8 +63,9 @@ class EventEditForm(forms.Form):
     resources = forms.ModelMultipleChoiceField(queryset=Resource.objects.none(),
                                                widget=forms.CheckboxSelectMultiple)
     rate = forms.ChoiceField(required=False, label="Rate")
-    # Text, not a DecimalField: the service reads it as the API's overridePrice (bookings.validation.billing.parse_price)
-    # and files an invalid amount at events[i].overridePrice, which the page shows at this field.
+    # Text, not a DecimalField: the service reads it as the API's overridePrice
+    # (bookings.validation.billing.parse_price) and files an invalid amount at events[i].overridePrice, which the
+    # page shows at this field.
     override_price = forms.CharField(
         required=False, max_length=40, label="Override price",
         widget=forms.TextInput(attrs={"inputmode": "decimal", "class": "vTextField", "autocomplete": "off"}),

@@ -1,6 +1,7 @@
 """Pieces the booking and change-request admin pages share: how a booking looks (status label, local
 times, answers under their labels), the notification part of a decision form, and the one way a
-decision page runs a service and shows its error."""
+decision page runs a service and shows its error (field paths read as the configuration pages read
+them: resources.admin_base, docs/architecture.md#domain-errors)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from django.utils.safestring import mark_safe
 from core.errors import DomainError, FieldError
 from core.html import sanitize_html
 from notifications.services import NotificationSpec
+from resources.admin_base import parse_field_path
 from resources.permissions import request_allows
 
 from ..models import Booking, BookingEvent, BookingStatus, FormField
@@ -138,7 +140,7 @@ class FreshnessForm(forms.Form):
         return {"client_last_updated_at": booking.updated_at.strftime("%Y-%m-%dT%H:%M:%S.%f%z")}
 
 
-EVENT_PATH = re.compile(r"^events?(?:\[(\d+)\])?(?:\.(\w+))?")
+EVENT_LISTS = {"event", "events"}  # `event` (one object) or `events` (a list): both name row 0 first
 WIRE_TO_FORM = {"title": "title", "start": "start", "end": "end", "resourceIds": "resources", "rateId": "rate",
                 "overridePrice": "override_price"}
 
@@ -148,10 +150,9 @@ def split_errors(errors: list[FieldError]) -> tuple[list[str], dict[tuple[int, s
     top: list[str] = []
     rows: dict[tuple[int, str | None], list[str]] = {}
     for error in errors:
-        match = EVENT_PATH.match(error.field or "")
-        if match:
-            row = int(match.group(1) or 0)
-            rows.setdefault((row, WIRE_TO_FORM.get(match.group(2) or "")), []).append(error.message)
+        name, index, field = parse_field_path(error.field)
+        if name in EVENT_LISTS:
+            rows.setdefault((index or 0, WIRE_TO_FORM.get(field or "")), []).append(error.message)
         else:
             top.append(error.message)
     return top, rows

@@ -1,8 +1,10 @@
-"""Configuration in the staff admin (DESIGN §8): booking modules with their offered resources and custom
-form fields edited inline, portals, customers and contacts.
+"""Configuration in the staff admin (docs/architecture.md#staff-admin): booking modules with their offered
+resources and custom form fields edited inline, portals, customers and contacts.
 
-The rules are the API's (bookings.services): the same checks on form fields, fields archived rather than
-deleted, linked objects from the same organization only, labels as plain text.
+The writes are the API's services (bookings.services, docs/architecture.md#every-write-through-a-service):
+the same checks on form fields, fields archived rather than deleted (docs/architecture.md#form-fields),
+linked objects from the same organization only, labels as plain text. A service's error shows at the
+form's fields (resources.admin_base.ServiceAdminMixin).
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
-from django.utils import timezone
 
 from core.html import plain_text
 from resources.admin import (
@@ -29,9 +30,10 @@ from resources.admin import (
     strangers,
     user_label,
 )
-from resources.admin_base import OrgScopedInline, scope
+from resources.admin_base import OrgScopedInline, ServiceAdminMixin, ServiceRows, form_values, row_id, scope
 from resources.models import Membership
 
+from .. import services
 from ..models import BookingModule, Contact, Customer, FieldType, FormField, ModuleResource, Portal
 from ..services import CHOICE_TYPES, LENGTH_TYPES, _check_form_field
 from .pricing import RateCustomerInline
@@ -123,18 +125,9 @@ class FormFieldForm(forms.ModelForm):
         return cleaned
 
 
-class FormFieldFormSet(BaseInlineFormSet):
-    def delete_existing(self, obj: FormField, commit: bool = True) -> None:
-        # Answers are keyed by the field's id: archiving keeps the label of every answer already given
-        # (the API never deletes a field either).
-        if commit:
-            FormField.objects.filter(pk=obj.pk).update(archived=True, updated_at=timezone.now())
-
-
 class FormFieldInline(PlainTextAdminMixin, OrgScopedInline, admin.TabularInline):
     model = FormField
-    form = FormFieldForm
-    formset = FormFieldFormSet
+    form = FormFieldForm  # a deleted row is archived by module_update: answers keep their question
     template = TABULAR_TEMPLATE
     fields = ("section", "label", "type", "required", "help_text", "options", "min_value", "max_value", "order")
     readonly_fields = ("options_list", "min_limit", "max_limit")
@@ -239,8 +232,27 @@ class BookingModuleForm(forms.ModelForm):
         return cleaned
 
 
+# A module's form sections as bookings.services.module_update lists them; the admin edits both in one inline.
+FIELD_ROW_NAMES = {"min": "min_value", "max": "max_value"}
+MODULE_ROWS = {
+    path: ServiceRows("fields", FIELD_ROW_NAMES, where=("section", section))
+    for section, path in services.FORM_SECTIONS.values()
+}
+OFFERED = ServiceRows("module_resources")
+
+
+def _form_field_items(formset, rows: ServiceRows) -> list[dict[str, Any]]:
+    items = []
+    for form in rows.forms(formset):
+        item = {name: form.cleaned_data.get(name) for name in services.FORM_FIELD_ATTRIBUTES}
+        if item["order"] is None:
+            del item["order"]  # the service numbers the rows
+        items.append({**item, "id": row_id(form)})
+    return items
+
+
 @admin.register(BookingModule)
-class BookingModuleAdmin(ScopedAdmin):
+class BookingModuleAdmin(ServiceAdminMixin, ScopedAdmin):
     form = BookingModuleForm
     list_display = ("name", "organization", "slug", "admin_user", "portal_names", "field_count")
     list_filter = (("organization", admin.RelatedOnlyFieldListFilter),)
@@ -257,6 +269,8 @@ class BookingModuleAdmin(ScopedAdmin):
     )
     inlines = (ModuleResourceInline, FormFieldInline)
     plain_text_fields = ("name", "about_title")
+    service_rows = MODULE_ROWS
+    service_inlines = ("module_resources", "fields")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         # A subquery, not Count() over a join: a GROUP BY would drop the model's default ordering.
@@ -279,6 +293,26 @@ class BookingModuleAdmin(ScopedAdmin):
             # Scoped to members of the module's organization by OrgScopedMixin.
             formfield.label_from_instance = user_label
         return formfield
+
+    def service_save(self, request, obj: BookingModule, form, formsets, change: bool) -> BookingModule:
+        """The module with its portals, offered resources and form sections: one module_create/update."""
+        values = form_values(obj, form, services.MODULE_ATTRIBUTES)
+        data = form.cleaned_data if form is not None else {"admin_user": obj.admin_user}
+        if "admin_user" in data:
+            values["admin_user_id"] = getattr(data["admin_user"], "pk", None)
+        if "portals" in data:
+            values["portals"] = [portal.pk for portal in data["portals"]]
+        if "module_resources" in formsets:
+            values["resources"] = [f.cleaned_data["resource"].pk for f in OFFERED.forms(formsets["module_resources"])]
+        if "fields" in formsets:
+            for key, (_, path) in services.FORM_SECTIONS.items():
+                values[key] = _form_field_items(formsets["fields"], MODULE_ROWS[path])
+        if change:
+            return services.module_update(module_id=obj.pk, changes=values)
+        return services.module_create(organization_id=obj.organization_id, values=values)
+
+    def service_delete(self, request, obj: BookingModule) -> None:
+        services.module_delete(module_id=obj.pk)
 
 
 # --- portals -------------------------------------------------------------------------------------------
@@ -323,7 +357,7 @@ class PortalForm(forms.ModelForm):
 
 
 @admin.register(Portal)
-class PortalAdmin(ScopedAdmin):
+class PortalAdmin(ServiceAdminMixin, ScopedAdmin):
     form = PortalForm
     list_display = ("name", "organization", "slug", "status", "has_password", "module_names")
     list_filter = (("organization", admin.RelatedOnlyFieldListFilter), "status")
@@ -335,6 +369,7 @@ class PortalAdmin(ScopedAdmin):
         (None, {"fields": ("organization", "name", "slug", "status", "description", "booking_modules")}),
         ("Password", {"fields": ("password_state", "new_password", "remove_password")}),
     )
+    service_fields = {"moduleIds": "booking_modules", "password": "new_password"}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).prefetch_related("modules")
@@ -368,24 +403,28 @@ class PortalAdmin(ScopedAdmin):
     def module_names(self, portal: Portal) -> str:
         return ", ".join(m.name for m in portal.modules.all())
 
-    def save_model(self, request: HttpRequest, obj: Portal, form: PortalForm, change: bool) -> None:
-        if form.cleaned_data.get("remove_password"):
-            obj.set_password(None)
-        elif form.cleaned_data.get("new_password"):
-            obj.set_password(form.cleaned_data["new_password"])
-        super().save_model(request, obj, form, change)
+    def service_save(self, request, obj: Portal, form: PortalForm | None, formsets, change: bool) -> Portal:
+        values = form_values(obj, form, services.PORTAL_ATTRIBUTES)
+        data = form.cleaned_data if form is not None else {}
+        if data.get("remove_password"):
+            values["password"] = None
+        elif data.get("new_password"):
+            values["password"] = data["new_password"]
+        if "booking_modules" in data:
+            values["modules"] = [module.pk for module in data["booking_modules"]]
+        if change:
+            return services.portal_update(portal_id=obj.pk, changes=values)
+        return services.portal_create(organization_id=obj.organization_id, values=values)
 
-    def save_related(self, request: HttpRequest, form: PortalForm, formsets, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
-        if "booking_modules" in form.cleaned_data:
-            form.instance.modules.set(form.cleaned_data["booking_modules"])
+    def service_delete(self, request, obj: Portal) -> None:
+        services.portal_delete(portal_id=obj.pk)
 
 
 # --- customers and contacts ----------------------------------------------------------------------------
 
 
 @admin.register(Customer)
-class CustomerAdmin(ScopedAdmin):
+class CustomerAdmin(ServiceAdminMixin, ScopedAdmin):
     list_display = ("name", "email", "phone", "organization")
     list_filter = (("organization", admin.RelatedOnlyFieldListFilter),)
     list_select_related = ("organization",)
@@ -400,6 +439,16 @@ class CustomerAdmin(ScopedAdmin):
     def get_inlines(self, request: HttpRequest, obj: Customer | None):
         # Only on an existing customer's page: the add page keeps asking for the customer alone.
         return self.inlines if obj is not None else ()
+
+    # The rates inline is not the customer's service's: Django saves it (ServiceAdminMixin.save_related).
+    def service_save(self, request, obj: Customer, form, formsets, change: bool) -> Customer:
+        values = form_values(obj, form, services.PEOPLE_ATTRIBUTES)
+        if change:
+            return services.customer_update(customer_id=obj.pk, changes=values)
+        return services.customer_create(organization_id=obj.organization_id, values=values)
+
+    def service_delete(self, request, obj: Customer) -> None:
+        services.customer_delete(customer_id=obj.pk)
 
 
 class ContactForm(forms.ModelForm):
@@ -424,7 +473,7 @@ class ContactForm(forms.ModelForm):
 
 
 @admin.register(Contact)
-class ContactAdmin(ScopedAdmin):
+class ContactAdmin(ServiceAdminMixin, ScopedAdmin):
     form = ContactForm
     list_display = ("name", "email", "phone", "customer", "organization")
     list_filter = (("organization", admin.RelatedOnlyFieldListFilter),)
@@ -434,3 +483,14 @@ class ContactAdmin(ScopedAdmin):
     plain_text_fields = ("name", "phone")
     change_action = "manage_bookings"
 
+    def service_save(self, request, obj: Contact, form, formsets, change: bool) -> Contact:
+        values = form_values(obj, form, services.PEOPLE_ATTRIBUTES)
+        customer = form_values(obj, form, ("customer",))
+        if "customer" in customer:
+            values["customer_id"] = customer["customer"].pk if customer["customer"] is not None else None
+        if change:
+            return services.contact_update(contact_id=obj.pk, changes=values)
+        return services.contact_create(organization_id=obj.organization_id, values=values)
+
+    def service_delete(self, request, obj: Contact) -> None:
+        services.contact_delete(contact_id=obj.pk)

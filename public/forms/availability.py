@@ -37,7 +37,7 @@ class Availability:
     checked: bool  # True: the booker asked; False: shown after a refused request
     problems: list[TimeCheck] = field(default_factory=list)
     count: int = 0  # the times checked (repeats expanded)
-    price: dict[str, Any] | None = None  # the estimate of free times (bookings.billing.price_total, public)
+    price: dict[str, Any] | None = None  # the estimate of free times (bookings.pricing.estimate.price_total, public)
 
     @property
     def ok(self) -> bool:
