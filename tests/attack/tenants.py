@@ -35,8 +35,9 @@ from tests.factories import (
     FormFieldFactory,
     MembershipFactory,
     UserFactory,
+    WebhookDeliveryFactory,
+    WebhookEndpointFactory,
 )
-from tests.webhooks.factories import WebhookDeliveryFactory, WebhookEndpointFactory
 
 PROJECT_APPS = ("resources", "events", "bookings", "notifications", "webhooks", "feeds")
 

@@ -8,8 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from resources.models import Role
-from tests.factories import MembershipFactory, UserFactory
-from tests.webhooks.factories import WebhookDeliveryFactory, WebhookEndpointFactory
+from tests.factories import MembershipFactory, UserFactory, WebhookDeliveryFactory, WebhookEndpointFactory
 from webhooks.models import WebhookAttempt, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@ from core.api.etags import etag_of
 from resources.models import Role
 from tests.api.conftest import Api, assert_error
 from tests.conftest import Setup
-from tests.webhooks.factories import WebhookDeliveryFactory, WebhookEndpointFactory
+from tests.factories import WebhookDeliveryFactory, WebhookEndpointFactory
 from webhooks.models import EVENT_TYPES, DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 URL = "/api/v1/webhook-endpoints"
