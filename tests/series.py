@@ -12,6 +12,7 @@ from bookings.models import BookingStatus
 from bookings.services import booking_create
 from events.models import Event, EventSeries, EventStatus
 from events.services import EventSpec, events_save
+from tests.factories import EventSeriesFactory
 
 LONDON = ZoneInfo("Europe/London")
 UTC = ZoneInfo("UTC")
@@ -45,7 +46,7 @@ def weekly_times(count: int = 10, hour: int = 9, minutes: int = 60) -> list[tupl
 def make_series(setup, *, resources=None, title: str = "Weekly sync", status: int = EventStatus.CONFIRMED,
                 count: int = 10) -> tuple[EventSeries, list[Event]]:
     """An EventSeries row and its occurrences (with their reservations) written by events_save."""
-    series = EventSeries.objects.create(organization=setup.org, timezone="Europe/London", rule=RULE)
+    series = EventSeriesFactory(organization=setup.org, timezone="Europe/London", rule=RULE)
     specs = [EventSpec(title=title, start=start, end=end, resource_ids=[r.pk for r in resources or [setup.room]])
              for start, end in weekly_times(count)]
     return series, events_save(organization=setup.org, specs=specs, status=status, series=series)
@@ -60,7 +61,7 @@ def make_booked_series(setup, *, count: int = 10):
         events=[{"title": "Weekly sync", "start": s.isoformat(), "end": e.isoformat(),
                  "resourceIds": [str(setup.room.pk)]} for s, e in weekly_times(count)],
     )
-    series = EventSeries.objects.create(organization=setup.org, timezone="Europe/London", rule=RULE)
+    series = EventSeriesFactory(organization=setup.org, timezone="Europe/London", rule=RULE)
     Event.objects.filter(pk__in=[e.pk for e in result.events]).update(series=series)
     return result.booking, series, list(Event.objects.filter(series=series).order_by("start"))
 

@@ -7,14 +7,14 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from bookings.models import Booking, BookingChangeRequest, BookingLog, BookingStatus, FieldType, FormField
+from bookings.models import Booking, BookingChangeRequest, BookingLog, BookingStatus, FieldType
 from bookings.services import booking_approve, booking_cancel, booking_deny, change_request_submit
 from core.actor import Actor
 from events.models import Event, EventStatus
 from resources.models import Role
 
 from ..conftest import LONDON, Setup, future
-from ..factories import CustomerFactory
+from ..factories import CustomerFactory, FormFieldFactory
 
 S = BookingStatus
 BOOKER = Actor.booker("ada@example.com")
@@ -155,8 +155,8 @@ def test_the_index_counts_pending_bookings_and_open_change_requests(setup, manag
 
 
 def test_booking_page_shows_answers_under_labels_events_conflicts_note_and_log(setup, manager_client):
-    question = FormField.objects.create(module=setup.module, section="contact", label="Your organisation",
-                                        type=FieldType.TEXT)
+    question = FormFieldFactory(module=setup.module, section="contact", label="Your organisation",
+                                type=FieldType.TEXT)
     setup.module.hold_pending_slots = False
     setup.module.save()
     booking = setup.submit(email="second@example.com",

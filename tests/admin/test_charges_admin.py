@@ -14,7 +14,7 @@ from bookings.models import BookingLog, Charge, ChargeStatus
 from resources.models import Role
 
 from ..conftest import Setup
-from ..factories import BookingFactory
+from ..factories import BookingFactory, ChargeFactory
 from .test_config_admin import url
 
 pytestmark = pytest.mark.django_db
@@ -23,8 +23,8 @@ D = Decimal
 
 def charges(setup: Setup, count: int = 2) -> list[Charge]:
     booking = BookingFactory(module=setup.module, title="Board meeting")
-    return [Charge.objects.create(organization=setup.org, booking=booking, amount=D("20"), currency="GBP",
-                                  purchase_order=f"PO-{i}") for i in range(count)]
+    return [ChargeFactory(booking=booking, amount=D("20"), currency="GBP", purchase_order=f"PO-{i}")
+            for i in range(count)]
 
 
 def act(client, action: str, rows: list[Charge]):

@@ -15,12 +15,13 @@ from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from bookings.models import BookingEvent, Contact, FieldType, FormField, FormSection, ModuleResource, Portal
+from bookings.models import Contact, FieldType, FormField, FormSection, ModuleResource, Portal
 from resources.models import Membership, Organization, Role
 
 from ..conftest import Setup, future
 from ..factories import (
     BookableHoursFactory,
+    BookingEventFactory,
     BookingFactory,
     BookingModuleFactory,
     ClosureFactory,
@@ -423,8 +424,8 @@ def test_deleting_a_field_archives_it_and_its_answers_keep_their_label(setup: Se
     kept = FormFieldFactory(module=setup.module, label="Kept", order=0)
     answered = FormFieldFactory(module=setup.module, label="Catering", order=1)
     booking = BookingFactory(module=setup.module)
-    BookingEvent.objects.create(booking=booking, title="Lunch", start=future(), end=future(hour=11),
-                                answers={str(answered.pk): "Vegan"})
+    BookingEventFactory(booking=booking, title="Lunch", start=future(), end=future(hour=11),
+                        answers={str(answered.pk): "Vegan"})
     page = module_page(admin_client, setup)
     data = form_data(page)
     row = next(r for r in inline_rows(page, "fields") if r.instance == answered)

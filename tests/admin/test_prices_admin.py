@@ -11,13 +11,14 @@ from decimal import Decimal
 
 import pytest
 
-from bookings.models import BookingCredit, BookingLog, BookingStatus, Charge, DiscountCode
+from bookings.models import BookingLog, BookingStatus, Charge
 from bookings.services import booking_approve
 from bookings.validation.billing import BookingBilling
 from events.models import Event, EventStatus
-from resources.models import Rate, RateUnit, Role
+from resources.models import RateUnit, Role
 
 from ..conftest import future
+from ..factories import BookingCreditFactory, DiscountCodeFactory, RateFactory
 from .test_bookings_admin import approve_post, local_input, url
 
 D = Decimal
@@ -26,7 +27,7 @@ S = BookingStatus
 
 @pytest.fixture
 def rate(setup):
-    return Rate.objects.create(resource=setup.room, name="Standard", unit=RateUnit.HOUR, price=D("20.00"))
+    return RateFactory(resource=setup.room, name="Standard", unit=RateUnit.HOUR, price=D("20.00"))
 
 
 def span(setup, days=7, hour=10, minutes=90, resources=None, **extra):
@@ -65,7 +66,7 @@ def requested_times_table(html: str) -> str:
 
 def test_the_booking_page_shows_the_estimate_then_the_fixed_price_with_a_total_and_the_choices(setup, rate,
                                                                                                manager_client):
-    DiscountCode.objects.create(organization=setup.org, code="SPRING", percentage=D("10"))
+    DiscountCodeFactory(organization=setup.org, code="SPRING", percentage=D("10"))
     booking = setup.submit(span(setup), span(setup, days=8, minutes=60), span(setup, days=9, resources=[setup.desks]),
                            billing_choices=BookingBilling(discount_code="spring", purchase_order="PO-7")).booking
 
@@ -96,8 +97,7 @@ def test_a_free_booking_has_no_price_column(setup, manager_client):
 
 def test_credit_is_shown_with_what_is_left_to_charge(setup, rate, manager_client):
     booking = setup.submit(span(setup)).booking
-    BookingCredit.objects.create(organization=setup.org, contact=booking.contact, amount=D("12.50"),
-                                 balance=D("12.50"))
+    BookingCreditFactory(organization=setup.org, contact=booking.contact, amount=D("12.50"), balance=D("12.50"))
     booking.events.update(price=None)
     booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
 
@@ -129,7 +129,7 @@ def test_the_booking_page_makes_no_query_per_priced_time(setup, rate, manager_cl
 
 
 def test_the_approve_page_shows_the_estimate_and_prefills_the_choices(setup, rate, manager_client):
-    DiscountCode.objects.create(organization=setup.org, code="SPRING", percentage=D("10"))
+    DiscountCodeFactory(organization=setup.org, code="SPRING", percentage=D("10"))
     booking = setup.submit(span(setup), billing_choices=BookingBilling(discount_code="spring",
                                                                        do_not_use_booking_credit=True)).booking
 
@@ -193,7 +193,7 @@ def test_an_invalid_discount_code_is_shown_at_the_field_and_approves_nothing(set
 
 
 def test_a_discount_code_given_at_approval_is_used(setup, rate, manager_client):
-    DiscountCode.objects.create(organization=setup.org, code="STAFF", amount=D("5.00"))
+    DiscountCodeFactory(organization=setup.org, code="STAFF", amount=D("5.00"))
     booking = setup.submit(span(setup)).booking
 
     response = manager_client.post(url("booking_approve", booking.pk),
@@ -205,8 +205,7 @@ def test_a_discount_code_given_at_approval_is_used(setup, rate, manager_client):
 
 def test_credit_unavailable_is_shown_and_using_what_is_left_then_approves(setup, rate, manager_client):
     first = setup.submit(span(setup)).booking
-    pot = BookingCredit.objects.create(organization=setup.org, contact=first.contact, amount=D("50.00"),
-                                       balance=D("50.00"))
+    pot = BookingCreditFactory(organization=setup.org, contact=first.contact, amount=D("50.00"), balance=D("50.00"))
     second = setup.submit(span(setup, days=8)).booking  # estimated with the same 50.00
     booking_approve(booking_id=first.pk, actor=setup.staff, client_last_updated_at=None)  # 30.00 of it spent
 
@@ -229,8 +228,7 @@ def test_credit_unavailable_is_shown_and_using_what_is_left_then_approves(setup,
 
 def test_do_not_use_booking_credit_at_approval(setup, rate, manager_client):
     booking = setup.submit(span(setup)).booking
-    pot = BookingCredit.objects.create(organization=setup.org, contact=booking.contact, amount=D("50.00"),
-                                       balance=D("50.00"))
+    pot = BookingCreditFactory(organization=setup.org, contact=booking.contact, amount=D("50.00"), balance=D("50.00"))
 
     response = manager_client.post(url("booking_approve", booking.pk),
                                    priced_post(booking, **{"billing-do_not_use_booking_credit": "on"}))
@@ -243,8 +241,8 @@ def test_do_not_use_booking_credit_at_approval(setup, rate, manager_client):
 
 
 def test_a_named_rate_that_no_longer_applies_is_shown_at_the_rate(setup, rate, manager_client):
-    evenings = Rate.objects.create(resource=setup.room, name="Evenings", unit=RateUnit.HOUR, price=D("10.00"),
-                                   start_time="18:00", end_time="22:00")
+    evenings = RateFactory(resource=setup.room, name="Evenings", unit=RateUnit.HOUR, price=D("10.00"),
+                           start_time="18:00", end_time="22:00")
     booking = setup.submit(span(setup, hour=18, rateId=str(evenings.pk))).booking
     moved = {"events-0-start": local_input(future(7, 10)), "events-0-end": local_input(future(7, 11, 30))}
 
@@ -265,8 +263,8 @@ def test_a_named_rate_that_no_longer_applies_is_shown_at_the_rate(setup, rate, m
 
 
 def test_a_time_no_rate_covers_is_shown_at_its_override_price(setup, manager_client):
-    Rate.objects.create(resource=setup.room, name="Evenings", unit=RateUnit.HOUR, price=D("10.00"),
-                        start_time="18:00", end_time="22:00")
+    RateFactory(resource=setup.room, name="Evenings", unit=RateUnit.HOUR, price=D("10.00"),
+                start_time="18:00", end_time="22:00")
     booking = setup.submit(span(setup, hour=18)).booking
     moved = {"events-0-start": local_input(future(7, 10)), "events-0-end": local_input(future(7, 11, 30))}
 

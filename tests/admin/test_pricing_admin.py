@@ -10,11 +10,23 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
-from bookings.models import BookingCredit, Charge, ChargeStatus, DiscountCode, DiscountCodeUse, RateCustomer
-from resources.models import Product, ProductUnit, Rate, RateUnit, Role, weekday_mask
+from bookings.models import BookingCredit, Charge, ChargeStatus, DiscountCode, RateCustomer
+from resources.models import ProductUnit, Rate, RateUnit, Role, weekday_mask
 
 from ..conftest import Setup
-from ..factories import BookingFactory, ContactFactory, CustomerFactory, OrganizationFactory
+from ..factories import (
+    BookingCreditFactory,
+    BookingFactory,
+    ChargeFactory,
+    ContactFactory,
+    CustomerFactory,
+    DiscountCodeFactory,
+    DiscountCodeUseFactory,
+    OrganizationFactory,
+    ProductFactory,
+    RateCustomerFactory,
+    RateFactory,
+)
 from .test_config_admin import add_rows, form_data, inline_rows, url
 
 D = Decimal
@@ -26,18 +38,17 @@ def other(db) -> Setup:
 
 
 def make_code(setup: Setup, **kwargs) -> DiscountCode:
-    kwargs.setdefault("percentage", D("10"))
-    return DiscountCode.objects.create(organization=setup.org, code=kwargs.pop("code", "SPRING"), **kwargs)
+    return DiscountCodeFactory(organization=setup.org, code=kwargs.pop("code", "SPRING"), **kwargs)  # 10% off
 
 
 def make_credit(setup: Setup, **kwargs) -> BookingCredit:
-    return BookingCredit.objects.create(organization=setup.org, contact=ContactFactory(organization=setup.org),
-                                        amount=D("50"), balance=D("50"), **kwargs)
+    # A new contact's credit.
+    return BookingCreditFactory(organization=setup.org, amount=D("50"), balance=D("50"), **kwargs)
 
 
 def make_charge(setup: Setup) -> Charge:
-    return Charge.objects.create(organization=setup.org, booking=BookingFactory(module=setup.module),
-                                 amount=D("20"), currency="GBP", purchase_order="PO-7")
+    return ChargeFactory(booking=BookingFactory(module=setup.module), amount=D("20"), currency="GBP",
+                         purchase_order="PO-7")
 
 
 OBJECTS = {
@@ -134,8 +145,8 @@ def test_rate_rows_are_checked(setup: Setup, admin_client: Client, row: dict, fi
 
 
 def test_a_viewer_sees_rates_without_inputs(setup: Setup, member) -> None:
-    Rate.objects.create(resource=setup.room, name="Hourly", price=D("10"))
-    Product.objects.create(resource=setup.room, name="Coffee", unit_price=D("2.5"))
+    RateFactory(resource=setup.room, name="Hourly", price=D("10"))
+    ProductFactory(resource=setup.room, name="Coffee", unit_price=D("2.5"))
     _, client = member(Role.VIEWER)
     page = client.get(url("resources.resource", "change", setup.room))
     assert page.status_code == 200
@@ -148,8 +159,8 @@ def test_a_viewer_sees_rates_without_inputs(setup: Setup, member) -> None:
 
 def test_a_rate_is_reserved_for_a_customer_of_the_same_organization(setup: Setup, other: Setup, member) -> None:
     customer = CustomerFactory(organization=setup.org)
-    own_rate = Rate.objects.create(resource=setup.room, name="Members", price=D("6"))
-    foreign = Rate.objects.create(resource=other.room, name="Theirs", price=D("1"))
+    own_rate = RateFactory(resource=setup.room, name="Members", price=D("6"))
+    foreign = RateFactory(resource=other.room, name="Theirs", price=D("1"))
     _, client = member(Role.ADMIN)
     change = url("bookings.customer", "change", customer)
     page = client.get(change)
@@ -173,8 +184,8 @@ def test_reserved_rates_are_not_on_the_customer_add_page(setup: Setup, member) -
 
 def test_a_manager_edits_a_customer_but_not_its_reserved_rates(setup: Setup, member) -> None:
     customer = CustomerFactory(organization=setup.org)
-    rate = Rate.objects.create(resource=setup.room, name="Members", price=D("6"))
-    RateCustomer.objects.create(rate=rate, customer=customer)
+    rate = RateFactory(resource=setup.room, name="Members", price=D("6"))
+    RateCustomerFactory(rate=rate, customer=customer)
     _, client = member(Role.MANAGER)
     change = url("bookings.customer", "change", customer)
     page = client.get(change)
@@ -226,7 +237,7 @@ def test_discount_code_resources_are_of_its_organization(setup: Setup, other: Se
 def test_discount_code_list_shows_uses(setup: Setup, member) -> None:
     code = make_code(setup, max_uses_total=5)
     for _ in range(2):
-        DiscountCodeUse.objects.create(code=code, booking=BookingFactory(module=setup.module))
+        DiscountCodeUseFactory(code=code, booking=BookingFactory(module=setup.module))
     make_code(setup, code="FIVE", percentage=None, amount=D("5"))
     _, client = member(Role.VIEWER)
     rows = {c.code: c for c in client.get(url("bookings.discountcode", "changelist")).context["cl"].result_list}

@@ -10,7 +10,7 @@ from bookings.services import booking_approve
 from resources.models import ResourceUnit, Role
 
 from ..conftest import Setup
-from ..factories import OrganizationFactory
+from ..factories import OrganizationFactory, ResourceUnitFactory
 from .test_config_admin import add_rows, form_data, inline_rows, url
 
 
@@ -33,8 +33,8 @@ def test_admin_adds_units_on_the_resource_page(setup: Setup, member) -> None:
 
 
 def test_unit_names_are_unique_per_resource(setup: Setup, member) -> None:
-    ResourceUnit.objects.create(resource=setup.desks, name="Desk 1")
-    ResourceUnit.objects.create(resource=setup.room, name="Seat 1")
+    ResourceUnitFactory(resource=setup.desks, name="Desk 1")
+    ResourceUnitFactory(resource=setup.room, name="Seat 1")
     _, client = member(Role.ADMIN)
     change = url("resources.resource", "change", setup.desks)
     data = add_rows(form_data(client.get(change)), "units", [{"name": "Desk 1", "order": "2"}])
@@ -46,7 +46,7 @@ def test_unit_names_are_unique_per_resource(setup: Setup, member) -> None:
 
 
 def test_a_viewer_sees_units_without_inputs(setup: Setup, member) -> None:
-    ResourceUnit.objects.create(resource=setup.desks, name="Window desk")
+    ResourceUnitFactory(resource=setup.desks, name="Window desk")
     _, client = member(Role.VIEWER)
     page = client.get(url("resources.resource", "change", setup.desks))
     assert page.status_code == 200 and b"Window desk" in page.content
@@ -54,7 +54,7 @@ def test_a_viewer_sees_units_without_inputs(setup: Setup, member) -> None:
 
 
 def test_another_organizations_resource_and_units_are_not_found(setup: Setup, other: Setup, member) -> None:
-    theirs = ResourceUnit.objects.create(resource=other.desks, name="Their desk")
+    theirs = ResourceUnitFactory(resource=other.desks, name="Their desk")
     _, client = member(Role.OWNER, organization=OrganizationFactory())
     assert client.get(url("resources.resource", "change", other.desks)).status_code == 404
     _, own = member(Role.ADMIN)
@@ -70,7 +70,7 @@ def test_another_organizations_resource_and_units_are_not_found(setup: Setup, ot
 
 
 def test_a_booked_unit_cannot_be_deleted(setup: Setup, admin_client: Client) -> None:
-    unit = ResourceUnit.objects.create(resource=setup.desks, name="Desk 1")
+    unit = ResourceUnitFactory(resource=setup.desks, name="Desk 1")
     ev = setup.event(resources=[setup.desks], unitId=str(unit.pk))
     setup.submit(ev)
     change = url("resources.resource", "change", setup.desks)
@@ -83,8 +83,8 @@ def test_a_booked_unit_cannot_be_deleted(setup: Setup, admin_client: Client) -> 
 
 
 def test_the_booking_page_shows_unit_and_visitors(setup: Setup, manager_client: Client) -> None:
-    a = ResourceUnit.objects.create(resource=setup.desks, name="Desk A", order=0)
-    b = ResourceUnit.objects.create(resource=setup.desks, name="Desk B", order=1)
+    a = ResourceUnitFactory(resource=setup.desks, name="Desk A", order=0)
+    b = ResourceUnitFactory(resource=setup.desks, name="Desk B", order=1)
     result = setup.submit(setup.event(resources=[setup.desks], unitId=str(b.pk)),
                           setup.event(resources=[setup.desks], title="Second"),  # the same time: gets Desk A
                           visitors=[{"name": "Grace Hopper", "email": "grace@example.com"}])

@@ -12,15 +12,15 @@ from decimal import Decimal
 
 import pytest
 
-from bookings.models import BookingCredit, BookingStatus, Charge, ChargeStatus, DiscountCode
+from bookings.models import BookingStatus, Charge, ChargeStatus
 from bookings.services import booking_approve, booking_create
 from bookings.validation.billing import BookingBilling
 from core.time import iso
 from events.models import Event
-from resources.models import Rate, RateUnit, Role
+from resources.models import RateUnit, Role
 from tests.api.conftest import assert_error
 from tests.conftest import future
-from tests.factories import CustomerFactory
+from tests.factories import BookingCreditFactory, CustomerFactory, DiscountCodeFactory, RateFactory
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -29,7 +29,7 @@ CHARGES = "/api/v1/charges"
 
 @pytest.fixture
 def rate(setup):
-    return Rate.objects.create(resource=setup.room, name="Standard", unit=RateUnit.HOUR, price=D("20.00"))
+    return RateFactory(resource=setup.room, name="Standard", unit=RateUnit.HOUR, price=D("20.00"))
 
 
 def ninety(setup, days=7, **extra):
@@ -85,11 +85,11 @@ def test_the_error_of_the_second_time_is_at_its_path(api, setup, rate):
 
 
 def test_the_booker_sees_the_estimate_without_credit_and_staff_see_it_all(api, setup, rate):
-    DiscountCode.objects.create(organization=setup.org, code="TEN", percentage=D("10"))
+    DiscountCodeFactory(organization=setup.org, code="TEN", percentage=D("10"))
     first = post(api.public, "/api/v1/bookings/submit", body(setup, discountCode="ten", purchaseOrder="PO-1"))
     assert first.status_code == 201, first.json()
     contact = setup.org.contacts.get()
-    BookingCredit.objects.create(organization=setup.org, contact=contact, amount=D("10"), balance=D("10"))
+    BookingCreditFactory(organization=setup.org, contact=contact, amount=D("10"), balance=D("10"))
     response = post(api.public, "/api/v1/bookings/submit", body(setup, ninety(setup, days=8), discountCode="TEN"))
     public = response.json()["booking"]
     price = public["events"][0]["price"]
@@ -134,7 +134,7 @@ def test_staff_create_with_override_and_invoice_now(api, setup, rate):
 
 def test_approve_with_credit_gone_is_409_and_accept_available_credit_approves(api, setup, rate):
     first = setup.submit(ninety(setup)).booking
-    BookingCredit.objects.create(organization=setup.org, contact=first.contact, amount=D("30"), balance=D("30"))
+    BookingCreditFactory(organization=setup.org, contact=first.contact, amount=D("30"), balance=D("30"))
     second = setup.submit(ninety(setup, days=8)).booking
     booking_approve(booking_id=second.pk, actor=setup.staff, client_last_updated_at=None)
     first.refresh_from_db()

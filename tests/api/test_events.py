@@ -11,10 +11,10 @@ from django.test.utils import CaptureQueriesContext
 
 from events.models import Event, EventStatus, Reservation
 from events.services import EventSpec, events_save
-from resources.models import BookableHours, Role
+from resources.models import Role
 from tests.api.conftest import assert_error, bearer_client
 from tests.conftest import future
-from tests.factories import ClosureFactory, ResourceFactory, VenueFactory
+from tests.factories import BookableHoursFactory, ClosureFactory, EventFactory, ResourceFactory, VenueFactory
 
 EVENT_KEYS = {
     "id", "orgId", "title", "description", "start", "end", "status", "resourceIds", "bookingId", "seriesId",
@@ -133,8 +133,7 @@ def test_create_capacity_exceeded_on_a_shared_resource(api, setup):
 def test_create_checks_the_booking_rules(api, setup):
     setup.room.min_duration_minutes = 90
     setup.room.save()
-    BookableHours.objects.create(resource=setup.hall, weekday=future().weekday(), start_time="12:00",
-                                 end_time="18:00")
+    BookableHoursFactory(resource=setup.hall, weekday=future().weekday(), start_time="12:00", end_time="18:00")
     payload = body(setup, resources=[setup.room, setup.hall])
     data = assert_error(api.manager.post(URL, payload, format="json"), 400, "TOO_SHORT", "end")
     codes = {(e["code"], e["resourceId"]) for e in data["errors"]}
@@ -353,8 +352,8 @@ def test_retrieve(api, setup):
 def test_event_without_resources_uses_the_organizations_timezone(api, setup):
     setup.org.timezone = "America/Chicago"
     setup.org.save()
-    event = Event.objects.create(organization=setup.org, title="Memo", start=datetime(2030, 1, 1, 18, tzinfo=UTC),
-                                 end=datetime(2030, 1, 1, 19, tzinfo=UTC))
+    event = EventFactory(organization=setup.org, title="Memo", start=datetime(2030, 1, 1, 18, tzinfo=UTC),
+                         end=datetime(2030, 1, 1, 19, tzinfo=UTC))
     data = api.viewer.get(url(event.pk)).json()
     assert data["resourceIds"] == [] and data["timezone"] == "America/Chicago"
     assert data["startLocal"] == "2030-01-01T12:00:00"

@@ -14,7 +14,13 @@ from events.models import EventStatus
 from events.services import EventSpec, events_save, events_set_status
 from tests.api.conftest import assert_error
 from tests.conftest import future
-from tests.factories import BookingModuleFactory, FormFieldFactory, PortalFactory, ResourceFactory
+from tests.factories import (
+    BookingModuleFactory,
+    FormFieldFactory,
+    ModuleResourceFactory,
+    PortalFactory,
+    ResourceFactory,
+)
 
 URL = "/api/v1/public/booking-modules"
 
@@ -132,7 +138,7 @@ def test_form_definition_query_count_does_not_grow_with_fields(api, setup, djang
         api.public.get(detail(setup.module))
     for _ in range(20):
         FormFieldFactory(module=setup.module)
-        ResourceFactory(venue=setup.venue).module_resources.create(module=setup.module)
+        ModuleResourceFactory(module=setup.module, resource=ResourceFactory(venue=setup.venue))
     with django_assert_num_queries(len(few.captured_queries)):
         body = api.public.get(detail(setup.module)).json()
     assert len(body["bookingForm"]["eventFields"]) == 21 and len(body["resources"]) == 23

@@ -13,7 +13,7 @@ from events.services import EventSpec, events_save, events_set_status
 from resources.models import BookableHours, Resource, Role, Venue
 from tests.api.conftest import assert_error, bearer_client
 from tests.conftest import future
-from tests.factories import ClosureFactory, ResourceFactory, UserFactory, VenueFactory
+from tests.factories import BookableHoursFactory, ClosureFactory, ResourceFactory, UserFactory, VenueFactory
 
 VENUE_KEYS = {"id", "orgId", "name", "address", "timezone", "createdAt", "lastUpdatedAt"}
 RESOURCE_KEYS = {
@@ -201,7 +201,7 @@ def test_venue_patch(api, setup):
 def test_venue_delete(api, setup):
     venue = VenueFactory(organization=setup.org)
     spare = ResourceFactory(venue=venue)
-    BookableHours.objects.create(resource=spare, weekday=0, start_time="09:00", end_time="17:00")
+    BookableHoursFactory(resource=spare, weekday=0, start_time="09:00", end_time="17:00")
     etag = api.admin.get(venue_url(venue.pk))["ETag"]
     assert_error(api.admin.delete(venue_url(venue.pk), HTTP_IF_MATCH='"stale"'), 412)
     assert api.admin.delete(venue_url(venue.pk), HTTP_IF_MATCH=etag).status_code == 204
@@ -252,13 +252,13 @@ def test_resource_list_query_count_does_not_grow(api, setup, django_assert_num_q
     few = count()
     for index in range(20):
         resource = ResourceFactory(venue=setup.venue)
-        BookableHours.objects.create(resource=resource, weekday=index % 7, start_time="09:00", end_time="17:00")
+        BookableHoursFactory(resource=resource, weekday=index % 7, start_time="09:00", end_time="17:00")
     with django_assert_num_queries(few):
         assert len(api.viewer.get(resource_url()).json()) == 23
 
 
 def test_resource_retrieve(api, setup):
-    BookableHours.objects.create(resource=setup.room, weekday=4, start_time="09:00", end_time="00:00")
+    BookableHoursFactory(resource=setup.room, weekday=4, start_time="09:00", end_time="00:00")
     response = api.viewer.get(resource_url(setup.room.pk))
     assert response.status_code == 200 and response["ETag"]
     body = response.json()
@@ -433,7 +433,7 @@ def test_making_a_shared_resource_exclusive_needs_its_bookings_apart(api, setup)
 
 def test_resource_delete(api, setup):
     spare = ResourceFactory(venue=setup.venue)
-    BookableHours.objects.create(resource=spare, weekday=0, start_time="09:00", end_time="17:00")
+    BookableHoursFactory(resource=spare, weekday=0, start_time="09:00", end_time="17:00")
     etag = api.admin.get(resource_url(spare.pk))["ETag"]
     assert api.admin.delete(resource_url(spare.pk), HTTP_IF_MATCH=etag).status_code == 204
     assert not Resource.objects.filter(pk=spare.pk).exists()

@@ -19,7 +19,7 @@ from django.apps import apps
 from drf_spectacular.generators import SchemaGenerator
 
 from bookings import services
-from bookings.models import Booking, BookingEvent, Charge, FormSection
+from bookings.models import Booking, BookingEvent, FormSection
 from core.api.etags import etag_of
 from core.time import iso
 from events.models import Event
@@ -27,8 +27,7 @@ from events.services import event_create
 from resources.models import Role
 from tests.api.conftest import assert_error
 from tests.conftest import Setup, future
-from tests.factories import ContactFactory, CustomerFactory, FormFieldFactory
-from webhooks.models import WebhookEndpoint
+from tests.factories import ChargeFactory, ContactFactory, CustomerFactory, FormFieldFactory, WebhookEndpointFactory
 
 UNKNOWN = "5a0c6f1e-2b3d-4c5e-8f90-a1b2c3d4e5f6"
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -57,9 +56,9 @@ class Objects:
                                   end=future(9, 11), resource_ids=[setup.desks.pk])
         self.pending.refresh_from_db()
         self.approved.refresh_from_db()
-        self.charge = Charge.objects.create(organization=setup.org, booking=self.approved, amount=10,
-                                            currency=setup.org.currency, customer=self.customer)
-        self.webhook_endpoint = WebhookEndpoint.objects.create(
+        self.charge = ChargeFactory(organization=setup.org, booking=self.approved, amount=10,
+                                    currency=setup.org.currency, customer=self.customer)
+        self.webhook_endpoint = WebhookEndpointFactory(
             organization=setup.org, url="https://8.8.8.8/hooks", secret="whsec_" + "x" * 40,
             event_types=["booking.approved"])
 

@@ -13,30 +13,34 @@ from django.contrib.auth import get_user_model
 from bookings import services
 from bookings.models import (
     Booking,
-    BookingCredit,
-    BookingVisitor,
-    Charge,
-    CreditUse,
-    DiscountCode,
-    DiscountCodeUse,
     FieldType,
     FormSection,
-    RateCustomer,
 )
 from events.services import event_create
 from feeds.services import feed_create
 from notifications.models import Notification
-from resources.models import Product, Rate, ResourceUnit, Role
+from resources.models import Role
 from tests.conftest import Setup, future
 from tests.factories import (
+    BookingCreditFactory,
+    BookingVisitorFactory,
+    ChargeFactory,
     ClosureFactory,
     ContactFactory,
+    CreditUseFactory,
     CustomerFactory,
+    DiscountCodeFactory,
+    DiscountCodeUseFactory,
     FormFieldFactory,
     MembershipFactory,
+    ProductFactory,
+    RateCustomerFactory,
+    RateFactory,
+    ResourceUnitFactory,
     UserFactory,
+    WebhookDeliveryFactory,
+    WebhookEndpointFactory,
 )
-from tests.webhooks.factories import WebhookDeliveryFactory, WebhookEndpointFactory
 
 PROJECT_APPS = ("resources", "events", "bookings", "notifications", "webhooks", "feeds")
 
@@ -104,22 +108,22 @@ class Tenant:
         self.delivery = WebhookDeliveryFactory(endpoint=self.endpoint, payload={
             "id": str(uuid.uuid4()), "type": "booking.submitted", "orgId": str(s.org.pk), "data": {"title": m}})
         self.feed = feed_create(organization=s.org, name=f"Feed {m}", include_tentative=True)
-        # Prices, desks and visitors (issue 9), written directly: the sweep needs one row of each.
-        self.unit = ResourceUnit.objects.create(resource=s.desks, name=f"Desk {m}")
-        self.rate = Rate.objects.create(resource=s.room, name=f"Rate {m}", price=Decimal("10"))
-        RateCustomer.objects.create(rate=self.rate, customer=self.customer)
-        self.product = Product.objects.create(resource=s.room, name=f"Product {m}", unit_price=Decimal("2"))
-        self.code = DiscountCode.objects.create(organization=s.org, code=f"A{uuid.uuid4().hex[:8]}",
-                                                description=f"Code {m}", percentage=Decimal("10"))
-        DiscountCodeUse.objects.create(code=self.code, booking=self.approved, contact=self.contact)
-        self.credit = BookingCredit.objects.create(organization=s.org, contact=self.contact, description=f"Credit {m}",
-                                                   amount=Decimal("50"), balance=Decimal("40"))
-        CreditUse.objects.create(credit=self.credit, booking=self.approved, amount=Decimal("10"))
-        self.charge = Charge.objects.create(organization=s.org, booking=self.approved, customer=self.customer,
-                                            description=f"Charge {m}", amount=Decimal("5"), currency="GBP",
-                                            purchase_order=f"PO {m}")
-        BookingVisitor.objects.create(booking=self.approved, name=f"Visitor {m}",
-                                      email=f"visitor-{uuid.uuid4().hex[:8]}@example.org")
+        # Prices, desks and visitors, built by the factories: the sweep needs one row of each.
+        self.unit = ResourceUnitFactory(resource=s.desks, name=f"Desk {m}")
+        self.rate = RateFactory(resource=s.room, name=f"Rate {m}", price=Decimal("10"))
+        RateCustomerFactory(rate=self.rate, customer=self.customer)
+        self.product = ProductFactory(resource=s.room, name=f"Product {m}", unit_price=Decimal("2"))
+        self.code = DiscountCodeFactory(organization=s.org, code=f"A{uuid.uuid4().hex[:8]}",
+                                        description=f"Code {m}", percentage=Decimal("10"))
+        DiscountCodeUseFactory(code=self.code, booking=self.approved, contact=self.contact)
+        self.credit = BookingCreditFactory(organization=s.org, contact=self.contact, description=f"Credit {m}",
+                                           amount=Decimal("50"), balance=Decimal("40"))
+        CreditUseFactory(credit=self.credit, booking=self.approved, amount=Decimal("10"))
+        self.charge = ChargeFactory(organization=s.org, booking=self.approved, customer=self.customer,
+                                    description=f"Charge {m}", amount=Decimal("5"), currency="GBP",
+                                    purchase_order=f"PO {m}")
+        BookingVisitorFactory(booking=self.approved, name=f"Visitor {m}",
+                              email=f"visitor-{uuid.uuid4().hex[:8]}@example.org")
         assert Notification.objects.filter(organization=s.org).exists()
         self.users = {}
         for role in (Role.OWNER, Role.ADMIN, Role.MANAGER, Role.VIEWER):

@@ -32,12 +32,19 @@ from rest_framework.test import APIClient
 from bookings import services
 from bookings.models import Booking, BookingChangeRequest, FieldType, FormSection
 from notifications.models import Notification
-from resources.models import Closure, Role
+from resources.models import Role
 from tests.admin.test_bookings_admin import approve_post
 from tests.api.conftest import bearer_client
 from tests.browser.conftest import screenshot
 from tests.conftest import future
-from tests.factories import ContactFactory, CustomerFactory, FormFieldFactory, MembershipFactory, UserFactory
+from tests.factories import (
+    ClosureFactory,
+    ContactFactory,
+    CustomerFactory,
+    FormFieldFactory,
+    MembershipFactory,
+    UserFactory,
+)
 from tests.public.site import PublicSite, local_input
 
 from .payloads import PAYLOADS, TEMPLATE_EVALUATED
@@ -148,8 +155,7 @@ class Attack:
             if field.options:
                 field.options = [*field.options, self.line(p[80 + i])]
             field.save()
-        Closure.objects.create(organization=site.org, start=future(30, 0), end=future(31, 0),
-                               message=self.line(p[38]))
+        ClosureFactory(organization=site.org, start=future(30, 0), end=future(31, 0), message=self.line(p[38]))
         customer = CustomerFactory(organization=site.org, name=self.line(p[39]))
         ContactFactory(organization=site.org, customer=customer, name=self.line(p[41]), email="c@example.org")
         for booking, chunk in zip(self.bookings, CHUNKS, strict=True):

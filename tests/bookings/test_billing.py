@@ -13,13 +13,11 @@ import pytest
 from rest_framework.test import APIClient
 
 from bookings.models import (
-    BookingCredit,
     BookingLog,
     BookingStatus,
     Charge,
     ChargeStatus,
     CreditUse,
-    DiscountCode,
     DiscountCodeUse,
 )
 from bookings.pricing.charges import charge_mark_charged, charge_mark_invoiced, charge_revert
@@ -40,9 +38,9 @@ from core.errors import (
 from events.models import Event, EventStatus
 from events.series import WhichEvents
 from events.services import occurrences_delete, occurrences_update
-from resources.models import Product, ProductUnit, Rate, RateUnit
+from resources.models import ProductUnit, RateUnit
 from tests.conftest import future
-from tests.factories import CustomerFactory
+from tests.factories import BookingCreditFactory, CustomerFactory, DiscountCodeFactory, ProductFactory, RateFactory
 from tests.series import make_booked_series
 
 pytestmark = pytest.mark.django_db
@@ -51,7 +49,7 @@ D = Decimal
 
 @pytest.fixture
 def rate(setup):
-    return Rate.objects.create(resource=setup.room, name="Standard", unit=RateUnit.HOUR, price=D("20.00"))
+    return RateFactory(resource=setup.room, name="Standard", unit=RateUnit.HOUR, price=D("20.00"))
 
 
 def ninety(setup, days=7, hour=10, **extra):
@@ -64,8 +62,7 @@ def approve(booking, setup, **kwargs):
 
 
 def credit(setup, contact, amount="50.00", **kwargs):
-    return BookingCredit.objects.create(organization=setup.org, contact=contact, amount=D(amount),
-                                        balance=D(amount), **kwargs)
+    return BookingCreditFactory(organization=setup.org, contact=contact, amount=D(amount), balance=D(amount), **kwargs)
 
 
 def amounts(price: dict) -> tuple:
@@ -86,8 +83,8 @@ def test_submit_stores_the_estimate_and_consumes_nothing(setup, rate):
 
 
 def test_products_and_a_named_rate_are_priced_into_the_estimate(setup, rate):
-    cheap = Rate.objects.create(resource=setup.room, name="Members", unit=RateUnit.HOUR, price=D("10.00"))
-    coffee = Product.objects.create(resource=setup.room, name="Coffee", unit_price=D("2.50"), unit=ProductUnit.PER_USE)
+    cheap = RateFactory(resource=setup.room, name="Members", unit=RateUnit.HOUR, price=D("10.00"))
+    coffee = ProductFactory(resource=setup.room, name="Coffee", unit_price=D("2.50"), unit=ProductUnit.PER_USE)
     # Without rateId the cheapest applies; with it, the named one (if it applies).
     booking = setup.submit(ninety(setup, products=[{"productId": str(coffee.pk), "quantity": 3}])).booking
     assert amounts(booking.events.get().price)[:2] == ("15.00", "22.50")  # 1.5 h × 10.00 + 3 × 2.50
@@ -120,8 +117,8 @@ def test_pricing_choices_that_cannot_be_used_are_refused_at_their_path(setup, ra
 
 
 def test_a_time_no_rate_covers_is_refused_unless_staff_set_a_price(setup):
-    Rate.objects.create(resource=setup.room, name="Evenings", unit=RateUnit.HOUR, price=D("5"),
-                        start_time="18:00", end_time="22:00")
+    RateFactory(resource=setup.room, name="Evenings", unit=RateUnit.HOUR, price=D("5"),
+                start_time="18:00", end_time="22:00")
     with pytest.raises(NoApplicableRate) as caught:
         setup.submit(ninety(setup))
     assert [(e.field, e.code) for e in caught.value.errors] == [("event", "NO_APPLICABLE_RATE")]
@@ -180,7 +177,7 @@ def test_the_fixed_price_survives_a_rate_change(setup, rate):
     result = approve(booking, setup)
     rate.price = D("99.00")
     rate.save()
-    Product.objects.create(resource=setup.room, name="Late addition", unit_price=D("1"))
+    ProductFactory(resource=setup.room, name="Late addition", unit_price=D("1"))
     event = Event.objects.get(pk=result.events[0].pk)
     assert (event.price["amount"], event.price["rates"][0]["unitPrice"]) == ("30.00", "20.0000")
     client = APIClient()
@@ -220,7 +217,7 @@ def test_staff_create_approved_with_charge_now_or_invoice_now(setup, rate):
 
 
 def test_a_percentage_code_is_counted_once_on_approval(setup, rate):
-    code = DiscountCode.objects.create(organization=setup.org, code="SPRING", percentage=D("10"), max_uses_total=5)
+    code = DiscountCodeFactory(organization=setup.org, code="SPRING", percentage=D("10"), max_uses_total=5)
     booking = setup.submit(ninety(setup), billing_choices=BookingBilling(discount_code="spring")).booking
     assert amounts(booking.events.get().price)[:4] == ("30.00", "30.00", "3.00", "27.00")
     assert not DiscountCodeUse.objects.exists()
@@ -230,7 +227,7 @@ def test_a_percentage_code_is_counted_once_on_approval(setup, rate):
 
 
 def test_a_code_used_up_meanwhile_refuses_the_approval_and_changes_nothing(setup, rate):
-    DiscountCode.objects.create(organization=setup.org, code="ONCE", amount=D("5.00"), max_uses_total=1)
+    DiscountCodeFactory(organization=setup.org, code="ONCE", amount=D("5.00"), max_uses_total=1)
     first = setup.submit(ninety(setup), billing_choices=BookingBilling(discount_code="ONCE")).booking
     second = setup.submit(ninety(setup, days=8), billing_choices=BookingBilling(discount_code="ONCE"),
                           email="bob@example.com").booking
@@ -317,7 +314,7 @@ def test_a_charged_charge_stays_when_the_booking_is_canceled(setup, rate):
 
 
 def test_staff_override_after_approval_re_fixes_the_price_and_the_charge(setup, rate):
-    coffee = Product.objects.create(resource=setup.room, name="Coffee", unit_price=D("2.00"))
+    coffee = ProductFactory(resource=setup.room, name="Coffee", unit_price=D("2.00"))
     booking = setup.submit(ninety(setup, products=[{"productId": str(coffee.pk), "quantity": 2}])).booking
     [event] = approve(booking, setup).events
     assert Charge.objects.get().amount == D("34.00")

@@ -11,20 +11,19 @@ import pytest
 
 from bookings.models import (
     Booking,
-    BookingCredit,
     BookingStatus,
     Charge,
     Contact,
     CreditUse,
-    DiscountCode,
     DiscountCodeUse,
 )
 from bookings.pricing.estimate import booking_estimate
 from bookings.services import booking_approve
 from bookings.validation.billing import BookingBilling
 from core.errors import CreditUnavailable, InvalidDiscountCode
-from resources.models import Rate, RateUnit
+from resources.models import RateUnit
 from tests.conftest import Setup, future, postgres_only, race
+from tests.factories import BookingCreditFactory, DiscountCodeFactory, RateFactory
 
 from ..events.test_concurrency import split
 
@@ -33,7 +32,7 @@ D = Decimal
 
 
 def two_requests(setup: Setup, **choices) -> list[Booking]:
-    Rate.objects.create(resource=setup.room, name="Standard", unit=RateUnit.HOUR, price=D("20.00"))
+    RateFactory(resource=setup.room, name="Standard", unit=RateUnit.HOUR, price=D("20.00"))
     bookings = []
     for i in range(2):
         start = future(7 + i, 10)
@@ -51,7 +50,7 @@ def approve_both(setup: Setup, bookings: list[Booking]):
 
 def test_a_code_with_one_use_left_is_used_once():
     setup = Setup()
-    code = DiscountCode.objects.create(organization=setup.org, code="LAST", percentage=D("50"), max_uses_total=1)
+    code = DiscountCodeFactory(organization=setup.org, code="LAST", percentage=D("50"), max_uses_total=1)
     bookings = two_requests(setup, discount_code="last")
     wins, errors = split(approve_both(setup, bookings), InvalidDiscountCode)
     assert len(wins) == 1 and len(errors) == 1
@@ -67,7 +66,7 @@ def test_a_credit_that_covers_one_booking_is_spent_once():
     setup = Setup()
     bookings = two_requests(setup)  # both by ada@example.com: one contact
     contact = Contact.objects.get()
-    pot = BookingCredit.objects.create(organization=setup.org, contact=contact, amount=D("30.00"), balance=D("30.00"))
+    pot = BookingCreditFactory(organization=setup.org, contact=contact, amount=D("30.00"), balance=D("30.00"))
     Booking.objects.filter(pk__in=[b.pk for b in bookings]).update(contact=contact)
     # Estimated now, while the balance covers either of them.
     from bookings.services import _booking_events

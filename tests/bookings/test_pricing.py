@@ -20,7 +20,6 @@ from bookings.models import (
     ChargeStatus,
     DiscountCode,
     DiscountCodeUse,
-    RateCustomer,
     charge_transition_allowed,
 )
 from bookings.pricing.quote import check_discount, minor_unit, quote_event, quote_events, round_money
@@ -38,7 +37,17 @@ from bookings.pricing.terms import (
 from core.errors import InvalidDiscountCode, InvalidProduct, NoApplicableRate, RateNotApplicable
 from resources.models import Product, ProductUnit, Rate, RateUnit, weekday_mask
 
-from ..factories import BookingFactory, ContactFactory, CustomerFactory
+from ..factories import (
+    BookingCreditFactory,
+    BookingFactory,
+    ContactFactory,
+    CustomerFactory,
+    DiscountCodeFactory,
+    DiscountCodeUseFactory,
+    ProductFactory,
+    RateCustomerFactory,
+    RateFactory,
+)
 
 LONDON = ZoneInfo("Europe/London")
 HOUR, DAY, BOOKING = RateUnit.HOUR, RateUnit.DAY, RateUnit.BOOKING
@@ -561,12 +570,12 @@ def test_snapshot_is_json_with_decimals_as_strings() -> None:
 @pytest.fixture
 def priced(setup):
     member = CustomerFactory(organization=setup.org)
-    hourly = Rate.objects.create(resource=setup.room, name="Hourly", unit=RateUnit.HOUR, price=D("10"))
-    members = Rate.objects.create(resource=setup.room, name="Members", unit=RateUnit.HOUR, price=D("6"))
-    RateCustomer.objects.create(rate=members, customer=member)
-    Rate.objects.create(resource=setup.room, name="Retired", unit=RateUnit.HOUR, price=D("1"), active=False)
-    Product.objects.create(resource=setup.room, name="Coffee", unit_price=D("2.50"))
-    Product.objects.create(resource=setup.room, name="Gone", unit_price=D("1"), active=False)
+    hourly = RateFactory(resource=setup.room, name="Hourly", unit=RateUnit.HOUR, price=D("10"))
+    members = RateFactory(resource=setup.room, name="Members", unit=RateUnit.HOUR, price=D("6"))
+    RateCustomerFactory(rate=members, customer=member)
+    RateFactory(resource=setup.room, name="Retired", unit=RateUnit.HOUR, price=D("1"), active=False)
+    ProductFactory(resource=setup.room, name="Coffee", unit_price=D("2.50"))
+    ProductFactory(resource=setup.room, name="Gone", unit_price=D("1"), active=False)
     return setup, member, hourly, members
 
 
@@ -588,13 +597,12 @@ def test_terms_are_loaded_from_the_models(priced, django_assert_max_num_queries)
 
 
 def test_discount_terms_find_a_code_in_any_case_and_count_other_bookings_uses(setup) -> None:
-    discount = DiscountCode.objects.create(organization=setup.org, code="Spring25", percentage=D("25"),
-                                           max_uses_per_contact=2)
-    discount.resources.add(setup.room)
+    discount = DiscountCodeFactory(organization=setup.org, code="Spring25", percentage=D("25"),
+                                   max_uses_per_contact=2, resources=[setup.room])
     contact = ContactFactory(organization=setup.org)
     first, second = BookingFactory(module=setup.module), BookingFactory(module=setup.module)
-    DiscountCodeUse.objects.create(code=discount, booking=first, contact=contact)
-    DiscountCodeUse.objects.create(code=discount, booking=second)
+    DiscountCodeUseFactory(code=discount, booking=first, contact=contact)
+    DiscountCodeUseFactory(code=discount, booking=second)
 
     terms = discount_terms(organization_id=setup.org.pk, code=" spring25 ", contact_id=contact.pk)
     assert (terms.id, terms.code, terms.percentage, terms.resource_ids) == (
@@ -611,12 +619,11 @@ def test_discount_terms_find_a_code_in_any_case_and_count_other_bookings_uses(se
 def test_credit_terms_are_the_contacts_and_the_customers_with_a_balance(setup) -> None:
     customer = CustomerFactory(organization=setup.org)
     contact = ContactFactory(organization=setup.org, customer=customer)
-    mine = BookingCredit.objects.create(organization=setup.org, contact=contact, amount=D("50"), balance=D("20"))
-    company = BookingCredit.objects.create(organization=setup.org, customer=customer, amount=D("99"), balance=D("99"))
-    company.resources.add(setup.room)
-    BookingCredit.objects.create(organization=setup.org, contact=contact, amount=D("50"), balance=D("0"))
-    BookingCredit.objects.create(organization=setup.org, contact=ContactFactory(organization=setup.org),
-                                 amount=D("50"), balance=D("50"))
+    mine = BookingCreditFactory(organization=setup.org, contact=contact, amount=D("50"), balance=D("20"))
+    company = BookingCreditFactory(organization=setup.org, customer=customer, amount=D("99"), balance=D("99"),
+                                   resources=[setup.room])
+    BookingCreditFactory(organization=setup.org, contact=contact, amount=D("50"), balance=D("0"))
+    BookingCreditFactory(organization=setup.org, amount=D("50"), balance=D("50"))  # another contact's
     terms = credit_terms(organization_id=setup.org.pk, contact_id=contact.pk, customer_id=customer.pk)
     assert {(t.id, t.balance, t.resource_ids) for t in terms} == {
         (mine.pk, D("20"), frozenset()), (company.pk, D("99"), frozenset({setup.room.pk}))}
@@ -650,16 +657,15 @@ def test_a_discount_code_is_a_percentage_or_an_amount_never_both() -> None:
 
 
 def test_a_code_is_used_once_per_booking(setup) -> None:
-    discount = DiscountCode.objects.create(organization=setup.org, code="ONCE", amount=D("5"))
+    discount = DiscountCodeFactory(organization=setup.org, code="ONCE", amount=D("5"))
     booking = BookingFactory(module=setup.module)
-    DiscountCodeUse.objects.create(code=discount, booking=booking)
+    DiscountCodeUseFactory(code=discount, booking=booking)
     refused(lambda: DiscountCodeUse.objects.create(code=discount, booking=booking))
 
 
 def test_a_credit_balance_never_goes_below_zero(setup) -> None:
     contact = ContactFactory(organization=setup.org)
-    credit_row = BookingCredit.objects.create(organization=setup.org, contact=contact, amount=D("10"),
-                                              balance=D("10"))
+    credit_row = BookingCreditFactory(organization=setup.org, contact=contact, amount=D("10"), balance=D("10"))
     refused(lambda: BookingCredit.objects.filter(pk=credit_row.pk).update(balance=D("-0.01")))
     refused(lambda: BookingCredit.objects.filter(pk=credit_row.pk).update(balance=D("10.01")))  # above the grant
     refused(lambda: BookingCredit.objects.create(organization=setup.org, amount=D("1"), balance=D("1")))  # nobody's
@@ -694,10 +700,9 @@ def test_charge_transitions() -> None:
 
 def test_a_credit_for_another_resource_does_not_pay_through_the_loaders_either(setup) -> None:
     contact = ContactFactory(organization=setup.org)
-    Rate.objects.create(resource=setup.room, name="Hourly", unit=RateUnit.HOUR, price=D("10"))
-    hall_only = BookingCredit.objects.create(organization=setup.org, contact=contact, amount=D("50"),
-                                             balance=D("50"))
-    hall_only.resources.add(setup.hall)
+    RateFactory(resource=setup.room, name="Hourly", unit=RateUnit.HOUR, price=D("10"))
+    BookingCreditFactory(organization=setup.org, contact=contact, amount=D("50"), balance=D("50"),
+                         resources=[setup.hall])
     terms = pricing_resources([setup.room.pk])
     credits = credit_terms(organization_id=setup.org.pk, contact_id=contact.pk)
     quote = quote_event(EventRequest(start=at(7, 9), end=at(7, 10), resources=(terms[setup.room.pk],)),

@@ -9,13 +9,14 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from bookings.models import FieldType, FormSection, ModuleResource
+from bookings.models import FieldType, FormSection
 from bookings.validation.submission import validate_submission
 from core.errors import ValidationFailed
 from tests.conftest import future
 from tests.factories import (
     BookingModuleFactory,
     FormFieldFactory,
+    ModuleResourceFactory,
     OrganizationFactory,
     PortalFactory,
     ResourceFactory,
@@ -466,7 +467,7 @@ def test_resource_offered_by_another_module_of_the_same_org_is_not_offered(setup
     elsewhere = ResourceFactory(venue=setup.venue)
     BookingModuleFactory(organization=setup.org, offered=[elsewhere])
     assert errors_of(setup, resources=[elsewhere]) == [("event.resourceIds", "RESOURCE_NOT_OFFERED")]
-    ModuleResource.objects.create(module=setup.module, resource=elsewhere)
+    ModuleResourceFactory(module=setup.module, resource=elsewhere)
     assert validate(setup, resources=[elsewhere]).events[0].resources == [elsewhere]
 
 

@@ -19,7 +19,7 @@ from django.views.debug import technical_500_response
 from knox.models import AuthToken
 
 from config.redaction import MASK, RedactTokensFilter, redact
-from feeds.models import CalendarFeed
+from tests.factories import CalendarFeedFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 MISSING = "/api/v1/bookings/00000000-0000-0000-0000-000000000000"
@@ -52,7 +52,7 @@ def test_bearer_tokens_valid_or_not_are_never_logged(setup, api_token, caplog):
 
 def test_private_links_and_feed_urls_are_masked_in_the_request_log(setup, caplog):
     result = setup.submit()
-    feed = CalendarFeed.objects.create(organization=setup.org, name="All rooms")
+    feed = CalendarFeedFactory(organization=setup.org, name="All rooms")
     unknown_feed, unknown_link = "Zq3xY7_unknownFeedToken_abcdefghijklmnopq", "Nq9zR2_unknownPrivateLink_abcdefghijklmn"
     with caplog.at_level(logging.INFO):
         responses = [

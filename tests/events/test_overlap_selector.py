@@ -8,18 +8,16 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from events.models import Reservation
 from events.selectors import reservations_overlapping
 from tests.conftest import postgres_only
-from tests.factories import EventFactory, ResourceFactory
+from tests.factories import EventFactory, ReservationFactory, ResourceFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def _reserve(resource, start, end, *, active=True):
     event = EventFactory(organization=resource.venue.organization, start=start, end=end)
-    return Reservation.objects.create(event=event, resource=resource, start=start, end=end, active=active,
-                                      exclusive=resource.exclusive)
+    return ReservationFactory(event=event, resource=resource, active=active)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from core.errors import BookingConflict, CapacityExceeded, ValidationFailed
 from events.models import Event, EventStatus, Reservation
 from events.services import EventSpec, conflicts_check, events_delete, events_save, events_set_status, resources_lock
 from tests.conftest import future, postgres_only
-from tests.factories import ResourceFactory
+from tests.factories import EventFactory, ReservationFactory, ResourceFactory
 
 # Active reservations of one exclusive resource that share a moment: must always be empty (DESIGN §5).
 OVERLAP_SQL = """
@@ -424,17 +424,17 @@ def _raw_reservation(event, resource, start, end, **kwargs):
 @postgres_only
 def test_overlapping_reservation_written_directly_is_refused(setup):
     event = book(setup, at(10), at(11))
-    other = Event.objects.create(organization=setup.org, title="Sneaky", start=at(10, 59), end=at(12))
+    other = EventFactory(organization=setup.org, title="Sneaky", start=at(10, 59), end=at(12))
     with pytest.raises(IntegrityError, match="reservation_no_overlap_exclusive"):
         _raw_reservation(other, setup.room, at(10, 59), at(12))
     # Adjacent, inactive, on another resource or non-exclusive: all allowed.
     _raw_reservation(other, setup.hall, at(10), at(11))
-    adjacent = Event.objects.create(organization=setup.org, title="Next", start=at(11), end=at(12))
+    adjacent = EventFactory(organization=setup.org, title="Next", start=at(11), end=at(12))
     _raw_reservation(adjacent, setup.room, at(11), at(12))
-    canceled = Event.objects.create(organization=setup.org, title="Gone", start=at(10), end=at(11))
+    canceled = EventFactory(organization=setup.org, title="Gone", start=at(10), end=at(11))
     _raw_reservation(canceled, setup.room, at(10), at(11), active=False)
     for _ in range(2):
-        extra = Event.objects.create(organization=setup.org, title="Desk", start=at(10), end=at(11))
+        extra = EventFactory(organization=setup.org, title="Desk", start=at(10), end=at(11))
         _raw_reservation(extra, setup.desks, at(10), at(11))
     # Reactivating the canceled one would overlap: refused as well.
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -464,11 +464,11 @@ def test_self_join_detects_overlaps(setup):
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:  # rolled back with the savepoint
             cursor.execute("ALTER TABLE events_reservation DROP CONSTRAINT reservation_no_overlap_exclusive")
-    a = Event.objects.create(organization=setup.org, title="A", start=at(10), end=at(11))
-    b = Event.objects.create(organization=setup.org, title="B", start=at(10, 59), end=at(12))
-    c = Event.objects.create(organization=setup.org, title="C", start=at(11), end=at(12))
+    a = EventFactory(organization=setup.org, title="A", start=at(10), end=at(11))
+    b = EventFactory(organization=setup.org, title="B", start=at(10, 59), end=at(12))
+    c = EventFactory(organization=setup.org, title="C", start=at(11), end=at(12))
     for event in (a, b, c):
-        Reservation.objects.create(event=event, resource=setup.room, start=event.start, end=event.end)
+        ReservationFactory(event=event, resource=setup.room)
     assert len(overlapping_reservations(setup.room.pk)) == 2  # a-b and b-c, not the adjacent a-c
     assert overlapping_reservations(setup.hall.pk) == []
     Reservation.objects.filter(event=b).update(active=False)

@@ -18,7 +18,7 @@ from events.services import EventSpec, event_update, events_save, events_set_sta
 from resources.models import ResourceUnit
 from tests.api.conftest import Api, assert_error
 from tests.conftest import Setup, future, postgres_only, race
-from tests.factories import ResourceFactory
+from tests.factories import EventFactory, ReservationFactory, ResourceFactory, ResourceUnitFactory
 
 from .test_concurrency import split
 
@@ -35,9 +35,9 @@ class Desks:
         self.area = ResourceFactory(venue=setup.venue, name="Hot desks", capacity=capacity, exclusive=False,
                                     requires_approval=False)
         setup.module.resources.add(self.area)
-        self.c = ResourceUnit.objects.create(resource=self.area, name="Desk C", order=0)
-        self.a = ResourceUnit.objects.create(resource=self.area, name="Desk A", order=1)
-        self.b = ResourceUnit.objects.create(resource=self.area, name="Desk B", order=2)
+        self.c = ResourceUnitFactory(resource=self.area, name="Desk C", order=0)
+        self.a = ResourceUnitFactory(resource=self.area, name="Desk A", order=1)
+        self.b = ResourceUnitFactory(resource=self.area, name="Desk B", order=2)
 
     def book(self, start, end, unit=None, title="Desk", status=EventStatus.CONFIRMED, event=None) -> Event:
         spec = EventSpec(title=title, start=start, end=end, resource_ids=[self.area.pk],
@@ -107,8 +107,8 @@ def test_assignment_fails_clearly_when_no_desk_is_free(desks):
 def test_capacity_counts_reservations_with_and_without_unit(setup):
     desks = Desks(setup, capacity=2)  # three desks, but only two people at a time
     # A reservation from before the resource had units (no unit), and one with a unit.
-    legacy = Event.objects.create(organization=setup.org, title="Legacy", start=at(9), end=at(12))
-    Reservation.objects.create(event=legacy, resource=desks.area, start=at(9), end=at(12), exclusive=False)
+    legacy = EventFactory(organization=setup.org, title="Legacy", start=at(9), end=at(12))
+    ReservationFactory(event=legacy, resource=desks.area)
     desks.book(at(9), at(12), desks.a)
     with pytest.raises(CapacityExceeded) as caught:
         desks.book(at(10), at(11), desks.b)  # Desk B is free, the area is not
@@ -139,8 +139,8 @@ def test_one_request_with_two_times_on_one_desk_conflicts_with_itself(desks):
 @pytest.mark.parametrize("which", ["other_resource", "archived", "unknown"])
 def test_a_unit_that_is_not_an_active_unit_of_the_resources_is_refused(desks, which):
     other_area = ResourceFactory(venue=desks.setup.venue, name="Quiet desks", capacity=2, exclusive=False)
-    unit = {"other_resource": ResourceUnit.objects.create(resource=other_area, name="Q1"),
-            "archived": ResourceUnit.objects.create(resource=desks.area, name="Old", archived=True),
+    unit = {"other_resource": ResourceUnitFactory(resource=other_area, name="Q1"),
+            "archived": ResourceUnitFactory(resource=desks.area, name="Old", archived=True),
             "unknown": ResourceUnit(name="never saved")}[which]
     spec = EventSpec(title="x", start=at(9), end=at(10), resource_ids=[desks.area.pk], unit_id=unit.pk)
     with pytest.raises(ValidationFailed) as caught:
@@ -261,7 +261,7 @@ def test_validate_judges_desks_as_the_submit_does(desks):
 
 def test_api_refuses_a_unit_of_another_resource(desks):
     api = Api(desks.setup)
-    stranger = ResourceUnit.objects.create(
+    stranger = ResourceUnitFactory(
         resource=ResourceFactory(venue=desks.setup.venue, name="Elsewhere", exclusive=False, capacity=2), name="X")
     for value in (str(stranger.pk), "not-a-uuid", 12):
         response = api.public.post("/api/v1/bookings/submit",
@@ -322,7 +322,7 @@ def test_concurrent_unit_less_approvals_fill_every_desk_once():
 @postgres_only
 def test_the_exclusion_constraint_rejects_a_raw_overlapping_insert(desks):
     first = desks.book(at(9), at(12), desks.a)
-    other = Event.objects.create(organization=desks.setup.org, title="Sneaky", start=at(10), end=at(11))
+    other = EventFactory(organization=desks.setup.org, title="Sneaky", start=at(10), end=at(11))
     with pytest.raises(IntegrityError) as caught, transaction.atomic():
         Reservation.objects.create(event=other, resource=desks.area, unit=desks.a, start=at(10), end=at(11),
                                    exclusive=False)
@@ -331,7 +331,7 @@ def test_the_exclusion_constraint_rejects_a_raw_overlapping_insert(desks):
     Reservation.objects.create(event=other, resource=desks.area, unit=desks.b, start=at(10), end=at(11),
                                exclusive=False)
     events_set_status(events=[first], status=EventStatus.CANCELED)
-    later = Event.objects.create(organization=desks.setup.org, title="Later", start=at(10), end=at(11))
+    later = EventFactory(organization=desks.setup.org, title="Later", start=at(10), end=at(11))
     Reservation.objects.create(event=later, resource=desks.area, unit=desks.a, start=at(10), end=at(11),
                                exclusive=False)
     assert connection.vendor == "postgresql"

@@ -14,7 +14,7 @@ from notifications.models import Notification, NotificationStatus
 from notifications.services import notifications_requeue
 from resources.models import Role
 from tests.conftest import Setup
-from tests.factories import MembershipFactory, UserFactory
+from tests.factories import MembershipFactory, NotificationFactory, UserFactory
 
 QUEUED, SENDING, SENT, FAILED = (NotificationStatus.QUEUED, NotificationStatus.SENDING, NotificationStatus.SENT,
                                  NotificationStatus.FAILED)
@@ -35,9 +35,8 @@ def client_for(setup: Setup, role=Role.MANAGER):
 
 
 def make(setup: Setup, **kwargs) -> Notification:
-    fields = {"kind": "booking_received", "recipients": ["ada@example.com"], "subject": "Hello",
-              "body_text": "Hello there\n", "status": SENT, "attempts": 1}
-    return Notification.objects.create(organization=setup.org, **{**fields, **kwargs})
+    kwargs = {"kind": "booking_received", "status": SENT, "attempts": 1, **kwargs}
+    return NotificationFactory(organization=setup.org, **kwargs)
 
 
 def shown(response) -> set:

@@ -25,7 +25,7 @@ from notifications.models import Notification, NotificationStatus
 from notifications.services import notification_send, notifications_send_due
 from tests.api.test_bookings import submit_body
 from tests.conftest import postgres_only, race
-from tests.factories import OrganizationFactory
+from tests.factories import NotificationFactory, OrganizationFactory
 
 QUEUED, SENDING, SENT, FAILED = (NotificationStatus.QUEUED, NotificationStatus.SENDING, NotificationStatus.SENT,
                                  NotificationStatus.FAILED)
@@ -84,8 +84,8 @@ def _provider():
 
 
 def make_notification(org=None, **kwargs) -> Notification:
-    fields = {"kind": "test", "recipients": ["ada@example.com"], "subject": "Hello", "body_text": "Hello there\n"}
-    return Notification.objects.create(organization=org or OrganizationFactory(), **{**fields, **kwargs})
+    """A queued "test" email "Hello" to ada@example.com (the factory's defaults)."""
+    return NotificationFactory(organization=org or OrganizationFactory(), **kwargs)
 
 
 def reload(notification: Notification) -> Notification:

@@ -34,6 +34,7 @@ from notifications.models import Notification
 from notifications.services import NotificationSpec, notification_enqueue
 from tests.api.conftest import Api, assert_error
 from tests.conftest import Setup, future
+from tests.factories import BookingChangeRequestFactory
 
 NEW_YORK = ZoneInfo("America/New_York")
 BOOKER = "ada@example.com"
@@ -330,7 +331,7 @@ def test_html_escapes_every_stored_value(setup, kind):
     BookingEvent.objects.filter(booking=booking).update(title='<img src=x onerror="alert(2)">')
     booking = Booking.objects.select_related("organization", "module__admin_user").get(pk=booking.pk)
     events = list(booking.events.prefetch_related("resources__venue"))
-    change_request = BookingChangeRequest.objects.create(booking=booking, event_changes=[
+    change_request = BookingChangeRequestFactory(booking=booking, event_changes=[
         {"bookingEventId": str(events[0].pk), "title": "<i>moved</i>"}])
     Notification.objects.all().delete()
 

@@ -26,7 +26,7 @@ from notifications.services import (
     redact_private_links,
 )
 from tests.conftest import postgres_only
-from tests.factories import OrganizationFactory
+from tests.factories import NotificationFactory, OrganizationFactory
 
 QUEUED, SENT, FAILED = NotificationStatus.QUEUED, NotificationStatus.SENT, NotificationStatus.FAILED
 FAILING_BACKEND = f"{__name__}.FailingBackend"
@@ -67,8 +67,8 @@ def clock(monkeypatch):
 
 
 def make_notification(org=None, **kwargs) -> Notification:
-    fields = {"kind": "test", "recipients": ["ada@example.com"], "subject": "Hello", "body_text": "Hello there\n"}
-    return Notification.objects.create(organization=org or OrganizationFactory(), **{**fields, **kwargs})
+    """A queued "test" email "Hello" to ada@example.com (the factory's defaults)."""
+    return NotificationFactory(organization=org or OrganizationFactory(), **kwargs)
 
 
 def reload(notification: Notification) -> Notification:

@@ -10,10 +10,11 @@ from decimal import Decimal
 
 import pytest
 
-from bookings.models import Booking, BookingCredit, DiscountCode
+from bookings.models import Booking
 from bookings.services import booking_approve
-from resources.models import Rate, RateUnit
+from resources.models import RateUnit
 from tests.conftest import future
+from tests.factories import BookingCreditFactory, ContactFactory, DiscountCodeFactory, RateFactory
 
 from .test_book import private_path
 
@@ -27,7 +28,7 @@ def text(response) -> str:
 
 @pytest.fixture
 def priced(site):
-    return Rate.objects.create(resource=site.room, name="Standard", unit=RateUnit.HOUR, price=Decimal("20.00"))
+    return RateFactory(resource=site.room, name="Standard", unit=RateUnit.HOUR, price=Decimal("20.00"))
 
 
 def test_check_availability_shows_the_estimate(client, site, priced):
@@ -39,8 +40,8 @@ def test_check_availability_shows_the_estimate(client, site, priced):
 
 def test_the_confirmation_and_private_pages_show_the_price_but_never_credit(client, site, priced, mailoutbox,
                                                                              django_capture_on_commit_callbacks):
-    BookingCredit.objects.create(organization=site.org, contact=site.org.contacts.create(
-        name="Ada", email="ada@example.com"), amount=Decimal("100"), balance=Decimal("100"))
+    ada = ContactFactory(organization=site.org, name="Ada", email="ada@example.com")
+    BookingCreditFactory(organization=site.org, contact=ada, amount=Decimal("100"), balance=Decimal("100"))
     start = future(7, 10)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(site.url("book"), site.post_data(start, start + timedelta(minutes=90)))
@@ -68,7 +69,7 @@ def test_free_resources_have_no_price_line(client, site):
 
 @pytest.fixture
 def spring(site):
-    return DiscountCode.objects.create(organization=site.org, code="SPRING10", percentage=Decimal("10"))
+    return DiscountCodeFactory(organization=site.org, code="SPRING10", percentage=Decimal("10"))
 
 
 def discount_input(response) -> str | None:
@@ -79,7 +80,7 @@ def discount_input(response) -> str | None:
 
 def test_the_discount_code_input_shows_only_when_something_has_a_price(client, site):
     assert discount_input(client.get(site.url("book"))) is None
-    Rate.objects.create(resource=site.room, name="Standard", unit=RateUnit.HOUR, price=Decimal("20.00"))
+    RateFactory(resource=site.room, name="Standard", unit=RateUnit.HOUR, price=Decimal("20.00"))
     shown = discount_input(client.get(site.url("book")))
     assert shown is not None and 'id="id_discountCode"' in shown
     assert '<label class="label" for="id_discountCode">Discount code' in client.get(site.url("book")).content.decode()

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from tests.conftest import Setup
-from tests.webhooks.factories import WebhookEndpointFactory
+from tests.factories import WebhookEndpointFactory
 
 
 @pytest.fixture(autouse=True)

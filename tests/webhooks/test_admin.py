@@ -8,9 +8,14 @@ from django.test import Client
 from django.urls import reverse
 
 from resources.models import Role
-from tests.factories import MembershipFactory, UserFactory
-from tests.webhooks.factories import WebhookDeliveryFactory, WebhookEndpointFactory
-from webhooks.models import WebhookAttempt, WebhookEndpoint
+from tests.factories import (
+    MembershipFactory,
+    UserFactory,
+    WebhookAttemptFactory,
+    WebhookDeliveryFactory,
+    WebhookEndpointFactory,
+)
+from webhooks.models import WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -71,8 +76,8 @@ def test_the_admin_form_refuses_private_urls_and_unknown_organizations(setup, ot
 def test_viewers_read_the_delivery_log_but_change_nothing(setup):
     endpoint = WebhookEndpointFactory(organization=setup.org)
     delivery = WebhookDeliveryFactory(endpoint=endpoint, attempts=1)
-    WebhookAttempt.objects.create(delivery=delivery, number=1, attempted_at=delivery.created_at, response_status=500,
-                                  duration_ms=40)
+    WebhookAttemptFactory(delivery=delivery, number=1, attempted_at=delivery.created_at, response_status=500,
+                          duration_ms=40)
     client = client_for(setup.org, Role.VIEWER)
     listing = client.get(reverse("admin:webhooks_webhookdelivery_changelist"), {"status": "0"})
     assert listing.status_code == 200 and "booking.submitted" in listing.content.decode()

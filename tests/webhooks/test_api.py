@@ -12,7 +12,7 @@ from core.api.etags import etag_of
 from resources.models import Role
 from tests.api.conftest import Api, assert_error
 from tests.conftest import Setup
-from tests.webhooks.factories import WebhookDeliveryFactory, WebhookEndpointFactory
+from tests.factories import WebhookAttemptFactory, WebhookDeliveryFactory, WebhookEndpointFactory
 from webhooks.models import EVENT_TYPES, DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 URL = "/api/v1/webhook-endpoints"
@@ -230,8 +230,8 @@ def test_deliveries_are_listed_newest_first_page_by_page_with_their_attempts(set
                                           DeliveryStatus.SUCCEEDED, attempts=1)
         WebhookDelivery.objects.filter(pk=delivery.pk).update(created_at=now - timedelta(minutes=age))
         made.append(str(delivery.pk))
-    WebhookAttempt.objects.create(delivery_id=made[0], number=1, attempted_at=now, response_status=200,
-                                  duration_ms=12)
+    WebhookAttemptFactory(delivery=WebhookDelivery.objects.get(pk=made[0]), number=1, attempted_at=now,
+                          response_status=200, duration_ms=12)
     WebhookDeliveryFactory(endpoint=WebhookEndpointFactory(organization=setup.org))  # another endpoint's
 
     seen, cursor, pages = [], None, 0

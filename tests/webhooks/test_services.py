@@ -26,8 +26,7 @@ from events.services import event_create, event_delete, event_update
 from notifications.models import Notification
 from resources.models import Role
 from tests.conftest import future, postgres_only, race
-from tests.factories import MembershipFactory, UserFactory
-from tests.webhooks.factories import WebhookDeliveryFactory, WebhookEndpointFactory
+from tests.factories import MembershipFactory, UserFactory, WebhookDeliveryFactory, WebhookEndpointFactory
 from webhooks.models import EVENT_TYPES, DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.services import (
     webhook_deliveries_send_due,

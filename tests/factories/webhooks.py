@@ -5,8 +5,9 @@ import uuid
 import factory
 from django.utils import timezone
 
-from tests.factories import OrganizationFactory
-from webhooks.models import EVENT_TYPES, DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from webhooks.models import EVENT_TYPES, DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+from .resources import OrganizationFactory
 
 
 class WebhookEndpointFactory(factory.django.DjangoModelFactory):
@@ -32,3 +33,16 @@ class WebhookDeliveryFactory(factory.django.DjangoModelFactory):
                                                "orgId": str(d.endpoint.organization_id), "data": {}})
     status = DeliveryStatus.PENDING
     next_attempt_at = factory.LazyFunction(timezone.now)
+
+
+class WebhookAttemptFactory(factory.django.DjangoModelFactory):
+    """The first try of a delivery, answered 200."""
+
+    class Meta:
+        model = WebhookAttempt
+
+    delivery = factory.SubFactory(WebhookDeliveryFactory)
+    number = 1
+    attempted_at = factory.LazyFunction(timezone.now)
+    response_status = 200
+    duration_ms = 0
