@@ -196,6 +196,12 @@ def form_field_for(name: str, form_fields: Iterable[str], names: Mapping[str, st
     return next((c for c in candidates if c and c in form_fields), None)
 
 
+def add_service_errors(form: forms.BaseForm, error: DomainError, names: Mapping[str, str] = {}) -> None:  # noqa: B006
+    """Each of a domain error's messages at the field of `form` it names (at the top when none fits)."""
+    for e in _field_errors(error):
+        form.add_error(form_field_for(parse_field_path(e.field)[0], form.fields, names), e.message)
+
+
 def error_text(error: DomainError) -> str:
     """One sentence for a message: the error's own, then what its field errors say."""
     details = [e.message for e in error.errors if e.message and e.message != error.message]

@@ -5,7 +5,6 @@ them: resources.admin_base, docs/architecture.md#domain-errors)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -174,50 +173,6 @@ def run_service(request: HttpRequest, call: Callable[[], Any], success: str) -> 
         return False, exc
     messages.success(request, success)
     return True, None
-
-
-# --- a service's errors at a form's fields --------------------------------------------------------------
-
-
-def form_field_of(wire: str, form: forms.BaseForm) -> str | None:
-    """The form field a service's wire field name stands for (validUntil → valid_until, resourceIds →
-    resources, contactId → contact); None when the form has no such input."""
-    name = re.sub(r"Ids$", "s", re.sub(r"Id$", "", wire.split(".")[0].split("[")[0]))
-    name = re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
-    return name if name in form.fields else None
-
-
-def add_service_errors(form: forms.BaseForm, error: DomainError) -> None:
-    """Each of a domain error's messages at its field of `form` (at the top when there is no such input)."""
-    for item in error.errors or [FieldError("", error.code, error.message)]:
-        form.add_error(form_field_of(item.field, form), item.message)
-
-
-class ServiceErrorsMixin:
-    """For a ModelAdmin whose save_model() calls a service (docs/architecture.md#every-write-through-a-service):
-    when the service refuses with a domain error, nothing is saved (the admin's transaction is rolled back)
-    and the page is shown again with each of the error's messages at its field (at the top when the form has
-    no such input)."""
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except DomainError as exc:
-            request._allot_service_error = exc
-            return super().changeform_view(request, object_id, form_url, extra_context)
-
-    def get_form(self, request, obj=None, **kwargs):
-        form_class = super().get_form(request, obj, **kwargs)
-        error = getattr(request, "_allot_service_error", None)
-        if error is None:
-            return form_class
-
-        def clean(form):
-            cleaned = form_class.clean(form)
-            add_service_errors(form, error)
-            return cleaned
-
-        return type(form_class.__name__, (form_class,), {"clean": clean})
 
 
 def render_decision(request, admin_site, template: str, context: dict[str, Any], tz: ZoneInfo) -> TemplateResponse:

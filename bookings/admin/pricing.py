@@ -10,20 +10,21 @@ list's actions (managers) through bookings.pricing.charges and exported as CSV.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Model, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.forms.formsets import BaseFormSet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
 
 from core.actor import Actor
 from core.errors import DomainError
 from resources.admin import PlainTextAdminMixin, ScopedAdmin, label_resources, organization_of
-from resources.admin_base import OrgScopedInline, org_id_of
+from resources.admin_base import OrgScopedInline, ServiceAdminMixin, add_service_errors, form_values
 from resources.models import Rate
 from resources.permissions import request_allows
 
@@ -34,18 +35,19 @@ from ..pricing.config import (
     CREDIT_FIELDS,
     booking_credit_check,
     booking_credit_create,
+    booking_credit_delete,
     booking_credit_update,
     discount_code_check,
     discount_code_create,
+    discount_code_delete,
     discount_code_update,
 )
-from .common import ServiceErrorsMixin, add_service_errors
 
 
 class ServiceForm(forms.ModelForm):
     """Runs the service's check in clean(), so its problems show at the fields before anything is written
     (and before the model's constraints, which say the same without a field); the service checks again under
-    its lock when it writes, and ServiceErrorsMixin shows that refusal at the fields too."""
+    its lock when it writes, and ServiceAdminMixin shows that refusal at the fields too."""
 
     check_fields: tuple[str, ...] = ()
 
@@ -67,14 +69,11 @@ class ServiceForm(forms.ModelForm):
         return cleaned
 
 
-class ConfiguredByService(ServiceErrorsMixin, ScopedAdmin):
-    """save_model() calls `create` / `update` (keyword-only services) with the form's fields."""
+class ConfiguredByService(ServiceAdminMixin, ScopedAdmin):
+    """Saves through `create` / `update` and deletes through `delete` (keyword-only services) with the
+    form's fields."""
 
-    service_fields: frozenset[str] = frozenset()
-
-    def _allow(self, request: HttpRequest, obj: Model) -> None:
-        if not request_allows(request, org_id_of(obj, self.org_path), self.change_action):
-            raise PermissionDenied  # the organization choices are already limited; this refuses a forged POST
+    service_values: frozenset[str] = frozenset()
 
     def create(self, obj: Model, values: dict[str, Any]) -> Model:
         raise NotImplementedError
@@ -82,18 +81,17 @@ class ConfiguredByService(ServiceErrorsMixin, ScopedAdmin):
     def update(self, obj: Model, values: dict[str, Any]) -> Model:
         raise NotImplementedError
 
-    def save_model(self, request: HttpRequest, obj: Model, form, change: bool) -> None:
-        self._allow(request, obj)
-        values = {name: value for name, value in form.cleaned_data.items() if name in self.service_fields}
-        saved = self.update(obj, values) if change else self.create(obj, values)
-        obj.pk = saved.pk
-        obj.refresh_from_db()
-        obj._state.adding = False
+    def delete(self, obj: Model) -> None:
+        raise NotImplementedError
 
-    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
-        # The service set the many-to-many fields already.
-        for formset in formsets:
-            self.save_formset(request, form, formset, change=change)
+    def service_save(self, request: HttpRequest, obj: Model, form: forms.ModelForm | None,
+                     formsets: Mapping[str, BaseFormSet], change: bool) -> Model:
+        values = form_values(obj, form, self.service_values)
+        return self.update(obj, values) if change else self.create(obj, values)
+
+    def service_delete(self, request: HttpRequest, obj: Model) -> None:
+        self.check_may_save(request, obj)
+        self.delete(obj)
 
 
 # --- discount codes ------------------------------------------------------------------------------------
@@ -113,7 +111,7 @@ class DiscountCodeForm(ServiceForm):
 @admin.register(DiscountCode)
 class DiscountCodeAdmin(ConfiguredByService):
     form = DiscountCodeForm
-    service_fields = CODE_FIELDS
+    service_values = CODE_FIELDS
     list_display = ("code", "organization", "discount", "valid_from", "valid_until", "used", "max_uses_total",
                     "active")
     list_filter = (("organization", admin.RelatedOnlyFieldListFilter), "active")
@@ -140,6 +138,9 @@ class DiscountCodeAdmin(ConfiguredByService):
 
     def update(self, obj: DiscountCode, values: dict[str, Any]) -> DiscountCode:
         return discount_code_update(discount_code=obj, changes=values)
+
+    def delete(self, obj: DiscountCode) -> None:
+        discount_code_delete(discount_code=obj)
 
     @admin.display(description="discount")
     def discount(self, code: DiscountCode) -> str:
@@ -176,7 +177,7 @@ class BookingCreditForm(ServiceForm):
 @admin.register(BookingCredit)
 class BookingCreditAdmin(ConfiguredByService):
     form = BookingCreditForm
-    service_fields = CREDIT_FIELDS | {"contact", "customer", "amount"}
+    service_values = CREDIT_FIELDS | {"contact", "customer", "amount"}
     list_display = ("__str__", "organization", "owner", "amount", "balance", "valid_from", "valid_until")
     list_filter = (("organization", admin.RelatedOnlyFieldListFilter),)
     list_select_related = ("organization", "contact", "customer")
@@ -202,6 +203,9 @@ class BookingCreditAdmin(ConfiguredByService):
     def update(self, obj: BookingCredit, values: dict[str, Any]) -> BookingCredit:
         # The owner and the amount are read-only here: only the other fields reach the service.
         return booking_credit_update(credit=obj, changes={k: v for k, v in values.items() if k in CREDIT_FIELDS})
+
+    def delete(self, obj: BookingCredit) -> None:
+        booking_credit_delete(credit=obj)
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         formfield = super().formfield_for_manytomany(db_field, request, **kwargs)

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from core.errors import FieldError, ValidationFailed
+from core.errors import FieldError, InUse, ValidationFailed
 from resources.models import Organization, Resource
 
 from ..models import BookingCredit, Contact, Customer, DiscountCode
@@ -140,6 +140,16 @@ def discount_code_archive(*, discount_code: DiscountCode) -> DiscountCode:
     return row
 
 
+def discount_code_delete(*, discount_code: DiscountCode) -> None:
+    """Delete a code no booking carries and none used; otherwise IN_USE (archive it instead: its counted
+    uses are the history of what bookings were given)."""
+    row = DiscountCode.objects.select_for_update(of=("self",)).get(pk=discount_code.pk)
+    if row.uses.exists() or row.bookings.exists():
+        message = f"The code {row.code} was used by bookings; archive it (untick Active) instead."
+        raise InUse(message, errors=[FieldError("", "IN_USE", message)])
+    row.delete()
+
+
 # --- booking credits -----------------------------------------------------------------------------------
 
 
@@ -209,3 +219,12 @@ def booking_credit_adjust(*, credit: BookingCredit, by: Decimal) -> BookingCredi
     row.amount, row.balance = row.amount + by, row.balance + by
     row.save(update_fields=["amount", "balance", "updated_at"])
     return row
+
+
+def booking_credit_delete(*, credit: BookingCredit) -> None:
+    """Delete a credit nothing was spent from; otherwise IN_USE (its uses are what bookings were charged)."""
+    row = BookingCredit.objects.select_for_update(of=("self",)).get(pk=credit.pk)
+    if row.uses.exists():
+        message = "Bookings already used this credit; it cannot be deleted."
+        raise InUse(message, errors=[FieldError("", "IN_USE", message)])
+    row.delete()

@@ -19,6 +19,7 @@ from ..factories import (
     BookingFactory,
     ChargeFactory,
     ContactFactory,
+    CreditUseFactory,
     CustomerFactory,
     DiscountCodeFactory,
     DiscountCodeUseFactory,
@@ -327,3 +328,35 @@ def test_a_refusal_of_the_service_shows_at_its_field_on_change(setup: Setup, adm
     assert admin_client.post(url("bookings.discountcode", "change", code), data).status_code == 302
     code.refresh_from_db()
     assert (code.code, code.percentage) == ("Summer", D("15"))
+
+
+# --- deleting goes through the services: what bookings used stays --------------------------------------
+
+
+def used_code(setup: Setup) -> DiscountCode:
+    code = make_code(setup, code="USED")
+    DiscountCodeUseFactory(code=code)
+    return code
+
+
+def used_credit(setup: Setup) -> BookingCredit:
+    credit = make_credit(setup)
+    CreditUseFactory(credit=credit)
+    return credit
+
+
+@pytest.mark.parametrize("model, make, used, message", [
+    ("bookings.discountcode", make_code, used_code, "archive it (untick Active) instead"),
+    ("bookings.bookingcredit", make_credit, used_credit, "Bookings already used this credit"),
+])
+def test_delete_removes_an_unused_row_and_refuses_a_used_one(setup: Setup, admin_client: Client, model, make, used,
+                                                            message) -> None:
+    unused = make(setup)
+    assert admin_client.post(url(model, "delete", unused), {"post": "yes"}).status_code == 302
+    assert not type(unused).objects.filter(pk=unused.pk).exists()
+
+    kept = used(setup)
+    response = admin_client.post(url(model, "delete", kept), {"post": "yes"}, follow=True)
+    assert type(kept).objects.filter(pk=kept.pk).exists()
+    assert kept.uses.count() == 1
+    assert any(message in str(m) for m in response.context["messages"])
