@@ -35,8 +35,9 @@ from django.db import connection, transaction  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
+from bookings.lifecycle.decide import booking_approve  # noqa: E402
+from bookings.lifecycle.submit import booking_create, booking_submit  # noqa: E402
 from bookings.models import BookingModule, BookingStatus, ModuleResource, Portal  # noqa: E402
-from bookings.services import booking_approve, booking_create, booking_submit  # noqa: E402
 from core.actor import Actor  # noqa: E402
 from events.models import Event, EventSeries, EventStatus, Reservation  # noqa: E402
 from resources.models import Membership, Organization, Resource, Role, Venue  # noqa: E402

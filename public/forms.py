@@ -19,11 +19,13 @@ from django.utils.dateparse import parse_datetime
 from django.utils.html import linebreaks
 
 from bookings.billing import BookingBilling, has_price
+from bookings.lifecycle.change_requests import change_request_submit
+from bookings.lifecycle.submit import booking_submit
+from bookings.lifecycle.transitions import BookingResult
 from bookings.models import Booking, BookingModule, FieldType, FormField, FormSection, Portal
 from bookings.preflight import SLOT_CODES, booking_preflight
 from bookings.repeat import WEEKDAY_KEYS, Cycle
 from bookings.selectors import booking_estimate_payload, pricing_resources
-from bookings.services import BookingResult, booking_submit, change_request_submit
 from bookings.validation import check_repeat_allowed, public_errors, validate_submission
 from core.actor import Actor
 from core.errors import (

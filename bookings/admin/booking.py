@@ -29,11 +29,11 @@ from resources.admin_base import OrgScopedAdmin, scope
 from resources.models import Organization, Rate, Resource
 from resources.permissions import request_allows
 
-from .. import services
 from ..billing import has_price, price_total
+from ..lifecycle.decide import booking_approve, booking_cancel, booking_deny, booking_update
+from ..lifecycle.transitions import TRANSITIONS
 from ..models import Booking, BookingEvent, BookingLog, BookingStatus, Contact, Customer, FormField
 from ..selectors import bookings_conflicts
-from ..services import TRANSITIONS
 from .common import (
     AdminMedia,
     FreshnessForm,
@@ -459,8 +459,8 @@ class BookingAdmin(OrgScopedAdmin):
         if "contact" in form.changed_data:
             changes["contactId"] = str(obj.contact_id) if obj.contact_id else ""
         notes = obj.internal_notes if "internal_notes" in form.changed_data else None
-        services.booking_update(booking_id=obj.pk, actor=Actor.staff(request.user), changes=changes,
-                                internal_notes=notes)
+        booking_update(booking_id=obj.pk, actor=Actor.staff(request.user), changes=changes,
+                       internal_notes=notes)
 
     # --- decision buttons and pages ---
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
@@ -561,7 +561,7 @@ class BookingAdmin(OrgScopedAdmin):
                 if name in people.changed_data:
                     chosen = people.cleaned_data[name]
                     kwargs[f"{name}_id"] = str(chosen.pk) if chosen else ""
-            ok, error = run_service(request, lambda: services.booking_approve(
+            ok, error = run_service(request, lambda: booking_approve(
                 booking_id=booking.pk, actor=Actor.staff(request.user),
                 client_last_updated_at=fresh.cleaned_data["client_last_updated_at"],
                 event_edits=[f.as_edit() for f in event_forms], notification=notification.spec(),
@@ -616,7 +616,7 @@ class BookingAdmin(OrgScopedAdmin):
         fresh = FreshnessForm(data, initial=FreshnessForm.initial_for(booking))
         page_errors: list[str] = []
         if data is not None and notification.is_valid() and fresh.is_valid():
-            ok, error = run_service(request, lambda: services.booking_deny(
+            ok, error = run_service(request, lambda: booking_deny(
                 booking_id=booking.pk, actor=Actor.staff(request.user),
                 client_last_updated_at=fresh.cleaned_data["client_last_updated_at"],
                 notification=notification.spec()), f"Denied “{booking.title}”.")
@@ -639,7 +639,7 @@ class BookingAdmin(OrgScopedAdmin):
         notification = NotificationForm(data, kind="booking_canceled", booking=booking, prefix="notification")
         page_errors: list[str] = []
         if data is not None and procedure.is_valid() and notification.is_valid():
-            ok, error = run_service(request, lambda: services.booking_cancel(
+            ok, error = run_service(request, lambda: booking_cancel(
                 booking_id=booking.pk, actor=Actor.staff(request.user),
                 event_procedure=procedure.cleaned_data["event_procedure"], notification=notification.spec(),
             ), f"Canceled “{booking.title}”.")
@@ -673,13 +673,13 @@ class BookingAdmin(OrgScopedAdmin):
     @admin.action(description="Approve selected bookings (those without conflicts)", permissions=["change"])
     def approve_selected(self, request, queryset):
         actor = Actor.staff(request.user)
-        self._bulk(request, queryset, "approved", lambda b: services.booking_approve(
+        self._bulk(request, queryset, "approved", lambda b: booking_approve(
             booking_id=b.pk, actor=actor, client_last_updated_at=b.updated_at))
 
     @admin.action(description="Deny selected bookings", permissions=["change"])
     def deny_selected(self, request, queryset):
         actor = Actor.staff(request.user)
-        self._bulk(request, queryset, "denied", lambda b: services.booking_deny(
+        self._bulk(request, queryset, "denied", lambda b: booking_deny(
             booking_id=b.pk, actor=actor, client_last_updated_at=b.updated_at))
 
 

@@ -12,8 +12,8 @@ from decimal import Decimal
 import pytest
 
 from bookings.billing import BookingBilling
+from bookings.lifecycle.decide import booking_approve
 from bookings.models import BookingCredit, BookingLog, BookingStatus, Charge, DiscountCode
-from bookings.services import booking_approve
 from events.models import Event, EventStatus
 from resources.models import Rate, RateUnit, Role
 

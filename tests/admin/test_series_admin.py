@@ -191,7 +191,7 @@ def test_an_event_outside_a_series_has_no_scope_choice(setup, manager_client):
 
 
 def test_a_change_request_page_says_how_far_a_series_change_reaches(setup, manager_client):
-    from bookings.services import change_request_submit
+    from bookings.lifecycle.change_requests import change_request_submit
 
     booking, _, _ = make_booked_series(setup)
     fourth = booking.events.order_by("start")[3]

@@ -13,8 +13,9 @@ from decimal import Decimal
 import pytest
 
 from bookings.billing import BookingBilling
+from bookings.lifecycle.decide import booking_approve
+from bookings.lifecycle.submit import booking_create
 from bookings.models import BookingCredit, BookingStatus, Charge, ChargeStatus, DiscountCode
-from bookings.services import booking_approve, booking_create
 from core.time import iso
 from events.models import Event
 from resources.models import Rate, RateUnit, Role

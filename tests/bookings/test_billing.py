@@ -14,6 +14,10 @@ from rest_framework.test import APIClient
 
 from bookings import billing
 from bookings.billing import BookingBilling
+from bookings.lifecycle.change_requests import change_request_submit
+from bookings.lifecycle.decide import booking_approve, booking_cancel
+from bookings.lifecycle.submit import booking_create
+from bookings.lifecycle.transitions import EventProcedure
 from bookings.models import (
     BookingCredit,
     BookingLog,
@@ -24,7 +28,6 @@ from bookings.models import (
     DiscountCode,
     DiscountCodeUse,
 )
-from bookings.services import EventProcedure, booking_approve, booking_cancel, booking_create, change_request_submit
 from core.actor import Actor
 from core.errors import (
     ChargeLocked,

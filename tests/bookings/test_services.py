@@ -15,6 +15,15 @@ from datetime import UTC, timedelta
 import pytest
 from django.core import mail
 
+from bookings.lifecycle.change_requests import (
+    booking_cancel_by_booker,
+    change_request_approve,
+    change_request_deny,
+    change_request_submit,
+)
+from bookings.lifecycle.decide import booking_approve, booking_cancel, booking_deny, booking_update
+from bookings.lifecycle.submit import booking_create
+from bookings.lifecycle.transitions import BookingResult, EventProcedure
 from bookings.models import (
     Booking,
     BookingChangeRequest,
@@ -22,19 +31,6 @@ from bookings.models import (
     BookingLog,
     BookingStatus,
     ChangeRequestDecision,
-)
-from bookings.services import (
-    BookingResult,
-    EventProcedure,
-    booking_approve,
-    booking_cancel,
-    booking_cancel_by_booker,
-    booking_create,
-    booking_deny,
-    booking_update,
-    change_request_approve,
-    change_request_deny,
-    change_request_submit,
 )
 from core.actor import Actor, ActorKind
 from core.errors import (

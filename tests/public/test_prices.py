@@ -10,8 +10,8 @@ from decimal import Decimal
 
 import pytest
 
+from bookings.lifecycle.decide import booking_approve
 from bookings.models import Booking, BookingCredit, DiscountCode
-from bookings.services import booking_approve
 from resources.models import Rate, RateUnit
 from tests.conftest import future
 
