@@ -1,5 +1,5 @@
 """The public booking form and the booker's change form, built at request time from the module's built-in
-and custom fields (DESIGN §3).
+and custom fields (docs/architecture.md#form-fields).
 
 These classes only describe inputs, read what was posted and put errors back next to their inputs: the
 answers are checked by bookings.validation (through the same services the API calls), whose error paths

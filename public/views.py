@@ -1,5 +1,5 @@
-"""The public pages (DESIGN §7). Each view loads what it shows through public.selectors, hands input to a
-form of public.forms (which calls the lifecycle services), and renders a template of templates/public/."""
+"""The public pages (docs/architecture.md#public-site). Each view loads what it shows through public.selectors, hands
+input to a form of public.forms (which calls the lifecycle services), and renders a template of templates/public/."""
 
 from __future__ import annotations
 

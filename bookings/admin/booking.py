@@ -1,6 +1,6 @@
-"""The booking queue (DESIGN §8): the list staff triage, the booking page, and the Approve / Deny /
-Cancel confirmation pages. Every decision goes through bookings.services; this module parses input,
-checks the role, calls the service and shows its error."""
+"""The booking queue (docs/architecture.md#staff-admin): the list staff triage, the booking page, and the Approve / Deny
+/ Cancel confirmation pages. Every decision goes through bookings.lifecycle; this module parses input, checks the role,
+calls the service and shows its error."""
 
 from __future__ import annotations
 
@@ -355,7 +355,7 @@ class BookingAdmin(OrgScopedAdmin):
 
     @staticmethod
     def _resources_cell(be: BookingEvent, held: dict) -> str:
-        """The resources, the unit asked for, and the units the event occupies (issue 9)."""
+        """The resources, the unit asked for, and the units the event occupies (docs/architecture.md#units)."""
         names = ", ".join(r.name for r in be.resources.all()) or "—"
         parts = [names]
         if be.unit_id:

@@ -1,5 +1,5 @@
-"""Change requests (DESIGN §8): the open ones first, a page with the current and requested values side
-by side, and Approve / Deny through the lifecycle services."""
+"""Change requests (docs/architecture.md#staff-admin): the open ones first, a page with the current and requested values
+side by side, and Approve / Deny through the lifecycle services."""
 
 from __future__ import annotations
 

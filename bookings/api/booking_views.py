@@ -1,5 +1,5 @@
-"""The booking and change-request endpoints of DESIGN §6. Each view parses input, checks permission
-with the shared helpers, calls one lifecycle service, and returns the selectors' representation."""
+"""The booking and change-request endpoints of docs/architecture.md#http-api-conventions. Each view parses input, checks
+permission with the shared helpers, calls one lifecycle service, and returns the selectors' representation."""
 
 from __future__ import annotations
 

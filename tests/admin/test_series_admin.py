@@ -1,5 +1,5 @@
 """Series in the admin: one group on the booking page, a series column, filter and occurrence list in the
-Event admin, and the Edit occurrence / Delete occurrence pages with their scope choice (DESIGN §8)."""
+Event admin, and the Edit occurrence / Delete occurrence pages with their scope choice (docs/architecture.md#series)."""
 
 from datetime import timedelta
 
