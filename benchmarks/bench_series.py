@@ -5,7 +5,7 @@ Seeds 100,000 reservations (bulk inserts: 20 resources, 14 one-hour bookings a d
 the same table:
 
 - a public submit of a 150-occurrence daily series at 12:00 (validation, the rules of each occurrence, the
-  conflict check, 150 holds in one EventSeries) through bookings.services.booking_submit;
+  conflict check, 150 holds in one EventSeries) through bookings.lifecycle.submit.booking_submit;
 - a staff create of the same series as APPROVED (150 confirmed events);
 - the approval of the submitted series (its 150 holds confirmed; the submit itself is not timed);
 - POST /api/v1/bookings/validate on that series (DRF's test client, the whole request), free, and at
@@ -35,8 +35,9 @@ from django.db import connection, transaction  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
+from bookings.lifecycle.decide import booking_approve  # noqa: E402
+from bookings.lifecycle.submit import booking_create, booking_submit  # noqa: E402
 from bookings.models import BookingModule, BookingStatus, ModuleResource, Portal  # noqa: E402
-from bookings.services import booking_approve, booking_create, booking_submit  # noqa: E402
 from core.actor import Actor  # noqa: E402
 from events.models import Event, EventSeries, EventStatus, Reservation  # noqa: E402
 from resources.models import Membership, Organization, Resource, Role, Venue  # noqa: E402

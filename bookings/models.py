@@ -294,7 +294,7 @@ class BookingEvent(BaseModel):
 
 
 class BookingVisitor(BaseModel):
-    """Someone the booker brings (issue 9): invited by email when the booking is approved."""
+    """Someone the booker brings (docs/architecture.md#visitors): invited by email when the booking is approved."""
 
     booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="visitors")
     name = models.CharField(max_length=200)
@@ -352,13 +352,42 @@ class BookingChangeRequest(BaseModel):
         return f"{'Cancellation' if self.cancellation else 'Change'} request for {self.booking}"
 
 
+class BookingLogAction(models.TextChoices):
+    """What a BookingLog row records (docs/architecture.md#booking-lifecycle). The values are stored:
+    never change one."""
+
+    # the lifecycle (bookings.lifecycle)
+    SUBMIT = "submit", "Submitted"
+    CREATE = "create", "Created by staff"
+    APPROVE = "approve", "Approved"
+    DENY = "deny", "Denied"
+    CANCEL = "cancel", "Canceled by staff"
+    UPDATE = "update", "Updated"
+    BOOKER_CANCEL = "booker_cancel", "Canceled by the booker"
+    CHANGE_APPLIED = "change_applied", "Change applied"
+    CHANGE_REQUESTED = "change_requested", "Change requested"
+    CHANGE_REQUEST_APPROVE = "change_request_approve", "Change request approved"
+    CHANGE_REQUEST_DENY = "change_request_deny", "Change request denied"
+    # staff changed or deleted the booking's events on the calendar (bookings.lifecycle.follow)
+    EVENTS_CHANGED = "events_changed", "Events changed by staff"
+    EVENTS_DELETED = "events_deleted", "Events deleted by staff"
+    # prices and charges (docs/architecture.md#prices, docs/architecture.md#charge-statuses)
+    PRICE_FIXED = "price_fixed", "Price fixed"
+    CHARGES_RELEASED = "charges_released", "Charges released"
+    PRICE_OVERRIDE = "price_override", "Price overridden"
+    CHARGE_CHARGED = "charge_charged", "Charge charged"
+    CHARGE_INVOICED = "charge_invoiced", "Charge invoiced"
+    CHARGE_REVERTED = "charge_reverted", "Charge reverted"
+    CHARGES_REVERTED = "charges_reverted", "Charges reverted"
+
+
 class BookingLog(BaseModel):
     booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="log")
     actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)
     actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     actor_label = models.CharField(max_length=200, blank=True)
-    action = models.CharField(max_length=40)
+    action = models.CharField(max_length=40, choices=BookingLogAction.choices)
     before = models.JSONField(default=dict, blank=True)
     after = models.JSONField(default=dict, blank=True)
     note = models.TextField(blank=True)

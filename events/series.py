@@ -7,7 +7,7 @@ ones, or all of them. A time change moves every chosen occurrence by the same wa
 series' timezone, so a weekly 09:00 Europe/London series moved to 10:30 is at 10:30 local in winter and
 in summer alike (the UTC shift differs across the clock change; the local one does not).
 
-Pure functions: events.services writes events with them, bookings.services spreads a change request
+Pure functions: events.services writes events with them, bookings.lifecycle spreads a change request
 over a booked series with the same rules.
 """
 

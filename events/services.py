@@ -1,4 +1,5 @@
-"""The only code that writes Events and Reservations (DESIGN §5).
+"""The only code that writes Events and Reservations (docs/architecture.md#scheduling-guarantees,
+docs/adr/0001-database-enforced-no-overlap.md).
 
 Every function here runs inside the caller's transaction (and opens one if there is none). Writers
 lock the affected Resource rows in id order before they look for overlaps, so two requests for the same
@@ -36,6 +37,7 @@ from core.html import sanitize_html
 from resources.models import Organization, Resource, ResourceUnit
 from webhooks.services import webhook_emit
 
+from .hooks import occurrence_hook
 from .models import Event, EventSeries, EventStatus, Reservation
 from .rules import check_rules
 from .selectors import closures_for, events_payload, reservations_overlapping, resources_for_rules
@@ -48,7 +50,6 @@ from .series import (
     which_events_covers,
     which_events_parse,
 )
-from .signals import charges_revert, occurrences_changed, occurrences_changing, occurrences_charged
 
 logger = logging.getLogger(__name__)
 
@@ -76,9 +77,9 @@ class EventSpec:
     # conflicts_check_skipping / events_save then put its errors in `skipped` instead of refusing.
     skippable: bool = False
     skipped: list[FieldError] | None = None
-    # Units (issue 9): the unit asked for (of one of the resources), the units tried first when none is asked
-    # for (an existing event's, so a moved hold keeps its desk), and the units conflicts_among chose for the
-    # write, by resource id.
+    # Units (docs/architecture.md#units): the unit asked for (of one of the resources), the units tried first
+    # when none is asked for (an existing event's, so a moved hold keeps its desk), and the units
+    # conflicts_among chose for the write, by resource id.
     unit_id: UUID | None = None
     prefer_units: dict[UUID, UUID] = dc_field(default_factory=dict)
     units: dict[UUID, UUID] = dc_field(default_factory=dict)
@@ -444,7 +445,7 @@ def events_delete(*, events: Sequence[Event]) -> None:
     Event.objects.filter(pk__in=[e.pk for e in events]).delete()
 
 
-# --- single events, as the events API writes them (DESIGN §6 /events) -------------------------------
+# --- single events, as the events API writes them (docs/architecture.md#http-api-conventions) ----
 
 
 def _event_resources(*, organization: Organization, resource_ids: Sequence[UUID]) -> list[Resource]:
@@ -487,8 +488,8 @@ def _check_event_rules(
 
 
 def _emit(event: Event, event_type: str) -> None:
-    """Integrators' webhooks (DESIGN §9), in this transaction: the event as the API shows it at this point
-    (for a deletion, before it goes), so a rollback sends nothing."""
+    """Integrators' webhooks (docs/architecture.md#webhooks), in this transaction: the event as the API
+    shows it at this point (for a deletion, before it goes), so a rollback sends nothing."""
     webhook_emit(organization=event.organization_id, event_type=event_type,
                  payload=lambda: {"event": events_payload(Event.objects.filter(pk=event.pk))[0]})
 
@@ -604,7 +605,7 @@ def event_delete(*, event: Event) -> None:
     events_delete(events=[event])
 
 
-# --- occurrences of a series (DESIGN §10; the scopes and the wall-clock shift are events.series') ----
+# --- occurrences of a series (docs/architecture.md#series; the scopes and the wall-clock shift are events.series')
 
 
 @dataclass
@@ -635,13 +636,11 @@ def _occurrence_ids(event: Event, which: WhichEvents, *, deleting: bool) -> list
 
 def _leave_out_charged(event: Event, which: WhichEvents, ids: list[UUID]) -> list[UUID]:
     """4 and 7 choose the occurrences that are not charged; whoever keeps charges (the bookings app) says
-    which are (events.signals.occurrences_charged). The addressed one must not be charged: staff pointed
+    which are (events.hooks.OccurrenceHook.charged_event_ids). The addressed one must not be charged: staff pointed
     at it, and leaving it out silently would surprise them."""
     if which not in (WhichEvents.NOT_CHARGED, WhichEvents.DELETE_NOT_CHARGED):
         return ids
-    charged: set[UUID] = set()
-    for _, found in occurrences_charged.send(sender=Event, event_ids=ids):
-        charged |= set(found or ())
+    charged = set(occurrence_hook().charged_event_ids(event_ids=ids))
     if event.pk in charged:
         raise ValidationFailed(errors=[FieldError(
             WHICH_EVENTS, "EVENT_CHARGED", f"This occurrence is charged: {int(which)} chooses the occurrences that are "
@@ -675,12 +674,12 @@ def occurrences_update(
     are checked for each moved occurrence (unless `override_rules`), then conflicts for all of them as one
     unit under one lock of every resource involved: one taken slot changes nothing, and the errors name
     the occurrences (`eventId`) that could not move. `actor` (who does it) is handed to the
-    occurrences_changing/changed receivers (events.signals), and so is `price_override` (staff's
+    registered hook (events.hooks), and so is `price_override` (staff's
     overridePrice: the bookings app re-fixes the price of the chosen events). Returns the changed events in
     start order."""
     which = which_events_parse(which, deleting=False)
     ids = _occurrence_ids(event, which, deleting=False)
-    occurrences_changing.send(sender=Event, event_ids=ids, actor=actor)
+    occurrence_hook().lock(event_ids=ids, actor=actor)
     ids = _leave_out_charged(event, which, ids)
     if len(ids) == 1:
         changed = [event_update(event=event, title=title, description=description, start=start, end=end,
@@ -689,11 +688,11 @@ def occurrences_update(
         changed = _occurrences_write(
             target_id=event.pk, ids=ids, title=title, description=description, start=start, end=end,
             resource_ids=resource_ids, status=status, override_rules=override_rules, now=now)
-    occurrences_changed.send(sender=Event, events=changed, deleted=False, actor=actor, price_override=price_override)
+    occurrence_hook().follow(events=changed, deleted=False, actor=actor, price_override=price_override)
     if which == WhichEvents.REVERT_ALL_CHARGES:
         every = list(Event.objects.filter(series_id=event.series_id).values_list("pk", flat=True)) \
             if event.series_id else [event.pk]
-        charges_revert.send(sender=Event, event_ids=every, actor=actor)
+        occurrence_hook().charges_revert(event_ids=every, actor=actor)
     return changed
 
 
@@ -804,16 +803,16 @@ def occurrences_delete(*, event: Event, which: int = WhichEvents.THIS, actor: An
     the later ones, 7 those not charged; 3 and 2 mean the same as 5 and 6), canceled ones included, with
     their reservations.
     The series keeps its remaining occurrences; none is ever added to it. A booking whose events go keeps
-    its requests, unlinked (the occurrences_changed receivers are told before the rows go). Returns the
+    its requests, unlinked (the hook's `follow` is told before the rows go). Returns the
     deleted ids."""
     which = which_events_parse(which, deleting=True)
     ids = _occurrence_ids(event, which, deleting=True)
-    occurrences_changing.send(sender=Event, event_ids=ids, actor=actor)
+    occurrence_hook().lock(event_ids=ids, actor=actor)
     ids = _leave_out_charged(event, which, ids)
     events = list(Event.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("start", "pk"))
     if not any(e.pk == event.pk for e in events):
         raise NotFound("Event not found.")
-    occurrences_changed.send(sender=Event, events=events, deleted=True, actor=actor)
+    occurrence_hook().follow(events=events, deleted=True, actor=actor)
     for e in events:
         _emit(e, "event.deleted")
     events_delete(events=events)

@@ -14,9 +14,9 @@ from django.urls import reverse
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.views.decorators.cache import never_cache
 
+from bookings.lifecycle.change_requests import booking_cancel_by_booker
 from bookings.models import Booking, BookingStatus
 from bookings.selectors import booking_by_access_token
-from bookings.services import booking_cancel_by_booker
 from core.actor import Actor
 from core.errors import DomainError, NotFound
 from core.throttles import PublicSubmitThrottle, guard

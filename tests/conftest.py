@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from bookings.services import booking_submit
+from bookings.lifecycle.submit import booking_submit
 from core.actor import Actor
 from resources.models import Role
 

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
+from bookings.lifecycle.submit import booking_create
 from bookings.models import BookingStatus
-from bookings.services import booking_create
 from events.models import Event, EventSeries, EventStatus
 from events.services import EventSpec, events_save
 from tests.factories import EventSeriesFactory

@@ -15,6 +15,7 @@ from knox.crypto import hash_token
 from knox.models import AuthToken
 from rest_framework.exceptions import AuthenticationFailed
 
+from bookings.lifecycle.submit import booking_submit
 from bookings.models import (
     Booking,
     BookingEvent,
@@ -28,7 +29,6 @@ from bookings.models import (
     Portal,
     PortalStatus,
 )
-from bookings.services import booking_submit
 from events.models import Event, Reservation
 from notifications.models import Notification
 from resources.models import BookableHours, Membership, Organization, Resource, Role, Venue

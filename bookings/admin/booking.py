@@ -9,10 +9,10 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin import RelatedOnlyFieldListFilter
 
+from bookings.lifecycle.decide import booking_update
 from core.actor import Actor
 from resources.admin_base import OrgScopedAdmin
 
-from .. import services
 from ..models import Booking
 from .booking_decisions import BookingDecisionsMixin
 from .booking_list import BookingListMixin, RequestedDateFilter, ResourceFilter
@@ -69,5 +69,5 @@ class BookingAdmin(BookingListMixin, BookingPageMixin, BookingDecisionsMixin, Or
         if "contact" in form.changed_data:
             changes["contactId"] = str(obj.contact_id) if obj.contact_id else ""
         notes = obj.internal_notes if "internal_notes" in form.changed_data else None
-        services.booking_update(booking_id=obj.pk, actor=Actor.staff(request.user), changes=changes,
+        booking_update(booking_id=obj.pk, actor=Actor.staff(request.user), changes=changes,
                                 internal_notes=notes)

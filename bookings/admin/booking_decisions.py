@@ -19,15 +19,15 @@ from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils import timezone
 
+from bookings.lifecycle.decide import booking_approve, booking_cancel, booking_deny
+from bookings.lifecycle.transitions import TRANSITIONS
 from bookings.pricing.estimate import has_price
 from core.actor import Actor
 from core.errors import FieldError, StaleBooking
 from resources.models import Rate, Resource
 from resources.permissions import request_allows
 
-from .. import services
 from ..models import Booking, BookingLog, Contact, Customer
-from ..services import TRANSITIONS
 from .booking_page import price_cell
 from .common import (
     FreshnessForm,
@@ -254,7 +254,7 @@ class BookingDecisionsMixin:
                 if name in people.changed_data:
                     chosen = people.cleaned_data[name]
                     kwargs[f"{name}_id"] = str(chosen.pk) if chosen else ""
-            ok, error = run_service(request, lambda: services.booking_approve(
+            ok, error = run_service(request, lambda: booking_approve(
                 booking_id=booking.pk, actor=Actor.staff(request.user),
                 client_last_updated_at=fresh.cleaned_data["client_last_updated_at"],
                 event_edits=[f.as_edit() for f in event_forms], notification=notification.spec(),
@@ -309,7 +309,7 @@ class BookingDecisionsMixin:
         fresh = FreshnessForm(data, initial=FreshnessForm.initial_for(booking))
         page_errors: list[str] = []
         if data is not None and notification.is_valid() and fresh.is_valid():
-            ok, error = run_service(request, lambda: services.booking_deny(
+            ok, error = run_service(request, lambda: booking_deny(
                 booking_id=booking.pk, actor=Actor.staff(request.user),
                 client_last_updated_at=fresh.cleaned_data["client_last_updated_at"],
                 notification=notification.spec()), f"Denied “{booking.title}”.")
@@ -332,7 +332,7 @@ class BookingDecisionsMixin:
         notification = NotificationForm(data, kind="booking_canceled", booking=booking, prefix="notification")
         page_errors: list[str] = []
         if data is not None and procedure.is_valid() and notification.is_valid():
-            ok, error = run_service(request, lambda: services.booking_cancel(
+            ok, error = run_service(request, lambda: booking_cancel(
                 booking_id=booking.pk, actor=Actor.staff(request.user),
                 event_procedure=procedure.cleaned_data["event_procedure"], notification=notification.spec(),
             ), f"Canceled “{booking.title}”.")

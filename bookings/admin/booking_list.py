@@ -12,13 +12,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.html import format_html
 
+from bookings.lifecycle.decide import booking_approve, booking_deny
 from core.actor import Actor
 from core.errors import DomainError
 from resources.admin_base import scope
 from resources.models import Organization, Resource
 from resources.permissions import request_allows
 
-from .. import services
 from ..models import Booking, BookingEvent, BookingStatus
 from ..selectors import bookings_conflicts
 from .common import booking_tz, local_span, status_label
@@ -181,11 +181,11 @@ class BookingListMixin:
     @admin.action(description="Approve selected bookings (those without conflicts)", permissions=["change"])
     def approve_selected(self, request, queryset):
         actor = Actor.staff(request.user)
-        self._bulk(request, queryset, "approved", lambda b: services.booking_approve(
+        self._bulk(request, queryset, "approved", lambda b: booking_approve(
             booking_id=b.pk, actor=actor, client_last_updated_at=b.updated_at))
 
     @admin.action(description="Deny selected bookings", permissions=["change"])
     def deny_selected(self, request, queryset):
         actor = Actor.staff(request.user)
-        self._bulk(request, queryset, "denied", lambda b: services.booking_deny(
+        self._bulk(request, queryset, "denied", lambda b: booking_deny(
             booking_id=b.pk, actor=actor, client_last_updated_at=b.updated_at))

@@ -17,7 +17,7 @@ from resources.admin_base import OrgScopedAdmin
 from resources.models import Resource
 from resources.permissions import request_allows
 
-from .. import services
+from ..lifecycle.change_requests import change_request_approve, change_request_deny
 from ..models import Booking, BookingChangeRequest, BookingStatus, FormField
 from .common import (
     AdminMedia,
@@ -159,13 +159,13 @@ class ChangeRequestAdmin(OrgScopedAdmin):
             actor = Actor.staff(request.user)
             if action == "approve":
                 def call():
-                    return services.change_request_approve(
+                    return change_request_approve(
                         change_request_id=change_request.pk, actor=actor, notification=notification.spec(),
                         event_procedure=procedure.cleaned_data["event_procedure"] if procedure else 0)
             else:
                 def call():
-                    return services.change_request_deny(change_request_id=change_request.pk, actor=actor,
-                                                        notification=notification.spec())
+                    return change_request_deny(change_request_id=change_request.pk, actor=actor,
+                                               notification=notification.spec())
             done = "Approved" if action == "approve" else "Denied"
             ok, error = run_service(request, call, f"{done} the change request for “{booking.title}”.")
             if ok:

@@ -1,5 +1,5 @@
-"""The booking and change-request endpoints of DESIGN §6. Each view parses input, checks permission
-with the shared helpers, calls one lifecycle service, and returns the selectors' representation."""
+"""The booking and change-request endpoints of docs/architecture.md#http-api-conventions. Each view parses input, checks
+permission with the shared helpers, calls one lifecycle service, and returns the selectors' representation."""
 
 from __future__ import annotations
 
@@ -19,7 +19,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bookings import services
+from bookings.lifecycle.change_requests import change_request_approve, change_request_deny, change_request_submit
+from bookings.lifecycle.decide import booking_approve, booking_cancel, booking_deny, booking_update
+from bookings.lifecycle.submit import booking_create, booking_submit
+from bookings.lifecycle.transitions import BookingResult
 from bookings.models import Booking, BookingChangeRequest, BookingModule, BookingStatus, Portal
 from bookings.selectors import (
     booking_estimate_payload,
@@ -33,6 +36,7 @@ from bookings.selectors import (
 from bookings.validation.billing import BookingBilling, refuse_public_override
 from bookings.validation.public import booking_preflight, check_published, public_errors
 from bookings.validation.submission import check_repeat_allowed
+from core.actor import Actor
 from core.api.errors import error_responses
 from core.api.etags import check_if_match, with_etag
 from core.api.fields import MomentFilter
@@ -98,7 +102,7 @@ def _module_and_portal(data: dict) -> tuple[BookingModule, Portal | None]:
     return module, portal
 
 
-def _skipped(data: dict, result: services.BookingResult) -> dict:
+def _skipped(data: dict, result: BookingResult) -> dict:
     """`skipped` in the response when the caller asked to skip conflicting occurrences."""
     return {"skipped": [e.as_dict() for e in result.skipped]} if data.get("skipConflicts") else {}
 
@@ -119,7 +123,7 @@ def _staff_only_charging(data: dict) -> None:
 def _staff_create(request, data: dict, module: BookingModule, portal: Portal | None) -> Response:
     require_role(request, module.organization_id, "manage_bookings")
     events, single = SubmitSerializer.events_of(data)
-    result = services.booking_create(
+    result = booking_create(
         module=module, actor=actor_for(request), status=data.get("bookingStatus", BookingStatus.PENDING),
         contact=data.get("contact"), events=events, single_event=single, portal=portal, title=data.get("title"),
         request_note=data.get("requestNote", ""), event_id=data.get("eventId"),
@@ -154,7 +158,7 @@ class BookingSubmitView(APIView):
         _staff_only_charging(data)
         events, single = SubmitSerializer.events_of(data)
         try:
-            result = services.booking_submit(
+            result = booking_submit(
                 module=module, portal=portal, contact=data.get("contact"), events=events, single_event=single,
                 title=data.get("title"), request_note=data.get("requestNote", ""), visitors=data.get("visitors"),
                 billing_choices=BookingBilling.from_wire(data),
@@ -238,7 +242,7 @@ class ChangeRequestSubmitView(APIView):
         if booking is None:
             raise NotFound("No booking matches this id and access token.")
         if booking_token_matches(booking, data.get("accessToken")):
-            actor = services.Actor.booker(booking.booker_email)
+            actor = Actor.booker(booking.booker_email)
         elif "*" in roles_of(request) or booking.organization_id in roles_of(request):
             require_role(request, booking.organization_id, "manage_bookings")
             actor = actor_for(request)
@@ -246,7 +250,7 @@ class ChangeRequestSubmitView(APIView):
             raise NotFound("No booking matches this id and access token.")
         events, _ = ChangeRequestSubmitSerializer.events_of(data)
         try:
-            result = services.change_request_submit(
+            result = change_request_submit(
                 booking_id=booking.pk, actor=actor, cancellation=data["cancellation"], contact=data.get("contact"),
                 events=events, request_note=data.get("requestNote", ""),
             )
@@ -408,7 +412,7 @@ class BookingDetailView(APIView):
         if bad:  # the service would hand them to a UUID lookup, which raises (a 500) on anything else
             raise ValidationFailed(errors=[FieldError(key, "INVALID", f'{key} must be an id, or "" to clear it.')
                                            for key in bad])
-        result = services.booking_update(booking_id=booking.pk, actor=actor_for(request), changes=changes)
+        result = booking_update(booking_id=booking.pk, actor=actor_for(request), changes=changes)
         return _booking_response(result.booking)
 
 
@@ -433,7 +437,7 @@ class BookingApproveView(_BookingAction):
         kwargs = {k: data[w] for k, w in (("customer_id", "customerId"), ("contact_id", "contactId")) if w in data}
         changes = {k: data[k] for k in ("discountCode", "doNotUseBookingCredit", "invoiceThisContact", "purchaseOrder")
                    if k in data}
-        result = services.booking_approve(
+        result = booking_approve(
             booking_id=booking.pk, actor=actor_for(request),
             client_last_updated_at=data["clientBookingLastUpdatedAt"], event_edits=events,
             notification=NotificationInSerializer.spec(data.get("notification")),
@@ -450,7 +454,7 @@ class BookingDenyView(_BookingAction):
                    responses={200: BookingEnvelope, **error_responses(400, 401, 403, 404, 409)})
     def post(self, request, pk):
         booking, data = self.prepare(request, pk)
-        result = services.booking_deny(
+        result = booking_deny(
             booking_id=booking.pk, actor=actor_for(request),
             client_last_updated_at=data["clientBookingLastUpdatedAt"],
             notification=NotificationInSerializer.spec(data.get("notification")),
@@ -466,7 +470,7 @@ class BookingCancelView(_BookingAction):
                    responses={200: BookingWithEventsOut, **error_responses(400, 401, 403, 404, 409)})
     def post(self, request, pk):
         booking, data = self.prepare(request, pk)
-        result = services.booking_cancel(
+        result = booking_cancel(
             booking_id=booking.pk, actor=actor_for(request), event_procedure=data["eventProcedure"],
             notification=NotificationInSerializer.spec(data.get("notification")),
         )
@@ -507,7 +511,7 @@ class ChangeRequestApproveView(APIView):
         require_role(request, change_request.booking.organization_id, "manage_bookings")
         data = valid(ChangeRequestApproveSerializer, request.data)
         events, _ = ChangeRequestApproveSerializer.events_of(data)
-        result = services.change_request_approve(
+        result = change_request_approve(
             change_request_id=change_request.pk, actor=actor_for(request), event_edits=events,
             notification=NotificationInSerializer.spec(data.get("notification")),
             event_procedure=data["eventProcedure"], override_rules=data["overrideRules"],
@@ -522,6 +526,6 @@ class ChangeRequestDenyView(APIView):
         change_request = _change_request_for(request, pk)
         require_role(request, change_request.booking.organization_id, "manage_bookings")
         data = valid(ChangeRequestDenySerializer, request.data)
-        services.change_request_deny(change_request_id=change_request.pk, actor=actor_for(request),
-                                     notification=NotificationInSerializer.spec(data.get("notification")))
+        change_request_deny(change_request_id=change_request.pk, actor=actor_for(request),
+                            notification=NotificationInSerializer.spec(data.get("notification")))
         return Response(status=status.HTTP_204_NO_CONTENT)

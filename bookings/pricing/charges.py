@@ -29,7 +29,15 @@ from django.utils import timezone
 from core.errors import FieldError, InvalidTransition, NotFound
 from core.ids import as_uuid
 
-from ..models import Booking, BookingEvent, BookingLog, Charge, ChargeStatus, charge_transition_allowed
+from ..models import (
+    Booking,
+    BookingEvent,
+    BookingLog,
+    BookingLogAction,
+    Charge,
+    ChargeStatus,
+    charge_transition_allowed,
+)
 from .quote import currency_exponent, round_money
 from .terms import booking_customer_id
 
@@ -37,13 +45,24 @@ if TYPE_CHECKING:
     from core.actor import Actor
 
 
-def pricing_log(booking: Booking, actor: Actor, action: str, before: dict, after: dict, note: str = "") -> None:
+def pricing_log(
+    booking: Booking, actor: Actor, action: BookingLogAction, before: dict, after: dict, note: str = ""
+) -> None:
     """A row of the booking's log for a price, credit or charge change."""
-    BookingLog.objects.create(booking=booking, actor_kind=actor.kind, actor_user=actor.db_user,
-                              actor_label=actor.label[:200], action=action, before=before, after=after, note=note)
+    BookingLog.objects.create(
+        booking=booking,
+        actor_kind=actor.kind,
+        actor_user=actor.db_user,
+        actor_label=actor.label[:200],
+        action=action,
+        before=before,
+        after=after,
+        note=note,
+    )
 
 
 # --- a new charge: its initial status ----------------------------------------------------------------------
+
 
 def _owner(booking: Booking) -> dict[str, Any]:
     """Who a charge is against: the customer, or the contact (invoiceThisContact, or no customer)."""
@@ -54,8 +73,16 @@ def _owner(booking: Booking) -> dict[str, Any]:
 def _describe(be: BookingEvent, tz: Any) -> str:
     return f"{be.title} {be.start.astimezone(tz):%Y-%m-%d %H:%M}"[:300]
 
-def charge_new(*, booking: Booking, booking_event: BookingEvent, amount: Decimal, currency: str,
-               status: int = ChargeStatus.NOT_CHARGED, now: datetime) -> Charge:
+
+def charge_new(
+    *,
+    booking: Booking,
+    booking_event: BookingEvent,
+    amount: Decimal,
+    currency: str,
+    status: int = ChargeStatus.NOT_CHARGED,
+    now: datetime,
+) -> Charge:
     """An unsaved charge of `booking_event` (the caller saves or bulk-creates it): the one place a charge's
     first status is set, with the moment it implies (a staff create may charge or invoice at once)."""
     stamps: dict[str, datetime] = {}
@@ -65,17 +92,34 @@ def charge_new(*, booking: Booking, booking_event: BookingEvent, amount: Decimal
         stamps = {"charged_at": now}
     elif status != ChargeStatus.NOT_CHARGED:
         raise ValueError(f"A new charge cannot be {ChargeStatus(status).name}.")
-    return Charge(organization_id=booking.organization_id, booking=booking, booking_event=booking_event,
-                  event_id=booking_event.event_id, description=_describe(booking_event, booking.organization.tz),
-                  amount=amount, currency=currency, status=status, purchase_order=booking.purchase_order,
-                  **_owner(booking), **stamps)
+    return Charge(
+        organization_id=booking.organization_id,
+        booking=booking,
+        booking_event=booking_event,
+        event_id=booking_event.event_id,
+        description=_describe(booking_event, booking.organization.tz),
+        amount=amount,
+        currency=currency,
+        status=status,
+        purchase_order=booking.purchase_order,
+        **_owner(booking),
+        **stamps,
+    )
 
 
 # --- the one writer of an existing charge's status -------------------------------------------------------------
 
 _VERBS = {ChargeStatus.CHARGED: "charged", ChargeStatus.INVOICED: "invoiced", ChargeStatus.REVERTED: "reverted"}
-_STAMPS = {ChargeStatus.CHARGED: "charged_at", ChargeStatus.INVOICED: "invoiced_at",
-           ChargeStatus.REVERTED: "reverted_at"}
+_LOG_ACTIONS = {
+    ChargeStatus.CHARGED: BookingLogAction.CHARGE_CHARGED,
+    ChargeStatus.INVOICED: BookingLogAction.CHARGE_INVOICED,
+    ChargeStatus.REVERTED: BookingLogAction.CHARGE_REVERTED,
+}
+_STAMPS = {
+    ChargeStatus.CHARGED: "charged_at",
+    ChargeStatus.INVOICED: "invoiced_at",
+    ChargeStatus.REVERTED: "reverted_at",
+}
 
 
 def charges_status_set(charges: Sequence[Charge], target: int, *, now: datetime) -> None:
@@ -113,12 +157,15 @@ def _charge_move(charge_id: Any, target: int, actor: Actor, now: datetime | None
             raise NotFound("Charge not found.")
         before = ChargeStatus(charge.status).name
         charges_status_set([charge], target, now=now)
-        pricing_log(charge.booking, actor, f"charge_{_VERBS[ChargeStatus(target)]}", {"status": before},
-                    {"status": ChargeStatus(target).name},
-                    note=f"charge {charge.pk}: {round_money(charge.amount, charge.currency)} {charge.currency}")
+        pricing_log(
+            charge.booking,
+            actor,
+            _LOG_ACTIONS[ChargeStatus(target)],
+            {"status": before},
+            {"status": ChargeStatus(target).name},
+            note=f"charge {charge.pk}: {round_money(charge.amount, charge.currency)} {charge.currency}",
+        )
         return charge
-
-
 
 
 def charge_mark_charged(*, charge_id: Any, actor: Actor, now: datetime | None = None) -> Charge:
@@ -139,7 +186,6 @@ def charge_revert(*, charge_id: Any, actor: Actor, now: datetime | None = None) 
 # --- series: which occurrences are charged, and reverting all of a series' charges --------------------------
 
 
-
 CHARGED_STATUSES = (ChargeStatus.CHARGED, ChargeStatus.INVOICED)
 
 
@@ -153,7 +199,8 @@ def charged_event_ids(event_ids: Iterable[UUID]) -> set[UUID]:
     without a charge, or whose charges are NOT_CHARGED or REVERTED, is not charged."""
     ids = list(event_ids)
     rows = Charge.objects.filter(_of_events(ids), status__in=CHARGED_STATUSES).values_list(
-        "event_id", "booking_event__event_id")
+        "event_id", "booking_event__event_id"
+    )
     wanted = set(ids)
     return {pk for pair in rows for pk in pair if pk in wanted}
 
@@ -162,9 +209,12 @@ def events_charges_revert(*, event_ids: Iterable[UUID], actor: Actor, now: datet
     """Revert every charge of these events that is not final (NOT_CHARGED and CHARGED; INVOICED stays, as
     an invoice is corrected with a credit note). One log row per booking."""
     now = now or timezone.now()
-    charges = list(Charge.objects.select_for_update(of=("self",)).select_related("booking")
-                   .filter(_of_events(event_ids),
-                           status__in=(ChargeStatus.NOT_CHARGED, ChargeStatus.CHARGED)).order_by("pk"))
+    charges = list(
+        Charge.objects.select_for_update(of=("self",))
+        .select_related("booking")
+        .filter(_of_events(event_ids), status__in=(ChargeStatus.NOT_CHARGED, ChargeStatus.CHARGED))
+        .order_by("pk")
+    )
     if not charges:
         return []
     before = {charge.pk: ChargeStatus(charge.status).name for charge in charges}
@@ -173,27 +223,44 @@ def events_charges_revert(*, event_ids: Iterable[UUID], actor: Actor, now: datet
     for charge in charges:
         by_booking.setdefault(charge.booking_id, []).append(charge)
     for group in by_booking.values():
-        pricing_log(group[0].booking, actor, "charges_reverted",
-                    {"charges": {str(c.pk): before[c.pk] for c in group}},
-                    {"charges": {str(c.pk): ChargeStatus.REVERTED.name for c in group}},
-                    note=f"whichEventsToUpdate 8: {len(group)} charge{'s' if len(group) != 1 else ''} of the series "
-                         "reverted")
+        pricing_log(
+            group[0].booking,
+            actor,
+            BookingLogAction.CHARGES_REVERTED,
+            {"charges": {str(c.pk): before[c.pk] for c in group}},
+            {"charges": {str(c.pk): ChargeStatus.REVERTED.name for c in group}},
+            note=f"whichEventsToUpdate 8: {len(group)} charge{'s' if len(group) != 1 else ''} of the series reverted",
+        )
     return charges
 
 
 # --- reading charges (the API list, the CSV export) ----------------------------------------------------------
 
 
-
-CSV_COLUMNS = ("date", "organization", "customer", "contact", "booking title", "event start", "event end",
-               "resources", "rate", "amount", "currency", "status", "purchase order", "charge id")
+CSV_COLUMNS = (
+    "date",
+    "organization",
+    "customer",
+    "contact",
+    "booking title",
+    "event start",
+    "event end",
+    "resources",
+    "rate",
+    "amount",
+    "currency",
+    "status",
+    "purchase order",
+    "charge id",
+)
 
 
 def charges_in_period(queryset: QuerySet[Charge], start: datetime | None, end: datetime | None) -> QuerySet[Charge]:
     """Charges whose event starts in [start, end) (a charge whose requested time is gone: by its own date)."""
     if start is not None:
-        queryset = queryset.filter(Q(booking_event__start__gte=start)
-                                   | Q(booking_event__isnull=True, created_at__gte=start))
+        queryset = queryset.filter(
+            Q(booking_event__start__gte=start) | Q(booking_event__isnull=True, created_at__gte=start)
+        )
     if end is not None:
         queryset = queryset.filter(Q(booking_event__start__lt=end) | Q(booking_event__isnull=True, created_at__lt=end))
     return queryset
@@ -211,21 +278,32 @@ def _rate_names(price: Mapping[str, Any] | None) -> str:
 def charges_rows(queryset: QuerySet[Charge]) -> list[dict[str, Any]]:
     """Charges as plain rows, in three queries whatever their number (charges with their booking, event,
     customer, contact and organization; the requested times' resources)."""
-    charges = list(queryset.select_related("organization", "booking__contact", "booking_event", "customer", "contact")
-                   .order_by("created_at", "pk"))
+    charges = list(
+        queryset.select_related("organization", "booking__contact", "booking_event", "customer", "contact").order_by(
+            "created_at", "pk"
+        )
+    )
     be_ids = [c.booking_event_id for c in charges if c.booking_event_id]
     names: dict[Any, list[str]] = {}
-    for be_id, name in (BookingEvent.resources.through.objects.filter(bookingevent_id__in=be_ids)
-                        .order_by("id").values_list("bookingevent_id", "resource__name")):
+    for be_id, name in (
+        BookingEvent.resources.through.objects.filter(bookingevent_id__in=be_ids)
+        .order_by("id")
+        .values_list("bookingevent_id", "resource__name")
+    ):
         names.setdefault(be_id, []).append(name)
     rows = []
     for c in charges:
         be = c.booking_event
-        rows.append({
-            "charge": c, "date": (be.start if be else c.created_at), "eventStart": be.start if be else None,
-            "eventEnd": be.end if be else None, "resources": names.get(c.booking_event_id, []),
-            "rate": _rate_names(be.price if be else None),
-        })
+        rows.append(
+            {
+                "charge": c,
+                "date": (be.start if be else c.created_at),
+                "eventStart": be.start if be else None,
+                "eventEnd": be.end if be else None,
+                "resources": names.get(c.booking_event_id, []),
+                "rate": _rate_names(be.price if be else None),
+            }
+        )
     return rows
 
 
@@ -238,14 +316,25 @@ def charges_csv(queryset: QuerySet[Charge]) -> str:
         c = row["charge"]
         tz = c.organization.tz
         places = Decimal(1).scaleb(-currency_exponent(c.currency))
-        writer.writerow([
-            row["date"].astimezone(tz).date().isoformat(), _cell(c.organization.name),
-            # The contact charged, else the booking's (who to ask about it).
-            _cell(c.customer.name if c.customer else ""), _cell(str(c.contact or c.booking.contact or "")),
-            _cell(c.booking.title), _local(row["eventStart"], tz), _local(row["eventEnd"], tz),
-            _cell("; ".join(row["resources"])), _cell(row["rate"]), str(c.amount.quantize(places)), c.currency,
-            ChargeStatus(c.status).name, _cell(c.purchase_order), str(c.pk),
-        ])
+        writer.writerow(
+            [
+                row["date"].astimezone(tz).date().isoformat(),
+                _cell(c.organization.name),
+                # The contact charged, else the booking's (who to ask about it).
+                _cell(c.customer.name if c.customer else ""),
+                _cell(str(c.contact or c.booking.contact or "")),
+                _cell(c.booking.title),
+                _local(row["eventStart"], tz),
+                _local(row["eventEnd"], tz),
+                _cell("; ".join(row["resources"])),
+                _cell(row["rate"]),
+                str(c.amount.quantize(places)),
+                c.currency,
+                ChargeStatus(c.status).name,
+                _cell(c.purchase_order),
+                str(c.pk),
+            ]
+        )
     return out.getvalue()
 
 

@@ -41,6 +41,7 @@ from ..models import (
     Booking,
     BookingCredit,
     BookingEvent,
+    BookingLogAction,
     Charge,
     ChargeStatus,
     CreditUse,
@@ -79,57 +80,92 @@ def _locked_terms(booking: Booking) -> tuple[DiscountTerms | None, list[BookingC
     discount = None
     if booking.discount_code_id:
         # Locked: a concurrent approval with the same code waits here, then counts the use this one wrote.
-        code = (DiscountCode.objects.select_for_update(of=("self",)).prefetch_related("resources")
-                .get(pk=booking.discount_code_id))
+        code = (
+            DiscountCode.objects.select_for_update(of=("self",))
+            .prefetch_related("resources")
+            .get(pk=booking.discount_code_id)
+        )
         discount = discount_terms_of(code, contact_id=booking.contact_id, booking_id=booking.pk)
     rows: list[BookingCredit] = []
     if not booking.do_not_use_booking_credit:
         # In id order, so two approvals sharing credits never wait on each other in a cycle; re-read after
         # the wait, so a balance another approval spent is seen spent.
-        rows = list(BookingCredit.objects.select_for_update(of=("self",))
-                    .filter(credit_owners(booking), organization_id=booking.organization_id, balance__gt=0)
-                    .prefetch_related("resources").order_by("pk"))
+        rows = list(
+            BookingCredit.objects.select_for_update(of=("self",))
+            .filter(credit_owners(booking), organization_id=booking.organization_id, balance__gt=0)
+            .prefetch_related("resources")
+            .order_by("pk")
+        )
     return discount, rows
 
 
-def _check_credit(booking: Booking, *, expected: Decimal, used: Decimal, price: Decimal,
-                  accept_available_credit: bool) -> None:
+def _check_credit(
+    booking: Booking, *, expected: Decimal, used: Decimal, price: Decimal, accept_available_credit: bool
+) -> None:
     """CREDIT_UNAVAILABLE when less credit is left than the estimate counted on (see the module)."""
     currency = booking.organization.currency
     wanted = min(expected, price)
     if not booking.do_not_use_booking_credit and not accept_available_credit and used < wanted:
-        message = (f"This request was estimated to use {round_money(expected, currency)} {currency} of booking "
-                   f"credit; only {round_money(used, currency)} {currency} is left (another booking used it). "
-                   "Approve with doNotUseBookingCredit, or with acceptAvailableCredit to use what is left.")
-        raise CreditUnavailable(message, [FieldError("acceptAvailableCredit", CreditUnavailable.code, message,
-                                                     {"expected": str(round_money(expected, currency)),
-                                                      "available": str(round_money(used, currency))})])
+        message = (
+            f"This request was estimated to use {round_money(expected, currency)} {currency} of booking "
+            f"credit; only {round_money(used, currency)} {currency} is left (another booking used it). "
+            "Approve with doNotUseBookingCredit, or with acceptAvailableCredit to use what is left."
+        )
+        raise CreditUnavailable(
+            message,
+            [
+                FieldError(
+                    "acceptAvailableCredit",
+                    CreditUnavailable.code,
+                    message,
+                    {"expected": str(round_money(expected, currency)), "available": str(round_money(used, currency))},
+                )
+            ],
+        )
 
 
-def _spend(booking: Booking, booking_events: Sequence[BookingEvent], quotes: Sequence[Quote],
-           discount: DiscountTerms | None, now: datetime) -> None:
+def _spend(
+    booking: Booking,
+    booking_events: Sequence[BookingEvent],
+    quotes: Sequence[Quote],
+    discount: DiscountTerms | None,
+    now: datetime,
+) -> None:
     """Count the code's use and spend the credit the quotes used."""
     if discount is not None:
-        DiscountCodeUse.objects.get_or_create(code_id=discount.id, booking=booking,
-                                              defaults={"contact_id": booking.contact_id})
+        DiscountCodeUse.objects.get_or_create(
+            code_id=discount.id, booking=booking, defaults={"contact_id": booking.contact_id}
+        )
     spent: dict[UUID, Decimal] = {}
     uses = []
     for be, quote in zip(booking_events, quotes, strict=True):
         for line in quote.credits:
             spent[line.credit_id] = spent.get(line.credit_id, ZERO) + line.amount
-            uses.append(CreditUse(credit_id=line.credit_id, booking=booking, booking_event=be, event=be.event,
-                                  amount=line.amount))
+            uses.append(
+                CreditUse(
+                    credit_id=line.credit_id, booking=booking, booking_event=be, event=be.event, amount=line.amount
+                )
+            )
     for credit_id, amount in sorted(spent.items(), key=lambda kv: str(kv[0])):
         # Guarded: never below zero, whatever happened since the read (the lock makes it the same read).
         if not BookingCredit.objects.filter(pk=credit_id, balance__gte=amount).update(
-                balance=F("balance") - amount, updated_at=now):
-            raise CreditUnavailable(errors=[FieldError("acceptAvailableCredit", CreditUnavailable.code,
-                                                       "A booking credit was spent by another booking meanwhile.")])
+            balance=F("balance") - amount, updated_at=now
+        ):
+            raise CreditUnavailable(
+                errors=[
+                    FieldError(
+                        "acceptAvailableCredit",
+                        CreditUnavailable.code,
+                        "A booking credit was spent by another booking meanwhile.",
+                    )
+                ]
+            )
     CreditUse.objects.bulk_create(uses)
 
 
-def _fix(booking: Booking, booking_events: Sequence[BookingEvent], quotes: Sequence[Quote], *, status: int,
-         now: datetime) -> tuple[list[Charge], list[str]]:
+def _fix(
+    booking: Booking, booking_events: Sequence[BookingEvent], quotes: Sequence[Quote], *, status: int, now: datetime
+) -> tuple[list[Charge], list[str]]:
     """The snapshots on the booking events and their Events, and the charges (with their first status);
     returns the charges and the notes on overrides."""
     count = len(booking_events)
@@ -142,11 +178,16 @@ def _fix(booking: Booking, booking_events: Sequence[BookingEvent], quotes: Seque
             be.event.price = snapshot
             events.append(be.event)
         if quote.override_price is not None:
-            overrides.append(f"{event_field(i, count)} override {quote.override_price} replaces computed "
-                             f"{quote.computed_amount if quote.computed_amount is not None else 'none (no rate)'}")
+            overrides.append(
+                f"{event_field(i, count)} override {quote.override_price} replaces computed "
+                f"{quote.computed_amount if quote.computed_amount is not None else 'none (no rate)'}"
+            )
         if quote.total > 0:
-            charges.append(charge_new(booking=booking, booking_event=be, amount=quote.total, currency=currency,
-                                      status=status, now=now))
+            charges.append(
+                charge_new(
+                    booking=booking, booking_event=be, amount=quote.total, currency=currency, status=status, now=now
+                )
+            )
     BookingEvent.objects.bulk_update(booking_events, ["price"])
     if events:
         Event.objects.bulk_update(events, ["price"])
@@ -154,17 +195,26 @@ def _fix(booking: Booking, booking_events: Sequence[BookingEvent], quotes: Seque
     return charges, overrides
 
 
-def booking_price_fix(*, booking: Booking, booking_events: Sequence[BookingEvent], actor: Actor,
-                      now: datetime | None = None, charge_now: bool = False, invoice_now: bool = False,
-                      accept_available_credit: bool = False) -> tuple[Quote, ...]:
+def booking_price_fix(
+    *,
+    booking: Booking,
+    booking_events: Sequence[BookingEvent],
+    actor: Actor,
+    now: datetime | None = None,
+    charge_now: bool = False,
+    invoice_now: bool = False,
+    accept_available_credit: bool = False,
+) -> tuple[Quote, ...]:
     """Fix the price of an approved booking's events (see the module's docstring), inside the caller's
     transaction, after the events were saved and linked and the customer and contact set."""
     if not booking_events:
         return ()
     now = now or timezone.now()
     count = len(booking_events)
-    expected = sum((money((be.price or {}).get("creditUsed")) for be in booking_events
-                    if be.price and not be.price.get("fixed")), ZERO)
+    expected = sum(
+        (money((be.price or {}).get("creditUsed")) for be in booking_events if be.price and not be.price.get("fixed")),
+        ZERO,
+    )
     discount, rows = _locked_terms(booking)
     items = [item_of(be, event_field(i, count)) for i, be in enumerate(booking_events)]
     quotes = quote_items(booking=booking, items=items, discount=discount, credits=credit_terms_of(rows), now=now)
@@ -182,21 +232,32 @@ def booking_price_fix(*, booking: Booking, booking_events: Sequence[BookingEvent
     discount_amount = sum((q.discount_amount for q in quotes), ZERO)
     if not (price or discount is not None or used or overrides or charges):
         return quotes  # free (no rates): nothing to say beyond the approval's own log row
-    pricing_log(booking, actor, "price_fixed", {}, {
-        "currency": booking.organization.currency, "price": str(price), "discount": str(discount_amount),
-        "discountCode": discount.code if discount else None, "creditUsed": str(used),
-        "total": str(sum((q.total for q in quotes), ZERO)), "charges": len(charges),
-        "chargeStatus": ChargeStatus(status).name,
-    }, note="; ".join(overrides))
+    pricing_log(
+        booking,
+        actor,
+        BookingLogAction.PRICE_FIXED,
+        {},
+        {
+            "currency": booking.organization.currency,
+            "price": str(price),
+            "discount": str(discount_amount),
+            "discountCode": discount.code if discount else None,
+            "creditUsed": str(used),
+            "total": str(sum((q.total for q in quotes), ZERO)),
+            "charges": len(charges),
+            "chargeStatus": ChargeStatus(status).name,
+        },
+        note="; ".join(overrides),
+    )
     return quotes
 
 
 # --- cancel and delete: credit given back, charges reverted ----------------------------------------------
 
 
-
-def booking_events_release(*, booking: Booking, booking_events: Sequence[BookingEvent], actor: Actor,
-                           now: datetime | None = None) -> None:
+def booking_events_release(
+    *, booking: Booking, booking_events: Sequence[BookingEvent], actor: Actor, now: datetime | None = None
+) -> None:
     """The booking events' events end (canceled or deleted). For those that have not started, the credit
     they used is given back and their NOT_CHARGED charges are REVERTED; charged and invoiced charges stay
     and the log names them. Runs in the caller's transaction, after the booking was locked."""
@@ -213,32 +274,54 @@ def booking_events_release(*, booking: Booking, booking_events: Sequence[Booking
         for credit_id, amount in sorted(back.items(), key=lambda kv: str(kv[0])):
             BookingCredit.objects.filter(pk=credit_id).update(balance=F("balance") + amount, updated_at=now)
         CreditUse.objects.filter(pk__in=[u.pk for u in uses]).update(returned_at=now, updated_at=now)
-    charges = list(Charge.objects.select_for_update(of=("self",)).filter(booking_event_id__in=ids)
-                   .exclude(status=ChargeStatus.REVERTED).order_by("pk"))
+    charges = list(
+        Charge.objects.select_for_update(of=("self",))
+        .filter(booking_event_id__in=ids)
+        .exclude(status=ChargeStatus.REVERTED)
+        .order_by("pk")
+    )
     reverted = [c for c in charges if c.status == ChargeStatus.NOT_CHARGED]
     kept = [c for c in charges if c.status != ChargeStatus.NOT_CHARGED]
     charges_status_set(reverted, ChargeStatus.REVERTED, now=now)
     if not (back or charges):
         return
     note = [f"{len(reverted)} charge{'s' if len(reverted) != 1 else ''} reverted"] if reverted else []
-    note += [f"charge {c.pk} ({round_money(c.amount, c.currency)} {c.currency}) is {ChargeStatus(c.status).name} "
-             "and stays: revert it or issue a credit note" for c in kept]
+    note += [
+        f"charge {c.pk} ({round_money(c.amount, c.currency)} {c.currency}) is {ChargeStatus(c.status).name} "
+        "and stays: revert it or issue a credit note"
+        for c in kept
+    ]
     returned = round_money(sum(back.values(), ZERO), booking.organization.currency)
-    pricing_log(booking, actor, "charges_released", {}, {
-        "creditReturned": str(returned), "chargesReverted": [str(c.pk) for c in reverted],
-        "chargesKept": [str(c.pk) for c in kept]}, note="; ".join(note))
+    pricing_log(
+        booking,
+        actor,
+        BookingLogAction.CHARGES_RELEASED,
+        {},
+        {
+            "creditReturned": str(returned),
+            "chargesReverted": [str(c.pk) for c in reverted],
+            "chargesKept": [str(c.pk) for c in kept],
+        },
+        note="; ".join(note),
+    )
 
 
 # --- staff override after approval ------------------------------------------------------------------------
 
 
 def _current_charge(be: BookingEvent) -> Charge | None:
-    return (Charge.objects.select_for_update(of=("self",)).filter(booking_event=be)
-            .exclude(status=ChargeStatus.REVERTED).order_by("-created_at").first())
+    return (
+        Charge.objects.select_for_update(of=("self",))
+        .filter(booking_event=be)
+        .exclude(status=ChargeStatus.REVERTED)
+        .order_by("-created_at")
+        .first()
+    )
 
 
-def event_price_override(*, booking: Booking, booking_event: BookingEvent, amount: Decimal, actor: Actor,
-                         now: datetime | None = None) -> dict[str, Any]:
+def event_price_override(
+    *, booking: Booking, booking_event: BookingEvent, amount: Decimal, actor: Actor, now: datetime | None = None
+) -> dict[str, Any]:
     """Replace the rates' amount in the fixed price of an approved booking's event (the caller holds the
     booking's lock). Products stay; a percentage discount is taken again from the new amount, a fixed one
     is kept within it; credit already used is kept within the new price (the rest given back). The
@@ -246,13 +329,25 @@ def event_price_override(*, booking: Booking, booking_event: BookingEvent, amoun
     now = now or timezone.now()
     old = booking_event.price
     if not old or not old.get("fixed"):
-        raise ValidationFailed(errors=[FieldError("overridePrice", "NOT_PRICED",
-                                                  "Only the price of an approved booking's event can be overridden.")])
+        raise ValidationFailed(
+            errors=[
+                FieldError(
+                    "overridePrice", "NOT_PRICED", "Only the price of an approved booking's event can be overridden."
+                )
+            ]
+        )
     charge = _current_charge(booking_event)
     if charge is not None and charge.status != ChargeStatus.NOT_CHARGED:
-        raise ChargeLocked(errors=[FieldError("overridePrice", ChargeLocked.code,
-                                              f"The event's charge is {ChargeStatus(charge.status).name}: revert it "
-                                              "first (or correct the invoice with a credit note).")])
+        raise ChargeLocked(
+            errors=[
+                FieldError(
+                    "overridePrice",
+                    ChargeLocked.code,
+                    f"The event's charge is {ChargeStatus(charge.status).name}: revert it "
+                    "first (or correct the invoice with a credit note).",
+                )
+            ]
+        )
     currency = old["currency"]
     override = round_money(amount, currency)
     products = sum((money(p["amount"]) for p in old.get("products") or []), ZERO)
@@ -270,8 +365,16 @@ def event_price_override(*, booking: Booking, booking_event: BookingEvent, amoun
         _give_back_credit(booking_event, credit_used - price, now)
         credit_used = price
     total = price - credit_used
-    new = {**old, "overridePrice": str(override), "amount": str(override), "subtotal": str(subtotal),
-           "discount": discount, "price": str(price), "creditUsed": str(credit_used), "total": str(total)}
+    new = {
+        **old,
+        "overridePrice": str(override),
+        "amount": str(override),
+        "subtotal": str(subtotal),
+        "discount": discount,
+        "price": str(price),
+        "creditUsed": str(credit_used),
+        "total": str(total),
+    }
     booking_event.price = new
     booking_event.save(update_fields=["price", "updated_at"])
     if booking_event.event_id:
@@ -283,10 +386,15 @@ def event_price_override(*, booking: Booking, booking_event: BookingEvent, amoun
         charges_status_set([charge], ChargeStatus.REVERTED, now=now)
     elif total > 0:
         charge_new(booking=booking, booking_event=booking_event, amount=total, currency=currency, now=now).save()
-    pricing_log(booking, actor, "price_override", {"amount": old.get("amount"), "total": old.get("total")},
-         {"amount": str(override), "total": str(total)},
-         note=f"{booking_event.title}: override {override} {currency} replaces computed "
-              f"{old.get('computedAmount') or 'none'} (was {old.get('amount')})")
+    pricing_log(
+        booking,
+        actor,
+        BookingLogAction.PRICE_OVERRIDE,
+        {"amount": old.get("amount"), "total": old.get("total")},
+        {"amount": str(override), "total": str(total)},
+        note=f"{booking_event.title}: override {override} {currency} replaces computed "
+        f"{old.get('computedAmount') or 'none'} (was {old.get('amount')})",
+    )
     return new
 
 

@@ -10,10 +10,11 @@ from typing import Any
 
 from django.http import QueryDict
 
+from bookings.lifecycle.submit import booking_submit
+from bookings.lifecycle.transitions import BookingResult
 from bookings.models import BookingModule, FormField, FormSection, Portal
 from bookings.pricing.estimate import has_price
 from bookings.pricing.terms import pricing_resources
-from bookings.services import BookingResult, booking_submit
 from bookings.validation.billing import BookingBilling
 from bookings.validation.public import SLOT_CODES, public_errors
 from bookings.validation.submission import validate_submission

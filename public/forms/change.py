@@ -7,8 +7,9 @@ from typing import Any
 
 from django.http import QueryDict
 
+from bookings.lifecycle.change_requests import change_request_submit
+from bookings.lifecycle.transitions import BookingResult
 from bookings.models import Booking
-from bookings.services import BookingResult, change_request_submit
 from bookings.validation.public import public_errors
 from core.actor import Actor
 from core.errors import Conflict, FieldError, InvalidTransition, PermissionDenied, ValidationFailed

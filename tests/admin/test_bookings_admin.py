@@ -7,8 +7,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from bookings.lifecycle.change_requests import change_request_submit
+from bookings.lifecycle.decide import booking_approve, booking_cancel, booking_deny
 from bookings.models import Booking, BookingChangeRequest, BookingLog, BookingStatus, FieldType
-from bookings.services import booking_approve, booking_cancel, booking_deny, change_request_submit
 from core.actor import Actor
 from events.models import Event, EventStatus
 from resources.models import Role

@@ -9,8 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from bookings.lifecycle.decide import booking_approve, booking_cancel
+from bookings.lifecycle.submit import booking_submit
 from bookings.models import Booking, BookingEvent, BookingStatus
-from bookings.services import booking_approve, booking_cancel, booking_submit
 from events.models import Event, EventStatus, Reservation
 from events.selectors import BlockKind, local_midnight
 from events.services import event_create

@@ -1,7 +1,7 @@
-"""Prices in the booking admin (issue 9): the booking page shows each requested time's estimate, then the
-fixed price, with a total and what the request said about paying; the Approve page takes an override price
-and a rate per time and the discount code and credit choices, and shows the service's pricing errors at
-their inputs. The room costs 20.00 GBP an hour, so 90 minutes are 30.00 and an hour 20.00."""
+"""Prices in the booking admin (docs/architecture.md#prices): the booking page shows each requested time's estimate,
+then the fixed price, with a total and what the request said about paying; the Approve page takes an override price and
+a rate per time and the discount code and credit choices, and shows the service's pricing errors at their inputs. The
+room costs 20.00 GBP an hour, so 90 minutes are 30.00 and an hour 20.00."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from decimal import Decimal
 
 import pytest
 
+from bookings.lifecycle.decide import booking_approve
 from bookings.models import BookingLog, BookingStatus, Charge
-from bookings.services import booking_approve
 from bookings.validation.billing import BookingBilling
 from events.models import Event, EventStatus
 from resources.models import RateUnit, Role

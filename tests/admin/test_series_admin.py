@@ -1,5 +1,5 @@
 """Series in the admin: one group on the booking page, a series column, filter and occurrence list in the
-Event admin, and the Edit occurrence / Delete occurrence pages with their scope choice (DESIGN §8)."""
+Event admin, and the Edit occurrence / Delete occurrence pages with their scope choice (docs/architecture.md#series)."""
 
 from datetime import timedelta
 
@@ -191,7 +191,7 @@ def test_an_event_outside_a_series_has_no_scope_choice(setup, manager_client):
 
 
 def test_a_change_request_page_says_how_far_a_series_change_reaches(setup, manager_client):
-    from bookings.services import change_request_submit
+    from bookings.lifecycle.change_requests import change_request_submit
 
     booking, _, _ = make_booked_series(setup)
     fourth = booking.events.order_by("start")[3]

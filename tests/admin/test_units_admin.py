@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from bookings.services import booking_approve
+from bookings.lifecycle.decide import booking_approve
 from resources.models import ResourceUnit, Role
 
 from ..conftest import Setup

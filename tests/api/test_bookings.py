@@ -21,8 +21,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from bookings import services
+from bookings.lifecycle.change_requests import change_request_submit
+from bookings.lifecycle.decide import booking_approve, booking_cancel, booking_deny, booking_update
+from bookings.lifecycle.submit import booking_submit
 from bookings.models import Booking, BookingEvent, BookingStatus, FieldType, FormSection, PortalStatus
+from core.actor import Actor
 from core.api.etags import etag_of
 from core.html import sanitize_html
 from core.throttles import PublicSubmitThrottle
@@ -208,21 +211,21 @@ def pending(setup, *events, **kwargs) -> Booking:
 
 def approved(setup, *events, **kwargs) -> Booking:
     booking = pending(setup, *events, **kwargs)
-    services.booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
+    booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
     booking.refresh_from_db()
     return booking
 
 
 def denied(setup, *events) -> Booking:
     booking = pending(setup, *events)
-    services.booking_deny(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
+    booking_deny(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
     booking.refresh_from_db()
     return booking
 
 
 def canceled(setup, *events) -> Booking:
     booking = approved(setup, *events)
-    services.booking_cancel(booking_id=booking.pk, actor=setup.staff, event_procedure=0)
+    booking_cancel(booking_id=booking.pk, actor=setup.staff, event_procedure=0)
     booking.refresh_from_db()
     return booking
 
@@ -841,8 +844,8 @@ def test_filters_status_module_portal_and_updated_since(api, setup):
     a = pending(setup, setup.event(start=future(7)))
     b = approved(setup, setup.event(start=future(8)))
     c = denied(setup, setup.event(start=future(9)))
-    d = services.booking_submit(module=other_module, portal=other_portal, contact={"name": "Bo", "email": "b@x.org"},
-                                events=[setup.event(start=future(10))], single_event=True).booking
+    d = booking_submit(module=other_module, portal=other_portal, contact={"name": "Bo", "email": "b@x.org"},
+                       events=[setup.event(start=future(10))], single_event=True).booking
     old = timezone.now() - timedelta(days=10)
     Booking.objects.filter(pk__in=[a.pk, b.pk]).update(updated_at=old)
     since = old + timedelta(days=1)
@@ -1285,8 +1288,8 @@ def test_approve_edit_errors_carry_the_events_index(api, setup):
 def test_approve_of_a_booking_changed_since_it_was_read_is_a_409_stale_booking(api, setup):
     booking = pending(setup)
     read = api.manager.get(booking_url(booking.pk)).json()["booking"]
-    services.change_request_submit(booking_id=booking.pk, actor=services.Actor.booker(BOOKER),
-                                   events=[{"title": "Renamed by the booker"}])
+    change_request_submit(booking_id=booking.pk, actor=Actor.booker(BOOKER),
+                          events=[{"title": "Renamed by the booker"}])
 
     response = post(api.manager, booking_url(booking.pk, "approve"),
                     {"clientBookingLastUpdatedAt": read["lastUpdatedAt"]})
@@ -1400,8 +1403,8 @@ def test_deny_rejects_bad_input(api, setup, extra, field, code):
 def test_deny_of_a_booking_changed_since_it_was_read_is_a_409_stale_booking(api, setup):
     booking = pending(setup)
     read_at = stamp(booking)
-    services.booking_update(booking_id=booking.pk, actor=setup.staff,
-                            changes={"customerId": str(CustomerFactory(organization=setup.org).pk)})
+    booking_update(booking_id=booking.pk, actor=setup.staff,
+                   changes={"customerId": str(CustomerFactory(organization=setup.org).pk)})
 
     response = post(api.manager, booking_url(booking.pk, "deny"), {"clientBookingLastUpdatedAt": read_at})
     assert_error(response, 409, "STALE_BOOKING", "clientBookingLastUpdatedAt")

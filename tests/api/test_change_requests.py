@@ -9,8 +9,10 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 
-from bookings import services
+from bookings.lifecycle.change_requests import booking_cancel_by_booker, change_request_deny, change_request_submit
+from bookings.lifecycle.decide import booking_approve, booking_deny
 from bookings.models import Booking, BookingChangeRequest, BookingEvent, BookingStatus
+from core.actor import Actor
 from core.html import sanitize_html
 from core.throttles import PublicSubmitThrottle
 from core.time import iso
@@ -52,7 +54,7 @@ def submitted(setup, *events, email: str = BOOKER):
 
 def approved_with_token(setup, *events, email: str = BOOKER):
     booking, token = submitted(setup, *events, email=email)
-    services.booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
+    booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
     booking.refresh_from_db()
     return booking, token
 
@@ -65,8 +67,8 @@ def open_request(setup, *, cancellation: bool = False, start=None, event=None):
     """An approved booking (room, day 7 10:00) and the booker's open change request (to day 7 15:00)."""
     booking = approved(setup, *([event] if event else []))
     start = start or future(7, 15)
-    result = services.change_request_submit(
-        booking_id=booking.pk, actor=services.Actor.booker(BOOKER), cancellation=cancellation,
+    result = change_request_submit(
+        booking_id=booking.pk, actor=Actor.booker(BOOKER), cancellation=cancellation,
         events=None if cancellation else [{"start": start.isoformat(),
                                            "end": (start + timedelta(hours=1)).isoformat()}],
         request_note="Later, please")
@@ -246,9 +248,9 @@ def test_change_request_with_a_bad_bearer_token_is_a_401(setup):
 def test_change_request_on_a_closed_booking_is_a_409_invalid_transition(api, setup, status, cancellation):
     booking, token = submitted(setup)
     if status == BookingStatus.DENIED:
-        services.booking_deny(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
+        booking_deny(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
     else:
-        services.booking_cancel_by_booker(booking_id=booking.pk, actor=services.Actor.booker(BOOKER))
+        booking_cancel_by_booker(booking_id=booking.pk, actor=Actor.booker(BOOKER))
     body = {"bookingId": str(booking.pk), "accessToken": token, "cancellation": cancellation}
     if not cancellation:
         body["event"] = {"title": "Again"}
@@ -344,10 +346,10 @@ def test_change_request_submit_is_throttled_even_for_wrong_tokens(api, setup, mo
 def test_list_and_retrieve_open_change_requests(api, setup):
     _, first = open_request(setup)
     second_booking = approved(setup, setup.event(start=future(9)))
-    second = services.change_request_submit(booking_id=second_booking.pk, actor=setup.staff,
-                                            cancellation=True).change_request
+    second = change_request_submit(booking_id=second_booking.pk, actor=setup.staff,
+                                   cancellation=True).change_request
     _, decided = open_request(setup, event=setup.event(start=future(10, 10)), start=future(10, 15))
-    services.change_request_deny(change_request_id=decided.pk, actor=setup.staff)
+    change_request_deny(change_request_id=decided.pk, actor=setup.staff)
 
     response = api.viewer.get(CHANGE_REQUESTS)
     assert response.status_code == 200, response.json()

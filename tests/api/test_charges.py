@@ -12,8 +12,9 @@ from decimal import Decimal
 
 import pytest
 
+from bookings.lifecycle.decide import booking_approve
+from bookings.lifecycle.submit import booking_create
 from bookings.models import BookingStatus, Charge, ChargeStatus
-from bookings.services import booking_approve, booking_create
 from bookings.validation.billing import BookingBilling
 from core.time import iso
 from events.models import Event

@@ -18,8 +18,10 @@ import pytest
 from django.apps import apps
 from drf_spectacular.generators import SchemaGenerator
 
-from bookings import services
+from bookings.lifecycle.change_requests import change_request_submit
+from bookings.lifecycle.decide import booking_approve
 from bookings.models import Booking, BookingEvent, FormSection
+from core.actor import Actor
 from core.api.etags import etag_of
 from core.time import iso
 from events.models import Event
@@ -46,10 +48,10 @@ class Objects:
         self.pending = setup.submit(setup.event(future(7, 10))).booking
         approved = setup.submit(setup.event(future(8, 10), resources=[setup.hall]))
         self.approved, self.approved_token = approved.booking, approved.access_token
-        services.booking_approve(booking_id=self.approved.pk, actor=setup.staff, client_last_updated_at=None)
+        booking_approve(booking_id=self.approved.pk, actor=setup.staff, client_last_updated_at=None)
         start = future(8, 15)
-        self.change_request = services.change_request_submit(
-            booking_id=self.approved.pk, actor=services.Actor.booker("ada@example.com"),
+        self.change_request = change_request_submit(
+            booking_id=self.approved.pk, actor=Actor.booker("ada@example.com"),
             events=[{"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}],
             request_note="Later, please").change_request
         self.event = event_create(organization=setup.org, title="Board meeting", start=future(9, 10),

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import pytest
 
-from bookings import services
+from bookings.lifecycle.decide import booking_approve
 from bookings.models import FieldType, FormSection
 from resources.models import Role
 from tests.attack.payloads import CLASSIC
@@ -118,7 +118,7 @@ def test_a_submission_comes_back_with_nothing_executable(payload, api, setup, fi
 @pytest.mark.parametrize("payload", PAYLOADS, ids=[f"p{i:02d}" for i in range(len(PAYLOADS))])
 def test_a_change_request_comes_back_with_nothing_executable(payload, api, setup, fields):
     result = setup.submit(setup.event(future(7, 10)))
-    services.booking_approve(booking_id=result.booking.pk, actor=setup.staff, client_last_updated_at=None)
+    booking_approve(booking_id=result.booking.pk, actor=setup.staff, client_last_updated_at=None)
     company, notes = fields
     start = future(7, 15)
     body = {"bookingId": str(result.booking.pk), "accessToken": result.access_token,

@@ -10,12 +10,14 @@ from decimal import Decimal
 from django.apps import apps
 from django.contrib.auth import get_user_model
 
-from bookings import services
+from bookings.lifecycle.change_requests import change_request_submit
+from bookings.lifecycle.decide import booking_approve, booking_cancel, booking_deny
 from bookings.models import (
     Booking,
     FieldType,
     FormSection,
 )
+from core.actor import Actor
 from events.services import event_create
 from feeds.services import feed_create
 from notifications.models import Notification
@@ -89,15 +91,15 @@ class Tenant:
         self.pending = submit(7, s.room, "Pending").booking
         approved = submit(8, s.hall, "Approved")
         self.approved, self.approved_token = approved.booking, approved.access_token
-        services.booking_approve(booking_id=self.approved.pk, actor=s.staff, client_last_updated_at=None)
+        booking_approve(booking_id=self.approved.pk, actor=s.staff, client_last_updated_at=None)
         self.denied = submit(9, s.room, "Denied").booking
-        services.booking_deny(booking_id=self.denied.pk, actor=s.staff, client_last_updated_at=None)
+        booking_deny(booking_id=self.denied.pk, actor=s.staff, client_last_updated_at=None)
         self.canceled = submit(10, s.room, "Canceled").booking
-        services.booking_approve(booking_id=self.canceled.pk, actor=s.staff, client_last_updated_at=None)
-        services.booking_cancel(booking_id=self.canceled.pk, actor=s.staff, event_procedure=0)
+        booking_approve(booking_id=self.canceled.pk, actor=s.staff, client_last_updated_at=None)
+        booking_cancel(booking_id=self.canceled.pk, actor=s.staff, event_procedure=0)
         start = future(8, 15)
-        self.change_request = services.change_request_submit(
-            booking_id=self.approved.pk, actor=services.Actor.booker(email),
+        self.change_request = change_request_submit(
+            booking_id=self.approved.pk, actor=Actor.booker(email),
             contact={"name": f"Renamed {m}"}, request_note=f"Later {m}",
             events=[{"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat(),
                      "title": f"Moved {m}"}]).change_request

@@ -22,7 +22,7 @@ import pytest
 from django.core import mail
 from django.test import Client
 
-from bookings import services
+from bookings.lifecycle.decide import booking_approve
 from bookings.models import Booking, BookingStatus
 from notifications.models import Notification
 from tests.admin.test_bookings_admin import approve_post
@@ -71,7 +71,7 @@ def test_an_email_address_with_a_second_line_or_recipient_is_refused(api, setup,
 def test_a_notification_subject_with_any_separator_is_refused(api, setup, action, separator):
     booking = setup.submit().booking
     if action == "cancel":
-        services.booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
+        booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
     booking.refresh_from_db()
     before = Notification.objects.count()
     response = api.manager.post(f"/api/v1/bookings/{booking.pk}/{action}", {
@@ -88,7 +88,7 @@ def test_a_notification_subject_with_any_separator_is_refused(api, setup, action
 ])
 def test_a_change_requests_contact_change_with_a_second_line_is_refused(api, setup, key, value):
     result = setup.submit(email="ada@example.org")
-    services.booking_approve(booking_id=result.booking.pk, actor=setup.staff, client_last_updated_at=None)
+    booking_approve(booking_id=result.booking.pk, actor=setup.staff, client_last_updated_at=None)
     before = Notification.objects.count()
     response = api.public.post(CHANGE, {"bookingId": str(result.booking.pk), "accessToken": result.access_token,
                                         "contact": {key: value}}, format="json")
@@ -165,7 +165,7 @@ def test_the_admin_cancel_page_refuses_a_subject_with_a_line_break(setup):
     client = Client()
     client.force_login(setup.manager)
     booking = setup.submit().booking
-    services.booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
+    booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
     response = client.post(f"/admin/bookings/booking/{booking.pk}/cancel/", {
         "event_procedure": "0", "notification-send": "on", "notification-subject": "Hi\r\nBcc: x@evil.example"})
     assert response.status_code == 200 and response.context["notification"].errors["subject"]

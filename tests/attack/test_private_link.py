@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import pytest
 
-from bookings import services
+from bookings.lifecycle.decide import booking_approve
 from bookings.models import Booking
 from core.throttles import PublicSubmitThrottle
 from feeds.models import CalendarFeed, new_feed_token
@@ -163,7 +163,7 @@ def test_wrong_access_tokens_at_the_change_request_api_are_throttled(setup, book
 
     monkeypatch.setattr(PublicSubmitThrottle, "rate", "3/minute", raising=False)
     row, token = booking
-    services.booking_approve(booking_id=row.pk, actor=setup.staff, client_last_updated_at=None)
+    booking_approve(booking_id=row.pk, actor=setup.staff, client_last_updated_at=None)
     start = future(7, 15)
     body = {"bookingId": str(row.pk), "cancellation": False,
             "event": {"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}}

@@ -29,7 +29,7 @@ from django.core import mail
 from django.test import Client
 from rest_framework.test import APIClient
 
-from bookings import services
+from bookings.lifecycle.decide import booking_approve
 from bookings.models import Booking, BookingChangeRequest, FieldType, FormSection
 from notifications.models import Notification
 from resources.models import Role
@@ -177,7 +177,7 @@ class Attack:
             "clientBookingLastUpdatedAt": second.updated_at.isoformat(),
             "notification": {"subject": self.line(PAYLOADS[43]), "message": self.message(CHUNKS[2])}}, format="json")
         assert response.status_code == 200, response.json()
-        services.booking_approve(booking_id=third.pk, actor=site.staff, client_last_updated_at=None)
+        booking_approve(booking_id=third.pk, actor=site.staff, client_last_updated_at=None)
         response = bearer_client(site.manager).post(f"/api/v1/bookings/{third.pk}/cancel", {
             "eventProcedure": 0,
             "notification": {"subject": self.line(PAYLOADS[44]), "message": self.message(CHUNKS[3])}}, format="json")

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from django.core.cache import cache
 
+from bookings.lifecycle.submit import AUTO_APPROVED_NOTE
 from bookings.models import Booking, BookingLog, BookingStatus
-from bookings.services import AUTO_APPROVED_NOTE
 from core.actor import ActorKind
 from core.errors import BookingConflict, ValidationFailed
 from events.models import Event, EventStatus
@@ -110,7 +110,7 @@ def test_a_conflict_still_gives_the_normal_error(setup):
 
 
 def test_staff_create_pending_is_not_auto_approved(setup):
-    from bookings.services import booking_create
+    from bookings.lifecycle.submit import booking_create
 
     instant(setup)
     result = booking_create(module=setup.module, actor=setup.staff, contact={"name": "Ada", "email": BOOKER},

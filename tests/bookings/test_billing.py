@@ -12,6 +12,10 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
+from bookings.lifecycle.change_requests import change_request_submit
+from bookings.lifecycle.decide import booking_approve, booking_cancel
+from bookings.lifecycle.submit import booking_create
+from bookings.lifecycle.transitions import EventProcedure
 from bookings.models import (
     BookingLog,
     BookingStatus,
@@ -21,7 +25,6 @@ from bookings.models import (
     DiscountCodeUse,
 )
 from bookings.pricing.charges import charge_mark_charged, charge_mark_invoiced, charge_revert
-from bookings.services import EventProcedure, booking_approve, booking_cancel, booking_create, change_request_submit
 from bookings.validation.billing import BookingBilling
 from core.actor import Actor
 from core.errors import (

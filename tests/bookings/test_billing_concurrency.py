@@ -9,6 +9,8 @@ from decimal import Decimal
 
 import pytest
 
+from bookings.lifecycle.decide import booking_approve
+from bookings.lifecycle.requested_times import load_booking_events
 from bookings.models import (
     Booking,
     BookingStatus,
@@ -18,7 +20,6 @@ from bookings.models import (
     DiscountCodeUse,
 )
 from bookings.pricing.estimate import booking_estimate
-from bookings.services import booking_approve
 from bookings.validation.billing import BookingBilling
 from core.errors import CreditUnavailable, InvalidDiscountCode
 from resources.models import RateUnit
@@ -69,11 +70,10 @@ def test_a_credit_that_covers_one_booking_is_spent_once():
     pot = BookingCreditFactory(organization=setup.org, contact=contact, amount=D("30.00"), balance=D("30.00"))
     Booking.objects.filter(pk__in=[b.pk for b in bookings]).update(contact=contact)
     # Estimated now, while the balance covers either of them.
-    from bookings.services import _booking_events
 
     for booking in bookings:
         booking.refresh_from_db()
-        [be] = booking_estimate(booking=booking, booking_events=_booking_events(booking))
+        [be] = booking_estimate(booking=booking, booking_events=load_booking_events(booking))
         assert be.credit_used == D("30.00")
     wins, errors = split(approve_both(setup, bookings), CreditUnavailable)
     assert len(wins) == 1 and len(errors) == 1

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from bookings.lifecycle.decide import booking_approve, booking_cancel
+from bookings.lifecycle.transitions import EventProcedure
 from bookings.models import CHARGE_TRANSITIONS, Booking, BookingStatus, Charge, ChargeStatus
 from bookings.pricing import charges as charges_module
 from bookings.pricing import fixing
@@ -22,7 +24,6 @@ from bookings.pricing.charges import (
     charge_revert,
     charges_status_set,
 )
-from bookings.services import EventProcedure, booking_approve, booking_cancel
 from core.errors import InvalidTransition
 from events.series import WhichEvents
 from events.services import occurrences_update

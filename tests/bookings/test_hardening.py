@@ -10,14 +10,10 @@ from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from bookings.lifecycle.change_requests import change_request_approve, change_request_submit
+from bookings.lifecycle.decide import booking_approve, booking_update
+from bookings.lifecycle.submit import booking_create
 from bookings.models import BookingChangeRequest, BookingEvent, BookingStatus, FieldType, FormSection
-from bookings.services import (
-    booking_approve,
-    booking_create,
-    booking_update,
-    change_request_approve,
-    change_request_submit,
-)
 from core.actor import Actor
 from core.errors import InvalidTransition, NotFound, StaleBooking, ValidationFailed
 from events.models import Event, EventStatus

@@ -12,9 +12,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from bookings.lifecycle.change_requests import change_request_submit
+from bookings.lifecycle.decide import booking_approve, booking_update
+from bookings.lifecycle.submit import booking_create
 from bookings.models import Booking, BookingEvent, BookingLog, BookingStatus
 from bookings.selectors import booking_payload
-from bookings.services import booking_approve, booking_create, booking_update, change_request_submit
 from bookings.validation.repeat import Cycle, expand_repeat, parse_repeat
 from bookings.validation.submission import validate_submission
 from core.actor import Actor

@@ -1,5 +1,5 @@
-"""The booking lifecycle services of DESIGN §4: every row of the table, every refused transition, staleness,
-rollback, the audit log and the booker's permissions.
+"""The booking lifecycle services (docs/architecture.md#booking-lifecycle): every row of the table, every refused
+transition, staleness, rollback, the audit log and the booker's permissions.
 
 Bookings are driven through the real services only (submit, approve, deny, ...), so each test sees the
 same rows the admin, the API and the public pages would.
@@ -15,6 +15,15 @@ from datetime import UTC, timedelta
 import pytest
 from django.core import mail
 
+from bookings.lifecycle.change_requests import (
+    booking_cancel_by_booker,
+    change_request_approve,
+    change_request_deny,
+    change_request_submit,
+)
+from bookings.lifecycle.decide import booking_approve, booking_cancel, booking_deny, booking_update
+from bookings.lifecycle.submit import booking_create
+from bookings.lifecycle.transitions import BookingResult, EventProcedure
 from bookings.models import (
     Booking,
     BookingChangeRequest,
@@ -22,19 +31,6 @@ from bookings.models import (
     BookingLog,
     BookingStatus,
     ChangeRequestDecision,
-)
-from bookings.services import (
-    BookingResult,
-    EventProcedure,
-    booking_approve,
-    booking_cancel,
-    booking_cancel_by_booker,
-    booking_create,
-    booking_deny,
-    booking_update,
-    change_request_approve,
-    change_request_deny,
-    change_request_submit,
 )
 from core.actor import Actor, ActorKind
 from core.errors import (
@@ -130,7 +126,7 @@ def assert_refused(exc_info, code: str, status: int) -> None:
     assert exc_info.value.status == status
 
 
-# --- §4 table: submit --------------------------------------------------------------------------------
+# --- table: submit -------------------------------------------------------------------------
 
 
 def test_submit_holds_its_slot_with_a_tentative_event(setup):
@@ -204,7 +200,7 @@ def test_submit_emails_after_commit_booker_with_private_link_and_module_admin(
         NotificationStatus.SENT}
 
 
-# --- §4 table: staff create --------------------------------------------------------------------------
+# --- table: staff create -------------------------------------------------------------------
 
 
 def staff_create(setup: Setup, status: int, **kwargs) -> BookingResult:
@@ -300,7 +296,7 @@ def test_staff_create_notification_can_be_switched_off(setup):
     assert watch.notifications() == []
 
 
-# --- §4 table: approve -------------------------------------------------------------------------------
+# --- table: approve ------------------------------------------------------------------------
 
 
 def test_approve_confirms_the_holds_in_place(setup):
@@ -442,7 +438,7 @@ def test_approve_emails_the_booker(setup, spec, expected_subject, django_capture
         assert "See you soon" in message.body and "x()" not in message.body
 
 
-# --- §4 table: deny ----------------------------------------------------------------------------------
+# --- table: deny ---------------------------------------------------------------------------
 
 
 def test_deny_removes_the_holds_and_emails_the_booker(setup):
@@ -473,7 +469,7 @@ def test_deny_notification_can_be_switched_off(setup):
     assert Booking.objects.get(pk=booking.pk).status == DENIED
 
 
-# --- §4 table: cancel --------------------------------------------------------------------------------
+# --- table: cancel -------------------------------------------------------------------------
 
 
 def test_cancel_with_procedure_cancel_marks_events_canceled_and_frees_the_resources(setup):
@@ -534,7 +530,7 @@ def test_cancel_withdraws_an_open_change_request(setup):
     assert not BookingChangeRequest.open.filter(booking=booking).exists()
 
 
-# --- §4 table: booker cancels ------------------------------------------------------------------------
+# --- table: booker cancels -----------------------------------------------------------------
 
 
 def test_booker_cancels_a_pending_booking_directly(setup):
@@ -572,7 +568,7 @@ def test_booker_cancel_of_an_approved_booking_becomes_a_cancellation_request(set
     assert watch.notifications() == [("admin_new_change_request", (ADMIN,)), ("change_request_received", (BOOKER,))]
 
 
-# --- §4 table: update --------------------------------------------------------------------------------
+# --- table: update -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("status", ALL_STATUSES)
@@ -628,7 +624,7 @@ def test_update_with_a_customer_of_another_organization_is_refused(setup):
     assert Booking.objects.get(pk=booking.pk).customer_id is None
 
 
-# --- §4 table: change request submitted --------------------------------------------------------------
+# --- table: change request submitted -------------------------------------------------------
 
 
 def test_change_request_on_a_pending_booking_is_applied_directly_and_moves_the_hold(setup):
@@ -722,7 +718,7 @@ def test_change_request_asking_for_nothing_new_is_refused(setup):
     assert watch.delta() == {}
 
 
-# --- §4 table: change request approved / denied ------------------------------------------------------
+# --- table: change request approved / denied -----------------------------------------------
 
 
 def request_move(booking: Booking, days: int, hour: int, **extra) -> BookingChangeRequest:
@@ -876,7 +872,8 @@ ACTIONS: dict[str, Callable] = {
     "update": _update,
 }
 
-# DESIGN §4, written out by hand (not read from the code): (action, from) -> to. Everything else is refused.
+# docs/architecture.md#transition-table, written out by hand (not read from the code): (action, from) -> to. Everything
+# else is refused.
 ALLOWED = {
     ("approve", PENDING): APPROVED,
     ("deny", PENDING): DENIED,

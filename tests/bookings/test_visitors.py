@@ -9,8 +9,9 @@ import pytest
 from django.core.cache import cache
 from icalendar import Calendar
 
+from bookings.lifecycle.decide import booking_approve, booking_deny
+from bookings.lifecycle.submit import booking_create
 from bookings.models import BookingStatus, BookingVisitor
-from bookings.services import booking_approve, booking_create, booking_deny
 from core.errors import ValidationFailed
 from notifications.models import Notification
 from notifications.services import NotificationSpec

@@ -5,8 +5,9 @@ artifacts/screenshots/."""
 
 from django.core import mail
 
+from bookings.lifecycle.change_requests import change_request_submit
+from bookings.lifecycle.decide import booking_approve
 from bookings.models import Booking, BookingChangeRequest, BookingStatus
-from bookings.services import booking_approve, change_request_submit
 from core.actor import Actor
 from events.models import Event
 

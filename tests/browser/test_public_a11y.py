@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from django.core import mail
 
+from bookings.lifecycle.decide import booking_approve
 from bookings.models import Booking
-from bookings.services import booking_approve
 from tests.conftest import future
 from tests.public.site import PublicSite, local_input
 

@@ -17,8 +17,8 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 
+from bookings.lifecycle.decide import booking_approve
 from bookings.models import Booking, BookingStatus
-from bookings.services import booking_approve
 from tests.conftest import future
 from tests.factories import BookableHoursFactory, ClosureFactory
 from tests.public.site import PublicSite, local_input

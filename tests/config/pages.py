@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 
-from bookings.services import booking_approve, change_request_submit
+from bookings.lifecycle.change_requests import change_request_submit
+from bookings.lifecycle.decide import booking_approve
 from core.actor import Actor
 from resources.models import Role
 from tests.conftest import future

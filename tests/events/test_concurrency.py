@@ -11,8 +11,8 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 
+from bookings.lifecycle.decide import booking_approve
 from bookings.models import Booking, BookingLog, BookingStatus, Contact
-from bookings.services import booking_approve
 from core.errors import BookingConflict, InvalidTransition
 from events.models import Event, EventStatus, Reservation
 from notifications.models import Notification

@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bookings.lifecycle.decide import booking_approve
+from bookings.lifecycle.submit import booking_create
 from bookings.models import Booking, BookingLog, BookingStatus
-from bookings.services import booking_approve, booking_create
 from core.errors import ValidationFailed
 from events.rules import check_rules, within_bookable_hours
 from events.selectors import closures_for

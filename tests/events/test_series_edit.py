@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from bookings.lifecycle.change_requests import change_request_approve, change_request_submit
 from bookings.models import BookingChangeRequest, BookingEvent, BookingLog
-from bookings.services import change_request_approve, change_request_submit
 from core.errors import BookingConflict, InvalidTransition, ValidationFailed
 from events.models import Event, EventStatus, Reservation
 from events.series import WhichEvents, local_delta, local_shift, series_describe, which_events_parse
@@ -405,7 +405,7 @@ def test_a_series_move_and_an_approval_race_for_one_slot():
     """A scoped move of a booked series (locks: the booking, the events, the resources) and the approval of
     another request for a slot the move needs (the booking, the resources): exactly one wins, the other gets
     BOOKING_CONFLICT; never a deadlock or a database error."""
-    from bookings.services import booking_approve
+    from bookings.lifecycle.decide import booking_approve
     from tests.conftest import Setup
 
     from .test_concurrency import race, split

@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from django.db import IntegrityError, connection, transaction
 
+from bookings.lifecycle.decide import booking_approve
 from bookings.models import Booking, BookingStatus
-from bookings.services import booking_approve
 from core.errors import BookingConflict, CapacityExceeded, ValidationFailed
 from events.models import Event, EventStatus, Reservation
 from events.services import EventSpec, event_update, events_save, events_set_status

@@ -10,8 +10,9 @@ from django.urls import resolve, reverse
 from icalendar import Calendar
 
 from bookings.ics import booking_event_uid
+from bookings.lifecycle.change_requests import booking_cancel_by_booker
+from bookings.lifecycle.decide import booking_approve, booking_cancel, booking_deny
 from bookings.models import BookingEvent
-from bookings.services import booking_approve, booking_cancel, booking_cancel_by_booker, booking_deny
 from core.actor import Actor
 from events.services import event_update
 

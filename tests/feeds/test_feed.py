@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from bookings.services import booking_approve
+from bookings.lifecycle.decide import booking_approve
 from events.models import Event, EventStatus
 from events.services import event_update
 from feeds.models import CalendarFeed
@@ -100,7 +100,7 @@ def test_canceled_events_are_cancelled_entries_with_the_same_uid(setup, org_feed
 
 
 def test_a_canceled_booking_cancels_its_events_in_the_resource_feed(setup, room_feed, anonymous):
-    from bookings.services import booking_cancel
+    from bookings.lifecycle.decide import booking_cancel
 
     result = setup.submit(setup.event(start=future(8, 9)))
     approved = booking_approve(booking_id=result.booking.pk, actor=setup.staff,

@@ -7,7 +7,7 @@ import logging
 import pytest
 from django.db import InterfaceError, OperationalError
 
-from bookings import services
+from bookings.api import booking_views
 from tests.api.conftest import assert_error, bearer_client
 from tests.api.test_bookings import booking_url
 
@@ -21,7 +21,7 @@ def test_a_database_error_answers_503_with_retry_after(setup, monkeypatch, caplo
     def fail(**kwargs):
         raise error
 
-    monkeypatch.setattr(services, "booking_approve", fail)
+    monkeypatch.setattr(booking_views, "booking_approve", fail)
     with caplog.at_level(logging.ERROR, logger="core.api.errors"):
         response = bearer_client(setup.manager).post(booking_url(booking.pk, "approve"), approve_body(booking),
                                                      format="json")
@@ -39,7 +39,7 @@ def test_other_server_errors_are_not_disguised_as_503(setup, monkeypatch):
     def fail(**kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(services, "booking_approve", fail)
+    monkeypatch.setattr(booking_views, "booking_approve", fail)
     client = bearer_client(setup.manager)
     client.raise_request_exception = False
 

@@ -16,7 +16,7 @@ from django.db import connection
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from bookings import services
+from bookings.lifecycle import decide
 from bookings.models import Booking, BookingLog, BookingStatus
 from events.models import Event, EventStatus, Reservation
 from notifications.models import Notification, NotificationStatus
@@ -72,7 +72,7 @@ def test_a_connection_dropped_mid_approval_leaves_nothing_behind_and_the_retry_s
     # Stop the approval after it has locked the booking and the resources and written the events, the
     # booking's new status and the log row, just before it writes the email: from there the request's
     # database session is the test's to kill.
-    real_notify, inside, release, pids = services.notify_booker, threading.Event(), threading.Event(), []
+    real_notify, inside, release, pids = decide.notify_booker, threading.Event(), threading.Event(), []
 
     def paused_notify(*args, **kwargs):
         if not pids:  # only the first approval; the retry goes straight through
@@ -83,7 +83,7 @@ def test_a_connection_dropped_mid_approval_leaves_nothing_behind_and_the_retry_s
             release.wait(timeout=30)
         return real_notify(*args, **kwargs)
 
-    monkeypatch.setattr(services, "notify_booker", paused_notify)
+    monkeypatch.setattr(decide, "notify_booker", paused_notify)
     replies = []
     request = threading.Thread(target=lambda: replies.append(http.post(booking_url(booking.pk, "approve"), body,
                                                                        auth)))

@@ -17,17 +17,11 @@ from django.db import transaction
 from django.utils.html import escape
 from icalendar import Calendar
 
+from bookings.lifecycle.change_requests import change_request_approve, change_request_deny, change_request_submit
+from bookings.lifecycle.decide import booking_approve, booking_cancel, booking_deny
+from bookings.lifecycle.submit import booking_create
 from bookings.models import Booking, BookingChangeRequest, BookingEvent, BookingStatus
 from bookings.notify import notify_admin, notify_booker
-from bookings.services import (
-    booking_approve,
-    booking_cancel,
-    booking_create,
-    booking_deny,
-    change_request_approve,
-    change_request_deny,
-    change_request_submit,
-)
 from core.actor import Actor
 from core.errors import ValidationFailed
 from notifications.models import Notification

@@ -10,15 +10,10 @@ from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
 
+from bookings.lifecycle.change_requests import change_request_approve, change_request_submit
+from bookings.lifecycle.decide import booking_approve, booking_cancel, booking_deny
 from bookings.models import BookingEvent, BookingStatus
 from bookings.reminders import reminders_send_due
-from bookings.services import (
-    booking_approve,
-    booking_cancel,
-    booking_deny,
-    change_request_approve,
-    change_request_submit,
-)
 from core.actor import Actor
 from events.models import EventStatus
 from events.services import events_set_status

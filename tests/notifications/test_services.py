@@ -13,8 +13,8 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
+from bookings.lifecycle.decide import booking_approve, booking_deny
 from bookings.models import Booking, BookingLog
-from bookings.services import booking_approve, booking_deny
 from core.errors import ValidationFailed
 from notifications import tasks
 from notifications.models import Notification, NotificationStatus

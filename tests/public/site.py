@@ -66,7 +66,7 @@ class PublicSite(Setup):
         return super().event(start, end, resources, title, **{**required, **answers})
 
     def submit(self, *events, email="ada@example.com", name="Ada Lovelace", **kwargs):
-        from bookings.services import booking_submit
+        from bookings.lifecycle.submit import booking_submit
 
         events = list(events) or [self.event()]
         contact = {"name": name, "email": email, str(self.fields["Organisation"].pk): "Riverside Choir"}

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 
+from bookings.lifecycle.decide import booking_approve
 from bookings.models import Booking, BookingStatus
 from bookings.selectors import booking_by_access_token
-from bookings.services import booking_approve
 from core.throttles import PublicSubmitThrottle
 from events.models import EventStatus
 from tests.conftest import future

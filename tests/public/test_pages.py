@@ -7,8 +7,8 @@ from datetime import date, datetime, time, timedelta
 import pytest
 from django.utils import timezone
 
+from bookings.lifecycle.decide import booking_approve
 from bookings.models import PortalStatus
-from bookings.services import booking_approve
 from events.models import EventStatus
 from public.selectors import CellState, calendar_grid, portal_module
 from tests.config.test_csp import directives
@@ -418,7 +418,7 @@ def test_event_status_enum_used_by_the_grid(site):
     booking = site.submit(site.event(start=future(3, 10))).booking
     event = booking.events.get().event
     assert event.status == EventStatus.TENTATIVE
-    from bookings.services import booking_cancel_by_booker
+    from bookings.lifecycle.change_requests import booking_cancel_by_booker
     from core.actor import Actor
 
     booking_cancel_by_booker(booking_id=booking.pk, actor=Actor.booker("ada@example.com"))

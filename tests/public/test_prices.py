@@ -10,8 +10,8 @@ from decimal import Decimal
 
 import pytest
 
+from bookings.lifecycle.decide import booking_approve
 from bookings.models import Booking
-from bookings.services import booking_approve
 from resources.models import RateUnit
 from tests.conftest import future
 from tests.factories import BookingCreditFactory, ContactFactory, DiscountCodeFactory, RateFactory

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
+from bookings.lifecycle.decide import booking_approve, booking_deny
 from bookings.models import BookingChangeRequest, BookingStatus
-from bookings.services import booking_approve, booking_deny
 from events.models import EventStatus, Reservation
 from tests.conftest import future
 

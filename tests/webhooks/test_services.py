@@ -16,9 +16,17 @@ from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 
-from bookings import services
+from bookings.lifecycle.change_requests import (
+    booking_cancel_by_booker,
+    change_request_approve,
+    change_request_deny,
+    change_request_submit,
+)
+from bookings.lifecycle.decide import booking_approve, booking_cancel, booking_deny
+from bookings.lifecycle.submit import booking_create
 from bookings.models import BookingChangeRequest, BookingStatus
 from bookings.selectors import booking_payload, change_requests_payload
+from core.actor import Actor
 from core.errors import BookingConflict, InvalidTransition
 from events.models import Event, EventStatus
 from events.selectors import events_payload
@@ -80,18 +88,18 @@ def test_booking_lifecycle_emits_each_event_with_the_booking_as_the_staff_api_sh
     assert data == {"booking": booking_payload(booking, staff=True)}
     assert data["booking"]["status"] == BookingStatus.PENDING and "internalNotes" in data["booking"]
 
-    services.booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
+    booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
     data = the_one("booking.approved")
     assert data == {"booking": booking_payload(booking, staff=True)}
     assert data["booking"]["status"] == BookingStatus.APPROVED and data["booking"]["events"][0]["eventId"]
 
-    services.booking_cancel(booking_id=booking.pk, actor=setup.staff, event_procedure=0)
+    booking_cancel(booking_id=booking.pk, actor=setup.staff, event_procedure=0)
     data = the_one("booking.canceled")
     assert data["booking"]["status"] == BookingStatus.CANCELED
     assert data == {"booking": booking_payload(booking, staff=True)}
 
     denied = setup.submit(setup.event(future(8, 10))).booking
-    services.booking_deny(booking_id=denied.pk, actor=setup.staff, client_last_updated_at=None)
+    booking_deny(booking_id=denied.pk, actor=setup.staff, client_last_updated_at=None)
     data = the_one("booking.denied")
     assert data["booking"]["id"] == str(denied.pk) and data["booking"]["status"] == BookingStatus.DENIED
     assert [d.event_type for d in emitted()] == ["booking.submitted", "booking.approved", "booking.canceled",
@@ -100,30 +108,30 @@ def test_booking_lifecycle_emits_each_event_with_the_booking_as_the_staff_api_sh
 
 def test_a_bookers_cancellation_of_a_pending_booking_emits_booking_canceled(setup, endpoint):
     booking = setup.submit().booking
-    services.booking_cancel_by_booker(booking_id=booking.pk, actor=services.Actor.booker("ada@example.com"))
+    booking_cancel_by_booker(booking_id=booking.pk, actor=Actor.booker("ada@example.com"))
     data = the_one("booking.canceled")
     assert data["booking"]["id"] == str(booking.pk) and data["booking"]["status"] == BookingStatus.CANCELED
 
 
 def test_change_requests_emit_submitted_approved_and_denied_with_the_request_and_the_booking(setup, endpoint):
     booking = setup.submit(setup.event(future(7, 10))).booking
-    services.booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
-    booker = services.Actor.booker("ada@example.com")
+    booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
+    booker = Actor.booker("ada@example.com")
 
-    first = services.change_request_submit(booking_id=booking.pk, actor=booker, events=later_times(7),
-                                           request_note="Later, please").change_request
+    first = change_request_submit(booking_id=booking.pk, actor=booker, events=later_times(7),
+                                  request_note="Later, please").change_request
     data = the_one("change_request.submitted")
     assert data["changeRequest"]["id"] == str(first.pk) and data["changeRequest"]["bookingId"] == str(booking.pk)
     assert data["changeRequest"]["requestNote"] == "Later, please"
     assert data["booking"]["id"] == str(booking.pk)
     assert data == {"changeRequest": cr_payload(first), "booking": booking_payload(booking, staff=True)}
 
-    services.change_request_deny(change_request_id=first.pk, actor=setup.staff)
+    change_request_deny(change_request_id=first.pk, actor=setup.staff)
     data = the_one("change_request.denied")
     assert data == {"changeRequest": cr_payload(first), "booking": booking_payload(booking, staff=True)}
 
-    second = services.change_request_submit(booking_id=booking.pk, actor=booker, events=later_times(7)).change_request
-    services.change_request_approve(change_request_id=second.pk, actor=setup.staff)
+    second = change_request_submit(booking_id=booking.pk, actor=booker, events=later_times(7)).change_request
+    change_request_approve(change_request_id=second.pk, actor=setup.staff)
     data = the_one("change_request.approved")
     assert data["changeRequest"]["id"] == str(second.pk)
     # The booking as approved: moved to the requested time.
@@ -133,12 +141,12 @@ def test_change_requests_emit_submitted_approved_and_denied_with_the_request_and
 
 def test_an_approved_cancellation_request_emits_the_decision_and_booking_canceled(setup, endpoint):
     booking = setup.submit().booking
-    services.booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
-    result = services.booking_cancel_by_booker(booking_id=booking.pk, actor=services.Actor.booker("ada@example.com"))
+    booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
+    result = booking_cancel_by_booker(booking_id=booking.pk, actor=Actor.booker("ada@example.com"))
     data = the_one("change_request.submitted")
     assert data["changeRequest"]["cancellation"] is True and data["booking"]["status"] == BookingStatus.APPROVED
 
-    services.change_request_approve(change_request_id=result.change_request.pk, actor=setup.staff, event_procedure=1)
+    change_request_approve(change_request_id=result.change_request.pk, actor=setup.staff, event_procedure=1)
     assert the_one("change_request.approved")["booking"]["status"] == BookingStatus.CANCELED
     assert the_one("booking.canceled")["booking"]["status"] == BookingStatus.CANCELED
 
@@ -150,9 +158,9 @@ def test_an_approved_cancellation_request_emits_the_decision_and_booking_cancele
     (BookingStatus.CANCELED, "booking.canceled"),
 ])
 def test_a_staff_created_booking_emits_the_event_of_the_status_it_starts_in(setup, endpoint, status, event_type):
-    result = services.booking_create(module=setup.module, actor=setup.staff, status=status,
-                                     contact={"name": "Grace", "email": "grace@example.com"},
-                                     events=[setup.event(future(10, 10))], single_event=True)
+    result = booking_create(module=setup.module, actor=setup.staff, status=status,
+                            contact={"name": "Grace", "email": "grace@example.com"},
+                            events=[setup.event(future(10, 10))], single_event=True)
     assert [d.event_type for d in emitted()] == [event_type]
     assert the_one(event_type) == {"booking": booking_payload(result.booking, staff=True)}
 
@@ -192,7 +200,7 @@ def test_a_rolled_back_transition_emits_nothing(setup, endpoint, receiver, djang
     WebhookDelivery.objects.all().delete()
     with (django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(RuntimeError),
           transaction.atomic()):
-        services.booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
+        booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
         assert emitted("booking.approved"), "written inside the transaction"
         raise RuntimeError("the surrounding work failed")
     assert emitted() == [] and callbacks == [] and receiver.requests == []
@@ -202,11 +210,11 @@ def test_a_rolled_back_transition_emits_nothing(setup, endpoint, receiver, djang
 
 def test_a_refused_transition_emits_nothing(setup, endpoint, receiver, django_capture_on_commit_callbacks):
     first = setup.submit(setup.event(future(7, 10))).booking
-    services.booking_deny(booking_id=first.pk, actor=setup.staff, client_last_updated_at=None)
+    booking_deny(booking_id=first.pk, actor=setup.staff, client_last_updated_at=None)
     before = len(emitted())
     with django_capture_on_commit_callbacks(execute=True):
         with pytest.raises(InvalidTransition):
-            services.booking_approve(booking_id=first.pk, actor=setup.staff, client_last_updated_at=None)
+            booking_approve(booking_id=first.pk, actor=setup.staff, client_last_updated_at=None)
         taken = event_create(organization=setup.org, title="Taken", start=future(12, 10), end=future(12, 11),
                              resource_ids=[setup.room.pk])
         with pytest.raises(BookingConflict):
@@ -222,7 +230,7 @@ def test_unsubscribed_types_inactive_endpoints_and_other_organizations_get_nothi
     WebhookEndpointFactory(organization=other_setup.org, url=receiver.url)
     booking = setup.submit().booking
     assert emitted() == []
-    services.booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
+    booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
     assert [(d.endpoint_id, d.event_type) for d in emitted()] == [(approvals.pk, "booking.approved")]
 
 

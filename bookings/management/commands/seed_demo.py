@@ -13,6 +13,9 @@ from django.db import transaction
 from django.utils import timezone
 from knox.models import AuthToken
 
+from bookings.lifecycle.change_requests import change_request_submit
+from bookings.lifecycle.decide import booking_approve, booking_deny
+from bookings.lifecycle.submit import booking_submit
 from bookings.models import (
     Booking,
     BookingModule,
@@ -24,7 +27,6 @@ from bookings.models import (
     PortalStatus,
     random_portal_slug,
 )
-from bookings.services import booking_approve, booking_deny, booking_submit, change_request_submit
 from core.actor import Actor
 from resources.models import Closure, Membership, Organization, Resource, ResourceKind, Role, Venue
 
