@@ -23,6 +23,8 @@ import django
 import drf_spectacular
 import rest_framework
 from csp.middleware import CSPMiddleware, PolicyParts
+from rest_framework.compat import pygments_css
+from rest_framework.renderers import BrowsableAPIRenderer
 
 _STYLE_BLOCK = re.compile(r"<style[^>]*>(.*?)</style>", re.S)
 _STYLE_ATTRIBUTE = re.compile(r"""\sstyle=(?:"([^"]*)"|'([^']*)')""")
@@ -64,9 +66,6 @@ def inline_style_sources(prefix: str) -> tuple[str, ...]:
 
 def _browsable_api_code_style() -> list[str]:
     """The browsable API's <style>{{ code_style }}</style>: pygments' stylesheet, the same on every page."""
-    from rest_framework.compat import pygments_css
-    from rest_framework.renderers import BrowsableAPIRenderer
-
     css = pygments_css(BrowsableAPIRenderer.code_style)
     return [css] if css else []
 

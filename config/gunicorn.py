@@ -9,6 +9,12 @@ import multiprocessing
 
 from gunicorn.glogging import Logger
 
+# gunicorn's master runs this file before Django is set up (the workers load config.wsgi later). That is
+# fine for config.redaction: it reads no setting and imports no model when imported, only the regular
+# expressions and Django's exception reporter classes; and gunicorn has already put the working directory
+# (the project root, where `-c config/gunicorn.py` is found) on sys.path when it runs this file.
+from config.redaction import redact
+
 bind = "127.0.0.1:8000"  # the TLS proxy on the same host connects here; --bind to change
 # Django's views block on the database: a few processes per CPU (--workers N to choose).
 workers = multiprocessing.cpu_count() * 2 + 1
@@ -25,8 +31,6 @@ class RedactingLogger(Logger):
     """gunicorn's logger, with the secret path parts masked in every field of an access-log line."""
 
     def atoms(self, resp, req, environ, request_time):
-        from config.redaction import redact
-
         atoms = super().atoms(resp, req, environ, request_time)
         return {key: redact(value) if isinstance(value, str) else value for key, value in atoms.items()}
 

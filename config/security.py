@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from axes.helpers import get_client_username, get_cool_off, get_failure_limit
 from django.conf import settings
+from django.contrib import admin
+from django.template.response import TemplateResponse
 
 
 def client_ip(request) -> str | None:
@@ -26,10 +29,6 @@ def client_ip(request) -> str | None:
 def lockout_response(request, original_response=None, credentials=None):
     """django-axes' answer to a locked-out sign-in: the admin's own frame saying what happened and for how
     long (HTTP 429), instead of a bare line of text."""
-    from axes.helpers import get_client_username, get_cool_off, get_failure_limit
-    from django.contrib import admin
-    from django.template.response import TemplateResponse
-
     cool_off = get_cool_off(request)
     context = {
         **admin.site.each_context(request),

@@ -20,7 +20,8 @@ from resources.admin_base import OrgScopedAdmin
 from resources.permissions import request_org_ids
 
 from .models import Notification
-from .services import notifications_requeue, redact_private_links
+from .sending import redact_private_links
+from .services import notifications_requeue
 
 _PRE = '<pre style="white-space: pre-wrap; margin: 0; max-width: 60em">{}</pre>'
 

@@ -1,6 +1,6 @@
 from django_tasks import task
 
-from .services import notification_send
+from .sending import notification_send
 
 
 @task()

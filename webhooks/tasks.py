@@ -1,6 +1,6 @@
 from django_tasks import task
 
-from .services import webhook_delivery_send
+from .delivery import webhook_delivery_send
 
 
 @task()

@@ -16,15 +16,10 @@ from django.utils import timezone
 from bookings.lifecycle.decide import booking_approve, booking_deny
 from bookings.models import Booking, BookingLog
 from core.errors import ValidationFailed
-from notifications import tasks
+from notifications import services
 from notifications.models import Notification, NotificationStatus
-from notifications.services import (
-    NotificationSpec,
-    notification_enqueue,
-    notification_send,
-    notifications_send_due,
-    redact_private_links,
-)
+from notifications.sending import notification_send, notifications_send_due, redact_private_links
+from notifications.services import NotificationSpec, notification_enqueue
 from tests.conftest import postgres_only
 from tests.factories import NotificationFactory, OrganizationFactory
 
@@ -172,7 +167,7 @@ def test_a_lost_send_task_is_picked_up_by_the_command(setup, monkeypatch, django
         def enqueue(self, *args, **kwargs):
             raise RuntimeError("task queue unavailable")
 
-    monkeypatch.setattr(tasks, "send_notification", LostTask())
+    monkeypatch.setattr(services, "send_notification", LostTask())
     with django_capture_on_commit_callbacks(execute=True):
         result = setup.submit()
     assert [n.status for n in booking_rows(result.booking).values()] == [QUEUED, QUEUED]

@@ -35,14 +35,9 @@ from notifications.models import Notification
 from resources.models import Role
 from tests.conftest import future, postgres_only, race
 from tests.factories import MembershipFactory, UserFactory, WebhookDeliveryFactory, WebhookEndpointFactory
+from webhooks.delivery import webhook_deliveries_send_due, webhook_delivery_send, webhook_signature
 from webhooks.models import EVENT_TYPES, DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from webhooks.services import (
-    webhook_deliveries_send_due,
-    webhook_delivery_send,
-    webhook_emit,
-    webhook_endpoint_update,
-    webhook_signature,
-)
+from webhooks.services import webhook_emit, webhook_endpoint_update
 
 pytestmark = pytest.mark.django_db
 
@@ -65,7 +60,7 @@ def the_one(event_type: str) -> dict:
 
 
 def expected_signature(secret: str, timestamp: str, body: bytes) -> str:
-    """What an integrator computes (the README's recipe), independent of webhooks.services."""
+    """What an integrator computes (the README's recipe), independent of webhooks.delivery."""
     return "v1=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 

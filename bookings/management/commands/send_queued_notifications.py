@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
 from bookings.reminders import reminders_send_due
-from notifications.services import notifications_send_due
+from notifications.sending import notifications_send_due
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from webhooks.services import webhook_deliveries_send_due
+from webhooks.delivery import webhook_deliveries_send_due
 
 
 class Command(BaseCommand):
