@@ -72,7 +72,7 @@ class BillingInMixin(serializers.Serializer):
 
 
 class EventsInMixin(serializers.Serializer):
-    """`event` (one object) or `events` (a list): both forms of DESIGN §6."""
+    """`event` (one object) or `events` (a list): both forms (docs/architecture.md#http-api-conventions)."""
 
     event = AnswersField(required=False, help_text="title, start, end, resourceIds, attendees?, unitId?, custom "
                                                    "answers by field id. `unitId` names a unit (desk, seat) of one "

@@ -1,4 +1,4 @@
-"""Repeat rules on booking requests (docs/architecture.md#series, the coworking reference's repeat fields).
+"""Repeat rules on booking requests (docs/architecture.md#series).
 
 A requested event may carry `repeat`:
 
