@@ -1,5 +1,5 @@
-"""Series over HTTP: PATCH and DELETE /events/{id} with whichEventsToUpdate (1 this one, 2 this and the later ones, 3
-all: docs/architecture.md#series), on the 4th of 10 weekly occurrences that cross the spring clock change."""
+"""Series over HTTP: PATCH and DELETE /events/{id} with whichEventsToUpdate, the occurrences a change addresses
+(docs/architecture.md#series), on the 4th of 10 weekly occurrences that cross the spring clock change."""
 
 from datetime import UTC, timedelta
 
