@@ -59,7 +59,7 @@ PRICE_HELP = (
 
 
 class BillingInMixin(serializers.Serializer):
-    """What a request says about paying (bookings.billing)."""
+    """What a request says about paying (bookings.validation.billing)."""
 
     discountCode = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=40,
                                          help_text="A discount code of the organization (any letter case); 400 "
