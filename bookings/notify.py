@@ -1,4 +1,4 @@
-"""The emails of the booking lifecycle (DESIGN §9). Called by the services inside their transaction.
+"""The emails of the booking lifecycle (docs/architecture.md#emails). Called by the services inside their transaction.
 
 Each kind has a text and an HTML template under templates/notifications/ (`<kind>.txt`, `<kind>.html`);
 this module gathers what they show: the booking, its events in the venue's local time, the booker's
@@ -40,7 +40,7 @@ SUBJECTS = {
     "admin_new_change_request": "New change request: {title}",
     "admin_booker_canceled": "A booker canceled: {title}",
     "admin_booking_auto_approved": "Booking approved automatically: {title}",
-    # to a visitor the booker brings (issue 9)
+    # to a visitor the booker brings (docs/architecture.md#visitors)
     "visitor_invitation": "You are invited: {title}",
 }
 

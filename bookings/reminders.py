@@ -1,4 +1,4 @@
-"""Reminders before approved events (DESIGN §9): the booker gets one email `module.reminder_hours`
+"""Reminders before approved events (docs/architecture.md#emails): the booker gets one email `module.reminder_hours`
 before each event of an approved booking.
 
 Exactly once per start: `BookingEvent.reminded_for` records the start the reminder was sent for, and is

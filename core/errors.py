@@ -1,5 +1,5 @@
-"""The one family of domain errors. Every error carries a machine code; the API (docs/architecture.md#errors), the admin
-and the public pages each turn it into their own presentation."""
+"""The one family of domain errors (docs/architecture.md#domain-errors). Every error carries a machine code; the API
+(docs/architecture.md#http-api-conventions), the admin and the public pages each turn it into their own presentation."""
 
 import dataclasses
 from dataclasses import dataclass

@@ -130,8 +130,8 @@ def local_shift(moment: datetime, delta: timedelta, tz: ZoneInfo) -> datetime:
 
 FREQUENCIES = {"daily": ("daily", "day"), "weekly": ("weekly", "week"), "monthly": ("monthly", "month"),
                "yearly": ("yearly", "year")}
-# The rule's frequency however it is spelled: RFC 5545 names, and the repeat-cycle numbers of the booking
-# references (what bookings.validation.repeat stores: 1 Daily … 4 Yearly; 5-9 the first … fourth or last
+# The rule's frequency however it is spelled: RFC 5545 names, and the repeat-cycle numbers clients send
+# (what bookings.validation.repeat stores: 1 Daily … 4 Yearly; 5-9 the first … fourth or last
 # weekday of a month; docs/architecture.md#series).
 _FREQUENCY_ALIASES = {
     "DAILY": "daily", "WEEKLY": "weekly", "MONTHLY": "monthly", "YEARLY": "yearly",

@@ -59,7 +59,7 @@ PRICE_HELP = (
 
 
 class BillingInMixin(serializers.Serializer):
-    """What a request says about paying (bookings.billing)."""
+    """What a request says about paying (bookings.validation.billing)."""
 
     discountCode = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=40,
                                          help_text="A discount code of the organization (any letter case); 400 "
@@ -72,7 +72,7 @@ class BillingInMixin(serializers.Serializer):
 
 
 class EventsInMixin(serializers.Serializer):
-    """`event` (one object) or `events` (a list): both forms of DESIGN §6."""
+    """`event` (one object) or `events` (a list): both forms (docs/architecture.md#http-api-conventions)."""
 
     event = AnswersField(required=False, help_text="title, start, end, resourceIds, attendees?, unitId?, custom "
                                                    "answers by field id. `unitId` names a unit (desk, seat) of one "

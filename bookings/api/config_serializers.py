@@ -1,8 +1,8 @@
-"""Wire shapes of configuration: booking modules with their form fields, portals, customers, contacts,
-and the two public module endpoints (DESIGN §6). camelCase keys map to model attributes through
-`source=`; nested `about`, `calendar`, `config` and `bookingForm` read and write the module's flat
-fields (`source="*"`). These serializers check shapes only; the services check what needs the database
-(same organization, unique slugs and emails, field ids of this module)."""
+"""Wire shapes of configuration: booking modules with their form fields, portals, customers, contacts, and the two
+public module endpoints (docs/architecture.md#http-api-conventions). camelCase keys map to model attributes through
+`source=`; nested `about`, `calendar`, `config` and `bookingForm` read and write the module's flat fields
+(`source="*"`). These serializers check shapes only; the services check what needs the database (same organization,
+unique slugs and emails, field ids of this module)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Configuration endpoints of DESIGN §6: booking modules (with their form fields), portals, customers,
-contacts, and the two public module endpoints. Each view parses input, checks the caller's role in the
-object's organization, calls one service, and returns the serializer's representation with an ETag."""
+"""Configuration endpoints (docs/architecture.md#http-api-conventions): booking modules (with their form fields),
+portals, customers, contacts, and the two public module endpoints. Each view parses input, checks the caller's role in
+the object's organization, calls one service, and returns the serializer's representation with an ETag."""
 
 from __future__ import annotations
 

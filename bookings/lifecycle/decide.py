@@ -83,7 +83,7 @@ def booking_approve(
     With `skip_conflicts`, occurrences that break a rule or conflict are left out: their requested times
     (and holds) are removed from the booking, the result's `skipped` lists them and the log names them.
 
-    The price is fixed (bookings.billing.booking_price_fix): `billing_changes` (wire keys discountCode,
+    The price is fixed (bookings.pricing.fixing.booking_price_fix): `billing_changes` (wire keys discountCode,
     doNotUseBookingCredit, invoiceThisContact, purchaseOrder) changes what the request said about paying;
     `accept_available_credit` approves even when less credit is left than the estimate counted on.
     The booking's visitors are invited (unless `notification` says not to email). `access_token` puts the

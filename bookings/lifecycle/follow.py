@@ -132,7 +132,7 @@ def _follow_events(
 class BookingOccurrenceHook:
     """The bookings app's events.hooks.OccurrenceHook, registered by bookings.apps at start-up: it locks
     the bookings of events staff change directly, keeps their requested times in step, and answers for
-    the charges (bookings.billing)."""
+    the charges (bookings.pricing.charges)."""
 
     def lock(self, *, event_ids: Sequence[UUID], actor: Any) -> None:
         booking_events_lock(event_ids=event_ids)

@@ -24,8 +24,8 @@ The rules, in the order they are applied to one event:
    touch the next day): calendar days are what the booker sees, they do not depend on DST, and they fit
    the parts above (each part lies in one day). BOOKING is the price once, whatever the length. When the
    parts chosen for one rate are merged into one line, a day is counted once and a BOOKING rate charged once.
-5. **Override.** Staff's `overridePrice` replaces the rates' amount ("a fixed price for the booking
-   regardless of the rate", second seed). Products are still added and a discount code still applies:
+5. **Override.** Staff's `overridePrice` replaces the rates' amount: a fixed price for the booking
+   regardless of the rate (docs/architecture.md#prices). Products are still added and a discount code still applies:
    they are separate items and the booker's own code. The computed amount is kept in the quote, for the log.
 6. **Products** are added per event: PER_USE is unit price × quantity, PER_MINUTE unit price × the
    event's minutes × quantity. A product must be an active product of one of the event's resources.

@@ -1,11 +1,11 @@
-"""Repeat rules on booking requests (docs/architecture.md#series, the coworking reference's repeat fields).
+"""Repeat rules on booking requests (docs/architecture.md#series).
 
 A requested event may carry `repeat`:
 
     {"repeats": 2, "repeatEvery": 1, "repeatUntil": "2027-04-01",
      "repeatOnMondays": false, ..., "repeatOnSundays": false}
 
-`repeats` is the cycle (eBookingRepeatCycle): 1 Daily, 2 Weekly, 3 Monthly, 4 Yearly, 5 FirstOfMonth,
+`repeats` is the cycle: 1 Daily, 2 Weekly, 3 Monthly, 4 Yearly, 5 FirstOfMonth,
 6 SecondOfMonth, 7 ThirdOfMonth, 8 LastOfMonth, 9 FourthOfMonth. `repeatEvery` is the interval in days,
 weeks, months or years (default 1). `repeatUntil` is a local date, inclusive (required). The weekday flags:
 
@@ -46,7 +46,7 @@ from core.errors import FieldError
 
 
 class Cycle(IntEnum):
-    """eBookingRepeatCycle, the wire values of `repeats`."""
+    """The repeat cycles: the wire values of `repeats`."""
 
     DAILY = 1
     WEEKLY = 2

@@ -1,5 +1,5 @@
 """The API's error body and its one exception handler: every error leaves the API as
-`{"status", "error", "errors": [{"field", "code", "message"}]}` (docs/architecture.md#errors)."""
+`{"status", "error", "errors": [{"field", "code", "message"}]}` (docs/architecture.md#http-api-conventions)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """"Check availability" on the public booking form: what a request with these times would meet
-(bookings.preflight, as `POST /bookings/validate`), the estimate of free times, and free times of the same
+(bookings.validation.public, as `POST /bookings/validate`), the estimate of free times, and free times of the same
 length, offered as buttons, also after a refused request (docs/architecture.md#public-site)."""
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class AvailabilityCheck:
         self.availability = suggested if suggested.problems else None
 
     def check(self) -> Availability | None:
-        """What a request with these times would meet (bookings.preflight, as `POST /bookings/validate`),
+        """What a request with these times would meet (bookings.validation.public, as `POST /bookings/validate`),
         without booking anything. Only the times are assessed: the other answers may still be empty.
         The reasons go next to the times (and into the summary); free times come as buttons."""
         _, events = self.payload()

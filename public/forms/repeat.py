@@ -8,7 +8,7 @@ from core.errors import FieldError
 
 from .fields import Field
 
-# The "Repeats" choices, as bookings.repeat's cycles (the wire values of `repeats`).
+# The "Repeats" choices, as bookings.validation.repeat's cycles (the wire values of `repeats`).
 REPEAT_CHOICES = [
     (str(Cycle.DAILY.value), "Daily"),
     (str(Cycle.WEEKLY.value), "Weekly"),

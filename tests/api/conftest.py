@@ -69,7 +69,8 @@ def other(db) -> Api:
 
 
 def assert_error(response, status: int, code: str | None = None, field: str | None = None) -> dict:
-    """The DESIGN §6 error body, with the given status and (optionally) an error of that code/field."""
+    """The API's error body (docs/architecture.md#http-api-conventions), with the given status and (optionally) an error
+    of that code/field."""
     assert response.status_code == status, (response.status_code, getattr(response, "data", None))
     body = response.json()
     assert set(body) == {"status", "error", "errors"}, body

@@ -1,5 +1,6 @@
-"""The booking endpoints of DESIGN §6 over HTTP: exact response shapes, every error status each endpoint
-can give (with the §6 error body), tenant isolation, paging and filters, and the query budget of the list.
+"""The booking endpoints over HTTP (docs/architecture.md#http-api-conventions): exact response shapes, every error
+status each endpoint can give (with the API's error body), tenant isolation, paging and filters, and the query budget of
+the list.
 
 The helpers at the top (shapes, bodies, service shortcuts) are shared with test_change_requests.py and
 test_journey.py.
@@ -53,18 +54,18 @@ BOOKING_KEYS = frozenset({
     "id", "orgId", "bookingModuleId", "portalId", "customerId", "contactId", "status", "submission", "title",
     "contact", "events", "repeat", "requestNote", "createdAt", "lastUpdatedAt",
     "discountCode", "doNotUseBookingCredit", "invoiceThisContact", "purchaseOrder", "priceTotal",
-    "visitors",  # issue 9
+    "visitors",  # docs/architecture.md#visitors
 })
 STAFF_BOOKING_KEYS = BOOKING_KEYS | {"internalNotes"}
 BOOKING_EVENT_KEYS = frozenset({
     "id", "title", "start", "end", "resourceIds", "attendees", "answers", "eventId", "startLocal", "endLocal",
     "timezone", "repeat", "occurrence", "rateId", "products", "overridePrice", "price",
-    "unitId", "units",  # issue 9
+    "unitId", "units",  # docs/architecture.md#units
 })
 EVENT_KEYS = frozenset({
     "id", "orgId", "title", "description", "start", "end", "status", "resourceIds", "bookingId", "seriesId",
     "createdAt", "lastUpdatedAt", "startLocal", "endLocal", "timezone", "price",
-    "units",  # issue 9
+    "units",  # docs/architecture.md#units
 })
 CHANGE_REQUEST_KEYS = frozenset({"id", "bookingId", "cancellation", "contact", "events", "requestNote", "createdAt"})
 
@@ -110,7 +111,8 @@ def check_booking_event(item: dict) -> dict:
 
 
 def check_booking(item: dict, *, staff: bool = True) -> dict:
-    """The §6 Booking representation, exactly: camelCase keys, UUIDs, integer status, UTC Z datetimes."""
+    """The Booking representation (docs/architecture.md#http-api-conventions), exactly: camelCase keys, UUIDs, integer
+    status, UTC Z datetimes."""
     assert set(item) == (STAFF_BOOKING_KEYS if staff else BOOKING_KEYS), sorted(item)
     for key in ("id", "orgId", "bookingModuleId"):
         assert is_uuid(item[key]), (key, item[key])
@@ -131,7 +133,7 @@ def check_booking(item: dict, *, staff: bool = True) -> dict:
 
 
 def check_event(item: dict) -> dict:
-    """The §6 Event representation."""
+    """The Event representation (docs/architecture.md#http-api-conventions)."""
     assert set(item) == EVENT_KEYS, sorted(item)
     for key in ("id", "orgId"):
         assert is_uuid(item[key])
@@ -430,7 +432,7 @@ SUBMIT_400 = [
     ("event-attendees-over-capacity", _set("event.attendees", 11), "event.attendees", "TOO_MANY_ATTENDEES"),
     ("event-unknown-field", _set("event.colour", "red"), "event.colour", "UNKNOWN_FIELD"),
     ("events-1-start", _second_event_bad_start, "events[1].start", "INVALID"),
-    # the rules of §5
+    # the booking rules (docs/architecture.md#booking-rules)
     ("end-before-start", _set("event.end", lambda s: future(7, 9).isoformat()), "event.end", "END_BEFORE_START"),
     ("in-the-past", lambda b, s: b.update(event=s.event(start=timezone.now() - timedelta(days=1))),
      "event.start", "IN_THE_PAST"),
@@ -797,7 +799,7 @@ def test_list_with_events_uses_the_same_few_queries_for_5_and_200_bookings(api, 
     make_bookings(setup, 5)
     few, body = _list_queries(api.manager)
     assert (len(body["bookings"]), len(body["associatedEvents"])) == (5, 5)
-    assert few <= 10, few  # issue 9 added two, each constant: the events' units and the visitors
+    assert few <= 10, few  # the events' units and the visitors take one query each, whatever their number
 
     make_bookings(setup, 195)
     with django_assert_num_queries(few):

@@ -1,6 +1,6 @@
-"""Change requests over HTTP (DESIGN §4 and §6): the booker's submit with the access token (or staff's),
-the staff list, retrieve, approve and deny, with every error status and tenant isolation. A wrong or
-missing access token must look exactly like a booking that does not exist."""
+"""Change requests over HTTP (docs/architecture.md#change-requests, docs/architecture.md#http-api-conventions): the
+booker's submit with the access token (or staff's), the staff list, retrieve, approve and deny, with every error status
+and tenant isolation. A wrong or missing access token must look exactly like a booking that does not exist."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Events over HTTP (DESIGN §6): the calendar's list with its overlapping window, and the manager's writes
-with booking rules, conflicts, status changes, ETags and tenant isolation."""
+"""Events over HTTP (docs/architecture.md#http-api-conventions): the calendar's list with its overlapping window, and
+the manager's writes with booking rules, conflicts, status changes, ETags and tenant isolation."""
 
 import json
 import uuid
@@ -19,7 +19,7 @@ from tests.factories import BookableHoursFactory, ClosureFactory, EventFactory, 
 EVENT_KEYS = {
     "id", "orgId", "title", "description", "start", "end", "status", "resourceIds", "bookingId", "seriesId",
     "createdAt", "lastUpdatedAt", "startLocal", "endLocal", "timezone", "price",
-    "units",  # issue 9
+    "units",  # docs/architecture.md#units
 }
 NOWHERE = "00000000-0000-4000-8000-000000000000"
 URL = "/api/v1/events"

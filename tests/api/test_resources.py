@@ -1,4 +1,5 @@
-"""Venues, resources (with bookable hours) and resource availability over HTTP (DESIGN §6)."""
+"""Venues, resources (with bookable hours) and resource availability over HTTP
+(docs/architecture.md#http-api-conventions)."""
 
 import json
 import uuid
@@ -20,7 +21,7 @@ RESOURCE_KEYS = {
     "id", "venueId", "orgId", "name", "kind", "description", "capacity", "exclusive", "requiresApproval", "archived",
     "minDurationMinutes", "maxDurationMinutes", "minNoticeMinutes", "maxAdvanceDays", "bufferMinutes",
     "bookableHours", "createdAt", "lastUpdatedAt",
-    "units",  # issue 9
+    "units",  # docs/architecture.md#units
 }
 NOWHERE = "00000000-0000-4000-8000-000000000000"
 

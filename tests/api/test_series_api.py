@@ -1,5 +1,5 @@
-"""Series over HTTP: PATCH and DELETE /events/{id} with whichEventsToUpdate (DESIGN §6, the second
-reference's WhichBookingsToUpdate), on the 4th of 10 weekly occurrences that cross the spring clock change."""
+"""Series over HTTP: PATCH and DELETE /events/{id} with whichEventsToUpdate, the occurrences a change addresses
+(docs/architecture.md#series), on the 4th of 10 weekly occurrences that cross the spring clock change."""
 
 from datetime import UTC, timedelta
 

@@ -1,8 +1,8 @@
-"""Tenant isolation (DESIGN §6), parametrized over every operation of the OpenAPI schema: a token of
-another organization (`other`, an OWNER there) gets 404 for each of setup's objects, whatever the method,
-and the database is unchanged afterwards; it cannot create anything inside setup's organization, nor refer
-to setup's objects from its own (400 NOT_FOUND); its lists show none of setup's ids. The same requests
-with setup's own OWNER token work, so the 404s are about the organization and nothing else.
+"""Tenant isolation (docs/architecture.md#roles-and-tenancy), parametrized over every operation of the OpenAPI schema: a
+token of another organization (`other`, an OWNER there) gets 404 for each of setup's objects, whatever the method, and
+the database is unchanged afterwards; it cannot create anything inside setup's organization, nor refer to setup's
+objects from its own (400 NOT_FOUND); its lists show none of setup's ids. The same requests with setup's own OWNER token
+work, so the 404s are about the organization and nothing else.
 
 A guard test fails when the schema has an operation the tables below do not cover: a new endpoint must be
 added here."""

@@ -1,8 +1,8 @@
-"""XSS (DESIGN §6, "never echo raw HTML"): 33 payloads (script tags, event-handler attributes, javascript:
-URLs, SVG, iframes, styles, objects, encoded, upper-case and broken tags, mutation tricks) put into every
-text a booker or an admin can write, then read back everywhere the API shows them: nothing executable comes
-back. requestNote and the admin's descriptions are basic HTML (sanitized with nh3: harmless formatting and
-http(s) links stay); titles, names and custom answers are plain text (no markup at all).
+"""XSS (never echo raw HTML: docs/adr/0011-nh3-for-html-sanitizing.md): 33 payloads (script tags, event-handler
+attributes, javascript: URLs, SVG, iframes, styles, objects, encoded, upper-case and broken tags, mutation tricks) put
+into every text a booker or an admin can write, then read back everywhere the API shows them: nothing executable comes
+back. requestNote and the admin's descriptions are basic HTML (sanitized with nh3: harmless formatting and http(s) links
+stay); titles, names and custom answers are plain text (no markup at all).
 
 "Executable", checked case-insensitively on every string of every JSON response: a `<script`, an `on…=`
 attribute inside a tag (even an unclosed one: whatever the text is pasted before closes it), a

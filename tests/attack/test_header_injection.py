@@ -1,7 +1,7 @@
-"""Header injection (issue 8.5): a line break -- CR, LF, CRLF, NEL (U+0085), LINE SEPARATOR (U+2028),
-PARAGRAPH SEPARATOR (U+2029) -- in anything that can reach an email header is refused where it is typed:
-the API answers 400 with the field and a code, the public form shows the error at the field and keeps what
-was typed, and no email goes out.
+"""Header injection (docs/architecture.md#security-measures): a line break -- CR, LF, CRLF, NEL (U+0085), LINE SEPARATOR
+(U+2028), PARAGRAPH SEPARATOR (U+2029) -- in anything that can reach an email header is refused where it is typed: the
+API answers 400 with the field and a code, the public form shows the error at the field and keeps what was typed, and no
+email goes out.
 
 What can reach a header: the booking's and each event's title (subjects), the booker's name and email
 (To: "Name <email>"), staff's notification subject (API and admin decision pages), and a change

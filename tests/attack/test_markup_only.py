@@ -1,7 +1,7 @@
-"""A finding of the attack tests (issue 8.5), fixed in bookings/validation.py: plain-text answers lose
-their markup, and a required answer that was nothing but markup (`<b></b>`, `<img src=x>`) used to be
-accepted and stored empty -- a booking with no booker name or no event title, which the admin's approve
-page then refused ("This field is required"). It is now refused at input as REQUIRED."""
+"""A finding of the attack tests (docs/adr/0011-nh3-for-html-sanitizing.md), fixed in bookings/validation/fields.py:
+plain-text answers lose their markup, and a required answer that was nothing but markup (`<b></b>`, `<img src=x>`) used
+to be accepted and stored empty -- a booking with no booker name or no event title, which the admin's approve page then
+refused ("This field is required"). It is now refused at input as REQUIRED."""
 
 import pytest
 

@@ -1,5 +1,5 @@
-"""Tenant isolation sweep (issue 8.5): organization A has one of everything, each name carrying a secret
-marker; members of organization B (an OWNER and a MANAGER there) walk every URL of the admin and every
+"""Tenant isolation sweep (docs/architecture.md#roles-and-tenancy): organization A has one of everything, each name
+carrying a secret marker; members of organization B (an OWNER and a MANAGER there) walk every URL of the admin and every
 operation of the API, with A's ids filled in wherever a URL takes an id, and must find nothing of A.
 
 The URLs are discovered, not listed: the admin's from `admin.site` (each registered ModelAdmin's own URL
@@ -43,7 +43,8 @@ from .tenants import PROJECT_APPS, Tenant, org_path
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # Models of third-party apps with no organization: B's staff may not use their admin at all (403).
 GLOBAL_MODELS = {"auth.User", "auth.Group", "knox.AuthToken", "django_tasks_database.DBTaskResult"}
-# Public by design: anyone may read a LIVE portal's module (DESIGN §6); the sweep checks the others.
+# Public by design: anyone may read a LIVE portal's module (docs/architecture.md#roles-and-tenancy); the sweep checks
+# the others.
 PUBLIC_OPERATIONS = {"GET /api/v1/public/booking-modules/{id}", "GET /api/v1/public/booking-modules/{id}/availability",
                      "POST /api/v1/bookings/submit", "POST /api/v1/bookings/validate",
                      "POST /api/v1/bookings/change-requests/submit"}

@@ -1,10 +1,10 @@
-"""XSS, rendered (issue 8.5): every payload of tests.attack.payloads goes in through the free-text inputs
-of the API, the public form and the staff side, then the pages that show them are opened in chromium --
-the admin's bookings list, booking, decision, change-request, calendar, module and resource pages; the
-public portal, About, calendar, form (re-rendered with errors), private, change and cancel pages -- and
-both bodies of every email. Nothing may execute: no dialog opens (each payload calls alert(N)), no element
-a payload would inject exists (`[id^=xss], .xss`), and the page holds no inline event handler, no
-javascript:/vbscript:/data: link, no frame, object, base, refresh or script of anybody but the site.
+"""XSS, rendered (docs/adr/0011-nh3-for-html-sanitizing.md): every payload of tests.attack.payloads goes in through the
+free-text inputs of the API, the public form and the staff side, then the pages that show them are opened in chromium --
+the admin's bookings list, booking, decision, change-request, calendar, module and resource pages; the public portal,
+About, calendar, form (re-rendered with errors), private, change and cancel pages -- and both bodies of every email.
+Nothing may execute: no dialog opens (each payload calls alert(N)), no element a payload would inject exists
+(`[id^=xss], .xss`), and the page holds no inline event handler, no javascript:/vbscript:/data: link, no frame, object,
+base, refresh or script of anybody but the site.
 
 Inputs: each booking carries a chunk of payloads, one each in its title, event title, contact name and a
 custom text answer, and the whole chunk in a paragraph answer and the request note; staff put more into

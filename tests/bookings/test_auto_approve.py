@@ -1,6 +1,7 @@
-"""Instant confirmation (issue 9): a module with `auto_approve` approves at once a public request whose
-resources all do not require approval and that passes every rule (CONFIRMED events, the approval email with
-the private link, the module admin's notice, a log row by the system); anything else keeps the pending flow."""
+"""Instant confirmation (docs/architecture.md#instant-confirmation): a module with `auto_approve` approves at once a
+public request whose resources all do not require approval and that passes every rule (CONFIRMED events, the approval
+email with the private link, the module admin's notice, a log row by the system); anything else keeps the pending
+flow."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The one validator (bookings/validation.py): built-in and custom fields, their codes and field paths,
+"""The one validator (bookings/validation/): built-in and custom fields, their codes and field paths,
 time zones, offered resources, capacity, and nh3 sanitizing of free HTML."""
 
 import uuid

@@ -1,5 +1,5 @@
-"""Visitors of a booking (issue 9): stored with the request, at most the smallest capacity of its resources,
-one-line names (they reach email headers), invited by email when the booking is approved and not before."""
+"""Visitors of a booking (docs/architecture.md#visitors): stored with the request, at most the smallest capacity of its
+resources, one-line names (they reach email headers), invited by email when the booking is approved and not before."""
 
 from __future__ import annotations
 

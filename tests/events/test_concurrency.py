@@ -1,4 +1,5 @@
-"""Races for one slot (DESIGN §5): real threads, each on its own database connection, released together.
+"""Races for one slot (docs/architecture.md#scheduling-guarantees): real threads, each on its own database connection,
+released together.
 
 Exactly one request may win; every other one must get the domain error (BOOKING_CONFLICT, or
 INVALID_TRANSITION for a booking decided twice), never a database error such as an IntegrityError, a

@@ -1,8 +1,9 @@
-"""The booking rules of DESIGN §5 (events/rules.py), each at its boundary, in the venue's local time.
+"""The booking rules (docs/architecture.md#booking-rules, events/rules.py), each at its boundary, in the venue's local
+time.
 
-Three layers: `check_rules` on its own (every code, one minute either side of each limit), the DST
-changes of Europe/London (§10), and the same rules reached through the booking services, with field
-paths, staff overrides and the log note that records them. Every call passes an explicit `now`.
+Three layers: `check_rules` on its own (every code, one minute either side of each limit), the DST changes of
+Europe/London (docs/architecture.md#time), and the same rules reached through the booking services, with field paths,
+staff overrides and the log note that records them. Every call passes an explicit `now`.
 """
 
 from datetime import UTC, datetime, time, timedelta
@@ -396,7 +397,7 @@ def test_yearly_closure_repeats_in_local_time_across_dst(start, end, closed):
     assert codes(run_rules(resource, on(day, start), on(day, end), now=now)) == (["RESOURCE_CLOSED"] if closed else [])
 
 
-# --- DST (DESIGN §10) -------------------------------------------------------------------------------------
+# --- DST (docs/architecture.md#time) ----------------------------------------------------------------------
 
 DST_NOW = local(2026, 9, 1, 12)
 DST_DAYS = [

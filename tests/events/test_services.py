@@ -1,5 +1,5 @@
-"""The scheduling guarantees of DESIGN §5 at the service level (events.services), on every database, and
-the PostgreSQL exclusion constraint that backs them."""
+"""The scheduling guarantees (docs/architecture.md#scheduling-guarantees) at the service level (events.services), on
+every database, and the PostgreSQL exclusion constraint that backs them."""
 
 import contextlib
 import uuid
@@ -14,7 +14,8 @@ from events.services import EventSpec, conflicts_check, events_delete, events_sa
 from tests.conftest import future, postgres_only
 from tests.factories import EventFactory, ReservationFactory, ResourceFactory
 
-# Active reservations of one exclusive resource that share a moment: must always be empty (DESIGN §5).
+# Active reservations of one exclusive resource that share a moment: must always be empty
+# (docs/architecture.md#scheduling-guarantees).
 OVERLAP_SQL = """
     SELECT a.id, b.id
     FROM events_reservation a

@@ -1,7 +1,7 @@
-"""Units of a resource (issue 9): named desks of a hot-desk area. A named unit is exclusive (no two active
-bookings of one unit overlap: the services under the resource lock, and PostgreSQL's exclusion constraint);
-the resource's capacity holds counting all its reservations, with or without a unit; a request without a
-unit gets the first free one (lowest order) when its reservation is written."""
+"""Units of a resource (docs/architecture.md#units): named desks of a hot-desk area. A named unit is exclusive (no two
+active bookings of one unit overlap: the services under the resource lock, and PostgreSQL's exclusion constraint); the
+resource's capacity holds counting all its reservations, with or without a unit; a request without a unit gets the first
+free one (lowest order) when its reservation is written."""
 
 from __future__ import annotations
 

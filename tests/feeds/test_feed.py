@@ -1,4 +1,4 @@
-"""GET /feeds/<token>.ics: which events a feed shows, how, and to whom (DESIGN §1 "calendar feeds")."""
+"""GET /feeds/<token>.ics: which events a feed shows, how, and to whom (docs/architecture.md#calendar-feeds)."""
 
 from __future__ import annotations
 

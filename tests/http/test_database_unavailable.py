@@ -1,6 +1,6 @@
-"""The API's answer when the database drops out under a request (core/api/errors.py): 503 in the
-DESIGN §6 error body with Retry-After, logged as an error, on every database. test_faults.py drops a real
-PostgreSQL connection; this covers the handler alone, SQLite included ("database is locked")."""
+"""The API's answer when the database drops out under a request (core/api/errors.py): 503 in the API's error body
+(docs/architecture.md#http-api-conventions) with Retry-After, logged as an error, on every database. test_faults.py
+drops a real PostgreSQL connection; this covers the handler alone, SQLite included ("database is locked")."""
 
 import logging
 

@@ -1,5 +1,5 @@
 """Faults: the database connection dropped in the middle of an approval, a worker killed while it talks
-to the email provider, and a provider that hangs (README "Emails", DESIGN §9).
+to the email provider, and a provider that hangs (README "Emails", docs/architecture.md#emails).
 
 The workers are real processes (`manage.py db_worker`, `manage.py send_queued_notifications`) on the test
 database, with tests/http/mailbox.py standing in for the provider.

@@ -1,6 +1,7 @@
-"""Races over HTTP (DESIGN §5, §6): real requests from threads released together against the live server,
-each served by its own server thread on its own PostgreSQL connection. Exactly one may win; every other
-one gets the documented 409 in the §6 error body, never a 5xx.
+"""Races over HTTP (docs/architecture.md#scheduling-guarantees, docs/architecture.md#http-api-conventions): real
+requests from threads released together against the live server, each served by its own server thread on its own
+PostgreSQL connection. Exactly one may win; every other one gets the documented 409 in the API's error body, never a
+5xx.
 """
 
 from collections import Counter
@@ -95,7 +96,7 @@ def test_one_booking_approved_twice_at_once(http):
 
     assert statuses(replies) == {200: 1, 409: 1}, [(r.status, r.body) for r in replies]
     [lost] = [r for r in replies if r.status == 409]
-    # The second waits for the first's row lock, then finds the booking approved (DESIGN §4).
+    # The second waits for the first's row lock, then finds the booking approved (docs/architecture.md#lock-order).
     assert_error(lost, 409, "INVALID_TRANSITION")
     assert Booking.objects.get(pk=booking.pk).status == BookingStatus.APPROVED
     assert BookingLog.objects.filter(booking=booking, action="approve").count() == 1

@@ -1,7 +1,7 @@
-"""The outbox never loses an email (DESIGN §9): a provider outage keeps the booking and queues its
-emails, recovery sends each exactly once, the provider is called outside any transaction, concurrent
-workers never send the same row, a dead worker's row is sent again, and production's database task
-queue really carries the send. Also the provider's delivery tracking webhook."""
+"""The outbox never loses an email (docs/architecture.md#transactional-outbox): a provider outage keeps the booking and
+queues its emails, recovery sends each exactly once, the provider is called outside any transaction, concurrent workers
+never send the same row, a dead worker's row is sent again, and production's database task queue really carries the
+send. Also the provider's delivery tracking webhook."""
 
 import base64
 import signal

@@ -1,7 +1,7 @@
-"""The emails themselves (DESIGN §9, §10): every kind, driven through the real services, as the provider
-receives it: recipients, subject, a text and an HTML body that both tell the booking's facts in the
-venue's local time, the private link only where it exists, the admin's address in the footer, HTML
-escaping, the approved booking's .ics, staff's subject and message, and header safety at input."""
+"""The emails themselves (docs/architecture.md#emails, docs/architecture.md#time): every kind, driven through the real
+services, as the provider receives it: recipients, subject, a text and an HTML body that both tell the booking's facts
+in the venue's local time, the private link only where it exists, the admin's address in the footer, HTML escaping, the
+approved booking's .ics, staff's subject and message, and header safety at input."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Reminders (DESIGN §9): the booker of an approved booking gets one email `reminder_hours` before each
-event, exactly once per start however often or concurrently the sweep runs; a moved event is reminded
-again; pending, denied, canceled and past events, and modules with reminders off, get none."""
+"""Reminders (docs/architecture.md#emails): the booker of an approved booking gets one email `reminder_hours` before
+each event, exactly once per start however often or concurrently the sweep runs; a moved event is reminded again;
+pending, denied, canceled and past events, and modules with reminders off, get none."""
 
 from datetime import timedelta
 from io import StringIO

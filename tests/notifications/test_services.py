@@ -1,5 +1,5 @@
-"""Notifications (DESIGN §9): written in the transaction of the change, sent after commit, retried with
-back-off when the provider fails, never sent twice."""
+"""Notifications (docs/architecture.md#emails): written in the transaction of the change, sent after commit, retried
+with back-off when the provider fails, never sent twice."""
 
 import threading
 from datetime import UTC, datetime, timedelta

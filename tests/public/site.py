@@ -10,7 +10,7 @@ from bookings.models import FieldType, FormSection
 from tests.conftest import LONDON, Setup, future
 from tests.factories import FormFieldFactory
 
-# (section, type, label, extra attributes): one custom question per field type of DESIGN §3.
+# (section, type, label, extra attributes): one custom question per field type (docs/architecture.md#form-fields).
 CUSTOM_FIELDS: list[tuple[str, str, str, dict[str, Any]]] = [
     (FormSection.CONTACT, FieldType.TEXT, "Organisation", {"required": True, "max_value": 40,
                                                            "help_text": "Your club, company or group."}),

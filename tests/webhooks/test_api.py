@@ -1,5 +1,5 @@
-"""The webhook endpoints API (DESIGN §6 conventions): CRUD for admins, read for every member, the secret
-shown once, validation (URL, SSRF, event types) in the §6 error body, tenancy (404), the delivery log."""
+"""The webhook endpoints API (docs/architecture.md#http-api-conventions): CRUD for admins, read for every member, the
+secret shown once, validation (URL, SSRF, event types) in the API's error body, tenancy (404), the delivery log."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Outbound webhooks (DESIGN §9): what each transition emits, the outbox (nothing without a commit), the
-signature, retries at 1 minute / 1 hour / 6 hours against a real HTTP server, timeouts, FAILED, and
-disabling an endpoint that keeps failing (its organization's owners and admins are emailed)."""
+"""Outbound webhooks (docs/architecture.md#webhooks): what each transition emits, the outbox (nothing without a commit),
+the signature, retries at 1 minute / 1 hour / 6 hours against a real HTTP server, timeouts, FAILED, and disabling an
+endpoint that keeps failing (its organization's owners and admins are emailed)."""
 
 from __future__ import annotations
 
