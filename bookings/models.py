@@ -251,7 +251,7 @@ class Booking(BaseModel):
 class BookingEvent(BaseModel):
     """One requested occurrence of a booking, and the Event it became (null until one exists)."""
 
-    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="events")
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="requested_times")
     order = models.PositiveIntegerField(default=0)
     title = models.CharField(max_length=300)
     start = models.DateTimeField()

@@ -464,7 +464,7 @@ def repeat_text(rule: dict[str, Any], first: datetime, count: int) -> str:
 
 
 def booking_events(booking: Booking) -> list[BookingEvent]:
-    return list(booking.events.prefetch_related(
+    return list(booking.requested_times.prefetch_related(
         Prefetch("resources", queryset=Resource.objects.select_related("venue__organization").order_by("name", "pk"))))
 
 
@@ -473,7 +473,7 @@ def event_timezone(be: BookingEvent, booking: Booking) -> ZoneInfo:
 
 
 def _price(booking: Booking) -> dict[str, Any] | None:
-    prices = [public_price(price) for price in booking.events.values_list("price", flat=True)]
+    prices = [public_price(price) for price in booking.requested_times.values_list("price", flat=True)]
     return price_total(prices, booking.organization.currency, public=True) if has_price(prices) else None
 
 

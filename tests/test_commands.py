@@ -125,7 +125,7 @@ def test_the_seeded_form_accepts_a_booking_an_hour_ahead(db):
                  "resourceIds": data["resourceIds"], fields[FieldType.SELECT]: select.options[0],
                  fields[FieldType.NUMBER]: 4}],
     )
-    assert {str(r.pk) for r in result.booking.events.get().resources.all()} == set(data["resourceIds"])
+    assert {str(r.pk) for r in result.booking.requested_times.get().resources.all()} == set(data["resourceIds"])
     assert len(result.events) == 1  # pending requests hold their slots
 
 

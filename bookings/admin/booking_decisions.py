@@ -181,7 +181,7 @@ class BookingDecisionsMixin:
         return booking
 
     def _context(self, request, booking: Booking, action: str, **extra) -> dict[str, Any]:
-        events = list(booking.events.all())
+        events = list(booking.requested_times.all())
         return {
             "title": f"{DECISIONS[action][0]}: {booking.title}",
             "booking": booking,
@@ -220,7 +220,7 @@ class BookingDecisionsMixin:
             return self._approve(request, booking, tz)
 
     def _approve(self, request, booking: Booking, tz):
-        events = list(booking.events.all())
+        events = list(booking.requested_times.all())
         choices = Resource.objects.filter(venue__organization_id=booking.organization_id, archived=False).filter(
             pk__in=[*booking.module.resources.values_list("pk", flat=True),
                     *[r.pk for be in events for r in be.resources.all()]]).select_related("venue").order_by("name")

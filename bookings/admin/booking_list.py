@@ -28,8 +28,8 @@ def _resources_prefetch() -> Prefetch:
     return Prefetch("resources", queryset=Resource.objects.select_related("venue__organization").order_by("name"))
 
 
-def _events_prefetch() -> Prefetch:
-    return Prefetch("events", queryset=BookingEvent.objects.select_related("event__series", "unit")
+def _requested_times_prefetch() -> Prefetch:
+    return Prefetch("requested_times", queryset=BookingEvent.objects.select_related("event__series", "unit")
                     .prefetch_related(_resources_prefetch()).order_by("order", "start"))
 
 
@@ -101,7 +101,7 @@ class BookingListMixin:
         return (
             super().get_queryset(request)
             .select_related("module", "organization", "portal", "decided_by", "discount_code")
-            .prefetch_related(_events_prefetch())
+            .prefetch_related(_requested_times_prefetch())
         )
 
     def get_ordering(self, request):
@@ -130,7 +130,7 @@ class BookingListMixin:
 
     @admin.display(description="Requested (venue time)")
     def requested(self, obj: Booking) -> str:
-        events = list(obj.events.all())
+        events = list(obj.requested_times.all())
         if not events:
             return "—"
         tz = booking_tz(obj, events)
@@ -140,7 +140,7 @@ class BookingListMixin:
 
     @admin.display(description="Resources")
     def resource_names(self, obj: Booking) -> str:
-        names = dict.fromkeys(r.name for be in obj.events.all() for r in be.resources.all())
+        names = dict.fromkeys(r.name for be in obj.requested_times.all() for r in be.resources.all())
         return ", ".join(names) or "—"
 
     @admin.display(description="Status", ordering="status")

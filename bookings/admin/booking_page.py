@@ -80,7 +80,7 @@ class BookingPageMixin:
 
     @admin.display(description="Requested times")
     def requested_events(self, obj: Booking) -> str:
-        events = list(obj.events.all())
+        events = list(obj.requested_times.all())
         if not events:
             return "—"
         held: dict = {}
@@ -137,7 +137,7 @@ class BookingPageMixin:
             lines.append(("Purchase order", obj.purchase_order))
         if obj.do_not_use_booking_credit:
             lines.append(("Booking credit", "not used (the request declined it)"))
-        elif has_price(be.price for be in obj.events.all()):
+        elif has_price(be.price for be in obj.requested_times.all()):
             lines.append(("Booking credit", "used when available"))
         if obj.invoice_this_contact:
             lines.append(("Charged to", "the contact, not the customer"))

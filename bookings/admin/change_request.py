@@ -197,7 +197,8 @@ def comparison_table(change_request: BookingChangeRequest) -> str:
     """Rows of (what, current, requested), the changed ones marked. Times in the venue's timezone,
     resources and custom fields by name."""
     booking: Booking = change_request.booking
-    booking_events = {str(be.pk): be for be in booking.events.prefetch_related("resources__venue__organization")}
+    booking_events = {str(be.pk): be
+                      for be in booking.requested_times.prefetch_related("resources__venue__organization")}
     labels = field_labels(list(FormField.objects.filter(module_id=booking.module_id)))
     tz = booking_tz(booking, list(booking_events.values()))
     if change_request.cancellation:

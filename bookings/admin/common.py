@@ -50,7 +50,7 @@ def status_label(status: int) -> str:
 def booking_tz(booking: Booking, booking_events: list[BookingEvent] | None = None) -> ZoneInfo:
     """The venue's timezone of the booking's first requested resource (what the booker saw), else the
     organization's."""
-    for be in booking_events if booking_events is not None else booking.events.all():
+    for be in booking_events if booking_events is not None else booking.requested_times.all():
         for resource in be.resources.all():
             return resource.venue.tz
     return booking.organization.tz

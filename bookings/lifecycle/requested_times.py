@@ -38,7 +38,7 @@ def _resource_prefetch() -> Prefetch:
 
 
 def load_booking_events(booking: Booking) -> list[BookingEvent]:
-    return list(booking.events.select_related("event", "unit").prefetch_related(_resource_prefetch()))
+    return list(booking.requested_times.select_related("event", "unit").prefetch_related(_resource_prefetch()))
 
 
 def write_booking_events(booking: Booking, clean_events: Sequence[CleanEvent]) -> list[BookingEvent]:

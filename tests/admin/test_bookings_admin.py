@@ -45,7 +45,7 @@ def local_input(moment) -> str:
 
 def approve_post(booking: Booking, **overrides) -> dict:
     """The approve form as the page fills it in, with `overrides`."""
-    events = list(booking.events.prefetch_related("resources"))
+    events = list(booking.requested_times.prefetch_related("resources"))
     data = {
         "events-TOTAL_FORMS": str(len(events)), "events-INITIAL_FORMS": str(len(events)),
         "client_last_updated_at": booking.updated_at.strftime("%Y-%m-%dT%H:%M:%S.%f%z"),
@@ -251,7 +251,7 @@ def test_approve_with_a_changed_end_and_a_message(setup, manager_client, mailout
     assert response.status_code == 302, response.content.decode()[:2000]
     booking.refresh_from_db()
     assert booking.status == S.APPROVED
-    event = booking.events.get().event
+    event = booking.requested_times.get().event
     assert event.status == EventStatus.CONFIRMED and event.end == new_end
     sent = [m for m in mailoutbox if m.to == ["ada@example.com"]]
     assert len(sent) == 1 and "Keys at" in sent[0].body and "reception" in sent[0].body
@@ -385,7 +385,7 @@ def test_a_subject_with_a_line_break_is_refused_at_the_field(setup, manager_clie
 @pytest.mark.parametrize("procedure, event_exists", [("0", True), ("1", False)])
 def test_cancel_cancels_or_deletes_the_events(setup, manager_client, procedure, event_exists):
     booking = with_status(setup, S.APPROVED)
-    event_id = booking.events.get().event_id
+    event_id = booking.requested_times.get().event_id
 
     response = manager_client.post(url("booking_cancel", booking.pk),
                                    {"event_procedure": procedure, "notification-send": "on"})
@@ -473,7 +473,7 @@ def test_approving_a_change_request_applies_it(setup, manager_client, mailoutbox
     assert response.status_code == 302
     change_request.refresh_from_db()
     assert change_request.decision == "APPROVED"
-    event = change_request.booking.events.get().event
+    event = change_request.booking.requested_times.get().event
     assert event.start == future(8, 15)
     assert any("See you then" in m.body for m in mailoutbox)
 
@@ -481,7 +481,7 @@ def test_approving_a_change_request_applies_it(setup, manager_client, mailoutbox
 @pytest.mark.parametrize("procedure, event_exists", [("0", True), ("1", False)])
 def test_approving_a_cancellation_request_follows_the_procedure(setup, manager_client, procedure, event_exists):
     change_request = a_change_request(setup, cancellation=True)
-    event_id = change_request.booking.events.get().event_id
+    event_id = change_request.booking.requested_times.get().event_id
 
     page = manager_client.get(url("bookingchangerequest_approve", change_request.pk))
     assert "Delete them" in page.content.decode()

@@ -40,7 +40,7 @@ def priced_post(booking, **overrides) -> dict:
     data = approve_post(booking)
     data["people-contact"] = str(booking.contact_id or "")  # prefilled too: an empty one unlinks the contact
     data["people-customer"] = str(booking.customer_id or "")
-    for i, be in enumerate(booking.events.order_by("order", "start")):
+    for i, be in enumerate(booking.requested_times.order_by("order", "start")):
         data[f"events-{i}-rate"] = str(be.rate_id or "")
         data[f"events-{i}-override_price"] = "" if be.override_price is None else str(be.override_price)
     data["billing-discount_code"] = booking.discount_code.code if booking.discount_code_id else ""
@@ -98,7 +98,7 @@ def test_a_free_booking_has_no_price_column(setup, manager_client):
 def test_credit_is_shown_with_what_is_left_to_charge(setup, rate, manager_client):
     booking = setup.submit(span(setup)).booking
     BookingCreditFactory(organization=setup.org, contact=booking.contact, amount=D("12.50"), balance=D("12.50"))
-    booking.events.update(price=None)
+    booking.requested_times.update(price=None)
     booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
 
     table = requested_times_table(manager_client.get(url("booking_change", booking.pk)).content.decode())
@@ -154,7 +154,7 @@ def test_approving_with_an_override_price_fixes_that_amount_and_logs_it(setup, r
     assert response.status_code == 302, response.content.decode()[:3000]
     booking.refresh_from_db()
     assert booking.status == S.APPROVED
-    price = Event.objects.get(pk=booking.events.get().event_id).price
+    price = Event.objects.get(pk=booking.requested_times.get().event_id).price
     assert (price["computedAmount"], price["overridePrice"], price["amount"], price["total"], price["fixed"]) == (
         "30.00", "45.50", "45.50", "45.50", True)
     assert Charge.objects.get(booking=booking).amount == D("45.50")
@@ -188,7 +188,7 @@ def test_an_invalid_discount_code_is_shown_at_the_field_and_approves_nothing(set
     assert 'name="billing-discount_code" value="NOPE"' in html and "Nothing was changed." in html
     booking.refresh_from_db()
     assert booking.status == S.PENDING and booking.discount_code_id is None
-    assert booking.events.get().event.status == EventStatus.TENTATIVE
+    assert booking.requested_times.get().event.status == EventStatus.TENTATIVE
     assert not Charge.objects.exists()
 
 

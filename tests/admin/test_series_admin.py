@@ -194,7 +194,7 @@ def test_a_change_request_page_says_how_far_a_series_change_reaches(setup, manag
     from bookings.lifecycle.change_requests import change_request_submit
 
     booking, _, _ = make_booked_series(setup)
-    fourth = booking.events.order_by("start")[3]
+    fourth = booking.requested_times.order_by("start")[3]
     result = change_request_submit(booking_id=booking.pk, actor=setup.staff, events=[{
         "bookingEventId": str(fourth.pk), "title": "Renamed", "whichEventsToUpdate": 2}])
     html = manager_client.get(reverse("admin:bookings_bookingchangerequest_change",

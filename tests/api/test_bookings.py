@@ -280,7 +280,7 @@ def test_submit_as_the_public_returns_the_pending_booking_and_its_access_token(
         "title": "Team meeting",  # defaults to the first event's title
         "contact": {"name": "Ada Lovelace", "email": BOOKER},
         "events": [{
-            "id": str(stored.events.get().pk),
+            "id": str(stored.requested_times.get().pk),
             "title": "Team meeting",
             "start": utc(start),
             "end": utc(start + timedelta(hours=1)),

@@ -139,7 +139,8 @@ def test_approve_with_credit_gone_is_409_and_accept_available_credit_approves(ap
     second = setup.submit(ninety(setup, days=8)).booking
     booking_approve(booking_id=second.pk, actor=setup.staff, client_last_updated_at=None)
     first.refresh_from_db()
-    first.events.update(price={**first.events.get().price, "creditUsed": "30.00"})  # estimated with the credit
+    # estimated with the credit
+    first.requested_times.update(price={**first.requested_times.get().price, "creditUsed": "30.00"})
     url = f"/api/v1/bookings/{first.pk}/approve"
     first.refresh_from_db()
     response = post(api.manager, url, {"clientBookingLastUpdatedAt": iso(first.updated_at)})
@@ -177,7 +178,7 @@ def test_charges_list_shape_and_filters(api, setup, rate):
     charges = response.json()["charges"]
     assert [c["bookingId"] for c in charges] == [str(first.pk), str(second.pk)]
     c = charges[0]
-    be = first.events.get()
+    be = first.requested_times.get()
     assert c == {
         "id": c["id"], "orgId": str(setup.org.pk), "bookingId": str(first.pk), "bookingTitle": "Team meeting",
         "bookingEventId": str(be.pk), "eventId": str(be.event_id), "customerId": str(customer.pk),
@@ -225,7 +226,7 @@ def test_charges_csv_for_a_period(api, setup, rate):
     response = api.viewer.get(f"{CHARGES}.csv", {"start": iso(future(6, 0)), "end": iso(future(8, 0))})
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(response.content.decode())))
-    be = booking.events.get()
+    be = booking.requested_times.get()
     local = be.start.astimezone(setup.venue.tz)
     assert rows == [
         ["date", "organization", "customer", "contact", "booking title", "event start", "event end", "resources",

@@ -499,7 +499,7 @@ def test_delete_an_event_of_a_booking_keeps_the_booking(api, setup):
     [event] = result.events
     assert api.manager.delete(url(event.pk)).status_code == 204
     result.booking.refresh_from_db()
-    assert result.booking.events.get().event is None
+    assert result.booking.requested_times.get().event is None
 
 
 # --- authentication and tenant isolation --------------------------------------------------------------

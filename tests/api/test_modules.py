@@ -167,7 +167,7 @@ def test_answers_of_old_bookings_stay_keyed_by_the_archived_field(api, setup):
     new_field = FormField.objects.get(module=setup.module, label="Agenda")
     answers = {str(field.pk): "x", str(new_field.pk): "y"}
     later = setup.submit(setup.event(start=future(days=9), title="Later", **answers), email="later@example.com")
-    assert later.booking.events.get().answers == {str(new_field.pk): "y"}
+    assert later.booking.requested_times.get().answers == {str(new_field.pk): "y"}
 
 
 @pytest.mark.parametrize(("fields", "code", "path"), [

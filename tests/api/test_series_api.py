@@ -240,7 +240,7 @@ def test_delete_of_booked_occurrences_unlinks_them(api, setup):
 
 def test_a_change_request_with_a_scope_over_the_api(api, setup):
     booking, series_row, events = make_booked_series(setup)
-    fourth = booking.events.order_by("start")[3]
+    fourth = booking.requested_times.order_by("start")[3]
     start = local(fourth.start.astimezone(LONDON).date(), 10, 30)
     response = api.manager.post("/api/v1/bookings/change-requests/submit", {
         "bookingId": str(booking.pk), "events": [{"bookingEventId": str(fourth.pk), "start": z(start),

@@ -53,7 +53,7 @@ def test_approved_at_once_when_allowed(hold):
     assert booking.decided_by is None and booking.decided_at is not None
     [event] = result.events
     assert Event.objects.get(pk=event.pk).status == EventStatus.CONFIRMED
-    assert booking.events.get().event_id == event.pk
+    assert booking.requested_times.get().event_id == event.pk
     assert result.access_token
     assert sent() == [("admin_booking_auto_approved", (ADMIN,)), ("booking_approved", (BOOKER,))]
     approval = Notification.objects.get(kind="booking_approved")

@@ -78,7 +78,7 @@ def amounts(price: dict) -> tuple:
 
 def test_submit_stores_the_estimate_and_consumes_nothing(setup, rate):
     booking = setup.submit(ninety(setup)).booking
-    be = booking.events.get()
+    be = booking.requested_times.get()
     assert amounts(be.price) == ("30.00", "30.00", None, "30.00", "0.00", "30.00", False)
     assert (be.price["rateName"], be.price["quantity"], be.price["currency"]) == ("Standard", "1.5", "GBP")
     assert not Charge.objects.exists() and not CreditUse.objects.exists() and not DiscountCodeUse.objects.exists()
@@ -90,9 +90,9 @@ def test_products_and_a_named_rate_are_priced_into_the_estimate(setup, rate):
     coffee = ProductFactory(resource=setup.room, name="Coffee", unit_price=D("2.50"), unit=ProductUnit.PER_USE)
     # Without rateId the cheapest applies; with it, the named one (if it applies).
     booking = setup.submit(ninety(setup, products=[{"productId": str(coffee.pk), "quantity": 3}])).booking
-    assert amounts(booking.events.get().price)[:2] == ("15.00", "22.50")  # 1.5 h × 10.00 + 3 × 2.50
+    assert amounts(booking.requested_times.get().price)[:2] == ("15.00", "22.50")  # 1.5 h × 10.00 + 3 × 2.50
     booking = setup.submit(ninety(setup, days=8, rateId=str(rate.pk))).booking
-    be = booking.events.get()
+    be = booking.requested_times.get()
     assert (be.rate_id, be.price["amount"]) == (rate.pk, "30.00")
     assert cheap.pk != rate.pk
 
@@ -152,7 +152,7 @@ def test_an_unknown_discount_code_is_refused_on_submit(setup, rate):
 def test_approval_fixes_the_price_on_the_event_and_charges_the_contact(setup, rate):
     booking = setup.submit(ninety(setup), billing_choices=BookingBilling(purchase_order="PO-7")).booking
     result = approve(booking, setup)
-    be = booking.events.get()
+    be = booking.requested_times.get()
     event = Event.objects.get(pk=result.events[0].pk)
     assert event.price == be.price
     assert amounts(event.price) == ("30.00", "30.00", None, "30.00", "0.00", "30.00", True)
@@ -193,7 +193,7 @@ def test_the_fixed_price_survives_a_rate_change(setup, rate):
     # A pending booking estimated before the change is re-priced on approval at the new rate: 1.5 × 99.
     later = setup.submit(ninety(setup, days=9)).booking
     approve(later, setup)
-    assert later.events.get().price["amount"] == "148.50"
+    assert later.requested_times.get().price["amount"] == "148.50"
 
 
 def test_staff_create_approved_with_charge_now_or_invoice_now(setup, rate):
@@ -222,7 +222,7 @@ def test_staff_create_approved_with_charge_now_or_invoice_now(setup, rate):
 def test_a_percentage_code_is_counted_once_on_approval(setup, rate):
     code = DiscountCodeFactory(organization=setup.org, code="SPRING", percentage=D("10"), max_uses_total=5)
     booking = setup.submit(ninety(setup), billing_choices=BookingBilling(discount_code="spring")).booking
-    assert amounts(booking.events.get().price)[:4] == ("30.00", "30.00", "3.00", "27.00")
+    assert amounts(booking.requested_times.get().price)[:4] == ("30.00", "30.00", "3.00", "27.00")
     assert not DiscountCodeUse.objects.exists()
     approve(booking, setup)
     assert list(DiscountCodeUse.objects.values_list("code_id", "booking_id")) == [(code.pk, booking.pk)]
@@ -241,7 +241,7 @@ def test_a_code_used_up_meanwhile_refuses_the_approval_and_changes_nothing(setup
     assert [(e.field, e.code) for e in caught.value.errors] == [("discountCode", "INVALID_DISCOUNT_CODE")]
     second.refresh_from_db()
     assert second.status == BookingStatus.PENDING
-    assert second.events.get().event.status == EventStatus.TENTATIVE
+    assert second.requested_times.get().event.status == EventStatus.TENTATIVE
     assert Charge.objects.filter(booking=second).count() == 0 and DiscountCodeUse.objects.count() == 1
     # Staff may approve it without the code.
     approve(second, setup, billing_changes={"discountCode": ""})
@@ -255,12 +255,12 @@ def test_credit_pays_first_and_a_spent_credit_refuses_the_second_approval(setup,
     first = setup.submit(ninety(setup)).booking
     pot = credit(setup, first.contact, "50.00")
     second = setup.submit(ninety(setup, days=8)).booking  # the same booker: estimated with the same 50.00
-    assert second.events.get().price["creditUsed"] == "30.00"
+    assert second.requested_times.get().price["creditUsed"] == "30.00"
     approve(first, setup)
     pot.refresh_from_db()
     assert pot.balance == D("20.00")
     assert not Charge.objects.exists()  # paid in full by credit: nothing to charge
-    assert Event.objects.get(pk=first.events.get().event_id).price["creditUsed"] == "30.00"
+    assert Event.objects.get(pk=first.requested_times.get().event_id).price["creditUsed"] == "30.00"
     with pytest.raises(CreditUnavailable) as caught:
         approve(second, setup)
     [error] = caught.value.errors
@@ -285,7 +285,7 @@ def test_do_not_use_booking_credit(setup, rate):
 def test_cancel_before_the_start_gives_credit_back_and_reverts_the_charge(setup, rate):
     booking = setup.submit(ninety(setup, days=9), ninety(setup, days=10)).booking
     pot = credit(setup, booking.contact, "40.00")
-    booking.events.update(price=None)  # estimated before the credit existed: approval uses what it finds
+    booking.requested_times.update(price=None)  # estimated before the credit existed: approval uses what it finds
     approve(booking, setup)  # 30.00 + 30.00: 40.00 from credit (the earliest first), 20.00 charged
     pot.refresh_from_db()
     assert pot.balance == D("0.00")
@@ -325,7 +325,7 @@ def test_staff_override_after_approval_re_fixes_the_price_and_the_charge(setup, 
     event.refresh_from_db()
     assert amounts(event.price) == ("12.35", "16.35", None, "16.35", "0.00", "16.35", True)
     assert (event.price["computedAmount"], event.price["overridePrice"]) == ("30.00", "12.35")
-    assert booking.events.get().price == event.price
+    assert booking.requested_times.get().price == event.price
     assert Charge.objects.get().amount == D("16.35")
     log = BookingLog.objects.get(booking=booking, action="price_override")
     assert log.note == "Team meeting: override 12.35 GBP replaces computed 30.00 (was 30.00)"
@@ -397,7 +397,7 @@ def test_4_updates_the_events_not_charged(setup, charged_series):
     titles = list(Event.objects.filter(series=series).order_by("start").values_list("title", flat=True))
     assert titles == ["Renamed"] * 2 + ["Weekly sync"] + ["Renamed"] * 2 + ["Weekly sync"] + ["Renamed"] \
         + ["Weekly sync"] + ["Renamed"] * 2
-    assert list(booking.events.order_by("start").values_list("title", flat=True)) == titles
+    assert list(booking.requested_times.order_by("start").values_list("title", flat=True)) == titles
 
 
 def test_4_addressed_to_a_charged_occurrence_is_refused(setup, charged_series):
@@ -442,7 +442,7 @@ def test_8_reverts_all_charges_of_the_series_that_are_not_final(setup, charged_s
 
 def test_a_change_request_cannot_use_the_charge_scopes(setup, rate):
     booking, _, events = make_booked_series(setup, count=3)
-    be = booking.events.get(event=events[0])
+    be = booking.requested_times.get(event=events[0])
     with pytest.raises(ValidationFailed) as caught:
         change_request_submit(booking_id=booking.pk, actor=Actor.booker("ada@example.com"),
                               events=[{"bookingEventId": str(be.pk), "title": "X", "whichEventsToUpdate": 4}])

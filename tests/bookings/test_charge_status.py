@@ -93,7 +93,7 @@ def test_invoicing_a_charged_charge_keeps_when_it_was_charged(setup) -> None:
 @pytest.mark.parametrize("status", [S.REVERTED, 99])
 def test_a_new_charge_starts_not_charged_charged_or_invoiced(setup, status) -> None:
     booking = BookingFactory(module=setup.module)
-    be = booking.events.create(title="x", start=future(3, 10), end=future(3, 11))
+    be = booking.requested_times.create(title="x", start=future(3, 10), end=future(3, 11))
     now = timezone.now()
     assert charge_new(booking=booking, booking_event=be, amount=D("1"), currency="GBP", now=now).status == S.NOT_CHARGED
     invoiced = charge_new(booking=booking, booking_event=be, amount=D("1"), currency="GBP", status=S.INVOICED, now=now)

@@ -284,7 +284,7 @@ def test_a_series_is_capped_by_the_modules_max_occurrences(setup):
         "event.repeat.repeatUntil", "TOO_MANY_OCCURRENCES", 5)
     assert Booking.objects.count() == 0
     result = setup.submit(weekly(setup, 5), now=NOW)
-    assert result.booking.events.count() == 5
+    assert result.booking.requested_times.count() == 5
 
 
 def test_the_default_cap_is_150(setup):
@@ -379,9 +379,9 @@ def test_staff_create_with_skip_conflicts_books_the_other_nine_and_reports_the_s
     result = booking_create(module=setup.module, actor=setup.staff, status=BookingStatus.PENDING, contact=contact(),
                             events=[weekly(setup)], single_event=True, skip_conflicts=True, now=NOW)
     booking = result.booking
-    assert booking.events.count() == 9
-    assert [be.occurrence for be in booking.events.all()] == [0, 1, 2, 3, 4, 5, 7, 8, 9]
-    assert monday(6) not in [be.start for be in booking.events.all()]
+    assert booking.requested_times.count() == 9
+    assert [be.occurrence for be in booking.requested_times.all()] == [0, 1, 2, 3, 4, 5, 7, 8, 9]
+    assert monday(6) not in [be.start for be in booking.requested_times.all()]
     [skipped] = result.skipped
     assert (skipped.field, skipped.code, skipped.meta["date"]) == ("event.occurrences[6]", "BOOKING_CONFLICT",
                                                                   "2027-02-15")
@@ -402,7 +402,7 @@ def test_staff_create_approved_with_skip_conflicts_makes_nine_confirmed_events_i
     assert len(result.events) == 9 and {e.status for e in result.events} == {EventStatus.CONFIRMED}
     series = EventSeries.objects.get()
     assert series.events.count() == 9
-    assert [be.event_id for be in result.booking.events.all()] == [e.pk for e in result.events]
+    assert [be.event_id for be in result.booking.requested_times.all()] == [e.pk for e in result.events]
 
 
 def test_without_skip_conflicts_staff_create_is_refused_too(setup):
@@ -493,7 +493,7 @@ def test_approval_with_skip_conflicts_makes_a_series_of_nine(setup_no_hold):
     assert [(e.field, e.meta["date"]) for e in result.skipped] == [("events[6]", "2027-02-15")]
     booking.refresh_from_db()
     assert booking.status == BookingStatus.APPROVED
-    assert booking.events.count() == 9 and not booking.events.filter(start=monday(6)).exists()
+    assert booking.requested_times.count() == 9 and not booking.requested_times.filter(start=monday(6)).exists()
     log = BookingLog.objects.filter(booking=booking, action="approve").get()
     assert log.note == "Skipped 1 occurrence: Mon 15 Feb 2027 09:00 BOOKING_CONFLICT"
     assert len(log.before["events"]) == 10 and len(log.after["events"]) == 9
@@ -525,17 +525,17 @@ def test_a_series_approved_after_its_module_stopped_holding_joins_the_holds_seri
 
 def test_a_change_request_cannot_add_a_repeat(setup):
     booking = setup.submit(setup.event(monday()), now=NOW).booking
-    be = booking.events.get()
+    be = booking.requested_times.get()
     with pytest.raises(ImmutableField) as caught:
         change_request_submit(booking_id=booking.pk, actor=Actor.booker("ada@example.com"), now=NOW,
                               events=[{"bookingEventId": str(be.pk), "repeat": rule(Cycle.WEEKLY, "2027-03-01")}])
     assert [(e.field, e.code) for e in caught.value.errors] == [("event.repeat", "IMMUTABLE_FIELD")]
-    assert booking.events.count() == 1
+    assert booking.requested_times.count() == 1
 
 
 def test_approval_edits_cannot_add_occurrences(setup):
     booking = setup.submit(weekly(setup, 2), now=NOW).booking
-    be = booking.events.first()
+    be = booking.requested_times.first()
     with pytest.raises(ImmutableField):
         booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None, now=NOW,
                         event_edits=[{"bookingEventId": str(be.pk), "repeat": rule(Cycle.DAILY, "2027-03-01")}])
@@ -545,7 +545,7 @@ def test_approval_edits_cannot_add_occurrences(setup):
 
 def test_one_occurrence_can_still_be_moved_by_a_change_request(setup):
     booking = setup.submit(weekly(setup, 3), now=NOW).booking
-    second = booking.events.get(occurrence=1)
+    second = booking.requested_times.get(occurrence=1)
     change_request_submit(booking_id=booking.pk, actor=Actor.booker("ada@example.com"), now=NOW, events=[{
         "bookingEventId": str(second.pk), "start": monday(1, 11).isoformat(), "end": monday(1, 12).isoformat()}])
     second.refresh_from_db()
@@ -592,7 +592,7 @@ def test_the_conflict_check_is_one_query_for_10_or_100_occurrences(hold, setup):
         event = setup.event(first, repeat=rule(Cycle.DAILY, until))
         with CaptureQueriesContext(connection) as ctx:  # a new booker each time: the same work but the times
             result = setup.submit(event, email=f"booker{count}@example.com", now=NOW)
-        assert result.booking.events.count() == count
+        assert result.booking.requested_times.count() == count
         # Everything but the inserts, which a database may split into batches (SQLite: 999 parameters each).
         others = [q for q in ctx.captured_queries if not q["sql"].lstrip().upper().startswith("INSERT")]
         counts[count] = (len(overlap_reads(ctx.captured_queries)), len(reservation_reads(ctx.captured_queries)),

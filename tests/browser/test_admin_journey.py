@@ -54,7 +54,7 @@ def test_a_manager_works_through_the_queue(page, admin_login, live_server):
     page.wait_for_selector(".messagelist .success")
     choir.refresh_from_db()
     assert choir.status == BookingStatus.APPROVED
-    assert choir.events.get().event.end == future(5, 12, 30)
+    assert choir.requested_times.get().event.end == future(5, 12, 30)
     sent = [m for m in mail.outbox if m.to == ["maria@example.com"]]
     assert len(sent) == 1 and "The keys are at reception." in sent[0].body
 
@@ -67,7 +67,7 @@ def test_a_manager_works_through_the_queue(page, admin_login, live_server):
     assert party.status == BookingStatus.DENIED
 
     # Cancel an approved one and delete its events.
-    event_id = board.events.get().event_id
+    event_id = board.requested_times.get().event_id
     open_booking(page, "Board meeting")
     page.click(".object-tools a:text-is('Cancel booking')")
     page.check("input[name=event_procedure][value='1']")
@@ -85,7 +85,7 @@ def test_a_manager_works_through_the_queue(page, admin_login, live_server):
     page.click("input[type=submit][value=Approve]")
     page.wait_for_selector(".messagelist .success")
     assert BookingChangeRequest.objects.get(booking=club).decision == "APPROVED"
-    assert Booking.objects.get(pk=club.pk).events.get().event.start == future(9, 19)
+    assert Booking.objects.get(pk=club.pk).requested_times.get().event.start == future(9, 19)
 
     # The week of the approved choir practice.
     page.goto(f"/admin/events/event/calendar/?venue={setup.venue.pk}&week={future(5).date().isoformat()}")

@@ -160,7 +160,7 @@ def test_a_booker_books_follows_changes_and_cancels(booker, live_server):
     assert f"{start:%a} {start.day} {start:%b %Y}, 10:00–11:00" in page.locator("main").inner_text()
     shot(page, "public-confirmation")
     booking = Booking.objects.get(contact_answers__email="ada@example.com")
-    assert sorted(booking.events.get().answers[str(site.fields["Equipment"].pk)]) == ["Microphone", "Piano"]
+    assert sorted(booking.requested_times.get().answers[str(site.fields["Equipment"].pk)]) == ["Microphone", "Piano"]
 
     # The private link, from the email.
     [received] = wait_for_email("ada@example.com")
@@ -179,7 +179,7 @@ def test_a_booker_books_follows_changes_and_cancels(booker, live_server):
     page.click("button.primary:text-is('Save changes')")
     page.wait_for_selector(".message-success:has-text('Your changes are saved.')")
     assert "10:00–12:00" in page.locator(".event-list").inner_text()
-    assert booking.events.get().end == start + timedelta(hours=2)
+    assert booking.requested_times.get().end == start + timedelta(hours=2)
 
     # And a cancellation.
     page.click("a.button:text-is('Cancel booking')")
@@ -220,6 +220,6 @@ def test_several_dates_in_one_request_without_javascript(browser, live_server, b
         page.press("#id_events-1-end", "Enter")  # Enter sends the request, it does not remove a date
         page.wait_for_selector("h1:text-is('Thank you, your request is sent')")
         booking = Booking.objects.get()
-        assert [e.start for e in booking.events.order_by("start")] == [future(4, 18), future(11, 18)]
+        assert [e.start for e in booking.requested_times.order_by("start")] == [future(4, 18), future(11, 18)]
     finally:
         context.close()

@@ -65,5 +65,5 @@ def test_a_booker_checks_picks_a_suggestion_repeats_weekly_and_sees_the_dates(bo
         day = nearest + timedelta(weeks=k)
         assert f"{day:%a} {day.day} {day:%b %Y}, 11:00–12:00" in dates
     shot(page, "public-repeat-confirmation")
-    assert Booking.objects.get().events.count() == 4
+    assert Booking.objects.get().requested_times.count() == 4
     assert not page.console_errors, page.console_errors

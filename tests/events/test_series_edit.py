@@ -291,7 +291,7 @@ def test_scope_parsing_and_wall_clock_helpers():
 def test_booking_events_follow_a_scoped_move_and_the_booking_logs_it(setup):
     booking, series_row, events = make_booked_series(setup)
     stamp = booking.updated_at
-    before = list(booking.events.order_by("start").values_list("start", "end"))
+    before = list(booking.requested_times.order_by("start").values_list("start", "end"))
     occurrences_update(event=events[3], which=WhichEvents.THIS_AND_FUTURE, start=events[3].start + timedelta(
         minutes=90), end=events[3].end + timedelta(minutes=90), resource_ids=[setup.hall.pk], actor=setup.manager)
     after = list(BookingEvent.objects.filter(booking=booking).order_by("start"))
@@ -319,14 +319,14 @@ def test_booking_events_are_unlinked_when_their_occurrences_are_deleted(setup):
 def test_a_refused_change_leaves_the_booking_alone(setup):
     booking, series_row, events = make_booked_series(setup)
     logs = BookingLog.objects.filter(booking=booking).count()
-    before = list(booking.events.order_by("start").values_list("start", "end"))
+    before = list(booking.requested_times.order_by("start").values_list("start", "end"))
     day = events[8].start.astimezone(LONDON).date()
     events_save(organization=setup.org, specs=[EventSpec(title="Taken", start=local(day, 10), end=local(day, 11),
                                                          resource_ids=[setup.room.pk])])
     with pytest.raises(BookingConflict):
         occurrences_update(event=events[3], which=WhichEvents.ALL, start=events[3].start + HOUR,
                            end=events[3].end + HOUR)
-    assert list(booking.events.order_by("start").values_list("start", "end")) == before
+    assert list(booking.requested_times.order_by("start").values_list("start", "end")) == before
     assert BookingLog.objects.filter(booking=booking).count() == logs
 
 
@@ -335,7 +335,7 @@ def test_a_refused_change_leaves_the_booking_alone(setup):
 
 def test_a_change_request_with_a_scope_is_applied_on_approval(setup):
     booking, series_row, events = make_booked_series(setup)
-    booking_events = list(booking.events.order_by("start"))
+    booking_events = list(booking.requested_times.order_by("start"))
     fourth = booking_events[3]
     start = fourth.start + timedelta(minutes=90)
     result = change_request_submit(booking_id=booking.pk, actor=setup.staff, events=[{
@@ -359,7 +359,7 @@ def test_a_change_request_with_a_scope_is_applied_on_approval(setup):
 
 def test_a_change_request_for_all_occurrences_retitles_them(setup):
     booking, series_row, events = make_booked_series(setup)
-    fourth = booking.events.order_by("start")[3]
+    fourth = booking.requested_times.order_by("start")[3]
     result = change_request_submit(booking_id=booking.pk, actor=setup.staff, events=[{
         "bookingEventId": str(fourth.pk), "title": "Renamed sync", "whichEventsToUpdate": 3}])
     assert result.change_request.event_changes == [{"bookingEventId": str(fourth.pk), "title": "Renamed sync",
@@ -371,7 +371,7 @@ def test_a_change_request_for_all_occurrences_retitles_them(setup):
 
 def test_a_scoped_change_request_that_conflicts_on_approval_changes_nothing(setup):
     booking, series_row, events = make_booked_series(setup)
-    fourth = booking.events.order_by("start")[3]
+    fourth = booking.requested_times.order_by("start")[3]
     start = fourth.start + HOUR
     result = change_request_submit(booking_id=booking.pk, actor=setup.staff, events=[{
         "bookingEventId": str(fourth.pk), "start": start.isoformat(), "end": (start + HOUR).isoformat(),
@@ -388,7 +388,7 @@ def test_a_scoped_change_request_that_conflicts_on_approval_changes_nothing(setu
 
 def test_a_change_request_scope_is_checked(setup):
     booking, _, _ = make_booked_series(setup)
-    fourth = booking.events.order_by("start")[3]
+    fourth = booking.requested_times.order_by("start")[3]
     for value, code in ((4, "NOT_SUPPORTED"), (5, "INVALID_CHOICE"), ("all", "INVALID_CHOICE")):
         with pytest.raises(ValidationFailed) as caught:
             change_request_submit(booking_id=booking.pk, actor=setup.staff, events=[{

@@ -180,7 +180,7 @@ def desk_event(desks: Desks, start, end, unit=None, **kwargs) -> dict:
 def test_a_request_for_a_desk_held_by_another_request_conflicts(desks):
     first = desks.setup.submit(desk_event(desks, at(9), at(12), desks.a))
     assert unit_of(first.events[0]) == desks.a
-    assert first.booking.events.get().unit == desks.a
+    assert first.booking.requested_times.get().unit == desks.a
     with pytest.raises(BookingConflict) as caught:
         desks.setup.submit(desk_event(desks, at(10), at(11), desks.a), email="grace@example.com")
     assert [(e.field, e.code) for e in caught.value.errors] == [("event.unitId", "BOOKING_CONFLICT")]
@@ -191,7 +191,7 @@ def test_approval_assigns_a_free_desk_when_none_was_asked_for(setup_no_hold):
     desks = Desks(setup_no_hold)
     taken = desks.book(at(9), at(10))  # Desk C
     result = desks.setup.submit(desk_event(desks, at(9), at(10)))
-    assert result.events == [] and result.booking.events.get().unit is None
+    assert result.events == [] and result.booking.requested_times.get().unit is None
     approved = booking_approve(booking_id=result.booking.pk, actor=desks.setup.staff, client_last_updated_at=None)
     assert unit_of(taken) == desks.c and unit_of(approved.events[0]) == desks.a
 
@@ -208,7 +208,7 @@ def test_approval_with_other_resources_drops_the_requested_unit(desks):
     result = desks.setup.submit(desk_event(desks, at(9), at(10), desks.a))
     approved = booking_approve(booking_id=result.booking.pk, actor=desks.setup.staff, client_last_updated_at=None,
                                event_edits=[{"resourceIds": [str(desks.setup.room.pk)]}])
-    be = approved.booking.events.get()
+    be = approved.booking.requested_times.get()
     assert be.unit is None and [r.pk for r in be.resources.all()] == [desks.setup.room.pk]
     assert Reservation.objects.get(event=approved.events[0]).unit is None
 

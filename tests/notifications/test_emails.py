@@ -108,7 +108,7 @@ def canceled_by_booker(setup: Setup) -> Scenario:
 
 def changed_while_pending(setup: Setup) -> Scenario:
     scenario = submitted(setup)
-    first = scenario.booking.events.order_by("order").first()
+    first = scenario.booking.requested_times.order_by("order").first()
     start = future(days=12, hour=9, tz=NEW_YORK)
     change_request_submit(booking_id=scenario.booking.pk, actor=BOOKER_ACTOR, events=[
         {"bookingEventId": str(first.pk), "start": start.isoformat(), "end": (start + timedelta(hours=2)).isoformat()}])
@@ -117,7 +117,7 @@ def changed_while_pending(setup: Setup) -> Scenario:
 
 def change_requested(setup: Setup) -> Scenario:
     scenario = approved(setup)
-    first = scenario.booking.events.order_by("order").first()
+    first = scenario.booking.requested_times.order_by("order").first()
     start = future(days=13, hour=15, tz=NEW_YORK)
     end = start + timedelta(hours=1)
     change_request_submit(booking_id=scenario.booking.pk, actor=BOOKER_ACTOR, request_note="<p>Running late</p>",
@@ -143,7 +143,7 @@ def change_denied(setup: Setup) -> Scenario:
 def reminded(setup: Setup) -> Scenario:
     scenario = approved(setup)
     with transaction.atomic():  # as the reminder sweep calls it: inside its own transaction
-        notify_booker(scenario.booking, "booking_reminder", list(scenario.booking.events.all()))
+        notify_booker(scenario.booking, "booking_reminder", list(scenario.booking.requested_times.all()))
     return scenario
 
 
@@ -238,7 +238,7 @@ def test_each_email_tells_the_booking_in_both_bodies(ny_setup, mailoutbox, djang
 
     # Every event, in New York time (the venue's), with the zone named: not London (the
     # organization's) and not UTC.
-    events = list(result.booking.events.order_by("order"))
+    events = list(result.booking.requested_times.order_by("order"))
     assert len(events) == 2
     for be in events:
         when = local_when(be, NEW_YORK)
@@ -324,7 +324,7 @@ def test_html_escapes_every_stored_value(setup, kind):
         title="<b>x</b>", contact_answers={"name": "<script>alert(1)</script>", "email": BOOKER})
     BookingEvent.objects.filter(booking=booking).update(title='<img src=x onerror="alert(2)">')
     booking = Booking.objects.select_related("organization", "module__admin_user").get(pk=booking.pk)
-    events = list(booking.events.prefetch_related("resources__venue"))
+    events = list(booking.requested_times.prefetch_related("resources__venue"))
     change_request = BookingChangeRequestFactory(booking=booking, event_changes=[
         {"bookingEventId": str(events[0].pk), "title": "<i>moved</i>"}])
     Notification.objects.all().delete()
@@ -350,7 +350,7 @@ def check_ics(content: str | bytes, booking: Booking) -> None:
     calendar = Calendar.from_ical(content)
     assert calendar["METHOD"] == "PUBLISH" and calendar["VERSION"] == "2.0" and calendar["PRODID"]
     vevents = calendar.walk("VEVENT")
-    booking_events = list(booking.events.order_by("order").prefetch_related("resources__venue"))
+    booking_events = list(booking.requested_times.order_by("order").prefetch_related("resources__venue"))
     assert len(vevents) == len(booking_events) == 2
     for vevent, be in zip(vevents, booking_events, strict=True):
         assert str(vevent["UID"]) == f"{be.pk}@allot"
@@ -509,7 +509,7 @@ def test_surrounding_whitespace_is_only_trimmed(api, setup):
 def test_a_change_request_with_a_line_break_in_a_title_is_refused(setup):
     booking = setup.submit().booking
     booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
-    first = booking.events.get()
+    first = booking.requested_times.get()
     with pytest.raises(ValidationFailed) as caught:
         change_request_submit(booking_id=booking.pk, actor=BOOKER_ACTOR,
                               events=[{"bookingEventId": str(first.pk), "title": "New\nBcc: eve@example.com"}])

@@ -64,7 +64,7 @@ def test_a_reminder_is_written_once_for_an_approved_event_within_the_window(
     assert row.related == booking
     assert row.status == NotificationStatus.SENT  # sent by the task after the reminder's commit
     assert [m.to for m in mail.outbox] == [["ada@example.com"]]
-    be = booking.events.get()
+    be = booking.requested_times.get()
     assert be.reminded_for == be.start
     # Again, and later again: nothing more.
     with django_capture_on_commit_callbacks(execute=True):
@@ -113,7 +113,7 @@ def test_no_reminder_unless_approved(setup, status):
 
 def test_no_reminder_for_a_canceled_event_of_an_approved_booking(setup):
     booking = booking_at(setup, soon(10), soon(12))
-    first, second = booking.events.order_by("start")
+    first, second = booking.requested_times.order_by("start")
     events_set_status(events=[first.event], status=EventStatus.CANCELED)
     assert reminders_send_due() == 1
     assert BookingEvent.objects.get(pk=second.pk).reminded_for == second.start
@@ -122,7 +122,7 @@ def test_no_reminder_for_a_canceled_event_of_an_approved_booking(setup):
 
 def test_no_reminder_for_past_events(setup):
     booking = booking_at(setup, soon(10))
-    start = booking.events.get().start
+    start = booking.requested_times.get().start
     assert reminders_send_due(now=start) == 0  # starting now: too late
     assert reminders_send_due(now=start + timedelta(hours=1)) == 0
     assert reminders() == []
@@ -133,14 +133,14 @@ def test_every_event_of_a_booking_gets_its_own_reminder(setup):
     assert reminders_send_due() == 2
     assert reminders_send_due(now=timezone.now() + timedelta(hours=27)) == 1
     assert len(reminders(booking)) == 3
-    assert set(booking.events.values_list("reminded_for", flat=True)) == set(
-        booking.events.values_list("start", flat=True))
+    assert set(booking.requested_times.values_list("reminded_for", flat=True)) == set(
+        booking.requested_times.values_list("start", flat=True))
 
 
 def test_a_moved_event_is_reminded_again(setup):
     booking = booking_at(setup, soon(10))
     assert reminders_send_due() == 1
-    be = booking.events.get()
+    be = booking.requested_times.get()
     new_start = soon(12)
     request = change_request_submit(
         booking_id=booking.pk, actor=Actor.booker("ada@example.com"),
@@ -158,7 +158,7 @@ def test_a_moved_event_is_reminded_again(setup):
 
 def test_an_event_moved_out_of_the_window_waits_for_its_new_window(setup):
     booking = booking_at(setup, soon(10))
-    be = booking.events.get()
+    be = booking.requested_times.get()
     new_start = soon(60)
     request = change_request_submit(
         booking_id=booking.pk, actor=Actor.booker("ada@example.com"),
@@ -202,7 +202,7 @@ def test_a_broken_reminder_does_not_stop_the_others(setup, monkeypatch):
     monkeypatch.setattr(module, "notify_booker", flaky)
     assert reminders_send_due() == 1
     assert [r.object_id for r in reminders()] == [second.pk]
-    assert first.events.get().reminded_for is None  # its claim rolled back with the failure
+    assert first.requested_times.get().reminded_for is None  # its claim rolled back with the failure
     monkeypatch.setattr(module, "notify_booker", real)
     assert reminders_send_due() == 1
     assert {r.object_id for r in reminders()} == {first.pk, second.pk}

@@ -60,7 +60,7 @@ def test_a_complete_request_is_stored_emailed_and_confirmed(site, client, mailou
         f["Billing email"]: "treasurer@example.com", f["Emergency phone"]: "+44 20 7946 0000",
         f["Send me the newsletter"]: True,
     }
-    be = booking.events.get()
+    be = booking.requested_times.get()
     assert (be.start, be.end, be.attendees) == (start, start + timedelta(hours=2), 8)
     assert list(be.resources.all()) == [site.room]
     assert be.answers == {
@@ -236,7 +236,7 @@ def test_a_request_with_several_dates_becomes_one_booking_with_several_events(si
 
     assert response.status_code == 302
     booking = Booking.objects.get()
-    events = list(booking.events.order_by("start"))
+    events = list(booking.requested_times.order_by("start"))
     assert [(e.start, e.end) for e in events] == [(future(5, 10), future(5, 11)), (future(12, 10), future(12, 12))]
     assert [list(e.resources.all()) for e in events] == [[site.room], [site.hall]]
 

@@ -416,7 +416,7 @@ def test_pages_show_the_organization_and_the_module_title(site, client):
 def test_event_status_enum_used_by_the_grid(site):
     # The grid reads statuses through bookings.selectors.public_busy; a canceled event frees its slot.
     booking = site.submit(site.event(start=future(3, 10))).booking
-    event = booking.events.get().event
+    event = booking.requested_times.get().event
     assert event.status == EventStatus.TENTATIVE
     from bookings.lifecycle.change_requests import booking_cancel_by_booker
     from core.actor import Actor

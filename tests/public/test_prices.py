@@ -49,7 +49,7 @@ def test_the_confirmation_and_private_pages_show_the_price_but_never_credit(clie
     sent = text(client.get(response["Location"]))
     assert "Estimated price: 30.00 GBP. The price is fixed when your request is approved" in sent
     booking = Booking.objects.get()
-    assert booking.events.get().price["creditUsed"] == "30.00"  # staff see it; the booker does not
+    assert booking.requested_times.get().price["creditUsed"] == "30.00"  # staff see it; the booker does not
     [link] = {private_path(mail) for mail in mailoutbox if mail.to == ["ada@example.com"]}
     assert "Estimated price: 30.00 GBP" in text(client.get(link))
     booking_approve(booking_id=booking.pk, actor=site.staff, client_last_updated_at=None)

@@ -128,7 +128,7 @@ def test_a_pending_request_is_changed_at_once(site, submitted, client, mailoutbo
                                change_data(site, form, **{"events-0-end": local_input(future(5, 12))}))
 
     assert response.status_code == 302 and response["Location"] == link
-    be = booking.events.get()
+    be = booking.requested_times.get()
     assert (be.start, be.end) == (future(5, 10), future(5, 12))
     assert be.event.end == future(5, 12) and be.event.status == EventStatus.TENTATIVE  # the hold moved along
     page = html(client.get(link))
@@ -152,7 +152,7 @@ def test_an_approved_booking_gets_a_change_request(site, submitted, client):
     assert (change["start"], change["end"]) == (future(5, 14).isoformat(), future(5, 15).isoformat())
     assert set(change) == {"bookingEventId", "start", "end"}  # only what changed
     booking.refresh_from_db()
-    assert booking.status == BookingStatus.APPROVED and booking.events.get().start == future(5, 10)
+    assert booking.status == BookingStatus.APPROVED and booking.requested_times.get().start == future(5, 10)
     page = html(client.get(link))
     assert "We received your change request." in page and "You asked for a change." in page
 
@@ -177,7 +177,7 @@ def test_a_change_into_a_taken_slot_is_refused_at_the_field(site, submitted, cli
 
     assert field_error(page, "events-0-resourceIds").startswith("Room is already booked at that time.")
     assert "Secret party" not in page
-    assert booking.events.get().start == future(5, 10)
+    assert booking.requested_times.get().start == future(5, 10)
 
 
 def test_invalid_changes_show_the_validators_messages(site, submitted, client):

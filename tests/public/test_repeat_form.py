@@ -107,7 +107,7 @@ def test_a_weekly_repeat_books_its_dates_and_the_confirmation_lists_them(client,
     response = client.post(repeating.url("book"), weekly(repeating, 4))
     assert response.status_code == 302
     booking = Booking.objects.get()
-    assert booking.events.count() == 4
+    assert booking.requested_times.count() == 4
     page = text(client.get(response["Location"]))
     last = future(FIRST + 21, 10)
     assert f"Weekly until {last:%a} {last.day} {last:%b %Y}, 4 dates" in page
