@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.db import transaction
-from django.db.models import F, Prefetch, Q
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from events.models import EventStatus
@@ -29,12 +29,11 @@ logger = logging.getLogger(__name__)
 REMINDER_KIND = "booking_reminder"
 
 
-def _due_events(now: datetime):
+def _due_events(now: datetime) -> QuerySet[BookingEvent]:
     """Events of approved bookings, confirmed and in the future, starting within their module's
     reminder_hours, not yet reminded for this start."""
-    hours = set(
-        BookingModule.objects.filter(reminder_hours__gt=0).order_by().values_list("reminder_hours", flat=True)
-    )
+    configured = BookingModule.objects.filter(reminder_hours__gt=0).order_by().values_list("reminder_hours", flat=True)
+    hours = {h for h in configured if h is not None}  # none is None (the filter leaves nulls out): for the type
     if not hours:
         return BookingEvent.objects.none()
     # One window per distinct setting (a handful): plain comparisons on `start` that use its index on

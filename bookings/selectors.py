@@ -16,6 +16,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
+from django.http import HttpRequest
 from django.utils.dateparse import parse_datetime
 
 from core.errors import FieldError, NotFound
@@ -66,7 +67,9 @@ def booking_token_matches(booking: Booking, token: Any) -> bool:
     return hmac.compare_digest(booking.access_token_hash, hash_token(token))
 
 
-def bookings_overlapping(queryset: QuerySet[Booking], start=None, end=None) -> QuerySet[Booking]:
+def bookings_overlapping(
+    queryset: QuerySet[Booking], start: datetime | None = None, end: datetime | None = None
+) -> QuerySet[Booking]:
     """Bookings with at least one requested time overlapping [start, end) (either bound optional)."""
     if start is None and end is None:
         return queryset
@@ -106,19 +109,19 @@ def bookings_payload(
     for booking_id, name, email in BookingVisitor.objects.filter(booking_id__in=ids).order_by(
             "created_at", "name").values_list("booking_id", "name", "email"):
         visitors[booking_id].append({"name": name, "email": email})
-    be_resources: dict[Any, list] = defaultdict(list)
+    be_resources: dict[Any, list[str]] = defaultdict(list)
     be_tz: dict[Any, str] = {}
-    for be_id, resource_id, venue_tz, org_tz in (
+    for be_id, resource_id, venue_tz, venue_org_tz in (
         BookingEvent.resources.through.objects.filter(bookingevent__booking_id__in=ids)
         .order_by("id")
         .values_list("bookingevent_id", "resource_id", "resource__venue__timezone",
                      "resource__venue__organization__timezone")
     ):
         be_resources[be_id].append(str(resource_id))
-        be_tz.setdefault(be_id, venue_tz or org_tz)
+        be_tz.setdefault(be_id, venue_tz or venue_org_tz)
 
     org_tz = {r["id"]: r["organization__timezone"] for r in rows}
-    events_by_booking: dict[Any, list] = defaultdict(list)
+    events_by_booking: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for be in be_rows:
         tz = _tz(be_tz.get(be["id"]), org_tz[be["booking_id"]])
         events_by_booking[be["booking_id"]].append({
@@ -229,14 +232,14 @@ def change_requests_payload(change_requests: QuerySet[BookingChangeRequest]) -> 
 # --- configuration and the public module endpoints --------------------------------------------------
 
 
-def active_fields_prefetch() -> Prefetch:
+def active_fields_prefetch() -> Prefetch[str, QuerySet[FormField], str]:
     """A module's active form fields in form order, as `module.active_fields` (one query for a list)."""
     return Prefetch("fields", queryset=FormField.objects.filter(archived=False).order_by("order", "created_at", "id"),
                     to_attr="active_fields")
 
 
 def active_form_fields(module: BookingModule) -> list[FormField]:
-    cached = getattr(module, "active_fields", None)
+    cached: list[FormField] | None = getattr(module, "active_fields", None)  # set by active_fields_prefetch
     if cached is not None:
         return cached
     return list(module.fields.filter(archived=False).order_by("order", "created_at", "id"))
@@ -309,7 +312,7 @@ def public_busy(module: BookingModule, *, start: datetime, end: datetime) -> lis
 # --- the staff admin ------------------------------------------------------------------------------
 
 
-def admin_queue_counts(request) -> dict[str, int]:
+def admin_queue_counts(request: HttpRequest) -> dict[str, int]:
     """Pending bookings and open change requests in the organizations the user can see: two counts."""
     from resources.admin_base import scope
 

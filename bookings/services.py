@@ -219,7 +219,7 @@ def _module_write(module: BookingModule, values: Mapping[str, Any]) -> BookingMo
         raise ValidationFailed(errors=errors)
     _save_unique(module, "slug", "Another booking module of this organization has this slug.")
     if portal_ids is not None:
-        module.portals.set(portal_ids)
+        module.portals.set(portal_ids)  # type: ignore[arg-type]  # set() takes pks; the stubs know int pks only
     if resource_ids is not None:
         _set_module_resources(module, resource_ids)
     for plan in plans:
@@ -265,7 +265,7 @@ def _portal_write(portal: Portal, values: Mapping[str, Any]) -> Portal:
     module_ids = _portal_module_ids(portal, values)
     _save_unique(portal, "slug", "Another portal has this slug.")
     if module_ids is not None:
-        portal.modules.set(module_ids)
+        portal.modules.set(module_ids)  # type: ignore[arg-type]  # set() takes pks; the stubs know int pks only
     return portal
 
 

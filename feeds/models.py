@@ -23,7 +23,7 @@ def new_feed_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-class CalendarFeedQuerySet(models.QuerySet):
+class CalendarFeedQuerySet(models.QuerySet["CalendarFeed"]):
     def active(self) -> CalendarFeedQuerySet:
         return self.filter(revoked_at__isnull=True)
 

@@ -70,7 +70,7 @@ class FeedEvent:
     places: list[Place]
 
 
-def feed_statuses(feed: CalendarFeed) -> list[int]:
+def feed_statuses(feed: CalendarFeed) -> list[EventStatus]:
     """The live statuses the feed shows; CANCELED events are added separately (recent ones only)."""
     statuses = [EventStatus.CONFIRMED]
     if feed.include_tentative:
@@ -132,7 +132,7 @@ def booker_events(booking: Booking) -> list[BookingEvent]:
     )
 
 
-BOOKING_STATUS_SHOWN = {
+BOOKING_STATUS_SHOWN: dict[int, int] = {
     BookingStatus.PENDING: EventStatus.TENTATIVE,
     BookingStatus.DENIED: EventStatus.CANCELED,
     BookingStatus.CANCELED: EventStatus.CANCELED,

@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from bookings.models import (
@@ -29,8 +29,8 @@ from bookings.pricing.estimate import has_price, price_total, public_price
 from bookings.selectors import active_fields_prefetch, public_busy
 from core.errors import NotFound
 from events.rules import check_rules
-from events.selectors import closure_spans, closures_for, local_midnight
-from resources.models import Resource
+from events.selectors import ClosureSpan, closure_spans, closures_for, local_midnight
+from resources.models import Closure, Resource
 
 # --- portals and modules ---------------------------------------------------------------------------
 
@@ -47,7 +47,7 @@ def portal_modules(portal: Portal) -> list[BookingModule]:
     return list(portal.modules.filter(organization_id=portal.organization_id).order_by("name", "pk"))
 
 
-def _offered_queryset(organization_id) -> Any:
+def _offered_queryset(organization_id: UUID) -> QuerySet[Resource]:
     return (Resource.objects.filter(archived=False, venue__organization_id=organization_id)
             .select_related("venue__organization").prefetch_related("bookable_hours").order_by("name", "pk"))
 
@@ -255,8 +255,8 @@ class _GridContext:
     lengths: dict[Any, int]  # resource id -> minutes a free cell offers
     step: int  # minutes of a row
     taken: dict[str, list[_Taken]]  # resource id (str) -> its busy periods
-    closed: dict[UUID, list]  # resource id -> its closures' spans
-    closures: list
+    closed: dict[UUID, list[ClosureSpan]]  # resource id -> its closures' spans
+    closures: list[Closure]
     now: datetime
 
 
@@ -278,9 +278,11 @@ def _grid_context(module: BookingModule, shown: list[Resource], days: list[date]
                         closed=_closed(shown, closures, window_start, window_end), closures=closures, now=now)
 
 
-def _closed(shown: list[Resource], closures: list, window_start: datetime, window_end: datetime) -> dict[UUID, list]:
+def _closed(
+    shown: list[Resource], closures: list[Closure], window_start: datetime, window_end: datetime
+) -> dict[UUID, list[ClosureSpan]]:
     """Each shown resource's closure spans in the window (a closure without resources closes them all)."""
-    closed: dict[UUID, list] = {}
+    closed: dict[UUID, list[ClosureSpan]] = {}
     for resource in shown:
         for closure in closures:
             applies_to = {r.pk for r in closure.resources.all()}

@@ -1,5 +1,6 @@
 import zoneinfo
 from datetime import time
+from typing import TypedDict
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -205,7 +206,14 @@ class Closure(BaseModel):
 # --- prices (docs/architecture.md#prices) ------------------------------------------------------------------
 # Unit prices keep four decimals: a per-minute product or an hourly rate may be finer than the currency's
 # minor unit. Amounts are rounded to the minor unit only when a price is computed (bookings.pricing).
-PRICE_DIGITS = {"max_digits": 14, "decimal_places": 4}
+class PriceDigits(TypedDict):
+    """The keyword arguments a price DecimalField spreads (a TypedDict, so mypy checks them)."""
+
+    max_digits: int
+    decimal_places: int
+
+
+PRICE_DIGITS: PriceDigits = {"max_digits": 14, "decimal_places": 4}
 
 # Rate.weekdays is a bitmask: bit n is Weekday n (Monday = bit 0). A small integer works the same on
 # SQLite and PostgreSQL and a CheckConstraint keeps it in range, which a JSON list would not allow.

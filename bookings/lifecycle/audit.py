@@ -11,6 +11,7 @@ from typing import Any
 from bookings.validation.events import CleanEvent, check_event_rules
 from core.actor import Actor
 from core.errors import FieldError
+from resources.models import Organization
 from webhooks.services import webhook_emit
 
 from ..models import Booking, BookingChangeRequest, BookingEvent, BookingLog, BookingLogAction
@@ -42,7 +43,8 @@ def snapshot(booking: Booking, booking_events: Sequence[BookingEvent]) -> dict[s
 
 
 def log_write(
-    booking: Booking, actor: Actor, action: BookingLogAction, before: dict, after: dict, note: str = ""
+    booking: Booking, actor: Actor, action: BookingLogAction, before: dict[str, Any], after: dict[str, Any],
+    note: str = "",
 ) -> BookingLog:
     changed = [k for k in after.keys() | before.keys() if before.get(k) != after.get(k)]
     return BookingLog.objects.create(
@@ -57,7 +59,7 @@ def log_write(
     )
 
 
-def rules_override_note(clean_events: list[CleanEvent], organization, now: datetime | None) -> str:
+def rules_override_note(clean_events: list[CleanEvent], organization: Organization, now: datetime | None) -> str:
     """What staff overrode, for the log (empty when no rule was broken)."""
     broken = check_event_rules(clean_events, organization=organization, now=now)
     if not broken:

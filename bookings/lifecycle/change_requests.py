@@ -175,7 +175,7 @@ def _record_request(
     the booking now (a series change kept as it was asked), replacing any open request."""
     contact_changes = _changed_contact(booking, clean) if clean else {}
     event_changes = _changed_events(booking_events, clean) if clean else []
-    if event_changes:
+    if event_changes and clean is not None:  # there are event changes only with a clean submission
         event_changes = series_changes_compact(booking_events, events, event_changes, clean)
     if clean and not contact_changes and not event_changes:
         raise ValidationFailed(errors=[FieldError("", "NO_CHANGES", "The request asks for nothing new.")])
@@ -214,8 +214,9 @@ def _changed_events(booking_events: Sequence[BookingEvent], clean: CleanSubmissi
 
 def _lock_change_request(change_request_id: UUID | str) -> tuple[BookingChangeRequest, Booking]:
     """Lock booking first, then the request: the same order as change_request_submit, so no deadlock."""
-    booking_id = BookingChangeRequest.objects.filter(pk=as_uuid(change_request_id)).values_list(
-        "booking_id", flat=True).first() if as_uuid(change_request_id) else None
+    pk = as_uuid(change_request_id)
+    booking_id = BookingChangeRequest.objects.filter(pk=pk).values_list(
+        "booking_id", flat=True).first() if pk else None
     if booking_id is None:
         raise NotFound("Change request not found.")
     booking = lock_booking(booking_id)

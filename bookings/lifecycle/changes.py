@@ -45,7 +45,7 @@ def answers_for_merge(be: BookingEvent) -> dict[str, Any]:
 
 def _unit_stays(be: BookingEvent | None, resource_ids: Any) -> bool:
     """Whether a booking event's requested unit is of one of the resources a change names."""
-    if be is None or be.unit_id is None or not isinstance(resource_ids, list):
+    if be is None or be.unit is None or not isinstance(resource_ids, list):
         return False
     return str(be.unit.resource_id) in {str(r) for r in resource_ids}
 
@@ -67,7 +67,7 @@ def _merge(
     by_id = {e["bookingEventId"]: e for e in events}
     by_be = {str(be.pk): be for be in booking_events}
     errors = []
-    immutable = [FieldError(f"{'event' if len(event_changes) == 1 else f'events[{i}]'}.repeat", "IMMUTABLE_FIELD",
+    immutable = [FieldError(f"{'event' if len(event_changes or []) == 1 else f'events[{i}]'}.repeat", "IMMUTABLE_FIELD",
                             "A repeat is set when the booking is made: no occurrence can be added or changed by it.")
                  for i, change in enumerate(event_changes or []) if isinstance(change, dict) and "repeat" in change]
     if immutable:

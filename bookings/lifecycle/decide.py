@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from django.db import transaction
@@ -16,6 +16,7 @@ from core.errors import FieldError, ImmutableField, ValidationFailed
 from core.ids import as_uuid
 from events.models import EventStatus
 from notifications.services import NotificationSpec
+from resources.models import Organization
 
 from ..models import BookingLogAction, ChangeRequestDecision, Contact, Customer
 from ..notify import notify_booker, notify_visitors
@@ -45,11 +46,15 @@ from .transitions import (
 _UNSET: Any = object()
 
 
-def resolve(model, organization, value: Any, field_name: str):
+_Party = TypeVar("_Party", Customer, Contact)
+
+
+def resolve(model: type[_Party], organization: Organization, value: Any, field_name: str) -> _Party | None:
     """A customer/contact id of this organization; "" or None clears it."""
     if value in ("", None):
         return None
-    found = model.objects.filter(organization=organization, pk=as_uuid(value)).first() if as_uuid(value) else None
+    pk = as_uuid(value)
+    found = model.objects.filter(organization=organization, pk=pk).first() if pk else None
     if found is None:
         raise ValidationFailed(errors=[FieldError(field_name, "NOT_FOUND",
                                                   f"No {model._meta.verbose_name} with id {value}.")])

@@ -111,7 +111,7 @@ def _follow_events(
     count = 0
     ended = set()
     for be in booking_events:
-        event = by_event.get(be.event_id)
+        event = by_event.get(be.event_id) if be.event_id is not None else None
         if event is None:
             continue
         count += 1
@@ -125,7 +125,7 @@ def _follow_events(
         be.save(update_fields=["title", "start", "end", "updated_at"])
         wanted = resource_ids.get(event.pk)
         if wanted and sorted(map(str, wanted)) != sorted(str(r.pk) for r in be.resources.all()):
-            be.resources.set(wanted)
+            be.resources.set(wanted)  # type: ignore[arg-type]  # set() takes pks; the stubs know int pks only
     return count, ended
 
 

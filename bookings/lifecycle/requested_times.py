@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from uuid import UUID
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from bookings.validation.billing import EventBilling
@@ -32,7 +32,7 @@ from ..models import Booking, BookingEvent, BookingModule
 from .transitions import EventProcedure
 
 
-def _resource_prefetch() -> Prefetch:
+def _resource_prefetch() -> Prefetch[str, QuerySet[Resource], str]:
     return Prefetch("resources", queryset=Resource.objects.select_related("venue__organization")
                     .prefetch_related("bookable_hours"))
 
@@ -66,8 +66,8 @@ def with_resources(booking_events: list[BookingEvent], clean_events: Sequence[Cl
     for be, ce in zip(booking_events, clean_events, strict=True):
         resources = be.resources.all()  # unevaluated; filled below as prefetch_related would fill it
         resources._result_cache = sorted(ce.resources, key=lambda r: r.name)  # Resource.Meta.ordering
-        resources._prefetch_done = True
-        be._prefetched_objects_cache = {"resources": resources}
+        resources._prefetch_done = True  # type: ignore[attr-defined]  # Django's private prefetch state
+        be._prefetched_objects_cache = {"resources": resources}  # type: ignore[attr-defined]  # likewise
     return booking_events
 
 
@@ -127,10 +127,10 @@ def _series_for(
     """The EventSeries of each repeated request among the clean events, by repeat group: the one its
     occurrences' events already belong to (the holds made at submit), else a new one (the organization,
     the venue's timezone, the rule as requested). Two queries at most, whatever the number of occurrences."""
-    groups: dict[UUID, CleanEvent] = {}
+    groups: dict[UUID, tuple[CleanEvent, Occurrence]] = {}
     for ce in clean_events:
         if ce.repeat is not None:
-            groups.setdefault(ce.repeat.group, ce)
+            groups.setdefault(ce.repeat.group, (ce, ce.repeat))
     if not groups:
         return {}
     known = {be.repeat_group: be.event.series_id for be in booking_events
@@ -139,8 +139,8 @@ def _series_for(
     if known:
         by_id = EventSeries.objects.in_bulk(set(known.values()))
         found = {group: by_id[pk] for group, pk in known.items() if pk in by_id}
-    new = {group: EventSeries(organization=organization, timezone=ce.tz.key, rule=dict(ce.repeat.rule))
-           for group, ce in groups.items() if group not in found}
+    new = {group: EventSeries(organization=organization, timezone=ce.tz.key, rule=dict(occurrence.rule))
+           for group, (ce, occurrence) in groups.items() if group not in found}
     EventSeries.objects.bulk_create(new.values())
     return {**found, **new}
 
@@ -174,9 +174,12 @@ def _leave_out_skipped(
     gone = [i for i, spec in enumerate(specs) if spec.skipped]
     if not gone:
         return list(booking_events)
-    errors = collapse_occurrence_errors([e for i in gone for e in specs[i].skipped], occurrence_refs(clean.events))
+    errors = collapse_occurrence_errors([e for i in gone for e in specs[i].skipped or []],
+                                        occurrence_refs(clean.events))
     kept_groups = {ce.repeat.group for i, ce in enumerate(clean.events) if ce.repeat and not specs[i].skipped}
-    emptied = {clean.events[i].field for i in gone if clean.events[i].repeat.group not in kept_groups}
+    # Only a repeated request's occurrences are skippable (event_specs).
+    emptied = {ce.field for ce in (clean.events[i] for i in gone)
+               if ce.repeat is not None and ce.repeat.group not in kept_groups}
     if emptied:
         refused = [e for e in errors if e.field in emptied]
         error_class = BookingConflict if any(e.code == "BOOKING_CONFLICT" for e in refused) else CapacityExceeded

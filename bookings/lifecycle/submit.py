@@ -25,7 +25,7 @@ from core.tokens import new_token
 from events.models import Event, EventStatus
 from events.services import events_set_status
 from notifications.services import NotificationSpec
-from resources.models import Resource
+from resources.models import Organization, Resource
 
 from ..models import (
     Booking,
@@ -57,7 +57,7 @@ CREATED_EVENT_TYPES = {S.PENDING: "booking.submitted", S.APPROVED: "booking.appr
                        S.CANCELED: "booking.canceled"}
 
 
-def _contact_record(booking_org, answers: dict[str, Any]) -> Contact | None:
+def _contact_record(booking_org: Organization, answers: dict[str, Any]) -> Contact | None:
     """The organization's contact with this email, created on first sight."""
     email = answers.get("email")
     if not email:
@@ -244,13 +244,14 @@ def booking_create(
     return BookingResult(booking=booking, events=result_events, access_token=token, skipped=clean.skipped)
 
 
-def _linked_event(organization, event_id: Any, status: int) -> Event:
+def _linked_event(organization: Organization, event_id: Any, status: int) -> Event:
     """The existing event a staff create is based on (`eventId`), locked; only an approved booking may be."""
     if status != BookingStatus.APPROVED:
         raise ValidationFailed(errors=[FieldError("eventId", "INVALID",
                                                   "Only an approved booking can be based on an event.")])
+    pk = as_uuid(event_id)
     event = Event.objects.select_for_update(of=("self",)).filter(
-        organization=organization, pk=as_uuid(event_id)).first() if as_uuid(event_id) else None
+        organization=organization, pk=pk).first() if pk else None
     if event is None:
         raise ValidationFailed(errors=[FieldError("eventId", "NOT_FOUND", "No such event.")])
     if event.status == EventStatus.CANCELED:

@@ -77,11 +77,12 @@ class BookingResult:
 
 
 def lock_booking(booking_id: UUID | str) -> Booking:
+    pk = as_uuid(booking_id)
     booking = (
         Booking.objects.select_for_update(of=("self",))
         .select_related("organization", "module__organization", "module__admin_user", "portal")
-        .filter(pk=as_uuid(booking_id)).first()
-    ) if as_uuid(booking_id) else None
+        .filter(pk=pk).first()
+    ) if pk else None
     if booking is None:
         raise NotFound("Booking not found.")
     return booking

@@ -146,7 +146,9 @@ def quote_clean(*, module: Any, clean_events: Sequence[Any], billing: BookingBil
 # --- what the pages show -----------------------------------------------------------------------------------
 
 
-def price_total(prices: Iterable[Mapping[str, Any] | None], currency: str, *, public: bool = False) -> dict | None:
+def price_total(
+    prices: Iterable[Mapping[str, Any] | None], currency: str, *, public: bool = False
+) -> dict[str, Any] | None:
     """The booking's sums of its times' prices (None when none is priced). `public` leaves credit out."""
     known = [p for p in prices if p]
     if not known:
@@ -161,7 +163,7 @@ def price_total(prices: Iterable[Mapping[str, Any] | None], currency: str, *, pu
         out["creditUsed"], out["total"] = None, out["price"]
     return out
 
-def public_price(price: Mapping[str, Any] | None) -> dict | None:
+def public_price(price: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """What a booker sees of a time's price: no credit. Anyone may submit a request with any email address;
     the credit an estimate (or an approval) used would tell them what credit that address holds."""
     if not price:

@@ -49,6 +49,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from functools import partial
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -295,7 +296,7 @@ def _parts(start: datetime, end: datetime, tz: ZoneInfo, rates: Sequence[RateTer
 def _applies_to_part(rate: RateTerms, part: _Part) -> bool:
     if not rate.weekdays & (1 << part.weekday):
         return False
-    if rate.start_time is None:
+    if rate.start_time is None or rate.end_time is None:  # both or neither (Rate's constraint): all day
         return True
     # Parts are cut at the window's edges, so the part's start tells whether all of it is inside.
     return rate.start_time <= part.local_start and (rate.end_time == time(0) or part.local_start < rate.end_time)
@@ -307,6 +308,11 @@ def _fits(rate: RateTerms, minutes: Decimal, customer_id: UUID | None) -> bool:
     if rate.max_minutes is not None and minutes > rate.max_minutes:
         return False
     return not rate.customer_ids or customer_id in rate.customer_ids
+
+
+def _part_order(part: _Part, rate: RateTerms) -> tuple[Decimal, Decimal, str, str]:
+    """The order of the rates for one part: the cheapest first, then by RateTerms.sort_key."""
+    return (_cost(rate, [part])[1], *rate.sort_key())
 
 
 def _cost(rate: RateTerms, parts: Sequence[_Part]) -> tuple[Decimal, Decimal]:
@@ -353,7 +359,7 @@ def _rate_lines(resource: ResourceTerms, start: datetime, end: datetime, *, rate
         # Or each part by its own cheapest rate, the parts of one rate then priced together.
         per_part: dict[RateTerms, list[_Part]] = {}
         for part, rates in zip(parts, applicable, strict=True):
-            best = min(rates, key=lambda r, p=part: (_cost(r, [p])[1], *r.sort_key()))
+            best = min(rates, key=partial(_part_order, part))
             per_part.setdefault(best, []).append(part)
         candidates.append(per_part)
         # min() keeps the first of equals: a single rate is preferred to a split of the same amount.

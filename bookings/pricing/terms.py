@@ -45,7 +45,7 @@ class RateTerms:
                    start_time=rate.start_time, end_time=rate.end_time, min_minutes=rate.min_minutes,
                    max_minutes=rate.max_minutes, customer_ids=frozenset(customer_ids), active=rate.active)
 
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> tuple[Decimal, str, str]:
         return (self.price, self.name, str(self.id))
 
 
@@ -98,7 +98,7 @@ class CreditTerms:
     resource_ids: frozenset[UUID] = frozenset()  # empty: every resource
     created_at: datetime | None = None
 
-    def spend_order(self) -> tuple:
+    def spend_order(self) -> tuple[bool, float, float, str]:
         # Those that expire first are spent first; never-expiring ones last; then the oldest.
         return (self.valid_until is None, self.valid_until.timestamp() if self.valid_until else 0.0,
                 self.created_at.timestamp() if self.created_at else 0.0, str(self.id))

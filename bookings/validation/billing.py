@@ -71,7 +71,10 @@ def parse_price(value: Any) -> Decimal | None:
         amount = Decimal(str(value).strip())
     except InvalidOperation:
         return None
-    if not amount.is_finite() or amount < 0 or amount > MAX_PRICE or amount.as_tuple().exponent < -4:
+    if not amount.is_finite() or amount < 0 or amount > MAX_PRICE:
+        return None
+    exponent = amount.as_tuple().exponent  # an int for every finite amount
+    if not isinstance(exponent, int) or exponent < -4:
         return None
     return amount
 

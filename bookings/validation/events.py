@@ -87,6 +87,7 @@ def as_uuid_str(value: Any) -> str:
 
 def parse_moment(value: Any, tz: zoneinfo.ZoneInfo) -> datetime | None:
     """ISO 8601 with an offset is converted to UTC; a naive value is wall-clock time in `tz`."""
+    parsed: datetime | None
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, str):

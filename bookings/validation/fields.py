@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import date, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -170,7 +171,8 @@ def _clean_number(ff: FormField, value: Any, path: str, errors: Errors) -> int |
     return int(number) if number == number.to_integral_value() else float(number)
 
 
-_TEMPORAL_PARSERS = {FieldType.DATE: parse_date, FieldType.TIME: parse_time, FieldType.DATETIME: parse_datetime}
+_TEMPORAL_PARSERS: dict[str, Callable[[str], date | time | None]] = {
+    FieldType.DATE: parse_date, FieldType.TIME: parse_time, FieldType.DATETIME: parse_datetime}
 _TEMPORAL_KINDS = {"date": "a date (YYYY-MM-DD)", "time": "a time (HH:MM)", "datetime": "a date and time"}
 
 
@@ -182,7 +184,7 @@ def _clean_temporal(ff: FormField, value: Any, path: str, errors: Errors) -> str
             parsed = _TEMPORAL_PARSERS[ff.type](value.strip())
         except ValueError:
             parsed = None
-    if parsed is not None and ff.type != FieldType.TIME and not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
+    if isinstance(parsed, date) and not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:  # a date or datetime
         parsed = None
     if parsed is None:
         errors.add(path, "INVALID", f"{ff.label} must be {_TEMPORAL_KINDS[ff.type]}.")

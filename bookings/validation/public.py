@@ -297,7 +297,8 @@ def _free(
         occupied_end = end + timedelta(minutes=resource.buffer_minutes)
         spec = EventSpec(title=ce.title, start=start, end=end, resource_ids=[resource.pk], field=ce.field)
         if conflicts_among(specs=[spec], resources={resource.pk: resource},
-                           reservations=calendar.near(resource.pk, start, occupied_end)):
+                           # _Busy has what conflicts_among reads of a Reservation (no Protocol there)
+                           reservations=calendar.near(resource.pk, start, occupied_end)):  # type: ignore[arg-type]
             return False
     return closures is None or not any(check_rules(resource=resource, start=start, end=end, now=now,
                                                    closures=closures) for resource in chosen)

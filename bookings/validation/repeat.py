@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from enum import IntEnum
 from itertools import islice
-from typing import Any
+from typing import Any, TypedDict
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -159,12 +159,13 @@ def _parse_cycle(value: Any, path: str, errors: list[FieldError]) -> Cycle | Non
     if value is None or value == "":
         errors.append(FieldError(f"{path}.repeats", "REQUIRED", "Choose how the booking repeats."))
         return None
-    if _int(value) not in Cycle._value2member_map_:
+    number = _int(value)
+    if number is None or number not in Cycle._value2member_map_:
         errors.append(FieldError(f"{path}.repeats", "INVALID_CHOICE",
                                  "repeats is 1 Daily, 2 Weekly, 3 Monthly, 4 Yearly, 5 FirstOfMonth, "
                                  "6 SecondOfMonth, 7 ThirdOfMonth, 8 LastOfMonth or 9 FourthOfMonth."))
         return None
-    return Cycle(_int(value))
+    return Cycle(number)
 
 
 def _parse_every(value: Any, path: str, errors: list[FieldError]) -> Any:
@@ -216,9 +217,18 @@ def local_to_utc(naive: datetime, tz: ZoneInfo) -> datetime:
     return naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
 
 
+class _RRuleCommon(TypedDict):
+    """The keyword arguments every cycle's rrule shares."""
+
+    dtstart: datetime
+    interval: int
+    until: datetime
+    wkst: rr.weekday
+
+
 def _rrule(rule: RepeatRule, start_local: datetime) -> rr.rrule:
     until = datetime.combine(rule.until, time.max)
-    common = {"dtstart": start_local, "interval": rule.every, "until": until, "wkst": rr.MO}
+    common: _RRuleCommon = {"dtstart": start_local, "interval": rule.every, "until": until, "wkst": rr.MO}
     own_day = (start_local.weekday(),)
     if rule.repeats == Cycle.DAILY:
         return rr.rrule(rr.DAILY, byweekday=rule.weekdays or None, **common)
