@@ -52,7 +52,7 @@ class RedactTokensFilter(logging.Filter):
         if isinstance(getattr(record, "request", None), HttpRequest):
             # django.request attaches the request; handlers that format it (e.g. mail_admins) see this
             # stand-in, whose path and headers are masked.
-            record.request = _MaskedRequest(record.request)
+            record.request = _MaskedRequest(record.request)  # type: ignore[attr-defined]  # django.request's extra
         return True
 
 
@@ -68,7 +68,8 @@ class _MaskedRequest(HttpRequest):
         self.META.pop("HTTP_AUTHORIZATION", None)
         self.META.pop("HTTP_COOKIE", None)
         self.GET = request.GET
-        self.user = getattr(request, "user", None)
+        # None without the auth middleware (the stubs know only the middleware's user).
+        self.user = getattr(request, "user", None)  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return redact(super().__repr__())

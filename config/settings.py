@@ -3,6 +3,7 @@
 import warnings
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 
@@ -152,7 +153,7 @@ TASKS = {
 }
 
 # --- API ------------------------------------------------------------------------------------------
-REST_FRAMEWORK = {
+REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -113,7 +113,7 @@ class OccurrenceEditForm(forms.Form):
 
     def __init__(self, *args, resource_choices, in_series: bool, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["resources"].queryset = resource_choices
+        cast(forms.ModelMultipleChoiceField, self.fields["resources"]).queryset = resource_choices
         if not in_series:
             del self.fields["which"]
 
@@ -148,7 +148,8 @@ class OccurrenceDeleteForm(forms.Form):
         if counts is None:
             del self.fields["which"]
         else:
-            self.fields["which"].choices = [(value, f"{label} ({counts[value]})") for value, label in DELETE_SCOPES]
+            cast(forms.ChoiceField, self.fields["which"]).choices = [
+                (value, f"{label} ({counts[value]})") for value, label in DELETE_SCOPES]
 
 
 @admin.register(Event)
@@ -207,7 +208,7 @@ class EventAdmin(OrgScopedAdmin):
 
     @admin.display(description="Series")
     def series_column(self, event: Event) -> str:
-        if event.series_id is None:
+        if event.series is None:
             return "—"
         url = reverse("admin:events_event_changelist") + f"?series={event.series_id}"
         size = getattr(event, "series_size", None) or event.series.events.count()
@@ -216,7 +217,7 @@ class EventAdmin(OrgScopedAdmin):
     @admin.display(description="Series")
     def series_occurrences(self, event: Event) -> str:
         """The series' occurrences, this one marked, with links (times in this event's timezone)."""
-        if event.series_id is None:
+        if event.series is None:
             return "—"
         tz = _event_tz(event)
         occurrences = list(Event.objects.filter(series_id=event.series_id).order_by("start", "pk"))
@@ -269,7 +270,7 @@ class EventAdmin(OrgScopedAdmin):
             "when": _span(event.start, event.end, tz),
             "resources": resources,
             "status": event.get_status_display(),
-            "series_summary": series_describe(event.series.rule, size) if event.series_id else "",
+            "series_summary": series_describe(event.series.rule, size) if event.series is not None else "",
             "booked": bool(list(event.booking_events.all())),
             "back_url": reverse("admin:events_event_change", args=[event.pk]),
             **context,

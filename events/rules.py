@@ -66,6 +66,7 @@ def _wall_clock_spans(start_local: datetime, end_local: datetime) -> list[tuple[
     cursor, end = start_local.astimezone(UTC), end_local.astimezone(UTC)
     while cursor < end:
         current = offset(cursor)
+        assert current is not None  # tz is set: an aware time has an offset
         piece_end = end
         probe = cursor
         while probe < end:  # offsets change at most once a day: look a day ahead, then bisect to the change

@@ -8,7 +8,7 @@ feeds.services (docs/architecture.md#every-write-through-a-service).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -35,7 +35,7 @@ class CalendarFeedForm(forms.ModelForm):
         fields = ("organization", "resource", "name", "include_tentative")
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = cast(dict[str, Any], super().clean())  # ModelForm.clean returns cleaned_data
         resource = cleaned.get("resource")
         org_id = organization_of(self)
         if resource is not None and org_id is not None and resource.venue.organization_id != org_id:
@@ -59,7 +59,7 @@ class FeedStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(CalendarFeed)
-class CalendarFeedAdmin(ServiceAdminMixin, ScopedAdmin):
+class CalendarFeedAdmin(ServiceAdminMixin[CalendarFeed], ScopedAdmin):
     form = CalendarFeedForm
     change_form_template = "admin/feeds/calendarfeed/change_form.html"
     list_display = ("name", "organization", "shows", "include_tentative", "feed_url", "is_active")
@@ -107,7 +107,8 @@ class CalendarFeedAdmin(ServiceAdminMixin, ScopedAdmin):
     # --- columns ---
     @admin.display(description="shows")
     def shows(self, feed: CalendarFeed) -> str:
-        return f"{feed.resource.venue.name} · {feed.resource.name}" if feed.resource_id else "every resource"
+        resource = feed.resource
+        return f"{resource.venue.name} · {resource.name}" if resource is not None else "every resource"
 
     @admin.display(description="active", boolean=True)
     def is_active(self, feed: CalendarFeed) -> bool:

@@ -54,7 +54,7 @@ class CalendarFeed(BaseModel):
 
     def clean(self) -> None:
         super().clean()
-        if (self.resource_id is not None and self.organization_id is not None
+        if (self.organization_id is not None and self.resource is not None
                 and self.resource.venue.organization_id != self.organization_id):
             raise ValidationError({"resource": "Choose a resource of this organization."})
 

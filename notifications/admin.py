@@ -63,7 +63,7 @@ class NotificationAdmin(OrgScopedAdmin):
 
     @admin.display(description="about")
     def related_link(self, obj: Notification) -> str:
-        if obj.content_type_id is None or obj.object_id is None:
+        if obj.object_id is None or obj.content_type is None:
             return "-"
         model = obj.content_type.model_class()
         if model is None:

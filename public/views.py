@@ -44,7 +44,8 @@ def _throttle_wait(request: HttpRequest) -> int | None:
     """Seconds to wait when this client sent too many submissions (the API's per-IP allowance, shared
     with it: PUBLIC_SUBMIT_RATE, NUM_PROXIES); None when it may go ahead."""
     throttle = PublicSubmitThrottle()
-    if throttle.allow_request(request, None):
+    # The API's throttle reads only what a Django request has too (META); no API view here.
+    if throttle.allow_request(request, None):  # type: ignore[arg-type]
         return None
     return max(1, int(throttle.wait() or 1))
 
@@ -194,7 +195,8 @@ def module_book(request: HttpRequest, portal, module) -> HttpResponse:
 
 @module_page
 def module_book_sent(request: HttpRequest, portal, module) -> HttpResponse:
-    booking = Booking.objects.filter(pk=request.session.get(SENT) or None, module=module).first()
+    sent = request.session.get(SENT)
+    booking = Booking.objects.filter(pk=sent, module=module).first() if sent else None
     summary = booking_summary(booking) if booking is not None else None
     return render(request, "public/sent.html", _context(portal, module, summary=summary, page="book"))
 
@@ -224,7 +226,7 @@ def private_view(referrer_policy: str):
             except NotFound as exc:
                 guessing.miss()
                 raise Http404(exc.message) from exc
-            request.referrer_policy = referrer_policy
+            request.referrer_policy = referrer_policy  # type: ignore[attr-defined]  # for _private_context
             response = view(request, booking, token)
             response["Referrer-Policy"] = referrer_policy
             response["X-Robots-Tag"] = "noindex, nofollow"
@@ -249,7 +251,7 @@ def link_throttled(request: HttpRequest, wait: int) -> HttpResponse:
 def _private_context(request: HttpRequest, booking: Booking, token: str, **extra) -> dict:
     return {"organization": booking.organization, "module": booking.module,
             "module_title": module_title(booking.module), "token": token, "private": True,
-            "referrer_policy": request.referrer_policy, **extra}
+            "referrer_policy": request.referrer_policy, **extra}  # type: ignore[attr-defined]  # private_view's
 
 
 @private_view(NO_REFERRER)

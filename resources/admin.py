@@ -13,7 +13,7 @@ import zoneinfo
 from collections.abc import Iterable
 from datetime import time
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin
@@ -83,7 +83,7 @@ class ScopedAdmin(PlainTextAdminMixin, OrgScopedAdmin):
     # Moving an object to another organization would leave its bookings, portals and resources behind.
     fixed_after_create: tuple[str, ...] = ("organization",)
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> tuple[str, ...]:
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         readonly = tuple(super().get_readonly_fields(request, obj))
         return readonly + self.fixed_after_create if obj is not None else readonly
 
@@ -103,8 +103,10 @@ def resource_label(resource: Resource) -> str:
 def label_resources(formfield: forms.ModelChoiceField | None) -> None:
     """Two venues may both have a "Room 1": choices say which venue (one query, not one per option)."""
     if formfield is not None:
+        assert formfield.queryset is not None  # a model's foreign-key field always has one
         formfield.queryset = formfield.queryset.select_related("venue")
-        formfield.label_from_instance = resource_label
+        # One field's labels, set on that field (Django calls it per field); the stubs see a method.
+        formfield.label_from_instance = resource_label  # type: ignore[method-assign,assignment]
 
 
 def organization_of(form: forms.ModelForm, path: str = "organization") -> Any:
@@ -150,8 +152,9 @@ class MembershipFormSet(BaseInlineFormSet):
         super().clean()
         if any(self.errors) or self.instance._state.adding:
             return
+        # _should_delete_form: Django's own test for a row marked for deletion; private, so not in the stubs.
         owners = [form for form in self.forms
-                  if form.cleaned_data and not self._should_delete_form(form)
+                  if form.cleaned_data and not self._should_delete_form(form)  # type: ignore[attr-defined]
                   and form.cleaned_data.get("role") == Role.OWNER]
         had_owner = Membership.objects.filter(organization=self.instance, role=Role.OWNER).exists()
         if had_owner and not owners:
@@ -210,7 +213,7 @@ class OrganizationAdmin(ScopedAdmin):
 
 
 @admin.register(Venue)
-class VenueAdmin(ServiceAdminMixin, ScopedAdmin):
+class VenueAdmin(ServiceAdminMixin[Venue], ScopedAdmin):
     list_display = ("name", "organization", "timezone")
     list_filter = (("organization", admin.RelatedOnlyFieldListFilter),)
     list_select_related = ("organization",)
@@ -239,7 +242,7 @@ class BookableHoursForm(forms.ModelForm):
         fields = ("weekday", "start_time", "end_time")
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = cast(dict[str, Any], super().clean())  # ModelForm.clean returns cleaned_data
         start, end = cleaned.get("start_time"), cleaned.get("end_time")
         if start is not None and end is not None and not (end > start or end == time(0, 0)):
             self.add_error("end_time", "The window must end after it starts (00:00 means midnight at the day's end).")
@@ -264,7 +267,7 @@ class ResourceForm(forms.ModelForm):
                   "buffer_minutes")
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = cast(dict[str, Any], super().clean())  # ModelForm.clean returns cleaned_data
         shortest, longest = cleaned.get("min_duration_minutes"), cleaned.get("max_duration_minutes")
         if shortest is not None and longest is not None and shortest > longest:
             self.add_error("max_duration_minutes", "The longest booking must not be shorter than the shortest.")
@@ -291,7 +294,7 @@ class RateForm(forms.ModelForm):
             self.initial["days"] = weekdays_of(self.instance.weekdays)
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = cast(dict[str, Any], super().clean())  # ModelForm.clean returns cleaned_data
         start, end = cleaned.get("start_time"), cleaned.get("end_time")
         if (start is None) != (end is None):
             self.add_error("end_time", "Give both ends of the time window, or neither (all day).")
@@ -367,7 +370,7 @@ RESOURCE_ROWS = {
 
 
 @admin.register(Resource)
-class ResourceAdmin(ServiceAdminMixin, ScopedAdmin):
+class ResourceAdmin(ServiceAdminMixin[Resource], ScopedAdmin):
     form = ResourceForm
     list_display = ("name", "venue", "kind", "capacity", "exclusive", "archived")
     list_filter = (("venue", admin.RelatedOnlyFieldListFilter), "kind", "archived")
@@ -433,7 +436,7 @@ class ClosureForm(forms.ModelForm):
         fields = ("organization", "resources", "start", "end", "message", "repeats_yearly")
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = cast(dict[str, Any], super().clean())  # ModelForm.clean returns cleaned_data
         start, end = cleaned.get("start"), cleaned.get("end")
         if start is not None and end is not None and end <= start:
             self.add_error("end", "The closure must end after it starts.")
@@ -445,7 +448,7 @@ class ClosureForm(forms.ModelForm):
 
 
 @admin.register(Closure)
-class ClosureAdmin(ServiceAdminMixin, ScopedAdmin):
+class ClosureAdmin(ServiceAdminMixin[Closure], ScopedAdmin):
     form = ClosureForm
     list_display = ("__str__", "organization", "start", "end", "repeats_yearly", "resource_names")
     list_filter = (("organization", admin.RelatedOnlyFieldListFilter), "repeats_yearly")

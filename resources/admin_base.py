@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from django import forms
 from django.contrib import admin, messages
@@ -24,6 +24,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import router, transaction
 from django.db.models import Model, QuerySet
+from django.forms import ModelForm
 from django.forms.formsets import BaseFormSet
 from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
@@ -40,11 +41,12 @@ def org_id_of(obj: Model, org_path: str) -> Any:
     if not org_path:
         return obj.pk
     *hops, last = org_path.split("__")
+    node: Any = obj
     for hop in hops:
-        obj = getattr(obj, hop, None)
-        if obj is None:
+        node = getattr(node, hop, None)
+        if node is None:
             return None
-    return getattr(obj, f"{last}_id", None)
+    return getattr(node, f"{last}_id", None)
 
 
 def scope(queryset: QuerySet, request, *, org_path: str, action: str = "view") -> QuerySet:
@@ -221,13 +223,13 @@ class ServiceRows:
     with_deleted: bool = False
     where: tuple[str, Any] | None = None
 
-    def forms(self, formset: BaseFormSet) -> list[forms.BaseForm]:
+    def forms(self, formset: BaseFormSet) -> list[ModelForm]:
         rows = []
         for form in formset.forms:
             data = getattr(form, "cleaned_data", None)
             if not data:
                 continue  # an extra row left empty
-            deleted = formset.can_delete and formset._should_delete_form(form)
+            deleted = self.deleted(formset, form)
             if deleted and (not self.with_deleted or form.instance._state.adding):
                 continue
             if self.where is not None and data.get(self.where[0]) != self.where[1]:
@@ -236,8 +238,9 @@ class ServiceRows:
         return rows
 
     @staticmethod
-    def deleted(formset: BaseFormSet, form: forms.BaseForm) -> bool:
-        return formset.can_delete and formset._should_delete_form(form)
+    def deleted(formset: BaseFormSet, form: ModelForm) -> bool:
+        # Django's own test for a row marked for deletion; private, so not in django-stubs.
+        return formset.can_delete and formset._should_delete_form(form)  # type: ignore[attr-defined]
 
 
 def form_values(obj: Model, form: forms.BaseForm | None, names: Iterable[str]) -> dict[str, Any]:
@@ -248,7 +251,7 @@ def form_values(obj: Model, form: forms.BaseForm | None, names: Iterable[str]) -
     return {name: form.cleaned_data[name] for name in names if name in form.cleaned_data}
 
 
-def row_id(form: forms.BaseForm) -> Any:
+def row_id(form: forms.ModelForm) -> Any:
     """The id of an inline row that exists, None for a new one (ids are made before the first save)."""
     return None if form.instance._state.adding else form.instance.pk
 
@@ -265,8 +268,10 @@ def adopt(obj: Model, saved: Model) -> None:
 # Where the first attempt's error waits for the second rendering of the same POST.
 SERVICE_ERROR = "_allot_service_error"
 
+ModelT = TypeVar("ModelT", bound=Model)
 
-class ServiceAdminMixin:
+
+class ServiceAdminMixin(Generic[ModelT]):
     """For an OrgScopedAdmin whose writes go through a service (docs/architecture.md#every-write-through-a-service).
 
     The admin says how: `service_save(request, obj, form, formsets, change)` calls the create or update
@@ -286,11 +291,11 @@ class ServiceAdminMixin:
     # Inline prefixes the service writes; other inlines are saved by Django (save_formset).
     service_inlines: tuple[str, ...] = ()
 
-    def service_save(self, request, obj: Model, form: forms.ModelForm | None, formsets: Mapping[str, BaseFormSet],
-                     change: bool) -> Model:
+    def service_save(self, request, obj: ModelT, form: forms.ModelForm | None, formsets: Mapping[str, BaseFormSet],
+                     change: bool) -> ModelT:
         raise NotImplementedError
 
-    def service_delete(self, request, obj: Model) -> None:
+    def service_delete(self, request, obj: ModelT) -> None:
         raise NotImplementedError
 
     # --- Django's hooks: the change page saves in save_related, where the inline rows are known ---
@@ -338,10 +343,11 @@ class ServiceAdminMixin:
             return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change",
                                                 args=[object_id], current_app=self.admin_site.name))
 
-    def response_action(self, request, queryset):
+    def response_action(self, request, queryset, *args, **kwargs):
+        # *args/**kwargs: django-stubs describe a later Django, whose response_action takes more arguments.
         try:
             with transaction.atomic(using=router.db_for_write(self.model)):
-                return super().response_action(request, queryset)
+                return super().response_action(request, queryset, *args, **kwargs)
         except DomainError as error:
             self.message_user(request, error_text(error), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())

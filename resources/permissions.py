@@ -1,5 +1,7 @@
 """The one place that answers "may this user do that in this organization" (docs/architecture.md#roles-and-tenancy)."""
 
+from typing import Any
+
 from django.db.models import QuerySet
 
 from core.errors import PermissionDenied
@@ -62,7 +64,7 @@ def user_role(user, organization: Organization | str) -> str | None:
         return None
     if user.is_superuser:
         return Role.OWNER
-    org_id = getattr(organization, "pk", organization)
+    org_id: Any = getattr(organization, "pk", organization)  # an Organization's id, or the id given
     return Membership.objects.filter(user=user, organization_id=org_id).values_list("role", flat=True).first()
 
 

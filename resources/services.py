@@ -10,6 +10,7 @@ never deleted: IN_USE (409); neither is a unit that was ever booked.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, time
 from decimal import Decimal
@@ -259,7 +260,7 @@ def _check_rate(rate: Rate, where: str, errors: list[FieldError]) -> None:
     if (start is None) != (end is None):
         errors.append(FieldError(f"{where}.endTime", "INVALID",
                                  "Give both ends of the time window, or neither (all day)."))
-    elif start is not None and not (end > start or end == time(0, 0)):
+    elif start is not None and end is not None and not (end > start or end == time(0, 0)):
         errors.append(FieldError(f"{where}.endTime", "END_BEFORE_START",
                                  "The window must end after it starts (00:00 means midnight at the day's end)."))
     if rate.min_minutes is not None and rate.max_minutes is not None and rate.min_minutes > rate.max_minutes:
@@ -285,7 +286,7 @@ def _save_rows(resource: Resource, rows: ResourceRows) -> None:
 def _save_owned(resource: Resource, model: type[Model], specs: Sequence[Any], fields: Sequence[str], path: str,
                 check: Check) -> None:
     """Check every row first, then delete, then save (so a new row may take a deleted row's name)."""
-    existing = {row.pk: row for row in model.objects.select_for_update().filter(resource=resource)}
+    existing = {row.pk: row for row in model._default_manager.select_for_update().filter(resource=resource)}
     errors: list[FieldError] = []
     saves: list[tuple[str, Model]] = []
     deletes: list[tuple[str, Model]] = []
@@ -301,7 +302,7 @@ def _save_owned(resource: Resource, model: type[Model], specs: Sequence[Any], fi
             continue
         for name in fields:
             setattr(row, name, getattr(spec, name))
-        if model is Rate:
+        if isinstance(row, Rate):
             row.weekdays = weekday_mask(spec.weekdays) or ALL_WEEKDAYS
         check(row, where, errors)
         saves.append((where, row))
@@ -396,7 +397,7 @@ def _only(changes: Mapping[str, Any], allowed: set[str]) -> None:
         raise TypeError(f"Unknown fields: {', '.join(sorted(unknown))}")
 
 
-def _references(model: type[Model], queryset: QuerySet, skip: set[type[Model]] = frozenset()) -> list[str]:
+def _references(model: type[Model], queryset: QuerySet, skip: AbstractSet[type[Model]] = frozenset()) -> list[str]:
     """The reverse relations through which other records still refer to the rows of `queryset`."""
     used = []
     for rel in model._meta.related_objects:

@@ -6,7 +6,7 @@ list."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -52,14 +52,14 @@ class WebhookEndpointForm(forms.ModelForm):
             raise ValidationError([e.message for e in exc.errors] or exc.message) from exc
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = cast(dict[str, Any], super().clean())  # ModelForm.clean returns cleaned_data
         if cleaned.get("new_secret") and cleaned.get("rotate_secret"):
             self.add_error("rotate_secret", "Either set a secret or make a new one, not both.")
         return cleaned
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(ServiceAdminMixin, OrgScopedAdmin):
+class WebhookEndpointAdmin(ServiceAdminMixin[WebhookEndpoint], OrgScopedAdmin):
     form = WebhookEndpointForm
     service_fields = {"secret": "new_secret"}
     org_path = "organization"
@@ -97,7 +97,7 @@ class WebhookEndpointAdmin(ServiceAdminMixin, OrgScopedAdmin):
         url = reverse("admin:webhooks_webhookdelivery_changelist") + f"?endpoint__id__exact={endpoint.pk}"
         return format_html('<a href="{}">{} deliveries</a>', url, endpoint.deliveries.count())
 
-    def service_save(self, request: HttpRequest, obj: WebhookEndpoint, form: WebhookEndpointForm | None, formsets,
+    def service_save(self, request: HttpRequest, obj: WebhookEndpoint, form: forms.ModelForm | None, formsets,
                      change: bool) -> WebhookEndpoint:
         """Switching an endpoint back on gives it a clean slate (webhook_endpoint_update), as in the API."""
         values = form_values(obj, form, ENDPOINT_FIELDS)

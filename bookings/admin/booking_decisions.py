@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.contrib import messages
@@ -42,6 +42,11 @@ from .common import (
     status_label,
 )
 
+if TYPE_CHECKING:
+    from resources.admin_base import OrgScopedAdmin as AdminBase  # the admin BookingAdmin mixes this into
+else:
+    AdminBase = object
+
 DECISIONS = {
     # action: (button label, TRANSITIONS key, css modifier)
     "approve": ("Approve", "approve", "approve"),
@@ -70,11 +75,12 @@ class EventEditForm(forms.Form):
         required=False, max_length=40, label="Override price",
         widget=forms.TextInput(attrs={"inputmode": "decimal", "class": "vTextField", "autocomplete": "off"}),
         help_text="Replaces the rates' amount; products and the discount still apply. Empty: the computed price.")
+    estimate: str  # the time's price as estimated, set by the approve page when it has one
 
     def __init__(self, *args, resource_choices, rate_choices=(), currency: str = "", **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["resources"].queryset = resource_choices
-        self.fields["rate"].choices = [("", "The cheapest that applies"), *rate_choices]
+        cast(forms.ModelMultipleChoiceField, self.fields["resources"]).queryset = resource_choices
+        cast(forms.ChoiceField, self.fields["rate"]).choices = [("", "The cheapest that applies"), *rate_choices]
         if not rate_choices:  # free resources: nothing to choose
             self.fields["rate"].widget = forms.HiddenInput()
         if currency:
@@ -100,8 +106,10 @@ class PeopleForm(forms.Form):
 
     def __init__(self, *args, booking: Booking, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["customer"].queryset = Customer.objects.filter(organization_id=booking.organization_id)
-        self.fields["contact"].queryset = Contact.objects.filter(organization_id=booking.organization_id)
+        cast(forms.ModelChoiceField, self.fields["customer"]).queryset = Customer.objects.filter(
+            organization_id=booking.organization_id)
+        cast(forms.ModelChoiceField, self.fields["contact"]).queryset = Contact.objects.filter(
+            organization_id=booking.organization_id)
 
 
 class BillingForm(forms.Form):
@@ -119,7 +127,7 @@ class BillingForm(forms.Form):
                   "left is used and the rest charged.")
 
     def __init__(self, *args, booking: Booking, **kwargs):
-        kwargs["initial"] = {"discount_code": booking.discount_code.code if booking.discount_code_id else "",
+        kwargs["initial"] = {"discount_code": booking.discount_code.code if booking.discount_code is not None else "",
                              "do_not_use_booking_credit": booking.do_not_use_booking_credit}
         super().__init__(*args, **kwargs)
 
@@ -152,7 +160,7 @@ def _price_errors_placed(errors: list[FieldError], billing_form: forms.Form) -> 
 # --- the pages -------------------------------------------------------------------------------------
 
 
-class BookingDecisionsMixin:
+class BookingDecisionsMixin(AdminBase):
     """The decision buttons, URLs and pages of BookingAdmin."""
 
     # --- decision buttons and pages ---
@@ -245,11 +253,11 @@ class BookingDecisionsMixin:
         billing_form = BillingForm(data, booking=booking, prefix="billing")
         notification = NotificationForm(data, kind="booking_approved", booking=booking, prefix="notification")
         fresh = FreshnessForm(data, initial=FreshnessForm.initial_for(booking))
-        forms_ = [event_forms, people, billing_form, notification, fresh]
+        forms_: list[forms.BaseForm | forms.BaseFormSet] = [event_forms, people, billing_form, notification, fresh]
         page_errors: list[str] = []
         extra: dict[str, Any] = {}
         if data is not None and all(f.is_valid() for f in forms_):
-            kwargs = {}
+            kwargs: dict[str, Any] = {}
             for name in ("customer", "contact"):
                 if name in people.changed_data:
                     chosen = people.cleaned_data[name]
@@ -263,14 +271,15 @@ class BookingDecisionsMixin:
             ), f"Approved “{booking.title}”.")
             if ok:
                 return redirect("admin:bookings_booking_change", booking.pk)
+            assert error is not None  # run_service: not ok only with the error
             if isinstance(error, StaleBooking):
                 return self._ask_again(request, booking, "approve", fresh.cleaned_data["client_last_updated_at"])
             page_errors, by_row = split_errors(_price_errors_placed(error.errors, billing_form))
             for (row, field), texts in by_row.items():
-                form = event_forms.forms[row] if row < len(event_forms.forms) else None
+                row_form = event_forms.forms[row] if row < len(event_forms.forms) else None
                 for text in texts:
-                    if form is not None and field in form.fields:
-                        form.add_error(field, text)
+                    if row_form is not None and field in row_form.fields:
+                        row_form.add_error(field, text)
                     else:
                         page_errors.append(text)
             extra["error_code"] = error.code
@@ -315,6 +324,7 @@ class BookingDecisionsMixin:
                 notification=notification.spec()), f"Denied “{booking.title}”.")
             if ok:
                 return redirect("admin:bookings_booking_change", booking.pk)
+            assert error is not None  # run_service: not ok only with the error
             if isinstance(error, StaleBooking):
                 return self._ask_again(request, booking, "deny", fresh.cleaned_data["client_last_updated_at"])
             page_errors = [e.message for e in error.errors] or [error.message]

@@ -72,7 +72,7 @@ class BookingPageMixin:
         """The resources, the unit asked for, and the units the event occupies (docs/architecture.md#units)."""
         names = ", ".join(r.name for r in be.resources.all()) or "—"
         parts = [names]
-        if be.unit_id:
+        if be.unit is not None:
             parts.append(f"asked for {be.unit.name}")
         if held.get(be.event_id):
             parts.append("holds " + ", ".join(held[be.event_id]))
@@ -95,17 +95,17 @@ class BookingPageMixin:
         # The stored quotes (estimate until approval, then the fixed snapshot): no query per row.
         priced = has_price(be.price for be in events)
         currency = obj.organization.currency
-        rows = []
+        rows: list[tuple[Any, str]] = []
         for be in events:
             event_link = "—"
-            if be.event_id:
+            if be.event is not None:
                 event_url = reverse("admin:events_event_change", args=[be.event_id])
                 event_link = format_html('<a href="{}">{}</a>', event_url, be.event.get_status_display())
             problems = format_html_join(
                 "", '<li class="allot-conflict">{} {}</li>',
                 ((e.message, _event_links(e.meta.get("conflictingEventIds", []), conflicting))
                  for e in conflicts.get(be.pk, [])))
-            series = be.event.series if be.event_id and be.event.series_id else None
+            series = be.event.series if be.event is not None and be.event.series_id else None
             rows.append((series, format_html(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{}</tr>",
                 be.title, local_span(be.start, be.end, tz), self._resources_cell(be, held),
@@ -131,7 +131,7 @@ class BookingPageMixin:
     def paying(self, obj: Booking) -> str:
         """What the request said about paying (bookings.validation.billing.BookingBilling)."""
         lines = []
-        if obj.discount_code_id:
+        if obj.discount_code is not None:
             lines.append(("Discount code", obj.discount_code.code))
         if obj.purchase_order:
             lines.append(("Purchase order", obj.purchase_order))
@@ -162,7 +162,9 @@ class BookingPageMixin:
     def _labels(self, obj: Booking) -> dict[str, str]:
         cached = getattr(obj, "_labels", None)
         if cached is None:
-            cached = obj._labels = field_labels(list(FormField.objects.filter(module_id=obj.module_id)))
+            # Kept on the row for the rest of this request.
+            cached = obj._labels = field_labels(  # type: ignore[attr-defined]
+                list(FormField.objects.filter(module_id=obj.module_id)))
         return cached
 
 

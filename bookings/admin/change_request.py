@@ -170,6 +170,7 @@ class ChangeRequestAdmin(OrgScopedAdmin):
             ok, error = run_service(request, call, f"{done} the change request for “{booking.title}”.")
             if ok:
                 return redirect("admin:bookings_booking_change", booking.pk)
+            assert error is not None  # run_service: not ok only with the error
             top, by_row = split_errors(error.errors)
             page_errors = top + [text for texts in by_row.values() for text in texts]
             error_code = error.code

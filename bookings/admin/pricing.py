@@ -11,11 +11,11 @@ list's actions (managers) through bookings.pricing.charges and exported as CSV.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count, Model, OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.forms.formsets import BaseFormSet
 from django.forms.models import BaseInlineFormSet
@@ -24,7 +24,7 @@ from django.http import HttpRequest, HttpResponse
 from core.actor import Actor
 from core.errors import DomainError
 from resources.admin import PlainTextAdminMixin, ScopedAdmin, label_resources, organization_of
-from resources.admin_base import OrgScopedInline, ServiceAdminMixin, add_service_errors, form_values
+from resources.admin_base import ModelT, OrgScopedInline, ServiceAdminMixin, add_service_errors, form_values
 from resources.models import Rate
 from resources.permissions import request_allows
 
@@ -52,11 +52,11 @@ class ServiceForm(forms.ModelForm):
     check_fields: tuple[str, ...] = ()
 
     @staticmethod
-    def check(**values: Any) -> None:
+    def check(*args: Any, **values: Any) -> None:  # each form's service check, with its own keywords
         raise NotImplementedError
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = cast(dict[str, Any], super().clean())  # ModelForm.clean returns cleaned_data
         if self.errors:
             return cleaned  # the inputs first; the service's rules on the next post
         org_id = organization_of(self)
@@ -69,27 +69,27 @@ class ServiceForm(forms.ModelForm):
         return cleaned
 
 
-class ConfiguredByService(ServiceAdminMixin, ScopedAdmin):
+class ConfiguredByService(ServiceAdminMixin[ModelT], ScopedAdmin):
     """Saves through `create` / `update` and deletes through `delete` (keyword-only services) with the
     form's fields."""
 
     service_values: frozenset[str] = frozenset()
 
-    def create(self, obj: Model, values: dict[str, Any]) -> Model:
+    def create(self, obj: ModelT, values: dict[str, Any]) -> ModelT:
         raise NotImplementedError
 
-    def update(self, obj: Model, values: dict[str, Any]) -> Model:
+    def update(self, obj: ModelT, values: dict[str, Any]) -> ModelT:
         raise NotImplementedError
 
-    def delete(self, obj: Model) -> None:
+    def delete(self, obj: ModelT) -> None:
         raise NotImplementedError
 
-    def service_save(self, request: HttpRequest, obj: Model, form: forms.ModelForm | None,
-                     formsets: Mapping[str, BaseFormSet], change: bool) -> Model:
+    def service_save(self, request: HttpRequest, obj: ModelT, form: forms.ModelForm | None,
+                     formsets: Mapping[str, BaseFormSet], change: bool) -> ModelT:
         values = form_values(obj, form, self.service_values)
         return self.update(obj, values) if change else self.create(obj, values)
 
-    def service_delete(self, request: HttpRequest, obj: Model) -> None:
+    def service_delete(self, request: HttpRequest, obj: ModelT) -> None:
         self.check_may_save(request, obj)
         self.delete(obj)
 
@@ -109,7 +109,7 @@ class DiscountCodeForm(ServiceForm):
 
 
 @admin.register(DiscountCode)
-class DiscountCodeAdmin(ConfiguredByService):
+class DiscountCodeAdmin(ConfiguredByService[DiscountCode]):
     form = DiscountCodeForm
     service_values = CODE_FIELDS
     list_display = ("code", "organization", "discount", "valid_from", "valid_until", "used", "max_uses_total",
@@ -150,7 +150,7 @@ class DiscountCodeAdmin(ConfiguredByService):
 
     @admin.display(description="uses", ordering="use_count")
     def used(self, code: DiscountCode) -> int:
-        return code.use_count
+        return code.use_count  # type: ignore[attr-defined]  # annotated by get_queryset
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         formfield = super().formfield_for_manytomany(db_field, request, **kwargs)
@@ -175,7 +175,7 @@ class BookingCreditForm(ServiceForm):
 
 
 @admin.register(BookingCredit)
-class BookingCreditAdmin(ConfiguredByService):
+class BookingCreditAdmin(ConfiguredByService[BookingCredit]):
     form = BookingCreditForm
     service_values = CREDIT_FIELDS | {"contact", "customer", "amount"}
     list_display = ("__str__", "organization", "owner", "amount", "balance", "valid_from", "valid_until")
@@ -300,8 +300,9 @@ class RateCustomerFormSet(BaseInlineFormSet):
         for form in self.forms:
             rate = form.cleaned_data.get("rate") if form.cleaned_data else None
             # A view-only row (a manager on the page) is not a choice: nothing to check.
-            if isinstance(rate, Rate) and not self._should_delete_form(form) \
-                    and rate.resource.venue.organization_id != org_id:
+            # _should_delete_form: Django's own test for a row marked for deletion; private, so not in the stubs.
+            if (isinstance(rate, Rate) and not self._should_delete_form(form)  # type: ignore[attr-defined]
+                    and rate.resource.venue.organization_id != org_id):
                 form.add_error("rate", "Choose a rate of the customer's organization.")
 
 

@@ -112,7 +112,8 @@ class VisitorInSerializer(serializers.Serializer):
 
 class SubmitSerializer(BillingInMixin, EventsInMixin):
     submission = serializers.BooleanField(default=True)
-    visitors = VisitorInSerializer(
+    # many=True hands max_length to the ListSerializer (the stubs know only the child's arguments).
+    visitors = VisitorInSerializer(  # type: ignore[call-arg]
         many=True, required=False, max_length=100,
         help_text="People the booker brings, invited by email when the booking is approved (with the times in the "
                   "venue's local time and a calendar file). Emails unique per booking; at most the smallest capacity "
@@ -417,7 +418,8 @@ class ValidateOut(serializers.Serializer):
     valid = serializers.BooleanField()
     price = EstimateOut(allow_null=True, help_text="The estimate when the request is valid (no credit: credit "
                                                    "is applied on approval).")
-    errors = ValidationProblemSerializer(
+    # A wire name here, not Serializer.errors (the stubs see the clash).
+    errors = ValidationProblemSerializer(  # type: ignore[assignment]
         many=True, help_text="Every problem, as a 400/409 would list them (one per occurrence of a repeat, with "
                              "meta occurrence, date, start, end, codes).")
     skipped = SkippedOccurrenceSerializer(many=True, help_text="With skipConflicts: occurrences that would be "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import django_filters
@@ -13,7 +14,7 @@ from django.db.models import Q
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.exceptions import NotAuthenticated, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -31,7 +32,6 @@ from bookings.selectors import (
     bookings_overlapping,
     bookings_payload,
     change_requests_payload,
-    events_payload,
 )
 from bookings.validation.billing import BookingBilling, refuse_public_override
 from bookings.validation.public import booking_preflight, check_published, public_errors
@@ -44,6 +44,7 @@ from core.api.input import valid
 from core.errors import DomainError, FieldError, NotFound, ValidationFailed
 from core.throttles import PublicSubmitThrottle
 from events.models import Event
+from events.selectors import events_payload
 from resources.api.scoping import actor_for, get_scoped, require_role, roles_of, scope
 
 from .booking_serializers import (
@@ -79,7 +80,7 @@ def _events_out(events: list[Event]) -> list[dict]:
 
 
 def _booking_response(booking: Booking, *, http_status=200, staff=True, events=None, extra=None) -> Response:
-    body = {"booking": booking_payload(booking, staff=staff)}
+    body: dict[str, Any] = {"booking": booking_payload(booking, staff=staff)}
     if events is not None:
         rows = _events_out(events)
         body["events"] = rows
@@ -417,7 +418,7 @@ class BookingDetailView(APIView):
 
 
 class _BookingAction(APIView):
-    action_serializer = None
+    action_serializer: type[serializers.Serializer[Any]]  # each action's input
 
     def prepare(self, request, pk) -> tuple[Booking, dict]:
         booking = _booking_for(request, pk)

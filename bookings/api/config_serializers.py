@@ -69,9 +69,10 @@ class PortalStatusField(serializers.ChoiceField):
 class FormFieldSerializer(serializers.Serializer):
     id = serializers.UUIDField(required=False, help_text="Assigned by the server. Leave out to create a field; "
                                                          "give it to update that field.")
-    label = PlainTextField(max_length=200, required=False, help_text="Required for a new field.")
+    # `label` and `required` are wire names here, not Field's attributes of the same names (stubs: a clash).
+    label = PlainTextField(max_length=200, required=False, help_text="Required for a new field.")  # type: ignore[assignment]
     type = serializers.ChoiceField(choices=FieldType.choices, required=False, help_text="Default: text.")
-    required = serializers.BooleanField(required=False)
+    required = serializers.BooleanField(required=False)  # type: ignore[assignment]
     helpText = PlainTextField(source="help_text", max_length=500, allow_blank=True, required=False)
     options = serializers.ListField(child=PlainTextField(max_length=200), max_length=200, required=False,
                                     help_text="The choices of a select or multiselect field (at least one).")
@@ -119,14 +120,18 @@ class BookingFormSerializer(serializers.Serializer):
     """The custom fields of each section. On write, a section that is given is the whole section: fields
     without `id` are created, with `id` updated, and active fields left out are archived."""
 
-    contactFields = FormFieldSerializer(source="contact_fields", many=True, required=False, max_length=MAX_FIELDS)
-    eventFields = FormFieldSerializer(source="event_fields", many=True, required=False, max_length=MAX_FIELDS)
+    # many=True hands max_length to the ListSerializer (the stubs know only the child's arguments).
+    contactFields = FormFieldSerializer(source="contact_fields", many=True, required=False,
+                                        max_length=MAX_FIELDS)  # type: ignore[call-arg]
+    eventFields = FormFieldSerializer(source="event_fields", many=True, required=False,
+                                      max_length=MAX_FIELDS)  # type: ignore[call-arg]
 
     def to_representation(self, module):
         fields = active_form_fields(module)
 
         def section(name: str) -> list:
-            return FormFieldSerializer([f for f in fields if f.section == name], many=True).data
+            # many=True: a ListSerializer, whose data is a list (the stubs type the child's dict).
+            return FormFieldSerializer([f for f in fields if f.section == name], many=True).data  # type: ignore[return-value]
 
         return {"contactFields": section(FormSection.CONTACT), "eventFields": section(FormSection.EVENT)}
 

@@ -123,8 +123,9 @@ class EventCreateSerializer(EventUpdateSerializer):
                                      help_text="0 CONFIRMED (default) or 1 TENTATIVE (a hold).")
     resourceIds = ListField(child=UUIDField(), allow_empty=False, max_length=MAX_RESOURCES,
                                         source="resource_ids", help_text="Resources of the organization.")
-    whichEventsToUpdate = None  # a new event is on its own; series are made from repeated booking requests
-    overridePrice = None  # prices come from bookings
+    # None removes the parent's field (DRF; the stubs expect a field there).
+    whichEventsToUpdate = None  # type: ignore[assignment]  # a new event is on its own; series: repeated requests
+    overridePrice = None  # type: ignore[assignment]  # prices come from bookings
 
 
 # --- availability ---------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ length, offered as buttons, also after a refused request (docs/architecture.md#p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils.dateparse import parse_datetime
 
@@ -16,7 +16,7 @@ from bookings.validation.public import booking_preflight
 from bookings.validation.submission import check_repeat_allowed
 from core.errors import DomainError, FieldError, InvalidDiscountCode, ValidationFailed
 
-from .fields import EventBlock, local_input
+from .fields import EventBlock, Field, local_input
 
 
 @dataclass
@@ -47,6 +47,7 @@ class Availability:
 def _slot_label(slot: dict[str, str]) -> str:
     """A free time on its local wall clock: "Tue 5 Jan 2027, 10:30–11:30"."""
     start, end = parse_datetime(slot["startLocal"]), parse_datetime(slot["endLocal"])
+    assert start is not None and end is not None  # the service's own ISO times
     if start.date() == end.date():
         return f"{start:%a} {start.day} {start:%b %Y}, {start:%H:%M}–{end:%H:%M}"
     return f"{start:%a} {start.day} {start:%b %Y} {start:%H:%M} – {end:%a} {end.day} {end:%b %Y} {end:%H:%M}"
@@ -60,6 +61,15 @@ class AvailabilityCheck:
     summary: list[tuple[str, str]]
     availability: Availability | None
     notice: str
+
+    if TYPE_CHECKING:  # from the other halves of BookingForm: FormErrors and the form itself
+        def payload(self) -> tuple[dict[str, Any], list[dict[str, Any]]]: ...
+        def discount_code(self) -> str | None: ...
+        def message(self, error: FieldError) -> str: ...
+        def locate(self, path: str) -> tuple[Field | None, EventBlock | None, bool]: ...
+        def add_error(self, error: FieldError) -> None: ...
+        def add_errors(self, exc: DomainError) -> None: ...
+        def sort_summary(self) -> None: ...
 
     def suggest_free_times(self, events: list[dict[str, Any]], single: bool) -> None:
         """After a request refused for its times: the free times of the same length, next to those times."""
@@ -138,8 +148,8 @@ class AvailabilityCheck:
         if not start or not end:
             return False
         block = self.events[int(index)]
-        block.get("start").value, block.get("end").value = start, end
-        block.get("start").autofocus = True
+        block.question("start").value, block.question("end").value = start, end
+        block.question("start").autofocus = True
         when = _slot_label({"startLocal": start, "endLocal": end})
         self.notice = (f"{'Date ' + str(block.number) if len(self.events) > 1 else 'Your time'} is now {when}. "
                        "Check availability again or send your request.")

@@ -137,9 +137,9 @@ class BookingForm(FormErrors, AvailabilityCheck):
         block = self.events[0]
         offered = {str(r.pk) for r in self.resources}
         if initial.get("resource") in offered:
-            block.get("resourceIds").value = [initial["resource"]]
+            block.question("resourceIds").value = [initial["resource"]]
         for key in ("start", "end"):
-            block.get(key).value = local_input(initial.get(key, ""))
+            block.question(key).value = local_input(initial.get(key, ""))
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -178,9 +178,9 @@ class BookingForm(FormErrors, AvailabilityCheck):
         block = self._event_block(len(self.events))
         for f in block.fields:
             if f.key not in ("start", "end"):
-                f.value = previous.get(f.key).value
+                f.value = previous.question(f.key).value
         # The repeat is not copied: another date is usually a one-off.
-        block.get("start").autofocus = True
+        block.question("start").autofocus = True
         self.events.append(block)
 
     def remove_event(self, index: int) -> None:
@@ -191,9 +191,9 @@ class BookingForm(FormErrors, AvailabilityCheck):
         for new_index, old in enumerate(kept):
             block = self._event_block(new_index)
             for f in block.fields:
-                f.value = old.get(f.key).value
+                f.value = old.question(f.key).value
             for f in block.repeat:
-                f.value = old.get_repeat(f.key).value
+                f.value = old.repeat_question(f.key).value
             self.events.append(block)
 
     def honeypot_filled(self, data: QueryDict) -> bool:

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from bookings.validation.repeat import WEEKDAY_KEYS
-from core.errors import Conflict, FieldError, ValidationFailed
+from core.errors import DomainError, FieldError
 from resources.models import Resource
 
 from .fields import MAX_NOTE, EventBlock, Field
@@ -129,7 +129,7 @@ class FormErrors:
             self.non_field_errors.append(message)
             self.summary.append((message, "form-errors"))
 
-    def add_errors(self, exc: ValidationFailed | Conflict) -> None:
+    def add_errors(self, exc: DomainError) -> None:
         for error in exc.errors or [FieldError("", exc.code, exc.message)]:
             self.add_error(error)
 

@@ -15,7 +15,7 @@ from bookings.validation.repeat import WEEKDAY_KEYS
 
 MAX_NOTE = 5000
 
-INPUT_OF_TYPE = {
+INPUT_OF_TYPE: dict[str, str] = {
     FieldType.TEXT: "text",
     FieldType.TEXTAREA: "textarea",
     FieldType.EMAIL: "email",
@@ -123,14 +123,28 @@ class EventBlock:
     def get_repeat(self, key: str) -> Field | None:
         return next((f for f in self.repeat if f.key == key), None)
 
+    def question(self, key: str) -> Field:
+        """The question `key`, which every date has (get: one that may not be there)."""
+        found = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def repeat_question(self, key: str) -> Field:
+        """The Repeat fieldset's question `key` (it has all of them, when the form has the fieldset)."""
+        found = self.get_repeat(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
     def repeat_payload(self) -> dict[str, Any] | None:
         """The `repeat` the validator takes, or None when the booker chose "Does not repeat"."""
-        if not self.repeat or not str(self.get_repeat("repeats").value).strip():
+        if not self.repeat or not str(self.repeat_question("repeats").value).strip():
             return None
-        days = set(self.get_repeat("days").value)
-        return {"repeats": self.get_repeat("repeats").value.strip(),
-                "repeatEvery": self.get_repeat("repeatEvery").value.strip(),
-                "repeatUntil": self.get_repeat("repeatUntil").value.strip(),
+        days = set(self.repeat_question("days").value)
+        return {"repeats": self.repeat_question("repeats").value.strip(),
+                "repeatEvery": self.repeat_question("repeatEvery").value.strip(),
+                "repeatUntil": self.repeat_question("repeatUntil").value.strip(),
                 **{key: key in days for key in WEEKDAY_KEYS}}
 
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from uuid import UUID
+from typing import Any
 
 from rest_framework.permissions import BasePermission
 
 from resources.permissions import request_roles
 
 
-def roles_of(request) -> dict[UUID, str]:
-    """organization id → role for the caller, cached on the request (one query per request)."""
+def roles_of(request) -> dict[Any, str]:
+    """organization id → role for the caller, cached on the request (one query per request); a superuser's
+    is {"*": OWNER}."""
     return request_roles(request)
 
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from django.db.models import Model, QuerySet
@@ -24,7 +24,10 @@ def visible_org_ids(request) -> list[UUID] | None:
     return None if "*" in roles else list(roles)
 
 
-def scope(queryset: QuerySet, request, org_field: str = "organization") -> QuerySet:
+ModelT = TypeVar("ModelT", bound=Model)
+
+
+def scope(queryset: QuerySet[ModelT], request, org_field: str = "organization") -> QuerySet[ModelT]:
     ids = visible_org_ids(request)
     return queryset if ids is None else queryset.filter(**{f"{org_field}_id__in": ids})
 
@@ -40,7 +43,7 @@ def require_role(request, organization_id: UUID | str | None, action: str) -> No
         raise PermissionDenied()
 
 
-def get_scoped(queryset: QuerySet, request, pk: Any, org_field: str = "organization") -> Model:
+def get_scoped(queryset: QuerySet[ModelT], request, pk: Any, org_field: str = "organization") -> ModelT:
     """The object if the caller may see it, else 404 (whether it exists elsewhere or not)."""
     pk = as_uuid(pk)
     if pk is None:

@@ -123,7 +123,9 @@ class ResourceWriteSerializer(serializers.Serializer):
                                               required=False, allow_null=True)
     bufferMinutes = serializers.IntegerField(source="buffer_minutes", min_value=0, max_value=MAX_BUFFER_MINUTES,
                                              required=False, help_text="Kept free after each booking.")
-    bookableHours = BookableHoursSerializer(source="bookable_hours", many=True, required=False, max_length=200,
+    # many=True hands max_length to the ListSerializer (the stubs know only the child's arguments).
+    bookableHours = BookableHoursSerializer(source="bookable_hours", many=True, required=False,  # type: ignore[call-arg]
+                                            max_length=200,
                                             help_text="Weekly windows; [] or absent on create: always bookable. "
                                                       "On PATCH the list replaces the current one.")
 

@@ -40,13 +40,16 @@ class WebhookEndpointSerializer(serializers.Serializer):
 class WebhookEndpointUpdateSerializer(WebhookEndpointSerializer):
     """An endpoint never moves to another organization."""
 
-    orgId = serializers.UUIDField(source="organization_id", read_only=True)
+    # Read-only: DRF's own field does (the stubs want the parent's class).
+    orgId = serializers.UUIDField(source="organization_id", read_only=True)  # type: ignore[assignment]
 
 
 class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
     """The 201 response: the only time the secret is shown."""
 
-    secret = serializers.CharField(read_only=True, help_text="Shown this once: store it to verify signatures.")
+    # Read-only: DRF's own field does (the stubs want the parent's class).
+    secret = serializers.CharField(  # type: ignore[assignment]
+        read_only=True, help_text="Shown this once: store it to verify signatures.")
 
 
 class OrgIdSerializer(serializers.Serializer):

@@ -5,7 +5,7 @@ import contextlib
 import json as jsonlib
 import os
 import sys
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
@@ -156,8 +156,8 @@ class Command(BaseCommand):
             result = booking_submit(
                 module=module, portal=portal, single_event=True, contact={"name": name, "email": email},
                 events=[{"title": title, "resourceIds": [str(resource.pk)],
-                         "start": timezone.make_aware(timezone.datetime.combine(day, time(start)), tz).isoformat(),
-                         "end": timezone.make_aware(timezone.datetime.combine(day, time(end)), tz).isoformat(),
+                         "start": timezone.make_aware(datetime.combine(day, time(start)), tz).isoformat(),
+                         "end": timezone.make_aware(datetime.combine(day, time(end)), tz).isoformat(),
                          fields["Type of event"]: "Meeting", fields["Chairs needed"]: 8}],
                 request_note="<p>We bring our own tea.</p>" if title == "Book club" else "",
             )
@@ -167,14 +167,14 @@ class Command(BaseCommand):
             elif outcome == "denied":
                 booking_deny(booking_id=booking_id, actor=staff, client_last_updated_at=None)
             if outcome == "change_request":
-                later = [timezone.make_aware(timezone.datetime.combine(day, time(h)), tz).isoformat() for h in (13, 15)]
+                later = [timezone.make_aware(datetime.combine(day, time(h)), tz).isoformat() for h in (13, 15)]
                 change_request_submit(booking_id=booking_id, actor=Actor.booker(email),
                                       events=[{"start": later[0], "end": later[1]}],
                                       request_note="<p>Could we start after lunch instead?</p>")
         polishing = Closure.objects.create(
             organization=module.organization, message="Floor polishing",
-            start=timezone.make_aware(timezone.datetime.combine(today + timedelta(days=5), time(8)), tz),
-            end=timezone.make_aware(timezone.datetime.combine(today + timedelta(days=5), time(12)), tz))
+            start=timezone.make_aware(datetime.combine(today + timedelta(days=5), time(8)), tz),
+            end=timezone.make_aware(datetime.combine(today + timedelta(days=5), time(12)), tz))
         polishing.resources.add(hall)
 
 
