@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from anymail.exceptions import AnymailInvalidAddress, AnymailRecipientsRefused
@@ -143,7 +144,8 @@ def notification_send(*, notification_id: UUID | str, now: datetime | None = Non
         message.send()
     except (AnymailRecipientsRefused, AnymailInvalidAddress) as exc:
         outcome = "failed"
-        fields = {"status": NotificationStatus.FAILED, "last_error": str(exc)[:2000] or type(exc).__name__}
+        fields: dict[str, Any] = {"status": NotificationStatus.FAILED,
+                                  "last_error": str(exc)[:2000] or type(exc).__name__}
     except Exception as exc:
         delays = settings.NOTIFICATION_RETRY_DELAYS
         fields = {"last_error": f"{type(exc).__name__}: {exc}"[:2000]}

@@ -188,7 +188,7 @@ def notifications_requeue(*, notification_ids: Iterable[UUID | str], actor) -> l
 
 # How far along each delivery status is: a tracking event never moves a row back down (a late
 # "delivered" or "opened" after a bounce or spam complaint leaves the bounce/complaint standing).
-DELIVERY_RANK = {
+DELIVERY_RANK: dict[str, int] = {
     DeliveryStatus.QUEUED: 1,
     DeliveryStatus.SENT: 1,
     DeliveryStatus.DEFERRED: 2,

@@ -1,6 +1,7 @@
 """The one place that answers "may this user do that in this organization" (docs/architecture.md#roles-and-tenancy)."""
 
 from typing import Any
+from uuid import UUID
 
 from django.db.models import QuerySet
 
@@ -59,7 +60,7 @@ def request_org_ids(request, action: str = "view") -> list | None:
     return [org_id for org_id, role in roles.items() if role_allows(role, action)]
 
 
-def user_role(user, organization: Organization | str) -> str | None:
+def user_role(user, organization: Organization | UUID | str) -> str | None:
     if not getattr(user, "is_authenticated", False):
         return None
     if user.is_superuser:
@@ -68,7 +69,7 @@ def user_role(user, organization: Organization | str) -> str | None:
     return Membership.objects.filter(user=user, organization_id=org_id).values_list("role", flat=True).first()
 
 
-def has_permission(user, organization: Organization | str, action: str) -> bool:
+def has_permission(user, organization: Organization | UUID | str, action: str) -> bool:
     return role_allows(user_role(user, organization), action)
 
 

@@ -112,7 +112,7 @@ class Outcome:
         return f"HTTP {self.status}" if self.status is not None else self.error
 
 
-def _open_socket(host: str, port: int, timeout: float) -> socket.socket:
+def _open_socket(host: str, port: int, timeout: float | None) -> socket.socket:
     """Resolve, refuse private addresses (again: DNS may have changed since the URL was checked), and
     connect to the addresses we checked, never to a second lookup's answer."""
     infos = addresses(host, port)
@@ -151,6 +151,8 @@ def _post(url: str, body: bytes, headers: Mapping[str, str]) -> Outcome:
     connection = None
     try:
         parts = urlsplit(url)
+        if not parts.hostname:  # the endpoint services refuse such URLs; a stored one fails this attempt
+            raise AddressRefused("the URL has no host")
         connection_class = _HTTPSConnection if parts.scheme == "https" else _HTTPConnection
         connection = connection_class(parts.hostname, parts.port, timeout=timeout)
         connection.request("POST", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),

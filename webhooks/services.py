@@ -172,7 +172,7 @@ def webhook_emit(
     pay nothing for organizations without webhooks."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"Unknown webhook event type {event_type!r}")
-    org_id = getattr(organization, "pk", organization)
+    org_id = organization.pk if isinstance(organization, Organization) else organization
     # Endpoints per organization are few: filter the subscriptions here (SQLite has no JSON containment).
     active = WebhookEndpoint.objects.filter(organization_id=org_id, active=True).only("id", "event_types")
     endpoints = [e for e in active if event_type in (e.event_types or [])]
