@@ -24,7 +24,7 @@ from core.time import iso, local_times
 from core.tokens import hash_token
 from events.models import Event, EventStatus, Reservation
 from events.selectors import events_payload, reservations_overlapping
-from events.services import EventSpec, conflicts_among
+from events.services.scheduling import EventSpec, conflicts_among
 from resources.models import Resource, ResourceUnit
 
 from .models import (

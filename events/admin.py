@@ -2,9 +2,10 @@
 and the Edit occurrence / Delete occurrence confirmation pages.
 
 Events change only through services that check conflicts and keep bookings in step (the lifecycle
-services, and events.services.occurrences_update/occurrences_delete, which the events API calls too); a
-plain admin form would bypass them, so the event page stays read-only and its two buttons lead to pages
-that call those services, with the choice of which occurrences of a series the change applies to.
+services, and occurrences_update/occurrences_delete of events.services.occurrences, which the events API
+calls too); a plain admin form would bypass them, so the event page stays read-only and its two buttons
+lead to pages that call those services, with the choice of which occurrences of a series the change
+applies to.
 """
 
 from __future__ import annotations
@@ -32,10 +33,10 @@ from resources.admin_base import OrgScopedAdmin, scope
 from resources.models import Resource, Venue
 from resources.permissions import request_allows
 
-from . import services
 from .models import Event, Reservation
 from .selectors import BlockKind, calendar_week, week_monday
 from .series import WhichEvents, series_describe
+from .services.occurrences import occurrences_delete, occurrences_update
 
 
 def _event_tz(event: Event) -> ZoneInfo:
@@ -303,7 +304,7 @@ class EventAdmin(OrgScopedAdmin):
                 messages.info(request, "Nothing was changed.")
                 return redirect("admin:events_event_change", event.pk)
             try:
-                changed = services.occurrences_update(
+                changed = occurrences_update(
                     event=event, which=form.cleaned_data.get("which", 1), actor=request.user,
                     override_rules=form.cleaned_data["override_rules"], **changes)
             except DomainError as exc:
@@ -328,8 +329,8 @@ class EventAdmin(OrgScopedAdmin):
         page_errors: list[str] = []
         if data is not None and form.is_valid():
             try:
-                deleted = services.occurrences_delete(event=event, which=form.cleaned_data.get("which", 1),
-                                                      actor=request.user)
+                deleted = occurrences_delete(event=event, which=form.cleaned_data.get("which", 1),
+                                             actor=request.user)
             except DomainError as exc:
                 page_errors = [e.message for e in exc.errors] or [exc.message]
             else:

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.db import models
 from django.db.models import F, Q
 
@@ -47,7 +49,7 @@ class Event(BaseModel):
     def __str__(self) -> str:
         return f"{self.title} ({self.start:%Y-%m-%d %H:%M})"
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.description = sanitize_html(self.description)
         super().save(*args, **kwargs)
 

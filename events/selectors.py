@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -55,7 +55,7 @@ def reservations_overlapping(
 def closures_for(*, organization: Organization | UUID, start: datetime, end: datetime) -> list[Closure]:
     """The organization's closures that can touch [start, end): dated ones overlapping it, and every
     yearly one (they are few and their dates move from year to year)."""
-    org_id = getattr(organization, "pk", organization)
+    org_id = organization.pk if isinstance(organization, Organization) else organization
     return list(
         Closure.objects.filter(organization_id=org_id)
         .filter(Q(repeats_yearly=True) | Q(start__lt=end, end__gt=start))
@@ -75,7 +75,9 @@ def resources_for_rules(resource_ids: Iterable[UUID]) -> dict[UUID, Resource]:
 # --- the Event wire form and availability (docs/architecture.md#http-api-conventions) -------------
 
 
-def events_payload(events: QuerySet[Event], booking_of: dict | None = None) -> list[dict[str, Any]]:
+def events_payload(
+    events: QuerySet[Event], booking_of: Mapping[UUID, UUID | None] | None = None,
+) -> list[dict[str, Any]]:
     """Events in their wire form (docs/architecture.md#http-api-conventions), in three queries whatever their
     number: the events, their reservations (resource ids and the first resource's venue timezone), and the
     bookings they came from. `booking_of` maps event id → booking id when the caller knows it already."""
@@ -192,7 +194,9 @@ class BlockKind:
     CLOSED = "closed"
 
 
-_KIND_OF_STATUS = {EventStatus.CONFIRMED: BlockKind.CONFIRMED, EventStatus.TENTATIVE: BlockKind.TENTATIVE}
+_KIND_OF_STATUS: dict[int, str] = {
+    EventStatus.CONFIRMED: BlockKind.CONFIRMED, EventStatus.TENTATIVE: BlockKind.TENTATIVE,
+}
 # At the same time, what blocks the resource comes first.
 _KIND_ORDER = {BlockKind.CLOSED: 0, BlockKind.CONFIRMED: 1, BlockKind.TENTATIVE: 2, BlockKind.PENDING: 3}
 
@@ -309,7 +313,7 @@ def calendar_week(*, venue: Venue, week_start: date, today: date | None = None) 
     resources = list(Resource.objects.filter(venue=venue, archived=False).order_by("name", "pk"))
     resource_ids = [r.pk for r in resources]
     # (resource id, block kind, title, start, end, ids) before they are cut into days
-    items: list[tuple[UUID | None, str, str, datetime, datetime, dict[str, UUID | None]]] = []
+    items: list[tuple[UUID, str, str, datetime, datetime, dict[str, UUID | None]]] = []
 
     # bookings depends on events: reach its models through the relations it declares, not an import.
     booking_event_model = apps.get_model("bookings", "BookingEvent")
@@ -364,7 +368,7 @@ def calendar_week(*, venue: Venue, week_start: date, today: date | None = None) 
                 ))
 
     # In UTC: two local times of the 25-hour day read the same on the wall clock.
-    def order(b: CalendarBlock) -> tuple:
+    def order(b: CalendarBlock) -> tuple[datetime, datetime, int, str]:
         return b.local_start.astimezone(UTC), b.local_end.astimezone(UTC), _KIND_ORDER[b.kind], b.title
 
     rows = [

@@ -11,7 +11,8 @@ from django.utils import timezone
 from bookings.lifecycle.submit import booking_create
 from bookings.models import BookingStatus
 from events.models import Event, EventSeries, EventStatus
-from events.services import EventSpec, events_save
+from events.services.saving import events_save
+from events.services.scheduling import EventSpec
 from tests.factories import EventSeriesFactory
 
 LONDON = ZoneInfo("Europe/London")

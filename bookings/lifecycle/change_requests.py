@@ -21,7 +21,7 @@ from core.actor import Actor, ActorKind
 from core.errors import FieldError, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from core.ids import as_uuid
 from events.models import EventStatus
-from events.services import events_save
+from events.services.saving import events_save
 from notifications.services import NotificationSpec
 
 from ..models import (

@@ -18,14 +18,9 @@ from bookings.validation.repeat import Occurrence, collapse_occurrence_errors
 from bookings.validation.submission import CleanSubmission
 from core.errors import BookingConflict, CapacityExceeded, DomainError
 from events.models import Event, EventSeries, EventStatus
-from events.services import (
-    EventSpec,
-    conflicts_check,
-    conflicts_check_skipping,
-    events_delete,
-    events_save,
-    events_set_status,
-)
+from events.services.saving import events_delete, events_save
+from events.services.scheduling import EventSpec, conflicts_check, conflicts_check_skipping
+from events.services.status import events_set_status
 from resources.models import Organization, Resource
 
 from ..models import Booking, BookingEvent, BookingModule

@@ -23,7 +23,7 @@ from core.errors import FieldError, NotFound, ValidationFailed
 from core.ids import as_uuid
 from core.tokens import new_token
 from events.models import Event, EventStatus
-from events.services import events_set_status
+from events.services.status import events_set_status
 from notifications.services import NotificationSpec
 from resources.models import Organization, Resource
 

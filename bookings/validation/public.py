@@ -14,8 +14,8 @@ For each requested time that fails only on *when* it is (taken, outside bookable
 little notice, too far ahead, in the past), it suggests up to MAX_SLOTS free times of the same length on
 the same resources: from the requested start it tries every STEP forward and backward, nearest first
 (forward first at equal distance), up to SEARCH_DAYS each way, with the same checks as a booking
-(events.rules.check_rules and events.services.conflicts_among, the request's other times included). At
-most MAX_SUGGESTED failing times get suggestions. Whatever the number of occurrences and candidates, the
+(events.rules.check_rules and events.services.scheduling.conflicts_among, the request's other times
+included). At most MAX_SUGGESTED failing times get suggestions. Whatever the number of occurrences and candidates, the
 reservations are read once and the closures at most twice.
 """
 
@@ -35,7 +35,7 @@ from core.time import iso, local_times
 from events.models import Event
 from events.rules import check_rules
 from events.selectors import closures_for, reservations_overlapping
-from events.services import EventSpec, conflicts_among, units_of
+from events.services.scheduling import EventSpec, conflicts_among, units_of
 from resources.models import Closure, Resource
 
 from ..models import BookingModule, Portal, PortalStatus

@@ -18,10 +18,11 @@ from core.api.etags import ETAG, IF_MATCH, check_if_match, with_etag
 from core.api.fields import UUID_PATTERN, MomentFilter, StrictFilterSet
 from core.api.input import valid
 from core.errors import FieldError, ValidationFailed
-from events import services
 from events.models import Event, EventStatus
 from events.selectors import events_payload, resource_availability
 from events.series import DELETE_HELP, DELETE_VALUES, WHICH_EVENTS
+from events.services.occurrences import occurrences_delete, occurrences_update
+from events.services.single import event_create
 from resources.api.scoping import actor_for, get_scoped, require_role, scope
 from resources.models import Organization, Resource
 
@@ -146,7 +147,7 @@ class EventViewSet(viewsets.GenericViewSet):
         data = valid(EventCreateSerializer, request.data)
         org_id = data.pop("organization_id")
         require_role(request, org_id, "manage_events")
-        event = services.event_create(organization=Organization.objects.get(pk=org_id), **data)
+        event = event_create(organization=Organization.objects.get(pk=org_id), **data)
         return _respond(event, status.HTTP_201_CREATED)
 
     def partial_update(self, request, pk=None):
@@ -154,7 +155,7 @@ class EventViewSet(viewsets.GenericViewSet):
         require_role(request, event.organization_id, "manage_events")
         data = valid(EventUpdateSerializer, request.data, partial=True)
         check_if_match(request, event)
-        services.occurrences_update(event=event, actor=actor_for(request), **data)
+        occurrences_update(event=event, actor=actor_for(request), **data)
         return _respond(event)
 
     def destroy(self, request, pk=None):
@@ -162,7 +163,7 @@ class EventViewSet(viewsets.GenericViewSet):
         require_role(request, event.organization_id, "manage_events")
         which = _delete_scope(request)
         check_if_match(request, event)
-        services.occurrences_delete(event=event, which=which, actor=actor_for(request))
+        occurrences_delete(event=event, which=which, actor=actor_for(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

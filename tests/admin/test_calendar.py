@@ -14,7 +14,7 @@ from bookings.lifecycle.submit import booking_submit
 from bookings.models import Booking, BookingEvent, BookingStatus
 from events.models import Event, EventStatus, Reservation
 from events.selectors import BlockKind, local_midnight
-from events.services import event_create
+from events.services.single import event_create
 from resources.models import Role
 
 from ..conftest import LONDON, future

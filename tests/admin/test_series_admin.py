@@ -10,7 +10,8 @@ from django.urls import reverse
 
 from bookings.models import BookingEvent, BookingLog
 from events.models import Event
-from events.services import EventSpec, events_save
+from events.services.saving import events_save
+from events.services.scheduling import EventSpec
 from resources.models import Role
 from tests.conftest import Setup
 from tests.series import LONDON, local, make_booked_series, make_series, rows, wall

@@ -32,6 +32,8 @@ from core.html import sanitize_html
 from core.throttles import PublicSubmitThrottle
 from core.time import iso
 from events.models import Event, EventStatus, Reservation
+from events.services.saving import events_save
+from events.services.scheduling import EventSpec
 from resources.models import Role
 from tests.api.conftest import Api, assert_error, bearer_client
 from tests.conftest import LONDON, future
@@ -962,8 +964,6 @@ def test_create_in_each_status(api, setup, status, event_statuses):
 
 
 def test_create_approved_from_an_existing_event(api, setup):
-    from events.services import EventSpec, events_save
-
     start = future(12, 9)
     (event,) = events_save(organization=setup.org, status=EventStatus.TENTATIVE, specs=[
         EventSpec(title="Board", start=start, end=start + timedelta(hours=2), resource_ids=[setup.hall.pk])])

@@ -10,7 +10,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from events.models import Event, EventStatus, Reservation
-from events.services import EventSpec, events_save
+from events.services.saving import events_save
+from events.services.scheduling import EventSpec
 from resources.models import Role
 from tests.api.conftest import assert_error, bearer_client
 from tests.conftest import future

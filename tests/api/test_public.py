@@ -11,7 +11,9 @@ from django.test.utils import CaptureQueriesContext
 
 from bookings.models import Booking, FormSection, PortalStatus
 from events.models import EventStatus
-from events.services import EventSpec, events_save, events_set_status
+from events.services.saving import events_save
+from events.services.scheduling import EventSpec
+from events.services.status import events_set_status
 from tests.api.conftest import assert_error
 from tests.conftest import future
 from tests.factories import (

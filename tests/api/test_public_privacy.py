@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from bookings.models import Booking
-from events.services import event_create
+from events.services.single import event_create
 from tests.api.conftest import assert_error
 from tests.api.test_repeat_api import FIRST, SUBMIT, VALIDATE, body, post, weekly_event, world
 from tests.conftest import future

@@ -16,7 +16,7 @@ from bookings.models import Booking, BookingEvent, BookingLog, PortalStatus
 from core.throttles import PublicSubmitThrottle
 from core.time import iso
 from events.models import Event, EventSeries, Reservation
-from events.services import event_create
+from events.services.single import event_create
 from notifications.models import Notification
 from resources.models import Role
 from tests.api.conftest import Api, assert_error

@@ -10,7 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from events.models import EventStatus, Reservation
-from events.services import EventSpec, events_save, events_set_status
+from events.services.saving import events_save
+from events.services.scheduling import EventSpec
+from events.services.status import events_set_status
 from resources.models import BookableHours, Resource, Role, Venue
 from tests.api.conftest import assert_error, bearer_client
 from tests.conftest import future

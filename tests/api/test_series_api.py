@@ -7,7 +7,8 @@ import pytest
 
 from bookings.models import BookingChangeRequest, BookingEvent, BookingLog
 from events.models import Event, Reservation
-from events.services import EventSpec, events_save
+from events.services.saving import events_save
+from events.services.scheduling import EventSpec
 from resources.models import Role
 from tests.api.conftest import assert_error
 from tests.series import LONDON, local, make_booked_series, make_series, moved, rows, wall

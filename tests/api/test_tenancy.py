@@ -25,7 +25,7 @@ from core.actor import Actor
 from core.api.etags import etag_of
 from core.time import iso
 from events.models import Event
-from events.services import event_create
+from events.services.single import event_create
 from resources.models import Role
 from tests.api.conftest import assert_error
 from tests.conftest import Setup, future

@@ -18,7 +18,7 @@ from bookings.models import (
     FormSection,
 )
 from core.actor import Actor
-from events.services import event_create
+from events.services.single import event_create
 from feeds.services import feed_create
 from notifications.models import Notification
 from resources.models import Role

@@ -40,7 +40,8 @@ from core.errors import (
 )
 from events.models import Event, EventStatus
 from events.series import WhichEvents
-from events.services import occurrences_delete, occurrences_update
+from events.services.occurrences import occurrences_delete, occurrences_update
+from events.services.single import event_create
 from resources.models import ProductUnit, RateUnit
 from tests.conftest import future
 from tests.factories import BookingCreditFactory, CustomerFactory, DiscountCodeFactory, ProductFactory, RateFactory
@@ -337,8 +338,6 @@ def test_staff_override_after_approval_re_fixes_the_price_and_the_charge(setup, 
 
 
 def test_override_of_an_event_no_booking_priced_is_refused(setup):
-    from events.services import event_create
-
     event = event_create(organization=setup.org, title="Board", start=future(5, 10), end=future(5, 11),
                          resource_ids=[setup.room.pk])
     with pytest.raises(ValidationFailed) as caught:

@@ -26,7 +26,7 @@ from bookings.pricing.charges import (
 )
 from core.errors import InvalidTransition
 from events.series import WhichEvents
-from events.services import occurrences_update
+from events.services.occurrences import occurrences_update
 from resources.models import Rate, RateUnit
 from tests.conftest import future
 from tests.factories import BookingFactory

@@ -17,7 +17,9 @@ from bookings.models import BookingChangeRequest, BookingEvent, BookingStatus, F
 from core.actor import Actor
 from core.errors import InvalidTransition, NotFound, StaleBooking, ValidationFailed
 from events.models import Event, EventStatus
-from events.services import EventSpec, events_save, events_set_status
+from events.services.saving import events_save
+from events.services.scheduling import EventSpec
+from events.services.status import events_set_status
 from notifications.models import Notification, NotificationStatus
 from tests.conftest import Setup, future
 from tests.factories import FormFieldFactory

@@ -22,7 +22,7 @@ from bookings.validation.submission import validate_submission
 from core.actor import Actor
 from core.errors import BookingConflict, ImmutableField, ValidationFailed
 from events.models import Event, EventSeries, EventStatus, Reservation
-from events.services import event_create
+from events.services.single import event_create
 from tests.conftest import LONDON
 from tests.factories import BookableHoursFactory
 

@@ -42,7 +42,8 @@ from core.errors import (
     ValidationFailed,
 )
 from events.models import Event, EventStatus, Reservation
-from events.services import EventSpec, events_save
+from events.services.saving import events_save
+from events.services.scheduling import EventSpec
 from notifications.models import Notification, NotificationStatus
 from notifications.services import NotificationSpec
 from tests.conftest import Setup, future

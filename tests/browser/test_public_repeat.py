@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bookings.models import Booking
-from events.services import event_create
+from events.services.single import event_create
 from tests.conftest import future
 from tests.public.site import PublicSite, local_input
 

@@ -8,7 +8,8 @@ import pytest
 from bookings.models import BookingStatus
 from events.models import EventStatus
 from events.selectors import BOOKING_PENDING, BlockKind, calendar_week, local_midnight
-from events.services import event_create, events_set_status
+from events.services.single import event_create
+from events.services.status import events_set_status
 from resources.models import Venue
 
 from ..factories import ClosureFactory, OrganizationFactory, ResourceFactory, VenueFactory

@@ -1,4 +1,4 @@
-"""Changing and deleting occurrences of a series (events.services.occurrences_update / occurrences_delete):
+"""Changing and deleting occurrences of a series (events.services.occurrences):
 each whichEventsToUpdate value at the 4th of 10 weekly occurrences changes exactly the chosen ones, a time
 change is the same wall-clock shift across the clock change, conflicts are checked as one unit, and a
 booking's requested times follow (also through a change request with a scope)."""
@@ -12,7 +12,9 @@ from bookings.models import BookingChangeRequest, BookingEvent, BookingLog
 from core.errors import BookingConflict, InvalidTransition, ValidationFailed
 from events.models import Event, EventStatus, Reservation
 from events.series import WhichEvents, local_delta, local_shift, series_describe, which_events_parse
-from events.services import EventSpec, events_save, occurrences_delete, occurrences_update
+from events.services.occurrences import occurrences_delete, occurrences_update
+from events.services.saving import events_save
+from events.services.scheduling import EventSpec
 from notifications.models import Notification
 from tests.factories import ClosureFactory
 from tests.series import LONDON, UTC, local, make_booked_series, make_series, moved, rows, wall

@@ -10,7 +10,9 @@ from django.db import IntegrityError, connection, transaction
 from bookings.models import Booking
 from core.errors import BookingConflict, CapacityExceeded, ValidationFailed
 from events.models import Event, EventStatus, Reservation
-from events.services import EventSpec, conflicts_check, events_delete, events_save, events_set_status, resources_lock
+from events.services.saving import events_delete, events_save
+from events.services.scheduling import EventSpec, conflicts_check, resources_lock
+from events.services.status import events_set_status
 from tests.conftest import future, postgres_only
 from tests.factories import EventFactory, ReservationFactory, ResourceFactory
 

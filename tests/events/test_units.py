@@ -14,7 +14,10 @@ from bookings.lifecycle.decide import booking_approve
 from bookings.models import Booking, BookingStatus
 from core.errors import BookingConflict, CapacityExceeded, ValidationFailed
 from events.models import Event, EventStatus, Reservation
-from events.services import EventSpec, event_update, events_save, events_set_status
+from events.services.saving import events_save
+from events.services.scheduling import EventSpec
+from events.services.single import event_update
+from events.services.status import events_set_status
 from resources.models import ResourceUnit
 from tests.api.conftest import Api, assert_error
 from tests.conftest import Setup, future, postgres_only, race

@@ -9,7 +9,7 @@ from django.test import Client
 from icalendar import Calendar
 
 from events.models import Event, EventStatus
-from events.services import event_create
+from events.services.single import event_create
 from feeds.models import CalendarFeed
 from feeds.services import feed_create
 

@@ -14,7 +14,7 @@ from bookings.lifecycle.change_requests import booking_cancel_by_booker
 from bookings.lifecycle.decide import booking_approve, booking_cancel, booking_deny
 from bookings.models import BookingEvent
 from core.actor import Actor
-from events.services import event_update
+from events.services.single import event_update
 
 from ..conftest import future
 

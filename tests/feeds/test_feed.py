@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from bookings.lifecycle.decide import booking_approve
 from events.models import Event, EventStatus
-from events.services import event_update
+from events.services.single import event_update
 from feeds.models import CalendarFeed
 from feeds.services import feed_create, feed_replace, feed_revoke
 

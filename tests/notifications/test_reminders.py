@@ -16,7 +16,7 @@ from bookings.models import BookingEvent, BookingStatus
 from bookings.reminders import reminders_send_due
 from core.actor import Actor
 from events.models import EventStatus
-from events.services import events_set_status
+from events.services.status import events_set_status
 from notifications.models import Notification, NotificationStatus
 from tests.conftest import postgres_only, race
 from tests.factories import BookingModuleFactory

@@ -13,7 +13,7 @@ from django.core import mail
 from bookings.models import Booking, BookingEvent
 from bookings.validation.repeat import WEEKDAY_KEYS
 from events.models import Event, Reservation
-from events.services import event_create
+from events.services.single import event_create
 from notifications.models import Notification
 from public.forms.repeat import REPEAT_CHOICES
 from tests.conftest import future

@@ -30,7 +30,7 @@ from core.actor import Actor
 from core.errors import BookingConflict, InvalidTransition
 from events.models import Event, EventStatus
 from events.selectors import events_payload
-from events.services import event_create, event_delete, event_update
+from events.services.single import event_create, event_delete, event_update
 from notifications.models import Notification
 from resources.models import Role
 from tests.conftest import future, postgres_only, race

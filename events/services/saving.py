@@ -1,0 +1,182 @@
+"""Creating and moving events as one unit, and deleting them (docs/architecture.md#scheduling-guarantees):
+one lock of every resource involved, one conflict check of every spec, then the writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from django.db import transaction
+from django.utils import timezone
+
+from core.errors import FieldError, InvalidTransition, ValidationFailed
+from core.html import sanitize_html
+from resources.models import Organization, Resource
+
+from ..models import Event, EventSeries, EventStatus, Reservation
+from .scheduling import (
+    EventSpec,
+    Units,
+    conflicts_check,
+    conflicts_check_skipping,
+    raise_conflicts,
+    resources_lock,
+    units_of,
+    write_reservations,
+)
+from .status import EVENT_TRANSITIONS
+
+
+def _check_units(specs: Sequence[EventSpec], units: Units) -> None:
+    """A requested unit must be an active unit of one of its spec's resources."""
+    errors = []
+    for spec in specs:
+        if spec.unit_id is None:
+            continue
+        if not any(u.pk == spec.unit_id for rid in spec.resource_ids for u in units.get(rid, ())):
+            errors.append(FieldError(f"{spec.field}.unitId", "INVALID_UNIT",
+                                     "That unit is not an available unit of the chosen resources.",
+                                     {"unitId": str(spec.unit_id)}))
+    if errors:
+        raise ValidationFailed(errors=errors)
+
+
+def _check_specs(organization: Organization, specs: Sequence[EventSpec], status: int) -> None:
+    """Shape errors a caller should have caught, as field errors rather than database errors."""
+    errors = []
+    for spec in specs:
+        if spec.event is not None and spec.event.organization_id != organization.pk:
+            errors.append(FieldError(spec.field, "NOT_FOUND", "That event does not exist in this organization."))
+        if not spec.resource_ids:
+            errors.append(FieldError(f"{spec.field}.resourceIds", "REQUIRED", "Choose at least one resource."))
+        if spec.end <= spec.start:
+            errors.append(FieldError(f"{spec.field}.end", "END_BEFORE_START", "The end must be after the start."))
+    if errors:
+        raise ValidationFailed(errors=errors)
+    for spec in specs:
+        event = spec.event
+        if event is not None and status != event.status and status not in EVENT_TRANSITIONS[event.status]:
+            raise InvalidTransition(f"An event that is {event.get_status_display().lower()} cannot become "
+                                    f"{EventStatus(status).label.lower()}.")
+
+
+@transaction.atomic
+def events_save(
+    *,
+    organization: Organization,
+    specs: Sequence[EventSpec],
+    status: int = EventStatus.CONFIRMED,
+    series: EventSeries | None = None,
+) -> list[Event]:
+    """Create the specs without an event and move the ones with an event, all or nothing.
+
+    Conflicts are checked for all specs as one unit, under one lock of every resource involved (old and
+    new); resources and events of other organizations are NOT_FOUND. Booking rules are the caller's (see
+    events.rules and bookings.validation). A fixed number of queries, whatever the number of specs.
+
+    Specs marked `skippable` that conflict are left out (their errors in `spec.skipped`, see
+    conflicts_check_skipping) and the others saved; the result lists the saved events in the specs' order.
+    A new event joins `spec.series`, else `series`.
+    """
+    _check_specs(organization, specs, status)
+    existing = [s.event for s in specs if s.event is not None]
+    old_resource_ids = _held_resources(specs, existing)
+    resources = _lock_resources(organization, specs, old_resource_ids)
+    units = units_of(resources)
+    _check_units(specs, units)
+    if status != EventStatus.CANCELED:
+        specs = _refuse_conflicts(specs, resources, units)
+        existing = [s.event for s in specs if s.event is not None]
+    if existing:
+        # Free every moved event's old period before writing any new one, so one spec may take the slot
+        # another spec leaves (the exclusion constraint checks each row as it is written).
+        Reservation.objects.filter(event__in=existing).delete()
+    saved = _write_events(organization, specs, status, series)
+    write_reservations([(event, spec.resource_ids, spec.units) for event, spec in zip(saved, specs, strict=True)],
+                       resources)
+    return saved
+
+
+def _held_resources(specs: Sequence[EventSpec], existing: list[Event]) -> set[UUID]:
+    """The resources the moved events hold now (they are locked too); a moved event keeps its units where
+    it can (they become its spec's `prefer_units` unless it has some)."""
+    old = list(Reservation.objects.filter(event__in=existing).values_list("event_id", "resource_id", "unit_id")) \
+        if existing else []
+    old_resource_ids = {rid for _, rid, _ in old}
+    held_units: dict[UUID, dict[UUID, UUID]] = {}
+    for event_id, rid, unit_id in old:
+        if unit_id is not None:
+            held_units.setdefault(event_id, {})[rid] = unit_id
+    for spec in specs:  # a moved event keeps its units where it can
+        if spec.event is not None and not spec.prefer_units:
+            spec.prefer_units = held_units.get(spec.event.pk, {})
+    return old_resource_ids
+
+
+def _lock_resources(
+    organization: Organization, specs: Sequence[EventSpec], old_resource_ids: set[UUID],
+) -> dict[UUID, Resource]:
+    """One lock of every resource involved, old and new; NOT_FOUND for a wanted one of another organization."""
+    wanted = {rid for s in specs for rid in s.resource_ids}
+    resources = resources_lock(old_resource_ids | wanted, organization)
+    missing = wanted - resources.keys()
+    if missing:
+        raise ValidationFailed(errors=[
+            FieldError(f"{s.field}.resourceIds", "NOT_FOUND", f"Resource {rid} does not exist.",
+                       {"resourceId": str(rid)})
+            for s in specs for rid in s.resource_ids if rid in missing
+        ])
+    return resources
+
+
+def _refuse_conflicts(
+    specs: Sequence[EventSpec], resources: dict[UUID, Resource], units: Units,
+) -> Sequence[EventSpec]:
+    """Refuse the conflicts; the `skippable` specs that conflict are left out instead (the specs returned)."""
+    if any(s.skippable for s in specs):
+        raise_conflicts(conflicts_check_skipping(specs=specs, resources=resources, units=units))
+        return [s for s in specs if not s.skipped]
+    raise_conflicts(conflicts_check(specs=specs, resources=resources, units=units))
+    return specs
+
+
+def _write_events(
+    organization: Organization, specs: Sequence[EventSpec], status: int, series: EventSeries | None,
+) -> list[Event]:
+    """Create the specs' new events and update the moved ones (a fixed number of queries); the events in the
+    specs' order."""
+    now = timezone.now()
+    saved: list[Event] = []
+    created: list[Event] = []
+    moved: list[Event] = []
+    status_only: list[Event] = []
+    for spec in specs:
+        event = spec.event
+        if event is None:
+            event = Event(organization=organization, title=spec.title, description=sanitize_html(spec.description),
+                          start=spec.start, end=spec.end, status=status, series=spec.series or series)
+            created.append(event)
+        else:
+            same = ((event.title, event.start, event.end) == (spec.title, spec.start, spec.end)
+                    and not spec.description and (spec.series is None or spec.series.pk == event.series_id))
+            event.title, event.start, event.end, event.status = spec.title, spec.start, spec.end, status
+            if spec.description:
+                event.description = sanitize_html(spec.description)
+            if spec.series is not None:
+                event.series = spec.series
+            event.updated_at = now  # bulk_update does not touch auto_now fields
+            (status_only if same else moved).append(event)
+        saved.append(event)
+    Event.objects.bulk_create(created)
+    if moved:
+        Event.objects.bulk_update(moved, ["title", "description", "start", "end", "status", "series", "updated_at"])
+    if status_only:  # e.g. holds confirmed as they are: one UPDATE rather than a CASE per row and field
+        Event.objects.filter(pk__in=[e.pk for e in status_only]).update(status=status, updated_at=now)
+    return saved
+
+
+@transaction.atomic
+def events_delete(*, events: Sequence[Event]) -> None:
+    Event.objects.filter(pk__in=[e.pk for e in events]).delete()
+
