@@ -189,10 +189,11 @@ def _set_module_resources(module: BookingModule, resource_ids: list[UUID]) -> No
                                         for rid in resource_ids if rid not in current])
 
 
-def _module_write(module: BookingModule, values: Mapping[str, Any]) -> BookingModule:
+def _set_module_attributes(module: BookingModule, values: Mapping[str, Any], errors: list[FieldError]) -> None:
+    """The MODULE_ATTRIBUTES given, a free slug for a new module without one, and the admin user (a member of
+    the organization)."""
     creating = module._state.adding
     org_id = module.organization_id
-    errors: list[FieldError] = []
     for attr in MODULE_ATTRIBUTES:
         if attr in values and (attr != "slug" or values[attr]):
             setattr(module, attr, values[attr])
@@ -206,6 +207,12 @@ def _module_write(module: BookingModule, values: Mapping[str, Any]) -> BookingMo
             errors.append(FieldError("adminUserId", "NOT_FOUND",
                                      "The admin user must be a member of the organization."))
         module.admin_user_id = user_id
+
+
+def _module_write(module: BookingModule, values: Mapping[str, Any]) -> BookingModule:
+    org_id = module.organization_id
+    errors: list[FieldError] = []
+    _set_module_attributes(module, values, errors)
     portal_ids = resource_ids = None
     if values.get("portals") is not None:
         portal_ids = _ids_in(Portal.objects.filter(organization_id=org_id), values["portals"], "portalIds",

@@ -5,6 +5,7 @@ from django.test import Client
 
 from resources.models import Role
 
+from ..conftest import Setup
 from ..factories import MembershipFactory, UserFactory
 
 
@@ -29,3 +30,16 @@ def member(setup):
 @pytest.fixture
 def manager_client(setup):
     return admin_client_for(setup.manager)
+
+
+@pytest.fixture
+def module_admin_is_member(setup: Setup) -> None:
+    """For the configuration admin tests (test_config_admin*.py, by their `pytestmark`)."""
+    # The module's admin user must be a member for its form to validate (as the API requires).
+    MembershipFactory(user=setup.admin, organization=setup.org, role=Role.ADMIN)
+
+
+@pytest.fixture
+def other(db) -> Setup:
+    """A second organization with everything the first one has."""
+    return Setup()

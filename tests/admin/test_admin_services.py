@@ -33,7 +33,7 @@ from ..factories import (
     MembershipFactory,
     ResourceFactory,
 )
-from .test_config_admin import add_rows, form_data, inline_rows, url
+from .config_helpers import add_rows, form_data, inline_rows, url
 
 
 @pytest.fixture

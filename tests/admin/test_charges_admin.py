@@ -15,7 +15,7 @@ from resources.models import Role
 
 from ..conftest import Setup
 from ..factories import BookingFactory, ChargeFactory
-from .test_config_admin import url
+from .config_helpers import url
 
 pytestmark = pytest.mark.django_db
 D = Decimal

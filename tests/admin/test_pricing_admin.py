@@ -28,7 +28,7 @@ from ..factories import (
     RateCustomerFactory,
     RateFactory,
 )
-from .test_config_admin import add_rows, form_data, inline_rows, url
+from .config_helpers import add_rows, form_data, inline_rows, url
 
 D = Decimal
 

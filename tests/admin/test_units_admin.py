@@ -11,7 +11,7 @@ from resources.models import ResourceUnit, Role
 
 from ..conftest import Setup
 from ..factories import OrganizationFactory, ResourceUnitFactory
-from .test_config_admin import add_rows, form_data, inline_rows, url
+from .config_helpers import add_rows, form_data, inline_rows, url
 
 
 @pytest.fixture

@@ -18,8 +18,7 @@ from core.throttles import PublicSubmitThrottle
 from core.time import iso
 from events.models import Event, EventStatus
 from resources.models import Role
-from tests.api.conftest import assert_error
-from tests.api.test_bookings import (
+from tests.api.booking_helpers import (
     BOOKER,
     BOOKING_KEYS,
     CHANGE_REQUESTS,
@@ -41,6 +40,7 @@ from tests.api.test_bookings import (
     stamp,
     utc,
 )
+from tests.api.conftest import assert_error
 from tests.conftest import future
 
 UNKNOWN = "5a0c6f1e-2b3d-4c5e-8f90-a1b2c3d4e5f6"

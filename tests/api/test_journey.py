@@ -10,8 +10,7 @@ from django.core import mail
 
 from events.models import Event, EventStatus
 from resources.models import Role
-from tests.api.conftest import assert_error
-from tests.api.test_bookings import (
+from tests.api.booking_helpers import (
     BOOKINGS,
     CHANGE_REQUESTS,
     CR_SUBMIT,
@@ -26,6 +25,7 @@ from tests.api.test_bookings import (
     post,
     utc,
 )
+from tests.api.conftest import assert_error
 from tests.conftest import future
 
 BOOKER = "grace@example.com"

@@ -130,15 +130,15 @@ def _choice(case) -> int:
     return zlib.crc32(repr((case.path_parameters, case.query, case.body)).encode("utf-8", "surrogatepass")) % 4
 
 
-def _steer(case, objects: Objects, choice: int) -> None:
-    if choice == 0:
-        return
+def _steer_path(case, objects: Objects) -> None:
+    """Choice 1 and up: the path id of a seeded object."""
     name = PATH_OBJECTS.get(case.path)
     if name and case.path_parameters and "id" in case.path_parameters:
         case.path_parameters["id"] = str(getattr(objects, name).pk)
-    if choice == 1:
-        return
-    refs = _references(objects)
+
+
+def _steer_references(case, refs: dict[str, object]) -> None:
+    """Choice 2 and up: query and body keys that name another object get one that exists."""
     if isinstance(case.query, dict):
         for key in list(case.query):
             if key in refs:
@@ -150,8 +150,10 @@ def _steer(case, objects: Objects, choice: int) -> None:
     for key in list(case.body):
         if key in refs and key not in ("start", "end"):
             case.body[key] = refs[key]
-    if choice == 2:
-        return
+
+
+def _steer_success(case, objects: Objects, refs: dict[str, object]) -> None:
+    """Choice 3: what a success needs too (a dict body only)."""
     method = case.method.upper()
     if case.path in ("/api/v1/bookings/submit", "/api/v1/bookings", "/api/v1/bookings/validate") and method == "POST":
         day = 40 + len(repr(case.body)) % 60  # different cases, different days: fewer conflicts
@@ -166,6 +168,19 @@ def _steer(case, objects: Objects, choice: int) -> None:
         case.body["bookingId"] = refs["bookingId"]
     elif case.path.startswith("/api/v1/events") and method in ("POST", "PATCH"):
         case.body.update(start=refs["start"], end=refs["end"], resourceIds=refs["resourceIds"])
+
+
+def _steer(case, objects: Objects, choice: int) -> None:
+    if choice == 0:
+        return
+    _steer_path(case, objects)
+    if choice == 1:
+        return
+    refs = _references(objects)
+    _steer_references(case, refs)
+    if choice == 2 or not isinstance(case.body, dict):
+        return
+    _steer_success(case, objects, refs)
 
 
 def _run(case, objects: Objects, headers: dict) -> int:

@@ -141,6 +141,90 @@ def filter_queries(a: Tenant, model, objects: dict[str, list]) -> list[dict]:
     return queries
 
 
+def _walk_changelist(client, a: Tenant, label: str, route: str, objects: dict[str, list]) -> None:
+    """A route without an id (changelist, add, calendar, ...): as is, and pointed at A's objects."""
+    queries = [{}] + (filter_queries(a, apps.get_model(label), objects) if not route.endswith("/add/") else [])
+    for query in queries:
+        url = fill(route, {}) + ("?" + urlencode(query) if query else "")
+        response = client.get(url, follow=True)
+        # A query naming A's object may be refused outright (the calendar 404s A's venue).
+        assert response.status_code in ((200, 403, 404) if query else (200, 403)), \
+            (url, response.status_code)
+        assert_hidden(response, a.marker, url)
+
+
+def _walk_object_route(client, a: Tenant, label: str, route: str, row) -> None:
+    """A route naming one of A's objects: GET and POST find nothing (the POST is checked to change nothing
+    by the caller's world() comparison)."""
+    url = fill(route, {"*": str(row.pk)})
+    response = client.get(url)
+    if response.status_code == 302 and response["Location"] == url + "change/":
+        # Django's old-style /<id>/ URL only redirects to /<id>/change/, checked like the others.
+        response = client.get(response["Location"])
+    assert response.status_code in ((403, 404) if label in GLOBAL_MODELS else (404,)), \
+        (url, response.status_code)
+    assert_hidden(response, a.marker, url)
+    response = client.post(url, {"post": "yes", "action": "delete", "_save": "Save"})
+    redirect_only = response.status_code == 302 and response["Location"] == url + "change/"
+    assert redirect_only or response.status_code in (403, 404, 405), (url, "POST", response.status_code)
+    assert_hidden(response, a.marker, f"POST {url}")
+
+
+def _walk_model_admin(client, a: Tenant, label: str, routes: list[str], objects: dict[str, list],
+                      walked_objects: set[str]) -> None:
+    rows = objects.get(label, [])
+    if label not in GLOBAL_MODELS:
+        model = apps.get_model(label)
+        assert rows or not _has_org_path(model), f"A has no {label}: add one to tests.attack.tenants.Tenant"
+    for route in routes:
+        params = PARAM.findall(route)
+        if not params:
+            _walk_changelist(client, a, label, route, objects)
+            continue
+        for row in rows:
+            _walk_object_route(client, a, label, route, row)
+            walked_objects.add(label)
+
+
+def _walk_site_route(client, a: Tenant, route: str, per_model: dict[str, list[str]],
+                     objects: dict[str, list]) -> None:
+    """One of the site's own URLs: the index and app indexes, view-on-site for each of A's objects."""
+    if "logout" in route or "password_change" in route:
+        return
+    names = dict((n, c) for c, n in PARAM.findall(route))
+    if "(?P<url>" in route:  # the admin's catch-all (404 or the login): nothing to fill in
+        return
+    if not names:
+        response = client.get(route, follow=True)
+        assert_hidden(response, a.marker, route)
+    elif set(names) == {"app_label"}:
+        for app_label in {label.split(".")[0] for label in per_model}:
+            url = fill(route, {"app_label": app_label})
+            assert_hidden(client.get(url, follow=True), a.marker, url)
+    elif set(names) == {"content_type_id", "object_id"}:
+        for label, rows in objects.items():
+            content_type = ContentType.objects.get_for_model(apps.get_model(label))
+            url = fill(route, {"content_type_id": str(content_type.pk), "object_id": str(rows[0].pk)})
+            response = client.get(url)
+            assert response.status_code == 404 or (response.status_code == 302 and
+                                                   a.marker not in response["Location"]), (url, response)
+            assert_hidden(response, a.marker, url)
+    else:
+        pytest.fail(f"an admin URL with parameters the sweep cannot fill: {route}")
+
+
+def _walk_autocomplete(client, a: Tenant) -> None:
+    """Every relation of every registered model, searched for A's marker."""
+    autocomplete = "/admin/autocomplete/"
+    for model in admin.site._registry:
+        for field in model._meta.get_fields():
+            if getattr(field, "related_model", None) is not None and field.concrete:
+                query = {"app_label": model._meta.app_label, "model_name": model._meta.model_name,
+                         "field_name": field.name, "term": search_term(a)}
+                response = client.get(autocomplete, query)
+                assert_hidden(response, a.marker, f"{autocomplete}?{urlencode(query)}")
+
+
 @pytest.mark.parametrize("role", [Role.OWNER, Role.MANAGER], ids=["B-owner", "B-manager"])
 def test_the_admin_of_another_organization_shows_nothing_of_a(tenants, role):
     a, b = tenants
@@ -152,72 +236,14 @@ def test_the_admin_of_another_organization_shows_nothing_of_a(tenants, role):
     walked_objects: set[str] = set()
 
     for label, routes in per_model.items():
-        rows = objects.get(label, [])
-        if label not in GLOBAL_MODELS:
-            model = apps.get_model(label)
-            assert rows or not _has_org_path(model), f"A has no {label}: add one to tests.attack.tenants.Tenant"
-        for route in routes:
-            params = PARAM.findall(route)
-            if not params:
-                queries = [{}] + (filter_queries(a, apps.get_model(label), objects) if not route.endswith("/add/")
-                                  else [])
-                for query in queries:
-                    url = fill(route, {}) + ("?" + urlencode(query) if query else "")
-                    response = client.get(url, follow=True)
-                    # A query naming A's object may be refused outright (the calendar 404s A's venue).
-                    assert response.status_code in ((200, 403, 404) if query else (200, 403)), \
-                        (url, response.status_code)
-                    assert_hidden(response, a.marker, url)
-                continue
-            for row in rows:
-                url = fill(route, {"*": str(row.pk)})
-                response = client.get(url)
-                if response.status_code == 302 and response["Location"] == url + "change/":
-                    # Django's old-style /<id>/ URL only redirects to /<id>/change/, checked like the others.
-                    response = client.get(response["Location"])
-                assert response.status_code in ((403, 404) if label in GLOBAL_MODELS else (404,)), \
-                    (url, response.status_code)
-                assert_hidden(response, a.marker, url)
-                response = client.post(url, {"post": "yes", "action": "delete", "_save": "Save"})
-                redirect_only = response.status_code == 302 and response["Location"] == url + "change/"
-                assert redirect_only or response.status_code in (403, 404, 405), (url, "POST", response.status_code)
-                assert_hidden(response, a.marker, f"POST {url}")
-                walked_objects.add(label)
+        _walk_model_admin(client, a, label, routes, objects, walked_objects)
 
     # The site's own URLs: the index and app indexes, view-on-site for each of A's objects, autocomplete.
     for route in site_routes:
-        if "logout" in route or "password_change" in route:
-            continue
-        names = dict((n, c) for c, n in PARAM.findall(route))
-        if "(?P<url>" in route:  # the admin's catch-all (404 or the login): nothing to fill in
-            continue
-        if not names:
-            response = client.get(route, follow=True)
-            assert_hidden(response, a.marker, route)
-        elif set(names) == {"app_label"}:
-            for app_label in {label.split(".")[0] for label in per_model}:
-                url = fill(route, {"app_label": app_label})
-                assert_hidden(client.get(url, follow=True), a.marker, url)
-        elif set(names) == {"content_type_id", "object_id"}:
-            for label, rows in objects.items():
-                content_type = ContentType.objects.get_for_model(apps.get_model(label))
-                url = fill(route, {"content_type_id": str(content_type.pk), "object_id": str(rows[0].pk)})
-                response = client.get(url)
-                assert response.status_code == 404 or (response.status_code == 302 and
-                                                       a.marker not in response["Location"]), (url, response)
-                assert_hidden(response, a.marker, url)
-        else:
-            pytest.fail(f"an admin URL with parameters the sweep cannot fill: {route}")
+        _walk_site_route(client, a, route, per_model, objects)
 
     # Autocomplete: every relation of every registered model, searched for A's marker.
-    autocomplete = "/admin/autocomplete/"
-    for model in admin.site._registry:
-        for field in model._meta.get_fields():
-            if getattr(field, "related_model", None) is not None and field.concrete:
-                query = {"app_label": model._meta.app_label, "model_name": model._meta.model_name,
-                         "field_name": field.name, "term": search_term(a)}
-                response = client.get(autocomplete, query)
-                assert_hidden(response, a.marker, f"{autocomplete}?{urlencode(query)}")
+    _walk_autocomplete(client, a)
 
     assert world() == before, "a request of B's changed something"
     # Every model A has a row of, and the admin registers, was walked object by object.

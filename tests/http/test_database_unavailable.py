@@ -8,8 +8,8 @@ import pytest
 from django.db import InterfaceError, OperationalError
 
 from bookings.api import booking_views
+from tests.api.booking_helpers import booking_url
 from tests.api.conftest import assert_error, bearer_client
-from tests.api.test_bookings import booking_url
 
 from .conftest import approve_body
 

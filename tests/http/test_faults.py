@@ -20,8 +20,8 @@ from bookings.lifecycle import decide
 from bookings.models import Booking, BookingLog, BookingStatus
 from events.models import Event, EventStatus, Reservation
 from notifications.models import Notification, NotificationStatus
+from tests.api.booking_helpers import SUBMIT, booking_url, submit_body
 from tests.api.conftest import assert_error
-from tests.api.test_bookings import SUBMIT, booking_url, submit_body
 from tests.conftest import Setup, future, postgres_only
 
 from .conftest import APPROVED_SUBJECT, approval_emails, approve_body, bearer, wait_for

@@ -13,8 +13,8 @@ from django.core import mail
 from bookings.models import Booking, BookingLog, BookingStatus
 from events.models import Event, EventStatus, Reservation
 from notifications.models import Notification
+from tests.api.booking_helpers import SUBMIT, booking_url, submit_body
 from tests.api.conftest import assert_error
-from tests.api.test_bookings import SUBMIT, booking_url, submit_body
 from tests.conftest import Setup, future, postgres_only
 from tests.events.test_services import overlapping_reservations
 

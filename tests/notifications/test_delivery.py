@@ -23,7 +23,7 @@ from rest_framework.test import APIClient
 from bookings.models import Booking
 from notifications.models import Notification, NotificationStatus
 from notifications.sending import notification_send, notifications_send_due
-from tests.api.test_bookings import submit_body
+from tests.api.booking_helpers import submit_body
 from tests.conftest import postgres_only, race
 from tests.factories import NotificationFactory, OrganizationFactory
 
