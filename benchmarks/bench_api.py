@@ -59,14 +59,30 @@ def seed() -> str:
         start = base + timedelta(hours=slot * 2)
         end = start + timedelta(hours=1, minutes=rng.choice([0, 15, 30]))
         approved = rng.random() < 0.6
-        booking = Booking(organization=org, module=module, portal=portal, title=f"Booking {i}",
-                          status=BookingStatus.APPROVED if approved else BookingStatus.PENDING,
-                          contact_answers={"name": f"Booker {i}", "email": f"booker{i}@example.com"},
-                          request_note="<p>Please set up chairs.</p>")
-        event = Event(organization=org, title=booking.title, start=start, end=end,
-                      status=EventStatus.CONFIRMED if approved else EventStatus.TENTATIVE)
-        be = BookingEvent(booking=booking, title=booking.title, start=start, end=end, event=event,
-                          answers={"chairs": rng.randint(1, 40)})
+        booking = Booking(
+            organization=org,
+            module=module,
+            portal=portal,
+            title=f"Booking {i}",
+            status=BookingStatus.APPROVED if approved else BookingStatus.PENDING,
+            contact_answers={"name": f"Booker {i}", "email": f"booker{i}@example.com"},
+            request_note="<p>Please set up chairs.</p>",
+        )
+        event = Event(
+            organization=org,
+            title=booking.title,
+            start=start,
+            end=end,
+            status=EventStatus.CONFIRMED if approved else EventStatus.TENTATIVE,
+        )
+        be = BookingEvent(
+            booking=booking,
+            title=booking.title,
+            start=start,
+            end=end,
+            event=event,
+            answers={"chairs": rng.randint(1, 40)},
+        )
         bookings.append(booking)
         events.append(event)
         booking_events.append(be)

@@ -57,8 +57,9 @@ def seed():
     venue = Venue.objects.create(organization=org, name="Bench venue", timezone="UTC")
     resources = [Resource.objects.create(venue=venue, name=f"Room {i:02}") for i in range(RESOURCES)]
     portal = Portal.objects.create(organization=org, name="Bench portal", status="LIVE")
-    module = BookingModule.objects.create(organization=org, name="Bench", slug="bench", hold_pending_slots=True,
-                                          max_occurrences=OCCURRENCES)
+    module = BookingModule.objects.create(
+        organization=org, name="Bench", slug="bench", hold_pending_slots=True, max_occurrences=OCCURRENCES
+    )
     module.portals.add(portal)
     ModuleResource.objects.bulk_create([ModuleResource(module=module, resource=r) for r in resources])
     user, _ = get_user_model().objects.get_or_create(username="bench-series")
@@ -72,8 +73,9 @@ def seed():
             day, slot = divmod(n, len(HOURS))
             start = base + timedelta(days=day, hours=HOURS[slot])
             end = start + timedelta(hours=1)
-            event = Event(organization=org, title=f"{resource.name} #{n}", start=start, end=end,
-                          status=EventStatus.CONFIRMED)
+            event = Event(
+                organization=org, title=f"{resource.name} #{n}", start=start, end=end, status=EventStatus.CONFIRMED
+            )
             events.append(event)
             reservations.append(Reservation(event=event, resource=resource, start=start, end=end))
     with transaction.atomic():
@@ -87,8 +89,13 @@ def seed():
 def series_event(room, first_day: datetime, count: int, hour: int = 12, minute: int = 0) -> dict:
     start = first_day + timedelta(hours=hour, minutes=minute)
     until = (start + timedelta(days=count - 1)).date()
-    return {"title": "Daily stand-up", "start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat(),
-            "resourceIds": [str(room.pk)], "repeat": {"repeats": 1, "repeatUntil": until.isoformat()}}
+    return {
+        "title": "Daily stand-up",
+        "start": start.isoformat(),
+        "end": (start + timedelta(hours=1)).isoformat(),
+        "resourceIds": [str(room.pk)],
+        "repeat": {"repeats": 1, "repeatUntil": until.isoformat()},
+    }
 
 
 CONTACT = {"name": "Ada Lovelace", "email": "ada@example.com"}
@@ -96,10 +103,12 @@ CONTACT = {"name": "Ada Lovelace", "email": "ada@example.com"}
 
 def rolled_back(fn):
     """Run fn(measured) in a transaction that is rolled back: every run sees the same table."""
+
     def run(measured):
         with transaction.atomic():
             fn(measured)
             transaction.set_rollback(True)
+
     return run
 
 
@@ -133,8 +142,13 @@ def timed(fn, runs: int) -> list[float]:
 def queries(fn) -> tuple[int, int]:
     """(all queries, reads of overlapping reservations) of one run."""
     captured = run_measured(fn).context.captured_queries
-    overlap = sum(1 for q in captured if q["sql"].lstrip().upper().startswith("SELECT")
-                  and 'FROM "events_reservation"' in q["sql"] and '"events_reservation"."active"' in q["sql"])
+    overlap = sum(
+        1
+        for q in captured
+        if q["sql"].lstrip().upper().startswith("SELECT")
+        and 'FROM "events_reservation"' in q["sql"]
+        and '"events_reservation"."active"' in q["sql"]
+    )
     return len(captured), overlap
 
 
@@ -144,8 +158,9 @@ def main() -> None:
     total = Reservation.objects.filter(resource__venue__organization=org).count()
     print(f"seeded {total:,} reservations on {connection.vendor} in {time.perf_counter() - started:.1f} s")
     first_day = base + timedelta(days=1)
-    window = Reservation.objects.filter(resource=room, active=True, start__lt=first_day + timedelta(days=OCCURRENCES),
-                                        end__gt=first_day).count()
+    window = Reservation.objects.filter(
+        resource=room, active=True, start__lt=first_day + timedelta(days=OCCURRENCES), end__gt=first_day
+    ).count()
     print(f"the series' resource has {window:,} reservations inside the {OCCURRENCES}-day window")
     staff = Actor.staff(user)
     client = APIClient()
@@ -153,32 +168,56 @@ def main() -> None:
     def submit(count: int):
         def run(measured):
             with measured:
-                result = booking_submit(module=module, portal=portal, contact=CONTACT,
-                                        events=[series_event(room, first_day, count)], single_event=True)
+                result = booking_submit(
+                    module=module,
+                    portal=portal,
+                    contact=CONTACT,
+                    events=[series_event(room, first_day, count)],
+                    single_event=True,
+                )
             assert result.booking.requested_times.count() == count and len(result.events) == count
             assert EventSeries.objects.get(pk=result.events[0].series_id).events.count() == count
+
         return rolled_back(run)
 
     def create(count: int):
         def run(measured):
             with measured:
-                result = booking_create(module=module, actor=staff, status=BookingStatus.APPROVED, contact=CONTACT,
-                                        events=[series_event(room, first_day, count)], single_event=True)
+                result = booking_create(
+                    module=module,
+                    actor=staff,
+                    status=BookingStatus.APPROVED,
+                    contact=CONTACT,
+                    events=[series_event(room, first_day, count)],
+                    single_event=True,
+                )
             assert len(result.events) == count
+
         return rolled_back(run)
 
     def approve(count: int):
         def run(measured):
-            booking = booking_submit(module=module, portal=portal, contact=CONTACT,
-                                     events=[series_event(room, first_day, count)], single_event=True).booking
+            booking = booking_submit(
+                module=module,
+                portal=portal,
+                contact=CONTACT,
+                events=[series_event(room, first_day, count)],
+                single_event=True,
+            ).booking
             with measured:
                 result = booking_approve(booking_id=booking.pk, actor=staff, client_last_updated_at=None)
             assert len(result.events) == count and {e.status for e in result.events} == {EventStatus.CONFIRMED}
+
         return rolled_back(run)
 
     def validate(count: int, minute: int = 0):
-        body = {"orgId": str(org.pk), "bookingModuleId": str(module.pk), "portalId": str(portal.pk),
-                "contact": CONTACT, "event": series_event(room, first_day, count, minute=minute)}
+        body = {
+            "orgId": str(org.pk),
+            "bookingModuleId": str(module.pk),
+            "portalId": str(portal.pk),
+            "contact": CONTACT,
+            "event": series_event(room, first_day, count, minute=minute),
+        }
 
         def run(measured):
             cache.clear()  # the public submit throttle counts in the cache
@@ -190,6 +229,7 @@ def main() -> None:
             assert result["valid"] is (minute == 0), [e["code"] for e in result["errors"]][:3]
             if minute:
                 assert len(result["errors"]) == count and len(result["suggestions"]) == min(count, 10)
+
         return run
 
     measures = [
@@ -204,10 +244,14 @@ def main() -> None:
         samples = timed(make(OCCURRENCES), RUNS)
         q10, r10 = queries(make(10))
         q150, r150 = queries(make(OCCURRENCES))
-        print(f"{label:<58}{statistics.median(samples):>10.3f}{min(samples):>8.3f}{max(samples):>8.3f}"
-              f"{f'{q10}/{q150}':>16}{f'{r10}/{r150}':>12}")
-    print(f"\n{RUNS} runs each after a warm-up, each run rolled back. 'res. reads': reads of overlapping "
-          "reservations (the conflict check) for 10 / 150 occurrences.")
+        print(
+            f"{label:<58}{statistics.median(samples):>10.3f}{min(samples):>8.3f}{max(samples):>8.3f}"
+            f"{f'{q10}/{q150}':>16}{f'{r10}/{r150}':>12}"
+        )
+    print(
+        f"\n{RUNS} runs each after a warm-up, each run rolled back. 'res. reads': reads of overlapping "
+        "reservations (the conflict check) for 10 / 150 occurrences."
+    )
 
 
 if __name__ == "__main__":

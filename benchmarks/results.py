@@ -76,45 +76,66 @@ def build_rows(r: dict) -> list[tuple]:
     a1, a2 = r["avail_1k"], r["avail_100k"]
     avail_ratio = a2["median"] / a1["median"]
     rows = [
-        ("Public submit, POST /api/v1/bookings/submit (wrk, "
-         f"{SUBMIT_CONNECTIONS} connections, {SUBMIT_SECONDS} s)",
-         f"{sub['rps']:.1f} req/s; p50 {sub['p50_us'] / 1000:.1f} ms, p95 {sub['p95_us'] / 1000:.1f} ms; "
-         f"{sub['requests']} requests, {sub['errors']} errors; {sub['queries_per_request']:.1f} queries each",
-         f"insert one row and return it: {base['rps']:.1f} req/s; p50 {base['p50_us'] / 1000:.1f} ms, "
-         f"p95 {base['p95_us'] / 1000:.1f} ms; {base['errors']} errors; {base['queries_per_request']:.1f} queries each",
-         f"{submit_ratio:.2f}", "≥ 0.35 of the baseline's req/s",
-         "yes" if submit_ratio >= 0.35 and sub["errors"] == 0 else "NO"),
-        (f"Booking list, {LARGE:,} bookings with events, GET /api/v1/bookings?returnEvents=true "
-         f"(pages of {PAGE:,})",
-         f"{api['median']:.2f} s ({LARGE / api['median']:,.0f} bookings/s); {api['pages']} pages, "
-         f"{api['queries']} queries in all",
-         f"plain values() dump as JSON (one request): {dump['median']:.2f} s "
-         f"({LARGE / dump['median']:,.0f} bookings/s), {queries_text(dump['queries'])} queries",
-         f"{dump['median'] / api['median']:.2f} (API speed / dump speed)", "report", "—"),
-        (f"Resource availability, one month ({a1['busy']} busy blocks), "
-         "GET /api/v1/resources/{id}/availability",
-         f"{a2['table']:,} reservations in the table: {ms(a2['median'])} median, "
-         f"{queries_text(a2['queries'])} queries",
-         f"{a1['table']:,} reservations: {ms(a1['median'])} median, {queries_text(a1['queries'])} queries",
-         f"{avail_ratio:.2f}", "≤ 1.5", "yes" if avail_ratio <= 1.5 else "NO"),
+        (
+            f"Public submit, POST /api/v1/bookings/submit (wrk, {SUBMIT_CONNECTIONS} connections, {SUBMIT_SECONDS} s)",
+            f"{sub['rps']:.1f} req/s; p50 {sub['p50_us'] / 1000:.1f} ms, p95 {sub['p95_us'] / 1000:.1f} ms; "
+            f"{sub['requests']} requests, {sub['errors']} errors; {sub['queries_per_request']:.1f} queries each",
+            f"insert one row and return it: {base['rps']:.1f} req/s; p50 {base['p50_us'] / 1000:.1f} ms, "
+            f"p95 {base['p95_us'] / 1000:.1f} ms; {base['errors']} errors; "
+            f"{base['queries_per_request']:.1f} queries each",
+            f"{submit_ratio:.2f}",
+            "≥ 0.35 of the baseline's req/s",
+            "yes" if submit_ratio >= 0.35 and sub["errors"] == 0 else "NO",
+        ),
+        (
+            f"Booking list, {LARGE:,} bookings with events, GET /api/v1/bookings?returnEvents=true (pages of {PAGE:,})",
+            f"{api['median']:.2f} s ({LARGE / api['median']:,.0f} bookings/s); {api['pages']} pages, "
+            f"{api['queries']} queries in all",
+            f"plain values() dump as JSON (one request): {dump['median']:.2f} s "
+            f"({LARGE / dump['median']:,.0f} bookings/s), {queries_text(dump['queries'])} queries",
+            f"{dump['median'] / api['median']:.2f} (API speed / dump speed)",
+            "report",
+            "—",
+        ),
+        (
+            f"Resource availability, one month ({a1['busy']} busy blocks), GET /api/v1/resources/{{id}}/availability",
+            f"{a2['table']:,} reservations in the table: {ms(a2['median'])} median, "
+            f"{queries_text(a2['queries'])} queries",
+            f"{a1['table']:,} reservations: {ms(a1['median'])} median, {queries_text(a1['queries'])} queries",
+            f"{avail_ratio:.2f}",
+            "≤ 1.5",
+            "yes" if avail_ratio <= 1.5 else "NO",
+        ),
     ]
-    for key, label in (("list", "Admin bookings list, /admin/bookings/booking/"),
-                       ("calendar", "Admin week calendar, /admin/events/event/calendar/")):
+    for key, label in (
+        ("list", "Admin bookings list, /admin/bookings/booking/"),
+        ("calendar", "Admin week calendar, /admin/events/event/calendar/"),
+    ):
         small, large = r["admin_small"][key], r["admin_large"][key]
         same = small["queries"] == large["queries"] and len(small["queries"]) == 1
-        rows.append((
-            f"{label} ({LARGE:,} vs {SMALL} bookings)",
-            f"{LARGE:,} bookings: {ms(large['median'])} median, {queries_text(large['queries'])} queries",
-            f"{SMALL} bookings: {ms(small['median'])} median, {queries_text(small['queries'])} queries",
-            f"{large['median'] / small['median']:.2f}", "same query count at 100 and 10,000",
-            "yes (equal)" if same else "NO (different)"))
+        rows.append(
+            (
+                f"{label} ({LARGE:,} vs {SMALL} bookings)",
+                f"{LARGE:,} bookings: {ms(large['median'])} median, {queries_text(large['queries'])} queries",
+                f"{SMALL} bookings: {ms(small['median'])} median, {queries_text(small['queries'])} queries",
+                f"{large['median'] / small['median']:.2f}",
+                "same query count at 100 and 10,000",
+                "yes (equal)" if same else "NO (different)",
+            )
+        )
     mixed = r["mixed"]
     sent = mixed["sent"]
-    rows.append((
-        f"Mixed load, {MIXED_CONNECTIONS} concurrent clients for {MIXED_SECONDS} s (wrk)",
-        f"{mixed['requests']:,} requests ({mixed['rps']:.1f} req/s): {mixed['errors']} errors, "
-        f"p50 {mixed['p50_us'] / 1000:.0f} ms, p95 {mixed['p95_us'] / 1000:.0f} ms",
-        "—", "—", "0 errors", "yes" if mixed["errors"] == 0 else "NO"))
+    rows.append(
+        (
+            f"Mixed load, {MIXED_CONNECTIONS} concurrent clients for {MIXED_SECONDS} s (wrk)",
+            f"{mixed['requests']:,} requests ({mixed['rps']:.1f} req/s): {mixed['errors']} errors, "
+            f"p50 {mixed['p50_us'] / 1000:.0f} ms, p95 {mixed['p95_us'] / 1000:.0f} ms",
+            "—",
+            "—",
+            "0 errors",
+            "yes" if mixed["errors"] == 0 else "NO",
+        )
+    )
     r["mixed_mix"] = ", ".join(f"{k} {v:,}" for k, v in sorted(sent.items()))
     return rows
 
@@ -131,13 +152,13 @@ def report(r: dict, rows: list[tuple], started: datetime, seconds: float) -> str
     described = "\n".join(f"- {name}: {value}" for name, value in r["machine"])
     return f"""# `make bench` results
 
-Measured {started.strftime('%Y-%m-%d %H:%M UTC')} in {seconds / 60:.1f} minutes by `make bench`
+Measured {started.strftime("%Y-%m-%d %H:%M UTC")} in {seconds / 60:.1f} minutes by `make bench`
 (benchmarks/run.py; seed `random.Random({SEED})`).
 
 ## Machine
 
 {described}
-- Load average (1 min) at the start / end: {r['load_start']:.2f} / {r['load_end']:.2f}
+- Load average (1 min) at the start / end: {r["load_start"]:.2f} / {r["load_end"]:.2f}
 
 ## Figures
 
@@ -147,18 +168,18 @@ Ratios: submit = its req/s over the baseline's; booking list = the API's booking
 availability = the median time with {TABLE_LARGE:,} reservations over the one with {TABLE_SMALL:,};
 admin pages = the time at {LARGE:,} bookings over the time at {SMALL}.
 
-Errors seen: submit {errors_detail(r['submit'])}; baseline {errors_detail(r['baseline'])}; mixed load
-{errors_detail(r['mixed'])}.
+Errors seen: submit {errors_detail(r["submit"])}; baseline {errors_detail(r["baseline"])}; mixed load
+{errors_detail(r["mixed"])}.
 
-Mixed load, requests sent by kind: {r['mixed_mix']}.
+Mixed load, requests sent by kind: {r["mixed_mix"]}.
 
 ## How it was measured
 
 - gunicorn {WORKERS} sync workers on 127.0.0.1 (`config.settings_bench`: production settings, DEBUG off,
   tasks on `django_tasks_db.DatabaseBackend` so a request only writes the outbox and task rows and no
   worker runs; throttles at {settings.BENCH_THROTTLE_RATE} per client, since wrk sends everything from
-  one address; CONN_MAX_AGE={settings.DATABASES['default']['CONN_MAX_AGE']}, cache
-  `{settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}`), PostgreSQL on the same machine, which
+  one address; CONN_MAX_AGE={settings.DATABASES["default"]["CONN_MAX_AGE"]}, cache
+  `{settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]}`), PostgreSQL on the same machine, which
   also runs wrk ({WRK_THREADS} threads, `--timeout {WRK_TIMEOUT}`).
 - Public submit and baseline: wrk, {SUBMIT_CONNECTIONS} connections for {SUBMIT_SECONDS} s each after a
   5 s warm-up, the same JSON body. Every submit asks for a different free half hour (10 rooms in turn, each
@@ -170,7 +191,7 @@ Mixed load, requests sent by kind: {r['mixed_mix']}.
   with `limit={PAGE}` and `nextCursor` by the organization's manager (knox token); the time is the sum over
   the pages, median of 5 passes. The dump (`/bench/dump/bookings`, bench-only, same server, no
   authentication) returns the same rows as plain `values()` serialized with `json.dumps`, in one request.
-- Availability: the staff endpoint for one room over 31 days ({r['avail_1k']['busy']} busy blocks both
+- Availability: the staff endpoint for one room over 31 days ({r["avail_1k"]["busy"]} busy blocks both
   times), median of 40 requests; first with {TABLE_SMALL:,} reservations in the table, then after adding
   events on other rooms and on the same room outside the month up to {TABLE_LARGE:,} (then `ANALYZE`).
 - Admin pages: the manager's session (force_login), median of 11 requests after 3 warm-ups. Both
@@ -183,4 +204,3 @@ Mixed load, requests sent by kind: {r['mixed_mix']}.
   of pre-seeded pending bookings, each approved once. Errors = socket errors, timeouts and non-2xx/3xx
   answers (a 409 counts); latency percentiles are over all requests.
 """
-

@@ -21,6 +21,7 @@ This script is the orchestration; its parts are benchmarks/parameters.py (sizes 
 (the bulk inserts), server.py (gunicorn and wrk), scenarios.py (the measurements) and results.py (the table
 and RESULTS.md).
 """
+
 import os
 import random
 import signal
@@ -75,7 +76,6 @@ def utc_midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-
 def main() -> None:
     started_at, started = datetime.now(UTC), time.perf_counter()
     load_start = os.getloadavg()[0]
@@ -112,13 +112,18 @@ def main() -> None:
         progress("availability with 1,000 reservations")
         results["avail_1k"] = measure_availability(server, avail_org, layout["measured"], month)
 
-        progress(f"seeding {SMALL} and {LARGE:,} bookings, pending bookings to approve, "
-                 f"filler up to {TABLE_LARGE:,} reservations")
+        progress(
+            f"seeding {SMALL} and {LARGE:,} bookings, pending bookings to approve, "
+            f"filler up to {TABLE_LARGE:,} reservations"
+        )
         small, large, load = Org("small"), Org("large"), Org("load")
         bulk_bookings(small, week_slots(small, monday, random.Random(SEED)), rng)
         large_rng = random.Random(SEED)  # its first week is the small org's week, booking for booking
-        bulk_bookings(large, [s for w in range(LARGE // SMALL)
-                              for s in week_slots(large, monday + timedelta(weeks=w), large_rng)], rng)
+        bulk_bookings(
+            large,
+            [s for w in range(LARGE // SMALL) for s in week_slots(large, monday + timedelta(weeks=w), large_rng)],
+            rng,
+        )
         pending = []
         for t in range(WRK_THREADS):
             slots = []
@@ -138,19 +143,43 @@ def main() -> None:
         stamps = dict(Booking.objects.filter(organization=load.org).values_list("pk", "updated_at"))
         approvals = [[[str(b.pk), stamps[b.pk].isoformat()] for b in chunk] for chunk in pending]
 
-        progress(f"public submit vs baseline insert (wrk, {SUBMIT_CONNECTIONS} connections, "
-                 f"5 s warm-up + {SUBMIT_SECONDS} s each)")
+        progress(
+            f"public submit vs baseline insert (wrk, {SUBMIT_CONNECTIONS} connections, "
+            f"5 s warm-up + {SUBMIT_SECONDS} s each)"
+        )
         submit = "/api/v1/bookings/submit"
-        server.wrk("submit.lua", submit_data(load, 1, load_base), connections=SUBMIT_CONNECTIONS, seconds=5,
-                   workdir=workdir, path=submit)
-        results["submit"] = server.wrk("submit.lua", submit_data(load, 2, load_base),
-                                       connections=SUBMIT_CONNECTIONS, seconds=SUBMIT_SECONDS, workdir=workdir,
-                                       path=submit)
-        server.wrk("submit.lua", submit_data(load, 3, load_base), connections=SUBMIT_CONNECTIONS, seconds=5,
-                   workdir=workdir, path="/bench/baseline")
-        results["baseline"] = server.wrk("submit.lua", submit_data(load, 4, load_base),
-                                         connections=SUBMIT_CONNECTIONS, seconds=SUBMIT_SECONDS, workdir=workdir,
-                                         path="/bench/baseline")
+        server.wrk(
+            "submit.lua",
+            submit_data(load, 1, load_base),
+            connections=SUBMIT_CONNECTIONS,
+            seconds=5,
+            workdir=workdir,
+            path=submit,
+        )
+        results["submit"] = server.wrk(
+            "submit.lua",
+            submit_data(load, 2, load_base),
+            connections=SUBMIT_CONNECTIONS,
+            seconds=SUBMIT_SECONDS,
+            workdir=workdir,
+            path=submit,
+        )
+        server.wrk(
+            "submit.lua",
+            submit_data(load, 3, load_base),
+            connections=SUBMIT_CONNECTIONS,
+            seconds=5,
+            workdir=workdir,
+            path="/bench/baseline",
+        )
+        results["baseline"] = server.wrk(
+            "submit.lua",
+            submit_data(load, 4, load_base),
+            connections=SUBMIT_CONNECTIONS,
+            seconds=SUBMIT_SECONDS,
+            workdir=workdir,
+            path="/bench/baseline",
+        )
 
         progress(f"booking list of {LARGE:,} vs plain dump")
         results["list_api"], results["list_dump"] = measure_booking_list(server, large)
@@ -163,20 +192,23 @@ def main() -> None:
         week_day = (load_base + timedelta(days=1)).date().isoformat()
         room = load.resources[0]
         mixed = {
-            **submit_data(load, 5, load_base), "token": load.token, "approvals": approvals,
+            **submit_data(load, 5, load_base),
+            "token": load.token,
+            "approvals": approvals,
             "calendar_week": f"/p/{load.portal.slug}/{load.module.slug}/calendar/?view=week&date={week_day}"
-                             f"&resource={room.pk}",
+            f"&resource={room.pk}",
             "calendar_day": f"/p/{load.portal.slug}/{load.module.slug}/calendar/?view=day&date={week_day}",
             "public_availability": f"/api/v1/public/booking-modules/{load.module.pk}/availability"
-                                   f"?start={iso(load_base)}&end={iso(load_base + timedelta(days=7))}",
+            f"?start={iso(load_base)}&end={iso(load_base + timedelta(days=7))}",
             "staff_availability": f"/api/v1/resources/{room.pk}/availability"
-                                  f"?start={iso(load_base)}&end={iso(load_base + timedelta(days=7))}",
+            f"?start={iso(load_base)}&end={iso(load_base + timedelta(days=7))}",
         }
         for key in ("calendar_week", "calendar_day", "public_availability"):
             status, *_ = server.request("GET", mixed[key])
             assert status == 200, (key, status)
-        results["mixed"] = server.wrk("mixed.lua", mixed, connections=MIXED_CONNECTIONS, seconds=MIXED_SECONDS,
-                                      workdir=workdir)
+        results["mixed"] = server.wrk(
+            "mixed.lua", mixed, connections=MIXED_CONNECTIONS, seconds=MIXED_SECONDS, workdir=workdir
+        )
         approved = Booking.objects.filter(organization=load.org, status=BookingStatus.APPROVED).count()
         results["mixed"]["approved_in_db"] = approved
     finally:
@@ -191,8 +223,10 @@ def main() -> None:
     print()
     print(table(rows))
     print()
-    print(f"Mixed load, requests sent by kind: {results['mixed_mix']}; approved bookings in the database: "
-          f"{results['mixed']['approved_in_db']:,}")
+    print(
+        f"Mixed load, requests sent by kind: {results['mixed_mix']}; approved bookings in the database: "
+        f"{results['mixed']['approved_in_db']:,}"
+    )
     print(f"Written to {RESULTS.relative_to(ROOT)} ({(time.perf_counter() - started) / 60:.1f} min).")
 
 

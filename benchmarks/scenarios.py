@@ -20,8 +20,7 @@ def iso(moment: datetime) -> str:
 
 
 def measure_availability(server: Server, org: Org, resource: Resource, month: datetime) -> dict:
-    path = (f"/api/v1/resources/{resource.pk}/availability?start={iso(month)}"
-            f"&end={iso(month + timedelta(days=31))}")
+    path = f"/api/v1/resources/{resource.pk}/availability?start={iso(month)}&end={iso(month + timedelta(days=31))}"
     _, _, _, body = server.request("GET", path, bearer(org.token))
     result = server.timed(path, runs=40, headers=bearer(org.token), warmup=5)
     result["busy"] = len(json.loads(body)["busy"])
@@ -72,13 +71,20 @@ def measure_admin(server: Server, org: Org, monday: datetime, runs: int = 11) ->
     calendar = f"/admin/events/event/calendar/?venue={org.venue.pk}&week={monday.date().isoformat()}"
     status, _, _, content = server.request("GET", calendar, cookie)
     assert status == 200 and content.count(b"Booking ") >= SMALL, (status, content.count(b"Booking "))
-    return {"list": server.timed("/admin/bookings/booking/", runs, cookie),
-            "calendar": server.timed(calendar, runs, cookie)}
+    return {
+        "list": server.timed("/admin/bookings/booking/", runs, cookie),
+        "calendar": server.timed(calendar, runs, cookie),
+    }
 
 
 def submit_data(org: Org, region: int, base: datetime) -> dict:
     region_hours = WRK_THREADS * HOURS_PER_THREAD
-    return {"region": region, "org": str(org.org.pk), "module": str(org.module.pk), "portal": str(org.portal.pk),
-            "resources": [str(r.pk) for r in org.resources], "hours_per_thread": HOURS_PER_THREAD,
-            "base_epoch": int((base + timedelta(hours=region * region_hours)).timestamp())}
-
+    return {
+        "region": region,
+        "org": str(org.org.pk),
+        "module": str(org.module.pk),
+        "portal": str(org.portal.pk),
+        "resources": [str(r.pk) for r in org.resources],
+        "hours_per_thread": HOURS_PER_THREAD,
+        "base_epoch": int((base + timedelta(hours=region * region_hours)).timestamp()),
+    }

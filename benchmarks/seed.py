@@ -34,13 +34,20 @@ class Org:
         self.portal = Portal.objects.create(organization=self.org, name=f"Portal {slug}", status="LIVE")
         self.user = get_user_model().objects.create_user(username=f"bench-{slug}", email=f"{slug}@bench.invalid")
         Membership.objects.create(user=self.user, organization=self.org, role=Role.MANAGER)
-        self.module = BookingModule.objects.create(organization=self.org, name=f"Module {slug}", slug="rooms",
-                                                   hold_pending_slots=True, admin_user=self.user)
+        self.module = BookingModule.objects.create(
+            organization=self.org, name=f"Module {slug}", slug="rooms", hold_pending_slots=True, admin_user=self.user
+        )
         self.module.portals.add(self.portal)
         ModuleResource.objects.bulk_create([ModuleResource(module=self.module, resource=r) for r in self.resources])
         # One custom question, answered in every seeded request (answers are keyed by the field's id).
-        self.chairs = FormField.objects.create(module=self.module, section=FormSection.EVENT, label="Chairs",
-                                               type=FieldType.NUMBER, min_value=1, max_value=100)
+        self.chairs = FormField.objects.create(
+            module=self.module,
+            section=FormSection.EVENT,
+            label="Chairs",
+            type=FieldType.NUMBER,
+            min_value=1,
+            max_value=100,
+        )
         _, self.token = AuthToken.objects.create(user=self.user, expiry=None)
 
 
@@ -49,14 +56,30 @@ def bulk_bookings(org: Org, slots: list[tuple[Resource, datetime, datetime, bool
     with one requested time, its event and its reservation; `slots` are (resource, start, end, approved)."""
     bookings, booking_events, links, events, reservations = [], [], [], [], []
     for i, (resource, start, end, approved) in enumerate(slots):
-        booking = Booking(organization=org.org, module=org.module, portal=org.portal, title=f"Booking {i}",
-                          status=BookingStatus.APPROVED if approved else BookingStatus.PENDING,
-                          contact_answers={"name": f"Booker {i}", "email": f"booker{i}@example.com"},
-                          request_note="<p>Please set up chairs.</p>")
-        event = Event(organization=org.org, title=booking.title, start=start, end=end,
-                      status=EventStatus.CONFIRMED if approved else EventStatus.TENTATIVE)
-        be = BookingEvent(booking=booking, title=booking.title, start=start, end=end, event=event,
-                          answers={str(org.chairs.pk): rng.randint(1, 40)})
+        booking = Booking(
+            organization=org.org,
+            module=org.module,
+            portal=org.portal,
+            title=f"Booking {i}",
+            status=BookingStatus.APPROVED if approved else BookingStatus.PENDING,
+            contact_answers={"name": f"Booker {i}", "email": f"booker{i}@example.com"},
+            request_note="<p>Please set up chairs.</p>",
+        )
+        event = Event(
+            organization=org.org,
+            title=booking.title,
+            start=start,
+            end=end,
+            status=EventStatus.CONFIRMED if approved else EventStatus.TENTATIVE,
+        )
+        be = BookingEvent(
+            booking=booking,
+            title=booking.title,
+            start=start,
+            end=end,
+            event=event,
+            answers={str(org.chairs.pk): rng.randint(1, 40)},
+        )
         bookings.append(booking)
         events.append(event)
         booking_events.append(be)
@@ -109,16 +132,21 @@ def seed_availability_org(month: datetime, rng: random.Random) -> tuple[Org, lis
             start = month + timedelta(days=day, hours=hour)
             in_month.append((measured, start, start + timedelta(minutes=rng.choice([60, 90, 120]))))
     rest = TABLE_SMALL - len(in_month)
-    outside = [(measured, month - timedelta(hours=2 * (k + 1)), month - timedelta(hours=2 * k + 1))
-               for k in range(rest // 8)]
+    outside = [
+        (measured, month - timedelta(hours=2 * (k + 1)), month - timedelta(hours=2 * k + 1)) for k in range(rest // 8)
+    ]
     spread = []
     for k in range(rest - len(outside)):
         resource = others[k % len(others)]
         start = month - timedelta(days=60) + timedelta(hours=k // len(others))
         spread.append((resource, start, start + timedelta(minutes=rng.choice([30, 45, 60]))))
     bulk_events(org, in_month + outside + spread)
-    return org, {"measured": measured, "others": others, "outside_before": len(outside),
-                 "spread_per_room": -(-len(spread) // len(others))}
+    return org, {
+        "measured": measured,
+        "others": others,
+        "outside_before": len(outside),
+        "spread_per_room": -(-len(spread) // len(others)),
+    }
 
 
 def seed_filler(org: Org, month: datetime, layout: dict, count: int, rng: random.Random) -> None:

@@ -31,9 +31,24 @@ class Server:
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_bench"}
         self.log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--workers", str(WORKERS),
-             "--bind", f"127.0.0.1:{self.port}", "--timeout", "60"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi:application",
+                "--workers",
+                str(WORKERS),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--timeout",
+                "60",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -83,15 +98,28 @@ class Server:
             assert status == 200, (path, status)
             samples.append(seconds)
             queries.add(count)
-        return {"median": statistics.median(samples), "min": min(samples), "max": max(samples),
-                "queries": sorted(queries)}
+        return {
+            "median": statistics.median(samples),
+            "min": min(samples),
+            "max": max(samples),
+            "queries": sorted(queries),
+        }
 
     def wrk(self, script: str, data: dict, *, connections: int, seconds: int, workdir: Path, path: str = "") -> dict:
         data_file = workdir / f"data-{data['region']}.lua"
         data_file.write_text("return " + lua(data) + "\n")
         env = {**os.environ, "BENCH_LUA_DATA": str(data_file), "BENCH_WRK_DIR": str(WRK_DIR), "BENCH_PATH": path}
-        command = ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{seconds}s", "--timeout", WRK_TIMEOUT,
-                   "-s", str(WRK_DIR / script), f"http://127.0.0.1:{self.port}"]
+        command = [
+            "wrk",
+            f"-t{WRK_THREADS}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            WRK_TIMEOUT,
+            "-s",
+            str(WRK_DIR / script),
+            f"http://127.0.0.1:{self.port}",
+        ]
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
         if done.returncode != 0 or line is None:

@@ -41,11 +41,17 @@ def baseline_insert(request):
         data = json.loads(request.body)
     except ValueError:
         return JsonResponse({"error": "invalid JSON"}, status=400)
-    row = {"id": str(uuid.uuid4()), "title": str(data.get("title") or (data.get("event") or {}).get("title", ""))[:300],
-           "body": json.dumps(data), "createdAt": timezone.now()}
+    row = {
+        "id": str(uuid.uuid4()),
+        "title": str(data.get("title") or (data.get("event") or {}).get("title", ""))[:300],
+        "body": json.dumps(data),
+        "createdAt": timezone.now(),
+    }
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {BASELINE_TABLE} (id, title, body, created_at) VALUES (%s, %s, %s, %s)",
-                       [row["id"], row["title"], row["body"], row["createdAt"]])
+        cursor.execute(
+            f"INSERT INTO {BASELINE_TABLE} (id, title, body, created_at) VALUES (%s, %s, %s, %s)",
+            [row["id"], row["title"], row["body"], row["createdAt"]],
+        )
     return JsonResponse({"row": {**row, "createdAt": row["createdAt"].isoformat()}}, status=201)
 
 

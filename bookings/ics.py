@@ -47,8 +47,9 @@ def _description(booking: Booking) -> str:
     return "\n".join(lines)
 
 
-def booking_calendar(booking: Booking, booking_events: Sequence[BookingEvent], *,
-                     now: datetime | None = None) -> Calendar:
+def booking_calendar(
+    booking: Booking, booking_events: Sequence[BookingEvent], *, now: datetime | None = None
+) -> Calendar:
     stamp = (now or timezone.now()).astimezone(UTC)
     calendar = Calendar()
     calendar.add("prodid", PRODID)

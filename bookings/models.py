@@ -60,7 +60,11 @@ class BookingModule(BaseModel):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80)
     admin_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         help_text="Receives new requests; named in the footer of booker emails.",
     )
     portals = models.ManyToManyField(Portal, blank=True, related_name="modules")
@@ -79,23 +83,26 @@ class BookingModule(BaseModel):
     allow_cancellation = models.BooleanField(default=True)
     terms = models.TextField(blank=True, help_text="Terms and conditions the booker must accept.")
     reminder_hours = models.PositiveSmallIntegerField(
-        default=24, null=True, blank=True,
+        default=24,
+        null=True,
+        blank=True,
         help_text="Email the booker this many hours before each approved event; empty or 0: no reminders.",
     )
     max_occurrences = models.PositiveSmallIntegerField(
-        default=150, validators=[MinValueValidator(1), MaxValueValidator(MAX_OCCURRENCES_LIMIT)],
+        default=150,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_OCCURRENCES_LIMIT)],
         help_text="The most occurrences one repeated request may have.",
     )
     allow_repeat_requests = models.BooleanField(
         default=False,
         help_text="Bookers may ask for a repeating booking (daily, weekly, monthly …) on the public form and "
-                  "through the public API. Staff can always create repeats.",
+        "through the public API. Staff can always create repeats.",
     )
     auto_approve = models.BooleanField(
         default=False,
         help_text="A request whose resources all do not require approval, and that passes every rule, is approved "
-                  "at once (confirmed events, approval email). Requests for a resource that requires approval "
-                  "stay pending.",
+        "at once (confirmed events, approval email). Requests for a resource that requires approval "
+        "stay pending.",
     )
 
     class Meta:
@@ -151,10 +158,20 @@ class FormField(BaseModel):
     required = models.BooleanField(default=False)
     help_text = models.CharField(max_length=500, blank=True)
     options = models.JSONField(default=list, blank=True, help_text="Choices for select fields.")
-    min_value = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True,
-                                    help_text="Numbers: smallest value. Text: shortest length.")
-    max_value = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True,
-                                    help_text="Numbers: largest value. Text: longest length.")
+    min_value = models.DecimalField(
+        max_digits=14,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="Numbers: smallest value. Text: shortest length.",
+    )
+    max_value = models.DecimalField(
+        max_digits=14,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="Numbers: largest value. Text: longest length.",
+    )
     order = models.PositiveIntegerField(default=0)
     archived = models.BooleanField(default=False)
 
@@ -189,8 +206,9 @@ class Contact(BaseModel):
         ordering = ["name"]
         constraints = [
             # A submission finds its contact by email, so one email is one contact per organization.
-            models.UniqueConstraint(Lower("email"), "organization", condition=~Q(email=""),
-                                    name="contact_email_unique_per_org"),
+            models.UniqueConstraint(
+                Lower("email"), "organization", condition=~Q(email=""), name="contact_email_unique_per_org"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -217,14 +235,16 @@ class Booking(BaseModel):
     request_note = models.TextField(blank=True)
     # sha256 of the booker's private-link token; the token itself is only ever shown once.
     access_token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     decided_at = models.DateTimeField(null=True, blank=True)
     internal_notes = models.TextField(blank=True, help_text="Staff only; never shown to the booker.")
     # What the request said about paying (docs/architecture.md#prices, bookings.pricing): the code is checked
     # on submit and counted on approval; credit is used on approval unless the request declined it.
-    discount_code = models.ForeignKey("DiscountCode", null=True, blank=True, on_delete=models.SET_NULL,
-                                      related_name="bookings")
+    discount_code = models.ForeignKey(
+        "DiscountCode", null=True, blank=True, on_delete=models.SET_NULL, related_name="bookings"
+    )
     do_not_use_booking_credit = models.BooleanField(default=False)
     invoice_this_contact = models.BooleanField(default=False, help_text="Charge the contact, not the customer.")
     purchase_order = models.CharField(max_length=200, blank=True)
@@ -261,8 +281,9 @@ class BookingEvent(BaseModel):
     answers = models.JSONField(default=dict, blank=True, help_text="Custom event-section answers by field id.")
     # The unit (desk, seat) the booker asked for; null: any free unit is assigned when the event is written
     # (the Event's reservations say which).
-    unit = models.ForeignKey(ResourceUnit, null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="booking_events")
+    unit = models.ForeignKey(
+        ResourceUnit, null=True, blank=True, on_delete=models.SET_NULL, related_name="booking_events"
+    )
     event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="booking_events")
     # The start the booker was reminded of (bookings.reminders): a moved event differs from it and is
     # reminded again; an unmoved one never twice.
@@ -284,8 +305,9 @@ class BookingEvent(BaseModel):
 
     class Meta:
         ordering = ["order", "start"]
-        constraints = [models.CheckConstraint(condition=Q(end__gt=models.F("start")),
-                                              name="booking_event_end_after_start")]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=models.F("start")), name="booking_event_end_after_start")
+        ]
         # The reminder sweep reads only the events starting in the next hours.
         indexes = [models.Index(fields=["start"], name="booking_event_start")]
 
@@ -334,8 +356,9 @@ class BookingChangeRequest(BaseModel):
     event_changes = models.JSONField(default=list, blank=True, help_text="[{bookingEventId, ...answers}]")
     request_note = models.TextField(blank=True)
     decision = models.CharField(max_length=10, choices=ChangeRequestDecision.choices, blank=True)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     decided_at = models.DateTimeField(null=True, blank=True)
 
     objects = models.Manager()
@@ -344,8 +367,9 @@ class BookingChangeRequest(BaseModel):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["booking"], condition=Q(decision=""),
-                                    name="one_open_change_request_per_booking"),
+            models.UniqueConstraint(
+                fields=["booking"], condition=Q(decision=""), name="one_open_change_request_per_booking"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -384,8 +408,9 @@ class BookingLogAction(models.TextChoices):
 class BookingLog(BaseModel):
     booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="log")
     actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)
-    actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     actor_label = models.CharField(max_length=200, blank=True)
     action = models.CharField(max_length=40, choices=BookingLogAction.choices)
     before = models.JSONField(default=dict, blank=True)
@@ -423,18 +448,28 @@ class DiscountCode(BaseModel):
     code = models.CharField(max_length=40, help_text="What bookers type; letters case does not matter.")
     description = models.CharField(max_length=200, blank=True)
     # Exactly one of the two (a CheckConstraint): a code is either a percentage or a fixed amount.
-    percentage = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True,
-                                     validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(100)],
-                                     help_text="Percent off the price.")
-    amount = models.DecimalField(**PRICE_DIGITS, null=True, blank=True,
-                                 validators=[MinValueValidator(Decimal("0.01"))],
-                                 help_text="Fixed amount off one booking, in the organization's currency.")
+    percentage = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(100)],
+        help_text="Percent off the price.",
+    )
+    amount = models.DecimalField(
+        **PRICE_DIGITS,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text="Fixed amount off one booking, in the organization's currency.",
+    )
     valid_from = models.DateTimeField(null=True, blank=True)
     valid_until = models.DateTimeField(null=True, blank=True)
     max_uses_total = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: no limit.")
     max_uses_per_contact = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: no limit.")
-    resources = models.ManyToManyField(Resource, blank=True, related_name="discount_codes",
-                                       help_text="None selected: every resource.")
+    resources = models.ManyToManyField(
+        Resource, blank=True, related_name="discount_codes", help_text="None selected: every resource."
+    )
     active = models.BooleanField(default=True)
 
     class Meta:
@@ -446,16 +481,25 @@ class DiscountCode(BaseModel):
                 | Q(percentage__isnull=True, amount__isnull=False),
                 name="discount_code_percentage_xor_amount",
             ),
-            models.CheckConstraint(condition=Q(percentage__isnull=True) | Q(percentage__gt=0, percentage__lte=100),
-                                   name="discount_code_percentage_range"),
-            models.CheckConstraint(condition=Q(amount__isnull=True) | Q(amount__gt=0),
-                                   name="discount_code_amount_positive"),
-            models.CheckConstraint(condition=Q(valid_from__isnull=True) | Q(valid_until__isnull=True)
-                                   | Q(valid_until__gt=F("valid_from")), name="discount_code_valid_window"),
-            models.CheckConstraint(condition=Q(max_uses_total__isnull=True) | Q(max_uses_total__gte=1),
-                                   name="discount_code_max_uses_positive"),
-            models.CheckConstraint(condition=Q(max_uses_per_contact__isnull=True) | Q(max_uses_per_contact__gte=1),
-                                   name="discount_code_max_uses_per_contact_positive"),
+            models.CheckConstraint(
+                condition=Q(percentage__isnull=True) | Q(percentage__gt=0, percentage__lte=100),
+                name="discount_code_percentage_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__isnull=True) | Q(amount__gt=0), name="discount_code_amount_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_from__isnull=True) | Q(valid_until__isnull=True) | Q(valid_until__gt=F("valid_from")),
+                name="discount_code_valid_window",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_uses_total__isnull=True) | Q(max_uses_total__gte=1),
+                name="discount_code_max_uses_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_uses_per_contact__isnull=True) | Q(max_uses_per_contact__gte=1),
+                name="discount_code_max_uses_per_contact_positive",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -491,19 +535,24 @@ class BookingCredit(BaseModel):
     # For events starting in this period (bookings.pricing.quote).
     valid_from = models.DateTimeField(null=True, blank=True)
     valid_until = models.DateTimeField(null=True, blank=True)
-    resources = models.ManyToManyField(Resource, blank=True, related_name="booking_credits",
-                                       help_text="None selected: every resource.")
+    resources = models.ManyToManyField(
+        Resource, blank=True, related_name="booking_credits", help_text="None selected: every resource."
+    )
 
     class Meta:
         ordering = ["valid_until", "created_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(contact__isnull=False, customer__isnull=True)
-                                   | Q(contact__isnull=True, customer__isnull=False),
-                                   name="booking_credit_contact_xor_customer"),
+            models.CheckConstraint(
+                condition=Q(contact__isnull=False, customer__isnull=True)
+                | Q(contact__isnull=True, customer__isnull=False),
+                name="booking_credit_contact_xor_customer",
+            ),
             models.CheckConstraint(condition=Q(balance__gte=0), name="booking_credit_balance_not_negative"),
             models.CheckConstraint(condition=Q(balance__lte=F("amount")), name="booking_credit_balance_le_amount"),
-            models.CheckConstraint(condition=Q(valid_from__isnull=True) | Q(valid_until__isnull=True)
-                                   | Q(valid_until__gt=F("valid_from")), name="booking_credit_valid_window"),
+            models.CheckConstraint(
+                condition=Q(valid_from__isnull=True) | Q(valid_until__isnull=True) | Q(valid_until__gt=F("valid_from")),
+                name="booking_credit_valid_window",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -517,8 +566,9 @@ class CreditUse(BaseModel):
 
     credit = models.ForeignKey(BookingCredit, on_delete=models.CASCADE, related_name="uses")
     booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="credit_uses")
-    booking_event = models.ForeignKey(BookingEvent, null=True, blank=True, on_delete=models.SET_NULL,
-                                      related_name="credit_uses")
+    booking_event = models.ForeignKey(
+        BookingEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="credit_uses"
+    )
     event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="credit_uses")
     amount = models.DecimalField(**PRICE_DIGITS)
     returned_at = models.DateTimeField(null=True, blank=True)
@@ -559,8 +609,9 @@ class Charge(BaseModel):
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="charges")
     booking = models.ForeignKey(Booking, on_delete=models.RESTRICT, related_name="charges")
-    booking_event = models.ForeignKey(BookingEvent, null=True, blank=True, on_delete=models.SET_NULL,
-                                      related_name="charges")
+    booking_event = models.ForeignKey(
+        BookingEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="charges"
+    )
     event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="charges")
     customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="charges")
     contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="charges")
@@ -578,8 +629,9 @@ class Charge(BaseModel):
         indexes = [models.Index(fields=["organization", "created_at"], name="charge_org_created")]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="charge_amount_not_negative"),
-            models.CheckConstraint(condition=Q(customer__isnull=True) | Q(contact__isnull=True),
-                                   name="charge_customer_or_contact"),
+            models.CheckConstraint(
+                condition=Q(customer__isnull=True) | Q(contact__isnull=True), name="charge_customer_or_contact"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -88,8 +88,9 @@ def _moment(value: Any) -> datetime | None:
     return None if moment is None or is_naive(moment) else moment
 
 
-def _requested_lines(booking: Booking, change_request: BookingChangeRequest | None,
-                     booking_events: Sequence[BookingEvent]) -> list[dict]:
+def _requested_lines(
+    booking: Booking, change_request: BookingChangeRequest | None, booking_events: Sequence[BookingEvent]
+) -> list[dict]:
     """The booking events as the change request would leave them (only the ones it changes).
 
     The request stores its changes in wire form (ISO times with offset, resource ids), already
@@ -101,24 +102,37 @@ def _requested_lines(booking: Booking, change_request: BookingChangeRequest | No
     known = {str(r.pk): r for be in booking_events for r in be.resources.all()}
     missing = wanted_ids - known.keys()
     if missing:
-        known.update({str(r.pk): r for r in Resource.objects.filter(pk__in=missing).select_related(
-            "venue__organization")})
+        known.update(
+            {str(r.pk): r for r in Resource.objects.filter(pk__in=missing).select_related("venue__organization")}
+        )
     lines = []
     for change in change_request.event_changes:
         be = by_id.get(str(change.get("bookingEventId")))
         if be is None:
             continue
-        resources = ([known[str(r)] for r in change["resourceIds"] if str(r) in known]
-                     if change.get("resourceIds") else list(be.resources.all()))
+        resources = (
+            [known[str(r)] for r in change["resourceIds"] if str(r) in known]
+            if change.get("resourceIds")
+            else list(be.resources.all())
+        )
         title = change.get("title") or be.title
         scope = SERIES_SCOPES.get(change.get(WHICH_EVENTS))  # a series change: it says how far it reaches
-        lines.append(_event_line(f"{title} ({scope})" if scope else title, _moment(change.get("start")) or be.start,
-                                 _moment(change.get("end")) or be.end, resources, booking.organization.tz))
+        lines.append(
+            _event_line(
+                f"{title} ({scope})" if scope else title,
+                _moment(change.get("start")) or be.start,
+                _moment(change.get("end")) or be.end,
+                resources,
+                booking.organization.tz,
+            )
+        )
     return lines
 
 
-SERIES_SCOPES = {WhichEvents.THIS_AND_FUTURE: "and the later occurrences of the series, changed alike",
-                 WhichEvents.ALL: "and every occurrence of the series, changed alike"}
+SERIES_SCOPES = {
+    WhichEvents.THIS_AND_FUTURE: "and the later occurrences of the series, changed alike",
+    WhichEvents.ALL: "and every occurrence of the series, changed alike",
+}
 
 
 def _requested_contact(booking: Booking, change_request: BookingChangeRequest | None) -> list[tuple[str, str]]:
@@ -144,10 +158,18 @@ def _html_note(note: str) -> SafeString:
     return mark_safe(sanitize_html(note))  # noqa: S308
 
 
-def _send(booking: Booking, kind: str, recipients: list[str], booking_events: Sequence[BookingEvent], *,
-          spec: NotificationSpec | None = None, access_token: str | None = None,
-          change_request: BookingChangeRequest | None = None, note: str = "",
-          extra: dict[str, Any] | None = None) -> None:
+def _send(
+    booking: Booking,
+    kind: str,
+    recipients: list[str],
+    booking_events: Sequence[BookingEvent],
+    *,
+    spec: NotificationSpec | None = None,
+    access_token: str | None = None,
+    change_request: BookingChangeRequest | None = None,
+    note: str = "",
+    extra: dict[str, Any] | None = None,
+) -> None:
     module = booking.module
     admin = module.admin_user
     attachments = [booking_ics_attachment(booking, booking_events)] if kind in ICS_KINDS and booking_events else []
@@ -192,8 +214,9 @@ def notify_admin(booking: Booking, kind: str, booking_events: Sequence[BookingEv
         _send(booking, kind, [admin.email], booking_events, **kwargs)
 
 
-def notify_visitors(booking: Booking, booking_events: Sequence[BookingEvent], *,
-                    spec: NotificationSpec | None = None) -> int:
+def notify_visitors(
+    booking: Booking, booking_events: Sequence[BookingEvent], *, spec: NotificationSpec | None = None
+) -> int:
     """An invitation to each of the booking's visitors not invited yet (one email each: visitors do not see
     each other's addresses), with the events in the venue's local time and the .ics. Never the booker's
     private link. Staff's choice not to email the booker (`spec.send` false) holds for visitors too; staff's

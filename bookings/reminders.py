@@ -42,8 +42,9 @@ def _due_events(now: datetime) -> QuerySet[BookingEvent]:
     for h in sorted(hours):
         window |= Q(booking__module__reminder_hours=h, start__lte=now + timedelta(hours=h))
     return (
-        BookingEvent.objects.filter(window, start__gt=now, booking__status=BookingStatus.APPROVED,
-                                    event__status=EventStatus.CONFIRMED)
+        BookingEvent.objects.filter(
+            window, start__gt=now, booking__status=BookingStatus.APPROVED, event__status=EventStatus.CONFIRMED
+        )
         .exclude(reminded_for=F("start"))
         .order_by("start")
     )
@@ -57,17 +58,23 @@ def _remind(booking_event_id: UUID, booking_id: UUID, now: datetime) -> bool:
         booking = (
             Booking.objects.select_for_update(of=("self",))
             .select_related("organization", "module__organization", "module__admin_user")
-            .filter(pk=booking_id, status=BookingStatus.APPROVED).first()
+            .filter(pk=booking_id, status=BookingStatus.APPROVED)
+            .first()
         )
         if booking is None or not booking.module.reminder_hours:
             return False
         be = (
             BookingEvent.objects.select_related("event")
             .prefetch_related(Prefetch("resources", queryset=Resource.objects.select_related("venue")))
-            .filter(pk=booking_event_id, booking=booking).first()
+            .filter(pk=booking_event_id, booking=booking)
+            .first()
         )
-        if (be is None or be.event is None or be.event.status != EventStatus.CONFIRMED
-                or not now < be.start <= now + timedelta(hours=booking.module.reminder_hours)):
+        if (
+            be is None
+            or be.event is None
+            or be.event.status != EventStatus.CONFIRMED
+            or not now < be.start <= now + timedelta(hours=booking.module.reminder_hours)
+        ):
             return False
         # The claim: only one of any number of concurrent sweeps changes the row (PostgreSQL re-checks
         # the condition after waiting for the winner's row lock; SQLite runs one writer at a time).

@@ -44,9 +44,25 @@ from .validation.billing import BookingBilling
 from .validation.submission import assess_submission
 
 BOOKING_VALUES = (
-    "id", "organization_id", "organization__timezone", "module_id", "portal_id", "customer_id", "contact_id",
-    "status", "submission", "title", "contact_answers", "request_note", "internal_notes", "created_at", "updated_at",
-    "organization__currency", "discount_code__code", "do_not_use_booking_credit", "invoice_this_contact",
+    "id",
+    "organization_id",
+    "organization__timezone",
+    "module_id",
+    "portal_id",
+    "customer_id",
+    "contact_id",
+    "status",
+    "submission",
+    "title",
+    "contact_answers",
+    "request_note",
+    "internal_notes",
+    "created_at",
+    "updated_at",
+    "organization__currency",
+    "discount_code__code",
+    "do_not_use_booking_credit",
+    "invoice_this_contact",
     "purchase_order",
 )
 
@@ -92,30 +108,51 @@ def bookings_payload(
     rows = list(bookings.values(*BOOKING_VALUES))
     ids = [r["id"] for r in rows]
     be_rows = list(
-        BookingEvent.objects.filter(booking_id__in=ids).order_by("booking_id", "order", "start")
-        .values("id", "booking_id", "title", "start", "end", "attendees", "answers", "event_id", "repeat",
-                "occurrence", "rate_id", "products", "override_price", "price", "unit_id")
+        BookingEvent.objects.filter(booking_id__in=ids)
+        .order_by("booking_id", "order", "start")
+        .values(
+            "id",
+            "booking_id",
+            "title",
+            "start",
+            "end",
+            "attendees",
+            "answers",
+            "event_id",
+            "repeat",
+            "occurrence",
+            "rate_id",
+            "products",
+            "override_price",
+            "price",
+            "unit_id",
+        )
     )
     # The units (desks, seats) the events occupy, and the visitors: one query each, only when there is any.
     event_units: dict[Any, list[dict[str, str]]] = defaultdict(list)
     event_ids = [be["event_id"] for be in be_rows if be["event_id"]]
     if event_ids:
         for event_id, resource_id, unit_id, unit_name in (
-            Reservation.objects.filter(event_id__in=event_ids, unit__isnull=False).order_by("created_at", "pk")
+            Reservation.objects.filter(event_id__in=event_ids, unit__isnull=False)
+            .order_by("created_at", "pk")
             .values_list("event_id", "resource_id", "unit_id", "unit__name")
         ):
             event_units[event_id].append({"resourceId": str(resource_id), "unitId": str(unit_id), "name": unit_name})
     visitors: dict[Any, list[dict[str, str]]] = defaultdict(list)
-    for booking_id, name, email in BookingVisitor.objects.filter(booking_id__in=ids).order_by(
-            "created_at", "name").values_list("booking_id", "name", "email"):
+    for booking_id, name, email in (
+        BookingVisitor.objects.filter(booking_id__in=ids)
+        .order_by("created_at", "name")
+        .values_list("booking_id", "name", "email")
+    ):
         visitors[booking_id].append({"name": name, "email": email})
     be_resources: dict[Any, list[str]] = defaultdict(list)
     be_tz: dict[Any, str] = {}
     for be_id, resource_id, venue_tz, venue_org_tz in (
         BookingEvent.resources.through.objects.filter(bookingevent__booking_id__in=ids)
         .order_by("id")
-        .values_list("bookingevent_id", "resource_id", "resource__venue__timezone",
-                     "resource__venue__organization__timezone")
+        .values_list(
+            "bookingevent_id", "resource_id", "resource__venue__timezone", "resource__venue__organization__timezone"
+        )
     ):
         be_resources[be_id].append(str(resource_id))
         be_tz.setdefault(be_id, venue_tz or venue_org_tz)
@@ -124,28 +161,30 @@ def bookings_payload(
     events_by_booking: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for be in be_rows:
         tz = _tz(be_tz.get(be["id"]), org_tz[be["booking_id"]])
-        events_by_booking[be["booking_id"]].append({
-            "id": str(be["id"]),
-            "title": be["title"],
-            "start": iso(be["start"]),
-            "end": iso(be["end"]),
-            "resourceIds": be_resources.get(be["id"], []),
-            "attendees": be["attendees"],
-            "answers": be["answers"],
-            "eventId": str(be["event_id"]) if be["event_id"] else None,
-            # The unit asked for (null: any), and the units its event occupies (assigned when it was written).
-            "unitId": str(be["unit_id"]) if be["unit_id"] else None,
-            "units": event_units.get(be["event_id"], []) if be["event_id"] else [],
-            # The repeat rule this time is an occurrence of (create-only), and its place in the series.
-            "repeat": be["repeat"] or None,
-            "occurrence": be["occurrence"],
-            **local_times(be["start"], be["end"], tz),
-            "rateId": str(be["rate_id"]) if be["rate_id"] else None,
-            "products": be["products"] or [],
-            "overridePrice": None if be["override_price"] is None else str(be["override_price"]),
-            # The estimate until approval ("fixed": false), then the price fixed on the Event.
-            "price": be["price"] if staff else public_price(be["price"]),
-        })
+        events_by_booking[be["booking_id"]].append(
+            {
+                "id": str(be["id"]),
+                "title": be["title"],
+                "start": iso(be["start"]),
+                "end": iso(be["end"]),
+                "resourceIds": be_resources.get(be["id"], []),
+                "attendees": be["attendees"],
+                "answers": be["answers"],
+                "eventId": str(be["event_id"]) if be["event_id"] else None,
+                # The unit asked for (null: any), and the units its event occupies (assigned when it was written).
+                "unitId": str(be["unit_id"]) if be["unit_id"] else None,
+                "units": event_units.get(be["event_id"], []) if be["event_id"] else [],
+                # The repeat rule this time is an occurrence of (create-only), and its place in the series.
+                "repeat": be["repeat"] or None,
+                "occurrence": be["occurrence"],
+                **local_times(be["start"], be["end"], tz),
+                "rateId": str(be["rate_id"]) if be["rate_id"] else None,
+                "products": be["products"] or [],
+                "overridePrice": None if be["override_price"] is None else str(be["override_price"]),
+                # The estimate until approval ("fixed": false), then the price fixed on the Event.
+                "price": be["price"] if staff else public_price(be["price"]),
+            }
+        )
     out = []
     for r in rows:
         item = {
@@ -167,8 +206,9 @@ def bookings_payload(
             "doNotUseBookingCredit": r["do_not_use_booking_credit"],
             "invoiceThisContact": r["invoice_this_contact"],
             "purchaseOrder": r["purchase_order"],
-            "priceTotal": price_total((e["price"] for e in events_by_booking.get(r["id"], [])),
-                                      r["organization__currency"], public=not staff),
+            "priceTotal": price_total(
+                (e["price"] for e in events_by_booking.get(r["id"], [])), r["organization__currency"], public=not staff
+            ),
             "visitors": visitors.get(r["id"], []),
             "createdAt": iso(r["created_at"]),
             "lastUpdatedAt": iso(r["updated_at"]),
@@ -183,14 +223,29 @@ def bookings_payload(
     return out, associated
 
 
-def booking_estimate_payload(*, module: BookingModule, events: Any, single_event: bool,
-                             discount_code: str | None = None, now: datetime | None = None) -> dict[str, Any]:
+def booking_estimate_payload(
+    *,
+    module: BookingModule,
+    events: Any,
+    single_event: bool,
+    discount_code: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
     """What a request would cost as the public sees it (no credit), for a request that validated: each
     time's estimate (repeats expanded) and the sums. Raises the pricing errors at their paths."""
-    clean, _ = assess_submission(module=module, contact={}, events=events, single_event=single_event,
-                                 check_rules=False, check_contact=False, check_answers=False, now=now)
-    quotes = quote_clean(module=module, clean_events=clean.events, billing=BookingBilling(discount_code=discount_code),
-                         now=now)
+    clean, _ = assess_submission(
+        module=module,
+        contact={},
+        events=events,
+        single_event=single_event,
+        check_rules=False,
+        check_contact=False,
+        check_answers=False,
+        now=now,
+    )
+    quotes = quote_clean(
+        module=module, clean_events=clean.events, billing=BookingBilling(discount_code=discount_code), now=now
+    )
     prices = [public_price({**q.to_snapshot(), "fixed": False}) for q in quotes]
     return {"events": prices, "priceTotal": price_total(prices, module.organization.currency, public=True)}
 
@@ -224,8 +279,9 @@ def change_requests_payload(change_requests: QuerySet[BookingChangeRequest]) -> 
             "requestNote": cr["request_note"],
             "createdAt": iso(cr["created_at"]),
         }
-        for cr in change_requests.values("id", "booking_id", "cancellation", "contact_changes", "event_changes",
-                                         "request_note", "created_at")
+        for cr in change_requests.values(
+            "id", "booking_id", "cancellation", "contact_changes", "event_changes", "request_note", "created_at"
+        )
     ]
 
 
@@ -234,8 +290,11 @@ def change_requests_payload(change_requests: QuerySet[BookingChangeRequest]) -> 
 
 def active_fields_prefetch() -> Prefetch[str, QuerySet[FormField], str]:
     """A module's active form fields in form order, as `module.active_fields` (one query for a list)."""
-    return Prefetch("fields", queryset=FormField.objects.filter(archived=False).order_by("order", "created_at", "id"),
-                    to_attr="active_fields")
+    return Prefetch(
+        "fields",
+        queryset=FormField.objects.filter(archived=False).order_by("order", "created_at", "id"),
+        to_attr="active_fields",
+    )
 
 
 def active_form_fields(module: BookingModule) -> list[FormField]:
@@ -260,7 +319,8 @@ def portals_for_api() -> QuerySet[Portal]:
 
 def _published(queryset: QuerySet[BookingModule]) -> QuerySet[BookingModule]:
     on_live_portal = BookingModule.portals.through.objects.filter(
-        bookingmodule_id=OuterRef("pk"), portal__status=PortalStatus.LIVE)
+        bookingmodule_id=OuterRef("pk"), portal__status=PortalStatus.LIVE
+    )
     return queryset.filter(Exists(on_live_portal))
 
 
@@ -276,10 +336,15 @@ def public_booking_module(module_id: Any, *, with_form: bool = True) -> BookingM
         queryset = queryset.prefetch_related(
             active_fields_prefetch(),
             Prefetch("portals", queryset=Portal.objects.filter(status=PortalStatus.LIVE), to_attr="live_portals"),
-            Prefetch("resources", to_attr="public_resources",
-                     queryset=Resource.objects.filter(archived=False).select_related("venue__organization")
-                     .prefetch_related(Prefetch("units", to_attr="active_units",
-                                                queryset=ResourceUnit.objects.filter(archived=False)))),
+            Prefetch(
+                "resources",
+                to_attr="public_resources",
+                queryset=Resource.objects.filter(archived=False)
+                .select_related("venue__organization")
+                .prefetch_related(
+                    Prefetch("units", to_attr="active_units", queryset=ResourceUnit.objects.filter(archived=False))
+                ),
+            ),
         )
     module = queryset.first()
     if module is None:
@@ -330,7 +395,8 @@ def bookings_conflicts(booking_ids: list[UUID]) -> dict[UUID, dict[UUID, list[Fi
     A booking's own holds never count against it; other requests' holds do.
     """
     booking_events = list(
-        BookingEvent.objects.filter(booking_id__in=booking_ids).select_related("event")
+        BookingEvent.objects.filter(booking_id__in=booking_ids)
+        .select_related("event")
         .prefetch_related(Prefetch("resources", queryset=Resource.objects.all()))
     )
     resources = {r.pk: r for be in booking_events for r in be.resources.all()}
@@ -338,11 +404,20 @@ def bookings_conflicts(booking_ids: list[UUID]) -> dict[UUID, dict[UUID, list[Fi
         return {}
     specs: dict[UUID, list[EventSpec]] = defaultdict(list)
     for be in booking_events:
-        specs[be.booking_id].append(EventSpec(title=be.title, start=be.start, end=be.end, field=str(be.pk),
-                                              resource_ids=[r.pk for r in be.resources.all()], event=be.event))
+        specs[be.booking_id].append(
+            EventSpec(
+                title=be.title,
+                start=be.start,
+                end=be.end,
+                field=str(be.pk),
+                resource_ids=[r.pk for r in be.resources.all()],
+                event=be.event,
+            )
+        )
     window_end = max(be.end + timedelta(minutes=r.buffer_minutes) for be in booking_events for r in be.resources.all())
-    reservations = list(reservations_overlapping(resource_ids=resources, start=min(be.start for be in booking_events),
-                                                 end=window_end))
+    reservations = list(
+        reservations_overlapping(resource_ids=resources, start=min(be.start for be in booking_events), end=window_end)
+    )
     out: dict[UUID, dict[UUID, list[FieldError]]] = {}
     for booking_id, booking_specs in specs.items():
         for error in conflicts_among(specs=booking_specs, resources=resources, reservations=reservations):

@@ -37,9 +37,19 @@ from .models import (
 # model attribute names, as the serializers' `source=` gives them.
 
 MODULE_ATTRIBUTES = (
-    "name", "slug", "about_title", "about_description", "calendar_days_shown", "calendar_show_requested",
-    "hold_pending_slots", "allow_change_requests", "allow_cancellation", "terms", "max_occurrences",
-    "allow_repeat_requests", "auto_approve",
+    "name",
+    "slug",
+    "about_title",
+    "about_description",
+    "calendar_days_shown",
+    "calendar_show_requested",
+    "hold_pending_slots",
+    "allow_change_requests",
+    "allow_cancellation",
+    "terms",
+    "max_occurrences",
+    "allow_repeat_requests",
+    "auto_approve",
 )
 FORM_FIELD_ATTRIBUTES = ("label", "type", "required", "help_text", "options", "min_value", "max_value", "order")
 FORM_SECTIONS = {
@@ -87,8 +97,9 @@ def _ids_in(queryset, ids: Sequence[Any], field_name: str, noun: str, errors: li
     found = set(queryset.filter(pk__in=wanted).values_list("pk", flat=True))
     for value in wanted:
         if value not in found:
-            errors.append(FieldError(field_name, "NOT_FOUND", f"No {noun} {value} in this organization.",
-                                     {"id": str(value)}))
+            errors.append(
+                FieldError(field_name, "NOT_FOUND", f"No {noun} {value} in this organization.", {"id": str(value)})
+            )
     return [value for value in wanted if value in found]
 
 
@@ -172,8 +183,11 @@ def _apply_form_plan(module: BookingModule, plan: _FormPlan) -> None:
 
 def _free_module_slug(organization_id: Any, name: str) -> str:
     base = slugify(name)[:70] or "module"
-    taken = set(BookingModule.objects.filter(organization_id=organization_id, slug__startswith=base)
-                .values_list("slug", flat=True))
+    taken = set(
+        BookingModule.objects.filter(organization_id=organization_id, slug__startswith=base).values_list(
+            "slug", flat=True
+        )
+    )
     if base not in taken:
         return base
     return next(f"{base}-{n}" for n in range(2, len(taken) + 3) if f"{base}-{n}" not in taken)
@@ -185,8 +199,9 @@ def _set_module_resources(module: BookingModule, resource_ids: list[UUID]) -> No
     gone = current - set(resource_ids)
     if gone:
         ModuleResource.objects.filter(module=module, resource_id__in=gone).delete()
-    ModuleResource.objects.bulk_create([ModuleResource(module=module, resource_id=rid)
-                                        for rid in resource_ids if rid not in current])
+    ModuleResource.objects.bulk_create(
+        [ModuleResource(module=module, resource_id=rid) for rid in resource_ids if rid not in current]
+    )
 
 
 def _set_module_attributes(module: BookingModule, values: Mapping[str, Any], errors: list[FieldError]) -> None:
@@ -204,8 +219,9 @@ def _set_module_attributes(module: BookingModule, values: Mapping[str, Any], err
     if "admin_user_id" in values:
         user_id = values["admin_user_id"]
         if user_id is not None and not Membership.objects.filter(organization_id=org_id, user_id=user_id).exists():
-            errors.append(FieldError("adminUserId", "NOT_FOUND",
-                                     "The admin user must be a member of the organization."))
+            errors.append(
+                FieldError("adminUserId", "NOT_FOUND", "The admin user must be a member of the organization.")
+            )
         module.admin_user_id = user_id
 
 
@@ -215,13 +231,22 @@ def _module_write(module: BookingModule, values: Mapping[str, Any]) -> BookingMo
     _set_module_attributes(module, values, errors)
     portal_ids = resource_ids = None
     if values.get("portals") is not None:
-        portal_ids = _ids_in(Portal.objects.filter(organization_id=org_id), values["portals"], "portalIds",
-                             "portal", errors)
+        portal_ids = _ids_in(
+            Portal.objects.filter(organization_id=org_id), values["portals"], "portalIds", "portal", errors
+        )
     if values.get("resources") is not None:
-        resource_ids = _ids_in(Resource.objects.filter(venue__organization_id=org_id), values["resources"],
-                               "resourceIds", "resource", errors)
-    plans = [_plan_form_fields(module, section, values[key], path, errors)
-             for key, (section, path) in FORM_SECTIONS.items() if values.get(key) is not None]
+        resource_ids = _ids_in(
+            Resource.objects.filter(venue__organization_id=org_id),
+            values["resources"],
+            "resourceIds",
+            "resource",
+            errors,
+        )
+    plans = [
+        _plan_form_fields(module, section, values[key], path, errors)
+        for key, (section, path) in FORM_SECTIONS.items()
+        if values.get(key) is not None
+    ]
     if errors:
         raise ValidationFailed(errors=errors)
     _save_unique(module, "slug", "Another booking module of this organization has this slug.")
@@ -281,8 +306,13 @@ def _portal_module_ids(portal: Portal, values: Mapping[str, Any]) -> list[UUID] 
     if values.get("modules") is None:
         return None
     errors: list[FieldError] = []
-    ids = _ids_in(BookingModule.objects.filter(organization_id=portal.organization_id), values["modules"],
-                  "moduleIds", "booking module", errors)
+    ids = _ids_in(
+        BookingModule.objects.filter(organization_id=portal.organization_id),
+        values["modules"],
+        "moduleIds",
+        "booking module",
+        errors,
+    )
     if errors:
         raise ValidationFailed(errors=errors)
     return ids
@@ -340,14 +370,21 @@ def _contact_write(contact: Contact, values: Mapping[str, Any]) -> Contact:
             setattr(contact, attr, (values[attr] or "").strip())
     if "customer_id" in values:
         customer_id = values["customer_id"]
-        if customer_id is not None and not Customer.objects.filter(
-                organization_id=contact.organization_id, pk=customer_id).exists():
-            raise ValidationFailed(errors=[FieldError("customerId", "NOT_FOUND",
-                                                      "No customer with this id in the organization.")])
+        if (
+            customer_id is not None
+            and not Customer.objects.filter(organization_id=contact.organization_id, pk=customer_id).exists()
+        ):
+            raise ValidationFailed(
+                errors=[FieldError("customerId", "NOT_FOUND", "No customer with this id in the organization.")]
+            )
         contact.customer_id = customer_id
     message = "Another contact of this organization has this email address."
-    if contact.email and Contact.objects.filter(organization_id=contact.organization_id,
-                                                email__iexact=contact.email).exclude(pk=contact.pk).exists():
+    if (
+        contact.email
+        and Contact.objects.filter(organization_id=contact.organization_id, email__iexact=contact.email)
+        .exclude(pk=contact.pk)
+        .exists()
+    ):
         raise ValidationFailed(errors=[FieldError("email", "NOT_UNIQUE", message)])
     _save_unique(contact, "email", message)
     return contact

@@ -21,8 +21,11 @@ class MemberAuthenticationForm(AdminAuthenticationForm):
 
     def confirm_login_allowed(self, user):
         if not _may_use_admin(user):
-            raise ValidationError(self.error_messages["invalid_login"], code="invalid_login",
-                                  params={"username": self.username_field.verbose_name})
+            raise ValidationError(
+                self.error_messages["invalid_login"],
+                code="invalid_login",
+                params={"username": self.username_field.verbose_name},
+            )
 
 
 class AllotAdminSite(admin.AdminSite):

@@ -80,8 +80,10 @@ class RedactingExceptionReporterFilter(SafeExceptionReporterFilter):
     token-shaped variables of the views' frames (`token`, kwargs) and request paths in any string."""
 
     def get_safe_request_meta(self, request):
-        return {key: redact(value) if isinstance(value, str) else value
-                for key, value in super().get_safe_request_meta(request).items()}
+        return {
+            key: redact(value) if isinstance(value, str) else value
+            for key, value in super().get_safe_request_meta(request).items()
+        }
 
     def get_traceback_frame_variables(self, request, tb_frame):
         cleansed = []

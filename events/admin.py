@@ -87,12 +87,16 @@ class SeriesFilter(admin.SimpleListFilter):
 
 
 # The scope choices of the occurrence pages (events.series' wire values).
-EDIT_SCOPES = [(int(WhichEvents.THIS), "This event"),
-               (int(WhichEvents.THIS_AND_FUTURE), "This and the following events"),
-               (int(WhichEvents.ALL), "All events")]
-DELETE_SCOPES = [(int(WhichEvents.THIS), "This event"),
-                 (int(WhichEvents.DELETE_THIS_AND_AFTER), "This and the following events"),
-                 (int(WhichEvents.DELETE_ALL), "All events")]
+EDIT_SCOPES = [
+    (int(WhichEvents.THIS), "This event"),
+    (int(WhichEvents.THIS_AND_FUTURE), "This and the following events"),
+    (int(WhichEvents.ALL), "All events"),
+]
+DELETE_SCOPES = [
+    (int(WhichEvents.THIS), "This event"),
+    (int(WhichEvents.DELETE_THIS_AND_AFTER), "This and the following events"),
+    (int(WhichEvents.DELETE_ALL), "All events"),
+]
 TIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
 
@@ -100,17 +104,29 @@ class OccurrenceEditForm(forms.Form):
     title = forms.CharField(max_length=300, widget=forms.TextInput(attrs={"class": "vTextField"}))
     start = forms.DateTimeField(widget=TIME_WIDGET)
     end = forms.DateTimeField(widget=TIME_WIDGET)
-    resources = forms.ModelMultipleChoiceField(queryset=Resource.objects.none(), widget=forms.CheckboxSelectMultiple,
-                                               required=False)
-    description = forms.CharField(required=False, max_length=20000, widget=forms.Textarea(attrs={"rows": 3}),
-                                  help_text="Basic formatting (bold, links, lists) is kept.")
-    which = forms.TypedChoiceField(label="Apply to", coerce=int, choices=EDIT_SCOPES, initial=1,
-                                   widget=forms.RadioSelect,
-                                   help_text="A time change moves each chosen occurrence by the same shift on the "
-                                             "clock of the series' timezone. Canceled occurrences stay as they are.")
+    resources = forms.ModelMultipleChoiceField(
+        queryset=Resource.objects.none(), widget=forms.CheckboxSelectMultiple, required=False
+    )
+    description = forms.CharField(
+        required=False,
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Basic formatting (bold, links, lists) is kept.",
+    )
+    which = forms.TypedChoiceField(
+        label="Apply to",
+        coerce=int,
+        choices=EDIT_SCOPES,
+        initial=1,
+        widget=forms.RadioSelect,
+        help_text="A time change moves each chosen occurrence by the same shift on the "
+        "clock of the series' timezone. Canceled occurrences stay as they are.",
+    )
     override_rules = forms.BooleanField(
-        required=False, label="Change even if it breaks the booking rules",
-        help_text="Notice, duration, bookable hours, closures. Conflicts are never overridden.")
+        required=False,
+        label="Change even if it breaks the booking rules",
+        help_text="Notice, duration, bookable hours, closures. Conflicts are never overridden.",
+    )
 
     def __init__(self, *args, resource_choices, in_series: bool, **kwargs):
         super().__init__(*args, **kwargs)
@@ -141,8 +157,9 @@ class OccurrenceEditForm(forms.Form):
 
 
 class OccurrenceDeleteForm(forms.Form):
-    which = forms.TypedChoiceField(label="Delete", coerce=int, choices=DELETE_SCOPES, initial=1,
-                                   widget=forms.RadioSelect)
+    which = forms.TypedChoiceField(
+        label="Delete", coerce=int, choices=DELETE_SCOPES, initial=1, widget=forms.RadioSelect
+    )
 
     def __init__(self, *args, counts: dict[int, int] | None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -150,7 +167,8 @@ class OccurrenceDeleteForm(forms.Form):
             del self.fields["which"]
         else:
             cast(forms.ChoiceField, self.fields["which"]).choices = [
-                (value, f"{label} ({counts[value]})") for value, label in DELETE_SCOPES]
+                (value, f"{label} ({counts[value]})") for value, label in DELETE_SCOPES
+            ]
 
 
 @admin.register(Event)
@@ -163,21 +181,40 @@ class EventAdmin(OrgScopedAdmin):
     search_fields = ("title",)
     ordering = ("-start",)
     list_select_related = ("organization", "series")
-    fields = ("title", "organization", "status", "local_start", "local_end", "resource_names", "booking_link",
-              "series_occurrences", "description", "created_at", "updated_at")
+    fields = (
+        "title",
+        "organization",
+        "status",
+        "local_start",
+        "local_end",
+        "resource_names",
+        "booking_link",
+        "series_occurrences",
+        "description",
+        "created_at",
+        "updated_at",
+    )
     readonly_fields = fields
 
     def get_queryset(self, request):
         # One query each for the reservations (with their resources' venues, for names and timezones)
         # and the booking links, however many events the page shows; the series' sizes in the same query
         # as the events.
-        sizes = (Event.objects.filter(series_id=OuterRef("series_id")).order_by().values("series_id")
-                 .annotate(n=Count("pk")).values("n"))
+        sizes = (
+            Event.objects.filter(series_id=OuterRef("series_id"))
+            .order_by()
+            .values("series_id")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
         queryset = super().get_queryset(request).select_related("series").annotate(series_size=Subquery(sizes))
         return queryset.prefetch_related(
-            Prefetch("reservations",
-                     queryset=Reservation.objects.select_related("resource__venue__organization")
-                     .order_by("resource__name", "resource_id")),
+            Prefetch(
+                "reservations",
+                queryset=Reservation.objects.select_related("resource__venue__organization").order_by(
+                    "resource__name", "resource_id"
+                ),
+            ),
             "booking_events",
         )
 
@@ -223,16 +260,24 @@ class EventAdmin(OrgScopedAdmin):
         tz = _event_tz(event)
         occurrences = list(Event.objects.filter(series_id=event.series_id).order_by("start", "pk"))
         rows = [
-            ("allot-changed-row" if o.pk == event.pk else "", reverse("admin:events_event_change", args=[o.pk]),
-             _span(o.start, o.end, tz), o.title, o.get_status_display(), " (this event)" if o.pk == event.pk else "")
+            (
+                "allot-changed-row" if o.pk == event.pk else "",
+                reverse("admin:events_event_change", args=[o.pk]),
+                _span(o.start, o.end, tz),
+                o.title,
+                o.get_status_display(),
+                " (this event)" if o.pk == event.pk else "",
+            )
             for o in occurrences
         ]
         return format_html(
             '<p><strong>{}</strong> · <a href="{}">show in the list</a></p><table class="allot-events">'
             "<thead><tr><th>When ({})</th><th>Title</th><th>Status</th></tr></thead><tbody>{}</tbody></table>",
             series_describe(event.series.rule, len(occurrences)).capitalize(),
-            reverse("admin:events_event_changelist") + f"?series={event.series_id}", tz.key,
-            format_html_join("", '<tr class="{}"><td><a href="{}">{}</a></td><td>{}</td><td>{}{}</td></tr>', rows))
+            reverse("admin:events_event_changelist") + f"?series={event.series_id}",
+            tz.key,
+            format_html_join("", '<tr class="{}"><td><a href="{}">{}</a></td><td>{}</td><td>{}{}</td></tr>', rows),
+        )
 
     @admin.display(description="Booking")
     def booking_link(self, event: Event) -> str:
@@ -245,10 +290,16 @@ class EventAdmin(OrgScopedAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and self._may_edit(request, obj):
             context["decisions"] = [
-                {"label": "Edit occurrence" if obj.series_id else "Edit event", "style": "edit",
-                 "url": reverse("admin:events_event_edit_occurrence", args=[obj.pk])},
-                {"label": "Delete occurrence" if obj.series_id else "Delete event", "style": "deny",
-                 "url": reverse("admin:events_event_delete_occurrence", args=[obj.pk])},
+                {
+                    "label": "Edit occurrence" if obj.series_id else "Edit event",
+                    "style": "edit",
+                    "url": reverse("admin:events_event_edit_occurrence", args=[obj.pk]),
+                },
+                {
+                    "label": "Delete occurrence" if obj.series_id else "Delete event",
+                    "style": "deny",
+                    "url": reverse("admin:events_event_delete_occurrence", args=[obj.pk]),
+                },
             ]
         return super().render_change_form(request, context, add, change, form_url, obj)
 
@@ -286,16 +337,24 @@ class EventAdmin(OrgScopedAdmin):
         event = self._occurrence(request, object_id)
         tz = _event_tz(event)
         current = [r.resource_id for r in event.reservations.all()]
-        choices = (Resource.objects.filter(venue__organization_id=event.organization_id)
-                   .filter(pk__in=current) | Resource.objects.filter(venue__organization_id=event.organization_id,
-                                                                    archived=False))
+        choices = Resource.objects.filter(venue__organization_id=event.organization_id).filter(
+            pk__in=current
+        ) | Resource.objects.filter(venue__organization_id=event.organization_id, archived=False)
         data = request.POST if request.method == "POST" else None
         with timezone.override(tz):
             form = OccurrenceEditForm(
-                data, resource_choices=choices.distinct().select_related("venue").order_by("name"),
+                data,
+                resource_choices=choices.distinct().select_related("venue").order_by("name"),
                 in_series=event.series_id is not None,
-                initial={"title": event.title, "description": event.description, "start": event.start,
-                         "end": event.end, "resources": current, "which": int(WhichEvents.THIS)})
+                initial={
+                    "title": event.title,
+                    "description": event.description,
+                    "start": event.start,
+                    "end": event.end,
+                    "resources": current,
+                    "which": int(WhichEvents.THIS),
+                },
+            )
             valid = data is not None and form.is_valid()
             changes = form.changes() if valid else {}  # the submitted times are read on the same clock
         page_errors: list[str] = []
@@ -305,16 +364,29 @@ class EventAdmin(OrgScopedAdmin):
                 return redirect("admin:events_event_change", event.pk)
             try:
                 changed = occurrences_update(
-                    event=event, which=form.cleaned_data.get("which", 1), actor=request.user,
-                    override_rules=form.cleaned_data["override_rules"], **changes)
+                    event=event,
+                    which=form.cleaned_data.get("which", 1),
+                    actor=request.user,
+                    override_rules=form.cleaned_data["override_rules"],
+                    **changes,
+                )
             except DomainError as exc:
                 page_errors = [e.message for e in exc.errors] or [exc.message]
             else:
                 count = len(changed)
                 messages.success(request, f"Changed {count} event{'s' if count != 1 else ''}.")
                 return redirect("admin:events_event_change", event.pk)
-        return self._page(request, event, tz, title=f"Edit: {event.title}", crumb="Edit", button="Save changes",
-                          style="approve", form=form, page_errors=page_errors)
+        return self._page(
+            request,
+            event,
+            tz,
+            title=f"Edit: {event.title}",
+            crumb="Edit",
+            button="Save changes",
+            style="approve",
+            form=form,
+            page_errors=page_errors,
+        )
 
     def delete_occurrence_view(self, request, object_id):
         event = self._occurrence(request, object_id)
@@ -322,33 +394,51 @@ class EventAdmin(OrgScopedAdmin):
         counts = None
         if event.series_id is not None:
             starts = list(Event.objects.filter(series_id=event.series_id).values_list("start", flat=True))
-            counts = {int(WhichEvents.THIS): 1, int(WhichEvents.DELETE_ALL): len(starts),
-                      int(WhichEvents.DELETE_THIS_AND_AFTER): sum(1 for s in starts if s >= event.start)}
+            counts = {
+                int(WhichEvents.THIS): 1,
+                int(WhichEvents.DELETE_ALL): len(starts),
+                int(WhichEvents.DELETE_THIS_AND_AFTER): sum(1 for s in starts if s >= event.start),
+            }
         data = request.POST if request.method == "POST" else None
         form = OccurrenceDeleteForm(data, counts=counts, initial={"which": int(WhichEvents.THIS)})
         page_errors: list[str] = []
         if data is not None and form.is_valid():
             try:
-                deleted = occurrences_delete(event=event, which=form.cleaned_data.get("which", 1),
-                                             actor=request.user)
+                deleted = occurrences_delete(event=event, which=form.cleaned_data.get("which", 1), actor=request.user)
             except DomainError as exc:
                 page_errors = [e.message for e in exc.errors] or [exc.message]
             else:
                 count = len(deleted)
                 messages.success(request, f"Deleted {count} event{'s' if count != 1 else ''}.")
                 return redirect("admin:events_event_changelist")
-        return self._page(request, event, tz, title=f"Delete: {event.title}", crumb="Delete", button="Delete",
-                          style="deny", form=form, page_errors=page_errors, deleting=True)
+        return self._page(
+            request,
+            event,
+            tz,
+            title=f"Delete: {event.title}",
+            crumb="Delete",
+            button="Delete",
+            style="deny",
+            form=form,
+            page_errors=page_errors,
+            deleting=True,
+        )
 
     # --- the week calendar ---
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
             path("calendar/", view(self.calendar_view), name="events_event_calendar"),
-            path("<path:object_id>/edit-occurrence/", view(self.edit_occurrence_view),
-                 name="events_event_edit_occurrence"),
-            path("<path:object_id>/delete-occurrence/", view(self.delete_occurrence_view),
-                 name="events_event_delete_occurrence"),
+            path(
+                "<path:object_id>/edit-occurrence/",
+                view(self.edit_occurrence_view),
+                name="events_event_edit_occurrence",
+            ),
+            path(
+                "<path:object_id>/delete-occurrence/",
+                view(self.delete_occurrence_view),
+                name="events_event_delete_occurrence",
+            ),
             *super().get_urls(),
         ]
 
@@ -357,8 +447,11 @@ class EventAdmin(OrgScopedAdmin):
         default this week)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        venues = list(scope(Venue.objects.select_related("organization"), request, org_path="organization")
-                      .order_by("organization__name", "name", "pk"))
+        venues = list(
+            scope(Venue.objects.select_related("organization"), request, org_path="organization").order_by(
+                "organization__name", "name", "pk"
+            )
+        )
         venue = self._chosen_venue(request, venues)
         context = {
             **self.admin_site.each_context(request),
@@ -367,14 +460,22 @@ class EventAdmin(OrgScopedAdmin):
             "venues": venues,
             "several_orgs": len({v.organization_id for v in venues}) > 1,
             "venue": venue,
-            "legend": [(BlockKind.CONFIRMED, "Confirmed"), (BlockKind.TENTATIVE, "Pending, holding its slot"),
-                       (BlockKind.PENDING, "Pending, not holding its slot"), (BlockKind.CLOSED, "Closed")],
+            "legend": [
+                (BlockKind.CONFIRMED, "Confirmed"),
+                (BlockKind.TENTATIVE, "Pending, holding its slot"),
+                (BlockKind.PENDING, "Pending, not holding its slot"),
+                (BlockKind.CLOSED, "Closed"),
+            ],
         }
         if venue is not None:
             today = timezone.now().astimezone(venue.tz).date()
             week = calendar_week(venue=venue, week_start=self._chosen_week(request, today), today=today)
-            context |= {"week": week, "week_end": week.week_start + timedelta(days=6),
-                        "this_week": week_monday(today), "is_this_week": week.week_start == week_monday(today)}
+            context |= {
+                "week": week,
+                "week_end": week.week_start + timedelta(days=6),
+                "this_week": week_monday(today),
+                "is_this_week": week.week_start == week_monday(today),
+            }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/events/event/calendar.html", context)
 
@@ -400,4 +501,3 @@ class EventAdmin(OrgScopedAdmin):
             except ValueError:
                 messages.warning(request, f"“{raw}” is not a date (YYYY-MM-DD); showing this week.")
         return today
-

@@ -70,15 +70,15 @@ class Reservation(BaseModel):
     exclusive = models.BooleanField(default=True)
     # The unit of the resource it occupies (a desk of a hot-desk area), for resources with units. Two active
     # reservations of one unit never overlap (PostgreSQL: EXCLUDE USING gist, migration 0004).
-    unit = models.ForeignKey(ResourceUnit, null=True, blank=True, on_delete=models.PROTECT,
-                             related_name="reservations")
+    unit = models.ForeignKey(ResourceUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="reservations")
 
     class Meta:
         indexes = [
             # Overlap is `start < window_end AND end > window_start`. Leading with `end` makes the scan
             # begin at the window: past reservations, however many, are never read.
-            models.Index(fields=["resource", "end", "start"], name="reservation_resource_end",
-                         condition=Q(active=True)),
+            models.Index(
+                fields=["resource", "end", "start"], name="reservation_resource_end", condition=Q(active=True)
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["event", "resource"], name="reservation_event_resource_unique"),

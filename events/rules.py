@@ -163,27 +163,31 @@ def check_rules(
     else:
         notice = timedelta(minutes=resource.min_notice_minutes)
         if start - now < notice:
-            fail("START_TIME_TOO_LATE", "start",
-                 f"{name} must be booked at least {resource.min_notice_minutes} minutes ahead.")
+            fail(
+                "START_TIME_TOO_LATE",
+                "start",
+                f"{name} must be booked at least {resource.min_notice_minutes} minutes ahead.",
+            )
     start_local, end_local = start.astimezone(tz), end.astimezone(tz)
     if resource.max_advance_days is not None:
         # Compared on the local wall clock, so "30 days ahead" means the same local time 30 days on.
         latest = now.astimezone(tz).replace(tzinfo=None) + timedelta(days=resource.max_advance_days)
         if start_local.replace(tzinfo=None) > latest:
-            fail("START_TIME_TOO_EARLY", "start",
-                 f"{name} can be booked at most {resource.max_advance_days} days ahead.")
+            fail(
+                "START_TIME_TOO_EARLY", "start", f"{name} can be booked at most {resource.max_advance_days} days ahead."
+            )
     duration = end - start
     if resource.min_duration_minutes is not None and duration < timedelta(minutes=resource.min_duration_minutes):
         fail("TOO_SHORT", "end", f"Bookings of {name} last at least {resource.min_duration_minutes} minutes.")
     if resource.max_duration_minutes is not None and duration > timedelta(minutes=resource.max_duration_minutes):
         fail("TOO_LONG", "end", f"Bookings of {name} last at most {resource.max_duration_minutes} minutes.")
     if not within_bookable_hours(resource, start_local, end_local):
-        fail("OUTSIDE_BOOKABLE_HOURS", "start",
-             f"{name} is not bookable from {start_local:%a %d %b %H:%M} to {end_local:%a %d %b %H:%M} "
-             f"({tz.key} time).")
+        fail(
+            "OUTSIDE_BOOKABLE_HOURS",
+            "start",
+            f"{name} is not bookable from {start_local:%a %d %b %H:%M} to {end_local:%a %d %b %H:%M} ({tz.key} time).",
+        )
     closure = closure_overlapping(closures, resource, start, end)
     if closure is not None:
         fail("RESOURCE_CLOSED", "start", f"{name} is closed then{': ' + closure.message if closure.message else ''}.")
     return failures
-
-

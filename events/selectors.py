@@ -76,21 +76,43 @@ def resources_for_rules(resource_ids: Iterable[UUID]) -> dict[UUID, Resource]:
 
 
 def events_payload(
-    events: QuerySet[Event], booking_of: Mapping[UUID, UUID | None] | None = None,
+    events: QuerySet[Event],
+    booking_of: Mapping[UUID, UUID | None] | None = None,
 ) -> list[dict[str, Any]]:
     """Events in their wire form (docs/architecture.md#http-api-conventions), in three queries whatever their
     number: the events, their reservations (resource ids and the first resource's venue timezone), and the
     bookings they came from. `booking_of` maps event id → booking id when the caller knows it already."""
-    rows = list(events.values("id", "organization_id", "organization__timezone", "title", "description", "start",
-                              "end", "status", "series_id", "price", "created_at", "updated_at"))
+    rows = list(
+        events.values(
+            "id",
+            "organization_id",
+            "organization__timezone",
+            "title",
+            "description",
+            "start",
+            "end",
+            "status",
+            "series_id",
+            "price",
+            "created_at",
+            "updated_at",
+        )
+    )
     ids = [r["id"] for r in rows]
     resources: dict[Any, list[str]] = defaultdict(list)
     units: dict[Any, list[dict[str, str]]] = defaultdict(list)
     tz_name: dict[Any, str] = {}
     for event_id, resource_id, venue_tz, org_tz, unit_id, unit_name in (
-        Reservation.objects.filter(event_id__in=ids).order_by("created_at", "resource__name", "resource_id")
-        .values_list("event_id", "resource_id", "resource__venue__timezone", "resource__venue__organization__timezone",
-                     "unit_id", "unit__name")
+        Reservation.objects.filter(event_id__in=ids)
+        .order_by("created_at", "resource__name", "resource_id")
+        .values_list(
+            "event_id",
+            "resource_id",
+            "resource__venue__timezone",
+            "resource__venue__organization__timezone",
+            "unit_id",
+            "unit__name",
+        )
     ):
         resources[event_id].append(str(resource_id))
         tz_name.setdefault(event_id, venue_tz or org_tz)
@@ -98,30 +120,35 @@ def events_payload(
             units[event_id].append({"resourceId": str(resource_id), "unitId": str(unit_id), "name": unit_name})
     if booking_of is None:
         # Through the reverse relation the bookings app declares (BookingEvent.event), without importing it.
-        booking_of = dict(Event.objects.filter(pk__in=ids, booking_events__isnull=False)
-                          .values_list("id", "booking_events__booking_id"))
+        booking_of = dict(
+            Event.objects.filter(pk__in=ids, booking_events__isnull=False).values_list(
+                "id", "booking_events__booking_id"
+            )
+        )
     out = []
     for r in rows:
         tz = ZoneInfo(tz_name.get(r["id"]) or r["organization__timezone"])
         booking_id = booking_of.get(r["id"])
-        out.append({
-            "id": str(r["id"]),
-            "orgId": str(r["organization_id"]),
-            "title": r["title"],
-            "description": r["description"],
-            "start": iso(r["start"]),
-            "end": iso(r["end"]),
-            "status": r["status"],
-            "resourceIds": resources.get(r["id"], []),
-            # The unit (desk, seat) of each resource with units that the event occupies.
-            "units": units.get(r["id"], []),
-            "bookingId": str(booking_id) if booking_id else None,
-            "seriesId": str(r["series_id"]) if r["series_id"] else None,
-            "price": r["price"],  # the snapshot fixed on approval (bookings.pricing.fixing), or None
-            "createdAt": iso(r["created_at"]),
-            "lastUpdatedAt": iso(r["updated_at"]),
-            **local_times(r["start"], r["end"], tz),
-        })
+        out.append(
+            {
+                "id": str(r["id"]),
+                "orgId": str(r["organization_id"]),
+                "title": r["title"],
+                "description": r["description"],
+                "start": iso(r["start"]),
+                "end": iso(r["end"]),
+                "status": r["status"],
+                "resourceIds": resources.get(r["id"], []),
+                # The unit (desk, seat) of each resource with units that the event occupies.
+                "units": units.get(r["id"], []),
+                "bookingId": str(booking_id) if booking_id else None,
+                "seriesId": str(r["series_id"]) if r["series_id"] else None,
+                "price": r["price"],  # the snapshot fixed on approval (bookings.pricing.fixing), or None
+                "createdAt": iso(r["created_at"]),
+                "lastUpdatedAt": iso(r["updated_at"]),
+                **local_times(r["start"], r["end"], tz),
+            }
+        )
     return out
 
 
@@ -159,8 +186,11 @@ def closure_spans(closure: Closure, tz: ZoneInfo, start: datetime, end: datetime
         spans = [(shift_years(local_start, y), shift_years(local_end, y)) for y in years]
     else:
         spans = [(closure.start, closure.end)]
-    return [ClosureSpan(closure.pk, s.astimezone(UTC), e.astimezone(UTC), closure.message)
-            for s, e in spans if s < end and start < e]
+    return [
+        ClosureSpan(closure.pk, s.astimezone(UTC), e.astimezone(UTC), closure.message)
+        for s, e in spans
+        if s < end and start < e
+    ]
 
 
 def resource_availability(*, resource: Resource, start: datetime, end: datetime) -> Availability:
@@ -195,7 +225,8 @@ class BlockKind:
 
 
 _KIND_OF_STATUS: dict[int, str] = {
-    EventStatus.CONFIRMED: BlockKind.CONFIRMED, EventStatus.TENTATIVE: BlockKind.TENTATIVE,
+    EventStatus.CONFIRMED: BlockKind.CONFIRMED,
+    EventStatus.TENTATIVE: BlockKind.TENTATIVE,
 }
 # At the same time, what blocks the resource comes first.
 _KIND_ORDER = {BlockKind.CLOSED: 0, BlockKind.CONFIRMED: 1, BlockKind.TENTATIVE: 2, BlockKind.PENDING: 3}
@@ -306,8 +337,15 @@ def calendar_week(*, venue: Venue, week_start: date, today: date | None = None) 
     monday = week_monday(week_start)
     today = today if today is not None else timezone.now().astimezone(tz).date()
     midnights = [local_midnight(monday + timedelta(days=i), tz) for i in range(8)]
-    days = [CalendarDay(date=monday + timedelta(days=i), start=midnights[i], end=midnights[i + 1],
-                        is_today=monday + timedelta(days=i) == today) for i in range(7)]
+    days = [
+        CalendarDay(
+            date=monday + timedelta(days=i),
+            start=midnights[i],
+            end=midnights[i + 1],
+            is_today=monday + timedelta(days=i) == today,
+        )
+        for i in range(7)
+    ]
     window_start, window_end = midnights[0], midnights[7]
 
     resources = list(Resource.objects.filter(venue=venue, archived=False).order_by("name", "pk"))
@@ -319,32 +357,64 @@ def calendar_week(*, venue: Venue, week_start: date, today: date | None = None) 
     booking_event_model = apps.get_model("bookings", "BookingEvent")
     # An explicit UUIDField: as a ForeignKey output the value would come back from SQLite as bare hex.
     booking_of_event = Subquery(
-        booking_event_model.objects.filter(event_id=OuterRef("event_id")).order_by("created_at").values("booking_id")[:1],
+        booking_event_model.objects.filter(event_id=OuterRef("event_id"))
+        .order_by("created_at")
+        .values("booking_id")[:1],
         output_field=UUIDField(),
     )
     # Reservation.end includes the resource's buffer; the calendar shows the event's own times.
     reservations = (
-        Reservation.objects.filter(resource_id__in=resource_ids, active=True, start__lt=window_end,
-                                   end__gt=window_start, event__end__gt=window_start)
+        Reservation.objects.filter(
+            resource_id__in=resource_ids,
+            active=True,
+            start__lt=window_end,
+            end__gt=window_start,
+            event__end__gt=window_start,
+        )
         .exclude(event__status=EventStatus.CANCELED)
         .annotate(booking_id=booking_of_event)
-        .values_list("resource_id", "event_id", "event__title", "event__start", "event__end", "event__status",
-                     "booking_id")
+        .values_list(
+            "resource_id", "event_id", "event__title", "event__start", "event__end", "event__status", "booking_id"
+        )
     )
     for resource_id, event_id, title, start, end, status, booking_id in reservations:
-        items.append((resource_id, _KIND_OF_STATUS.get(status, BlockKind.CONFIRMED), title, start, end,
-                      {"event_id": event_id, "booking_id": booking_id}))
+        items.append(
+            (
+                resource_id,
+                _KIND_OF_STATUS.get(status, BlockKind.CONFIRMED),
+                title,
+                start,
+                end,
+                {"event_id": event_id, "booking_id": booking_id},
+            )
+        )
 
     through = booking_event_model.resources.through
     pending = through.objects.filter(
-        resource_id__in=resource_ids, bookingevent__event__isnull=True,
+        resource_id__in=resource_ids,
+        bookingevent__event__isnull=True,
         bookingevent__booking__status=BOOKING_PENDING,
-        bookingevent__start__lt=window_end, bookingevent__end__gt=window_start,
-    ).values_list("resource_id", "bookingevent_id", "bookingevent__title", "bookingevent__start",
-                  "bookingevent__end", "bookingevent__booking_id")
+        bookingevent__start__lt=window_end,
+        bookingevent__end__gt=window_start,
+    ).values_list(
+        "resource_id",
+        "bookingevent_id",
+        "bookingevent__title",
+        "bookingevent__start",
+        "bookingevent__end",
+        "bookingevent__booking_id",
+    )
     for resource_id, booking_event_id, title, start, end, booking_id in pending:
-        items.append((resource_id, BlockKind.PENDING, title, start, end,
-                      {"booking_event_id": booking_event_id, "booking_id": booking_id}))
+        items.append(
+            (
+                resource_id,
+                BlockKind.PENDING,
+                title,
+                start,
+                end,
+                {"booking_event_id": booking_event_id, "booking_id": booking_id},
+            )
+        )
 
     for closure in closures_for(organization=venue.organization_id, start=window_start, end=window_end):
         # No resources chosen means every resource of the organization.
@@ -352,30 +422,42 @@ def calendar_week(*, venue: Venue, week_start: date, today: date | None = None) 
         applies_to = [pk for pk in resource_ids if pk in chosen] if chosen else resource_ids
         for span in closure_spans(closure, tz, window_start, window_end):
             for resource_id in applies_to:
-                items.append((resource_id, BlockKind.CLOSED, span.message, span.start, span.end,
-                              {"closure_id": closure.pk}))
+                items.append(
+                    (resource_id, BlockKind.CLOSED, span.message, span.start, span.end, {"closure_id": closure.pk})
+                )
 
     cells: dict[tuple[UUID, int], list[CalendarBlock]] = defaultdict(list)
     for resource_id, kind, title, start, end, ids in items:
         for index, day in enumerate(days):
             if start < day.end and day.start < end:
-                cells[resource_id, index].append(CalendarBlock(
-                    kind=kind, title=title, start=start, end=end,
-                    local_start=max(start, day.start).astimezone(tz), local_end=min(end, day.end).astimezone(tz),
-                    continues_before=start < day.start, continues_after=end > day.end,
-                    from_midnight=start <= day.start, until_midnight=end >= day.end,
-                    **ids,
-                ))
+                cells[resource_id, index].append(
+                    CalendarBlock(
+                        kind=kind,
+                        title=title,
+                        start=start,
+                        end=end,
+                        local_start=max(start, day.start).astimezone(tz),
+                        local_end=min(end, day.end).astimezone(tz),
+                        continues_before=start < day.start,
+                        continues_after=end > day.end,
+                        from_midnight=start <= day.start,
+                        until_midnight=end >= day.end,
+                        **ids,
+                    )
+                )
 
     # In UTC: two local times of the 25-hour day read the same on the wall clock.
     def order(b: CalendarBlock) -> tuple[datetime, datetime, int, str]:
         return b.local_start.astimezone(UTC), b.local_end.astimezone(UTC), _KIND_ORDER[b.kind], b.title
 
     rows = [
-        CalendarRow(resource=resource, cells=[
-            CalendarCell(day=day, blocks=sorted(cells.get((resource.pk, index), []), key=order))
-            for index, day in enumerate(days)
-        ])
+        CalendarRow(
+            resource=resource,
+            cells=[
+                CalendarCell(day=day, blocks=sorted(cells.get((resource.pk, index), []), key=order))
+                for index, day in enumerate(days)
+            ],
+        )
         for resource in resources
     ]
     return CalendarWeek(venue=venue, tz=tz, week_start=monday, days=days, rows=rows)

@@ -39,23 +39,38 @@ class WhichEvents(IntEnum):
 
 # "Charged" (4 and 7): one of the occurrence's charges is CHARGED or INVOICED; an occurrence without a
 # charge, or whose charges are NOT_CHARGED or REVERTED, is not charged (bookings.pricing.charges.charged_event_ids).
-UPDATE_VALUES = (WhichEvents.THIS, WhichEvents.THIS_AND_FUTURE, WhichEvents.ALL, WhichEvents.NOT_CHARGED,
-                 WhichEvents.REVERT_ALL_CHARGES)
-DELETE_VALUES = (WhichEvents.THIS, WhichEvents.THIS_AND_FUTURE, WhichEvents.ALL, WhichEvents.DELETE_ALL,
-                 WhichEvents.DELETE_THIS_AND_AFTER, WhichEvents.DELETE_NOT_CHARGED)
+UPDATE_VALUES = (
+    WhichEvents.THIS,
+    WhichEvents.THIS_AND_FUTURE,
+    WhichEvents.ALL,
+    WhichEvents.NOT_CHARGED,
+    WhichEvents.REVERT_ALL_CHARGES,
+)
+DELETE_VALUES = (
+    WhichEvents.THIS,
+    WhichEvents.THIS_AND_FUTURE,
+    WhichEvents.ALL,
+    WhichEvents.DELETE_ALL,
+    WhichEvents.DELETE_THIS_AND_AFTER,
+    WhichEvents.DELETE_NOT_CHARGED,
+)
 PRICING_VALUES = (WhichEvents.NOT_CHARGED, WhichEvents.DELETE_NOT_CHARGED, WhichEvents.REVERT_ALL_CHARGES)
-UPDATE_HELP = ("Which occurrences of the event's series the change applies to: 1 this event only (default), 2 this "
-               "and the later occurrences, 3 all occurrences, 4 every occurrence that is not charged (none of its "
-               "charges CHARGED or INVOICED; this event must not be charged: else 400 EVENT_CHARGED), 8 all "
-               "occurrences, and every charge of the series that is not final (NOT_CHARGED, CHARGED) is REVERTED "
-               "(invoiced ones stay; nothing is canceled; a body with only whichEventsToUpdate 8 just reverts). For "
-               "an event outside a series every value means this event. Canceled occurrences other than this one "
-               "are left as they are. A time change moves each chosen occurrence by the same wall-clock shift in "
-               "the series' timezone. 5, 6 and 7 delete (send them with DELETE): 400 INVALID_CHOICE.")
-DELETE_HELP = ("Which occurrences of the event's series to delete: 1 this event only (default), 5 all occurrences, "
-               "6 this and the later occurrences, 7 every occurrence that is not charged (this event must not be "
-               "charged: else 400 EVENT_CHARGED). 3 and 2 are accepted as 5 and 6. 4 and 8 change (send them with "
-               "PATCH): 400 INVALID_CHOICE.")
+UPDATE_HELP = (
+    "Which occurrences of the event's series the change applies to: 1 this event only (default), 2 this "
+    "and the later occurrences, 3 all occurrences, 4 every occurrence that is not charged (none of its "
+    "charges CHARGED or INVOICED; this event must not be charged: else 400 EVENT_CHARGED), 8 all "
+    "occurrences, and every charge of the series that is not final (NOT_CHARGED, CHARGED) is REVERTED "
+    "(invoiced ones stay; nothing is canceled; a body with only whichEventsToUpdate 8 just reverts). For "
+    "an event outside a series every value means this event. Canceled occurrences other than this one "
+    "are left as they are. A time change moves each chosen occurrence by the same wall-clock shift in "
+    "the series' timezone. 5, 6 and 7 delete (send them with DELETE): 400 INVALID_CHOICE."
+)
+DELETE_HELP = (
+    "Which occurrences of the event's series to delete: 1 this event only (default), 5 all occurrences, "
+    "6 this and the later occurrences, 7 every occurrence that is not charged (this event must not be "
+    "charged: else 400 EVENT_CHARGED). 3 and 2 are accepted as 5 and 6. 4 and 8 change (send them with "
+    "PATCH): 400 INVALID_CHOICE."
+)
 
 
 def which_events_parse(value: Any, *, deleting: bool, field: str = WHICH_EVENTS, charges: bool = True) -> WhichEvents:
@@ -71,31 +86,50 @@ def which_events_parse(value: Any, *, deleting: bool, field: str = WHICH_EVENTS,
         raise ValidationFailed(errors=[FieldError(field, "INVALID_CHOICE", _choices_text(deleting))])
     which = WhichEvents(value)
     if which in PRICING_VALUES and not charges:
-        raise ValidationFailed(errors=[FieldError(
-            field, "NOT_SUPPORTED", f"{int(which)} ({which.name}) is about charges: staff use it on the events API.")])
+        raise ValidationFailed(
+            errors=[
+                FieldError(
+                    field,
+                    "NOT_SUPPORTED",
+                    f"{int(which)} ({which.name}) is about charges: staff use it on the events API.",
+                )
+            ]
+        )
     if which not in allowed:
         verb = "changes occurrences: send it with PATCH" if deleting else "deletes occurrences: send it with DELETE"
-        raise ValidationFailed(errors=[FieldError(
-            field, "INVALID_CHOICE", f"{int(which)} {verb}. {_choices_text(deleting)}")])
+        raise ValidationFailed(
+            errors=[FieldError(field, "INVALID_CHOICE", f"{int(which)} {verb}. {_choices_text(deleting)}")]
+        )
     if deleting:
-        which = {WhichEvents.ALL: WhichEvents.DELETE_ALL,
-                 WhichEvents.THIS_AND_FUTURE: WhichEvents.DELETE_THIS_AND_AFTER}.get(which, which)
+        which = {
+            WhichEvents.ALL: WhichEvents.DELETE_ALL,
+            WhichEvents.THIS_AND_FUTURE: WhichEvents.DELETE_THIS_AND_AFTER,
+        }.get(which, which)
     return which
 
 
 def _choices_text(deleting: bool) -> str:
     if deleting:
-        return ("whichEventsToUpdate is 1 (this event), 5 (all events), 6 (this and the later events) or 7 (the "
-                "events not charged).")
-    return ("whichEventsToUpdate is 1 (this event), 2 (this and the later events), 3 (all events), 4 (the events "
-            "not charged) or 8 (all events, reverting the series' charges).")
+        return (
+            "whichEventsToUpdate is 1 (this event), 5 (all events), 6 (this and the later events) or 7 (the "
+            "events not charged)."
+        )
+    return (
+        "whichEventsToUpdate is 1 (this event), 2 (this and the later events), 3 (all events), 4 (the events "
+        "not charged) or 8 (all events, reverting the series' charges)."
+    )
 
 
 def which_events_covers(which: WhichEvents, *, start: datetime, target_start: datetime) -> bool:
     """Whether another occurrence of the series, starting at `start`, is chosen as well by a change (or a
     deletion) addressed to the one starting at `target_start` (which is always chosen)."""
-    if which in (WhichEvents.ALL, WhichEvents.DELETE_ALL, WhichEvents.NOT_CHARGED, WhichEvents.DELETE_NOT_CHARGED,
-                 WhichEvents.REVERT_ALL_CHARGES):
+    if which in (
+        WhichEvents.ALL,
+        WhichEvents.DELETE_ALL,
+        WhichEvents.NOT_CHARGED,
+        WhichEvents.DELETE_NOT_CHARGED,
+        WhichEvents.REVERT_ALL_CHARGES,
+    ):
         return True  # 4 and 7 leave out the charged ones afterwards (events.services)
     if which in (WhichEvents.THIS_AND_FUTURE, WhichEvents.DELETE_THIS_AND_AFTER):
         return start >= target_start
@@ -128,22 +162,36 @@ def local_shift(moment: datetime, delta: timedelta, tz: ZoneInfo) -> datetime:
     return (wall_clock(moment, tz) + delta).replace(tzinfo=tz).astimezone(UTC)
 
 
-FREQUENCIES = {"daily": ("daily", "day"), "weekly": ("weekly", "week"), "monthly": ("monthly", "month"),
-               "yearly": ("yearly", "year")}
+FREQUENCIES = {
+    "daily": ("daily", "day"),
+    "weekly": ("weekly", "week"),
+    "monthly": ("monthly", "month"),
+    "yearly": ("yearly", "year"),
+}
 # The rule's frequency however it is spelled: RFC 5545 names, and the repeat-cycle numbers clients send
 # (what bookings.validation.repeat stores: 1 Daily … 4 Yearly; 5-9 the first … fourth or last
 # weekday of a month; docs/architecture.md#series).
 _FREQUENCY_ALIASES = {
-    "DAILY": "daily", "WEEKLY": "weekly", "MONTHLY": "monthly", "YEARLY": "yearly",
-    "1": "daily", "2": "weekly", "3": "monthly", "4": "yearly", "5": "monthly", "6": "monthly", "7": "monthly",
-    "8": "monthly", "9": "monthly",
+    "DAILY": "daily",
+    "WEEKLY": "weekly",
+    "MONTHLY": "monthly",
+    "YEARLY": "yearly",
+    "1": "daily",
+    "2": "weekly",
+    "3": "monthly",
+    "4": "yearly",
+    "5": "monthly",
+    "6": "monthly",
+    "7": "monthly",
+    "8": "monthly",
+    "9": "monthly",
 }
 _NTH = {"5": "first", "6": "second", "7": "third", "8": "last", "9": "fourth"}
 _DAYS = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")
 
 
 def series_describe(rule: Mapping[str, Any] | None, count: int) -> str:
-    """"weekly, 10 occurrences", "every 2 weeks on Mondays and Thursdays, 6 occurrences", "monthly on the
+    """ "weekly, 10 occurrences", "every 2 weeks on Mondays and Thursdays, 6 occurrences", "monthly on the
     last Friday, 4 occurrences" (or "repeating, …" for a rule it cannot read)."""
     rule = rule if isinstance(rule, Mapping) else {}
     raw = next((rule[k] for k in ("repeats", "freq", "frequency", "cycle") if rule.get(k) is not None), None)

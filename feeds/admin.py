@@ -75,8 +75,17 @@ class CalendarFeedAdmin(ServiceAdminMixin[CalendarFeed], ScopedAdmin):
     def get_fields(self, request: HttpRequest, obj: CalendarFeed | None = None):
         if obj is None:
             return ("organization", "resource", "name", "include_tentative")
-        return ("feed_url", "organization", "resource", "name", "include_tentative", "is_active", "revoked_at",
-                "created_by", "created_at")
+        return (
+            "feed_url",
+            "organization",
+            "resource",
+            "name",
+            "include_tentative",
+            "is_active",
+            "revoked_at",
+            "created_by",
+            "created_at",
+        )
 
     def get_readonly_fields(self, request: HttpRequest, obj: CalendarFeed | None = None) -> tuple[str, ...]:
         if obj is None:
@@ -124,14 +133,16 @@ class CalendarFeedAdmin(ServiceAdminMixin[CalendarFeed], ScopedAdmin):
         return format_html(
             '<input type="text" class="vTextField allot-feed-url" readonly value="{}" size="70" '
             'aria-label="Subscription URL of {}" onfocus="this.select()">',
-            feed.get_url(), feed.name,
+            feed.get_url(),
+            feed.name,
         )
 
     # --- revoking ---
     def _changeable(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         """Of the chosen feeds, the active ones of organizations where the user may configure."""
         return scope(queryset, request, org_path=self.org_path, action=self.change_action).filter(
-            revoked_at__isnull=True)
+            revoked_at__isnull=True
+        )
 
     @admin.action(description="Revoke the selected feeds' URLs", permissions=["change"])
     def revoke_feeds(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -145,25 +156,38 @@ class CalendarFeedAdmin(ServiceAdminMixin[CalendarFeed], ScopedAdmin):
         feeds = list(self._changeable(request, queryset))
         for feed in feeds:
             services.feed_replace(feed=feed, created_by=request.user)
-        self._report(request, queryset, len(feeds),
-                     "Replaced {n} feed URL(s): the old ones no longer work; share the new ones.")
+        self._report(
+            request, queryset, len(feeds), "Replaced {n} feed URL(s): the old ones no longer work; share the new ones."
+        )
 
     def _report(self, request: HttpRequest, queryset: QuerySet, done: int, text: str) -> None:
         if done:
             self.message_user(request, text.format(n=done), messages.SUCCESS)
         skipped = queryset.count() - done
         if skipped:
-            self.message_user(request, f"{skipped} feed(s) left as they were: already revoked, or your role "
-                                       "does not allow changing them.", messages.WARNING)
+            self.message_user(
+                request,
+                f"{skipped} feed(s) left as they were: already revoked, or your role does not allow changing them.",
+                messages.WARNING,
+            )
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        if obj is not None and obj.revoked_at is None and request_allows(request, obj.organization_id,
-                                                                         self.change_action):
+        if (
+            obj is not None
+            and obj.revoked_at is None
+            and request_allows(request, obj.organization_id, self.change_action)
+        ):
             context["feed_tools"] = [
-                {"label": "Revoke URL", "url": reverse("admin:feeds_calendarfeed_revoke", args=[obj.pk]),
-                 "style": "deny"},
-                {"label": "Replace with a new URL", "url": reverse("admin:feeds_calendarfeed_replace",
-                                                                   args=[obj.pk]), "style": "cancel"},
+                {
+                    "label": "Revoke URL",
+                    "url": reverse("admin:feeds_calendarfeed_revoke", args=[obj.pk]),
+                    "style": "deny",
+                },
+                {
+                    "label": "Replace with a new URL",
+                    "url": reverse("admin:feeds_calendarfeed_replace", args=[obj.pk]),
+                    "style": "cancel",
+                },
             ]
         return super().render_change_form(request, context, add, change, form_url, obj)
 
@@ -180,11 +204,18 @@ class CalendarFeedAdmin(ServiceAdminMixin[CalendarFeed], ScopedAdmin):
             raise PermissionDenied
         return feed
 
-    def _confirm(self, request: HttpRequest, feed: CalendarFeed, *, title: str, explanation: str,
-                 button: str) -> HttpResponse:
-        context = {**self.admin_site.each_context(request), "title": title, "feed": feed, "opts": self.model._meta,
-                   "explanation": explanation, "button": button,
-                   "back_url": reverse("admin:feeds_calendarfeed_change", args=[feed.pk])}
+    def _confirm(
+        self, request: HttpRequest, feed: CalendarFeed, *, title: str, explanation: str, button: str
+    ) -> HttpResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "feed": feed,
+            "opts": self.model._meta,
+            "explanation": explanation,
+            "button": button,
+            "back_url": reverse("admin:feeds_calendarfeed_change", args=[feed.pk]),
+        }
         return TemplateResponse(request, "admin/feeds/calendarfeed/confirm.html", context)
 
     def revoke_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -197,9 +228,14 @@ class CalendarFeedAdmin(ServiceAdminMixin[CalendarFeed], ScopedAdmin):
             self.log_change(request, feed, [{"changed": {"fields": ["revoked"]}}])
             messages.success(request, f"Revoked the URL of “{feed.name}”: it answers “not found” from now on.")
             return redirect("admin:feeds_calendarfeed_change", feed.pk)
-        return self._confirm(request, feed, title=f"Revoke the URL of “{feed.name}”", button="Revoke URL",
-                             explanation="Calendars subscribed to this URL stop receiving updates. This cannot be "
-                                         "undone; you can create a new feed afterwards.")
+        return self._confirm(
+            request,
+            feed,
+            title=f"Revoke the URL of “{feed.name}”",
+            button="Revoke URL",
+            explanation="Calendars subscribed to this URL stop receiving updates. This cannot be "
+            "undone; you can create a new feed afterwards.",
+        )
 
     def replace_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         feed = self._feed_to_change(request, object_id)
@@ -210,10 +246,18 @@ class CalendarFeedAdmin(ServiceAdminMixin[CalendarFeed], ScopedAdmin):
             new = services.feed_replace(feed=feed, created_by=request.user)
             self.log_change(request, feed, [{"changed": {"fields": ["revoked"]}}])
             self.log_addition(request, new, [{"added": {}}])
-            messages.success(request, f"“{feed.name}” has a new URL; the old one no longer works. Share the new "
-                                      "one with the people who should see this calendar.")
+            messages.success(
+                request,
+                f"“{feed.name}” has a new URL; the old one no longer works. Share the new "
+                "one with the people who should see this calendar.",
+            )
             return redirect("admin:feeds_calendarfeed_change", new.pk)
-        return self._confirm(request, feed, title=f"Replace the URL of “{feed.name}”", button="Replace URL",
-                             explanation="The current URL stops working (calendars subscribed to it stop "
-                                         "receiving updates) and a new feed with the same settings gets a new "
-                                         "URL. Use this when a URL was shared with someone who should not have it.")
+        return self._confirm(
+            request,
+            feed,
+            title=f"Replace the URL of “{feed.name}”",
+            button="Replace URL",
+            explanation="The current URL stops working (calendars subscribed to it stop "
+            "receiving updates) and a new feed with the same settings gets a new "
+            "URL. Use this when a URL was shared with someone who should not have it.",
+        )

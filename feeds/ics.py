@@ -48,7 +48,7 @@ def sequence(created_at: datetime, last_modified: datetime) -> int:
 
 
 def location(places: Iterable[Place]) -> str:
-    """"Room, Hall · Main building, 1 High Street": the resources, then each venue once (an address typed
+    """ "Room, Hall · Main building, 1 High Street": the resources, then each venue once (an address typed
     on several lines becomes one, as LOCATION is one line in most clients)."""
     places = list(places)
     parts = [", ".join(dict.fromkeys(p.resource for p in places))]
@@ -74,8 +74,19 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _vevent(*, uid: str, title: str, start: datetime, end: datetime, status: int, created_at: datetime,
-            last_modified: datetime, stamp: datetime, place: str, description: str) -> VEvent:
+def _vevent(
+    *,
+    uid: str,
+    title: str,
+    start: datetime,
+    end: datetime,
+    status: int,
+    created_at: datetime,
+    last_modified: datetime,
+    stamp: datetime,
+    place: str,
+    description: str,
+) -> VEvent:
     vevent = VEvent()
     vevent.add("uid", uid)
     vevent.add("dtstamp", _utc(stamp))
@@ -115,11 +126,20 @@ def feed_calendar(feed: CalendarFeed, events: Sequence[FeedEvent]) -> Calendar:
     calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", vDuration(REFRESH))
     for e in events:
-        calendar.add_component(_vevent(
-            uid=event_uid(e.id), title=e.title, start=e.start, end=e.end, status=e.status,
-            created_at=e.created_at, last_modified=e.last_modified, stamp=e.last_modified,
-            place=location(e.places), description=description_text(e.description),
-        ))
+        calendar.add_component(
+            _vevent(
+                uid=event_uid(e.id),
+                title=e.title,
+                start=e.start,
+                end=e.end,
+                status=e.status,
+                created_at=e.created_at,
+                last_modified=e.last_modified,
+                stamp=e.last_modified,
+                place=location(e.places),
+                description=description_text(e.description),
+            )
+        )
     return calendar
 
 
@@ -155,8 +175,9 @@ def _booking_event_places(booking_event: BookingEvent) -> list[Place]:
     return [Place(resource=r.name, venue=r.venue.name, address=r.venue.address) for r in resources]
 
 
-def booker_calendar(booking: Booking, booking_events: Sequence[BookingEvent], *,
-                    now: datetime | None = None) -> Calendar:
+def booker_calendar(
+    booking: Booking, booking_events: Sequence[BookingEvent], *, now: datetime | None = None
+) -> Calendar:
     """The booker's requested events: the Event's title, times and resources once there is one (staff may
     have changed them when approving), the request as sent before. Statuses follow the booking
     (selectors.booking_event_status), so a denied or canceled request disappears from their calendar."""
@@ -170,11 +191,20 @@ def booker_calendar(booking: Booking, booking_events: Sequence[BookingEvent], *,
     for be in booking_events:
         source = be.event or be
         changed = max(booking.updated_at, be.updated_at, *([be.event.updated_at] if be.event else []))
-        calendar.add_component(_vevent(
-            uid=booking_event_uid(be), title=source.title, start=source.start, end=source.end,
-            status=booking_event_status(booking, be), created_at=be.created_at, last_modified=changed,
-            stamp=stamp, place=location(_booking_event_places(be)), description=description,
-        ))
+        calendar.add_component(
+            _vevent(
+                uid=booking_event_uid(be),
+                title=source.title,
+                start=source.start,
+                end=source.end,
+                status=booking_event_status(booking, be),
+                created_at=be.created_at,
+                last_modified=changed,
+                stamp=stamp,
+                place=location(_booking_event_places(be)),
+                description=description,
+            )
+        )
     return calendar
 
 

@@ -31,7 +31,11 @@ class CalendarFeedQuerySet(models.QuerySet["CalendarFeed"]):
 class CalendarFeed(BaseModel):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="calendar_feeds")
     resource = models.ForeignKey(
-        Resource, null=True, blank=True, on_delete=models.CASCADE, related_name="calendar_feeds",
+        Resource,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="calendar_feeds",
         help_text="Empty: every resource of the organization.",
     )
     name = models.CharField(max_length=200, help_text="The calendar's name in the subscriber's calendar app.")
@@ -40,8 +44,9 @@ class CalendarFeed(BaseModel):
         default=False, help_text="Also show tentative events (pending requests holding their slots)."
     )
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+", editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
 
     objects = CalendarFeedQuerySet.as_manager()
 
@@ -54,8 +59,11 @@ class CalendarFeed(BaseModel):
 
     def clean(self) -> None:
         super().clean()
-        if (self.organization_id is not None and self.resource is not None
-                and self.resource.venue.organization_id != self.organization_id):
+        if (
+            self.organization_id is not None
+            and self.resource is not None
+            and self.resource.venue.organization_id != self.organization_id
+        ):
             raise ValidationError({"resource": "Choose a resource of this organization."})
 
     @property

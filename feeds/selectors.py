@@ -40,8 +40,7 @@ def feed_by_token(token: Any) -> CalendarFeed:
     if not isinstance(token, str) or not token or len(token) > _MAX_TOKEN_LENGTH:
         raise NotFound()
     try:
-        return (CalendarFeed.objects.active().select_related("organization", "resource__venue")
-                .get(token=token))
+        return CalendarFeed.objects.active().select_related("organization", "resource__venue").get(token=token)
     except CalendarFeed.DoesNotExist as exc:
         raise NotFound() from exc
 
@@ -83,15 +82,20 @@ def feed_events(feed: CalendarFeed, *, now: datetime | None = None) -> list[Feed
     feed shows and those canceled within CANCELED_KEPT_FOR. Two queries, whatever their number."""
     now = now or timezone.now()
     events = Event.objects.filter(
-        organization_id=feed.organization_id, start__lt=now + FEED_FUTURE, end__gt=now - FEED_PAST,
+        organization_id=feed.organization_id,
+        start__lt=now + FEED_FUTURE,
+        end__gt=now - FEED_PAST,
     ).filter(
         Q(status__in=feed_statuses(feed)) | Q(status=EventStatus.CANCELED, updated_at__gte=now - CANCELED_KEPT_FOR)
     )
     if feed.resource_id is not None:
         # Canceled events keep their (inactive) reservations, so they are found here too.
         events = events.filter(reservations__resource_id=feed.resource_id)
-    rows = list(events.order_by("start", "end", "pk").values(
-        "id", "title", "description", "start", "end", "status", "created_at", "updated_at"))
+    rows = list(
+        events.order_by("start", "end", "pk").values(
+            "id", "title", "description", "start", "end", "status", "created_at", "updated_at"
+        )
+    )
 
     places: dict[UUID, list[Place]] = defaultdict(list)
     changed: dict[UUID, datetime] = {}
@@ -106,11 +110,18 @@ def feed_events(feed: CalendarFeed, *, now: datetime | None = None) -> list[Feed
         changed[event_id] = max(updated_at, changed.get(event_id, updated_at))
 
     return [
-        FeedEvent(id=r["id"], title=r["title"], description=r["description"], start=r["start"], end=r["end"],
-                  status=r["status"], created_at=r["created_at"],
-                  # Moving an event to other resources rewrites its reservations: that is a change too.
-                  last_modified=max(r["updated_at"], changed.get(r["id"], r["updated_at"])),
-                  places=places.get(r["id"], []))
+        FeedEvent(
+            id=r["id"],
+            title=r["title"],
+            description=r["description"],
+            start=r["start"],
+            end=r["end"],
+            status=r["status"],
+            created_at=r["created_at"],
+            # Moving an event to other resources rewrites its reservations: that is a change too.
+            last_modified=max(r["updated_at"], changed.get(r["id"], r["updated_at"])),
+            places=places.get(r["id"], []),
+        )
         for r in rows
     ]
 
@@ -122,12 +133,17 @@ def booker_events(booking: Booking) -> list[BookingEvent]:
     """The booking's requested events, each with its resources (and venues) and its Event with that
     Event's reservations: four queries whatever their number."""
     return list(
-        BookingEvent.objects.filter(booking=booking).select_related("event").order_by("order", "start", "pk")
+        BookingEvent.objects.filter(booking=booking)
+        .select_related("event")
+        .order_by("order", "start", "pk")
         .prefetch_related(
             Prefetch("resources", queryset=Resource.objects.select_related("venue").order_by("name", "pk")),
-            Prefetch("event__reservations",
-                     queryset=Reservation.objects.select_related("resource__venue")
-                     .order_by("created_at", "resource__name", "resource_id")),
+            Prefetch(
+                "event__reservations",
+                queryset=Reservation.objects.select_related("resource__venue").order_by(
+                    "created_at", "resource__name", "resource_id"
+                ),
+            ),
         )
     )
 

@@ -35,8 +35,13 @@ def feed_create(
 ) -> CalendarFeed:
     """A new feed with a fresh token, generated here and never taken from input."""
     _check_resource(organization.pk, resource)
-    return CalendarFeed.objects.create(organization=organization, resource=resource, name=name,
-                                       include_tentative=include_tentative, created_by=created_by)
+    return CalendarFeed.objects.create(
+        organization=organization,
+        resource=resource,
+        name=name,
+        include_tentative=include_tentative,
+        created_by=created_by,
+    )
 
 
 @transaction.atomic
@@ -49,8 +54,10 @@ def feed_update(*, feed: CalendarFeed, changes: Mapping[str, Any]) -> CalendarFe
     feed = CalendarFeed.objects.select_for_update().get(pk=feed.pk)
     changed = {key: value for key, value in changes.items() if getattr(feed, key) != value}
     if changed and feed.revoked_at is not None:
-        raise ValidationFailed("A revoked feed cannot change.",
-                               errors=[FieldError(next(iter(changed)), "REVOKED", "A revoked feed cannot change.")])
+        raise ValidationFailed(
+            "A revoked feed cannot change.",
+            errors=[FieldError(next(iter(changed)), "REVOKED", "A revoked feed cannot change.")],
+        )
     if "resource" in changed:
         _check_resource(feed.organization_id, changed["resource"])
     for key, value in changed.items():
@@ -70,7 +77,8 @@ def feed_revoke(*, feed: CalendarFeed, now: datetime | None = None) -> CalendarF
     if feed.revoked_at is None:
         feed.revoked_at = now or timezone.now()
         CalendarFeed.objects.filter(pk=feed.pk, revoked_at__isnull=True).update(
-            revoked_at=feed.revoked_at, updated_at=feed.revoked_at)
+            revoked_at=feed.revoked_at, updated_at=feed.revoked_at
+        )
     return feed
 
 
@@ -78,6 +86,10 @@ def feed_revoke(*, feed: CalendarFeed, now: datetime | None = None) -> CalendarF
 def feed_replace(*, feed: CalendarFeed, created_by=None) -> CalendarFeed:
     """Revoke the feed's URL and create a new feed with the same settings (a leaked URL's remedy)."""
     feed_revoke(feed=feed)
-    return CalendarFeed.objects.create(organization_id=feed.organization_id, resource_id=feed.resource_id,
-                                       name=feed.name, include_tentative=feed.include_tentative,
-                                       created_by=created_by)
+    return CalendarFeed.objects.create(
+        organization_id=feed.organization_id,
+        resource_id=feed.resource_id,
+        name=feed.name,
+        include_tentative=feed.include_tentative,
+        created_by=created_by,
+    )

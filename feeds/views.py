@@ -40,8 +40,11 @@ def _not_found() -> HttpResponse:
 
 def _throttled(wait: int) -> HttpResponse:
     """429 for a client that tried too many wrong tokens (core.throttles); plain text, like the 404."""
-    response = HttpResponse(f"Too many wrong links from your network. Try again in {wait} seconds.\n",
-                            status=429, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(
+        f"Too many wrong links from your network. Try again in {wait} seconds.\n",
+        status=429,
+        content_type="text/plain; charset=utf-8",
+    )
     response["Retry-After"] = str(wait)
     response["Cache-Control"] = "no-store"
     response["X-Robots-Tag"] = NOINDEX

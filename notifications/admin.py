@@ -30,16 +30,42 @@ _PRE = '<pre style="white-space: pre-wrap; margin: 0; max-width: 60em">{}</pre>'
 class NotificationAdmin(OrgScopedAdmin):
     org_path = "organization"
     change_action = "manage_bookings"
-    list_display = ("subject", "kind", "recipient_list", "status", "attempts", "delivery_status", "created_at",
-                    "sent_at")
+    list_display = (
+        "subject",
+        "kind",
+        "recipient_list",
+        "status",
+        "attempts",
+        "delivery_status",
+        "created_at",
+        "sent_at",
+    )
     list_filter = ("status", "kind", "delivery_status")
     search_fields = ("subject", "recipients")
     ordering = ("-created_at",)
     actions = ("send_again",)
-    fields = ("organization", "kind", "recipient_list", "subject", "related_link", "status", "attempts",
-              "next_attempt_at", "claimed_until", "last_error", "sent_at", "provider_message_id",
-              "delivery_status", "delivery_updated_at", "text_body", "html_source", "html_preview",
-              "attachment_list", "created_at", "updated_at")
+    fields = (
+        "organization",
+        "kind",
+        "recipient_list",
+        "subject",
+        "related_link",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "claimed_until",
+        "last_error",
+        "sent_at",
+        "provider_message_id",
+        "delivery_status",
+        "delivery_updated_at",
+        "text_body",
+        "html_source",
+        "html_preview",
+        "attachment_list",
+        "created_at",
+        "updated_at",
+    )
     readonly_fields = fields
 
     # --- read-only: see the module docstring ---
@@ -88,18 +114,23 @@ class NotificationAdmin(OrgScopedAdmin):
             return "-"
         # srcdoc is an attribute: format_html escapes the HTML into it, and the empty sandbox runs it
         # as an opaque origin without scripts, forms, popups or top navigation.
-        return format_html('<iframe sandbox="" referrerpolicy="no-referrer" srcdoc="{}" title="HTML body" '
-                           'style="width: 100%; max-width: 60em; height: 30em; border: 1px solid #ccc"></iframe>',
-                           redact_private_links(obj.body_html))
+        return format_html(
+            '<iframe sandbox="" referrerpolicy="no-referrer" srcdoc="{}" title="HTML body" '
+            'style="width: 100%; max-width: 60em; height: 30em; border: 1px solid #ccc"></iframe>',
+            redact_private_links(obj.body_html),
+        )
 
     @admin.display(description="attachments")
     def attachment_list(self, obj: Notification) -> str:
         if not obj.attachments:
             return "-"
         return format_html_join(
-            "", "<p>{} ({})</p>" + _PRE,
-            ((a.get("filename", ""), a.get("mimetype", ""), redact_private_links(str(a.get("content", ""))))
-             for a in obj.attachments),
+            "",
+            "<p>{} ({})</p>" + _PRE,
+            (
+                (a.get("filename", ""), a.get("mimetype", ""), redact_private_links(str(a.get("content", ""))))
+                for a in obj.attachments
+            ),
         )
 
     # --- actions ---
@@ -108,9 +139,13 @@ class NotificationAdmin(OrgScopedAdmin):
         selected = list(queryset.values_list("pk", flat=True))
         requeued = notifications_requeue(notification_ids=selected, actor=request.user)
         if requeued:
-            messages.success(request, f"Queued {len(requeued)} email{'s' if len(requeued) != 1 else ''} "
-                                      "to be sent again.")
+            messages.success(
+                request, f"Queued {len(requeued)} email{'s' if len(requeued) != 1 else ''} to be sent again."
+            )
         left = len(selected) - len(requeued)
         if left:
-            messages.warning(request, f"Not queued: {left} (only sent or failed emails are sent again, and "
-                                      "only in organizations where your role decides bookings).")
+            messages.warning(
+                request,
+                f"Not queued: {left} (only sent or failed emails are sent again, and "
+                "only in organizations where your role decides bookings).",
+            )

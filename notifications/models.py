@@ -62,12 +62,16 @@ class Notification(BaseModel):
         ordering = ["-created_at"]
         indexes = [
             # Only the few unsettled rows: the sweeper's "what is due" never reads the sent history.
-            models.Index(fields=["status", "next_attempt_at"], name="notification_due",
-                         condition=Q(status__in=["QUEUED", "SENDING"])),
+            models.Index(
+                fields=["status", "next_attempt_at"],
+                name="notification_due",
+                condition=Q(status__in=["QUEUED", "SENDING"]),
+            ),
             models.Index(fields=["content_type", "object_id"], name="notification_related"),
             # The provider's tracking webhook finds the row by the id it gave when accepting it.
-            models.Index(fields=["provider_message_id"], name="notification_provider_id",
-                         condition=~Q(provider_message_id="")),
+            models.Index(
+                fields=["provider_message_id"], name="notification_provider_id", condition=~Q(provider_message_id="")
+            ),
         ]
 
     def __str__(self) -> str:

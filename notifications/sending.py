@@ -79,9 +79,7 @@ def _claim(notification_id: UUID | str, now) -> Notification | str:
         # skip_locked: a row another worker is claiming right now is theirs (PostgreSQL); on SQLite the
         # IMMEDIATE transaction already serializes claims, and the status check does the rest.
         notification = (
-            Notification.objects.select_for_update(skip_locked=True)
-            .filter(_due(now), pk=notification_id)
-            .first()
+            Notification.objects.select_for_update(skip_locked=True).filter(_due(now), pk=notification_id).first()
         )
         if notification is None:
             return "skipped"
@@ -144,8 +142,10 @@ def notification_send(*, notification_id: UUID | str, now: datetime | None = Non
         message.send()
     except (AnymailRecipientsRefused, AnymailInvalidAddress) as exc:
         outcome = "failed"
-        fields: dict[str, Any] = {"status": NotificationStatus.FAILED,
-                                  "last_error": str(exc)[:2000] or type(exc).__name__}
+        fields: dict[str, Any] = {
+            "status": NotificationStatus.FAILED,
+            "last_error": str(exc)[:2000] or type(exc).__name__,
+        }
     except Exception as exc:
         delays = settings.NOTIFICATION_RETRY_DELAYS
         fields = {"last_error": f"{type(exc).__name__}: {exc}"[:2000]}
@@ -155,19 +155,27 @@ def notification_send(*, notification_id: UUID | str, now: datetime | None = Non
         else:
             outcome = "retry"
             retry_from = now or timezone.now()
-            fields.update(status=NotificationStatus.QUEUED,
-                          next_attempt_at=retry_from + timedelta(seconds=delays[notification.attempts - 1]))
+            fields.update(
+                status=NotificationStatus.QUEUED,
+                next_attempt_at=retry_from + timedelta(seconds=delays[notification.attempts - 1]),
+            )
     else:
         outcome = "sent"
-        fields = {"status": NotificationStatus.SENT, "sent_at": now or timezone.now(), "last_error": "",
-                  "provider_message_id": _provider_message_id(message)}
+        fields = {
+            "status": NotificationStatus.SENT,
+            "sent_at": now or timezone.now(),
+            "last_error": "",
+            "provider_message_id": _provider_message_id(message),
+        }
 
     if fields["status"] != NotificationStatus.QUEUED:
         fields.update(_settled_fields(notification))
     # Step 3: one UPDATE, only if the row is still ours (same claim: SENDING with our attempt number).
     # If our lease ran out and another worker took the row over, its outcome is the one that counts.
     recorded = Notification.objects.filter(
-        pk=notification.pk, status=NotificationStatus.SENDING, attempts=notification.attempts,
+        pk=notification.pk,
+        status=NotificationStatus.SENDING,
+        attempts=notification.attempts,
     ).update(claimed_until=None, updated_at=timezone.now(), **fields)
     if not recorded:
         logger.warning("notification %s: lease lost before recording %r", notification.pk, outcome)

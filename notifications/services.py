@@ -133,8 +133,10 @@ def _send_after_commit(notification_id: UUID) -> None:
     it commits or rolls back with the Notification, and the request pays for one commit instead of one more
     per email (each commit waits for the WAL flush). Any other backend (the immediate one runs the task at
     enqueue) is enqueued after commit."""
-    if isinstance(task_backends[DEFAULT_TASK_BACKEND_ALIAS], DatabaseBackend) \
-            and transaction.get_connection().in_atomic_block:
+    if (
+        isinstance(task_backends[DEFAULT_TASK_BACKEND_ALIAS], DatabaseBackend)
+        and transaction.get_connection().in_atomic_block
+    ):
         _enqueue_send(notification_id, savepoint=True)  # a failed insert must not break the caller's transaction
         return
     transaction.on_commit(partial(_enqueue_send, notification_id))
@@ -175,8 +177,15 @@ def notifications_requeue(*, notification_ids: Iterable[UUID | str], actor) -> l
             if allowed[org_id]:
                 requeued.append(pk)
         Notification.objects.filter(pk__in=requeued).update(
-            status=NotificationStatus.QUEUED, attempts=0, next_attempt_at=now, claimed_until=None,
-            last_error="", provider_message_id="", delivery_status="", delivery_updated_at=None, sent_at=None,
+            status=NotificationStatus.QUEUED,
+            attempts=0,
+            next_attempt_at=now,
+            claimed_until=None,
+            last_error="",
+            provider_message_id="",
+            delivery_status="",
+            delivery_updated_at=None,
+            sent_at=None,
             updated_at=now,
         )
         for pk in requeued:

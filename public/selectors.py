@@ -48,8 +48,12 @@ def portal_modules(portal: Portal) -> list[BookingModule]:
 
 
 def _offered_queryset(organization_id: UUID) -> QuerySet[Resource]:
-    return (Resource.objects.filter(archived=False, venue__organization_id=organization_id)
-            .select_related("venue__organization").prefetch_related("bookable_hours").order_by("name", "pk"))
+    return (
+        Resource.objects.filter(archived=False, venue__organization_id=organization_id)
+        .select_related("venue__organization")
+        .prefetch_related("bookable_hours")
+        .order_by("name", "pk")
+    )
 
 
 def offered_resources(module: BookingModule) -> list[Resource]:
@@ -67,8 +71,9 @@ def portal_module(portal: Portal, slug: str) -> BookingModule:
     module = (
         portal.modules.filter(organization_id=portal.organization_id, slug=slug)
         .select_related("organization", "admin_user")
-        .prefetch_related(active_fields_prefetch(),
-                          Prefetch("resources", queryset=resources, to_attr="public_resources"))
+        .prefetch_related(
+            active_fields_prefetch(), Prefetch("resources", queryset=resources, to_attr="public_resources")
+        )
         .first()
     )
     if module is None:
@@ -213,8 +218,11 @@ def _day_windows(resource: Resource, weekday: int) -> list[tuple[int, int]] | No
     hours = list(resource.bookable_hours.all())
     if not hours:
         return None
-    return [(h.start_time.hour * 60 + h.start_time.minute, (h.end_time.hour * 60 + h.end_time.minute) or 24 * 60)
-            for h in hours if h.weekday == weekday]
+    return [
+        (h.start_time.hour * 60 + h.start_time.minute, (h.end_time.hour * 60 + h.end_time.minute) or 24 * 60)
+        for h in hours
+        if h.weekday == weekday
+    ]
 
 
 def _row_range(resources: list[Resource], days: list[date]) -> tuple[int, int]:
@@ -239,8 +247,9 @@ def _full(resource: Resource, taken: list[_Taken]) -> bool:
     return bool(taken) if resource.exclusive else len(taken) >= resource.capacity
 
 
-def _shown(view: str, resources: list[Resource], selected: Resource | None, day: date,
-           days_shown: int) -> tuple[list[Resource], list[date]]:
+def _shown(
+    view: str, resources: list[Resource], selected: Resource | None, day: date, days_shown: int
+) -> tuple[list[Resource], list[date]]:
     """The resources and days the grid shows: a week of one resource, or a day of every resource (or the
     chosen one)."""
     if view == "week":
@@ -260,10 +269,12 @@ class _GridContext:
     now: datetime
 
 
-def _grid_context(module: BookingModule, shown: list[Resource], days: list[date], tz: ZoneInfo,
-                  now: datetime) -> _GridContext:
-    settings = dict(ModuleResource.objects.filter(module=module, resource__in=shown)
-                    .values_list("resource_id", "settings"))
+def _grid_context(
+    module: BookingModule, shown: list[Resource], days: list[date], tz: ZoneInfo, now: datetime
+) -> _GridContext:
+    settings = dict(
+        ModuleResource.objects.filter(module=module, resource__in=shown).values_list("resource_id", "settings")
+    )
     slots = {r.pk: _slot_minutes(r, settings.get(r.pk) or {}) for r in shown}
     lengths = {r.pk: _booking_minutes(r, slots[r.pk]) for r in shown}
     step = min(slots.values())
@@ -271,11 +282,22 @@ def _grid_context(module: BookingModule, shown: list[Resource], days: list[date]
     window_end = local_midnight(days[-1] + timedelta(days=1), tz) + timedelta(minutes=max(lengths.values()))
     taken: dict[str, list[_Taken]] = {}
     for busy in public_busy(module, start=window_start, end=window_end):
-        taken.setdefault(busy["resourceId"], []).append(_Taken(
-            datetime.fromisoformat(busy["start"]), datetime.fromisoformat(busy["end"]), busy["status"] == "REQUESTED"))
+        taken.setdefault(busy["resourceId"], []).append(
+            _Taken(
+                datetime.fromisoformat(busy["start"]),
+                datetime.fromisoformat(busy["end"]),
+                busy["status"] == "REQUESTED",
+            )
+        )
     closures = closures_for(organization=module.organization_id, start=window_start, end=window_end)
-    return _GridContext(lengths=lengths, step=step, taken=taken,
-                        closed=_closed(shown, closures, window_start, window_end), closures=closures, now=now)
+    return _GridContext(
+        lengths=lengths,
+        step=step,
+        taken=taken,
+        closed=_closed(shown, closures, window_start, window_end),
+        closures=closures,
+        now=now,
+    )
 
 
 def _closed(
@@ -287,8 +309,9 @@ def _closed(
         for closure in closures:
             applies_to = {r.pk for r in closure.resources.all()}
             if not applies_to or resource.pk in applies_to:
-                closed.setdefault(resource.pk, []).extend(closure_spans(closure, resource.venue.tz, window_start,
-                                                                        window_end))
+                closed.setdefault(resource.pk, []).extend(
+                    closure_spans(closure, resource.venue.tz, window_start, window_end)
+                )
     return closed
 
 
@@ -346,8 +369,18 @@ def calendar_grid(
     day = min(max(day or today, today), today + timedelta(days=FURTHEST_DAYS))
     days_shown = min(max(module.calendar_days_shown or 7, 1), 31)
     shown, days = _shown(view, resources, selected, day, days_shown)
-    grid = CalendarGrid(view=view, day=day, today=today, tz=tz, resources=resources, selected=selected, columns=[],
-                        rows=[], step=DEFAULT_SLOT, days_shown=days_shown)
+    grid = CalendarGrid(
+        view=view,
+        day=day,
+        today=today,
+        tz=tz,
+        resources=resources,
+        selected=selected,
+        columns=[],
+        rows=[],
+        step=DEFAULT_SLOT,
+        days_shown=days_shown,
+    )
     if not shown:
         return grid
     context = _grid_context(module, shown, days, tz, now)
@@ -355,9 +388,13 @@ def calendar_grid(
     first, last = _row_range(shown, days)
     grid.step = step
     grid.columns = [
-        Column(day=d, resource=r, clocks_change=(local_midnight(d + timedelta(days=1), tz) - local_midnight(d, tz))
-               != timedelta(days=1))
-        for d in days for r in shown
+        Column(
+            day=d,
+            resource=r,
+            clocks_change=(local_midnight(d + timedelta(days=1), tz) - local_midnight(d, tz)) != timedelta(days=1),
+        )
+        for d in days
+        for r in shown
     ]
     grid.rows = [
         (Row(minute), [_cell(context, column.resource, column.day, minute) for column in grid.columns])
@@ -466,8 +503,13 @@ def repeat_text(rule: dict[str, Any], first: datetime, count: int) -> str:
 
 
 def booking_events(booking: Booking) -> list[BookingEvent]:
-    return list(booking.requested_times.prefetch_related(
-        Prefetch("resources", queryset=Resource.objects.select_related("venue__organization").order_by("name", "pk"))))
+    return list(
+        booking.requested_times.prefetch_related(
+            Prefetch(
+                "resources", queryset=Resource.objects.select_related("venue__organization").order_by("name", "pk")
+            )
+        )
+    )
 
 
 def event_timezone(be: BookingEvent, booking: Booking) -> ZoneInfo:
@@ -494,13 +536,21 @@ def booking_summary(booking: Booking) -> BookingSummary:
             series[be.repeat_group].dates.append(when)
             continue
         resources = list(be.resources.all())
-        events.append(EventLine(
-            title=be.title, when=when_text(be.start.astimezone(tz), be.end.astimezone(tz)), timezone=tz.key,
-            resources=", ".join(r.name for r in resources),
-            venue=", ".join(dict.fromkeys(r.venue.name for r in resources)), attendees=be.attendees,
-            answers=[(labels[k], _answer_text(v, fields[k].type)) for k, v in be.answers.items()
-                     if k in labels and v not in ("", None)],
-        ))
+        events.append(
+            EventLine(
+                title=be.title,
+                when=when_text(be.start.astimezone(tz), be.end.astimezone(tz)),
+                timezone=tz.key,
+                resources=", ".join(r.name for r in resources),
+                venue=", ".join(dict.fromkeys(r.venue.name for r in resources)),
+                attendees=be.attendees,
+                answers=[
+                    (labels[k], _answer_text(v, fields[k].type))
+                    for k, v in be.answers.items()
+                    if k in labels and v not in ("", None)
+                ],
+            )
+        )
         if be.repeat_group is not None:
             events[-1].dates = [when]
             series[be.repeat_group] = events[-1]
@@ -508,14 +558,21 @@ def booking_summary(booking: Booking) -> BookingSummary:
     for group, line in series.items():  # worded once every date is known
         line.series = repeat_text(*rules[group], len(line.dates))
     builtin = {"name": "Name", "email": "Email", "phone": "Phone"}
-    contact = [(builtin[k], _answer_text(v)) if k in builtin else (labels[k], _answer_text(v, fields[k].type))
-               for k, v in booking.contact_answers.items() if (k in builtin or k in labels) and v not in ("", None)]
+    contact = [
+        (builtin[k], _answer_text(v)) if k in builtin else (labels[k], _answer_text(v, fields[k].type))
+        for k, v in booking.contact_answers.items()
+        if (k in builtin or k in labels) and v not in ("", None)
+    ]
     open_request = BookingChangeRequest.open.filter(booking=booking).first()
     active = booking.status in (BookingStatus.PENDING, BookingStatus.APPROVED)
     canceling = open_request is not None and open_request.cancellation
     label, text = STATUS_TEXT[BookingStatus(booking.status)]
     return BookingSummary(
-        booking=booking, status_label=label, status_text=text, events=events, contact=contact,
+        booking=booking,
+        status_label=label,
+        status_text=text,
+        events=events,
+        contact=contact,
         open_request=open_request,
         can_change=active and booking.module.allow_change_requests and not canceling,
         can_cancel=active and booking.module.allow_cancellation and not canceling,

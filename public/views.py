@@ -57,8 +57,13 @@ def _throttled(response: HttpResponse, wait: int) -> HttpResponse:
 
 def _context(portal, module=None, **extra) -> dict:
     organization = (module or portal).organization
-    return {"portal": portal, "module": module, "organization": organization,
-            "module_title": module_title(module) if module else "", **extra}
+    return {
+        "portal": portal,
+        "module": module,
+        "organization": organization,
+        "module_title": module_title(module) if module else "",
+        **extra,
+    }
 
 
 def _unlock_proof(portal) -> str:
@@ -73,10 +78,15 @@ def _unlocked(request: HttpRequest, portal) -> bool:
     return constant_time_compare(proof, _unlock_proof(portal))
 
 
-def _password_page(request: HttpRequest, portal, *, error: str = "", next_url: str = "", status: int = 200,
-                   wait: int | None = None) -> HttpResponse:
-    return render(request, "public/password.html", _context(
-        portal, error=error, next=next_url or request.get_full_path(), throttled_wait=wait), status=status)
+def _password_page(
+    request: HttpRequest, portal, *, error: str = "", next_url: str = "", status: int = 200, wait: int | None = None
+) -> HttpResponse:
+    return render(
+        request,
+        "public/password.html",
+        _context(portal, error=error, next=next_url or request.get_full_path(), throttled_wait=wait),
+        status=status,
+    )
 
 
 def _portal(slug: str):
@@ -135,8 +145,9 @@ def _unlock(request: HttpRequest, portal) -> HttpResponse:
 
 @module_page
 def module_about(request: HttpRequest, portal, module) -> HttpResponse:
-    return render(request, "public/about.html", _context(portal, module, resources=module.public_resources,
-                                                         page="about"))
+    return render(
+        request, "public/about.html", _context(portal, module, resources=module.public_resources, page="about")
+    )
 
 
 def _day(value: str | None) -> date | None:
@@ -148,8 +159,12 @@ def _day(value: str | None) -> date | None:
 
 @module_page
 def module_calendar(request: HttpRequest, portal, module) -> HttpResponse:
-    grid = calendar_grid(module=module, view=request.GET.get("view", "day"), day=_day(request.GET.get("date")),
-                         resource_id=request.GET.get("resource"))
+    grid = calendar_grid(
+        module=module,
+        view=request.GET.get("view", "day"),
+        day=_day(request.GET.get("date")),
+        resource_id=request.GET.get("resource"),
+    )
     return render(request, "public/calendar.html", _context(portal, module, grid=grid, page="calendar"))
 
 
@@ -171,14 +186,16 @@ def module_book(request: HttpRequest, portal, module) -> HttpResponse:
         # "Check availability": the validate endpoint's logic (bookings.validation.public); nothing is created.
         wait = _throttle_wait(request)
         if wait is not None:
-            return _throttled(render(request, "public/book.html", {**context, "throttled_wait": wait}, status=429),
-                              wait)
+            return _throttled(
+                render(request, "public/book.html", {**context, "throttled_wait": wait}, status=429), wait
+            )
         form.check()
     else:
         wait = _throttle_wait(request)
         if wait is not None:
-            return _throttled(render(request, "public/book.html", {**context, "throttled_wait": wait}, status=429),
-                              wait)
+            return _throttled(
+                render(request, "public/book.html", {**context, "throttled_wait": wait}, status=429), wait
+            )
         if form.honeypot_filled(request.POST):
             # Answered as if accepted, so a bot learns nothing; nothing is stored and no email goes out.
             request.session.pop(SENT, None)
@@ -239,8 +256,12 @@ def private_view(referrer_policy: str):
 
 def link_throttled(request: HttpRequest, wait: int) -> HttpResponse:
     """429 for a client that tried too many wrong private links (core.throttles)."""
-    response = render(request, "public/link_throttled.html", {"throttled_wait": wait, "private": True,
-                                                              "referrer_policy": NO_REFERRER}, status=429)
+    response = render(
+        request,
+        "public/link_throttled.html",
+        {"throttled_wait": wait, "private": True, "referrer_policy": NO_REFERRER},
+        status=429,
+    )
     response["Retry-After"] = str(wait)
     response["Cache-Control"] = "no-store"
     response["Referrer-Policy"] = NO_REFERRER
@@ -249,9 +270,15 @@ def link_throttled(request: HttpRequest, wait: int) -> HttpResponse:
 
 
 def _private_context(request: HttpRequest, booking: Booking, token: str, **extra) -> dict:
-    return {"organization": booking.organization, "module": booking.module,
-            "module_title": module_title(booking.module), "token": token, "private": True,
-            "referrer_policy": request.referrer_policy, **extra}  # type: ignore[attr-defined]  # private_view's
+    return {
+        "organization": booking.organization,
+        "module": booking.module,
+        "module_title": module_title(booking.module),
+        "token": token,
+        "private": True,
+        "referrer_policy": request.referrer_policy,  # type: ignore[attr-defined]  # set by private_view
+        **extra,
+    }
 
 
 @private_view(NO_REFERRER)
@@ -271,13 +298,16 @@ def private_change(request: HttpRequest, booking: Booking, token: str) -> HttpRe
     if request.method == "POST":
         wait = _throttle_wait(request)
         if wait is not None:
-            return _throttled(render(request, "public/change.html", {**context, "throttled_wait": wait},
-                                     status=429), wait)
+            return _throttled(
+                render(request, "public/change.html", {**context, "throttled_wait": wait}, status=429), wait
+            )
         result = form.submit(booking)
         if result is not None:
             if result.change_request is not None:
-                messages.success(request, "We received your change request. The organizers will review it and "
-                                          "email you their answer.")
+                messages.success(
+                    request,
+                    "We received your change request. The organizers will review it and email you their answer.",
+                )
             else:
                 messages.success(request, "Your changes are saved.")
             return redirect("public:private", token=token)
@@ -290,22 +320,28 @@ def private_cancel(request: HttpRequest, booking: Booking, token: str) -> HttpRe
     if not summary.can_cancel:
         messages.error(request, "This booking can no longer be canceled here. Contact the organizers.")
         return redirect("public:private", token=token)
-    context = _private_context(request, booking, token, summary=summary, max_note=MAX_NOTE,
-                               approved=booking.status == BookingStatus.APPROVED)
+    context = _private_context(
+        request, booking, token, summary=summary, max_note=MAX_NOTE, approved=booking.status == BookingStatus.APPROVED
+    )
     if request.method == "POST":
         wait = _throttle_wait(request)
         if wait is not None:
-            return _throttled(render(request, "public/cancel.html", {**context, "throttled_wait": wait},
-                                     status=429), wait)
+            return _throttled(
+                render(request, "public/cancel.html", {**context, "throttled_wait": wait}, status=429), wait
+            )
         note = request.POST.get("requestNote", "")[:MAX_NOTE]
         try:
-            result = booking_cancel_by_booker(booking_id=booking.pk, actor=Actor.booker(booking.booker_email),
-                                              request_note=note_as_html(note))
+            result = booking_cancel_by_booker(
+                booking_id=booking.pk, actor=Actor.booker(booking.booker_email), request_note=note_as_html(note)
+            )
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, "Your booking is canceled." if result.applied else
-                             "We received your cancellation request. The organizers will confirm it by email.")
+            messages.success(
+                request,
+                "Your booking is canceled."
+                if result.applied
+                else "We received your cancellation request. The organizers will confirm it by email.",
+            )
         return redirect("public:private", token=token)
     return render(request, "public/cancel.html", context)
-

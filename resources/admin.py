@@ -134,9 +134,13 @@ def timezone_formfield(db_field, **kwargs) -> forms.Field:
     if not choices:  # no tz database to list: the model's validator still checks the typed name
         return db_field.formfield(**kwargs)
     blank = [("", "— the organization's —")] if db_field.blank else []
-    return forms.ChoiceField(choices=blank + choices, required=not db_field.blank,
-                             label=db_field.verbose_name.capitalize(), help_text=db_field.help_text,
-                             initial=db_field.default if db_field.has_default() else "")
+    return forms.ChoiceField(
+        choices=blank + choices,
+        required=not db_field.blank,
+        label=db_field.verbose_name.capitalize(),
+        help_text=db_field.help_text,
+        initial=db_field.default if db_field.has_default() else "",
+    )
 
 
 # --- organizations and members ------------------------------------------------------------------------
@@ -153,9 +157,13 @@ class MembershipFormSet(BaseInlineFormSet):
         if any(self.errors) or self.instance._state.adding:
             return
         # _should_delete_form: Django's own test for a row marked for deletion; private, so not in the stubs.
-        owners = [form for form in self.forms
-                  if form.cleaned_data and not self._should_delete_form(form)  # type: ignore[attr-defined]
-                  and form.cleaned_data.get("role") == Role.OWNER]
+        owners = [
+            form
+            for form in self.forms
+            if form.cleaned_data
+            and not self._should_delete_form(form)  # type: ignore[attr-defined]
+            and form.cleaned_data.get("role") == Role.OWNER
+        ]
         had_owner = Membership.objects.filter(organization=self.instance, role=Role.OWNER).exists()
         if had_owner and not owners:
             # Nobody could manage the members any more; only a superuser could repair it.
@@ -262,9 +270,21 @@ class BookableHoursInline(OrgScopedInline, admin.TabularInline):
 class ResourceForm(forms.ModelForm):
     class Meta:
         model = Resource
-        fields = ("venue", "name", "kind", "description", "archived", "capacity", "exclusive", "requires_approval",
-                  "min_duration_minutes", "max_duration_minutes", "min_notice_minutes", "max_advance_days",
-                  "buffer_minutes")
+        fields = (
+            "venue",
+            "name",
+            "kind",
+            "description",
+            "archived",
+            "capacity",
+            "exclusive",
+            "requires_approval",
+            "min_duration_minutes",
+            "max_duration_minutes",
+            "min_notice_minutes",
+            "max_advance_days",
+            "buffer_minutes",
+        )
 
     def clean(self) -> dict[str, Any]:
         cleaned = cast(dict[str, Any], super().clean())  # ModelForm.clean returns cleaned_data
@@ -277,16 +297,23 @@ class ResourceForm(forms.ModelForm):
 class RateForm(forms.ModelForm):
     """Weekdays as seven checkboxes (stored as a bitmask, see resources.models.Rate)."""
 
-    days = forms.TypedMultipleChoiceField(choices=Weekday.choices, coerce=int, widget=forms.CheckboxSelectMultiple,
-                                          label="weekdays", initial=list(range(7)))
+    days = forms.TypedMultipleChoiceField(
+        choices=Weekday.choices,
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        label="weekdays",
+        initial=list(range(7)),
+    )
 
     class Meta:
         model = Rate
         fields = ("name", "unit", "price", "days", "start_time", "end_time", "min_minutes", "max_minutes", "active")
-        widgets = {"name": forms.TextInput(attrs={"size": 16}),
-                   "price": forms.NumberInput(attrs={"style": "width: 7em"}),
-                   "min_minutes": forms.NumberInput(attrs={"style": "width: 5em"}),
-                   "max_minutes": forms.NumberInput(attrs={"style": "width: 5em"})}
+        widgets = {
+            "name": forms.TextInput(attrs={"size": 16}),
+            "price": forms.NumberInput(attrs={"style": "width: 7em"}),
+            "min_minutes": forms.NumberInput(attrs={"style": "width: 5em"}),
+            "max_minutes": forms.NumberInput(attrs={"style": "width: 5em"}),
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -299,8 +326,11 @@ class RateForm(forms.ModelForm):
         if (start is None) != (end is None):
             self.add_error("end_time", "Give both ends of the time window, or neither (all day).")
         elif start is not None and not (end > start or end == time(0, 0)):
-            self.add_error("end_time", "The window must end after it starts (00:00 means midnight at the day's "
-                                       "end); for a window across midnight add one rate each side.")
+            self.add_error(
+                "end_time",
+                "The window must end after it starts (00:00 means midnight at the day's "
+                "end); for a window across midnight add one rate each side.",
+            )
         shortest, longest = cleaned.get("min_minutes"), cleaned.get("max_minutes")
         if shortest is not None and longest is not None and shortest > longest:
             self.add_error("max_minutes", "The longest booking must not be shorter than the shortest.")
@@ -319,8 +349,10 @@ class RateInline(PlainTextAdminMixin, OrgScopedInline, admin.StackedInline):
     parent_org_path = "venue__organization"
     plain_text_fields = ("name",)
     fields = (("name", "unit", "price", "active"), "days", ("start_time", "end_time"), ("min_minutes", "max_minutes"))
-    verbose_name_plural = ("rates (in the organization's currency; without a rate the resource is free; the "
-                           "cheapest rate that applies is used unless the request names one)")
+    verbose_name_plural = (
+        "rates (in the organization's currency; without a rate the resource is free; the "
+        "cheapest rate that applies is used unless the request names one)"
+    )
 
 
 class ProductInline(PlainTextAdminMixin, OrgScopedInline, admin.TabularInline):
@@ -345,9 +377,11 @@ class ResourceUnitInline(PlainTextAdminMixin, OrgScopedInline, admin.TabularInli
     parent_org_path = "venue__organization"
     plain_text_fields = ("name",)
     fields = ("name", "order", "archived")
-    verbose_name_plural = ("units (desks, seats: each takes one booking at a time; with units, at most "
-                           "min(capacity, active units) bookings overlap; a request without a unit gets the first "
-                           "free one by order)")
+    verbose_name_plural = (
+        "units (desks, seats: each takes one booking at a time; with units, at most "
+        "min(capacity, active units) bookings overlap; a request without a unit gets the first "
+        "free one by order)"
+    )
 
 
 def _row_specs(rows: ServiceRows, formset, spec_class, names: tuple[str, ...], **extra) -> list:
@@ -379,11 +413,18 @@ class ResourceAdmin(ServiceAdminMixin[Resource], ScopedAdmin):
     fieldsets = (
         (None, {"fields": ("venue", "name", "kind", "description", "archived")}),
         ("Capacity", {"fields": ("capacity", "exclusive", "requires_approval")}),
-        ("Booking rules", {
-            "description": "Checked in the venue's local time. Empty: no limit.",
-            "fields": (("min_duration_minutes", "max_duration_minutes"), "min_notice_minutes", "max_advance_days",
-                       "buffer_minutes"),
-        }),
+        (
+            "Booking rules",
+            {
+                "description": "Checked in the venue's local time. Empty: no limit.",
+                "fields": (
+                    ("min_duration_minutes", "max_duration_minutes"),
+                    "min_notice_minutes",
+                    "max_advance_days",
+                    "buffer_minutes",
+                ),
+            },
+        ),
     )
     inlines = (BookableHoursInline, ResourceUnitInline, RateInline, ProductInline)
     plain_text_fields = ("name",)
@@ -410,9 +451,12 @@ class ResourceAdmin(ServiceAdminMixin[Resource], ScopedAdmin):
     def _hours(formsets) -> list[HoursSpec] | None:
         if "bookable_hours" not in formsets:
             return None
-        return [HoursSpec(weekday=f.cleaned_data["weekday"], start=f.cleaned_data["start_time"],
-                          end=f.cleaned_data["end_time"])
-                for f in RESOURCE_ROWS["bookableHours"].forms(formsets["bookable_hours"])]
+        return [
+            HoursSpec(
+                weekday=f.cleaned_data["weekday"], start=f.cleaned_data["start_time"], end=f.cleaned_data["end_time"]
+            )
+            for f in RESOURCE_ROWS["bookableHours"].forms(formsets["bookable_hours"])
+        ]
 
     @staticmethod
     def _rows(formsets) -> ResourceRows:
@@ -423,9 +467,12 @@ class ResourceAdmin(ServiceAdminMixin[Resource], ScopedAdmin):
 
         return ResourceRows(
             units=specs("units", UnitSpec, ("name", "order", "archived")),
-            rates=specs("rates", RateSpec, ("name", "unit", "price", "start_time", "end_time", "min_minutes",
-                                            "max_minutes", "active"),
-                        weekdays=lambda data: data.get("days") or range(7)),
+            rates=specs(
+                "rates",
+                RateSpec,
+                ("name", "unit", "price", "start_time", "end_time", "min_minutes", "max_minutes", "active"),
+                weekdays=lambda data: data.get("days") or range(7),
+            ),
             products=specs("products", ProductSpec, ("name", "unit_price", "unit", "active")),
         )
 

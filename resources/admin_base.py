@@ -291,8 +291,9 @@ class ServiceAdminMixin(Generic[ModelT]):
     # Inline prefixes the service writes; other inlines are saved by Django (save_formset).
     service_inlines: tuple[str, ...] = ()
 
-    def service_save(self, request, obj: ModelT, form: forms.ModelForm | None, formsets: Mapping[str, BaseFormSet],
-                     change: bool) -> ModelT:
+    def service_save(
+        self, request, obj: ModelT, form: forms.ModelForm | None, formsets: Mapping[str, BaseFormSet], change: bool
+    ) -> ModelT:
         raise NotImplementedError
 
     def service_delete(self, request, obj: ModelT) -> None:
@@ -340,8 +341,13 @@ class ServiceAdminMixin(Generic[ModelT]):
         except DomainError as error:
             self.message_user(request, error_text(error), messages.ERROR)
             opts = self.model._meta
-            return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change",
-                                                args=[object_id], current_app=self.admin_site.name))
+            return HttpResponseRedirect(
+                reverse(
+                    f"admin:{opts.app_label}_{opts.model_name}_change",
+                    args=[object_id],
+                    current_app=self.admin_site.name,
+                )
+            )
 
     def response_action(self, request, queryset, *args, **kwargs):
         # *args/**kwargs: django-stubs describe a later Django, whose response_action takes more arguments.

@@ -246,8 +246,9 @@ class Rate(BaseModel):
     admin_org_path = "resource__venue__organization"  # for scoped choices (resources.admin_base)
     name = models.CharField(max_length=200)
     unit = models.PositiveSmallIntegerField(choices=RateUnit.choices, default=RateUnit.HOUR)
-    price = models.DecimalField(**PRICE_DIGITS, validators=[MinValueValidator(0)],
-                                help_text="In the organization's currency, per unit.")
+    price = models.DecimalField(
+        **PRICE_DIGITS, validators=[MinValueValidator(0)], help_text="In the organization's currency, per unit."
+    )
     weekdays = models.PositiveSmallIntegerField(default=ALL_WEEKDAYS, help_text="Days it applies (local time).")
     # Both empty: all day. end_time 00:00 is midnight at the day's end, as for BookableHours. A window
     # across midnight is two rates (one each side), so every window lies inside one local day.
@@ -261,8 +262,9 @@ class Rate(BaseModel):
         ordering = ["resource", "price", "name"]
         constraints = [
             models.CheckConstraint(condition=Q(price__gte=0), name="rate_price_not_negative"),
-            models.CheckConstraint(condition=Q(weekdays__gte=1, weekdays__lte=ALL_WEEKDAYS),
-                                   name="rate_weekdays_range"),
+            models.CheckConstraint(
+                condition=Q(weekdays__gte=1, weekdays__lte=ALL_WEEKDAYS), name="rate_weekdays_range"
+            ),
             models.CheckConstraint(
                 condition=Q(start_time__isnull=True, end_time__isnull=True)
                 | Q(start_time__isnull=False, end_time__isnull=False, end_time__gt=F("start_time"))
@@ -271,7 +273,8 @@ class Rate(BaseModel):
                 name="rate_window_both_or_none_and_ordered",
             ),
             models.CheckConstraint(
-                condition=Q(min_minutes__isnull=True) | Q(max_minutes__isnull=True)
+                condition=Q(min_minutes__isnull=True)
+                | Q(max_minutes__isnull=True)
                 | Q(min_minutes__lte=F("max_minutes")),
                 name="rate_min_le_max_minutes",
             ),

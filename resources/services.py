@@ -43,8 +43,19 @@ from .models import (
 
 VENUE_FIELDS = {"name", "address", "timezone"}
 RESOURCE_FIELDS = {
-    "venue", "name", "kind", "description", "capacity", "exclusive", "requires_approval", "archived",
-    "min_duration_minutes", "max_duration_minutes", "min_notice_minutes", "max_advance_days", "buffer_minutes",
+    "venue",
+    "name",
+    "kind",
+    "description",
+    "capacity",
+    "exclusive",
+    "requires_approval",
+    "archived",
+    "min_duration_minutes",
+    "max_duration_minutes",
+    "min_notice_minutes",
+    "max_advance_days",
+    "buffer_minutes",
 }
 # What a resource owns (deleted with it); every other reverse relation is a reference that keeps it alive.
 OWNED_BY_RESOURCE = {BookableHours}
@@ -115,8 +126,9 @@ def _check_timezone(value: str) -> None:
     try:
         validate_timezone(value)
     except Exception as exc:  # noqa: BLE001  (ValidationError, or anything zoneinfo raises on odd keys)
-        raise ValidationFailed(errors=[FieldError("timezone", "INVALID", f"{value!r} is not an IANA time zone.")]) \
-            from exc
+        raise ValidationFailed(
+            errors=[FieldError("timezone", "INVALID", f"{value!r} is not an IANA time zone.")]
+        ) from exc
 
 
 @transaction.atomic
@@ -146,8 +158,10 @@ def venue_delete(*, venue: Venue) -> None:
     list(resources.select_for_update().values_list("pk", flat=True))  # booking writers lock these too
     used = _references(Venue, Venue.objects.filter(pk=venue.pk), skip={Resource}) + _references(Resource, resources)
     if used:
-        raise InUse(f"{venue.name} still has {', '.join(used)}; archive its resources instead.",
-                    errors=[FieldError("", "IN_USE", f"Still referenced by {', '.join(used)}.")])
+        raise InUse(
+            f"{venue.name} still has {', '.join(used)}; archive its resources instead.",
+            errors=[FieldError("", "IN_USE", f"Still referenced by {', '.join(used)}.")],
+        )
     venue.delete()
 
 
@@ -174,10 +188,19 @@ def resource_create(
     rows: ResourceRows = ResourceRows(),
 ) -> Resource:
     resource = Resource(
-        venue=venue, name=name, kind=kind, description=description, capacity=capacity, exclusive=exclusive,
-        requires_approval=requires_approval, archived=archived, min_duration_minutes=min_duration_minutes,
-        max_duration_minutes=max_duration_minutes, min_notice_minutes=min_notice_minutes,
-        max_advance_days=max_advance_days, buffer_minutes=buffer_minutes,
+        venue=venue,
+        name=name,
+        kind=kind,
+        description=description,
+        capacity=capacity,
+        exclusive=exclusive,
+        requires_approval=requires_approval,
+        archived=archived,
+        min_duration_minutes=min_duration_minutes,
+        max_duration_minutes=max_duration_minutes,
+        min_notice_minutes=min_notice_minutes,
+        max_advance_days=max_advance_days,
+        buffer_minutes=buffer_minutes,
     )
     _check_resource(resource, bookable_hours)
     resource.save()
@@ -235,8 +258,10 @@ def resource_delete(*, resource: Resource) -> None:
     list(qs.select_for_update().values_list("pk", flat=True))
     used = _references(Resource, qs)
     if used:
-        raise InUse(f"{resource.name} still has {', '.join(used)}; archive it instead.",
-                    errors=[FieldError("", "IN_USE", f"Still referenced by {', '.join(used)}.")])
+        raise InUse(
+            f"{resource.name} still has {', '.join(used)}; archive it instead.",
+            errors=[FieldError("", "IN_USE", f"Still referenced by {', '.join(used)}.")],
+        )
     resource.delete()
 
 
@@ -258,14 +283,21 @@ def _check_rate(rate: Rate, where: str, errors: list[FieldError]) -> None:
         errors.append(FieldError(f"{where}.price", "MIN_VALUE", "A price cannot be negative."))
     start, end = rate.start_time, rate.end_time
     if (start is None) != (end is None):
-        errors.append(FieldError(f"{where}.endTime", "INVALID",
-                                 "Give both ends of the time window, or neither (all day)."))
+        errors.append(
+            FieldError(f"{where}.endTime", "INVALID", "Give both ends of the time window, or neither (all day).")
+        )
     elif start is not None and end is not None and not (end > start or end == time(0, 0)):
-        errors.append(FieldError(f"{where}.endTime", "END_BEFORE_START",
-                                 "The window must end after it starts (00:00 means midnight at the day's end)."))
+        errors.append(
+            FieldError(
+                f"{where}.endTime",
+                "END_BEFORE_START",
+                "The window must end after it starts (00:00 means midnight at the day's end).",
+            )
+        )
     if rate.min_minutes is not None and rate.max_minutes is not None and rate.min_minutes > rate.max_minutes:
-        errors.append(FieldError(f"{where}.maxMinutes", "INVALID",
-                                 "The longest booking must not be shorter than the shortest."))
+        errors.append(
+            FieldError(f"{where}.maxMinutes", "INVALID", "The longest booking must not be shorter than the shortest.")
+        )
 
 
 def _check_product(product: Product, where: str, errors: list[FieldError]) -> None:
@@ -283,8 +315,9 @@ def _save_rows(resource: Resource, rows: ResourceRows) -> None:
         _save_owned(resource, Product, rows.products, PRODUCT_FIELDS, "products", _check_product)
 
 
-def _save_owned(resource: Resource, model: type[Model], specs: Sequence[Any], fields: Sequence[str], path: str,
-                check: Check) -> None:
+def _save_owned(
+    resource: Resource, model: type[Model], specs: Sequence[Any], fields: Sequence[str], path: str, check: Check
+) -> None:
     """Check every row first, then delete, then save (so a new row may take a deleted row's name)."""
     existing = {row.pk: row for row in model._default_manager.select_for_update().filter(resource=resource)}
     errors: list[FieldError] = []
@@ -316,8 +349,10 @@ def _save_owned(resource: Resource, model: type[Model], specs: Sequence[Any], fi
 
 def _delete_owned(row: Model, where: str) -> None:
     if isinstance(row, ResourceUnit) and row.reservations.exists():
-        raise InUse(f"{row.name} was booked; archive it instead.",
-                    errors=[FieldError(where, "IN_USE", f"{row.name} was booked; archive it instead.")])
+        raise InUse(
+            f"{row.name} was booked; archive it instead.",
+            errors=[FieldError(where, "IN_USE", f"{row.name} was booked; archive it instead.")],
+        )
     row.delete()
 
 
@@ -327,8 +362,9 @@ def _save_row(row: Model, where: str) -> None:
         with transaction.atomic():
             row.save()
     except IntegrityError as exc:
-        raise ValidationFailed(errors=[FieldError(f"{where}.name", "NOT_UNIQUE",
-                                                  "Another unit of this resource has this name.")]) from exc
+        raise ValidationFailed(
+            errors=[FieldError(f"{where}.name", "NOT_UNIQUE", "Another unit of this resource has this name.")]
+        ) from exc
 
 
 # --- closures ------------------------------------------------------------------------------------------
@@ -347,8 +383,7 @@ def closure_create(
     resources: Sequence[Resource] = (),
 ) -> Closure:
     """A closure of the given resources of the organization; none given: of every resource."""
-    closure = Closure(organization=organization, start=start, end=end, message=message,
-                      repeats_yearly=repeats_yearly)
+    closure = Closure(organization=organization, start=start, end=end, message=message, repeats_yearly=repeats_yearly)
     _check_closure(closure, resources)
     closure.save()
     closure.resources.set(resources)
@@ -382,8 +417,9 @@ def _check_closure(closure: Closure, resources: Sequence[Resource]) -> None:
         errors.append(FieldError("end", "END_BEFORE_START", "The closure must end after it starts."))
     others = [r.name for r in resources if r.venue.organization_id != closure.organization_id]
     if others:
-        errors.append(FieldError("resourceIds", "NOT_FOUND",
-                                 f"Not resources of this organization: {', '.join(others)}."))
+        errors.append(
+            FieldError("resourceIds", "NOT_FOUND", f"Not resources of this organization: {', '.join(others)}.")
+        )
     if errors:
         raise ValidationFailed(errors=errors)
 
@@ -410,19 +446,29 @@ def _references(model: type[Model], queryset: QuerySet, skip: AbstractSet[type[M
 
 def _check_resource(resource: Resource, hours: Sequence[HoursSpec] | None) -> None:
     errors = []
-    if (resource.min_duration_minutes is not None and resource.max_duration_minutes is not None
-            and resource.min_duration_minutes > resource.max_duration_minutes):
-        errors.append(FieldError("maxDurationMinutes", "INVALID",
-                                 "The maximum duration must not be shorter than the minimum."))
+    if (
+        resource.min_duration_minutes is not None
+        and resource.max_duration_minutes is not None
+        and resource.min_duration_minutes > resource.max_duration_minutes
+    ):
+        errors.append(
+            FieldError("maxDurationMinutes", "INVALID", "The maximum duration must not be shorter than the minimum.")
+        )
     if resource.capacity < 1:
         errors.append(FieldError("capacity", "MIN_VALUE", "The capacity must be at least 1."))
     for index, window in enumerate(hours or ()):
         if not 0 <= window.weekday <= 6:
-            errors.append(FieldError(f"bookableHours[{index}].weekday", "INVALID",
-                                     "The weekday is 0 (Monday) to 6 (Sunday)."))
+            errors.append(
+                FieldError(f"bookableHours[{index}].weekday", "INVALID", "The weekday is 0 (Monday) to 6 (Sunday).")
+            )
         if window.end <= window.start and window.end != time(0, 0):
-            errors.append(FieldError(f"bookableHours[{index}].end", "END_BEFORE_START",
-                                     "The end must be after the start (00:00 means midnight)."))
+            errors.append(
+                FieldError(
+                    f"bookableHours[{index}].end",
+                    "END_BEFORE_START",
+                    "The end must be after the start (00:00 means midnight).",
+                )
+            )
     if errors:
         raise ValidationFailed(errors=errors)
 
@@ -436,8 +482,11 @@ def _replace_hours(resource: Resource, hours: Sequence[HoursSpec]) -> None:
 
 def _check_upcoming(resource: Resource, *, limit: int, field: str) -> None:
     """409 when more than `limit` upcoming active reservations of the resource share a moment."""
-    rows = list(resource.reservations.filter(active=True, end__gt=timezone.now())
-                .order_by("start").values_list("start", "end", "event_id"))
+    rows = list(
+        resource.reservations.filter(active=True, end__gt=timezone.now())
+        .order_by("start")
+        .values_list("start", "end", "event_id")
+    )
     points: list[tuple[datetime, int, Any]] = []
     for start, end, event_id in rows:
         points += [(start, 1, event_id), (end, -1, event_id)]
@@ -453,7 +502,9 @@ def _check_upcoming(resource: Resource, *, limit: int, field: str) -> None:
             if field == "exclusive":
                 raise BookingConflict(
                     f"{resource.name} has overlapping upcoming bookings, so it cannot become exclusive.",
-                    errors=[FieldError(field, "BOOKING_CONFLICT", "Upcoming bookings overlap.", meta)])
+                    errors=[FieldError(field, "BOOKING_CONFLICT", "Upcoming bookings overlap.", meta)],
+                )
             raise CapacityExceeded(
                 f"{resource.name} has more than {limit} overlapping upcoming bookings.",
-                errors=[FieldError(field, "CAPACITY_EXCEEDED", "Upcoming bookings need more capacity.", meta)])
+                errors=[FieldError(field, "CAPACITY_EXCEEDED", "Upcoming bookings need more capacity.", meta)],
+            )

@@ -50,8 +50,9 @@ SLOW = (
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if any(mark.name == "skipif" and mark.kwargs.get("reason") == POSTGRES_ONLY_REASON
-               for mark in item.iter_markers()):
+        if any(
+            mark.name == "skipif" and mark.kwargs.get("reason") == POSTGRES_ONLY_REASON for mark in item.iter_markers()
+        ):
             item.add_marker(pytest.mark.postgres)
         if item.nodeid.startswith(SLOW):
             item.add_marker(pytest.mark.slow)
@@ -63,8 +64,10 @@ def _anymail_test_backend(settings):
     # Real hashing costs ~0.3 s a user; the tests are about bookings, not password strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Production serves collectstatic's hashed manifest; tests have not run collectstatic.
-    settings.STORAGES = {**settings.STORAGES,
-                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
     settings.SITE_URL = "https://bookings.example.org"
 
 
@@ -123,8 +126,13 @@ class Setup:
         self.desks = ResourceFactory(venue=self.venue, name="Desks", capacity=3, exclusive=False)
         self.portal = PortalFactory(organization=self.org)
         self.admin = UserFactory(email="admin@example.org")
-        self.module = BookingModuleFactory(organization=self.org, admin_user=self.admin, hold_pending_slots=hold,
-                                           portals=[self.portal], offered=[self.room, self.hall, self.desks])
+        self.module = BookingModuleFactory(
+            organization=self.org,
+            admin_user=self.admin,
+            hold_pending_slots=hold,
+            portals=[self.portal],
+            offered=[self.room, self.hall, self.desks],
+        )
         self.manager = UserFactory()
         MembershipFactory(user=self.manager, organization=self.org, role=Role.MANAGER)
         self.staff = Actor.staff(self.manager)
@@ -132,13 +140,24 @@ class Setup:
     def event(self, start=None, end=None, resources=None, title="Team meeting", **answers):
         start = start or future()
         end = end or start + timedelta(hours=1)
-        return {"title": title, "start": start.isoformat(), "end": end.isoformat(),
-                "resourceIds": [str(r.pk) for r in (resources or [self.room])], **answers}
+        return {
+            "title": title,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "resourceIds": [str(r.pk) for r in (resources or [self.room])],
+            **answers,
+        }
 
     def submit(self, *events, email="ada@example.com", name="Ada Lovelace", **kwargs):
         events = list(events) or [self.event()]
-        return booking_submit(module=self.module, portal=self.portal, contact={"name": name, "email": email},
-                              events=events, single_event=len(events) == 1, **kwargs)
+        return booking_submit(
+            module=self.module,
+            portal=self.portal,
+            contact={"name": name, "email": email},
+            events=events,
+            single_event=len(events) == 1,
+            **kwargs,
+        )
 
 
 @pytest.fixture

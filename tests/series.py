@@ -44,12 +44,15 @@ def weekly_times(count: int = 10, hour: int = 9, minutes: int = 60) -> list[tupl
     return [(start, start + timedelta(minutes=minutes)) for start in starts]
 
 
-def make_series(setup, *, resources=None, title: str = "Weekly sync", status: int = EventStatus.CONFIRMED,
-                count: int = 10) -> tuple[EventSeries, list[Event]]:
+def make_series(
+    setup, *, resources=None, title: str = "Weekly sync", status: int = EventStatus.CONFIRMED, count: int = 10
+) -> tuple[EventSeries, list[Event]]:
     """An EventSeries row and its occurrences (with their reservations) written by events_save."""
     series = EventSeriesFactory(organization=setup.org, timezone="Europe/London", rule=RULE)
-    specs = [EventSpec(title=title, start=start, end=end, resource_ids=[r.pk for r in resources or [setup.room]])
-             for start, end in weekly_times(count)]
+    specs = [
+        EventSpec(title=title, start=start, end=end, resource_ids=[r.pk for r in resources or [setup.room]])
+        for start, end in weekly_times(count)
+    ]
     return series, events_save(organization=setup.org, specs=specs, status=status, series=series)
 
 
@@ -57,10 +60,14 @@ def make_booked_series(setup, *, count: int = 10):
     """An approved booking of `count` weekly times whose events form one series (as approving a repeated
     request leaves them). Returns (booking, series, events in start order)."""
     result = booking_create(
-        module=setup.module, actor=setup.staff, status=BookingStatus.APPROVED,
+        module=setup.module,
+        actor=setup.staff,
+        status=BookingStatus.APPROVED,
         contact={"name": "Ada Lovelace", "email": "ada@example.com"},
-        events=[{"title": "Weekly sync", "start": s.isoformat(), "end": e.isoformat(),
-                 "resourceIds": [str(setup.room.pk)]} for s, e in weekly_times(count)],
+        events=[
+            {"title": "Weekly sync", "start": s.isoformat(), "end": e.isoformat(), "resourceIds": [str(setup.room.pk)]}
+            for s, e in weekly_times(count)
+        ],
     )
     series = EventSeriesFactory(organization=setup.org, timezone="Europe/London", rule=RULE)
     Event.objects.filter(pk__in=[e.pk for e in result.events]).update(series=series)

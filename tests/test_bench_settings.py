@@ -29,20 +29,19 @@ def test_bench_settings_import_and_change_only_what_the_benchmark_needs():
     assert bench.TASKS["default"]["BACKEND"] == "django_tasks_db.DatabaseBackend"
     assert ["benchmarks.middleware.QueryCountMiddleware", *production.MIDDLEWARE] == bench.MIDDLEWARE
     assert set(bench.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]) == set(
-        production.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"])
+        production.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    )
     assert set(bench.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].values()) == {bench.BENCH_THROTTLE_RATE}
     assert "benchmarks.middleware.QueryCountMiddleware" not in production.MIDDLEWARE
 
 
-@override_settings(ROOT_URLCONF="config.urls_bench",
-                   MIDDLEWARE=["benchmarks.middleware.QueryCountMiddleware"])
+@override_settings(ROOT_URLCONF="config.urls_bench", MIDDLEWARE=["benchmarks.middleware.QueryCountMiddleware"])
 def test_the_baseline_inserts_one_row_and_returns_it(client, db):
     from benchmarks.views import BASELINE_TABLE, ensure_baseline_table
 
     assert resolve(BASELINE).url_name == "bench-baseline"
     ensure_baseline_table()
-    response = client.post(BASELINE, json.dumps({"event": {"title": "Team meeting"}}),
-                           content_type="application/json")
+    response = client.post(BASELINE, json.dumps({"event": {"title": "Team meeting"}}), content_type="application/json")
     assert response.status_code == 201
     row = response.json()["row"]
     with connection.cursor() as cursor:

@@ -34,11 +34,37 @@ from notifications.models import Notification
 from resources.models import BookableHours, Membership, Organization, Resource, Role, Venue
 from tests.factories import PortalFactory, UserFactory
 
-JSON_KEYS = {"orgId", "portalId", "portalSlug", "bookingModuleId", "moduleSlug", "resourceIds", "username",
-             "password", "apiToken"}
-COUNTED = [Organization, Venue, Resource, BookableHours, Portal, BookingModule, ModuleResource, FormField,
-           get_user_model(), Membership, Contact, Booking, BookingEvent, BookingLog, Event, Reservation,
-           Notification, AuthToken]
+JSON_KEYS = {
+    "orgId",
+    "portalId",
+    "portalSlug",
+    "bookingModuleId",
+    "moduleSlug",
+    "resourceIds",
+    "username",
+    "password",
+    "apiToken",
+}
+COUNTED = [
+    Organization,
+    Venue,
+    Resource,
+    BookableHours,
+    Portal,
+    BookingModule,
+    ModuleResource,
+    FormField,
+    get_user_model(),
+    Membership,
+    Contact,
+    Booking,
+    BookingEvent,
+    BookingLog,
+    Event,
+    Reservation,
+    Notification,
+    AuthToken,
+]
 
 
 def seed(*args: str) -> str:
@@ -119,11 +145,20 @@ def test_the_seeded_form_accepts_a_booking_an_hour_ahead(db):
     select = module.fields.get(type=FieldType.SELECT)
     start = (timezone.now() + timedelta(minutes=65)).replace(second=0, microsecond=0)
     result = booking_submit(
-        module=module, portal=Portal.objects.get(pk=data["portalId"]), single_event=True,
+        module=module,
+        portal=Portal.objects.get(pk=data["portalId"]),
+        single_event=True,
         contact={"name": "Test Booker", "email": "booker@example.com"},
-        events=[{"title": "Quick meeting", "start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat(),
-                 "resourceIds": data["resourceIds"], fields[FieldType.SELECT]: select.options[0],
-                 fields[FieldType.NUMBER]: 4}],
+        events=[
+            {
+                "title": "Quick meeting",
+                "start": start.isoformat(),
+                "end": (start + timedelta(hours=1)).isoformat(),
+                "resourceIds": data["resourceIds"],
+                fields[FieldType.SELECT]: select.options[0],
+                fields[FieldType.NUMBER]: 4,
+            }
+        ],
     )
     assert {str(r.pk) for r in result.booking.requested_times.get().resources.all()} == set(data["resourceIds"])
     assert len(result.events) == 1  # pending requests hold their slots

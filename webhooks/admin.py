@@ -32,11 +32,18 @@ ENDPOINT_FIELDS = ("organization", "url", "description", "event_types", "active"
 
 
 class WebhookEndpointForm(forms.ModelForm):
-    event_types = forms.MultipleChoiceField(choices=[(t, t) for t in EVENT_TYPES], widget=forms.CheckboxSelectMultiple,
-                                            help_text="The events sent to this endpoint.")
+    event_types = forms.MultipleChoiceField(
+        choices=[(t, t) for t in EVENT_TYPES],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The events sent to this endpoint.",
+    )
     new_secret = forms.CharField(
-        required=False, strip=False, min_length=MIN_SECRET_LENGTH, max_length=200,
-        widget=forms.PasswordInput(render_value=False), label="Set the secret",
+        required=False,
+        strip=False,
+        min_length=MIN_SECRET_LENGTH,
+        max_length=200,
+        widget=forms.PasswordInput(render_value=False),
+        label="Set the secret",
         help_text="Leave empty to keep the current secret (a new endpoint gets a random one, shown once).",
     )
     rotate_secret = forms.BooleanField(required=False, label="Make a new random secret (shown once)")
@@ -79,8 +86,10 @@ class WebhookEndpointAdmin(ServiceAdminMixin[WebhookEndpoint], OrgScopedAdmin):
         if obj is None or self.has_change_permission(request, obj):
             return self.fieldsets
         # Read-only (viewers, managers): no secret inputs.
-        return ((None, {"fields": ("organization", "url", "description", "event_types", "active")}),
-                ("Health", {"fields": ("consecutive_failures", "disabled_at", "disabled_reason", "delivery_log")}))
+        return (
+            (None, {"fields": ("organization", "url", "description", "event_types", "active")}),
+            ("Health", {"fields": ("consecutive_failures", "disabled_at", "disabled_reason", "delivery_log")}),
+        )
 
     @admin.display(description="events")
     def subscribed(self, endpoint: WebhookEndpoint) -> str:
@@ -97,8 +106,9 @@ class WebhookEndpointAdmin(ServiceAdminMixin[WebhookEndpoint], OrgScopedAdmin):
         url = reverse("admin:webhooks_webhookdelivery_changelist") + f"?endpoint__id__exact={endpoint.pk}"
         return format_html('<a href="{}">{} deliveries</a>', url, endpoint.deliveries.count())
 
-    def service_save(self, request: HttpRequest, obj: WebhookEndpoint, form: forms.ModelForm | None, formsets,
-                     change: bool) -> WebhookEndpoint:
+    def service_save(
+        self, request: HttpRequest, obj: WebhookEndpoint, form: forms.ModelForm | None, formsets, change: bool
+    ) -> WebhookEndpoint:
         """Switching an endpoint back on gives it a clean slate (webhook_endpoint_update), as in the API."""
         values = form_values(obj, form, ENDPOINT_FIELDS)
         data = form.cleaned_data if form is not None else {}
@@ -113,8 +123,9 @@ class WebhookEndpointAdmin(ServiceAdminMixin[WebhookEndpoint], OrgScopedAdmin):
         else:
             endpoint = webhook_endpoint_create(organization=values.pop("organization"), values=values)
         if shown:
-            messages.warning(request, f"The signing secret of {endpoint.url} is {shown} — copy it now: it is not "
-                                      "shown again.")
+            messages.warning(
+                request, f"The signing secret of {endpoint.url} is {shown} — copy it now: it is not shown again."
+            )
         return endpoint
 
     def service_delete(self, request: HttpRequest, obj: WebhookEndpoint) -> None:
@@ -146,13 +157,27 @@ class WebhookDeliveryAdmin(OrgScopedAdmin):
 
     org_path = "endpoint__organization"
     list_display = ("created_at", "event_type", "endpoint", "status", "attempts", "last_result", "next_attempt_at")
-    list_filter = ("status", "event_type", ("endpoint", admin.RelatedOnlyFieldListFilter),
-                   ("created_at", admin.DateFieldListFilter))
+    list_filter = (
+        "status",
+        "event_type",
+        ("endpoint", admin.RelatedOnlyFieldListFilter),
+        ("created_at", admin.DateFieldListFilter),
+    )
     list_select_related = ("endpoint",)
     search_fields = ("event_id",)
     ordering = ("-created_at", "-id")
-    fields = ("endpoint", "event_id", "event_type", "status", "attempts", "next_attempt_at", "delivered_at",
-              "last_result", "payload", "created_at")
+    fields = (
+        "endpoint",
+        "event_id",
+        "event_type",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "delivered_at",
+        "last_result",
+        "payload",
+        "created_at",
+    )
     readonly_fields = fields
     inlines = [WebhookAttemptInline]
 

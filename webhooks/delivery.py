@@ -155,8 +155,9 @@ def _post(url: str, body: bytes, headers: Mapping[str, str]) -> Outcome:
             raise AddressRefused("the URL has no host")
         connection_class = _HTTPSConnection if parts.scheme == "https" else _HTTPConnection
         connection = connection_class(parts.hostname, parts.port, timeout=timeout)
-        connection.request("POST", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
-                           body=body, headers=dict(headers))
+        connection.request(
+            "POST", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), body=body, headers=dict(headers)
+        )
         status = connection.getresponse().status
     except TimeoutError:
         error = f"timeout after {timeout:g} s"
@@ -183,8 +184,10 @@ def _claim(delivery_id: UUID | str, now: datetime) -> WebhookDelivery | None:
             WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("endpoint")
             .filter(pk=delivery_id, endpoint__active=True)
-            .filter(Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
-                    | Q(status=DeliveryStatus.SENDING, lease_until__lt=now))
+            .filter(
+                Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+                | Q(status=DeliveryStatus.SENDING, lease_until__lt=now)
+            )
             .first()
         )
         if delivery is None:
@@ -224,9 +227,14 @@ def _record(claimed: WebhookDelivery, outcome: Outcome, *, started_at: datetime,
         delivery = WebhookDelivery.objects.select_for_update().filter(pk=claimed.pk).first()
         if delivery is None:
             return "skipped"  # the endpoint was deleted meanwhile, with its log
-        WebhookAttempt.objects.create(delivery=delivery, number=claimed.attempts, attempted_at=started_at,
-                                      response_status=outcome.status, error=outcome.error,
-                                      duration_ms=outcome.duration_ms)
+        WebhookAttempt.objects.create(
+            delivery=delivery,
+            number=claimed.attempts,
+            attempted_at=started_at,
+            response_status=outcome.status,
+            error=outcome.error,
+            duration_ms=outcome.duration_ms,
+        )
         if delivery.status != DeliveryStatus.SENDING or delivery.attempts != claimed.attempts:
             # Our lease ran out and another worker took the row over: its result decides.
             return "skipped"
@@ -238,20 +246,23 @@ def _record(claimed: WebhookDelivery, outcome: Outcome, *, started_at: datetime,
             delivery.delivered_at = finished
             delivery.next_attempt_at = None
             result = "sent"
-            WebhookEndpoint.objects.filter(pk=delivery.endpoint_id, consecutive_failures__gt=0) \
-                .update(consecutive_failures=0)
+            WebhookEndpoint.objects.filter(pk=delivery.endpoint_id, consecutive_failures__gt=0).update(
+                consecutive_failures=0
+            )
         elif delivery.attempts <= len(settings.WEBHOOKS_RETRY_DELAYS):
             delivery.status = DeliveryStatus.PENDING
             delivery.next_attempt_at = finished + timedelta(
-                seconds=settings.WEBHOOKS_RETRY_DELAYS[delivery.attempts - 1])
+                seconds=settings.WEBHOOKS_RETRY_DELAYS[delivery.attempts - 1]
+            )
             result = "retry"
         else:
             delivery.status = DeliveryStatus.FAILED
             delivery.next_attempt_at = None
             result = "failed"
             _endpoint_failed(delivery.endpoint_id, finished, outcome)
-        delivery.save(update_fields=["status", "delivered_at", "next_attempt_at", "lease_until", "last_result",
-                                     "updated_at"])
+        delivery.save(
+            update_fields=["status", "delivered_at", "next_attempt_at", "lease_until", "last_result", "updated_at"]
+        )
         return result
 
 
@@ -265,8 +276,9 @@ def _endpoint_failed(endpoint_id: UUID, now: datetime, outcome: Outcome) -> None
         return
     endpoint.active = False
     endpoint.disabled_at = now
-    endpoint.disabled_reason = (f"{endpoint.consecutive_failures} deliveries in a row failed "
-                                f"(last: {outcome.summary})")[:300]
+    endpoint.disabled_reason = (
+        f"{endpoint.consecutive_failures} deliveries in a row failed (last: {outcome.summary})"
+    )[:300]
     endpoint.save(update_fields=["active", "disabled_at", "disabled_reason", "updated_at"])
     try:
         with transaction.atomic():  # a savepoint: an email that cannot be written must not undo the record
@@ -277,9 +289,12 @@ def _endpoint_failed(endpoint_id: UUID, now: datetime, outcome: Outcome) -> None
 
 def _notify_disabled(endpoint: WebhookEndpoint, outcome: Outcome) -> None:
     recipients = list(
-        Membership.objects.filter(organization_id=endpoint.organization_id, role__in=[Role.OWNER, Role.ADMIN],
-                                  user__is_active=True)
-        .exclude(user__email="").order_by("user__email").values_list("user__email", flat=True)
+        Membership.objects.filter(
+            organization_id=endpoint.organization_id, role__in=[Role.OWNER, Role.ADMIN], user__is_active=True
+        )
+        .exclude(user__email="")
+        .order_by("user__email")
+        .values_list("user__email", flat=True)
     )
     notification_enqueue(
         organization=endpoint.organization,
@@ -304,8 +319,10 @@ def webhook_deliveries_send_due(*, now: datetime | None = None, limit: int = 100
     now = now or timezone.now()
     due = (
         WebhookDelivery.objects.filter(endpoint__active=True)
-        .filter(Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
-                | Q(status=DeliveryStatus.SENDING, lease_until__lt=now))
+        .filter(
+            Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+            | Q(status=DeliveryStatus.SENDING, lease_until__lt=now)
+        )
         .order_by("next_attempt_at", "id")
         .values_list("pk", flat=True)[:limit]
     )

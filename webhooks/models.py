@@ -77,8 +77,11 @@ class WebhookDelivery(BaseModel):
         verbose_name_plural = "webhook deliveries"
         indexes = [
             # The sweeper's query: what is due (pending) or abandoned (sending past its lease).
-            models.Index(fields=["status", "next_attempt_at"], name="webhook_delivery_due",
-                         condition=Q(status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING])),
+            models.Index(
+                fields=["status", "next_attempt_at"],
+                name="webhook_delivery_due",
+                condition=Q(status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING]),
+            ),
             models.Index(fields=["endpoint", "-created_at", "-id"], name="webhook_delivery_log"),
         ]
 

@@ -86,9 +86,11 @@ def _event_types_check(value: Any) -> list[str]:
     if not isinstance(value, list | tuple) or not value:
         raise ValidationFailed(errors=[FieldError("eventTypes", "REQUIRED", "Choose at least one event type.")])
     errors = [
-        FieldError(f"eventTypes[{i}]", "INVALID_CHOICE", f"{item!r} is not an event type; use one of "
-                                                         f"{', '.join(EVENT_TYPES)}.")
-        for i, item in enumerate(value) if item not in EVENT_TYPES
+        FieldError(
+            f"eventTypes[{i}]", "INVALID_CHOICE", f"{item!r} is not an event type; use one of {', '.join(EVENT_TYPES)}."
+        )
+        for i, item in enumerate(value)
+        if item not in EVENT_TYPES
     ]
     if errors:
         raise ValidationFailed(errors=errors)
@@ -97,8 +99,13 @@ def _event_types_check(value: Any) -> list[str]:
 
 def _secret_check(value: Any) -> str:
     if not isinstance(value, str) or len(value) < MIN_SECRET_LENGTH or len(value) > 200:
-        raise ValidationFailed(errors=[FieldError(
-            "secret", "INVALID", f"A secret has {MIN_SECRET_LENGTH} to 200 characters; leave it out to get one.")])
+        raise ValidationFailed(
+            errors=[
+                FieldError(
+                    "secret", "INVALID", f"A secret has {MIN_SECRET_LENGTH} to 200 characters; leave it out to get one."
+                )
+            ]
+        )
     return value
 
 
@@ -181,13 +188,21 @@ def webhook_emit(
     data = payload() if callable(payload) else payload
     now = timezone.now()
     event_id = uuid4()
-    envelope = {"id": str(event_id), "type": event_type, "createdAt": _iso(now), "orgId": str(org_id),
-                "data": dict(data)}
-    deliveries = WebhookDelivery.objects.bulk_create([
-        WebhookDelivery(endpoint_id=e.pk, event_id=event_id, event_type=event_type, payload=envelope,
-                        next_attempt_at=now)
-        for e in endpoints
-    ])
+    envelope = {
+        "id": str(event_id),
+        "type": event_type,
+        "createdAt": _iso(now),
+        "orgId": str(org_id),
+        "data": dict(data),
+    }
+    deliveries = WebhookDelivery.objects.bulk_create(
+        [
+            WebhookDelivery(
+                endpoint_id=e.pk, event_id=event_id, event_type=event_type, payload=envelope, next_attempt_at=now
+            )
+            for e in endpoints
+        ]
+    )
     ids = [str(d.pk) for d in deliveries]
     transaction.on_commit(lambda: _enqueue_sends(ids))
     return deliveries

@@ -35,20 +35,51 @@ class BookingAdmin(BookingListMixin, BookingPageMixin, BookingDecisionsMixin, Or
     form = BookingForm
     change_form_template = "admin/bookings/change_form_with_decisions.html"
     Media = AdminMedia
-    list_display = ("status_and_conflict", "title", "booker", "requested", "resource_names", "module",
-                    "last_change")
+    list_display = ("status_and_conflict", "title", "booker", "requested", "resource_names", "module", "last_change")
     list_display_links = ("title",)
-    list_filter = ("status", ("module", RelatedOnlyFieldListFilter), ("portal", RelatedOnlyFieldListFilter),
-                   ResourceFilter, RequestedDateFilter)
+    list_filter = (
+        "status",
+        ("module", RelatedOnlyFieldListFilter),
+        ("portal", RelatedOnlyFieldListFilter),
+        ResourceFilter,
+        RequestedDateFilter,
+    )
     search_fields = ("title", "contact_answers__name", "contact_answers__email", "contact__name", "contact__email")
     actions = ("approve_selected", "deny_selected")
     list_per_page = 50
-    readonly_fields = ("status_badge", "title", "module", "portal", "booker", "answers", "visitor_list",
-                       "requested_events", "paying",
-                       "request_note_html", "open_change_request", "decided", "received", "last_change", "history")
+    readonly_fields = (
+        "status_badge",
+        "title",
+        "module",
+        "portal",
+        "booker",
+        "answers",
+        "visitor_list",
+        "requested_events",
+        "paying",
+        "request_note_html",
+        "open_change_request",
+        "decided",
+        "received",
+        "last_change",
+        "history",
+    )
     fieldsets = (
-        (None, {"fields": ("status_badge", "title", "module", "portal", "received", "last_change", "decided",
-                           "open_change_request")}),
+        (
+            None,
+            {
+                "fields": (
+                    "status_badge",
+                    "title",
+                    "module",
+                    "portal",
+                    "received",
+                    "last_change",
+                    "decided",
+                    "open_change_request",
+                )
+            },
+        ),
         ("Booker's answers", {"fields": ("booker", "answers", "visitor_list", "request_note_html")}),
         ("Requested times", {"fields": ("requested_events", "paying")}),
         ("Staff", {"fields": ("customer", "contact", "internal_notes")}),
@@ -69,5 +100,4 @@ class BookingAdmin(BookingListMixin, BookingPageMixin, BookingDecisionsMixin, Or
         if "contact" in form.changed_data:
             changes["contactId"] = str(obj.contact_id) if obj.contact_id else ""
         notes = obj.internal_notes if "internal_notes" in form.changed_data else None
-        booking_update(booking_id=obj.pk, actor=Actor.staff(request.user), changes=changes,
-                                internal_notes=notes)
+        booking_update(booking_id=obj.pk, actor=Actor.staff(request.user), changes=changes, internal_notes=notes)

@@ -29,8 +29,12 @@ def _resources_prefetch() -> Prefetch:
 
 
 def _requested_times_prefetch() -> Prefetch:
-    return Prefetch("requested_times", queryset=BookingEvent.objects.select_related("event__series", "unit")
-                    .prefetch_related(_resources_prefetch()).order_by("order", "start"))
+    return Prefetch(
+        "requested_times",
+        queryset=BookingEvent.objects.select_related("event__series", "unit")
+        .prefetch_related(_resources_prefetch())
+        .order_by("order", "start"),
+    )
 
 
 # --- list filters ----------------------------------------------------------------------------------
@@ -47,8 +51,9 @@ class ResourceFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if not self.value():
             return queryset
-        wanted = BookingEvent.resources.through.objects.filter(bookingevent__booking=OuterRef("pk"),
-                                                               resource_id=self.value())
+        wanted = BookingEvent.resources.through.objects.filter(
+            bookingevent__booking=OuterRef("pk"), resource_id=self.value()
+        )
         return queryset.filter(Exists(wanted))
 
 
@@ -76,8 +81,11 @@ class RequestedDateFilter(admin.ListFilter):
     def choices(self, changelist):
         # The template renders a small GET form; other filters survive as hidden inputs.
         keep = {k: v for k, v in changelist.get_filters_params().items() if k not in self.parameters}
-        yield {"values": self.values, "keep": [(k, v[-1] if isinstance(v, list) else v) for k, v in keep.items()],
-               "clear_url": changelist.get_query_string(remove=list(self.parameters))}
+        yield {
+            "values": self.values,
+            "keep": [(k, v[-1] if isinstance(v, list) else v) for k, v in keep.items()],
+            "clear_url": changelist.get_query_string(remove=list(self.parameters)),
+        }
 
     def queryset(self, request, queryset):
         # Days as the staff's organization counts them (the first one, for people in several).
@@ -99,15 +107,17 @@ class BookingListMixin:
     # --- rows ---
     def get_queryset(self, request):
         return (
-            super().get_queryset(request)
+            super()
+            .get_queryset(request)
             .select_related("module", "organization", "portal", "decided_by", "discount_code")
             .prefetch_related(_requested_times_prefetch())
         )
 
     def get_ordering(self, request):
         # Pending first: the queue staff work through; the rest newest first.
-        pending_first = Case(When(status=BookingStatus.PENDING, then=Value(0)), default=Value(1),
-                             output_field=IntegerField())
+        pending_first = Case(
+            When(status=BookingStatus.PENDING, then=Value(0)), default=Value(1), output_field=IntegerField()
+        )
         return (pending_first.asc(), "-created_at")
 
     def get_changelist_instance(self, request):
@@ -151,8 +161,9 @@ class BookingListMixin:
         if not problems:
             return status_label(obj.status)
         texts = [e.message for errors in problems.values() for e in errors]
-        return format_html('{}<span class="allot-conflict" title="{}">⚠ Conflict</span>', status_label(obj.status),
-                           " ".join(texts))
+        return format_html(
+            '{}<span class="allot-conflict" title="{}">⚠ Conflict</span>', status_label(obj.status), " ".join(texts)
+        )
 
     @admin.display(description="Last change", ordering="updated_at")
     def last_change(self, obj: Booking) -> str:
@@ -173,19 +184,31 @@ class BookingListMixin:
             else:
                 done.append(booking.title)
         if done:
-            messages.success(request, f"{action.capitalize()} {len(done)} booking{'s' if len(done) != 1 else ''}: "
-                                      + ", ".join(f"“{t}”" for t in done) + ".")
+            messages.success(
+                request,
+                f"{action.capitalize()} {len(done)} booking{'s' if len(done) != 1 else ''}: "
+                + ", ".join(f"“{t}”" for t in done)
+                + ".",
+            )
         if refused:
             messages.error(request, f"Not {action}: " + " · ".join(refused))
 
     @admin.action(description="Approve selected bookings (those without conflicts)", permissions=["change"])
     def approve_selected(self, request, queryset):
         actor = Actor.staff(request.user)
-        self._bulk(request, queryset, "approved", lambda b: booking_approve(
-            booking_id=b.pk, actor=actor, client_last_updated_at=b.updated_at))
+        self._bulk(
+            request,
+            queryset,
+            "approved",
+            lambda b: booking_approve(booking_id=b.pk, actor=actor, client_last_updated_at=b.updated_at),
+        )
 
     @admin.action(description="Deny selected bookings", permissions=["change"])
     def deny_selected(self, request, queryset):
         actor = Actor.staff(request.user)
-        self._bulk(request, queryset, "denied", lambda b: booking_deny(
-            booking_id=b.pk, actor=actor, client_last_updated_at=b.updated_at))
+        self._bulk(
+            request,
+            queryset,
+            "denied",
+            lambda b: booking_deny(booking_id=b.pk, actor=actor, client_last_updated_at=b.updated_at),
+        )

@@ -55,17 +55,26 @@ class BookingPageMixin:
             return "—"
         url = reverse("admin:bookings_bookingchangerequest_change", args=[request_.pk])
         kind = "cancellation" if request_.cancellation else "change"
-        return format_html('<a href="{}" class="allot-conflict">Open {} request from {:%d %b %H:%M}</a>', url, kind,
-                           timezone.localtime(request_.created_at, booking_tz(obj)))
+        return format_html(
+            '<a href="{}" class="allot-conflict">Open {} request from {:%d %b %H:%M}</a>',
+            url,
+            kind,
+            timezone.localtime(request_.created_at, booking_tz(obj)),
+        )
 
     @admin.display(description="Visitors")
     def visitor_list(self, obj: Booking) -> str:
         visitors = list(obj.visitors.all())
         if not visitors:
             return "—"
-        return format_html('<ul class="allot-plain">{}</ul>', format_html_join(
-            "", "<li>{} &lt;{}&gt; · {}</li>",
-            ((v.name, v.email, "invited" if v.invited_at else "invited when approved") for v in visitors)))
+        return format_html(
+            '<ul class="allot-plain">{}</ul>',
+            format_html_join(
+                "",
+                "<li>{} &lt;{}&gt; · {}</li>",
+                ((v.name, v.email, "invited" if v.invited_at else "invited when approved") for v in visitors),
+            ),
+        )
 
     @staticmethod
     def _resources_cell(be: BookingEvent, held: dict) -> str:
@@ -84,9 +93,13 @@ class BookingPageMixin:
         if not events:
             return "—"
         held: dict = {}
-        for event_id, unit_name in Reservation.objects.filter(
-                event_id__in=[be.event_id for be in events if be.event_id], unit__isnull=False, active=True) \
-                .order_by("unit__order", "unit__name").values_list("event_id", "unit__name"):
+        for event_id, unit_name in (
+            Reservation.objects.filter(
+                event_id__in=[be.event_id for be in events if be.event_id], unit__isnull=False, active=True
+            )
+            .order_by("unit__order", "unit__name")
+            .values_list("event_id", "unit__name")
+        ):
             held.setdefault(event_id, []).append(unit_name)
         tz = booking_tz(obj, events)
         conflicts = bookings_conflicts([obj.pk]).get(obj.pk, {}) if obj.status == BookingStatus.PENDING else {}
@@ -102,30 +115,52 @@ class BookingPageMixin:
                 event_url = reverse("admin:events_event_change", args=[be.event_id])
                 event_link = format_html('<a href="{}">{}</a>', event_url, be.event.get_status_display())
             problems = format_html_join(
-                "", '<li class="allot-conflict">{} {}</li>',
-                ((e.message, _event_links(e.meta.get("conflictingEventIds", []), conflicting))
-                 for e in conflicts.get(be.pk, [])))
+                "",
+                '<li class="allot-conflict">{} {}</li>',
+                (
+                    (e.message, _event_links(e.meta.get("conflictingEventIds", []), conflicting))
+                    for e in conflicts.get(be.pk, [])
+                ),
+            )
             series = be.event.series if be.event is not None and be.event.series_id else None
-            rows.append((series, format_html(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{}</tr>",
-                be.title, local_span(be.start, be.end, tz), self._resources_cell(be, held),
-                answers_table({"attendees": be.attendees, **be.answers}, labels) if (be.answers or be.attendees)
-                else "—",
-                event_link,
-                format_html('<ul class="allot-plain">{}</ul>', problems) if problems else "None",
-                format_html("<td>{}</td>", price_cell(be.price if has_price([be.price]) else None, currency))
-                if priced else "",
-            )))
+            rows.append(
+                (
+                    series,
+                    format_html(
+                        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{}</tr>",
+                        be.title,
+                        local_span(be.start, be.end, tz),
+                        self._resources_cell(be, held),
+                        answers_table({"attendees": be.attendees, **be.answers}, labels)
+                        if (be.answers or be.attendees)
+                        else "—",
+                        event_link,
+                        format_html('<ul class="allot-plain">{}</ul>', problems) if problems else "None",
+                        format_html("<td>{}</td>", price_cell(be.price if has_price([be.price]) else None, currency))
+                        if priced
+                        else "",
+                    ),
+                )
+            )
         columns = 7 if priced else 6
         total = price_total((be.price for be in events), currency) if priced else None
-        foot = format_html(
-            '<tfoot><tr class="allot-price-total"><th colspan="{}">Total</th><td>{}</td></tr></tfoot>',
-            columns - 1, price_cell(total, currency)) if total else ""
+        foot = (
+            format_html(
+                '<tfoot><tr class="allot-price-total"><th colspan="{}">Total</th><td>{}</td></tr></tfoot>',
+                columns - 1,
+                price_cell(total, currency),
+            )
+            if total
+            else ""
+        )
         return format_html(
             '<table class="allot-events"><thead><tr><th>Title</th><th>When ({})</th><th>Resources</th>'
             "<th>Answers</th><th>Calendar event</th><th>Conflicts</th>{}</tr></thead><tbody>{}</tbody>{}</table>",
-            tz.key, format_html("<th>Price ({})</th>", currency) if priced else "",
-            _series_grouped(rows, columns), foot)
+            tz.key,
+            format_html("<th>Price ({})</th>", currency) if priced else "",
+            _series_grouped(rows, columns),
+            foot,
+        )
 
     @admin.display(description="Paying")
     def paying(self, obj: Booking) -> str:
@@ -143,28 +178,36 @@ class BookingPageMixin:
             lines.append(("Charged to", "the contact, not the customer"))
         if not lines:
             return "—"
-        return format_html('<table class="allot-answers" data-testid="paying"><tbody>{}</tbody></table>',
-                           format_html_join("", '<tr><th scope="row">{}</th><td>{}</td></tr>', lines))
+        return format_html(
+            '<table class="allot-answers" data-testid="paying"><tbody>{}</tbody></table>',
+            format_html_join("", '<tr><th scope="row">{}</th><td>{}</td></tr>', lines),
+        )
 
     @admin.display(description="Log")
     def history(self, obj: Booking) -> str:
         rows = [
-            (f"{timezone.localtime(log.created_at, booking_tz(obj)):%d %b %Y %H:%M}", log.actor_label or log.actor_kind,
-             log.action.replace("_", " "), ", ".join(sorted(log.after.keys() | log.before.keys())) or "—",
-             log.note or "")
+            (
+                f"{timezone.localtime(log.created_at, booking_tz(obj)):%d %b %Y %H:%M}",
+                log.actor_label or log.actor_kind,
+                log.action.replace("_", " "),
+                ", ".join(sorted(log.after.keys() | log.before.keys())) or "—",
+                log.note or "",
+            )
             for log in BookingLog.objects.filter(booking=obj).order_by("created_at")
         ]
         return format_html(
             '<table class="allot-log"><thead><tr><th>When</th><th>Who</th><th>What</th><th>Changed</th>'
             "<th>Note</th></tr></thead><tbody>{}</tbody></table>",
-            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows))
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
+        )
 
     def _labels(self, obj: Booking) -> dict[str, str]:
         cached = getattr(obj, "_labels", None)
         if cached is None:
             # Kept on the row for the rest of this request.
             cached = obj._labels = field_labels(  # type: ignore[attr-defined]
-                list(FormField.objects.filter(module_id=obj.module_id)))
+                list(FormField.objects.filter(module_id=obj.module_id))
+            )
         return cached
 
 
@@ -185,8 +228,11 @@ def price_cell(price: dict | None, currency: str) -> str:
         details.append(f"credit {price['creditUsed']}, to charge {price.get('total')}")
     return format_html(
         '<span class="allot-price" data-testid="price">{} {}</span> <span class="allot-muted">{}</span>{}',
-        currency, price.get("price"), "fixed" if price.get("fixed") else "estimate",
-        format_html('<br><span class="allot-muted">{}</span>', "; ".join(details)) if details else "")
+        currency,
+        price.get("price"),
+        "fixed" if price.get("fixed") else "estimate",
+        format_html('<br><span class="allot-muted">{}</span>', "; ".join(details)) if details else "",
+    )
 
 
 def _series_grouped(rows: list[tuple[Any, str]], columns: int = 6) -> str:
@@ -197,10 +243,14 @@ def _series_grouped(rows: list[tuple[Any, str]], columns: int = 6) -> str:
         groups.setdefault(series.pk if series is not None else None, (series, []))[1].append(row)
     out = list(groups.pop(None, (None, []))[1])
     for series, members in groups.values():
-        out.append(format_html(
-            '<tr class="allot-series-heading"><th colspan="{}">Series: {} · <a href="{}">its events</a></th></tr>',
-            columns, series_describe(series.rule, len(members)),
-            reverse("admin:events_event_changelist") + f"?series={series.pk}"))
+        out.append(
+            format_html(
+                '<tr class="allot-series-heading"><th colspan="{}">Series: {} · <a href="{}">its events</a></th></tr>',
+                columns,
+                series_describe(series.rule, len(members)),
+                reverse("admin:events_event_changelist") + f"?series={series.pk}",
+            )
+        )
         out += members
     return format_html_join("", "{}", ((r,) for r in out))
 
@@ -219,7 +269,10 @@ def _event_links(ids: list[str], events: dict[str, Event]) -> str:
         if event is None:
             continue
         booking_events = list(event.booking_events.all())
-        url = (reverse("admin:bookings_booking_change", args=[booking_events[0].booking_id]) if booking_events
-               else reverse("admin:events_event_change", args=[event.pk]))
+        url = (
+            reverse("admin:bookings_booking_change", args=[booking_events[0].booking_id])
+            if booking_events
+            else reverse("admin:events_event_change", args=[event.pk])
+        )
         links.append((url, event.title))
     return format_html_join(", ", '<a href="{}">{}</a>', links)

@@ -68,8 +68,17 @@ class ChangeRequestAdmin(OrgScopedAdmin):
     list_filter = (OpenFilter, "cancellation")
     search_fields = ("booking__title", "booking__contact_answers__name", "booking__contact_answers__email")
     list_select_related = ("booking",)
-    readonly_fields = ("booking_link", "kind", "booking_status", "request_note_html", "comparison", "created_at",
-                       "decision_label", "decided_by", "decided_at")
+    readonly_fields = (
+        "booking_link",
+        "kind",
+        "booking_status",
+        "request_note_html",
+        "comparison",
+        "created_at",
+        "decision_label",
+        "decided_by",
+        "decided_at",
+    )
     fields = readonly_fields
     change_form_template = "admin/bookings/change_form_with_decisions.html"
     Media = AdminMedia
@@ -106,8 +115,9 @@ class ChangeRequestAdmin(OrgScopedAdmin):
 
     @admin.display(description="Booking")
     def booking_link(self, obj: BookingChangeRequest) -> str:
-        return format_html('<a href="{}">{}</a>', reverse("admin:bookings_booking_change", args=[obj.booking_id]),
-                           obj.booking.title)
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:bookings_booking_change", args=[obj.booking_id]), obj.booking.title
+        )
 
     @admin.display(description="Booker's note")
     def request_note_html(self, obj: BookingChangeRequest) -> str:
@@ -119,13 +129,22 @@ class ChangeRequestAdmin(OrgScopedAdmin):
 
     # --- decision buttons and pages ---
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        if obj is not None and not obj.decision and request_allows(request, obj.booking.organization_id,
-                                                                    "manage_bookings"):
+        if (
+            obj is not None
+            and not obj.decision
+            and request_allows(request, obj.booking.organization_id, "manage_bookings")
+        ):
             context["decisions"] = [
-                {"label": "Approve", "style": "approve",
-                 "url": reverse("admin:bookings_bookingchangerequest_approve", args=[obj.pk])},
-                {"label": "Deny", "style": "deny",
-                 "url": reverse("admin:bookings_bookingchangerequest_deny", args=[obj.pk])},
+                {
+                    "label": "Approve",
+                    "style": "approve",
+                    "url": reverse("admin:bookings_bookingchangerequest_approve", args=[obj.pk]),
+                },
+                {
+                    "label": "Deny",
+                    "style": "deny",
+                    "url": reverse("admin:bookings_bookingchangerequest_deny", args=[obj.pk]),
+                },
             ]
         return super().render_change_form(request, context, add, change, form_url, obj)
 
@@ -158,14 +177,21 @@ class ChangeRequestAdmin(OrgScopedAdmin):
         if data is not None and all(f.is_valid() for f in forms_):
             actor = Actor.staff(request.user)
             if action == "approve":
+
                 def call():
                     return change_request_approve(
-                        change_request_id=change_request.pk, actor=actor, notification=notification.spec(),
-                        event_procedure=procedure.cleaned_data["event_procedure"] if procedure else 0)
+                        change_request_id=change_request.pk,
+                        actor=actor,
+                        notification=notification.spec(),
+                        event_procedure=procedure.cleaned_data["event_procedure"] if procedure else 0,
+                    )
             else:
+
                 def call():
-                    return change_request_deny(change_request_id=change_request.pk, actor=actor,
-                                               notification=notification.spec())
+                    return change_request_deny(
+                        change_request_id=change_request.pk, actor=actor, notification=notification.spec()
+                    )
+
             done = "Approved" if action == "approve" else "Denied"
             ok, error = run_service(request, call, f"{done} the change request for “{booking.title}”.")
             if ok:
@@ -178,15 +204,22 @@ class ChangeRequestAdmin(OrgScopedAdmin):
         label = "Approve" if action == "approve" else "Deny"
         context = {
             "title": f"{label} the {'cancellation' if change_request.cancellation else 'change'} request: "
-                     f"{booking.title}",
-            "booking": booking, "change_request": change_request, "action": action, "button": label,
-            "style": "approve" if action == "approve" else "deny", "status": status_label(booking.status),
-            "comparison": comparison_table(change_request), "notification": notification, "procedure": procedure,
-            "page_errors": page_errors, "error_code": error_code, "opts": self.model._meta,
+            f"{booking.title}",
+            "booking": booking,
+            "change_request": change_request,
+            "action": action,
+            "button": label,
+            "style": "approve" if action == "approve" else "deny",
+            "status": status_label(booking.status),
+            "comparison": comparison_table(change_request),
+            "notification": notification,
+            "procedure": procedure,
+            "page_errors": page_errors,
+            "error_code": error_code,
+            "opts": self.model._meta,
             "back_url": reverse("admin:bookings_bookingchangerequest_change", args=[change_request.pk]),
         }
-        return render_decision(request, self.admin_site, "admin/bookings/decision.html",
-                               context, tz)
+        return render_decision(request, self.admin_site, "admin/bookings/decision.html", context, tz)
 
 
 def _moment(value: Any):
@@ -198,8 +231,9 @@ def comparison_table(change_request: BookingChangeRequest) -> str:
     """Rows of (what, current, requested), the changed ones marked. Times in the venue's timezone,
     resources and custom fields by name."""
     booking: Booking = change_request.booking
-    booking_events = {str(be.pk): be
-                      for be in booking.requested_times.prefetch_related("resources__venue__organization")}
+    booking_events = {
+        str(be.pk): be for be in booking.requested_times.prefetch_related("resources__venue__organization")
+    }
     labels = field_labels(list(FormField.objects.filter(module_id=booking.module_id)))
     tz = booking_tz(booking, list(booking_events.values()))
     if change_request.cancellation:
@@ -218,25 +252,41 @@ def comparison_table(change_request: BookingChangeRequest) -> str:
             prefix = f"{be.title}: " if len(booking_events) > 1 else ""
             start, end = _moment(change.get("start")) or be.start, _moment(change.get("end")) or be.end
             if "start" in change or "end" in change:
-                rows.append((f"{prefix}When ({tz.key})", local_span(be.start, be.end, tz), local_span(start, end, tz),
-                             (start, end) != (be.start, be.end)))
+                rows.append(
+                    (
+                        f"{prefix}When ({tz.key})",
+                        local_span(be.start, be.end, tz),
+                        local_span(start, end, tz),
+                        (start, end) != (be.start, be.end),
+                    )
+                )
             if "resourceIds" in change:
                 current = ", ".join(r.name for r in be.resources.all())
                 wanted = ", ".join(names.get(str(rid), str(rid)) for rid in change["resourceIds"])
                 rows.append((f"{prefix}Resources", current, wanted, current != wanted))
             if change.get(WHICH_EVENTS) in (WhichEvents.THIS_AND_FUTURE, WhichEvents.ALL):
-                scope = ("this and the following occurrences of the series"
-                         if change[WHICH_EVENTS] == WhichEvents.THIS_AND_FUTURE else "all occurrences of the series")
+                scope = (
+                    "this and the following occurrences of the series"
+                    if change[WHICH_EVENTS] == WhichEvents.THIS_AND_FUTURE
+                    else "all occurrences of the series"
+                )
                 rows.append((f"{prefix}Applies to", "this occurrence", scope + " (times shifted alike)", True))
             for key, value in change.items():
                 if key in ("bookingEventId", "start", "end", "resourceIds", WHICH_EVENTS):
                     continue
                 current = be.title if key == "title" else be.attendees if key == "attendees" else be.answers.get(key)
-                rows.append((f"{prefix}{labels.get(key, key)}", answer_text(current), answer_text(value),
-                             current != value))
+                rows.append(
+                    (f"{prefix}{labels.get(key, key)}", answer_text(current), answer_text(value), current != value)
+                )
     return format_html(
         '<table class="allot-compare"><thead><tr><th>What</th><th>Now</th><th>Requested</th></tr></thead>'
         "<tbody>{}</tbody></table>",
-        format_html_join("", '<tr class="{}"><th scope="row">{}</th><td>{}</td><td class="{}">{}</td></tr>',
-                         (("allot-changed-row" if changed else "", what, now, "allot-changed" if changed else "",
-                           wanted) for what, now, wanted, changed in rows)))
+        format_html_join(
+            "",
+            '<tr class="{}"><th scope="row">{}</th><td>{}</td><td class="{}">{}</td></tr>',
+            (
+                ("allot-changed-row" if changed else "", what, now, "allot-changed" if changed else "", wanted)
+                for what, now, wanted, changed in rows
+            ),
+        ),
+    )

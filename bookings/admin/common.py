@@ -34,8 +34,16 @@ STATUS_STYLE = {
     BookingStatus.DENIED: "denied",
     BookingStatus.CANCELED: "canceled",
 }
-BUILTIN_LABELS = {"name": "Name", "email": "Email", "phone": "Phone", "title": "Title", "attendees": "Attendees",
-                  "start": "Start", "end": "End", "resourceIds": "Resources"}
+BUILTIN_LABELS = {
+    "name": "Name",
+    "email": "Email",
+    "phone": "Phone",
+    "title": "Title",
+    "attendees": "Attendees",
+    "start": "Start",
+    "end": "End",
+    "resourceIds": "Resources",
+}
 
 
 class AdminMedia:
@@ -83,8 +91,10 @@ def answers_table(answers: dict[str, Any], labels: dict[str, str], skip: tuple[s
     rows = [(labels.get(key, key), answer_text(value)) for key, value in answers.items() if key not in skip]
     if not rows:
         return "—"
-    return format_html('<table class="allot-answers"><tbody>{}</tbody></table>',
-                       format_html_join("", "<tr><th scope=\"row\">{}</th><td>{}</td></tr>", rows))
+    return format_html(
+        '<table class="allot-answers"><tbody>{}</tbody></table>',
+        format_html_join("", '<tr><th scope="row">{}</th><td>{}</td></tr>', rows),
+    )
 
 
 def safe_note(html: str) -> str:
@@ -102,10 +112,18 @@ class NotificationForm(forms.Form):
     """Staff's choice for the email of a decision (`notification`, docs/architecture.md#http-api-conventions)."""
 
     send = forms.BooleanField(required=False, initial=True, label="Email the booker")
-    subject = forms.CharField(required=False, max_length=300, validators=[one_line],
-                              widget=forms.TextInput(attrs={"class": "vLargeTextField"}))
-    message = forms.CharField(required=False, max_length=20000, widget=forms.Textarea(attrs={"rows": 4}),
-                              help_text="Added to the email. Basic formatting (bold, links, lists) is kept.")
+    subject = forms.CharField(
+        required=False,
+        max_length=300,
+        validators=[one_line],
+        widget=forms.TextInput(attrs={"class": "vLargeTextField"}),
+    )
+    message = forms.CharField(
+        required=False,
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Added to the email. Basic formatting (bold, links, lists) is kept.",
+    )
 
     def __init__(self, *args, kind: str, booking: Booking, **kwargs):
         super().__init__(*args, **kwargs)
@@ -115,14 +133,19 @@ class NotificationForm(forms.Form):
     def spec(self) -> NotificationSpec:
         data = self.cleaned_data
         subject = data.get("subject") or None
-        return NotificationSpec(send=bool(data.get("send")),
-                                subject=subject if subject != self.default_subject else None,
-                                message=data.get("message") or None)
+        return NotificationSpec(
+            send=bool(data.get("send")),
+            subject=subject if subject != self.default_subject else None,
+            message=data.get("message") or None,
+        )
 
 
 class ProcedureForm(forms.Form):
     event_procedure = forms.TypedChoiceField(
-        label="Its events", coerce=int, initial=0, widget=forms.RadioSelect,
+        label="Its events",
+        coerce=int,
+        initial=0,
+        widget=forms.RadioSelect,
         choices=[(0, "Keep them on the calendar as canceled"), (1, "Delete them")],
     )
 
@@ -131,8 +154,9 @@ class FreshnessForm(forms.Form):
     """The booking's lastUpdatedAt as the page showed it: the service refuses a decision on a booking
     that changed after that (a booker's edit while staff were reading)."""
 
-    client_last_updated_at = forms.DateTimeField(widget=forms.HiddenInput, input_formats=["%Y-%m-%dT%H:%M:%S.%f%z",
-                                                                                         "%Y-%m-%dT%H:%M:%S%z"])
+    client_last_updated_at = forms.DateTimeField(
+        widget=forms.HiddenInput, input_formats=["%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"]
+    )
 
     @staticmethod
     def initial_for(booking: Booking) -> dict[str, str]:
@@ -140,8 +164,14 @@ class FreshnessForm(forms.Form):
 
 
 EVENT_LISTS = {"event", "events"}  # `event` (one object) or `events` (a list): both name row 0 first
-WIRE_TO_FORM = {"title": "title", "start": "start", "end": "end", "resourceIds": "resources", "rateId": "rate",
-                "overridePrice": "override_price"}
+WIRE_TO_FORM = {
+    "title": "title",
+    "start": "start",
+    "end": "end",
+    "resourceIds": "resources",
+    "rateId": "rate",
+    "overridePrice": "override_price",
+}
 
 
 def split_errors(errors: list[FieldError]) -> tuple[list[str], dict[tuple[int, str | None], list[str]]]:

@@ -95,11 +95,14 @@ class FormFieldForm(forms.ModelForm):
         model = FormField
         fields = ("section", "label", "type", "required", "help_text", "options", "min_value", "max_value", "order")
         # Nine columns: narrower inputs keep the row on one screen.
-        widgets = {"label": forms.TextInput(attrs={"size": 22}), "help_text": forms.TextInput(attrs={"size": 18}),
-                   # Widths from allot/admin.css: a style="" attribute would be blocked by the CSP.
-                   "min_value": forms.NumberInput(attrs={"class": "allot-number"}),
-                   "max_value": forms.NumberInput(attrs={"class": "allot-number"}),
-                   "order": forms.NumberInput(attrs={"class": "allot-number allot-number--short"})}
+        widgets = {
+            "label": forms.TextInput(attrs={"size": 22}),
+            "help_text": forms.TextInput(attrs={"size": 18}),
+            # Widths from allot/admin.css: a style="" attribute would be blocked by the CSP.
+            "min_value": forms.NumberInput(attrs={"class": "allot-number"}),
+            "max_value": forms.NumberInput(attrs={"class": "allot-number"}),
+            "order": forms.NumberInput(attrs={"class": "allot-number allot-number--short"}),
+        }
         help_texts = {"min_value": f"Smallest. {LIMITS_HELP}", "max_value": f"Largest. {LIMITS_HELP}"}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -113,8 +116,12 @@ class FormFieldForm(forms.ModelForm):
         cleaned = cast(dict[str, Any], super().clean())  # ModelForm.clean returns cleaned_data
         if any(name in self.errors for name in ("type", "options", "min_value", "max_value")):
             return cleaned  # one error per input is enough
-        probe = FormField(type=cleaned.get("type") or FieldType.TEXT, options=cleaned.get("options") or [],
-                          min_value=cleaned.get("min_value"), max_value=cleaned.get("max_value"))
+        probe = FormField(
+            type=cleaned.get("type") or FieldType.TEXT,
+            options=cleaned.get("options") or [],
+            min_value=cleaned.get("min_value"),
+            max_value=cleaned.get("max_value"),
+        )
         errors: list = []
         _check_form_field(probe, "", errors)
         # Keep what the check normalized (no options on a text field, no limits on a date), as the API does.
@@ -134,8 +141,9 @@ class FormFieldInline(PlainTextAdminMixin, OrgScopedInline, admin.TabularInline)
     readonly_fields = ("options_list", "min_limit", "max_limit")
     extra = 0
     verbose_name = "custom form field"
-    verbose_name_plural = ("custom form fields (besides the built-in name, email, phone, title, start, end, "
-                           "resources and attendees)")
+    verbose_name_plural = (
+        "custom form fields (besides the built-in name, email, phone, title, start, end, resources and attendees)"
+    )
     plain_text_fields = ("label", "help_text")
     org_path = "module__organization"
     parent_org_path = "organization"
@@ -173,8 +181,11 @@ class ModuleResourceFormSet(BaseInlineFormSet):
         for form in self.forms:
             resource = form.cleaned_data.get("resource") if form.cleaned_data else None
             # _should_delete_form: Django's own test for a row marked for deletion; private, so not in the stubs.
-            if (resource is not None and not self._should_delete_form(form)  # type: ignore[attr-defined]
-                    and resource.venue.organization_id != org_id):
+            if (
+                resource is not None
+                and not self._should_delete_form(form)  # type: ignore[attr-defined]
+                and resource.venue.organization_id != org_id
+            ):
                 form.add_error("resource", "Choose a resource of the module's organization.")
 
 
@@ -204,9 +215,24 @@ class ModuleResourceInline(OrgScopedInline, admin.TabularInline):
 class BookingModuleForm(forms.ModelForm):
     class Meta:
         model = BookingModule
-        fields = ("organization", "name", "slug", "admin_user", "portals", "about_title", "about_description",
-                  "calendar_days_shown", "calendar_show_requested", "hold_pending_slots", "allow_change_requests",
-                  "allow_cancellation", "terms", "max_occurrences", "allow_repeat_requests", "auto_approve")
+        fields = (
+            "organization",
+            "name",
+            "slug",
+            "admin_user",
+            "portals",
+            "about_title",
+            "about_description",
+            "calendar_days_shown",
+            "calendar_show_requested",
+            "hold_pending_slots",
+            "allow_change_requests",
+            "allow_cancellation",
+            "terms",
+            "max_occurrences",
+            "allow_repeat_requests",
+            "auto_approve",
+        )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -266,8 +292,20 @@ class BookingModuleAdmin(ServiceAdminMixin[BookingModule], ScopedAdmin):
         ("General", {"fields": ("organization", "name", "slug", "admin_user", "portals")}),
         ("About page", {"fields": ("about_title", "about_description")}),
         ("Calendar", {"fields": ("calendar_days_shown", "calendar_show_requested")}),
-        ("Booking rules", {"fields": ("hold_pending_slots", "allow_change_requests", "allow_cancellation",
-                                      "terms", "max_occurrences", "allow_repeat_requests", "auto_approve")}),
+        (
+            "Booking rules",
+            {
+                "fields": (
+                    "hold_pending_slots",
+                    "allow_change_requests",
+                    "allow_cancellation",
+                    "terms",
+                    "max_occurrences",
+                    "allow_repeat_requests",
+                    "auto_approve",
+                )
+            },
+        ),
     )
     inlines = (ModuleResourceInline, FormFieldInline)
     plain_text_fields = ("name", "about_title")
@@ -276,10 +314,19 @@ class BookingModuleAdmin(ServiceAdminMixin[BookingModule], ScopedAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         # A subquery, not Count() over a join: a GROUP BY would drop the model's default ordering.
-        active = (FormField.objects.filter(module=OuterRef("pk"), archived=False).order_by()
-                  .values("module").annotate(n=Count("pk")).values("n"))
-        return (super().get_queryset(request).prefetch_related("portals")
-                .annotate(active_fields=Coalesce(Subquery(active), 0)))
+        active = (
+            FormField.objects.filter(module=OuterRef("pk"), archived=False)
+            .order_by()
+            .values("module")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related("portals")
+            .annotate(active_fields=Coalesce(Subquery(active), 0))
+        )
 
     @admin.display(description="portals")
     def portal_names(self, module: BookingModule) -> str:
@@ -322,12 +369,17 @@ class BookingModuleAdmin(ServiceAdminMixin[BookingModule], ScopedAdmin):
 
 class PortalForm(forms.ModelForm):
     new_password = forms.CharField(
-        required=False, strip=False, max_length=128, widget=forms.PasswordInput(render_value=False),
+        required=False,
+        strip=False,
+        max_length=128,
+        widget=forms.PasswordInput(render_value=False),
         help_text="Bookers must type it once per visit. Leave empty to keep the current one.",
     )
     remove_password = forms.BooleanField(required=False, label="Remove the password (open the portal)")
     booking_modules = forms.ModelMultipleChoiceField(
-        queryset=BookingModule.objects.none(), required=False, label="Modules",
+        queryset=BookingModule.objects.none(),
+        required=False,
+        label="Modules",
         widget=forms.CheckboxSelectMultiple,
         help_text="The booking modules shown on this portal.",
     )
@@ -464,8 +516,12 @@ class ContactForm(forms.ModelForm):
         if org_id is None:
             return cleaned
         email = cleaned.get("email")
-        if email and Contact.objects.filter(organization_id=org_id, email__iexact=email) \
-                .exclude(pk=self.instance.pk).exists():
+        if (
+            email
+            and Contact.objects.filter(organization_id=org_id, email__iexact=email)
+            .exclude(pk=self.instance.pk)
+            .exists()
+        ):
             # An error on `email` also keeps the model's constraint check (and its raw message) away.
             self.add_error("email", "Another contact of this organization has this email address.")
         customer = cleaned.get("customer")

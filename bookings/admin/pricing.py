@@ -60,8 +60,9 @@ class ServiceForm(forms.ModelForm):
         if self.errors:
             return cleaned  # the inputs first; the service's rules on the next post
         org_id = organization_of(self)
-        values = {name: cleaned[name] if name in cleaned else getattr(self.instance, name, None)
-                  for name in self.check_fields}
+        values = {
+            name: cleaned[name] if name in cleaned else getattr(self.instance, name, None) for name in self.check_fields
+        }
         try:
             self.check(organization_id=org_id, pk=self.instance.pk, **values)
         except DomainError as exc:
@@ -84,8 +85,14 @@ class ConfiguredByService(ServiceAdminMixin[ModelT], ScopedAdmin):
     def delete(self, obj: ModelT) -> None:
         raise NotImplementedError
 
-    def service_save(self, request: HttpRequest, obj: ModelT, form: forms.ModelForm | None,
-                     formsets: Mapping[str, BaseFormSet], change: bool) -> ModelT:
+    def service_save(
+        self,
+        request: HttpRequest,
+        obj: ModelT,
+        form: forms.ModelForm | None,
+        formsets: Mapping[str, BaseFormSet],
+        change: bool,
+    ) -> ModelT:
         values = form_values(obj, form, self.service_values)
         return self.update(obj, values) if change else self.create(obj, values)
 
@@ -98,22 +105,40 @@ class ConfiguredByService(ServiceAdminMixin[ModelT], ScopedAdmin):
 
 
 class DiscountCodeForm(ServiceForm):
-    check_fields = ("code", "percentage", "amount", "valid_from", "valid_until", "max_uses_total",
-                    "max_uses_per_contact", "resources")
+    check_fields = (
+        "code",
+        "percentage",
+        "amount",
+        "valid_from",
+        "valid_until",
+        "max_uses_total",
+        "max_uses_per_contact",
+        "resources",
+    )
     check = staticmethod(discount_code_check)
 
     class Meta:
         model = DiscountCode
-        fields = ("organization", "code", "description", "percentage", "amount", "valid_from", "valid_until",
-                  "max_uses_total", "max_uses_per_contact", "resources", "active")
+        fields = (
+            "organization",
+            "code",
+            "description",
+            "percentage",
+            "amount",
+            "valid_from",
+            "valid_until",
+            "max_uses_total",
+            "max_uses_per_contact",
+            "resources",
+            "active",
+        )
 
 
 @admin.register(DiscountCode)
 class DiscountCodeAdmin(ConfiguredByService[DiscountCode]):
     form = DiscountCodeForm
     service_values = CODE_FIELDS
-    list_display = ("code", "organization", "discount", "valid_from", "valid_until", "used", "max_uses_total",
-                    "active")
+    list_display = ("code", "organization", "discount", "valid_from", "valid_until", "used", "max_uses_total", "active")
     list_filter = (("organization", admin.RelatedOnlyFieldListFilter), "active")
     list_select_related = ("organization",)
     search_fields = ("code", "description")
@@ -121,16 +146,30 @@ class DiscountCodeAdmin(ConfiguredByService[DiscountCode]):
     plain_text_fields = ("code", "description")
     fieldsets = (
         (None, {"fields": ("organization", "code", "description", "active")}),
-        ("Discount", {"description": "Either a percentage or a fixed amount off one booking.",
-                      "fields": (("percentage", "amount"),)}),
-        ("Limits", {"description": "Empty: no limit. A use is counted when a booking with the code is approved.",
-                    "fields": (("valid_from", "valid_until"), ("max_uses_total", "max_uses_per_contact"),
-                               "resources")}),
+        (
+            "Discount",
+            {
+                "description": "Either a percentage or a fixed amount off one booking.",
+                "fields": (("percentage", "amount"),),
+            },
+        ),
+        (
+            "Limits",
+            {
+                "description": "Empty: no limit. A use is counted when a booking with the code is approved.",
+                "fields": (("valid_from", "valid_until"), ("max_uses_total", "max_uses_per_contact"), "resources"),
+            },
+        ),
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        uses = (DiscountCodeUse.objects.filter(code=OuterRef("pk")).order_by().values("code")
-                .annotate(n=Count("pk")).values("n"))
+        uses = (
+            DiscountCodeUse.objects.filter(code=OuterRef("pk"))
+            .order_by()
+            .values("code")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
         return super().get_queryset(request).annotate(use_count=Coalesce(Subquery(uses), 0))
 
     def create(self, obj: DiscountCode, values: dict[str, Any]) -> DiscountCode:
@@ -168,10 +207,20 @@ class BookingCreditForm(ServiceForm):
 
     class Meta:
         model = BookingCredit
-        fields = ("organization", "contact", "customer", "description", "amount", "valid_from", "valid_until",
-                  "resources")
-        help_texts = {"valid_from": "For events starting from then. Empty: no start.",
-                      "valid_until": "For events starting before then. Empty: no end."}
+        fields = (
+            "organization",
+            "contact",
+            "customer",
+            "description",
+            "amount",
+            "valid_from",
+            "valid_until",
+            "resources",
+        )
+        help_texts = {
+            "valid_from": "For events starting from then. Empty: no start.",
+            "valid_until": "For events starting before then. Empty: no end.",
+        }
 
 
 @admin.register(BookingCredit)
@@ -301,8 +350,11 @@ class RateCustomerFormSet(BaseInlineFormSet):
             rate = form.cleaned_data.get("rate") if form.cleaned_data else None
             # A view-only row (a manager on the page) is not a choice: nothing to check.
             # _should_delete_form: Django's own test for a row marked for deletion; private, so not in the stubs.
-            if (isinstance(rate, Rate) and not self._should_delete_form(form)  # type: ignore[attr-defined]
-                    and rate.resource.venue.organization_id != org_id):
+            if (
+                isinstance(rate, Rate)
+                and not self._should_delete_form(form)  # type: ignore[attr-defined]
+                and rate.resource.venue.organization_id != org_id
+            ):
                 form.add_error("rate", "Choose a rate of the customer's organization.")
 
 

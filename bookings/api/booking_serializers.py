@@ -26,15 +26,17 @@ one_line = RegexValidator(r"\A[^\r\n\x85\u2028\u2029]*\Z", "The subject must be 
 class NotificationInSerializer(serializers.Serializer):
     send = serializers.BooleanField(default=True)
     subject = serializers.CharField(required=False, allow_blank=True, max_length=300, validators=[one_line])
-    message = serializers.CharField(required=False, allow_blank=True, max_length=20000,
-                                    help_text="Basic HTML, sanitized; added to the email.")
+    message = serializers.CharField(
+        required=False, allow_blank=True, max_length=20000, help_text="Basic HTML, sanitized; added to the email."
+    )
 
     @staticmethod
     def spec(data: dict | None) -> NotificationSpec | None:
         if data is None:
             return None
-        return NotificationSpec(send=data.get("send", True), subject=data.get("subject") or None,
-                                message=data.get("message") or None)
+        return NotificationSpec(
+            send=data.get("send", True), subject=data.get("subject") or None, message=data.get("message") or None
+        )
 
 
 REPEAT_HELP = (
@@ -44,7 +46,7 @@ REPEAT_HELP = (
     "(inclusive). Expanded in the venue's wall-clock time; each occurrence becomes one of the booking's events "
     "and is checked on its own (errors at `event.occurrences[k]`, one per occurrence, with its date). A public "
     "request (submission true) may repeat only when the module's `config.allowRepeatRequests` is true (else 400 "
-    "`NOT_ALLOWED` at `event.repeat`). Public callers see a conflict as \"<Resource> is already booked at that "
+    '`NOT_ALLOWED` at `event.repeat`). Public callers see a conflict as "<Resource> is already booked at that '
     "time.\", without the other booking's title or `conflictingEventIds`."
 )
 
@@ -61,38 +63,54 @@ PRICE_HELP = (
 class BillingInMixin(serializers.Serializer):
     """What a request says about paying (bookings.validation.billing)."""
 
-    discountCode = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=40,
-                                         help_text="A discount code of the organization (any letter case); 400 "
-                                                   "INVALID_DISCOUNT_CODE at `discountCode` when it cannot be used.")
+    discountCode = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        max_length=40,
+        help_text="A discount code of the organization (any letter case); 400 "
+        "INVALID_DISCOUNT_CODE at `discountCode` when it cannot be used.",
+    )
     doNotUseBookingCredit = serializers.BooleanField(required=False, help_text="Do not pay from booking credit.")
-    invoiceThisContact = serializers.BooleanField(required=False,
-                                                  help_text="Charge the contact rather than the customer.")
-    purchaseOrder = serializers.CharField(required=False, allow_blank=True, max_length=200,
-                                          help_text="Free text, kept on the booking and its charges.")
+    invoiceThisContact = serializers.BooleanField(
+        required=False, help_text="Charge the contact rather than the customer."
+    )
+    purchaseOrder = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, help_text="Free text, kept on the booking and its charges."
+    )
 
 
 class EventsInMixin(serializers.Serializer):
     """`event` (one object) or `events` (a list): both forms (docs/architecture.md#http-api-conventions)."""
 
-    event = AnswersField(required=False, help_text="title, start, end, resourceIds, attendees?, unitId?, custom "
-                                                   "answers by field id. `unitId` names a unit (desk, seat) of one "
-                                                   "of the resources (400 INVALID_UNIT otherwise); left out, the "
-                                                   "first free unit is assigned when the event is written. A "
-                                                   "unit taken at that time is 409 BOOKING_CONFLICT at "
-                                                   "`event.unitId`." + REPEAT_HELP + PRICE_HELP)
-    events = serializers.ListField(child=AnswersField(), required=False, max_length=MAX_EVENTS,
-                                   help_text="Several requested events, each as `event`.")
+    event = AnswersField(
+        required=False,
+        help_text="title, start, end, resourceIds, attendees?, unitId?, custom "
+        "answers by field id. `unitId` names a unit (desk, seat) of one "
+        "of the resources (400 INVALID_UNIT otherwise); left out, the "
+        "first free unit is assigned when the event is written. A "
+        "unit taken at that time is 409 BOOKING_CONFLICT at "
+        "`event.unitId`." + REPEAT_HELP + PRICE_HELP,
+    )
+    events = serializers.ListField(
+        child=AnswersField(),
+        required=False,
+        max_length=MAX_EVENTS,
+        help_text="Several requested events, each as `event`.",
+    )
 
     require_events = True
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
         if "event" in attrs and "events" in attrs:
-            raise serializers.ValidationError({"events": serializers.ErrorDetail(
-                "Send either event or events, not both.", code="invalid")})
+            raise serializers.ValidationError(
+                {"events": serializers.ErrorDetail("Send either event or events, not both.", code="invalid")}
+            )
         if self.require_events and "event" not in attrs and not attrs.get("events") and not attrs.get("eventId"):
-            raise serializers.ValidationError({"event": serializers.ErrorDetail(
-                "Request at least one time (event or events).", code="required")})
+            raise serializers.ValidationError(
+                {"event": serializers.ErrorDetail("Request at least one time (event or events).", code="required")}
+            )
         return attrs
 
     @staticmethod
@@ -114,10 +132,13 @@ class SubmitSerializer(BillingInMixin, EventsInMixin):
     submission = serializers.BooleanField(default=True)
     # many=True hands max_length to the ListSerializer (the stubs know only the child's arguments).
     visitors = VisitorInSerializer(  # type: ignore[call-arg]
-        many=True, required=False, max_length=100,
+        many=True,
+        required=False,
+        max_length=100,
         help_text="People the booker brings, invited by email when the booking is approved (with the times in the "
-                  "venue's local time and a calendar file). Emails unique per booking; at most the smallest capacity "
-                  "of the requested resources (400 CAPACITY_EXCEEDED at `visitors`).")
+        "venue's local time and a calendar file). Emails unique per booking; at most the smallest capacity "
+        "of the requested resources (400 CAPACITY_EXCEEDED at `visitors`).",
+    )
     orgId = serializers.UUIDField()
     bookingModuleId = serializers.UUIDField()
     portalId = serializers.UUIDField(required=False, allow_null=True)
@@ -132,12 +153,16 @@ class SubmitSerializer(BillingInMixin, EventsInMixin):
     notification = NotificationInSerializer(required=False)
     overrideRules = serializers.BooleanField(default=False)
     skipConflicts = serializers.BooleanField(
-        default=False, help_text="Staff only: book the occurrences of a repeated request that are free and leave "
-                                 "out those that conflict or break a rule (listed in the response's `skipped`).")
-    chargeNow = serializers.BooleanField(default=False, help_text="Staff create with bookingStatus 1 only: the "
-                                                                  "charges start CHARGED.")
-    invoiceNow = serializers.BooleanField(default=False, help_text="Staff create with bookingStatus 1 only: the "
-                                                                   "charges start INVOICED.")
+        default=False,
+        help_text="Staff only: book the occurrences of a repeated request that are free and leave "
+        "out those that conflict or break a rule (listed in the response's `skipped`).",
+    )
+    chargeNow = serializers.BooleanField(
+        default=False, help_text="Staff create with bookingStatus 1 only: the charges start CHARGED."
+    )
+    invoiceNow = serializers.BooleanField(
+        default=False, help_text="Staff create with bookingStatus 1 only: the charges start INVOICED."
+    )
 
 
 SERIES_CHANGE_HELP = (
@@ -145,14 +170,16 @@ SERIES_CHANGE_HELP = (
     "(its event's seriesId) may carry whichEventsToUpdate: 1 this occurrence (default), 2 this and the later "
     "ones, 3 all of them; the same answers then apply to each, and a time change moves each by the same "
     "wall-clock shift in the series' timezone. The request keeps it as asked, and it is applied to the series "
-    "as it is when the request is approved.")
+    "as it is when the request is approved."
+)
 
 
 class ChangeRequestSubmitSerializer(EventsInMixin):
     require_events = False
     event = AnswersField(required=False, help_text=SERIES_CHANGE_HELP)
-    events = serializers.ListField(child=AnswersField(), required=False, max_length=MAX_EVENTS,
-                                   help_text=SERIES_CHANGE_HELP)
+    events = serializers.ListField(
+        child=AnswersField(), required=False, max_length=MAX_EVENTS, help_text=SERIES_CHANGE_HELP
+    )
     bookingId = serializers.UUIDField()
     accessToken = serializers.CharField(required=False, allow_blank=True, max_length=200)
     cancellation = serializers.BooleanField(default=False)
@@ -168,11 +195,15 @@ class ApproveSerializer(BillingInMixin, EventsInMixin):
     contactId = serializers.UUIDField(required=False, allow_null=True)
     overrideRules = serializers.BooleanField(default=False)
     skipConflicts = serializers.BooleanField(
-        default=False, help_text="Approve the occurrences that are free; those that conflict or break a rule are "
-                                 "removed from the booking and listed in the response's `skipped`.")
+        default=False,
+        help_text="Approve the occurrences that are free; those that conflict or break a rule are "
+        "removed from the booking and listed in the response's `skipped`.",
+    )
     acceptAvailableCredit = serializers.BooleanField(
-        default=False, help_text="Approve even when less booking credit is left than the estimate counted on (else "
-                                 "409 CREDIT_UNAVAILABLE); the credit left is used and the rest charged.")
+        default=False,
+        help_text="Approve even when less booking credit is left than the estimate counted on (else "
+        "409 CREDIT_UNAVAILABLE); the credit left is used and the rest charged.",
+    )
 
 
 class ValidateSerializer(EventsInMixin):
@@ -180,8 +211,10 @@ class ValidateSerializer(EventsInMixin):
     """The submit body, checked without booking anything."""
 
     submission = serializers.BooleanField(
-        default=True, help_text="true: the public form's checks (portalId of a LIVE portal showing the module). "
-                                "false: staff's (a manager of the organization; overrideRules, skipConflicts).")
+        default=True,
+        help_text="true: the public form's checks (portalId of a LIVE portal showing the module). "
+        "false: staff's (a manager of the organization; overrideRules, skipConflicts).",
+    )
     orgId = serializers.UUIDField()
     bookingModuleId = serializers.UUIDField()
     portalId = serializers.UUIDField(required=False, allow_null=True)
@@ -190,8 +223,10 @@ class ValidateSerializer(EventsInMixin):
     requestNote = serializers.CharField(required=False, allow_blank=True, max_length=20000)
     overrideRules = serializers.BooleanField(default=False, help_text="Staff only: check conflicts, not rules.")
     skipConflicts = serializers.BooleanField(
-        default=False, help_text="Staff only: failing occurrences go to `skipped` and the request stays valid "
-                                 "while each repeated request keeps one occurrence.")
+        default=False,
+        help_text="Staff only: failing occurrences go to `skipped` and the request stays valid "
+        "while each repeated request keeps one occurrence.",
+    )
 
 
 class DenySerializer(serializers.Serializer):
@@ -218,10 +253,12 @@ class ChangeRequestDenySerializer(serializers.Serializer):
 class BookingPatchSerializer(serializers.Serializer):
     """Only these two may change; any other key is refused with IMMUTABLE_FIELD by the service."""
 
-    customerId = serializers.CharField(required=False, allow_blank=True, allow_null=True,
-                                       help_text='A customer id, or "" to clear.')
-    contactId = serializers.CharField(required=False, allow_blank=True, allow_null=True,
-                                      help_text='A contact id, or "" to clear.')
+    customerId = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, help_text='A customer id, or "" to clear.'
+    )
+    contactId = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, help_text='A contact id, or "" to clear.'
+    )
 
 
 class BookingListQuerySerializer(serializers.Serializer):
@@ -240,8 +277,10 @@ class LocalTimesMixin(serializers.Serializer):
 
 
 class RepeatRuleSerializer(serializers.Serializer):
-    repeats = serializers.IntegerField(help_text="1 Daily, 2 Weekly, 3 Monthly, 4 Yearly, 5 FirstOfMonth, "
-                                                 "6 SecondOfMonth, 7 ThirdOfMonth, 8 LastOfMonth, 9 FourthOfMonth")
+    repeats = serializers.IntegerField(
+        help_text="1 Daily, 2 Weekly, 3 Monthly, 4 Yearly, 5 FirstOfMonth, "
+        "6 SecondOfMonth, 7 ThirdOfMonth, 8 LastOfMonth, 9 FourthOfMonth"
+    )
     repeatEvery = serializers.IntegerField()
     repeatUntil = serializers.DateField(help_text="Local date, inclusive.")
     repeatOnMondays = serializers.BooleanField()
@@ -263,18 +302,23 @@ class BookingEventOutSerializer(LocalTimesMixin):
     answers = AnswersField()
     eventId = serializers.UUIDField(allow_null=True)
     unitId = serializers.UUIDField(allow_null=True, help_text="The unit (desk, seat) asked for; null: any free one.")
-    units = EventUnitSerializer(many=True, help_text="The units its event occupies, by resource (assigned when the "
-                                                     "event was written).")
+    units = EventUnitSerializer(
+        many=True, help_text="The units its event occupies, by resource (assigned when the event was written)."
+    )
     repeat = RepeatRuleSerializer(allow_null=True, help_text="The repeat this time is an occurrence of (create-only).")
     occurrence = serializers.IntegerField(allow_null=True, help_text="Its place in the repeat's dates (0-based).")
     rateId = serializers.UUIDField(allow_null=True, help_text="The rate the request named (null: the cheapest).")
     products = serializers.ListField(child=AnswersField(), help_text="[{productId, quantity}] as requested.")
     overridePrice = serializers.CharField(allow_null=True, help_text="Staff's price for the rates' part, if set.")
-    price = serializers.JSONField(allow_null=True, help_text=(
-        "The estimate (`fixed` false) until approval, then the price fixed on the Event (`fixed` true): currency, "
-        "rateId, rateName, unit, quantity, rates[], computedAmount, overridePrice, amount, products[], subtotal, "
-        "discount, price, credits[], creditUsed, total (amounts are decimal strings). Public callers see no "
-        "credit (creditUsed null, total = price): anyone may submit with any email address."))
+    price = serializers.JSONField(
+        allow_null=True,
+        help_text=(
+            "The estimate (`fixed` false) until approval, then the price fixed on the Event (`fixed` true): currency, "
+            "rateId, rateName, unit, quantity, rates[], computedAmount, overridePrice, amount, products[], subtotal, "
+            "discount, price, credits[], creditUsed, total (amounts are decimal strings). Public callers see no "
+            "credit (creditUsed null, total = price): anyone may submit with any email address."
+        ),
+    )
 
 
 class PriceTotalSerializer(serializers.Serializer):
@@ -299,21 +343,25 @@ class BookingOutSerializer(serializers.Serializer):
     portalId = serializers.UUIDField(allow_null=True)
     customerId = serializers.UUIDField(allow_null=True)
     contactId = serializers.UUIDField(allow_null=True)
-    status = serializers.ChoiceField(choices=BookingStatus.choices,
-                                     help_text="0 PENDING, 1 APPROVED, 2 DENIED, 3 CANCELED")
+    status = serializers.ChoiceField(
+        choices=BookingStatus.choices, help_text="0 PENDING, 1 APPROVED, 2 DENIED, 3 CANCELED"
+    )
     submission = serializers.BooleanField()
     title = serializers.CharField()
     contact = AnswersField()
     events = BookingEventOutSerializer(many=True)
-    repeat = RepeatRuleSerializer(allow_null=True, help_text="The repeat the booking was requested with (the first "
-                                                             "repeated time's; see each event's `repeat`).")
+    repeat = RepeatRuleSerializer(
+        allow_null=True,
+        help_text="The repeat the booking was requested with (the first repeated time's; see each event's `repeat`).",
+    )
     requestNote = serializers.CharField(allow_blank=True, help_text="Sanitized HTML.")
     discountCode = serializers.CharField(allow_null=True)
     doNotUseBookingCredit = serializers.BooleanField()
     invoiceThisContact = serializers.BooleanField()
     purchaseOrder = serializers.CharField(allow_blank=True)
-    priceTotal = PriceTotalSerializer(allow_null=True, help_text="The sums of the events' prices; null when none is "
-                                                                 "priced.")
+    priceTotal = PriceTotalSerializer(
+        allow_null=True, help_text="The sums of the events' prices; null when none is priced."
+    )
     visitors = VisitorOutSerializer(many=True, help_text="Invited by email when the booking is approved.")
     internalNotes = serializers.CharField(required=False, allow_blank=True, help_text="Staff callers only.")
     createdAt = serializers.DateTimeField()
@@ -329,8 +377,9 @@ class EventOutSerializer(LocalTimesMixin):
     end = serializers.DateTimeField()
     status = serializers.ChoiceField(choices=EventStatus.choices, help_text="0 CONFIRMED, 1 TENTATIVE, 2 CANCELED")
     resourceIds = serializers.ListField(child=serializers.UUIDField())
-    units = EventUnitSerializer(many=True, help_text="The unit (desk, seat) the event occupies of each resource "
-                                                    "with units.")
+    units = EventUnitSerializer(
+        many=True, help_text="The unit (desk, seat) the event occupies of each resource with units."
+    )
     bookingId = serializers.UUIDField(allow_null=True)
     seriesId = serializers.UUIDField(allow_null=True)
     price = serializers.JSONField(allow_null=True)
@@ -358,8 +407,9 @@ class SubmitOut(serializers.Serializer):
 
 
 class SkippedOccurrenceSerializer(serializers.Serializer):
-    field = serializers.CharField(help_text="Where the occurrence was requested: event.occurrences[6] (or events[6] "
-                                            "at approval).")
+    field = serializers.CharField(
+        help_text="Where the occurrence was requested: event.occurrences[6] (or events[6] at approval)."
+    )
     code = serializers.CharField(help_text="Why: BOOKING_CONFLICT, CAPACITY_EXCEEDED, OUTSIDE_BOOKABLE_HOURS, ...")
     message = serializers.CharField()
     occurrence = serializers.IntegerField()
@@ -375,8 +425,9 @@ class BookingWithEventsOut(serializers.Serializer):
     booking = BookingOutSerializer()
     event = EventOutSerializer(required=False, help_text="The first event, for single-event clients.")
     events = EventOutSerializer(many=True, required=False)
-    skipped = SkippedOccurrenceSerializer(many=True, required=False,
-                                          help_text="With skipConflicts: the occurrences left out.")
+    skipped = SkippedOccurrenceSerializer(
+        many=True, required=False, help_text="With skipConflicts: the occurrences left out."
+    )
 
 
 class ValidationProblemSerializer(serializers.Serializer):
@@ -404,26 +455,32 @@ class SuggestionSerializer(serializers.Serializer):
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
     resourceIds = serializers.ListField(child=serializers.UUIDField())
-    slots = SlotSerializer(many=True, help_text="Up to 3 free times of the same length on the same resources, "
-                                                "nearest first.")
+    slots = SlotSerializer(
+        many=True, help_text="Up to 3 free times of the same length on the same resources, nearest first."
+    )
 
 
 class EstimateOut(serializers.Serializer):
-    events = serializers.ListField(child=serializers.JSONField(), help_text="Each time's estimate, as "
-                                                                            "events[].price of a booking.")
+    events = serializers.ListField(
+        child=serializers.JSONField(), help_text="Each time's estimate, as events[].price of a booking."
+    )
     priceTotal = PriceTotalSerializer(allow_null=True)
 
 
 class ValidateOut(serializers.Serializer):
     valid = serializers.BooleanField()
-    price = EstimateOut(allow_null=True, help_text="The estimate when the request is valid (no credit: credit "
-                                                   "is applied on approval).")
+    price = EstimateOut(
+        allow_null=True, help_text="The estimate when the request is valid (no credit: credit is applied on approval)."
+    )
     # A wire name here, not Serializer.errors (the stubs see the clash).
     errors = ValidationProblemSerializer(  # type: ignore[assignment]
-        many=True, help_text="Every problem, as a 400/409 would list them (one per occurrence of a repeat, with "
-                             "meta occurrence, date, start, end, codes).")
-    skipped = SkippedOccurrenceSerializer(many=True, help_text="With skipConflicts: occurrences that would be "
-                                                               "left out.")
+        many=True,
+        help_text="Every problem, as a 400/409 would list them (one per occurrence of a repeat, with "
+        "meta occurrence, date, start, end, codes).",
+    )
+    skipped = SkippedOccurrenceSerializer(
+        many=True, help_text="With skipConflicts: occurrences that would be left out."
+    )
     times = CheckedTimeSerializer(many=True, help_text="Every time the request would book, repeats expanded.")
     suggestions = SuggestionSerializer(many=True)
 

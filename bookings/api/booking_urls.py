@@ -16,8 +16,9 @@ urlpatterns = [
     path(f"bookings/{UUID}/cancel", v.BookingCancelView.as_view(), name="booking-cancel"),
     path("booking-change-requests", v.ChangeRequestListView.as_view(), name="change-requests"),
     path(f"booking-change-requests/{UUID}", v.ChangeRequestDetailView.as_view(), name="change-request-detail"),
-    path(f"booking-change-requests/{UUID}/approve", v.ChangeRequestApproveView.as_view(),
-         name="change-request-approve"),
+    path(
+        f"booking-change-requests/{UUID}/approve", v.ChangeRequestApproveView.as_view(), name="change-request-approve"
+    ),
     path(f"booking-change-requests/{UUID}/deny", v.ChangeRequestDenyView.as_view(), name="change-request-deny"),
     path("charges", c.ChargeListView.as_view(), name="charges"),
     path("charges.csv", c.ChargeCsvView.as_view(), name="charges-csv"),

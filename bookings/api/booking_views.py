@@ -91,8 +91,11 @@ def _booking_response(booking: Booking, *, http_status=200, staff=True, events=N
 
 
 def _module_and_portal(data: dict) -> tuple[BookingModule, Portal | None]:
-    module = (BookingModule.objects.select_related("organization", "admin_user")  # admin_user: its emails
-              .filter(pk=data["bookingModuleId"], organization_id=data["orgId"]).first())
+    module = (
+        BookingModule.objects.select_related("organization", "admin_user")  # admin_user: its emails
+        .filter(pk=data["bookingModuleId"], organization_id=data["orgId"])
+        .first()
+    )
     if module is None:
         raise NotFound("No such booking module.")
     portal = None
@@ -110,13 +113,21 @@ def _skipped(data: dict, result: BookingResult) -> dict:
 
 def _staff_only_skip(data: dict) -> None:
     if data.get("skipConflicts"):
-        raise ValidationFailed(errors=[FieldError("skipConflicts", "NOT_ALLOWED",
-                                                  "Only staff (submission false) may skip conflicting occurrences.")])
+        raise ValidationFailed(
+            errors=[
+                FieldError(
+                    "skipConflicts", "NOT_ALLOWED", "Only staff (submission false) may skip conflicting occurrences."
+                )
+            ]
+        )
 
 
 def _staff_only_charging(data: dict) -> None:
-    errors = [FieldError(name, "NOT_ALLOWED", f"Only staff (submission false) may send {name}.")
-              for name in ("chargeNow", "invoiceNow") if data.get(name)]
+    errors = [
+        FieldError(name, "NOT_ALLOWED", f"Only staff (submission false) may send {name}.")
+        for name in ("chargeNow", "invoiceNow")
+        if data.get(name)
+    ]
     if errors:
         raise ValidationFailed(errors=errors)
 
@@ -125,12 +136,21 @@ def _staff_create(request, data: dict, module: BookingModule, portal: Portal | N
     require_role(request, module.organization_id, "manage_bookings")
     events, single = SubmitSerializer.events_of(data)
     result = booking_create(
-        module=module, actor=actor_for(request), status=data.get("bookingStatus", BookingStatus.PENDING),
-        contact=data.get("contact"), events=events, single_event=single, portal=portal, title=data.get("title"),
-        request_note=data.get("requestNote", ""), event_id=data.get("eventId"),
-        customer_id=data.get("customerId"), contact_id=data.get("contactId"),
+        module=module,
+        actor=actor_for(request),
+        status=data.get("bookingStatus", BookingStatus.PENDING),
+        contact=data.get("contact"),
+        events=events,
+        single_event=single,
+        portal=portal,
+        title=data.get("title"),
+        request_note=data.get("requestNote", ""),
+        event_id=data.get("eventId"),
+        customer_id=data.get("customerId"),
+        contact_id=data.get("contactId"),
         notification=NotificationInSerializer.spec(data.get("notification")),
-        override_rules=data.get("overrideRules", False), skip_conflicts=data.get("skipConflicts", False),
+        override_rules=data.get("overrideRules", False),
+        skip_conflicts=data.get("skipConflicts", False),
         billing_choices=BookingBilling.from_wire(data),
         visitors=data.get("visitors"),
     )
@@ -142,7 +162,9 @@ class BookingSubmitView(APIView):
     throttle_classes = [PublicSubmitThrottle]
 
     @extend_schema(
-        tags=TAG_BOOKINGS, request=SubmitSerializer, operation_id="bookings_submit",
+        tags=TAG_BOOKINGS,
+        request=SubmitSerializer,
+        operation_id="bookings_submit",
         summary="Submit a booking request (public); with submission false, staff create",
         responses={201: SubmitOut, **error_responses(400, 401, 403, 404, 409, 429)},
     )
@@ -160,15 +182,22 @@ class BookingSubmitView(APIView):
         events, single = SubmitSerializer.events_of(data)
         try:
             result = booking_submit(
-                module=module, portal=portal, contact=data.get("contact"), events=events, single_event=single,
-                title=data.get("title"), request_note=data.get("requestNote", ""), visitors=data.get("visitors"),
+                module=module,
+                portal=portal,
+                contact=data.get("contact"),
+                events=events,
+                single_event=single,
+                title=data.get("title"),
+                request_note=data.get("requestNote", ""),
+                visitors=data.get("visitors"),
                 billing_choices=BookingBilling.from_wire(data),
             )
         except DomainError as exc:
             exc.errors = public_errors(exc.errors)  # never another booking's title or event ids
             raise
-        return Response({"booking": booking_payload(result.booking, staff=False),
-                         "accessToken": result.access_token}, status=201)
+        return Response(
+            {"booking": booking_payload(result.booking, staff=False), "accessToken": result.access_token}, status=201
+        )
 
 
 VALIDATE_DESCRIPTION = """Runs the checks of `POST /bookings/submit` (or, with `submission: false`, of a staff create)
@@ -187,7 +216,9 @@ class BookingValidateView(APIView):
     throttle_classes = [PublicSubmitThrottle]
 
     @extend_schema(
-        tags=TAG_BOOKINGS, request=ValidateSerializer, operation_id="bookings_validate",
+        tags=TAG_BOOKINGS,
+        request=ValidateSerializer,
+        operation_id="bookings_validate",
         summary="Check a booking request without booking (public; staff with submission false)",
         description=VALIDATE_DESCRIPTION,
         responses={200: ValidateOut, **error_responses(400, 401, 403, 404, 429)},
@@ -210,17 +241,24 @@ class BookingValidateView(APIView):
             check_repeat_allowed(module=module, events=events, single_event=single)
             refuse_public_override(events, single_event=single)
         result = booking_preflight(
-            module=module, contact=data.get("contact"), events=events, single_event=single,
-            check_contact="contact" in data, check_rules=not (staff and data["overrideRules"]),
-            skip_conflicts=staff and data["skipConflicts"], title=data.get("title"),
-            request_note=data.get("requestNote"), public=not staff,
+            module=module,
+            contact=data.get("contact"),
+            events=events,
+            single_event=single,
+            check_contact="contact" in data,
+            check_rules=not (staff and data["overrideRules"]),
+            skip_conflicts=staff and data["skipConflicts"],
+            title=data.get("title"),
+            request_note=data.get("requestNote"),
+            public=not staff,
         )
         body = result.as_dict()
         body["price"] = None
         if result.valid:
             try:
-                body["price"] = booking_estimate_payload(module=module, events=events, single_event=single,
-                                                         discount_code=data.get("discountCode"))
+                body["price"] = booking_estimate_payload(
+                    module=module, events=events, single_event=single, discount_code=data.get("discountCode")
+                )
             except DomainError as exc:  # a rate, product or code that cannot be used: reported like the rest
                 body["valid"] = False
                 body["errors"] = [e.as_dict() for e in exc.errors]
@@ -232,7 +270,9 @@ class ChangeRequestSubmitView(APIView):
     throttle_classes = [PublicSubmitThrottle]
 
     @extend_schema(
-        tags=TAG_CHANGES, request=ChangeRequestSubmitSerializer, operation_id="change_requests_submit",
+        tags=TAG_CHANGES,
+        request=ChangeRequestSubmitSerializer,
+        operation_id="change_requests_submit",
         summary="Request a change or a cancellation (booker with accessToken, or staff)",
         responses={200: BookingEnvelope, 201: ChangeRequestEnvelope, **error_responses(400, 403, 404, 409, 429)},
     )
@@ -252,8 +292,12 @@ class ChangeRequestSubmitView(APIView):
         events, _ = ChangeRequestSubmitSerializer.events_of(data)
         try:
             result = change_request_submit(
-                booking_id=booking.pk, actor=actor, cancellation=data["cancellation"], contact=data.get("contact"),
-                events=events, request_note=data.get("requestNote", ""),
+                booking_id=booking.pk,
+                actor=actor,
+                cancellation=data["cancellation"],
+                contact=data.get("contact"),
+                events=events,
+                request_note=data.get("requestNote", ""),
             )
         except DomainError as exc:
             if not actor.is_staff:
@@ -318,8 +362,9 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         # In UTC: years 1 and 9999 with an offset overflow here, and PostgreSQL refuses offsets beyond ±15:59.
         return moment.astimezone(UTC), str(UUID(pk))  # a crafted id must be a 400 here, not a 500 in the query
     except (ValueError, TypeError, OverflowError, json.JSONDecodeError) as exc:
-        raise ValidationFailed(errors=[FieldError("cursor", "INVALID", "Use the nextCursor of a previous page.")]) \
-            from exc
+        raise ValidationFailed(
+            errors=[FieldError("cursor", "INVALID", "Use the nextCursor of a previous page.")]
+        ) from exc
 
 
 LIST_PARAMS = [
@@ -338,9 +383,14 @@ LIST_PARAMS = [
 class BookingListView(APIView):
     filterset_class = BookingFilter
 
-    @extend_schema(tags=TAG_BOOKINGS, operation_id="bookings_list", parameters=LIST_PARAMS, filters=False,
-                   summary="Bookings of your organizations, by id",
-                   responses={200: BookingListOut, **error_responses(400, 401, 403)})
+    @extend_schema(
+        tags=TAG_BOOKINGS,
+        operation_id="bookings_list",
+        parameters=LIST_PARAMS,
+        filters=False,
+        summary="Bookings of your organizations, by id",
+        responses={200: BookingListOut, **error_responses(400, 401, 403)},
+    )
     def get(self, request):
         query = valid(BookingListQuerySerializer, request.query_params)
         filterset = BookingFilter(request.query_params, queryset=scope(Booking.objects.all(), request))
@@ -368,9 +418,13 @@ class BookingListView(APIView):
             body["associatedEvents"] = associated
         return Response(body)
 
-    @extend_schema(tags=TAG_BOOKINGS, operation_id="bookings_create", request=SubmitSerializer,
-                   summary="Create a booking in any status (staff)",
-                   responses={201: BookingWithEventsOut, **error_responses(400, 401, 403, 404, 409)})
+    @extend_schema(
+        tags=TAG_BOOKINGS,
+        operation_id="bookings_create",
+        request=SubmitSerializer,
+        summary="Create a booking in any status (staff)",
+        responses={201: BookingWithEventsOut, **error_responses(400, 401, 403, 404, 409)},
+    )
     def post(self, request):
         data = valid(SubmitSerializer, request.data)
         module, portal = _module_and_portal(data)
@@ -392,16 +446,23 @@ def _booking_for(request, pk) -> Booking:
 
 
 class BookingDetailView(APIView):
-    @extend_schema(tags=TAG_BOOKINGS, operation_id="bookings_retrieve",
-                   responses={200: BookingEnvelope, **error_responses(401, 404)})
+    @extend_schema(
+        tags=TAG_BOOKINGS,
+        operation_id="bookings_retrieve",
+        responses={200: BookingEnvelope, **error_responses(401, 404)},
+    )
     def get(self, request, pk):
         booking = _booking_for(request, pk)
         return _booking_response(booking)
 
-    @extend_schema(tags=TAG_BOOKINGS, operation_id="bookings_partial_update", request=BookingPatchSerializer,
-                   summary="Change the linked customer or contact (nothing else can change)",
-                   parameters=[OpenApiParameter("If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER)],
-                   responses={200: BookingEnvelope, **error_responses(400, 401, 403, 404, 412)})
+    @extend_schema(
+        tags=TAG_BOOKINGS,
+        operation_id="bookings_partial_update",
+        request=BookingPatchSerializer,
+        summary="Change the linked customer or contact (nothing else can change)",
+        parameters=[OpenApiParameter("If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER)],
+        responses={200: BookingEnvelope, **error_responses(400, 401, 403, 404, 412)},
+    )
     def patch(self, request, pk):
         booking = _booking_for(request, pk)
         require_role(request, booking.organization_id, "manage_bookings")
@@ -411,8 +472,9 @@ class BookingDetailView(APIView):
         changes = dict(request.data)
         bad = [key for key in ("customerId", "contactId") if key in changes and not _uuid_or_blank(changes[key])]
         if bad:  # the service would hand them to a UUID lookup, which raises (a 500) on anything else
-            raise ValidationFailed(errors=[FieldError(key, "INVALID", f'{key} must be an id, or "" to clear it.')
-                                           for key in bad])
+            raise ValidationFailed(
+                errors=[FieldError(key, "INVALID", f'{key} must be an id, or "" to clear it.') for key in bad]
+            )
         result = booking_update(booking_id=booking.pk, actor=actor_for(request), changes=changes)
         return _booking_response(result.booking)
 
@@ -429,21 +491,33 @@ class _BookingAction(APIView):
 class BookingApproveView(_BookingAction):
     action_serializer = ApproveSerializer
 
-    @extend_schema(tags=TAG_BOOKINGS, operation_id="bookings_approve", request=ApproveSerializer,
-                   summary="Approve a pending booking; its Events are created or confirmed",
-                   responses={200: BookingWithEventsOut, **error_responses(400, 401, 403, 404, 409)})
+    @extend_schema(
+        tags=TAG_BOOKINGS,
+        operation_id="bookings_approve",
+        request=ApproveSerializer,
+        summary="Approve a pending booking; its Events are created or confirmed",
+        responses={200: BookingWithEventsOut, **error_responses(400, 401, 403, 404, 409)},
+    )
     def post(self, request, pk):
         booking, data = self.prepare(request, pk)
         events, _ = ApproveSerializer.events_of(data)
         kwargs = {k: data[w] for k, w in (("customer_id", "customerId"), ("contact_id", "contactId")) if w in data}
-        changes = {k: data[k] for k in ("discountCode", "doNotUseBookingCredit", "invoiceThisContact", "purchaseOrder")
-                   if k in data}
+        changes = {
+            k: data[k]
+            for k in ("discountCode", "doNotUseBookingCredit", "invoiceThisContact", "purchaseOrder")
+            if k in data
+        }
         result = booking_approve(
-            booking_id=booking.pk, actor=actor_for(request),
-            client_last_updated_at=data["clientBookingLastUpdatedAt"], event_edits=events,
+            booking_id=booking.pk,
+            actor=actor_for(request),
+            client_last_updated_at=data["clientBookingLastUpdatedAt"],
+            event_edits=events,
             notification=NotificationInSerializer.spec(data.get("notification")),
-            override_rules=data["overrideRules"], skip_conflicts=data["skipConflicts"], billing_changes=changes,
-            accept_available_credit=data["acceptAvailableCredit"], **kwargs,
+            override_rules=data["overrideRules"],
+            skip_conflicts=data["skipConflicts"],
+            billing_changes=changes,
+            accept_available_credit=data["acceptAvailableCredit"],
+            **kwargs,
         )
         return _booking_response(result.booking, events=result.events, extra=_skipped(data, result))
 
@@ -451,12 +525,17 @@ class BookingApproveView(_BookingAction):
 class BookingDenyView(_BookingAction):
     action_serializer = DenySerializer
 
-    @extend_schema(tags=TAG_BOOKINGS, operation_id="bookings_deny", request=DenySerializer,
-                   responses={200: BookingEnvelope, **error_responses(400, 401, 403, 404, 409)})
+    @extend_schema(
+        tags=TAG_BOOKINGS,
+        operation_id="bookings_deny",
+        request=DenySerializer,
+        responses={200: BookingEnvelope, **error_responses(400, 401, 403, 404, 409)},
+    )
     def post(self, request, pk):
         booking, data = self.prepare(request, pk)
         result = booking_deny(
-            booking_id=booking.pk, actor=actor_for(request),
+            booking_id=booking.pk,
+            actor=actor_for(request),
             client_last_updated_at=data["clientBookingLastUpdatedAt"],
             notification=NotificationInSerializer.spec(data.get("notification")),
         )
@@ -466,13 +545,19 @@ class BookingDenyView(_BookingAction):
 class BookingCancelView(_BookingAction):
     action_serializer = CancelSerializer
 
-    @extend_schema(tags=TAG_BOOKINGS, operation_id="bookings_cancel", request=CancelSerializer,
-                   summary="Cancel an approved booking; its Events are canceled (0) or deleted (1)",
-                   responses={200: BookingWithEventsOut, **error_responses(400, 401, 403, 404, 409)})
+    @extend_schema(
+        tags=TAG_BOOKINGS,
+        operation_id="bookings_cancel",
+        request=CancelSerializer,
+        summary="Cancel an approved booking; its Events are canceled (0) or deleted (1)",
+        responses={200: BookingWithEventsOut, **error_responses(400, 401, 403, 404, 409)},
+    )
     def post(self, request, pk):
         booking, data = self.prepare(request, pk)
         result = booking_cancel(
-            booking_id=booking.pk, actor=actor_for(request), event_procedure=data["eventProcedure"],
+            booking_id=booking.pk,
+            actor=actor_for(request),
+            event_procedure=data["eventProcedure"],
             notification=NotificationInSerializer.spec(data.get("notification")),
         )
         return _booking_response(result.booking, events=result.events)
@@ -483,9 +568,12 @@ def _change_requests(request):
 
 
 class ChangeRequestListView(APIView):
-    @extend_schema(tags=TAG_CHANGES, operation_id="change_requests_list",
-                   summary="Open change requests of your organizations",
-                   responses={200: ChangeRequestListOut, **error_responses(401, 403)})
+    @extend_schema(
+        tags=TAG_CHANGES,
+        operation_id="change_requests_list",
+        summary="Open change requests of your organizations",
+        responses={200: ChangeRequestListOut, **error_responses(401, 403)},
+    )
     def get(self, request):
         return Response({"changeRequests": change_requests_payload(_change_requests(request))})
 
@@ -496,37 +584,55 @@ def _change_request_for(request, pk) -> BookingChangeRequest:
 
 
 class ChangeRequestDetailView(APIView):
-    @extend_schema(tags=TAG_CHANGES, operation_id="change_requests_retrieve",
-                   responses={200: ChangeRequestEnvelope, **error_responses(401, 404)})
+    @extend_schema(
+        tags=TAG_CHANGES,
+        operation_id="change_requests_retrieve",
+        responses={200: ChangeRequestEnvelope, **error_responses(401, 404)},
+    )
     def get(self, request, pk):
         change_request = get_scoped(BookingChangeRequest.open.all(), request, pk, "booking__organization")
-        return Response({"changeRequest": change_requests_payload(
-            BookingChangeRequest.objects.filter(pk=change_request.pk))[0]})
+        return Response(
+            {"changeRequest": change_requests_payload(BookingChangeRequest.objects.filter(pk=change_request.pk))[0]}
+        )
 
 
 class ChangeRequestApproveView(APIView):
-    @extend_schema(tags=TAG_CHANGES, operation_id="change_requests_approve", request=ChangeRequestApproveSerializer,
-                   responses={200: BookingWithEventsOut, **error_responses(400, 401, 403, 404, 409)})
+    @extend_schema(
+        tags=TAG_CHANGES,
+        operation_id="change_requests_approve",
+        request=ChangeRequestApproveSerializer,
+        responses={200: BookingWithEventsOut, **error_responses(400, 401, 403, 404, 409)},
+    )
     def post(self, request, pk):
         change_request = _change_request_for(request, pk)
         require_role(request, change_request.booking.organization_id, "manage_bookings")
         data = valid(ChangeRequestApproveSerializer, request.data)
         events, _ = ChangeRequestApproveSerializer.events_of(data)
         result = change_request_approve(
-            change_request_id=change_request.pk, actor=actor_for(request), event_edits=events,
+            change_request_id=change_request.pk,
+            actor=actor_for(request),
+            event_edits=events,
             notification=NotificationInSerializer.spec(data.get("notification")),
-            event_procedure=data["eventProcedure"], override_rules=data["overrideRules"],
+            event_procedure=data["eventProcedure"],
+            override_rules=data["overrideRules"],
         )
         return _booking_response(result.booking, events=result.events)
 
 
 class ChangeRequestDenyView(APIView):
-    @extend_schema(tags=TAG_CHANGES, operation_id="change_requests_deny", request=ChangeRequestDenySerializer,
-                   responses={204: OpenApiResponse(description="Denied."), **error_responses(400, 401, 403, 404, 409)})
+    @extend_schema(
+        tags=TAG_CHANGES,
+        operation_id="change_requests_deny",
+        request=ChangeRequestDenySerializer,
+        responses={204: OpenApiResponse(description="Denied."), **error_responses(400, 401, 403, 404, 409)},
+    )
     def post(self, request, pk):
         change_request = _change_request_for(request, pk)
         require_role(request, change_request.booking.organization_id, "manage_bookings")
         data = valid(ChangeRequestDenySerializer, request.data)
-        change_request_deny(change_request_id=change_request.pk, actor=actor_for(request),
-                            notification=NotificationInSerializer.spec(data.get("notification")))
+        change_request_deny(
+            change_request_id=change_request.pk,
+            actor=actor_for(request),
+            notification=NotificationInSerializer.spec(data.get("notification")),
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)

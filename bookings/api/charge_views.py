@@ -46,8 +46,9 @@ class ChargeOutSerializer(serializers.Serializer):
     description = serializers.CharField(allow_blank=True)
     amount = serializers.CharField(help_text="Decimal string: what is left to pay after credit.")
     currency = serializers.CharField()
-    status = serializers.ChoiceField(choices=ChargeStatus.choices,
-                                     help_text="0 NOT_CHARGED, 1 CHARGED, 2 INVOICED, 3 REVERTED")
+    status = serializers.ChoiceField(
+        choices=ChargeStatus.choices, help_text="0 NOT_CHARGED, 1 CHARGED, 2 INVOICED, 3 REVERTED"
+    )
     purchaseOrder = serializers.CharField(allow_blank=True)
     date = serializers.DateTimeField(help_text="The event's start (the charge's own date when its time is gone).")
     eventStart = serializers.DateTimeField(allow_null=True)
@@ -71,8 +72,9 @@ class ChargeEnvelope(serializers.Serializer):
 
 class ChargeFilter(StrictFilterSet):
     orgId = django_filters.UUIDFilter(field_name="organization_id")
-    status = django_filters.TypedChoiceFilter(choices=ChargeStatus.choices, coerce=int,
-                                              help_text="0 NOT_CHARGED, 1 CHARGED, 2 INVOICED, 3 REVERTED")
+    status = django_filters.TypedChoiceFilter(
+        choices=ChargeStatus.choices, coerce=int, help_text="0 NOT_CHARGED, 1 CHARGED, 2 INVOICED, 3 REVERTED"
+    )
     customerId = django_filters.UUIDFilter(field_name="customer_id")
     contactId = django_filters.UUIDFilter(field_name="contact_id")
     bookingId = django_filters.UUIDFilter(field_name="booking_id")
@@ -103,17 +105,29 @@ def _filtered(request):
 def charge_payload(row: dict) -> dict:
     c = row["charge"]
     return {
-        "id": str(c.pk), "orgId": str(c.organization_id), "bookingId": str(c.booking_id),
+        "id": str(c.pk),
+        "orgId": str(c.organization_id),
+        "bookingId": str(c.booking_id),
         "bookingTitle": c.booking.title,
         "bookingEventId": str(c.booking_event_id) if c.booking_event_id else None,
         "eventId": str(c.event_id) if c.event_id else None,
         "customerId": str(c.customer_id) if c.customer_id else None,
         "contactId": str(c.contact_id) if c.contact_id else None,
-        "description": c.description, "amount": str(round_money(c.amount, c.currency)),
-        "currency": c.currency, "status": c.status, "purchaseOrder": c.purchase_order, "date": iso(row["date"]),
-        "eventStart": iso(row["eventStart"]), "eventEnd": iso(row["eventEnd"]), "resources": row["resources"],
-        "rate": row["rate"], "createdAt": iso(c.created_at), "chargedAt": iso(c.charged_at),
-        "invoicedAt": iso(c.invoiced_at), "revertedAt": iso(c.reverted_at), "lastUpdatedAt": iso(c.updated_at),
+        "description": c.description,
+        "amount": str(round_money(c.amount, c.currency)),
+        "currency": c.currency,
+        "status": c.status,
+        "purchaseOrder": c.purchase_order,
+        "date": iso(row["date"]),
+        "eventStart": iso(row["eventStart"]),
+        "eventEnd": iso(row["eventEnd"]),
+        "resources": row["resources"],
+        "rate": row["rate"],
+        "createdAt": iso(c.created_at),
+        "chargedAt": iso(c.charged_at),
+        "invoicedAt": iso(c.invoiced_at),
+        "revertedAt": iso(c.reverted_at),
+        "lastUpdatedAt": iso(c.updated_at),
     }
 
 
@@ -131,19 +145,30 @@ FILTER_PARAMS = [
 class ChargeListView(APIView):
     filterset_class = ChargeFilter
 
-    @extend_schema(tags=TAG, operation_id="charges_list", parameters=FILTER_PARAMS, filters=False,
-                   summary="Charges of your organizations, oldest first",
-                   responses={200: ChargeListOut, **error_responses(400, 401)})
+    @extend_schema(
+        tags=TAG,
+        operation_id="charges_list",
+        parameters=FILTER_PARAMS,
+        filters=False,
+        summary="Charges of your organizations, oldest first",
+        responses={200: ChargeListOut, **error_responses(400, 401)},
+    )
     def get(self, request):
         return Response({"charges": [charge_payload(row) for row in charges_rows(_filtered(request))]})
 
 
 class ChargeCsvView(APIView):
-    @extend_schema(tags=TAG, operation_id="charges_csv", parameters=FILTER_PARAMS, filters=False,
-                   summary="The charges as CSV, for accounting",
-                   description="One line per charge, with the columns: " + ", ".join(CSV_COLUMNS)
-                               + ". Amounts have the currency's decimal places; times are the venue's local time.",
-                   responses={(200, "text/csv"): OpenApiTypes.STR, **error_responses(400, 401)})
+    @extend_schema(
+        tags=TAG,
+        operation_id="charges_csv",
+        parameters=FILTER_PARAMS,
+        filters=False,
+        summary="The charges as CSV, for accounting",
+        description="One line per charge, with the columns: "
+        + ", ".join(CSV_COLUMNS)
+        + ". Amounts have the currency's decimal places; times are the venue's local time.",
+        responses={(200, "text/csv"): OpenApiTypes.STR, **error_responses(400, 401)},
+    )
     def get(self, request):
         response = HttpResponse(charges_csv(_filtered(request)), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="charges.csv"'
@@ -162,21 +187,36 @@ ACTION_RESPONSES = {200: ChargeEnvelope, **error_responses(401, 403, 404, 409)}
 
 
 class ChargeChargeView(APIView):
-    @extend_schema(tags=TAG, operation_id="charges_charge", request=None, responses=ACTION_RESPONSES,
-                   summary="Mark a charge charged (manager): NOT_CHARGED → CHARGED; else 409 INVALID_TRANSITION")
+    @extend_schema(
+        tags=TAG,
+        operation_id="charges_charge",
+        request=None,
+        responses=ACTION_RESPONSES,
+        summary="Mark a charge charged (manager): NOT_CHARGED → CHARGED; else 409 INVALID_TRANSITION",
+    )
     def post(self, request, pk):
         return _move(request, pk, charge_mark_charged)
 
 
 class ChargeInvoiceView(APIView):
-    @extend_schema(tags=TAG, operation_id="charges_invoice", request=None, responses=ACTION_RESPONSES,
-                   summary="Mark a charge invoiced (manager): NOT_CHARGED or CHARGED → INVOICED (final)")
+    @extend_schema(
+        tags=TAG,
+        operation_id="charges_invoice",
+        request=None,
+        responses=ACTION_RESPONSES,
+        summary="Mark a charge invoiced (manager): NOT_CHARGED or CHARGED → INVOICED (final)",
+    )
     def post(self, request, pk):
         return _move(request, pk, charge_mark_invoiced)
 
 
 class ChargeRevertView(APIView):
-    @extend_schema(tags=TAG, operation_id="charges_revert", request=None, responses=ACTION_RESPONSES,
-                   summary="Revert a charge (manager): NOT_CHARGED or CHARGED → REVERTED (final)")
+    @extend_schema(
+        tags=TAG,
+        operation_id="charges_revert",
+        request=None,
+        responses=ACTION_RESPONSES,
+        summary="Revert a charge (manager): NOT_CHARGED or CHARGED → REVERTED (final)",
+    )
     def post(self, request, pk):
         return _move(request, pk, charge_revert)

@@ -67,53 +67,85 @@ class PortalStatusField(serializers.ChoiceField):
 
 
 class FormFieldSerializer(serializers.Serializer):
-    id = serializers.UUIDField(required=False, help_text="Assigned by the server. Leave out to create a field; "
-                                                         "give it to update that field.")
+    id = serializers.UUIDField(
+        required=False, help_text="Assigned by the server. Leave out to create a field; give it to update that field."
+    )
     # `label` and `required` are wire names here, not Field's attributes of the same names (stubs: a clash).
     label = PlainTextField(max_length=200, required=False, help_text="Required for a new field.")  # type: ignore[assignment]
     type = serializers.ChoiceField(choices=FieldType.choices, required=False, help_text="Default: text.")
     required = serializers.BooleanField(required=False)  # type: ignore[assignment]
     helpText = PlainTextField(source="help_text", max_length=500, allow_blank=True, required=False)
-    options = serializers.ListField(child=PlainTextField(max_length=200), max_length=200, required=False,
-                                    help_text="The choices of a select or multiselect field (at least one).")
-    min = NumberField(source="min_value", allow_null=True, required=False,
-                      help_text="Numbers: the smallest value. Text: the shortest length.")
-    max = NumberField(source="max_value", allow_null=True, required=False,
-                      help_text="Numbers: the largest value. Text: the longest length. Not below min.")
-    order = serializers.IntegerField(min_value=0, max_value=MAX_INT32, required=False,
-                                     help_text="Default: the field's position in the list.")
+    options = serializers.ListField(
+        child=PlainTextField(max_length=200),
+        max_length=200,
+        required=False,
+        help_text="The choices of a select or multiselect field (at least one).",
+    )
+    min = NumberField(
+        source="min_value",
+        allow_null=True,
+        required=False,
+        help_text="Numbers: the smallest value. Text: the shortest length.",
+    )
+    max = NumberField(
+        source="max_value",
+        allow_null=True,
+        required=False,
+        help_text="Numbers: the largest value. Text: the longest length. Not below min.",
+    )
+    order = serializers.IntegerField(
+        min_value=0, max_value=MAX_INT32, required=False, help_text="Default: the field's position in the list."
+    )
 
 
 class ModuleAboutSerializer(serializers.Serializer):
     title = PlainTextField(source="about_title", max_length=200, allow_blank=True, required=False)
-    description = serializers.CharField(source="about_description", max_length=MAX_HTML, allow_blank=True,
-                                        required=False, help_text="Basic HTML; sanitized.")
+    description = serializers.CharField(
+        source="about_description",
+        max_length=MAX_HTML,
+        allow_blank=True,
+        required=False,
+        help_text="Basic HTML; sanitized.",
+    )
 
 
 class ModuleCalendarSerializer(serializers.Serializer):
     daysShown = serializers.IntegerField(source="calendar_days_shown", min_value=1, max_value=366, required=False)
-    showRequested = serializers.BooleanField(source="calendar_show_requested", required=False,
-                                             help_text='Show pending requests as "Requested" (else as booked).')
+    showRequested = serializers.BooleanField(
+        source="calendar_show_requested",
+        required=False,
+        help_text='Show pending requests as "Requested" (else as booked).',
+    )
 
 
 class ModuleConfigSerializer(serializers.Serializer):
-    holdPendingSlots = serializers.BooleanField(source="hold_pending_slots", required=False,
-                                                help_text="Pending requests hold their slots (TENTATIVE events).")
+    holdPendingSlots = serializers.BooleanField(
+        source="hold_pending_slots", required=False, help_text="Pending requests hold their slots (TENTATIVE events)."
+    )
     allowChangeRequests = serializers.BooleanField(source="allow_change_requests", required=False)
     allowCancellation = serializers.BooleanField(source="allow_cancellation", required=False)
-    terms = serializers.CharField(max_length=MAX_HTML, allow_blank=True, required=False,
-                                  help_text="Terms and conditions (basic HTML; sanitized).")
-    maxOccurrences = serializers.IntegerField(source="max_occurrences", min_value=1, max_value=MAX_OCCURRENCES_LIMIT,
-                                              required=False,
-                                              help_text="The most occurrences one repeated request may have.")
+    terms = serializers.CharField(
+        max_length=MAX_HTML, allow_blank=True, required=False, help_text="Terms and conditions (basic HTML; sanitized)."
+    )
+    maxOccurrences = serializers.IntegerField(
+        source="max_occurrences",
+        min_value=1,
+        max_value=MAX_OCCURRENCES_LIMIT,
+        required=False,
+        help_text="The most occurrences one repeated request may have.",
+    )
     allowRepeatRequests = serializers.BooleanField(
-        source="allow_repeat_requests", required=False,
-        help_text="Bookers may send `repeat` on the public submit and validate (staff always may).")
+        source="allow_repeat_requests",
+        required=False,
+        help_text="Bookers may send `repeat` on the public submit and validate (staff always may).",
+    )
     autoApprove = serializers.BooleanField(
-        source="auto_approve", required=False,
+        source="auto_approve",
+        required=False,
         help_text="Instant confirmation: a public request whose resources all have requiresApproval false, and "
-                  "that passes every rule, is approved at once (CONFIRMED events, approval email). A request with "
-                  "any resource that requires approval stays pending.")
+        "that passes every rule, is approved at once (CONFIRMED events, approval email). A request with "
+        "any resource that requires approval stays pending.",
+    )
 
 
 class BookingFormSerializer(serializers.Serializer):
@@ -121,10 +153,8 @@ class BookingFormSerializer(serializers.Serializer):
     without `id` are created, with `id` updated, and active fields left out are archived."""
 
     # many=True hands max_length to the ListSerializer (the stubs know only the child's arguments).
-    contactFields = FormFieldSerializer(source="contact_fields", many=True, required=False,
-                                        max_length=MAX_FIELDS)  # type: ignore[call-arg]
-    eventFields = FormFieldSerializer(source="event_fields", many=True, required=False,
-                                      max_length=MAX_FIELDS)  # type: ignore[call-arg]
+    contactFields = FormFieldSerializer(source="contact_fields", many=True, required=False, max_length=MAX_FIELDS)  # type: ignore[call-arg]
+    eventFields = FormFieldSerializer(source="event_fields", many=True, required=False, max_length=MAX_FIELDS)  # type: ignore[call-arg]
 
     def to_representation(self, module):
         fields = active_form_fields(module)
@@ -140,11 +170,17 @@ class BookingModuleSerializer(serializers.Serializer):
     id = serializers.UUIDField(read_only=True)
     orgId = serializers.UUIDField(source="organization_id")
     name = PlainTextField(max_length=200)
-    slug = serializers.SlugField(max_length=80, required=False,
-                                 help_text="Unique in the organization; derived from the name when left out.")
-    adminUserId = serializers.IntegerField(source="admin_user_id", min_value=1, max_value=MAX_INT32,
-                                           allow_null=True, required=False,
-                                           help_text="A member of the organization; receives new requests.")
+    slug = serializers.SlugField(
+        max_length=80, required=False, help_text="Unique in the organization; derived from the name when left out."
+    )
+    adminUserId = serializers.IntegerField(
+        source="admin_user_id",
+        min_value=1,
+        max_value=MAX_INT32,
+        allow_null=True,
+        required=False,
+        help_text="A member of the organization; receives new requests.",
+    )
     portalIds = IdListField(source="portals", required=False, help_text="Portals of the same organization.")
     resourceIds = IdListField(source="resources", required=False, help_text="Resources of the same organization.")
     about = ModuleAboutSerializer(source="*", required=False)
@@ -169,14 +205,20 @@ class PortalSerializer(serializers.Serializer):
     id = serializers.UUIDField(read_only=True)
     orgId = serializers.UUIDField(source="organization_id")
     name = PlainTextField(max_length=200)
-    slug = serializers.SlugField(max_length=80, required=False,
-                                 help_text="Unique; 6 random characters when left out.")
-    description = serializers.CharField(max_length=MAX_HTML, allow_blank=True, required=False,
-                                        help_text="Basic HTML; sanitized.")
+    slug = serializers.SlugField(max_length=80, required=False, help_text="Unique; 6 random characters when left out.")
+    description = serializers.CharField(
+        max_length=MAX_HTML, allow_blank=True, required=False, help_text="Basic HTML; sanitized."
+    )
     status = PortalStatusField(required=False, help_text="0 LIVE, 1 DRAFT (default; invisible to the public).")
-    password = serializers.CharField(write_only=True, required=False, allow_blank=True, allow_null=True,
-                                     max_length=128, trim_whitespace=False,
-                                     help_text='Write only; stored hashed. "" or null opens the portal.')
+    password = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        max_length=128,
+        trim_whitespace=False,
+        help_text='Write only; stored hashed. "" or null opens the portal.',
+    )
     hasPassword = serializers.SerializerMethodField()
     moduleIds = IdListField(source="modules", read_only=True)
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
@@ -212,11 +254,16 @@ class CustomerUpdateSerializer(CustomerSerializer):
 class ContactSerializer(serializers.Serializer):
     id = serializers.UUIDField(read_only=True)
     orgId = serializers.UUIDField(source="organization_id")
-    customerId = serializers.UUIDField(source="customer_id", allow_null=True, required=False,
-                                       help_text="A customer of the same organization; null unlinks.")
+    customerId = serializers.UUIDField(
+        source="customer_id",
+        allow_null=True,
+        required=False,
+        help_text="A customer of the same organization; null unlinks.",
+    )
     name = PlainTextField(max_length=200)
-    email = serializers.EmailField(max_length=254, allow_blank=True, required=False,
-                                   help_text="Unique in the organization, whatever its case.")
+    email = serializers.EmailField(
+        max_length=254, allow_blank=True, required=False, help_text="Unique in the organization, whatever its case."
+    )
     phone = PlainTextField(max_length=50, allow_blank=True, required=False)
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     lastUpdatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
@@ -240,13 +287,15 @@ class PublicConfigSerializer(serializers.Serializer):
     allowChangeRequests = serializers.BooleanField(source="allow_change_requests")
     allowCancellation = serializers.BooleanField(source="allow_cancellation")
     terms = serializers.CharField()
-    maxOccurrences = serializers.IntegerField(source="max_occurrences",
-                                              help_text="The most occurrences one repeated request may have.")
-    allowRepeatRequests = serializers.BooleanField(source="allow_repeat_requests",
-                                                   help_text="The form accepts `repeat` on its events.")
-    autoApprove = serializers.BooleanField(source="auto_approve",
-                                           help_text="Requests for resources that do not require approval are "
-                                                     "confirmed at once.")
+    maxOccurrences = serializers.IntegerField(
+        source="max_occurrences", help_text="The most occurrences one repeated request may have."
+    )
+    allowRepeatRequests = serializers.BooleanField(
+        source="allow_repeat_requests", help_text="The form accepts `repeat` on its events."
+    )
+    autoApprove = serializers.BooleanField(
+        source="auto_approve", help_text="Requests for resources that do not require approval are confirmed at once."
+    )
 
 
 class PublicUnitSerializer(serializers.Serializer):
@@ -261,8 +310,9 @@ class PublicResourceSerializer(serializers.Serializer):
     description = serializers.CharField(help_text="Sanitized HTML.")
     capacity = serializers.IntegerField()
     timezone = serializers.SerializerMethodField(help_text="The venue's IANA time zone (rules apply in it).")
-    units = PublicUnitSerializer(source="active_units", many=True,
-                                 help_text="Units (desks, seats) a request may name as `unitId`; none: any.")
+    units = PublicUnitSerializer(
+        source="active_units", many=True, help_text="Units (desks, seats) a request may name as `unitId`; none: any."
+    )
 
     def get_timezone(self, resource) -> str:
         return resource.venue.tz.key
@@ -294,11 +344,13 @@ class AvailabilityQuerySerializer(serializers.Serializer):
 
     def validate(self, attrs):
         if attrs["end"] <= attrs["start"]:
-            raise serializers.ValidationError({"end": serializers.ErrorDetail("end must be after start.",
-                                                                              code="END_BEFORE_START")})
+            raise serializers.ValidationError(
+                {"end": serializers.ErrorDetail("end must be after start.", code="END_BEFORE_START")}
+            )
         if attrs["end"] - attrs["start"] > MAX_WINDOW:
-            raise serializers.ValidationError({"end": serializers.ErrorDetail(
-                "The window can be at most 62 days long.", code="WINDOW_TOO_LONG")})
+            raise serializers.ValidationError(
+                {"end": serializers.ErrorDetail("The window can be at most 62 days long.", code="WINDOW_TOO_LONG")}
+            )
         return attrs
 
 
@@ -306,11 +358,11 @@ class BusyBlockSerializer(serializers.Serializer):
     resourceId = serializers.UUIDField()
     start = serializers.DateTimeField()
     end = serializers.DateTimeField(help_text="Includes the resource's buffer after a booking.")
-    status = serializers.ChoiceField(choices=["BOOKED", "REQUESTED"],
-                                     help_text="REQUESTED: held by a pending request (when the module shows those).")
+    status = serializers.ChoiceField(
+        choices=["BOOKED", "REQUESTED"], help_text="REQUESTED: held by a pending request (when the module shows those)."
+    )
 
 
 class PublicAvailabilitySerializer(serializers.Serializer):
     bookingModuleId = serializers.UUIDField()
     busy = BusyBlockSerializer(many=True)
-

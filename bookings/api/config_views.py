@@ -39,11 +39,19 @@ from .config_serializers import (
 UUID_REGEX = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
 IF_MATCH = OpenApiParameter(
-    "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
     description="The ETag you read; if the object changed since, the write is refused with 412.",
 )
-ETAG = OpenApiParameter("ETag", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200, 201],
-                        description="The object's version, for If-Match.")
+ETAG = OpenApiParameter(
+    "ETag",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    response=[200, 201],
+    description="The object's version, for If-Match.",
+)
 
 
 def _indexed(detail):
@@ -65,21 +73,50 @@ def _valid(serializer_class, data, **kwargs) -> dict:
     return dict(serializer.validated_data)
 
 
-def crud_schema(tag: str, noun: str, out, create_in, update_in, *, delete_errors: tuple[int, ...] = (),
-                list_parameters: tuple[OpenApiParameter, ...] = ()):
+def crud_schema(
+    tag: str,
+    noun: str,
+    out,
+    create_in,
+    update_in,
+    *,
+    delete_errors: tuple[int, ...] = (),
+    list_parameters: tuple[OpenApiParameter, ...] = (),
+):
     """The documentation of list/retrieve/create/partial_update/destroy, every error status included."""
     return extend_schema_view(
-        list=extend_schema(tags=[tag], summary=f"List {noun}s (filter with orgId)", parameters=list(list_parameters),
-                           responses={200: out(many=True), **error_responses(400, 401, 403)}),
-        retrieve=extend_schema(tags=[tag], summary=f"Get a {noun}", parameters=[ETAG],
-                               responses={200: out, **error_responses(401, 403, 404)}),
-        create=extend_schema(tags=[tag], summary=f"Create a {noun}", request=create_in, parameters=[ETAG],
-                             responses={201: out, **error_responses(400, 401, 403, 404)}),
-        partial_update=extend_schema(tags=[tag], summary=f"Change a {noun}", request=update_in,
-                                     parameters=[IF_MATCH, ETAG],
-                                     responses={200: out, **error_responses(400, 401, 403, 404, 412)}),
-        destroy=extend_schema(tags=[tag], summary=f"Delete a {noun}", parameters=[IF_MATCH],
-                              responses={204: None, **error_responses(401, 403, 404, *delete_errors, 412)}),
+        list=extend_schema(
+            tags=[tag],
+            summary=f"List {noun}s (filter with orgId)",
+            parameters=list(list_parameters),
+            responses={200: out(many=True), **error_responses(400, 401, 403)},
+        ),
+        retrieve=extend_schema(
+            tags=[tag],
+            summary=f"Get a {noun}",
+            parameters=[ETAG],
+            responses={200: out, **error_responses(401, 403, 404)},
+        ),
+        create=extend_schema(
+            tags=[tag],
+            summary=f"Create a {noun}",
+            request=create_in,
+            parameters=[ETAG],
+            responses={201: out, **error_responses(400, 401, 403, 404)},
+        ),
+        partial_update=extend_schema(
+            tags=[tag],
+            summary=f"Change a {noun}",
+            request=update_in,
+            parameters=[IF_MATCH, ETAG],
+            responses={200: out, **error_responses(400, 401, 403, 404, 412)},
+        ),
+        destroy=extend_schema(
+            tags=[tag],
+            summary=f"Delete a {noun}",
+            parameters=[IF_MATCH],
+            responses={204: None, **error_responses(401, 403, 404, *delete_errors, 412)},
+        ),
     )
 
 
@@ -159,8 +196,9 @@ class BookingModuleFilter(OrgFilter):
 
 
 class PortalFilter(OrgFilter):
-    status = django_filters.TypedChoiceFilter(choices=[(0, "LIVE"), (1, "DRAFT")], coerce=int,
-                                              method="filter_status", help_text="0 LIVE, 1 DRAFT.")
+    status = django_filters.TypedChoiceFilter(
+        choices=[(0, "LIVE"), (1, "DRAFT")], coerce=int, method="filter_status", help_text="0 LIVE, 1 DRAFT."
+    )
 
     class Meta:
         model = Portal
@@ -188,8 +226,14 @@ class ContactFilter(OrgFilter):
 # --- viewsets ---------------------------------------------------------------------------------------
 
 
-@crud_schema("booking modules", "booking module", BookingModuleSerializer, BookingModuleSerializer,
-             BookingModuleUpdateSerializer, delete_errors=(409,))
+@crud_schema(
+    "booking modules",
+    "booking module",
+    BookingModuleSerializer,
+    BookingModuleSerializer,
+    BookingModuleUpdateSerializer,
+    delete_errors=(409,),
+)
 class BookingModuleViewSet(ConfigViewSet):
     """A module's `bookingForm` sections, when written, are whole: fields without `id` are created, with
     `id` updated, active fields left out archived (kept, so old answers keep their meaning). Deleting a
@@ -213,8 +257,14 @@ class BookingModuleViewSet(ConfigViewSet):
         services.module_delete(module_id=obj.pk)
 
 
-@crud_schema("portals", "portal", PortalSerializer, PortalSerializer, PortalUpdateSerializer, list_parameters=(
-    OpenApiParameter("status", OpenApiTypes.INT, enum=[0, 1], description="0 LIVE, 1 DRAFT."),))
+@crud_schema(
+    "portals",
+    "portal",
+    PortalSerializer,
+    PortalSerializer,
+    PortalUpdateSerializer,
+    list_parameters=(OpenApiParameter("status", OpenApiTypes.INT, enum=[0, 1], description="0 LIVE, 1 DRAFT."),),
+)
 class PortalViewSet(ConfigViewSet):
     """Where modules are published: a DRAFT portal is invisible to the public. The password is write-only
     (stored hashed); `hasPassword` tells whether one is set."""
@@ -283,12 +333,16 @@ class ContactViewSet(ConfigViewSet):
 
 @extend_schema_view(
     retrieve=extend_schema(
-        tags=["public"], summary="A published booking form (anyone)", auth=[],
+        tags=["public"],
+        summary="A published booking form (anyone)",
+        auth=[],
         description="Only modules on at least one LIVE portal; nothing private (no admin, no internal notes).",
         responses={200: PublicBookingModuleSerializer, **error_responses(404)},
     ),
     availability=extend_schema(
-        tags=["public"], summary="When a published form's resources are taken (anyone)", auth=[],
+        tags=["public"],
+        summary="When a published form's resources are taken (anyone)",
+        auth=[],
         description="Busy blocks only: never titles, event ids or names. The window is at most 62 days.",
         parameters=[AvailabilityQuerySerializer],
         responses={200: PublicAvailabilitySerializer, **error_responses(400, 404)},

@@ -43,7 +43,11 @@ def snapshot(booking: Booking, booking_events: Sequence[BookingEvent]) -> dict[s
 
 
 def log_write(
-    booking: Booking, actor: Actor, action: BookingLogAction, before: dict[str, Any], after: dict[str, Any],
+    booking: Booking,
+    actor: Actor,
+    action: BookingLogAction,
+    before: dict[str, Any],
+    after: dict[str, Any],
     note: str = "",
 ) -> BookingLog:
     changed = [k for k in after.keys() | before.keys() if before.get(k) != after.get(k)]
@@ -87,8 +91,7 @@ def booking_emit(booking: Booking, event_type: str, change_request: BookingChang
     def payload() -> dict[str, Any]:
         data: dict[str, Any] = {"booking": booking_payload(booking, staff=True)}
         if change_request is not None:
-            [data["changeRequest"]] = change_requests_payload(
-                BookingChangeRequest.objects.filter(pk=change_request.pk))
+            [data["changeRequest"]] = change_requests_payload(BookingChangeRequest.objects.filter(pk=change_request.pk))
         return data
 
     webhook_emit(organization=booking.organization_id, event_type=event_type, payload=payload)

@@ -94,9 +94,18 @@ def change_request_submit(
         if not cancellation and not contact and not events:
             raise ValidationFailed(errors=[FieldError("", "NO_CHANGES", "Say what should change.")])
         contact, events = _added_to_open_request(booking, contact, events, cancellation)
-        clean = None if cancellation else merge_and_validate(
-            booking, booking_events, contact_changes=contact, event_changes=events,
-            only_moved_rules=booking.status == BookingStatus.APPROVED, now=now)
+        clean = (
+            None
+            if cancellation
+            else merge_and_validate(
+                booking,
+                booking_events,
+                contact_changes=contact,
+                event_changes=events,
+                only_moved_rules=booking.status == BookingStatus.APPROVED,
+                now=now,
+            )
+        )
 
         if booking.status == BookingStatus.PENDING:
             assert clean is not None
@@ -143,15 +152,24 @@ def _added_to_open_request(
 
 
 def _apply_to_pending(
-    booking: Booking, booking_events: list[BookingEvent], clean: CleanSubmission, actor: Actor,
-    before: dict[str, Any], note: str, *, now: datetime | None,
+    booking: Booking,
+    booking_events: list[BookingEvent],
+    clean: CleanSubmission,
+    actor: Actor,
+    before: dict[str, Any],
+    note: str,
+    *,
+    now: datetime | None,
 ) -> BookingResult:
     """A pending booking's change is applied at once: its holds move (or the new times are only checked
     for conflicts), the estimate is computed again and the module's admin is told."""
     if booking.module.hold_pending_slots or any(be.event_id for be in booking_events):
         # Existing holds move with the request (even if the module stopped holding since).
-        held = events_save(organization=booking.organization, specs=event_specs(clean.events, booking_events),
-                           status=EventStatus.TENTATIVE)
+        held = events_save(
+            organization=booking.organization,
+            specs=event_specs(clean.events, booking_events),
+            status=EventStatus.TENTATIVE,
+        )
     else:
         hold_or_check(booking.module, [], clean)
         held = []
@@ -168,8 +186,13 @@ def _apply_to_pending(
 
 
 def _record_request(
-    booking: Booking, booking_events: list[BookingEvent], clean: CleanSubmission | None,
-    events: Sequence[dict[str, Any]] | None, actor: Actor, cancellation: bool, note: str,
+    booking: Booking,
+    booking_events: list[BookingEvent],
+    clean: CleanSubmission | None,
+    events: Sequence[dict[str, Any]] | None,
+    actor: Actor,
+    cancellation: bool,
+    note: str,
 ) -> BookingChangeRequest:
     """An approved booking's change or cancellation request, for staff to decide: only what differs from
     the booking now (a series change kept as it was asked), replacing any open request."""
@@ -181,11 +204,20 @@ def _record_request(
         raise ValidationFailed(errors=[FieldError("", "NO_CHANGES", "The request asks for nothing new.")])
     withdraw_open_change_requests(booking, ChangeRequestDecision.SUPERSEDED, actor)
     change_request = BookingChangeRequest.objects.create(
-        booking=booking, cancellation=cancellation, contact_changes=contact_changes,
-        event_changes=event_changes, request_note=note,
+        booking=booking,
+        cancellation=cancellation,
+        contact_changes=contact_changes,
+        event_changes=event_changes,
+        request_note=note,
     )
-    log_write(booking, actor, BookingLogAction.CHANGE_REQUESTED, {},
-              {"changeRequestId": str(change_request.pk), "cancellation": cancellation}, note=note)
+    log_write(
+        booking,
+        actor,
+        BookingLogAction.CHANGE_REQUESTED,
+        {},
+        {"changeRequestId": str(change_request.pk), "cancellation": cancellation},
+        note=note,
+    )
     notify_booker(booking, "change_request_received", booking_events, change_request=change_request)
     notify_admin(booking, "admin_new_change_request", booking_events, change_request=change_request, note=note)
     booking_emit(booking, "change_request.submitted", change_request)
@@ -202,8 +234,14 @@ def _changed_events(booking_events: Sequence[BookingEvent], clean: CleanSubmissi
     changes = []
     for be, ce in zip(booking_events, clean.events, strict=True):
         current = answers_for_merge(be)
-        wanted = {"title": ce.title, "start": ce.start.isoformat(), "end": ce.end.isoformat(),
-                  "resourceIds": [str(r) for r in ce.resource_ids], "attendees": ce.attendees, **ce.answers}
+        wanted = {
+            "title": ce.title,
+            "start": ce.start.isoformat(),
+            "end": ce.end.isoformat(),
+            "resourceIds": [str(r) for r in ce.resource_ids],
+            "attendees": ce.attendees,
+            **ce.answers,
+        }
         diff = {k: v for k, v in wanted.items() if current.get(k) != v}
         if sorted(current["resourceIds"]) == sorted(wanted["resourceIds"]):
             diff.pop("resourceIds", None)
@@ -215,8 +253,7 @@ def _changed_events(booking_events: Sequence[BookingEvent], clean: CleanSubmissi
 def _lock_change_request(change_request_id: UUID | str) -> tuple[BookingChangeRequest, Booking]:
     """Lock booking first, then the request: the same order as change_request_submit, so no deadlock."""
     pk = as_uuid(change_request_id)
-    booking_id = BookingChangeRequest.objects.filter(pk=pk).values_list(
-        "booking_id", flat=True).first() if pk else None
+    booking_id = BookingChangeRequest.objects.filter(pk=pk).values_list("booking_id", flat=True).first() if pk else None
     if booking_id is None:
         raise NotFound("Change request not found.")
     booking = lock_booking(booking_id)
@@ -259,11 +296,20 @@ def change_request_approve(
         else:
             refuse_billing_changes(event_edits)
             edits = _combine_edits(change_request.event_changes, event_edits, booking_events)
-            clean = merge_and_validate(booking, booking_events, contact_changes=change_request.contact_changes,
-                                       event_changes=edits, check_rules=not override_rules,
-                                       only_moved_rules=True, now=now)
-            events = events_save(organization=booking.organization, specs=event_specs(clean.events, booking_events),
-                                 status=EventStatus.CONFIRMED)
+            clean = merge_and_validate(
+                booking,
+                booking_events,
+                contact_changes=change_request.contact_changes,
+                event_changes=edits,
+                check_rules=not override_rules,
+                only_moved_rules=True,
+                now=now,
+            )
+            events = events_save(
+                organization=booking.organization,
+                specs=event_specs(clean.events, booking_events),
+                status=EventStatus.CONFIRMED,
+            )
             for be, ce in zip(booking_events, clean.events, strict=True):
                 update_booking_event(be, ce)
             link_events(booking_events, events)
@@ -271,10 +317,17 @@ def change_request_approve(
             note = rules_override_note(clean.events, booking.organization, now) if override_rules else ""
         transition_apply(booking, action, actor)
         _decide(change_request, ChangeRequestDecision.APPROVED, actor)
-        log_write(booking, actor, BookingLogAction.CHANGE_REQUEST_APPROVE, before, snapshot(booking, booking_events),
-                  note=note or change_request.request_note)
-        notify_booker(booking, "change_request_approved", booking_events, spec=notification,
-                      change_request=change_request)
+        log_write(
+            booking,
+            actor,
+            BookingLogAction.CHANGE_REQUEST_APPROVE,
+            before,
+            snapshot(booking, booking_events),
+            note=note or change_request.request_note,
+        )
+        notify_booker(
+            booking, "change_request_approved", booking_events, spec=notification, change_request=change_request
+        )
         booking_emit(booking, "change_request.approved", change_request)
         if change_request.cancellation:
             booking_emit(booking, "booking.canceled")
@@ -292,7 +345,8 @@ def _combine_edits(
             raise ValidationFailed(errors=[FieldError("events", "INVALID", "Each event change must be an object.")])
         key = str(change.get("bookingEventId") or only or "")
         combined.setdefault(key, {"bookingEventId": key or None}).update(
-            {k: v for k, v in change.items() if k != "bookingEventId"})
+            {k: v for k, v in change.items() if k != "bookingEventId"}
+        )
     return list(combined.values())
 
 
@@ -307,10 +361,17 @@ def change_request_deny(
         check_transition(booking, "change_request_deny")
         booking_events = load_booking_events(booking)
         _decide(change_request, ChangeRequestDecision.DENIED, actor)
-        log_write(booking, actor, BookingLogAction.CHANGE_REQUEST_DENY, {"changeRequestId": str(change_request.pk)}, {},
-                  note=change_request.request_note)
-        notify_booker(booking, "change_request_denied", booking_events, spec=notification,
-                      change_request=change_request)
+        log_write(
+            booking,
+            actor,
+            BookingLogAction.CHANGE_REQUEST_DENY,
+            {"changeRequestId": str(change_request.pk)},
+            {},
+            note=change_request.request_note,
+        )
+        notify_booker(
+            booking, "change_request_denied", booking_events, spec=notification, change_request=change_request
+        )
         booking_emit(booking, "change_request.denied", change_request)
     return BookingResult(booking=booking, change_request=change_request)
 

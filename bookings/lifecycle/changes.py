@@ -67,9 +67,15 @@ def _merge(
     by_id = {e["bookingEventId"]: e for e in events}
     by_be = {str(be.pk): be for be in booking_events}
     errors = []
-    immutable = [FieldError(f"{'event' if len(event_changes or []) == 1 else f'events[{i}]'}.repeat", "IMMUTABLE_FIELD",
-                            "A repeat is set when the booking is made: no occurrence can be added or changed by it.")
-                 for i, change in enumerate(event_changes or []) if isinstance(change, dict) and "repeat" in change]
+    immutable = [
+        FieldError(
+            f"{'event' if len(event_changes or []) == 1 else f'events[{i}]'}.repeat",
+            "IMMUTABLE_FIELD",
+            "A repeat is set when the booking is made: no occurrence can be added or changed by it.",
+        )
+        for i, change in enumerate(event_changes or [])
+        if isinstance(change, dict) and "repeat" in change
+    ]
     if immutable:
         raise ImmutableField("A repeat can only be set when the booking is made.", errors=immutable)
     for i, change in enumerate(event_changes or []):
@@ -82,11 +88,17 @@ def _merge(
             target_id = events[0]["bookingEventId"]
         target = by_id.get(str(target_id)) if target_id is not None else None
         if target is None:
-            errors.append(FieldError(f"{path}.bookingEventId", "NOT_FOUND",
-                                     "Name the bookingEventId of the requested time to change."))
+            errors.append(
+                FieldError(
+                    f"{path}.bookingEventId", "NOT_FOUND", "Name the bookingEventId of the requested time to change."
+                )
+            )
             continue
-        if "resourceIds" in change and "unitId" not in change and not _unit_stays(
-                by_be.get(target["bookingEventId"]), change["resourceIds"]):
+        if (
+            "resourceIds" in change
+            and "unitId" not in change
+            and not _unit_stays(by_be.get(target["bookingEventId"]), change["resourceIds"])
+        ):
             target["unitId"] = None  # the unit was one of the old resources'; a free one is assigned again
         target.update({k: v for k, v in change.items() if k not in ("bookingEventId", WHICH_EVENTS)})
         if WHICH_EVENTS in change:  # a series change: the other occurrences it chooses follow
@@ -104,9 +116,15 @@ def _series_scope(
     event = target.event
     if which == WhichEvents.THIS or event is None or event.series_id is None:
         return [], None
-    covered = [be for be in booking_events if be.pk != target.pk and be.event is not None
-               and be.event.series_id == event.series_id and be.event.status != EventStatus.CANCELED
-               and which_events_covers(which, start=be.event.start, target_start=event.start)]
+    covered = [
+        be
+        for be in booking_events
+        if be.pk != target.pk
+        and be.event is not None
+        and be.event.series_id == event.series_id
+        and be.event.status != EventStatus.CANCELED
+        and which_events_covers(which, start=be.event.start, target_start=event.start)
+    ]
     first = next(iter(target.resources.all()), None)
     fallback = first.venue.tz if first else target.booking.organization.tz
     name = EventSeries.objects.filter(pk=event.series_id).values_list("timezone", flat=True).first()
@@ -114,15 +132,20 @@ def _series_scope(
 
 
 def _spread_series_change(
-    booking_events: Sequence[BookingEvent], by_id: dict[str, dict[str, Any]], target_id: str,
-    change: dict[str, Any], path: str, errors: list[FieldError],
+    booking_events: Sequence[BookingEvent],
+    by_id: dict[str, dict[str, Any]],
+    target_id: str,
+    change: dict[str, Any],
+    path: str,
+    errors: list[FieldError],
 ) -> None:
     """A change with whichEventsToUpdate 2 (this and later) or 3 (all) applies to the other occurrences it
     chooses as the events API applies it: the same answers, and a time change as the same wall-clock
     shift in the series' timezone (events.series), from each occurrence's current time."""
     try:
-        which = which_events_parse(change.get(WHICH_EVENTS), deleting=False, field=f"{path}.{WHICH_EVENTS}",
-                                   charges=False)
+        which = which_events_parse(
+            change.get(WHICH_EVENTS), deleting=False, field=f"{path}.{WHICH_EVENTS}", charges=False
+        )
     except ValidationFailed as exc:
         errors.extend(exc.errors)
         return
@@ -144,7 +167,9 @@ def _spread_series_change(
 
 
 def series_changes_compact(
-    booking_events: Sequence[BookingEvent], requested: Sequence[Any] | None, changes: list[dict[str, Any]],
+    booking_events: Sequence[BookingEvent],
+    requested: Sequence[Any] | None,
+    changes: list[dict[str, Any]],
     clean: CleanSubmission,
 ) -> list[dict[str, Any]]:
     """How a change request keeps a series change: as it was asked (the addressed occurrence's change with
@@ -166,10 +191,17 @@ def series_changes_compact(
         scope, _ = _series_scope(booking_events, target, which)
         covered |= {str(be.pk) for be in scope}
         ce = clean.events[index[target_id]]
-        wanted = {"title": ce.title, "start": ce.start.isoformat(), "end": ce.end.isoformat(),
-                  "resourceIds": [str(r) for r in ce.resource_ids], "attendees": ce.attendees, **ce.answers}
-        heads.append({"bookingEventId": target_id, **{k: wanted[k] for k in change if k in wanted},
-                      WHICH_EVENTS: int(which)})
+        wanted = {
+            "title": ce.title,
+            "start": ce.start.isoformat(),
+            "end": ce.end.isoformat(),
+            "resourceIds": [str(r) for r in ce.resource_ids],
+            "attendees": ce.attendees,
+            **ce.answers,
+        }
+        heads.append(
+            {"bookingEventId": target_id, **{k: wanted[k] for k in change if k in wanted}, WHICH_EVENTS: int(which)}
+        )
     if not heads:
         return changes
     covered |= {head["bookingEventId"] for head in heads}
@@ -199,11 +231,23 @@ def merge_and_validate(
 
         def moves(event: dict[str, Any]) -> bool:
             before = current[str(event["bookingEventId"])]
-            return (event.get("start") != before["start"] or event.get("end") != before["end"]
-                    or sorted(map(str, event.get("resourceIds") or [])) != sorted(before["resourceIds"]))
+            return (
+                event.get("start") != before["start"]
+                or event.get("end") != before["end"]
+                or sorted(map(str, event.get("resourceIds") or [])) != sorted(before["resourceIds"])
+            )
 
         moved = {str(e["bookingEventId"]) for e in events if moves(e)}
     held = {str(r.pk): r for be in booking_events for r in be.resources.all()}
-    return validate_submission(module=booking.module, contact=contact, events=events,
-                               single_event=len(events) == 1, check_rules=check_rules, rules_for=moved,
-                               existing=held, now=now, skip_failing=skip_failing, repeats=repeats)
+    return validate_submission(
+        module=booking.module,
+        contact=contact,
+        events=events,
+        single_event=len(events) == 1,
+        check_rules=check_rules,
+        rules_for=moved,
+        existing=held,
+        now=now,
+        skip_failing=skip_failing,
+        repeats=repeats,
+    )

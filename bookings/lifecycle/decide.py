@@ -56,8 +56,9 @@ def resolve(model: type[_Party], organization: Organization, value: Any, field_n
     pk = as_uuid(value)
     found = model.objects.filter(organization=organization, pk=pk).first() if pk else None
     if found is None:
-        raise ValidationFailed(errors=[FieldError(field_name, "NOT_FOUND",
-                                                  f"No {model._meta.verbose_name} with id {value}.")])
+        raise ValidationFailed(
+            errors=[FieldError(field_name, "NOT_FOUND", f"No {model._meta.verbose_name} with id {value}.")]
+        )
     return found
 
 
@@ -100,12 +101,19 @@ def booking_approve(
         check_fresh(booking, client_last_updated_at)
         booking_events = load_booking_events(booking)
         before = snapshot(booking, booking_events)
-        clean = merge_and_validate(booking, booking_events, event_changes=event_edits,
-                                   check_rules=not override_rules, now=now, skip_failing=skip_conflicts,
-                                   repeats=[occurrence_of(be) for be in booking_events])
+        clean = merge_and_validate(
+            booking,
+            booking_events,
+            event_changes=event_edits,
+            check_rules=not override_rules,
+            now=now,
+            skip_failing=skip_conflicts,
+            repeats=[occurrence_of(be) for be in booking_events],
+        )
         booking_events = drop_set_aside(booking_events, clean)
-        events, booking_events = save_events(booking.organization, clean, booking_events,
-                                             status=EventStatus.CONFIRMED, skip=skip_conflicts, move=True)
+        events, booking_events = save_events(
+            booking.organization, clean, booking_events, status=EventStatus.CONFIRMED, skip=skip_conflicts, move=True
+        )
         for be, ce in zip(booking_events, clean.events, strict=True):
             update_booking_event(be, ce)
         link_events(booking_events, events)
@@ -114,8 +122,13 @@ def booking_approve(
         if contact_id is not _UNSET:
             booking.contact = resolve(Contact, booking.organization, contact_id, "contactId")
         update_booking_billing(booking, billing_changes)
-        booking_price_fix(booking=booking, booking_events=booking_events, actor=actor, now=now,
-                                  accept_available_credit=accept_available_credit)
+        booking_price_fix(
+            booking=booking,
+            booking_events=booking_events,
+            actor=actor,
+            now=now,
+            accept_available_credit=accept_available_credit,
+        )
         transition_apply(booking, "approve", actor)
         rules_note = rules_override_note(clean.events, booking.organization, now) if override_rules else ""
         note = "; ".join(filter(None, [note, rules_note, skipped_note(clean.skipped)]))
@@ -167,8 +180,14 @@ def booking_cancel(
         remaining = end_events(booking_events, procedure)
         withdraw_open_change_requests(booking, ChangeRequestDecision.WITHDRAWN, actor)
         transition_apply(booking, "cancel", actor)
-        log_write(booking, actor, BookingLogAction.CANCEL, before, snapshot(booking, booking_events),
-                  note="events deleted" if procedure == EventProcedure.DELETE else "events canceled")
+        log_write(
+            booking,
+            actor,
+            BookingLogAction.CANCEL,
+            before,
+            snapshot(booking, booking_events),
+            note="events deleted" if procedure == EventProcedure.DELETE else "events canceled",
+        )
         notify_booker(booking, "booking_canceled", booking_events, spec=notification)
         booking_emit(booking, "booking.canceled")
     return BookingResult(booking=booking, events=remaining)
@@ -186,8 +205,9 @@ def booking_update(
         raise ValidationFailed(errors=[FieldError("", "INVALID", "The changes must be an object.")])
     immutable = [k for k in changes if k not in UPDATABLE_FIELDS]
     if immutable:
-        raise ImmutableField(errors=[FieldError(k, "IMMUTABLE_FIELD", f"{k} cannot be changed after creation.")
-                                     for k in immutable])
+        raise ImmutableField(
+            errors=[FieldError(k, "IMMUTABLE_FIELD", f"{k} cannot be changed after creation.") for k in immutable]
+        )
     with transaction.atomic():
         booking = lock_booking(booking_id)
         check_transition(booking, "update")

@@ -42,8 +42,9 @@ def booking_events_lock(*, event_ids: Sequence[UUID]) -> list[Booking]:
         return list(Booking.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk"))
 
 
-def booking_events_follow(*, events: Sequence[Event], actor: Any = None, deleted: bool = False,
-                          price_override: Any = None) -> list[Booking]:
+def booking_events_follow(
+    *, events: Sequence[Event], actor: Any = None, deleted: bool = False, price_override: Any = None
+) -> list[Booking]:
     """Staff changed calendar events directly (or are deleting them): the booking events they came from
     follow them (title, start, end and resources; a deleted event leaves its request unlinked, as it
     always has), the booking's lastUpdatedAt moves (a decision page opened before is stale), and each
@@ -58,28 +59,43 @@ def booking_events_follow(*, events: Sequence[Event], actor: Any = None, deleted
         pairs = set(BookingEvent.objects.filter(event_id__in=list(by_event)).values_list("booking_id", "event_id"))
         booking_ids = {booking_id for booking_id, _ in pairs}
         if price_override is not None and len({event_id for _, event_id in pairs}) < len(by_event):
-            raise ValidationFailed(errors=[FieldError("overridePrice", "NOT_PRICED",
-                                                      "Only an event of an approved booking has a price to override.")])
+            raise ValidationFailed(
+                errors=[
+                    FieldError(
+                        "overridePrice", "NOT_PRICED", "Only an event of an approved booking has a price to override."
+                    )
+                ]
+            )
         if not booking_ids:
             return []
         resource_ids = _reserved_resources(by_event)
         who = actor_of(actor)
-        return [_follow_booking(booking_id, by_event, resource_ids, who, deleted=deleted, price_override=price_override)
-                for booking_id in sorted(booking_ids, key=str)]
+        return [
+            _follow_booking(booking_id, by_event, resource_ids, who, deleted=deleted, price_override=price_override)
+            for booking_id in sorted(booking_ids, key=str)
+        ]
 
 
 def _reserved_resources(by_event: dict[UUID, Event]) -> dict[UUID, list[UUID]]:
     """The resources each event reserves now, in the order they were reserved."""
     resource_ids: dict[UUID, list[UUID]] = {}
-    for event_id, rid in (Reservation.objects.filter(event_id__in=list(by_event)).order_by("created_at", "pk")
-                          .values_list("event_id", "resource_id")):
+    for event_id, rid in (
+        Reservation.objects.filter(event_id__in=list(by_event))
+        .order_by("created_at", "pk")
+        .values_list("event_id", "resource_id")
+    ):
         resource_ids.setdefault(event_id, []).append(rid)
     return resource_ids
 
 
 def _follow_booking(
-    booking_id: UUID, by_event: dict[UUID, Event], resource_ids: dict[UUID, list[UUID]], who: Actor, *,
-    deleted: bool, price_override: Any,
+    booking_id: UUID,
+    by_event: dict[UUID, Event],
+    resource_ids: dict[UUID, list[UUID]],
+    who: Actor,
+    *,
+    deleted: bool,
+    price_override: Any,
 ) -> Booking:
     """One booking follows its changed (or deleted) events, under its lock, with one log row."""
     booking = lock_booking(booking_id)
@@ -96,13 +112,22 @@ def _follow_booking(
     booking.save()
     what = "deleted" if deleted else "changed"
     action = BookingLogAction.EVENTS_DELETED if deleted else BookingLogAction.EVENTS_CHANGED
-    log_write(booking, who, action, before, snapshot(booking, load_booking_events(booking)),
-              note=f"{count} calendar event{'s' if count != 1 else ''} {what} by staff")
+    log_write(
+        booking,
+        who,
+        action,
+        before,
+        snapshot(booking, load_booking_events(booking)),
+        note=f"{count} calendar event{'s' if count != 1 else ''} {what} by staff",
+    )
     return booking
 
 
 def _follow_events(
-    booking_events: Sequence[BookingEvent], by_event: dict[UUID, Event], resource_ids: dict[UUID, list[UUID]], *,
+    booking_events: Sequence[BookingEvent],
+    by_event: dict[UUID, Event],
+    resource_ids: dict[UUID, list[UUID]],
+    *,
     deleted: bool,
 ) -> tuple[int, set[UUID]]:
     """The booking events of these events take their title, times and resources (or are unlinked from a

@@ -28,8 +28,9 @@ from .transitions import EventProcedure
 
 
 def _resource_prefetch() -> Prefetch[str, QuerySet[Resource], str]:
-    return Prefetch("resources", queryset=Resource.objects.select_related("venue__organization")
-                    .prefetch_related("bookable_hours"))
+    return Prefetch(
+        "resources", queryset=Resource.objects.select_related("venue__organization").prefetch_related("bookable_hours")
+    )
 
 
 def load_booking_events(booking: Booking) -> list[BookingEvent]:
@@ -38,19 +39,35 @@ def load_booking_events(booking: Booking) -> list[BookingEvent]:
 
 def write_booking_events(booking: Booking, clean_events: Sequence[CleanEvent]) -> list[BookingEvent]:
     # Two inserts whatever the number of events (a repeat series can have many).
-    created = BookingEvent.objects.bulk_create([
-        BookingEvent(booking=booking, order=order, title=ce.title, start=ce.start, end=ce.end,
-                     attendees=ce.attendees, answers=ce.answers, rate_id=ce.billing.rate_id,
-                     products=ce.billing.products_wire(), override_price=ce.billing.override_price, unit=ce.unit,
-                     repeat=ce.repeat.rule if ce.repeat else {}, repeat_group=ce.repeat.group if ce.repeat else None,
-                     occurrence=ce.repeat.index if ce.repeat else None)
-        for order, ce in enumerate(clean_events)
-    ])
+    created = BookingEvent.objects.bulk_create(
+        [
+            BookingEvent(
+                booking=booking,
+                order=order,
+                title=ce.title,
+                start=ce.start,
+                end=ce.end,
+                attendees=ce.attendees,
+                answers=ce.answers,
+                rate_id=ce.billing.rate_id,
+                products=ce.billing.products_wire(),
+                override_price=ce.billing.override_price,
+                unit=ce.unit,
+                repeat=ce.repeat.rule if ce.repeat else {},
+                repeat_group=ce.repeat.group if ce.repeat else None,
+                occurrence=ce.repeat.index if ce.repeat else None,
+            )
+            for order, ce in enumerate(clean_events)
+        ]
+    )
     through = BookingEvent.resources.through
-    through.objects.bulk_create([
-        through(bookingevent_id=be.pk, resource_id=r.pk) for be, ce in zip(created, clean_events, strict=True)
-        for r in ce.resources
-    ])
+    through.objects.bulk_create(
+        [
+            through(bookingevent_id=be.pk, resource_id=r.pk)
+            for be, ce in zip(created, clean_events, strict=True)
+            for r in ce.resources
+        ]
+    )
     return created
 
 
@@ -72,8 +89,11 @@ def update_booking_event(be: BookingEvent, ce: CleanEvent) -> None:
         be.title, be.start, be.end, be.attendees, be.answers, be.unit_id = wanted
         be.save()
     if EventBilling.of(be) != ce.billing:  # staff's pricing edits at approval
-        be.rate_id, be.products, be.override_price = (ce.billing.rate_id, ce.billing.products_wire(),
-                                                      ce.billing.override_price)
+        be.rate_id, be.products, be.override_price = (
+            ce.billing.rate_id,
+            ce.billing.products_wire(),
+            ce.billing.override_price,
+        )
         be.save(update_fields=["rate", "products", "override_price", "updated_at"])
     if sorted(str(r.pk) for r in be.resources.all()) != sorted(str(r) for r in ce.resource_ids):
         be.resources.set(ce.resources)
@@ -94,10 +114,19 @@ def event_specs(
         be = booking_events[i] if booking_events is not None else None
         existing = be.event if be is not None and be.event and be.event.status != EventStatus.CANCELED else None
         occurrence = ce.repeat
-        specs.append(EventSpec(title=ce.title, start=ce.start, end=ce.end, resource_ids=ce.resource_ids,
-                               field=ce.field, event=existing, unit_id=ce.unit_id,
-                               series=(series or {}).get(occurrence.group) if occurrence else None,
-                               skippable=skippable and occurrence is not None))
+        specs.append(
+            EventSpec(
+                title=ce.title,
+                start=ce.start,
+                end=ce.end,
+                resource_ids=ce.resource_ids,
+                field=ce.field,
+                event=existing,
+                unit_id=ce.unit_id,
+                series=(series or {}).get(occurrence.group) if occurrence else None,
+                skippable=skippable and occurrence is not None,
+            )
+        )
     return specs
 
 
@@ -128,14 +157,20 @@ def _series_for(
             groups.setdefault(ce.repeat.group, (ce, ce.repeat))
     if not groups:
         return {}
-    known = {be.repeat_group: be.event.series_id for be in booking_events
-             if be.repeat_group in groups and be.event is not None and be.event.series_id}
+    known = {
+        be.repeat_group: be.event.series_id
+        for be in booking_events
+        if be.repeat_group in groups and be.event is not None and be.event.series_id
+    }
     found: dict[UUID, EventSeries] = {}
     if known:
         by_id = EventSeries.objects.in_bulk(set(known.values()))
         found = {group: by_id[pk] for group, pk in known.items() if pk in by_id}
-    new = {group: EventSeries(organization=organization, timezone=ce.tz.key, rule=dict(occurrence.rule))
-           for group, (ce, occurrence) in groups.items() if group not in found}
+    new = {
+        group: EventSeries(organization=organization, timezone=ce.tz.key, rule=dict(occurrence.rule))
+        for group, (ce, occurrence) in groups.items()
+        if group not in found
+    }
     EventSeries.objects.bulk_create(new.values())
     return {**found, **new}
 
@@ -169,12 +204,16 @@ def _leave_out_skipped(
     gone = [i for i, spec in enumerate(specs) if spec.skipped]
     if not gone:
         return list(booking_events)
-    errors = collapse_occurrence_errors([e for i in gone for e in specs[i].skipped or []],
-                                        occurrence_refs(clean.events))
+    errors = collapse_occurrence_errors(
+        [e for i in gone for e in specs[i].skipped or []], occurrence_refs(clean.events)
+    )
     kept_groups = {ce.repeat.group for i, ce in enumerate(clean.events) if ce.repeat and not specs[i].skipped}
     # Only a repeated request's occurrences are skippable (event_specs).
-    emptied = {ce.field for ce in (clean.events[i] for i in gone)
-               if ce.repeat is not None and ce.repeat.group not in kept_groups}
+    emptied = {
+        ce.field
+        for ce in (clean.events[i] for i in gone)
+        if ce.repeat is not None and ce.repeat.group not in kept_groups
+    }
     if emptied:
         refused = [e for e in errors if e.field in emptied]
         error_class = BookingConflict if any(e.code == "BOOKING_CONFLICT" for e in refused) else CapacityExceeded
@@ -209,8 +248,12 @@ def save_events(
     live events are moved rather than new ones made), each repeated request's occurrences in one
     EventSeries, its conflicts one error per occurrence. With `skip`, occurrences that conflict are left
     out (see _leave_out_skipped). Returns the events and the booking events they belong to."""
-    specs = event_specs(clean.events, booking_events if move else None,
-                        series=_series_for(organization, clean.events, booking_events), skippable=skip)
+    specs = event_specs(
+        clean.events,
+        booking_events if move else None,
+        series=_series_for(organization, clean.events, booking_events),
+        skippable=skip,
+    )
     with _errors_per_occurrence(clean.events):
         events = events_save(organization=organization, specs=specs, status=status)
         return events, _leave_out_skipped(clean, booking_events, specs)
@@ -251,8 +294,9 @@ def hold_or_check(
     unheld requests may compete for one slot). With `skip` (staff), occurrences that conflict are left
     out instead. Returns the holds and the booking events kept."""
     if module.hold_pending_slots:
-        held, booking_events = save_events(module.organization, clean, booking_events, status=EventStatus.TENTATIVE,
-                                           skip=skip)
+        held, booking_events = save_events(
+            module.organization, clean, booking_events, status=EventStatus.TENTATIVE, skip=skip
+        )
         link_events(booking_events, held)
         return held, booking_events
     resources = {r.pk: r for ce in clean.events for r in ce.resources}

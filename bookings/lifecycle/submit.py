@@ -53,8 +53,12 @@ from .requested_times import (
 from .transitions import CREATE, DECIDED_STATUSES, BookingResult, S, transition_apply
 
 # The webhook of a booking staff create: the status it starts in.
-CREATED_EVENT_TYPES = {S.PENDING: "booking.submitted", S.APPROVED: "booking.approved", S.DENIED: "booking.denied",
-                       S.CANCELED: "booking.canceled"}
+CREATED_EVENT_TYPES = {
+    S.PENDING: "booking.submitted",
+    S.APPROVED: "booking.approved",
+    S.DENIED: "booking.denied",
+    S.CANCELED: "booking.canceled",
+}
 
 
 def _contact_record(booking_org: Organization, answers: dict[str, Any]) -> Contact | None:
@@ -63,7 +67,8 @@ def _contact_record(booking_org: Organization, answers: dict[str, Any]) -> Conta
     if not email:
         return None
     contact, _ = Contact.objects.get_or_create(
-        organization=booking_org, email__iexact=email,
+        organization=booking_org,
+        email__iexact=email,
         defaults={"email": email, "name": answers.get("name", ""), "phone": answers.get("phone") or ""},
     )
     return contact
@@ -126,8 +131,11 @@ def booking_submit(
     booking_approve itself (actor: the system), and the booker gets the approval email with the private
     link instead of "received"; the module admin a notice instead of "new request"."""
     actor = actor or Actor.booker((contact or {}).get("email", "") if isinstance(contact, dict) else "")
-    if portal.organization_id != module.organization_id or portal.status != PortalStatus.LIVE \
-            or not module.portals.filter(pk=portal.pk).exists():
+    if (
+        portal.organization_id != module.organization_id
+        or portal.status != PortalStatus.LIVE
+        or not module.portals.filter(pk=portal.pk).exists()
+    ):
         raise NotFound("This booking form is not published.")
     check_repeat_allowed(module=module, events=events, single_event=single_event)
     refuse_public_override(events, single_event=single_event)
@@ -136,20 +144,39 @@ def booking_submit(
         clean = validate_submission(module=module, contact=contact, events=events, single_event=single_event, now=now)
         guests = clean_visitors(visitors, _resources_of(clean))
         booking, token, booking_events = _new_booking(
-            module=module, portal=portal, status=BookingStatus.PENDING, submission=True, clean=clean,
-            title=title, request_note=request_note, customer=None, contact=None, billing_choices=billing_choices,
+            module=module,
+            portal=portal,
+            status=BookingStatus.PENDING,
+            submission=True,
+            clean=clean,
+            title=title,
+            request_note=request_note,
+            customer=None,
+            contact=None,
+            billing_choices=billing_choices,
         )
         _add_visitors(booking, guests)
         held, booking_events = hold_or_check(module, booking_events, clean)
-        booking_estimate(booking=booking, booking_events=booking_events, now=now,
-                                 fields=[ce.field for ce in clean.events])
+        booking_estimate(
+            booking=booking, booking_events=booking_events, now=now, fields=[ce.field for ce in clean.events]
+        )
         log_write(booking, actor, BookingLogAction.SUBMIT, {}, snapshot(booking, booking_events))
         if _auto_approves(module, clean):
             booking_emit(booking, "booking.submitted")
-            approved = booking_approve(booking_id=booking.pk, actor=Actor.system(), client_last_updated_at=None,
-                                       now=now, access_token=token, note=AUTO_APPROVED_NOTE)
-            notify_admin(approved.booking, "admin_booking_auto_approved", load_booking_events(approved.booking),
-                         note=approved.booking.request_note)
+            approved = booking_approve(
+                booking_id=booking.pk,
+                actor=Actor.system(),
+                client_last_updated_at=None,
+                now=now,
+                access_token=token,
+                note=AUTO_APPROVED_NOTE,
+            )
+            notify_admin(
+                approved.booking,
+                "admin_booking_auto_approved",
+                load_booking_events(approved.booking),
+                note=approved.booking.request_note,
+            )
             return BookingResult(booking=approved.booking, events=approved.events, access_token=token)
         notify_booker(booking, "booking_received", booking_events, access_token=token)
         notify_admin(booking, "admin_new_request", booking_events, note=booking.request_note)
@@ -165,8 +192,11 @@ def _auto_approves(module: BookingModule, clean: CleanSubmission) -> bool:
     of any requested time requires approval. Rules and conflicts were checked by the submit already and are
     checked again by the approval; a request mixing resources that require approval with ones that do not
     stays pending as a whole."""
-    return module.auto_approve and bool(clean.events) and all(
-        not r.requires_approval for ce in clean.events for r in ce.resources)
+    return (
+        module.auto_approve
+        and bool(clean.events)
+        and all(not r.requires_approval for ce in clean.events for r in ce.resources)
+    )
 
 
 def _resources_of(clean: CleanSubmission) -> list[Resource]:
@@ -176,7 +206,8 @@ def _resources_of(clean: CleanSubmission) -> list[Resource]:
 def _add_visitors(booking: Booking, visitors: Sequence[dict[str, str]]) -> None:
     if visitors:
         BookingVisitor.objects.bulk_create(
-            [BookingVisitor(booking=booking, name=v["name"], email=v["email"]) for v in visitors])
+            [BookingVisitor(booking=booking, name=v["name"], email=v["email"]) for v in visitors]
+        )
 
 
 def booking_create(
@@ -221,18 +252,42 @@ def booking_create(
             clean = _linked_clean(module, contact, linked)
         else:
             check = not override_rules and status in (BookingStatus.PENDING, BookingStatus.APPROVED)
-            clean = validate_submission(module=module, contact=contact, events=events, single_event=single_event,
-                                        check_rules=check, now=now, skip_failing=skip_conflicts)
+            clean = validate_submission(
+                module=module,
+                contact=contact,
+                events=events,
+                single_event=single_event,
+                check_rules=check,
+                now=now,
+                skip_failing=skip_conflicts,
+            )
         guests = clean_visitors(visitors, _resources_of(clean))
         booking, token, booking_events = _new_booking(
-            module=module, portal=portal, status=status, submission=False, clean=clean, title=title,
-            request_note=request_note, customer=customer, contact=contact_obj, billing_choices=billing_choices,
+            module=module,
+            portal=portal,
+            status=status,
+            submission=False,
+            clean=clean,
+            title=title,
+            request_note=request_note,
+            customer=customer,
+            contact=contact_obj,
+            billing_choices=billing_choices,
         )
         _add_visitors(booking, guests)
-        result_events, booking_events = _created_events(module, booking_events, clean, linked, status,
-                                                        skip=skip_conflicts)
-        _created_price(booking, booking_events, clean, actor, status, now=now, linked=linked is not None,
-                       billing_choices=billing_choices)
+        result_events, booking_events = _created_events(
+            module, booking_events, clean, linked, status, skip=skip_conflicts
+        )
+        _created_price(
+            booking,
+            booking_events,
+            clean,
+            actor,
+            status,
+            now=now,
+            linked=linked is not None,
+            billing_choices=billing_choices,
+        )
         if status in DECIDED_STATUSES:
             transition_apply(booking, CREATE, actor)
         note = rules_override_note(clean.events, org, now) if override_rules and not linked else ""
@@ -247,11 +302,13 @@ def booking_create(
 def _linked_event(organization: Organization, event_id: Any, status: int) -> Event:
     """The existing event a staff create is based on (`eventId`), locked; only an approved booking may be."""
     if status != BookingStatus.APPROVED:
-        raise ValidationFailed(errors=[FieldError("eventId", "INVALID",
-                                                  "Only an approved booking can be based on an event.")])
+        raise ValidationFailed(
+            errors=[FieldError("eventId", "INVALID", "Only an approved booking can be based on an event.")]
+        )
     pk = as_uuid(event_id)
-    event = Event.objects.select_for_update(of=("self",)).filter(
-        organization=organization, pk=pk).first() if pk else None
+    event = (
+        Event.objects.select_for_update(of=("self",)).filter(organization=organization, pk=pk).first() if pk else None
+    )
     if event is None:
         raise ValidationFailed(errors=[FieldError("eventId", "NOT_FOUND", "No such event.")])
     if event.status == EventStatus.CANCELED:
@@ -259,8 +316,9 @@ def _linked_event(organization: Organization, event_id: Any, status: int) -> Eve
     if BookingEvent.objects.filter(event=event).exists():
         # Confirming another booking's hold (or sharing an approved event) would tie two bookings'
         # lifecycles to one calendar entry.
-        raise ValidationFailed(errors=[FieldError("eventId", "EVENT_ALREADY_BOOKED",
-                                                  "That event already belongs to another booking.")])
+        raise ValidationFailed(
+            errors=[FieldError("eventId", "EVENT_ALREADY_BOOKED", "That event already belongs to another booking.")]
+        )
     return event
 
 
@@ -268,13 +326,20 @@ def _linked_clean(module: BookingModule, contact: Any, linked: Event) -> CleanSu
     """The times come from the event; only the contact answers are checked."""
     contact_clean = validate_contact(module=module, contact=contact)
     resources = list(linked.resources.select_related("venue__organization"))
-    return CleanSubmission(contact=contact_clean, events=[CleanEvent(
-        title=linked.title, start=linked.start, end=linked.end, resources=resources)])
+    return CleanSubmission(
+        contact=contact_clean,
+        events=[CleanEvent(title=linked.title, start=linked.start, end=linked.end, resources=resources)],
+    )
 
 
 def _created_events(
-    module: BookingModule, booking_events: list[BookingEvent], clean: CleanSubmission, linked: Event | None,
-    status: int, *, skip: bool,
+    module: BookingModule,
+    booking_events: list[BookingEvent],
+    clean: CleanSubmission,
+    linked: Event | None,
+    status: int,
+    *,
+    skip: bool,
 ) -> tuple[list[Event], list[BookingEvent]]:
     """The events of a staff create: the linked event (a hold confirmed), holds of a pending booking (or
     only the conflict check), CONFIRMED events of an approved one, none for a denied or canceled one."""
@@ -286,25 +351,43 @@ def _created_events(
     if status == BookingStatus.PENDING:
         return hold_or_check(module, booking_events, clean, skip=skip)
     if status == BookingStatus.APPROVED:
-        events, booking_events = save_events(module.organization, clean, booking_events,
-                                             status=EventStatus.CONFIRMED, skip=skip)
+        events, booking_events = save_events(
+            module.organization, clean, booking_events, status=EventStatus.CONFIRMED, skip=skip
+        )
         link_events(booking_events, events)
         return events, booking_events
     return [], booking_events
 
 
 def _created_price(
-    booking: Booking, booking_events: list[BookingEvent], clean: CleanSubmission, actor: Actor, status: int, *,
-    now: datetime | None, linked: bool, billing_choices: BookingBilling | None,
+    booking: Booking,
+    booking_events: list[BookingEvent],
+    clean: CleanSubmission,
+    actor: Actor,
+    status: int,
+    *,
+    now: datetime | None,
+    linked: bool,
+    billing_choices: BookingBilling | None,
 ) -> None:
     """A pending or approved create is estimated; an approved one has its price fixed."""
     if status in (BookingStatus.PENDING, BookingStatus.APPROVED):
-        booking_estimate(booking=booking, booking_events=booking_events, now=now,
-                                 fields=[ce.field for ce in clean.events] if not linked else None)
+        booking_estimate(
+            booking=booking,
+            booking_events=booking_events,
+            now=now,
+            fields=[ce.field for ce in clean.events] if not linked else None,
+        )
     if status == BookingStatus.APPROVED:
         choices = billing_choices or BookingBilling()
-        booking_price_fix(booking=booking, booking_events=booking_events, actor=actor, now=now,
-                                  charge_now=choices.charge_now, invoice_now=choices.invoice_now)
+        booking_price_fix(
+            booking=booking,
+            booking_events=booking_events,
+            actor=actor,
+            now=now,
+            charge_now=choices.charge_now,
+            invoice_now=choices.invoice_now,
+        )
 
 
 def _notify_created(
@@ -312,9 +395,18 @@ def _notify_created(
 ) -> None:
     """The email staff asked for with a create: the one of the status it starts in (visitors are invited
     to an approved booking); the private link only while the booking is live."""
-    kind = {S.PENDING: "booking_received", S.APPROVED: "booking_approved", S.DENIED: "booking_denied",
-            S.CANCELED: "booking_canceled"}[BookingStatus(status)]
-    notify_booker(booking, kind, booking_events, spec=notification,
-                  access_token=token if status in (S.PENDING, S.APPROVED) else None)
+    kind = {
+        S.PENDING: "booking_received",
+        S.APPROVED: "booking_approved",
+        S.DENIED: "booking_denied",
+        S.CANCELED: "booking_canceled",
+    }[BookingStatus(status)]
+    notify_booker(
+        booking,
+        kind,
+        booking_events,
+        spec=notification,
+        access_token=token if status in (S.PENDING, S.APPROVED) else None,
+    )
     if status == BookingStatus.APPROVED:
         notify_visitors(booking, booking_events, spec=notification)

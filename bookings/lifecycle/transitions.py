@@ -79,10 +79,15 @@ class BookingResult:
 def lock_booking(booking_id: UUID | str) -> Booking:
     pk = as_uuid(booking_id)
     booking = (
-        Booking.objects.select_for_update(of=("self",))
-        .select_related("organization", "module__organization", "module__admin_user", "portal")
-        .filter(pk=pk).first()
-    ) if pk else None
+        (
+            Booking.objects.select_for_update(of=("self",))
+            .select_related("organization", "module__organization", "module__admin_user", "portal")
+            .filter(pk=pk)
+            .first()
+        )
+        if pk
+        else None
+    )
     if booking is None:
         raise NotFound("Booking not found.")
     return booking
@@ -118,18 +123,29 @@ def check_fresh(booking: Booking, client_last_updated_at: datetime | None) -> No
     if client_last_updated_at is None:
         return
     if not isinstance(client_last_updated_at, datetime) or timezone.is_naive(client_last_updated_at):
-        raise ValidationFailed(errors=[FieldError("clientBookingLastUpdatedAt", "INVALID",
-                                                  "Send the booking's lastUpdatedAt as you received it.")])
+        raise ValidationFailed(
+            errors=[
+                FieldError(
+                    "clientBookingLastUpdatedAt", "INVALID", "Send the booking's lastUpdatedAt as you received it."
+                )
+            ]
+        )
     if booking.updated_at != client_last_updated_at:
-        raise StaleBooking(errors=[FieldError(
-            "clientBookingLastUpdatedAt", "STALE_BOOKING",
-            f"The booking was changed at {booking.updated_at.isoformat()}; reload it and decide again.",
-            {"lastUpdatedAt": booking.updated_at.isoformat()},
-        )])
+        raise StaleBooking(
+            errors=[
+                FieldError(
+                    "clientBookingLastUpdatedAt",
+                    "STALE_BOOKING",
+                    f"The booking was changed at {booking.updated_at.isoformat()}; reload it and decide again.",
+                    {"lastUpdatedAt": booking.updated_at.isoformat()},
+                )
+            ]
+        )
 
 
 def parse_event_procedure(value: Any) -> int:
     if not isinstance(value, bool) and value in (EventProcedure.CANCEL, EventProcedure.DELETE):
         return int(value)
-    raise ValidationFailed(errors=[FieldError("eventProcedure", "INVALID",
-                                              "eventProcedure is 0 (cancel) or 1 (delete).")])
+    raise ValidationFailed(
+        errors=[FieldError("eventProcedure", "INVALID", "eventProcedure is 0 (cancel) or 1 (delete).")]
+    )

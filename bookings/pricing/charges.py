@@ -46,7 +46,11 @@ if TYPE_CHECKING:
 
 
 def pricing_log(
-    booking: Booking, actor: Actor, action: BookingLogAction, before: dict[str, Any], after: dict[str, Any],
+    booking: Booking,
+    actor: Actor,
+    action: BookingLogAction,
+    before: dict[str, Any],
+    after: dict[str, Any],
     note: str = "",
 ) -> None:
     """A row of the booking's log for a price, credit or charge change."""

@@ -22,8 +22,20 @@ from resources.models import Organization, Resource
 
 from ..models import BookingCredit, Contact, Customer, DiscountCode
 
-CODE_FIELDS = frozenset({"code", "description", "percentage", "amount", "valid_from", "valid_until",
-                         "max_uses_total", "max_uses_per_contact", "active", "resources"})
+CODE_FIELDS = frozenset(
+    {
+        "code",
+        "description",
+        "percentage",
+        "amount",
+        "valid_from",
+        "valid_until",
+        "max_uses_total",
+        "max_uses_per_contact",
+        "active",
+        "resources",
+    }
+)
 CREDIT_FIELDS = frozenset({"description", "valid_from", "valid_until", "resources"})
 NOT_UNIQUE = "Another discount code of this organization is the same (letter case aside)."
 
@@ -66,10 +78,20 @@ def _amount_errors(percentage: Decimal | None, amount: Decimal | None) -> list[F
     return errors
 
 
-def discount_code_check(*, organization_id: Any, code: str, percentage: Decimal | None, amount: Decimal | None,
-                        valid_from: datetime | None = None, valid_until: datetime | None = None,
-                        max_uses_total: int | None = None, max_uses_per_contact: int | None = None,
-                        resources: Iterable[Resource] = (), pk: Any = None, **_: Any) -> None:
+def discount_code_check(
+    *,
+    organization_id: Any,
+    code: str,
+    percentage: Decimal | None,
+    amount: Decimal | None,
+    valid_from: datetime | None = None,
+    valid_until: datetime | None = None,
+    max_uses_total: int | None = None,
+    max_uses_per_contact: int | None = None,
+    resources: Iterable[Resource] = (),
+    pk: Any = None,
+    **_: Any,
+) -> None:
     """ValidationFailed unless these are a valid code of the organization (`pk`: the code being changed).
     The services run it; a form may run it first to show the problems before it posts."""
     errors = [FieldError("code", "REQUIRED", "Give the code bookers type.")] if not code else []
@@ -77,18 +99,25 @@ def discount_code_check(*, organization_id: Any, code: str, percentage: Decimal 
     for wire, limit in (("maxUsesTotal", max_uses_total), ("maxUsesPerContact", max_uses_per_contact)):
         if limit is not None and limit < 1:
             errors.append(FieldError(wire, "MIN_VALUE", "Empty for no limit, else at least 1."))
-    if code and DiscountCode.objects.filter(organization_id=organization_id, code__iexact=code) \
-            .exclude(pk=pk).exists():
+    if code and DiscountCode.objects.filter(organization_id=organization_id, code__iexact=code).exclude(pk=pk).exists():
         errors.append(FieldError("code", "NOT_UNIQUE", NOT_UNIQUE))
     _raise(errors + _resource_errors(resources, organization_id))
 
 
 def _check_code(code: DiscountCode, resources: list[Resource]) -> None:
     code.code = (code.code or "").strip()
-    discount_code_check(organization_id=code.organization_id, code=code.code, percentage=code.percentage,
-                        amount=code.amount, valid_from=code.valid_from, valid_until=code.valid_until,
-                        max_uses_total=code.max_uses_total, max_uses_per_contact=code.max_uses_per_contact,
-                        resources=resources, pk=code.pk)
+    discount_code_check(
+        organization_id=code.organization_id,
+        code=code.code,
+        percentage=code.percentage,
+        amount=code.amount,
+        valid_from=code.valid_from,
+        valid_until=code.valid_until,
+        max_uses_total=code.max_uses_total,
+        max_uses_per_contact=code.max_uses_per_contact,
+        resources=resources,
+        pk=code.pk,
+    )
 
 
 def _save_code(code: DiscountCode, resources: list[Resource] | None) -> DiscountCode:
@@ -103,15 +132,33 @@ def _save_code(code: DiscountCode, resources: list[Resource] | None) -> Discount
 
 
 @transaction.atomic
-def discount_code_create(*, organization: Organization, code: str, percentage: Decimal | None = None,
-                         amount: Decimal | None = None, description: str = "", valid_from: datetime | None = None,
-                         valid_until: datetime | None = None, max_uses_total: int | None = None,
-                         max_uses_per_contact: int | None = None, resources: Iterable[Resource] = (),
-                         active: bool = True) -> DiscountCode:
+def discount_code_create(
+    *,
+    organization: Organization,
+    code: str,
+    percentage: Decimal | None = None,
+    amount: Decimal | None = None,
+    description: str = "",
+    valid_from: datetime | None = None,
+    valid_until: datetime | None = None,
+    max_uses_total: int | None = None,
+    max_uses_per_contact: int | None = None,
+    resources: Iterable[Resource] = (),
+    active: bool = True,
+) -> DiscountCode:
     """A code of `organization`: either a percentage or a fixed amount off one booking."""
-    row = DiscountCode(organization=organization, code=code, percentage=percentage, amount=amount,
-                       description=description, valid_from=valid_from, valid_until=valid_until,
-                       max_uses_total=max_uses_total, max_uses_per_contact=max_uses_per_contact, active=active)
+    row = DiscountCode(
+        organization=organization,
+        code=code,
+        percentage=percentage,
+        amount=amount,
+        description=description,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        max_uses_total=max_uses_total,
+        max_uses_per_contact=max_uses_per_contact,
+        active=active,
+    )
     chosen = list(resources)
     _check_code(row, chosen)
     return _save_code(row, chosen)
@@ -163,9 +210,17 @@ def _owner_errors(organization_id: Any, contact: Contact | None, customer: Custo
     return errors
 
 
-def booking_credit_check(*, organization_id: Any, amount: Decimal | None, contact: Contact | None = None,
-                         customer: Customer | None = None, valid_from: datetime | None = None,
-                         valid_until: datetime | None = None, resources: Iterable[Resource] = (), **_: Any) -> None:
+def booking_credit_check(
+    *,
+    organization_id: Any,
+    amount: Decimal | None,
+    contact: Contact | None = None,
+    customer: Customer | None = None,
+    valid_from: datetime | None = None,
+    valid_until: datetime | None = None,
+    resources: Iterable[Resource] = (),
+    **_: Any,
+) -> None:
     """ValidationFailed unless these make a valid new credit of the organization (the services run it; a
     form may run it first)."""
     errors = _owner_errors(organization_id, contact, customer)
@@ -175,17 +230,38 @@ def booking_credit_check(*, organization_id: Any, amount: Decimal | None, contac
 
 
 @transaction.atomic
-def booking_credit_create(*, organization: Organization, amount: Decimal, contact: Contact | None = None,
-                          customer: Customer | None = None, description: str = "",
-                          valid_from: datetime | None = None, valid_until: datetime | None = None,
-                          resources: Iterable[Resource] = ()) -> BookingCredit:
+def booking_credit_create(
+    *,
+    organization: Organization,
+    amount: Decimal,
+    contact: Contact | None = None,
+    customer: Customer | None = None,
+    description: str = "",
+    valid_from: datetime | None = None,
+    valid_until: datetime | None = None,
+    resources: Iterable[Resource] = (),
+) -> BookingCredit:
     """Credit for a contact or a customer (one of the two); all of it is left."""
     chosen = list(resources)
-    booking_credit_check(organization_id=organization.pk, amount=amount, contact=contact, customer=customer,
-                         valid_from=valid_from, valid_until=valid_until, resources=chosen)
-    credit = BookingCredit.objects.create(organization=organization, contact=contact, customer=customer,
-                                          description=description, amount=amount, balance=amount,
-                                          valid_from=valid_from, valid_until=valid_until)
+    booking_credit_check(
+        organization_id=organization.pk,
+        amount=amount,
+        contact=contact,
+        customer=customer,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        resources=chosen,
+    )
+    credit = BookingCredit.objects.create(
+        organization=organization,
+        contact=contact,
+        customer=customer,
+        description=description,
+        amount=amount,
+        balance=amount,
+        valid_from=valid_from,
+        valid_until=valid_until,
+    )
     credit.resources.set(chosen)
     return credit
 

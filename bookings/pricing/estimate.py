@@ -62,9 +62,16 @@ class Item:
     resource_ids: tuple[UUID, ...]
     billing: EventBilling
 
+
 def item_of(be: BookingEvent, field: str) -> Item:
-    return Item(field=field, start=be.start, end=be.end, resource_ids=tuple(r.pk for r in be.resources.all()),
-                billing=EventBilling.of(be))
+    return Item(
+        field=field,
+        start=be.start,
+        end=be.end,
+        resource_ids=tuple(r.pk for r in be.resources.all()),
+        billing=EventBilling.of(be),
+    )
+
 
 def _repath(error: FieldError, item: Item) -> FieldError:
     if error.field == "rateId":
@@ -76,8 +83,15 @@ def _repath(error: FieldError, item: Item) -> FieldError:
         return replace(error, field=where)
     return replace(error, field=item.field)
 
-def quote_items(*, booking: Booking, items: Sequence[Item], discount: DiscountTerms | None,
-                credits: Sequence[CreditTerms], now: datetime) -> tuple[Quote, ...]:
+
+def quote_items(
+    *,
+    booking: Booking,
+    items: Sequence[Item],
+    discount: DiscountTerms | None,
+    credits: Sequence[CreditTerms],
+    now: datetime,
+) -> tuple[Quote, ...]:
     """The booking's quotes, in the order of `items`. Each time is first priced alone so that a rate or
     product problem is filed at its own path; then all together (a fixed discount and the credits are
     shared, the earliest times first)."""
@@ -86,24 +100,42 @@ def quote_items(*, booking: Booking, items: Sequence[Item], discount: DiscountTe
     customer_id = booking_customer_id(booking)
     requests = []
     for item in items:
-        request = EventRequest(start=item.start, end=item.end,
-                               resources=tuple(resources[rid] for rid in item.resource_ids if rid in resources),
-                               rate_id=item.billing.rate_id, products=item.billing.products,
-                               override_price=item.billing.override_price)
+        request = EventRequest(
+            start=item.start,
+            end=item.end,
+            resources=tuple(resources[rid] for rid in item.resource_ids if rid in resources),
+            rate_id=item.billing.rate_id,
+            products=item.billing.products,
+            override_price=item.billing.override_price,
+        )
         try:
             quote_event(request, currency=currency, customer_id=customer_id)
         except (RateNotApplicable, NoApplicableRate, InvalidProduct) as exc:
             exc.errors = [_repath(e, item) for e in exc.errors]
             raise
         requests.append(request)
-    return quote_events(requests, currency=currency, customer_id=customer_id, discount=discount, credits=credits,
-                        use_credit=not booking.do_not_use_booking_credit, now=now)
+    return quote_events(
+        requests,
+        currency=currency,
+        customer_id=customer_id,
+        discount=discount,
+        credits=credits,
+        use_credit=not booking.do_not_use_booking_credit,
+        now=now,
+    )
+
 
 def event_field(index: int, count: int) -> str:
     return "event" if count == 1 else f"events[{index}]"
 
-def booking_estimate(*, booking: Booking, booking_events: Sequence[BookingEvent], now: datetime | None = None,
-                     fields: Sequence[str] | None = None) -> tuple[Quote, ...]:
+
+def booking_estimate(
+    *,
+    booking: Booking,
+    booking_events: Sequence[BookingEvent],
+    now: datetime | None = None,
+    fields: Sequence[str] | None = None,
+) -> tuple[Quote, ...]:
     """Price the booking's requested times as they are now and store each quote on its BookingEvent
     (`"fixed": false`). Nothing is consumed. `fields`: where each time's errors are filed."""
     if not booking_events:
@@ -117,9 +149,13 @@ def booking_estimate(*, booking: Booking, booking_events: Sequence[BookingEvent]
         discount = discount_terms_of(code, contact_id=booking.contact_id, booking_id=booking.pk)
     credits: list[CreditTerms] = []
     if not booking.do_not_use_booking_credit:
-        credits = credit_terms_of(BookingCredit.objects.filter(
-            credit_owners(booking), organization_id=booking.organization_id, balance__gt=0,
-        ).prefetch_related("resources"))
+        credits = credit_terms_of(
+            BookingCredit.objects.filter(
+                credit_owners(booking),
+                organization_id=booking.organization_id,
+                balance__gt=0,
+            ).prefetch_related("resources")
+        )
     quotes = quote_items(booking=booking, items=items, discount=discount, credits=credits, now=now)
     stamp = timezone.now()
     for be, quote in zip(booking_events, quotes, strict=True):
@@ -128,8 +164,10 @@ def booking_estimate(*, booking: Booking, booking_events: Sequence[BookingEvent]
     BookingEvent.objects.bulk_update(booking_events, ["price", "updated_at"])
     return quotes
 
-def quote_clean(*, module: Any, clean_events: Sequence[Any], billing: BookingBilling | None,
-                now: datetime | None = None) -> tuple[Quote, ...]:
+
+def quote_clean(
+    *, module: Any, clean_events: Sequence[Any], billing: BookingBilling | None, now: datetime | None = None
+) -> tuple[Quote, ...]:
     """The estimate of a request that is not stored (POST /bookings/validate, the public form's check):
     no contact is known, so no credit and no per-contact count of the code."""
     booking = Booking(organization=module.organization, organization_id=module.organization_id)
@@ -138,8 +176,16 @@ def quote_clean(*, module: Any, clean_events: Sequence[Any], billing: BookingBil
     if booking.discount_code is not None:
         discount = discount_terms_of(booking.discount_code, contact_id=None, booking_id=None)
     booking.do_not_use_booking_credit = True
-    items = [Item(field=ce.field, start=ce.start, end=ce.end, resource_ids=tuple(ce.resource_ids),
-                  billing=getattr(ce, "billing", None) or EventBilling()) for ce in clean_events]
+    items = [
+        Item(
+            field=ce.field,
+            start=ce.start,
+            end=ce.end,
+            resource_ids=tuple(ce.resource_ids),
+            billing=getattr(ce, "billing", None) or EventBilling(),
+        )
+        for ce in clean_events
+    ]
     return quote_items(booking=booking, items=items, discount=discount, credits=(), now=now or timezone.now())
 
 
@@ -153,15 +199,24 @@ def price_total(
     known = [p for p in prices if p]
     if not known:
         return None
-    total = {key: round_money(sum((money(p.get(key)) for p in known), ZERO), currency)
-             for key in ("subtotal", "price", "creditUsed", "total")}
+    total = {
+        key: round_money(sum((money(p.get(key)) for p in known), ZERO), currency)
+        for key in ("subtotal", "price", "creditUsed", "total")
+    }
     discount = round_money(sum((money((p.get("discount") or {}).get("amount")) for p in known), ZERO), currency)
-    out = {"currency": currency, "subtotal": str(total["subtotal"]), "discount": str(discount),
-           "price": str(total["price"]), "creditUsed": str(total["creditUsed"]), "total": str(total["total"]),
-           "fixed": all(p.get("fixed") for p in known)}
+    out = {
+        "currency": currency,
+        "subtotal": str(total["subtotal"]),
+        "discount": str(discount),
+        "price": str(total["price"]),
+        "creditUsed": str(total["creditUsed"]),
+        "total": str(total["total"]),
+        "fixed": all(p.get("fixed") for p in known),
+    }
     if public:
         out["creditUsed"], out["total"] = None, out["price"]
     return out
+
 
 def public_price(price: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """What a booker sees of a time's price: no credit. Anyone may submit a request with any email address;
@@ -169,6 +224,7 @@ def public_price(price: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if not price:
         return None
     return {**price, "credits": [], "creditUsed": None, "total": price.get("price")}
+
 
 def has_price(prices: Iterable[Mapping[str, Any] | None]) -> bool:
     """Whether any of the times is priced at all (a rate, a product or an override): free resources have

@@ -63,8 +63,28 @@ ZERO = Decimal(0)
 
 # ISO 4217 minor units that are not 2. Anything not listed has cents.
 CURRENCY_EXPONENTS: dict[str, int] = {
-    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND",
-                     "VUV", "XAF", "XOF", "XPF"), 0),
+    **dict.fromkeys(
+        (
+            "BIF",
+            "CLP",
+            "DJF",
+            "GNF",
+            "ISK",
+            "JPY",
+            "KMF",
+            "KRW",
+            "PYG",
+            "RWF",
+            "UGX",
+            "UYI",
+            "VND",
+            "VUV",
+            "XAF",
+            "XOF",
+            "XPF",
+        ),
+        0,
+    ),
     **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
 }
 
@@ -116,10 +136,17 @@ class RateLine:
     amount: Decimal
 
     def to_snapshot(self) -> dict[str, Any]:
-        return {"resourceId": str(self.resource_id), "resourceName": self.resource_name,
-                "rateId": str(self.rate_id), "rateName": self.rate_name, "unit": int(self.unit),
-                "unitPrice": _s(self.unit_price), "quantity": _s(self.quantity), "minutes": self.minutes,
-                "amount": _s(self.amount)}
+        return {
+            "resourceId": str(self.resource_id),
+            "resourceName": self.resource_name,
+            "rateId": str(self.rate_id),
+            "rateName": self.rate_name,
+            "unit": int(self.unit),
+            "unitPrice": _s(self.unit_price),
+            "quantity": _s(self.quantity),
+            "minutes": self.minutes,
+            "amount": _s(self.amount),
+        }
 
 
 @dataclass(frozen=True)
@@ -134,9 +161,16 @@ class ProductLine:
     amount: Decimal
 
     def to_snapshot(self) -> dict[str, Any]:
-        return {"productId": str(self.product_id), "name": self.name, "resourceId": str(self.resource_id),
-                "unit": int(self.unit), "unitPrice": _s(self.unit_price), "quantity": self.quantity,
-                "minutes": self.minutes, "amount": _s(self.amount)}
+        return {
+            "productId": str(self.product_id),
+            "name": self.name,
+            "resourceId": str(self.resource_id),
+            "unit": int(self.unit),
+            "unitPrice": _s(self.unit_price),
+            "quantity": self.quantity,
+            "minutes": self.minutes,
+            "amount": _s(self.amount),
+        }
 
 
 @dataclass(frozen=True)
@@ -148,8 +182,13 @@ class DiscountLine:
     amount: Decimal
 
     def to_snapshot(self) -> dict[str, Any]:
-        return {"codeId": str(self.code_id), "code": self.code, "percentage": _s(self.percentage),
-                "fixedAmount": _s(self.fixed_amount), "amount": _s(self.amount)}
+        return {
+            "codeId": str(self.code_id),
+            "code": self.code,
+            "percentage": _s(self.percentage),
+            "fixedAmount": _s(self.fixed_amount),
+            "amount": _s(self.amount),
+        }
 
 
 @dataclass(frozen=True)
@@ -330,8 +369,15 @@ def _describe(parts: Sequence[_Part], tz: ZoneInfo) -> str:
     return ", ".join(f"{p.start.astimezone(tz):%a %d %b %H:%M}–{p.end.astimezone(tz):%H:%M}" for p in parts)
 
 
-def _rate_lines(resource: ResourceTerms, start: datetime, end: datetime, *, rate_id: UUID | None,
-                customer_id: UUID | None, currency: str) -> tuple[RateLine, ...]:
+def _rate_lines(
+    resource: ResourceTerms,
+    start: datetime,
+    end: datetime,
+    *,
+    rate_id: UUID | None,
+    customer_id: UUID | None,
+    currency: str,
+) -> tuple[RateLine, ...]:
     active = [r for r in resource.rates if r.active]
     if not active:
         return ()  # no price list: free
@@ -353,8 +399,7 @@ def _rate_lines(resource: ResourceTerms, start: datetime, end: datetime, *, rate
             raise NoApplicableRate(message, [FieldError("event", NoApplicableRate.code, message)])
         # One rate for the whole event: the cheapest of those that apply to every part.
         candidates: list[dict[RateTerms, list[_Part]]] = [
-            {r: list(parts)} for r in sorted(fitting, key=RateTerms.sort_key)
-            if all(r in rates for rates in applicable)
+            {r: list(parts)} for r in sorted(fitting, key=RateTerms.sort_key) if all(r in rates for rates in applicable)
         ]
         # Or each part by its own cheapest rate, the parts of one rate then priced together.
         per_part: dict[RateTerms, list[_Part]] = {}
@@ -368,11 +413,19 @@ def _rate_lines(resource: ResourceTerms, start: datetime, end: datetime, *, rate
     lines = []
     for rate, rate_parts in sorted(choice.items(), key=lambda item: item[1][0].start):
         quantity, exact = _cost(rate, rate_parts)
-        lines.append(RateLine(
-            resource_id=resource.id, resource_name=resource.name, rate_id=rate.id, rate_name=rate.name,
-            unit=rate.unit, unit_price=rate.price, quantity=_plain(quantity.quantize(Decimal("0.0001"))),
-            minutes=sum(p.seconds for p in rate_parts) // 60, amount=round_money(exact, currency),
-        ))
+        lines.append(
+            RateLine(
+                resource_id=resource.id,
+                resource_name=resource.name,
+                rate_id=rate.id,
+                rate_name=rate.name,
+                unit=rate.unit,
+                unit_price=rate.price,
+                quantity=_plain(quantity.quantize(Decimal("0.0001"))),
+                minutes=sum(p.seconds for p in rate_parts) // 60,
+                amount=round_money(exact, currency),
+            )
+        )
     return tuple(lines)
 
 
@@ -390,17 +443,27 @@ def _product_lines(request: EventRequest, *, currency: str) -> tuple[ProductLine
     for product_id, quantity in request.products:
         found = available.get(product_id)
         if found is None or not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
-            message = ("Choose a quantity of at least 1." if found is not None
-                       else "Not an available product of the chosen resources.")
+            message = (
+                "Choose a quantity of at least 1."
+                if found is not None
+                else "Not an available product of the chosen resources."
+            )
             raise InvalidProduct(message, [FieldError(f"products.{product_id}", InvalidProduct.code, message)])
         product, resource = found
         per_minute = product.unit == ProductUnit.PER_MINUTE
         exact = product.unit_price * quantity * (minutes if per_minute else 1)
-        lines.append(ProductLine(
-            product_id=product.id, name=product.name, resource_id=resource.id, unit=product.unit,
-            unit_price=product.unit_price, quantity=quantity, minutes=int(minutes) if per_minute else None,
-            amount=round_money(exact, currency),
-        ))
+        lines.append(
+            ProductLine(
+                product_id=product.id,
+                name=product.name,
+                resource_id=resource.id,
+                unit=product.unit,
+                unit_price=product.unit_price,
+                quantity=quantity,
+                minutes=int(minutes) if per_minute else None,
+                amount=round_money(exact, currency),
+            )
+        )
     return tuple(lines)
 
 
@@ -415,20 +478,21 @@ class _Budget:
     balances: dict[UUID, Decimal] = field(default_factory=dict)
 
 
-def _rate_amount(request: EventRequest, start: datetime, end: datetime, *, currency: str,
-                 customer_id: UUID | None) -> tuple[list[RateLine], Decimal | None]:
+def _rate_amount(
+    request: EventRequest, start: datetime, end: datetime, *, currency: str, customer_id: UUID | None
+) -> tuple[list[RateLine], Decimal | None]:
     """The rate lines of every resource and their rounded sum (None: no rate covers the event, and the
     override prices it)."""
-    if request.rate_id is not None and not any(rate.id == request.rate_id for r in request.resources
-                                               for rate in r.rates):
+    if request.rate_id is not None and not any(
+        rate.id == request.rate_id for r in request.resources for rate in r.rates
+    ):
         message = "The chosen rate is not a rate of the booked resources."
         raise RateNotApplicable(message, [FieldError("rateId", RateNotApplicable.code, message)])
     rate_lines: list[RateLine] = []
     try:
         for resource in request.resources:
             own = request.rate_id if any(rate.id == request.rate_id for rate in resource.rates) else None
-            rate_lines += _rate_lines(resource, start, end, rate_id=own,
-                                      customer_id=customer_id, currency=currency)
+            rate_lines += _rate_lines(resource, start, end, rate_id=own, customer_id=customer_id, currency=currency)
     except NoApplicableRate:
         if request.override_price is None:
             raise
@@ -437,9 +501,16 @@ def _rate_amount(request: EventRequest, start: datetime, end: datetime, *, curre
     return rate_lines, round_money(sum((line.amount for line in rate_lines), ZERO), currency)
 
 
-def _discount_line(discount: DiscountTerms | None, *, resource_ids: set[UUID], override: Decimal | None,
-                   rate_lines: Sequence[RateLine], products: Sequence[ProductLine], currency: str,
-                   budget: _Budget) -> DiscountLine | None:
+def _discount_line(
+    discount: DiscountTerms | None,
+    *,
+    resource_ids: set[UUID],
+    override: Decimal | None,
+    rate_lines: Sequence[RateLine],
+    products: Sequence[ProductLine],
+    currency: str,
+    budget: _Budget,
+) -> DiscountLine | None:
     if discount is None or (discount.resource_ids and not discount.resource_ids & resource_ids):
         return None
     eligible = discount.resource_ids or resource_ids
@@ -453,12 +524,24 @@ def _discount_line(discount: DiscountTerms | None, *, resource_ids: set[UUID], o
     else:
         off = min(round_money(budget.discount_left or ZERO, currency), base)
         budget.discount_left = (budget.discount_left or ZERO) - off
-    return DiscountLine(code_id=discount.id, code=discount.code, percentage=discount.percentage,
-                        fixed_amount=discount.amount, amount=min(off, base))
+    return DiscountLine(
+        code_id=discount.id,
+        code=discount.code,
+        percentage=discount.percentage,
+        fixed_amount=discount.amount,
+        amount=min(off, base),
+    )
 
 
-def _credit_lines(price: Decimal, *, start: datetime, resource_ids: set[UUID], credits: Sequence[CreditTerms],
-                  currency: str, budget: _Budget) -> tuple[list[CreditLine], Decimal]:
+def _credit_lines(
+    price: Decimal,
+    *,
+    start: datetime,
+    resource_ids: set[UUID],
+    credits: Sequence[CreditTerms],
+    currency: str,
+    budget: _Budget,
+) -> tuple[list[CreditLine], Decimal]:
     """The credits that pay `price` (those expiring first first) and what is left to pay."""
     credit_lines = []
     left = price
@@ -481,8 +564,15 @@ def _credit_lines(price: Decimal, *, start: datetime, resource_ids: set[UUID], c
     return credit_lines, left
 
 
-def _quote(request: EventRequest, *, currency: str, customer_id: UUID | None, discount: DiscountTerms | None,
-           credits: Sequence[CreditTerms], budget: _Budget) -> Quote:
+def _quote(
+    request: EventRequest,
+    *,
+    currency: str,
+    customer_id: UUID | None,
+    discount: DiscountTerms | None,
+    credits: Sequence[CreditTerms],
+    budget: _Budget,
+) -> Quote:
     start, end = request.start.astimezone(UTC), request.end.astimezone(UTC)
     if end <= start:
         raise ValueError("An event must end after it starts.")  # validation rejects it long before
@@ -497,21 +587,47 @@ def _quote(request: EventRequest, *, currency: str, customer_id: UUID | None, di
     products = _product_lines(request, currency=currency)
     subtotal = amount + sum((line.amount for line in products), ZERO)
 
-    discount_line = _discount_line(discount, resource_ids=resource_ids, override=override, rate_lines=rate_lines,
-                                   products=products, currency=currency, budget=budget)
+    discount_line = _discount_line(
+        discount,
+        resource_ids=resource_ids,
+        override=override,
+        rate_lines=rate_lines,
+        products=products,
+        currency=currency,
+        budget=budget,
+    )
     price = subtotal - (discount_line.amount if discount_line else ZERO)
-    credit_lines, left = _credit_lines(price, start=start, resource_ids=resource_ids, credits=credits,
-                                       currency=currency, budget=budget)
+    credit_lines, left = _credit_lines(
+        price, start=start, resource_ids=resource_ids, credits=credits, currency=currency, budget=budget
+    )
     credit_used = price - left
 
-    return Quote(currency=currency, rates=tuple(rate_lines), computed_amount=computed, override_price=override,
-                 amount=amount, products=products, subtotal=subtotal, discount=discount_line, price=price,
-                 credits=tuple(credit_lines), credit_used=credit_used, total=left)
+    return Quote(
+        currency=currency,
+        rates=tuple(rate_lines),
+        computed_amount=computed,
+        override_price=override,
+        amount=amount,
+        products=products,
+        subtotal=subtotal,
+        discount=discount_line,
+        price=price,
+        credits=tuple(credit_lines),
+        credit_used=credit_used,
+        total=left,
+    )
 
 
-def quote_events(requests: Sequence[EventRequest], *, currency: str, customer_id: UUID | None = None,
-                 discount: DiscountTerms | None = None, credits: Sequence[CreditTerms] = (),
-                 use_credit: bool = True, now: datetime | None = None) -> tuple[Quote, ...]:
+def quote_events(
+    requests: Sequence[EventRequest],
+    *,
+    currency: str,
+    customer_id: UUID | None = None,
+    discount: DiscountTerms | None = None,
+    credits: Sequence[CreditTerms] = (),
+    use_credit: bool = True,
+    now: datetime | None = None,
+) -> tuple[Quote, ...]:
     """The quotes of one booking's events, in the order given. Events are priced in start order, because
     a fixed discount and the credits are shared between them: the earliest events use them first.
 
@@ -525,8 +641,14 @@ def quote_events(requests: Sequence[EventRequest], *, currency: str, customer_id
     order = sorted(range(len(requests)), key=lambda i: (requests[i].start, i))
     quotes: dict[int, Quote] = {}
     for i in order:
-        quotes[i] = _quote(requests[i], currency=currency, customer_id=customer_id, discount=discount,
-                           credits=credits if use_credit else (), budget=budget)
+        quotes[i] = _quote(
+            requests[i],
+            currency=currency,
+            customer_id=customer_id,
+            discount=discount,
+            credits=credits if use_credit else (),
+            budget=budget,
+        )
     return tuple(quotes[i] for i in range(len(requests)))
 
 

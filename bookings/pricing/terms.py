@@ -41,9 +41,19 @@ class RateTerms:
 
     @classmethod
     def from_model(cls, rate: Any, customer_ids: Iterable[UUID] = ()) -> RateTerms:
-        return cls(id=rate.pk, name=rate.name, unit=rate.unit, price=rate.price, weekdays=rate.weekdays,
-                   start_time=rate.start_time, end_time=rate.end_time, min_minutes=rate.min_minutes,
-                   max_minutes=rate.max_minutes, customer_ids=frozenset(customer_ids), active=rate.active)
+        return cls(
+            id=rate.pk,
+            name=rate.name,
+            unit=rate.unit,
+            price=rate.price,
+            weekdays=rate.weekdays,
+            start_time=rate.start_time,
+            end_time=rate.end_time,
+            min_minutes=rate.min_minutes,
+            max_minutes=rate.max_minutes,
+            customer_ids=frozenset(customer_ids),
+            active=rate.active,
+        )
 
     def sort_key(self) -> tuple[Decimal, str, str]:
         return (self.price, self.name, str(self.id))
@@ -59,8 +69,9 @@ class ProductTerms:
 
     @classmethod
     def from_model(cls, product: Any) -> ProductTerms:
-        return cls(id=product.pk, name=product.name, unit=product.unit, unit_price=product.unit_price,
-                   active=product.active)
+        return cls(
+            id=product.pk, name=product.name, unit=product.unit, unit_price=product.unit_price, active=product.active
+        )
 
 
 @dataclass(frozen=True)
@@ -100,8 +111,12 @@ class CreditTerms:
 
     def spend_order(self) -> tuple[bool, float, float, str]:
         # Those that expire first are spent first; never-expiring ones last; then the oldest.
-        return (self.valid_until is None, self.valid_until.timestamp() if self.valid_until else 0.0,
-                self.created_at.timestamp() if self.created_at else 0.0, str(self.id))
+        return (
+            self.valid_until is None,
+            self.valid_until.timestamp() if self.valid_until else 0.0,
+            self.created_at.timestamp() if self.created_at else 0.0,
+            str(self.id),
+        )
 
 
 @dataclass(frozen=True)
@@ -120,37 +135,56 @@ class EventRequest:
 def pricing_resources(resource_ids: Iterable[Any]) -> dict[UUID, ResourceTerms]:
     """The resources' active rates (with the customers a rate is reserved for) and active products."""
     rates = Rate.objects.filter(active=True).prefetch_related("customer_links")
-    resources = (Resource.objects.filter(pk__in=list(resource_ids)).select_related("venue__organization")
-                 .prefetch_related(Prefetch("rates", queryset=rates),
-                                   Prefetch("products", queryset=Product.objects.filter(active=True))))
+    resources = (
+        Resource.objects.filter(pk__in=list(resource_ids))
+        .select_related("venue__organization")
+        .prefetch_related(
+            Prefetch("rates", queryset=rates), Prefetch("products", queryset=Product.objects.filter(active=True))
+        )
+    )
     return {
         resource.pk: ResourceTerms(
-            id=resource.pk, name=resource.name, tz=resource.venue.tz,
-            rates=tuple(RateTerms.from_model(rate, [link.customer_id for link in rate.customer_links.all()])
-                        for rate in resource.rates.all()),
+            id=resource.pk,
+            name=resource.name,
+            tz=resource.venue.tz,
+            rates=tuple(
+                RateTerms.from_model(rate, [link.customer_id for link in rate.customer_links.all()])
+                for rate in resource.rates.all()
+            ),
             products=tuple(ProductTerms.from_model(product) for product in resource.products.all()),
         )
         for resource in resources
     }
 
 
-def discount_terms(*, organization_id: Any, code: str, contact_id: Any = None,
-                   exclude_booking_id: Any = None) -> DiscountTerms | None:
+def discount_terms(
+    *, organization_id: Any, code: str, contact_id: Any = None, exclude_booking_id: Any = None
+) -> DiscountTerms | None:
     """The organization's code as typed (any letter case), with its uses by other bookings; None when
     there is no such code (bookings.pricing.quote.check_discount turns that into INVALID_DISCOUNT_CODE)."""
-    found = (DiscountCode.objects.filter(organization_id=organization_id, code__iexact=(code or "").strip())
-             .prefetch_related("resources").first())
+    found = (
+        DiscountCode.objects.filter(organization_id=organization_id, code__iexact=(code or "").strip())
+        .prefetch_related("resources")
+        .first()
+    )
     if found is None:
         return None
     uses = found.uses.all()
     if exclude_booking_id is not None:
         uses = uses.exclude(booking_id=exclude_booking_id)
     return DiscountTerms(
-        id=found.pk, code=found.code, percentage=found.percentage, amount=found.amount,
-        valid_from=found.valid_from, valid_until=found.valid_until, max_uses_total=found.max_uses_total,
+        id=found.pk,
+        code=found.code,
+        percentage=found.percentage,
+        amount=found.amount,
+        valid_from=found.valid_from,
+        valid_until=found.valid_until,
+        max_uses_total=found.max_uses_total,
         max_uses_per_contact=found.max_uses_per_contact,
-        resource_ids=frozenset(r.pk for r in found.resources.all()), active=found.active,
-        uses_total=uses.count(), uses_by_contact=uses.filter(contact_id=contact_id).count() if contact_id else 0,
+        resource_ids=frozenset(r.pk for r in found.resources.all()),
+        active=found.active,
+        uses_total=uses.count(),
+        uses_by_contact=uses.filter(contact_id=contact_id).count() if contact_id else 0,
     )
 
 
@@ -158,10 +192,17 @@ def discount_terms_of(code: DiscountCode, *, contact_id: Any, booking_id: Any) -
     """A code row (its resources prefetched) with its uses by other bookings than `booking_id`."""
     uses = code.uses.exclude(booking_id=booking_id) if booking_id else code.uses.all()
     return DiscountTerms(
-        id=code.pk, code=code.code, percentage=code.percentage, amount=code.amount, valid_from=code.valid_from,
-        valid_until=code.valid_until, max_uses_total=code.max_uses_total,
-        max_uses_per_contact=code.max_uses_per_contact, resource_ids=frozenset(r.pk for r in code.resources.all()),
-        active=code.active, uses_total=uses.count(),
+        id=code.pk,
+        code=code.code,
+        percentage=code.percentage,
+        amount=code.amount,
+        valid_from=code.valid_from,
+        valid_until=code.valid_until,
+        max_uses_total=code.max_uses_total,
+        max_uses_per_contact=code.max_uses_per_contact,
+        resource_ids=frozenset(r.pk for r in code.resources.all()),
+        active=code.active,
+        uses_total=uses.count(),
         uses_by_contact=uses.filter(contact_id=contact_id).count() if contact_id else 0,
     )
 
@@ -185,16 +226,25 @@ def credit_terms(*, organization_id: Any, contact_id: Any = None, customer_id: A
         owners |= Q(contact_id=contact_id)
     if customer_id is not None:
         owners |= Q(customer_id=customer_id)
-    credits = (BookingCredit.objects.filter(owners, organization_id=organization_id, balance__gt=0)
-               .prefetch_related("resources"))
+    credits = BookingCredit.objects.filter(owners, organization_id=organization_id, balance__gt=0).prefetch_related(
+        "resources"
+    )
     return credit_terms_of(credits)
 
 
 def credit_terms_of(credits: Iterable[BookingCredit]) -> list[CreditTerms]:
     """Credit rows (their resources prefetched) as bookings.pricing.quote reads them."""
-    return [CreditTerms(id=c.pk, balance=c.balance, valid_from=c.valid_from, valid_until=c.valid_until,
-                        resource_ids=frozenset(r.pk for r in c.resources.all()), created_at=c.created_at)
-            for c in credits]
+    return [
+        CreditTerms(
+            id=c.pk,
+            balance=c.balance,
+            valid_from=c.valid_from,
+            valid_until=c.valid_until,
+            resource_ids=frozenset(r.pk for r in c.resources.all()),
+            created_at=c.created_at,
+        )
+        for c in credits
+    ]
 
 
 def booking_customer_id(booking: Booking) -> Any:

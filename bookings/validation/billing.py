@@ -34,9 +34,11 @@ class EventBilling:
 
     @classmethod
     def of(cls, be: BookingEvent) -> EventBilling:
-        return cls(rate_id=be.rate_id,
-                   products=tuple((UUID(str(p["productId"])), int(p["quantity"])) for p in be.products or []),
-                   override_price=be.override_price)
+        return cls(
+            rate_id=be.rate_id,
+            products=tuple((UUID(str(p["productId"])), int(p["quantity"])) for p in be.products or []),
+            override_price=be.override_price,
+        )
 
     def products_wire(self) -> list[dict[str, Any]]:
         return [{"productId": str(pid), "quantity": qty} for pid, qty in self.products]
@@ -56,11 +58,14 @@ class BookingBilling:
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> BookingBilling:
-        return cls(discount_code=(data.get("discountCode") or "").strip() or None,
-                   do_not_use_booking_credit=bool(data.get("doNotUseBookingCredit", False)),
-                   invoice_this_contact=bool(data.get("invoiceThisContact", False)),
-                   purchase_order=(data.get("purchaseOrder") or "").strip(),
-                   charge_now=bool(data.get("chargeNow", False)), invoice_now=bool(data.get("invoiceNow", False)))
+        return cls(
+            discount_code=(data.get("discountCode") or "").strip() or None,
+            do_not_use_booking_credit=bool(data.get("doNotUseBookingCredit", False)),
+            invoice_this_contact=bool(data.get("invoiceThisContact", False)),
+            purchase_order=(data.get("purchaseOrder") or "").strip(),
+            charge_now=bool(data.get("chargeNow", False)),
+            invoice_now=bool(data.get("invoiceNow", False)),
+        )
 
 
 def parse_price(value: Any) -> Decimal | None:
@@ -92,8 +97,11 @@ def clean_event_billing(raw: Mapping[str, Any], prefix: str, add: Callable[..., 
     if raw.get("overridePrice") not in (None, ""):
         override = parse_price(raw["overridePrice"])
         if override is None:
-            add(f"{prefix}.overridePrice", "INVALID",
-                "overridePrice is an amount of at least 0 with at most 4 decimals.")
+            add(
+                f"{prefix}.overridePrice",
+                "INVALID",
+                "overridePrice is an amount of at least 0 with at most 4 decimals.",
+            )
     return EventBilling(rate_id=rate_id, products=tuple(products), override_price=override)
 
 
@@ -119,8 +127,9 @@ def _clean_products(given: Any, prefix: str, add: Callable[..., None]) -> list[t
     return products
 
 
-def _clean_product(item: Mapping[str, Any], where: str, products: list[tuple[UUID, int]],
-                   add: Callable[..., None]) -> tuple[UUID, int] | None:
+def _clean_product(
+    item: Mapping[str, Any], where: str, products: list[tuple[UUID, int]], add: Callable[..., None]
+) -> tuple[UUID, int] | None:
     pid = as_uuid(item.get("productId"))
     quantity = item.get("quantity", 1)
     # ASCII digits only: str.isdigit() also passes "²", and a huge run of digits, which int() refuses.
@@ -142,9 +151,15 @@ def refuse_public_override(events: Any, *, single_event: bool) -> None:
     """A booker (public submit, validate, change request) may choose a rate and products, never a price."""
     if not isinstance(events, list | tuple):
         return
-    errors = [FieldError(f"{'event' if single_event else f'events[{i}]'}.overridePrice", "NOT_ALLOWED",
-                         "Only staff may set the price of a booking.")
-              for i, raw in enumerate(events) if isinstance(raw, dict) and raw.get("overridePrice") not in (None, "")]
+    errors = [
+        FieldError(
+            f"{'event' if single_event else f'events[{i}]'}.overridePrice",
+            "NOT_ALLOWED",
+            "Only staff may set the price of a booking.",
+        )
+        for i, raw in enumerate(events)
+        if isinstance(raw, dict) and raw.get("overridePrice") not in (None, "")
+    ]
     if errors:
         raise ValidationFailed(errors=errors)
 
@@ -154,9 +169,17 @@ def refuse_billing_changes(events: Any) -> None:
     events API's overridePrice)."""
     if not isinstance(events, list | tuple):
         return
-    errors = [FieldError(f"{'event' if len(events) == 1 else f'events[{i}]'}.{key}", "NOT_ALLOWED",
-                         f"{key} cannot be changed by a change request.")
-              for i, raw in enumerate(events) if isinstance(raw, dict) for key in EVENT_BILLING_KEYS if key in raw]
+    errors = [
+        FieldError(
+            f"{'event' if len(events) == 1 else f'events[{i}]'}.{key}",
+            "NOT_ALLOWED",
+            f"{key} cannot be changed by a change request.",
+        )
+        for i, raw in enumerate(events)
+        if isinstance(raw, dict)
+        for key in EVENT_BILLING_KEYS
+        if key in raw
+    ]
     if errors:
         raise ValidationFailed(errors=errors)
 

@@ -34,8 +34,17 @@ from .fields import (
 )
 from .repeat import Occurrence, OccurrenceRef, expand_repeat, parse_repeat
 
-EVENT_BUILTINS = {"title", "start", "end", "resourceIds", "attendees", "bookingEventId", "repeat", "unitId",
-                  *EVENT_BILLING_KEYS}
+EVENT_BUILTINS = {
+    "title",
+    "start",
+    "end",
+    "resourceIds",
+    "attendees",
+    "bookingEventId",
+    "repeat",
+    "unitId",
+    *EVENT_BILLING_KEYS,
+}
 # Visitors of one booking (docs/architecture.md#visitors); each also counts against the smallest capacity
 # of its resources.
 MAX_VISITORS = 100
@@ -131,8 +140,17 @@ def clean_event(
     billing = clean_event_billing(raw, prefix, errors.add)
     if len(errors.items) > before or not moments.get("start") or not moments.get("end"):
         return None
-    return CleanEvent(title=title, start=moments["start"], end=moments["end"], resources=resources,
-                      attendees=attendees, answers=answers, field=prefix, billing=billing, unit=unit)
+    return CleanEvent(
+        title=title,
+        start=moments["start"],
+        end=moments["end"],
+        resources=resources,
+        attendees=attendees,
+        answers=answers,
+        field=prefix,
+        billing=billing,
+        unit=unit,
+    )
 
 
 def _clean_event_title(title: Any, prefix: str, errors: Errors) -> Any:
@@ -157,8 +175,12 @@ def _clean_resource_ids(raw_ids: Any, prefix: str, offered: dict[str, Resource],
             if rid in offered:
                 resources.append(offered[rid])
             else:
-                errors.add(f"{prefix}.resourceIds", "RESOURCE_NOT_OFFERED",
-                           f"Resource {rid} is not offered by this form.", resourceId=rid)
+                errors.add(
+                    f"{prefix}.resourceIds",
+                    "RESOURCE_NOT_OFFERED",
+                    f"Resource {rid} is not offered by this form.",
+                    resourceId=rid,
+                )
     return resources
 
 
@@ -192,24 +214,29 @@ def _clean_attendees(value: Any, prefix: str, resources: list[Resource], errors:
     if resources:
         capacity = sum(r.capacity for r in resources)
         if attendees > capacity:
-            errors.add(f"{prefix}.attendees", "TOO_MANY_ATTENDEES",
-                       f"At most {capacity} people fit in the chosen resources.")
+            errors.add(
+                f"{prefix}.attendees", "TOO_MANY_ATTENDEES", f"At most {capacity} people fit in the chosen resources."
+            )
     return attendees
 
 
-def _clean_unit(value: Any, path: str, resources: list[Resource], offered: dict[str, Resource],
-                errors: Errors) -> ResourceUnit | None:
+def _clean_unit(
+    value: Any, path: str, resources: list[Resource], offered: dict[str, Resource], errors: Errors
+) -> ResourceUnit | None:
     """`unitId`: an active unit of one of the event's resources (one query per validation for all units of
     the offered resources)."""
     if is_blank(value):
         return None
     if errors.units is None:
-        errors.units = {str(u.pk): u for u in ResourceUnit.objects.filter(
-            resource_id__in=[r.pk for r in offered.values()], archived=False)}
+        errors.units = {
+            str(u.pk): u
+            for u in ResourceUnit.objects.filter(resource_id__in=[r.pk for r in offered.values()], archived=False)
+        }
     unit = errors.units.get(as_uuid_str(value)) if isinstance(value, str) else None
     if unit is None or unit.resource_id not in {r.pk for r in resources}:
-        errors.add(path, "INVALID_UNIT", "That unit is not an available unit of the chosen resources.",
-                   unitId=str(value)[:100])
+        errors.add(
+            path, "INVALID_UNIT", "That unit is not an available unit of the chosen resources.", unitId=str(value)[:100]
+        )
         return None
     return unit
 
@@ -244,8 +271,12 @@ def clean_visitors(raw: Any, resources: Sequence[Resource]) -> list[dict[str, st
             out.append({"name": name, "email": email})
     capacity = min((r.capacity for r in resources), default=None)
     if not errors.items and capacity is not None and len(out) > capacity:
-        errors.add("visitors", "CAPACITY_EXCEEDED", f"At most {capacity} visitors fit in the chosen resources.",
-                   capacity=capacity)
+        errors.add(
+            "visitors",
+            "CAPACITY_EXCEEDED",
+            f"At most {capacity} visitors fit in the chosen resources.",
+            capacity=capacity,
+        )
     if errors.items:
         raise ValidationFailed(errors=errors.items)
     return out
@@ -278,13 +309,12 @@ def offered_resources(module: BookingModule) -> dict[str, Resource]:
     return {
         str(r.pk): r
         for r in module.resources.filter(venue__organization_id=module.organization_id)
-        .select_related("venue__organization").prefetch_related("bookable_hours")
+        .select_related("venue__organization")
+        .prefetch_related("bookable_hours")
     }
 
 
-def check_event_rules(
-    clean_events: list[CleanEvent], *, organization, now: datetime | None = None
-) -> list[FieldError]:
+def check_event_rules(clean_events: list[CleanEvent], *, organization, now: datetime | None = None) -> list[FieldError]:
     """The booking rules (docs/architecture.md#booking-rules) for every clean event, as field errors (no
     conflicts: those need the lock)."""
     if not clean_events:
@@ -298,8 +328,7 @@ def check_event_rules(
     out = []
     for event in clean_events:
         for resource in event.resources:
-            for failure in check_rules(resource=resource, start=event.start, end=event.end, now=now,
-                                       closures=closures):
+            for failure in check_rules(resource=resource, start=event.start, end=event.end, now=now, closures=closures):
                 out.append(failure.as_field_error(event.field))
     return out
 
@@ -320,17 +349,33 @@ def expand_event(
         errors.add(f"{prefix}.repeat.repeatUntil", "INVALID", "repeatUntil must not be before the start date.")
         return []
     cap = module.max_occurrences
-    times = expand_repeat(start_local=start_local, end_local=event.end.astimezone(tz).replace(tzinfo=None), tz=tz,
-                          rule=rule, limit=cap + 1)
+    times = expand_repeat(
+        start_local=start_local,
+        end_local=event.end.astimezone(tz).replace(tzinfo=None),
+        tz=tz,
+        rule=rule,
+        limit=cap + 1,
+    )
     if not times:
         errors.add(f"{prefix}.repeat", "NO_OCCURRENCES", "This repeat gives no date up to repeatUntil.")
         return []
     if len(times) > cap:
-        errors.add(f"{prefix}.repeat.repeatUntil", "TOO_MANY_OCCURRENCES",
-                   f"A repeated booking has at most {cap} occurrences; choose an earlier repeatUntil.",
-                   maxOccurrences=cap)
+        errors.add(
+            f"{prefix}.repeat.repeatUntil",
+            "TOO_MANY_OCCURRENCES",
+            f"A repeated booking has at most {cap} occurrences; choose an earlier repeatUntil.",
+            maxOccurrences=cap,
+        )
         return []
     group, wire = uuid4(), rule.as_wire()
-    return [replace(event, start=start, end=end, answers=dict(event.answers), field=f"{prefix}.occurrences[{k}]",
-                    repeat=Occurrence(wire, group, k))
-            for k, (start, end) in enumerate(times)]
+    return [
+        replace(
+            event,
+            start=start,
+            end=end,
+            answers=dict(event.answers),
+            field=f"{prefix}.occurrences[{k}]",
+            repeat=Occurrence(wire, group, k),
+        )
+        for k, (start, end) in enumerate(times)
+    ]

@@ -54,8 +54,16 @@ MAX_NUMBER_DIGITS = 15
 EARLIEST_YEAR, LATEST_YEAR = 1970, 2200
 
 
-def clean_text(value: Any, path: str, label: str, errors: Errors, limit: int = MAX_TEXT,
-               multiline: bool = False, one_line: bool = False, required: bool = False) -> str | None:
+def clean_text(
+    value: Any,
+    path: str,
+    label: str,
+    errors: Errors,
+    limit: int = MAX_TEXT,
+    multiline: bool = False,
+    one_line: bool = False,
+    required: bool = False,
+) -> str | None:
     """Plain text, or None with the problem added to `errors`.
 
     `one_line` refuses a line break instead of folding it into a space: for what can reach an email
@@ -172,7 +180,10 @@ def _clean_number(ff: FormField, value: Any, path: str, errors: Errors) -> int |
 
 
 _TEMPORAL_PARSERS: dict[str, Callable[[str], date | time | None]] = {
-    FieldType.DATE: parse_date, FieldType.TIME: parse_time, FieldType.DATETIME: parse_datetime}
+    FieldType.DATE: parse_date,
+    FieldType.TIME: parse_time,
+    FieldType.DATETIME: parse_datetime,
+}
 _TEMPORAL_KINDS = {"date": "a date (YYYY-MM-DD)", "time": "a time (HH:MM)", "datetime": "a date and time"}
 
 

@@ -60,10 +60,17 @@ def public_errors(errors: Sequence[FieldError]) -> list[FieldError]:
     collapse_occurrence_errors) keeps its date, and is rebuilt as "<date>: <Resource> is already booked at
     that time." when its text names a booking; to keep an occurrence's other problems in its message, clean
     the errors before merging them (as booking_preflight does for the public)."""
-    ids = {str(e.meta.get("resourceId")) for e in errors
-           if (set(e.meta.get("codes") or ()) | {e.code}) & CONFLICT_CODES}
-    names = {str(pk): name for pk, name in Resource.objects.filter(
-        pk__in=[i for i in ids if _is_uuid(i)]).values_list("pk", "name")} if ids else {}
+    ids = {
+        str(e.meta.get("resourceId")) for e in errors if (set(e.meta.get("codes") or ()) | {e.code}) & CONFLICT_CODES
+    }
+    names = (
+        {
+            str(pk): name
+            for pk, name in Resource.objects.filter(pk__in=[i for i in ids if _is_uuid(i)]).values_list("pk", "name")
+        }
+        if ids
+        else {}
+    )
     out = []
     for error in errors:
         if not (set(error.meta.get("codes") or ()) | {error.code}) & CONFLICT_CODES:
@@ -95,13 +102,21 @@ def _is_uuid(value: Any) -> bool:
 # --- the dry run ------------------------------------------------------------------------------------------
 
 # The codes a different time of the same length can cure.
-SLOT_CODES = frozenset({"BOOKING_CONFLICT", "CAPACITY_EXCEEDED", "OUTSIDE_BOOKABLE_HOURS", "RESOURCE_CLOSED",
-                        "START_TIME_TOO_LATE", "START_TIME_TOO_EARLY", "IN_THE_PAST"})
+SLOT_CODES = frozenset(
+    {
+        "BOOKING_CONFLICT",
+        "CAPACITY_EXCEEDED",
+        "OUTSIDE_BOOKABLE_HOURS",
+        "RESOURCE_CLOSED",
+        "START_TIME_TOO_LATE",
+        "START_TIME_TOO_EARLY",
+        "IN_THE_PAST",
+    }
+)
 STEP = timedelta(minutes=30)
 SEARCH_DAYS = 14
 MAX_SLOTS = 3
 MAX_SUGGESTED = 10
-
 
 
 @dataclass
@@ -116,8 +131,13 @@ class Preflight:
     suggestions: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"valid": self.valid, "errors": [e.as_dict() for e in self.errors],
-                "skipped": [e.as_dict() for e in self.skipped], "times": self.times, "suggestions": self.suggestions}
+        return {
+            "valid": self.valid,
+            "errors": [e.as_dict() for e in self.errors],
+            "skipped": [e.as_dict() for e in self.skipped],
+            "times": self.times,
+            "suggestions": self.suggestions,
+        }
 
 
 class _Busy(NamedTuple):
@@ -132,8 +152,11 @@ class _Busy(NamedTuple):
 
 def check_published(module: BookingModule, portal: Portal) -> None:
     """What booking_submit requires of the public: the module on this LIVE portal of its organization."""
-    if portal.organization_id != module.organization_id or portal.status != PortalStatus.LIVE \
-            or not module.portals.filter(pk=portal.pk).exists():
+    if (
+        portal.organization_id != module.organization_id
+        or portal.status != PortalStatus.LIVE
+        or not module.portals.filter(pk=portal.pk).exists()
+    ):
         raise NotFound("This booking form is not published.")
 
 
@@ -142,8 +165,14 @@ def _codes_by_time(clean_events: Sequence[CleanEvent], errors: Sequence[FieldErr
     paths = {ce.field for ce in clean_events}
     codes: dict[str, list[str]] = {}
     for error in errors:
-        path = error.field if error.field in paths else next(
-            (error.field[:i] for i, char in enumerate(error.field) if char == "." and error.field[:i] in paths), None)
+        path = (
+            error.field
+            if error.field in paths
+            else next(
+                (error.field[:i] for i, char in enumerate(error.field) if char == "." and error.field[:i] in paths),
+                None,
+            )
+        )
         if path is not None:
             codes.setdefault(path, []).extend(error.meta.get("codes") or [error.code])
     return codes
@@ -181,9 +210,16 @@ def booking_preflight(
     `check_rules` False is staff's overrideRules; `skip_conflicts` staff's skipConflicts. `public` (a booker
     asking) words conflicts without the other bookings' titles and event ids (public_errors)."""
     now = now or timezone.now()
-    clean, problems = assess_submission(module=module, contact=contact, events=events, single_event=single_event,
-                                        check_rules=check_rules, check_contact=check_contact,
-                                        check_answers=check_answers, now=now)
+    clean, problems = assess_submission(
+        module=module,
+        contact=contact,
+        events=events,
+        single_event=single_event,
+        check_rules=check_rules,
+        check_contact=check_contact,
+        check_answers=check_answers,
+        now=now,
+    )
     problems += _side_problems(title, request_note)
     requested = list(clean.events)
     resources = {r.pk: r for ce in requested for r in ce.resources}
@@ -191,11 +227,19 @@ def booking_preflight(
     if requested:
         margin = timedelta(days=SEARCH_DAYS)
         buffer = timedelta(minutes=max(r.buffer_minutes for r in resources.values()))
-        reservations = list(reservations_overlapping(  # the one read of the table
-            resource_ids=resources.keys(), start=min(ce.start for ce in requested) - margin,
-            end=max(ce.end for ce in requested) + margin + buffer))
-    specs = [EventSpec(title=ce.title, start=ce.start, end=ce.end, resource_ids=ce.resource_ids, field=ce.field,
-                       unit_id=ce.unit_id) for ce in requested]
+        reservations = list(
+            reservations_overlapping(  # the one read of the table
+                resource_ids=resources.keys(),
+                start=min(ce.start for ce in requested) - margin,
+                end=max(ce.end for ce in requested) + margin + buffer,
+            )
+        )
+    specs = [
+        EventSpec(
+            title=ce.title, start=ce.start, end=ce.end, resource_ids=ce.resource_ids, field=ce.field, unit_id=ce.unit_id
+        )
+        for ce in requested
+    ]
     # Desks and seats are judged as the submit will judge them: a named unit taken, or no unit left.
     units = units_of(resources.keys()) if requested else {}
     conflicts = conflicts_among(specs=specs, resources=resources, reservations=reservations, units=units)
@@ -206,15 +250,31 @@ def booking_preflight(
     if skip_conflicts:
         errors = set_aside_failing_occurrences(clean, errors)
     codes = _codes_by_time(requested, [*errors, *clean.skipped])
-    times = [{"field": ce.field, "start": iso(ce.start), "end": iso(ce.end),
-              "resourceIds": [str(r) for r in ce.resource_ids], "occurrence": ce.repeat.index if ce.repeat else None,
-              "valid": ce.field not in codes, **local_times(ce.start, ce.end, ce.tz)} for ce in requested]
+    times = [
+        {
+            "field": ce.field,
+            "start": iso(ce.start),
+            "end": iso(ce.end),
+            "resourceIds": [str(r) for r in ce.resource_ids],
+            "occurrence": ce.repeat.index if ce.repeat else None,
+            "valid": ce.field not in codes,
+            **local_times(ce.start, ce.end, ce.tz),
+        }
+        for ce in requested
+    ]
     suggestions = []
     if suggest:
         curable = [ce for ce in requested if ce.field in codes and set(codes[ce.field]) <= SLOT_CODES]
         if curable:
-            suggestions = _suggestions(module, curable[:MAX_SUGGESTED], [s for s in specs if s.field not in codes],
-                                       resources, reservations, now, check_rules=check_rules)
+            suggestions = _suggestions(
+                module,
+                curable[:MAX_SUGGESTED],
+                [s for s in specs if s.field not in codes],
+                resources,
+                reservations,
+                now,
+                check_rules=check_rules,
+            )
     return Preflight(valid=not errors, errors=errors, skipped=clean.skipped, times=times, suggestions=suggestions)
 
 
@@ -225,16 +285,18 @@ class _Calendar:
     def __init__(self, reservations: Sequence[Any], others: Sequence[EventSpec], resources: dict[UUID, Resource]):
         busy: dict[UUID, list[_Busy]] = {}
         for res in reservations:
-            busy.setdefault(res.resource_id, []).append(_Busy(res.resource_id, res.start, res.end, res.event,
-                                                              res.event_id))
+            busy.setdefault(res.resource_id, []).append(
+                _Busy(res.resource_id, res.start, res.end, res.event, res.event_id)
+            )
         for spec in others:
             for rid in spec.resource_ids:
                 end = spec.end + timedelta(minutes=resources[rid].buffer_minutes)
                 busy.setdefault(rid, []).append(_Busy(rid, spec.start, end, None, None))
         self.busy = {rid: sorted(items, key=lambda b: b.start) for rid, items in busy.items()}
         self.starts = {rid: [b.start for b in items] for rid, items in self.busy.items()}
-        self.longest = {rid: max((b.end - b.start for b in items), default=timedelta(0))
-                        for rid, items in self.busy.items()}
+        self.longest = {
+            rid: max((b.end - b.start for b in items), default=timedelta(0)) for rid, items in self.busy.items()
+        }
 
     def near(self, resource_id: UUID, start: datetime, end: datetime) -> list[_Busy]:
         items = self.busy.get(resource_id)
@@ -257,24 +319,44 @@ def _suggestions(
     check_rules: bool = True,
 ) -> list[dict[str, Any]]:
     margin = timedelta(days=SEARCH_DAYS)
-    closures = closures_for(organization=module.organization_id, start=min(ce.start for ce in failing) - margin,
-                            end=max(ce.end for ce in failing) + margin) if check_rules else None
+    closures = (
+        closures_for(
+            organization=module.organization_id,
+            start=min(ce.start for ce in failing) - margin,
+            end=max(ce.end for ce in failing) + margin,
+        )
+        if check_rules
+        else None
+    )
     calendar = _Calendar(reservations, others, resources)
-    return [{"field": ce.field, "start": iso(ce.start), "end": iso(ce.end),
-             "resourceIds": [str(r) for r in ce.resource_ids],
-             "slots": _free_slots(ce, calendar, resources, closures, now)} for ce in failing]
+    return [
+        {
+            "field": ce.field,
+            "start": iso(ce.start),
+            "end": iso(ce.end),
+            "resourceIds": [str(r) for r in ce.resource_ids],
+            "slots": _free_slots(ce, calendar, resources, closures, now),
+        }
+        for ce in failing
+    ]
 
 
 def _free_slots(
-    ce: CleanEvent, calendar: _Calendar, resources: dict[UUID, Resource], closures: list[Closure] | None,
+    ce: CleanEvent,
+    calendar: _Calendar,
+    resources: dict[UUID, Resource],
+    closures: list[Closure] | None,
     now: datetime,
 ) -> list[dict[str, Any]]:
     """`closures` None: staff override the rules, only conflicts count."""
     length = ce.end - ce.start
     steps = int(timedelta(days=SEARCH_DAYS) / STEP)
     chosen = [resources[rid] for rid in ce.resource_ids]
-    earliest = max(now + timedelta(minutes=r.min_notice_minutes) for r in chosen) if closures is not None \
+    earliest = (
+        max(now + timedelta(minutes=r.min_notice_minutes) for r in chosen)
+        if closures is not None
         else datetime.min.replace(tzinfo=now.tzinfo)
+    )
     slots: list[dict[str, Any]] = []
     for k in range(1, steps + 1):
         for sign in (1, -1):
@@ -290,15 +372,24 @@ def _free_slots(
 
 
 def _free(
-    start: datetime, end: datetime, ce: CleanEvent, chosen: Sequence[Resource], calendar: _Calendar,
-    closures: list[Closure] | None, now: datetime,
+    start: datetime,
+    end: datetime,
+    ce: CleanEvent,
+    chosen: Sequence[Resource],
+    calendar: _Calendar,
+    closures: list[Closure] | None,
+    now: datetime,
 ) -> bool:
     for resource in chosen:
         occupied_end = end + timedelta(minutes=resource.buffer_minutes)
         spec = EventSpec(title=ce.title, start=start, end=end, resource_ids=[resource.pk], field=ce.field)
-        if conflicts_among(specs=[spec], resources={resource.pk: resource},
-                           # _Busy has what conflicts_among reads of a Reservation (no Protocol there)
-                           reservations=calendar.near(resource.pk, start, occupied_end)):  # type: ignore[arg-type]
+        if conflicts_among(
+            specs=[spec],
+            resources={resource.pk: resource},
+            # _Busy has what conflicts_among reads of a Reservation (no Protocol there)
+            reservations=calendar.near(resource.pk, start, occupied_end),  # type: ignore[arg-type]
+        ):
             return False
-    return closures is None or not any(check_rules(resource=resource, start=start, end=end, now=now,
-                                                   closures=closures) for resource in chosen)
+    return closures is None or not any(
+        check_rules(resource=resource, start=start, end=end, now=now, closures=closures) for resource in chosen
+    )

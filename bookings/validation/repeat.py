@@ -60,11 +60,23 @@ class Cycle(IntEnum):
 
 
 # The Nth-of-month cycles → which occurrence of the weekday in the month (-1: the last).
-NTH_OF_MONTH = {Cycle.FIRST_OF_MONTH: 1, Cycle.SECOND_OF_MONTH: 2, Cycle.THIRD_OF_MONTH: 3,
-                Cycle.FOURTH_OF_MONTH: 4, Cycle.LAST_OF_MONTH: -1}
+NTH_OF_MONTH = {
+    Cycle.FIRST_OF_MONTH: 1,
+    Cycle.SECOND_OF_MONTH: 2,
+    Cycle.THIRD_OF_MONTH: 3,
+    Cycle.FOURTH_OF_MONTH: 4,
+    Cycle.LAST_OF_MONTH: -1,
+}
 # The weekday flags, in Python's weekday order (0 = Monday).
-WEEKDAY_KEYS = ("repeatOnMondays", "repeatOnTuesdays", "repeatOnWednesdays", "repeatOnThursdays",
-                "repeatOnFridays", "repeatOnSaturdays", "repeatOnSundays")
+WEEKDAY_KEYS = (
+    "repeatOnMondays",
+    "repeatOnTuesdays",
+    "repeatOnWednesdays",
+    "repeatOnThursdays",
+    "repeatOnFridays",
+    "repeatOnSaturdays",
+    "repeatOnSundays",
+)
 REPEAT_KEYS = frozenset({"repeats", "repeatEvery", "repeatUntil", *WEEKDAY_KEYS})
 MAX_EVERY = 99
 EARLIEST_YEAR, LATEST_YEAR = 1970, 2200
@@ -142,10 +154,18 @@ def _date(value: Any) -> date | None:
 def parse_repeat(raw: Any, path: str) -> tuple[RepeatRule | None, list[FieldError]]:
     """The rule, or None with every problem as a field error under `path` (`event.repeat.repeatEvery`)."""
     if not isinstance(raw, Mapping):
-        return None, [FieldError(path, "INVALID", "repeat must be an object (repeats, repeatEvery, repeatUntil, "
-                                                  "repeatOnMondays … repeatOnSundays).")]
-    errors = [FieldError(f"{path}.{key}", "UNKNOWN_FIELD", f"{key} is not a repeat setting.")
-              for key in raw if key not in REPEAT_KEYS]
+        return None, [
+            FieldError(
+                path,
+                "INVALID",
+                "repeat must be an object (repeats, repeatEvery, repeatUntil, repeatOnMondays … repeatOnSundays).",
+            )
+        ]
+    errors = [
+        FieldError(f"{path}.{key}", "UNKNOWN_FIELD", f"{key} is not a repeat setting.")
+        for key in raw
+        if key not in REPEAT_KEYS
+    ]
     cycle = _parse_cycle(raw.get("repeats"), path, errors)
     every = _parse_every(raw.get("repeatEvery"), path, errors)
     until = _parse_until(raw.get("repeatUntil"), path, errors)
@@ -161,9 +181,14 @@ def _parse_cycle(value: Any, path: str, errors: list[FieldError]) -> Cycle | Non
         return None
     number = _int(value)
     if number is None or number not in Cycle._value2member_map_:
-        errors.append(FieldError(f"{path}.repeats", "INVALID_CHOICE",
-                                 "repeats is 1 Daily, 2 Weekly, 3 Monthly, 4 Yearly, 5 FirstOfMonth, "
-                                 "6 SecondOfMonth, 7 ThirdOfMonth, 8 LastOfMonth or 9 FourthOfMonth."))
+        errors.append(
+            FieldError(
+                f"{path}.repeats",
+                "INVALID_CHOICE",
+                "repeats is 1 Daily, 2 Weekly, 3 Monthly, 4 Yearly, 5 FirstOfMonth, "
+                "6 SecondOfMonth, 7 ThirdOfMonth, 8 LastOfMonth or 9 FourthOfMonth.",
+            )
+        )
         return None
     return Cycle(number)
 
@@ -201,9 +226,13 @@ def _parse_weekdays(raw: Mapping[str, Any], cycle: Cycle | None, path: str, erro
         elif flag:
             weekdays.append(day)
             if cycle in DATE_CYCLES:
-                errors.append(FieldError(f"{path}.{key}", "INVALID",
-                                         f"A {cycle.name.lower()} repeat keeps the start's date; "
-                                         "weekdays do not apply to it."))
+                errors.append(
+                    FieldError(
+                        f"{path}.{key}",
+                        "INVALID",
+                        f"A {cycle.name.lower()} repeat keeps the start's date; weekdays do not apply to it.",
+                    )
+                )
     return weekdays
 
 
@@ -333,8 +362,9 @@ def collapse_occurrence_errors(errors: Sequence[FieldError], refs: Iterable[Occu
             "timezone": ref.tz.key,
             "codes": list(dict.fromkeys(p.code for p in problems)),
         }
-        merged.append(FieldError(field_name, first.code, f"{occurrence_label(ref.start, ref.tz)}: {' '.join(messages)}",
-                                 meta))
+        merged.append(
+            FieldError(field_name, first.code, f"{occurrence_label(ref.start, ref.tz)}: {' '.join(messages)}", meta)
+        )
     return others + merged
 
 

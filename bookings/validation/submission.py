@@ -61,8 +61,9 @@ def assess_submission(
     errors = Errors()
     errors.existing = existing is not None
     errors.answers = check_answers
-    clean_contact_answers = clean_contact(module, contact if contact is not None else {}, errors) \
-        if check_contact else {}
+    clean_contact_answers = (
+        clean_contact(module, contact if contact is not None else {}, errors) if check_contact else {}
+    )
     offered = {**(existing or {}), **offered_resources(module)}
     clean_events: list[CleanEvent] = []
     if not isinstance(events, list) or not events:
@@ -86,12 +87,18 @@ def assess_submission(
             elif cleaned is not None:
                 clean_events.append(cleaned)
         if existing is None and len(clean_events) > MAX_TIMES:
-            errors.add("event" if single_event else "events", "MAX_LENGTH",
-                       f"At most {MAX_TIMES} times in one request (repeats included).")
+            errors.add(
+                "event" if single_event else "events",
+                "MAX_LENGTH",
+                f"At most {MAX_TIMES} times in one request (repeats included).",
+            )
             clean_events = []
     if check_rules:
-        checked = clean_events if rules_for is None else [
-            e for e in clean_events if e.booking_event_id is None or str(e.booking_event_id) in rules_for]
+        checked = (
+            clean_events
+            if rules_for is None
+            else [e for e in clean_events if e.booking_event_id is None or str(e.booking_event_id) in rules_for]
+        )
         errors.items.extend(check_event_rules(checked, organization=module.organization, now=now))
     return CleanSubmission(contact=clean_contact_answers, events=clean_events), errors.items
 
@@ -140,8 +147,16 @@ def validate_submission(
     booking's events which occurrence each is (approval reports and skips them the same way, at `events[i]`).
     """
     clean, problems = assess_submission(
-        module=module, contact=contact, events=events, single_event=single_event, check_rules=check_rules,
-        rules_for=rules_for, existing=existing, repeats=repeats, now=now)
+        module=module,
+        contact=contact,
+        events=events,
+        single_event=single_event,
+        check_rules=check_rules,
+        rules_for=rules_for,
+        existing=existing,
+        repeats=repeats,
+        now=now,
+    )
     errors = collapse_occurrence_errors(problems, occurrence_refs(clean.events))
     if skip_failing:
         errors = set_aside_failing_occurrences(clean, errors)
@@ -156,8 +171,14 @@ def check_repeat_allowed(*, module: BookingModule, events: Any, single_event: bo
     NOT_ALLOWED at each `event.repeat` / `events[i].repeat` sent."""
     if module.allow_repeat_requests or not isinstance(events, list):
         return
-    errors = [FieldError(f"{event_field_prefix(index, single_event)}.repeat", "NOT_ALLOWED",
-                         "This booking form does not take repeating requests; ask for each date separately.")
-              for index, raw in enumerate(events) if isinstance(raw, dict) and raw.get("repeat") is not None]
+    errors = [
+        FieldError(
+            f"{event_field_prefix(index, single_event)}.repeat",
+            "NOT_ALLOWED",
+            "This booking form does not take repeating requests; ask for each date separately.",
+        )
+        for index, raw in enumerate(events)
+        if isinstance(raw, dict) and raw.get("repeat") is not None
+    ]
     if errors:
         raise ValidationFailed(errors=errors)

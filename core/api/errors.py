@@ -83,8 +83,14 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, DomainError):
         return Response(exc.as_dict(), status=exc.status)
     if isinstance(exc, ProtectedError):
-        return Response(_body(409, "It is still in use; archive it instead.",
-                              [FieldError("", "IN_USE", "Other records still refer to it.")]), status=409)
+        return Response(
+            _body(
+                409,
+                "It is still in use; archive it instead.",
+                [FieldError("", "IN_USE", "Other records still refer to it.")],
+            ),
+            status=409,
+        )
     if isinstance(exc, OperationalError | InterfaceError):
         return _database_unavailable(exc, context)
     if isinstance(exc, Http404 | ObjectDoesNotExist):
@@ -95,12 +101,19 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, drf_exceptions.ValidationError):
         errors = _flatten(exc.detail)
         first = errors[0].message if errors else "Invalid input."
-        response.data = _body(400, f"Invalid input: {first}" if len(errors) == 1 else
-                              f"Invalid input ({len(errors)} problems).", errors)
+        response.data = _body(
+            400, f"Invalid input: {first}" if len(errors) == 1 else f"Invalid input ({len(errors)} problems).", errors
+        )
         return response
     code = {
-        401: "NOT_AUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
-        406: "NOT_ACCEPTABLE", 415: "UNSUPPORTED_MEDIA_TYPE", 429: "THROTTLED", 400: "PARSE_ERROR",
+        401: "NOT_AUTHENTICATED",
+        403: "PERMISSION_DENIED",
+        404: "NOT_FOUND",
+        405: "METHOD_NOT_ALLOWED",
+        406: "NOT_ACCEPTABLE",
+        415: "UNSUPPORTED_MEDIA_TYPE",
+        429: "THROTTLED",
+        400: "PARSE_ERROR",
     }.get(response.status_code, "ERROR")
     message = str(getattr(exc, "detail", "")) or "Error."
     if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):

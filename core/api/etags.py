@@ -13,10 +13,20 @@ from rest_framework.response import Response
 
 from core.errors import DomainError, FieldError
 
-IF_MATCH = OpenApiParameter("If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
-                            description="The ETag you read; a stale one answers 412.")
-ETAG = OpenApiParameter("ETag", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200, 201],
-                        description="Send it back as If-Match to PATCH or DELETE safely.")
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="The ETag you read; a stale one answers 412.",
+)
+ETAG = OpenApiParameter(
+    "ETag",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    response=[200, 201],
+    description="Send it back as If-Match to PATCH or DELETE safely.",
+)
 
 
 class PreconditionFailed(DomainError):
@@ -44,8 +54,9 @@ def check_if_match(request: Request, obj: Stamped) -> None:
         return
     wanted = {tag.strip().removeprefix("W/") for tag in header.split(",")}
     if etag_of(obj) not in wanted:
-        raise PreconditionFailed(errors=[FieldError("If-Match", "PRECONDITION_FAILED",
-                                                    "Reload the object and try again.")])
+        raise PreconditionFailed(
+            errors=[FieldError("If-Match", "PRECONDITION_FAILED", "Reload the object and try again.")]
+        )
 
 
 def with_etag(response: Response, obj: Stamped) -> Response:

@@ -34,12 +34,15 @@ class EventSerializer(serializers.Serializer):
     end = serializers.DateTimeField()
     status = serializers.ChoiceField(choices=EventStatus.choices, help_text=STATUS_HELP)
     resourceIds = serializers.ListField(child=UUIDField())
-    units = EventUnitSerializer(many=True, help_text="The unit (desk, seat) the event occupies of each resource "
-                                                    "with units.")
+    units = EventUnitSerializer(
+        many=True, help_text="The unit (desk, seat) the event occupies of each resource with units."
+    )
     bookingId = UUIDField(allow_null=True, help_text="The booking that created it, if any.")
     seriesId = UUIDField(allow_null=True)
-    price = serializers.JSONField(allow_null=True, help_text="The price fixed when its booking was approved (see the "
-                                                             "booking's events[].price), or null.")
+    price = serializers.JSONField(
+        allow_null=True,
+        help_text="The price fixed when its booking was approved (see the booking's events[].price), or null.",
+    )
     createdAt = serializers.DateTimeField()
     lastUpdatedAt = serializers.DateTimeField()
     startLocal = serializers.CharField(help_text="Wall-clock time in `timezone`, no offset.")
@@ -82,28 +85,47 @@ class EventUpdateSerializer(serializers.Serializer):
     description = HtmlField(max_length=20000, allow_blank=True, help_text="Basic HTML, sanitized.")
     start = MomentField(help_text="ISO 8601; without an offset: the first resource's venue's local time.")
     end = MomentField()
-    status = serializers.ChoiceField(choices=EventStatus.choices,
-                                     help_text=f"{STATUS_HELP}. 0 confirms a tentative event; 2 cancels and frees "
-                                               "its resources; a canceled event stays canceled.")
-    resourceIds = ListField(child=UUIDField(), allow_empty=False, max_length=MAX_RESOURCES,
-                                        source="resource_ids", help_text="Resources of the event's organization.")
-    overrideRules = BooleanField(source="override_rules", default=False,
-                                             help_text="Skip the booking rules (never the conflict check).")
+    status = serializers.ChoiceField(
+        choices=EventStatus.choices,
+        help_text=f"{STATUS_HELP}. 0 confirms a tentative event; 2 cancels and frees "
+        "its resources; a canceled event stays canceled.",
+    )
+    resourceIds = ListField(
+        child=UUIDField(),
+        allow_empty=False,
+        max_length=MAX_RESOURCES,
+        source="resource_ids",
+        help_text="Resources of the event's organization.",
+    )
+    overrideRules = BooleanField(
+        source="override_rules", default=False, help_text="Skip the booking rules (never the conflict check)."
+    )
     whichEventsToUpdate = WhichEventsField(source="which", required=False, help_text=UPDATE_HELP)
     overridePrice = serializers.DecimalField(
-        source="price_override", max_digits=14, decimal_places=4, min_value=0, required=False,
+        source="price_override",
+        max_digits=14,
+        decimal_places=4,
+        min_value=0,
+        required=False,
         help_text="Staff's price for the rates' part of each chosen event of an approved booking (products, the "
-                  "discount and credit already used stay): its fixed price and its NOT_CHARGED charge follow, "
-                  "logged on the booking. 400 NOT_PRICED for an event no approved booking priced; 409 "
-                  "CHARGE_ALREADY_BILLED when its charge is charged or invoiced.")
+        "discount and credit already used stay): its fixed price and its NOT_CHARGED charge follow, "
+        "logged on the booking. 400 NOT_PRICED for an event no approved booking priced; 409 "
+        "CHARGE_ALREADY_BILLED when its charge is charged or invoiced.",
+    )
 
     def validate(self, attrs):
         # A series' occurrences are made with it (its repeat settings are create-only): no event joins or
         # leaves one afterwards.
         if isinstance(self.initial_data, dict) and "seriesId" in self.initial_data:
-            raise serializers.ValidationError({"seriesId": serializers.ErrorDetail(
-                "An event cannot be added to a series or taken out of one; a series gets all its occurrences "
-                "when it is created.", code="IMMUTABLE_FIELD")})
+            raise serializers.ValidationError(
+                {
+                    "seriesId": serializers.ErrorDetail(
+                        "An event cannot be added to a series or taken out of one; a series gets all its occurrences "
+                        "when it is created.",
+                        code="IMMUTABLE_FIELD",
+                    )
+                }
+            )
         return super().validate(attrs)
 
 
@@ -119,10 +141,18 @@ class EventCreateSerializer(EventUpdateSerializer):
     description = HtmlField(max_length=20000, allow_blank=True, required=False, help_text="Basic HTML, sanitized.")
     start = MomentField(help_text="ISO 8601; without an offset: the first resource's venue's local time.")
     end = MomentField()
-    status = serializers.ChoiceField(choices=EventStatus.choices, default=EventStatus.CONFIRMED,
-                                     help_text="0 CONFIRMED (default) or 1 TENTATIVE (a hold).")
-    resourceIds = ListField(child=UUIDField(), allow_empty=False, max_length=MAX_RESOURCES,
-                                        source="resource_ids", help_text="Resources of the organization.")
+    status = serializers.ChoiceField(
+        choices=EventStatus.choices,
+        default=EventStatus.CONFIRMED,
+        help_text="0 CONFIRMED (default) or 1 TENTATIVE (a hold).",
+    )
+    resourceIds = ListField(
+        child=UUIDField(),
+        allow_empty=False,
+        max_length=MAX_RESOURCES,
+        source="resource_ids",
+        help_text="Resources of the organization.",
+    )
     # None removes the parent's field (DRF; the stubs expect a field there).
     whichEventsToUpdate = None  # type: ignore[assignment]  # a new event is on its own; series: repeated requests
     overridePrice = None  # type: ignore[assignment]  # prices come from bookings
@@ -138,19 +168,22 @@ class AvailabilityQuerySerializer(serializers.Serializer):
     def validate(self, attrs):
         start, end = attrs["start"], attrs["end"]
         if end <= start:
-            raise serializers.ValidationError({"end": serializers.ErrorDetail(
-                "The end must be after the start.", code="END_BEFORE_START")})
+            raise serializers.ValidationError(
+                {"end": serializers.ErrorDetail("The end must be after the start.", code="END_BEFORE_START")}
+            )
         if end - start > MAX_WINDOW:
-            raise serializers.ValidationError({"end": serializers.ErrorDetail(
-                "The window is at most 366 days.", code="WINDOW_TOO_LONG")})
+            raise serializers.ValidationError(
+                {"end": serializers.ErrorDetail("The window is at most 366 days.", code="WINDOW_TOO_LONG")}
+            )
         return attrs
 
 
 class BusySerializer(serializers.Serializer):
     start = serializers.DateTimeField(help_text="The event's start.")
     end = serializers.DateTimeField(help_text="The event's end.")
-    occupiedUntil = serializers.DateTimeField(source="occupied_until",
-                                              help_text="The end plus the resource's buffer: free again from here.")
+    occupiedUntil = serializers.DateTimeField(
+        source="occupied_until", help_text="The end plus the resource's buffer: free again from here."
+    )
     eventId = UUIDField(source="event_id")
     status = serializers.ChoiceField(choices=EventStatus.choices, help_text="0 CONFIRMED, 1 TENTATIVE")
 

@@ -39,15 +39,21 @@ from .serializers import (
 class EventFilter(StrictFilterSet):
     orgId = django_filters.UUIDFilter(field_name="organization_id", help_text="Only this organization's.")
     windowStart = MomentFilter(
-        field_name="end", lookup_expr="gt",
-        help_text="Events that end after this moment (an event ending exactly then is outside).")
+        field_name="end",
+        lookup_expr="gt",
+        help_text="Events that end after this moment (an event ending exactly then is outside).",
+    )
     windowEnd = MomentFilter(
-        field_name="start", lookup_expr="lt",
-        help_text="Events that start before this moment (an event starting exactly then is outside).")
-    status = django_filters.TypedChoiceFilter(choices=EventStatus.choices, coerce=int,
-                                              help_text="0 CONFIRMED, 1 TENTATIVE, 2 CANCELED")
-    resourceId = django_filters.UUIDFilter(field_name="reservations__resource_id",
-                                           help_text="Events that use this resource.")
+        field_name="start",
+        lookup_expr="lt",
+        help_text="Events that start before this moment (an event starting exactly then is outside).",
+    )
+    status = django_filters.TypedChoiceFilter(
+        choices=EventStatus.choices, coerce=int, help_text="0 CONFIRMED, 1 TENTATIVE, 2 CANCELED"
+    )
+    resourceId = django_filters.UUIDFilter(
+        field_name="reservations__resource_id", help_text="Events that use this resource."
+    )
     seriesId = django_filters.UUIDFilter(field_name="series_id", help_text="The occurrences of this series.")
 
     class Meta:
@@ -56,8 +62,13 @@ class EventFilter(StrictFilterSet):
 
 
 WHICH_EVENTS_QUERY = OpenApiParameter(
-    WHICH_EVENTS, OpenApiTypes.INT, OpenApiParameter.QUERY, required=False, enum=[int(v) for v in DELETE_VALUES],
-    description=f"{DELETE_HELP} May be sent in the query, in a JSON body, or both (then the same).")
+    WHICH_EVENTS,
+    OpenApiTypes.INT,
+    OpenApiParameter.QUERY,
+    required=False,
+    enum=[int(v) for v in DELETE_VALUES],
+    description=f"{DELETE_HELP} May be sent in the query, in a JSON body, or both (then the same).",
+)
 
 
 class EventSchema(AutoSchema):
@@ -80,8 +91,13 @@ def _delete_scope(request) -> int:
         found.append(valid(EventDeleteSerializer, request.data).get("which"))
     given = {which for which in found if which is not None}
     if len(given) > 1:
-        raise ValidationFailed(errors=[FieldError(WHICH_EVENTS, "INVALID", "whichEventsToUpdate differs between "
-                                                                           "the query string and the body.")])
+        raise ValidationFailed(
+            errors=[
+                FieldError(
+                    WHICH_EVENTS, "INVALID", "whichEventsToUpdate differs between the query string and the body."
+                )
+            ]
+        )
     return given.pop() if given else 1
 
 
@@ -95,36 +111,45 @@ def _respond(event: Event, code: int = status.HTTP_200_OK) -> Response:
     list=extend_schema(
         summary="List events",
         description="Events overlapping [windowStart, windowEnd) when given, ordered by start.",
-        responses={200: EventSerializer(many=True), **error_responses(400, 401)}),
-    retrieve=extend_schema(summary="Get an event", parameters=[ETAG],
-                           responses={200: EventSerializer, **error_responses(401, 404)}),
+        responses={200: EventSerializer(many=True), **error_responses(400, 401)},
+    ),
+    retrieve=extend_schema(
+        summary="Get an event", parameters=[ETAG], responses={200: EventSerializer, **error_responses(401, 404)}
+    ),
     create=extend_schema(
-        summary="Create an event (manager)", request=EventCreateSerializer, parameters=[ETAG],
+        summary="Create an event (manager)",
+        request=EventCreateSerializer,
+        parameters=[ETAG],
         description="Checks the booking rules of every resource (unless overrideRules) and conflicts (409 "
-                    "BOOKING_CONFLICT or CAPACITY_EXCEEDED with conflictingEventIds).",
-        responses={201: EventSerializer, **error_responses(400, 401, 403, 404, 409)}),
+        "BOOKING_CONFLICT or CAPACITY_EXCEEDED with conflictingEventIds).",
+        responses={201: EventSerializer, **error_responses(400, 401, 403, 404, 409)},
+    ),
     partial_update=extend_schema(
         summary="Move, retitle, confirm or cancel an event, or occurrences of its series (manager)",
-        request=EventUpdateSerializer, parameters=[IF_MATCH, ETAG],
+        request=EventUpdateSerializer,
+        parameters=[IF_MATCH, ETAG],
         description="A move is checked like a new event. status 0 confirms a tentative event, 2 cancels (frees "
-                    "its resources); anything else answers 409 INVALID_TRANSITION.\n\n"
-                    "For an occurrence of a series (seriesId), whichEventsToUpdate chooses what changes: 1 this "
-                    "event (default), 2 this and the later occurrences, 3 all of them. Title, description, "
-                    "resources and status apply to each; a start/end change moves this event to the given times "
-                    "and each other chosen occurrence by the same wall-clock shift in the series' timezone (09:00 "
-                    "→ 10:30 local stays 10:30 local across a clock change). Booking rules are checked for each "
-                    "moved occurrence, conflicts for all of them together: if any occurrence cannot move, "
-                    "nothing changes and the 400/409 errors name it (eventId). An occurrence that came from a "
-                    "booking moves the booking's requested time too (logged on the booking). No occurrence can "
-                    "be added to a series (seriesId is refused). The response is this event.",
-        responses={200: EventSerializer, **error_responses(400, 401, 403, 404, 409, 412)}),
+        "its resources); anything else answers 409 INVALID_TRANSITION.\n\n"
+        "For an occurrence of a series (seriesId), whichEventsToUpdate chooses what changes: 1 this "
+        "event (default), 2 this and the later occurrences, 3 all of them. Title, description, "
+        "resources and status apply to each; a start/end change moves this event to the given times "
+        "and each other chosen occurrence by the same wall-clock shift in the series' timezone (09:00 "
+        "→ 10:30 local stays 10:30 local across a clock change). Booking rules are checked for each "
+        "moved occurrence, conflicts for all of them together: if any occurrence cannot move, "
+        "nothing changes and the 400/409 errors name it (eventId). An occurrence that came from a "
+        "booking moves the booking's requested time too (logged on the booking). No occurrence can "
+        "be added to a series (seriesId is refused). The response is this event.",
+        responses={200: EventSerializer, **error_responses(400, 401, 403, 404, 409, 412)},
+    ),
     destroy=extend_schema(
-        summary="Delete an event, or occurrences of its series (manager)", request=EventDeleteSerializer,
+        summary="Delete an event, or occurrences of its series (manager)",
+        request=EventDeleteSerializer,
         parameters=[IF_MATCH, WHICH_EVENTS_QUERY],
         description="Deletes the event and its reservations; whichEventsToUpdate 5 deletes every occurrence of its "
-                    "series, 6 this and the later ones (see the parameter). A booking whose events are deleted "
-                    "keeps its requested times, unlinked, and logs it.",
-        responses={204: None, **error_responses(400, 401, 403, 404, 412)}),
+        "series, 6 this and the later ones (see the parameter). A booking whose events are deleted "
+        "keeps its requested times, unlinked, and logs it.",
+        responses={204: None, **error_responses(400, 401, 403, 404, 412)},
+    ),
 )
 @extend_schema(tags=["events"])
 class EventViewSet(viewsets.GenericViewSet):
@@ -171,14 +196,17 @@ class ResourceAvailabilityView(APIView):
     """Lives with the events (its data are reservations and closures) under the resource's path."""
 
     @extend_schema(
-        summary="Busy times and closures of a resource", tags=["resources"], parameters=[AvailabilityQuerySerializer],
+        summary="Busy times and closures of a resource",
+        tags=["resources"],
+        parameters=[AvailabilityQuerySerializer],
         description="Active reservations (confirmed and tentative events) overlapping [start, end), and the "
-                    "closures that apply, yearly ones at their date in the window. The window is at most 366 days.",
+        "closures that apply, yearly ones at their date in the window. The window is at most 366 days.",
         responses={200: AvailabilitySerializer, **error_responses(400, 401, 404)},
     )
     def get(self, request, pk):
-        resource = get_scoped(Resource.objects.select_related("venue__organization"), request, pk,
-                              "venue__organization")
+        resource = get_scoped(
+            Resource.objects.select_related("venue__organization"), request, pk, "venue__organization"
+        )
         window = valid(AvailabilityQuerySerializer, request.query_params, context={"tz": resource.venue.tz})
         availability = resource_availability(resource=resource, start=window["start"], end=window["end"])
         return Response(AvailabilitySerializer(availability).data)

@@ -64,8 +64,11 @@ def _occurrence_ids(event: Event, which: WhichEvents, *, deleting: bool) -> list
     others = Event.objects.filter(series_id=event.series_id).exclude(pk=event.pk)
     if not deleting:
         others = others.exclude(status=EventStatus.CANCELED)
-    return [event.pk] + [pk for pk, start in others.order_by("start", "pk").values_list("pk", "start")
-                         if which_events_covers(which, start=start, target_start=event.start)]
+    return [event.pk] + [
+        pk
+        for pk, start in others.order_by("start", "pk").values_list("pk", "start")
+        if which_events_covers(which, start=start, target_start=event.start)
+    ]
 
 
 def _leave_out_charged(event: Event, which: WhichEvents, ids: list[UUID]) -> list[UUID]:
@@ -76,9 +79,16 @@ def _leave_out_charged(event: Event, which: WhichEvents, ids: list[UUID]) -> lis
         return ids
     charged = set(occurrence_hook().charged_event_ids(event_ids=ids))
     if event.pk in charged:
-        raise ValidationFailed(errors=[FieldError(
-            WHICH_EVENTS, "EVENT_CHARGED", f"This occurrence is charged: {int(which)} chooses the occurrences that are "
-                                           "not charged. Address one of those, or revert its charge first.")])
+        raise ValidationFailed(
+            errors=[
+                FieldError(
+                    WHICH_EVENTS,
+                    "EVENT_CHARGED",
+                    f"This occurrence is charged: {int(which)} chooses the occurrences that are "
+                    "not charged. Address one of those, or revert its charge first.",
+                )
+            ]
+        )
     return [pk for pk in ids if pk not in charged]
 
 
@@ -116,51 +126,113 @@ def occurrences_update(
     occurrence_hook().lock(event_ids=ids, actor=actor)
     ids = _leave_out_charged(event, which, ids)
     if len(ids) == 1:
-        changed = [event_update(event=event, title=title, description=description, start=start, end=end,
-                                resource_ids=resource_ids, status=status, override_rules=override_rules, now=now)]
+        changed = [
+            event_update(
+                event=event,
+                title=title,
+                description=description,
+                start=start,
+                end=end,
+                resource_ids=resource_ids,
+                status=status,
+                override_rules=override_rules,
+                now=now,
+            )
+        ]
     else:
         changed = _occurrences_write(
-            target_id=event.pk, ids=ids, title=title, description=description, start=start, end=end,
-            resource_ids=resource_ids, status=status, override_rules=override_rules, now=now)
+            target_id=event.pk,
+            ids=ids,
+            title=title,
+            description=description,
+            start=start,
+            end=end,
+            resource_ids=resource_ids,
+            status=status,
+            override_rules=override_rules,
+            now=now,
+        )
     occurrence_hook().follow(events=changed, deleted=False, actor=actor, price_override=price_override)
     if which == WhichEvents.REVERT_ALL_CHARGES:
-        every = list(Event.objects.filter(series_id=event.series_id).values_list("pk", flat=True)) \
-            if event.series_id else [event.pk]
+        every = (
+            list(Event.objects.filter(series_id=event.series_id).values_list("pk", flat=True))
+            if event.series_id
+            else [event.pk]
+        )
         occurrence_hook().charges_revert(event_ids=every, actor=actor)
     return changed
 
 
 def _occurrences_write(
-    *, target_id: UUID, ids: Sequence[UUID], title: str | None, description: str | None, start: datetime | None,
-    end: datetime | None, resource_ids: Sequence[UUID] | None, status: int | None, override_rules: bool,
+    *,
+    target_id: UUID,
+    ids: Sequence[UUID],
+    title: str | None,
+    description: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    resource_ids: Sequence[UUID] | None,
+    status: int | None,
+    override_rules: bool,
     now: datetime | None,
 ) -> list[Event]:
-    events = list(Event.objects.select_for_update(of=("self",)).select_related("organization", "series")
-                  .filter(pk__in=ids).order_by("start", "pk"))
+    events = list(
+        Event.objects.select_for_update(of=("self",))
+        .select_related("organization", "series")
+        .filter(pk__in=ids)
+        .order_by("start", "pk")
+    )
     target = next((e for e in events if e.pk == target_id), None)
     if target is None:
         raise NotFound("Event not found.")
     organization = target.organization
     current, held_units = _current_reservations(events)
-    chosen = None if resource_ids is None else [
-        r.pk for r in event_resources(organization=organization, resource_ids=resource_ids)]
+    chosen = (
+        None
+        if resource_ids is None
+        else [r.pk for r in event_resources(organization=organization, resource_ids=resource_ids)]
+    )
     wanted = {e.pk: list(current[e.pk] if chosen is None else chosen) for e in events}
     found = resources_for_rules({rid for rids in wanted.values() for rid in rids})
     first = found.get(wanted[target.pk][0]) if wanted[target.pk] else None
     input_tz = first.venue.tz if first else organization.tz  # naive times: as event_update reads them
     tz = series_tz(target.series.timezone if target.series else None, input_tz)
-    plan = _plan(events, target, wanted, current, status=status, tz=tz,
-                 new_start=None if start is None else aware(start, input_tz),
-                 new_end=None if end is None else aware(end, input_tz))
-    _check_occurrence_rules(plan, organization=organization, found=found, tz=tz, override_rules=override_rules,
-                            now=now, series_id=target.series_id)
+    plan = _plan(
+        events,
+        target,
+        wanted,
+        current,
+        status=status,
+        tz=tz,
+        new_start=None if start is None else aware(start, input_tz),
+        new_end=None if end is None else aware(end, input_tz),
+    )
+    _check_occurrence_rules(
+        plan,
+        organization=organization,
+        found=found,
+        tz=tz,
+        override_rules=override_rules,
+        now=now,
+        series_id=target.series_id,
+    )
 
     # One lock of every resource involved (old and new), one conflict check of every occurrence together
     # (against the table and each other), then the writes: all or nothing.
     resources = resources_lock({rid for rids in current.values() for rid in rids} | set(found), organization)
-    specs = [EventSpec(title=p.event.title, start=p.start, end=p.end, resource_ids=p.resource_ids,
-                       field=f"occurrences[{i}]", event=p.event, prefer_units=held_units.get(p.event.pk, {}))
-             for i, p in enumerate(plan) if p.resource_ids and p.status != EventStatus.CANCELED]
+    specs = [
+        EventSpec(
+            title=p.event.title,
+            start=p.start,
+            end=p.end,
+            resource_ids=p.resource_ids,
+            field=f"occurrences[{i}]",
+            event=p.event,
+            prefer_units=held_units.get(p.event.pk, {}),
+        )
+        for i, p in enumerate(plan)
+        if p.resource_ids and p.status != EventStatus.CANCELED
+    ]
     _check_occurrence_conflicts(plan, specs, resources, tz)
     _write_occurrences(events, plan, specs, resources, title=title, description=description)
     for e in events:
@@ -172,8 +244,11 @@ def _current_reservations(events: list[Event]) -> tuple[dict[UUID, list[UUID]], 
     """Each occurrence's resources (in the order they were reserved) and the units it holds, by resource id."""
     current: dict[UUID, list[UUID]] = {e.pk: [] for e in events}
     held_units: dict[UUID, dict[UUID, UUID]] = {}
-    for event_id, rid, unit_id in (Reservation.objects.filter(event__in=events).order_by("created_at", "pk")
-                                   .values_list("event_id", "resource_id", "unit_id")):
+    for event_id, rid, unit_id in (
+        Reservation.objects.filter(event__in=events)
+        .order_by("created_at", "pk")
+        .values_list("event_id", "resource_id", "unit_id")
+    ):
         current[event_id].append(rid)
         if unit_id is not None:
             held_units.setdefault(event_id, {})[rid] = unit_id
@@ -181,8 +256,15 @@ def _current_reservations(events: list[Event]) -> tuple[dict[UUID, list[UUID]], 
 
 
 def _plan(
-    events: list[Event], target: Event, wanted: dict[UUID, list[UUID]], current: dict[UUID, list[UUID]], *,
-    status: int | None, tz: ZoneInfo, new_start: datetime | None, new_end: datetime | None,
+    events: list[Event],
+    target: Event,
+    wanted: dict[UUID, list[UUID]],
+    current: dict[UUID, list[UUID]],
+    *,
+    status: int | None,
+    tz: ZoneInfo,
+    new_start: datetime | None,
+    new_end: datetime | None,
 ) -> list[_Occurrence]:
     """Where each occurrence goes: the target to the new times, the others by the same wall-clock shift in
     `tz`; INVALID_TRANSITION for a status change that is not possible, END_BEFORE_START for each one that
@@ -201,22 +283,37 @@ def _plan(
             raise InvalidTransition(
                 f"{_when(e.start, tz)} is {e.get_status_display().lower()}: it cannot become "
                 f"{EventStatus(new_status).label.lower()}.",
-                errors=[FieldError("status", "INVALID_TRANSITION", "That status change is not possible.",
-                                   {"eventId": str(e.pk)})])
+                errors=[
+                    FieldError(
+                        "status", "INVALID_TRANSITION", "That status change is not possible.", {"eventId": str(e.pk)}
+                    )
+                ],
+            )
         if en <= s:
-            errors.append(FieldError("end", "END_BEFORE_START",
-                                     f"{_when(e.start, tz)}: the end must be after the start.", {"eventId": str(e.pk)}))
+            errors.append(
+                FieldError(
+                    "end",
+                    "END_BEFORE_START",
+                    f"{_when(e.start, tz)}: the end must be after the start.",
+                    {"eventId": str(e.pk)},
+                )
+            )
         rids = wanted[e.pk]
-        plan.append(_Occurrence(e, s, en, rids, new_status,
-                                moved=(s, en, rids) != (e.start, e.end, current[e.pk])))
+        plan.append(_Occurrence(e, s, en, rids, new_status, moved=(s, en, rids) != (e.start, e.end, current[e.pk])))
     if errors:
         raise ValidationFailed(errors=errors)
     return plan
 
 
 def _check_occurrence_rules(
-    plan: list[_Occurrence], *, organization: Organization, found: dict[UUID, Resource], tz: ZoneInfo,
-    override_rules: bool, now: datetime | None, series_id: UUID | None,
+    plan: list[_Occurrence],
+    *,
+    organization: Organization,
+    found: dict[UUID, Resource],
+    tz: ZoneInfo,
+    override_rules: bool,
+    now: datetime | None,
+    series_id: UUID | None,
 ) -> None:
     """Booking rules for each occurrence that moves and holds resources (unless `override_rules`), the
     errors naming the occurrence (`eventId`)."""
@@ -225,21 +322,29 @@ def _check_occurrence_rules(
         logger.info("Booking rules overridden moving %d occurrences of series %s", len(checked), series_id)
     elif checked:
         rules_now = now or timezone.now()
-        closures = closures_for(organization=organization, start=min(p.start for p in checked),
-                                end=max(p.end for p in checked))
+        closures = closures_for(
+            organization=organization, start=min(p.start for p in checked), end=max(p.end for p in checked)
+        )
         errors = [
-            FieldError(failure.field, failure.code, f"{_when(p.event.start, tz)}: {failure.message}",
-                       {"resourceId": failure.resource_id, "eventId": str(p.event.pk)})
-            for p in checked for rid in p.resource_ids
-            for failure in check_rules(resource=found[rid], start=p.start, end=p.end, now=rules_now,
-                                       closures=closures)
+            FieldError(
+                failure.field,
+                failure.code,
+                f"{_when(p.event.start, tz)}: {failure.message}",
+                {"resourceId": failure.resource_id, "eventId": str(p.event.pk)},
+            )
+            for p in checked
+            for rid in p.resource_ids
+            for failure in check_rules(resource=found[rid], start=p.start, end=p.end, now=rules_now, closures=closures)
         ]
         if errors:
             raise ValidationFailed(errors=errors)
 
 
 def _check_occurrence_conflicts(
-    plan: list[_Occurrence], specs: list[EventSpec], resources: dict[UUID, Resource], tz: ZoneInfo,
+    plan: list[_Occurrence],
+    specs: list[EventSpec],
+    resources: dict[UUID, Resource],
+    tz: ZoneInfo,
 ) -> None:
     """The conflicts of every occurrence together (the resources locked), each error naming its occurrence
     (`eventId`)."""
@@ -248,14 +353,25 @@ def _check_occurrence_conflicts(
         named = []
         for error in conflicts:
             p = plan[int(error.field.split("[", 1)[1].split("]", 1)[0])]
-            named.append(FieldError("resourceIds", error.code, f"{_when(p.event.start, tz)}: {error.message}",
-                                    {**error.meta, "eventId": str(p.event.pk)}))
+            named.append(
+                FieldError(
+                    "resourceIds",
+                    error.code,
+                    f"{_when(p.event.start, tz)}: {error.message}",
+                    {**error.meta, "eventId": str(p.event.pk)},
+                )
+            )
         raise_conflicts(named)
 
 
 def _write_occurrences(
-    events: list[Event], plan: list[_Occurrence], specs: list[EventSpec], resources: dict[UUID, Resource], *,
-    title: str | None, description: str | None,
+    events: list[Event],
+    plan: list[_Occurrence],
+    specs: list[EventSpec],
+    resources: dict[UUID, Resource],
+    *,
+    title: str | None,
+    description: str | None,
 ) -> None:
     """Replace the occurrences' reservations and update their rows (one bulk update)."""
     Reservation.objects.filter(event__in=events).delete()

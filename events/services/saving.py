@@ -35,9 +35,14 @@ def _check_units(specs: Sequence[EventSpec], units: Units) -> None:
         if spec.unit_id is None:
             continue
         if not any(u.pk == spec.unit_id for rid in spec.resource_ids for u in units.get(rid, ())):
-            errors.append(FieldError(f"{spec.field}.unitId", "INVALID_UNIT",
-                                     "That unit is not an available unit of the chosen resources.",
-                                     {"unitId": str(spec.unit_id)}))
+            errors.append(
+                FieldError(
+                    f"{spec.field}.unitId",
+                    "INVALID_UNIT",
+                    "That unit is not an available unit of the chosen resources.",
+                    {"unitId": str(spec.unit_id)},
+                )
+            )
     if errors:
         raise ValidationFailed(errors=errors)
 
@@ -57,8 +62,10 @@ def _check_specs(organization: Organization, specs: Sequence[EventSpec], status:
     for spec in specs:
         event = spec.event
         if event is not None and status != event.status and status not in EVENT_TRANSITIONS[event.status]:
-            raise InvalidTransition(f"An event that is {event.get_status_display().lower()} cannot become "
-                                    f"{EventStatus(status).label.lower()}.")
+            raise InvalidTransition(
+                f"An event that is {event.get_status_display().lower()} cannot become "
+                f"{EventStatus(status).label.lower()}."
+            )
 
 
 @transaction.atomic
@@ -93,16 +100,20 @@ def events_save(
         # another spec leaves (the exclusion constraint checks each row as it is written).
         Reservation.objects.filter(event__in=existing).delete()
     saved = _write_events(organization, specs, status, series)
-    write_reservations([(event, spec.resource_ids, spec.units) for event, spec in zip(saved, specs, strict=True)],
-                       resources)
+    write_reservations(
+        [(event, spec.resource_ids, spec.units) for event, spec in zip(saved, specs, strict=True)], resources
+    )
     return saved
 
 
 def _held_resources(specs: Sequence[EventSpec], existing: list[Event]) -> set[UUID]:
     """The resources the moved events hold now (they are locked too); a moved event keeps its units where
     it can (they become its spec's `prefer_units` unless it has some)."""
-    old = list(Reservation.objects.filter(event__in=existing).values_list("event_id", "resource_id", "unit_id")) \
-        if existing else []
+    old = (
+        list(Reservation.objects.filter(event__in=existing).values_list("event_id", "resource_id", "unit_id"))
+        if existing
+        else []
+    )
     old_resource_ids = {rid for _, rid, _ in old}
     held_units: dict[UUID, dict[UUID, UUID]] = {}
     for event_id, rid, unit_id in old:
@@ -115,23 +126,32 @@ def _held_resources(specs: Sequence[EventSpec], existing: list[Event]) -> set[UU
 
 
 def _lock_resources(
-    organization: Organization, specs: Sequence[EventSpec], old_resource_ids: set[UUID],
+    organization: Organization,
+    specs: Sequence[EventSpec],
+    old_resource_ids: set[UUID],
 ) -> dict[UUID, Resource]:
     """One lock of every resource involved, old and new; NOT_FOUND for a wanted one of another organization."""
     wanted = {rid for s in specs for rid in s.resource_ids}
     resources = resources_lock(old_resource_ids | wanted, organization)
     missing = wanted - resources.keys()
     if missing:
-        raise ValidationFailed(errors=[
-            FieldError(f"{s.field}.resourceIds", "NOT_FOUND", f"Resource {rid} does not exist.",
-                       {"resourceId": str(rid)})
-            for s in specs for rid in s.resource_ids if rid in missing
-        ])
+        raise ValidationFailed(
+            errors=[
+                FieldError(
+                    f"{s.field}.resourceIds", "NOT_FOUND", f"Resource {rid} does not exist.", {"resourceId": str(rid)}
+                )
+                for s in specs
+                for rid in s.resource_ids
+                if rid in missing
+            ]
+        )
     return resources
 
 
 def _refuse_conflicts(
-    specs: Sequence[EventSpec], resources: dict[UUID, Resource], units: Units,
+    specs: Sequence[EventSpec],
+    resources: dict[UUID, Resource],
+    units: Units,
 ) -> Sequence[EventSpec]:
     """Refuse the conflicts; the `skippable` specs that conflict are left out instead (the specs returned)."""
     if any(s.skippable for s in specs):
@@ -142,7 +162,10 @@ def _refuse_conflicts(
 
 
 def _write_events(
-    organization: Organization, specs: Sequence[EventSpec], status: int, series: EventSeries | None,
+    organization: Organization,
+    specs: Sequence[EventSpec],
+    status: int,
+    series: EventSeries | None,
 ) -> list[Event]:
     """Create the specs' new events and update the moved ones (a fixed number of queries); the events in the
     specs' order."""
@@ -154,12 +177,22 @@ def _write_events(
     for spec in specs:
         event = spec.event
         if event is None:
-            event = Event(organization=organization, title=spec.title, description=sanitize_html(spec.description),
-                          start=spec.start, end=spec.end, status=status, series=spec.series or series)
+            event = Event(
+                organization=organization,
+                title=spec.title,
+                description=sanitize_html(spec.description),
+                start=spec.start,
+                end=spec.end,
+                status=status,
+                series=spec.series or series,
+            )
             created.append(event)
         else:
-            same = ((event.title, event.start, event.end) == (spec.title, spec.start, spec.end)
-                    and not spec.description and (spec.series is None or spec.series.pk == event.series_id))
+            same = (
+                (event.title, event.start, event.end) == (spec.title, spec.start, spec.end)
+                and not spec.description
+                and (spec.series is None or spec.series.pk == event.series_id)
+            )
             event.title, event.start, event.end, event.status = spec.title, spec.start, spec.end, status
             if spec.description:
                 event.description = sanitize_html(spec.description)
@@ -179,4 +212,3 @@ def _write_events(
 @transaction.atomic
 def events_delete(*, events: Sequence[Event]) -> None:
     Event.objects.filter(pk__in=[e.pk for e in events]).delete()
-

@@ -66,11 +66,11 @@ Period = tuple[datetime, datetime, Event | None, UUID | None]
 def units_of(resource_ids: Iterable[UUID]) -> Units:
     """The active units of the resources (one query), each resource's in assignment order."""
     out: Units = {}
-    for unit in ResourceUnit.objects.filter(resource_id__in=list(resource_ids), archived=False) \
-            .order_by("order", "name", "pk"):
+    for unit in ResourceUnit.objects.filter(resource_id__in=list(resource_ids), archived=False).order_by(
+        "order", "name", "pk"
+    ):
         out.setdefault(unit.resource_id, []).append(unit)
     return out
-
 
 
 def _occupied(resource: Resource, start: datetime, end: datetime) -> tuple[datetime, datetime]:
@@ -93,7 +93,10 @@ def _max_concurrent(intervals: Sequence[tuple[datetime, datetime]], start: datet
 
 
 def conflicts_check(
-    *, specs: Sequence[EventSpec], resources: dict[UUID, Resource], exclude_event_ids: Iterable[UUID] = (),
+    *,
+    specs: Sequence[EventSpec],
+    resources: dict[UUID, Resource],
+    exclude_event_ids: Iterable[UUID] = (),
     units: Units | None = None,
 ) -> list[FieldError]:
     """BOOKING_CONFLICT / CAPACITY_EXCEEDED errors for the specs, against the table and each other.
@@ -105,14 +108,19 @@ def conflicts_check(
     exclude = set(exclude_event_ids) | {s.event.pk for s in specs if s.event is not None}
     window_start = min(s.start for s in specs)
     window_end = max(s.end + timedelta(minutes=resources[r].buffer_minutes) for s in specs for r in s.resource_ids)
-    existing = reservations_overlapping(resource_ids=resources.keys(), start=window_start, end=window_end,
-                                        exclude_event_ids=exclude)
-    return conflicts_among(specs=specs, resources=resources, reservations=existing,
-                           units=units_of(resources) if units is None else units)
+    existing = reservations_overlapping(
+        resource_ids=resources.keys(), start=window_start, end=window_end, exclude_event_ids=exclude
+    )
+    return conflicts_among(
+        specs=specs, resources=resources, reservations=existing, units=units_of(resources) if units is None else units
+    )
 
 
 def conflicts_check_skipping(
-    *, specs: Sequence[EventSpec], resources: dict[UUID, Resource], exclude_event_ids: Iterable[UUID] = (),
+    *,
+    specs: Sequence[EventSpec],
+    resources: dict[UUID, Resource],
+    exclude_event_ids: Iterable[UUID] = (),
     units: Units | None = None,
 ) -> list[FieldError]:
     """conflicts_check, where the `skippable` specs that conflict are set aside instead of refused: each
@@ -127,8 +135,11 @@ def conflicts_check_skipping(
     window_end = max(s.end + timedelta(minutes=resources[r].buffer_minutes) for s in specs for r in s.resource_ids)
     # The specs' own events are read too: conflicts_among ignores those of the specs it is given, so the
     # event of a spec set aside (a hold that stays where it is) counts against the others.
-    reservations = list(reservations_overlapping(resource_ids=resources.keys(), start=window_start, end=window_end,
-                                                 exclude_event_ids=exclude_event_ids))
+    reservations = list(
+        reservations_overlapping(
+            resource_ids=resources.keys(), start=window_start, end=window_end, exclude_event_ids=exclude_event_ids
+        )
+    )
     remaining = list(specs)
     units = units_of(resources) if units is None else units
     while True:
@@ -147,7 +158,10 @@ def conflicts_check_skipping(
 
 
 def conflicts_among(
-    *, specs: Sequence[EventSpec], resources: dict[UUID, Resource], reservations: Iterable[Reservation],
+    *,
+    specs: Sequence[EventSpec],
+    resources: dict[UUID, Resource],
+    reservations: Iterable[Reservation],
     units: Units | None = None,
 ) -> list[FieldError]:
     """conflicts_check's verdict against reservations the caller already read (with `event` loaded):
@@ -181,7 +195,8 @@ def conflicts_among(
 
 
 def _overlapping_finder(
-    reservations: Iterable[Reservation], own: set[UUID],
+    reservations: Iterable[Reservation],
+    own: set[UUID],
 ) -> Callable[[UUID, datetime, datetime], list[Period]]:
     """The reservations (but those of the events in `own`) by resource, and a function that gives the ones
     a period of a resource overlaps."""
@@ -189,7 +204,8 @@ def _overlapping_finder(
     for res in reservations:
         if res.event_id not in own:
             existing.setdefault(res.resource_id, []).append(
-                (res.start, res.end, res.event, getattr(res, "unit_id", None)))
+                (res.start, res.end, res.event, getattr(res, "unit_id", None))
+            )
     # Sorted by start, with each resource's longest period: a spec looks only at the periods that can
     # reach it (a long repeated series against a busy resource stays n log n, not n × table).
     starts: dict[UUID, list[datetime]] = {}
@@ -209,8 +225,13 @@ def _overlapping_finder(
 
 
 def _resource_verdict(
-    spec: EventSpec, rid: UUID, resource: Resource, taken: list[Period], resource_units: list[ResourceUnit],
-    start: datetime, end: datetime,
+    spec: EventSpec,
+    rid: UUID,
+    resource: Resource,
+    taken: list[Period],
+    resource_units: list[ResourceUnit],
+    start: datetime,
+    end: datetime,
 ) -> FieldError | UUID | None:
     """One resource of a spec against the periods it overlaps (`taken`): the error, else the unit chosen
     (None for a resource without units)."""
@@ -221,13 +242,15 @@ def _resource_verdict(
             titles = sorted({p[2].title for p in taken if p[2] is not None})
             what = f" by {', '.join(titles)}" if titles else " by another requested time"
             return FieldError(
-                f"{spec.field}.resourceIds", "BOOKING_CONFLICT",
+                f"{spec.field}.resourceIds",
+                "BOOKING_CONFLICT",
                 f"{resource.name} is already booked{what} at that time.",
                 {"resourceId": str(rid), "conflictingEventIds": ids},
             )
     elif _max_concurrent([(p[0], p[1]) for p in taken], start, end) + 1 > capacity:
         return FieldError(
-            f"{spec.field}.resourceIds", "CAPACITY_EXCEEDED",
+            f"{spec.field}.resourceIds",
+            "CAPACITY_EXCEEDED",
             f"{resource.name} already has {capacity} booking(s) at that time.",
             {"resourceId": str(rid), "conflictingEventIds": sorted({str(p[2].pk) for p in taken if p[2]})},
         )
@@ -237,7 +260,11 @@ def _resource_verdict(
 
 
 def _unit_verdict(
-    spec: EventSpec, rid: UUID, resource: Resource, taken: list[Period], resource_units: list[ResourceUnit],
+    spec: EventSpec,
+    rid: UUID,
+    resource: Resource,
+    taken: list[Period],
+    resource_units: list[ResourceUnit],
 ) -> FieldError | UUID:
     """The unit of a resource with units: the requested one if it is free, else the first free one (the
     spec's `prefer_units` first); the error when there is none."""
@@ -249,10 +276,14 @@ def _unit_verdict(
             titles = sorted({ev.title for ev in holders if ev is not None})
             what = f" by {', '.join(titles)}" if titles else " by another requested time"
             return FieldError(
-                f"{spec.field}.unitId", "BOOKING_CONFLICT",
+                f"{spec.field}.unitId",
+                "BOOKING_CONFLICT",
                 f"{resource.name} · {names[spec.unit_id]} is already booked{what} at that time.",
-                {"resourceId": str(rid), "unitId": str(spec.unit_id),
-                 "conflictingEventIds": sorted({str(ev.pk) for ev in holders if ev is not None})},
+                {
+                    "resourceId": str(rid),
+                    "unitId": str(spec.unit_id),
+                    "conflictingEventIds": sorted({str(ev.pk) for ev in holders if ev is not None}),
+                },
             )
         return spec.unit_id
     preferred = spec.prefer_units.get(rid)
@@ -260,10 +291,10 @@ def _unit_verdict(
     unit_id = next((pk for pk in order if pk not in busy), None)
     if unit_id is None:  # only when older reservations hold units beyond the capacity count
         return FieldError(
-            f"{spec.field}.resourceIds", "CAPACITY_EXCEEDED",
+            f"{spec.field}.resourceIds",
+            "CAPACITY_EXCEEDED",
             f"No unit of {resource.name} is free at that time.",
-            {"resourceId": str(rid),
-             "conflictingEventIds": sorted({str(p[2].pk) for p in taken if p[2]})},
+            {"resourceId": str(rid), "conflictingEventIds": sorted({str(p[2].pk) for p in taken if p[2]})},
         )
     return unit_id
 
@@ -285,14 +316,27 @@ def write_reservations(
         for rid in resource_ids:
             resource = resources[rid]
             start, end = _occupied(resource, event.start, event.end)
-            rows.append(Reservation(event=event, resource=resource, start=start, end=end,
-                                    active=event.status != EventStatus.CANCELED, exclusive=resource.exclusive,
-                                    unit_id=units.get(rid)))
+            rows.append(
+                Reservation(
+                    event=event,
+                    resource=resource,
+                    start=start,
+                    end=end,
+                    active=event.status != EventStatus.CANCELED,
+                    exclusive=resource.exclusive,
+                    unit_id=units.get(rid),
+                )
+            )
     try:
         # A savepoint, so a constraint violation (a writer that skipped the lock) becomes a clean
         # BOOKING_CONFLICT and leaves the surrounding transaction usable for the rollback.
         with transaction.atomic():
             Reservation.objects.bulk_create(rows)
     except IntegrityError as exc:
-        raise BookingConflict(errors=[FieldError("event.resourceIds", "BOOKING_CONFLICT",
-                                                 "One of the resources is already booked at that time.")]) from exc
+        raise BookingConflict(
+            errors=[
+                FieldError(
+                    "event.resourceIds", "BOOKING_CONFLICT", "One of the resources is already booked at that time."
+                )
+            ]
+        ) from exc

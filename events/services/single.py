@@ -36,11 +36,17 @@ def event_resources(*, organization: Organization, resource_ids: Sequence[UUID])
     found = resources_for_rules(ids)
     missing = [rid for rid in ids if rid not in found or found[rid].venue.organization_id != organization.pk]
     if missing:
-        raise ValidationFailed(errors=[
-            FieldError("resourceIds", "NOT_FOUND", f"Resource {rid} does not exist in this organization.",
-                       {"resourceId": str(rid)})
-            for rid in missing
-        ])
+        raise ValidationFailed(
+            errors=[
+                FieldError(
+                    "resourceIds",
+                    "NOT_FOUND",
+                    f"Resource {rid} does not exist in this organization.",
+                    {"resourceId": str(rid)},
+                )
+                for rid in missing
+            ]
+        )
     return [found[rid] for rid in ids]
 
 
@@ -55,7 +61,11 @@ def _check_times(start: datetime, end: datetime) -> None:
 
 
 def _check_event_rules(
-    *, organization: Organization, resources: Sequence[Resource], start: datetime, end: datetime,
+    *,
+    organization: Organization,
+    resources: Sequence[Resource],
+    start: datetime,
+    end: datetime,
     now: datetime | None,
 ) -> None:
     now = now or timezone.now()
@@ -72,8 +82,11 @@ def _check_event_rules(
 def emit(event: Event, event_type: str) -> None:
     """Integrators' webhooks (docs/architecture.md#webhooks), in this transaction: the event as the API
     shows it at this point (for a deletion, before it goes), so a rollback sends nothing."""
-    webhook_emit(organization=event.organization_id, event_type=event_type,
-                 payload=lambda: {"event": events_payload(Event.objects.filter(pk=event.pk))[0]})
+    webhook_emit(
+        organization=event.organization_id,
+        event_type=event_type,
+        payload=lambda: {"event": events_payload(Event.objects.filter(pk=event.pk))[0]},
+    )
 
 
 @contextmanager
@@ -102,8 +115,9 @@ def event_create(
     """A CONFIRMED event or a TENTATIVE hold on resources of the organization: booking rules checked
     (unless `override_rules`), conflicts always. Naive times are in the first resource's venue's timezone."""
     if status not in (EventStatus.CONFIRMED, EventStatus.TENTATIVE):
-        raise ValidationFailed(errors=[FieldError("status", "INVALID_CHOICE",
-                                                  "A new event is 0 (CONFIRMED) or 1 (TENTATIVE).")])
+        raise ValidationFailed(
+            errors=[FieldError("status", "INVALID_CHOICE", "A new event is 0 (CONFIRMED) or 1 (TENTATIVE).")]
+        )
     resources = event_resources(organization=organization, resource_ids=resource_ids)
     tz = resources[0].venue.tz if resources else organization.tz
     start, end = aware(start, tz), aware(end, tz)
@@ -112,8 +126,7 @@ def event_create(
         logger.info("Booking rules overridden creating an event in %s at %s", organization.pk, start)
     else:
         _check_event_rules(organization=organization, resources=resources, start=start, end=end, now=now)
-    spec = EventSpec(title=title, start=start, end=end, resource_ids=[r.pk for r in resources],
-                     description=description)
+    spec = EventSpec(title=title, start=start, end=end, resource_ids=[r.pk for r in resources], description=description)
     with _errors_at_top_level():
         [event] = events_save(organization=organization, specs=[spec], status=status)
     emit(event, "event.created")
@@ -145,8 +158,9 @@ def event_update(
             errors=[FieldError("status", "INVALID_TRANSITION", "That status change is not possible.")],
         )
     current_ids = list(event.reservations.order_by("created_at").values_list("resource_id", flat=True))
-    resources = event_resources(organization=organization,
-                                 resource_ids=current_ids if resource_ids is None else resource_ids)
+    resources = event_resources(
+        organization=organization, resource_ids=current_ids if resource_ids is None else resource_ids
+    )
     tz = resources[0].venue.tz if resources else organization.tz
     new_start = event.start if start is None else aware(start, tz)
     new_end = event.end if end is None else aware(end, tz)
@@ -164,10 +178,15 @@ def event_update(
         elif override_rules:
             logger.info("Booking rules overridden moving event %s to %s", event.pk, new_start)
         else:
-            _check_event_rules(organization=organization, resources=resources, start=new_start, end=new_end,
-                               now=now)
-        spec = EventSpec(title=event.title, start=new_start, end=new_end, resource_ids=new_ids,
-                         description=event.description, event=event)
+            _check_event_rules(organization=organization, resources=resources, start=new_start, end=new_end, now=now)
+        spec = EventSpec(
+            title=event.title,
+            start=new_start,
+            end=new_end,
+            resource_ids=new_ids,
+            description=event.description,
+            event=event,
+        )
         with _errors_at_top_level():
             events_save(organization=organization, specs=[spec], status=new_status)
         emit(event, "event.updated")
@@ -185,4 +204,3 @@ def event_delete(*, event: Event) -> None:
     """Delete the event and its reservations (a booking that created it keeps its request, unlinked)."""
     emit(event, "event.deleted")
     events_delete(events=[event])
-

@@ -20,7 +20,6 @@ EVENT_TRANSITIONS: dict[int, set[int]] = {
 }
 
 
-
 @transaction.atomic
 def events_set_status(*, events: Sequence[Event], status: int) -> list[Event]:
     """Confirm or cancel events. Canceling frees their resources (reservations become inactive)."""
@@ -37,5 +36,3 @@ def events_set_status(*, events: Sequence[Event], status: int) -> list[Event]:
     for event in events:
         event.status = status
     return list(events)
-
-

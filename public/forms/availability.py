@@ -1,4 +1,4 @@
-""""Check availability" on the public booking form: what a request with these times would meet
+""" "Check availability" on the public booking form: what a request with these times would meet
 (bookings.validation.public, as `POST /bookings/validate`), the estimate of free times, and free times of the same
 length, offered as buttons, also after a refused request (docs/architecture.md#public-site)."""
 
@@ -63,6 +63,7 @@ class AvailabilityCheck:
     notice: str
 
     if TYPE_CHECKING:  # from the other halves of BookingForm: FormErrors and the form itself
+
         def payload(self) -> tuple[dict[str, Any], list[dict[str, Any]]]: ...
         def discount_code(self) -> str | None: ...
         def message(self, error: FieldError) -> str: ...
@@ -93,8 +94,9 @@ class AvailabilityCheck:
         code_errors: list[FieldError] = []
         if self.availability.ok:
             try:  # what the free times would cost; a time no rate covers is said by the submit
-                estimate = booking_estimate_payload(module=self.module, events=events, single_event=single,
-                                                    discount_code=self.discount_code())
+                estimate = booking_estimate_payload(
+                    module=self.module, events=events, single_event=single, discount_code=self.discount_code()
+                )
                 if has_price(estimate["events"]):
                     self.availability.price = estimate["priceTotal"]
             except InvalidDiscountCode as exc:
@@ -107,10 +109,18 @@ class AvailabilityCheck:
             self.add_error(error)
         return self.availability
 
-    def _availability(self, events: list[dict[str, Any]], single: bool, *, checked: bool,
-                      place_errors: bool = False) -> Availability:
-        result = booking_preflight(module=self.module, contact=None, events=events, single_event=single,
-                                   check_contact=False, check_answers=False, public=True)
+    def _availability(
+        self, events: list[dict[str, Any]], single: bool, *, checked: bool, place_errors: bool = False
+    ) -> Availability:
+        result = booking_preflight(
+            module=self.module,
+            contact=None,
+            events=events,
+            single_event=single,
+            check_contact=False,
+            check_answers=False,
+            public=True,
+        )
         if place_errors:
             for error in result.errors:
                 self.add_error(error)
@@ -126,10 +136,22 @@ class AvailabilityCheck:
             if existing is not None:
                 existing.reasons += [r for r in reasons if r not in existing.reasons]
                 continue
-            slots = [{"value": f"{block.index if block else 0}|{s['startLocal'][:16]}|{s['endLocal'][:16]}",
-                      "label": _slot_label(s)} for s in slots_for.get(path, [])]
-            problems.append(TimeCheck(block=block, label=self._check_label(block, error), reasons=reasons,
-                                      slots=slots, occurrence=occurrence))
+            slots = [
+                {
+                    "value": f"{block.index if block else 0}|{s['startLocal'][:16]}|{s['endLocal'][:16]}",
+                    "label": _slot_label(s),
+                }
+                for s in slots_for.get(path, [])
+            ]
+            problems.append(
+                TimeCheck(
+                    block=block,
+                    label=self._check_label(block, error),
+                    reasons=reasons,
+                    slots=slots,
+                    occurrence=occurrence,
+                )
+            )
         return Availability(checked=checked, problems=problems, count=len(result.times))
 
     def _check_label(self, block: EventBlock | None, error: FieldError) -> str:
@@ -151,6 +173,8 @@ class AvailabilityCheck:
         block.question("start").value, block.question("end").value = start, end
         block.question("start").autofocus = True
         when = _slot_label({"startLocal": start, "endLocal": end})
-        self.notice = (f"{'Date ' + str(block.number) if len(self.events) > 1 else 'Your time'} is now {when}. "
-                       "Check availability again or send your request.")
+        self.notice = (
+            f"{'Date ' + str(block.number) if len(self.events) > 1 else 'Your time'} is now {when}. "
+            "Check availability again or send your request."
+        )
         return True

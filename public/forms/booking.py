@@ -41,8 +41,10 @@ class BookingForm(FormErrors, AvailabilityCheck):
     def __init__(self, module: BookingModule, *, data: QueryDict | None = None, initial: QueryDict | None = None):
         self.module = module
         self.resources: list[Resource] = offered_resources(module)
-        self.custom: list[FormField] = list(getattr(module, "active_fields", None)
-                                            or module.fields.filter(archived=False).order_by("order", "created_at"))
+        self.custom: list[FormField] = list(
+            getattr(module, "active_fields", None)
+            or module.fields.filter(archived=False).order_by("order", "created_at")
+        )
         self.tz = venue_timezone(self.resources, module.organization.tz)
         self.allow_repeat = bool(module.allow_repeat_requests)
         self.non_field_errors: list[str] = []
@@ -50,8 +52,9 @@ class BookingForm(FormErrors, AvailabilityCheck):
         self.availability: Availability | None = None
         self.notice = ""  # what the last button did (a suggested time filled in)
         self.contact = self._contact_fields()
-        self.note = Field(name="requestNote", key="requestNote", label=self.note_label, kind="textarea",
-                          attrs={"maxlength": MAX_NOTE})
+        self.note = Field(
+            name="requestNote", key="requestNote", label=self.note_label, kind="textarea", attrs={"maxlength": MAX_NOTE}
+        )
         self.terms = self._terms_field()
         self.discount = self._discount_field()
         self.visitors = self._visitor_rows()
@@ -67,24 +70,55 @@ class BookingForm(FormErrors, AvailabilityCheck):
 
     def _contact_fields(self) -> list[Field]:
         fields = [
-            Field(name="contact-name", key="name", label="Your name", kind="text", required=True,
-                  attrs={"autocomplete": "name", "maxlength": 200}),
-            Field(name="contact-email", key="email", label="Email address", kind="email", required=True,
-                  help_text="We send your private link to follow, change or cancel the request here.",
-                  attrs={"autocomplete": "email", "maxlength": 254}),
-            Field(name="contact-phone", key="phone", label="Phone number", kind="tel",
-                  attrs={"autocomplete": "tel", "maxlength": 50}),
+            Field(
+                name="contact-name",
+                key="name",
+                label="Your name",
+                kind="text",
+                required=True,
+                attrs={"autocomplete": "name", "maxlength": 200},
+            ),
+            Field(
+                name="contact-email",
+                key="email",
+                label="Email address",
+                kind="email",
+                required=True,
+                help_text="We send your private link to follow, change or cancel the request here.",
+                attrs={"autocomplete": "email", "maxlength": 254},
+            ),
+            Field(
+                name="contact-phone",
+                key="phone",
+                label="Phone number",
+                kind="tel",
+                attrs={"autocomplete": "tel", "maxlength": 50},
+            ),
         ]
         fields += [custom_field(ff, f"contact-{ff.pk}") for ff in self.custom if ff.section == FormSection.CONTACT]
         return fields
 
     def _visitor_rows(self) -> list[tuple[Field, Field]]:
         """VISITOR_ROWS blank (name, email) pairs: works without JavaScript; empty rows are ignored."""
-        return [(Field(name=f"visitor-{i}-name", key="name", label=f"Visitor {i + 1}: name", kind="text",
-                       attrs={"maxlength": 200, "autocomplete": "off"}),
-                 Field(name=f"visitor-{i}-email", key="email", label=f"Visitor {i + 1}: email", kind="email",
-                       attrs={"maxlength": 254, "autocomplete": "off"}))
-                for i in range(VISITOR_ROWS)]
+        return [
+            (
+                Field(
+                    name=f"visitor-{i}-name",
+                    key="name",
+                    label=f"Visitor {i + 1}: name",
+                    kind="text",
+                    attrs={"maxlength": 200, "autocomplete": "off"},
+                ),
+                Field(
+                    name=f"visitor-{i}-email",
+                    key="email",
+                    label=f"Visitor {i + 1}: email",
+                    kind="email",
+                    attrs={"maxlength": 254, "autocomplete": "off"},
+                ),
+            )
+            for i in range(VISITOR_ROWS)
+        ]
 
     def _discount_field(self) -> Field | None:
         """The optional discount code, only when something offered here has a price (a rate or a product):
@@ -92,36 +126,78 @@ class BookingForm(FormErrors, AvailabilityCheck):
         terms = pricing_resources([r.pk for r in self.resources]).values()
         if not has_price({"rates": t.rates, "products": t.products} for t in terms):
             return None
-        return Field(name="discountCode", key="discountCode", label="Discount code", kind="text",
-                     help_text="If the organizers gave you one. It comes off the estimated price.",
-                     attrs={"maxlength": MAX_DISCOUNT_CODE, "autocomplete": "off", "spellcheck": "false"})
+        return Field(
+            name="discountCode",
+            key="discountCode",
+            label="Discount code",
+            kind="text",
+            help_text="If the organizers gave you one. It comes off the estimated price.",
+            attrs={"maxlength": MAX_DISCOUNT_CODE, "autocomplete": "off", "spellcheck": "false"},
+        )
 
     def _terms_field(self) -> Field | None:
         if not self.module.terms.strip():
             return None
-        return Field(name="terms", key="terms", label="I have read and accept the terms and conditions",
-                     kind="checkbox", required=True, value=False)
+        return Field(
+            name="terms",
+            key="terms",
+            label="I have read and accept the terms and conditions",
+            kind="checkbox",
+            required=True,
+            value=False,
+        )
 
     def resource_options(self) -> list[tuple[str, str]]:
-        return [(str(r.pk), f"{r.name} (up to {r.capacity} {'person' if r.capacity == 1 else 'people'})")
-                for r in self.resources]
+        return [
+            (str(r.pk), f"{r.name} (up to {r.capacity} {'person' if r.capacity == 1 else 'people'})")
+            for r in self.resources
+        ]
 
     def _event_block(self, index: int) -> EventBlock:
         prefix = f"events-{index}-"
         zone = self.tz.key.replace("_", " ")
         fields = [
-            Field(name=f"{prefix}title", key="title", label="Event title", kind="text", required=True,
-                  help_text="A short name, for example “Choir rehearsal”. Only the organizers see it.",
-                  attrs={"maxlength": 300}),
-            Field(name=f"{prefix}resourceIds", key="resourceIds", label="What would you like to book?",
-                  kind="resources", required=True, options=self.resource_options(),
-                  value=[str(self.resources[0].pk)] if len(self.resources) == 1 else []),
-            Field(name=f"{prefix}start", key="start", label="Start", kind="datetime-local", required=True,
-                  help_text=f"Date and time, {zone} time."),
-            Field(name=f"{prefix}end", key="end", label="End", kind="datetime-local", required=True,
-                  help_text=f"Date and time, {zone} time."),
-            Field(name=f"{prefix}attendees", key="attendees", label="Number of people", kind="number",
-                  attrs={"min": 1, "step": 1, "inputmode": "numeric"}),
+            Field(
+                name=f"{prefix}title",
+                key="title",
+                label="Event title",
+                kind="text",
+                required=True,
+                help_text="A short name, for example “Choir rehearsal”. Only the organizers see it.",
+                attrs={"maxlength": 300},
+            ),
+            Field(
+                name=f"{prefix}resourceIds",
+                key="resourceIds",
+                label="What would you like to book?",
+                kind="resources",
+                required=True,
+                options=self.resource_options(),
+                value=[str(self.resources[0].pk)] if len(self.resources) == 1 else [],
+            ),
+            Field(
+                name=f"{prefix}start",
+                key="start",
+                label="Start",
+                kind="datetime-local",
+                required=True,
+                help_text=f"Date and time, {zone} time.",
+            ),
+            Field(
+                name=f"{prefix}end",
+                key="end",
+                label="End",
+                kind="datetime-local",
+                required=True,
+                help_text=f"Date and time, {zone} time.",
+            ),
+            Field(
+                name=f"{prefix}attendees",
+                key="attendees",
+                label="Number of people",
+                kind="number",
+                attrs={"min": 1, "step": 1, "inputmode": "numeric"},
+            ),
         ]
         fields += [custom_field(ff, f"{prefix}{ff.pk}") for ff in self.custom if ff.section == FormSection.EVENT]
         return EventBlock(index=index, fields=fields, repeat=self._repeat_fields(prefix))
@@ -201,8 +277,11 @@ class BookingForm(FormErrors, AvailabilityCheck):
 
     def visitors_payload(self) -> list[dict[str, Any]]:
         """The rows with anything typed in, in order (a half-filled row is sent, to be refused clearly)."""
-        return [{"name": name.value, "email": email.value} for name, email in self.visitors
-                if str(name.value).strip() or str(email.value).strip()]
+        return [
+            {"name": name.value, "email": email.value}
+            for name, email in self.visitors
+            if str(name.value).strip() or str(email.value).strip()
+        ]
 
     def discount_code(self) -> str | None:
         return (str(self.discount.value).strip() or None) if self.discount else None
@@ -243,9 +322,16 @@ class BookingForm(FormErrors, AvailabilityCheck):
             if self.summary:  # still list every other problem at once
                 validate_submission(module=self.module, contact=contact, events=events, single_event=single)
                 return None
-            return booking_submit(module=self.module, portal=portal, contact=contact, events=events,
-                                  single_event=single, request_note=note or "", visitors=self.visitors_payload(),
-                                  billing_choices=self.billing_choices())
+            return booking_submit(
+                module=self.module,
+                portal=portal,
+                contact=contact,
+                events=events,
+                single_event=single,
+                request_note=note or "",
+                visitors=self.visitors_payload(),
+                billing_choices=self.billing_choices(),
+            )
         except (ValidationFailed, Conflict, InvalidDiscountCode) as exc:
             exc.errors = public_errors(exc.errors)  # never another booking's title or event ids
             self.add_errors(exc)

@@ -43,8 +43,10 @@ class ChangeForm(BookingForm):
         resources = {str(r.pk): r for r in self.resources}
         for rid, r in getattr(self, "_held", {}).items():
             resources.setdefault(rid, r)
-        return [(rid, f"{r.name} (up to {r.capacity} {'person' if r.capacity == 1 else 'people'})")
-                for rid, r in resources.items()]
+        return [
+            (rid, f"{r.name} (up to {r.capacity} {'person' if r.capacity == 1 else 'people'})")
+            for rid, r in resources.items()
+        ]
 
     def _repeat_fields(self, prefix: str) -> list[Field]:
         return []  # a repeat is set when the booking is made, never changed
@@ -106,8 +108,13 @@ class ChangeForm(BookingForm):
             self.add_error(FieldError("", "NO_CHANGES", "Change at least one answer before sending the request."))
             return None
         try:
-            return change_request_submit(booking_id=booking.pk, actor=Actor.booker(booking.booker_email),
-                                         contact=contact or None, events=events or None, request_note=note)
+            return change_request_submit(
+                booking_id=booking.pk,
+                actor=Actor.booker(booking.booker_email),
+                contact=contact or None,
+                events=events or None,
+                request_note=note,
+            )
         except (ValidationFailed, Conflict) as exc:
             exc.errors = public_errors(exc.errors)  # never another booking's title or event ids
             self.add_errors(exc)

@@ -51,11 +51,15 @@ class FormErrors:
         if ".repeat" in error.field or error.field.endswith("repeat"):
             return repeat_message(error, key)
         if error.code == "BOOKING_CONFLICT":
-            return (f"{self._resource_name(error.meta.get('resourceId'))} is already booked at that time. "
-                    "Choose another time or another space.")
+            return (
+                f"{self._resource_name(error.meta.get('resourceId'))} is already booked at that time. "
+                "Choose another time or another space."
+            )
         if error.code == "CAPACITY_EXCEEDED":
-            return (f"{self._resource_name(error.meta.get('resourceId'))} is fully booked at that time. "
-                    "Choose another time or another space.")
+            return (
+                f"{self._resource_name(error.meta.get('resourceId'))} is fully booked at that time. "
+                "Choose another time or another space."
+            )
         if error.code == "INVALID" and key in ("start", "end"):
             return f"Enter the {key} as a date and a time."
         if error.code == "REQUIRED" and key == "resourceIds":

@@ -78,8 +78,10 @@ class Field:
     @property
     def choices(self) -> list[dict[str, Any]]:
         chosen = set(self.value) if isinstance(self.value, list) else {self.value}
-        return [{"id": f"{self.id}_{i}", "value": v, "label": label, "checked": v in chosen}
-                for i, (v, label) in enumerate(self.options)]
+        return [
+            {"id": f"{self.id}_{i}", "value": v, "label": label, "checked": v in chosen}
+            for i, (v, label) in enumerate(self.options)
+        ]
 
     def read(self, data: QueryDict) -> Any:
         if self.is_group:
@@ -142,11 +144,12 @@ class EventBlock:
         if not self.repeat or not str(self.repeat_question("repeats").value).strip():
             return None
         days = set(self.repeat_question("days").value)
-        return {"repeats": self.repeat_question("repeats").value.strip(),
-                "repeatEvery": self.repeat_question("repeatEvery").value.strip(),
-                "repeatUntil": self.repeat_question("repeatUntil").value.strip(),
-                **{key: key in days for key in WEEKDAY_KEYS}}
-
+        return {
+            "repeats": self.repeat_question("repeats").value.strip(),
+            "repeatEvery": self.repeat_question("repeatEvery").value.strip(),
+            "repeatUntil": self.repeat_question("repeatUntil").value.strip(),
+            **{key: key in days for key in WEEKDAY_KEYS},
+        }
 
 
 def custom_field(ff: FormField, name: str) -> Field:
@@ -167,9 +170,17 @@ def custom_field(ff: FormField, name: str) -> Field:
             attrs["maxlength"] = int(high)
     options = [(str(o), str(o)) for o in ff.options or []] if kind in ("select", "multiselect") else []
     value: Any = [] if kind == "multiselect" else (False if kind == "checkbox" else "")
-    return Field(name=name, key=str(ff.pk), label=ff.label, kind=kind, required=ff.required, help_text=ff.help_text,
-                 options=options, value=value, attrs=attrs)
-
+    return Field(
+        name=name,
+        key=str(ff.pk),
+        label=ff.label,
+        kind=kind,
+        required=ff.required,
+        help_text=ff.help_text,
+        options=options,
+        value=value,
+        attrs=attrs,
+    )
 
 
 def note_as_html(text: str) -> str:
@@ -187,4 +198,3 @@ def local_input(value: str) -> str:
     if moment is None or moment.tzinfo is not None or not 1970 <= moment.year <= 2200:
         return ""
     return moment.strftime("%Y-%m-%dT%H:%M")
-

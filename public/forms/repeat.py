@@ -28,19 +28,41 @@ def repeat_fields(prefix: str) -> list[Field]:
     """The optional "Repeat" questions of a date. Always read (a module that does not take repeats
     refuses one with NOT_ALLOWED), shown only when the module takes them."""
     return [
-        Field(name=f"{prefix}repeats", key="repeats", label="Repeats", kind="select", options=REPEAT_CHOICES,
-              empty_label="Does not repeat",
-              help_text="Ask for the same time on several dates. The organizers review every date."),
-        Field(name=f"{prefix}repeatEvery", key="repeatEvery", label="Every", kind="number",
-              help_text="1: every day, week, month or year; 2: every other one, and so on. Empty means 1.",
-              attrs={"min": 1, "max": 99, "step": 1, "inputmode": "numeric"}),
-        Field(name=f"{prefix}repeatUntil", key="repeatUntil", label="Until", kind="date",
-              help_text="The last date, included. Needed when the booking repeats."),
-        Field(name=f"{prefix}repeatDays", key="days", label="On these weekdays", kind="weekdays",
-              options=list(zip(WEEKDAY_KEYS, WEEKDAY_NAMES, strict=True)), value=[],
-              help_text="Daily: only these days (none ticked: every day). Weekly, or first … last of the "
-                        "month: these weekdays (none ticked: the start's weekday). Not for monthly or "
-                        "yearly on the same date."),
+        Field(
+            name=f"{prefix}repeats",
+            key="repeats",
+            label="Repeats",
+            kind="select",
+            options=REPEAT_CHOICES,
+            empty_label="Does not repeat",
+            help_text="Ask for the same time on several dates. The organizers review every date.",
+        ),
+        Field(
+            name=f"{prefix}repeatEvery",
+            key="repeatEvery",
+            label="Every",
+            kind="number",
+            help_text="1: every day, week, month or year; 2: every other one, and so on. Empty means 1.",
+            attrs={"min": 1, "max": 99, "step": 1, "inputmode": "numeric"},
+        ),
+        Field(
+            name=f"{prefix}repeatUntil",
+            key="repeatUntil",
+            label="Until",
+            kind="date",
+            help_text="The last date, included. Needed when the booking repeats.",
+        ),
+        Field(
+            name=f"{prefix}repeatDays",
+            key="days",
+            label="On these weekdays",
+            kind="weekdays",
+            options=list(zip(WEEKDAY_KEYS, WEEKDAY_NAMES, strict=True)),
+            value=[],
+            help_text="Daily: only these days (none ticked: every day). Weekly, or first … last of the "
+            "month: these weekdays (none ticked: the start's weekday). Not for monthly or "
+            "yearly on the same date.",
+        ),
     ]
 
 
@@ -55,8 +77,10 @@ def repeat_message(error: FieldError, key: str) -> str:
     if key == "repeatUntil" and error.code == "REQUIRED":
         return "Enter the last date of the repeat (“Until”)."
     if key == "repeatUntil" and error.code == "TOO_MANY_OCCURRENCES":
-        return (f"A repeating booking can have at most {error.meta.get('maxOccurrences')} dates. "
-                "Choose an earlier “Until” date.")
+        return (
+            f"A repeating booking can have at most {error.meta.get('maxOccurrences')} dates. "
+            "Choose an earlier “Until” date."
+        )
     if key == "repeatUntil" and "before" in error.message:
         return "“Until” must not be before the start date."
     if key == "repeatUntil":

@@ -19,8 +19,9 @@ def sanitized(value: str | None) -> SafeString:
 @register.simple_tag
 def field_attrs(field) -> SafeString:
     """The extra attributes of an input (min, max, maxlength, autocomplete, ...), escaped."""
-    return format_html_join("", ' {}="{}"', ((name, value) for name, value in field.attrs.items()
-                                              if value is not None and value != ""))
+    return format_html_join(
+        "", ' {}="{}"', ((name, value) for name, value in field.attrs.items() if value is not None and value != "")
+    )
 
 
 @register.filter

@@ -25,8 +25,7 @@ def _zones() -> frozenset[str]:
 
 def validate_iana(value: str) -> None:
     if value and value not in _zones():
-        raise serializers.ValidationError(f"{value!r} is not an IANA time zone (like Europe/London).",
-                                          code="invalid")
+        raise serializers.ValidationError(f"{value!r} is not an IANA time zone (like Europe/London).", code="invalid")
 
 
 # --- venues ---------------------------------------------------------------------------------------
@@ -37,8 +36,9 @@ class VenueSerializer(serializers.Serializer):
     orgId = serializers.UUIDField(source="organization_id", read_only=True)
     name = serializers.CharField(read_only=True)
     address = serializers.CharField(read_only=True)
-    timezone = serializers.CharField(source="tz.key", read_only=True,
-                                     help_text="The venue's IANA timezone (the organization's unless set).")
+    timezone = serializers.CharField(
+        source="tz.key", read_only=True, help_text="The venue's IANA timezone (the organization's unless set)."
+    )
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     lastUpdatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
 
@@ -46,8 +46,13 @@ class VenueSerializer(serializers.Serializer):
 class VenueUpdateSerializer(serializers.Serializer):
     name = PlainTextField(max_length=200)
     address = PlainTextField(max_length=2000, required=False, allow_blank=True, trim_whitespace=True)
-    timezone = TextField(max_length=64, required=False, allow_blank=True, validators=[validate_iana],
-                         help_text='IANA timezone, e.g. "Europe/London"; "" follows the organization.')
+    timezone = TextField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        validators=[validate_iana],
+        help_text='IANA timezone, e.g. "Europe/London"; "" follows the organization.',
+    )
 
 
 class VenueCreateSerializer(VenueUpdateSerializer):
@@ -62,10 +67,15 @@ class BookableHoursSerializer(serializers.Serializer):
         list_serializer_class = IndexedListSerializer
 
     weekday = serializers.IntegerField(min_value=0, max_value=6, help_text="0 Monday … 6 Sunday.")
-    start = serializers.TimeField(source="start_time", format="%H:%M", input_formats=["%H:%M"],
-                                  help_text='"HH:MM", venue-local.')
-    end = serializers.TimeField(source="end_time", format="%H:%M", input_formats=["%H:%M"],
-                                help_text='"HH:MM", venue-local; "00:00" is midnight at the end of the day.')
+    start = serializers.TimeField(
+        source="start_time", format="%H:%M", input_formats=["%H:%M"], help_text='"HH:MM", venue-local.'
+    )
+    end = serializers.TimeField(
+        source="end_time",
+        format="%H:%M",
+        input_formats=["%H:%M"],
+        help_text='"HH:MM", venue-local; "00:00" is midnight at the end of the day.',
+    )
 
 
 class ResourceUnitSerializer(serializers.Serializer):
@@ -92,11 +102,15 @@ class ResourceSerializer(serializers.Serializer):
     maxAdvanceDays = serializers.IntegerField(source="max_advance_days", read_only=True, allow_null=True)
     bufferMinutes = serializers.IntegerField(source="buffer_minutes", read_only=True)
     bookableHours = BookableHoursSerializer(source="bookable_hours.all", many=True, read_only=True)
-    units = ResourceUnitSerializer(source="units.all", many=True, read_only=True,
-                                   help_text="Named units (desks, seats), each taking one booking at a time; with "
-                                             "active units, at most min(capacity, active units) bookings overlap. "
-                                             "A request may name one (`unitId`); else the first free is assigned. "
-                                             "Edited in the admin.")
+    units = ResourceUnitSerializer(
+        source="units.all",
+        many=True,
+        read_only=True,
+        help_text="Named units (desks, seats), each taking one booking at a time; with "
+        "active units, at most min(capacity, active units) bookings overlap. "
+        "A request may name one (`unitId`); else the first free is assigned. "
+        "Edited in the admin.",
+    )
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     lastUpdatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
 
@@ -109,25 +123,37 @@ class ResourceWriteSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ResourceKind.choices, required=False)
     description = HtmlField(max_length=20000, required=False, allow_blank=True, help_text="Basic HTML, sanitized.")
     capacity = serializers.IntegerField(min_value=1, max_value=MAX_CAPACITY, required=False)
-    exclusive = BooleanField(required=False,
-                                         help_text="At most one booking at a time; false: up to capacity.")
+    exclusive = BooleanField(required=False, help_text="At most one booking at a time; false: up to capacity.")
     requiresApproval = BooleanField(source="requires_approval", required=False)
     archived = BooleanField(required=False)
-    minDurationMinutes = serializers.IntegerField(source="min_duration_minutes", min_value=1, max_value=MAX_MINUTES,
-                                                  required=False, allow_null=True)
-    maxDurationMinutes = serializers.IntegerField(source="max_duration_minutes", min_value=1, max_value=MAX_MINUTES,
-                                                  required=False, allow_null=True)
-    minNoticeMinutes = serializers.IntegerField(source="min_notice_minutes", min_value=0, max_value=MAX_MINUTES,
-                                                required=False)
-    maxAdvanceDays = serializers.IntegerField(source="max_advance_days", min_value=0, max_value=MAX_ADVANCE_DAYS,
-                                              required=False, allow_null=True)
-    bufferMinutes = serializers.IntegerField(source="buffer_minutes", min_value=0, max_value=MAX_BUFFER_MINUTES,
-                                             required=False, help_text="Kept free after each booking.")
+    minDurationMinutes = serializers.IntegerField(
+        source="min_duration_minutes", min_value=1, max_value=MAX_MINUTES, required=False, allow_null=True
+    )
+    maxDurationMinutes = serializers.IntegerField(
+        source="max_duration_minutes", min_value=1, max_value=MAX_MINUTES, required=False, allow_null=True
+    )
+    minNoticeMinutes = serializers.IntegerField(
+        source="min_notice_minutes", min_value=0, max_value=MAX_MINUTES, required=False
+    )
+    maxAdvanceDays = serializers.IntegerField(
+        source="max_advance_days", min_value=0, max_value=MAX_ADVANCE_DAYS, required=False, allow_null=True
+    )
+    bufferMinutes = serializers.IntegerField(
+        source="buffer_minutes",
+        min_value=0,
+        max_value=MAX_BUFFER_MINUTES,
+        required=False,
+        help_text="Kept free after each booking.",
+    )
     # many=True hands max_length to the ListSerializer (the stubs know only the child's arguments).
-    bookableHours = BookableHoursSerializer(source="bookable_hours", many=True, required=False,  # type: ignore[call-arg]
-                                            max_length=200,
-                                            help_text="Weekly windows; [] or absent on create: always bookable. "
-                                                      "On PATCH the list replaces the current one.")
+    bookableHours = BookableHoursSerializer(
+        source="bookable_hours",
+        many=True,
+        required=False,  # type: ignore[call-arg]
+        max_length=200,
+        help_text="Weekly windows; [] or absent on create: always bookable. "
+        "On PATCH the list replaces the current one.",
+    )
 
     @staticmethod
     def hours(data: dict) -> list[HoursSpec] | None:

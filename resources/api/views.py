@@ -39,16 +39,27 @@ class VenueFilter(StrictFilterSet):
 
 @extend_schema_view(
     list=extend_schema(summary="List venues", responses={200: VenueSerializer(many=True), **error_responses(400, 401)}),
-    retrieve=extend_schema(summary="Get a venue", parameters=[ETAG],
-                           responses={200: VenueSerializer, **error_responses(401, 404)}),
-    create=extend_schema(summary="Create a venue (admin)", request=VenueCreateSerializer, parameters=[ETAG],
-                         responses={201: VenueSerializer, **error_responses(400, 401, 403, 404)}),
-    partial_update=extend_schema(summary="Change a venue (admin)", request=VenueUpdateSerializer,
-                                 parameters=[IF_MATCH, ETAG],
-                                 responses={200: VenueSerializer, **error_responses(400, 401, 403, 404, 412)}),
-    destroy=extend_schema(summary="Delete a venue and its unused resources (admin)", parameters=[IF_MATCH],
-                          description="Refused with 409 IN_USE while any of its resources is referenced.",
-                          responses={204: None, **error_responses(401, 403, 404, 409, 412)}),
+    retrieve=extend_schema(
+        summary="Get a venue", parameters=[ETAG], responses={200: VenueSerializer, **error_responses(401, 404)}
+    ),
+    create=extend_schema(
+        summary="Create a venue (admin)",
+        request=VenueCreateSerializer,
+        parameters=[ETAG],
+        responses={201: VenueSerializer, **error_responses(400, 401, 403, 404)},
+    ),
+    partial_update=extend_schema(
+        summary="Change a venue (admin)",
+        request=VenueUpdateSerializer,
+        parameters=[IF_MATCH, ETAG],
+        responses={200: VenueSerializer, **error_responses(400, 401, 403, 404, 412)},
+    ),
+    destroy=extend_schema(
+        summary="Delete a venue and its unused resources (admin)",
+        parameters=[IF_MATCH],
+        description="Refused with 409 IN_USE while any of its resources is referenced.",
+        responses={204: None, **error_responses(401, 403, 404, 409, 412)},
+    ),
 )
 @extend_schema(tags=["venues"])
 class VenueViewSet(viewsets.GenericViewSet):
@@ -106,26 +117,41 @@ class ResourceFilter(StrictFilterSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List resources",
-                       responses={200: ResourceSerializer(many=True), **error_responses(400, 401)}),
-    retrieve=extend_schema(summary="Get a resource", parameters=[ETAG],
-                           responses={200: ResourceSerializer, **error_responses(401, 404)}),
-    create=extend_schema(summary="Create a resource (admin)", request=ResourceWriteSerializer, parameters=[ETAG],
-                         responses={201: ResourceSerializer, **error_responses(400, 401, 403)}),
+    list=extend_schema(
+        summary="List resources", responses={200: ResourceSerializer(many=True), **error_responses(400, 401)}
+    ),
+    retrieve=extend_schema(
+        summary="Get a resource", parameters=[ETAG], responses={200: ResourceSerializer, **error_responses(401, 404)}
+    ),
+    create=extend_schema(
+        summary="Create a resource (admin)",
+        request=ResourceWriteSerializer,
+        parameters=[ETAG],
+        responses={201: ResourceSerializer, **error_responses(400, 401, 403)},
+    ),
     partial_update=extend_schema(
-        summary="Change a resource (admin)", request=ResourceWriteSerializer, parameters=[IF_MATCH, ETAG],
+        summary="Change a resource (admin)",
+        request=ResourceWriteSerializer,
+        parameters=[IF_MATCH, ETAG],
         description="bookableHours, when sent, replaces the weekly windows as a whole. Making the resource "
-                    "exclusive, or lowering a shared resource's capacity, answers 409 while upcoming bookings "
-                    "would break the new rule.",
-        responses={200: ResourceSerializer, **error_responses(400, 401, 403, 404, 409, 412)}),
-    destroy=extend_schema(summary="Delete a resource (admin)", parameters=[IF_MATCH],
-                          description="Refused with 409 IN_USE while anything refers to it; archive it instead.",
-                          responses={204: None, **error_responses(401, 403, 404, 409, 412)}),
+        "exclusive, or lowering a shared resource's capacity, answers 409 while upcoming bookings "
+        "would break the new rule.",
+        responses={200: ResourceSerializer, **error_responses(400, 401, 403, 404, 409, 412)},
+    ),
+    destroy=extend_schema(
+        summary="Delete a resource (admin)",
+        parameters=[IF_MATCH],
+        description="Refused with 409 IN_USE while anything refers to it; archive it instead.",
+        responses={204: None, **error_responses(401, 403, 404, 409, 412)},
+    ),
 )
 @extend_schema(tags=["resources"])
 class ResourceViewSet(viewsets.GenericViewSet):
-    queryset = Resource.objects.select_related("venue__organization").prefetch_related("bookable_hours", "units") \
+    queryset = (
+        Resource.objects.select_related("venue__organization")
+        .prefetch_related("bookable_hours", "units")
         .order_by("name", "id")
+    )
     serializer_class = ResourceSerializer
     filterset_class = ResourceFilter
     lookup_value_regex = UUID_PATTERN

@@ -55,8 +55,10 @@ def changelist_names(response) -> set[str]:
 
 
 def autocomplete_ids(client: Client, app_label: str, model_name: str, field_name: str, term: str = "") -> set[str]:
-    response = client.get("/admin/autocomplete/", {"app_label": app_label, "model_name": model_name,
-                                                   "field_name": field_name, "term": term})
+    response = client.get(
+        "/admin/autocomplete/",
+        {"app_label": app_label, "model_name": model_name, "field_name": field_name, "term": term},
+    )
     assert response.status_code == 200, response.content
     return {row["id"] for row in response.json()["results"]}
 

@@ -47,16 +47,25 @@ def overlapping_bookings(setup: Setup, count: int) -> None:
     """`count` pending bookings of the shared desks at the same time, each holding a reservation."""
     start = future(days=3)
     for n in range(count):
-        setup.submit(setup.event(start=start, resources=[setup.desks], title=f"Desk {n}"),
-                     email=f"booker{n}@example.com")
+        setup.submit(
+            setup.event(start=start, resources=[setup.desks], title=f"Desk {n}"), email=f"booker{n}@example.com"
+        )
     assert Reservation.objects.filter(resource=setup.desks, active=True).count() == count
 
 
 def closure_data(setup: Setup, **changes: Any) -> dict[str, Any]:
     """A closure's form as posted (form_data cannot split the date and time inputs)."""
-    return {"organization": str(setup.org.pk), "resources": [str(setup.room.pk)], "message": "Works",
-            "start_0": "2030-01-01", "start_1": "00:00", "end_0": "2030-01-02", "end_1": "00:00", "_save": "Save",
-            **changes}
+    return {
+        "organization": str(setup.org.pk),
+        "resources": [str(setup.room.pk)],
+        "message": "Works",
+        "start_0": "2030-01-01",
+        "start_1": "00:00",
+        "end_0": "2030-01-02",
+        "end_1": "00:00",
+        "_save": "Save",
+        **changes,
+    }
 
 
 def post_resource(client: Client, resource: Resource, **changes: Any):
@@ -94,12 +103,17 @@ def test_after_switching_exclusive_the_database_refuses_an_overlap(setup: Setup,
         )
 
 
-@pytest.mark.parametrize(("changes", "field", "message"), [
-    ({"exclusive": "on"}, "exclusive", "Upcoming bookings overlap."),
-    ({"capacity": "1"}, "capacity", "Upcoming bookings need more capacity."),
-], ids=["exclusive", "capacity"])
-def test_an_unsafe_capacity_change_is_refused_at_the_field(setup: Setup, admin_client: Client, changes: dict,
-                                                           field: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"exclusive": "on"}, "exclusive", "Upcoming bookings overlap."),
+        ({"capacity": "1"}, "capacity", "Upcoming bookings need more capacity."),
+    ],
+    ids=["exclusive", "capacity"],
+)
+def test_an_unsafe_capacity_change_is_refused_at_the_field(
+    setup: Setup, admin_client: Client, changes: dict, field: str, message: str
+) -> None:
     overlapping_bookings(setup, 2)
 
     response = post_resource(admin_client, setup.desks, name="Renamed desks", **changes)
@@ -138,8 +152,9 @@ def _feed(setup: Setup) -> CalendarFeed:
 
 
 def _endpoint(setup: Setup):
-    return webhook_endpoint_create(organization=setup.org, values={"url": "https://8.8.8.8/hooks",
-                                                                   "event_types": ["booking.approved"]})
+    return webhook_endpoint_create(
+        organization=setup.org, values={"url": "https://8.8.8.8/hooks", "event_types": ["booking.approved"]}
+    )
 
 
 @dataclass(frozen=True)
@@ -157,28 +172,60 @@ class Case:
 
 CASES = [
     Case("resources.venue", lambda s: s.venue, "resources.services.venue_update", "timezone", "timezone"),
-    Case("resources.resource", lambda s: s.room, "resources.services.resource_update", "maxDurationMinutes",
-         "max_duration_minutes"),
+    Case(
+        "resources.resource",
+        lambda s: s.room,
+        "resources.services.resource_update",
+        "maxDurationMinutes",
+        "max_duration_minutes",
+    ),
     Case("resources.resource", lambda s: s.room, "resources.services.resource_update", "venueId", "venue"),
     Case("resources.resource", _unit, "resources.services.resource_update", "units[0].name", "name", "units"),
-    Case("resources.closure", lambda s: ClosureFactory(organization=s.org), "resources.services.closure_update",
-         "resourceIds", "resources"),
-    Case("bookings.bookingmodule", lambda s: s.module, "bookings.services.module_update", "adminUserId",
-         "admin_user"),
-    Case("bookings.bookingmodule", _field, "bookings.services.module_update", "bookingForm.eventFields[0].max",
-         "max_value", "fields"),
+    Case(
+        "resources.closure",
+        lambda s: ClosureFactory(organization=s.org),
+        "resources.services.closure_update",
+        "resourceIds",
+        "resources",
+    ),
+    Case("bookings.bookingmodule", lambda s: s.module, "bookings.services.module_update", "adminUserId", "admin_user"),
+    Case(
+        "bookings.bookingmodule",
+        _field,
+        "bookings.services.module_update",
+        "bookingForm.eventFields[0].max",
+        "max_value",
+        "fields",
+    ),
     Case("bookings.portal", lambda s: s.portal, "bookings.services.portal_update", "moduleIds", "booking_modules"),
-    Case("bookings.customer", lambda s: CustomerFactory(organization=s.org), "bookings.services.customer_update",
-         "email", "email"),
-    Case("bookings.contact", lambda s: ContactFactory(organization=s.org), "bookings.services.contact_update",
-         "customerId", "customer"),
-    Case("bookings.contact", lambda s: ContactFactory(organization=s.org), "bookings.services.contact_update",
-         "noSuchField", None),
-    Case("bookings.contact", lambda s: ContactFactory(organization=s.org), "bookings.services.contact_update",
-         "", None),
+    Case(
+        "bookings.customer",
+        lambda s: CustomerFactory(organization=s.org),
+        "bookings.services.customer_update",
+        "email",
+        "email",
+    ),
+    Case(
+        "bookings.contact",
+        lambda s: ContactFactory(organization=s.org),
+        "bookings.services.contact_update",
+        "customerId",
+        "customer",
+    ),
+    Case(
+        "bookings.contact",
+        lambda s: ContactFactory(organization=s.org),
+        "bookings.services.contact_update",
+        "noSuchField",
+        None,
+    ),
+    Case(
+        "bookings.contact", lambda s: ContactFactory(organization=s.org), "bookings.services.contact_update", "", None
+    ),
     Case("feeds.calendarfeed", _feed, "feeds.services.feed_update", "resource", "resource"),
-    Case("webhooks.webhookendpoint", _endpoint, "webhooks.admin.webhook_endpoint_update", "eventTypes[1]",
-         "event_types"),
+    Case(
+        "webhooks.webhookendpoint", _endpoint, "webhooks.admin.webhook_endpoint_update", "eventTypes[1]", "event_types"
+    ),
 ]
 
 
@@ -210,11 +257,13 @@ def test_a_service_error_shows_at_the_field(setup: Setup, admin_client: Client, 
         assert form.non_field_errors() == [message]
 
 
-def test_an_add_page_shows_the_service_error_and_keeps_what_was_typed(setup: Setup, admin_client: Client,
-                                                                      monkeypatch) -> None:
+def test_an_add_page_shows_the_service_error_and_keeps_what_was_typed(
+    setup: Setup, admin_client: Client, monkeypatch
+) -> None:
     monkeypatch.setattr("resources.services.venue_create", refusing("address"))
-    response = admin_client.post(url("resources.venue", "add"), {"organization": str(setup.org.pk),
-                                                                 "name": "Annex", "address": "1 Main St"})
+    response = admin_client.post(
+        url("resources.venue", "add"), {"organization": str(setup.org.pk), "name": "Annex", "address": "1 Main St"}
+    )
     assert response.status_code == 200
     form = response.context["adminform"].form
     assert form.errors["address"] == ["Refused by the service (address)."]
@@ -246,8 +295,11 @@ def test_a_resource_is_added_with_its_hours_units_rates_and_products(setup: Setu
 
 def test_rates_and_units_are_changed_and_deleted_on_the_resource_page(setup: Setup, admin_client: Client) -> None:
     change = url("resources.resource", "change", setup.room)
-    data = add_rows(form_data(admin_client.get(change)), "rates",
-                    [{"name": "Day", "unit": "1", "price": "100", "days": ["0"], "active": True}])
+    data = add_rows(
+        form_data(admin_client.get(change)),
+        "rates",
+        [{"name": "Day", "unit": "1", "price": "100", "days": ["0"], "active": True}],
+    )
     assert admin_client.post(change, data).status_code == 302
     rate = Rate.objects.get(resource=setup.room)
 
@@ -279,10 +331,17 @@ def test_a_closure_is_added_changed_and_deleted(setup: Setup, admin_client: Clie
 
 
 def test_a_portal_is_added_with_its_modules_and_password(setup: Setup, admin_client: Client) -> None:
-    response = admin_client.post(url("bookings.portal", "add"), {
-        "organization": str(setup.org.pk), "name": "Members", "slug": "members", "status": "LIVE",
-        "booking_modules": [str(setup.module.pk)], "new_password": "open sesame",
-    })
+    response = admin_client.post(
+        url("bookings.portal", "add"),
+        {
+            "organization": str(setup.org.pk),
+            "name": "Members",
+            "slug": "members",
+            "status": "LIVE",
+            "booking_modules": [str(setup.module.pk)],
+            "new_password": "open sesame",
+        },
+    )
     assert response.status_code == 302, response.context and response.context["adminform"].form.errors
     portal = Portal.objects.get(slug="members")
     assert list(portal.modules.all()) == [setup.module]
@@ -310,9 +369,15 @@ def test_a_venue_in_use_is_not_deleted_and_the_page_says_why(setup: Setup, admin
 
 def test_a_bulk_delete_of_resources_in_use_deletes_none(setup: Setup, admin_client: Client) -> None:
     spare = ResourceFactory(venue=setup.venue, name="Spare")
-    response = admin_client.post(url("resources.resource", "changelist"), {
-        "action": "delete_selected", "_selected_action": [str(spare.pk), str(setup.room.pk)], "post": "yes",
-    }, follow=True)
+    response = admin_client.post(
+        url("resources.resource", "changelist"),
+        {
+            "action": "delete_selected",
+            "_selected_action": [str(spare.pk), str(setup.room.pk)],
+            "post": "yes",
+        },
+        follow=True,
+    )
     assert response.status_code == 200
     assert b"archive it instead" in response.content  # the room is offered by a module
     assert Resource.objects.filter(pk__in=[spare.pk, setup.room.pk]).count() == 2

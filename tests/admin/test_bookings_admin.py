@@ -47,15 +47,23 @@ def approve_post(booking: Booking, **overrides) -> dict:
     """The approve form as the page fills it in, with `overrides`."""
     events = list(booking.requested_times.prefetch_related("resources"))
     data = {
-        "events-TOTAL_FORMS": str(len(events)), "events-INITIAL_FORMS": str(len(events)),
+        "events-TOTAL_FORMS": str(len(events)),
+        "events-INITIAL_FORMS": str(len(events)),
         "client_last_updated_at": booking.updated_at.strftime("%Y-%m-%dT%H:%M:%S.%f%z"),
-        "notification-send": "on", "notification-subject": f"Your booking is confirmed: {booking.title}",
+        "notification-send": "on",
+        "notification-subject": f"Your booking is confirmed: {booking.title}",
         "notification-message": "",
     }
     for i, be in enumerate(events):
-        data.update({f"events-{i}-booking_event_id": str(be.pk), f"events-{i}-title": be.title,
-                     f"events-{i}-start": local_input(be.start), f"events-{i}-end": local_input(be.end),
-                     f"events-{i}-resources": [str(r.pk) for r in be.resources.all()]})
+        data.update(
+            {
+                f"events-{i}-booking_event_id": str(be.pk),
+                f"events-{i}-title": be.title,
+                f"events-{i}-start": local_input(be.start),
+                f"events-{i}-end": local_input(be.end),
+                f"events-{i}-resources": [str(r.pk) for r in be.resources.all()],
+            }
+        )
     data.update(overrides)
     return data
 
@@ -90,12 +98,15 @@ def test_list_shows_the_queue_pending_first_with_labels_times_and_conflicts(setu
     assert approved.pk
 
 
-@pytest.mark.parametrize("params, expected", [
-    ({"status__exact": "0"}, {"Pending one"}),
-    ({"q": "grace@example"}, {"Pending one"}),
-    ({"q": "Hopper"}, {"Pending one"}),
-    ({"q": "Approved one"}, {"Approved one"}),
-])
+@pytest.mark.parametrize(
+    "params, expected",
+    [
+        ({"status__exact": "0"}, {"Pending one"}),
+        ({"q": "grace@example"}, {"Pending one"}),
+        ({"q": "Hopper"}, {"Pending one"}),
+        ({"q": "Approved one"}, {"Approved one"}),
+    ],
+)
 def test_list_filters_and_search(setup, manager_client, params, expected):
     setup.submit(setup.event(title="Pending one", start=future(8)), name="Grace Hopper", email="grace@example.com")
     booking = setup.submit(setup.event(title="Approved one", start=future(9))).booking
@@ -156,12 +167,12 @@ def test_the_index_counts_pending_bookings_and_open_change_requests(setup, manag
 
 
 def test_booking_page_shows_answers_under_labels_events_conflicts_note_and_log(setup, manager_client):
-    question = FormFieldFactory(module=setup.module, section="contact", label="Your organisation",
-                                type=FieldType.TEXT)
+    question = FormFieldFactory(module=setup.module, section="contact", label="Your organisation", type=FieldType.TEXT)
     setup.module.hold_pending_slots = False
     setup.module.save()
-    booking = setup.submit(email="second@example.com",
-                           request_note="<p>Please <b>bring</b> chairs</p><script>alert(1)</script>").booking
+    booking = setup.submit(
+        email="second@example.com", request_note="<p>Please <b>bring</b> chairs</p><script>alert(1)</script>"
+    ).booking
     other = with_status(setup, S.APPROVED, email="first@example.com")
     booking.contact_answers[str(question.pk)] = "Analytical Engines Ltd"
     Booking.objects.filter(pk=booking.pk).update(contact_answers=booking.contact_answers)
@@ -180,12 +191,15 @@ def test_booking_page_shows_answers_under_labels_events_conflicts_note_and_log(s
     assert url("booking_cancel", booking.pk) not in html
 
 
-@pytest.mark.parametrize("status, buttons", [
-    (S.PENDING, {"approve", "deny"}),
-    (S.APPROVED, {"cancel"}),
-    (S.DENIED, set()),
-    (S.CANCELED, set()),
-])
+@pytest.mark.parametrize(
+    "status, buttons",
+    [
+        (S.PENDING, {"approve", "deny"}),
+        (S.APPROVED, {"cancel"}),
+        (S.DENIED, set()),
+        (S.CANCELED, set()),
+    ],
+)
 def test_the_page_offers_the_buttons_the_status_allows(setup, manager_client, status, buttons):
     booking = with_status(setup, status)
     html = manager_client.get(url("booking_change", booking.pk)).content.decode()
@@ -197,10 +211,17 @@ def test_saving_the_booking_page_changes_only_customer_contact_and_notes_through
     booking = setup.submit().booking
     customer = CustomerFactory(organization=setup.org)
 
-    response = manager_client.post(url("booking_change", booking.pk), {
-        "customer": str(customer.pk), "contact": str(booking.contact_id), "internal_notes": "Regular; invoice monthly",
-        "status": str(S.APPROVED), "title": "Hacked", "contact_answers": "{}",
-    })
+    response = manager_client.post(
+        url("booking_change", booking.pk),
+        {
+            "customer": str(customer.pk),
+            "contact": str(booking.contact_id),
+            "internal_notes": "Regular; invoice monthly",
+            "status": str(S.APPROVED),
+            "title": "Hacked",
+            "contact_answers": "{}",
+        },
+    )
 
     assert response.status_code == 302
     booking.refresh_from_db()
@@ -237,16 +258,21 @@ def test_approve_page_prefills_each_event(setup, manager_client):
     assert "Your booking is confirmed: Choir" in html
 
 
-def test_approve_with_a_changed_end_and_a_message(setup, manager_client, mailoutbox,
-                                                  django_capture_on_commit_callbacks):
+def test_approve_with_a_changed_end_and_a_message(
+    setup, manager_client, mailoutbox, django_capture_on_commit_callbacks
+):
     booking = setup.submit(setup.event(start=future(5, 10))).booking
     mailoutbox.clear()
     new_end = future(5, 12, 30)
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = manager_client.post(url("booking_approve", booking.pk), approve_post(
-            booking, **{"events-0-end": local_input(new_end),
-                        "notification-message": "<p>Keys at <b>reception</b></p>"}))
+        response = manager_client.post(
+            url("booking_approve", booking.pk),
+            approve_post(
+                booking,
+                **{"events-0-end": local_input(new_end), "notification-message": "<p>Keys at <b>reception</b></p>"},
+            ),
+        )
 
     assert response.status_code == 302, response.content.decode()[:2000]
     booking.refresh_from_db()
@@ -270,8 +296,9 @@ def test_approve_without_email(setup, manager_client, mailoutbox, django_capture
 def test_approve_into_a_conflict_shows_it_at_the_event_and_changes_nothing(setup, manager_client):
     first = with_status(setup, S.APPROVED)
     booking = setup.submit(setup.event(start=future(7, 14))).booking
-    data = approve_post(booking, **{"events-0-start": local_input(future(7, 10)),
-                                    "events-0-end": local_input(future(7, 11))})  # first's time
+    data = approve_post(
+        booking, **{"events-0-start": local_input(future(7, 10)), "events-0-end": local_input(future(7, 11))}
+    )  # first's time
 
     response = manager_client.post(url("booking_approve", booking.pk), data)
 
@@ -321,8 +348,9 @@ def test_deny_on_a_stale_page_asks_again(setup, manager_client):
     opened = stamp(booking)
     change_request_submit(booking_id=booking.pk, actor=BOOKER, contact={"phone": "+44 20 7946 0000"})
 
-    response = manager_client.post(url("booking_deny", booking.pk), {
-        "client_last_updated_at": opened, "notification-send": "on"})
+    response = manager_client.post(
+        url("booking_deny", booking.pk), {"client_last_updated_at": opened, "notification-send": "on"}
+    )
 
     assert response.status_code == 200 and 'data-testid="stale"' in response.content.decode()
     booking.refresh_from_db()
@@ -352,8 +380,11 @@ def test_each_decision_page_on_each_status(setup, manager_client, action, status
         assert "cannot be" in manager_client.get(page.url).content.decode()
         return
     assert page.status_code == 200
-    data = approve_post(booking) if action == "approve" else {
-        "client_last_updated_at": stamp(booking), "notification-send": "on", "event_procedure": "0"}
+    data = (
+        approve_post(booking)
+        if action == "approve"
+        else {"client_last_updated_at": stamp(booking), "notification-send": "on", "event_procedure": "0"}
+    )
     response = manager_client.post(url(f"booking_{action}", booking.pk), data)
     assert response.status_code == 302
     booking.refresh_from_db()
@@ -364,9 +395,15 @@ def test_deny_with_a_custom_subject(setup, manager_client, mailoutbox, django_ca
     booking = setup.submit().booking
     mailoutbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        manager_client.post(url("booking_deny", booking.pk), {
-            "client_last_updated_at": stamp(booking), "notification-send": "on",
-            "notification-subject": "Sorry, we are full", "notification-message": "Try next week."})
+        manager_client.post(
+            url("booking_deny", booking.pk),
+            {
+                "client_last_updated_at": stamp(booking),
+                "notification-send": "on",
+                "notification-subject": "Sorry, we are full",
+                "notification-message": "Try next week.",
+            },
+        )
     booking.refresh_from_db()
     assert booking.status == S.DENIED
     assert [m.subject for m in mailoutbox] == ["Sorry, we are full"] and "Try next week." in mailoutbox[0].body
@@ -374,9 +411,14 @@ def test_deny_with_a_custom_subject(setup, manager_client, mailoutbox, django_ca
 
 def test_a_subject_with_a_line_break_is_refused_at_the_field(setup, manager_client):
     booking = setup.submit().booking
-    response = manager_client.post(url("booking_deny", booking.pk), {
-        "client_last_updated_at": stamp(booking), "notification-send": "on",
-        "notification-subject": "Hi\r\nBcc: victim@example.com"})
+    response = manager_client.post(
+        url("booking_deny", booking.pk),
+        {
+            "client_last_updated_at": stamp(booking),
+            "notification-send": "on",
+            "notification-subject": "Hi\r\nBcc: victim@example.com",
+        },
+    )
     assert response.status_code == 200 and response.context["notification"].errors["subject"]
     booking.refresh_from_db()
     assert booking.status == S.PENDING
@@ -387,8 +429,9 @@ def test_cancel_cancels_or_deletes_the_events(setup, manager_client, procedure, 
     booking = with_status(setup, S.APPROVED)
     event_id = booking.requested_times.get().event_id
 
-    response = manager_client.post(url("booking_cancel", booking.pk),
-                                   {"event_procedure": procedure, "notification-send": "on"})
+    response = manager_client.post(
+        url("booking_cancel", booking.pk), {"event_procedure": procedure, "notification-send": "on"}
+    )
 
     assert response.status_code == 302
     booking.refresh_from_db()
@@ -411,9 +454,11 @@ def test_bulk_approve_approves_the_free_ones_and_reports_the_others(setup_no_hol
     second = setup.submit(setup.event(title="Second come", start=future(6))).booking
     denied = with_status(setup, S.DENIED)
 
-    response = client.post(url("booking_changelist"), {
-        "action": "approve_selected", "_selected_action": [str(b.pk) for b in (free, first, second, denied)]},
-        follow=True)
+    response = client.post(
+        url("booking_changelist"),
+        {"action": "approve_selected", "_selected_action": [str(b.pk) for b in (free, first, second, denied)]},
+        follow=True,
+    )
 
     statuses = dict(Booking.objects.values_list("title", "status"))
     assert statuses["Free slot"] == S.APPROVED and statuses["First come"] == S.APPROVED
@@ -428,8 +473,11 @@ def test_bulk_deny(setup, manager_client):
     one, two = setup.submit(setup.event(start=future(3))).booking, setup.submit(setup.event(start=future(4))).booking
     approved = with_status(setup, S.APPROVED)
 
-    response = manager_client.post(url("booking_changelist"), {
-        "action": "deny_selected", "_selected_action": [str(one.pk), str(two.pk), str(approved.pk)]}, follow=True)
+    response = manager_client.post(
+        url("booking_changelist"),
+        {"action": "deny_selected", "_selected_action": [str(one.pk), str(two.pk), str(approved.pk)]},
+        follow=True,
+    )
 
     assert set(Booking.objects.filter(status=S.DENIED).values_list("pk", flat=True)) == {one.pk, two.pk}
     assert "An approved booking cannot be denied." in response.content.decode()
@@ -440,8 +488,10 @@ def test_bulk_deny(setup, manager_client):
 
 def a_change_request(setup: Setup, **changes) -> BookingChangeRequest:
     booking = with_status(setup, S.APPROVED)
-    changes = changes or {"events": [{"start": future(8, 15).isoformat(), "end": future(8, 16).isoformat()}],
-                          "contact": {"phone": "+44 20 7946 0000"}}
+    changes = changes or {
+        "events": [{"start": future(8, 15).isoformat(), "end": future(8, 16).isoformat()}],
+        "contact": {"phone": "+44 20 7946 0000"},
+    }
     return change_request_submit(booking_id=booking.pk, actor=BOOKER, **changes).change_request
 
 
@@ -468,8 +518,10 @@ def test_change_request_list_shows_open_ones_by_default(setup, manager_client):
 def test_approving_a_change_request_applies_it(setup, manager_client, mailoutbox, django_capture_on_commit_callbacks):
     change_request = a_change_request(setup)
     with django_capture_on_commit_callbacks(execute=True):
-        response = manager_client.post(url("bookingchangerequest_approve", change_request.pk),
-                                       {"notification-send": "on", "notification-message": "See you then"})
+        response = manager_client.post(
+            url("bookingchangerequest_approve", change_request.pk),
+            {"notification-send": "on", "notification-message": "See you then"},
+        )
     assert response.status_code == 302
     change_request.refresh_from_db()
     assert change_request.decision == "APPROVED"
@@ -485,8 +537,10 @@ def test_approving_a_cancellation_request_follows_the_procedure(setup, manager_c
 
     page = manager_client.get(url("bookingchangerequest_approve", change_request.pk))
     assert "Delete them" in page.content.decode()
-    response = manager_client.post(url("bookingchangerequest_approve", change_request.pk),
-                                   {"event_procedure": procedure, "notification-send": "on"})
+    response = manager_client.post(
+        url("bookingchangerequest_approve", change_request.pk),
+        {"event_procedure": procedure, "notification-send": "on"},
+    )
 
     assert response.status_code == 302
     change_request.booking.refresh_from_db()
@@ -496,8 +550,12 @@ def test_approving_a_cancellation_request_follows_the_procedure(setup, manager_c
 
 def test_denying_a_change_request_and_deciding_twice(setup, manager_client):
     change_request = a_change_request(setup)
-    assert manager_client.post(url("bookingchangerequest_deny", change_request.pk),
-                               {"notification-send": "on"}).status_code == 302
+    assert (
+        manager_client.post(
+            url("bookingchangerequest_deny", change_request.pk), {"notification-send": "on"}
+        ).status_code
+        == 302
+    )
     change_request.refresh_from_db()
     assert change_request.decision == "DENIED"
 
@@ -518,9 +576,15 @@ def test_approving_a_change_request_into_a_conflict_says_so(setup, manager_clien
 
 
 def booking_pages(booking: Booking, change_request: BookingChangeRequest) -> list[str]:
-    return [url("booking_change", booking.pk), url("booking_approve", booking.pk), url("booking_deny", booking.pk),
-            url("booking_cancel", booking.pk), url("bookingchangerequest_change", change_request.pk),
-            url("bookingchangerequest_approve", change_request.pk), url("bookingchangerequest_deny", change_request.pk)]
+    return [
+        url("booking_change", booking.pk),
+        url("booking_approve", booking.pk),
+        url("booking_deny", booking.pk),
+        url("booking_cancel", booking.pk),
+        url("bookingchangerequest_change", change_request.pk),
+        url("bookingchangerequest_approve", change_request.pk),
+        url("bookingchangerequest_deny", change_request.pk),
+    ]
 
 
 def test_a_manager_of_another_organization_gets_404_and_sees_no_rows(setup, db):
@@ -559,8 +623,9 @@ def test_a_viewer_can_look_but_gets_no_buttons_and_403_on_actions(setup, member)
     for action_url in booking_pages(pending, change_request)[1:4] + booking_pages(pending, change_request)[5:]:
         assert client.get(action_url).status_code == 403, action_url
         assert client.post(action_url, {"notification-send": "on"}).status_code == 403, action_url
-    response = client.post(url("booking_changelist"), {"action": "approve_selected",
-                                                       "_selected_action": [str(pending.pk)]})
+    response = client.post(
+        url("booking_changelist"), {"action": "approve_selected", "_selected_action": [str(pending.pk)]}
+    )
     assert response.status_code in (200, 302)
     pending.refresh_from_db()
     assert pending.status == S.PENDING
@@ -572,8 +637,9 @@ def test_a_member_without_is_staff_can_sign_in(setup, client):
 
     user = UserFactory(is_staff=False)
     MembershipFactory(user=user, organization=setup.org, role=Role.VIEWER)
-    response = client.post(reverse("admin:login"), {"username": user.username, "password": "pw-123456",
-                                                     "next": reverse("admin:index")})
+    response = client.post(
+        reverse("admin:login"), {"username": user.username, "password": "pw-123456", "next": reverse("admin:index")}
+    )
     assert response.status_code == 302
     assert client.get(reverse("admin:index")).status_code == 200
 

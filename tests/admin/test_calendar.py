@@ -50,14 +50,26 @@ def blocks_of(response, resource, day: date) -> list:
 
 
 def place(venue, resources, start, end, title="Event", status=EventStatus.CONFIRMED) -> Event:
-    return event_create(organization=venue.organization, title=title, start=start, end=end,
-                        resource_ids=[r.pk for r in resources], status=status, override_rules=True)
+    return event_create(
+        organization=venue.organization,
+        title=title,
+        start=start,
+        end=end,
+        resource_ids=[r.pk for r in resources],
+        status=status,
+        override_rules=True,
+    )
 
 
 def no_hold_module(s):
     """A second module of the same organization whose pending requests do not hold their slots."""
-    return BookingModuleFactory(organization=s.org, admin_user=s.admin, hold_pending_slots=False,
-                                portals=[s.portal], offered=[s.room, s.hall, s.desks])
+    return BookingModuleFactory(
+        organization=s.org,
+        admin_user=s.admin,
+        hold_pending_slots=False,
+        portals=[s.portal],
+        offered=[s.room, s.hall, s.desks],
+    )
 
 
 # --- what the page shows -------------------------------------------------------------------------
@@ -69,10 +81,13 @@ def test_shows_confirmed_tentative_pending_and_closed_blocks(setup, manager_clie
     approved = s.submit(s.event(start=day, title="Board meeting")).booking
     booking_approve(booking_id=approved.pk, actor=s.staff, client_last_updated_at=None)
     held = s.submit(s.event(start=day.replace(hour=11), title="Held request")).booking
-    unheld = booking_submit(module=no_hold_module(s), portal=s.portal,
-                            contact={"name": "Bo", "email": "bo@example.com"},
-                            events=[s.event(start=day.replace(hour=13), title="Unheld request")],
-                            single_event=True).booking
+    unheld = booking_submit(
+        module=no_hold_module(s),
+        portal=s.portal,
+        contact={"name": "Bo", "email": "bo@example.com"},
+        events=[s.event(start=day.replace(hour=13), title="Unheld request")],
+        single_event=True,
+    ).booking
     canceled = s.submit(s.event(start=day.replace(hour=15), title="Called off")).booking
     booking_approve(booking_id=canceled.pk, actor=s.staff, client_last_updated_at=None)
     booking_cancel(booking_id=canceled.pk, actor=s.staff)
@@ -159,10 +174,13 @@ def test_week_boundary_is_in_the_venue_timezone(setup, manager_client):
         assert "Late Sunday" not in html and "Early Monday" not in html
 
 
-@pytest.mark.parametrize(("monday", "change_day", "hours"), [
-    (date(2025, 3, 24), date(2025, 3, 30), 23),  # clocks go forward
-    (date(2025, 10, 20), date(2025, 10, 26), 25),  # clocks go back
-])
+@pytest.mark.parametrize(
+    ("monday", "change_day", "hours"),
+    [
+        (date(2025, 3, 24), date(2025, 3, 30), 23),  # clocks go forward
+        (date(2025, 10, 20), date(2025, 10, 26), 25),  # clocks go back
+    ],
+)
 def test_a_dst_week_shows_every_day_and_its_events(setup, manager_client, monday, change_day, hours):
     days = [monday + timedelta(days=i) for i in range(7)]
     for day in days:
@@ -202,12 +220,18 @@ def test_an_event_across_midnight_shows_on_both_days(setup, manager_client):
 
 
 def test_yearly_closure_shows_in_later_years(setup, manager_client):
-    ClosureFactory(organization=setup.org, message="Founders' day", repeats_yearly=True,
-                   start=datetime(2020, 6, 12, 0, 0, tzinfo=LONDON), end=datetime(2020, 6, 13, 0, 0, tzinfo=LONDON))
+    ClosureFactory(
+        organization=setup.org,
+        message="Founders' day",
+        repeats_yearly=True,
+        start=datetime(2020, 6, 12, 0, 0, tzinfo=LONDON),
+        end=datetime(2020, 6, 13, 0, 0, tzinfo=LONDON),
+    )
     response = calendar(manager_client, setup.venue, "2025-06-12")
     for resource in (setup.room, setup.hall, setup.desks):
-        assert [(b.kind, b.title) for b in blocks_of(response, resource, date(2025, 6, 12))] == \
-            [(BlockKind.CLOSED, "Founders' day")]
+        assert [(b.kind, b.title) for b in blocks_of(response, resource, date(2025, 6, 12))] == [
+            (BlockKind.CLOSED, "Founders' day")
+        ]
     html = response.content.decode()
     assert html.count("All day") == 3 and html.count(">Closed</span>") == 3
 
@@ -224,14 +248,23 @@ def bulk_bookings(s, monday: date, first: int, count: int, module_no_hold) -> No
         start = week_start + timedelta(minutes=30 * i)
         end = start + timedelta(minutes=25)
         kind = i % 3
-        booking = Booking(organization=s.org, module=module_no_hold if kind == 2 else s.module, title=f"B{i}",
-                          status=BookingStatus.APPROVED if kind == 0 else BookingStatus.PENDING,
-                          contact_answers={"name": "Ada", "email": "ada@example.com"})
+        booking = Booking(
+            organization=s.org,
+            module=module_no_hold if kind == 2 else s.module,
+            title=f"B{i}",
+            status=BookingStatus.APPROVED if kind == 0 else BookingStatus.PENDING,
+            contact_answers={"name": "Ada", "email": "ada@example.com"},
+        )
         bookings.append(booking)
         event = None
         if kind != 2:
-            event = Event(organization=s.org, title=f"B{i}", start=start, end=end,
-                          status=EventStatus.CONFIRMED if kind == 0 else EventStatus.TENTATIVE)
+            event = Event(
+                organization=s.org,
+                title=f"B{i}",
+                start=start,
+                end=end,
+                status=EventStatus.CONFIRMED if kind == 0 else EventStatus.TENTATIVE,
+            )
             events.append(event)
             resource = s.room if i % 2 else s.hall  # half-hour steps, 25 minutes each: never overlapping
             reservations.append(Reservation(event=event, resource=resource, start=start, end=end))
@@ -248,8 +281,11 @@ def bulk_bookings(s, monday: date, first: int, count: int, module_no_hold) -> No
 def test_queries_do_not_grow_with_the_number_of_bookings(setup, manager_client):
     monday = date(2025, 6, 9)
     module = no_hold_module(setup)
-    ClosureFactory(organization=setup.org, start=local_midnight(monday, LONDON),
-                   end=local_midnight(monday, LONDON) + timedelta(hours=2))
+    ClosureFactory(
+        organization=setup.org,
+        start=local_midnight(monday, LONDON),
+        end=local_midnight(monday, LONDON) + timedelta(hours=2),
+    )
     counts = []
     for first, count in ((0, 10), (10, 290)):
         bulk_bookings(setup, monday, first, count, module)
@@ -361,8 +397,9 @@ def test_event_changelist_queries_do_not_grow(setup, manager_client):
 
 def test_event_filters_and_search(setup, manager_client):
     place(setup.venue, [setup.room], future(days=4), future(days=4, hour=11), title="Yoga class")
-    place(setup.venue, [setup.hall], future(days=4), future(days=4, hour=11), title="Choir",
-          status=EventStatus.TENTATIVE)
+    place(
+        setup.venue, [setup.hall], future(days=4), future(days=4, hour=11), title="Choir", status=EventStatus.TENTATIVE
+    )
     url = reverse("admin:events_event_changelist")
     html = manager_client.get(url, {"q": "yoga"}).content.decode()
     assert "Yoga class" in html and "Choir" not in html

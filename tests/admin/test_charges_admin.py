@@ -23,13 +23,17 @@ D = Decimal
 
 def charges(setup: Setup, count: int = 2) -> list[Charge]:
     booking = BookingFactory(module=setup.module, title="Board meeting")
-    return [ChargeFactory(booking=booking, amount=D("20"), currency="GBP", purchase_order=f"PO-{i}")
-            for i in range(count)]
+    return [
+        ChargeFactory(booking=booking, amount=D("20"), currency="GBP", purchase_order=f"PO-{i}") for i in range(count)
+    ]
 
 
 def act(client, action: str, rows: list[Charge]):
-    return client.post(url("bookings.charge", "changelist"),
-                       {"action": action, "_selected_action": [str(c.pk) for c in rows]}, follow=True)
+    return client.post(
+        url("bookings.charge", "changelist"),
+        {"action": action, "_selected_action": [str(c.pk) for c in rows]},
+        follow=True,
+    )
 
 
 def test_a_manager_marks_charges_charged_then_invoiced(setup: Setup, member) -> None:
@@ -43,7 +47,9 @@ def test_a_manager_marks_charges_charged_then_invoiced(setup: Setup, member) -> 
     page = act(client, "revert_selected", rows)
     assert b"1 charge reverted." in page.content and b"Not reverted" in page.content
     assert dict(Charge.objects.values_list("purchase_order", "status")) == {
-        "PO-0": ChargeStatus.INVOICED, "PO-1": ChargeStatus.REVERTED}
+        "PO-0": ChargeStatus.INVOICED,
+        "PO-1": ChargeStatus.REVERTED,
+    }
     assert BookingLog.objects.filter(action__startswith="charge_").count() == 4
 
 
@@ -60,4 +66,6 @@ def test_a_viewer_cannot_move_charges_but_can_export_them(setup: Setup, member) 
     lines = list(csv.reader(io.StringIO(response.content.decode())))
     assert lines[0][:3] == ["date", "organization", "customer"]
     assert sorted((line[4], line[9], line[11], line[12]) for line in lines[1:]) == [
-        ("Board meeting", "20.00", "NOT_CHARGED", "PO-0"), ("Board meeting", "20.00", "NOT_CHARGED", "PO-1")]
+        ("Board meeting", "20.00", "NOT_CHARGED", "PO-0"),
+        ("Board meeting", "20.00", "NOT_CHARGED", "PO-1"),
+    ]

@@ -149,8 +149,9 @@ def test_autocomplete_lists_only_the_users_organizations(setup: Setup, member, t
 # --- choices and forged posts --------------------------------------------------------------------------
 
 
-def test_add_page_choices_are_the_organizations_where_the_user_may_configure(setup: Setup, other: Setup,
-                                                                            member) -> None:
+def test_add_page_choices_are_the_organizations_where_the_user_may_configure(
+    setup: Setup, other: Setup, member
+) -> None:
     user, client = member(Role.ADMIN)
     MembershipFactory(user=user, organization=other.org, role=Role.MANAGER)  # may not configure there
 
@@ -185,9 +186,16 @@ def test_change_page_choices_are_the_objects_organization(setup: Setup, other: S
 
 def module_add_data(setup: Setup, **changes: Any) -> dict[str, Any]:
     data = {
-        "organization": str(setup.org.pk), "name": "Rooms", "slug": "rooms", "admin_user": str(setup.admin.pk),
-        "portals": [str(setup.portal.pk)], "calendar_days_shown": "7", "calendar_show_requested": "on",
-        "hold_pending_slots": "on", "max_occurrences": "150", "_save": "Save",
+        "organization": str(setup.org.pk),
+        "name": "Rooms",
+        "slug": "rooms",
+        "admin_user": str(setup.admin.pk),
+        "portals": [str(setup.portal.pk)],
+        "calendar_days_shown": "7",
+        "calendar_show_requested": "on",
+        "hold_pending_slots": "on",
+        "max_occurrences": "150",
+        "_save": "Save",
     }
     for prefix in ("module_resources", "fields"):
         data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"})
@@ -198,8 +206,11 @@ def module_add_data(setup: Setup, **changes: Any) -> dict[str, Any]:
 def test_admin_creates_a_module_with_resources_and_fields(setup: Setup, member) -> None:
     _, client = member(Role.ADMIN)
     data = add_rows(module_add_data(setup), "module_resources", [{"resource": str(setup.room.pk)}])
-    add_rows(data, "fields", [{"section": "event", "label": "<b>Layout</b>", "type": "select",
-                               "options": "Theatre\nBanquet", "order": "0"}])
+    add_rows(
+        data,
+        "fields",
+        [{"section": "event", "label": "<b>Layout</b>", "type": "select", "options": "Theatre\nBanquet", "order": "0"}],
+    )
     response = client.post(url("bookings.bookingmodule", "add"), data)
     assert response.status_code == 302, response.context["adminform"].form.errors
     module = setup.org.booking_modules.get(slug="rooms")
@@ -228,11 +239,19 @@ def test_forged_posts_for_another_organization_are_refused(setup: Setup, other: 
     assert response.status_code == 200
     assert "resource" in inline_rows(response, "module_resources")[0].errors
 
-    response = client.post(url("resources.resource", "add"), {"venue": str(other.venue.pk), "name": "Mine now",
-                                                              "kind": "room", "capacity": "1",
-                                                              "min_notice_minutes": "0", "buffer_minutes": "0",
-                                                              "bookable_hours-TOTAL_FORMS": "0",
-                                                              "bookable_hours-INITIAL_FORMS": "0"})
+    response = client.post(
+        url("resources.resource", "add"),
+        {
+            "venue": str(other.venue.pk),
+            "name": "Mine now",
+            "kind": "room",
+            "capacity": "1",
+            "min_notice_minutes": "0",
+            "buffer_minutes": "0",
+            "bookable_hours-TOTAL_FORMS": "0",
+            "bookable_hours-INITIAL_FORMS": "0",
+        },
+    )
     assert "venue" in response.context["adminform"].form.errors
     assert not setup.org.booking_modules.filter(slug="rooms").exists()
     assert not other.venue.resources.filter(name="Mine now").exists()
@@ -246,21 +265,32 @@ def test_a_user_configuring_two_organizations_cannot_mix_them(setup: Setup, othe
     response = client.post(add, module_add_data(setup, portals=[str(other.portal.pk)]))
     assert "Not portals of this organization" in str(response.context["adminform"].form.errors["portals"])
 
-    response = client.post(add, add_rows(module_add_data(setup), "module_resources",
-                                         [{"resource": str(other.room.pk)}]))
+    response = client.post(
+        add, add_rows(module_add_data(setup), "module_resources", [{"resource": str(other.room.pk)}])
+    )
     assert inline_rows(response, "module_resources")[0].errors["resource"] == [
-        "Choose a resource of the module's organization."]
+        "Choose a resource of the module's organization."
+    ]
 
-    closure = client.post(url("resources.closure", "add"), {
-        "organization": str(setup.org.pk), "resources": [str(other.room.pk)], "message": "Works",
-        "start_0": "2030-01-01", "start_1": "00:00", "end_0": "2030-01-02", "end_1": "00:00",
-    })
+    closure = client.post(
+        url("resources.closure", "add"),
+        {
+            "organization": str(setup.org.pk),
+            "resources": [str(other.room.pk)],
+            "message": "Works",
+            "start_0": "2030-01-01",
+            "start_1": "00:00",
+            "end_0": "2030-01-02",
+            "end_1": "00:00",
+        },
+    )
     assert "resources" in closure.context["adminform"].form.errors
     assert not setup.org.booking_modules.filter(slug="rooms").exists()
 
 
-def test_save_model_refuses_an_object_of_an_organization_the_user_may_not_configure(setup: Setup, other: Setup,
-                                                                                     member) -> None:
+def test_save_model_refuses_an_object_of_an_organization_the_user_may_not_configure(
+    setup: Setup, other: Setup, member
+) -> None:
     from django.contrib import admin
 
     from bookings.models import BookingModule

@@ -57,10 +57,14 @@ def post_module(client: Client, setup: Setup, data: dict[str, Any]):
 
 
 @pytest.mark.parametrize("field_type", [FieldType.SELECT, FieldType.MULTISELECT])
-def test_a_select_field_without_options_is_an_error_on_its_row(setup: Setup, admin_client: Client,
-                                                                field_type: str) -> None:
-    data = add_rows(form_data(module_page(admin_client, setup)), "fields",
-                    [{"section": "event", "label": "Layout", "type": field_type, "options": " \n ", "order": "1"}])
+def test_a_select_field_without_options_is_an_error_on_its_row(
+    setup: Setup, admin_client: Client, field_type: str
+) -> None:
+    data = add_rows(
+        form_data(module_page(admin_client, setup)),
+        "fields",
+        [{"section": "event", "label": "Layout", "type": field_type, "options": " \n ", "order": "1"}],
+    )
     response = post_module(admin_client, setup, data)
     assert response.status_code == 200
     assert inline_rows(response, "fields")[0].errors["options"] == ["A select field needs at least one option."]
@@ -69,10 +73,21 @@ def test_a_select_field_without_options_is_an_error_on_its_row(setup: Setup, adm
 
 
 def test_field_limits_are_checked_like_the_api(setup: Setup, admin_client: Client) -> None:
-    data = add_rows(form_data(module_page(admin_client, setup)), "fields", [
-        {"section": "event", "label": "Guests", "type": "number", "min_value": "10", "max_value": "5", "order": "0"},
-        {"section": "contact", "label": "Code", "type": "text", "min_value": "-1", "order": "0"},
-    ])
+    data = add_rows(
+        form_data(module_page(admin_client, setup)),
+        "fields",
+        [
+            {
+                "section": "event",
+                "label": "Guests",
+                "type": "number",
+                "min_value": "10",
+                "max_value": "5",
+                "order": "0",
+            },
+            {"section": "contact", "label": "Code", "type": "text", "min_value": "-1", "order": "0"},
+        ],
+    )
     response = post_module(admin_client, setup, data)
     rows = inline_rows(response, "fields")
     assert rows[0].errors["max_value"] == ["max must not be smaller than min."]
@@ -80,12 +95,22 @@ def test_field_limits_are_checked_like_the_api(setup: Setup, admin_client: Clien
 
 
 def test_fields_are_added_in_order_and_normalized(setup: Setup, admin_client: Client) -> None:
-    data = add_rows(form_data(module_page(admin_client, setup)), "fields", [
-        {"section": "event", "label": "Second", "type": "text", "order": "2", "options": "ignored"},
-        {"section": "event", "label": "First", "type": "date", "order": "1", "min_value": "3"},
-        {"section": "contact", "label": "<script>alert(1)</script>Company", "type": "text", "order": "5",
-         "help_text": "<i>Your</i> employer", "required": True},
-    ])
+    data = add_rows(
+        form_data(module_page(admin_client, setup)),
+        "fields",
+        [
+            {"section": "event", "label": "Second", "type": "text", "order": "2", "options": "ignored"},
+            {"section": "event", "label": "First", "type": "date", "order": "1", "min_value": "3"},
+            {
+                "section": "contact",
+                "label": "<script>alert(1)</script>Company",
+                "type": "text",
+                "order": "5",
+                "help_text": "<i>Your</i> employer",
+                "required": True,
+            },
+        ],
+    )
     assert post_module(admin_client, setup, data).status_code == 302
     fields = list(setup.module.fields.order_by("section", "order"))
     assert [f.label for f in fields] == ["alert(1)Company", "First", "Second"]
@@ -114,8 +139,9 @@ def test_deleting_a_field_archives_it_and_its_answers_keep_their_label(setup: Se
     kept = FormFieldFactory(module=setup.module, label="Kept", order=0)
     answered = FormFieldFactory(module=setup.module, label="Catering", order=1)
     booking = BookingFactory(module=setup.module)
-    BookingEventFactory(booking=booking, title="Lunch", start=future(), end=future(hour=11),
-                        answers={str(answered.pk): "Vegan"})
+    BookingEventFactory(
+        booking=booking, title="Lunch", start=future(), end=future(hour=11), answers={str(answered.pk): "Vegan"}
+    )
     page = module_page(admin_client, setup)
     data = form_data(page)
     row = next(r for r in inline_rows(page, "fields") if r.instance == answered)
@@ -215,8 +241,14 @@ def test_a_viewer_sees_the_portal_modules_and_password_state_only(setup: Setup, 
 
 
 def contact_data(setup: Setup, **changes: Any) -> dict[str, Any]:
-    return {"organization": str(setup.org.pk), "name": "Ada", "email": "ada@example.com", "phone": "",
-            "_save": "Save", **changes}
+    return {
+        "organization": str(setup.org.pk),
+        "name": "Ada",
+        "email": "ada@example.com",
+        "phone": "",
+        "_save": "Save",
+        **changes,
+    }
 
 
 def test_a_duplicate_contact_email_is_a_form_error(setup: Setup, member) -> None:
@@ -226,7 +258,8 @@ def test_a_duplicate_contact_email_is_a_form_error(setup: Setup, member) -> None
     response = client.post(url("bookings.contact", "add"), contact_data(setup, email="ADA@example.com"))
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["email"] == [
-        "Another contact of this organization has this email address."]
+        "Another contact of this organization has this email address."
+    ]
 
     # On a change page, where the organization is read-only, too.
     grace = ContactFactory(organization=setup.org, email="grace@example.com")
@@ -239,8 +272,10 @@ def test_a_duplicate_contact_email_is_a_form_error(setup: Setup, member) -> None
     assert Contact.objects.filter(email__iexact="ada@example.com").count() == 1
     other = OrganizationFactory()
     user, other_client = member(Role.MANAGER, organization=other)
-    assert other_client.post(url("bookings.contact", "add"),
-                             contact_data(setup, organization=str(other.pk))).status_code == 302
+    assert (
+        other_client.post(url("bookings.contact", "add"), contact_data(setup, organization=str(other.pk))).status_code
+        == 302
+    )
 
 
 def test_a_contacts_customer_is_of_its_organization(setup: Setup, other: Setup, member) -> None:
@@ -256,8 +291,9 @@ def test_a_contacts_customer_is_of_its_organization(setup: Setup, other: Setup, 
 
 def test_names_are_stored_as_plain_text(setup: Setup, member) -> None:
     _, client = member(Role.MANAGER)
-    response = client.post(url("bookings.customer", "add"), {"organization": str(setup.org.pk),
-                                                             "name": "<img src=x onerror=alert(1)>Acme"})
+    response = client.post(
+        url("bookings.customer", "add"), {"organization": str(setup.org.pk), "name": "<img src=x onerror=alert(1)>Acme"}
+    )
     assert response.status_code == 302
     assert setup.org.customers.get().name == "Acme"
     response = client.post(url("bookings.customer", "add"), {"organization": str(setup.org.pk), "name": "<b></b>"})
@@ -302,19 +338,29 @@ def test_owner_adds_a_member_and_keeps_an_owner(setup: Setup, member) -> None:
 
 def test_superuser_adds_an_organization(db) -> None:
     client = admin_client_for(UserFactory(is_superuser=True))
-    response = client.post(url("resources.organization", "add"), {
-        "name": "New <i>org</i>", "slug": "new-org", "timezone": "Europe/Paris", "currency": "EUR",
-        "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0"})
+    response = client.post(
+        url("resources.organization", "add"),
+        {
+            "name": "New <i>org</i>",
+            "slug": "new-org",
+            "timezone": "Europe/Paris",
+            "currency": "EUR",
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+        },
+    )
     assert response.status_code == 302
     assert Organization.objects.get(slug="new-org").name == "New org"
 
 
 def test_venue_timezone_is_chosen_from_the_tz_database(setup: Setup, admin_client: Client) -> None:
-    response = admin_client.post(url("resources.venue", "add"), {"organization": str(setup.org.pk), "name": "Annex",
-                                                                 "timezone": "Mars/Olympus"})
+    response = admin_client.post(
+        url("resources.venue", "add"), {"organization": str(setup.org.pk), "name": "Annex", "timezone": "Mars/Olympus"}
+    )
     assert "timezone" in response.context["adminform"].form.errors
-    response = admin_client.post(url("resources.venue", "add"), {"organization": str(setup.org.pk), "name": "Annex",
-                                                                 "timezone": ""})
+    response = admin_client.post(
+        url("resources.venue", "add"), {"organization": str(setup.org.pk), "name": "Annex", "timezone": ""}
+    )
     assert response.status_code == 302
 
 
@@ -348,8 +394,9 @@ def test_filters_list_only_the_users_venues_and_organizations(setup: Setup, othe
 
 def _fill_modules(setup: Setup, count: int) -> None:
     for _ in range(count):
-        module = BookingModuleFactory(organization=setup.org, admin_user=setup.manager, portals=[setup.portal],
-                                      offered=[setup.room])
+        module = BookingModuleFactory(
+            organization=setup.org, admin_user=setup.manager, portals=[setup.portal], offered=[setup.room]
+        )
         FormFieldFactory(module=module)
         FormFieldFactory(module=module, archived=True)
 
@@ -391,8 +438,9 @@ LISTS = {
 
 
 @pytest.mark.parametrize("model", LISTS)
-def test_changelists_use_a_constant_number_of_queries(setup: Setup, member, django_assert_num_queries,
-                                                      model: str) -> None:
+def test_changelists_use_a_constant_number_of_queries(
+    setup: Setup, member, django_assert_num_queries, model: str
+) -> None:
     _, client = member(Role.ADMIN)
     LISTS[model](setup, 3)
     with CaptureQueriesContext(connection) as few:

@@ -52,9 +52,14 @@ def priced_post(booking, **overrides) -> dict:
 
 def prices_shown(html: str) -> list[str]:
     """The price cells of the requested-times table, as text ("GBP 27.00 estimate")."""
-    return [" ".join(re.sub(r"<[^>]+>", " ", cell).split())
-            for cell in re.findall(r'(<span class="allot-price" data-testid="price">.*?</span> '
-                                   r'<span class="allot-muted">\w+</span>)', html)]
+    return [
+        " ".join(re.sub(r"<[^>]+>", " ", cell).split())
+        for cell in re.findall(
+            r'(<span class="allot-price" data-testid="price">.*?</span> '
+            r'<span class="allot-muted">\w+</span>)',
+            html,
+        )
+    ]
 
 
 def requested_times_table(html: str) -> str:
@@ -64,11 +69,16 @@ def requested_times_table(html: str) -> str:
 # --- the booking page ------------------------------------------------------------------------------
 
 
-def test_the_booking_page_shows_the_estimate_then_the_fixed_price_with_a_total_and_the_choices(setup, rate,
-                                                                                               manager_client):
+def test_the_booking_page_shows_the_estimate_then_the_fixed_price_with_a_total_and_the_choices(
+    setup, rate, manager_client
+):
     DiscountCodeFactory(organization=setup.org, code="SPRING", percentage=D("10"))
-    booking = setup.submit(span(setup), span(setup, days=8, minutes=60), span(setup, days=9, resources=[setup.desks]),
-                           billing_choices=BookingBilling(discount_code="spring", purchase_order="PO-7")).booking
+    booking = setup.submit(
+        span(setup),
+        span(setup, days=8, minutes=60),
+        span(setup, days=9, resources=[setup.desks]),
+        billing_choices=BookingBilling(discount_code="spring", purchase_order="PO-7"),
+    ).booking
 
     html = manager_client.get(url("booking_change", booking.pk)).content.decode()
 
@@ -119,8 +129,10 @@ def test_the_booking_page_makes_no_query_per_priced_time(setup, rate, manager_cl
     one = setup.submit(span(setup)).booking
     few = count(one)
     many = setup.submit(*[span(setup, days=10 + i) for i in range(6)], email="bob@example.com").booking
-    assert len(prices_shown(requested_times_table(manager_client.get(
-        url("booking_change", many.pk)).content.decode()))) == 7
+    assert (
+        len(prices_shown(requested_times_table(manager_client.get(url("booking_change", many.pk)).content.decode())))
+        == 7
+    )
     with django_assert_num_queries(few):
         manager_client.get(url("booking_change", many.pk))
 
@@ -130,8 +142,9 @@ def test_the_booking_page_makes_no_query_per_priced_time(setup, rate, manager_cl
 
 def test_the_approve_page_shows_the_estimate_and_prefills_the_choices(setup, rate, manager_client):
     DiscountCodeFactory(organization=setup.org, code="SPRING", percentage=D("10"))
-    booking = setup.submit(span(setup), billing_choices=BookingBilling(discount_code="spring",
-                                                                       do_not_use_booking_credit=True)).booking
+    booking = setup.submit(
+        span(setup), billing_choices=BookingBilling(discount_code="spring", do_not_use_booking_credit=True)
+    ).booking
 
     response = manager_client.get(url("booking_approve", booking.pk))
 
@@ -148,15 +161,21 @@ def test_the_approve_page_shows_the_estimate_and_prefills_the_choices(setup, rat
 def test_approving_with_an_override_price_fixes_that_amount_and_logs_it(setup, rate, manager_client):
     booking = setup.submit(span(setup)).booking
 
-    response = manager_client.post(url("booking_approve", booking.pk),
-                                   priced_post(booking, **{"events-0-override_price": "45.5"}))
+    response = manager_client.post(
+        url("booking_approve", booking.pk), priced_post(booking, **{"events-0-override_price": "45.5"})
+    )
 
     assert response.status_code == 302, response.content.decode()[:3000]
     booking.refresh_from_db()
     assert booking.status == S.APPROVED
     price = Event.objects.get(pk=booking.requested_times.get().event_id).price
     assert (price["computedAmount"], price["overridePrice"], price["amount"], price["total"], price["fixed"]) == (
-        "30.00", "45.50", "45.50", "45.50", True)
+        "30.00",
+        "45.50",
+        "45.50",
+        "45.50",
+        True,
+    )
     assert Charge.objects.get(booking=booking).amount == D("45.50")
     log = BookingLog.objects.get(booking=booking, action="price_fixed")
     assert log.note == "event override 45.50 replaces computed 30.00"
@@ -166,8 +185,9 @@ def test_approving_with_an_override_price_fixes_that_amount_and_logs_it(setup, r
 def test_an_invalid_override_price_is_refused_at_the_field_with_what_was_typed(setup, rate, manager_client):
     booking = setup.submit(span(setup)).booking
 
-    response = manager_client.post(url("booking_approve", booking.pk),
-                                   priced_post(booking, **{"events-0-override_price": "12,50"}))
+    response = manager_client.post(
+        url("booking_approve", booking.pk), priced_post(booking, **{"events-0-override_price": "12,50"})
+    )
 
     assert response.status_code == 200
     assert "at most 4 decimals" in response.context["event_forms"].forms[0].errors["override_price"][0]
@@ -179,8 +199,9 @@ def test_an_invalid_override_price_is_refused_at_the_field_with_what_was_typed(s
 def test_an_invalid_discount_code_is_shown_at_the_field_and_approves_nothing(setup, rate, manager_client):
     booking = setup.submit(span(setup)).booking
 
-    response = manager_client.post(url("booking_approve", booking.pk),
-                                   priced_post(booking, **{"billing-discount_code": "NOPE"}))
+    response = manager_client.post(
+        url("booking_approve", booking.pk), priced_post(booking, **{"billing-discount_code": "NOPE"})
+    )
 
     assert response.status_code == 200
     html = response.content.decode()
@@ -196,8 +217,9 @@ def test_a_discount_code_given_at_approval_is_used(setup, rate, manager_client):
     DiscountCodeFactory(organization=setup.org, code="STAFF", amount=D("5.00"))
     booking = setup.submit(span(setup)).booking
 
-    response = manager_client.post(url("booking_approve", booking.pk),
-                                   priced_post(booking, **{"billing-discount_code": "staff"}))
+    response = manager_client.post(
+        url("booking_approve", booking.pk), priced_post(booking, **{"billing-discount_code": "staff"})
+    )
 
     assert response.status_code == 302, response.content.decode()[:3000]
     assert Charge.objects.get(booking=booking).amount == D("25.00")
@@ -217,8 +239,9 @@ def test_credit_unavailable_is_shown_and_using_what_is_left_then_approves(setup,
     second.refresh_from_db()
     assert second.status == S.PENDING and not Charge.objects.filter(booking=second).exists()
 
-    response = manager_client.post(url("booking_approve", second.pk),
-                                   priced_post(second, **{"billing-accept_available_credit": "on"}))
+    response = manager_client.post(
+        url("booking_approve", second.pk), priced_post(second, **{"billing-accept_available_credit": "on"})
+    )
 
     assert response.status_code == 302, response.content.decode()[:3000]
     pot.refresh_from_db()
@@ -230,8 +253,9 @@ def test_do_not_use_booking_credit_at_approval(setup, rate, manager_client):
     booking = setup.submit(span(setup)).booking
     pot = BookingCreditFactory(organization=setup.org, contact=booking.contact, amount=D("50.00"), balance=D("50.00"))
 
-    response = manager_client.post(url("booking_approve", booking.pk),
-                                   priced_post(booking, **{"billing-do_not_use_booking_credit": "on"}))
+    response = manager_client.post(
+        url("booking_approve", booking.pk), priced_post(booking, **{"billing-do_not_use_booking_credit": "on"})
+    )
 
     assert response.status_code == 302, response.content.decode()[:3000]
     pot.refresh_from_db()
@@ -241,8 +265,9 @@ def test_do_not_use_booking_credit_at_approval(setup, rate, manager_client):
 
 
 def test_a_named_rate_that_no_longer_applies_is_shown_at_the_rate(setup, rate, manager_client):
-    evenings = RateFactory(resource=setup.room, name="Evenings", unit=RateUnit.HOUR, price=D("10.00"),
-                           start_time="18:00", end_time="22:00")
+    evenings = RateFactory(
+        resource=setup.room, name="Evenings", unit=RateUnit.HOUR, price=D("10.00"), start_time="18:00", end_time="22:00"
+    )
     booking = setup.submit(span(setup, hour=18, rateId=str(evenings.pk))).booking
     moved = {"events-0-start": local_input(future(7, 10)), "events-0-end": local_input(future(7, 11, 30))}
 
@@ -255,16 +280,18 @@ def test_a_named_rate_that_no_longer_applies_is_shown_at_the_rate(setup, rate, m
     booking.refresh_from_db()
     assert booking.status == S.PENDING
 
-    response = manager_client.post(url("booking_approve", booking.pk),
-                                   priced_post(booking, **moved, **{"events-0-rate": ""}))  # the cheapest
+    response = manager_client.post(
+        url("booking_approve", booking.pk), priced_post(booking, **moved, **{"events-0-rate": ""})
+    )  # the cheapest
 
     assert response.status_code == 302, response.content.decode()[:3000]
     assert Charge.objects.get(booking=booking).amount == D("30.00")
 
 
 def test_a_time_no_rate_covers_is_shown_at_its_override_price(setup, manager_client):
-    RateFactory(resource=setup.room, name="Evenings", unit=RateUnit.HOUR, price=D("10.00"),
-                start_time="18:00", end_time="22:00")
+    RateFactory(
+        resource=setup.room, name="Evenings", unit=RateUnit.HOUR, price=D("10.00"), start_time="18:00", end_time="22:00"
+    )
     booking = setup.submit(span(setup, hour=18)).booking
     moved = {"events-0-start": local_input(future(7, 10)), "events-0-end": local_input(future(7, 11, 30))}
 
@@ -273,8 +300,9 @@ def test_a_time_no_rate_covers_is_shown_at_its_override_price(setup, manager_cli
     assert response.status_code == 200
     [message] = response.context["event_forms"].forms[0].errors["override_price"]
     assert message.startswith("No rate of Room applies to")
-    response = manager_client.post(url("booking_approve", booking.pk),
-                                   priced_post(booking, **moved, **{"events-0-override_price": "40"}))
+    response = manager_client.post(
+        url("booking_approve", booking.pk), priced_post(booking, **moved, **{"events-0-override_price": "40"})
+    )
     assert response.status_code == 302, response.content.decode()[:3000]
     assert Charge.objects.get(booking=booking).amount == D("40.00")
 
@@ -284,8 +312,9 @@ def test_a_viewer_gets_403_on_the_approve_page(setup, rate, member):
     booking = setup.submit(span(setup)).booking
 
     assert client.get(url("booking_approve", booking.pk)).status_code == 403
-    response = client.post(url("booking_approve", booking.pk),
-                           priced_post(booking, **{"events-0-override_price": "1.00"}))
+    response = client.post(
+        url("booking_approve", booking.pk), priced_post(booking, **{"events-0-override_price": "1.00"})
+    )
     assert response.status_code == 403
     booking.refresh_from_db()
     assert booking.status == S.PENDING and not Charge.objects.exists()

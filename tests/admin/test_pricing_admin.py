@@ -48,8 +48,9 @@ def make_credit(setup: Setup, **kwargs) -> BookingCredit:
 
 
 def make_charge(setup: Setup) -> Charge:
-    return ChargeFactory(booking=BookingFactory(module=setup.module), amount=D("20"), currency="GBP",
-                         purchase_order="PO-7")
+    return ChargeFactory(
+        booking=BookingFactory(module=setup.module), amount=D("20"), currency="GBP", purchase_order="PO-7"
+    )
 
 
 OBJECTS = {
@@ -105,22 +106,47 @@ def test_charges_are_read_only_for_everyone(setup: Setup, member) -> None:
 def test_admin_adds_rates_and_products_to_a_resource(setup: Setup, admin_client: Client) -> None:
     change = url("resources.resource", "change", setup.room)
     data = form_data(admin_client.get(change))
-    add_rows(data, "rates", [
-        {"name": "Evening <b>", "unit": str(RateUnit.HOUR), "price": "15.50", "days": None, "start_time": "18:00",
-         "end_time": "23:00", "active": True},
-        {"name": "Weekend day", "unit": str(RateUnit.DAY), "price": "80", "start_time": "", "end_time": "",
-         "active": True},
-    ])
+    add_rows(
+        data,
+        "rates",
+        [
+            {
+                "name": "Evening <b>",
+                "unit": str(RateUnit.HOUR),
+                "price": "15.50",
+                "days": None,
+                "start_time": "18:00",
+                "end_time": "23:00",
+                "active": True,
+            },
+            {
+                "name": "Weekend day",
+                "unit": str(RateUnit.DAY),
+                "price": "80",
+                "start_time": "",
+                "end_time": "",
+                "active": True,
+            },
+        ],
+    )
     data["rates-0-days"] = ["0", "1", "2", "3", "4"]
     data["rates-1-days"] = ["5", "6"]
-    add_rows(data, "products", [{"name": "Projector", "unit_price": "0.10", "unit": str(ProductUnit.PER_MINUTE),
-                                 "active": True}])
+    add_rows(
+        data,
+        "products",
+        [{"name": "Projector", "unit_price": "0.10", "unit": str(ProductUnit.PER_MINUTE), "active": True}],
+    )
     response = admin_client.post(change, data)
     assert response.status_code == 302, response.context and [
-        inline.formset.errors for inline in response.context["inline_admin_formsets"]]
+        inline.formset.errors for inline in response.context["inline_admin_formsets"]
+    ]
     evening, weekend = setup.room.rates.order_by("price")
     assert (evening.name, evening.weekdays, evening.start_time, evening.end_time) == (
-        "Evening", weekday_mask(range(5)), time(18), time(23))
+        "Evening",
+        weekday_mask(range(5)),
+        time(18),
+        time(23),
+    )
     assert (weekend.unit, weekend.weekday_list, weekend.start_time) == (RateUnit.DAY, [5, 6], None)
     assert setup.room.products.get().unit == ProductUnit.PER_MINUTE
 
@@ -129,16 +155,22 @@ def test_admin_adds_rates_and_products_to_a_resource(setup: Setup, admin_client:
     assert inline_rows(page, "rates")[0].initial["days"] in ([0, 1, 2, 3, 4], [5, 6])
 
 
-@pytest.mark.parametrize(("row", "field"), [
-    ({"start_time": "18:00", "end_time": ""}, "end_time"),
-    ({"start_time": "18:00", "end_time": "09:00"}, "end_time"),
-    ({"min_minutes": "120", "max_minutes": "60"}, "max_minutes"),
-    ({"price": "-1"}, "price"),
-])
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        ({"start_time": "18:00", "end_time": ""}, "end_time"),
+        ({"start_time": "18:00", "end_time": "09:00"}, "end_time"),
+        ({"min_minutes": "120", "max_minutes": "60"}, "max_minutes"),
+        ({"price": "-1"}, "price"),
+    ],
+)
 def test_rate_rows_are_checked(setup: Setup, admin_client: Client, row: dict, field: str) -> None:
     change = url("resources.resource", "change", setup.room)
-    data = add_rows(form_data(admin_client.get(change)), "rates",
-                    [{"name": "Bad", "unit": "0", "price": "10", "days": "0", "active": True, **row}])
+    data = add_rows(
+        form_data(admin_client.get(change)),
+        "rates",
+        [{"name": "Bad", "unit": "0", "price": "10", "days": "0", "active": True, **row}],
+    )
     response = admin_client.post(change, data)
     assert response.status_code == 200
     assert field in inline_rows(response, "rates")[0].errors
@@ -208,15 +240,26 @@ def code_post(setup: Setup, **fields) -> dict:
     return data
 
 
-@pytest.mark.parametrize(("fields", "field"), [
-    ({"percentage": "10", "amount": "5"}, "amount"),
-    ({}, "amount"),
-    ({"percentage": "101"}, "percentage"),
-    ({"amount": "0"}, "amount"),
-    ({"percentage": "10", "code": "spring"}, "code"),  # SPRING exists: letter case does not matter
-    ({"percentage": "10", "valid_from_0": "2030-01-02", "valid_from_1": "00:00", "valid_until_0": "2030-01-01",
-      "valid_until_1": "00:00"}, "valid_until"),
-])
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"percentage": "10", "amount": "5"}, "amount"),
+        ({}, "amount"),
+        ({"percentage": "101"}, "percentage"),
+        ({"amount": "0"}, "amount"),
+        ({"percentage": "10", "code": "spring"}, "code"),  # SPRING exists: letter case does not matter
+        (
+            {
+                "percentage": "10",
+                "valid_from_0": "2030-01-02",
+                "valid_from_1": "00:00",
+                "valid_until_0": "2030-01-01",
+                "valid_until_1": "00:00",
+            },
+            "valid_until",
+        ),
+    ],
+)
 def test_discount_code_form_errors(setup: Setup, admin_client: Client, fields: dict, field: str) -> None:
     make_code(setup, code="SPRING")
     response = admin_client.post(url("bookings.discountcode", "add"), code_post(setup, **fields))
@@ -251,8 +294,12 @@ def test_discount_code_list_shows_uses(setup: Setup, member) -> None:
 def test_a_new_credit_starts_with_its_whole_amount(setup: Setup, member) -> None:
     contact = ContactFactory(organization=setup.org)
     _, client = member(Role.ADMIN)
-    data = {"organization": str(setup.org.pk), "contact": str(contact.pk), "amount": "120.50",
-            "description": "Ten-pack"}
+    data = {
+        "organization": str(setup.org.pk),
+        "contact": str(contact.pk),
+        "amount": "120.50",
+        "description": "Ten-pack",
+    }
     response = client.post(url("bookings.bookingcredit", "add"), data)
     assert response.status_code == 302, response.context and response.context["adminform"].form.errors
     credit = BookingCredit.objects.get()
@@ -345,12 +392,16 @@ def used_credit(setup: Setup) -> BookingCredit:
     return credit
 
 
-@pytest.mark.parametrize("model, make, used, message", [
-    ("bookings.discountcode", make_code, used_code, "archive it (untick Active) instead"),
-    ("bookings.bookingcredit", make_credit, used_credit, "Bookings already used this credit"),
-])
-def test_delete_removes_an_unused_row_and_refuses_a_used_one(setup: Setup, admin_client: Client, model, make, used,
-                                                            message) -> None:
+@pytest.mark.parametrize(
+    "model, make, used, message",
+    [
+        ("bookings.discountcode", make_code, used_code, "archive it (untick Active) instead"),
+        ("bookings.bookingcredit", make_credit, used_credit, "Bookings already used this credit"),
+    ],
+)
+def test_delete_removes_an_unused_row_and_refuses_a_used_one(
+    setup: Setup, admin_client: Client, model, make, used, message
+) -> None:
     unused = make(setup)
     assert admin_client.post(url(model, "delete", unused), {"post": "yes"}).status_code == 302
     assert not type(unused).objects.filter(pk=unused.pk).exists()

@@ -31,8 +31,14 @@ def local_input(moment) -> str:
 
 def edit_data(event, resources, **changes) -> dict:
     """The edit form as the page fills it, with `changes` laid over."""
-    data = {"title": event.title, "description": event.description, "start": local_input(event.start),
-            "end": local_input(event.end), "resources": [str(r.pk) for r in resources], "which": "1"}
+    data = {
+        "title": event.title,
+        "description": event.description,
+        "start": local_input(event.start),
+        "end": local_input(event.end),
+        "resources": [str(r.pk) for r in resources],
+        "which": "1",
+    }
     data.update(changes)
     return data
 
@@ -57,9 +63,17 @@ def test_the_booking_page_groups_the_series(setup, manager_client):
 
 def test_the_event_list_has_a_series_column_and_filter(setup, manager_client, series):
     series_row, events = series
-    [alone] = events_save(organization=setup.org, specs=[EventSpec(
-        title="Alone", start=events[0].start - timedelta(days=1), end=events[0].end - timedelta(days=1),
-        resource_ids=[setup.room.pk])])
+    [alone] = events_save(
+        organization=setup.org,
+        specs=[
+            EventSpec(
+                title="Alone",
+                start=events[0].start - timedelta(days=1),
+                end=events[0].end - timedelta(days=1),
+                resource_ids=[setup.room.pk],
+            )
+        ],
+    )
     page = manager_client.get(url("changelist"))
     html = page.content.decode()
     assert "Weekly, 10 occurrences" in html
@@ -119,22 +133,32 @@ def test_edit_moves_the_chosen_occurrences(setup, manager_client, series, which,
     series_row, events = series
     before = rows(series_row)
     start = events[3].start + timedelta(minutes=90)
-    response = manager_client.post(url("edit_occurrence", events[3].pk), edit_data(
-        events[3], [setup.room], start=local_input(start), end=local_input(start + HOUR), which=which))
+    response = manager_client.post(
+        url("edit_occurrence", events[3].pk),
+        edit_data(events[3], [setup.room], start=local_input(start), end=local_input(start + HOUR), which=which),
+    )
     assert response.status_code == 302, response.context and response.context["page_errors"]
     assert response["Location"] == url("change", events[3].pk)
     after = rows(series_row)
     assert [wall(s) for s, _, _ in after] == ["10:30" if i in changed else "09:00" for i in range(10)]
     assert [row for i, row in enumerate(after) if i not in changed] == [
-        row for i, row in enumerate(before) if i not in changed]
+        row for i, row in enumerate(before) if i not in changed
+    ]
 
 
 def test_edit_changes_only_what_the_form_changed(setup, manager_client, series):
     series_row, events = series
     Event.objects.filter(pk=events[0].pk).update(title="Kick-off")
-    manager_client.post(url("edit_occurrence", events[3].pk), edit_data(
-        events[3], [setup.room], start=local_input(events[3].start + HOUR), end=local_input(events[3].end + HOUR),
-        which="3"))
+    manager_client.post(
+        url("edit_occurrence", events[3].pk),
+        edit_data(
+            events[3],
+            [setup.room],
+            start=local_input(events[3].start + HOUR),
+            end=local_input(events[3].end + HOUR),
+            which="3",
+        ),
+    )
     after = rows(series_row)
     assert after[0][2] == "Kick-off" and {t for _, _, t in after[1:]} == {"Weekly sync"}
     assert {wall(s) for s, _, _ in after} == {"10:00"}
@@ -143,12 +167,21 @@ def test_edit_changes_only_what_the_form_changed(setup, manager_client, series):
 def test_edit_into_a_conflict_shows_it_and_changes_nothing(setup, manager_client, series):
     series_row, events = series
     day = events[8].start.astimezone(LONDON).date()
-    events_save(organization=setup.org, specs=[EventSpec(title="Board", start=local(day, 10), end=local(day, 11),
-                                                         resource_ids=[setup.room.pk])])
+    events_save(
+        organization=setup.org,
+        specs=[EventSpec(title="Board", start=local(day, 10), end=local(day, 11), resource_ids=[setup.room.pk])],
+    )
     before = rows(series_row)
-    response = manager_client.post(url("edit_occurrence", events[3].pk), edit_data(
-        events[3], [setup.room], start=local_input(events[3].start + HOUR), end=local_input(events[3].end + HOUR),
-        which="2"))
+    response = manager_client.post(
+        url("edit_occurrence", events[3].pk),
+        edit_data(
+            events[3],
+            [setup.room],
+            start=local_input(events[3].start + HOUR),
+            end=local_input(events[3].end + HOUR),
+            which="2",
+        ),
+    )
     assert response.status_code == 200
     html = response.content.decode()
     assert "Nothing was changed." in html and "Board" in html and day.strftime("%d %b %Y") in html
@@ -158,8 +191,7 @@ def test_edit_into_a_conflict_shows_it_and_changes_nothing(setup, manager_client
 def test_edit_without_a_change_changes_nothing(setup, manager_client, series):
     series_row, events = series
     before = rows(series_row)
-    response = manager_client.post(url("edit_occurrence", events[3].pk), edit_data(events[3], [setup.room],
-                                                                                 which="3"))
+    response = manager_client.post(url("edit_occurrence", events[3].pk), edit_data(events[3], [setup.room], which="3"))
     assert response.status_code == 302
     assert rows(series_row) == before
 
@@ -168,9 +200,16 @@ def test_edit_of_a_booked_occurrence_moves_the_booking(setup, manager_client):
     booking, series_row, events = make_booked_series(setup)
     html = manager_client.get(url("edit_occurrence", events[3].pk)).content.decode()
     assert "came from a booking" in html
-    manager_client.post(url("edit_occurrence", events[3].pk), edit_data(
-        events[3], [setup.room], start=local_input(events[3].start + HOUR), end=local_input(events[3].end + HOUR),
-        which="2"))
+    manager_client.post(
+        url("edit_occurrence", events[3].pk),
+        edit_data(
+            events[3],
+            [setup.room],
+            start=local_input(events[3].start + HOUR),
+            end=local_input(events[3].end + HOUR),
+            which="2",
+        ),
+    )
     times = BookingEvent.objects.filter(booking=booking).order_by("start").values_list("start", flat=True)
     assert [wall(t) for t in times] == ["09:00"] * 3 + ["10:00"] * 7
     log = BookingLog.objects.filter(booking=booking).order_by("created_at").last()
@@ -179,8 +218,10 @@ def test_edit_of_a_booked_occurrence_moves_the_booking(setup, manager_client):
 
 def test_an_event_outside_a_series_has_no_scope_choice(setup, manager_client):
     start = local(make_series_day(), 9)
-    [event] = events_save(organization=setup.org, specs=[EventSpec(title="Alone", start=start, end=start + HOUR,
-                                                                   resource_ids=[setup.room.pk])])
+    [event] = events_save(
+        organization=setup.org,
+        specs=[EventSpec(title="Alone", start=start, end=start + HOUR, resource_ids=[setup.room.pk])],
+    )
     html = manager_client.get(url("edit_occurrence", event.pk)).content.decode()
     assert 'name="which"' not in html
     data = edit_data(event, [setup.room], title="Alone again")
@@ -196,10 +237,14 @@ def test_a_change_request_page_says_how_far_a_series_change_reaches(setup, manag
 
     booking, _, _ = make_booked_series(setup)
     fourth = booking.requested_times.order_by("start")[3]
-    result = change_request_submit(booking_id=booking.pk, actor=setup.staff, events=[{
-        "bookingEventId": str(fourth.pk), "title": "Renamed", "whichEventsToUpdate": 2}])
-    html = manager_client.get(reverse("admin:bookings_bookingchangerequest_change",
-                                      args=[result.change_request.pk])).content.decode()
+    result = change_request_submit(
+        booking_id=booking.pk,
+        actor=setup.staff,
+        events=[{"bookingEventId": str(fourth.pk), "title": "Renamed", "whichEventsToUpdate": 2}],
+    )
+    html = manager_client.get(
+        reverse("admin:bookings_bookingchangerequest_change", args=[result.change_request.pk])
+    ).content.decode()
     assert "Applies to" in html and "this and the following occurrences of the series" in html
     assert "whichEventsToUpdate" not in html
 
@@ -216,8 +261,7 @@ def make_series_day():
 def test_delete_page_shows_the_scope_choice_with_counts(setup, manager_client, series):
     _, events = series
     html = manager_client.get(url("delete_occurrence", events[3].pk)).content.decode()
-    for value, label in (("1", "This event (1)"), ("6", "This and the following events (7)"),
-                         ("5", "All events (10)")):
+    for value, label in (("1", "This event (1)"), ("6", "This and the following events (7)"), ("5", "All events (10)")):
         assert f'value="{value}"' in html and label in html
 
 
@@ -245,8 +289,12 @@ def test_another_organization_gets_404(setup, series, db):
     client = admin_client_for(Setup().manager)
     for name in ("change", "edit_occurrence", "delete_occurrence"):
         assert client.get(url(name, events[3].pk)).status_code == 404, name
-    assert client.post(url("edit_occurrence", events[3].pk), edit_data(events[3], [setup.room],
-                                                                      title="X", which="3")).status_code == 404
+    assert (
+        client.post(
+            url("edit_occurrence", events[3].pk), edit_data(events[3], [setup.room], title="X", which="3")
+        ).status_code
+        == 404
+    )
     assert client.post(url("delete_occurrence", events[3].pk), {"which": "5"}).status_code == 404
     assert Event.objects.filter(series=events[3].series).count() == 10
     assert set(Event.objects.values_list("title", flat=True)) == {"Weekly sync"}
@@ -260,8 +308,12 @@ def test_a_viewer_sees_the_series_but_gets_403_on_the_pages(setup, member, serie
     assert url("edit_occurrence", events[3].pk) not in html and url("delete_occurrence", events[3].pk) not in html
     for name in ("edit_occurrence", "delete_occurrence"):
         assert client.get(url(name, events[3].pk)).status_code == 403, name
-    assert client.post(url("edit_occurrence", events[3].pk), edit_data(events[3], [setup.room],
-                                                                      title="X", which="3")).status_code == 403
+    assert (
+        client.post(
+            url("edit_occurrence", events[3].pk), edit_data(events[3], [setup.room], title="X", which="3")
+        ).status_code
+        == 403
+    )
     assert client.post(url("delete_occurrence", events[3].pk), {"which": "5"}).status_code == 403
     assert Event.objects.filter(series=events[3].series).count() == 10
     assert set(Event.objects.values_list("title", flat=True)) == {"Weekly sync"}

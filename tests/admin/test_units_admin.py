@@ -22,13 +22,18 @@ def other(db) -> Setup:
 def test_admin_adds_units_on_the_resource_page(setup: Setup, member) -> None:
     _, client = member(Role.ADMIN)
     change = url("resources.resource", "change", setup.desks)
-    data = add_rows(form_data(client.get(change)), "units", [
-        {"name": "Desk <b>1</b>", "order": "1", "archived": False},
-        {"name": "Desk 2", "order": "0", "archived": False},
-    ])
+    data = add_rows(
+        form_data(client.get(change)),
+        "units",
+        [
+            {"name": "Desk <b>1</b>", "order": "1", "archived": False},
+            {"name": "Desk 2", "order": "0", "archived": False},
+        ],
+    )
     response = client.post(change, data)
     assert response.status_code == 302, response.context and [
-        inline.formset.errors for inline in response.context["inline_admin_formsets"]]
+        inline.formset.errors for inline in response.context["inline_admin_formsets"]
+    ]
     assert list(setup.desks.units.values_list("name", "order")) == [("Desk 2", 0), ("Desk 1", 1)]
 
 
@@ -61,8 +66,15 @@ def test_another_organizations_resource_and_units_are_not_found(setup: Setup, ot
     # Posting their unit's id as a row of our resource changes nothing of theirs.
     change = url("resources.resource", "change", setup.desks)
     data = form_data(own.get(change))
-    data.update({"units-TOTAL_FORMS": "1", "units-0-id": str(theirs.pk), "units-0-name": "Stolen",
-                 "units-0-order": "0", "units-0-resource": str(setup.desks.pk)})
+    data.update(
+        {
+            "units-TOTAL_FORMS": "1",
+            "units-0-id": str(theirs.pk),
+            "units-0-name": "Stolen",
+            "units-0-order": "0",
+            "units-0-resource": str(setup.desks.pk),
+        }
+    )
     own.post(change, data)
     theirs.refresh_from_db()
     assert (theirs.name, theirs.resource_id) == ("Their desk", other.desks.pk)
@@ -85,9 +97,11 @@ def test_a_booked_unit_cannot_be_deleted(setup: Setup, admin_client: Client) -> 
 def test_the_booking_page_shows_unit_and_visitors(setup: Setup, manager_client: Client) -> None:
     a = ResourceUnitFactory(resource=setup.desks, name="Desk A", order=0)
     b = ResourceUnitFactory(resource=setup.desks, name="Desk B", order=1)
-    result = setup.submit(setup.event(resources=[setup.desks], unitId=str(b.pk)),
-                          setup.event(resources=[setup.desks], title="Second"),  # the same time: gets Desk A
-                          visitors=[{"name": "Grace Hopper", "email": "grace@example.com"}])
+    result = setup.submit(
+        setup.event(resources=[setup.desks], unitId=str(b.pk)),
+        setup.event(resources=[setup.desks], title="Second"),  # the same time: gets Desk A
+        visitors=[{"name": "Grace Hopper", "email": "grace@example.com"}],
+    )
     booking_approve(booking_id=result.booking.pk, actor=setup.staff, client_last_updated_at=None)
     page = manager_client.get(url("bookings.booking", "change", result.booking)).content.decode()
     assert "asked for Desk B" in page and "holds Desk B" in page and "holds Desk A" in page

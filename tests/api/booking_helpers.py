@@ -22,23 +22,76 @@ UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 UTC_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 LOCAL_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$")
 
-BOOKING_KEYS = frozenset({
-    "id", "orgId", "bookingModuleId", "portalId", "customerId", "contactId", "status", "submission", "title",
-    "contact", "events", "repeat", "requestNote", "createdAt", "lastUpdatedAt",
-    "discountCode", "doNotUseBookingCredit", "invoiceThisContact", "purchaseOrder", "priceTotal",
-    "visitors",  # docs/architecture.md#visitors
-})
+BOOKING_KEYS = frozenset(
+    {
+        "id",
+        "orgId",
+        "bookingModuleId",
+        "portalId",
+        "customerId",
+        "contactId",
+        "status",
+        "submission",
+        "title",
+        "contact",
+        "events",
+        "repeat",
+        "requestNote",
+        "createdAt",
+        "lastUpdatedAt",
+        "discountCode",
+        "doNotUseBookingCredit",
+        "invoiceThisContact",
+        "purchaseOrder",
+        "priceTotal",
+        "visitors",  # docs/architecture.md#visitors
+    }
+)
 STAFF_BOOKING_KEYS = BOOKING_KEYS | {"internalNotes"}
-BOOKING_EVENT_KEYS = frozenset({
-    "id", "title", "start", "end", "resourceIds", "attendees", "answers", "eventId", "startLocal", "endLocal",
-    "timezone", "repeat", "occurrence", "rateId", "products", "overridePrice", "price",
-    "unitId", "units",  # docs/architecture.md#units
-})
-EVENT_KEYS = frozenset({
-    "id", "orgId", "title", "description", "start", "end", "status", "resourceIds", "bookingId", "seriesId",
-    "createdAt", "lastUpdatedAt", "startLocal", "endLocal", "timezone", "price",
-    "units",  # docs/architecture.md#units
-})
+BOOKING_EVENT_KEYS = frozenset(
+    {
+        "id",
+        "title",
+        "start",
+        "end",
+        "resourceIds",
+        "attendees",
+        "answers",
+        "eventId",
+        "startLocal",
+        "endLocal",
+        "timezone",
+        "repeat",
+        "occurrence",
+        "rateId",
+        "products",
+        "overridePrice",
+        "price",
+        "unitId",
+        "units",  # docs/architecture.md#units
+    }
+)
+EVENT_KEYS = frozenset(
+    {
+        "id",
+        "orgId",
+        "title",
+        "description",
+        "start",
+        "end",
+        "status",
+        "resourceIds",
+        "bookingId",
+        "seriesId",
+        "createdAt",
+        "lastUpdatedAt",
+        "startLocal",
+        "endLocal",
+        "timezone",
+        "price",
+        "units",  # docs/architecture.md#units
+    }
+)
 CHANGE_REQUEST_KEYS = frozenset({"id", "bookingId", "cancellation", "contact", "events", "requestNote", "createdAt"})
 
 

@@ -64,8 +64,11 @@ def test_create_in_each_status(api, setup, status, event_statuses):
 
 def test_create_approved_from_an_existing_event(api, setup):
     start = future(12, 9)
-    (event,) = events_save(organization=setup.org, status=EventStatus.TENTATIVE, specs=[
-        EventSpec(title="Board", start=start, end=start + timedelta(hours=2), resource_ids=[setup.hall.pk])])
+    (event,) = events_save(
+        organization=setup.org,
+        status=EventStatus.TENTATIVE,
+        specs=[EventSpec(title="Board", start=start, end=start + timedelta(hours=2), resource_ids=[setup.hall.pk])],
+    )
     body = create_body(setup, 1, eventId=str(event.pk))
     body.pop("event")
     response = post(api.manager, BOOKINGS, body)
@@ -79,10 +82,16 @@ def test_create_approved_from_an_existing_event(api, setup):
 
 
 def test_create_links_customer_and_contact_and_sends_the_asked_notification(
-        api, setup, django_capture_on_commit_callbacks):
+    api, setup, django_capture_on_commit_callbacks
+):
     customer, contact = CustomerFactory(organization=setup.org), ContactFactory(organization=setup.org)
-    body = create_body(setup, 1, customerId=str(customer.pk), contactId=str(contact.pk),
-                       notification={"subject": "See you soon", "message": "<p>Bring <b>slides</b></p>"})
+    body = create_body(
+        setup,
+        1,
+        customerId=str(customer.pk),
+        contactId=str(contact.pk),
+        notification={"subject": "See you soon", "message": "<p>Bring <b>slides</b></p>"},
+    )
     with django_capture_on_commit_callbacks(execute=True):
         response = post(api.manager, BOOKINGS, body)
 
@@ -114,20 +123,31 @@ CREATE_400 = [
     ("bookingStatus-unknown", {"bookingStatus": 7}, "bookingStatus", "INVALID_CHOICE"),
     ("bookingStatus-text", {"bookingStatus": "approved"}, "bookingStatus", "INVALID_CHOICE"),
     ("eventId-not-uuid", {"bookingStatus": 1, "eventId": "e1"}, "eventId", "INVALID"),
-    ("eventId-unknown", {"bookingStatus": 1, "eventId": "7d1c9a0e-1111-4222-8333-444455556666"}, "eventId",
-     "NOT_FOUND"),
-    ("eventId-on-pending", {"bookingStatus": 0, "eventId": "7d1c9a0e-1111-4222-8333-444455556666"}, "eventId",
-     "INVALID"),
+    (
+        "eventId-unknown",
+        {"bookingStatus": 1, "eventId": "7d1c9a0e-1111-4222-8333-444455556666"},
+        "eventId",
+        "NOT_FOUND",
+    ),
+    (
+        "eventId-on-pending",
+        {"bookingStatus": 0, "eventId": "7d1c9a0e-1111-4222-8333-444455556666"},
+        "eventId",
+        "INVALID",
+    ),
     ("customerId-not-uuid", {"customerId": "acme"}, "customerId", "INVALID"),
     ("customerId-unknown", {"customerId": "7d1c9a0e-1111-4222-8333-444455556666"}, "customerId", "NOT_FOUND"),
     ("contactId-unknown", {"contactId": "7d1c9a0e-1111-4222-8333-444455556666"}, "contactId", "NOT_FOUND"),
     ("overrideRules-not-bool", {"overrideRules": "sure"}, "overrideRules", "INVALID"),
     ("notification-not-object", {"notification": "yes"}, "notification", "INVALID"),
-    ("notification-subject-too-long", {"notification": {"subject": "s" * 301}}, "notification.subject",
-     "MAX_LENGTH"),
+    ("notification-subject-too-long", {"notification": {"subject": "s" * 301}}, "notification.subject", "MAX_LENGTH"),
     ("no-orgId", {"orgId": None}, "orgId", "REQUIRED"),
-    ("event-start-invalid", {"event": {"title": "x", "start": "x", "end": "y", "resourceIds": []}}, "event.start",
-     "INVALID"),
+    (
+        "event-start-invalid",
+        {"event": {"title": "x", "start": "x", "end": "y", "resourceIds": []}},
+        "event.start",
+        "INVALID",
+    ),
 ]
 
 
@@ -152,8 +172,12 @@ def test_create_with_a_customer_of_another_organization_is_refused(api, other, s
 
 @pytest.mark.parametrize(
     ("client", "status", "code"),
-    [(lambda api: api.public, 401, "NOT_AUTHENTICATED"), (lambda api: bad_token_client(), 401, "NOT_AUTHENTICATED"),
-     (lambda api: api.viewer, 403, "PERMISSION_DENIED"), (lambda api: outsider_client(), 403, "PERMISSION_DENIED")],
+    [
+        (lambda api: api.public, 401, "NOT_AUTHENTICATED"),
+        (lambda api: bad_token_client(), 401, "NOT_AUTHENTICATED"),
+        (lambda api: api.viewer, 403, "PERMISSION_DENIED"),
+        (lambda api: outsider_client(), 403, "PERMISSION_DENIED"),
+    ],
     ids=["no-token", "bad-token", "viewer", "member-of-nothing"],
 )
 def test_create_needs_a_manager(api, setup, client, status, code):
@@ -187,8 +211,9 @@ def test_patch_links_and_clears_customer_and_contact(api, setup):
     booking = pending(setup)
     customer, contact = CustomerFactory(organization=setup.org), ContactFactory(organization=setup.org)
 
-    response = api.manager.patch(booking_url(booking.pk), {"customerId": str(customer.pk),
-                                                          "contactId": str(contact.pk)}, format="json")
+    response = api.manager.patch(
+        booking_url(booking.pk), {"customerId": str(customer.pk), "contactId": str(contact.pk)}, format="json"
+    )
     assert response.status_code == 200, response.json()
     body = response.json()
     assert set(body) == {"booking"}
@@ -208,16 +233,19 @@ def test_patch_with_the_current_etag_succeeds_and_with_a_stale_one_is_a_412(api,
     customer = CustomerFactory(organization=setup.org)
     etag = api.manager.get(booking_url(booking.pk))["ETag"]
 
-    fresh = api.manager.patch(booking_url(booking.pk), {"customerId": str(customer.pk)}, format="json",
-                              HTTP_IF_MATCH=etag)
+    fresh = api.manager.patch(
+        booking_url(booking.pk), {"customerId": str(customer.pk)}, format="json", HTTP_IF_MATCH=etag
+    )
     assert fresh.status_code == 200, fresh.json()
     assert fresh["ETag"] != etag
 
     stale = api.manager.patch(booking_url(booking.pk), {"customerId": ""}, format="json", HTTP_IF_MATCH=etag)
     assert_error(stale, 412, "PRECONDITION_FAILED", "If-Match")
     assert Booking.objects.get(pk=booking.pk).customer_id == customer.pk
-    assert api.manager.patch(booking_url(booking.pk), {"customerId": ""}, format="json",
-                             HTTP_IF_MATCH="*").status_code == 200
+    assert (
+        api.manager.patch(booking_url(booking.pk), {"customerId": ""}, format="json", HTTP_IF_MATCH="*").status_code
+        == 200
+    )
 
 
 PATCH_400 = [
@@ -244,14 +272,21 @@ def test_patch_rejects_anything_but_customer_and_contact(api, setup, body, field
 def test_patch_with_a_customer_of_another_organization_is_refused(api, other, setup):
     booking = pending(setup)
     foreign = CustomerFactory(organization=other.setup.org)
-    assert_error(api.manager.patch(booking_url(booking.pk), {"customerId": str(foreign.pk)}, format="json"),
-                 400, "NOT_FOUND", "customerId")
+    assert_error(
+        api.manager.patch(booking_url(booking.pk), {"customerId": str(foreign.pk)}, format="json"),
+        400,
+        "NOT_FOUND",
+        "customerId",
+    )
 
 
 @pytest.mark.parametrize(
     ("client", "status", "code"),
-    [(lambda api: api.public, 401, "NOT_AUTHENTICATED"), (lambda api: bad_token_client(), 401, "NOT_AUTHENTICATED"),
-     (lambda api: api.viewer, 403, "PERMISSION_DENIED")],
+    [
+        (lambda api: api.public, 401, "NOT_AUTHENTICATED"),
+        (lambda api: bad_token_client(), 401, "NOT_AUTHENTICATED"),
+        (lambda api: api.viewer, 403, "PERMISSION_DENIED"),
+    ],
     ids=["no-token", "bad-token", "viewer"],
 )
 def test_patch_needs_a_manager(api, setup, client, status, code):
@@ -261,5 +296,8 @@ def test_patch_needs_a_manager(api, setup, client, status, code):
 
 
 def test_patch_of_an_unknown_booking_is_a_404(api, setup):
-    assert_error(api.manager.patch(booking_url("7d1c9a0e-1111-4222-8333-444455556666"), {"customerId": ""},
-                                   format="json"), 404, "NOT_FOUND")
+    assert_error(
+        api.manager.patch(booking_url("7d1c9a0e-1111-4222-8333-444455556666"), {"customerId": ""}, format="json"),
+        404,
+        "NOT_FOUND",
+    )

@@ -51,8 +51,11 @@ def test_approve_confirms_the_requested_time(api, setup, django_capture_on_commi
     read = api.manager.get(booking_url(booking.pk)).json()["booking"]
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = post(api.manager, booking_url(booking.pk, "approve"),
-                        {"clientBookingLastUpdatedAt": read["lastUpdatedAt"], "event": {}})
+        response = post(
+            api.manager,
+            booking_url(booking.pk, "approve"),
+            {"clientBookingLastUpdatedAt": read["lastUpdatedAt"], "event": {}},
+        )
 
     assert response.status_code == 200, response.json()
     body = response.json()
@@ -64,7 +67,10 @@ def test_approve_confirms_the_requested_time(api, setup, django_capture_on_commi
     assert body["events"] == [event]
     assert (event["id"], event["status"], event["bookingId"]) == (str(hold.pk), EventStatus.CONFIRMED, str(booking.pk))
     assert (event["start"], event["end"], event["resourceIds"]) == (
-        read["events"][0]["start"], read["events"][0]["end"], read["events"][0]["resourceIds"])
+        read["events"][0]["start"],
+        read["events"][0]["end"],
+        read["events"][0]["resourceIds"],
+    )
     assert item["events"][0]["eventId"] == event["id"]
     assert [(m.to, m.subject) for m in mail.outbox] == [([BOOKER], "Your booking is confirmed: Team meeting")]
 
@@ -72,15 +78,24 @@ def test_approve_confirms_the_requested_time(api, setup, django_capture_on_commi
 def test_approve_applies_staff_edits_to_a_single_event(api, setup):
     booking = pending(setup)
     start = future(10, 16)
-    edit = {"start": utc(start), "end": utc(start + timedelta(minutes=90)), "title": "Moved",
-            "resourceIds": [str(setup.hall.pk)]}
-    response = post(api.manager, booking_url(booking.pk, "approve"),
-                    {"clientBookingLastUpdatedAt": stamp(booking), "event": edit})
+    edit = {
+        "start": utc(start),
+        "end": utc(start + timedelta(minutes=90)),
+        "title": "Moved",
+        "resourceIds": [str(setup.hall.pk)],
+    }
+    response = post(
+        api.manager, booking_url(booking.pk, "approve"), {"clientBookingLastUpdatedAt": stamp(booking), "event": edit}
+    )
 
     assert response.status_code == 200, response.json()
     body = response.json()
     assert (body["event"]["start"], body["event"]["end"], body["event"]["title"], body["event"]["resourceIds"]) == (
-        edit["start"], edit["end"], "Moved", [str(setup.hall.pk)])
+        edit["start"],
+        edit["end"],
+        "Moved",
+        [str(setup.hall.pk)],
+    )
     assert body["event"]["startLocal"] == local(start)
     item = body["booking"]["events"][0]
     assert (item["start"], item["title"], item["resourceIds"]) == (edit["start"], "Moved", [str(setup.hall.pk)])
@@ -91,10 +106,14 @@ def test_approve_edits_name_their_booking_event_in_a_multi_event_booking(api, se
     booking = pending(setup, setup.event(start=future(7, 9)), setup.event(start=future(8, 9)))
     first, second = BookingEvent.objects.filter(booking=booking).order_by("order")
     moved = future(8, 13)
-    response = post(api.manager, booking_url(booking.pk, "approve"), {
-        "clientBookingLastUpdatedAt": stamp(booking),
-        "events": [{"bookingEventId": str(second.pk), "start": utc(moved), "end": utc(moved + timedelta(hours=1))}],
-    })
+    response = post(
+        api.manager,
+        booking_url(booking.pk, "approve"),
+        {
+            "clientBookingLastUpdatedAt": stamp(booking),
+            "events": [{"bookingEventId": str(second.pk), "start": utc(moved), "end": utc(moved + timedelta(hours=1))}],
+        },
+    )
 
     assert response.status_code == 200, response.json()
     body = response.json()
@@ -108,8 +127,12 @@ def test_approve_links_customer_and_contact_and_may_override_rules(api, setup):
     customer, contact = CustomerFactory(organization=setup.org), ContactFactory(organization=setup.org)
     setup.room.max_duration_minutes = 30
     setup.room.save()
-    body = {"clientBookingLastUpdatedAt": stamp(booking), "customerId": str(customer.pk),
-            "contactId": str(contact.pk), "notification": {"send": False}}
+    body = {
+        "clientBookingLastUpdatedAt": stamp(booking),
+        "customerId": str(customer.pk),
+        "contactId": str(contact.pk),
+        "notification": {"send": False},
+    }
 
     assert_error(post(api.manager, booking_url(booking.pk, "approve"), body), 400, "TOO_LONG", "event.end")
     response = post(api.manager, booking_url(booking.pk, "approve"), {**body, "overrideRules": True})
@@ -124,19 +147,34 @@ def _two_event_booking(setup):
 
 APPROVE_400 = [
     ("no-timestamp", lambda b: {}, "clientBookingLastUpdatedAt", "REQUIRED"),
-    ("timestamp-not-a-time", lambda b: {"clientBookingLastUpdatedAt": "yesterday"}, "clientBookingLastUpdatedAt",
-     "INVALID"),
+    (
+        "timestamp-not-a-time",
+        lambda b: {"clientBookingLastUpdatedAt": "yesterday"},
+        "clientBookingLastUpdatedAt",
+        "INVALID",
+    ),
     ("both-event-and-events", lambda b: {"event": {}, "events": [{}]}, "events", "INVALID"),
     ("edit-start-invalid", lambda b: {"event": {"start": "noon"}}, "event.start", "INVALID"),
     ("edit-end-before-start", lambda b: {"event": {"end": utc(future(7, 8))}}, "event.end", "END_BEFORE_START"),
-    ("edit-resource-not-offered", lambda b: {"event": {"resourceIds": ["7d1c9a0e-1111-4222-8333-444455556666"]}},
-     "event.resourceIds", "RESOURCE_NOT_OFFERED"),
-    ("edit-unknown-booking-event", lambda b: {"events": [{"bookingEventId": "7d1c9a0e-1111-4222-8333-444455556666"},
-                                                         {"bookingEventId": "7d1c9a0e-1111-4222-8333-444455556667"}]},
-     "events[0].bookingEventId", "NOT_FOUND"),
+    (
+        "edit-resource-not-offered",
+        lambda b: {"event": {"resourceIds": ["7d1c9a0e-1111-4222-8333-444455556666"]}},
+        "event.resourceIds",
+        "RESOURCE_NOT_OFFERED",
+    ),
+    (
+        "edit-unknown-booking-event",
+        lambda b: {
+            "events": [
+                {"bookingEventId": "7d1c9a0e-1111-4222-8333-444455556666"},
+                {"bookingEventId": "7d1c9a0e-1111-4222-8333-444455556667"},
+            ]
+        },
+        "events[0].bookingEventId",
+        "NOT_FOUND",
+    ),
     ("customerId-not-uuid", lambda b: {"customerId": "acme"}, "customerId", "INVALID"),
-    ("customerId-unknown", lambda b: {"customerId": "7d1c9a0e-1111-4222-8333-444455556666"}, "customerId",
-     "NOT_FOUND"),
+    ("customerId-unknown", lambda b: {"customerId": "7d1c9a0e-1111-4222-8333-444455556666"}, "customerId", "NOT_FOUND"),
     ("overrideRules-not-bool", lambda b: {"overrideRules": "yes please"}, "overrideRules", "INVALID"),
     ("notification-send-not-bool", lambda b: {"notification": {"send": "loud"}}, "notification.send", "INVALID"),
 ]
@@ -156,28 +194,36 @@ def test_approve_rejects_bad_input(api, setup, extra, field, code):
 def test_approve_edit_errors_carry_the_events_index(api, setup):
     booking = _two_event_booking(setup)
     first, second = BookingEvent.objects.filter(booking=booking).order_by("order")
-    response = post(api.manager, booking_url(booking.pk, "approve"), {
-        "clientBookingLastUpdatedAt": stamp(booking),
-        "events": [{"bookingEventId": str(first.pk)}, {"bookingEventId": str(second.pk), "start": "dawn"}],
-    })
+    response = post(
+        api.manager,
+        booking_url(booking.pk, "approve"),
+        {
+            "clientBookingLastUpdatedAt": stamp(booking),
+            "events": [{"bookingEventId": str(first.pk)}, {"bookingEventId": str(second.pk), "start": "dawn"}],
+        },
+    )
     assert_error(response, 400, "INVALID", "events[1].start")
 
 
 def test_approve_of_a_booking_changed_since_it_was_read_is_a_409_stale_booking(api, setup):
     booking = pending(setup)
     read = api.manager.get(booking_url(booking.pk)).json()["booking"]
-    change_request_submit(booking_id=booking.pk, actor=Actor.booker(BOOKER),
-                          events=[{"title": "Renamed by the booker"}])
+    change_request_submit(
+        booking_id=booking.pk, actor=Actor.booker(BOOKER), events=[{"title": "Renamed by the booker"}]
+    )
 
-    response = post(api.manager, booking_url(booking.pk, "approve"),
-                    {"clientBookingLastUpdatedAt": read["lastUpdatedAt"]})
+    response = post(
+        api.manager, booking_url(booking.pk, "approve"), {"clientBookingLastUpdatedAt": read["lastUpdatedAt"]}
+    )
     body = assert_error(response, 409, "STALE_BOOKING", "clientBookingLastUpdatedAt")
     assert body["errors"][0]["lastUpdatedAt"]
     assert Booking.objects.get(pk=booking.pk).status == BookingStatus.PENDING
     # Re-read, decide again: it goes through.
-    again = post(api.manager, booking_url(booking.pk, "approve"),
-                 {"clientBookingLastUpdatedAt": api.manager.get(booking_url(booking.pk)).json()["booking"]
-                  ["lastUpdatedAt"]})
+    again = post(
+        api.manager,
+        booking_url(booking.pk, "approve"),
+        {"clientBookingLastUpdatedAt": api.manager.get(booking_url(booking.pk)).json()["booking"]["lastUpdatedAt"]},
+    )
     assert again.status_code == 200, again.json()
     assert again.json()["event"]["title"] == "Renamed by the booker"
 
@@ -209,8 +255,9 @@ def test_approve_with_an_edit_onto_another_bookings_time_is_a_409(api, setup):
     taken = approved(setup, setup.event(start=future(9, 10)))
     booking = pending(setup)
     edit = {"start": utc(future(9, 10)), "end": utc(future(9, 11))}
-    response = post(api.manager, booking_url(booking.pk, "approve"),
-                    {"clientBookingLastUpdatedAt": stamp(booking), "event": edit})
+    response = post(
+        api.manager, booking_url(booking.pk, "approve"), {"clientBookingLastUpdatedAt": stamp(booking), "event": edit}
+    )
 
     body = assert_error(response, 409, "BOOKING_CONFLICT")
     assert body["errors"][0]["conflictingEventIds"] == [str(event_of(taken).pk)]
@@ -228,8 +275,7 @@ def test_decisions_need_a_manager(api, setup, client, status, code, action):
 @pytest.mark.parametrize("action", ["approve", "deny", "cancel"])
 def test_decisions_on_an_unknown_booking_are_a_404(api, setup, action):
     body = {"eventProcedure": 0} if action == "cancel" else {"clientBookingLastUpdatedAt": utc(timezone.now())}
-    assert_error(post(api.manager, booking_url("7d1c9a0e-1111-4222-8333-444455556666", action), body), 404,
-                 "NOT_FOUND")
+    assert_error(post(api.manager, booking_url("7d1c9a0e-1111-4222-8333-444455556666", action), body), 404, "NOT_FOUND")
 
 
 # === POST /bookings/{id}/deny =======================================================================
@@ -239,9 +285,14 @@ def test_deny_releases_the_hold_and_emails_the_booker(api, setup, django_capture
     booking = pending(setup)
     hold = event_of(booking)
     with django_capture_on_commit_callbacks(execute=True):
-        response = post(api.manager, booking_url(booking.pk, "deny"), {
-            "clientBookingLastUpdatedAt": stamp(booking),
-            "notification": {"message": "<p>We are fully booked that week.</p>"}})
+        response = post(
+            api.manager,
+            booking_url(booking.pk, "deny"),
+            {
+                "clientBookingLastUpdatedAt": stamp(booking),
+                "notification": {"message": "<p>We are fully booked that week.</p>"},
+            },
+        )
 
     assert response.status_code == 200, response.json()
     body = response.json()
@@ -255,10 +306,12 @@ def test_deny_releases_the_hold_and_emails_the_booker(api, setup, django_capture
 
 @pytest.mark.parametrize(
     ("extra", "field", "code"),
-    [({"clientBookingLastUpdatedAt": None}, "clientBookingLastUpdatedAt", "REQUIRED"),
-     ({"clientBookingLastUpdatedAt": "last week"}, "clientBookingLastUpdatedAt", "INVALID"),
-     ({"notification": {"send": "no thanks"}}, "notification.send", "INVALID"),
-     ({"notification": {"message": 42 * "x" * 500}}, "notification.message", "MAX_LENGTH")],
+    [
+        ({"clientBookingLastUpdatedAt": None}, "clientBookingLastUpdatedAt", "REQUIRED"),
+        ({"clientBookingLastUpdatedAt": "last week"}, "clientBookingLastUpdatedAt", "INVALID"),
+        ({"notification": {"send": "no thanks"}}, "notification.send", "INVALID"),
+        ({"notification": {"message": 42 * "x" * 500}}, "notification.message", "MAX_LENGTH"),
+    ],
     ids=["no-timestamp", "timestamp-not-a-time", "notification-send", "message-too-long"],
 )
 def test_deny_rejects_bad_input(api, setup, extra, field, code):
@@ -272,8 +325,11 @@ def test_deny_rejects_bad_input(api, setup, extra, field, code):
 def test_deny_of_a_booking_changed_since_it_was_read_is_a_409_stale_booking(api, setup):
     booking = pending(setup)
     read_at = stamp(booking)
-    booking_update(booking_id=booking.pk, actor=setup.staff,
-                   changes={"customerId": str(CustomerFactory(organization=setup.org).pk)})
+    booking_update(
+        booking_id=booking.pk,
+        actor=setup.staff,
+        changes={"customerId": str(CustomerFactory(organization=setup.org).pk)},
+    )
 
     response = post(api.manager, booking_url(booking.pk, "deny"), {"clientBookingLastUpdatedAt": read_at})
     assert_error(response, 409, "STALE_BOOKING", "clientBookingLastUpdatedAt")
@@ -283,8 +339,11 @@ def test_deny_of_a_booking_changed_since_it_was_read_is_a_409_stale_booking(api,
 @pytest.mark.parametrize("status", [BookingStatus.APPROVED, BookingStatus.DENIED, BookingStatus.CANCELED])
 def test_deny_of_a_decided_booking_is_a_409_invalid_transition(api, setup, status):
     booking = in_status(setup, status)
-    assert_error(post(api.manager, booking_url(booking.pk, "deny"), {"clientBookingLastUpdatedAt": stamp(booking)}),
-                 409, "INVALID_TRANSITION")
+    assert_error(
+        post(api.manager, booking_url(booking.pk, "deny"), {"clientBookingLastUpdatedAt": stamp(booking)}),
+        409,
+        "INVALID_TRANSITION",
+    )
     assert Booking.objects.get(pk=booking.pk).status == status
 
 
@@ -313,8 +372,9 @@ def test_cancel_with_procedure_0_marks_the_events_canceled(api, setup, django_ca
 def test_cancel_with_procedure_1_deletes_the_events(api, setup):
     booking = approved(setup)
     event = event_of(booking)
-    response = post(api.manager, booking_url(booking.pk, "cancel"), {"eventProcedure": 1, "notification":
-                                                                     {"send": False}})
+    response = post(
+        api.manager, booking_url(booking.pk, "cancel"), {"eventProcedure": 1, "notification": {"send": False}}
+    )
 
     assert response.status_code == 200, response.json()
     body = response.json()
@@ -329,10 +389,13 @@ def test_cancel_with_procedure_1_deletes_the_events(api, setup):
 
 @pytest.mark.parametrize(
     ("body", "field", "code"),
-    [({}, "eventProcedure", "REQUIRED"), ({"eventProcedure": 2}, "eventProcedure", "INVALID_CHOICE"),
-     ({"eventProcedure": "delete"}, "eventProcedure", "INVALID_CHOICE"),
-     ({"eventProcedure": True}, "eventProcedure", "INVALID_CHOICE"),
-     ({"eventProcedure": 0, "notification": []}, "notification", "INVALID")],
+    [
+        ({}, "eventProcedure", "REQUIRED"),
+        ({"eventProcedure": 2}, "eventProcedure", "INVALID_CHOICE"),
+        ({"eventProcedure": "delete"}, "eventProcedure", "INVALID_CHOICE"),
+        ({"eventProcedure": True}, "eventProcedure", "INVALID_CHOICE"),
+        ({"eventProcedure": 0, "notification": []}, "notification", "INVALID"),
+    ],
     ids=["missing", "unknown", "text", "boolean", "notification-a-list"],
 )
 def test_cancel_rejects_bad_input(api, setup, body, field, code):
@@ -344,8 +407,7 @@ def test_cancel_rejects_bad_input(api, setup, body, field, code):
 @pytest.mark.parametrize("status", [BookingStatus.PENDING, BookingStatus.DENIED, BookingStatus.CANCELED])
 def test_cancel_of_a_booking_that_is_not_approved_is_a_409_invalid_transition(api, setup, status):
     booking = in_status(setup, status)
-    assert_error(post(api.manager, booking_url(booking.pk, "cancel"), {"eventProcedure": 1}), 409,
-                 "INVALID_TRANSITION")
+    assert_error(post(api.manager, booking_url(booking.pk, "cancel"), {"eventProcedure": 1}), 409, "INVALID_TRANSITION")
     assert Booking.objects.get(pk=booking.pk).status == status
 
 
@@ -361,10 +423,12 @@ FOREIGN_CALLS = [
 
 
 @pytest.mark.parametrize("role", [Role.OWNER, Role.MANAGER, Role.VIEWER])
-@pytest.mark.parametrize(("method", "action", "body", "status"), FOREIGN_CALLS,
-                         ids=[f"{m}-{a or 'detail'}" for m, a, *_ in FOREIGN_CALLS])
-def test_another_organizations_token_gets_404_for_each_booking_endpoint(api, other, setup, role, method, action,
-                                                                        body, status):
+@pytest.mark.parametrize(
+    ("method", "action", "body", "status"), FOREIGN_CALLS, ids=[f"{m}-{a or 'detail'}" for m, a, *_ in FOREIGN_CALLS]
+)
+def test_another_organizations_token_gets_404_for_each_booking_endpoint(
+    api, other, setup, role, method, action, body, status
+):
     booking = in_status(setup, status)
     client = other[role]
     data = body(booking)

@@ -68,7 +68,10 @@ def test_list_returns_bookings_by_id_and_associated_events_only_when_asked(api, 
 
 def test_list_of_an_organization_without_bookings_is_empty(api):
     assert api.manager.get(BOOKINGS, {"returnEvents": "1"}).json() == {
-        "bookings": {}, "associatedEvents": [], "nextCursor": None}
+        "bookings": {},
+        "associatedEvents": [],
+        "nextCursor": None,
+    }
 
 
 def _cursor(*parts) -> str:
@@ -103,8 +106,9 @@ LIST_400 = [
 ]
 
 
-@pytest.mark.parametrize(("query", "field", "code"), LIST_400, ids=[f"{next(iter(q))}-{i}" for i, (q, *_) in
-                                                                     enumerate(LIST_400)])
+@pytest.mark.parametrize(
+    ("query", "field", "code"), LIST_400, ids=[f"{next(iter(q))}-{i}" for i, (q, *_) in enumerate(LIST_400)]
+)
 def test_list_rejects_bad_query_parameters(api, setup, query, field, code):
     pending(setup)
     assert_error(api.manager.get(BOOKINGS, {"limit": 5, **query} if "limit" not in query else query), 400, code, field)
@@ -112,8 +116,11 @@ def test_list_rejects_bad_query_parameters(api, setup, query, field, code):
 
 @pytest.mark.parametrize(
     ("client", "status", "code"),
-    [(lambda api: api.public, 401, "NOT_AUTHENTICATED"), (lambda api: bad_token_client(), 401, "NOT_AUTHENTICATED"),
-     (lambda api: outsider_client(), 403, "PERMISSION_DENIED")],
+    [
+        (lambda api: api.public, 401, "NOT_AUTHENTICATED"),
+        (lambda api: bad_token_client(), 401, "NOT_AUTHENTICATED"),
+        (lambda api: outsider_client(), 403, "PERMISSION_DENIED"),
+    ],
     ids=["no-token", "bad-token", "member-of-nothing"],
 )
 def test_list_needs_a_staff_token(api, setup, client, status, code):
@@ -125,23 +132,35 @@ def make_bookings(setup, count: int, *, status: int = BookingStatus.APPROVED, da
     """`count` bookings in a few bulk inserts, each with one BookingEvent on the room and its Event."""
     base = future(day, 0).astimezone(UTC)
     existing = Booking.objects.count()
-    bookings = Booking.objects.bulk_create([
-        Booking(organization=setup.org, module=setup.module, portal=setup.portal, status=status,
-                title=f"Bulk {existing + i}", contact_answers={"name": "Ada", "email": BOOKER})
-        for i in range(count)
-    ])
+    bookings = Booking.objects.bulk_create(
+        [
+            Booking(
+                organization=setup.org,
+                module=setup.module,
+                portal=setup.portal,
+                status=status,
+                title=f"Bulk {existing + i}",
+                contact_answers={"name": "Ada", "email": BOOKER},
+            )
+            for i in range(count)
+        ]
+    )
     starts = [base + timedelta(hours=existing + i) for i in range(count)]
-    events = Event.objects.bulk_create([
-        Event(organization=setup.org, title=b.title, start=s, end=s + timedelta(minutes=45))
-        for b, s in zip(bookings, starts, strict=True)
-    ])
-    Reservation.objects.bulk_create([
-        Reservation(event=e, resource=setup.room, start=e.start, end=e.end) for e in events
-    ])
-    booking_events = BookingEvent.objects.bulk_create([
-        BookingEvent(booking=b, title=b.title, start=e.start, end=e.end, event=e)
-        for b, e in zip(bookings, events, strict=True)
-    ])
+    events = Event.objects.bulk_create(
+        [
+            Event(organization=setup.org, title=b.title, start=s, end=s + timedelta(minutes=45))
+            for b, s in zip(bookings, starts, strict=True)
+        ]
+    )
+    Reservation.objects.bulk_create(
+        [Reservation(event=e, resource=setup.room, start=e.start, end=e.end) for e in events]
+    )
+    booking_events = BookingEvent.objects.bulk_create(
+        [
+            BookingEvent(booking=b, title=b.title, start=e.start, end=e.end, event=e)
+            for b, e in zip(bookings, events, strict=True)
+        ]
+    )
     through = BookingEvent.resources.through
     through.objects.bulk_create([through(bookingevent_id=be.pk, resource_id=setup.room.pk) for be in booking_events])
     return bookings
@@ -205,8 +224,13 @@ def test_filters_status_module_portal_and_updated_since(api, setup):
     a = pending(setup, setup.event(start=future(7)))
     b = approved(setup, setup.event(start=future(8)))
     c = denied(setup, setup.event(start=future(9)))
-    d = booking_submit(module=other_module, portal=other_portal, contact={"name": "Bo", "email": "b@x.org"},
-                       events=[setup.event(start=future(10))], single_event=True).booking
+    d = booking_submit(
+        module=other_module,
+        portal=other_portal,
+        contact={"name": "Bo", "email": "b@x.org"},
+        events=[setup.event(start=future(10))],
+        single_event=True,
+    ).booking
     old = timezone.now() - timedelta(days=10)
     Booking.objects.filter(pk__in=[a.pk, b.pk]).update(updated_at=old)
     since = old + timedelta(days=1)
@@ -234,8 +258,11 @@ def test_start_and_end_filter_bookings_with_a_time_overlapping_the_window(api, s
         return future(day, hour)
 
     a = pending(setup, setup.event(start=at(1, 10), end=at(1, 11)))
-    b = pending(setup, setup.event(start=at(1, 14), end=at(1, 15), resources=[setup.hall]),
-                setup.event(start=at(3, 14), end=at(3, 15), resources=[setup.hall]))
+    b = pending(
+        setup,
+        setup.event(start=at(1, 14), end=at(1, 15), resources=[setup.hall]),
+        setup.event(start=at(3, 14), end=at(3, 15), resources=[setup.hall]),
+    )
     c = pending(setup, setup.event(start=at(2, 9), end=at(2, 17), resources=[setup.desks]))
     names = {str(a.pk): "a", str(b.pk): "b", str(c.pk): "c"}
 
@@ -274,8 +301,11 @@ def test_retrieve_returns_the_booking_with_its_etag(api, setup):
 
 @pytest.mark.parametrize(
     ("client", "status", "code"),
-    [(lambda api: api.public, 401, "NOT_AUTHENTICATED"), (lambda api: bad_token_client(), 401, "NOT_AUTHENTICATED"),
-     (lambda api: outsider_client(), 403, "PERMISSION_DENIED")],
+    [
+        (lambda api: api.public, 401, "NOT_AUTHENTICATED"),
+        (lambda api: bad_token_client(), 401, "NOT_AUTHENTICATED"),
+        (lambda api: outsider_client(), 403, "PERMISSION_DENIED"),
+    ],
     ids=["no-token", "bad-token", "member-of-nothing"],
 )
 def test_retrieve_needs_a_staff_token(api, setup, client, status, code):

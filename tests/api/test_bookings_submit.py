@@ -42,7 +42,8 @@ from tests.factories import FormFieldFactory, PortalFactory
 
 
 def test_submit_as_the_public_returns_the_pending_booking_and_its_access_token(
-        api, setup, django_capture_on_commit_callbacks):
+    api, setup, django_capture_on_commit_callbacks
+):
     start = future(7, 10)
     with django_capture_on_commit_callbacks(execute=True):
         response = post(api.public, SUBMIT, submit_body(setup, setup.event(start=start, attendees=4)))
@@ -63,31 +64,48 @@ def test_submit_as_the_public_returns_the_pending_booking_and_its_access_token(
         "submission": True,
         "title": "Team meeting",  # defaults to the first event's title
         "contact": {"name": "Ada Lovelace", "email": BOOKER},
-        "events": [{
-            "id": str(stored.requested_times.get().pk),
-            "title": "Team meeting",
-            "start": utc(start),
-            "end": utc(start + timedelta(hours=1)),
-            "startLocal": local(start),
-            "endLocal": local(start + timedelta(hours=1)),
-            "timezone": "Europe/London",
-            "resourceIds": [str(setup.room.pk)],
-            "attendees": 4,
-            "answers": {},
-            "eventId": str(event_of(stored).pk),
-            "repeat": None,
-            "occurrence": None,
-            "unitId": None,
-            "units": [],
-            "rateId": None,
-            "products": [],
-            "overridePrice": None,
-            # The room has no rates: free. An estimate, without credit for a public caller.
-            "price": {"currency": "GBP", "rateId": None, "rateName": None, "unit": None, "quantity": None,
-                      "rates": [], "computedAmount": "0.00", "overridePrice": None, "amount": "0.00",
-                      "products": [], "subtotal": "0.00", "discount": None, "price": "0.00", "credits": [],
-                      "creditUsed": None, "total": "0.00", "fixed": False},
-        }],
+        "events": [
+            {
+                "id": str(stored.requested_times.get().pk),
+                "title": "Team meeting",
+                "start": utc(start),
+                "end": utc(start + timedelta(hours=1)),
+                "startLocal": local(start),
+                "endLocal": local(start + timedelta(hours=1)),
+                "timezone": "Europe/London",
+                "resourceIds": [str(setup.room.pk)],
+                "attendees": 4,
+                "answers": {},
+                "eventId": str(event_of(stored).pk),
+                "repeat": None,
+                "occurrence": None,
+                "unitId": None,
+                "units": [],
+                "rateId": None,
+                "products": [],
+                "overridePrice": None,
+                # The room has no rates: free. An estimate, without credit for a public caller.
+                "price": {
+                    "currency": "GBP",
+                    "rateId": None,
+                    "rateName": None,
+                    "unit": None,
+                    "quantity": None,
+                    "rates": [],
+                    "computedAmount": "0.00",
+                    "overridePrice": None,
+                    "amount": "0.00",
+                    "products": [],
+                    "subtotal": "0.00",
+                    "discount": None,
+                    "price": "0.00",
+                    "credits": [],
+                    "creditUsed": None,
+                    "total": "0.00",
+                    "fixed": False,
+                },
+            }
+        ],
         "repeat": None,
         "requestNote": "",
         "visitors": [],
@@ -95,8 +113,15 @@ def test_submit_as_the_public_returns_the_pending_booking_and_its_access_token(
         "doNotUseBookingCredit": False,
         "invoiceThisContact": False,
         "purchaseOrder": "",
-        "priceTotal": {"currency": "GBP", "subtotal": "0.00", "discount": "0.00", "price": "0.00", "creditUsed": None,
-                       "total": "0.00", "fixed": False},
+        "priceTotal": {
+            "currency": "GBP",
+            "subtotal": "0.00",
+            "discount": "0.00",
+            "price": "0.00",
+            "creditUsed": None,
+            "total": "0.00",
+            "fixed": False,
+        },
         "createdAt": iso(stored.created_at),
         "lastUpdatedAt": iso(stored.updated_at),
     }
@@ -111,9 +136,12 @@ def test_submit_as_the_public_returns_the_pending_booking_and_its_access_token(
 
 def test_submit_accepts_an_events_list_and_an_explicit_title(api, setup):
     first, second = future(7, 10), future(8, 14)
-    body = submit_body(setup, setup.event(start=first, title="Day one"),
-                       setup.event(start=second, resources=[setup.hall, setup.desks], title="Day two"),
-                       title="Conference")
+    body = submit_body(
+        setup,
+        setup.event(start=first, title="Day one"),
+        setup.event(start=second, resources=[setup.hall, setup.desks], title="Day two"),
+        title="Conference",
+    )
     response = post(api.public, SUBMIT, body)
 
     assert response.status_code == 201, response.json()
@@ -143,8 +171,10 @@ def test_submit_converts_any_offset_to_utc(api, setup, written):
     assert response.status_code == 201, response.json()
     item = response.json()["booking"]["events"][0]
     assert (item["start"], item["end"]) == (utc(start), utc(start + timedelta(hours=2)))
-    assert (item["startLocal"], item["endLocal"]) == ("T".join([str(start.date()), "15:00:00"]),
-                                                      "T".join([str(start.date()), "17:00:00"]))
+    assert (item["startLocal"], item["endLocal"]) == (
+        "T".join([str(start.date()), "15:00:00"]),
+        "T".join([str(start.date()), "17:00:00"]),
+    )
 
 
 def _set(path: str, value):
@@ -210,16 +240,24 @@ SUBMIT_400 = [
     ("event-end-wrong-type", _set("event.end", 1234), "event.end", "INVALID"),
     ("event-resources-missing", _set("event.resourceIds", []), "event.resourceIds", "REQUIRED"),
     ("event-resources-not-list", _set("event.resourceIds", "room"), "event.resourceIds", "INVALID"),
-    ("event-resource-not-offered", _set("event.resourceIds", ["9b2f1c3e-0000-4000-8000-000000000000"]),
-     "event.resourceIds", "RESOURCE_NOT_OFFERED"),
+    (
+        "event-resource-not-offered",
+        _set("event.resourceIds", ["9b2f1c3e-0000-4000-8000-000000000000"]),
+        "event.resourceIds",
+        "RESOURCE_NOT_OFFERED",
+    ),
     ("event-attendees-zero", _set("event.attendees", 0), "event.attendees", "INVALID"),
     ("event-attendees-over-capacity", _set("event.attendees", 11), "event.attendees", "TOO_MANY_ATTENDEES"),
     ("event-unknown-field", _set("event.colour", "red"), "event.colour", "UNKNOWN_FIELD"),
     ("events-1-start", _second_event_bad_start, "events[1].start", "INVALID"),
     # the booking rules (docs/architecture.md#booking-rules)
     ("end-before-start", _set("event.end", lambda s: future(7, 9).isoformat()), "event.end", "END_BEFORE_START"),
-    ("in-the-past", lambda b, s: b.update(event=s.event(start=timezone.now() - timedelta(days=1))),
-     "event.start", "IN_THE_PAST"),
+    (
+        "in-the-past",
+        lambda b, s: b.update(event=s.event(start=timezone.now() - timedelta(days=1))),
+        "event.start",
+        "IN_THE_PAST",
+    ),
 ]
 
 
@@ -257,20 +295,36 @@ def custom(setup):
     """Custom questions on setup's module: the ids are the answers' keys."""
     make = FormFieldFactory
     return SimpleNamespace(
-        guests=make(module=setup.module, section=FormSection.EVENT, label="Guests", type=FieldType.NUMBER,
-                    min_value=1, max_value=50),
-        layout=make(module=setup.module, section=FormSection.EVENT, label="Layout", type=FieldType.SELECT,
-                    options=["theatre", "boardroom"]),
+        guests=make(
+            module=setup.module,
+            section=FormSection.EVENT,
+            label="Guests",
+            type=FieldType.NUMBER,
+            min_value=1,
+            max_value=50,
+        ),
+        layout=make(
+            module=setup.module,
+            section=FormSection.EVENT,
+            label="Layout",
+            type=FieldType.SELECT,
+            options=["theatre", "boardroom"],
+        ),
         purpose=make(module=setup.module, section=FormSection.EVENT, label="Purpose", required=True),
-        terms=make(module=setup.module, section=FormSection.CONTACT, label="I accept", type=FieldType.CHECKBOX,
-                   required=True),
+        terms=make(
+            module=setup.module, section=FormSection.CONTACT, label="I accept", type=FieldType.CHECKBOX, required=True
+        ),
         website=make(module=setup.module, section=FormSection.CONTACT, label="Website", type=FieldType.URL),
     )
 
 
 def custom_body(setup, custom, **event_answers) -> dict:
-    answers = {str(custom.purpose.pk): "Board meeting", str(custom.guests.pk): "12",
-               str(custom.layout.pk): "boardroom", **event_answers}
+    answers = {
+        str(custom.purpose.pk): "Board meeting",
+        str(custom.guests.pk): "12",
+        str(custom.layout.pk): "boardroom",
+        **event_answers,
+    }
     body = submit_body(setup, setup.event(**answers))
     body["contact"][str(custom.terms.pk)] = True
     return body
@@ -283,7 +337,10 @@ def test_submit_cleans_custom_answers(api, setup, custom):
     booking = response.json()["booking"]
     assert booking["contact"] == {"name": "Ada Lovelace", "email": BOOKER, str(custom.terms.pk): True}
     assert booking["events"][0]["answers"] == {
-        str(custom.purpose.pk): "Board meeting", str(custom.guests.pk): 12, str(custom.layout.pk): "boardroom"}
+        str(custom.purpose.pk): "Board meeting",
+        str(custom.guests.pk): 12,
+        str(custom.layout.pk): "boardroom",
+    }
 
 
 @pytest.mark.parametrize(
@@ -300,7 +357,8 @@ def test_submit_cleans_custom_answers(api, setup, custom):
     ],
 )
 def test_submit_rejects_invalid_custom_answers_with_the_validators_code_and_path(
-        api, setup, custom, field_name, section, value, code):
+    api, setup, custom, field_name, section, value, code
+):
     body = custom_body(setup, custom)
     fid = str(getattr(custom, field_name).pk)
     (body["event"] if section == "event" else body["contact"])[fid] = value
@@ -315,8 +373,12 @@ def test_submit_reports_every_problem_at_once(api, setup):
     body_out = assert_error(post(api.public, SUBMIT, body), 400)
 
     assert {(e["field"], e["code"]) for e in body_out["errors"]} == {
-        ("contact.name", "REQUIRED"), ("contact.email", "INVALID"), ("event.title", "REQUIRED"),
-        ("event.start", "INVALID"), ("event.end", "REQUIRED"), ("event.resourceIds", "REQUIRED"),
+        ("contact.name", "REQUIRED"),
+        ("contact.email", "INVALID"),
+        ("event.title", "REQUIRED"),
+        ("event.start", "INVALID"),
+        ("event.end", "REQUIRED"),
+        ("event.resourceIds", "REQUIRED"),
     }
 
 
@@ -335,10 +397,17 @@ def test_submit_with_a_body_that_is_not_json_is_a_400(api, setup):
         lambda body, setup, other: body.update(portalId="0b9d7a58-3a4c-4a6e-9b1d-2f8f4f0e9a11"),
         lambda body, setup, other: body.update(portalId=str(PortalFactory(organization=setup.org).pk)),
         lambda body, setup, other: setup.portal.__class__.objects.filter(pk=setup.portal.pk).update(
-            status=PortalStatus.DRAFT),
+            status=PortalStatus.DRAFT
+        ),
     ],
-    ids=["unknown-module", "module-not-in-org", "portal-of-other-org", "unknown-portal", "portal-without-module",
-         "draft-portal"],
+    ids=[
+        "unknown-module",
+        "module-not-in-org",
+        "portal-of-other-org",
+        "unknown-portal",
+        "portal-without-module",
+        "draft-portal",
+    ],
 )
 def test_submit_to_a_form_that_is_not_published_is_a_404(api, other, setup, change):
     body = submit_body(setup)
@@ -421,8 +490,15 @@ def test_public_submit_is_throttled_per_client_ip(api, setup, monkeypatch):
 
 def test_a_forged_x_forwarded_for_does_not_escape_the_throttle(api, setup, monkeypatch):
     monkeypatch.setattr(PublicSubmitThrottle, "rate", "2/minute", raising=False)
-    codes = [post(api.public, SUBMIT, submit_body(setup, setup.event(start=future(day))),
-                  HTTP_X_FORWARDED_FOR=f"198.51.100.{day}").status_code for day in (7, 8, 9)]
+    codes = [
+        post(
+            api.public,
+            SUBMIT,
+            submit_body(setup, setup.event(start=future(day))),
+            HTTP_X_FORWARDED_FOR=f"198.51.100.{day}",
+        ).status_code
+        for day in (7, 8, 9)
+    ]
 
     assert codes == [201, 201, 429]  # no proxy is configured: the header is the client's own word
 
@@ -432,8 +508,13 @@ def test_behind_a_proxy_the_throttle_counts_the_address_the_proxy_appended(api, 
     monkeypatch.setattr(PublicSubmitThrottle, "rate", "1/minute", raising=False)
 
     def attempt(day, xff):
-        return post(api.public, SUBMIT, submit_body(setup, setup.event(start=future(day))), REMOTE_ADDR="10.0.0.1",
-                    HTTP_X_FORWARDED_FOR=xff).status_code
+        return post(
+            api.public,
+            SUBMIT,
+            submit_body(setup, setup.event(start=future(day))),
+            REMOTE_ADDR="10.0.0.1",
+            HTTP_X_FORWARDED_FOR=xff,
+        ).status_code
 
     assert attempt(7, "198.51.100.1") == 201
     assert attempt(8, "203.0.113.66, 198.51.100.1") == 429  # a forged first hop changes nothing
@@ -442,8 +523,10 @@ def test_behind_a_proxy_the_throttle_counts_the_address_the_proxy_appended(api, 
 
 # --- requestNote and internalNotes ------------------------------------------------------------------
 
-NOTE = ('<p>Hello <b>team</b><script>alert("x")</script> <img src=x onerror="alert(1)">'
-        '<a href="javascript:alert(2)" onclick="steal()">link</a> <svg onload="alert(3)"></svg></p>')
+NOTE = (
+    '<p>Hello <b>team</b><script>alert("x")</script> <img src=x onerror="alert(1)">'
+    '<a href="javascript:alert(2)" onclick="steal()">link</a> <svg onload="alert(3)"></svg></p>'
+)
 
 
 def test_request_note_comes_back_sanitized_and_internal_notes_only_to_staff(api, setup):

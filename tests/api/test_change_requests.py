@@ -68,10 +68,14 @@ def open_request(setup, *, cancellation: bool = False, start=None, event=None):
     booking = approved(setup, *([event] if event else []))
     start = start or future(7, 15)
     result = change_request_submit(
-        booking_id=booking.pk, actor=Actor.booker(BOOKER), cancellation=cancellation,
-        events=None if cancellation else [{"start": start.isoformat(),
-                                           "end": (start + timedelta(hours=1)).isoformat()}],
-        request_note="Later, please")
+        booking_id=booking.pk,
+        actor=Actor.booker(BOOKER),
+        cancellation=cancellation,
+        events=None
+        if cancellation
+        else [{"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}],
+        request_note="Later, please",
+    )
     return booking, result.change_request
 
 
@@ -83,8 +87,11 @@ def test_booker_asks_to_move_an_approved_booking(api, setup, django_capture_on_c
     start = future(7, 15)
     note = '<p>Can we start <em>later</em>?</p><script>alert(1)</script><a href="javascript:x()">x</a>'
     with django_capture_on_commit_callbacks(execute=True):
-        response = post(api.public, CR_SUBMIT, {"bookingId": str(booking.pk), "accessToken": token,
-                                                "event": moved_to(start), "requestNote": note})
+        response = post(
+            api.public,
+            CR_SUBMIT,
+            {"bookingId": str(booking.pk), "accessToken": token, "event": moved_to(start), "requestNote": note},
+        )
 
     assert response.status_code == 201, response.json()
     body = response.json()
@@ -112,8 +119,11 @@ def test_booker_asks_to_move_an_approved_booking(api, setup, django_capture_on_c
 
 def test_booker_asks_to_change_contact_details_and_to_cancel(api, setup):
     booking, token = approved_with_token(setup)
-    response = post(api.public, CR_SUBMIT, {"bookingId": str(booking.pk), "accessToken": token,
-                                            "contact": {"phone": "+44 20 7946 0000"}})
+    response = post(
+        api.public,
+        CR_SUBMIT,
+        {"bookingId": str(booking.pk), "accessToken": token, "contact": {"phone": "+44 20 7946 0000"}},
+    )
     assert response.status_code == 201, response.json()
     assert response.json()["changeRequest"]["contact"] == {"phone": "+44 20 7946 0000"}
     assert response.json()["changeRequest"]["events"] == []
@@ -131,8 +141,11 @@ def test_booker_change_to_a_pending_booking_is_applied_at_once(api, setup):
     booking, token = submitted(setup)
     hold = event_of(booking)
     start = future(8, 12)
-    response = post(api.public, CR_SUBMIT, {"bookingId": str(booking.pk), "accessToken": token,
-                                            "events": [{**moved_to(start, 2), "title": "Moved"}]})
+    response = post(
+        api.public,
+        CR_SUBMIT,
+        {"bookingId": str(booking.pk), "accessToken": token, "events": [{**moved_to(start, 2), "title": "Moved"}]},
+    )
 
     assert response.status_code == 200, response.json()
     body = response.json()
@@ -142,7 +155,11 @@ def test_booker_change_to_a_pending_booking_is_applied_at_once(api, setup):
     assert item["status"] == BookingStatus.PENDING
     (event,) = item["events"]
     assert (event["start"], event["end"], event["title"], event["startLocal"]) == (
-        utc(start), utc(start + timedelta(hours=2)), "Moved", local(start))
+        utc(start),
+        utc(start + timedelta(hours=2)),
+        "Moved",
+        local(start),
+    )
     assert event["eventId"] == str(hold.pk)  # the hold moved with the request
     assert Event.objects.get(pk=hold.pk).start == start
     assert item["lastUpdatedAt"] == stamp(booking) != iso(booking.updated_at)  # staff must re-read it
@@ -152,8 +169,7 @@ def test_booker_change_to_a_pending_booking_is_applied_at_once(api, setup):
 def test_booker_cancels_a_pending_booking_directly(api, setup):
     booking, token = submitted(setup)
     hold = event_of(booking)
-    response = post(api.public, CR_SUBMIT, {"bookingId": str(booking.pk), "accessToken": token,
-                                            "cancellation": True})
+    response = post(api.public, CR_SUBMIT, {"bookingId": str(booking.pk), "accessToken": token, "cancellation": True})
 
     assert response.status_code == 200, response.json()
     item = check_booking(response.json()["booking"], staff=False)
@@ -188,9 +204,15 @@ CR_400 = [
     ("event-resource-not-offered", {"event": {"resourceIds": [UNKNOWN]}}, "event.resourceIds", "RESOURCE_NOT_OFFERED"),
     ("event-title-blank", {"event": {"title": ""}}, "event.title", "REQUIRED"),
     ("contact-email-invalid", {"event": None, "contact": {"email": "not-an-address"}}, "contact.email", "INVALID"),
-    ("unknown-booking-event", {"event": None, "events": [{"bookingEventId": UNKNOWN, "title": "x"},
-                                                         {"bookingEventId": UNKNOWN, "title": "y"}]},
-     "events[0].bookingEventId", "NOT_FOUND"),
+    (
+        "unknown-booking-event",
+        {
+            "event": None,
+            "events": [{"bookingEventId": UNKNOWN, "title": "x"}, {"bookingEventId": UNKNOWN, "title": "y"}],
+        },
+        "events[0].bookingEventId",
+        "NOT_FOUND",
+    ),
 ]
 
 
@@ -209,8 +231,12 @@ def test_change_request_rejects_bad_input(api, setup, extra, field, code, status
 def test_a_change_request_that_changes_nothing_is_refused(api, setup):
     booking, token = approved_with_token(setup)
     current = {"start": utc(future(7, 10)), "end": utc(future(7, 11)), "title": "Team meeting"}
-    assert_error(post(api.public, CR_SUBMIT, {"bookingId": str(booking.pk), "accessToken": token, "event": current}),
-                 400, "NO_CHANGES", "")
+    assert_error(
+        post(api.public, CR_SUBMIT, {"bookingId": str(booking.pk), "accessToken": token, "event": current}),
+        400,
+        "NO_CHANGES",
+        "",
+    )
 
 
 @pytest.mark.parametrize(
@@ -232,15 +258,19 @@ def test_booker_is_refused_what_the_module_does_not_allow(api, setup, setting, b
 
 def test_a_viewer_without_the_token_cannot_submit(api, setup):
     booking = approved(setup)
-    assert_error(post(api.viewer, CR_SUBMIT, {"bookingId": str(booking.pk), "cancellation": True}), 403,
-                 "PERMISSION_DENIED")
+    assert_error(
+        post(api.viewer, CR_SUBMIT, {"bookingId": str(booking.pk), "cancellation": True}), 403, "PERMISSION_DENIED"
+    )
     assert not BookingChangeRequest.objects.exists()
 
 
 def test_change_request_with_a_bad_bearer_token_is_a_401(setup):
     booking = approved(setup)
-    assert_error(post(bad_token_client(), CR_SUBMIT, {"bookingId": str(booking.pk), "cancellation": True}), 401,
-                 "NOT_AUTHENTICATED")
+    assert_error(
+        post(bad_token_client(), CR_SUBMIT, {"bookingId": str(booking.pk), "cancellation": True}),
+        401,
+        "NOT_AUTHENTICATED",
+    )
 
 
 @pytest.mark.parametrize("status", [BookingStatus.DENIED, BookingStatus.CANCELED])
@@ -261,8 +291,9 @@ def test_change_request_on_a_closed_booking_is_a_409_invalid_transition(api, set
 def test_moving_a_pending_booking_onto_a_held_time_is_a_409(api, setup):
     held = pending(setup, setup.event(start=future(8, 10)), email="bob@example.com")
     booking, token = submitted(setup)
-    response = post(api.public, CR_SUBMIT, {"bookingId": str(booking.pk), "accessToken": token,
-                                            "event": moved_to(future(8, 10))})
+    response = post(
+        api.public, CR_SUBMIT, {"bookingId": str(booking.pk), "accessToken": token, "event": moved_to(future(8, 10))}
+    )
 
     body = assert_error(response, 409, "BOOKING_CONFLICT", "event.resourceIds")
     # The booker learns the room is taken, never by whom (no other booking's title or event ids).
@@ -279,20 +310,30 @@ def _token_cases(setup, other_api):
     booking, token = approved_with_token(setup)
     _, second_token = approved_with_token(setup, setup.event(start=future(9)), email="bob@example.com")
     _, foreign_token = approved_with_token(other_api.setup)
-    return booking, token, {
-        "wrong-token": "x" * 43,
-        "missing-token": None,
-        "empty-token": "",
-        "another-bookings-token": second_token,
-        "another-organizations-token": foreign_token,
-        "right-token-wrong-case": token.swapcase(),
-    }
+    return (
+        booking,
+        token,
+        {
+            "wrong-token": "x" * 43,
+            "missing-token": None,
+            "empty-token": "",
+            "another-bookings-token": second_token,
+            "another-organizations-token": foreign_token,
+            "right-token-wrong-case": token.swapcase(),
+        },
+    )
 
 
 @pytest.mark.parametrize(
     "case",
-    ["wrong-token", "missing-token", "empty-token", "another-bookings-token", "another-organizations-token",
-     "right-token-wrong-case"],
+    [
+        "wrong-token",
+        "missing-token",
+        "empty-token",
+        "another-bookings-token",
+        "another-organizations-token",
+        "right-token-wrong-case",
+    ],
 )
 @pytest.mark.parametrize("kind", ["change", "cancellation"])
 def test_a_wrong_or_missing_token_answers_exactly_like_a_booking_that_does_not_exist(api, other, setup, case, kind):
@@ -331,8 +372,12 @@ def test_change_request_submit_is_throttled_even_for_wrong_tokens(api, setup, mo
     monkeypatch.setattr(PublicSubmitThrottle, "rate", "2/minute", raising=False)
     booking, token = approved_with_token(setup)
     for guess in ("guess-1", "guess-2"):
-        assert post(api.public, CR_SUBMIT, {"bookingId": str(booking.pk), "accessToken": guess,
-                                            "cancellation": True}).status_code == 404
+        assert (
+            post(
+                api.public, CR_SUBMIT, {"bookingId": str(booking.pk), "accessToken": guess, "cancellation": True}
+            ).status_code
+            == 404
+        )
     response = post(api.public, CR_SUBMIT, {"bookingId": str(booking.pk), "accessToken": token, "cancellation": True})
 
     assert_error(response, 429, "THROTTLED", "")
@@ -346,8 +391,7 @@ def test_change_request_submit_is_throttled_even_for_wrong_tokens(api, setup, mo
 def test_list_and_retrieve_open_change_requests(api, setup):
     _, first = open_request(setup)
     second_booking = approved(setup, setup.event(start=future(9)))
-    second = change_request_submit(booking_id=second_booking.pk, actor=setup.staff,
-                                   cancellation=True).change_request
+    second = change_request_submit(booking_id=second_booking.pk, actor=setup.staff, cancellation=True).change_request
     _, decided = open_request(setup, event=setup.event(start=future(10, 10)), start=future(10, 15))
     change_request_deny(change_request_id=decided.pk, actor=setup.staff)
 
@@ -368,8 +412,11 @@ def test_list_and_retrieve_open_change_requests(api, setup):
 
 @pytest.mark.parametrize(
     ("client", "status", "code"),
-    [(lambda api: api.public, 401, "NOT_AUTHENTICATED"), (lambda api: bad_token_client(), 401, "NOT_AUTHENTICATED"),
-     (lambda api: outsider_client(), 403, "PERMISSION_DENIED")],
+    [
+        (lambda api: api.public, 401, "NOT_AUTHENTICATED"),
+        (lambda api: bad_token_client(), 401, "NOT_AUTHENTICATED"),
+        (lambda api: outsider_client(), 403, "PERMISSION_DENIED"),
+    ],
     ids=["no-token", "bad-token", "member-of-nothing"],
 )
 @pytest.mark.parametrize("detail", [False, True], ids=["list", "detail"])
@@ -402,26 +449,34 @@ def test_approve_moves_the_event_and_closes_the_request(api, setup, django_captu
     check_event(body["event"])
     assert body["events"] == [body["event"]]
     assert (body["event"]["id"], body["event"]["start"], body["event"]["status"]) == (
-        str(event.pk), utc(future(7, 15)), EventStatus.CONFIRMED)
+        str(event.pk),
+        utc(future(7, 15)),
+        EventStatus.CONFIRMED,
+    )
     assert api.manager.get(CHANGE_REQUESTS).json() == {"changeRequests": []}
-    assert [(m.to, m.subject) for m in mail.outbox] == [
-        ([BOOKER], "Your change request was approved: Team meeting")]
+    assert [(m.to, m.subject) for m in mail.outbox] == [([BOOKER], "Your change request was approved: Team meeting")]
 
 
 def test_approve_with_staff_edits_on_top_of_the_request(api, setup):
     booking, request = open_request(setup)
-    response = post(api.manager, change_request_url(request.pk, "approve"), {
-        "event": {"end": utc(future(7, 17)), "resourceIds": [str(setup.hall.pk)]},
-        "notification": {"send": False}})
+    response = post(
+        api.manager,
+        change_request_url(request.pk, "approve"),
+        {"event": {"end": utc(future(7, 17)), "resourceIds": [str(setup.hall.pk)]}, "notification": {"send": False}},
+    )
 
     assert response.status_code == 200, response.json()
     event = response.json()["event"]
     assert (event["start"], event["end"], event["resourceIds"]) == (
-        utc(future(7, 15)), utc(future(7, 17)), [str(setup.hall.pk)])
+        utc(future(7, 15)),
+        utc(future(7, 17)),
+        [str(setup.hall.pk)],
+    )
 
 
-@pytest.mark.parametrize(("procedure", "event_status"), [(0, EventStatus.CANCELED), (1, None)],
-                         ids=["cancel-events", "delete-events"])
+@pytest.mark.parametrize(
+    ("procedure", "event_status"), [(0, EventStatus.CANCELED), (1, None)], ids=["cancel-events", "delete-events"]
+)
 def test_approve_a_cancellation_request(api, setup, procedure, event_status):
     booking, request = open_request(setup, cancellation=True)
     event = event_of(booking)
@@ -441,15 +496,24 @@ def test_approve_a_cancellation_request(api, setup, procedure, event_status):
 
 @pytest.mark.parametrize(
     ("body", "field", "code"),
-    [({"eventProcedure": 7}, "eventProcedure", "INVALID_CHOICE"),
-     ({"eventProcedure": "delete"}, "eventProcedure", "INVALID_CHOICE"),
-     ({"event": {}, "events": []}, "events", "INVALID"),
-     ({"overrideRules": "please"}, "overrideRules", "INVALID"),
-     ({"notification": {"send": "sure"}}, "notification.send", "INVALID"),
-     ({"event": {"start": "soonish"}}, "event.start", "INVALID"),
-     ({"event": {"resourceIds": [UNKNOWN]}}, "event.resourceIds", "RESOURCE_NOT_OFFERED")],
-    ids=["procedure-unknown", "procedure-text", "both-forms", "override-not-bool", "notification-send",
-         "edit-start-invalid", "edit-resource-not-offered"],
+    [
+        ({"eventProcedure": 7}, "eventProcedure", "INVALID_CHOICE"),
+        ({"eventProcedure": "delete"}, "eventProcedure", "INVALID_CHOICE"),
+        ({"event": {}, "events": []}, "events", "INVALID"),
+        ({"overrideRules": "please"}, "overrideRules", "INVALID"),
+        ({"notification": {"send": "sure"}}, "notification.send", "INVALID"),
+        ({"event": {"start": "soonish"}}, "event.start", "INVALID"),
+        ({"event": {"resourceIds": [UNKNOWN]}}, "event.resourceIds", "RESOURCE_NOT_OFFERED"),
+    ],
+    ids=[
+        "procedure-unknown",
+        "procedure-text",
+        "both-forms",
+        "override-not-bool",
+        "notification-send",
+        "edit-start-invalid",
+        "edit-resource-not-offered",
+    ],
 )
 def test_approve_rejects_bad_input(api, setup, body, field, code):
     booking, request = open_request(setup)
@@ -469,8 +533,9 @@ def test_approve_when_the_requested_time_was_taken_meanwhile_is_a_409(api, setup
     assert event_of(booking).start == future(7, 10)
 
 
-@pytest.mark.parametrize(("first", "second"), [("approve", "approve"), ("approve", "deny"), ("deny", "approve"),
-                                               ("deny", "deny")])
+@pytest.mark.parametrize(
+    ("first", "second"), [("approve", "approve"), ("approve", "deny"), ("deny", "approve"), ("deny", "deny")]
+)
 def test_deciding_a_change_request_twice_is_a_409_invalid_transition(api, setup, first, second):
     _, request = open_request(setup)
     assert post(api.manager, change_request_url(request.pk, first), {}).status_code in (200, 204)
@@ -505,8 +570,11 @@ def test_deciding_an_unknown_change_request_is_a_404(api, setup, action):
 def test_deny_answers_204_and_leaves_the_booking_as_it_was(api, setup, django_capture_on_commit_callbacks):
     booking, request = open_request(setup)
     with django_capture_on_commit_callbacks(execute=True):
-        response = post(api.manager, change_request_url(request.pk, "deny"),
-                        {"notification": {"message": "<p>That slot is reserved for maintenance.</p>"}})
+        response = post(
+            api.manager,
+            change_request_url(request.pk, "deny"),
+            {"notification": {"message": "<p>That slot is reserved for maintenance.</p>"}},
+        )
 
     assert response.status_code == 204
     assert response.content == b""
@@ -519,9 +587,11 @@ def test_deny_answers_204_and_leaves_the_booking_as_it_was(api, setup, django_ca
 
 @pytest.mark.parametrize(
     ("body", "field", "code"),
-    [({"notification": {"send": "nah"}}, "notification.send", "INVALID"),
-     ({"notification": "quiet"}, "notification", "INVALID"),
-     ({"notification": {"subject": "s" * 301}}, "notification.subject", "MAX_LENGTH")],
+    [
+        ({"notification": {"send": "nah"}}, "notification.send", "INVALID"),
+        ({"notification": "quiet"}, "notification", "INVALID"),
+        ({"notification": {"subject": "s" * 301}}, "notification.subject", "MAX_LENGTH"),
+    ],
     ids=["send-not-bool", "not-an-object", "subject-too-long"],
 )
 def test_deny_rejects_bad_input(api, setup, body, field, code):
@@ -534,20 +604,28 @@ def test_deny_rejects_bad_input(api, setup, body, field, code):
 
 
 @pytest.mark.parametrize("role", [Role.OWNER, Role.MANAGER, Role.VIEWER])
-@pytest.mark.parametrize(("method", "action"), [("get", ""), ("post", "approve"), ("post", "deny")],
-                         ids=["get-detail", "post-approve", "post-deny"])
-def test_another_organizations_token_gets_404_for_each_change_request_endpoint(api, other, setup, role, method,
-                                                                               action):
+@pytest.mark.parametrize(
+    ("method", "action"),
+    [("get", ""), ("post", "approve"), ("post", "deny")],
+    ids=["get-detail", "post-approve", "post-deny"],
+)
+def test_another_organizations_token_gets_404_for_each_change_request_endpoint(api, other, setup, role, method, action):
     _, request = open_request(setup)
     client = other[role]
-    response = client.get(change_request_url(request.pk)) if method == "get" else \
-        post(client, change_request_url(request.pk, action), {})
+    response = (
+        client.get(change_request_url(request.pk))
+        if method == "get"
+        else post(client, change_request_url(request.pk, action), {})
+    )
 
     assert_error(response, 404, "NOT_FOUND")
     assert BookingChangeRequest.open.filter(pk=request.pk).exists()
     # setup's own manager can: the 404 is isolation.
-    own = api.manager.get(change_request_url(request.pk)) if method == "get" else \
-        post(api.manager, change_request_url(request.pk, action), {})
+    own = (
+        api.manager.get(change_request_url(request.pk))
+        if method == "get"
+        else post(api.manager, change_request_url(request.pk, action), {})
+    )
     assert own.status_code in (200, 204)
 
 

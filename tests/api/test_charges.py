@@ -40,8 +40,13 @@ def ninety(setup, days=7, **extra):
 
 def body(setup, *events, **extra) -> dict:
     events = list(events) or [ninety(setup)]
-    data = {"orgId": str(setup.org.pk), "bookingModuleId": str(setup.module.pk), "portalId": str(setup.portal.pk),
-            "contact": {"name": "Ada Lovelace", "email": "ada@example.com"}, **extra}
+    data = {
+        "orgId": str(setup.org.pk),
+        "bookingModuleId": str(setup.module.pk),
+        "portalId": str(setup.portal.pk),
+        "contact": {"name": "Ada Lovelace", "email": "ada@example.com"},
+        **extra,
+    }
     if len(events) == 1:
         data["event"] = events[0]
     else:
@@ -54,25 +59,38 @@ def post(client, url, data=None):
 
 
 def approved(setup, *events, customer=None, **choices):
-    return booking_create(module=setup.module, actor=setup.staff, status=BookingStatus.APPROVED,
-                          contact={"name": "Ada Lovelace", "email": "ada@example.com"},
-                          events=list(events) or [ninety(setup)], customer_id=str(customer.pk) if customer else None,
-                          billing_choices=BookingBilling(**choices)).booking
+    return booking_create(
+        module=setup.module,
+        actor=setup.staff,
+        status=BookingStatus.APPROVED,
+        contact={"name": "Ada Lovelace", "email": "ada@example.com"},
+        events=list(events) or [ninety(setup)],
+        customer_id=str(customer.pk) if customer else None,
+        billing_choices=BookingBilling(**choices),
+    ).booking
 
 
 # --- request fields and their errors -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("extra, event_extra, field, code, status", [
-    ({}, {"overridePrice": "5"}, "event.overridePrice", "NOT_ALLOWED", 400),
-    ({"chargeNow": True}, {}, "chargeNow", "NOT_ALLOWED", 400),
-    ({"discountCode": "NOPE"}, {}, "discountCode", "INVALID_DISCOUNT_CODE", 400),
-    ({}, {"rateId": "6f1c3a52-3a0e-4a4f-9d0e-1a2b3c4d5e6f"}, "event.rateId", "RATE_NOT_APPLICABLE", 400),
-    ({}, {"products": [{"productId": "6f1c3a52-3a0e-4a4f-9d0e-1a2b3c4d5e6f", "quantity": 1}]}, "event.products[0]",
-     "INVALID_PRODUCT", 400),
-    ({}, {"products": [{"quantity": 1}]}, "event.products[0].productId", "INVALID", 400),
-    ({"purchaseOrder": "x" * 201}, {}, "purchaseOrder", None, 400),
-])
+@pytest.mark.parametrize(
+    "extra, event_extra, field, code, status",
+    [
+        ({}, {"overridePrice": "5"}, "event.overridePrice", "NOT_ALLOWED", 400),
+        ({"chargeNow": True}, {}, "chargeNow", "NOT_ALLOWED", 400),
+        ({"discountCode": "NOPE"}, {}, "discountCode", "INVALID_DISCOUNT_CODE", 400),
+        ({}, {"rateId": "6f1c3a52-3a0e-4a4f-9d0e-1a2b3c4d5e6f"}, "event.rateId", "RATE_NOT_APPLICABLE", 400),
+        (
+            {},
+            {"products": [{"productId": "6f1c3a52-3a0e-4a4f-9d0e-1a2b3c4d5e6f", "quantity": 1}]},
+            "event.products[0]",
+            "INVALID_PRODUCT",
+            400,
+        ),
+        ({}, {"products": [{"quantity": 1}]}, "event.products[0].productId", "INVALID", 400),
+        ({"purchaseOrder": "x" * 201}, {}, "purchaseOrder", None, 400),
+    ],
+)
 def test_public_submit_pricing_errors(api, setup, rate, extra, event_extra, field, code, status):
     response = post(api.public, "/api/v1/bookings/submit", body(setup, ninety(setup, **event_extra), **extra))
     assert_error(response, status, code, field)
@@ -80,8 +98,11 @@ def test_public_submit_pricing_errors(api, setup, rate, extra, event_extra, fiel
 
 
 def test_the_error_of_the_second_time_is_at_its_path(api, setup, rate):
-    response = post(api.public, "/api/v1/bookings/submit",
-                    body(setup, ninety(setup), ninety(setup, days=8, rateId="6f1c3a52-3a0e-4a4f-9d0e-1a2b3c4d5e6f")))
+    response = post(
+        api.public,
+        "/api/v1/bookings/submit",
+        body(setup, ninety(setup), ninety(setup, days=8, rateId="6f1c3a52-3a0e-4a4f-9d0e-1a2b3c4d5e6f")),
+    )
     assert_error(response, 400, "RATE_NOT_APPLICABLE", "events[1].rateId")
 
 
@@ -94,15 +115,29 @@ def test_the_booker_sees_the_estimate_without_credit_and_staff_see_it_all(api, s
     response = post(api.public, "/api/v1/bookings/submit", body(setup, ninety(setup, days=8), discountCode="TEN"))
     public = response.json()["booking"]
     price = public["events"][0]["price"]
-    assert (price["subtotal"], price["discount"]["amount"], price["price"], price["creditUsed"], price["total"],
-            price["credits"]) == ("30.00", "3.00", "27.00", None, "27.00", [])
-    assert public["priceTotal"] == {"currency": "GBP", "subtotal": "30.00", "discount": "3.00", "price": "27.00",
-                                    "creditUsed": None, "total": "27.00", "fixed": False}
+    assert (
+        price["subtotal"],
+        price["discount"]["amount"],
+        price["price"],
+        price["creditUsed"],
+        price["total"],
+        price["credits"],
+    ) == ("30.00", "3.00", "27.00", None, "27.00", [])
+    assert public["priceTotal"] == {
+        "currency": "GBP",
+        "subtotal": "30.00",
+        "discount": "3.00",
+        "price": "27.00",
+        "creditUsed": None,
+        "total": "27.00",
+        "fixed": False,
+    }
     assert (public["discountCode"], public["purchaseOrder"]) == ("TEN", "")
     staff = api.viewer.get(f"/api/v1/bookings/{public['id']}").json()["booking"]
     assert (staff["events"][0]["price"]["creditUsed"], staff["priceTotal"]["total"]) == ("10.00", "17.00")
-    assert api.viewer.get(f"/api/v1/bookings/{first.json()['booking']['id']}").json()["booking"]["purchaseOrder"] \
-        == "PO-1"
+    assert (
+        api.viewer.get(f"/api/v1/bookings/{first.json()['booking']['id']}").json()["booking"]["purchaseOrder"] == "PO-1"
+    )
 
 
 def test_validate_shows_the_estimate(api, setup, rate):
@@ -114,19 +149,34 @@ def test_validate_shows_the_estimate(api, setup, rate):
     assert result["price"]["events"][0]["rateName"] == "Standard"
     bad = post(api.public, "/api/v1/bookings/validate", body(setup, discountCode="NOPE")).json()
     assert bad["valid"] is False and [(e["field"], e["code"]) for e in bad["errors"]] == [
-        ("discountCode", "INVALID_DISCOUNT_CODE")]
-    assert_error(post(api.public, "/api/v1/bookings/validate", body(setup, ninety(setup, overridePrice=1))), 400,
-                 "NOT_ALLOWED", "event.overridePrice")
+        ("discountCode", "INVALID_DISCOUNT_CODE")
+    ]
+    assert_error(
+        post(api.public, "/api/v1/bookings/validate", body(setup, ninety(setup, overridePrice=1))),
+        400,
+        "NOT_ALLOWED",
+        "event.overridePrice",
+    )
 
 
 def test_staff_create_with_override_and_invoice_now(api, setup, rate):
-    data = body(setup, ninety(setup, overridePrice="12.50"), submission=False, bookingStatus=1, invoiceNow=True,
-                purchaseOrder="PO-9")
+    data = body(
+        setup,
+        ninety(setup, overridePrice="12.50"),
+        submission=False,
+        bookingStatus=1,
+        invoiceNow=True,
+        purchaseOrder="PO-9",
+    )
     response = post(api.manager, "/api/v1/bookings", data)
     assert response.status_code == 201, response.json()
     price = response.json()["booking"]["events"][0]["price"]
-    assert (price["computedAmount"], price["amount"], price["total"], price["fixed"]) == ("30.00", "12.50", "12.50",
-                                                                                          True)
+    assert (price["computedAmount"], price["amount"], price["total"], price["fixed"]) == (
+        "30.00",
+        "12.50",
+        "12.50",
+        True,
+    )
     assert response.json()["event"]["price"] == price
     charge = Charge.objects.get()
     assert (charge.status, charge.amount, charge.purchase_order) == (ChargeStatus.INVOICED, D("12.50"), "PO-9")
@@ -145,8 +195,9 @@ def test_approve_with_credit_gone_is_409_and_accept_available_credit_approves(ap
     first.refresh_from_db()
     response = post(api.manager, url, {"clientBookingLastUpdatedAt": iso(first.updated_at)})
     assert_error(response, 409, "CREDIT_UNAVAILABLE", "acceptAvailableCredit")
-    response = post(api.manager, url, {"clientBookingLastUpdatedAt": iso(first.updated_at),
-                                       "acceptAvailableCredit": True})
+    response = post(
+        api.manager, url, {"clientBookingLastUpdatedAt": iso(first.updated_at), "acceptAvailableCredit": True}
+    )
     assert response.status_code == 200, response.json()
     assert response.json()["booking"]["priceTotal"]["total"] == "30.00"
 
@@ -161,8 +212,12 @@ def test_event_patch_with_override_price(api, setup, rate):
     assert response.status_code == 200, response.json()
     assert (response.json()["price"]["amount"], response.json()["price"]["total"]) == ("18.00", "18.00")
     assert Charge.objects.get().amount == D("18.00")
-    assert_error(api.manager.patch(f"/api/v1/events/{event.pk}", {"overridePrice": "-1"}, format="json"), 400,
-                 None, "overridePrice")
+    assert_error(
+        api.manager.patch(f"/api/v1/events/{event.pk}", {"overridePrice": "-1"}, format="json"),
+        400,
+        None,
+        "overridePrice",
+    )
     assert_error(api.viewer.patch(f"/api/v1/events/{event.pk}", {"overridePrice": "1"}, format="json"), 403)
 
 
@@ -180,12 +235,29 @@ def test_charges_list_shape_and_filters(api, setup, rate):
     c = charges[0]
     be = first.requested_times.get()
     assert c == {
-        "id": c["id"], "orgId": str(setup.org.pk), "bookingId": str(first.pk), "bookingTitle": "Team meeting",
-        "bookingEventId": str(be.pk), "eventId": str(be.event_id), "customerId": str(customer.pk),
-        "contactId": None, "description": c["description"], "amount": "30.00", "currency": "GBP", "status": 0,
-        "purchaseOrder": "PO-1", "date": iso(be.start), "eventStart": iso(be.start), "eventEnd": iso(be.end),
-        "resources": ["Room"], "rate": "Standard", "createdAt": c["createdAt"], "chargedAt": None,
-        "invoicedAt": None, "revertedAt": None, "lastUpdatedAt": c["lastUpdatedAt"],
+        "id": c["id"],
+        "orgId": str(setup.org.pk),
+        "bookingId": str(first.pk),
+        "bookingTitle": "Team meeting",
+        "bookingEventId": str(be.pk),
+        "eventId": str(be.event_id),
+        "customerId": str(customer.pk),
+        "contactId": None,
+        "description": c["description"],
+        "amount": "30.00",
+        "currency": "GBP",
+        "status": 0,
+        "purchaseOrder": "PO-1",
+        "date": iso(be.start),
+        "eventStart": iso(be.start),
+        "eventEnd": iso(be.end),
+        "resources": ["Room"],
+        "rate": "Standard",
+        "createdAt": c["createdAt"],
+        "chargedAt": None,
+        "invoicedAt": None,
+        "revertedAt": None,
+        "lastUpdatedAt": c["lastUpdatedAt"],
     }
     assert charges[1]["contactId"] == str(second.contact_id) and charges[1]["customerId"] is None
 
@@ -229,11 +301,38 @@ def test_charges_csv_for_a_period(api, setup, rate):
     be = booking.requested_times.get()
     local = be.start.astimezone(setup.venue.tz)
     assert rows == [
-        ["date", "organization", "customer", "contact", "booking title", "event start", "event end", "resources",
-         "rate", "amount", "currency", "status", "purchase order", "charge id"],
-        [local.date().isoformat(), setup.org.name, "'=Acme", "Ada Lovelace <ada@example.com>", "Team meeting",
-         f"{local:%Y-%m-%d} 10:00", f"{local:%Y-%m-%d} 11:30", "Room", "Standard", "30.00", "GBP", "NOT_CHARGED",
-         "PO-1", str(Charge.objects.get(booking=booking).pk)],
+        [
+            "date",
+            "organization",
+            "customer",
+            "contact",
+            "booking title",
+            "event start",
+            "event end",
+            "resources",
+            "rate",
+            "amount",
+            "currency",
+            "status",
+            "purchase order",
+            "charge id",
+        ],
+        [
+            local.date().isoformat(),
+            setup.org.name,
+            "'=Acme",
+            "Ada Lovelace <ada@example.com>",
+            "Team meeting",
+            f"{local:%Y-%m-%d} 10:00",
+            f"{local:%Y-%m-%d} 11:30",
+            "Room",
+            "Standard",
+            "30.00",
+            "GBP",
+            "NOT_CHARGED",
+            "PO-1",
+            str(Charge.objects.get(booking=booking).pk),
+        ],
     ]
 
 
@@ -242,10 +341,20 @@ def _make_charges(setup, count: int) -> None:
     booking = setup.org.bookings.first() or approved(setup, *[ninety(setup, days=7 + i) for i in range(10)])
     template = list(Charge.objects.filter(booking=booking)[:10])
     have = Charge.objects.count()
-    Charge.objects.bulk_create([
-        Charge(organization=setup.org, booking=booking, booking_event=template[i % 10].booking_event,
-               event=template[i % 10].event, contact=template[i % 10].contact, amount=D("30"), currency="GBP")
-        for i in range(count - have)])
+    Charge.objects.bulk_create(
+        [
+            Charge(
+                organization=setup.org,
+                booking=booking,
+                booking_event=template[i % 10].booking_event,
+                event=template[i % 10].event,
+                contact=template[i % 10].contact,
+                amount=D("30"),
+                currency="GBP",
+            )
+            for i in range(count - have)
+        ]
+    )
 
 
 def test_the_charges_list_takes_the_same_queries_for_10_and_100(api, setup, rate, django_assert_num_queries):

@@ -43,8 +43,15 @@ def test_customer_shape(api, setup, customer):
     response = api.viewer.get(detail(CUSTOMERS, customer))
     assert response.status_code == 200 and response["ETag"]
     body = response.json()
-    assert body == {"id": str(customer.pk), "orgId": str(setup.org.pk), "name": "Acme", "email": "office@acme.test",
-                    "phone": "+44 20 1234 5678", "createdAt": body["createdAt"], "lastUpdatedAt": body["lastUpdatedAt"]}
+    assert body == {
+        "id": str(customer.pk),
+        "orgId": str(setup.org.pk),
+        "name": "Acme",
+        "email": "office@acme.test",
+        "phone": "+44 20 1234 5678",
+        "createdAt": body["createdAt"],
+        "lastUpdatedAt": body["lastUpdatedAt"],
+    }
     assert body["lastUpdatedAt"].endswith("Z")
     assert [c["id"] for c in api.viewer.get(CUSTOMERS).json()] == [str(customer.pk)]
 
@@ -55,20 +62,24 @@ def test_managers_write_customers(api, setup, customer):
     body = response.json()
     assert set(body) == CUSTOMER_KEYS
     assert (body["name"], body["email"], body["phone"]) == ("Globex", "hq@globex.test", "")
-    response = api.manager.patch(detail(CUSTOMERS, body["id"]), {"phone": "123", "orgId": str(uuid.uuid4())},
-                                 format="json")
+    response = api.manager.patch(
+        detail(CUSTOMERS, body["id"]), {"phone": "123", "orgId": str(uuid.uuid4())}, format="json"
+    )
     assert response.status_code == 200 and response.json()["phone"] == "123"
     assert response.json()["orgId"] == str(setup.org.pk)
     assert api.admin.delete(detail(CUSTOMERS, body["id"])).status_code == 204
     assert not Customer.objects.filter(pk=body["id"]).exists()
 
 
-@pytest.mark.parametrize(("body", "code", "path"), [
-    ({"name": ""}, "REQUIRED", "name"),
-    ({"email": "not-an-email"}, "INVALID", "email"),
-    ({"phone": "1" * 51}, "MAX_LENGTH", "phone"),
-    ({"name": {"a": 1}}, "INVALID", "name"),
-])
+@pytest.mark.parametrize(
+    ("body", "code", "path"),
+    [
+        ({"name": ""}, "REQUIRED", "name"),
+        ({"email": "not-an-email"}, "INVALID", "email"),
+        ({"phone": "1" * 51}, "MAX_LENGTH", "phone"),
+        ({"name": {"a": 1}}, "INVALID", "name"),
+    ],
+)
 def test_bad_customer_input(api, setup, customer, body, code, path):
     assert_error(post(api.manager, CUSTOMERS, setup, **body), 400, code, path)
     assert_error(api.manager.patch(detail(CUSTOMERS, customer), body, format="json"), 400, code, path)
@@ -91,9 +102,16 @@ def test_contact_shape_and_filters(api, setup, customer, contact):
     response = api.viewer.get(detail(CONTACTS, contact))
     assert response.status_code == 200 and response["ETag"]
     body = response.json()
-    assert body == {"id": str(contact.pk), "orgId": str(setup.org.pk), "customerId": str(customer.pk),
-                    "name": "Ada", "email": "ada@acme.test", "phone": "", "createdAt": body["createdAt"],
-                    "lastUpdatedAt": body["lastUpdatedAt"]}
+    assert body == {
+        "id": str(contact.pk),
+        "orgId": str(setup.org.pk),
+        "customerId": str(customer.pk),
+        "name": "Ada",
+        "email": "ada@acme.test",
+        "phone": "",
+        "createdAt": body["createdAt"],
+        "lastUpdatedAt": body["lastUpdatedAt"],
+    }
     assert [c["id"] for c in api.viewer.get(CONTACTS).json()] == [str(contact.pk), str(loner.pk)]
     assert [c["id"] for c in api.viewer.get(CONTACTS, {"customerId": str(customer.pk)}).json()] == [str(contact.pk)]
     assert [c["id"] for c in api.viewer.get(CONTACTS, {"email": "ZED@example.test"}).json()] == [str(loner.pk)]
@@ -101,8 +119,9 @@ def test_contact_shape_and_filters(api, setup, customer, contact):
 
 
 def test_create_and_update_a_contact(api, setup, customer):
-    response = post(api.manager, CONTACTS, setup, email="grace@example.test", phone="+1 555 0100",
-                    customerId=str(customer.pk))
+    response = post(
+        api.manager, CONTACTS, setup, email="grace@example.test", phone="+1 555 0100", customerId=str(customer.pk)
+    )
     assert response.status_code == 201, response.json()
     body = response.json()
     assert set(body) == CONTACT_KEYS and body["customerId"] == str(customer.pk)
@@ -117,8 +136,9 @@ def test_create_and_update_a_contact(api, setup, customer):
 def test_contact_email_is_unique_per_organization_whatever_its_case(api, setup, contact, other):
     assert_error(post(api.manager, CONTACTS, setup, email="ADA@Acme.Test"), 400, "NOT_UNIQUE", "email")
     mine = ContactFactory(organization=setup.org)
-    assert_error(api.manager.patch(detail(CONTACTS, mine), {"email": "ada@ACME.test"}, format="json"),
-                 400, "NOT_UNIQUE", "email")
+    assert_error(
+        api.manager.patch(detail(CONTACTS, mine), {"email": "ada@ACME.test"}, format="json"), 400, "NOT_UNIQUE", "email"
+    )
     assert api.manager.patch(detail(CONTACTS, contact), {"email": "Ada@acme.test"}, format="json").status_code == 200
     # Another organization has its own contacts.
     assert post(other.manager, CONTACTS, other.setup, email="ada@acme.test").status_code == 201
@@ -128,13 +148,21 @@ def test_contact_customer_must_be_of_the_same_organization(api, setup, contact, 
     foreign = CustomerFactory(organization=other.setup.org)
     for customer_id in (str(foreign.pk), str(uuid.uuid4())):
         assert_error(post(api.manager, CONTACTS, setup, customerId=customer_id), 400, "NOT_FOUND", "customerId")
-        assert_error(api.manager.patch(detail(CONTACTS, contact), {"customerId": customer_id}, format="json"),
-                     400, "NOT_FOUND", "customerId")
+        assert_error(
+            api.manager.patch(detail(CONTACTS, contact), {"customerId": customer_id}, format="json"),
+            400,
+            "NOT_FOUND",
+            "customerId",
+        )
     assert_error(post(api.manager, CONTACTS, setup, customerId="nope"), 400, "INVALID", "customerId")
     # Nor can the other organization link our customer to its contact.
     theirs = ContactFactory(organization=other.setup.org)
-    assert_error(other.manager.patch(detail(CONTACTS, theirs), {"customerId": str(contact.customer_id)},
-                                     format="json"), 400, "NOT_FOUND", "customerId")
+    assert_error(
+        other.manager.patch(detail(CONTACTS, theirs), {"customerId": str(contact.customer_id)}, format="json"),
+        400,
+        "NOT_FOUND",
+        "customerId",
+    )
 
 
 def test_deleting_a_contact_unlinks_its_bookings(api, setup):
@@ -153,8 +181,13 @@ BOTH = pytest.mark.parametrize("url", [CUSTOMERS, CONTACTS])
 @BOTH
 def test_anonymous_is_401(api, setup, contact, url):
     obj = contact if url == CONTACTS else contact.customer
-    for response in (api.public.get(url), api.public.get(detail(url, obj)), post(api.public, url, setup),
-                     api.public.patch(detail(url, obj), {}, format="json"), api.public.delete(detail(url, obj))):
+    for response in (
+        api.public.get(url),
+        api.public.get(detail(url, obj)),
+        post(api.public, url, setup),
+        api.public.patch(detail(url, obj), {}, format="json"),
+        api.public.delete(detail(url, obj)),
+    ):
         assert_error(response, 401, "NOT_AUTHENTICATED")
 
 
@@ -192,7 +225,7 @@ def test_if_match(api, setup, contact, url):
     assert response.status_code == 200 and response["ETag"] != etag
     assert_error(api.manager.patch(detail(url, obj), {"name": "Newer"}, format="json", HTTP_IF_MATCH=etag), 412)
     assert_error(api.manager.delete(detail(url, obj), HTTP_IF_MATCH=etag), 412)
-    assert api.manager.delete(detail(url, obj), HTTP_IF_MATCH=f'W/{response["ETag"]}').status_code == 204
+    assert api.manager.delete(detail(url, obj), HTTP_IF_MATCH=f"W/{response['ETag']}").status_code == 204
 
 
 @BOTH

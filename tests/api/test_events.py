@@ -18,8 +18,22 @@ from tests.conftest import future
 from tests.factories import BookableHoursFactory, ClosureFactory, EventFactory, ResourceFactory, VenueFactory
 
 EVENT_KEYS = {
-    "id", "orgId", "title", "description", "start", "end", "status", "resourceIds", "bookingId", "seriesId",
-    "createdAt", "lastUpdatedAt", "startLocal", "endLocal", "timezone", "price",
+    "id",
+    "orgId",
+    "title",
+    "description",
+    "start",
+    "end",
+    "status",
+    "resourceIds",
+    "bookingId",
+    "seriesId",
+    "createdAt",
+    "lastUpdatedAt",
+    "startLocal",
+    "endLocal",
+    "timezone",
+    "price",
     "units",  # docs/architecture.md#units
 }
 NOWHERE = "00000000-0000-4000-8000-000000000000"
@@ -37,8 +51,14 @@ def z(moment: datetime) -> str:
 def body(setup, start=None, end=None, resources=None, **extra) -> dict:
     start = start or future(hour=10)
     end = end or start + timedelta(hours=1)
-    return {"orgId": str(setup.org.pk), "title": "Planning", "start": z(start), "end": z(end),
-            "resourceIds": [str(r.pk) for r in resources or [setup.room]], **extra}
+    return {
+        "orgId": str(setup.org.pk),
+        "title": "Planning",
+        "start": z(start),
+        "end": z(end),
+        "resourceIds": [str(r.pk) for r in resources or [setup.room]],
+        **extra,
+    }
 
 
 def book(setup, start, end, *resources, status=EventStatus.CONFIRMED, title="Booked") -> Event:
@@ -75,15 +95,28 @@ def test_create(api, setup):
     assert response["ETag"]
     event = Event.objects.get(pk=data["id"])
     assert data == {
-        "id": str(event.pk), "orgId": str(setup.org.pk), "title": "Planning", "description": "<p>Agenda</p>",
-        "start": "2030-07-01T09:00:00Z", "end": "2030-07-01T10:00:00Z", "status": 0,
-        "resourceIds": [str(setup.room.pk), str(setup.hall.pk)], "bookingId": None, "seriesId": None, "price": None,
-        "createdAt": data["createdAt"], "lastUpdatedAt": data["lastUpdatedAt"],
-        "startLocal": "2030-07-01T10:00:00", "endLocal": "2030-07-01T11:00:00", "timezone": "Europe/London",
+        "id": str(event.pk),
+        "orgId": str(setup.org.pk),
+        "title": "Planning",
+        "description": "<p>Agenda</p>",
+        "start": "2030-07-01T09:00:00Z",
+        "end": "2030-07-01T10:00:00Z",
+        "status": 0,
+        "resourceIds": [str(setup.room.pk), str(setup.hall.pk)],
+        "bookingId": None,
+        "seriesId": None,
+        "price": None,
+        "createdAt": data["createdAt"],
+        "lastUpdatedAt": data["lastUpdatedAt"],
+        "startLocal": "2030-07-01T10:00:00",
+        "endLocal": "2030-07-01T11:00:00",
+        "timezone": "Europe/London",
         "units": [],
     }
     assert set(Reservation.objects.filter(event=event, active=True).values_list("resource_id", flat=True)) == {
-        setup.room.pk, setup.hall.pk}
+        setup.room.pk,
+        setup.hall.pk,
+    }
 
 
 def test_create_tentative_hold_blocks_the_resource(api, setup):
@@ -95,8 +128,9 @@ def test_create_tentative_hold_blocks_the_resource(api, setup):
 
 
 def test_create_strips_markup_from_the_title(api, setup):
-    response = api.manager.post(URL, body(setup, title='<img src=x onerror="alert(1)">Board <b>meeting</b>'),
-                                format="json")
+    response = api.manager.post(
+        URL, body(setup, title='<img src=x onerror="alert(1)">Board <b>meeting</b>'), format="json"
+    )
     assert response.json()["title"] == "Board meeting"
 
 
@@ -156,37 +190,40 @@ def test_create_in_the_past_and_in_a_closure(api, setup):
     assert_error(response, 400, "RESOURCE_ARCHIVED", "resourceIds")
 
 
-@pytest.mark.parametrize("change, code, field", [
-    ({"title": None}, "REQUIRED", "title"),
-    ({"title": ""}, "REQUIRED", "title"),
-    ({"title": "x" * 301}, "MAX_LENGTH", "title"),
-    ({"title": {"a": 1}}, "INVALID", "title"),
-    ({"start": None}, "REQUIRED", "start"),
-    ({"start": "tomorrow"}, "INVALID", "start"),
-    ({"start": 1700000000}, "INVALID", "start"),
-    ({"start": "10000-01-01T00:00:00Z"}, "INVALID", "start"),
-    ({"start": "0001-01-01T00:00:00+05:00"}, "OUT_OF_RANGE", "start"),
-    ({"start": "9999-12-31T23:30:00Z", "end": "9999-12-31T23:59:00Z"}, "OUT_OF_RANGE", "start"),
-    ({"end": "2030-13-01T00:00:00Z"}, "INVALID", "end"),
-    ({"resourceIds": []}, "REQUIRED", "resourceIds"),
-    ({"resourceIds": None}, "REQUIRED", "resourceIds"),
-    ({"resourceIds": "room"}, "INVALID", "resourceIds"),
-    ({"resourceIds": ["room"]}, "INVALID", "resourceIds[0]"),
-    ({"resourceIds": [7]}, "INVALID", "resourceIds[0]"),
-    ({"resourceIds": [NOWHERE]}, "NOT_FOUND", "resourceIds"),
-    ({"resourceIds": [NOWHERE] * 51}, "MAX_LENGTH", "resourceIds"),
-    ({"orgId": None}, "REQUIRED", "orgId"),
-    ({"orgId": "org"}, "INVALID", "orgId"),
-    ({"orgId": 5}, "INVALID", "orgId"),
-    ({"status": 2}, "INVALID_CHOICE", "status"),
-    ({"status": 9}, "INVALID_CHOICE", "status"),
-    ({"status": "CONFIRMED"}, "INVALID_CHOICE", "status"),
-    ({"status": None}, "REQUIRED", "status"),
-    ({"overrideRules": "maybe"}, "INVALID", "overrideRules"),
-    ({"overrideRules": 1}, "INVALID", "overrideRules"),
-    ({"overrideRules": None}, "REQUIRED", "overrideRules"),
-    ({"description": 12.5}, None, None),  # numbers become text: accepted
-])
+@pytest.mark.parametrize(
+    "change, code, field",
+    [
+        ({"title": None}, "REQUIRED", "title"),
+        ({"title": ""}, "REQUIRED", "title"),
+        ({"title": "x" * 301}, "MAX_LENGTH", "title"),
+        ({"title": {"a": 1}}, "INVALID", "title"),
+        ({"start": None}, "REQUIRED", "start"),
+        ({"start": "tomorrow"}, "INVALID", "start"),
+        ({"start": 1700000000}, "INVALID", "start"),
+        ({"start": "10000-01-01T00:00:00Z"}, "INVALID", "start"),
+        ({"start": "0001-01-01T00:00:00+05:00"}, "OUT_OF_RANGE", "start"),
+        ({"start": "9999-12-31T23:30:00Z", "end": "9999-12-31T23:59:00Z"}, "OUT_OF_RANGE", "start"),
+        ({"end": "2030-13-01T00:00:00Z"}, "INVALID", "end"),
+        ({"resourceIds": []}, "REQUIRED", "resourceIds"),
+        ({"resourceIds": None}, "REQUIRED", "resourceIds"),
+        ({"resourceIds": "room"}, "INVALID", "resourceIds"),
+        ({"resourceIds": ["room"]}, "INVALID", "resourceIds[0]"),
+        ({"resourceIds": [7]}, "INVALID", "resourceIds[0]"),
+        ({"resourceIds": [NOWHERE]}, "NOT_FOUND", "resourceIds"),
+        ({"resourceIds": [NOWHERE] * 51}, "MAX_LENGTH", "resourceIds"),
+        ({"orgId": None}, "REQUIRED", "orgId"),
+        ({"orgId": "org"}, "INVALID", "orgId"),
+        ({"orgId": 5}, "INVALID", "orgId"),
+        ({"status": 2}, "INVALID_CHOICE", "status"),
+        ({"status": 9}, "INVALID_CHOICE", "status"),
+        ({"status": "CONFIRMED"}, "INVALID_CHOICE", "status"),
+        ({"status": None}, "REQUIRED", "status"),
+        ({"overrideRules": "maybe"}, "INVALID", "overrideRules"),
+        ({"overrideRules": 1}, "INVALID", "overrideRules"),
+        ({"overrideRules": None}, "REQUIRED", "overrideRules"),
+        ({"description": 12.5}, None, None),  # numbers become text: accepted
+    ],
+)
 def test_create_bad_input(api, setup, change, code, field):
     response = api.manager.post(URL, json.dumps({**body(setup), **change}), content_type="application/json")
     if code is None:
@@ -294,23 +331,27 @@ def test_list_filters(api, setup, other):
     assert ids(resourceId=str(other.setup.room.pk)) == []
 
 
-@pytest.mark.parametrize("params, code, field", [
-    ({"windowStart": "soon"}, "INVALID", "windowStart"),
-    ({"windowEnd": "2030-02-30T00:00:00Z"}, "INVALID", "windowEnd"),
-    ({"status": "5"}, "INVALID_CHOICE", "status"),
-    ({"status": "x"}, "INVALID_CHOICE", "status"),
-    ({"resourceId": "room"}, "INVALID", "resourceId"),
-    ({"orgId": "1"}, "INVALID", "orgId"),
-    ({"orgId": ""}, "REQUIRED", "orgId"),
-    ({"windowStart": ""}, "REQUIRED", "windowStart"),
-    ({"status": ""}, "REQUIRED", "status"),
-])
+@pytest.mark.parametrize(
+    "params, code, field",
+    [
+        ({"windowStart": "soon"}, "INVALID", "windowStart"),
+        ({"windowEnd": "2030-02-30T00:00:00Z"}, "INVALID", "windowEnd"),
+        ({"status": "5"}, "INVALID_CHOICE", "status"),
+        ({"status": "x"}, "INVALID_CHOICE", "status"),
+        ({"resourceId": "room"}, "INVALID", "resourceId"),
+        ({"orgId": "1"}, "INVALID", "orgId"),
+        ({"orgId": ""}, "REQUIRED", "orgId"),
+        ({"windowStart": ""}, "REQUIRED", "windowStart"),
+        ({"status": ""}, "REQUIRED", "status"),
+    ],
+)
 def test_list_bad_filters(api, setup, params, code, field):
     assert_error(api.viewer.get(URL, params), 400, code, field)
 
 
-@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00",
-                                   "10000-01-01T00:00:00Z"])
+@pytest.mark.parametrize(
+    "value", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00", "10000-01-01T00:00:00Z"]
+)
 def test_list_extreme_windows_are_refused(api, setup, value):
     assert_error(api.viewer.get(URL, {"windowStart": value}), 400, "INVALID", "windowStart")
     assert_error(api.viewer.get(URL, {"windowEnd": value}), 400, "INVALID", "windowEnd")
@@ -353,8 +394,12 @@ def test_retrieve(api, setup):
 def test_event_without_resources_uses_the_organizations_timezone(api, setup):
     setup.org.timezone = "America/Chicago"
     setup.org.save()
-    event = EventFactory(organization=setup.org, title="Memo", start=datetime(2030, 1, 1, 18, tzinfo=UTC),
-                         end=datetime(2030, 1, 1, 19, tzinfo=UTC))
+    event = EventFactory(
+        organization=setup.org,
+        title="Memo",
+        start=datetime(2030, 1, 1, 18, tzinfo=UTC),
+        end=datetime(2030, 1, 1, 19, tzinfo=UTC),
+    )
     data = api.viewer.get(url(event.pk)).json()
     assert data["resourceIds"] == [] and data["timezone"] == "America/Chicago"
     assert data["startLocal"] == "2030-01-01T12:00:00"
@@ -368,8 +413,9 @@ def test_event_without_resources_uses_the_organizations_timezone(api, setup):
 def test_patch_retitles(api, setup):
     event = book(setup, future(hour=9), future(hour=10))
     etag = api.manager.get(url(event.pk))["ETag"]
-    response = api.manager.patch(url(event.pk), {"title": "Renamed", "description": "<em>x</em>"}, format="json",
-                                 HTTP_IF_MATCH=etag)
+    response = api.manager.patch(
+        url(event.pk), {"title": "Renamed", "description": "<em>x</em>"}, format="json", HTTP_IF_MATCH=etag
+    )
     assert response.status_code == 200, response.json()
     data = response.json()
     assert_event_shape(data)
@@ -381,18 +427,19 @@ def test_patch_retitles(api, setup):
 def test_patch_moves_with_conflict_and_rule_checks(api, setup):
     event = book(setup, future(hour=9), future(hour=10))
     other_event = book(setup, future(hour=12), future(hour=13))
-    response = api.manager.patch(url(event.pk), {"start": z(future(hour=11)), "end": z(future(hour=12))},
-                                 format="json")
+    response = api.manager.patch(url(event.pk), {"start": z(future(hour=11)), "end": z(future(hour=12))}, format="json")
     assert response.status_code == 200 and response.json()["start"] == z(future(hour=11))
     assert Reservation.objects.get(event=event).start == future(hour=11)
     response = api.manager.patch(url(event.pk), {"end": z(future(hour=13))}, format="json")
     data = assert_error(response, 409, "BOOKING_CONFLICT", "resourceIds")
     assert data["errors"][0]["conflictingEventIds"] == [str(other_event.pk)]
-    response = api.manager.patch(url(event.pk), {"resourceIds": [str(setup.hall.pk)], "end": z(future(hour=13))},
-                                 format="json")
+    response = api.manager.patch(
+        url(event.pk), {"resourceIds": [str(setup.hall.pk)], "end": z(future(hour=13))}, format="json"
+    )
     assert response.status_code == 200 and response.json()["resourceIds"] == [str(setup.hall.pk)]
-    assert_error(api.manager.patch(url(event.pk), {"end": z(future(hour=10))}, format="json"), 400,
-                 "END_BEFORE_START", "end")
+    assert_error(
+        api.manager.patch(url(event.pk), {"end": z(future(hour=10))}, format="json"), 400, "END_BEFORE_START", "end"
+    )
     past = datetime.now(UTC) - timedelta(hours=5)
     move = {"start": z(past), "end": z(past + timedelta(hours=1))}
     assert_error(api.manager.patch(url(event.pk), move, format="json"), 400, "IN_THE_PAST", "start")
@@ -443,17 +490,20 @@ def test_patch_cancel_and_move_together_skips_checks(api, setup):
     assert response.status_code == 200 and response.json()["status"] == 2
 
 
-@pytest.mark.parametrize("change, code, field", [
-    ({"title": ""}, "REQUIRED", "title"),
-    ({"title": None}, "REQUIRED", "title"),
-    ({"start": "noon"}, "INVALID", "start"),
-    ({"end": None}, "REQUIRED", "end"),
-    ({"status": 3}, "INVALID_CHOICE", "status"),
-    ({"status": None}, "REQUIRED", "status"),
-    ({"resourceIds": []}, "REQUIRED", "resourceIds"),
-    ({"resourceIds": [None]}, "REQUIRED", "resourceIds[0]"),
-    ({"resourceIds": ["a", NOWHERE]}, "INVALID", "resourceIds[0]"),
-])
+@pytest.mark.parametrize(
+    "change, code, field",
+    [
+        ({"title": ""}, "REQUIRED", "title"),
+        ({"title": None}, "REQUIRED", "title"),
+        ({"start": "noon"}, "INVALID", "start"),
+        ({"end": None}, "REQUIRED", "end"),
+        ({"status": 3}, "INVALID_CHOICE", "status"),
+        ({"status": None}, "REQUIRED", "status"),
+        ({"resourceIds": []}, "REQUIRED", "resourceIds"),
+        ({"resourceIds": [None]}, "REQUIRED", "resourceIds[0]"),
+        ({"resourceIds": ["a", NOWHERE]}, "INVALID", "resourceIds[0]"),
+    ],
+)
 def test_patch_bad_input(api, setup, change, code, field):
     event = book(setup, future(hour=9), future(hour=10))
     assert_error(api.manager.patch(url(event.pk), change, format="json"), 400, code, field)
@@ -508,8 +558,11 @@ def test_delete_an_event_of_a_booking_keeps_the_booking(api, setup):
 
 def _calls(setup, event):
     return [
-        ("get", URL, None), ("post", URL, body(setup)), ("get", url(event.pk), None),
-        ("patch", url(event.pk), {"title": "X"}), ("delete", url(event.pk), None),
+        ("get", URL, None),
+        ("post", URL, body(setup)),
+        ("get", url(event.pk), None),
+        ("patch", url(event.pk), {"title": "X"}),
+        ("delete", url(event.pk), None),
     ]
 
 

@@ -34,21 +34,25 @@ BOOKER = "grace@example.com"
 def _create_module(api, setup) -> tuple[str, dict[str, str], str]:
     """(module id, custom field ids by label, the admin's email), made by an ADMIN through the API."""
     admin = api.users[Role.ADMIN]
-    response = post(api.admin, "/api/v1/booking-modules", {
-        "orgId": str(setup.org.pk),
-        "name": "Meeting rooms",
-        "adminUserId": admin.pk,
-        "portalIds": [str(setup.portal.pk)],
-        "resourceIds": [str(setup.room.pk), str(setup.hall.pk)],
-        "config": {"holdPendingSlots": True, "allowChangeRequests": True, "allowCancellation": True},
-        "bookingForm": {
-            "contactFields": [{"label": "Organisation", "type": "text", "required": True}],
-            "eventFields": [
-                {"label": "Layout", "type": "select", "options": ["theatre", "boardroom"], "required": True},
-                {"label": "Guests", "type": "number", "min": 1, "max": 40},
-            ],
+    response = post(
+        api.admin,
+        "/api/v1/booking-modules",
+        {
+            "orgId": str(setup.org.pk),
+            "name": "Meeting rooms",
+            "adminUserId": admin.pk,
+            "portalIds": [str(setup.portal.pk)],
+            "resourceIds": [str(setup.room.pk), str(setup.hall.pk)],
+            "config": {"holdPendingSlots": True, "allowChangeRequests": True, "allowCancellation": True},
+            "bookingForm": {
+                "contactFields": [{"label": "Organisation", "type": "text", "required": True}],
+                "eventFields": [
+                    {"label": "Layout", "type": "select", "options": ["theatre", "boardroom"], "required": True},
+                    {"label": "Guests", "type": "number", "min": 1, "max": 40},
+                ],
+            },
         },
-    })
+    )
     assert response.status_code == 201, response.json()
     body = response.json()
     module = body.get("bookingModule", body)
@@ -78,11 +82,19 @@ def test_integrator_journey_over_http(api, setup, django_capture_on_commit_callb
         # --- the public submits (a first try with a bad answer is refused and changes nothing) -----------
         requested = future(12, 9)
         submission = {
-            "submission": True, "orgId": str(setup.org.pk), "bookingModuleId": module_id,
+            "submission": True,
+            "orgId": str(setup.org.pk),
+            "bookingModuleId": module_id,
             "portalId": str(setup.portal.pk),
             "contact": {"name": "Grace Hopper", "email": BOOKER, fields["Organisation"]: "Navy"},
-            "event": {"title": "Compiler workshop", "start": utc(requested), "end": utc(requested + timedelta(hours=2)),
-                      "resourceIds": [str(setup.room.pk)], fields["Layout"]: "banquet", fields["Guests"]: 12},
+            "event": {
+                "title": "Compiler workshop",
+                "start": utc(requested),
+                "end": utc(requested + timedelta(hours=2)),
+                "resourceIds": [str(setup.room.pk)],
+                fields["Layout"]: "banquet",
+                fields["Guests"]: 12,
+            },
             "requestNote": "<p>We need a <b>projector</b>.</p><script>alert(1)</script>",
         }
         assert_error(post(api.public, SUBMIT, submission), 400, "INVALID_CHOICE", f"event.{fields['Layout']}")
@@ -92,8 +104,7 @@ def test_integrator_journey_over_http(api, setup, django_capture_on_commit_callb
         submitted = response.json()
         token = submitted["accessToken"]
         booking_id = submitted["booking"]["id"]
-        assert check_booking(submitted["booking"], staff=False)["requestNote"] == (
-            "<p>We need a <b>projector</b>.</p>")
+        assert check_booking(submitted["booking"], staff=False)["requestNote"] == ("<p>We need a <b>projector</b>.</p>")
         assert submitted["booking"]["events"][0]["answers"] == {fields["Layout"]: "theatre", fields["Guests"]: 12}
 
         # --- staff list it, with its hold -----------------------------------------------------------------
@@ -106,18 +117,26 @@ def test_integrator_journey_over_http(api, setup, django_capture_on_commit_callb
 
         # --- approve at an edited time: the Event exists at that time ------------------------------------
         edited = future(12, 14)
-        response = post(api.manager, booking_url(booking_id, "approve"), {
-            "clientBookingLastUpdatedAt": booking["lastUpdatedAt"],
-            "event": {"start": utc(edited), "end": utc(edited + timedelta(hours=2))},
-        })
+        response = post(
+            api.manager,
+            booking_url(booking_id, "approve"),
+            {
+                "clientBookingLastUpdatedAt": booking["lastUpdatedAt"],
+                "event": {"start": utc(edited), "end": utc(edited + timedelta(hours=2))},
+            },
+        )
         assert response.status_code == 200, response.json()
         assert response.json()["booking"]["status"] == 1
         listed = _list(api, bookingModuleId=module_id)
         booking = listed["bookings"][booking_id]
         (event,) = listed["associatedEvents"]
         assert (event["id"], event["status"], event["start"], event["end"], event["startLocal"]) == (
-            booking["events"][0]["eventId"], EventStatus.CONFIRMED, utc(edited), utc(edited + timedelta(hours=2)),
-            local(edited))
+            booking["events"][0]["eventId"],
+            EventStatus.CONFIRMED,
+            utc(edited),
+            utc(edited + timedelta(hours=2)),
+            local(edited),
+        )
         assert event["resourceIds"] == [str(setup.room.pk)]
         assert booking["events"][0]["start"] == utc(edited)
         # The time first requested is free again; the edited one is not.
@@ -126,15 +145,26 @@ def test_integrator_journey_over_http(api, setup, django_capture_on_commit_callb
 
         # --- the booker asks for a change with the access token --------------------------------------------
         later = future(13, 10)
-        response = post(api.public, CR_SUBMIT, {
-            "bookingId": booking_id, "accessToken": token,
-            "event": {"start": utc(later), "end": utc(later + timedelta(hours=3)), fields["Guests"]: 30},
-            "requestNote": "Thirty people now, and a longer slot.",
-        })
+        response = post(
+            api.public,
+            CR_SUBMIT,
+            {
+                "bookingId": booking_id,
+                "accessToken": token,
+                "event": {"start": utc(later), "end": utc(later + timedelta(hours=3)), fields["Guests"]: 30},
+                "requestNote": "Thirty people now, and a longer slot.",
+            },
+        )
         assert response.status_code == 201, response.json()
         change = check_change_request(response.json()["changeRequest"])
-        assert change["events"] == [{"bookingEventId": booking["events"][0]["id"], "start": utc(later),
-                                     "end": utc(later + timedelta(hours=3)), fields["Guests"]: 30}]
+        assert change["events"] == [
+            {
+                "bookingEventId": booking["events"][0]["id"],
+                "start": utc(later),
+                "end": utc(later + timedelta(hours=3)),
+                fields["Guests"]: 30,
+            }
+        ]
         queue = api.manager.get(CHANGE_REQUESTS).json()["changeRequests"]
         assert [c["id"] for c in queue] == [change["id"]]
         assert api.manager.get(change_request_url(change["id"])).json() == {"changeRequest": change}
@@ -146,7 +176,11 @@ def test_integrator_journey_over_http(api, setup, django_capture_on_commit_callb
         booking = listed["bookings"][booking_id]
         (moved,) = listed["associatedEvents"]
         assert (moved["id"], moved["start"], moved["end"], moved["status"]) == (
-            event["id"], utc(later), utc(later + timedelta(hours=3)), EventStatus.CONFIRMED)
+            event["id"],
+            utc(later),
+            utc(later + timedelta(hours=3)),
+            EventStatus.CONFIRMED,
+        )
         assert booking["events"][0]["answers"] == {fields["Layout"]: "theatre", fields["Guests"]: 30}
         assert api.manager.get(CHANGE_REQUESTS).json() == {"changeRequests": []}
 

@@ -13,8 +13,18 @@ from tests.api.conftest import assert_error
 from tests.factories import BookingModuleFactory, PortalFactory
 
 URL = "/api/v1/portals"
-PORTAL_KEYS = {"id", "orgId", "name", "slug", "description", "status", "hasPassword", "moduleIds", "createdAt",
-               "lastUpdatedAt"}
+PORTAL_KEYS = {
+    "id",
+    "orgId",
+    "name",
+    "slug",
+    "description",
+    "status",
+    "hasPassword",
+    "moduleIds",
+    "createdAt",
+    "lastUpdatedAt",
+}
 
 
 def detail(portal) -> str:
@@ -30,9 +40,16 @@ def test_retrieve_has_the_exact_shape(api, setup):
     assert response.status_code == 200 and response["ETag"]
     p = setup.portal
     assert response.json() == {
-        "id": str(p.pk), "orgId": str(setup.org.pk), "name": p.name, "slug": p.slug, "description": "",
-        "status": 0, "hasPassword": False, "moduleIds": [str(setup.module.pk)],
-        "createdAt": response.json()["createdAt"], "lastUpdatedAt": response.json()["lastUpdatedAt"],
+        "id": str(p.pk),
+        "orgId": str(setup.org.pk),
+        "name": p.name,
+        "slug": p.slug,
+        "description": "",
+        "status": 0,
+        "hasPassword": False,
+        "moduleIds": [str(setup.module.pk)],
+        "createdAt": response.json()["createdAt"],
+        "lastUpdatedAt": response.json()["lastUpdatedAt"],
     }
     assert response.json()["createdAt"].endswith("Z")
 
@@ -74,8 +91,11 @@ def test_password_is_write_only_and_hashed(api, setup):
 
 
 def test_patch(api, setup):
-    response = api.admin.patch(detail(setup.portal), {"status": 1, "slug": "new-slug", "name": "N",
-                                                      "orgId": str(uuid.uuid4()), "moduleIds": []}, format="json")
+    response = api.admin.patch(
+        detail(setup.portal),
+        {"status": 1, "slug": "new-slug", "name": "N", "orgId": str(uuid.uuid4()), "moduleIds": []},
+        format="json",
+    )
     assert response.status_code == 200, response.json()
     body = response.json()
     assert (body["status"], body["slug"], body["name"]) == (1, "new-slug", "N")
@@ -90,16 +110,19 @@ def test_slug_is_unique_everywhere(api, setup, other):
     assert_error(api.admin.patch(detail(mine), {"slug": setup.portal.slug}, format="json"), 400, "NOT_UNIQUE", "slug")
 
 
-@pytest.mark.parametrize(("body", "code", "path"), [
-    ({"name": ""}, "REQUIRED", "name"),
-    ({"slug": "a b"}, "INVALID", "slug"),
-    ({"slug": ""}, "REQUIRED", "slug"),
-    ({"status": 2}, "INVALID_CHOICE", "status"),
-    ({"status": "LIVE"}, "INVALID_CHOICE", "status"),
-    ({"status": True}, "INVALID_CHOICE", "status"),
-    ({"password": "x" * 129}, "MAX_LENGTH", "password"),
-    ({"description": ["x"]}, "INVALID", "description"),
-])
+@pytest.mark.parametrize(
+    ("body", "code", "path"),
+    [
+        ({"name": ""}, "REQUIRED", "name"),
+        ({"slug": "a b"}, "INVALID", "slug"),
+        ({"slug": ""}, "REQUIRED", "slug"),
+        ({"status": 2}, "INVALID_CHOICE", "status"),
+        ({"status": "LIVE"}, "INVALID_CHOICE", "status"),
+        ({"status": True}, "INVALID_CHOICE", "status"),
+        ({"password": "x" * 129}, "MAX_LENGTH", "password"),
+        ({"description": ["x"]}, "INVALID", "description"),
+    ],
+)
 def test_bad_input_is_400(api, setup, body, code, path):
     assert_error(create(api.admin, setup, **body), 400, code, path)
     assert_error(api.admin.patch(detail(setup.portal), body, format="json"), 400, code, path)
@@ -107,8 +130,13 @@ def test_bad_input_is_400(api, setup, body, code, path):
 
 def test_roles(api, setup):
     anonymous = api.public
-    for response in (anonymous.get(URL), anonymous.get(detail(setup.portal)), create(anonymous, setup),
-                     anonymous.patch(detail(setup.portal), {}, format="json"), anonymous.delete(detail(setup.portal))):
+    for response in (
+        anonymous.get(URL),
+        anonymous.get(detail(setup.portal)),
+        create(anonymous, setup),
+        anonymous.patch(detail(setup.portal), {}, format="json"),
+        anonymous.delete(detail(setup.portal)),
+    ):
         assert_error(response, 401)
     for role in (Role.VIEWER, Role.MANAGER):
         client = api[role]

@@ -44,8 +44,9 @@ def window(start, days=1) -> dict:
 
 
 def confirmed(setup, start, resources=None, title="Private board meeting"):
-    spec = EventSpec(title=title, start=start, end=start + timedelta(hours=1),
-                     resource_ids=[r.pk for r in resources or [setup.room]])
+    spec = EventSpec(
+        title=title, start=start, end=start + timedelta(hours=1), resource_ids=[r.pk for r in resources or [setup.room]]
+    )
     return events_save(organization=setup.org, specs=[spec], status=EventStatus.CONFIRMED)[0]
 
 
@@ -56,8 +57,15 @@ def test_form_definition_has_the_exact_shape(api, setup):
     m = setup.module
     m.about_title, m.about_description, m.terms = "Book a room", "<p>Welcome</p>", "<p>Be kind</p>"
     m.save()
-    field = FormFieldFactory(module=m, section=FormSection.CONTACT, label="Company", type="select",
-                             options=["A", "B"], required=True, order=0)
+    field = FormFieldFactory(
+        module=m,
+        section=FormSection.CONTACT,
+        label="Company",
+        type="select",
+        options=["A", "B"],
+        required=True,
+        order=0,
+    )
     FormFieldFactory(module=m, label="Old question", archived=True)
     draft = PortalFactory(organization=setup.org, status=PortalStatus.DRAFT)
     m.portals.add(draft)
@@ -73,15 +81,40 @@ def test_form_definition_has_the_exact_shape(api, setup):
         "name": m.name,
         "about": {"title": "Book a room", "description": "<p>Welcome</p>"},
         "calendar": {"daysShown": 7, "showRequested": True},
-        "config": {"allowChangeRequests": True, "allowCancellation": True, "terms": "<p>Be kind</p>",
-                   "maxOccurrences": 150, "allowRepeatRequests": False, "autoApprove": False},
-        "bookingForm": {"contactFields": [{
-            "id": str(field.pk), "label": "Company", "type": "select", "required": True, "helpText": "",
-            "options": ["A", "B"], "min": None, "max": None, "order": 0,
-        }], "eventFields": []},
+        "config": {
+            "allowChangeRequests": True,
+            "allowCancellation": True,
+            "terms": "<p>Be kind</p>",
+            "maxOccurrences": 150,
+            "allowRepeatRequests": False,
+            "autoApprove": False,
+        },
+        "bookingForm": {
+            "contactFields": [
+                {
+                    "id": str(field.pk),
+                    "label": "Company",
+                    "type": "select",
+                    "required": True,
+                    "helpText": "",
+                    "options": ["A", "B"],
+                    "min": None,
+                    "max": None,
+                    "order": 0,
+                }
+            ],
+            "eventFields": [],
+        },
         "resources": [
-            {"id": str(r.pk), "name": r.name, "kind": "room", "description": "", "capacity": r.capacity,
-             "timezone": "Europe/London", "units": []}
+            {
+                "id": str(r.pk),
+                "name": r.name,
+                "kind": "room",
+                "description": "",
+                "capacity": r.capacity,
+                "timezone": "Europe/London",
+                "units": [],
+            }
             for r in (setup.hall, setup.room)  # by name; the archived one is left out
         ],
         "portals": [{"id": str(setup.portal.pk), "name": setup.portal.name, "slug": setup.portal.slug}],
@@ -94,9 +127,22 @@ def test_no_private_detail(api, setup):
     draft = PortalFactory(organization=setup.org, status=PortalStatus.DRAFT, name="Hidden portal")
     setup.module.portals.add(draft)
     text = api.public.get(detail(setup.module)).content.decode()
-    for secret in (setup.admin.email, setup.admin.username, "adminUserId", "holdPendingSlots",
-                   "Secret staff note", "Hidden portal", str(draft.pk), str(booking.pk), "Ada", "createdAt",
-                   "password", "hasPassword", str(setup.venue.pk), setup.venue.name):
+    for secret in (
+        setup.admin.email,
+        setup.admin.username,
+        "adminUserId",
+        "holdPendingSlots",
+        "Secret staff note",
+        "Hidden portal",
+        str(draft.pk),
+        str(booking.pk),
+        "Ada",
+        "createdAt",
+        "password",
+        "hasPassword",
+        str(setup.venue.pk),
+        setup.venue.name,
+    ):
         assert secret not in text, secret
 
 
@@ -164,12 +210,23 @@ def test_busy_blocks(api, setup):
 
     response = api.public.get(availability(setup.module), window(start - timedelta(hours=1)))
     assert response.status_code == 200
-    assert response.json() == {"bookingModuleId": str(setup.module.pk), "busy": [
-        {"resourceId": str(setup.room.pk), "start": z(start), "end": z(start + timedelta(hours=1, minutes=15)),
-         "status": "BOOKED"},
-        {"resourceId": str(setup.room.pk), "start": z(requested.start),
-         "end": z(requested.end + timedelta(minutes=15)), "status": "REQUESTED"},
-    ]}
+    assert response.json() == {
+        "bookingModuleId": str(setup.module.pk),
+        "busy": [
+            {
+                "resourceId": str(setup.room.pk),
+                "start": z(start),
+                "end": z(start + timedelta(hours=1, minutes=15)),
+                "status": "BOOKED",
+            },
+            {
+                "resourceId": str(setup.room.pk),
+                "start": z(requested.start),
+                "end": z(requested.end + timedelta(minutes=15)),
+                "status": "REQUESTED",
+            },
+        ],
+    }
     text = response.content.decode()
     for secret in (booked.title, str(booked.pk), str(requested.pk), "Team meeting", "Ada", "title", "eventId"):
         assert secret not in text, secret
@@ -190,8 +247,10 @@ def test_window_overlap_and_offsets(api, setup):
     # A window that only touches the end is free; one that overlaps by a minute is not.
     after = {"start": (start + timedelta(hours=1)).isoformat(), "end": (start + timedelta(hours=2)).isoformat()}
     assert api.public.get(availability(setup.module), after).json()["busy"] == []
-    overlapping = {"start": (start + timedelta(minutes=59)).isoformat().replace("+00:00", "Z"),
-                   "end": (start + timedelta(hours=2)).astimezone(ZoneInfo("Asia/Tokyo")).isoformat()}
+    overlapping = {
+        "start": (start + timedelta(minutes=59)).isoformat().replace("+00:00", "Z"),
+        "end": (start + timedelta(hours=2)).astimezone(ZoneInfo("Asia/Tokyo")).isoformat(),
+    }
     assert len(api.public.get(availability(setup.module), overlapping).json()["busy"]) == 1
 
 
@@ -203,15 +262,18 @@ def test_availability_is_two_queries_whatever_the_number_of_blocks(api, setup, d
         assert len(api.public.get(availability(setup.module), window(start)).json()["busy"]) == 3
 
 
-@pytest.mark.parametrize(("params", "code", "path"), [
-    ({}, "REQUIRED", "start"),
-    ({"start": "2030-01-01T00:00:00Z"}, "REQUIRED", "end"),
-    ({"start": "yesterday", "end": "2030-01-01T00:00:00Z"}, "INVALID", "start"),
-    ({"start": "2030-01-02T00:00:00Z", "end": "2030-01-01T00:00:00Z"}, "END_BEFORE_START", "end"),
-    ({"start": "2030-01-01T00:00:00Z", "end": "2030-01-01T00:00:00Z"}, "END_BEFORE_START", "end"),
-    ({"start": "2030-01-01T00:00:00Z", "end": "2030-03-05T00:00:00Z"}, "WINDOW_TOO_LONG", "end"),
-    ({"start": "9999-12-31T23:59:59-12:00", "end": "2030-01-01T00:00:00Z"}, "INVALID", "start"),
-])
+@pytest.mark.parametrize(
+    ("params", "code", "path"),
+    [
+        ({}, "REQUIRED", "start"),
+        ({"start": "2030-01-01T00:00:00Z"}, "REQUIRED", "end"),
+        ({"start": "yesterday", "end": "2030-01-01T00:00:00Z"}, "INVALID", "start"),
+        ({"start": "2030-01-02T00:00:00Z", "end": "2030-01-01T00:00:00Z"}, "END_BEFORE_START", "end"),
+        ({"start": "2030-01-01T00:00:00Z", "end": "2030-01-01T00:00:00Z"}, "END_BEFORE_START", "end"),
+        ({"start": "2030-01-01T00:00:00Z", "end": "2030-03-05T00:00:00Z"}, "WINDOW_TOO_LONG", "end"),
+        ({"start": "9999-12-31T23:59:59-12:00", "end": "2030-01-01T00:00:00Z"}, "INVALID", "start"),
+    ],
+)
 def test_bad_windows_are_400(api, setup, params, code, path):
     assert_error(api.public.get(availability(setup.module), params), 400, code, path)
 
@@ -224,4 +286,3 @@ def test_a_62_day_window_is_fine(api, setup):
 def test_public_endpoints_are_read_only(api, setup):
     for method in ("post", "patch", "put", "delete"):
         assert_error(getattr(api.public, method)(detail(setup.module), {}, format="json"), 405)
-

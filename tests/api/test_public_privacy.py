@@ -27,8 +27,13 @@ def allow_repeats(setup, allowed: bool = True) -> None:
 
 def taken(setup, day: int = FIRST, hour: int = 10, minute: int = 0, resource=None):
     start = future(day, hour, minute)
-    return event_create(organization=setup.org, title=SECRET, start=start, end=start + timedelta(hours=1),
-                        resource_ids=[(resource or setup.room).pk])
+    return event_create(
+        organization=setup.org,
+        title=SECRET,
+        start=start,
+        end=start + timedelta(hours=1),
+        resource_ids=[(resource or setup.room).pk],
+    )
 
 
 # === allowRepeatRequests ==============================================================================
@@ -37,8 +42,9 @@ def taken(setup, day: int = FIRST, hour: int = 10, minute: int = 0, resource=Non
 def test_the_setting_is_off_by_default_and_in_the_module_config(api, setup):
     module = api.manager.get(f"/api/v1/booking-modules/{setup.module.pk}").json()
     assert module["config"]["allowRepeatRequests"] is False
-    response = api.admin.patch(f"/api/v1/booking-modules/{setup.module.pk}",
-                               {"config": {"allowRepeatRequests": True}}, format="json")
+    response = api.admin.patch(
+        f"/api/v1/booking-modules/{setup.module.pk}", {"config": {"allowRepeatRequests": True}}, format="json"
+    )
     assert response.status_code == 200 and response.json()["config"]["allowRepeatRequests"] is True
     setup.module.refresh_from_db()
     assert setup.module.allow_repeat_requests is True
@@ -81,8 +87,12 @@ def test_a_public_submit_conflict_names_only_the_resource(api, setup):
     taken(setup)
     response = post(api.public, SUBMIT, body(setup, setup.event(future(FIRST, 10))))
     (error,) = assert_error(response, 409, "BOOKING_CONFLICT", "event.resourceIds")["errors"]
-    assert error == {"field": "event.resourceIds", "code": "BOOKING_CONFLICT",
-                     "message": "Room is already booked at that time.", "resourceId": str(setup.room.pk)}
+    assert error == {
+        "field": "event.resourceIds",
+        "code": "BOOKING_CONFLICT",
+        "message": "Room is already booked at that time.",
+        "resourceId": str(setup.room.pk),
+    }
     assert SECRET not in response.content.decode()
     assert Booking.objects.count() == 0
 
@@ -100,8 +110,13 @@ def test_a_public_series_conflict_keeps_the_date_and_drops_the_rest(api, setup):
 
 def test_a_public_capacity_conflict_has_no_event_ids(api, setup):
     for _ in range(3):
-        event_create(organization=setup.org, title=SECRET, start=future(FIRST, 10), end=future(FIRST, 11),
-                     resource_ids=[setup.desks.pk])
+        event_create(
+            organization=setup.org,
+            title=SECRET,
+            start=future(FIRST, 10),
+            end=future(FIRST, 11),
+            resource_ids=[setup.desks.pk],
+        )
     response = post(api.public, SUBMIT, body(setup, setup.event(future(FIRST, 10), resources=[setup.desks])))
     (error,) = assert_error(response, 409, "CAPACITY_EXCEEDED", "event.resourceIds")["errors"]
     assert error["message"] == "Desks is fully booked at that time." and "conflictingEventIds" not in error
@@ -159,8 +174,11 @@ def test_a_bookers_change_into_a_taken_slot_names_only_the_resource(api, setup):
     taken(setup)
     moved = {"start": future(FIRST, 10).isoformat(), "end": future(FIRST, 11).isoformat()}
 
-    response = post(api.public, f"{BOOKINGS}/change-requests/submit",
-                    {"bookingId": str(result.booking.pk), "accessToken": result.access_token, "event": moved})
+    response = post(
+        api.public,
+        f"{BOOKINGS}/change-requests/submit",
+        {"bookingId": str(result.booking.pk), "accessToken": result.access_token, "event": moved},
+    )
 
     (error,) = assert_error(response, 409, "BOOKING_CONFLICT", "event.resourceIds")["errors"]
     assert error["message"] == "Room is already booked at that time." and "conflictingEventIds" not in error

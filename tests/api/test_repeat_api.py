@@ -40,8 +40,10 @@ FIRST = 7  # the series start a week from today, 10:00 London time
 
 
 def wire_rule(repeats: int = 2, until=None, every: int = 1, **days) -> dict:
-    flags = {f"repeatOn{d}": days.get(d, False) for d in
-             ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")}
+    flags = {
+        f"repeatOn{d}": days.get(d, False)
+        for d in ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")
+    }
     return {"repeats": repeats, "repeatEvery": every, "repeatUntil": until.isoformat(), **flags}
 
 
@@ -52,8 +54,13 @@ def weekly_event(setup: Setup, count: int = 10, hour: int = 10, **extra) -> dict
 
 
 def body(setup: Setup, *events, submission: bool = True, contact=True, **extra) -> dict:
-    data = {"submission": submission, "orgId": str(setup.org.pk), "bookingModuleId": str(setup.module.pk),
-            "portalId": str(setup.portal.pk), **extra}
+    data = {
+        "submission": submission,
+        "orgId": str(setup.org.pk),
+        "bookingModuleId": str(setup.module.pk),
+        "portalId": str(setup.portal.pk),
+        **extra,
+    }
     if contact:
         data["contact"] = {"name": "Ada Lovelace", "email": "ada@example.com"}
     if len(events) == 1:
@@ -70,13 +77,20 @@ def post(client, url: str, data: dict, **extra):
 def block(setup: Setup, week: int = 6, resource=None) -> Event:
     """Someone else's event from 10:30 to 11:30 on the series' 7th date (week 6)."""
     start = future(FIRST + 7 * week, 10, 30)
-    return event_create(organization=setup.org, title="Board meeting", start=start, end=start + timedelta(hours=1),
-                        resource_ids=[(resource or setup.room).pk])
+    return event_create(
+        organization=setup.org,
+        title="Board meeting",
+        start=start,
+        end=start + timedelta(hours=1),
+        resource_ids=[(resource or setup.room).pk],
+    )
 
 
 def world() -> dict:
-    return {model.__name__: model.objects.count()
-            for model in (Booking, BookingEvent, BookingLog, Event, EventSeries, Reservation, Notification)}
+    return {
+        model.__name__: model.objects.count()
+        for model in (Booking, BookingEvent, BookingLog, Event, EventSeries, Reservation, Notification)
+    }
 
 
 # === submit and create ================================================================================
@@ -89,7 +103,8 @@ def test_the_public_submits_a_repeated_request(api, setup):
     until = (future(FIRST) + timedelta(weeks=3)).date()
     assert booking["repeat"] == wire_rule(2, until)
     assert [(e["occurrence"], e["startLocal"][11:16], e["repeat"]) for e in booking["events"]] == [
-        (k, "10:00", wire_rule(2, until)) for k in range(4)]
+        (k, "10:00", wire_rule(2, until)) for k in range(4)
+    ]
     assert [e["start"] for e in booking["events"]] == [iso(future(FIRST + 7 * k, 10)) for k in range(4)]
     series = EventSeries.objects.get()  # the module holds pending slots: four holds in one series
     assert series.events.count() == 4
@@ -115,13 +130,16 @@ def test_the_public_cannot_skip_conflicts(api, setup):
     assert Booking.objects.count() == 0
 
 
-@pytest.mark.parametrize(("repeat", "field", "code"), [
-    ({"repeats": 2, "repeatEvery": 0, "repeatUntil": "2099-01-01"}, "event.repeat.repeatEvery", "MIN_VALUE"),
-    ({"repeats": 12, "repeatUntil": "2099-01-01"}, "event.repeat.repeats", "INVALID_CHOICE"),
-    ({"repeats": 2}, "event.repeat.repeatUntil", "REQUIRED"),
-    ({"repeats": 2, "repeatUntil": "soon"}, "event.repeat.repeatUntil", "INVALID"),
-    ([2], "event.repeat", "INVALID"),
-])
+@pytest.mark.parametrize(
+    ("repeat", "field", "code"),
+    [
+        ({"repeats": 2, "repeatEvery": 0, "repeatUntil": "2099-01-01"}, "event.repeat.repeatEvery", "MIN_VALUE"),
+        ({"repeats": 12, "repeatUntil": "2099-01-01"}, "event.repeat.repeats", "INVALID_CHOICE"),
+        ({"repeats": 2}, "event.repeat.repeatUntil", "REQUIRED"),
+        ({"repeats": 2, "repeatUntil": "soon"}, "event.repeat.repeatUntil", "INVALID"),
+        ([2], "event.repeat", "INVALID"),
+    ],
+)
 def test_a_rule_of_the_wrong_shape_is_400_on_its_path(api, setup, repeat, field, code):
     event = setup.event(future(FIRST, 10), repeat=repeat)
     assert_error(post(api.public, SUBMIT, body(setup, event)), 400, code, field)
@@ -183,11 +201,15 @@ def test_approve_with_skip_conflicts_makes_a_series_of_nine(db):
 def test_repeat_is_create_only(api, setup):
     result = post(api.public, SUBMIT, body(setup, weekly_event(setup, 2))).json()
     booking = result["booking"]
-    response = api.manager.patch(f"{BOOKINGS}/{booking['id']}", {"repeat": wire_rule(1, future(30).date())},
-                                 format="json")
+    response = api.manager.patch(
+        f"{BOOKINGS}/{booking['id']}", {"repeat": wire_rule(1, future(30).date())}, format="json"
+    )
     assert_error(response, 400, "IMMUTABLE_FIELD", "repeat")
-    change = {"bookingId": booking["id"], "accessToken": result["accessToken"],
-              "event": {"bookingEventId": booking["events"][0]["id"], "repeat": wire_rule(1, future(30).date())}}
+    change = {
+        "bookingId": booking["id"],
+        "accessToken": result["accessToken"],
+        "event": {"bookingEventId": booking["events"][0]["id"], "repeat": wire_rule(1, future(30).date())},
+    }
     assert_error(post(api.public, CR_SUBMIT, change), 400, "IMMUTABLE_FIELD", "event.repeat")
     assert BookingEvent.objects.count() == 2
 
@@ -203,9 +225,19 @@ def test_validate_a_free_series(api, setup):
     assert set(result) == {"valid", "errors", "skipped", "times", "suggestions", "price"}
     assert (result["valid"], result["errors"], result["skipped"], result["suggestions"]) == (True, [], [], [])
     assert [(t["field"], t["occurrence"], t["valid"], t["start"]) for t in result["times"]] == [
-        (f"event.occurrences[{k}]", k, True, iso(future(FIRST + 7 * k, 10))) for k in range(4)]
-    assert set(result["times"][0]) == {"field", "start", "end", "resourceIds", "occurrence", "valid", "startLocal",
-                                       "endLocal", "timezone"}
+        (f"event.occurrences[{k}]", k, True, iso(future(FIRST + 7 * k, 10))) for k in range(4)
+    ]
+    assert set(result["times"][0]) == {
+        "field",
+        "start",
+        "end",
+        "resourceIds",
+        "occurrence",
+        "valid",
+        "startLocal",
+        "endLocal",
+        "timezone",
+    }
     assert world() == before and mail.outbox == []
 
 
@@ -218,15 +250,17 @@ def test_validate_a_series_with_a_taken_date_reports_it_and_suggests_free_times(
     assert result["valid"] is False
     [error] = result["errors"]
     seventh = future(FIRST + 42, 10)
-    assert (error["field"], error["code"], error["date"]) == ("event.occurrences[6]", "BOOKING_CONFLICT",
-                                                              seventh.date().isoformat())
+    assert (error["field"], error["code"], error["date"]) == (
+        "event.occurrences[6]",
+        "BOOKING_CONFLICT",
+        seventh.date().isoformat(),
+    )
     assert [t["valid"] for t in result["times"]] == [True] * 6 + [False] + [True] * 3
     [suggestion] = result["suggestions"]
     assert suggestion["field"] == "event.occurrences[6]" and suggestion["start"] == iso(seventh)
     # Taken 10:30-11:30: nearest first, forward first at equal distance, 30-minute steps.
     day = seventh.date().isoformat()
-    assert [s["startLocal"] for s in suggestion["slots"]] == [f"{day}T09:30:00", f"{day}T09:00:00",
-                                                              f"{day}T11:30:00"]
+    assert [s["startLocal"] for s in suggestion["slots"]] == [f"{day}T09:30:00", f"{day}T09:00:00", f"{day}T11:30:00"]
     assert all(s["timezone"] == "Europe/London" for s in suggestion["slots"])
     assert suggestion["slots"][0]["end"] == iso(seventh - timedelta(minutes=30) + timedelta(hours=1))
     assert world() == before and mail.outbox == []
@@ -259,8 +293,7 @@ def test_validate_suggestions_avoid_the_requests_other_times(api, setup):
     [suggestion] = result["suggestions"]
     day = start.date().isoformat()
     # 09:30-10:30 touches neither; 09:00 and 08:30 would collide with Set-up (09:00-09:30), not with the table.
-    assert [s["startLocal"] for s in suggestion["slots"]] == [f"{day}T09:30:00", f"{day}T11:30:00",
-                                                              f"{day}T12:00:00"]
+    assert [s["startLocal"] for s in suggestion["slots"]] == [f"{day}T09:30:00", f"{day}T11:30:00", f"{day}T12:00:00"]
 
 
 def test_validate_checks_the_contact_only_when_given(api, setup):
@@ -279,7 +312,9 @@ def test_validate_reports_rule_and_conflict_failures_together(api, setup):
     setup.room.save()
     result = post(api.public, VALIDATE, body(setup, weekly_event(setup))).json()
     assert [(e["field"], e["code"]) for e in result["errors"]] == [
-        ("event.occurrences[6]", "BOOKING_CONFLICT"), ("event.occurrences[9]", "START_TIME_TOO_EARLY")]
+        ("event.occurrences[6]", "BOOKING_CONFLICT"),
+        ("event.occurrences[9]", "START_TIME_TOO_EARLY"),
+    ]
     assert [s["field"] for s in result["suggestions"]] == ["event.occurrences[6]", "event.occurrences[9]"]
     # The 10th can only move back within the limit: 14 days back is still too far for most candidates.
     assert all(s["start"] < iso(future(FIRST + 7 * 9, 10)) for s in result["suggestions"][1]["slots"])
@@ -293,8 +328,9 @@ def test_staff_validate_with_skip_conflicts_and_override_rules(api, setup):
     assert [s["field"] for s in result["skipped"]] == ["event.occurrences[6]"]
     setup.room.min_duration_minutes = 120
     setup.room.save()
-    result = post(api.manager, VALIDATE, body(setup, weekly_event(setup, 2), submission=False,
-                                              overrideRules=True)).json()
+    result = post(
+        api.manager, VALIDATE, body(setup, weekly_event(setup, 2), submission=False, overrideRules=True)
+    ).json()
     assert result["valid"] is True
 
 
@@ -305,8 +341,9 @@ def test_validate_who_may_call_it(api, setup, other):
     assert_error(post(api.viewer, VALIDATE, {**data, "submission": False}), 403)
     assert_error(post(other[Role.OWNER], VALIDATE, {**data, "submission": False}), 404, "NOT_FOUND")
     assert post(api.manager, VALIDATE, {**data, "submission": False}).status_code == 200
-    assert_error(post(api.public, VALIDATE, {k: v for k, v in data.items() if k != "portalId"}), 400, "REQUIRED",
-                 "portalId")
+    assert_error(
+        post(api.public, VALIDATE, {k: v for k, v in data.items() if k != "portalId"}), 400, "REQUIRED", "portalId"
+    )
     assert_error(post(api.public, VALIDATE, {**data, "bookingModuleId": str(other.setup.module.pk)}), 404)
     setup.portal.status = PortalStatus.DRAFT
     setup.portal.save()
@@ -324,8 +361,13 @@ def test_validate_shares_the_public_submit_throttle(api, setup, monkeypatch):
 
 
 def overlap_reads(queries) -> int:
-    return sum(1 for q in queries if q["sql"].lstrip().upper().startswith("SELECT")
-               and 'FROM "events_reservation"' in q["sql"] and '"events_reservation"."active"' in q["sql"])
+    return sum(
+        1
+        for q in queries
+        if q["sql"].lstrip().upper().startswith("SELECT")
+        and 'FROM "events_reservation"' in q["sql"]
+        and '"events_reservation"."active"' in q["sql"]
+    )
 
 
 def test_validate_takes_the_same_queries_for_10_or_100_occurrences(api, setup):
@@ -333,8 +375,9 @@ def test_validate_takes_the_same_queries_for_10_or_100_occurrences(api, setup):
     counts = {}
     for count in (10, 100):
         start = future(FIRST, 10)
-        event = setup.event(start, start + timedelta(hours=1),
-                            repeat=wire_rule(1, (start + timedelta(days=count - 1)).date()))
+        event = setup.event(
+            start, start + timedelta(hours=1), repeat=wire_rule(1, (start + timedelta(days=count - 1)).date())
+        )
         with CaptureQueriesContext(connection) as ctx:
             response = post(api.public, VALIDATE, body(setup, event))
         assert len(response.json()["times"]) == count and len(response.json()["suggestions"]) == 1

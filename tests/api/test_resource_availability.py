@@ -42,13 +42,24 @@ def test_availability(api, setup):
     body = response.json()
     assert set(body) == {"resourceId", "busy", "closures"} and body["resourceId"] == str(setup.room.pk)
     assert body["busy"] == [
-        {"start": z(confirmed.start), "end": z(confirmed.end),
-         "occupiedUntil": z(confirmed.end + timedelta(minutes=15)), "eventId": str(confirmed.pk), "status": 0},
-        {"start": z(hold.start), "end": z(hold.end), "occupiedUntil": z(hold.end + timedelta(minutes=15)),
-         "eventId": str(hold.pk), "status": 1},
+        {
+            "start": z(confirmed.start),
+            "end": z(confirmed.end),
+            "occupiedUntil": z(confirmed.end + timedelta(minutes=15)),
+            "eventId": str(confirmed.pk),
+            "status": 0,
+        },
+        {
+            "start": z(hold.start),
+            "end": z(hold.end),
+            "occupiedUntil": z(hold.end + timedelta(minutes=15)),
+            "eventId": str(hold.pk),
+            "status": 1,
+        },
     ]
-    assert body["closures"] == [{"id": str(closure.pk), "start": z(closure.start), "end": z(closure.end),
-                                 "message": "Cleaning"}]
+    assert body["closures"] == [
+        {"id": str(closure.pk), "start": z(closure.start), "end": z(closure.end), "message": "Cleaning"}
+    ]
 
 
 def test_availability_window_is_half_open_and_includes_the_buffer(api, setup):
@@ -68,17 +79,26 @@ def test_availability_window_is_half_open_and_includes_the_buffer(api, setup):
 
 def test_availability_shifts_yearly_closures_into_the_window(api, setup):
     christmas = datetime(2020, 12, 25, tzinfo=UTC)
-    closure = ClosureFactory(organization=setup.org, start=christmas, end=christmas + timedelta(days=1),
-                             repeats_yearly=True, message="Christmas")
-    response = api.viewer.get(availability_url(setup.room.pk),
-                              {"start": "2027-12-01T00:00:00Z", "end": "2028-01-01T00:00:00Z"})
-    assert response.json()["closures"] == [{"id": str(closure.pk), "start": "2027-12-25T00:00:00Z",
-                                            "end": "2027-12-26T00:00:00Z", "message": "Christmas"}]
-    response = api.viewer.get(availability_url(setup.room.pk),
-                              {"start": "2027-12-01T00:00:00Z", "end": "2028-12-01T00:00:00Z"})
+    closure = ClosureFactory(
+        organization=setup.org,
+        start=christmas,
+        end=christmas + timedelta(days=1),
+        repeats_yearly=True,
+        message="Christmas",
+    )
+    response = api.viewer.get(
+        availability_url(setup.room.pk), {"start": "2027-12-01T00:00:00Z", "end": "2028-01-01T00:00:00Z"}
+    )
+    assert response.json()["closures"] == [
+        {"id": str(closure.pk), "start": "2027-12-25T00:00:00Z", "end": "2027-12-26T00:00:00Z", "message": "Christmas"}
+    ]
+    response = api.viewer.get(
+        availability_url(setup.room.pk), {"start": "2027-12-01T00:00:00Z", "end": "2028-12-01T00:00:00Z"}
+    )
     assert [c["start"] for c in response.json()["closures"]] == ["2027-12-25T00:00:00Z"]
-    response = api.viewer.get(availability_url(setup.room.pk),
-                              {"start": "2027-01-01T00:00:00Z", "end": "2027-12-01T00:00:00Z"})
+    response = api.viewer.get(
+        availability_url(setup.room.pk), {"start": "2027-01-01T00:00:00Z", "end": "2027-12-01T00:00:00Z"}
+    )
     assert response.json()["closures"] == []
 
 
@@ -91,34 +111,39 @@ def test_availability_reads_naive_times_in_the_venue_timezone(api, setup):
     assert response.json()["busy"] == []
 
 
-@pytest.mark.parametrize("params, code, field", [
-    ({"end": "2030-01-02T00:00:00Z"}, "REQUIRED", "start"),
-    ({"start": "2030-01-01T00:00:00Z"}, "REQUIRED", "end"),
-    ({}, "REQUIRED", "start"),
-    ({"start": "yesterday", "end": "2030-01-02T00:00:00Z"}, "INVALID", "start"),
-    ({"start": "2030-01-01T00:00:00Zjunk", "end": "2030-01-02T00:00:00Z"}, "INVALID", "start"),
-    ({"start": "2030-01-01T00:00:00Z", "end": "2030-01-01T00:00:00Z"}, "END_BEFORE_START", "end"),
-    ({"start": "2030-01-02T00:00:00Z", "end": "2030-01-01T00:00:00Z"}, "END_BEFORE_START", "end"),
-    ({"start": "2030-01-01T00:00:00Z", "end": "2031-01-02T00:00:01Z"}, "WINDOW_TOO_LONG", "end"),
-    ({"start": "0001-01-01T00:00:00+01:00", "end": "2030-01-02T00:00:00Z"}, "OUT_OF_RANGE", "start"),
-    ({"start": "9999-12-31T23:00:00-05:00", "end": "2030-01-02T00:00:00Z"}, "OUT_OF_RANGE", "start"),
-    ({"start": "2030-01-01T00:00:00Z", "end": "99999-01-01T00:00:00Z"}, "INVALID", "end"),
-    ({"start": "2030-13-01T00:00:00Z", "end": "2030-01-02T00:00:00Z"}, "INVALID", "start"),
-])
+@pytest.mark.parametrize(
+    "params, code, field",
+    [
+        ({"end": "2030-01-02T00:00:00Z"}, "REQUIRED", "start"),
+        ({"start": "2030-01-01T00:00:00Z"}, "REQUIRED", "end"),
+        ({}, "REQUIRED", "start"),
+        ({"start": "yesterday", "end": "2030-01-02T00:00:00Z"}, "INVALID", "start"),
+        ({"start": "2030-01-01T00:00:00Zjunk", "end": "2030-01-02T00:00:00Z"}, "INVALID", "start"),
+        ({"start": "2030-01-01T00:00:00Z", "end": "2030-01-01T00:00:00Z"}, "END_BEFORE_START", "end"),
+        ({"start": "2030-01-02T00:00:00Z", "end": "2030-01-01T00:00:00Z"}, "END_BEFORE_START", "end"),
+        ({"start": "2030-01-01T00:00:00Z", "end": "2031-01-02T00:00:01Z"}, "WINDOW_TOO_LONG", "end"),
+        ({"start": "0001-01-01T00:00:00+01:00", "end": "2030-01-02T00:00:00Z"}, "OUT_OF_RANGE", "start"),
+        ({"start": "9999-12-31T23:00:00-05:00", "end": "2030-01-02T00:00:00Z"}, "OUT_OF_RANGE", "start"),
+        ({"start": "2030-01-01T00:00:00Z", "end": "99999-01-01T00:00:00Z"}, "INVALID", "end"),
+        ({"start": "2030-13-01T00:00:00Z", "end": "2030-01-02T00:00:00Z"}, "INVALID", "start"),
+    ],
+)
 def test_availability_bad_window(api, setup, params, code, field):
     assert_error(api.viewer.get(availability_url(setup.room.pk), params), 400, code, field)
 
 
 def test_availability_accepts_any_offset(api, setup):
     event = book(setup, datetime(2030, 7, 1, 10, tzinfo=UTC), datetime(2030, 7, 1, 11, tzinfo=UTC))
-    response = api.viewer.get(availability_url(setup.room.pk),
-                              {"start": "2030-07-02T06:00:00+20:00", "end": "2030-07-01T11:00:00-23:00"})
+    response = api.viewer.get(
+        availability_url(setup.room.pk), {"start": "2030-07-02T06:00:00+20:00", "end": "2030-07-01T11:00:00-23:00"}
+    )
     assert [b["eventId"] for b in response.json()["busy"]] == [str(event.pk)]
 
 
 def test_availability_window_of_366_days_is_allowed(api, setup):
-    response = api.viewer.get(availability_url(setup.room.pk),
-                              {"start": "2030-01-01T00:00:00Z", "end": "2031-01-02T00:00:00Z"})
+    response = api.viewer.get(
+        availability_url(setup.room.pk), {"start": "2030-01-01T00:00:00Z", "end": "2031-01-02T00:00:00Z"}
+    )
     assert response.status_code == 200
 
 

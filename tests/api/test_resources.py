@@ -18,9 +18,24 @@ from tests.conftest import future
 from tests.factories import BookableHoursFactory, ClosureFactory, ResourceFactory, VenueFactory
 
 RESOURCE_KEYS = {
-    "id", "venueId", "orgId", "name", "kind", "description", "capacity", "exclusive", "requiresApproval", "archived",
-    "minDurationMinutes", "maxDurationMinutes", "minNoticeMinutes", "maxAdvanceDays", "bufferMinutes",
-    "bookableHours", "createdAt", "lastUpdatedAt",
+    "id",
+    "venueId",
+    "orgId",
+    "name",
+    "kind",
+    "description",
+    "capacity",
+    "exclusive",
+    "requiresApproval",
+    "archived",
+    "minDurationMinutes",
+    "maxDurationMinutes",
+    "minNoticeMinutes",
+    "maxAdvanceDays",
+    "bufferMinutes",
+    "bookableHours",
+    "createdAt",
+    "lastUpdatedAt",
     "units",  # docs/architecture.md#units
 }
 
@@ -95,13 +110,22 @@ def test_resource_retrieve(api, setup):
 
 
 FULL = {
-    "name": "Studio <script>x</script>", "kind": "event_space",
+    "name": "Studio <script>x</script>",
+    "kind": "event_space",
     "description": '<p>Big <a href="javascript:alert(1)" onclick="x()">room</a></p><script>alert(1)</script>',
-    "capacity": 40, "exclusive": True, "requiresApproval": False, "archived": False,
-    "minDurationMinutes": 30, "maxDurationMinutes": 240, "minNoticeMinutes": 60, "maxAdvanceDays": 90,
+    "capacity": 40,
+    "exclusive": True,
+    "requiresApproval": False,
+    "archived": False,
+    "minDurationMinutes": 30,
+    "maxDurationMinutes": 240,
+    "minNoticeMinutes": 60,
+    "maxAdvanceDays": 90,
     "bufferMinutes": 15,
-    "bookableHours": [{"weekday": 0, "start": "09:00", "end": "17:00"},
-                      {"weekday": 5, "start": "10:00", "end": "00:00"}],
+    "bookableHours": [
+        {"weekday": 0, "start": "09:00", "end": "17:00"},
+        {"weekday": 5, "start": "10:00", "end": "00:00"},
+    ],
 }
 
 
@@ -114,57 +138,105 @@ def test_resource_create(api, setup):
     assert body["name"] == "Studio x"
     assert "<script" not in body["description"] and "javascript:" not in body["description"]
     assert "onclick" not in body["description"] and body["description"].startswith("<p>Big <a")
-    for key in ("kind", "capacity", "requiresApproval", "minDurationMinutes", "maxDurationMinutes",
-                "minNoticeMinutes", "maxAdvanceDays", "bufferMinutes", "bookableHours"):
+    for key in (
+        "kind",
+        "capacity",
+        "requiresApproval",
+        "minDurationMinutes",
+        "maxDurationMinutes",
+        "minNoticeMinutes",
+        "maxAdvanceDays",
+        "bufferMinutes",
+        "bookableHours",
+    ):
         assert body[key] == FULL[key], key
     assert body["orgId"] == str(setup.org.pk) and body["venueId"] == str(setup.venue.pk)
 
 
 def test_resource_create_defaults(api, setup):
     body = api.admin.post(resource_url(), {"venueId": str(setup.venue.pk), "name": "Pod"}, format="json").json()
-    assert {k: body[k] for k in ("kind", "capacity", "exclusive", "requiresApproval", "archived", "bookableHours",
-                                 "minDurationMinutes", "maxAdvanceDays", "bufferMinutes", "description")} == {
-        "kind": "room", "capacity": 1, "exclusive": True, "requiresApproval": True, "archived": False,
-        "bookableHours": [], "minDurationMinutes": None, "maxAdvanceDays": None, "bufferMinutes": 0,
+    assert {
+        k: body[k]
+        for k in (
+            "kind",
+            "capacity",
+            "exclusive",
+            "requiresApproval",
+            "archived",
+            "bookableHours",
+            "minDurationMinutes",
+            "maxAdvanceDays",
+            "bufferMinutes",
+            "description",
+        )
+    } == {
+        "kind": "room",
+        "capacity": 1,
+        "exclusive": True,
+        "requiresApproval": True,
+        "archived": False,
+        "bookableHours": [],
+        "minDurationMinutes": None,
+        "maxAdvanceDays": None,
+        "bufferMinutes": 0,
         "description": "",
     }
 
 
-@pytest.mark.parametrize("payload, code, field", [
-    ({"venueId": None}, "REQUIRED", "venueId"),
-    ({"venueId": "room-1"}, "INVALID", "venueId"),
-    ({"venueId": NOWHERE}, "NOT_FOUND", "venueId"),
-    ({"name": None}, "REQUIRED", "name"),
-    ({"kind": "castle"}, "INVALID_CHOICE", "kind"),
-    ({"kind": None}, "REQUIRED", "kind"),
-    ({"capacity": 0}, "MIN_VALUE", "capacity"),
-    ({"capacity": -5}, "MIN_VALUE", "capacity"),
-    ({"capacity": 10**30}, "MAX_VALUE", "capacity"),
-    ({"capacity": 10**400}, "MAX_VALUE", "capacity"),
-    ({"capacity": "ten"}, "INVALID", "capacity"),
-    ({"capacity": 2.5}, "INVALID", "capacity"),
-    ({"capacity": None}, "REQUIRED", "capacity"),
-    ({"capacity": [1]}, "INVALID", "capacity"),
-    ({"exclusive": "perhaps"}, "INVALID", "exclusive"),
-    ({"exclusive": 1}, "INVALID", "exclusive"),
-    ({"requiresApproval": "true"}, "INVALID", "requiresApproval"),
-    ({"exclusive": None}, "REQUIRED", "exclusive"),
-    ({"minDurationMinutes": 0}, "MIN_VALUE", "minDurationMinutes"),
-    ({"minDurationMinutes": 120, "maxDurationMinutes": 60}, "INVALID", "maxDurationMinutes"),
-    ({"maxAdvanceDays": 10**9}, "MAX_VALUE", "maxAdvanceDays"),
-    ({"bufferMinutes": 10**12}, "MAX_VALUE", "bufferMinutes"),
-    ({"minNoticeMinutes": None}, "REQUIRED", "minNoticeMinutes"),
-    ({"description": ["<p>"]}, "INVALID", "description"),
-    ({"bookableHours": "mondays"}, "INVALID", "bookableHours"),
-    ({"bookableHours": [{"weekday": 7, "start": "09:00", "end": "17:00"}]}, "MAX_VALUE", "bookableHours[0].weekday"),
-    ({"bookableHours": [{"weekday": -1, "start": "09:00", "end": "17:00"}]}, "MIN_VALUE", "bookableHours[0].weekday"),
-    ({"bookableHours": [{"weekday": 1, "start": "9am", "end": "17:00"}]}, "INVALID", "bookableHours[0].start"),
-    ({"bookableHours": [{"weekday": 1, "start": "09:00"}]}, "REQUIRED", "bookableHours[0].end"),
-    ({"bookableHours": [{"weekday": 1, "start": "25:00", "end": "26:00"}]}, "INVALID", "bookableHours[0].start"),
-    ({"bookableHours": [{"weekday": 1, "start": "09:00", "end": "17:00"},
-                        {"weekday": 2, "start": "17:00", "end": "09:00"}]}, "END_BEFORE_START", "bookableHours[1].end"),
-    ({"bookableHours": [None]}, "REQUIRED", "bookableHours[0]"),
-])
+@pytest.mark.parametrize(
+    "payload, code, field",
+    [
+        ({"venueId": None}, "REQUIRED", "venueId"),
+        ({"venueId": "room-1"}, "INVALID", "venueId"),
+        ({"venueId": NOWHERE}, "NOT_FOUND", "venueId"),
+        ({"name": None}, "REQUIRED", "name"),
+        ({"kind": "castle"}, "INVALID_CHOICE", "kind"),
+        ({"kind": None}, "REQUIRED", "kind"),
+        ({"capacity": 0}, "MIN_VALUE", "capacity"),
+        ({"capacity": -5}, "MIN_VALUE", "capacity"),
+        ({"capacity": 10**30}, "MAX_VALUE", "capacity"),
+        ({"capacity": 10**400}, "MAX_VALUE", "capacity"),
+        ({"capacity": "ten"}, "INVALID", "capacity"),
+        ({"capacity": 2.5}, "INVALID", "capacity"),
+        ({"capacity": None}, "REQUIRED", "capacity"),
+        ({"capacity": [1]}, "INVALID", "capacity"),
+        ({"exclusive": "perhaps"}, "INVALID", "exclusive"),
+        ({"exclusive": 1}, "INVALID", "exclusive"),
+        ({"requiresApproval": "true"}, "INVALID", "requiresApproval"),
+        ({"exclusive": None}, "REQUIRED", "exclusive"),
+        ({"minDurationMinutes": 0}, "MIN_VALUE", "minDurationMinutes"),
+        ({"minDurationMinutes": 120, "maxDurationMinutes": 60}, "INVALID", "maxDurationMinutes"),
+        ({"maxAdvanceDays": 10**9}, "MAX_VALUE", "maxAdvanceDays"),
+        ({"bufferMinutes": 10**12}, "MAX_VALUE", "bufferMinutes"),
+        ({"minNoticeMinutes": None}, "REQUIRED", "minNoticeMinutes"),
+        ({"description": ["<p>"]}, "INVALID", "description"),
+        ({"bookableHours": "mondays"}, "INVALID", "bookableHours"),
+        (
+            {"bookableHours": [{"weekday": 7, "start": "09:00", "end": "17:00"}]},
+            "MAX_VALUE",
+            "bookableHours[0].weekday",
+        ),
+        (
+            {"bookableHours": [{"weekday": -1, "start": "09:00", "end": "17:00"}]},
+            "MIN_VALUE",
+            "bookableHours[0].weekday",
+        ),
+        ({"bookableHours": [{"weekday": 1, "start": "9am", "end": "17:00"}]}, "INVALID", "bookableHours[0].start"),
+        ({"bookableHours": [{"weekday": 1, "start": "09:00"}]}, "REQUIRED", "bookableHours[0].end"),
+        ({"bookableHours": [{"weekday": 1, "start": "25:00", "end": "26:00"}]}, "INVALID", "bookableHours[0].start"),
+        (
+            {
+                "bookableHours": [
+                    {"weekday": 1, "start": "09:00", "end": "17:00"},
+                    {"weekday": 2, "start": "17:00", "end": "09:00"},
+                ]
+            },
+            "END_BEFORE_START",
+            "bookableHours[1].end",
+        ),
+        ({"bookableHours": [None]}, "REQUIRED", "bookableHours[0]"),
+    ],
+)
 def test_resource_create_bad_input(api, setup, payload, code, field):
     body = {"venueId": str(setup.venue.pk), "name": "Pod", **payload}
     before = Resource.objects.count()
@@ -201,13 +273,15 @@ def test_resource_patch_replaces_bookable_hours_as_a_whole(api, setup):
     url = resource_url(setup.room.pk)
     first = api.admin.patch(url, {"bookableHours": FULL["bookableHours"]}, format="json")
     assert first.status_code == 200 and first.json()["bookableHours"] == FULL["bookableHours"]
-    response = api.admin.patch(url, {"capacity": 12, "minDurationMinutes": None}, format="json",
-                               HTTP_IF_MATCH=first["ETag"])
+    response = api.admin.patch(
+        url, {"capacity": 12, "minDurationMinutes": None}, format="json", HTTP_IF_MATCH=first["ETag"]
+    )
     assert response.status_code == 200
     assert_resource_shape(response.json())
     assert response.json()["capacity"] == 12 and response.json()["bookableHours"] == FULL["bookableHours"]
-    replaced = api.admin.patch(url, {"bookableHours": [{"weekday": 2, "start": "08:00", "end": "12:00"}]},
-                               format="json")
+    replaced = api.admin.patch(
+        url, {"bookableHours": [{"weekday": 2, "start": "08:00", "end": "12:00"}]}, format="json"
+    )
     assert replaced.json()["bookableHours"] == [{"weekday": 2, "start": "08:00", "end": "12:00"}]
     assert api.admin.patch(url, {"bookableHours": []}, format="json").json()["bookableHours"] == []
     assert BookableHours.objects.filter(resource=setup.room).count() == 0
@@ -223,12 +297,19 @@ def test_resource_patch_checks_rules_against_stored_values(api, setup):
 def test_resource_patch_stale_etag(api, setup):
     etag = api.admin.get(resource_url(setup.room.pk))["ETag"]
     assert api.admin.patch(resource_url(setup.room.pk), {"name": "Room A"}, format="json").status_code == 200
-    assert_error(api.admin.patch(resource_url(setup.room.pk), {"name": "Room B"}, format="json", HTTP_IF_MATCH=etag),
-                 412, "PRECONDITION_FAILED")
+    assert_error(
+        api.admin.patch(resource_url(setup.room.pk), {"name": "Room B"}, format="json", HTTP_IF_MATCH=etag),
+        412,
+        "PRECONDITION_FAILED",
+    )
     assert_error(api.admin.delete(resource_url(setup.room.pk), HTTP_IF_MATCH=etag), 412)
     # Bad input is reported before a stale ETag.
-    assert_error(api.admin.patch(resource_url(setup.room.pk), {"capacity": 0}, format="json", HTTP_IF_MATCH=etag),
-                 400, "MIN_VALUE", "capacity")
+    assert_error(
+        api.admin.patch(resource_url(setup.room.pk), {"capacity": 0}, format="json", HTTP_IF_MATCH=etag),
+        400,
+        "MIN_VALUE",
+        "capacity",
+    )
     assert Resource.objects.get(pk=setup.room.pk).name == "Room A"
 
 
@@ -244,11 +325,19 @@ def test_resource_moves_between_venues_of_its_organization_only(api, setup, othe
 def test_making_a_shared_resource_exclusive_needs_its_bookings_apart(api, setup):
     first = book(setup, future(hour=10), future(hour=12), setup.desks)
     second = book(setup, future(hour=11), future(hour=13), setup.desks)
-    body = assert_error(api.admin.patch(resource_url(setup.desks.pk), {"exclusive": True}, format="json"),
-                        409, "BOOKING_CONFLICT", "exclusive")
+    body = assert_error(
+        api.admin.patch(resource_url(setup.desks.pk), {"exclusive": True}, format="json"),
+        409,
+        "BOOKING_CONFLICT",
+        "exclusive",
+    )
     assert sorted(body["errors"][0]["conflictingEventIds"]) == sorted([str(first.pk), str(second.pk)])
-    body = assert_error(api.admin.patch(resource_url(setup.desks.pk), {"capacity": 1}, format="json"),
-                        409, "CAPACITY_EXCEEDED", "capacity")
+    body = assert_error(
+        api.admin.patch(resource_url(setup.desks.pk), {"capacity": 1}, format="json"),
+        409,
+        "CAPACITY_EXCEEDED",
+        "capacity",
+    )
     assert Resource.objects.get(pk=setup.desks.pk).capacity == 3
     assert api.admin.patch(resource_url(setup.desks.pk), {"capacity": 2}, format="json").status_code == 200
     events_set_status(events=[second], status=EventStatus.CANCELED)
@@ -286,11 +375,15 @@ def _calls(setup):
     body_resource = {"venueId": str(setup.venue.pk), "name": "X"}
     window = {"start": "2030-01-01T00:00:00Z", "end": "2030-01-02T00:00:00Z"}
     return [
-        ("get", venue_url(), None), ("post", venue_url(), body_venue),
-        ("get", venue_url(setup.venue.pk), None), ("patch", venue_url(setup.venue.pk), {"name": "Y"}),
+        ("get", venue_url(), None),
+        ("post", venue_url(), body_venue),
+        ("get", venue_url(setup.venue.pk), None),
+        ("patch", venue_url(setup.venue.pk), {"name": "Y"}),
         ("delete", venue_url(setup.venue.pk), None),
-        ("get", resource_url(), None), ("post", resource_url(), body_resource),
-        ("get", resource_url(setup.room.pk), None), ("patch", resource_url(setup.room.pk), {"name": "Y"}),
+        ("get", resource_url(), None),
+        ("post", resource_url(), body_resource),
+        ("get", resource_url(setup.room.pk), None),
+        ("patch", resource_url(setup.room.pk), {"name": "Y"}),
         ("delete", resource_url(setup.hall.pk), None),
         ("get", availability_url(setup.room.pk), window),
     ]
@@ -324,8 +417,17 @@ def test_another_organization_sees_nothing_of_ours(api, setup, other, index):
     assert Resource.objects.get(pk=setup.room.pk).name == "Room"
 
 
-@pytest.mark.parametrize("method, kind", [("get", "venue"), ("patch", "venue"), ("delete", "venue"),
-                                          ("get", "resource"), ("patch", "resource"), ("delete", "resource")])
+@pytest.mark.parametrize(
+    "method, kind",
+    [
+        ("get", "venue"),
+        ("patch", "venue"),
+        ("delete", "venue"),
+        ("get", "resource"),
+        ("patch", "resource"),
+        ("delete", "resource"),
+    ],
+)
 def test_nonexistent_and_malformed_ids_are_not_found(api, setup, method, kind):
     url = venue_url if kind == "venue" else resource_url
     assert_error(getattr(api.admin, method)(url(NOWHERE), {}, format="json"), 404, "NOT_FOUND")

@@ -44,9 +44,11 @@ from tests.conftest import future
 MAX_EXAMPLES = 50
 # About three minutes a run: CI fuzzes once, on PostgreSQL (the production database), to stay well
 # inside its time budget. Everything it checks is database-independent HTTP behaviour.
-pytestmark = [pytest.mark.fuzz, pytest.mark.postgres,
-              pytest.mark.skipif(connection.vendor != "postgresql",
-                                 reason="the schema is fuzzed once per CI run, on PostgreSQL")]
+pytestmark = [
+    pytest.mark.fuzz,
+    pytest.mark.postgres,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="the schema is fuzzed once per CI run, on PostgreSQL"),
+]
 # Everything else Schemathesis checks by default stays on: not_a_server_error, status_code_conformance,
 # content_type_conformance, response_schema_conformance, response_headers_conformance, ignored_auth, ...
 EXCLUDED_CHECKS = [positive_data_acceptance, negative_data_rejection, max_response_time]
@@ -157,9 +159,13 @@ def _steer_success(case, objects: Objects, refs: dict[str, object]) -> None:
     method = case.method.upper()
     if case.path in ("/api/v1/bookings/submit", "/api/v1/bookings", "/api/v1/bookings/validate") and method == "POST":
         day = 40 + len(repr(case.body)) % 60  # different cases, different days: fewer conflicts
-        case.body.update(orgId=refs["orgId"], bookingModuleId=refs["bookingModuleId"], portalId=refs["portalId"],
-                         contact={"name": "Ada Lovelace", "email": "ada@example.com"},
-                         event=objects.setup.event(future(day, 10)))
+        case.body.update(
+            orgId=refs["orgId"],
+            bookingModuleId=refs["bookingModuleId"],
+            portalId=refs["portalId"],
+            contact={"name": "Ada Lovelace", "email": "ada@example.com"},
+            event=objects.setup.event(future(day, 10)),
+        )
         for key in ("events", "eventId"):
             case.body.pop(key, None)
         if case.path.endswith("/submit"):
@@ -228,15 +234,18 @@ def _cursor(created: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-@pytest.mark.parametrize(("url", "query", "status"), [
-    # Python accepts offsets up to ±23:59, PostgreSQL only up to ±15:59: these were 500s on PostgreSQL.
-    ("/api/v1/bookings", {"end": "0224-04-24T21:01:10.06-20:45"}, 400),  # a year nothing is booked in
-    ("/api/v1/bookings", {"start": "2026-12-01T10:00:00-20:45"}, 200),
-    ("/api/v1/bookings", {"end": "2026-12-01T10:00:00+20:45"}, 200),
-    ("/api/v1/bookings", {"updatedSince": "2026-12-01T10:00:00-23:59"}, 200),
-    ("/api/v1/bookings", {"cursor": _cursor("2026-12-01T10:00:00-20:45")}, 200),
-    ("/api/v1/events", {"windowStart": "2026-12-01T10:00:00-20:45", "windowEnd": "2026-12-02T10:00:00+23:00"}, 200),
-])
+@pytest.mark.parametrize(
+    ("url", "query", "status"),
+    [
+        # Python accepts offsets up to ±23:59, PostgreSQL only up to ±15:59: these were 500s on PostgreSQL.
+        ("/api/v1/bookings", {"end": "0224-04-24T21:01:10.06-20:45"}, 400),  # a year nothing is booked in
+        ("/api/v1/bookings", {"start": "2026-12-01T10:00:00-20:45"}, 200),
+        ("/api/v1/bookings", {"end": "2026-12-01T10:00:00+20:45"}, 200),
+        ("/api/v1/bookings", {"updatedSince": "2026-12-01T10:00:00-23:59"}, 200),
+        ("/api/v1/bookings", {"cursor": _cursor("2026-12-01T10:00:00-20:45")}, 200),
+        ("/api/v1/events", {"windowStart": "2026-12-01T10:00:00-20:45", "windowEnd": "2026-12-02T10:00:00+23:00"}, 200),
+    ],
+)
 def test_what_the_fuzzer_found(url, query, status, api):
     response = api[Role.OWNER].get(url, query)
     assert response.status_code == status, (response.status_code, response.content[:300])

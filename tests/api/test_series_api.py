@@ -25,7 +25,6 @@ def z(moment) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-
 @pytest.fixture
 def series(setup):
     return make_series(setup)
@@ -72,19 +71,30 @@ def test_patch_title_per_scope(api, series, which):
 
 def test_patch_resources_of_all_occurrences(api, setup, series):
     series_row, events = series
-    response = api.manager.patch(url(events[3].pk), {"resourceIds": [str(setup.hall.pk)], "whichEventsToUpdate": 3},
-                                 format="json")
+    response = api.manager.patch(
+        url(events[3].pk), {"resourceIds": [str(setup.hall.pk)], "whichEventsToUpdate": 3}, format="json"
+    )
     assert response.status_code == 200 and response.json()["resourceIds"] == [str(setup.hall.pk)]
     assert set(Reservation.objects.filter(event__series=series_row).values_list("resource_id", flat=True)) == {
-        setup.hall.pk}
+        setup.hall.pk
+    }
 
 
-@pytest.mark.parametrize("value, code", [
-    (7, "INVALID_CHOICE"),  # 7 deletes (4 and 8 are changes: tests/api/test_charges.py)
-    (5, "INVALID_CHOICE"), (6, "INVALID_CHOICE"), (0, "INVALID_CHOICE"), (9, "INVALID_CHOICE"),
-    ("all", "INVALID_CHOICE"), (True, "INVALID_CHOICE"), (2.5, "INVALID_CHOICE"), (None, "REQUIRED"),
-    ("", "REQUIRED"),
-])
+@pytest.mark.parametrize(
+    "value, code",
+    [
+        (7, "INVALID_CHOICE"),  # 7 deletes (4 and 8 are changes: tests/api/test_charges.py)
+        (5, "INVALID_CHOICE"),
+        (6, "INVALID_CHOICE"),
+        (0, "INVALID_CHOICE"),
+        (9, "INVALID_CHOICE"),
+        ("all", "INVALID_CHOICE"),
+        (True, "INVALID_CHOICE"),
+        (2.5, "INVALID_CHOICE"),
+        (None, "REQUIRED"),
+        ("", "REQUIRED"),
+    ],
+)
 def test_patch_refused_scopes_change_nothing(api, series, value, code):
     series_row, events = series
     before = rows(series_row)
@@ -96,12 +106,15 @@ def test_patch_refused_scopes_change_nothing(api, series, value, code):
 def test_patch_conflict_changes_nothing_and_names_the_occurrence(api, setup, series):
     series_row, events = series
     day = events[6].start.astimezone(LONDON).date()
-    [blocker] = events_save(organization=setup.org, specs=[EventSpec(
-        title="Board", start=local(day, 11), end=local(day, 12), resource_ids=[setup.room.pk])])
+    [blocker] = events_save(
+        organization=setup.org,
+        specs=[EventSpec(title="Board", start=local(day, 11), end=local(day, 12), resource_ids=[setup.room.pk])],
+    )
     before = rows(series_row)
     etag = api.manager.get(url(events[3].pk))["ETag"]
-    response = api.manager.patch(url(events[3].pk), {**half_past_ten(events[3]), "whichEventsToUpdate": 2},
-                                 format="json", HTTP_IF_MATCH=etag)
+    response = api.manager.patch(
+        url(events[3].pk), {**half_past_ten(events[3]), "whichEventsToUpdate": 2}, format="json", HTTP_IF_MATCH=etag
+    )
     body = assert_error(response, 409, "BOOKING_CONFLICT", "resourceIds")
     [error] = body["errors"]
     assert error["eventId"] == str(events[6].pk) and error["conflictingEventIds"] == [str(blocker.pk)]
@@ -115,27 +128,42 @@ def test_patch_rule_errors_name_the_occurrences(api, setup, series):
     setup.room.max_duration_minutes = 90
     setup.room.save()
     before = rows(series_row)
-    response = api.manager.patch(url(events[3].pk), {"end": z(events[3].end + HOUR), "whichEventsToUpdate": 2},
-                                 format="json")
+    response = api.manager.patch(
+        url(events[3].pk), {"end": z(events[3].end + HOUR), "whichEventsToUpdate": 2}, format="json"
+    )
     body = assert_error(response, 400, "TOO_LONG")
     assert sorted(e["eventId"] for e in body["errors"]) == sorted(str(e.pk) for e in events[3:])
     assert rows(series_row) == before
-    response = api.manager.patch(url(events[3].pk), {"end": z(events[3].end + HOUR), "whichEventsToUpdate": 2,
-                                                     "overrideRules": True}, format="json")
+    response = api.manager.patch(
+        url(events[3].pk),
+        {"end": z(events[3].end + HOUR), "whichEventsToUpdate": 2, "overrideRules": True},
+        format="json",
+    )
     assert response.status_code == 200
 
 
 def test_no_occurrence_joins_a_series(api, setup, series):
     series_row, events = series
     start = local(events[0].start.astimezone(LONDON).date() - timedelta(days=1), 9)
-    body = {"orgId": str(setup.org.pk), "title": "Extra", "start": z(start), "end": z(start + HOUR),
-            "resourceIds": [str(setup.room.pk)], "seriesId": str(series_row.pk)}
+    body = {
+        "orgId": str(setup.org.pk),
+        "title": "Extra",
+        "start": z(start),
+        "end": z(start + HOUR),
+        "resourceIds": [str(setup.room.pk)],
+        "seriesId": str(series_row.pk),
+    }
     assert_error(api.manager.post(URL, body, format="json"), 400, "IMMUTABLE_FIELD", "seriesId")
-    assert_error(api.manager.patch(url(events[0].pk), {"seriesId": None}, format="json"), 400, "IMMUTABLE_FIELD",
-                 "seriesId")
+    assert_error(
+        api.manager.patch(url(events[0].pk), {"seriesId": None}, format="json"), 400, "IMMUTABLE_FIELD", "seriesId"
+    )
     assert Event.objects.filter(series=series_row).count() == 10
-    assert_error(api.manager.post(URL, {**body, "seriesId": None, "whichEventsToUpdate": 1} | {}, format="json"),
-                 400, "IMMUTABLE_FIELD", "seriesId")
+    assert_error(
+        api.manager.post(URL, {**body, "seriesId": None, "whichEventsToUpdate": 1} | {}, format="json"),
+        400,
+        "IMMUTABLE_FIELD",
+        "seriesId",
+    )
     del body["seriesId"]
     response = api.manager.post(URL, body, format="json")
     assert response.status_code == 201 and response.json()["seriesId"] is None
@@ -152,19 +180,22 @@ def test_list_by_series(api, setup, series, other):
 # --- DELETE --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("query, body, gone", [
-    (None, None, [3]),
-    ("1", None, [3]),
-    ("5", None, range(10)),
-    ("6", None, range(3, 10)),
-    ("3", None, range(10)),
-    ("2", None, range(3, 10)),
-    (None, {"whichEventsToUpdate": 5}, range(10)),
-    (None, {"whichEventsToUpdate": 6}, range(3, 10)),
-    (None, {"whichEventsToUpdate": 1}, [3]),
-    ("6", {"whichEventsToUpdate": 6}, range(3, 10)),
-    (None, {}, [3]),
-])
+@pytest.mark.parametrize(
+    "query, body, gone",
+    [
+        (None, None, [3]),
+        ("1", None, [3]),
+        ("5", None, range(10)),
+        ("6", None, range(3, 10)),
+        ("3", None, range(10)),
+        ("2", None, range(3, 10)),
+        (None, {"whichEventsToUpdate": 5}, range(10)),
+        (None, {"whichEventsToUpdate": 6}, range(3, 10)),
+        (None, {"whichEventsToUpdate": 1}, [3]),
+        ("6", {"whichEventsToUpdate": 6}, range(3, 10)),
+        (None, {}, [3]),
+    ],
+)
 def test_delete_removes_exactly_the_chosen_occurrences(api, series, query, body, gone):
     series_row, events = series
     before = rows(series_row)
@@ -174,12 +205,19 @@ def test_delete_removes_exactly_the_chosen_occurrences(api, series, query, body,
     assert rows(series_row) == [row for i, row in enumerate(before) if i not in gone]
 
 
-@pytest.mark.parametrize("query, body, code", [
-    ("4", None, "INVALID_CHOICE"), ("8", None, "INVALID_CHOICE"),  # changes, not deletions
-    ("9", None, "INVALID_CHOICE"), ("all", None, "INVALID_CHOICE"), ("", None, "REQUIRED"),
-    (None, {"whichEventsToUpdate": 4}, "INVALID_CHOICE"), (None, {"whichEventsToUpdate": "x"}, "INVALID_CHOICE"),
-    ("5", {"whichEventsToUpdate": 6}, "INVALID"),
-])
+@pytest.mark.parametrize(
+    "query, body, code",
+    [
+        ("4", None, "INVALID_CHOICE"),
+        ("8", None, "INVALID_CHOICE"),  # changes, not deletions
+        ("9", None, "INVALID_CHOICE"),
+        ("all", None, "INVALID_CHOICE"),
+        ("", None, "REQUIRED"),
+        (None, {"whichEventsToUpdate": 4}, "INVALID_CHOICE"),
+        (None, {"whichEventsToUpdate": "x"}, "INVALID_CHOICE"),
+        ("5", {"whichEventsToUpdate": 6}, "INVALID"),
+    ],
+)
 def test_delete_refused_scopes_delete_nothing(api, series, query, body, code):
     series_row, events = series
     target = url(events[3].pk) + (f"?whichEventsToUpdate={query}" if query is not None else "")
@@ -220,8 +258,9 @@ def test_stale_etag_changes_nothing(api, series):
 
 def test_patch_of_booked_occurrences_moves_the_booking_too(api, setup):
     booking, series_row, events = make_booked_series(setup)
-    response = api.manager.patch(url(events[3].pk), {**half_past_ten(events[3]), "whichEventsToUpdate": 2},
-                                 format="json")
+    response = api.manager.patch(
+        url(events[3].pk), {**half_past_ten(events[3]), "whichEventsToUpdate": 2}, format="json"
+    )
     assert response.status_code == 200 and response.json()["bookingId"] == str(booking.pk)
     times = list(BookingEvent.objects.filter(booking=booking).order_by("start").values_list("start", flat=True))
     assert [wall(t) for t in times] == ["09:00"] * 3 + ["10:30"] * 7
@@ -243,13 +282,21 @@ def test_a_change_request_with_a_scope_over_the_api(api, setup):
     booking, series_row, events = make_booked_series(setup)
     fourth = booking.requested_times.order_by("start")[3]
     start = local(fourth.start.astimezone(LONDON).date(), 10, 30)
-    response = api.manager.post("/api/v1/bookings/change-requests/submit", {
-        "bookingId": str(booking.pk), "events": [{"bookingEventId": str(fourth.pk), "start": z(start),
-                                                  "end": z(start + HOUR), "whichEventsToUpdate": 3}]}, format="json")
+    response = api.manager.post(
+        "/api/v1/bookings/change-requests/submit",
+        {
+            "bookingId": str(booking.pk),
+            "events": [
+                {"bookingEventId": str(fourth.pk), "start": z(start), "end": z(start + HOUR), "whichEventsToUpdate": 3}
+            ],
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.json()
     change_request = response.json()["changeRequest"]
-    assert change_request["events"] == [{"bookingEventId": str(fourth.pk), "start": z(start), "end": z(start + HOUR),
-                                         "whichEventsToUpdate": 3}]
+    assert change_request["events"] == [
+        {"bookingEventId": str(fourth.pk), "start": z(start), "end": z(start + HOUR), "whichEventsToUpdate": 3}
+    ]
     before = rows(series_row)
     response = api.manager.post(f"/api/v1/booking-change-requests/{change_request['id']}/approve", {}, format="json")
     assert response.status_code == 200, response.json()

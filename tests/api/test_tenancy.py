@@ -51,25 +51,49 @@ class Objects:
         booking_approve(booking_id=self.approved.pk, actor=setup.staff, client_last_updated_at=None)
         start = future(8, 15)
         self.change_request = change_request_submit(
-            booking_id=self.approved.pk, actor=Actor.booker("ada@example.com"),
+            booking_id=self.approved.pk,
+            actor=Actor.booker("ada@example.com"),
             events=[{"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}],
-            request_note="Later, please").change_request
-        self.event = event_create(organization=setup.org, title="Board meeting", start=future(9, 10),
-                                  end=future(9, 11), resource_ids=[setup.desks.pk])
+            request_note="Later, please",
+        ).change_request
+        self.event = event_create(
+            organization=setup.org,
+            title="Board meeting",
+            start=future(9, 10),
+            end=future(9, 11),
+            resource_ids=[setup.desks.pk],
+        )
         self.pending.refresh_from_db()
         self.approved.refresh_from_db()
-        self.charge = ChargeFactory(organization=setup.org, booking=self.approved, amount=10,
-                                    currency=setup.org.currency, customer=self.customer)
+        self.charge = ChargeFactory(
+            organization=setup.org,
+            booking=self.approved,
+            amount=10,
+            currency=setup.org.currency,
+            customer=self.customer,
+        )
         self.webhook_endpoint = WebhookEndpointFactory(
-            organization=setup.org, url="https://8.8.8.8/hooks", secret="whsec_" + "x" * 40,
-            event_types=["booking.approved"])
+            organization=setup.org,
+            url="https://8.8.8.8/hooks",
+            secret="whsec_" + "x" * 40,
+            event_types=["booking.approved"],
+        )
 
     def ids(self) -> set[str]:
         """Every id of setup's organization that could show up in a response."""
         org = self.org
-        found = {str(org.pk), str(self.venue.pk), str(self.module.pk), str(self.portal.pk), str(self.field.pk),
-                 str(self.customer.pk), str(self.contact.pk), str(self.change_request.pk),
-                 str(self.webhook_endpoint.pk), str(self.charge.pk)}
+        found = {
+            str(org.pk),
+            str(self.venue.pk),
+            str(self.module.pk),
+            str(self.portal.pk),
+            str(self.field.pk),
+            str(self.customer.pk),
+            str(self.contact.pk),
+            str(self.change_request.pk),
+            str(self.webhook_endpoint.pk),
+            str(self.charge.pk),
+        }
         found |= {str(r.pk) for r in (self.setup.room, self.setup.hall, self.setup.desks)}
         found |= {str(pk) for pk in Event.objects.filter(organization=org).values_list("pk", flat=True)}
         found |= {str(pk) for pk in Booking.objects.filter(organization=org).values_list("pk", flat=True)}
@@ -93,9 +117,12 @@ def world() -> dict[str, list[dict]]:
 
 def schema_operations() -> set[str]:
     schema = SchemaGenerator().get_schema(request=None, public=True)
-    return {f"{method.upper()} {path}" for path, item in schema["paths"].items() for method in item
-            if method in ("get", "post", "put", "patch", "delete")}
-
+    return {
+        f"{method.upper()} {path}"
+        for path, item in schema["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    }
 
 
 def uuids_in(response) -> set[str]:
@@ -121,14 +148,16 @@ def _none(o: Objects) -> None:
 def _window(o: Objects) -> dict:
     return {"start": iso(future(7, 0)), "end": iso(future(10, 0))}
 
+
 # "METHOD path" → (the attribute of Objects its {id} names, the body or query a success would need).
 BY_ID: dict[str, tuple[str, Body]] = {
     "GET /api/v1/bookings/{id}": ("pending", _none),
     "PATCH /api/v1/bookings/{id}": ("pending", lambda o: {"customerId": str(o.customer.pk)}),
-    "POST /api/v1/bookings/{id}/approve": ("pending", lambda o: {
-        "clientBookingLastUpdatedAt": iso(o.pending.updated_at), "event": {}}),
-    "POST /api/v1/bookings/{id}/deny": ("pending", lambda o: {
-        "clientBookingLastUpdatedAt": iso(o.pending.updated_at)}),
+    "POST /api/v1/bookings/{id}/approve": (
+        "pending",
+        lambda o: {"clientBookingLastUpdatedAt": iso(o.pending.updated_at), "event": {}},
+    ),
+    "POST /api/v1/bookings/{id}/deny": ("pending", lambda o: {"clientBookingLastUpdatedAt": iso(o.pending.updated_at)}),
     "POST /api/v1/bookings/{id}/cancel": ("approved", lambda o: {"eventProcedure": 1}),
     "GET /api/v1/booking-change-requests/{id}": ("change_request", _none),
     "POST /api/v1/booking-change-requests/{id}/approve": ("change_request", lambda o: {}),
@@ -156,8 +185,10 @@ BY_ID: dict[str, tuple[str, Body]] = {
     "PATCH /api/v1/contacts/{id}": ("contact", lambda o: {"name": "Taken over", "customerId": None}),
     "DELETE /api/v1/contacts/{id}": ("contact", _none),
     "GET /api/v1/webhook-endpoints/{id}": ("webhook_endpoint", _none),
-    "PATCH /api/v1/webhook-endpoints/{id}": ("webhook_endpoint", lambda o: {
-        "url": "https://8.8.4.4/taken-over", "eventTypes": ["booking.submitted"], "active": False}),
+    "PATCH /api/v1/webhook-endpoints/{id}": (
+        "webhook_endpoint",
+        lambda o: {"url": "https://8.8.4.4/taken-over", "eventTypes": ["booking.submitted"], "active": False},
+    ),
     "DELETE /api/v1/webhook-endpoints/{id}": ("webhook_endpoint", _none),
     "GET /api/v1/webhook-endpoints/{id}/deliveries": ("webhook_endpoint", _none),
     "POST /api/v1/charges/{id}/charge": ("charge", lambda o: {}),
@@ -198,8 +229,9 @@ def test_the_right_etag_does_not_help_another_organization(op, other, objects):
     etag = etag_of(type(obj).objects.get(pk=obj.pk))
     before = world()
     method = op.split()[0].lower()
-    response = getattr(other[Role.OWNER], method)(_id_url(op, obj.pk), body(objects) or {}, format="json",
-                                                  HTTP_IF_MATCH=etag)
+    response = getattr(other[Role.OWNER], method)(
+        _id_url(op, obj.pk), body(objects) or {}, format="json", HTTP_IF_MATCH=etag
+    )
     assert_error(response, 404, "NOT_FOUND")
     assert world() == before
 
@@ -220,22 +252,40 @@ def test_every_other_role_of_another_organization_gets_404_too(op, other, object
 # exist for the caller), or 400 NOT_FOUND on the field when setup's organization is only reached through
 # a referenced object.
 CREATES: dict[str, tuple[Body, str | None]] = {
-    "POST /api/v1/bookings": (lambda o: {
-        "orgId": str(o.org.pk), "bookingModuleId": str(o.module.pk), "portalId": str(o.portal.pk),
-        "contact": {"name": "Mallory", "email": "mallory@example.com"}, "bookingStatus": 1,
-        "event": o.setup.event(future(20, 10))}, None),
+    "POST /api/v1/bookings": (
+        lambda o: {
+            "orgId": str(o.org.pk),
+            "bookingModuleId": str(o.module.pk),
+            "portalId": str(o.portal.pk),
+            "contact": {"name": "Mallory", "email": "mallory@example.com"},
+            "bookingStatus": 1,
+            "event": o.setup.event(future(20, 10)),
+        },
+        None,
+    ),
     "POST /api/v1/booking-modules": (lambda o: {"orgId": str(o.org.pk), "name": "Intruder"}, None),
     "POST /api/v1/portals": (lambda o: {"orgId": str(o.org.pk), "name": "Intruder", "status": 0}, None),
     "POST /api/v1/venues": (lambda o: {"orgId": str(o.org.pk), "name": "Intruder"}, None),
     "POST /api/v1/resources": (lambda o: {"venueId": str(o.venue.pk), "name": "Intruder"}, "venueId"),
-    "POST /api/v1/events": (lambda o: {
-        "orgId": str(o.org.pk), "title": "Intruder", "start": iso(future(20, 10)), "end": iso(future(20, 11)),
-        "resourceIds": [str(o.room.pk)]}, None),
+    "POST /api/v1/events": (
+        lambda o: {
+            "orgId": str(o.org.pk),
+            "title": "Intruder",
+            "start": iso(future(20, 10)),
+            "end": iso(future(20, 11)),
+            "resourceIds": [str(o.room.pk)],
+        },
+        None,
+    ),
     "POST /api/v1/customers": (lambda o: {"orgId": str(o.org.pk), "name": "Intruder"}, None),
-    "POST /api/v1/contacts": (lambda o: {"orgId": str(o.org.pk), "name": "Intruder",
-                                         "email": "intruder@example.com"}, None),
-    "POST /api/v1/webhook-endpoints": (lambda o: {"orgId": str(o.org.pk), "url": "https://8.8.8.8/intruder",
-                                                  "eventTypes": ["booking.approved"]}, None),
+    "POST /api/v1/contacts": (
+        lambda o: {"orgId": str(o.org.pk), "name": "Intruder", "email": "intruder@example.com"},
+        None,
+    ),
+    "POST /api/v1/webhook-endpoints": (
+        lambda o: {"orgId": str(o.org.pk), "url": "https://8.8.8.8/intruder", "eventTypes": ["booking.approved"]},
+        None,
+    ),
 }
 
 
@@ -265,53 +315,127 @@ def _other_booking(other) -> tuple:
 
 
 def _other_event(other) -> Event:
-    return event_create(organization=other.setup.org, title="Theirs", start=future(13, 10), end=future(13, 11),
-                        resource_ids=[other.setup.room.pk])
+    return event_create(
+        organization=other.setup.org,
+        title="Theirs",
+        start=future(13, 10),
+        end=future(13, 11),
+        resource_ids=[other.setup.room.pk],
+    )
 
 
 # Requests of `other` inside its own organization that name one of setup's objects: refused the same way,
 # so no id of setup's can be linked, used or even confirmed to exist.
 FOREIGN_REFERENCES: dict[str, tuple[str, Callable, str | None]] = {
-    "event on setup's room": ("POST /api/v1/events", lambda o, t: {
-        "orgId": str(t.setup.org.pk), "title": "Mine", "start": iso(future(20, 10)), "end": iso(future(20, 11)),
-        "resourceIds": [str(o.room.pk)]}, "resourceIds"),
-    "event moved onto setup's room": ("PATCH /api/v1/events/{theirs_event}", lambda o, t: {
-        "resourceIds": [str(o.room.pk)]}, "resourceIds"),
-    "resource moved to setup's venue": ("PATCH /api/v1/resources/{theirs_room}", lambda o, t: {
-        "venueId": str(o.venue.pk)}, "venueId"),
-    "module offering setup's room": ("POST /api/v1/booking-modules", lambda o, t: {
-        "orgId": str(t.setup.org.pk), "name": "Mine", "resourceIds": [str(o.room.pk)]}, "resourceIds"),
-    "module on setup's portal": ("POST /api/v1/booking-modules", lambda o, t: {
-        "orgId": str(t.setup.org.pk), "name": "Mine", "portalIds": [str(o.portal.pk)]}, "portalIds"),
-    "module administered by setup's manager": ("PATCH /api/v1/booking-modules/{theirs_module}", lambda o, t: {
-        "adminUserId": o.setup.manager.pk}, "adminUserId"),
-    "contact of setup's customer": ("POST /api/v1/contacts", lambda o, t: {
-        "orgId": str(t.setup.org.pk), "name": "Mine", "customerId": str(o.customer.pk)}, "customerId"),
-    "booking with setup's module": ("POST /api/v1/bookings", lambda o, t: {
-        "orgId": str(t.setup.org.pk), "bookingModuleId": str(o.module.pk),
-        "contact": {"name": "Mallory", "email": "mallory@example.com"}, "event": o.setup.event(future(20, 10))},
-        None),
-    "booking on setup's portal": ("POST /api/v1/bookings", lambda o, t: {
-        "orgId": str(t.setup.org.pk), "bookingModuleId": str(t.setup.module.pk), "portalId": str(o.portal.pk),
-        "contact": {"name": "Mallory", "email": "mallory@example.com"},
-        "event": t.setup.event(future(20, 10), resources=[t.setup.room])}, None),
-    "booking of setup's room": ("POST /api/v1/bookings", lambda o, t: {
-        "orgId": str(t.setup.org.pk), "bookingModuleId": str(t.setup.module.pk),
-        "contact": {"name": "Mallory", "email": "mallory@example.com"},
-        "event": t.setup.event(future(20, 10), resources=[o.room])}, "event.resourceIds"),
-    "booking confirming setup's event": ("POST /api/v1/bookings", lambda o, t: {
-        "orgId": str(t.setup.org.pk), "bookingModuleId": str(t.setup.module.pk), "bookingStatus": 1,
-        "contact": {"name": "Mallory", "email": "mallory@example.com"}, "eventId": str(o.event.pk)}, "eventId"),
-    "booking for setup's customer": ("POST /api/v1/bookings", lambda o, t: {
-        "orgId": str(t.setup.org.pk), "bookingModuleId": str(t.setup.module.pk),
-        "customerId": str(o.customer.pk), "contact": {"name": "Mallory", "email": "mallory@example.com"},
-        "event": t.setup.event(future(20, 10), resources=[t.setup.room])}, "customerId"),
-    "own booking linked to setup's customer": ("PATCH /api/v1/bookings/{theirs_booking}", lambda o, t: {
-        "customerId": str(o.customer.pk)}, "customerId"),
-    "own booking linked to setup's contact": ("PATCH /api/v1/bookings/{theirs_booking}", lambda o, t: {
-        "contactId": str(o.contact.pk)}, "contactId"),
-    "own booking approved for setup's customer": ("POST /api/v1/bookings/{theirs_booking}/approve", lambda o, t: {
-        "clientBookingLastUpdatedAt": None, "customerId": str(o.customer.pk)}, "customerId"),
+    "event on setup's room": (
+        "POST /api/v1/events",
+        lambda o, t: {
+            "orgId": str(t.setup.org.pk),
+            "title": "Mine",
+            "start": iso(future(20, 10)),
+            "end": iso(future(20, 11)),
+            "resourceIds": [str(o.room.pk)],
+        },
+        "resourceIds",
+    ),
+    "event moved onto setup's room": (
+        "PATCH /api/v1/events/{theirs_event}",
+        lambda o, t: {"resourceIds": [str(o.room.pk)]},
+        "resourceIds",
+    ),
+    "resource moved to setup's venue": (
+        "PATCH /api/v1/resources/{theirs_room}",
+        lambda o, t: {"venueId": str(o.venue.pk)},
+        "venueId",
+    ),
+    "module offering setup's room": (
+        "POST /api/v1/booking-modules",
+        lambda o, t: {"orgId": str(t.setup.org.pk), "name": "Mine", "resourceIds": [str(o.room.pk)]},
+        "resourceIds",
+    ),
+    "module on setup's portal": (
+        "POST /api/v1/booking-modules",
+        lambda o, t: {"orgId": str(t.setup.org.pk), "name": "Mine", "portalIds": [str(o.portal.pk)]},
+        "portalIds",
+    ),
+    "module administered by setup's manager": (
+        "PATCH /api/v1/booking-modules/{theirs_module}",
+        lambda o, t: {"adminUserId": o.setup.manager.pk},
+        "adminUserId",
+    ),
+    "contact of setup's customer": (
+        "POST /api/v1/contacts",
+        lambda o, t: {"orgId": str(t.setup.org.pk), "name": "Mine", "customerId": str(o.customer.pk)},
+        "customerId",
+    ),
+    "booking with setup's module": (
+        "POST /api/v1/bookings",
+        lambda o, t: {
+            "orgId": str(t.setup.org.pk),
+            "bookingModuleId": str(o.module.pk),
+            "contact": {"name": "Mallory", "email": "mallory@example.com"},
+            "event": o.setup.event(future(20, 10)),
+        },
+        None,
+    ),
+    "booking on setup's portal": (
+        "POST /api/v1/bookings",
+        lambda o, t: {
+            "orgId": str(t.setup.org.pk),
+            "bookingModuleId": str(t.setup.module.pk),
+            "portalId": str(o.portal.pk),
+            "contact": {"name": "Mallory", "email": "mallory@example.com"},
+            "event": t.setup.event(future(20, 10), resources=[t.setup.room]),
+        },
+        None,
+    ),
+    "booking of setup's room": (
+        "POST /api/v1/bookings",
+        lambda o, t: {
+            "orgId": str(t.setup.org.pk),
+            "bookingModuleId": str(t.setup.module.pk),
+            "contact": {"name": "Mallory", "email": "mallory@example.com"},
+            "event": t.setup.event(future(20, 10), resources=[o.room]),
+        },
+        "event.resourceIds",
+    ),
+    "booking confirming setup's event": (
+        "POST /api/v1/bookings",
+        lambda o, t: {
+            "orgId": str(t.setup.org.pk),
+            "bookingModuleId": str(t.setup.module.pk),
+            "bookingStatus": 1,
+            "contact": {"name": "Mallory", "email": "mallory@example.com"},
+            "eventId": str(o.event.pk),
+        },
+        "eventId",
+    ),
+    "booking for setup's customer": (
+        "POST /api/v1/bookings",
+        lambda o, t: {
+            "orgId": str(t.setup.org.pk),
+            "bookingModuleId": str(t.setup.module.pk),
+            "customerId": str(o.customer.pk),
+            "contact": {"name": "Mallory", "email": "mallory@example.com"},
+            "event": t.setup.event(future(20, 10), resources=[t.setup.room]),
+        },
+        "customerId",
+    ),
+    "own booking linked to setup's customer": (
+        "PATCH /api/v1/bookings/{theirs_booking}",
+        lambda o, t: {"customerId": str(o.customer.pk)},
+        "customerId",
+    ),
+    "own booking linked to setup's contact": (
+        "PATCH /api/v1/bookings/{theirs_booking}",
+        lambda o, t: {"contactId": str(o.contact.pk)},
+        "contactId",
+    ),
+    "own booking approved for setup's customer": (
+        "POST /api/v1/bookings/{theirs_booking}/approve",
+        lambda o, t: {"clientBookingLastUpdatedAt": None, "customerId": str(o.customer.pk)},
+        "customerId",
+    ),
 }
 
 
@@ -319,8 +443,12 @@ FOREIGN_REFERENCES: dict[str, tuple[str, Callable, str | None]] = {
 def test_another_organization_cannot_refer_to_setups_objects(case, other, objects):
     op, body, field = FOREIGN_REFERENCES[case]
     booking, _ = _other_booking(other)
-    theirs = {"theirs_event": _other_event(other).pk, "theirs_room": other.setup.room.pk,
-              "theirs_module": other.setup.module.pk, "theirs_booking": booking.pk}
+    theirs = {
+        "theirs_event": _other_event(other).pk,
+        "theirs_room": other.setup.room.pk,
+        "theirs_module": other.setup.module.pk,
+        "theirs_booking": booking.pk,
+    }
     url = op.split(" ", 1)[1].format(**theirs)
     data = body(objects, other)
     if data.get("clientBookingLastUpdatedAt", "") is None:
@@ -337,8 +465,9 @@ def test_another_organization_cannot_refer_to_setups_objects(case, other, object
     # Word for word what an id that exists nowhere gets: the answer does not even confirm setup's id exists.
     strangers = json.loads(_replace_ids(json.dumps(data), objects.ids()))
     unknown = call(other[Role.OWNER], op, url, strangers)
-    assert _replace_ids(response.content.decode(), objects.ids()) == \
-        _replace_ids(unknown.content.decode(), uuids_in(unknown) - uuids_in(response))
+    assert _replace_ids(response.content.decode(), objects.ids()) == _replace_ids(
+        unknown.content.decode(), uuids_in(unknown) - uuids_in(response)
+    )
     assert world() == before
 
 
@@ -353,22 +482,43 @@ def _replace_ids(text: str, ids: set[str]) -> str:
 
 # "GET collection" → query variants, each naming setup's objects where the endpoint filters by them.
 LISTS: dict[str, Callable[[Objects], list[dict]]] = {
-    "GET /api/v1/bookings": lambda o: [{}, {"returnEvents": "true"}, {"bookingModuleId": str(o.module.pk)},
-                                       {"portalId": str(o.portal.pk), "returnEvents": "true"}],
+    "GET /api/v1/bookings": lambda o: [
+        {},
+        {"returnEvents": "true"},
+        {"bookingModuleId": str(o.module.pk)},
+        {"portalId": str(o.portal.pk), "returnEvents": "true"},
+    ],
     "GET /api/v1/booking-change-requests": lambda o: [{}],
-    "GET /api/v1/booking-modules": lambda o: [{}, {"orgId": str(o.org.pk)}, {"portalId": str(o.portal.pk)},
-                                              {"resourceId": str(o.room.pk)}],
+    "GET /api/v1/booking-modules": lambda o: [
+        {},
+        {"orgId": str(o.org.pk)},
+        {"portalId": str(o.portal.pk)},
+        {"resourceId": str(o.room.pk)},
+    ],
     "GET /api/v1/portals": lambda o: [{}, {"orgId": str(o.org.pk)}],
     "GET /api/v1/venues": lambda o: [{}, {"orgId": str(o.org.pk)}],
     "GET /api/v1/resources": lambda o: [{}, {"orgId": str(o.org.pk)}, {"venueId": str(o.venue.pk)}],
-    "GET /api/v1/events": lambda o: [{}, {"orgId": str(o.org.pk)}, {"resourceId": str(o.room.pk)},
-                                     {"windowStart": iso(future(6, 0)), "windowEnd": iso(future(10, 0))}],
+    "GET /api/v1/events": lambda o: [
+        {},
+        {"orgId": str(o.org.pk)},
+        {"resourceId": str(o.room.pk)},
+        {"windowStart": iso(future(6, 0)), "windowEnd": iso(future(10, 0))},
+    ],
     "GET /api/v1/customers": lambda o: [{}, {"orgId": str(o.org.pk)}],
-    "GET /api/v1/contacts": lambda o: [{}, {"orgId": str(o.org.pk)}, {"customerId": str(o.customer.pk)},
-                                       {"email": o.contact.email}],
+    "GET /api/v1/contacts": lambda o: [
+        {},
+        {"orgId": str(o.org.pk)},
+        {"customerId": str(o.customer.pk)},
+        {"email": o.contact.email},
+    ],
     "GET /api/v1/webhook-endpoints": lambda o: [{}, {"orgId": str(o.org.pk)}, {"active": "true"}],
-    "GET /api/v1/charges": lambda o: [{}, {"orgId": str(o.org.pk)}, {"customerId": str(o.customer.pk)},
-                                      {"bookingId": str(o.approved.pk)}, {"status": "0"}],
+    "GET /api/v1/charges": lambda o: [
+        {},
+        {"orgId": str(o.org.pk)},
+        {"customerId": str(o.customer.pk)},
+        {"bookingId": str(o.approved.pk)},
+        {"status": "0"},
+    ],
     "GET /api/v1/charges.csv": lambda o: [{}, {"orgId": str(o.org.pk)}, {"customerId": str(o.customer.pk)}],
 }
 
@@ -398,8 +548,13 @@ PUBLIC = {
 
 
 def _submit_body(module, portal, org, setup) -> dict:
-    return {"orgId": str(org.pk), "bookingModuleId": str(module.pk), "portalId": str(portal.pk),
-            "contact": {"name": "Mallory", "email": "mallory@example.com"}, "event": setup.event(future(20, 10))}
+    return {
+        "orgId": str(org.pk),
+        "bookingModuleId": str(module.pk),
+        "portalId": str(portal.pk),
+        "contact": {"name": "Mallory", "email": "mallory@example.com"},
+        "event": setup.event(future(20, 10)),
+    }
 
 
 @pytest.mark.parametrize("who", ["anonymous", "other's owner"])
@@ -407,10 +562,12 @@ def test_submit_mixing_setups_module_with_another_organizations_portal_is_404(wh
     client = api.public if who == "anonymous" else other[Role.OWNER]
     theirs, mine = other.setup, objects.setup
     before = world()
-    for body in (_submit_body(mine.module, theirs.portal, mine.org, mine),
-                 _submit_body(mine.module, theirs.portal, theirs.org, mine),
-                 _submit_body(theirs.module, mine.portal, theirs.org, theirs),
-                 _submit_body(mine.module, mine.portal, theirs.org, mine)):
+    for body in (
+        _submit_body(mine.module, theirs.portal, mine.org, mine),
+        _submit_body(mine.module, theirs.portal, theirs.org, mine),
+        _submit_body(theirs.module, mine.portal, theirs.org, theirs),
+        _submit_body(mine.module, mine.portal, theirs.org, mine),
+    ):
         assert_error(client.post("/api/v1/bookings/submit", body, format="json"), 404, "NOT_FOUND")
     assert world() == before
 
@@ -442,13 +599,13 @@ def test_change_request_for_setups_booking_without_its_token_is_404(who, api, ot
     response = client.post("/api/v1/bookings/change-requests/submit", body, format="json")
     assert_error(response, 404, "NOT_FOUND")
     # Exactly what a booking that does not exist answers: nothing tells the two apart.
-    missing = client.post("/api/v1/bookings/change-requests/submit",
-                          {**body, "bookingId": UNKNOWN}, format="json")
+    missing = client.post("/api/v1/bookings/change-requests/submit", {**body, "bookingId": UNKNOWN}, format="json")
     assert response.json() == missing.json()
     assert world() == before
     # The control: with the booking's own token it is accepted.
-    ok = api.public.post("/api/v1/bookings/change-requests/submit",
-                         {**body, "accessToken": objects.approved_token}, format="json")
+    ok = api.public.post(
+        "/api/v1/bookings/change-requests/submit", {**body, "accessToken": objects.approved_token}, format="json"
+    )
     assert ok.status_code == 201, (ok.status_code, ok.content[:300])
 
 
@@ -463,4 +620,3 @@ def test_every_operation_of_the_schema_is_in_a_table():
     assert covered - operations == set(), "these operations are no longer in the schema"
     assert all("{id}" in op for op in BY_ID)
     assert not [op for op in operations - PUBLIC if "{id}" in op and op not in BY_ID]
-

@@ -55,8 +55,11 @@ def test_venue_retrieve_with_etag(api, setup):
 
 
 def test_venue_create(api, setup):
-    response = api.admin.post(venue_url(), {"orgId": str(setup.org.pk), "name": "Annex <b>North</b>",
-                                            "address": "1 High St", "timezone": "Europe/Paris"}, format="json")
+    response = api.admin.post(
+        venue_url(),
+        {"orgId": str(setup.org.pk), "name": "Annex <b>North</b>", "address": "1 High St", "timezone": "Europe/Paris"},
+        format="json",
+    )
     assert response.status_code == 201, response.json()
     body = response.json()
     assert_venue_shape(body)
@@ -73,24 +76,27 @@ def test_venue_create_without_timezone_follows_the_organization(api, setup):
     assert Venue.objects.get(pk=body["id"]).timezone == ""
 
 
-@pytest.mark.parametrize("payload, code, field", [
-    ({"name": "X"}, "REQUIRED", "orgId"),
-    ({"orgId": "not-a-uuid", "name": "X"}, "INVALID", "orgId"),
-    ({"orgId": 12, "name": "X"}, "INVALID", "orgId"),
-    ({"name": None}, "REQUIRED", "name"),
-    ({}, "REQUIRED", "name"),
-    ({"name": "   "}, "REQUIRED", "name"),
-    ({"name": "<b></b>"}, "REQUIRED", "name"),
-    ({"name": ["a"]}, "INVALID", "name"),
-    ({"name": {"a": 1}}, "INVALID", "name"),
-    ({"name": "x" * 201}, "MAX_LENGTH", "name"),
-    ({"name": "X", "timezone": "Mars/Olympus"}, "INVALID", "timezone"),
-    ({"name": "X", "timezone": "../../etc/passwd"}, "INVALID", "timezone"),
-    ({"name": "X", "timezone": 5}, "INVALID", "timezone"),
-    ({"name": "X\x00"}, "NULL_CHARACTERS_NOT_ALLOWED", "name"),
-    ({"name": "X\ud800"}, "INVALID", "name"),
-    ({"name": "X", "address": "\udfff"}, "INVALID", "address"),
-])
+@pytest.mark.parametrize(
+    "payload, code, field",
+    [
+        ({"name": "X"}, "REQUIRED", "orgId"),
+        ({"orgId": "not-a-uuid", "name": "X"}, "INVALID", "orgId"),
+        ({"orgId": 12, "name": "X"}, "INVALID", "orgId"),
+        ({"name": None}, "REQUIRED", "name"),
+        ({}, "REQUIRED", "name"),
+        ({"name": "   "}, "REQUIRED", "name"),
+        ({"name": "<b></b>"}, "REQUIRED", "name"),
+        ({"name": ["a"]}, "INVALID", "name"),
+        ({"name": {"a": 1}}, "INVALID", "name"),
+        ({"name": "x" * 201}, "MAX_LENGTH", "name"),
+        ({"name": "X", "timezone": "Mars/Olympus"}, "INVALID", "timezone"),
+        ({"name": "X", "timezone": "../../etc/passwd"}, "INVALID", "timezone"),
+        ({"name": "X", "timezone": 5}, "INVALID", "timezone"),
+        ({"name": "X\x00"}, "NULL_CHARACTERS_NOT_ALLOWED", "name"),
+        ({"name": "X\ud800"}, "INVALID", "name"),
+        ({"name": "X", "address": "\udfff"}, "INVALID", "address"),
+    ],
+)
 def test_venue_create_bad_input(api, setup, payload, code, field):
     payload = {"orgId": str(setup.org.pk), **payload} if "orgId" not in payload and field != "orgId" else payload
     # Raw JSON: the test client cannot encode a lone surrogate, a client in another language can.
@@ -108,8 +114,9 @@ def test_venue_create_body_must_be_an_object(api, setup):
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.MANAGER])
 def test_venue_writes_need_admin(api, setup, role):
     client = api[role]
-    assert_error(client.post(venue_url(), {"orgId": str(setup.org.pk), "name": "X"}, format="json"), 403,
-                 "PERMISSION_DENIED")
+    assert_error(
+        client.post(venue_url(), {"orgId": str(setup.org.pk), "name": "X"}, format="json"), 403, "PERMISSION_DENIED"
+    )
     assert_error(client.patch(venue_url(setup.venue.pk), {"name": "X"}, format="json"), 403)
     assert_error(client.delete(venue_url(setup.venue.pk)), 403)
     assert Venue.objects.get(pk=setup.venue.pk).name == setup.venue.name
@@ -130,8 +137,12 @@ def test_superuser_sees_and_configures_every_organization(api, setup, other):
 
 def test_venue_patch(api, setup):
     before = api.admin.get(venue_url(setup.venue.pk))
-    response = api.admin.patch(venue_url(setup.venue.pk), {"timezone": "Asia/Tokyo", "orgId": NOWHERE},
-                               format="json", HTTP_IF_MATCH=before["ETag"])
+    response = api.admin.patch(
+        venue_url(setup.venue.pk),
+        {"timezone": "Asia/Tokyo", "orgId": NOWHERE},
+        format="json",
+        HTTP_IF_MATCH=before["ETag"],
+    )
     assert response.status_code == 200, response.json()
     assert_venue_shape(response.json())
     assert response.json()["timezone"] == "Asia/Tokyo" and response.json()["name"] == setup.venue.name
@@ -141,10 +152,12 @@ def test_venue_patch(api, setup):
     stale = api.admin.patch(venue_url(setup.venue.pk), {"name": "Late"}, format="json", HTTP_IF_MATCH=before["ETag"])
     assert_error(stale, 412, "PRECONDITION_FAILED", "If-Match")
     assert Venue.objects.get(pk=setup.venue.pk).name == setup.venue.name
-    assert api.admin.patch(venue_url(setup.venue.pk), {"name": "Any"}, format="json",
-                           HTTP_IF_MATCH="*").status_code == 200
-    assert_error(api.admin.patch(venue_url(setup.venue.pk), {"timezone": "Nowhere"}, format="json"), 400,
-                 "INVALID", "timezone")
+    assert (
+        api.admin.patch(venue_url(setup.venue.pk), {"name": "Any"}, format="json", HTTP_IF_MATCH="*").status_code == 200
+    )
+    assert_error(
+        api.admin.patch(venue_url(setup.venue.pk), {"timezone": "Nowhere"}, format="json"), 400, "INVALID", "timezone"
+    )
     assert_error(api.admin.patch(venue_url(setup.venue.pk), {"name": ""}, format="json"), 400, "REQUIRED", "name")
 
 

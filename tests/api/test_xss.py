@@ -29,10 +29,16 @@ assert len(PAYLOADS) >= 30
 EXECUTABLE = {
     "script tag": re.compile(r"<\s*script", re.I),
     "event handler in a tag": re.compile(r"<[a-z!/?][^>]*?[\s/\"'`]on[a-z]+\s*=", re.I),
-    "script URL in an attribute": re.compile(r"\b(?:href|src|action|formaction|data|srcdoc|xlink:href)\s*=\s*"
-                                             r"[\"'`]?\s*(?:javascript|vbscript|data):", re.I),
-    "dangerous tag": re.compile(r"<\s*(?:svg|iframe|style|object|embed|math|img|input|form|base|link|meta|body|"
-                                r"details|video|audio|frame|frameset|applet|template)\b", re.I),
+    "script URL in an attribute": re.compile(
+        r"\b(?:href|src|action|formaction|data|srcdoc|xlink:href)\s*=\s*"
+        r"[\"'`]?\s*(?:javascript|vbscript|data):",
+        re.I,
+    ),
+    "dangerous tag": re.compile(
+        r"<\s*(?:svg|iframe|style|object|embed|math|img|input|form|base|link|meta|body|"
+        r"details|video|audio|frame|frameset|applet|template)\b",
+        re.I,
+    ),
 }
 HREF = re.compile(r"\bhref\s*=\s*[\"']?([^\"'\s>]*)", re.I)
 
@@ -65,8 +71,10 @@ FORMATTING = '<p>Please <strong>keep</strong> <em>this</em>: <a href="https://ex
 @pytest.fixture
 def fields(setup):
     """A text contact question and a paragraph event question on setup's module."""
-    return (FormFieldFactory(module=setup.module, section=FormSection.CONTACT, label="Company", type=FieldType.TEXT),
-            FormFieldFactory(module=setup.module, section=FormSection.EVENT, label="Notes", type=FieldType.TEXTAREA))
+    return (
+        FormFieldFactory(module=setup.module, section=FormSection.CONTACT, label="Company", type=FieldType.TEXT),
+        FormFieldFactory(module=setup.module, section=FormSection.EVENT, label="Notes", type=FieldType.TEXTAREA),
+    )
 
 
 def submit_with(setup, fields, payload: str) -> dict:
@@ -74,10 +82,15 @@ def submit_with(setup, fields, payload: str) -> dict:
     event = setup.event(future(7, 10), title=f"Rehearsal {payload}")
     event[str(notes.pk)] = f"Line one {payload}\nline two"
     return {
-        "orgId": str(setup.org.pk), "bookingModuleId": str(setup.module.pk), "portalId": str(setup.portal.pk),
+        "orgId": str(setup.org.pk),
+        "bookingModuleId": str(setup.module.pk),
+        "portalId": str(setup.portal.pk),
         "title": f"Concert {payload} night",
-        "contact": {"name": f"Ada {payload} Lovelace", "email": "ada@example.com",
-                    str(company.pk): f"Analytical {payload} Engines"},
+        "contact": {
+            "name": f"Ada {payload} Lovelace",
+            "email": "ada@example.com",
+            str(company.pk): f"Analytical {payload} Engines",
+        },
         "event": event,
         "requestNote": FORMATTING + payload,
     }
@@ -85,8 +98,7 @@ def submit_with(setup, fields, payload: str) -> dict:
 
 @pytest.mark.parametrize("payload", PAYLOADS, ids=[f"p{i:02d}" for i in range(len(PAYLOADS))])
 def test_a_submission_comes_back_with_nothing_executable(payload, api, setup, fields):
-    submitted = ok(api.public.post("/api/v1/bookings/submit", submit_with(setup, fields, payload), format="json"),
-                   201)
+    submitted = ok(api.public.post("/api/v1/bookings/submit", submit_with(setup, fields, payload), format="json"), 201)
     assert_nothing_executable(submitted, "submit response")
     booking = submitted["booking"]
     pk = booking["id"]
@@ -121,11 +133,18 @@ def test_a_change_request_comes_back_with_nothing_executable(payload, api, setup
     booking_approve(booking_id=result.booking.pk, actor=setup.staff, client_last_updated_at=None)
     company, notes = fields
     start = future(7, 15)
-    body = {"bookingId": str(result.booking.pk), "accessToken": result.access_token,
-            "contact": {"name": f"Ada {payload} King", str(company.pk): f"Difference {payload} Engines"},
-            "event": {"title": f"Moved {payload}", "start": start.isoformat(),
-                      "end": (start + timedelta(hours=1)).isoformat(), str(notes.pk): payload},
-            "requestNote": FORMATTING + payload}
+    body = {
+        "bookingId": str(result.booking.pk),
+        "accessToken": result.access_token,
+        "contact": {"name": f"Ada {payload} King", str(company.pk): f"Difference {payload} Engines"},
+        "event": {
+            "title": f"Moved {payload}",
+            "start": start.isoformat(),
+            "end": (start + timedelta(hours=1)).isoformat(),
+            str(notes.pk): payload,
+        },
+        "requestNote": FORMATTING + payload,
+    }
     created = ok(api.public.post("/api/v1/bookings/change-requests/submit", body, format="json"), 201)
     assert_nothing_executable(created, "change request submit")
     assert "<strong>keep</strong>" in created["changeRequest"]["requestNote"]
@@ -143,8 +162,7 @@ def test_admin_texts_come_back_with_nothing_executable(payload, api, setup):
     the admin endpoints and shown to the public by the published form."""
     module_url, resource_url = f"/api/v1/booking-modules/{setup.module.pk}", f"/api/v1/resources/{setup.room.pk}"
     html = FORMATTING + payload
-    module = ok(api.admin.patch(module_url, {"about": {"description": html},
-                                             "config": {"terms": html}}, format="json"))
+    module = ok(api.admin.patch(module_url, {"about": {"description": html}, "config": {"terms": html}}, format="json"))
     resource = ok(api.admin.patch(resource_url, {"description": html}, format="json"))
     for body, where in ((module, "PATCH module"), (resource, "PATCH resource")):
         assert_nothing_executable(body, where)
@@ -161,8 +179,14 @@ def test_admin_texts_come_back_with_nothing_executable(payload, api, setup):
 @pytest.mark.parametrize("payload", PAYLOADS, ids=[f"p{i:02d}" for i in range(len(PAYLOADS))])
 def test_events_written_by_staff_come_back_with_nothing_executable(payload, api, setup):
     """The events API: a plain-text title and an HTML description."""
-    body = {"orgId": str(setup.org.pk), "title": f"Board {payload} meeting", "description": FORMATTING + payload,
-            "start": future(9, 10).isoformat(), "end": future(9, 11).isoformat(), "resourceIds": [str(setup.room.pk)]}
+    body = {
+        "orgId": str(setup.org.pk),
+        "title": f"Board {payload} meeting",
+        "description": FORMATTING + payload,
+        "start": future(9, 10).isoformat(),
+        "end": future(9, 11).isoformat(),
+        "resourceIds": [str(setup.room.pk)],
+    }
     created = ok(api.manager.post("/api/v1/events", body, format="json"), 201)
     assert_nothing_executable(created, "POST /events")
     assert "<strong>keep</strong>" in created["description"]
@@ -185,16 +209,27 @@ def test_the_checker_flags_what_it_should():
 
 def test_admin_entered_names_and_labels_lose_their_markup(api, setup):
     payload = "<img src=x onerror=alert(1)>Hall<script>alert(2)</script>"
-    created = api.admin.post("/api/v1/booking-modules", {
-        "orgId": str(setup.org.pk), "name": payload, "about": {"title": payload},
-        "bookingForm": {"contactFields": [], "eventFields": [
-            {"label": payload, "type": "select", "helpText": payload, "options": [payload, "Plain"]}]},
-    }, format="json")
+    created = api.admin.post(
+        "/api/v1/booking-modules",
+        {
+            "orgId": str(setup.org.pk),
+            "name": payload,
+            "about": {"title": payload},
+            "bookingForm": {
+                "contactFields": [],
+                "eventFields": [
+                    {"label": payload, "type": "select", "helpText": payload, "options": [payload, "Plain"]}
+                ],
+            },
+        },
+        format="json",
+    )
     assert created.status_code == 201, created.json()
     text = created.content.decode().lower()
     assert "<img" not in text and "<script" not in text and "onerror" not in text
     portal = api.admin.post("/api/v1/portals", {"orgId": str(setup.org.pk), "name": payload}, format="json")
     assert portal.status_code == 201 and "<img" not in portal.content.decode().lower()
-    contact = api.manager.post("/api/v1/contacts", {"orgId": str(setup.org.pk), "name": payload,
-                                                    "email": "x@example.com"}, format="json")
+    contact = api.manager.post(
+        "/api/v1/contacts", {"orgId": str(setup.org.pk), "name": payload, "email": "x@example.com"}, format="json"
+    )
     assert contact.status_code == 201 and "<img" not in contact.content.decode().lower()

@@ -72,21 +72,34 @@ class Tenant:
         s.manager.save()
         s.admin.first_name = f"Admin {m}"
         s.admin.save()
-        self.closure = ClosureFactory(organization=s.org, message=f"Closed {m}", start=future(300, 0),
-                                      end=future(301, 0))
-        self.field = FormFieldFactory(module=s.module, section=FormSection.EVENT, label=f"Purpose {m}",
-                                      help_text=f"Help {m}")
-        self.choice = FormFieldFactory(module=s.module, section=FormSection.CONTACT, label=f"Choice {m}",
-                                       type=FieldType.SELECT, options=[f"Option {m}", "Plain"])
+        self.closure = ClosureFactory(
+            organization=s.org, message=f"Closed {m}", start=future(300, 0), end=future(301, 0)
+        )
+        self.field = FormFieldFactory(
+            module=s.module, section=FormSection.EVENT, label=f"Purpose {m}", help_text=f"Help {m}"
+        )
+        self.choice = FormFieldFactory(
+            module=s.module,
+            section=FormSection.CONTACT,
+            label=f"Choice {m}",
+            type=FieldType.SELECT,
+            options=[f"Option {m}", "Plain"],
+        )
         self.customer = CustomerFactory(organization=s.org, name=f"Customer {m}")
-        self.contact = ContactFactory(organization=s.org, customer=self.customer, name=f"Contact {m}",
-                                      email=f"{uuid.uuid4().hex[:8]}@example.org")
+        self.contact = ContactFactory(
+            organization=s.org, customer=self.customer, name=f"Contact {m}", email=f"{uuid.uuid4().hex[:8]}@example.org"
+        )
         email = f"booker-{uuid.uuid4().hex[:8]}@example.org"
 
         def submit(days, resource, title):
-            return s.submit(s.event(future(days, 10), resources=[resource], title=f"{title} {m}",
-                                    **{str(self.field.pk): f"Answer {m}"}),
-                            email=email, name=f"Booker {m}", request_note=f"<p>Note {m}</p>")
+            return s.submit(
+                s.event(
+                    future(days, 10), resources=[resource], title=f"{title} {m}", **{str(self.field.pk): f"Answer {m}"}
+                ),
+                email=email,
+                name=f"Booker {m}",
+                request_note=f"<p>Note {m}</p>",
+            )
 
         self.pending = submit(7, s.room, "Pending").booking
         approved = submit(8, s.hall, "Approved")
@@ -99,33 +112,62 @@ class Tenant:
         booking_cancel(booking_id=self.canceled.pk, actor=s.staff, event_procedure=0)
         start = future(8, 15)
         self.change_request = change_request_submit(
-            booking_id=self.approved.pk, actor=Actor.booker(email),
-            contact={"name": f"Renamed {m}"}, request_note=f"Later {m}",
-            events=[{"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat(),
-                     "title": f"Moved {m}"}]).change_request
-        self.event = event_create(organization=s.org, title=f"Event {m}", description=f"<p>Event {m}</p>",
-                                  start=future(11, 10), end=future(11, 11), resource_ids=[s.desks.pk])
-        self.endpoint = WebhookEndpointFactory(organization=s.org, description=f"Hook {m}",
-                                               url="https://8.8.8.8/hooks")
-        self.delivery = WebhookDeliveryFactory(endpoint=self.endpoint, payload={
-            "id": str(uuid.uuid4()), "type": "booking.submitted", "orgId": str(s.org.pk), "data": {"title": m}})
+            booking_id=self.approved.pk,
+            actor=Actor.booker(email),
+            contact={"name": f"Renamed {m}"},
+            request_note=f"Later {m}",
+            events=[
+                {"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat(), "title": f"Moved {m}"}
+            ],
+        ).change_request
+        self.event = event_create(
+            organization=s.org,
+            title=f"Event {m}",
+            description=f"<p>Event {m}</p>",
+            start=future(11, 10),
+            end=future(11, 11),
+            resource_ids=[s.desks.pk],
+        )
+        self.endpoint = WebhookEndpointFactory(organization=s.org, description=f"Hook {m}", url="https://8.8.8.8/hooks")
+        self.delivery = WebhookDeliveryFactory(
+            endpoint=self.endpoint,
+            payload={
+                "id": str(uuid.uuid4()),
+                "type": "booking.submitted",
+                "orgId": str(s.org.pk),
+                "data": {"title": m},
+            },
+        )
         self.feed = feed_create(organization=s.org, name=f"Feed {m}", include_tentative=True)
         # Prices, desks and visitors, built by the factories: the sweep needs one row of each.
         self.unit = ResourceUnitFactory(resource=s.desks, name=f"Desk {m}")
         self.rate = RateFactory(resource=s.room, name=f"Rate {m}", price=Decimal("10"))
         RateCustomerFactory(rate=self.rate, customer=self.customer)
         self.product = ProductFactory(resource=s.room, name=f"Product {m}", unit_price=Decimal("2"))
-        self.code = DiscountCodeFactory(organization=s.org, code=f"A{uuid.uuid4().hex[:8]}",
-                                        description=f"Code {m}", percentage=Decimal("10"))
+        self.code = DiscountCodeFactory(
+            organization=s.org, code=f"A{uuid.uuid4().hex[:8]}", description=f"Code {m}", percentage=Decimal("10")
+        )
         DiscountCodeUseFactory(code=self.code, booking=self.approved, contact=self.contact)
-        self.credit = BookingCreditFactory(organization=s.org, contact=self.contact, description=f"Credit {m}",
-                                           amount=Decimal("50"), balance=Decimal("40"))
+        self.credit = BookingCreditFactory(
+            organization=s.org,
+            contact=self.contact,
+            description=f"Credit {m}",
+            amount=Decimal("50"),
+            balance=Decimal("40"),
+        )
         CreditUseFactory(credit=self.credit, booking=self.approved, amount=Decimal("10"))
-        self.charge = ChargeFactory(organization=s.org, booking=self.approved, customer=self.customer,
-                                    description=f"Charge {m}", amount=Decimal("5"), currency="GBP",
-                                    purchase_order=f"PO {m}")
-        BookingVisitorFactory(booking=self.approved, name=f"Visitor {m}",
-                              email=f"visitor-{uuid.uuid4().hex[:8]}@example.org")
+        self.charge = ChargeFactory(
+            organization=s.org,
+            booking=self.approved,
+            customer=self.customer,
+            description=f"Charge {m}",
+            amount=Decimal("5"),
+            currency="GBP",
+            purchase_order=f"PO {m}",
+        )
+        BookingVisitorFactory(
+            booking=self.approved, name=f"Visitor {m}", email=f"visitor-{uuid.uuid4().hex[:8]}@example.org"
+        )
         assert Notification.objects.filter(organization=s.org).exists()
         self.users = {}
         for role in (Role.OWNER, Role.ADMIN, Role.MANAGER, Role.VIEWER):

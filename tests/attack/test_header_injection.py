@@ -33,10 +33,16 @@ from tests.public.site import PublicSite
 SEPARATORS = {"CRLF": "\r\n", "LF": "\n", "CR": "\r", "NEL": "\u0085", "LS": "\u2028", "PS": "\u2029"}
 SUBMIT = "/api/v1/bookings/submit"
 CHANGE = "/api/v1/bookings/change-requests/submit"
-BAD_EMAILS = ["ada@example.org\r\nBcc: x@evil.example", "ada@example.org\nBcc: x@evil.example",
-              "ada@example.org\u2028Bcc: x@evil.example", "ada@example.org\u0085Bcc: x@evil.example",
-              "ada@example.org%0d%0aBcc: x@evil.example", "ada@example.org, x@evil.example",
-              "Ada <ada@example.org>", "ada@example.org>\r\nBcc: <x@evil.example"]
+BAD_EMAILS = [
+    "ada@example.org\r\nBcc: x@evil.example",
+    "ada@example.org\nBcc: x@evil.example",
+    "ada@example.org\u2028Bcc: x@evil.example",
+    "ada@example.org\u0085Bcc: x@evil.example",
+    "ada@example.org%0d%0aBcc: x@evil.example",
+    "ada@example.org, x@evil.example",
+    "Ada <ada@example.org>",
+    "ada@example.org>\r\nBcc: <x@evil.example",
+]
 
 
 @pytest.fixture
@@ -74,24 +80,38 @@ def test_a_notification_subject_with_any_separator_is_refused(api, setup, action
         booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
     booking.refresh_from_db()
     before = Notification.objects.count()
-    response = api.manager.post(f"/api/v1/bookings/{booking.pk}/{action}", {
-        "notification": {"subject": f"Hi{SEPARATORS[separator]}Bcc: x@evil.example"}, "eventProcedure": 0,
-        "clientBookingLastUpdatedAt": booking.updated_at.isoformat()}, format="json")
+    response = api.manager.post(
+        f"/api/v1/bookings/{booking.pk}/{action}",
+        {
+            "notification": {"subject": f"Hi{SEPARATORS[separator]}Bcc: x@evil.example"},
+            "eventProcedure": 0,
+            "clientBookingLastUpdatedAt": booking.updated_at.isoformat(),
+        },
+        format="json",
+    )
     assert_error(response, 400, "INVALID", "notification.subject")
     assert Booking.objects.get(pk=booking.pk).status == booking.status
     assert Notification.objects.count() == before
 
 
-@pytest.mark.parametrize(("key", "value"), [
-    ("name", "Ada\r\nBcc: x@evil.example"), ("name", "Ada\u2029Bcc: x@evil.example"),
-    ("email", "ada@example.org\r\nBcc: x@evil.example"), ("email", "ada@example.org, x@evil.example"),
-])
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("name", "Ada\r\nBcc: x@evil.example"),
+        ("name", "Ada\u2029Bcc: x@evil.example"),
+        ("email", "ada@example.org\r\nBcc: x@evil.example"),
+        ("email", "ada@example.org, x@evil.example"),
+    ],
+)
 def test_a_change_requests_contact_change_with_a_second_line_is_refused(api, setup, key, value):
     result = setup.submit(email="ada@example.org")
     booking_approve(booking_id=result.booking.pk, actor=setup.staff, client_last_updated_at=None)
     before = Notification.objects.count()
-    response = api.public.post(CHANGE, {"bookingId": str(result.booking.pk), "accessToken": result.access_token,
-                                        "contact": {key: value}}, format="json")
+    response = api.public.post(
+        CHANGE,
+        {"bookingId": str(result.booking.pk), "accessToken": result.access_token, "contact": {key: value}},
+        format="json",
+    )
     assert_error(response, 400, "INVALID", f"contact.{key}")
     assert not result.booking.change_requests.exists()
     assert Notification.objects.count() == before
@@ -106,8 +126,12 @@ def field_error(page: str, name: str) -> str:
 
 
 def input_value(page: str, name: str) -> str:
-    match = re.search(rf'<(?:input|textarea)[^>]*name="{re.escape(name)}"[^>]*?(?:value="([^"]*)"[^>]*)?>'
-                      rf'(?:([^<]*)</textarea>)?', page, re.S)
+    match = re.search(
+        rf'<(?:input|textarea)[^>]*name="{re.escape(name)}"[^>]*?(?:value="([^"]*)"[^>]*)?>'
+        rf"(?:([^<]*)</textarea>)?",
+        page,
+        re.S,
+    )
     assert match, name
     return match.group(1) if match.group(1) is not None else (match.group(2) or "")
 
@@ -120,14 +144,17 @@ def site(db):
     return PublicSite()
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("events-0-title", "Choir\r\nBcc: x@evil.example"),
-    ("events-0-title", "Choir\u2028Bcc: x@evil.example"),
-    ("contact-name", "Ada\r\nBcc: x@evil.example"),
-    ("contact-name", "Ada\u0085Bcc: x@evil.example"),
-    ("contact-email", "ada@example.org\r\nBcc: x@evil.example"),
-    ("contact-email", "ada@example.org, x@evil.example"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("events-0-title", "Choir\r\nBcc: x@evil.example"),
+        ("events-0-title", "Choir\u2028Bcc: x@evil.example"),
+        ("contact-name", "Ada\r\nBcc: x@evil.example"),
+        ("contact-name", "Ada\u0085Bcc: x@evil.example"),
+        ("contact-email", "ada@example.org\r\nBcc: x@evil.example"),
+        ("contact-email", "ada@example.org, x@evil.example"),
+    ],
+)
 def test_the_public_form_shows_the_error_at_the_field_and_keeps_what_was_typed(site, name, value):
     client = Client()
     data = site.post_data(requestNote="Please keep the piano tuned.", **{name: value})
@@ -153,8 +180,10 @@ def test_the_admin_approve_page_refuses_a_subject_with_a_line_break(setup, separ
     client.force_login(setup.manager)
     booking = setup.submit().booking
     booking.refresh_from_db()
-    response = client.post(f"/admin/bookings/booking/{booking.pk}/approve/", approve_post(
-        booking, **{"notification-subject": f"Hi{SEPARATORS[separator]}Bcc: x@evil.example"}))
+    response = client.post(
+        f"/admin/bookings/booking/{booking.pk}/approve/",
+        approve_post(booking, **{"notification-subject": f"Hi{SEPARATORS[separator]}Bcc: x@evil.example"}),
+    )
     assert response.status_code == 200 and response.context["notification"].errors["subject"]
     booking.refresh_from_db()
     assert booking.status == BookingStatus.PENDING
@@ -166,8 +195,10 @@ def test_the_admin_cancel_page_refuses_a_subject_with_a_line_break(setup):
     client.force_login(setup.manager)
     booking = setup.submit().booking
     booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
-    response = client.post(f"/admin/bookings/booking/{booking.pk}/cancel/", {
-        "event_procedure": "0", "notification-send": "on", "notification-subject": "Hi\r\nBcc: x@evil.example"})
+    response = client.post(
+        f"/admin/bookings/booking/{booking.pk}/cancel/",
+        {"event_procedure": "0", "notification-send": "on", "notification-subject": "Hi\r\nBcc: x@evil.example"},
+    )
     assert response.status_code == 200 and response.context["notification"].errors["subject"]
     assert Booking.objects.get(pk=booking.pk).status == BookingStatus.APPROVED
 
@@ -175,19 +206,27 @@ def test_the_admin_cancel_page_refuses_a_subject_with_a_line_break(setup):
 # --- end to end: what is sent -------------------------------------------------------------------------
 
 
-def test_what_is_sent_has_one_line_headers_and_only_the_intended_recipients(api, setup,
-                                                                             django_capture_on_commit_callbacks):
+def test_what_is_sent_has_one_line_headers_and_only_the_intended_recipients(
+    api, setup, django_capture_on_commit_callbacks
+):
     """Attempts that were refused send nothing; what is accepted goes to the booker and the module admin
     only, with every header on one line."""
-    for key, value in [("title", "A\r\nBcc: x@evil.example"), ("contact.email", BAD_EMAILS[0]),
-                       ("contact.name", "Ada\u2028Bcc: x@evil.example")]:
+    for key, value in [
+        ("title", "A\r\nBcc: x@evil.example"),
+        ("contact.email", BAD_EMAILS[0]),
+        ("contact.name", "Ada\u2028Bcc: x@evil.example"),
+    ]:
         with django_capture_on_commit_callbacks(execute=True):
             api.public.post(SUBMIT, submit_body(setup, **{key: value}), format="json")
     assert not mail.outbox
     with django_capture_on_commit_callbacks(execute=True):
-        response = api.public.post(SUBMIT, submit_body(setup, **{"title": "Choir: \"<b>x</b>\" <x@evil.example>",
-                                                                   "contact.name": "Ada, Bcc x@evil.example"}),
-                                   format="json")
+        response = api.public.post(
+            SUBMIT,
+            submit_body(
+                setup, **{"title": 'Choir: "<b>x</b>" <x@evil.example>', "contact.name": "Ada, Bcc x@evil.example"}
+            ),
+            format="json",
+        )
     assert response.status_code == 201, response.json()
     assert mail.outbox
     for message in mail.outbox:
@@ -196,5 +235,7 @@ def test_what_is_sent_has_one_line_headers_and_only_the_intended_recipients(api,
         assert recipients and all(r in (BOOKER, "admin@example.org") for r in recipients), recipients
         assert "evil.example" not in " ".join(str(built.get(h, "")) for h in ("To", "Cc", "Bcc", "Reply-To"))
         for name, value in built.items():
-            assert not re.search(r"[\r\n\u0085\u2028\u2029]", str(value).replace("\r\n ", "").replace("\n ", "")
-                                 .replace("\r\n\t", "").replace("\n\t", "")), (name, value)
+            assert not re.search(
+                r"[\r\n\u0085\u2028\u2029]",
+                str(value).replace("\r\n ", "").replace("\n ", "").replace("\r\n\t", "").replace("\n\t", ""),
+            ), (name, value)

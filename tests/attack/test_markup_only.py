@@ -13,9 +13,13 @@ from tests.api.conftest import Api, assert_error
 def test_a_required_answer_that_is_only_markup_is_refused(setup, key, value):
     api = Api(setup)
     event = setup.event(title=value if key == "event.title" else "Choir")
-    body = {"orgId": str(setup.org.pk), "bookingModuleId": str(setup.module.pk), "portalId": str(setup.portal.pk),
-            "contact": {"name": value if key == "contact.name" else "Ada", "email": "ada@example.org"},
-            "event": event}
+    body = {
+        "orgId": str(setup.org.pk),
+        "bookingModuleId": str(setup.module.pk),
+        "portalId": str(setup.portal.pk),
+        "contact": {"name": value if key == "contact.name" else "Ada", "email": "ada@example.org"},
+        "event": event,
+    }
     response = api.public.post("/api/v1/bookings/submit", body, format="json")
     assert_error(response, 400, "REQUIRED", key)
     assert not Booking.objects.exists()

@@ -46,8 +46,7 @@ def wrong_token() -> str:
 
 
 def test_the_access_token_is_long_random_and_url_safe(setup):
-    tokens = [setup.submit(setup.event(future(7 + i, 10)), email=f"b{i}@example.org").access_token
-              for i in range(5)]
+    tokens = [setup.submit(setup.event(future(7 + i, 10)), email=f"b{i}@example.org").access_token for i in range(5)]
     for token in tokens:
         assert len(token) >= 43 and URL_SAFE.match(token), token  # 43 × 6 bits = 258 ≥ 256 bits
     assert len(set(tokens)) == len(tokens)
@@ -114,8 +113,10 @@ def test_the_right_token_never_counts(client, booking, guess_rate):
 
 
 def test_a_forged_x_forwarded_for_does_not_reset_the_count(client, booking, guess_rate):
-    codes = [client.get(f"/b/{wrong_token()}/", REMOTE_ADDR=ATTACKER,
-                        HTTP_X_FORWARDED_FOR=f"192.0.2.{i}").status_code for i in range(guess_rate + 1)]
+    codes = [
+        client.get(f"/b/{wrong_token()}/", REMOTE_ADDR=ATTACKER, HTTP_X_FORWARDED_FOR=f"192.0.2.{i}").status_code
+        for i in range(guess_rate + 1)
+    ]
     assert codes == [404] * guess_rate + [429]
 
 
@@ -165,12 +166,17 @@ def test_wrong_access_tokens_at_the_change_request_api_are_throttled(setup, book
     row, token = booking
     booking_approve(booking_id=row.pk, actor=setup.staff, client_last_updated_at=None)
     start = future(7, 15)
-    body = {"bookingId": str(row.pk), "cancellation": False,
-            "event": {"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}}
+    body = {
+        "bookingId": str(row.pk),
+        "cancellation": False,
+        "event": {"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()},
+    }
     api = APIClient()
     url = "/api/v1/bookings/change-requests/submit"
-    codes = [api.post(url, {**body, "accessToken": wrong_token()}, format="json", REMOTE_ADDR=ATTACKER).status_code
-             for _ in range(4)]
+    codes = [
+        api.post(url, {**body, "accessToken": wrong_token()}, format="json", REMOTE_ADDR=ATTACKER).status_code
+        for _ in range(4)
+    ]
     assert codes == [404, 404, 404, 429]
     refused = api.post(url, {**body, "accessToken": token}, format="json", REMOTE_ADDR=ATTACKER)
     assert refused.status_code == 429 and int(refused["Retry-After"]) > 0

@@ -45,9 +45,13 @@ UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 GLOBAL_MODELS = {"auth.User", "auth.Group", "knox.AuthToken", "django_tasks_database.DBTaskResult"}
 # Public by design: anyone may read a LIVE portal's module (docs/architecture.md#roles-and-tenancy); the sweep checks
 # the others.
-PUBLIC_OPERATIONS = {"GET /api/v1/public/booking-modules/{id}", "GET /api/v1/public/booking-modules/{id}/availability",
-                     "POST /api/v1/bookings/submit", "POST /api/v1/bookings/validate",
-                     "POST /api/v1/bookings/change-requests/submit"}
+PUBLIC_OPERATIONS = {
+    "GET /api/v1/public/booking-modules/{id}",
+    "GET /api/v1/public/booking-modules/{id}/availability",
+    "POST /api/v1/bookings/submit",
+    "POST /api/v1/bookings/validate",
+    "POST /api/v1/bookings/change-requests/submit",
+}
 
 
 @pytest.fixture
@@ -131,8 +135,11 @@ def filter_queries(a: Tenant, model, objects: dict[str, list]) -> list[dict]:
     # The search box echoes its term: search for all of the marker but its first letters, which still
     # matches every name of A's (icontains) but cannot make an echo look like a leak.
     queries = [{"q": search_term(a)}, {"all": "1"}]
-    relations = {f.name: f.related_model._meta.label for f in model._meta.get_fields()
-                 if f.concrete and getattr(f, "related_model", None) is not None}
+    relations = {
+        f.name: f.related_model._meta.label
+        for f in model._meta.get_fields()
+        if f.concrete and getattr(f, "related_model", None) is not None
+    }
     relations |= {"venue": "resources.Venue", "resource": "resources.Resource"}
     for name, label in relations.items():
         if objects.get(label):
@@ -148,8 +155,7 @@ def _walk_changelist(client, a: Tenant, label: str, route: str, objects: dict[st
         url = fill(route, {}) + ("?" + urlencode(query) if query else "")
         response = client.get(url, follow=True)
         # A query naming A's object may be refused outright (the calendar 404s A's venue).
-        assert response.status_code in ((200, 403, 404) if query else (200, 403)), \
-            (url, response.status_code)
+        assert response.status_code in ((200, 403, 404) if query else (200, 403)), (url, response.status_code)
         assert_hidden(response, a.marker, url)
 
 
@@ -161,8 +167,7 @@ def _walk_object_route(client, a: Tenant, label: str, route: str, row) -> None:
     if response.status_code == 302 and response["Location"] == url + "change/":
         # Django's old-style /<id>/ URL only redirects to /<id>/change/, checked like the others.
         response = client.get(response["Location"])
-    assert response.status_code in ((403, 404) if label in GLOBAL_MODELS else (404,)), \
-        (url, response.status_code)
+    assert response.status_code in ((403, 404) if label in GLOBAL_MODELS else (404,)), (url, response.status_code)
     assert_hidden(response, a.marker, url)
     response = client.post(url, {"post": "yes", "action": "delete", "_save": "Save"})
     redirect_only = response.status_code == 302 and response["Location"] == url + "change/"
@@ -170,8 +175,9 @@ def _walk_object_route(client, a: Tenant, label: str, route: str, row) -> None:
     assert_hidden(response, a.marker, f"POST {url}")
 
 
-def _walk_model_admin(client, a: Tenant, label: str, routes: list[str], objects: dict[str, list],
-                      walked_objects: set[str]) -> None:
+def _walk_model_admin(
+    client, a: Tenant, label: str, routes: list[str], objects: dict[str, list], walked_objects: set[str]
+) -> None:
     rows = objects.get(label, [])
     if label not in GLOBAL_MODELS:
         model = apps.get_model(label)
@@ -186,8 +192,7 @@ def _walk_model_admin(client, a: Tenant, label: str, routes: list[str], objects:
             walked_objects.add(label)
 
 
-def _walk_site_route(client, a: Tenant, route: str, per_model: dict[str, list[str]],
-                     objects: dict[str, list]) -> None:
+def _walk_site_route(client, a: Tenant, route: str, per_model: dict[str, list[str]], objects: dict[str, list]) -> None:
     """One of the site's own URLs: the index and app indexes, view-on-site for each of A's objects."""
     if "logout" in route or "password_change" in route:
         return
@@ -206,8 +211,9 @@ def _walk_site_route(client, a: Tenant, route: str, per_model: dict[str, list[st
             content_type = ContentType.objects.get_for_model(apps.get_model(label))
             url = fill(route, {"content_type_id": str(content_type.pk), "object_id": str(rows[0].pk)})
             response = client.get(url)
-            assert response.status_code == 404 or (response.status_code == 302 and
-                                                   a.marker not in response["Location"]), (url, response)
+            assert response.status_code == 404 or (
+                response.status_code == 302 and a.marker not in response["Location"]
+            ), (url, response)
             assert_hidden(response, a.marker, url)
     else:
         pytest.fail(f"an admin URL with parameters the sweep cannot fill: {route}")
@@ -219,8 +225,12 @@ def _walk_autocomplete(client, a: Tenant) -> None:
     for model in admin.site._registry:
         for field in model._meta.get_fields():
             if getattr(field, "related_model", None) is not None and field.concrete:
-                query = {"app_label": model._meta.app_label, "model_name": model._meta.model_name,
-                         "field_name": field.name, "term": search_term(a)}
+                query = {
+                    "app_label": model._meta.app_label,
+                    "model_name": model._meta.model_name,
+                    "field_name": field.name,
+                    "term": search_term(a),
+                }
                 response = client.get(autocomplete, query)
                 assert_hidden(response, a.marker, f"{autocomplete}?{urlencode(query)}")
 
@@ -259,11 +269,15 @@ def test_the_control_a_owner_sees_the_marker_on_the_same_urls(tenants):
     a, _ = tenants
     client = Client()
     client.force_login(a.users[Role.OWNER])
-    for url in (f"/admin/bookings/booking/{a.pending.pk}/change/", "/admin/bookings/booking/",
-                f"/admin/bookings/booking/?q={search_term(a)}", f"/admin/resources/venue/{a.setup.venue.pk}/change/",
-                f"/admin/events/event/calendar/?venue={a.setup.venue.pk}",
-                f"/admin/feeds/calendarfeed/{a.feed.pk}/change/",
-                f"/admin/webhooks/webhookdelivery/{a.delivery.pk}/change/"):
+    for url in (
+        f"/admin/bookings/booking/{a.pending.pk}/change/",
+        "/admin/bookings/booking/",
+        f"/admin/bookings/booking/?q={search_term(a)}",
+        f"/admin/resources/venue/{a.setup.venue.pk}/change/",
+        f"/admin/events/event/calendar/?venue={a.setup.venue.pk}",
+        f"/admin/feeds/calendarfeed/{a.feed.pk}/change/",
+        f"/admin/webhooks/webhookdelivery/{a.delivery.pk}/change/",
+    ):
         response = client.get(url)
         assert response.status_code == 200 and a.marker in response.content.decode(), url
 
@@ -273,8 +287,12 @@ def test_the_control_a_owner_sees_the_marker_on_the_same_urls(tenants):
 
 def api_operations() -> list[tuple[str, str, dict]]:
     schema = SchemaGenerator().get_schema(request=None, public=True)
-    return [(method.upper(), path, operation) for path, item in schema["paths"].items()
-            for method, operation in item.items() if method in ("get", "post", "put", "patch", "delete")]
+    return [
+        (method.upper(), path, operation)
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+        if method in ("get", "post", "put", "patch", "delete")
+    ]
 
 
 def bearer(user) -> APIClient:
@@ -347,8 +365,12 @@ def _assert_api_hidden(response, marker: str, secret_ids: set[str], where: str) 
 def test_the_api_control_a_owner_sees_its_objects(tenants):
     a, _ = tenants
     client = bearer(a.users[Role.OWNER])
-    for url in (f"/api/v1/bookings/{a.pending.pk}", f"/api/v1/venues/{a.setup.venue.pk}", "/api/v1/bookings",
-                f"/api/v1/webhook-endpoints/{a.endpoint.pk}/deliveries"):
+    for url in (
+        f"/api/v1/bookings/{a.pending.pk}",
+        f"/api/v1/venues/{a.setup.venue.pk}",
+        "/api/v1/bookings",
+        f"/api/v1/webhook-endpoints/{a.endpoint.pk}/deliveries",
+    ):
         response = client.get(url)
         assert response.status_code == 200, (url, response.status_code)
         assert a.marker in response.content.decode() or str(a.delivery.pk) in response.content.decode(), url

@@ -52,7 +52,7 @@ from .payloads import PAYLOADS, TEMPLATE_EVALUATED
 pytestmark = pytest.mark.browser
 
 CHUNK = 12
-CHUNKS = [PAYLOADS[i:i + CHUNK] for i in range(0, len(PAYLOADS), CHUNK)]
+CHUNKS = [PAYLOADS[i : i + CHUNK] for i in range(0, len(PAYLOADS), CHUNK)]
 PASSWORD = "pw-123456"
 
 # Run in the page: everything a payload could have injected or made executable.
@@ -96,10 +96,12 @@ class Attack:
         self.site = site = PublicSite()
         self.staff_admin = UserFactory()
         MembershipFactory(user=self.staff_admin, organization=site.org, role=Role.ADMIN)
-        self.company = FormFieldFactory(module=site.module, section=FormSection.CONTACT, label="Company",
-                                        type=FieldType.TEXT, order=50)
-        self.notes = FormFieldFactory(module=site.module, section=FormSection.EVENT, label="Notes",
-                                      type=FieldType.TEXTAREA, order=51)
+        self.company = FormFieldFactory(
+            module=site.module, section=FormSection.CONTACT, label="Company", type=FieldType.TEXT, order=50
+        )
+        self.notes = FormFieldFactory(
+            module=site.module, section=FormSection.EVENT, label="Notes", type=FieldType.TEXTAREA, order=51
+        )
         self.public = APIClient()
         self.results = []
         for index, chunk in enumerate(CHUNKS):
@@ -123,11 +125,20 @@ class Attack:
         site = self.site
         one = lambda k: self.line(chunk[k % len(chunk)])  # noqa: E731
         event = site.event(future(7 + index, 10), title=one(1), **{str(self.notes.pk): "\n".join(chunk)})
-        body = {"orgId": str(site.org.pk), "bookingModuleId": str(site.module.pk), "portalId": str(site.portal.pk),
-                "title": one(0), "contact": {"name": one(2), "email": f"booker{index}@example.org",
-                                             str(site.fields["Organisation"].pk): one(4)[:40],
-                                             str(self.company.pk): one(3)},
-                "event": event, "requestNote": "<p>Hello</p>" + "".join(chunk)}
+        body = {
+            "orgId": str(site.org.pk),
+            "bookingModuleId": str(site.module.pk),
+            "portalId": str(site.portal.pk),
+            "title": one(0),
+            "contact": {
+                "name": one(2),
+                "email": f"booker{index}@example.org",
+                str(site.fields["Organisation"].pk): one(4)[:40],
+                str(self.company.pk): one(3),
+            },
+            "event": event,
+            "requestNote": "<p>Hello</p>" + "".join(chunk),
+        }
         response = self.public.post("/api/v1/bookings/submit", body, format="json")
         assert response.status_code == 201, (index, response.json())
         return response.json()
@@ -136,13 +147,21 @@ class Attack:
         site, p = self.site, PAYLOADS
         admin_api = bearer_client(self.staff_admin)
         html = "<p>About</p>" + "".join(p[::4])
-        response = admin_api.patch(f"/api/v1/booking-modules/{site.module.pk}", {
-            "about": {"title": self.line(p[40]), "description": html}, "config": {"terms": "".join(p[1::4])},
-        }, format="json")
+        response = admin_api.patch(
+            f"/api/v1/booking-modules/{site.module.pk}",
+            {
+                "about": {"title": self.line(p[40]), "description": html},
+                "config": {"terms": "".join(p[1::4])},
+            },
+            format="json",
+        )
         assert response.status_code == 200, response.json()
         for i, resource in enumerate((site.room, site.hall, site.desks)):
-            response = admin_api.patch(f"/api/v1/resources/{resource.pk}", {
-                "name": f"R{i} {self.line(p[33 + i])}", "description": "".join(p[2::4])}, format="json")
+            response = admin_api.patch(
+                f"/api/v1/resources/{resource.pk}",
+                {"name": f"R{i} {self.line(p[33 + i])}", "description": "".join(p[2::4])},
+                format="json",
+            )
             assert response.status_code == 200, response.json()
         response = admin_api.patch(f"/api/v1/venues/{site.venue.pk}", {"name": self.line(p[36])}, format="json")
         assert response.status_code == 200, response.json()
@@ -169,26 +188,51 @@ class Attack:
         manager.force_login(site.manager)
         first, second, third = self.bookings[:3]
         first.refresh_from_db()
-        response = manager.post(f"/admin/bookings/booking/{first.pk}/approve/", approve_post(first, **{
-            "notification-subject": self.line(PAYLOADS[42]), "notification-message": self.message(CHUNKS[1])}))
+        response = manager.post(
+            f"/admin/bookings/booking/{first.pk}/approve/",
+            approve_post(
+                first,
+                **{"notification-subject": self.line(PAYLOADS[42]), "notification-message": self.message(CHUNKS[1])},
+            ),
+        )
         assert response.status_code == 302, response.content.decode()[:3000]
         second.refresh_from_db()
-        response = bearer_client(site.manager).post(f"/api/v1/bookings/{second.pk}/deny", {
-            "clientBookingLastUpdatedAt": second.updated_at.isoformat(),
-            "notification": {"subject": self.line(PAYLOADS[43]), "message": self.message(CHUNKS[2])}}, format="json")
+        response = bearer_client(site.manager).post(
+            f"/api/v1/bookings/{second.pk}/deny",
+            {
+                "clientBookingLastUpdatedAt": second.updated_at.isoformat(),
+                "notification": {"subject": self.line(PAYLOADS[43]), "message": self.message(CHUNKS[2])},
+            },
+            format="json",
+        )
         assert response.status_code == 200, response.json()
         booking_approve(booking_id=third.pk, actor=site.staff, client_last_updated_at=None)
-        response = bearer_client(site.manager).post(f"/api/v1/bookings/{third.pk}/cancel", {
-            "eventProcedure": 0,
-            "notification": {"subject": self.line(PAYLOADS[44]), "message": self.message(CHUNKS[3])}}, format="json")
+        response = bearer_client(site.manager).post(
+            f"/api/v1/bookings/{third.pk}/cancel",
+            {
+                "eventProcedure": 0,
+                "notification": {"subject": self.line(PAYLOADS[44]), "message": self.message(CHUNKS[3])},
+            },
+            format="json",
+        )
         assert response.status_code == 200, response.json()
         start = future(7, 15)
-        response = self.public.post("/api/v1/bookings/change-requests/submit", {
-            "bookingId": str(first.pk), "accessToken": self.tokens[0],
-            "contact": {"name": self.line(PAYLOADS[45]), str(self.company.pk): self.line(PAYLOADS[46])},
-            "event": {"title": self.line(PAYLOADS[47]), "start": start.isoformat(),
-                      "end": (start + timedelta(hours=1)).isoformat(), str(self.notes.pk): "\n".join(CHUNKS[4])},
-            "requestNote": "".join(CHUNKS[5])}, format="json")
+        response = self.public.post(
+            "/api/v1/bookings/change-requests/submit",
+            {
+                "bookingId": str(first.pk),
+                "accessToken": self.tokens[0],
+                "contact": {"name": self.line(PAYLOADS[45]), str(self.company.pk): self.line(PAYLOADS[46])},
+                "event": {
+                    "title": self.line(PAYLOADS[47]),
+                    "start": start.isoformat(),
+                    "end": (start + timedelta(hours=1)).isoformat(),
+                    str(self.notes.pk): "\n".join(CHUNKS[4]),
+                },
+                "requestNote": "".join(CHUNKS[5]),
+            },
+            format="json",
+        )
         assert response.status_code == 201, response.json()
         self.change_request = BookingChangeRequest.objects.get(pk=response.json()["changeRequest"]["id"])
 
@@ -242,8 +286,7 @@ def test_nothing_executes_in_the_admin(page, attack, admin_login):
     for action in ("approve", "deny"):
         visit(page, f"/admin/bookings/booking/{pending[0].pk}/{action}/", dialogs)
     visit(page, f"/admin/bookings/booking/{attack.bookings[0].pk}/cancel/", dialogs)
-    visit(page, f"/admin/bookings/bookingchangerequest/{attack.change_request.pk}/change/", dialogs,
-          expect="alert(")
+    visit(page, f"/admin/bookings/bookingchangerequest/{attack.change_request.pk}/change/", dialogs, expect="alert(")
     visit(page, "/admin/bookings/bookingchangerequest/", dialogs)
     for days in (7, 14):
         day = future(days).date().isoformat()
@@ -305,8 +348,13 @@ def test_nothing_executes_in_the_emails(page, attack):
     dialogs = watch_dialogs(page)
     rows = list(Notification.objects.filter(organization=attack.site.org))
     kinds = {row.kind for row in rows}
-    assert {"booking_received", "admin_new_request", "booking_denied", "booking_canceled",
-            "admin_new_change_request"} <= kinds, kinds
+    assert {
+        "booking_received",
+        "admin_new_request",
+        "booking_denied",
+        "booking_canceled",
+        "admin_new_change_request",
+    } <= kinds, kinds
     for row in rows:
         page.set_content(row.body_html)
         check(page, f"{row.kind} HTML", dialogs)
@@ -327,8 +375,11 @@ def test_nothing_executes_in_the_emails(page, attack):
         check(page, f"sent email {message.subject!r}", dialogs)
     # The staff's messages (sanitized HTML, printed as text after "Message from"): none of what the
     # sanitizer removed comes back in the text, while their harmless words do.
-    decided = [r for r in rows if r.kind in ("booking_approved", "booking_denied", "booking_canceled")
-               and "Message from" in r.body_text]
+    decided = [
+        r
+        for r in rows
+        if r.kind in ("booking_approved", "booking_denied", "booking_canceled") and "Message from" in r.body_text
+    ]
     assert len(decided) == 3, [r.kind for r in rows]  # approved in the admin, denied and canceled in the API
     for row in decided:
         staff_text = _staff_part(row.body_text)
@@ -336,8 +387,11 @@ def test_nothing_executes_in_the_emails(page, attack):
         assert not re.search(r"<\s*script|onerror\s*=|onload\s*=|javascript:", staff_text, re.I), staff_text
     # A booker's title is plain text (its markup was stripped at input): the text body carries the stored
     # title exactly, not HTML-escaped -- text/plain is never parsed as HTML, escaping would only garble it.
-    received = {r.recipients[0] if isinstance(r.recipients, list) else r.recipients: r.body_text
-                for r in rows if r.kind == "booking_received"}
+    received = {
+        r.recipients[0] if isinstance(r.recipients, list) else r.recipients: r.body_text
+        for r in rows
+        if r.kind == "booking_received"
+    }
     escaped_somewhere = False
     for booking in Booking.objects.filter(organization=attack.site.org):
         body = next(text for to, text in received.items() if booking.booker_email in str(to))
@@ -356,11 +410,22 @@ def _staff_part(text: str) -> str:
 # Payloads that are inert as raw HTML in every context below: encoded text, template syntax, markdown, and
 # look-alikes (fullwidth brackets, a zero-width space inside the handler's name).
 INERT_RAW = {
-    "&lt;script&gt;alert(1)&lt;/script&gt;", "%3Cscript%3Ealert(1)%3C/script%3E",
+    "&lt;script&gt;alert(1)&lt;/script&gt;",
+    "%3Cscript%3Ealert(1)%3C/script%3E",
 }
-CONTEXTS = ["<div>{}</div>", '<div title="{}">x</div>', "<div title='{}'>x</div>", "<div title=`{}`>x</div>",
-            "<textarea>{}</textarea>", "<title>{}</title>", "<style>{}</style>", "<script>var s = '{}';</script>",
-            "<noscript>{}</noscript>", "<!-- {} -->", "<select><option>{}</option></select>"]
+CONTEXTS = [
+    "<div>{}</div>",
+    '<div title="{}">x</div>',
+    "<div title='{}'>x</div>",
+    "<div title=`{}`>x</div>",
+    "<textarea>{}</textarea>",
+    "<title>{}</title>",
+    "<style>{}</style>",
+    "<script>var s = '{}';</script>",
+    "<noscript>{}</noscript>",
+    "<!-- {} -->",
+    "<select><option>{}</option></select>",
+]
 
 
 def test_the_check_catches_the_payloads_when_a_template_forgets_to_escape(page):
@@ -371,15 +436,21 @@ def test_the_check_catches_the_payloads_when_a_template_forgets_to_escape(page):
         dialogs = watch_dialogs(page) if number == 0 else dialogs  # noqa: F821 - set on the first round
         for context in CONTEXTS:
             dialogs.clear()
-            page.set_content("<!DOCTYPE html><html><head><title>t</title></head><body>"
-                             + context.replace("{}", payload) + "</body></html>")
+            page.set_content(
+                "<!DOCTYPE html><html><head><title>t</title></head><body>"
+                + context.replace("{}", payload)
+                + "</body></html>"
+            )
             page.wait_for_timeout(30)
             if dialogs or page.evaluate(FIND_INJECTED):
                 caught.add(number)
                 break
         else:
             missed.append(payload)
-    inert = [p for p in missed if p in INERT_RAW or "tplxss" in p or p.startswith(("[", "\\u", "\\x", "&#60;",
-                                                                                    "\uff1c", "{{"))]
+    inert = [
+        p
+        for p in missed
+        if p in INERT_RAW or "tplxss" in p or p.startswith(("[", "\\u", "\\x", "&#60;", "\uff1c", "{{"))
+    ]
     assert [p for p in missed if p not in inert] == [], "payloads the check would not notice"
     assert len(caught) >= 75, len(caught)

@@ -16,8 +16,12 @@ from events.models import Event, Reservation
 from notifications.models import Notification
 from tests.conftest import Setup, future
 
-PENDING, APPROVED, DENIED, CANCELED = (BookingStatus.PENDING, BookingStatus.APPROVED, BookingStatus.DENIED,
-                                       BookingStatus.CANCELED)
+PENDING, APPROVED, DENIED, CANCELED = (
+    BookingStatus.PENDING,
+    BookingStatus.APPROVED,
+    BookingStatus.DENIED,
+    BookingStatus.CANCELED,
+)
 ALL_STATUSES = [PENDING, APPROVED, DENIED, CANCELED]
 BOOKER = "ada@example.com"
 ADMIN = "admin@example.org"
@@ -35,8 +39,9 @@ def booker(booking: Booking | None = None) -> Actor:
     return Actor.booker(booking.booker_email if booking else BOOKER)
 
 
-def make_booking(setup: Setup, status: int = PENDING, *, days: int = 7, hour: int = 10, resources=None,
-                 email: str = BOOKER) -> Booking:
+def make_booking(
+    setup: Setup, status: int = PENDING, *, days: int = 7, hour: int = 10, resources=None, email: str = BOOKER
+) -> Booking:
     """A booking brought to `status` the way it happens in real life: submitted, then decided."""
     booking = setup.submit(setup.event(start=future(days, hour), resources=resources), email=email).booking
     if status in (APPROVED, CANCELED):
@@ -96,14 +101,21 @@ def assert_refused(exc_info, code: str, status: int) -> None:
 
 def staff_create(setup: Setup, status: int, **kwargs) -> BookingResult:
     kwargs.setdefault("events", [setup.event(start=future(9, 10))])
-    return booking_create(module=setup.module, actor=setup.staff, status=status,
-                          contact={"name": "Ada Lovelace", "email": BOOKER}, portal=setup.portal,
-                          single_event=True, **kwargs)
+    return booking_create(
+        module=setup.module,
+        actor=setup.staff,
+        status=status,
+        contact={"name": "Ada Lovelace", "email": BOOKER},
+        portal=setup.portal,
+        single_event=True,
+        **kwargs,
+    )
 
 
 def request_move(booking: Booking, days: int, hour: int, **extra) -> BookingChangeRequest:
     start = future(days, hour)
     return change_request_submit(
-        booking_id=booking.pk, actor=booker(booking),
+        booking_id=booking.pk,
+        actor=booker(booking),
         events=[{"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat(), **extra}],
     ).change_request

@@ -28,8 +28,9 @@ def rate(name: str, price: str, unit: int = HOUR, **kwargs) -> RateTerms:
 
 
 def room(*rates: RateTerms, products=(), name: str = "Room", tz=LONDON) -> ResourceTerms:
-    return ResourceTerms(id=uuid.uuid5(uuid.NAMESPACE_OID, f"resource {name}"), name=name, tz=tz, rates=rates,
-                         products=tuple(products))
+    return ResourceTerms(
+        id=uuid.uuid5(uuid.NAMESPACE_OID, f"resource {name}"), name=name, tz=tz, rates=rates, products=tuple(products)
+    )
 
 
 def request(resource: ResourceTerms | tuple, start: datetime, end: datetime, **kwargs) -> EventRequest:
@@ -38,12 +39,19 @@ def request(resource: ResourceTerms | tuple, start: datetime, end: datetime, **k
 
 
 def price(resource, start, end, currency="GBP", **kwargs):
-    return quote_event(request(resource, start, end, **{k: kwargs.pop(k) for k in
-                                                           ("rate_id", "products", "override_price") if k in kwargs}),
-                       currency=currency, now=NOW, **kwargs)
+    return quote_event(
+        request(
+            resource, start, end, **{k: kwargs.pop(k) for k in ("rate_id", "products", "override_price") if k in kwargs}
+        ),
+        currency=currency,
+        now=NOW,
+        **kwargs,
+    )
 
 
-COFFEE = ProductTerms(id=uuid.uuid5(uuid.NAMESPACE_OID, "coffee"), name="Coffee", unit=ProductUnit.PER_USE,
-                      unit_price=D("2.50"))
-PROJECTOR = ProductTerms(id=uuid.uuid5(uuid.NAMESPACE_OID, "projector"), name="Projector",
-                         unit=ProductUnit.PER_MINUTE, unit_price=D("0.10"))
+COFFEE = ProductTerms(
+    id=uuid.uuid5(uuid.NAMESPACE_OID, "coffee"), name="Coffee", unit=ProductUnit.PER_USE, unit_price=D("2.50")
+)
+PROJECTOR = ProductTerms(
+    id=uuid.uuid5(uuid.NAMESPACE_OID, "projector"), name="Projector", unit=ProductUnit.PER_MINUTE, unit_price=D("0.10")
+)

@@ -3,8 +3,15 @@ and a repeat rule's body."""
 
 from __future__ import annotations
 
-WEEKDAY_KEYS = ("repeatOnMondays", "repeatOnTuesdays", "repeatOnWednesdays", "repeatOnThursdays",
-                "repeatOnFridays", "repeatOnSaturdays", "repeatOnSundays")
+WEEKDAY_KEYS = (
+    "repeatOnMondays",
+    "repeatOnTuesdays",
+    "repeatOnWednesdays",
+    "repeatOnThursdays",
+    "repeatOnFridays",
+    "repeatOnSaturdays",
+    "repeatOnSundays",
+)
 MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
 
 

@@ -80,8 +80,7 @@ def test_pending_when_the_module_does_not_auto_approve(setup):
 
 def test_a_request_mixing_both_stays_pending(setup):
     instant(setup, setup.desks)  # the room still requires approval
-    result = setup.submit(setup.event(resources=[setup.desks]),
-                          setup.event(future(days=9), resources=[setup.room]))
+    result = setup.submit(setup.event(resources=[setup.desks]), setup.event(future(days=9), resources=[setup.room]))
     assert result.booking.status == BookingStatus.PENDING
     assert {e.status for e in result.events} == {EventStatus.TENTATIVE}
     # One time with both resources, too.
@@ -114,14 +113,23 @@ def test_staff_create_pending_is_not_auto_approved(setup):
     from bookings.lifecycle.submit import booking_create
 
     instant(setup)
-    result = booking_create(module=setup.module, actor=setup.staff, contact={"name": "Ada", "email": BOOKER},
-                            events=[setup.event(resources=[setup.desks])])
+    result = booking_create(
+        module=setup.module,
+        actor=setup.staff,
+        contact={"name": "Ada", "email": BOOKER},
+        events=[setup.event(resources=[setup.desks])],
+    )
     assert result.booking.status == BookingStatus.PENDING
 
 
 def submit_body(setup: Setup, **event) -> dict:
-    return {"orgId": str(setup.org.pk), "bookingModuleId": str(setup.module.pk), "portalId": str(setup.portal.pk),
-            "contact": {"name": "Ada", "email": BOOKER}, "event": setup.event(**event)}
+    return {
+        "orgId": str(setup.org.pk),
+        "bookingModuleId": str(setup.module.pk),
+        "portalId": str(setup.portal.pk),
+        "contact": {"name": "Ada", "email": BOOKER},
+        "event": setup.event(**event),
+    }
 
 
 def test_api_returns_the_approved_booking(setup):
@@ -140,8 +148,9 @@ def test_api_refuses_a_rule_failure_on_an_auto_approving_module(setup):
     instant(setup)
     setup.desks.min_notice_minutes = 60 * 24 * 30
     setup.desks.save()
-    response = Api(setup).public.post("/api/v1/bookings/submit", submit_body(setup, resources=[setup.desks]),
-                                      format="json")
+    response = Api(setup).public.post(
+        "/api/v1/bookings/submit", submit_body(setup, resources=[setup.desks]), format="json"
+    )
     assert_error(response, 400, "START_TIME_TOO_LATE")
 
 
@@ -162,11 +171,20 @@ def test_public_form_confirms_at_once(setup, client):
     instant(setup)
     start = future()
     url = f"/p/{setup.portal.slug}/{setup.module.slug}/book/"
-    response = client.post(url, {
-        "contact-name": "Ada", "contact-email": BOOKER, "event_count": "1", "events-0-title": "Desk day",
-        "events-0-resourceIds": str(setup.desks.pk), "events-0-start": start.strftime("%Y-%m-%dT%H:%M"),
-        "events-0-end": (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"), "action": "submit",
-    }, follow=True)
+    response = client.post(
+        url,
+        {
+            "contact-name": "Ada",
+            "contact-email": BOOKER,
+            "event_count": "1",
+            "events-0-title": "Desk day",
+            "events-0-resourceIds": str(setup.desks.pk),
+            "events-0-start": start.strftime("%Y-%m-%dT%H:%M"),
+            "events-0-end": (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+            "action": "submit",
+        },
+        follow=True,
+    )
     assert response.status_code == 200
     booking = Booking.objects.get()
     assert booking.status == BookingStatus.APPROVED

@@ -70,8 +70,15 @@ def credit(setup, contact, amount="50.00", **kwargs):
 
 
 def amounts(price: dict) -> tuple:
-    return (price["amount"], price["subtotal"], (price["discount"] or {}).get("amount"), price["price"],
-            price["creditUsed"], price["total"], price["fixed"])
+    return (
+        price["amount"],
+        price["subtotal"],
+        (price["discount"] or {}).get("amount"),
+        price["price"],
+        price["creditUsed"],
+        price["total"],
+        price["fixed"],
+    )
 
 
 # --- estimate on submit ----------------------------------------------------------------------------
@@ -98,21 +105,36 @@ def test_products_and_a_named_rate_are_priced_into_the_estimate(setup, rate):
     assert cheap.pk != rate.pk
 
 
-@pytest.mark.parametrize("extra, error, field", [
-    ({"rateId": "not-an-id"}, ValidationFailed, "event.rateId"),
-    ({"products": [{"productId": "x", "quantity": 1}]}, ValidationFailed, "event.products[0].productId"),
-    ({"products": [{"productId": "6f1c3a52-3a0e-4a4f-9d0e-1a2b3c4d5e6f", "quantity": 0}]}, ValidationFailed,
-     "event.products[0].quantity"),
-    # Digits int() cannot read (a superscript, a run past Python's limit) are an answer's error, never a 500.
-    ({"products": [{"productId": "6f1c3a52-3a0e-4a4f-9d0e-1a2b3c4d5e6f", "quantity": "²"}]}, ValidationFailed,
-     "event.products[0].quantity"),
-    ({"products": [{"productId": "6f1c3a52-3a0e-4a4f-9d0e-1a2b3c4d5e6f", "quantity": "1" * 5000}]}, ValidationFailed,
-     "event.products[0].quantity"),
-    ({"products": "coffee"}, ValidationFailed, "event.products"),
-    ({"products": [{"productId": "6f1c3a52-3a0e-4a4f-9d0e-1a2b3c4d5e6f", "quantity": 1}]}, InvalidProduct,
-     "event.products[0]"),
-    ({"rateId": "6f1c3a52-3a0e-4a4f-9d0e-1a2b3c4d5e6f"}, RateNotApplicable, "event.rateId"),
-])
+@pytest.mark.parametrize(
+    "extra, error, field",
+    [
+        ({"rateId": "not-an-id"}, ValidationFailed, "event.rateId"),
+        ({"products": [{"productId": "x", "quantity": 1}]}, ValidationFailed, "event.products[0].productId"),
+        (
+            {"products": [{"productId": "6f1c3a52-3a0e-4a4f-9d0e-1a2b3c4d5e6f", "quantity": 0}]},
+            ValidationFailed,
+            "event.products[0].quantity",
+        ),
+        # Digits int() cannot read (a superscript, a run past Python's limit) are an answer's error, never a 500.
+        (
+            {"products": [{"productId": "6f1c3a52-3a0e-4a4f-9d0e-1a2b3c4d5e6f", "quantity": "²"}]},
+            ValidationFailed,
+            "event.products[0].quantity",
+        ),
+        (
+            {"products": [{"productId": "6f1c3a52-3a0e-4a4f-9d0e-1a2b3c4d5e6f", "quantity": "1" * 5000}]},
+            ValidationFailed,
+            "event.products[0].quantity",
+        ),
+        ({"products": "coffee"}, ValidationFailed, "event.products"),
+        (
+            {"products": [{"productId": "6f1c3a52-3a0e-4a4f-9d0e-1a2b3c4d5e6f", "quantity": 1}]},
+            InvalidProduct,
+            "event.products[0]",
+        ),
+        ({"rateId": "6f1c3a52-3a0e-4a4f-9d0e-1a2b3c4d5e6f"}, RateNotApplicable, "event.rateId"),
+    ],
+)
 def test_pricing_choices_that_cannot_be_used_are_refused_at_their_path(setup, rate, extra, error, field):
     with pytest.raises(error) as caught:
         setup.submit(ninety(setup, **extra))
@@ -121,14 +143,20 @@ def test_pricing_choices_that_cannot_be_used_are_refused_at_their_path(setup, ra
 
 
 def test_a_time_no_rate_covers_is_refused_unless_staff_set_a_price(setup):
-    RateFactory(resource=setup.room, name="Evenings", unit=RateUnit.HOUR, price=D("5"),
-                start_time="18:00", end_time="22:00")
+    RateFactory(
+        resource=setup.room, name="Evenings", unit=RateUnit.HOUR, price=D("5"), start_time="18:00", end_time="22:00"
+    )
     with pytest.raises(NoApplicableRate) as caught:
         setup.submit(ninety(setup))
     assert [(e.field, e.code) for e in caught.value.errors] == [("event", "NO_APPLICABLE_RATE")]
-    result = booking_create(module=setup.module, actor=setup.staff, status=BookingStatus.APPROVED,
-                            contact={"name": "Ada", "email": "ada@example.com"},
-                            events=[ninety(setup, overridePrice="45.5")], single_event=True)
+    result = booking_create(
+        module=setup.module,
+        actor=setup.staff,
+        status=BookingStatus.APPROVED,
+        contact={"name": "Ada", "email": "ada@example.com"},
+        events=[ninety(setup, overridePrice="45.5")],
+        single_event=True,
+    )
     price = Event.objects.get(pk=result.events[0].pk).price
     assert (price["computedAmount"], price["amount"], price["total"], price["fixed"]) == (None, "45.50", "45.50", True)
     log = BookingLog.objects.get(booking=result.booking, action="price_fixed")
@@ -159,9 +187,17 @@ def test_approval_fixes_the_price_on_the_event_and_charges_the_contact(setup, ra
     assert amounts(event.price) == ("30.00", "30.00", None, "30.00", "0.00", "30.00", True)
     [charge] = Charge.objects.all()
     assert (charge.amount, charge.currency, charge.status, charge.purchase_order) == (
-        D("30.00"), "GBP", ChargeStatus.NOT_CHARGED, "PO-7")
+        D("30.00"),
+        "GBP",
+        ChargeStatus.NOT_CHARGED,
+        "PO-7",
+    )
     assert (charge.customer_id, charge.contact_id, charge.event_id, charge.booking_event_id) == (
-        None, booking.contact_id, event.pk, be.pk)  # no customer: the contact is charged
+        None,
+        booking.contact_id,
+        event.pk,
+        be.pk,
+    )  # no customer: the contact is charged
     log = BookingLog.objects.get(booking=booking, action="price_fixed")
     assert (log.after["price"], log.after["total"], log.after["charges"]) == ("30.00", "30.00", 1)
 
@@ -188,8 +224,15 @@ def test_the_fixed_price_survives_a_rate_change(setup, rate):
     client.force_authenticate(setup.manager)
     body = client.get(f"/api/v1/bookings/{booking.pk}").json()["booking"]
     assert body["events"][0]["price"]["total"] == "30.00"
-    assert body["priceTotal"] == {"currency": "GBP", "subtotal": "30.00", "discount": "0.00", "price": "30.00",
-                                  "creditUsed": "0.00", "total": "30.00", "fixed": True}
+    assert body["priceTotal"] == {
+        "currency": "GBP",
+        "subtotal": "30.00",
+        "discount": "0.00",
+        "price": "30.00",
+        "creditUsed": "0.00",
+        "total": "30.00",
+        "fixed": True,
+    }
     assert Charge.objects.get().amount == D("30.00")
     # A pending booking estimated before the change is re-priced on approval at the new rate: 1.5 × 99.
     later = setup.submit(ninety(setup, days=9)).booking
@@ -199,22 +242,36 @@ def test_the_fixed_price_survives_a_rate_change(setup, rate):
 
 def test_staff_create_approved_with_charge_now_or_invoice_now(setup, rate):
     def create(days, **choices):
-        return booking_create(module=setup.module, actor=setup.staff, status=BookingStatus.APPROVED,
-                              contact={"name": "Ada", "email": "ada@example.com"}, events=[ninety(setup, days=days)],
-                              single_event=True, billing_choices=BookingBilling(**choices)).booking
+        return booking_create(
+            module=setup.module,
+            actor=setup.staff,
+            status=BookingStatus.APPROVED,
+            contact={"name": "Ada", "email": "ada@example.com"},
+            events=[ninety(setup, days=days)],
+            single_event=True,
+            billing_choices=BookingBilling(**choices),
+        ).booking
 
     charged = create(7, charge_now=True)
     invoiced = create(8, invoice_now=True)
     statuses = {c.booking_id: (c.status, bool(c.charged_at), bool(c.invoiced_at)) for c in Charge.objects.all()}
-    assert statuses == {charged.pk: (ChargeStatus.CHARGED, True, False),
-                        invoiced.pk: (ChargeStatus.INVOICED, True, True)}
+    assert statuses == {
+        charged.pk: (ChargeStatus.CHARGED, True, False),
+        invoiced.pk: (ChargeStatus.INVOICED, True, True),
+    }
     with pytest.raises(ValidationFailed) as caught:
         create(9, charge_now=True, invoice_now=True)
     assert [e.code for e in caught.value.errors] == ["INVALID"]
     with pytest.raises(ValidationFailed):
-        booking_create(module=setup.module, actor=setup.staff, status=BookingStatus.PENDING,
-                       contact={"name": "Ada", "email": "ada@example.com"}, events=[ninety(setup, days=10)],
-                       single_event=True, billing_choices=BookingBilling(charge_now=True))
+        booking_create(
+            module=setup.module,
+            actor=setup.staff,
+            status=BookingStatus.PENDING,
+            contact={"name": "Ada", "email": "ada@example.com"},
+            events=[ninety(setup, days=10)],
+            single_event=True,
+            billing_choices=BookingBilling(charge_now=True),
+        )
 
 
 # --- discount codes ------------------------------------------------------------------------------------------
@@ -233,8 +290,9 @@ def test_a_percentage_code_is_counted_once_on_approval(setup, rate):
 def test_a_code_used_up_meanwhile_refuses_the_approval_and_changes_nothing(setup, rate):
     DiscountCodeFactory(organization=setup.org, code="ONCE", amount=D("5.00"), max_uses_total=1)
     first = setup.submit(ninety(setup), billing_choices=BookingBilling(discount_code="ONCE")).booking
-    second = setup.submit(ninety(setup, days=8), billing_choices=BookingBilling(discount_code="ONCE"),
-                          email="bob@example.com").booking
+    second = setup.submit(
+        ninety(setup, days=8), billing_choices=BookingBilling(discount_code="ONCE"), email="bob@example.com"
+    ).booking
     approve(first, setup)
     assert Charge.objects.get().amount == D("25.00")
     with pytest.raises(InvalidDiscountCode) as caught:
@@ -338,8 +396,9 @@ def test_staff_override_after_approval_re_fixes_the_price_and_the_charge(setup, 
 
 
 def test_override_of_an_event_no_booking_priced_is_refused(setup):
-    event = event_create(organization=setup.org, title="Board", start=future(5, 10), end=future(5, 11),
-                         resource_ids=[setup.room.pk])
+    event = event_create(
+        organization=setup.org, title="Board", start=future(5, 10), end=future(5, 11), resource_ids=[setup.room.pk]
+    )
     with pytest.raises(ValidationFailed) as caught:
         occurrences_update(event=event, price_override=D("10"))
     assert [e.code for e in caught.value.errors] == ["NOT_PRICED"]
@@ -361,10 +420,15 @@ def test_charge_transitions(setup, rate):
         assert caught.value.errors[0].code == "INVALID_TRANSITION"
     charge.refresh_from_db()
     assert charge.status == ChargeStatus.INVOICED
-    actions = list(BookingLog.objects.filter(booking=charge.booking, action__startswith="charge_")
-                   .values_list("action", "before", "after"))
-    assert actions == [("charge_charged", {"status": "NOT_CHARGED"}, {"status": "CHARGED"}),
-                       ("charge_invoiced", {"status": "CHARGED"}, {"status": "INVOICED"})]
+    actions = list(
+        BookingLog.objects.filter(booking=charge.booking, action__startswith="charge_").values_list(
+            "action", "before", "after"
+        )
+    )
+    assert actions == [
+        ("charge_charged", {"status": "NOT_CHARGED"}, {"status": "CHARGED"}),
+        ("charge_invoiced", {"status": "CHARGED"}, {"status": "INVOICED"}),
+    ]
     with pytest.raises(NotFound):
         charge_revert(charge_id="nope", actor=setup.staff)
 
@@ -385,8 +449,10 @@ def charged_series(setup, rate):
 
 
 def statuses(events) -> list[str]:
-    by_event = {c.event_id or c.booking_event.event_id: ChargeStatus(c.status).name
-                for c in Charge.objects.select_related("booking_event")}
+    by_event = {
+        c.event_id or c.booking_event.event_id: ChargeStatus(c.status).name
+        for c in Charge.objects.select_related("booking_event")
+    }
     return [by_event.get(e.pk, "-") for e in events]
 
 
@@ -394,8 +460,16 @@ def test_4_updates_the_events_not_charged(setup, charged_series):
     booking, series, events = charged_series
     occurrences_update(event=events[0], which=WhichEvents.NOT_CHARGED, title="Renamed", actor=setup.manager)
     titles = list(Event.objects.filter(series=series).order_by("start").values_list("title", flat=True))
-    assert titles == ["Renamed"] * 2 + ["Weekly sync"] + ["Renamed"] * 2 + ["Weekly sync"] + ["Renamed"] \
-        + ["Weekly sync"] + ["Renamed"] * 2
+    assert (
+        titles
+        == ["Renamed"] * 2
+        + ["Weekly sync"]
+        + ["Renamed"] * 2
+        + ["Weekly sync"]
+        + ["Renamed"]
+        + ["Weekly sync"]
+        + ["Renamed"] * 2
+    )
     assert list(booking.requested_times.order_by("start").values_list("title", flat=True)) == titles
 
 
@@ -412,7 +486,10 @@ def test_7_deletes_the_events_not_charged_and_reverts_their_charges(setup, charg
     deleted = occurrences_delete(event=events[0], which=WhichEvents.DELETE_NOT_CHARGED, actor=setup.manager)
     assert sorted(deleted) == sorted(events[i].pk for i in (0, 1, 3, 4, 6, 8, 9))
     assert list(Event.objects.filter(series=series).order_by("start").values_list("pk", flat=True)) == [
-        events[2].pk, events[5].pk, events[7].pk]
+        events[2].pk,
+        events[5].pk,
+        events[7].pk,
+    ]
     assert _count_statuses(booking) == {"REVERTED": 7, "CHARGED": 2, "INVOICED": 1}
     with pytest.raises(ValidationFailed) as caught:
         occurrences_delete(event=events[2], which=7)
@@ -431,7 +508,8 @@ def test_8_reverts_all_charges_of_the_series_that_are_not_final(setup, charged_s
     occurrences_update(event=events[2], which=WhichEvents.REVERT_ALL_CHARGES, actor=setup.manager)
     assert statuses(events) == ["REVERTED"] * 7 + ["INVOICED"] + ["REVERTED"] * 2
     assert set(Event.objects.filter(series=series).values_list("status", "title")) == {
-        (EventStatus.CONFIRMED, "Weekly sync")}  # nothing canceled, nothing else changed
+        (EventStatus.CONFIRMED, "Weekly sync")
+    }  # nothing canceled, nothing else changed
     log = BookingLog.objects.get(booking=booking, action="charges_reverted")
     assert log.note == "whichEventsToUpdate 8: 9 charges of the series reverted"
     # With a change, the change applies to every occurrence.
@@ -443,10 +521,16 @@ def test_a_change_request_cannot_use_the_charge_scopes(setup, rate):
     booking, _, events = make_booked_series(setup, count=3)
     be = booking.requested_times.get(event=events[0])
     with pytest.raises(ValidationFailed) as caught:
-        change_request_submit(booking_id=booking.pk, actor=Actor.booker("ada@example.com"),
-                              events=[{"bookingEventId": str(be.pk), "title": "X", "whichEventsToUpdate": 4}])
+        change_request_submit(
+            booking_id=booking.pk,
+            actor=Actor.booker("ada@example.com"),
+            events=[{"bookingEventId": str(be.pk), "title": "X", "whichEventsToUpdate": 4}],
+        )
     assert [e.code for e in caught.value.errors] == ["NOT_SUPPORTED"]
     with pytest.raises(ValidationFailed) as caught:
-        change_request_submit(booking_id=booking.pk, actor=Actor.booker("ada@example.com"),
-                              events=[{"bookingEventId": str(be.pk), "overridePrice": "1"}])
+        change_request_submit(
+            booking_id=booking.pk,
+            actor=Actor.booker("ada@example.com"),
+            events=[{"bookingEventId": str(be.pk), "overridePrice": "1"}],
+        )
     assert [(e.field, e.code) for e in caught.value.errors] == [("event.overridePrice", "NOT_ALLOWED")]

@@ -37,8 +37,11 @@ def two_requests(setup: Setup, **choices) -> list[Booking]:
     bookings = []
     for i in range(2):
         start = future(7 + i, 10)
-        bookings.append(setup.submit(setup.event(start, start + timedelta(minutes=90)),
-                                     billing_choices=BookingBilling(**choices)).booking)
+        bookings.append(
+            setup.submit(
+                setup.event(start, start + timedelta(minutes=90)), billing_choices=BookingBilling(**choices)
+            ).booking
+        )
     return bookings
 
 

@@ -37,14 +37,24 @@ D = Decimal
 S = ChargeStatus
 
 # The table written out, so a change to CHARGE_TRANSITIONS shows here too.
-ALLOWED = {(S.NOT_CHARGED, S.CHARGED), (S.NOT_CHARGED, S.INVOICED), (S.NOT_CHARGED, S.REVERTED),
-           (S.CHARGED, S.INVOICED), (S.CHARGED, S.REVERTED)}
+ALLOWED = {
+    (S.NOT_CHARGED, S.CHARGED),
+    (S.NOT_CHARGED, S.INVOICED),
+    (S.NOT_CHARGED, S.REVERTED),
+    (S.CHARGED, S.INVOICED),
+    (S.CHARGED, S.REVERTED),
+}
 STAMP = {S.CHARGED: "charged_at", S.INVOICED: "invoiced_at", S.REVERTED: "reverted_at"}
 
 
 def a_charge(setup, status=S.NOT_CHARGED) -> Charge:
-    return Charge.objects.create(organization=setup.org, booking=BookingFactory(module=setup.module),
-                                 amount=D("20.00"), currency="GBP", status=status)
+    return Charge.objects.create(
+        organization=setup.org,
+        booking=BookingFactory(module=setup.module),
+        amount=D("20.00"),
+        currency="GBP",
+        status=status,
+    )
 
 
 def test_the_table_is_the_transition_table() -> None:
@@ -139,8 +149,12 @@ def test_staff_moves_go_through_the_writer(setup, rate, moves) -> None:
     charge_revert(charge_id=second.pk, actor=setup.staff)
     with pytest.raises(InvalidTransition):
         charge_revert(charge_id=first.pk, actor=setup.staff)
-    assert moves == [("NOT_CHARGED", "CHARGED"), ("CHARGED", "INVOICED"), ("NOT_CHARGED", "REVERTED"),
-                     ("INVOICED", "REVERTED")]
+    assert moves == [
+        ("NOT_CHARGED", "CHARGED"),
+        ("CHARGED", "INVOICED"),
+        ("NOT_CHARGED", "REVERTED"),
+        ("INVOICED", "REVERTED"),
+    ]
 
 
 def test_cancel_reverts_through_the_writer(setup, rate, moves) -> None:
@@ -170,10 +184,16 @@ def test_no_other_code_writes_a_charge_status() -> None:
     or a create, and no `….status =` on a charge, anywhere else in the bookings app."""
     root = Path(__file__).resolve().parents[2] / "bookings"
     allowed = root / "pricing" / "charges.py"
-    writes = re.compile(r"\b(update|create|Charge)\([^)]*?\bstatus\s*=\s*ChargeStatus\."
-                        r"|\bcharges?\w*\.status\s*(,[^=\n]*)?=(?!=)")
-    found = [f"{path.relative_to(root)}: {match.group(0)}" for path in root.rglob("*.py")
-             if path != allowed and "migrations" not in path.parts for match in writes.finditer(path.read_text())]
+    writes = re.compile(
+        r"\b(update|create|Charge)\([^)]*?\bstatus\s*=\s*ChargeStatus\."
+        r"|\bcharges?\w*\.status\s*(,[^=\n]*)?=(?!=)"
+    )
+    found = [
+        f"{path.relative_to(root)}: {match.group(0)}"
+        for path in root.rglob("*.py")
+        if path != allowed and "migrations" not in path.parts
+        for match in writes.finditer(path.read_text())
+    ]
     assert found == []
     # The check finds what it looks for: the code as it was before the writer.
     assert writes.search("Charge.objects.filter(pk__in=ids).update(\n    status=ChargeStatus.REVERTED)")

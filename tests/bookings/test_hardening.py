@@ -76,12 +76,15 @@ def test_control_characters_are_refused(setup):
     assert ("event.title", "INVALID") in codes(exc)
 
 
-@pytest.mark.parametrize("call", [
-    lambda s: booking_approve(booking_id="nope", actor=s.staff, client_last_updated_at=None),
-    lambda s: booking_approve(booking_id={"a": 1}, actor=s.staff, client_last_updated_at=None),
-    lambda s: change_request_approve(change_request_id=[1], actor=s.staff),
-    lambda s: change_request_submit(booking_id=None, actor=s.staff, contact={"phone": "123456"}),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s: booking_approve(booking_id="nope", actor=s.staff, client_last_updated_at=None),
+        lambda s: booking_approve(booking_id={"a": 1}, actor=s.staff, client_last_updated_at=None),
+        lambda s: change_request_approve(change_request_id=[1], actor=s.staff),
+        lambda s: change_request_submit(booking_id=None, actor=s.staff, contact={"phone": "123456"}),
+    ],
+)
 def test_ids_that_are_not_uuids_are_not_found(setup, call):
     with pytest.raises(NotFound):
         call(setup)
@@ -95,28 +98,38 @@ def test_update_with_a_garbage_id_is_a_field_error(setup, changes):
     assert codes(exc)[0][1] == "NOT_FOUND"
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    ({"event_id": {"x": 1}, "status": BookingStatus.APPROVED}, "eventId"),
-    ({"title": {"x": 1}}, "title"),
-    ({"request_note": 5}, "requestNote"),
-    ({"status": True}, "bookingStatus"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"event_id": {"x": 1}, "status": BookingStatus.APPROVED}, "eventId"),
+        ({"title": {"x": 1}}, "title"),
+        ({"request_note": 5}, "requestNote"),
+        ({"status": True}, "bookingStatus"),
+    ],
+)
 def test_staff_create_rejects_wrong_types_with_a_field(setup, kwargs, field):
     kwargs = {"status": BookingStatus.PENDING, **kwargs}
     with pytest.raises(ValidationFailed) as exc:
-        booking_create(module=setup.module, actor=setup.staff, contact={"name": "A", "email": "a@example.com"},
-                       events=[setup.event()], **kwargs)
+        booking_create(
+            module=setup.module,
+            actor=setup.staff,
+            contact={"name": "A", "email": "a@example.com"},
+            events=[setup.event()],
+            **kwargs,
+        )
     assert field in [f for f, _ in codes(exc)]
 
 
 def test_staleness_is_exact(setup):
     booking = setup.submit().booking
     with pytest.raises(StaleBooking):  # a value from the future is no proof of having read the booking
-        booking_approve(booking_id=booking.pk, actor=setup.staff,
-                        client_last_updated_at=booking.updated_at + timedelta(days=1))
+        booking_approve(
+            booking_id=booking.pk, actor=setup.staff, client_last_updated_at=booking.updated_at + timedelta(days=1)
+        )
     with pytest.raises(ValidationFailed):
-        booking_approve(booking_id=booking.pk, actor=setup.staff,
-                        client_last_updated_at=booking.updated_at.replace(tzinfo=None))
+        booking_approve(
+            booking_id=booking.pk, actor=setup.staff, client_last_updated_at=booking.updated_at.replace(tzinfo=None)
+        )
     booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=booking.updated_at)
 
 
@@ -131,33 +144,52 @@ def test_cancellation_must_be_a_real_boolean(setup):
 def test_events_save_refuses_another_organizations_resource_and_event(setup):
     other = Setup()
     with pytest.raises(ValidationFailed) as exc:
-        events_save(organization=setup.org, specs=[EventSpec(title="x", start=future(3), end=future(3, 11),
-                                                             resource_ids=[other.room.pk])])
+        events_save(
+            organization=setup.org,
+            specs=[EventSpec(title="x", start=future(3), end=future(3, 11), resource_ids=[other.room.pk])],
+        )
     assert codes(exc) == [("event.resourceIds", "NOT_FOUND")]
-    (theirs,) = events_save(organization=other.org, specs=[EventSpec(
-        title="theirs", start=future(4), end=future(4, 11), resource_ids=[other.room.pk])])
+    (theirs,) = events_save(
+        organization=other.org,
+        specs=[EventSpec(title="theirs", start=future(4), end=future(4, 11), resource_ids=[other.room.pk])],
+    )
     with pytest.raises(ValidationFailed):
-        events_save(organization=setup.org, specs=[EventSpec(
-            title="renamed", start=future(5), end=future(5, 11), resource_ids=[setup.room.pk], event=theirs)])
+        events_save(
+            organization=setup.org,
+            specs=[
+                EventSpec(
+                    title="renamed", start=future(5), end=future(5, 11), resource_ids=[setup.room.pk], event=theirs
+                )
+            ],
+        )
     theirs.refresh_from_db()
     assert theirs.title == "theirs"
 
 
 def test_events_save_respects_the_event_transitions(setup):
-    (event,) = events_save(organization=setup.org, specs=[EventSpec(
-        title="x", start=future(3), end=future(3, 11), resource_ids=[setup.room.pk])])
+    (event,) = events_save(
+        organization=setup.org,
+        specs=[EventSpec(title="x", start=future(3), end=future(3, 11), resource_ids=[setup.room.pk])],
+    )
     events_set_status(events=[event], status=EventStatus.CANCELED)
     with pytest.raises(InvalidTransition):
-        events_save(organization=setup.org, status=EventStatus.CONFIRMED, specs=[EventSpec(
-            title="x", start=future(3), end=future(3, 11), resource_ids=[setup.room.pk], event=event)])
+        events_save(
+            organization=setup.org,
+            status=EventStatus.CONFIRMED,
+            specs=[EventSpec(title="x", start=future(3), end=future(3, 11), resource_ids=[setup.room.pk], event=event)],
+        )
 
 
 def test_an_approved_booking_with_a_past_time_can_still_change_its_phone(setup):
     past = datetime.now(UTC) - timedelta(days=2)
     created = booking_create(
-        module=setup.module, actor=setup.staff, status=BookingStatus.APPROVED, override_rules=True,
+        module=setup.module,
+        actor=setup.staff,
+        status=BookingStatus.APPROVED,
+        override_rules=True,
         contact={"name": "Ada", "email": "ada@example.com"},
-        events=[setup.event(start=past, end=past + timedelta(hours=1)), setup.event(start=future(9))])
+        events=[setup.event(start=past, end=past + timedelta(hours=1)), setup.event(start=future(9))],
+    )
     result = change_request_submit(booking_id=created.booking.pk, actor=Actor.booker(), contact={"phone": "+44 1234"})
     assert result.change_request.contact_changes == {"phone": "+44 1234"}
     approved = change_request_approve(change_request_id=result.change_request.pk, actor=setup.staff)

@@ -49,9 +49,12 @@ def test_change_request_on_a_pending_booking_is_applied_directly_and_moves_the_h
     new_start = future(7, 14)
     watch = Watch()
 
-    result = change_request_submit(booking_id=booking.pk, actor=booker(), contact={"phone": "+44 20 7946 0000"},
-                                   events=[{"start": new_start.isoformat(),
-                                            "end": (new_start + timedelta(hours=2)).isoformat()}])
+    result = change_request_submit(
+        booking_id=booking.pk,
+        actor=booker(),
+        contact={"phone": "+44 20 7946 0000"},
+        events=[{"start": new_start.isoformat(), "end": (new_start + timedelta(hours=2)).isoformat()}],
+    )
 
     assert result.applied is True and result.change_request is None
     booking.refresh_from_db()
@@ -78,8 +81,11 @@ def test_change_request_on_a_pending_booking_is_conflict_checked(setup):
     booking = make_booking(setup, days=7, hour=10)
     watch = Watch()
     with pytest.raises(BookingConflict):
-        change_request_submit(booking_id=booking.pk, actor=booker(),
-                              events=[{"start": future(7, 14).isoformat(), "end": future(7, 15).isoformat()}])
+        change_request_submit(
+            booking_id=booking.pk,
+            actor=booker(),
+            events=[{"start": future(7, 14).isoformat(), "end": future(7, 15).isoformat()}],
+        )
     assert watch.delta() == {}
     assert only_event(booking).start == future(7, 10)
 
@@ -100,18 +106,31 @@ def test_change_request_on_an_approved_booking_is_recorded_for_staff(setup):
     new_start = future(7, 14)
     watch = Watch()
 
-    result = change_request_submit(booking_id=booking.pk, actor=booker(), request_note="Later <i>please</i>",
-                                   events=[{"start": new_start.isoformat(),
-                                            "end": (new_start + timedelta(hours=1)).isoformat(),
-                                            "title": "Team meeting"}])
+    result = change_request_submit(
+        booking_id=booking.pk,
+        actor=booker(),
+        request_note="Later <i>please</i>",
+        events=[
+            {
+                "start": new_start.isoformat(),
+                "end": (new_start + timedelta(hours=1)).isoformat(),
+                "title": "Team meeting",
+            }
+        ],
+    )
 
     request = result.change_request
     assert request is not None and result.applied is False
     request.refresh_from_db()
     assert request.cancellation is False
     # Only what differs is recorded (the title did not change).
-    assert request.event_changes == [{"bookingEventId": str(be.pk), "start": new_start.isoformat(),
-                                      "end": (new_start + timedelta(hours=1)).isoformat()}]
+    assert request.event_changes == [
+        {
+            "bookingEventId": str(be.pk),
+            "start": new_start.isoformat(),
+            "end": (new_start + timedelta(hours=1)).isoformat(),
+        }
+    ]
     assert request.contact_changes == {}
     assert request.request_note == "Later <i>please</i>"
     assert list(BookingChangeRequest.open.filter(booking=booking)) == [request]
@@ -140,7 +159,9 @@ def test_change_request_approved_applies_the_changes_to_booking_and_events(setup
     booking = make_booking(setup, APPROVED, days=7, hour=10)
     event = only_event(booking).event
     request = change_request_submit(
-        booking_id=booking.pk, actor=booker(), contact={"phone": "+44 20 7946 0000"},
+        booking_id=booking.pk,
+        actor=booker(),
+        contact={"phone": "+44 20 7946 0000"},
         events=[{"start": future(8, 14).isoformat(), "end": future(8, 15).isoformat(), "title": "Moved"}],
     ).change_request
     watch = Watch()
@@ -154,8 +175,12 @@ def test_change_request_approved_applies_the_changes_to_booking_and_events(setup
     assert (be.title, be.start, be.end, be.event_id) == ("Moved", future(8, 14), future(8, 15), event.pk)
     assert [e.pk for e in result.events] == [event.pk]
     event.refresh_from_db()
-    assert (event.title, event.start, event.end, event.status) == ("Moved", future(8, 14), future(8, 15),
-                                                                   EventStatus.CONFIRMED)
+    assert (event.title, event.start, event.end, event.status) == (
+        "Moved",
+        future(8, 14),
+        future(8, 15),
+        EventStatus.CONFIRMED,
+    )
     assert Reservation.objects.get(event=event).start == future(8, 14)
     request.refresh_from_db()
     assert (request.decision, request.decided_by) == (ChangeRequestDecision.APPROVED, setup.manager)
@@ -170,8 +195,11 @@ def test_change_request_approval_applies_staff_edits_over_the_request(setup):
     booking = make_booking(setup, APPROVED, days=7, hour=10)
     request = request_move(booking, 8, 14)
 
-    change_request_approve(change_request_id=request.pk, actor=setup.staff,
-                           event_edits=[{"end": future(8, 16).isoformat(), "resourceIds": [str(setup.hall.pk)]}])
+    change_request_approve(
+        change_request_id=request.pk,
+        actor=setup.staff,
+        event_edits=[{"end": future(8, 16).isoformat(), "resourceIds": [str(setup.hall.pk)]}],
+    )
 
     event = only_event(booking).event
     assert (event.start, event.end, resource_ids(event)) == (future(8, 14), future(8, 16), {setup.hall.pk})

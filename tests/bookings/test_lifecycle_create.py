@@ -54,8 +54,14 @@ def test_submit_holds_its_slot_with_a_tentative_event(setup):
     assert only_event(booking).event_id == held.pk
     assert resource_ids(held) == {setup.room.pk}
     assert Reservation.objects.get(event=held).active is True
-    assert watch.delta() == {"Booking": 1, "BookingEvent": 1, "BookingLog": 1, "Event": 1, "Reservation": 1,
-                             "Notification": 2}
+    assert watch.delta() == {
+        "Booking": 1,
+        "BookingEvent": 1,
+        "BookingLog": 1,
+        "Event": 1,
+        "Reservation": 1,
+        "Notification": 2,
+    }
     assert watch.notifications() == [("admin_new_request", (ADMIN,)), ("booking_received", (BOOKER,))]
 
 
@@ -90,13 +96,17 @@ def test_submit_returns_the_access_token_and_stores_only_its_sha256(setup):
     booking = Booking.objects.get(pk=result.booking.pk)
     assert booking.access_token_hash == hashlib.sha256(token.encode()).hexdigest()
     # The raw token is in none of the booking's own rows.
-    rows = [*Booking.objects.filter(pk=booking.pk).values(), *BookingEvent.objects.filter(booking=booking).values(),
-            *BookingLog.objects.filter(booking=booking).values()]
+    rows = [
+        *Booking.objects.filter(pk=booking.pk).values(),
+        *BookingEvent.objects.filter(booking=booking).values(),
+        *BookingLog.objects.filter(booking=booking).values(),
+    ]
     assert rows and not any(token in str(value) for row in rows for value in row.values())
 
 
 def test_submit_emails_after_commit_booker_with_private_link_and_module_admin(
-        setup, django_capture_on_commit_callbacks, mailoutbox):
+    setup, django_capture_on_commit_callbacks, mailoutbox
+):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         result = setup.submit()
     assert mailoutbox == []  # nothing is sent before the transaction commits
@@ -108,7 +118,8 @@ def test_submit_emails_after_commit_booker_with_private_link_and_module_admin(
     assert f"/b/{result.access_token}/" in by_recipient[(BOOKER,)].body
     assert result.access_token not in by_recipient[(ADMIN,)].body
     assert set(Notification.objects.filter(object_id=result.booking.pk).values_list("status", flat=True)) == {
-        NotificationStatus.SENT}
+        NotificationStatus.SENT
+    }
 
 
 # --- table: staff create -------------------------------------------------------------------
@@ -150,12 +161,22 @@ def test_staff_create_in_each_status(setup, status, event_status, decided):
 @pytest.mark.parametrize("existing_status", [EventStatus.CONFIRMED, EventStatus.TENTATIVE])
 def test_staff_create_approved_links_an_existing_event(setup, existing_status):
     start = future(10, 14)
-    (existing,) = events_save(organization=setup.org, status=existing_status, specs=[
-        EventSpec(title="Board meeting", start=start, end=start + timedelta(hours=2), resource_ids=[setup.hall.pk])])
+    (existing,) = events_save(
+        organization=setup.org,
+        status=existing_status,
+        specs=[
+            EventSpec(title="Board meeting", start=start, end=start + timedelta(hours=2), resource_ids=[setup.hall.pk])
+        ],
+    )
     watch = Watch()
 
-    result = booking_create(module=setup.module, actor=setup.staff, status=APPROVED, event_id=existing.pk,
-                            contact={"name": "Ada Lovelace", "email": BOOKER})
+    result = booking_create(
+        module=setup.module,
+        actor=setup.staff,
+        status=APPROVED,
+        event_id=existing.pk,
+        contact={"name": "Ada Lovelace", "email": BOOKER},
+    )
 
     assert [e.pk for e in result.events] == [existing.pk]
     assert "Event" not in watch.delta()
@@ -169,19 +190,30 @@ def test_staff_create_approved_links_an_existing_event(setup, existing_status):
 
 
 def test_staff_create_only_approved_bookings_may_link_an_event(setup):
-    (existing,) = events_save(organization=setup.org, specs=[
-        EventSpec(title="x", start=future(10, 14), end=future(10, 15), resource_ids=[setup.hall.pk])])
+    (existing,) = events_save(
+        organization=setup.org,
+        specs=[EventSpec(title="x", start=future(10, 14), end=future(10, 15), resource_ids=[setup.hall.pk])],
+    )
     watch = Watch()
     with pytest.raises(ValidationFailed):
-        booking_create(module=setup.module, actor=setup.staff, status=PENDING, event_id=existing.pk,
-                       contact={"name": "Ada", "email": BOOKER})
+        booking_create(
+            module=setup.module,
+            actor=setup.staff,
+            status=PENDING,
+            event_id=existing.pk,
+            contact={"name": "Ada", "email": BOOKER},
+        )
     assert watch.delta() == {}
 
 
 @pytest.mark.parametrize(
     ("status", "kind"),
-    [(PENDING, "booking_received"), (APPROVED, "booking_approved"), (DENIED, "booking_denied"),
-     (CANCELED, "booking_canceled")],
+    [
+        (PENDING, "booking_received"),
+        (APPROVED, "booking_approved"),
+        (DENIED, "booking_denied"),
+        (CANCELED, "booking_canceled"),
+    ],
 )
 def test_staff_create_sends_the_optional_notification(setup, status, kind):
     watch = Watch()

@@ -45,8 +45,9 @@ def test_approve_confirms_the_holds_in_place(setup):
     (held,) = submitted.events
     watch = Watch()
 
-    result = booking_approve(booking_id=submitted.booking.pk, actor=setup.staff,
-                             client_last_updated_at=fresh(submitted.booking))
+    result = booking_approve(
+        booking_id=submitted.booking.pk, actor=setup.staff, client_last_updated_at=fresh(submitted.booking)
+    )
 
     assert [e.pk for e in result.events] == [held.pk]
     held.refresh_from_db()
@@ -80,16 +81,28 @@ def test_approve_applies_staff_edits_of_title_times_and_resources(setup):
     new_start = future(8, 15)
 
     result = booking_approve(
-        booking_id=booking.pk, actor=setup.staff, client_last_updated_at=fresh(booking),
-        event_edits=[{"title": "Edited by staff", "start": new_start.isoformat(),
-                      "end": (new_start + timedelta(minutes=90)).isoformat(), "resourceIds": [str(setup.hall.pk)]}],
+        booking_id=booking.pk,
+        actor=setup.staff,
+        client_last_updated_at=fresh(booking),
+        event_edits=[
+            {
+                "title": "Edited by staff",
+                "start": new_start.isoformat(),
+                "end": (new_start + timedelta(minutes=90)).isoformat(),
+                "resourceIds": [str(setup.hall.pk)],
+            }
+        ],
     )
 
     (event,) = result.events
     event.refresh_from_db()
     assert event.pk == held.pk
     assert (event.title, event.start, event.end, event.status) == (
-        "Edited by staff", new_start, new_start + timedelta(minutes=90), EventStatus.CONFIRMED)
+        "Edited by staff",
+        new_start,
+        new_start + timedelta(minutes=90),
+        EventStatus.CONFIRMED,
+    )
     assert resource_ids(event) == {setup.hall.pk}
     be = only_event(booking)
     assert (be.title, be.start, be.end) == ("Edited by staff", new_start, new_start + timedelta(minutes=90))
@@ -103,9 +116,14 @@ def test_approve_edits_name_the_booking_event_they_change(setup):
     booking = setup.submit(first, second).booking
     be_one, be_two = BookingEvent.objects.filter(booking=booking).order_by("order")
 
-    result = booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=fresh(booking),
-                             event_edits=[{"bookingEventId": str(be_two.pk), "title": "Day two, edited",
-                                           "resourceIds": [str(setup.hall.pk)]}])
+    result = booking_approve(
+        booking_id=booking.pk,
+        actor=setup.staff,
+        client_last_updated_at=fresh(booking),
+        event_edits=[
+            {"bookingEventId": str(be_two.pk), "title": "Day two, edited", "resourceIds": [str(setup.hall.pk)]}
+        ],
+    )
 
     one, two = (Event.objects.get(pk=e.pk) for e in result.events)
     assert (one.title, resource_ids(one), one.status) == ("Day one", {setup.room.pk}, EventStatus.CONFIRMED)
@@ -117,8 +135,12 @@ def test_approve_edit_naming_an_unknown_booking_event_is_refused(setup):
     booking = setup.submit(setup.event(start=future(7, 10)), setup.event(start=future(8, 10))).booking
     watch = Watch()
     with pytest.raises(ValidationFailed) as exc_info:
-        booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=fresh(booking),
-                        event_edits=[{"title": "Which one?"}])
+        booking_approve(
+            booking_id=booking.pk,
+            actor=setup.staff,
+            client_last_updated_at=fresh(booking),
+            event_edits=[{"title": "Which one?"}],
+        )
     assert exc_info.value.errors[0].code == "NOT_FOUND"
     assert watch.delta() == {}
     assert Booking.objects.get(pk=booking.pk).status == PENDING
@@ -129,8 +151,13 @@ def test_approve_links_customer_and_contact(setup):
     customer = CustomerFactory(organization=setup.org)
     contact = ContactFactory(organization=setup.org)
 
-    booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=fresh(booking),
-                    customer_id=str(customer.pk), contact_id=str(contact.pk))
+    booking_approve(
+        booking_id=booking.pk,
+        actor=setup.staff,
+        client_last_updated_at=fresh(booking),
+        customer_id=str(customer.pk),
+        contact_id=str(contact.pk),
+    )
 
     booking.refresh_from_db()
     assert (booking.status, booking.customer_id, booking.contact_id) == (APPROVED, customer.pk, contact.pk)
@@ -143,8 +170,12 @@ def test_approve_with_a_customer_of_another_organization_changes_nothing(setup):
     watch = Watch()
 
     with pytest.raises(ValidationFailed) as exc_info:
-        booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=fresh(booking),
-                        customer_id=str(stranger.pk))
+        booking_approve(
+            booking_id=booking.pk,
+            actor=setup.staff,
+            client_last_updated_at=fresh(booking),
+            customer_id=str(stranger.pk),
+        )
 
     assert exc_info.value.errors[0].field == "customerId"
     assert watch.delta() == {}
@@ -155,9 +186,11 @@ def test_approve_with_a_customer_of_another_organization_changes_nothing(setup):
 
 @pytest.mark.parametrize(
     ("spec", "expected_subject"),
-    [(None, "Your booking is confirmed: Team meeting"),
-     (NotificationSpec(subject="All set", message="<p>See you <b>soon</b></p><script>x()</script>"), "All set"),
-     (NotificationSpec(send=False), None)],
+    [
+        (None, "Your booking is confirmed: Team meeting"),
+        (NotificationSpec(subject="All set", message="<p>See you <b>soon</b></p><script>x()</script>"), "All set"),
+        (NotificationSpec(send=False), None),
+    ],
     ids=["default", "custom", "off"],
 )
 def test_approve_emails_the_booker(setup, spec, expected_subject, django_capture_on_commit_callbacks, mailoutbox):
@@ -166,8 +199,9 @@ def test_approve_emails_the_booker(setup, spec, expected_subject, django_capture
     watch = Watch()
 
     with django_capture_on_commit_callbacks(execute=True):
-        booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=fresh(booking),
-                        notification=spec)
+        booking_approve(
+            booking_id=booking.pk, actor=setup.staff, client_last_updated_at=fresh(booking), notification=spec
+        )
 
     if expected_subject is None:
         assert watch.notifications() == [] and mailoutbox == []
@@ -204,8 +238,12 @@ def test_deny_removes_the_holds_and_emails_the_booker(setup):
 def test_deny_notification_can_be_switched_off(setup):
     booking = make_booking(setup)
     watch = Watch()
-    booking_deny(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=fresh(booking),
-                 notification=NotificationSpec(send=False))
+    booking_deny(
+        booking_id=booking.pk,
+        actor=setup.staff,
+        client_last_updated_at=fresh(booking),
+        notification=NotificationSpec(send=False),
+    )
     assert watch.notifications() == []
     assert Booking.objects.get(pk=booking.pk).status == DENIED
 
@@ -294,8 +332,11 @@ def test_booker_cancel_of_an_approved_booking_becomes_a_cancellation_request(set
     event = only_event(booking).event
     watch = Watch()
 
-    result = booking_cancel_by_booker(booking_id=booking.pk, actor=booker(),
-                                      request_note='<p>Sorry</p><script>alert(1)</script><img src=x onerror="y()">')
+    result = booking_cancel_by_booker(
+        booking_id=booking.pk,
+        actor=booker(),
+        request_note='<p>Sorry</p><script>alert(1)</script><img src=x onerror="y()">',
+    )
 
     request = result.change_request
     assert request is not None and result.applied is False
@@ -318,8 +359,9 @@ def test_update_links_and_clears_customer_and_contact_in_any_status(setup, statu
     customer = CustomerFactory(organization=setup.org)
     contact = ContactFactory(organization=setup.org)
 
-    result = booking_update(booking_id=booking.pk, actor=setup.staff,
-                            changes={"customerId": str(customer.pk), "contactId": str(contact.pk)})
+    result = booking_update(
+        booking_id=booking.pk, actor=setup.staff, changes={"customerId": str(customer.pk), "contactId": str(contact.pk)}
+    )
     booking.refresh_from_db()
     assert (result.booking.status, booking.status) == (status, status)
     assert (booking.customer_id, booking.contact_id) == (customer.pk, contact.pk)
@@ -335,8 +377,14 @@ def test_update_links_and_clears_customer_and_contact_in_any_status(setup, statu
 
 @pytest.mark.parametrize(
     "changes",
-    [{"title": "Renamed"}, {"status": APPROVED}, {"events": []}, {"requestNote": "x"}, {"orgId": "x"},
-     {"customerId": "", "title": "Renamed"}],
+    [
+        {"title": "Renamed"},
+        {"status": APPROVED},
+        {"events": []},
+        {"requestNote": "x"},
+        {"orgId": "x"},
+        {"customerId": "", "title": "Renamed"},
+    ],
     ids=["title", "status", "events", "requestNote", "orgId", "customer-with-title"],
 )
 def test_update_of_any_other_field_is_refused_as_immutable(setup, changes):

@@ -148,8 +148,12 @@ def _close_by_newer_request(s, request):
     return request_move(request.booking, 9, 16)
 
 
-FIRST = {"approved": _decide_approve, "denied": _decide_deny, "booking-canceled": _close_by_booking_cancel,
-         "superseded": _close_by_newer_request}
+FIRST = {
+    "approved": _decide_approve,
+    "denied": _decide_deny,
+    "booking-canceled": _close_by_booking_cancel,
+    "superseded": _close_by_newer_request,
+}
 SECOND = {"approve": _decide_approve, "deny": _decide_deny}
 
 
@@ -226,10 +230,10 @@ def test_a_conflicting_approval_rolls_back_everything(setup_no_hold, django_capt
     winner = make_booking(s, days=7, hour=10)
     # Two pending requests can overlap when the module does not hold slots; the second also asks for a
     # free time, which must not be created alone.
-    loser = s.submit(s.event(start=future(7, 10, 30), title="Loser"), s.event(start=future(9, 10)),
-                     email="bob@example.com").booking
-    (winning_event,) = booking_approve(booking_id=winner.pk, actor=s.staff,
-                                       client_last_updated_at=fresh(winner)).events
+    loser = s.submit(
+        s.event(start=future(7, 10, 30), title="Loser"), s.event(start=future(9, 10)), email="bob@example.com"
+    ).booking
+    (winning_event,) = booking_approve(booking_id=winner.pk, actor=s.staff, client_last_updated_at=fresh(winner)).events
     read_at = fresh(loser)
     watch = Watch()
     mailoutbox.clear()
@@ -255,9 +259,12 @@ def test_a_conflicting_edit_at_approval_leaves_the_hold_where_it_was(setup):
     watch = Watch()
 
     with pytest.raises(BookingConflict) as exc_info:
-        booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=fresh(booking),
-                        event_edits=[{"title": "Moved", "start": future(7, 14).isoformat(),
-                                      "end": future(7, 15).isoformat()}])
+        booking_approve(
+            booking_id=booking.pk,
+            actor=setup.staff,
+            client_last_updated_at=fresh(booking),
+            event_edits=[{"title": "Moved", "start": future(7, 14).isoformat(), "end": future(7, 15).isoformat()}],
+        )
 
     assert exc_info.value.errors[0].meta["conflictingEventIds"] == [str(only_event(taken).event_id)]
     assert watch.delta() == {}
@@ -284,6 +291,7 @@ def _prepared(status: int, run: Callable[[Setup, Booking], BookingResult]):
     def prepare(s: Setup):
         booking = make_booking(s, status, days=7, hour=10)
         return lambda: run(s, booking)
+
     return prepare
 
 
@@ -295,57 +303,80 @@ def _with_request(run: Callable[[Setup, BookingChangeRequest], BookingResult], *
         else:
             request = request_move(booking, 8, 14)
         return lambda: run(s, request)
+
     return prepare
 
 
 def _create(status):
-    return lambda s: (lambda: staff_create(s, status))
+    return lambda s: lambda: staff_create(s, status)
 
 
 def _approve_linking(s, b):
-    return booking_approve(booking_id=b.pk, actor=s.staff, client_last_updated_at=fresh(b),
-                           customer_id=str(CustomerFactory(organization=s.org).pk))
+    return booking_approve(
+        booking_id=b.pk,
+        actor=s.staff,
+        client_last_updated_at=fresh(b),
+        customer_id=str(CustomerFactory(organization=s.org).pk),
+    )
 
 
 def _approve_editing(s, b):
-    return booking_approve(booking_id=b.pk, actor=s.staff, client_last_updated_at=fresh(b),
-                           event_edits=[{"title": "Edited"}])
+    return booking_approve(
+        booking_id=b.pk, actor=s.staff, client_last_updated_at=fresh(b), event_edits=[{"title": "Edited"}]
+    )
 
 
 def _move(s, b):
-    return change_request_submit(booking_id=b.pk, actor=booker(b),
-                                 events=[{"start": future(7, 14).isoformat(), "end": future(7, 15).isoformat()}])
+    return change_request_submit(
+        booking_id=b.pk,
+        actor=booker(b),
+        events=[{"start": future(7, 14).isoformat(), "end": future(7, 15).isoformat()}],
+    )
 
 
 def _update_customer(s, b):
-    return booking_update(booking_id=b.pk, actor=s.staff,
-                          changes={"customerId": str(CustomerFactory(organization=s.org).pk)})
+    return booking_update(
+        booking_id=b.pk, actor=s.staff, changes={"customerId": str(CustomerFactory(organization=s.org).pk)}
+    )
 
 
 SUBMITTED = {"status", "title", "contactId", "contact", "events"}
 LOG_CASES = {
-    "submit": LogCase("submit", "booker", SUBMITTED, lambda s: (lambda: s.submit())),
-    **{f"create-{BookingStatus(st).name.lower()}": LogCase("create", "staff", SUBMITTED, _create(st))
-       for st in ALL_STATUSES},
+    "submit": LogCase("submit", "booker", SUBMITTED, lambda s: lambda: s.submit()),
+    **{
+        f"create-{BookingStatus(st).name.lower()}": LogCase("create", "staff", SUBMITTED, _create(st))
+        for st in ALL_STATUSES
+    },
     "approve": LogCase("approve", "staff", {"status"}, _prepared(PENDING, _approve)),
-    "approve-link-customer": LogCase("approve", "staff", {"status", "customerId"},
-                                     _prepared(PENDING, _approve_linking)),
+    "approve-link-customer": LogCase(
+        "approve", "staff", {"status", "customerId"}, _prepared(PENDING, _approve_linking)
+    ),
     "approve-with-edits": LogCase("approve", "staff", {"status", "events"}, _prepared(PENDING, _approve_editing)),
     "deny": LogCase("deny", "staff", {"status", "events"}, _prepared(PENDING, _deny)),
     "cancel-0": LogCase("cancel", "staff", {"status"}, _prepared(APPROVED, _cancel)),
-    "cancel-1": LogCase("cancel", "staff", {"status", "events"}, _prepared(
-        APPROVED, lambda s, b: booking_cancel(booking_id=b.pk, actor=s.staff, event_procedure=EventProcedure.DELETE))),
-    "booker-cancel-pending": LogCase("booker_cancel", "booker", {"status", "events"},
-                                     _prepared(PENDING, _booker_cancel)),
-    "booker-cancel-approved": LogCase("change_requested", "booker", {"changeRequestId", "cancellation"},
-                                      _prepared(APPROVED, _booker_cancel)),
+    "cancel-1": LogCase(
+        "cancel",
+        "staff",
+        {"status", "events"},
+        _prepared(
+            APPROVED, lambda s, b: booking_cancel(booking_id=b.pk, actor=s.staff, event_procedure=EventProcedure.DELETE)
+        ),
+    ),
+    "booker-cancel-pending": LogCase(
+        "booker_cancel", "booker", {"status", "events"}, _prepared(PENDING, _booker_cancel)
+    ),
+    "booker-cancel-approved": LogCase(
+        "change_requested", "booker", {"changeRequestId", "cancellation"}, _prepared(APPROVED, _booker_cancel)
+    ),
     "update": LogCase("update", "staff", {"customerId"}, _prepared(APPROVED, _update_customer)),
     "change-pending": LogCase("change_applied", "booker", {"events"}, _prepared(PENDING, _move)),
-    "change-approved": LogCase("change_requested", "booker", {"changeRequestId", "cancellation"},
-                               _prepared(APPROVED, _move)),
+    "change-approved": LogCase(
+        "change_requested", "booker", {"changeRequestId", "cancellation"}, _prepared(APPROVED, _move)
+    ),
     "change-request-approve": LogCase("change_request_approve", "staff", {"events"}, _with_request(_decide_approve)),
-    "change-request-approve-cancellation": LogCase("change_request_approve", "staff", {"status"},
-                                                   _with_request(_decide_approve, cancellation=True)),
+    "change-request-approve-cancellation": LogCase(
+        "change_request_approve", "staff", {"status"}, _with_request(_decide_approve, cancellation=True)
+    ),
     "change-request-deny": LogCase("change_request_deny", "staff", {"changeRequestId"}, _with_request(_decide_deny)),
 }
 
@@ -363,8 +394,11 @@ def test_every_transition_writes_exactly_one_log_row(setup, case):
     assert log.booking_id == booking.pk
     assert log.action == spec.action
     if spec.actor == "staff":
-        assert (log.actor_kind, log.actor_user, log.actor_label) == (ActorKind.USER, setup.manager,
-                                                                     setup.manager.username)
+        assert (log.actor_kind, log.actor_user, log.actor_label) == (
+            ActorKind.USER,
+            setup.manager,
+            setup.manager.username,
+        )
     else:
         assert (log.actor_kind, log.actor_user, log.actor_label) == (ActorKind.BOOKER, None, BOOKER)
     # before/after hold exactly what changed, each with its old and new value.
@@ -384,15 +418,18 @@ def test_log_of_a_change_request_approval_has_old_and_new_times(setup):
 
     (log,) = watch.logs()
     (old,), (new,) = log.before["events"], log.after["events"]
-    assert (old["start"], new["start"]) == (future(7, 10).astimezone(UTC).isoformat(),
-                                            future(8, 14).astimezone(UTC).isoformat())
+    assert (old["start"], new["start"]) == (
+        future(7, 10).astimezone(UTC).isoformat(),
+        future(8, 14).astimezone(UTC).isoformat(),
+    )
     assert old["eventId"] == new["eventId"] == str(only_event(booking).event_id)
 
 
 def test_staff_actor_through_an_api_token_is_logged_as_token(setup):
     booking = make_booking(setup)
-    booking_deny(booking_id=booking.pk, actor=Actor.staff(setup.manager, via_token=True),
-                 client_last_updated_at=fresh(booking))
+    booking_deny(
+        booking_id=booking.pk, actor=Actor.staff(setup.manager, via_token=True), client_last_updated_at=fresh(booking)
+    )
     log = BookingLog.objects.filter(booking=booking).latest("created_at")
     assert (log.action, log.actor_kind, log.actor_user) == ("deny", ActorKind.TOKEN, setup.manager)
 
@@ -451,8 +488,13 @@ def test_staff_create_refuses_an_event_that_already_belongs_to_a_booking(setup):
     held = setup.submit().events[0]  # another booker's tentative hold
     watch = Watch()
     with pytest.raises(ValidationFailed) as exc:
-        booking_create(module=setup.module, actor=setup.staff, status=APPROVED, event_id=held.pk,
-                       contact={"name": "Ada Lovelace", "email": BOOKER})
+        booking_create(
+            module=setup.module,
+            actor=setup.staff,
+            status=APPROVED,
+            event_id=held.pk,
+            contact={"name": "Ada Lovelace", "email": BOOKER},
+        )
     assert [(e.field, e.code) for e in exc.value.errors] == [("eventId", "EVENT_ALREADY_BOOKED")]
     held.refresh_from_db()
     assert held.status == EventStatus.TENTATIVE

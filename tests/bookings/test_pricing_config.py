@@ -40,17 +40,22 @@ def test_a_code_is_created_updated_and_archived(setup) -> None:
     assert DiscountCode.objects.get().active is False
 
 
-@pytest.mark.parametrize(("kwargs", "expected"), [
-    ({"percentage": D("10"), "amount": D("5")}, [("amount", "INVALID")]),
-    ({}, [("amount", "INVALID")]),
-    ({"percentage": D("101")}, [("percentage", "INVALID")]),
-    ({"amount": D("0")}, [("amount", "MIN_VALUE")]),
-    ({"code": "spring", "percentage": D("5")}, [("code", "NOT_UNIQUE")]),
-    ({"code": " ", "percentage": D("5")}, [("code", "REQUIRED")]),
-    ({"percentage": D("5"), "max_uses_total": 0}, [("maxUsesTotal", "MIN_VALUE")]),
-    ({"percentage": D("5"), "valid_from": timezone.now(), "valid_until": timezone.now() - timedelta(days=1)},
-     [("validUntil", "END_BEFORE_START")]),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"percentage": D("10"), "amount": D("5")}, [("amount", "INVALID")]),
+        ({}, [("amount", "INVALID")]),
+        ({"percentage": D("101")}, [("percentage", "INVALID")]),
+        ({"amount": D("0")}, [("amount", "MIN_VALUE")]),
+        ({"code": "spring", "percentage": D("5")}, [("code", "NOT_UNIQUE")]),
+        ({"code": " ", "percentage": D("5")}, [("code", "REQUIRED")]),
+        ({"percentage": D("5"), "max_uses_total": 0}, [("maxUsesTotal", "MIN_VALUE")]),
+        (
+            {"percentage": D("5"), "valid_from": timezone.now(), "valid_until": timezone.now() - timedelta(days=1)},
+            [("validUntil", "END_BEFORE_START")],
+        ),
+    ],
+)
 def test_a_code_is_refused_at_its_fields(setup, kwargs, expected) -> None:
     discount_code_create(organization=setup.org, code="SPRING", percentage=D("10"))
     kwargs.setdefault("code", "SUMMER")
@@ -90,16 +95,24 @@ def test_a_credit_is_created_with_all_of_it_left_then_updated_and_adjusted(setup
         booking_credit_update(credit=credit, changes={"amount": D("100")})
 
 
-@pytest.mark.parametrize(("owner", "expected"), [
-    ("nobody", [("customerId", "INVALID")]),
-    ("both", [("customerId", "INVALID")]),
-    ("stranger", [("contactId", "INVALID")]),
-])
+@pytest.mark.parametrize(
+    ("owner", "expected"),
+    [
+        ("nobody", [("customerId", "INVALID")]),
+        ("both", [("customerId", "INVALID")]),
+        ("stranger", [("contactId", "INVALID")]),
+    ],
+)
 def test_a_credit_is_refused_at_its_fields(setup, owner, expected) -> None:
     other = Setup()
-    kwargs = {"nobody": {}, "both": {"contact": ContactFactory(organization=setup.org),
-                                     "customer": CustomerFactory(organization=setup.org)},
-              "stranger": {"contact": ContactFactory(organization=other.org)}}[owner]
+    kwargs = {
+        "nobody": {},
+        "both": {
+            "contact": ContactFactory(organization=setup.org),
+            "customer": CustomerFactory(organization=setup.org),
+        },
+        "stranger": {"contact": ContactFactory(organization=other.org)},
+    }[owner]
     with pytest.raises(ValidationFailed) as caught:
         booking_credit_create(organization=setup.org, amount=D("10"), **kwargs)
     assert fields(caught) == expected

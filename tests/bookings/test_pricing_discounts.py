@@ -28,15 +28,18 @@ def code(**kwargs) -> DiscountTerms:
     return DiscountTerms(id=uuid.uuid5(uuid.NAMESPACE_OID, "code"), code="SPRING", **kwargs)
 
 
-@pytest.mark.parametrize(("discount", "hours", "unit_price", "off", "final"), [
-    (code(percentage=D("10")), 2, "10", "2.00", "18.00"),
-    (code(percentage=D("12.5")), 1, "3.30", "0.41", "2.89"),  # 0.4125
-    (code(percentage=D("15")), 1, "0.10", "0.02", "0.08"),  # 0.015 half up
-    (code(percentage=D("100")), 2, "10", "20.00", "0.00"),
-    (code(amount=D("5")), 2, "10", "5.00", "15.00"),
-    (code(amount=D("50")), 2, "10", "20.00", "0.00"),  # never below zero
-    (code(amount=D("2.555")), 2, "10", "2.56", "17.44"),  # the amount is rounded half up too
-])
+@pytest.mark.parametrize(
+    ("discount", "hours", "unit_price", "off", "final"),
+    [
+        (code(percentage=D("10")), 2, "10", "2.00", "18.00"),
+        (code(percentage=D("12.5")), 1, "3.30", "0.41", "2.89"),  # 0.4125
+        (code(percentage=D("15")), 1, "0.10", "0.02", "0.08"),  # 0.015 half up
+        (code(percentage=D("100")), 2, "10", "20.00", "0.00"),
+        (code(amount=D("5")), 2, "10", "5.00", "15.00"),
+        (code(amount=D("50")), 2, "10", "20.00", "0.00"),  # never below zero
+        (code(amount=D("2.555")), 2, "10", "2.56", "17.44"),  # the amount is rounded half up too
+    ],
+)
 def test_discount_percentage_and_amount(discount, hours, unit_price, off, final) -> None:
     quote = price(room(rate("Hourly", unit_price)), at(7, 9), at(7, 9 + hours), discount=discount)
     assert (str(quote.discount.amount), str(quote.price), str(quote.total)) == (off, final, final)
@@ -44,8 +47,9 @@ def test_discount_percentage_and_amount(discount, hours, unit_price, off, final)
 
 
 def test_discount_applies_to_products_too() -> None:
-    quote = price(room(rate("Hourly", "10"), products=[COFFEE]), at(7, 9), at(7, 10), discount=code(),
-                  products=((COFFEE.id, 4),))
+    quote = price(
+        room(rate("Hourly", "10"), products=[COFFEE]), at(7, 9), at(7, 10), discount=code(), products=((COFFEE.id, 4),)
+    )
     assert (quote.subtotal, quote.discount_amount, quote.price) == (D("20.00"), D("2.00"), D("18.00"))
 
 
@@ -59,8 +63,12 @@ def test_a_fixed_amount_is_per_booking_spent_on_the_earliest_events_first() -> N
 
 def test_a_percentage_applies_to_every_event() -> None:
     resource = room(rate("Hourly", "10"))
-    quotes = quote_events([request(resource, at(7, 9), at(7, 11)), request(resource, at(8, 9), at(8, 10))],
-                          currency="GBP", discount=code(percentage=D("50")), now=NOW)
+    quotes = quote_events(
+        [request(resource, at(7, 9), at(7, 11)), request(resource, at(8, 9), at(8, 10))],
+        currency="GBP",
+        discount=code(percentage=D("50")),
+        now=NOW,
+    )
     assert [str(q.total) for q in quotes] == ["10.00", "5.00"]
 
 
@@ -74,32 +82,43 @@ def test_a_code_for_some_resources_discounts_only_their_lines() -> None:
         price(own, at(7, 9), at(7, 11), discount=restricted)
 
 
-@pytest.mark.parametrize(("discount", "message"), [
-    (None, "There is no such discount code."),
-    (code(active=False), "This discount code is no longer active."),
-    (code(valid_from=NOW + timedelta(seconds=1)), "This discount code is not valid yet."),
-    (code(valid_until=NOW), "This discount code has expired."),
-    (code(max_uses_total=3, uses_total=3), "This discount code has been used up."),
-    (code(max_uses_per_contact=1, uses_by_contact=1),
-     "You have already used this discount code as often as it allows."),
-    (code(resource_ids=frozenset({uuid.uuid4()})), "This discount code is not valid for the chosen resources."),
-])
+@pytest.mark.parametrize(
+    ("discount", "message"),
+    [
+        (None, "There is no such discount code."),
+        (code(active=False), "This discount code is no longer active."),
+        (code(valid_from=NOW + timedelta(seconds=1)), "This discount code is not valid yet."),
+        (code(valid_until=NOW), "This discount code has expired."),
+        (code(max_uses_total=3, uses_total=3), "This discount code has been used up."),
+        (
+            code(max_uses_per_contact=1, uses_by_contact=1),
+            "You have already used this discount code as often as it allows.",
+        ),
+        (code(resource_ids=frozenset({uuid.uuid4()})), "This discount code is not valid for the chosen resources."),
+    ],
+)
 def test_invalid_codes(discount, message) -> None:
     with pytest.raises(InvalidDiscountCode) as caught:
         check_discount(discount, now=NOW, resource_ids={room().id})
     assert caught.value.status == 400
-    assert caught.value.as_dict() == {"status": 400, "error": message, "errors": [
-        {"field": "discountCode", "code": "INVALID_DISCOUNT_CODE", "message": message}]}
+    assert caught.value.as_dict() == {
+        "status": 400,
+        "error": message,
+        "errors": [{"field": "discountCode", "code": "INVALID_DISCOUNT_CODE", "message": message}],
+    }
     if discount is not None:  # the quote refuses it too
         with pytest.raises(InvalidDiscountCode):
             price(room(rate("Hourly", "10")), at(7, 9), at(7, 10), discount=discount)
 
 
-@pytest.mark.parametrize("discount", [
-    code(valid_from=NOW, valid_until=NOW + timedelta(seconds=1)),
-    code(max_uses_total=3, uses_total=2),
-    code(max_uses_per_contact=2, uses_by_contact=1, uses_total=50),
-])
+@pytest.mark.parametrize(
+    "discount",
+    [
+        code(valid_from=NOW, valid_until=NOW + timedelta(seconds=1)),
+        code(max_uses_total=3, uses_total=2),
+        code(max_uses_per_contact=2, uses_by_contact=1, uses_total=50),
+    ],
+)
 def test_codes_at_the_edge_of_their_limits_are_valid(discount) -> None:
     assert price(room(rate("Hourly", "10")), at(7, 9), at(7, 10), discount=discount).discount_amount == D("1.00")
 
@@ -107,17 +126,28 @@ def test_codes_at_the_edge_of_their_limits_are_valid(discount) -> None:
 # --- products ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("product", "quantity", "minutes", "amount"), [
-    (COFFEE, 1, 90, "2.50"),
-    (COFFEE, 4, 90, "10.00"),  # per use: unit price × quantity
-    (PROJECTOR, 1, 90, "9.00"),  # per minute: 0.10 × 90
-    (PROJECTOR, 2, 90, "18.00"),  # × quantity
-    (ProductTerms(id=uuid.uuid4(), name="Heating", unit=ProductUnit.PER_MINUTE, unit_price=D("0.0125")), 1, 90,
-     "1.13"),  # 1.125 half up
-])
+@pytest.mark.parametrize(
+    ("product", "quantity", "minutes", "amount"),
+    [
+        (COFFEE, 1, 90, "2.50"),
+        (COFFEE, 4, 90, "10.00"),  # per use: unit price × quantity
+        (PROJECTOR, 1, 90, "9.00"),  # per minute: 0.10 × 90
+        (PROJECTOR, 2, 90, "18.00"),  # × quantity
+        (
+            ProductTerms(id=uuid.uuid4(), name="Heating", unit=ProductUnit.PER_MINUTE, unit_price=D("0.0125")),
+            1,
+            90,
+            "1.13",
+        ),  # 1.125 half up
+    ],
+)
 def test_products(product, quantity, minutes, amount) -> None:
-    quote = price(room(rate("Hourly", "10"), products=[product]), at(7, 9), at(7, 9) + timedelta(minutes=minutes),
-                  products=((product.id, quantity),))
+    quote = price(
+        room(rate("Hourly", "10"), products=[product]),
+        at(7, 9),
+        at(7, 9) + timedelta(minutes=minutes),
+        products=((product.id, quantity),),
+    )
     (line,) = quote.products
     assert (str(line.amount), line.quantity) == (amount, quantity)
     assert quote.subtotal == D("15.00") + D(amount)
@@ -133,12 +163,19 @@ def test_products_without_rates_are_still_priced() -> None:
 def test_invalid_products(case) -> None:
     retired = ProductTerms(id=uuid.uuid4(), name="Retired", unit=ProductUnit.PER_USE, unit_price=D("1"), active=False)
     product_id, quantity = {
-        "another resource's": (PROJECTOR.id, 1), "inactive": (retired.id, 1), "zero": (COFFEE.id, 0),
-        "negative": (COFFEE.id, -1), "not a number": (COFFEE.id, "2"),
+        "another resource's": (PROJECTOR.id, 1),
+        "inactive": (retired.id, 1),
+        "zero": (COFFEE.id, 0),
+        "negative": (COFFEE.id, -1),
+        "not a number": (COFFEE.id, "2"),
     }[case]
     with pytest.raises(InvalidProduct) as caught:
-        price(room(rate("Hourly", "10"), products=[COFFEE, retired]), at(7, 9), at(7, 10),
-              products=((product_id, quantity),))
+        price(
+            room(rate("Hourly", "10"), products=[COFFEE, retired]),
+            at(7, 9),
+            at(7, 10),
+            products=((product_id, quantity),),
+        )
     assert caught.value.as_dict()["errors"][0]["code"] == "INVALID_PRODUCT"
 
 
@@ -178,13 +215,16 @@ def test_credits_expiring_first_are_spent_first() -> None:
     assert used(quote) == [(sooner.id, "5.00"), (later.id, "15.00")]
 
 
-@pytest.mark.parametrize("unusable", [
-    credit("expired", "50", valid_until=at(7, 9)),  # until is exclusive
-    credit("not yet", "50", valid_from=at(7, 9, 1)),
-    credit("for the hall", "50", resource_ids=frozenset({uuid.uuid4()})),
-    credit("empty", "0"),
-    credit("less than a penny", "0.009"),
-])
+@pytest.mark.parametrize(
+    "unusable",
+    [
+        credit("expired", "50", valid_until=at(7, 9)),  # until is exclusive
+        credit("not yet", "50", valid_from=at(7, 9, 1)),
+        credit("for the hall", "50", resource_ids=frozenset({uuid.uuid4()})),
+        credit("empty", "0"),
+        credit("less than a penny", "0.009"),
+    ],
+)
 def test_credit_not_valid_for_the_event_is_ignored(unusable) -> None:
     quote = price(HOURLY_20, at(7, 9), at(7, 11), credits=[unusable])
     assert (quote.credits, quote.total) == ((), D("20.00"))
@@ -233,17 +273,49 @@ def test_snapshot_is_json_with_decimals_as_strings() -> None:
     snapshot = quote.to_snapshot()
     assert json.loads(json.dumps(snapshot)) == snapshot
     assert snapshot == {
-        "currency": "GBP", "rateId": str(hourly.id), "rateName": "Hourly", "unit": 0, "quantity": "1.5",
-        "rates": [{"resourceId": str(resource.id), "resourceName": "Room", "rateId": str(hourly.id),
-                   "rateName": "Hourly", "unit": 0, "unitPrice": "10", "quantity": "1.5", "minutes": 90,
-                   "amount": "15.00"}],
-        "computedAmount": "15.00", "overridePrice": None, "amount": "15.00",
-        "products": [{"productId": str(COFFEE.id), "name": "Coffee", "resourceId": str(resource.id), "unit": 0,
-                      "unitPrice": "2.50", "quantity": 2, "minutes": None, "amount": "5.00"}],
+        "currency": "GBP",
+        "rateId": str(hourly.id),
+        "rateName": "Hourly",
+        "unit": 0,
+        "quantity": "1.5",
+        "rates": [
+            {
+                "resourceId": str(resource.id),
+                "resourceName": "Room",
+                "rateId": str(hourly.id),
+                "rateName": "Hourly",
+                "unit": 0,
+                "unitPrice": "10",
+                "quantity": "1.5",
+                "minutes": 90,
+                "amount": "15.00",
+            }
+        ],
+        "computedAmount": "15.00",
+        "overridePrice": None,
+        "amount": "15.00",
+        "products": [
+            {
+                "productId": str(COFFEE.id),
+                "name": "Coffee",
+                "resourceId": str(resource.id),
+                "unit": 0,
+                "unitPrice": "2.50",
+                "quantity": 2,
+                "minutes": None,
+                "amount": "5.00",
+            }
+        ],
         "subtotal": "20.00",
-        "discount": {"codeId": str(code().id), "code": "SPRING", "percentage": "10", "fixedAmount": None,
-                     "amount": "2.00"},
+        "discount": {
+            "codeId": str(code().id),
+            "code": "SPRING",
+            "percentage": "10",
+            "fixedAmount": None,
+            "amount": "2.00",
+        },
         "price": "18.00",
         "credits": [{"creditId": str(big.id), "amount": "5.00"}],
-        "creditUsed": "5.00", "total": "13.00",
+        "creditUsed": "5.00",
+        "total": "13.00",
     }

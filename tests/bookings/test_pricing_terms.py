@@ -51,21 +51,26 @@ def test_terms_are_loaded_from_the_models(priced, django_assert_max_num_queries)
     with django_assert_max_num_queries(4):
         terms = pricing_resources([setup.room.pk, setup.hall.pk])
     room_terms = terms[setup.room.pk]
-    assert {r.name: r.customer_ids for r in room_terms.rates} == {"Hourly": frozenset(),
-                                                                  "Members": frozenset({member.pk})}
+    assert {r.name: r.customer_ids for r in room_terms.rates} == {
+        "Hourly": frozenset(),
+        "Members": frozenset({member.pk}),
+    }
     assert [p.name for p in room_terms.products] == ["Coffee"]
     assert (terms[setup.hall.pk].rates, room_terms.tz) == ((), setup.venue.tz)
 
     coffee = room_terms.products[0]
-    quote = quote_event(EventRequest(start=at(7, 9), end=at(7, 11), resources=(room_terms,),
-                                     products=((coffee.id, 1),)),
-                        currency=setup.org.currency, customer_id=member.pk)
+    quote = quote_event(
+        EventRequest(start=at(7, 9), end=at(7, 11), resources=(room_terms,), products=((coffee.id, 1),)),
+        currency=setup.org.currency,
+        customer_id=member.pk,
+    )
     assert (quote.rate_id, str(quote.total)) == (members.pk, "14.50")
 
 
 def test_discount_terms_find_a_code_in_any_case_and_count_other_bookings_uses(setup) -> None:
-    discount = DiscountCodeFactory(organization=setup.org, code="Spring25", percentage=D("25"),
-                                   max_uses_per_contact=2, resources=[setup.room])
+    discount = DiscountCodeFactory(
+        organization=setup.org, code="Spring25", percentage=D("25"), max_uses_per_contact=2, resources=[setup.room]
+    )
     contact = ContactFactory(organization=setup.org)
     first, second = BookingFactory(module=setup.module), BookingFactory(module=setup.module)
     DiscountCodeUseFactory(code=discount, booking=first, contact=contact)
@@ -73,10 +78,15 @@ def test_discount_terms_find_a_code_in_any_case_and_count_other_bookings_uses(se
 
     terms = discount_terms(organization_id=setup.org.pk, code=" spring25 ", contact_id=contact.pk)
     assert (terms.id, terms.code, terms.percentage, terms.resource_ids) == (
-        discount.pk, "Spring25", D("25.00"), frozenset({setup.room.pk}))
+        discount.pk,
+        "Spring25",
+        D("25.00"),
+        frozenset({setup.room.pk}),
+    )
     assert (terms.uses_total, terms.uses_by_contact) == (2, 1)
-    again = discount_terms(organization_id=setup.org.pk, code="SPRING25", contact_id=contact.pk,
-                           exclude_booking_id=first.pk)
+    again = discount_terms(
+        organization_id=setup.org.pk, code="SPRING25", contact_id=contact.pk, exclude_booking_id=first.pk
+    )
     assert (again.uses_total, again.uses_by_contact) == (1, 0)
     assert discount_terms(organization_id=setup.org.pk, code="winter") is None
     other_org = CustomerFactory().organization
@@ -87,13 +97,16 @@ def test_credit_terms_are_the_contacts_and_the_customers_with_a_balance(setup) -
     customer = CustomerFactory(organization=setup.org)
     contact = ContactFactory(organization=setup.org, customer=customer)
     mine = BookingCreditFactory(organization=setup.org, contact=contact, amount=D("50"), balance=D("20"))
-    company = BookingCreditFactory(organization=setup.org, customer=customer, amount=D("99"), balance=D("99"),
-                                   resources=[setup.room])
+    company = BookingCreditFactory(
+        organization=setup.org, customer=customer, amount=D("99"), balance=D("99"), resources=[setup.room]
+    )
     BookingCreditFactory(organization=setup.org, contact=contact, amount=D("50"), balance=D("0"))
     BookingCreditFactory(organization=setup.org, amount=D("50"), balance=D("50"))  # another contact's
     terms = credit_terms(organization_id=setup.org.pk, contact_id=contact.pk, customer_id=customer.pk)
     assert {(t.id, t.balance, t.resource_ids) for t in terms} == {
-        (mine.pk, D("20"), frozenset()), (company.pk, D("99"), frozenset({setup.room.pk}))}
+        (mine.pk, D("20"), frozenset()),
+        (company.pk, D("99"), frozenset({setup.room.pk})),
+    }
     assert credit_terms(organization_id=setup.org.pk) == []
 
 
@@ -136,9 +149,15 @@ def test_a_credit_balance_never_goes_below_zero(setup) -> None:
     refused(lambda: BookingCredit.objects.filter(pk=credit_row.pk).update(balance=D("-0.01")))
     refused(lambda: BookingCredit.objects.filter(pk=credit_row.pk).update(balance=D("10.01")))  # above the grant
     refused(lambda: BookingCredit.objects.create(organization=setup.org, amount=D("1"), balance=D("1")))  # nobody's
-    refused(lambda: BookingCredit.objects.create(organization=setup.org, contact=contact,
-                                                 customer=CustomerFactory(organization=setup.org),
-                                                 amount=D("1"), balance=D("1")))
+    refused(
+        lambda: BookingCredit.objects.create(
+            organization=setup.org,
+            contact=contact,
+            customer=CustomerFactory(organization=setup.org),
+            amount=D("1"),
+            balance=D("1"),
+        )
+    )
     BookingCredit.objects.filter(pk=credit_row.pk).update(balance=F("balance") - D("10"))
     credit_row.refresh_from_db()
     assert credit_row.balance == 0
@@ -161,17 +180,24 @@ def test_rate_constraints(setup) -> None:
 def test_charge_transitions() -> None:
     S = ChargeStatus
     allowed = {(a, b) for a in S for b in S if charge_transition_allowed(a, b)}
-    assert allowed == {(S.NOT_CHARGED, S.CHARGED), (S.NOT_CHARGED, S.INVOICED), (S.NOT_CHARGED, S.REVERTED),
-                       (S.CHARGED, S.INVOICED), (S.CHARGED, S.REVERTED)}
+    assert allowed == {
+        (S.NOT_CHARGED, S.CHARGED),
+        (S.NOT_CHARGED, S.INVOICED),
+        (S.NOT_CHARGED, S.REVERTED),
+        (S.CHARGED, S.INVOICED),
+        (S.CHARGED, S.REVERTED),
+    }
 
 
 def test_a_credit_for_another_resource_does_not_pay_through_the_loaders_either(setup) -> None:
     contact = ContactFactory(organization=setup.org)
     RateFactory(resource=setup.room, name="Hourly", unit=RateUnit.HOUR, price=D("10"))
-    BookingCreditFactory(organization=setup.org, contact=contact, amount=D("50"), balance=D("50"),
-                         resources=[setup.hall])
+    BookingCreditFactory(
+        organization=setup.org, contact=contact, amount=D("50"), balance=D("50"), resources=[setup.hall]
+    )
     terms = pricing_resources([setup.room.pk])
     credits = credit_terms(organization_id=setup.org.pk, contact_id=contact.pk)
-    quote = quote_event(EventRequest(start=at(7, 9), end=at(7, 10), resources=(terms[setup.room.pk],)),
-                        currency="GBP", credits=credits)
+    quote = quote_event(
+        EventRequest(start=at(7, 9), end=at(7, 10), resources=(terms[setup.room.pk],)), currency="GBP", credits=credits
+    )
     assert (quote.credits, quote.total) == ((), D("10.00"))

@@ -53,41 +53,68 @@ NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 # === the rule's shape ====================================================================================
 
 
-@pytest.mark.parametrize(("raw", "field", "code"), [
-    ("weekly", "event.repeat", "INVALID"),
-    ({"repeatUntil": "2027-02-01"}, "event.repeat.repeats", "REQUIRED"),
-    ({"repeats": 10, "repeatUntil": "2027-02-01"}, "event.repeat.repeats", "INVALID_CHOICE"),
-    ({"repeats": True, "repeatUntil": "2027-02-01"}, "event.repeat.repeats", "INVALID_CHOICE"),
-    ({"repeats": 2, "repeatEvery": 0, "repeatUntil": "2027-02-01"}, "event.repeat.repeatEvery", "MIN_VALUE"),
-    ({"repeats": 2, "repeatEvery": 100, "repeatUntil": "2027-02-01"}, "event.repeat.repeatEvery", "MAX_VALUE"),
-    ({"repeats": 2, "repeatEvery": "often", "repeatUntil": "2027-02-01"}, "event.repeat.repeatEvery", "INVALID"),
-    ({"repeats": 2}, "event.repeat.repeatUntil", "REQUIRED"),
-    ({"repeats": 2, "repeatUntil": "1 February"}, "event.repeat.repeatUntil", "INVALID"),
-    ({"repeats": 2, "repeatUntil": "2027-02-01T10:00:00"}, "event.repeat.repeatUntil", "INVALID"),
-    ({"repeats": 2, "repeatUntil": "9999-02-01"}, "event.repeat.repeatUntil", "INVALID"),
-    ({"repeats": 2, "repeatUntil": "2027-02-01", "repeatOnMondays": "maybe"}, "event.repeat.repeatOnMondays",
-     "INVALID"),
-    ({"repeats": 3, "repeatUntil": "2027-06-01", "repeatOnMondays": True}, "event.repeat.repeatOnMondays", "INVALID"),
-    ({"repeats": 2, "repeatUntil": "2027-02-01", "repeatOnFundays": True}, "event.repeat.repeatOnFundays",
-     "UNKNOWN_FIELD"),
-    ({"repeats": 2, "repeatUntil": "2027-01-01"}, "event.repeat.repeatUntil", "INVALID"),  # before the start
-])
+@pytest.mark.parametrize(
+    ("raw", "field", "code"),
+    [
+        ("weekly", "event.repeat", "INVALID"),
+        ({"repeatUntil": "2027-02-01"}, "event.repeat.repeats", "REQUIRED"),
+        ({"repeats": 10, "repeatUntil": "2027-02-01"}, "event.repeat.repeats", "INVALID_CHOICE"),
+        ({"repeats": True, "repeatUntil": "2027-02-01"}, "event.repeat.repeats", "INVALID_CHOICE"),
+        ({"repeats": 2, "repeatEvery": 0, "repeatUntil": "2027-02-01"}, "event.repeat.repeatEvery", "MIN_VALUE"),
+        ({"repeats": 2, "repeatEvery": 100, "repeatUntil": "2027-02-01"}, "event.repeat.repeatEvery", "MAX_VALUE"),
+        ({"repeats": 2, "repeatEvery": "often", "repeatUntil": "2027-02-01"}, "event.repeat.repeatEvery", "INVALID"),
+        ({"repeats": 2}, "event.repeat.repeatUntil", "REQUIRED"),
+        ({"repeats": 2, "repeatUntil": "1 February"}, "event.repeat.repeatUntil", "INVALID"),
+        ({"repeats": 2, "repeatUntil": "2027-02-01T10:00:00"}, "event.repeat.repeatUntil", "INVALID"),
+        ({"repeats": 2, "repeatUntil": "9999-02-01"}, "event.repeat.repeatUntil", "INVALID"),
+        (
+            {"repeats": 2, "repeatUntil": "2027-02-01", "repeatOnMondays": "maybe"},
+            "event.repeat.repeatOnMondays",
+            "INVALID",
+        ),
+        (
+            {"repeats": 3, "repeatUntil": "2027-06-01", "repeatOnMondays": True},
+            "event.repeat.repeatOnMondays",
+            "INVALID",
+        ),
+        (
+            {"repeats": 2, "repeatUntil": "2027-02-01", "repeatOnFundays": True},
+            "event.repeat.repeatOnFundays",
+            "UNKNOWN_FIELD",
+        ),
+        ({"repeats": 2, "repeatUntil": "2027-01-01"}, "event.repeat.repeatUntil", "INVALID"),  # before the start
+    ],
+)
 def test_a_rule_of_the_wrong_shape_is_400_on_its_field(setup, raw, field, code):
     event = setup.event(datetime(2027, 1, 4, 9, tzinfo=LONDON), repeat=raw)
     with pytest.raises(ValidationFailed) as caught:
-        validate_submission(module=setup.module, contact={"name": "Ada", "email": "ada@example.com"},
-                            events=[event], single_event=True, now=NOW)
+        validate_submission(
+            module=setup.module,
+            contact={"name": "Ada", "email": "ada@example.com"},
+            events=[event],
+            single_event=True,
+            now=NOW,
+        )
     assert (field, code) in [(e.field, e.code) for e in caught.value.errors], caught.value.errors
 
 
 def test_an_events_list_files_occurrences_under_each_event(setup):
     start = datetime(2027, 1, 4, 9, tzinfo=LONDON)
     clean = validate_submission(
-        module=setup.module, contact={"name": "Ada", "email": "ada@example.com"}, now=NOW,
-        events=[setup.event(start, title="Kick-off"),
-                setup.event(start + timedelta(days=1), title="Stand-up", repeat=rule(Cycle.DAILY, "2027-01-07"))])
+        module=setup.module,
+        contact={"name": "Ada", "email": "ada@example.com"},
+        now=NOW,
+        events=[
+            setup.event(start, title="Kick-off"),
+            setup.event(start + timedelta(days=1), title="Stand-up", repeat=rule(Cycle.DAILY, "2027-01-07")),
+        ],
+    )
     assert [ce.field for ce in clean.events] == [
-        "events[0]", "events[1].occurrences[0]", "events[1].occurrences[1]", "events[1].occurrences[2]"]
+        "events[0]",
+        "events[1].occurrences[0]",
+        "events[1].occurrences[1]",
+        "events[1].occurrences[2]",
+    ]
     assert [ce.repeat.index for ce in clean.events[1:]] == [0, 1, 2]
     assert len({ce.repeat.group for ce in clean.events[1:]}) == 1 and clean.events[0].repeat is None
 
@@ -115,7 +142,10 @@ def test_a_series_is_capped_by_the_modules_max_occurrences(setup):
         setup.submit(weekly(setup, 6), now=NOW)
     [error] = caught.value.errors
     assert (error.field, error.code, error.meta["maxOccurrences"]) == (
-        "event.repeat.repeatUntil", "TOO_MANY_OCCURRENCES", 5)
+        "event.repeat.repeatUntil",
+        "TOO_MANY_OCCURRENCES",
+        5,
+    )
     assert Booking.objects.count() == 0
     result = setup.submit(weekly(setup, 5), now=NOW)
     assert result.booking.requested_times.count() == 5
@@ -146,14 +176,25 @@ def test_occurrences_beyond_the_advance_limit_are_each_an_error(setup):
 def test_staff_skip_the_occurrences_beyond_the_advance_limit(setup):
     setup.room.max_advance_days = 45
     setup.room.save()
-    result = booking_create(module=setup.module, actor=setup.staff, status=BookingStatus.APPROVED, contact=contact(),
-                            events=[weekly(setup, 4)], single_event=True, skip_conflicts=True, now=NOW)
+    result = booking_create(
+        module=setup.module,
+        actor=setup.staff,
+        status=BookingStatus.APPROVED,
+        contact=contact(),
+        events=[weekly(setup, 4)],
+        single_event=True,
+        skip_conflicts=True,
+        now=NOW,
+    )
     assert [e.start for e in result.events] == [monday(0), monday(1)]
     assert [(e.meta["date"], e.code) for e in result.skipped] == [
-        ("2027-01-18", "START_TIME_TOO_EARLY"), ("2027-01-25", "START_TIME_TOO_EARLY")]
+        ("2027-01-18", "START_TIME_TOO_EARLY"),
+        ("2027-01-25", "START_TIME_TOO_EARLY"),
+    ]
     log = BookingLog.objects.get(booking=result.booking)
-    assert log.note == ("Skipped 2 occurrences: Mon 18 Jan 2027 09:00 START_TIME_TOO_EARLY; "
-                        "Mon 25 Jan 2027 09:00 START_TIME_TOO_EARLY")
+    assert log.note == (
+        "Skipped 2 occurrences: Mon 18 Jan 2027 09:00 START_TIME_TOO_EARLY; Mon 25 Jan 2027 09:00 START_TIME_TOO_EARLY"
+    )
 
 
 def test_each_occurrence_is_checked_against_bookable_hours(setup):
@@ -171,9 +212,14 @@ def test_each_occurrence_is_checked_against_bookable_hours(setup):
 
 def block_seventh(setup, resources=None) -> Event:
     """Someone else's event across the 7th Monday (15 February 2027) at 09:30."""
-    return event_create(organization=setup.org, title="Board meeting", start=monday(6).replace(minute=30),
-                        end=monday(6, 10).replace(minute=30), resource_ids=[r.pk for r in resources or [setup.room]],
-                        now=NOW)
+    return event_create(
+        organization=setup.org,
+        title="Board meeting",
+        start=monday(6).replace(minute=30),
+        end=monday(6, 10).replace(minute=30),
+        resource_ids=[r.pk for r in resources or [setup.room]],
+        now=NOW,
+    )
 
 
 def test_a_series_with_one_taken_date_is_refused_with_exactly_that_dates_error(setup):
@@ -210,15 +256,26 @@ def test_capacity_is_reported_per_occurrence_too(setup):
 
 def test_staff_create_with_skip_conflicts_books_the_other_nine_and_reports_the_skip(setup):
     block_seventh(setup)
-    result = booking_create(module=setup.module, actor=setup.staff, status=BookingStatus.PENDING, contact=contact(),
-                            events=[weekly(setup)], single_event=True, skip_conflicts=True, now=NOW)
+    result = booking_create(
+        module=setup.module,
+        actor=setup.staff,
+        status=BookingStatus.PENDING,
+        contact=contact(),
+        events=[weekly(setup)],
+        single_event=True,
+        skip_conflicts=True,
+        now=NOW,
+    )
     booking = result.booking
     assert booking.requested_times.count() == 9
     assert [be.occurrence for be in booking.requested_times.all()] == [0, 1, 2, 3, 4, 5, 7, 8, 9]
     assert monday(6) not in [be.start for be in booking.requested_times.all()]
     [skipped] = result.skipped
-    assert (skipped.field, skipped.code, skipped.meta["date"]) == ("event.occurrences[6]", "BOOKING_CONFLICT",
-                                                                  "2027-02-15")
+    assert (skipped.field, skipped.code, skipped.meta["date"]) == (
+        "event.occurrences[6]",
+        "BOOKING_CONFLICT",
+        "2027-02-15",
+    )
     # The holds of the nine, in one series with the rule as requested.
     holds = Event.objects.filter(status=EventStatus.TENTATIVE)
     assert holds.count() == 9 and len({e.series_id for e in holds}) == 1
@@ -231,8 +288,16 @@ def test_staff_create_with_skip_conflicts_books_the_other_nine_and_reports_the_s
 
 def test_staff_create_approved_with_skip_conflicts_makes_nine_confirmed_events_in_one_series(setup):
     block_seventh(setup)
-    result = booking_create(module=setup.module, actor=setup.staff, status=BookingStatus.APPROVED, contact=contact(),
-                            events=[weekly(setup)], single_event=True, skip_conflicts=True, now=NOW)
+    result = booking_create(
+        module=setup.module,
+        actor=setup.staff,
+        status=BookingStatus.APPROVED,
+        contact=contact(),
+        events=[weekly(setup)],
+        single_event=True,
+        skip_conflicts=True,
+        now=NOW,
+    )
     assert len(result.events) == 9 and {e.status for e in result.events} == {EventStatus.CONFIRMED}
     series = EventSeries.objects.get()
     assert series.events.count() == 9
@@ -242,18 +307,39 @@ def test_staff_create_approved_with_skip_conflicts_makes_nine_confirmed_events_i
 def test_without_skip_conflicts_staff_create_is_refused_too(setup):
     block_seventh(setup)
     with pytest.raises(BookingConflict) as caught:
-        booking_create(module=setup.module, actor=setup.staff, status=BookingStatus.APPROVED, contact=contact(),
-                       events=[weekly(setup)], single_event=True, now=NOW)
+        booking_create(
+            module=setup.module,
+            actor=setup.staff,
+            status=BookingStatus.APPROVED,
+            contact=contact(),
+            events=[weekly(setup)],
+            single_event=True,
+            now=NOW,
+        )
     assert [e.field for e in caught.value.errors] == ["event.occurrences[6]"]
     assert Booking.objects.count() == 0
 
 
 def test_skip_conflicts_never_leaves_an_empty_series(setup):
-    event_create(organization=setup.org, title="All term", start=monday(0), end=monday(2, 11),
-                 resource_ids=[setup.room.pk], now=NOW)
+    event_create(
+        organization=setup.org,
+        title="All term",
+        start=monday(0),
+        end=monday(2, 11),
+        resource_ids=[setup.room.pk],
+        now=NOW,
+    )
     with pytest.raises(BookingConflict) as caught:
-        booking_create(module=setup.module, actor=setup.staff, status=BookingStatus.APPROVED, contact=contact(),
-                       events=[weekly(setup, 3)], single_event=True, skip_conflicts=True, now=NOW)
+        booking_create(
+            module=setup.module,
+            actor=setup.staff,
+            status=BookingStatus.APPROVED,
+            contact=contact(),
+            events=[weekly(setup, 3)],
+            single_event=True,
+            skip_conflicts=True,
+            now=NOW,
+        )
     assert [e.field for e in caught.value.errors] == [f"event.occurrences[{i}]" for i in range(3)]
     assert Booking.objects.count() == 0 and EventSeries.objects.count() == 0
 
@@ -261,8 +347,16 @@ def test_skip_conflicts_never_leaves_an_empty_series(setup):
 def test_skip_conflicts_does_not_skip_a_single_event(setup):
     block_seventh(setup)
     with pytest.raises(BookingConflict):
-        booking_create(module=setup.module, actor=setup.staff, status=BookingStatus.APPROVED, contact=contact(),
-                       events=[setup.event(monday(6))], single_event=True, skip_conflicts=True, now=NOW)
+        booking_create(
+            module=setup.module,
+            actor=setup.staff,
+            status=BookingStatus.APPROVED,
+            contact=contact(),
+            events=[setup.event(monday(6))],
+            single_event=True,
+            skip_conflicts=True,
+            now=NOW,
+        )
 
 
 def test_occurrences_of_one_request_conflicting_with_each_other_are_caught(setup):
@@ -296,9 +390,18 @@ def test_approval_without_holds_creates_one_series_of_ten(setup_no_hold):
     booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None, now=NOW)
     series = EventSeries.objects.get()
     assert (series.organization, series.timezone) == (setup.org, "Europe/London")
-    assert series.rule == {"repeats": 2, "repeatEvery": 1, "repeatUntil": "2027-03-08", "repeatOnMondays": False,
-                           "repeatOnTuesdays": False, "repeatOnWednesdays": False, "repeatOnThursdays": False,
-                           "repeatOnFridays": False, "repeatOnSaturdays": False, "repeatOnSundays": False}
+    assert series.rule == {
+        "repeats": 2,
+        "repeatEvery": 1,
+        "repeatUntil": "2027-03-08",
+        "repeatOnMondays": False,
+        "repeatOnTuesdays": False,
+        "repeatOnWednesdays": False,
+        "repeatOnThursdays": False,
+        "repeatOnFridays": False,
+        "repeatOnSaturdays": False,
+        "repeatOnSundays": False,
+    }
     assert series.events.filter(status=EventStatus.CONFIRMED).count() == 10
     assert set(BookingEvent.objects.values_list("event__series", flat=True)) == {series.pk}
 
@@ -311,7 +414,11 @@ def test_approval_of_a_series_with_a_newly_taken_date_is_refused_per_occurrence(
         booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None, now=NOW)
     [error] = caught.value.errors
     assert (error.field, error.code, error.meta["date"], error.meta["occurrence"]) == (
-        "events[6]", "BOOKING_CONFLICT", "2027-02-15", 6)
+        "events[6]",
+        "BOOKING_CONFLICT",
+        "2027-02-15",
+        6,
+    )
     assert EventSeries.objects.count() == 0
 
 
@@ -319,8 +426,9 @@ def test_approval_with_skip_conflicts_makes_a_series_of_nine(setup_no_hold):
     setup = setup_no_hold
     booking = setup.submit(weekly(setup), now=NOW).booking
     block_seventh(setup)
-    result = booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None,
-                             skip_conflicts=True, now=NOW)
+    result = booking_approve(
+        booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None, skip_conflicts=True, now=NOW
+    )
     assert len(result.events) == 9
     series = EventSeries.objects.get()
     assert series.events.count() == 9
@@ -337,8 +445,9 @@ def test_approval_with_skip_conflicts_leaves_out_an_occurrence_now_breaking_a_ru
     booking = setup.submit(weekly(setup, 3), now=NOW).booking
     setup.room.max_advance_days = 45  # the third Monday (18 January) is now too far ahead
     setup.room.save()
-    result = booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None,
-                             skip_conflicts=True, now=NOW)
+    result = booking_approve(
+        booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None, skip_conflicts=True, now=NOW
+    )
     assert [e.start for e in result.events] == [monday(0), monday(1)]
     assert [(e.field, e.code) for e in result.skipped] == [("events[2]", "START_TIME_TOO_EARLY")]
     assert Event.objects.count() == 2  # the third hold went with its requested time
@@ -361,8 +470,12 @@ def test_a_change_request_cannot_add_a_repeat(setup):
     booking = setup.submit(setup.event(monday()), now=NOW).booking
     be = booking.requested_times.get()
     with pytest.raises(ImmutableField) as caught:
-        change_request_submit(booking_id=booking.pk, actor=Actor.booker("ada@example.com"), now=NOW,
-                              events=[{"bookingEventId": str(be.pk), "repeat": rule(Cycle.WEEKLY, "2027-03-01")}])
+        change_request_submit(
+            booking_id=booking.pk,
+            actor=Actor.booker("ada@example.com"),
+            now=NOW,
+            events=[{"bookingEventId": str(be.pk), "repeat": rule(Cycle.WEEKLY, "2027-03-01")}],
+        )
     assert [(e.field, e.code) for e in caught.value.errors] == [("event.repeat", "IMMUTABLE_FIELD")]
     assert booking.requested_times.count() == 1
 
@@ -371,8 +484,13 @@ def test_approval_edits_cannot_add_occurrences(setup):
     booking = setup.submit(weekly(setup, 2), now=NOW).booking
     be = booking.requested_times.first()
     with pytest.raises(ImmutableField):
-        booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None, now=NOW,
-                        event_edits=[{"bookingEventId": str(be.pk), "repeat": rule(Cycle.DAILY, "2027-03-01")}])
+        booking_approve(
+            booking_id=booking.pk,
+            actor=setup.staff,
+            client_last_updated_at=None,
+            now=NOW,
+            event_edits=[{"bookingEventId": str(be.pk), "repeat": rule(Cycle.DAILY, "2027-03-01")}],
+        )
     with pytest.raises(ImmutableField):
         booking_update(booking_id=booking.pk, actor=setup.staff, changes={"repeat": rule(Cycle.DAILY, "2027-03-01")})
 
@@ -380,8 +498,14 @@ def test_approval_edits_cannot_add_occurrences(setup):
 def test_one_occurrence_can_still_be_moved_by_a_change_request(setup):
     booking = setup.submit(weekly(setup, 3), now=NOW).booking
     second = booking.requested_times.get(occurrence=1)
-    change_request_submit(booking_id=booking.pk, actor=Actor.booker("ada@example.com"), now=NOW, events=[{
-        "bookingEventId": str(second.pk), "start": monday(1, 11).isoformat(), "end": monday(1, 12).isoformat()}])
+    change_request_submit(
+        booking_id=booking.pk,
+        actor=Actor.booker("ada@example.com"),
+        now=NOW,
+        events=[
+            {"bookingEventId": str(second.pk), "start": monday(1, 11).isoformat(), "end": monday(1, 12).isoformat()}
+        ],
+    )
     second.refresh_from_db()
     assert (second.start, second.occurrence, second.repeat["repeats"]) == (monday(1, 11), 1, Cycle.WEEKLY)
     assert second.event.start == monday(1, 11) and second.event.series_id == EventSeries.objects.get().pk
@@ -390,12 +514,24 @@ def test_one_occurrence_can_still_be_moved_by_a_change_request(setup):
 def test_the_booking_representation_shows_the_repeat(setup):
     booking = setup.submit(weekly(setup, 3), now=NOW).booking
     payload = booking_payload(booking, staff=True)
-    wire = {"repeats": 2, "repeatEvery": 1, "repeatUntil": "2027-01-18", "repeatOnMondays": False,
-            "repeatOnTuesdays": False, "repeatOnWednesdays": False, "repeatOnThursdays": False,
-            "repeatOnFridays": False, "repeatOnSaturdays": False, "repeatOnSundays": False}
+    wire = {
+        "repeats": 2,
+        "repeatEvery": 1,
+        "repeatUntil": "2027-01-18",
+        "repeatOnMondays": False,
+        "repeatOnTuesdays": False,
+        "repeatOnWednesdays": False,
+        "repeatOnThursdays": False,
+        "repeatOnFridays": False,
+        "repeatOnSaturdays": False,
+        "repeatOnSundays": False,
+    }
     assert payload["repeat"] == wire
     assert [(e["occurrence"], e["repeat"], e["startLocal"]) for e in payload["events"]] == [
-        (0, wire, "2027-01-04T09:00:00"), (1, wire, "2027-01-11T09:00:00"), (2, wire, "2027-01-18T09:00:00")]
+        (0, wire, "2027-01-04T09:00:00"),
+        (1, wire, "2027-01-11T09:00:00"),
+        (2, wire, "2027-01-18T09:00:00"),
+    ]
     single = setup.submit(setup.event(monday(5)), now=NOW).booking
     payload = booking_payload(single, staff=True)
     assert payload["repeat"] is None and payload["events"][0]["repeat"] is None
@@ -406,8 +542,11 @@ def test_the_booking_representation_shows_the_repeat(setup):
 
 
 def reservation_reads(queries) -> list[str]:
-    return [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith("SELECT")
-            and 'FROM "events_reservation"' in q["sql"]]
+    return [
+        q["sql"]
+        for q in queries
+        if q["sql"].lstrip().upper().startswith("SELECT") and 'FROM "events_reservation"' in q["sql"]
+    ]
 
 
 def overlap_reads(queries) -> list[str]:
@@ -429,8 +568,11 @@ def test_the_conflict_check_is_one_query_for_10_or_100_occurrences(hold, setup):
         assert result.booking.requested_times.count() == count
         # Everything but the inserts, which a database may split into batches (SQLite: 999 parameters each).
         others = [q for q in ctx.captured_queries if not q["sql"].lstrip().upper().startswith("INSERT")]
-        counts[count] = (len(overlap_reads(ctx.captured_queries)), len(reservation_reads(ctx.captured_queries)),
-                         len(others))
+        counts[count] = (
+            len(overlap_reads(ctx.captured_queries)),
+            len(reservation_reads(ctx.captured_queries)),
+            len(others),
+        )
     assert counts[10][0] == counts[100][0] == 1
     assert counts[10] == counts[100], counts
 
@@ -441,9 +583,16 @@ def test_skip_conflicts_and_approval_read_the_reservations_once_too(setup):
     for count, first in ((10, monday(6) - timedelta(days=6)), (100, monday(20))):  # the 10 include 15 February
         until = (first + timedelta(days=count - 1)).date().isoformat()
         with CaptureQueriesContext(connection) as ctx:
-            result = booking_create(module=setup.module, actor=setup.staff, status=BookingStatus.PENDING,
-                                    contact=contact(), events=[setup.event(first, repeat=rule(Cycle.DAILY, until))],
-                                    single_event=True, skip_conflicts=True, now=NOW)
+            result = booking_create(
+                module=setup.module,
+                actor=setup.staff,
+                status=BookingStatus.PENDING,
+                contact=contact(),
+                events=[setup.event(first, repeat=rule(Cycle.DAILY, until))],
+                single_event=True,
+                skip_conflicts=True,
+                now=NOW,
+            )
         created = len(overlap_reads(ctx.captured_queries))
         with CaptureQueriesContext(connection) as ctx:
             booking_approve(booking_id=result.booking.pk, actor=setup.staff, client_last_updated_at=None, now=NOW)

@@ -232,8 +232,18 @@ def test_event_builtin_fields(setup, changes, expected):
 
 def test_a_valid_event_is_cleaned(setup):
     start = future(days=5, hour=14)
-    clean = validate(setup, events=[setup.event(start=start, end=start + timedelta(hours=2), title="  Board  ",
-                                                resources=[setup.room, setup.desks], attendees="3")])
+    clean = validate(
+        setup,
+        events=[
+            setup.event(
+                start=start,
+                end=start + timedelta(hours=2),
+                title="  Board  ",
+                resources=[setup.room, setup.desks],
+                attendees="3",
+            )
+        ],
+    )
     (event,) = clean.events
     assert event.title == "Board"
     assert event.start == start and event.end == start + timedelta(hours=2)
@@ -309,7 +319,8 @@ def test_field_of_the_other_section_is_unknown(setup):
     event_field = custom_field(setup, section=FormSection.EVENT, type=FieldType.TEXT)
     assert errors_of(setup, **{str(contact_field.pk): "hi"}) == [(f"event.{contact_field.pk}", "UNKNOWN_FIELD")]
     assert errors_of(setup, contact={**CONTACT, str(event_field.pk): "hi"}) == [
-        (f"contact.{event_field.pk}", "UNKNOWN_FIELD")]
+        (f"contact.{event_field.pk}", "UNKNOWN_FIELD")
+    ]
 
 
 @pytest.mark.parametrize("section", [FormSection.EVENT, FormSection.CONTACT])
@@ -326,8 +337,10 @@ def test_answers_to_archived_fields_are_dropped_silently(setup, section, value):
 def test_field_paths_of_a_single_event(setup):
     ff = custom_field(setup, type=FieldType.NUMBER, required=True)
     event = {**setup.event(), "title": ""}
-    assert errors_of(setup, events=[event], single=True) == [("event.title", "REQUIRED"),
-                                                             (f"event.{ff.pk}", "REQUIRED")]
+    assert errors_of(setup, events=[event], single=True) == [
+        ("event.title", "REQUIRED"),
+        (f"event.{ff.pk}", "REQUIRED"),
+    ]
 
 
 def test_field_paths_of_several_events(setup):
@@ -352,28 +365,38 @@ def test_every_error_is_reported_at_once(setup):
     chairs = custom_field(setup, type=FieldType.NUMBER, required=True, min_value=0)
     kind = custom_field(setup, type=FieldType.SELECT, required=True, options=["Meeting"])
     contact = {"name": "", "email": "nope", "phone": "ring ring", "company": "ACME"}
-    event0 = {"title": "", "start": "soon", "end": "", "resourceIds": [str(setup.room.pk), str(other_room.pk)],
-              "attendees": 0, str(chairs.pk): "x", str(kind.pk): "Party", "zzz": 1}
+    event0 = {
+        "title": "",
+        "start": "soon",
+        "end": "",
+        "resourceIds": [str(setup.room.pk), str(other_room.pk)],
+        "attendees": 0,
+        str(chairs.pk): "x",
+        str(kind.pk): "Party",
+        "zzz": 1,
+    }
     event1 = setup.event(start=future(days=3), attendees=11, **{str(chairs.pk): -1})
     errors = errors_of(setup, contact=contact, events=[event0, event1], single=False)
-    assert Counter(errors) == Counter([
-        ("contact.name", "REQUIRED"),
-        ("contact.email", "INVALID"),
-        ("contact.phone", "INVALID"),
-        ("contact.company", "UNKNOWN_FIELD"),
-        (f"contact.{newsletter.pk}", "REQUIRED"),
-        ("events[0].title", "REQUIRED"),
-        ("events[0].start", "INVALID"),
-        ("events[0].end", "REQUIRED"),
-        ("events[0].resourceIds", "RESOURCE_NOT_OFFERED"),
-        ("events[0].attendees", "INVALID"),
-        ("events[0].zzz", "UNKNOWN_FIELD"),
-        (f"events[0].{chairs.pk}", "INVALID"),
-        (f"events[0].{kind.pk}", "INVALID_CHOICE"),
-        ("events[1].attendees", "TOO_MANY_ATTENDEES"),
-        (f"events[1].{chairs.pk}", "MIN_VALUE"),
-        (f"events[1].{kind.pk}", "REQUIRED"),
-    ])
+    assert Counter(errors) == Counter(
+        [
+            ("contact.name", "REQUIRED"),
+            ("contact.email", "INVALID"),
+            ("contact.phone", "INVALID"),
+            ("contact.company", "UNKNOWN_FIELD"),
+            (f"contact.{newsletter.pk}", "REQUIRED"),
+            ("events[0].title", "REQUIRED"),
+            ("events[0].start", "INVALID"),
+            ("events[0].end", "REQUIRED"),
+            ("events[0].resourceIds", "RESOURCE_NOT_OFFERED"),
+            ("events[0].attendees", "INVALID"),
+            ("events[0].zzz", "UNKNOWN_FIELD"),
+            (f"events[0].{chairs.pk}", "INVALID"),
+            (f"events[0].{kind.pk}", "INVALID_CHOICE"),
+            ("events[1].attendees", "TOO_MANY_ATTENDEES"),
+            (f"events[1].{chairs.pk}", "MIN_VALUE"),
+            (f"events[1].{kind.pk}", "REQUIRED"),
+        ]
+    )
 
 
 def test_rule_errors_come_with_field_errors(setup):
@@ -382,8 +405,9 @@ def test_rule_errors_come_with_field_errors(setup):
     start = future(days=3)
     short = setup.event(start=start, end=start + timedelta(minutes=59))
     errors = errors_of(setup, contact={"name": "Ada"}, events=[short, {**setup.event(), "title": ""}], single=False)
-    assert Counter(errors) == Counter([
-        ("contact.email", "REQUIRED"), ("events[0].end", "TOO_SHORT"), ("events[1].title", "REQUIRED")])
+    assert Counter(errors) == Counter(
+        [("contact.email", "REQUIRED"), ("events[0].end", "TOO_SHORT"), ("events[1].title", "REQUIRED")]
+    )
 
 
 def test_rules_are_not_checked_when_the_caller_overrides_them(setup):
@@ -392,8 +416,9 @@ def test_rules_are_not_checked_when_the_caller_overrides_them(setup):
     with pytest.raises(ValidationFailed) as exc_info:
         validate_submission(module=setup.module, contact=CONTACT, events=events, single_event=True)
     assert [(e.field, e.code) for e in exc_info.value.errors] == [("event.start", "IN_THE_PAST")]
-    clean = validate_submission(module=setup.module, contact=CONTACT, events=events, single_event=True,
-                                check_rules=False)
+    clean = validate_submission(
+        module=setup.module, contact=CONTACT, events=events, single_event=True, check_rules=False
+    )
     assert clean.events[0].start == start
 
 
@@ -419,19 +444,27 @@ def test_naive_times_are_the_venues_local_time(db, venue_tz, org_tz, naive, expe
     resource = ResourceFactory(venue=VenueFactory(organization=org, timezone=venue_tz))
     module = BookingModuleFactory(organization=org, offered=[resource])
     end = (datetime.fromisoformat(naive) + timedelta(hours=1)).isoformat()
-    clean = validate_submission(module=module, contact=CONTACT, single_event=True, check_rules=False,
-                                events=[{"title": "T", "start": naive, "end": end, "resourceIds": [str(resource.pk)]}])
+    clean = validate_submission(
+        module=module,
+        contact=CONTACT,
+        single_event=True,
+        check_rules=False,
+        events=[{"title": "T", "start": naive, "end": end, "resourceIds": [str(resource.pk)]}],
+    )
     (event,) = clean.events
     assert event.start == expected
     assert event.end == expected + timedelta(hours=1)
     assert event.start.utcoffset() == timedelta(0)
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("2031-07-01T10:00:00+02:00", datetime(2031, 7, 1, 8, 0, tzinfo=UTC)),
-    ("2031-07-01T10:00:00-05:00", datetime(2031, 7, 1, 15, 0, tzinfo=UTC)),
-    ("2031-07-01T10:00:00Z", datetime(2031, 7, 1, 10, 0, tzinfo=UTC)),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2031-07-01T10:00:00+02:00", datetime(2031, 7, 1, 8, 0, tzinfo=UTC)),
+        ("2031-07-01T10:00:00-05:00", datetime(2031, 7, 1, 15, 0, tzinfo=UTC)),
+        ("2031-07-01T10:00:00Z", datetime(2031, 7, 1, 10, 0, tzinfo=UTC)),
+    ],
+)
 def test_times_with_an_offset_are_converted_to_utc(setup, value, expected):
     start = datetime.fromisoformat(value)
     event = {**setup.event(), "start": value, "end": (start + timedelta(hours=1)).isoformat()}
@@ -516,12 +549,15 @@ def test_request_note_is_sanitized_on_submit(setup):
         assert bad not in result.booking.request_note
 
 
-@pytest.mark.parametrize(("factory", "attribute"), [
-    (ResourceFactory, "description"),
-    (PortalFactory, "description"),
-    (BookingModuleFactory, "about_description"),
-    (BookingModuleFactory, "terms"),
-])
+@pytest.mark.parametrize(
+    ("factory", "attribute"),
+    [
+        (ResourceFactory, "description"),
+        (PortalFactory, "description"),
+        (BookingModuleFactory, "about_description"),
+        (BookingModuleFactory, "terms"),
+    ],
+)
 def test_descriptions_are_sanitized_on_save(db, factory, attribute):
     obj = factory(**{attribute: DIRTY_HTML})
     obj.refresh_from_db()
@@ -537,8 +573,12 @@ def _count_validation_queries(setup, n_events: int) -> int:
     FormFieldFactory(module=setup.module, section="contact", label="Company", type="text")
     events = [setup.event(start=future(3 + i, 10), title=f"Occurrence {i}") for i in range(n_events)]
     with CaptureQueriesContext(connection) as ctx:
-        validate_submission(module=setup.module, contact={"name": "Ada", "email": "ada@example.com"},
-                            events=events, single_event=n_events == 1)
+        validate_submission(
+            module=setup.module,
+            contact={"name": "Ada", "email": "ada@example.com"},
+            events=events,
+            single_event=n_events == 1,
+        )
     return len(ctx.captured_queries)
 
 

@@ -36,11 +36,15 @@ def invitations() -> list[Notification]:
 def test_visitors_are_stored_and_shown(setup):
     result = setup.submit(setup.event(), visitors=GUESTS)
     assert list(result.booking.visitors.values_list("name", "email")) == [
-        ("Grace Hopper", "grace@example.com"), ("Alan Turing", "alan@example.com")]
+        ("Grace Hopper", "grace@example.com"),
+        ("Alan Turing", "alan@example.com"),
+    ]
     from bookings.selectors import booking_payload
 
     assert booking_payload(result.booking, staff=False)["visitors"] == [
-        {"name": "Grace Hopper", "email": "grace@example.com"}, {"name": "Alan Turing", "email": "alan@example.com"}]
+        {"name": "Grace Hopper", "email": "grace@example.com"},
+        {"name": "Alan Turing", "email": "alan@example.com"},
+    ]
 
 
 def test_at_most_the_smallest_capacity(setup):
@@ -54,16 +58,19 @@ def test_at_most_the_smallest_capacity(setup):
     assert setup.submit(setup.event(resources=[setup.room, setup.hall]), visitors=GUESTS)
 
 
-@pytest.mark.parametrize(("visitor", "field", "code"), [
-    ({"name": "Eve\r\nBcc: victim@example.com", "email": "eve@example.com"}, "visitors[0].name", "INVALID"),
-    ({"name": "Eve\u2028Bcc: victim@example.com", "email": "eve@example.com"}, "visitors[0].name", "INVALID"),
-    ({"name": "Eve", "email": "eve@example.com\nBcc: victim@example.com"}, "visitors[0].email", "INVALID"),
-    ({"name": "Eve", "email": "not an email"}, "visitors[0].email", "INVALID"),
-    ({"name": "", "email": "eve@example.com"}, "visitors[0].name", "REQUIRED"),
-    ({"name": "Eve"}, "visitors[0].email", "REQUIRED"),
-    ({"name": "Eve", "email": "eve@example.com", "phone": "1"}, "visitors[0].phone", "UNKNOWN_FIELD"),
-    ("Eve", "visitors[0]", "INVALID"),
-])
+@pytest.mark.parametrize(
+    ("visitor", "field", "code"),
+    [
+        ({"name": "Eve\r\nBcc: victim@example.com", "email": "eve@example.com"}, "visitors[0].name", "INVALID"),
+        ({"name": "Eve\u2028Bcc: victim@example.com", "email": "eve@example.com"}, "visitors[0].name", "INVALID"),
+        ({"name": "Eve", "email": "eve@example.com\nBcc: victim@example.com"}, "visitors[0].email", "INVALID"),
+        ({"name": "Eve", "email": "not an email"}, "visitors[0].email", "INVALID"),
+        ({"name": "", "email": "eve@example.com"}, "visitors[0].name", "REQUIRED"),
+        ({"name": "Eve"}, "visitors[0].email", "REQUIRED"),
+        ({"name": "Eve", "email": "eve@example.com", "phone": "1"}, "visitors[0].phone", "UNKNOWN_FIELD"),
+        ("Eve", "visitors[0]", "INVALID"),
+    ],
+)
 def test_bad_visitors_are_refused(setup, visitor, field, code):
     with pytest.raises(ValidationFailed) as caught:
         setup.submit(setup.event(), visitors=[visitor])
@@ -102,15 +109,25 @@ def test_not_invited_when_denied_or_when_staff_send_no_email(setup):
     denied = setup.submit(setup.event(), visitors=GUESTS)
     booking_deny(booking_id=denied.booking.pk, actor=setup.staff, client_last_updated_at=None)
     quiet = setup.submit(setup.event(future(days=12)), visitors=GUESTS, email="other@example.com")
-    booking_approve(booking_id=quiet.booking.pk, actor=setup.staff, client_last_updated_at=None,
-                    notification=NotificationSpec(send=False))
+    booking_approve(
+        booking_id=quiet.booking.pk,
+        actor=setup.staff,
+        client_last_updated_at=None,
+        notification=NotificationSpec(send=False),
+    )
     assert invitations() == []
 
 
 def test_staff_create_approved_invites_when_notifying(setup):
-    result = booking_create(module=setup.module, actor=setup.staff, status=BookingStatus.APPROVED,
-                            contact={"name": "Ada", "email": "ada@example.com"}, events=[setup.event()],
-                            visitors=GUESTS[:1], notification=NotificationSpec())
+    result = booking_create(
+        module=setup.module,
+        actor=setup.staff,
+        status=BookingStatus.APPROVED,
+        contact={"name": "Ada", "email": "ada@example.com"},
+        events=[setup.event()],
+        visitors=GUESTS[:1],
+        notification=NotificationSpec(),
+    )
     assert [n.recipients for n in invitations()] == [["grace@example.com"]]
     assert result.booking.visitors.get().invited_at is not None
 
@@ -125,8 +142,14 @@ def test_auto_approval_invites_at_once(setup):
 
 
 def submit_body(setup, **extra) -> dict:
-    return {"orgId": str(setup.org.pk), "bookingModuleId": str(setup.module.pk), "portalId": str(setup.portal.pk),
-            "contact": {"name": "Ada", "email": "ada@example.com"}, "event": setup.event(), **extra}
+    return {
+        "orgId": str(setup.org.pk),
+        "bookingModuleId": str(setup.module.pk),
+        "portalId": str(setup.portal.pk),
+        "contact": {"name": "Ada", "email": "ada@example.com"},
+        "event": setup.event(),
+        **extra,
+    }
 
 
 def test_api_takes_and_shows_visitors(setup):
@@ -137,8 +160,11 @@ def test_api_takes_and_shows_visitors(setup):
     booking_id = response.json()["booking"]["id"]
     shown = api.viewer.get(f"/api/v1/bookings/{booking_id}").json()["booking"]
     assert shown["visitors"] == response.json()["booking"]["visitors"]
-    bad = api.public.post("/api/v1/bookings/submit",
-                          submit_body(setup, visitors=[{"name": "A\u2029B", "email": "x@example.com"}]), format="json")
+    bad = api.public.post(
+        "/api/v1/bookings/submit",
+        submit_body(setup, visitors=[{"name": "A\u2029B", "email": "x@example.com"}]),
+        format="json",
+    )
     assert_error(bad, 400, "INVALID", "visitors[0].name")
     setup.room.capacity = 1
     setup.room.save()
@@ -151,12 +177,20 @@ def test_public_form_takes_visitors(setup, client):
     url = f"/p/{setup.portal.slug}/{setup.module.slug}/book/"
     page = client.get(url).content.decode()
     assert page.count('name="visitor-') == 6  # three blank rows of name and email
-    data = {"contact-name": "Ada", "contact-email": "ada@example.com", "event_count": "1",
-            "events-0-title": "Choir", "events-0-resourceIds": str(setup.room.pk),
-            "events-0-start": start.strftime("%Y-%m-%dT%H:%M"),
-            "events-0-end": start.replace(hour=11).strftime("%Y-%m-%dT%H:%M"), "action": "submit",
-            "visitor-0-name": "Grace Hopper", "visitor-0-email": "grace@example.com",
-            "visitor-2-name": "Alan", "visitor-2-email": "not-an-email"}
+    data = {
+        "contact-name": "Ada",
+        "contact-email": "ada@example.com",
+        "event_count": "1",
+        "events-0-title": "Choir",
+        "events-0-resourceIds": str(setup.room.pk),
+        "events-0-start": start.strftime("%Y-%m-%dT%H:%M"),
+        "events-0-end": start.replace(hour=11).strftime("%Y-%m-%dT%H:%M"),
+        "action": "submit",
+        "visitor-0-name": "Grace Hopper",
+        "visitor-0-email": "grace@example.com",
+        "visitor-2-name": "Alan",
+        "visitor-2-email": "not-an-email",
+    }
     refused = client.post(url, data)
     assert refused.status_code == 200 and BookingVisitor.objects.count() == 0
     assert 'value="Grace Hopper"' in refused.content.decode()  # nothing typed is lost

@@ -27,15 +27,19 @@ def open_booking(page, title: str) -> None:
 
 def test_a_manager_works_through_the_queue(page, admin_login, live_server):
     setup = Setup()
-    choir = setup.submit(setup.event(title="Choir practice", start=future(5, 10)), name="Maria Lopez",
-                         email="maria@example.com").booking
+    choir = setup.submit(
+        setup.event(title="Choir practice", start=future(5, 10)), name="Maria Lopez", email="maria@example.com"
+    ).booking
     party = setup.submit(setup.event(title="Loud party", start=future(6, 20)), email="party@example.com").booking
     board = setup.submit(setup.event(title="Board meeting", start=future(8, 9))).booking
     booking_approve(booking_id=board.pk, actor=setup.staff, client_last_updated_at=None)
     club = setup.submit(setup.event(title="Book club", start=future(9, 18)), email="club@example.com").booking
     booking_approve(booking_id=club.pk, actor=setup.staff, client_last_updated_at=None)
-    change_request_submit(booking_id=club.pk, actor=Actor.booker("club@example.com"),
-                          events=[{"start": future(9, 19).isoformat(), "end": future(9, 20).isoformat()}])
+    change_request_submit(
+        booking_id=club.pk,
+        actor=Actor.booker("club@example.com"),
+        events=[{"start": future(9, 19).isoformat(), "end": future(9, 20).isoformat()}],
+    )
     mail.outbox.clear()
 
     admin_login(setup.manager.username, "pw-123456")

@@ -27,8 +27,14 @@ def watched(page):
     """The page, recording CSP violations (events and console reports) and uncaught JS errors."""
     problems: list[str] = []
     page.add_init_script(RECORD_VIOLATIONS)
-    page.on("console", lambda msg: problems.append(f"console: {msg.text}")
-            if "Content Security Policy" in msg.text or "Content-Security-Policy" in msg.text else None)
+    page.on(
+        "console",
+        lambda msg: (
+            problems.append(f"console: {msg.text}")
+            if "Content Security Policy" in msg.text or "Content-Security-Policy" in msg.text
+            else None
+        ),
+    )
     page.on("pageerror", lambda error: problems.append(f"JS error: {error}"))
     page.problems = problems
     return page

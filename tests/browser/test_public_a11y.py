@@ -138,11 +138,15 @@ def test_the_public_pages_have_no_serious_accessibility_violations(axe_page, liv
     page.axe("not-found")
     assert Booking.objects.filter(contact_answers__email="ada@example.com").exists()
 
-    everything = {name: [f"{v['impact']}: {v['id']} ({v['help']}) at {v['nodes']}" for v in found]
-                  for name, found in page.report.items() if found}
+    everything = {
+        name: [f"{v['impact']}: {v['id']} ({v['help']}) at {v['nodes']}" for v in found]
+        for name, found in page.report.items()
+        if found
+    }
     print(f"\naxe at {page.width}px, every impact: {json.dumps(everything, indent=1) if everything else 'none'}")
-    blocking = {name: lines for name, lines in everything.items()
-                if any(v["impact"] in BLOCKING for v in page.report[name])}
+    blocking = {
+        name: lines for name, lines in everything.items() if any(v["impact"] in BLOCKING for v in page.report[name])
+    }
     assert not blocking, json.dumps(blocking, indent=1)
 
 

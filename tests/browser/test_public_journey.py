@@ -33,16 +33,22 @@ def booker(request, browser, live_server, browser_settings):
     """A fresh browser context at the parametrized width, with the CSP enforced, collecting console
     errors; a full-page screenshot is saved when the test fails."""
     viewport = WIDTHS[request.param]
-    context = browser.new_context(base_url=live_server.url, viewport=viewport,
-                                  is_mobile=viewport["width"] < 500, has_touch=viewport["width"] < 500)
+    context = browser.new_context(
+        base_url=live_server.url,
+        viewport=viewport,
+        is_mobile=viewport["width"] < 500,
+        has_touch=viewport["width"] < 500,
+    )
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
     page = context.new_page()
     page.console_errors = []
     page.on("console", lambda message: message.type == "error" and page.console_errors.append(message.text))
     page.width = viewport["width"]
     yield page
-    failed = any(getattr(request.node, f"rep_{when}", None) is not None and getattr(request.node, f"rep_{when}").failed
-                 for when in ("setup", "call"))
+    failed = any(
+        getattr(request.node, f"rep_{when}", None) is not None and getattr(request.node, f"rep_{when}").failed
+        for when in ("setup", "call")
+    )
     failure_name = f"FAILED-{request.node.nodeid}"
     if failed:
         try:
@@ -96,12 +102,15 @@ def test_a_booker_books_follows_changes_and_cancels(booker, live_server):
     site = PublicSite()
     start = future(3, 10)
     # Other people's bookings, a closure and opening hours, so the calendar has every kind of slot.
-    taken = site.submit(site.event(start=future(3, 12), end=future(3, 14), resources=[site.hall],
-                                   title="Private party"), email="zed@example.com").booking
+    taken = site.submit(
+        site.event(start=future(3, 12), end=future(3, 14), resources=[site.hall], title="Private party"),
+        email="zed@example.com",
+    ).booking
     booking_approve(booking_id=taken.pk, actor=site.staff, client_last_updated_at=None)
     site.submit(site.event(start=future(3, 15), title="Quiet meeting"), email="yan@example.com")
-    ClosureFactory(organization=site.org, start=future(3, 17), end=future(3, 19),
-                   message="Floor polishing").resources.add(site.desks)
+    ClosureFactory(
+        organization=site.org, start=future(3, 17), end=future(3, 19), message="Floor polishing"
+    ).resources.add(site.desks)
     BookableHoursFactory(resource=site.room, weekday=start.weekday(), start_time=dt_time(9), end_time=dt_time(20))
     mail.outbox.clear()
 
@@ -198,7 +207,7 @@ def test_a_booker_books_follows_changes_and_cancels(booker, live_server):
 
 
 def test_several_dates_in_one_request_without_javascript(browser, live_server, browser_settings):
-    """"Add another date" is a plain form button: it works with JavaScript switched off."""
+    """ "Add another date" is a plain form button: it works with JavaScript switched off."""
     site = PublicSite(terms="")
     context = browser.new_context(base_url=live_server.url, java_script_enabled=False, viewport=WIDTHS["phone"])
     page = context.new_page()

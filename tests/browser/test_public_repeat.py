@@ -23,12 +23,19 @@ def test_a_booker_checks_picks_a_suggestion_repeats_weekly_and_sees_the_dates(bo
     site.module.allow_repeat_requests = True
     site.module.save(update_fields=["allow_repeat_requests"])
     taken = future(7, 10)
-    event_create(organization=site.org, title="Secret board meeting", start=taken, end=taken + timedelta(hours=1),
-                 resource_ids=[site.room.pk])
+    event_create(
+        organization=site.org,
+        title="Secret board meeting",
+        start=taken,
+        end=taken + timedelta(hours=1),
+        resource_ids=[site.room.pk],
+    )
 
     # From a link to the form with the taken time, the booker asks whether it is free.
-    page.goto(f"{site.url('book')}?resource={site.room.pk}&start={local_input(taken)}"
-              f"&end={local_input(taken + timedelta(hours=1))}")
+    page.goto(
+        f"{site.url('book')}?resource={site.room.pk}&start={local_input(taken)}"
+        f"&end={local_input(taken + timedelta(hours=1))}"
+    )
     page.fill("#id_contact-name", "Ada Lovelace")
     page.fill("#id_contact-email", "ada@example.com")
     page.fill("#id_events-0-title", "Choir rehearsal")

@@ -32,8 +32,11 @@ def build_pages() -> Pages:
     pending = site.submit(site.event(start=future(5, 10), title="Choir rehearsal"))
     approved = site.submit(site.event(start=future(6, 18), title="Book club"), email="club@example.com").booking
     booking_approve(booking_id=approved.pk, actor=site.staff, client_last_updated_at=None)
-    change = change_request_submit(booking_id=approved.pk, actor=Actor.booker("club@example.com"),
-                                   events=[{"start": future(6, 19).isoformat(), "end": future(6, 20).isoformat()}])
+    change = change_request_submit(
+        booking_id=approved.pk,
+        actor=Actor.booker("club@example.com"),
+        events=[{"start": future(6, 19).isoformat(), "end": future(6, 20).isoformat()}],
+    )
     booking_id = pending.booking.pk
     change_id = change.change_request.pk
     public = {

@@ -26,13 +26,17 @@ PASSWORD = "pw-123456"  # UserFactory's
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
     """`code` in a fresh interpreter, with only PATH and the given variables in its environment."""
     clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env}
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120
+    )
 
 
 def settings_value(expression: str, **env: str) -> str:
-    result = run_python("import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'config.settings'; "
-                        f"from django.conf import settings; print({expression})", **env)
+    result = run_python(
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'config.settings'; "
+        f"from django.conf import settings; print({expression})",
+        **env,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
@@ -66,8 +70,9 @@ def test_make_demo_runs_the_server_with_debug_on():
     # make is one of the two things the README requires, so its absence is a failure here, not a skip.
     assert shutil.which("make") is not None, "make is not installed"
     # -n prints the recipe without running it (no install, no migrate, no server).
-    commands = subprocess.run(["make", "-n", "-W", "requirements.lock", "demo"], cwd=ROOT, capture_output=True,
-                              text=True, timeout=60).stdout
+    commands = subprocess.run(
+        ["make", "-n", "-W", "requirements.lock", "demo"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    ).stdout
     server = [line for line in commands.splitlines() if "runserver" in line]
     assert server and all(line.startswith("DEBUG=true ") for line in server), commands
 
@@ -86,9 +91,14 @@ PRODUCTION = {
 
 
 def check_deploy(**env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=ROOT,
-                          env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env}, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_check_deploy_passes_with_the_production_settings_of_ci():
@@ -111,14 +121,16 @@ def test_check_deploy_fails_without_a_secret_key_or_hsts():
 
 def test_the_proxy_header_is_trusted_only_behind_a_proxy():
     assert settings_value("settings.SECURE_PROXY_SSL_HEADER") == "None"
-    assert settings_value("settings.SECURE_PROXY_SSL_HEADER", BEHIND_PROXY="true") == \
-        "('HTTP_X_FORWARDED_PROTO', 'https')"
+    assert (
+        settings_value("settings.SECURE_PROXY_SSL_HEADER", BEHIND_PROXY="true") == "('HTTP_X_FORWARDED_PROTO', 'https')"
+    )
     assert settings_value("(settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE)") == "(True, True)"
 
 
 @pytest.mark.django_db
-@override_settings(SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"), SECURE_HSTS_SECONDS=31536000,
-                   SECURE_SSL_REDIRECT=True)
+@override_settings(
+    SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"), SECURE_HSTS_SECONDS=31536000, SECURE_SSL_REDIRECT=True
+)
 def test_behind_the_tls_proxy_pages_get_hsts_and_plain_http_is_redirected():
     client = Client()
     through_proxy = client.get("/admin/login/", HTTP_X_FORWARDED_PROTO="https")
@@ -152,8 +164,7 @@ def test_no_script_of_ours_reads_cookies():
 
 
 def sign_in(client: Client, username: str, password: str, ip: str = "203.0.113.7"):
-    return client.post("/admin/login/?next=/admin/", {"username": username, "password": password},
-                       REMOTE_ADDR=ip)
+    return client.post("/admin/login/?next=/admin/", {"username": username, "password": password}, REMOTE_ADDR=ip)
 
 
 @pytest.fixture
@@ -201,10 +212,18 @@ def test_the_lockout_holds_one_username_from_one_address_only(member):
 def test_a_forged_x_forwarded_for_does_not_escape_the_lockout(member):
     client = Client()
     for n in range(5):
-        client.post("/admin/login/", {"username": member.username, "password": "wrong"}, REMOTE_ADDR="203.0.113.7",
-                    HTTP_X_FORWARDED_FOR=f"10.0.0.{n}")
-    response = client.post("/admin/login/", {"username": member.username, "password": PASSWORD},
-                           REMOTE_ADDR="203.0.113.7", HTTP_X_FORWARDED_FOR="10.9.9.9")
+        client.post(
+            "/admin/login/",
+            {"username": member.username, "password": "wrong"},
+            REMOTE_ADDR="203.0.113.7",
+            HTTP_X_FORWARDED_FOR=f"10.0.0.{n}",
+        )
+    response = client.post(
+        "/admin/login/",
+        {"username": member.username, "password": PASSWORD},
+        REMOTE_ADDR="203.0.113.7",
+        HTTP_X_FORWARDED_FOR="10.9.9.9",
+    )
     assert response.status_code == 429  # no proxy configured: the header is the client's own word
 
 
@@ -212,12 +231,20 @@ def test_behind_a_proxy_the_lockout_counts_the_address_the_proxy_appended(member
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
     client = Client()
     for n in range(5):
-        client.post("/admin/login/", {"username": member.username, "password": "wrong"}, REMOTE_ADDR="127.0.0.1",
-                    HTTP_X_FORWARDED_FOR=f"10.0.0.{n}, 203.0.113.7")
+        client.post(
+            "/admin/login/",
+            {"username": member.username, "password": "wrong"},
+            REMOTE_ADDR="127.0.0.1",
+            HTTP_X_FORWARDED_FOR=f"10.0.0.{n}, 203.0.113.7",
+        )
 
     def attempt(forwarded):
-        return client.post("/admin/login/", {"username": member.username, "password": PASSWORD},
-                           REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=forwarded).status_code
+        return client.post(
+            "/admin/login/",
+            {"username": member.username, "password": PASSWORD},
+            REMOTE_ADDR="127.0.0.1",
+            HTTP_X_FORWARDED_FOR=forwarded,
+        ).status_code
 
     assert attempt("203.0.113.7") == 429
     assert attempt("198.51.100.9") == 302  # another client behind the same proxy

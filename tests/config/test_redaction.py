@@ -120,12 +120,31 @@ def test_gunicorns_access_log_masks_the_tokens(tmp_path):
     views fail (500) -- what matters is what the access and error logs say about the URLs."""
     port = free_port()
     link, feed = "Pq7s_private_link_token_for_gunicorn_0123456", "Fz9w_feed_token_for_gunicorn_01234567890ab"
-    env = {"PATH": os.environ.get("PATH", ""), "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}",
-           "SECRET_KEY": "test-only-" + "k" * 50, "ALLOWED_HOSTS": "127.0.0.1"}
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}",
+        "SECRET_KEY": "test-only-" + "k" * 50,
+        "ALLOWED_HOSTS": "127.0.0.1",
+    }
     log = (tmp_path / "gunicorn.log").open("w+")
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "--workers", "1", "--bind",
-                               f"127.0.0.1:{port}", "config.wsgi"], cwd=ROOT, env=env, stdout=log,
-                              stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "config/gunicorn.py",
+            "--workers",
+            "1",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "config.wsgi",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -136,8 +155,9 @@ def test_gunicorns_access_log_masks_the_tokens(tmp_path):
                 assert time.monotonic() < deadline and server.poll() is None, "gunicorn did not start"
                 time.sleep(0.2)
         for path in (f"/b/{link}/", f"/feeds/{feed}.ics"):
-            request = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
-                                             headers={"Referer": f"http://127.0.0.1/b/{link}/"})
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}{path}", headers={"Referer": f"http://127.0.0.1/b/{link}/"}
+            )
             with contextlib.suppress(urllib.error.HTTPError):
                 urllib.request.urlopen(request, timeout=10)
     finally:

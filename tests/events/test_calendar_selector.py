@@ -20,8 +20,15 @@ NEW_YORK = ZoneInfo("America/New_York")
 
 def place(venue: Venue, resources, start: datetime, end: datetime, *, title="Event", status=EventStatus.CONFIRMED):
     """A past or future event through the real service (rules off: these weeks are in the past)."""
-    return event_create(organization=venue.organization, title=title, start=start, end=end,
-                        resource_ids=[r.pk for r in resources], status=status, override_rules=True)
+    return event_create(
+        organization=venue.organization,
+        title=title,
+        start=start,
+        end=end,
+        resource_ids=[r.pk for r in resources],
+        status=status,
+        override_rules=True,
+    )
 
 
 def cell(week, resource, day: date):
@@ -58,8 +65,13 @@ class TestWeek:
         assert [r.resource.name for r in week.rows] == ["A room", "B hall"]
 
     def test_spring_week_has_a_23_hour_sunday(self):
-        place(self.venue, [self.room], datetime(2025, 3, 30, 0, 30, tzinfo=LONDON),
-              datetime(2025, 3, 30, 3, 30, tzinfo=LONDON), title="Across the change")
+        place(
+            self.venue,
+            [self.room],
+            datetime(2025, 3, 30, 0, 30, tzinfo=LONDON),
+            datetime(2025, 3, 30, 3, 30, tzinfo=LONDON),
+            title="Across the change",
+        )
         week = calendar_week(venue=self.venue, week_start=date(2025, 3, 24))
         assert [d.hours for d in week.days] == [24] * 6 + [23]
         (block,) = cell(week, self.room, date(2025, 3, 30)).blocks
@@ -70,8 +82,11 @@ class TestWeek:
         first = datetime(2025, 10, 26, 1, 30, tzinfo=LONDON)  # BST
         second = datetime(2025, 10, 26, 1, 30, fold=1, tzinfo=LONDON)  # GMT, an hour later
         # Python adds to an aware datetime on the wall clock (and drops fold): add in UTC.
-        for resource, start, title in ((self.room, second, "Second"), (self.hall, first, "First"),
-                                       (self.room, first, "First")):
+        for resource, start, title in (
+            (self.room, second, "Second"),
+            (self.hall, first, "First"),
+            (self.room, first, "First"),
+        ):
             place(self.venue, [resource], start, start.astimezone(UTC) + timedelta(minutes=20), title=title)
         week = calendar_week(venue=self.venue, week_start=date(2025, 10, 20))
         assert [d.hours for d in week.days] == [24] * 6 + [25]
@@ -94,10 +109,16 @@ class TestWeek:
         for resource in (self.room, self.hall):
             (tuesday,) = cell(week, resource, date(2025, 6, 10)).blocks
             (wednesday,) = cell(week, resource, date(2025, 6, 11)).blocks
-            assert (f"{tuesday.local_start:%H:%M}", tuesday.continues_before, tuesday.continues_after) == \
-                ("22:00", False, True)
-            assert (f"{wednesday.local_end:%H:%M}", wednesday.continues_before, wednesday.continues_after) == \
-                ("02:00", True, False)
+            assert (f"{tuesday.local_start:%H:%M}", tuesday.continues_before, tuesday.continues_after) == (
+                "22:00",
+                False,
+                True,
+            )
+            assert (f"{wednesday.local_end:%H:%M}", wednesday.continues_before, wednesday.continues_after) == (
+                "02:00",
+                True,
+                False,
+            )
 
     def test_canceled_events_and_archived_resources_are_not_shown(self):
         start = datetime(2025, 6, 10, 9, 0, tzinfo=LONDON)
@@ -109,15 +130,26 @@ class TestWeek:
         assert all(not c.blocks for row in week.rows for c in row.cells)
 
     def test_closures_for_every_resource_for_some_and_yearly(self):
-        everything = ClosureFactory(organization=self.org, message="Inventory",
-                                    start=datetime(2025, 6, 11, 0, 0, tzinfo=LONDON),
-                                    end=datetime(2025, 6, 12, 0, 0, tzinfo=LONDON))
-        hall_only = ClosureFactory(organization=self.org, message="Floor works",
-                                   start=datetime(2025, 6, 13, 8, 0, tzinfo=LONDON),
-                                   end=datetime(2025, 6, 13, 12, 0, tzinfo=LONDON))
+        everything = ClosureFactory(
+            organization=self.org,
+            message="Inventory",
+            start=datetime(2025, 6, 11, 0, 0, tzinfo=LONDON),
+            end=datetime(2025, 6, 12, 0, 0, tzinfo=LONDON),
+        )
+        hall_only = ClosureFactory(
+            organization=self.org,
+            message="Floor works",
+            start=datetime(2025, 6, 13, 8, 0, tzinfo=LONDON),
+            end=datetime(2025, 6, 13, 12, 0, tzinfo=LONDON),
+        )
         hall_only.resources.set([self.hall])
-        ClosureFactory(organization=self.org, message="Founders' day", repeats_yearly=True,
-                       start=datetime(2019, 6, 15, 0, 0, tzinfo=LONDON), end=datetime(2019, 6, 16, 0, 0, tzinfo=LONDON))
+        ClosureFactory(
+            organization=self.org,
+            message="Founders' day",
+            repeats_yearly=True,
+            start=datetime(2019, 6, 15, 0, 0, tzinfo=LONDON),
+            end=datetime(2019, 6, 16, 0, 0, tzinfo=LONDON),
+        )
         ClosureFactory(message="Another organization", start=everything.start, end=everything.end)
         week = calendar_week(venue=self.venue, week_start=date(2025, 6, 9))
 
@@ -152,6 +184,10 @@ def test_pending_requests_without_holds_are_shown(setup_no_hold):
     week = calendar_week(venue=s.venue, week_start=when.date())
     for resource in (s.room, s.desks):
         (block,) = cell(week, resource, when.date()).blocks
-        assert (block.kind, block.title, block.booking_id, block.event_id) == \
-            (BlockKind.PENDING, "Workshop", booking.pk, None)
+        assert (block.kind, block.title, block.booking_id, block.event_id) == (
+            BlockKind.PENDING,
+            "Workshop",
+            booking.pk,
+            None,
+        )
     assert not cell(week, s.hall, when.date()).blocks

@@ -23,6 +23,7 @@ from .test_services import overlapping_reservations
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+
 def split(results, expected_error: type[Exception]):
     """The winners' results and the losers' exceptions; fails on any other kind of exception."""
     wins = [value for kind, value in results if kind == "ok"]
@@ -93,8 +94,11 @@ def approve_race(threads: int) -> None:
     bookings = []
     for i in range(threads):
         begin = start + timedelta(minutes=2 * i)
-        bookings.append(setup.submit(setup.event(begin, begin + timedelta(hours=1), title=f"Request {i}"),
-                                     email=f"booker{i}@example.com").booking)
+        bookings.append(
+            setup.submit(
+                setup.event(begin, begin + timedelta(hours=1), title=f"Request {i}"), email=f"booker{i}@example.com"
+            ).booking
+        )
     assert not Reservation.objects.exists()
 
     def approve(i: int):
@@ -135,8 +139,11 @@ def test_simultaneous_approvals_of_one_booking_make_one_transition(hold):
     threads = 5
 
     def approve(i: int):
-        return booking_approve(booking_id=booking.pk, actor=setup.staff,
-                               client_last_updated_at=booking.updated_at).events[0].pk
+        return (
+            booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=booking.updated_at)
+            .events[0]
+            .pk
+        )
 
     wins, errors = split(race(threads, approve), InvalidTransition)
     assert len(wins) == 1 and len(errors) == threads - 1
@@ -159,15 +166,17 @@ def test_simultaneous_requests_for_several_resources_in_any_order_do_not_deadloc
 
     def submit(i: int):
         begin = start + timedelta(minutes=i)
-        result = setup.submit(setup.event(begin, begin + timedelta(hours=1), resources=orders[i % len(orders)]),
-                              email=f"booker{i}@example.com")
+        result = setup.submit(
+            setup.event(begin, begin + timedelta(hours=1), resources=orders[i % len(orders)]),
+            email=f"booker{i}@example.com",
+        )
         return result.events[0].pk
 
     wins, errors = split(race(threads, submit), BookingConflict)
     assert len(wins) == 1
     assert all(
-        {e.meta["resourceId"] for e in exc.errors} <= {str(setup.room.pk), str(setup.hall.pk)} and
-        all(e.meta["conflictingEventIds"] == [str(wins[0])] for e in exc.errors)
+        {e.meta["resourceId"] for e in exc.errors} <= {str(setup.room.pk), str(setup.hall.pk)}
+        and all(e.meta["conflictingEventIds"] == [str(wins[0])] for e in exc.errors)
         for exc in errors
     )
     assert Reservation.objects.filter(event_id=wins[0]).count() in (2, 3)

@@ -40,8 +40,9 @@ def resource_with(*, tz: str = "Europe/London", hours=(), **rules) -> Resource:
 def run_rules(resource: Resource, start: datetime, end: datetime, *, now: datetime = NOW):
     """check_rules the way the validator calls it: the resource freshly loaded with its bookable hours,
     the organization's closures from `closures_for`."""
-    fresh = (Resource.objects.select_related("venue__organization").prefetch_related("bookable_hours")
-             .get(pk=resource.pk))
+    fresh = (
+        Resource.objects.select_related("venue__organization").prefetch_related("bookable_hours").get(pk=resource.pk)
+    )
     closures = closures_for(organization=fresh.venue.organization, start=min(start, end), end=max(start, end))
     return check_rules(resource=fresh, start=start, end=end, now=now, closures=closures)
 
@@ -185,8 +186,9 @@ def test_archived_resource(archived, expected):
 
 @pytest.mark.django_db
 def test_every_broken_rule_is_reported_with_its_field():
-    resource = resource_with(archived=True, min_duration_minutes=60, min_notice_minutes=24 * 60,
-                             hours=[(1, "09:00", "17:00")])
+    resource = resource_with(
+        archived=True, min_duration_minutes=60, min_notice_minutes=24 * 60, hours=[(1, "09:00", "17:00")]
+    )
     start = NOW + timedelta(hours=1)  # Monday 09:00: too soon, and no window on Mondays
     failures = run_rules(resource, start, start + timedelta(minutes=30))
     assert {(f.code, f.field) for f in failures} == {
@@ -304,8 +306,12 @@ def test_a_venue_without_timezone_uses_the_organization_one():
 )
 def test_closure_overlap_boundaries(start, end, closed):
     resource = resource_with()
-    ClosureFactory(organization=resource.venue.organization, start=on(TUESDAY, "12:00"), end=on(TUESDAY, "14:00"),
-                   message="Floor polishing")
+    ClosureFactory(
+        organization=resource.venue.organization,
+        start=on(TUESDAY, "12:00"),
+        end=on(TUESDAY, "14:00"),
+        message="Floor polishing",
+    )
     failures = run_rules(resource, on(TUESDAY, start), on(TUESDAY, end))
     assert codes(failures) == (["RESOURCE_CLOSED"] if closed else [])
     assert all(f.field == "start" and "Floor polishing" in f.message for f in failures)
@@ -327,8 +333,15 @@ def test_closure_scope(scope, closed):
     other = ResourceFactory(venue=resource.venue)
     org = OrganizationFactory() if scope == "other organization" else resource.venue.organization
     closure = ClosureFactory(organization=org, start=on(TUESDAY, "00:00"), end=on(TUESDAY, "00:00", days=1))
-    closure.resources.set({"all": [], "this": [resource], "this and other": [resource, other], "other": [other],
-                           "other organization": []}[scope])
+    closure.resources.set(
+        {
+            "all": [],
+            "this": [resource],
+            "this and other": [resource, other],
+            "other": [other],
+            "other organization": [],
+        }[scope]
+    )
     failures = run_rules(resource, on(TUESDAY, "10:00"), on(TUESDAY, "11:00"))
     assert codes(failures) == (["RESOURCE_CLOSED"] if closed else [])
 
@@ -353,8 +366,9 @@ def test_closure_scope(scope, closed):
 def test_yearly_closure(closure, repeats, start, end, closed):
     resource = resource_with()
     (first, last) = closure
-    ClosureFactory(organization=resource.venue.organization, start=local(*first), end=local(*last),
-                   repeats_yearly=repeats)
+    ClosureFactory(
+        organization=resource.venue.organization, start=local(*first), end=local(*last), repeats_yearly=repeats
+    )
     assert codes(run_rules(resource, start, end)) == (["RESOURCE_CLOSED"] if closed else [])
 
 
@@ -371,8 +385,12 @@ def test_yearly_closure(closure, repeats, start, end, closed):
 def test_yearly_closure_repeats_in_local_time_across_dst(start, end, closed):
     """Saturday 28 March 2026 09:00-17:00 GMT repeats on Sunday 28 March 2027, after the change to BST."""
     resource = resource_with()
-    ClosureFactory(organization=resource.venue.organization, start=local(2026, 3, 28, 9), end=local(2026, 3, 28, 17),
-                   repeats_yearly=True)
+    ClosureFactory(
+        organization=resource.venue.organization,
+        start=local(2026, 3, 28, 9),
+        end=local(2026, 3, 28, 17),
+        repeats_yearly=True,
+    )
     day = (2027, 3, 28)
     now = local(2026, 3, 1)
     assert codes(run_rules(resource, on(day, start), on(day, end), now=now)) == (["RESOURCE_CLOSED"] if closed else [])

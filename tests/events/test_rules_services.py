@@ -136,8 +136,10 @@ def test_submit_on_both_sides_of_the_october_change(setup):
     """A module's 09:00-17:00 rule, booked through the service for the Saturday before and the Monday after."""
     for weekday in ALL_WEEK:
         BookableHoursFactory(resource=setup.room, weekday=weekday, start_time=time(9), end_time=time(17))
-    results = [setup.submit(setup.event(on(day, "09:00"), on(day, "17:00")), now=DST_NOW)
-               for day in [(2026, 10, 24), (2026, 10, 26)]]
+    results = [
+        setup.submit(setup.event(on(day, "09:00"), on(day, "17:00")), now=DST_NOW)
+        for day in [(2026, 10, 24), (2026, 10, 26)]
+    ]
     starts = [r.events[0].start for r in results]
     assert [s.astimezone(UTC).hour for s in starts] == [8, 9]
     assert [s.astimezone(LONDON).hour for s in starts] == [9, 9]
@@ -158,8 +160,13 @@ def test_staff_may_override_a_rule_when_approving_and_it_is_logged(setup, rule, 
     booking.refresh_from_db()
     assert booking.status == BookingStatus.PENDING
 
-    result = booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=booking.updated_at,
-                             override_rules=True, now=NOW)
+    result = booking_approve(
+        booking_id=booking.pk,
+        actor=setup.staff,
+        client_last_updated_at=booking.updated_at,
+        override_rules=True,
+        now=NOW,
+    )
     assert result.booking.status == BookingStatus.APPROVED
     assert [e.start for e in result.events] == [start]
     log = BookingLog.objects.get(booking=booking, action="approve")
@@ -175,11 +182,22 @@ def test_override_when_approving_a_staff_edit_that_breaks_a_rule(setup):
     booking = setup.submit(setup.event(start, start + timedelta(hours=1)), now=NOW).booking
     edits = [{"end": (start + timedelta(minutes=20)).isoformat()}]
     with pytest.raises(ValidationFailed) as exc_info:
-        booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=booking.updated_at,
-                        event_edits=edits, now=NOW)
+        booking_approve(
+            booking_id=booking.pk,
+            actor=setup.staff,
+            client_last_updated_at=booking.updated_at,
+            event_edits=edits,
+            now=NOW,
+        )
     assert _errors(exc_info) == {("event.end", "TOO_SHORT")}
-    result = booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=booking.updated_at,
-                             event_edits=edits, override_rules=True, now=NOW)
+    result = booking_approve(
+        booking_id=booking.pk,
+        actor=setup.staff,
+        client_last_updated_at=booking.updated_at,
+        event_edits=edits,
+        override_rules=True,
+        now=NOW,
+    )
     assert result.events[0].end == start + timedelta(minutes=20)
     assert "event.end TOO_SHORT" in BookingLog.objects.get(booking=booking, action="approve").note
 
@@ -189,8 +207,7 @@ def test_override_in_the_past_names_the_code_and_an_unneeded_override_logs_nothi
     first = setup.submit(setup.event(start, start + timedelta(hours=1)), now=NOW).booking
     second = setup.submit(setup.event(start, start + timedelta(hours=1), resources=[setup.hall]), now=NOW).booking
     later = start + timedelta(minutes=5)  # approved once the meeting has begun
-    booking_approve(booking_id=first.pk, actor=setup.staff, client_last_updated_at=None, override_rules=True,
-                    now=later)
+    booking_approve(booking_id=first.pk, actor=setup.staff, client_last_updated_at=None, override_rules=True, now=later)
     assert BookingLog.objects.get(booking=first, action="approve").note == "Rules overridden: event.start IN_THE_PAST"
     booking_approve(booking_id=second.pk, actor=setup.staff, client_last_updated_at=None, override_rules=True, now=NOW)
     assert BookingLog.objects.get(booking=second, action="approve").note == ""
@@ -200,9 +217,15 @@ def test_override_in_the_past_names_the_code_and_an_unneeded_override_logs_nothi
 def test_staff_create_checks_rules_unless_overridden(setup, rule, field):
     _break(setup, rule)
     start = on(SERVICE_DAY, "10:00")
-    kwargs = {"module": setup.module, "actor": setup.staff, "status": BookingStatus.APPROVED,
-              "contact": {"name": "Ada", "email": "ada@example.com"},
-              "events": [setup.event(start, start + timedelta(minutes=30))], "single_event": True, "now": NOW}
+    kwargs = {
+        "module": setup.module,
+        "actor": setup.staff,
+        "status": BookingStatus.APPROVED,
+        "contact": {"name": "Ada", "email": "ada@example.com"},
+        "events": [setup.event(start, start + timedelta(minutes=30))],
+        "single_event": True,
+        "now": NOW,
+    }
     with pytest.raises(ValidationFailed) as exc_info:
         booking_create(**kwargs)
     assert _errors(exc_info) == {(f"event.{field}", rule)}

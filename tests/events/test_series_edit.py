@@ -24,7 +24,6 @@ pytestmark = pytest.mark.django_db
 HOUR = timedelta(hours=1)
 
 
-
 @pytest.fixture
 def series(setup):
     return make_series(setup)
@@ -44,11 +43,14 @@ def test_the_series_crosses_the_clock_change(series):
 # --- time changes per scope ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("which, changed", [
-    (WhichEvents.THIS, [3]),
-    (WhichEvents.THIS_AND_FUTURE, range(3, 10)),
-    (WhichEvents.ALL, range(10)),
-])
+@pytest.mark.parametrize(
+    "which, changed",
+    [
+        (WhichEvents.THIS, [3]),
+        (WhichEvents.THIS_AND_FUTURE, range(3, 10)),
+        (WhichEvents.ALL, range(10)),
+    ],
+)
 def test_a_time_change_moves_exactly_the_chosen_occurrences(setup, series, which, changed):
     series_row, events = series
     before = rows(series_row)
@@ -66,8 +68,12 @@ def test_a_time_change_moves_exactly_the_chosen_occurrences(setup, series, which
 def test_the_shift_keeps_the_wall_clock_across_the_clock_change(series):
     series_row, events = series
     fourth = events[3]  # GMT; the 5th onwards are BST
-    occurrences_update(event=fourth, which=WhichEvents.THIS_AND_FUTURE,
-                       start=fourth.start + timedelta(minutes=90), end=fourth.end + timedelta(minutes=90))
+    occurrences_update(
+        event=fourth,
+        which=WhichEvents.THIS_AND_FUTURE,
+        start=fourth.start + timedelta(minutes=90),
+        end=fourth.end + timedelta(minutes=90),
+    )
     after = list(Event.objects.filter(series=series_row).order_by("start"))
     assert [wall(e.start) for e in after] == ["09:00"] * 3 + ["10:30"] * 7
     assert [wall(e.end) for e in after] == ["10:00"] * 3 + ["11:30"] * 7
@@ -79,9 +85,12 @@ def test_a_move_from_summer_into_winter_keeps_the_wall_clock(setup):
     """Moving a BST occurrence back by a week lands a GMT one: still 09:00 local."""
     series_row, events = make_series(setup)
     fifth = events[4]
-    occurrences_update(event=fifth, which=WhichEvents.THIS_AND_FUTURE, start=local(
-        fifth.start.astimezone(LONDON).date() - timedelta(days=1), 9), end=local(
-        fifth.start.astimezone(LONDON).date() - timedelta(days=1), 10))
+    occurrences_update(
+        event=fifth,
+        which=WhichEvents.THIS_AND_FUTURE,
+        start=local(fifth.start.astimezone(LONDON).date() - timedelta(days=1), 9),
+        end=local(fifth.start.astimezone(LONDON).date() - timedelta(days=1), 10),
+    )
     after = list(Event.objects.filter(series=series_row).order_by("start"))
     assert [wall(e.start) for e in after] == ["09:00"] * 10
     assert after[4].start.astimezone(LONDON).weekday() == 6  # the Sunday of the clock change, 09:00 BST
@@ -99,8 +108,7 @@ def test_moving_onto_the_next_occurrences_slot_is_one_unit(series):
     """A week's shift puts each occurrence where the next one was: fine, since they all move together."""
     series_row, events = series
     before = rows(series_row)
-    occurrences_update(event=events[3], which=WhichEvents.THIS_AND_FUTURE,
-                       start=events[4].start, end=events[4].end)
+    occurrences_update(event=events[3], which=WhichEvents.THIS_AND_FUTURE, start=events[4].start, end=events[4].end)
     after = rows(series_row)
     assert after[:3] == before[:3]
     assert [s for s, _, _ in after[3:9]] == [s for s, _, _ in before[4:10]]
@@ -113,11 +121,11 @@ def test_moving_onto_the_next_occurrences_slot_is_one_unit(series):
 def test_title_and_description_apply_to_the_chosen_occurrences(series):
     series_row, events = series
     before = rows(series_row)
-    occurrences_update(event=events[3], which=WhichEvents.THIS_AND_FUTURE, title="Renamed",
-                       description="<p>New</p><script>x</script>")
+    occurrences_update(
+        event=events[3], which=WhichEvents.THIS_AND_FUTURE, title="Renamed", description="<p>New</p><script>x</script>"
+    )
     assert rows(series_row) == before[:3] + [(s, e, "Renamed") for s, e, _ in before[3:]]
-    descriptions = list(Event.objects.filter(series=series_row).order_by("start").values_list("description",
-                                                                                                flat=True))
+    descriptions = list(Event.objects.filter(series=series_row).order_by("start").values_list("description", flat=True))
     assert descriptions == [""] * 3 + ["<p>New</p>"] * 7
 
 
@@ -125,11 +133,13 @@ def test_resources_apply_to_every_occurrence(setup, series):
     series_row, events = series
     occurrences_update(event=events[3], which=WhichEvents.ALL, resource_ids=[setup.hall.pk])
     assert set(Reservation.objects.filter(event__series=series_row).values_list("resource_id", flat=True)) == {
-        setup.hall.pk}
+        setup.hall.pk
+    }
     # The room is free again at every old time.
     start, end = events[0].start, events[0].end
-    events_save(organization=setup.org, specs=[EventSpec(title="Other", start=start, end=end,
-                                                         resource_ids=[setup.room.pk])])
+    events_save(
+        organization=setup.org, specs=[EventSpec(title="Other", start=start, end=end, resource_ids=[setup.room.pk])]
+    )
 
 
 def test_status_applies_to_the_chosen_occurrences(series):
@@ -144,8 +154,9 @@ def test_canceled_occurrences_stay_as_they_are(series):
     series_row, events = series
     occurrences_update(event=events[6], status=EventStatus.CANCELED)
     before = rows(series_row)
-    occurrences_update(event=events[3], which=WhichEvents.ALL, start=events[3].start + HOUR,
-                       end=events[3].end + HOUR, title="Later")
+    occurrences_update(
+        event=events[3], which=WhichEvents.ALL, start=events[3].start + HOUR, end=events[3].end + HOUR, title="Later"
+    )
     after = rows(series_row)
     assert after[6] == before[6]
     assert all(wall(s) == "10:00" and t == "Later" for i, (s, _, t) in enumerate(after) if i != 6)
@@ -162,9 +173,17 @@ def test_a_status_change_that_is_not_possible_changes_nothing(series):
 
 
 def test_an_event_outside_a_series_is_just_itself(setup):
-    [event] = events_save(organization=setup.org, specs=[EventSpec(
-        title="Alone", start=local(make_series_day(), 9), end=local(make_series_day(), 10),
-        resource_ids=[setup.room.pk])])
+    [event] = events_save(
+        organization=setup.org,
+        specs=[
+            EventSpec(
+                title="Alone",
+                start=local(make_series_day(), 9),
+                end=local(make_series_day(), 10),
+                resource_ids=[setup.room.pk],
+            )
+        ],
+    )
     [result] = occurrences_update(event=event, which=WhichEvents.ALL, title="Still alone")
     assert result.pk == event.pk and Event.objects.get(pk=event.pk).title == "Still alone"
 
@@ -181,9 +200,17 @@ def make_series_day():
 def test_a_shift_that_conflicts_changes_nothing_and_names_the_occurrence(setup, series):
     series_row, events = series
     seventh_day = events[6].start.astimezone(LONDON).date()
-    [blocker] = events_save(organization=setup.org, specs=[EventSpec(
-        title="Board meeting", start=local(seventh_day, 10), end=local(seventh_day, 12),
-        resource_ids=[setup.room.pk])])
+    [blocker] = events_save(
+        organization=setup.org,
+        specs=[
+            EventSpec(
+                title="Board meeting",
+                start=local(seventh_day, 10),
+                end=local(seventh_day, 12),
+                resource_ids=[setup.room.pk],
+            )
+        ],
+    )
     before = rows(series_row)
     reservations = list(Reservation.objects.order_by("pk").values_list("pk", "start", "end"))
     start = local(events[3].start.astimezone(LONDON).date(), 10, 30)
@@ -207,12 +234,18 @@ def test_a_shift_that_breaks_a_rule_changes_nothing(setup, series):
     ClosureFactory(organization=setup.org, start=local(eighth_day, 0), end=local(eighth_day, 23), message="Works")
     before = rows(series_row)
     with pytest.raises(ValidationFailed) as caught:
-        occurrences_update(event=events[3], which=WhichEvents.ALL, start=events[3].start + HOUR,
-                           end=events[3].end + HOUR)
+        occurrences_update(
+            event=events[3], which=WhichEvents.ALL, start=events[3].start + HOUR, end=events[3].end + HOUR
+        )
     assert {(e.code, e.meta["eventId"]) for e in caught.value.errors} == {("RESOURCE_CLOSED", str(events[7].pk))}
     assert rows(series_row) == before
-    occurrences_update(event=events[3], which=WhichEvents.ALL, start=events[3].start + HOUR,
-                       end=events[3].end + HOUR, override_rules=True)
+    occurrences_update(
+        event=events[3],
+        which=WhichEvents.ALL,
+        start=events[3].start + HOUR,
+        end=events[3].end + HOUR,
+        override_rules=True,
+    )
     assert [wall(s) for s, _, _ in rows(series_row)] == ["10:00"] * 10
 
 
@@ -228,13 +261,16 @@ def test_end_before_start_on_any_occurrence_changes_nothing(series):
 # --- deletion ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("which, gone", [
-    (WhichEvents.THIS, [3]),
-    (WhichEvents.DELETE_ALL, range(10)),
-    (WhichEvents.DELETE_THIS_AND_AFTER, range(3, 10)),
-    (WhichEvents.ALL, range(10)),  # read as 5
-    (WhichEvents.THIS_AND_FUTURE, range(3, 10)),  # read as 6
-])
+@pytest.mark.parametrize(
+    "which, gone",
+    [
+        (WhichEvents.THIS, [3]),
+        (WhichEvents.DELETE_ALL, range(10)),
+        (WhichEvents.DELETE_THIS_AND_AFTER, range(3, 10)),
+        (WhichEvents.ALL, range(10)),  # read as 5
+        (WhichEvents.THIS_AND_FUTURE, range(3, 10)),  # read as 6
+    ],
+)
 def test_deleting_removes_exactly_the_chosen_occurrences(setup, series, which, gone):
     series_row, events = series
     before = rows(series_row)
@@ -251,9 +287,18 @@ def test_deleting_takes_canceled_occurrences_too(series):
     assert Event.objects.filter(series=series_row).count() == 3
 
 
-@pytest.mark.parametrize("value, code", [(7, "INVALID_CHOICE"),  # 4 and 8: tests/bookings/test_billing.py
-                                         (5, "INVALID_CHOICE"), (6, "INVALID_CHOICE"), (9, "INVALID_CHOICE"),
-                                         (0, "INVALID_CHOICE"), (True, "INVALID_CHOICE"), ("x", "INVALID_CHOICE")])
+@pytest.mark.parametrize(
+    "value, code",
+    [
+        (7, "INVALID_CHOICE"),  # 4 and 8: tests/bookings/test_billing.py
+        (5, "INVALID_CHOICE"),
+        (6, "INVALID_CHOICE"),
+        (9, "INVALID_CHOICE"),
+        (0, "INVALID_CHOICE"),
+        (True, "INVALID_CHOICE"),
+        ("x", "INVALID_CHOICE"),
+    ],
+)
 def test_update_scopes_that_are_refused(series, value, code):
     series_row, events = series
     before = rows(series_row)
@@ -294,13 +339,20 @@ def test_booking_events_follow_a_scoped_move_and_the_booking_logs_it(setup):
     booking, series_row, events = make_booked_series(setup)
     stamp = booking.updated_at
     before = list(booking.requested_times.order_by("start").values_list("start", "end"))
-    occurrences_update(event=events[3], which=WhichEvents.THIS_AND_FUTURE, start=events[3].start + timedelta(
-        minutes=90), end=events[3].end + timedelta(minutes=90), resource_ids=[setup.hall.pk], actor=setup.manager)
+    occurrences_update(
+        event=events[3],
+        which=WhichEvents.THIS_AND_FUTURE,
+        start=events[3].start + timedelta(minutes=90),
+        end=events[3].end + timedelta(minutes=90),
+        resource_ids=[setup.hall.pk],
+        actor=setup.manager,
+    )
     after = list(BookingEvent.objects.filter(booking=booking).order_by("start"))
     assert [(be.start, be.end) for be in after[:3]] == before[:3]
     assert [wall(be.start) for be in after] == ["09:00"] * 3 + ["10:30"] * 7
-    assert [(be.start, be.end) for be in after] == [(e.start, e.end) for e in Event.objects.filter(
-        series=series_row).order_by("start")]
+    assert [(be.start, be.end) for be in after] == [
+        (e.start, e.end) for e in Event.objects.filter(series=series_row).order_by("start")
+    ]
     assert [[r.pk for r in be.resources.all()] for be in after] == [[setup.room.pk]] * 3 + [[setup.hall.pk]] * 7
     log = BookingLog.objects.filter(booking=booking).order_by("created_at").last()
     assert log.action == "events_changed" and log.actor_user == setup.manager
@@ -323,11 +375,14 @@ def test_a_refused_change_leaves_the_booking_alone(setup):
     logs = BookingLog.objects.filter(booking=booking).count()
     before = list(booking.requested_times.order_by("start").values_list("start", "end"))
     day = events[8].start.astimezone(LONDON).date()
-    events_save(organization=setup.org, specs=[EventSpec(title="Taken", start=local(day, 10), end=local(day, 11),
-                                                         resource_ids=[setup.room.pk])])
+    events_save(
+        organization=setup.org,
+        specs=[EventSpec(title="Taken", start=local(day, 10), end=local(day, 11), resource_ids=[setup.room.pk])],
+    )
     with pytest.raises(BookingConflict):
-        occurrences_update(event=events[3], which=WhichEvents.ALL, start=events[3].start + HOUR,
-                           end=events[3].end + HOUR)
+        occurrences_update(
+            event=events[3], which=WhichEvents.ALL, start=events[3].start + HOUR, end=events[3].end + HOUR
+        )
     assert list(booking.requested_times.order_by("start").values_list("start", "end")) == before
     assert BookingLog.objects.filter(booking=booking).count() == logs
 
@@ -340,14 +395,28 @@ def test_a_change_request_with_a_scope_is_applied_on_approval(setup):
     booking_events = list(booking.requested_times.order_by("start"))
     fourth = booking_events[3]
     start = fourth.start + timedelta(minutes=90)
-    result = change_request_submit(booking_id=booking.pk, actor=setup.staff, events=[{
-        "bookingEventId": str(fourth.pk), "start": start.isoformat(), "end": (start + HOUR).isoformat(),
-        "whichEventsToUpdate": 2}])
+    result = change_request_submit(
+        booking_id=booking.pk,
+        actor=setup.staff,
+        events=[
+            {
+                "bookingEventId": str(fourth.pk),
+                "start": start.isoformat(),
+                "end": (start + HOUR).isoformat(),
+                "whichEventsToUpdate": 2,
+            }
+        ],
+    )
     change_request = result.change_request
     # Kept as asked: one change with its scope, spread over the series when approved.
-    assert change_request.event_changes == [{
-        "bookingEventId": str(fourth.pk), "start": start.astimezone(UTC).isoformat(),
-        "end": (start + HOUR).astimezone(UTC).isoformat(), "whichEventsToUpdate": 2}]
+    assert change_request.event_changes == [
+        {
+            "bookingEventId": str(fourth.pk),
+            "start": start.astimezone(UTC).isoformat(),
+            "end": (start + HOUR).astimezone(UTC).isoformat(),
+            "whichEventsToUpdate": 2,
+        }
+    ]
     # The booker's email says how far the change reaches.
     received = Notification.objects.get(kind="change_request_received")
     assert "and the later occurrences of the series, changed alike" in received.body_text
@@ -362,10 +431,14 @@ def test_a_change_request_with_a_scope_is_applied_on_approval(setup):
 def test_a_change_request_for_all_occurrences_retitles_them(setup):
     booking, series_row, events = make_booked_series(setup)
     fourth = booking.requested_times.order_by("start")[3]
-    result = change_request_submit(booking_id=booking.pk, actor=setup.staff, events=[{
-        "bookingEventId": str(fourth.pk), "title": "Renamed sync", "whichEventsToUpdate": 3}])
-    assert result.change_request.event_changes == [{"bookingEventId": str(fourth.pk), "title": "Renamed sync",
-                                                    "whichEventsToUpdate": 3}]
+    result = change_request_submit(
+        booking_id=booking.pk,
+        actor=setup.staff,
+        events=[{"bookingEventId": str(fourth.pk), "title": "Renamed sync", "whichEventsToUpdate": 3}],
+    )
+    assert result.change_request.event_changes == [
+        {"bookingEventId": str(fourth.pk), "title": "Renamed sync", "whichEventsToUpdate": 3}
+    ]
     change_request_approve(change_request_id=result.change_request.pk, actor=setup.staff)
     assert {t for _, _, t in rows(series_row)} == {"Renamed sync"}
     assert set(BookingEvent.objects.filter(booking=booking).values_list("title", flat=True)) == {"Renamed sync"}
@@ -375,12 +448,23 @@ def test_a_scoped_change_request_that_conflicts_on_approval_changes_nothing(setu
     booking, series_row, events = make_booked_series(setup)
     fourth = booking.requested_times.order_by("start")[3]
     start = fourth.start + HOUR
-    result = change_request_submit(booking_id=booking.pk, actor=setup.staff, events=[{
-        "bookingEventId": str(fourth.pk), "start": start.isoformat(), "end": (start + HOUR).isoformat(),
-        "whichEventsToUpdate": 3}])
+    result = change_request_submit(
+        booking_id=booking.pk,
+        actor=setup.staff,
+        events=[
+            {
+                "bookingEventId": str(fourth.pk),
+                "start": start.isoformat(),
+                "end": (start + HOUR).isoformat(),
+                "whichEventsToUpdate": 3,
+            }
+        ],
+    )
     day = events[9].start.astimezone(LONDON).date()
-    events_save(organization=setup.org, specs=[EventSpec(title="Taken", start=local(day, 10), end=local(day, 11),
-                                                         resource_ids=[setup.room.pk])])
+    events_save(
+        organization=setup.org,
+        specs=[EventSpec(title="Taken", start=local(day, 10), end=local(day, 11), resource_ids=[setup.room.pk])],
+    )
     before = rows(series_row)
     with pytest.raises(BookingConflict):
         change_request_approve(change_request_id=result.change_request.pk, actor=setup.staff)
@@ -393,8 +477,11 @@ def test_a_change_request_scope_is_checked(setup):
     fourth = booking.requested_times.order_by("start")[3]
     for value, code in ((4, "NOT_SUPPORTED"), (5, "INVALID_CHOICE"), ("all", "INVALID_CHOICE")):
         with pytest.raises(ValidationFailed) as caught:
-            change_request_submit(booking_id=booking.pk, actor=setup.staff, events=[{
-                "bookingEventId": str(fourth.pk), "title": "X", "whichEventsToUpdate": value}])
+            change_request_submit(
+                booking_id=booking.pk,
+                actor=setup.staff,
+                events=[{"bookingEventId": str(fourth.pk), "title": "X", "whichEventsToUpdate": value}],
+            )
         assert [(e.field, e.code) for e in caught.value.errors] == [("event.whichEventsToUpdate", code)]
     assert not BookingChangeRequest.objects.filter(booking=booking).exists()
 
@@ -420,9 +507,13 @@ def test_a_series_move_and_an_approval_race_for_one_slot():
 
     def work(i: int):
         if i == 0:
-            return occurrences_update(event=fourth, which=WhichEvents.THIS_AND_FUTURE,
-                                      start=fourth.start + timedelta(minutes=90),
-                                      end=fourth.end + timedelta(minutes=90), actor=setup.manager)
+            return occurrences_update(
+                event=fourth,
+                which=WhichEvents.THIS_AND_FUTURE,
+                start=fourth.start + timedelta(minutes=90),
+                end=fourth.end + timedelta(minutes=90),
+                actor=setup.manager,
+            )
         return booking_approve(booking_id=pending.pk, actor=setup.staff, client_last_updated_at=None)
 
     wins, errors = split(race(2, work), BookingConflict)

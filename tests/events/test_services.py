@@ -124,7 +124,10 @@ def test_conflicts_check_reports_without_writing(setup):
     assert conflicts_check(specs=[ok], resources=resources) == []
     [error] = conflicts_check(specs=[bad], resources=resources)
     assert (error.field, error.code, error.meta["conflictingEventIds"]) == (
-        "events[1].resourceIds", "BOOKING_CONFLICT", [str(taken.pk)])
+        "events[1].resourceIds",
+        "BOOKING_CONFLICT",
+        [str(taken.pk)],
+    )
     assert conflicts_check(specs=[bad], resources=resources, exclude_event_ids=[taken.pk]) == []
     assert Event.objects.count() == 1
 
@@ -184,8 +187,11 @@ def test_buffer_on_a_submission(setup):
 
 def test_capacity_allows_overlaps_up_to_capacity(setup):
     assert setup.desks.capacity == 3 and not setup.desks.exclusive
-    events = [book(setup, at(10), at(11), setup.desks), book(setup, at(10, 15), at(11), setup.desks),
-              book(setup, at(10, 30), at(12), setup.desks)]
+    events = [
+        book(setup, at(10), at(11), setup.desks),
+        book(setup, at(10, 15), at(11), setup.desks),
+        book(setup, at(10, 30), at(12), setup.desks),
+    ]
     with pytest.raises(CapacityExceeded) as caught:
         book(setup, at(10, 45), at(11, 30), setup.desks)
     exc = caught.value
@@ -420,8 +426,9 @@ def test_exclusion_constraint_and_btree_gist_exist(db):
 
 def _raw_reservation(event, resource, start, end, **kwargs):
     with transaction.atomic():
-        return Reservation.objects.create(event=event, resource=resource, start=start, end=end,
-                                          exclusive=resource.exclusive, **kwargs)
+        return Reservation.objects.create(
+            event=event, resource=resource, start=start, end=end, exclusive=resource.exclusive, **kwargs
+        )
 
 
 @postgres_only
@@ -450,8 +457,10 @@ def test_self_join_finds_no_overlaps_after_mixed_operations(setup):
     setup.room.buffer_minutes = 10
     setup.room.save()
     for hour in range(8, 18):
-        for start, end, resources in [(at(hour, 30), at(hour + 1, 15), [setup.room]),
-                                      (at(hour), at(hour, 20), [setup.room, setup.hall])]:
+        for start, end, resources in [
+            (at(hour, 30), at(hour + 1, 15), [setup.room]),
+            (at(hour), at(hour, 20), [setup.room, setup.hall]),
+        ]:
             with contextlib.suppress(BookingConflict):
                 book(setup, start, end, *resources)
     first = Event.objects.order_by("start").first()
@@ -482,8 +491,19 @@ def test_self_join_detects_overlaps(setup):
 def test_a_resource_that_no_longer_exists_is_a_field_error_not_a_conflict(setup):
     ghost = uuid.uuid4()
     with pytest.raises(ValidationFailed) as exc:
-        events_save(organization=setup.org, specs=[EventSpec(title="x", start=future(3, 10), end=future(3, 11),
-                                                             resource_ids=[setup.room.pk, ghost], field="events[0]")])
+        events_save(
+            organization=setup.org,
+            specs=[
+                EventSpec(
+                    title="x",
+                    start=future(3, 10),
+                    end=future(3, 11),
+                    resource_ids=[setup.room.pk, ghost],
+                    field="events[0]",
+                )
+            ],
+        )
     assert [(e.field, e.code, e.meta["resourceId"]) for e in exc.value.errors] == [
-        ("events[0].resourceIds", "NOT_FOUND", str(ghost))]
+        ("events[0].resourceIds", "NOT_FOUND", str(ghost))
+    ]
     assert Event.objects.count() == 0

@@ -35,16 +35,23 @@ class Desks:
 
     def __init__(self, setup: Setup, capacity: int = 3):
         self.setup = setup
-        self.area = ResourceFactory(venue=setup.venue, name="Hot desks", capacity=capacity, exclusive=False,
-                                    requires_approval=False)
+        self.area = ResourceFactory(
+            venue=setup.venue, name="Hot desks", capacity=capacity, exclusive=False, requires_approval=False
+        )
         setup.module.resources.add(self.area)
         self.c = ResourceUnitFactory(resource=self.area, name="Desk C", order=0)
         self.a = ResourceUnitFactory(resource=self.area, name="Desk A", order=1)
         self.b = ResourceUnitFactory(resource=self.area, name="Desk B", order=2)
 
     def book(self, start, end, unit=None, title="Desk", status=EventStatus.CONFIRMED, event=None) -> Event:
-        spec = EventSpec(title=title, start=start, end=end, resource_ids=[self.area.pk],
-                         unit_id=unit.pk if unit else None, event=event)
+        spec = EventSpec(
+            title=title,
+            start=start,
+            end=end,
+            resource_ids=[self.area.pk],
+            unit_id=unit.pk if unit else None,
+            event=event,
+        )
         return events_save(organization=self.setup.org, specs=[spec], status=status)[0]
 
 
@@ -131,8 +138,12 @@ def test_capacity_is_at_most_the_number_of_active_units(setup):
 
 
 def test_one_request_with_two_times_on_one_desk_conflicts_with_itself(desks):
-    specs = [EventSpec(title="x", start=at(9), end=at(11), resource_ids=[desks.area.pk], unit_id=desks.a.pk,
-                       field=f"events[{i}]") for i in range(2)]
+    specs = [
+        EventSpec(
+            title="x", start=at(9), end=at(11), resource_ids=[desks.area.pk], unit_id=desks.a.pk, field=f"events[{i}]"
+        )
+        for i in range(2)
+    ]
     with pytest.raises(BookingConflict) as caught:
         events_save(organization=desks.setup.org, specs=specs)
     assert [e.field for e in caught.value.errors] == ["events[1].unitId"]
@@ -142,9 +153,11 @@ def test_one_request_with_two_times_on_one_desk_conflicts_with_itself(desks):
 @pytest.mark.parametrize("which", ["other_resource", "archived", "unknown"])
 def test_a_unit_that_is_not_an_active_unit_of_the_resources_is_refused(desks, which):
     other_area = ResourceFactory(venue=desks.setup.venue, name="Quiet desks", capacity=2, exclusive=False)
-    unit = {"other_resource": ResourceUnitFactory(resource=other_area, name="Q1"),
-            "archived": ResourceUnitFactory(resource=desks.area, name="Old", archived=True),
-            "unknown": ResourceUnit(name="never saved")}[which]
+    unit = {
+        "other_resource": ResourceUnitFactory(resource=other_area, name="Q1"),
+        "archived": ResourceUnitFactory(resource=desks.area, name="Old", archived=True),
+        "unknown": ResourceUnit(name="never saved"),
+    }[which]
     spec = EventSpec(title="x", start=at(9), end=at(10), resource_ids=[desks.area.pk], unit_id=unit.pk)
     with pytest.raises(ValidationFailed) as caught:
         events_save(organization=desks.setup.org, specs=[spec])
@@ -209,8 +222,12 @@ def test_approval_keeps_the_held_desk(desks):
 
 def test_approval_with_other_resources_drops_the_requested_unit(desks):
     result = desks.setup.submit(desk_event(desks, at(9), at(10), desks.a))
-    approved = booking_approve(booking_id=result.booking.pk, actor=desks.setup.staff, client_last_updated_at=None,
-                               event_edits=[{"resourceIds": [str(desks.setup.room.pk)]}])
+    approved = booking_approve(
+        booking_id=result.booking.pk,
+        actor=desks.setup.staff,
+        client_last_updated_at=None,
+        event_edits=[{"resourceIds": [str(desks.setup.room.pk)]}],
+    )
     be = approved.booking.requested_times.get()
     assert be.unit is None and [r.pk for r in be.resources.all()] == [desks.setup.room.pk]
     assert Reservation.objects.get(event=approved.events[0]).unit is None
@@ -221,37 +238,47 @@ def test_approval_with_other_resources_drops_the_requested_unit(desks):
 
 def submit_body(desks: Desks, *events) -> dict:
     setup = desks.setup
-    return {"orgId": str(setup.org.pk), "bookingModuleId": str(setup.module.pk), "portalId": str(setup.portal.pk),
-            "contact": {"name": "Ada", "email": "ada@example.com"}, "events": list(events)}
+    return {
+        "orgId": str(setup.org.pk),
+        "bookingModuleId": str(setup.module.pk),
+        "portalId": str(setup.portal.pk),
+        "contact": {"name": "Ada", "email": "ada@example.com"},
+        "events": list(events),
+    }
 
 
 def test_api_two_requests_for_one_desk_conflict_and_two_desks_do_not(desks):
     api = Api(desks.setup)
-    first = api.public.post("/api/v1/bookings/submit", submit_body(desks, desk_event(desks, at(9), at(12), desks.a)),
-                            format="json")
+    first = api.public.post(
+        "/api/v1/bookings/submit", submit_body(desks, desk_event(desks, at(9), at(12), desks.a)), format="json"
+    )
     assert first.status_code == 201, first.json()
     [be] = first.json()["booking"]["events"]
     assert be["unitId"] == str(desks.a.pk)
     assert be["units"] == [{"resourceId": str(desks.area.pk), "unitId": str(desks.a.pk), "name": "Desk A"}]
 
-    clash = api.public.post("/api/v1/bookings/submit",
-                            submit_body(desks, desk_event(desks, at(10), at(11), desks.a)), format="json")
+    clash = api.public.post(
+        "/api/v1/bookings/submit", submit_body(desks, desk_event(desks, at(10), at(11), desks.a)), format="json"
+    )
     body = assert_error(clash, 409, "BOOKING_CONFLICT", "events[0].unitId")
     assert "conflictingEventIds" not in body["errors"][0].get("meta", {})  # the public never sees the other
-    other = api.public.post("/api/v1/bookings/submit",
-                            submit_body(desks, desk_event(desks, at(10), at(11), desks.b)), format="json")
+    other = api.public.post(
+        "/api/v1/bookings/submit", submit_body(desks, desk_event(desks, at(10), at(11), desks.b)), format="json"
+    )
     assert other.status_code == 201
 
 
 def test_validate_judges_desks_as_the_submit_does(desks):
     api = Api(desks.setup)
-    taken = api.public.post("/api/v1/bookings/submit", submit_body(desks, desk_event(desks, at(9), at(12), desks.a)),
-                            format="json")
+    taken = api.public.post(
+        "/api/v1/bookings/submit", submit_body(desks, desk_event(desks, at(9), at(12), desks.a)), format="json"
+    )
     assert taken.status_code == 201, taken.json()
 
     def check(unit):
-        response = api.public.post("/api/v1/bookings/validate",
-                                   submit_body(desks, desk_event(desks, at(10), at(11), unit)), format="json")
+        response = api.public.post(
+            "/api/v1/bookings/validate", submit_body(desks, desk_event(desks, at(10), at(11), unit)), format="json"
+        )
         assert response.status_code == 200, response.json()
         return response.json()
 
@@ -265,11 +292,14 @@ def test_validate_judges_desks_as_the_submit_does(desks):
 def test_api_refuses_a_unit_of_another_resource(desks):
     api = Api(desks.setup)
     stranger = ResourceUnitFactory(
-        resource=ResourceFactory(venue=desks.setup.venue, name="Elsewhere", exclusive=False, capacity=2), name="X")
+        resource=ResourceFactory(venue=desks.setup.venue, name="Elsewhere", exclusive=False, capacity=2), name="X"
+    )
     for value in (str(stranger.pk), "not-a-uuid", 12):
-        response = api.public.post("/api/v1/bookings/submit",
-                                   submit_body(desks, {**desk_event(desks, at(9), at(10)), "unitId": value}),
-                                   format="json")
+        response = api.public.post(
+            "/api/v1/bookings/submit",
+            submit_body(desks, {**desk_event(desks, at(9), at(10)), "unitId": value}),
+            format="json",
+        )
         assert_error(response, 400, "INVALID_UNIT", "events[0].unitId")
     assert Booking.objects.count() == 0
 
@@ -280,7 +310,10 @@ def test_api_resources_events_and_public_module_show_units(desks):
     desks.b.save()
     resource = api.viewer.get(f"/api/v1/resources/{desks.area.pk}").json()
     assert [(u["name"], u["order"], u["archived"]) for u in resource["units"]] == [
-        ("Desk C", 0, False), ("Desk A", 1, False), ("Desk B", 2, True)]
+        ("Desk C", 0, False),
+        ("Desk A", 1, False),
+        ("Desk B", 2, True),
+    ]
     event = desks.book(at(9), at(10))
     shown = api.viewer.get(f"/api/v1/events/{event.pk}").json()
     assert shown["units"] == [{"resourceId": str(desks.area.pk), "unitId": str(desks.c.pk), "name": "Desk C"}]
@@ -297,10 +330,13 @@ def test_api_resources_events_and_public_module_show_units(desks):
 def test_concurrent_approvals_for_one_desk_exactly_one_wins():
     setup = Setup(hold=False)  # pending requests hold nothing: the approvals race for the desk
     desks = Desks(setup)
-    bookings = [setup.submit(desk_event(desks, at(9), at(10), desks.a), email=f"b{i}@example.com").booking
-                for i in range(6)]
-    results = race(len(bookings), lambda i: booking_approve(booking_id=bookings[i].pk, actor=setup.staff,
-                                                            client_last_updated_at=None))
+    bookings = [
+        setup.submit(desk_event(desks, at(9), at(10), desks.a), email=f"b{i}@example.com").booking for i in range(6)
+    ]
+    results = race(
+        len(bookings),
+        lambda i: booking_approve(booking_id=bookings[i].pk, actor=setup.staff, client_last_updated_at=None),
+    )
     wins, errors = split(results, BookingConflict)
     assert len(wins) == 1 and len(errors) == 5
     assert all(e.errors[0].field == "event.unitId" for e in errors)
@@ -314,12 +350,17 @@ def test_concurrent_unit_less_approvals_fill_every_desk_once():
     setup = Setup(hold=False)
     desks = Desks(setup)
     bookings = [setup.submit(desk_event(desks, at(9), at(10)), email=f"b{i}@example.com").booking for i in range(5)]
-    results = race(len(bookings), lambda i: booking_approve(booking_id=bookings[i].pk, actor=setup.staff,
-                                                            client_last_updated_at=None))
+    results = race(
+        len(bookings),
+        lambda i: booking_approve(booking_id=bookings[i].pk, actor=setup.staff, client_last_updated_at=None),
+    )
     wins, errors = split(results, CapacityExceeded)
     assert len(wins) == 3 and len(errors) == 2
     assert sorted(Reservation.objects.filter(active=True).values_list("unit__name", flat=True)) == [
-        "Desk A", "Desk B", "Desk C"]
+        "Desk A",
+        "Desk B",
+        "Desk C",
+    ]
 
 
 @postgres_only
@@ -327,16 +368,19 @@ def test_the_exclusion_constraint_rejects_a_raw_overlapping_insert(desks):
     first = desks.book(at(9), at(12), desks.a)
     other = EventFactory(organization=desks.setup.org, title="Sneaky", start=at(10), end=at(11))
     with pytest.raises(IntegrityError) as caught, transaction.atomic():
-        Reservation.objects.create(event=other, resource=desks.area, unit=desks.a, start=at(10), end=at(11),
-                                   exclusive=False)
+        Reservation.objects.create(
+            event=other, resource=desks.area, unit=desks.a, start=at(10), end=at(11), exclusive=False
+        )
     assert "reservation_no_overlap_unit" in str(caught.value)
     # Another desk, or the same desk once the first is canceled, is accepted by the database too.
-    Reservation.objects.create(event=other, resource=desks.area, unit=desks.b, start=at(10), end=at(11),
-                               exclusive=False)
+    Reservation.objects.create(
+        event=other, resource=desks.area, unit=desks.b, start=at(10), end=at(11), exclusive=False
+    )
     events_set_status(events=[first], status=EventStatus.CANCELED)
     later = EventFactory(organization=desks.setup.org, title="Later", start=at(10), end=at(11))
-    Reservation.objects.create(event=later, resource=desks.area, unit=desks.a, start=at(10), end=at(11),
-                               exclusive=False)
+    Reservation.objects.create(
+        event=later, resource=desks.area, unit=desks.a, start=at(10), end=at(11), exclusive=False
+    )
     assert connection.vendor == "postgresql"
 
 

@@ -177,8 +177,9 @@ class RateCustomerFactory(factory.django.DjangoModelFactory):
         model = RateCustomer
 
     rate = factory.SubFactory(RateFactory)
-    customer = factory.SubFactory(CustomerFactory,
-                                  organization=factory.SelfAttribute("..rate.resource.venue.organization"))
+    customer = factory.SubFactory(
+        CustomerFactory, organization=factory.SelfAttribute("..rate.resource.venue.organization")
+    )
 
 
 class DiscountCodeFactory(factory.django.DjangoModelFactory):

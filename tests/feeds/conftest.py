@@ -16,12 +16,28 @@ from feeds.services import feed_create
 from ..conftest import Setup, future
 
 
-def make_event(setup: Setup, *, days: int = 7, hour: int = 10, hours: int = 1, resources=None, title="Board meeting",
-               status: int = EventStatus.CONFIRMED, description: str = "") -> Event:
+def make_event(
+    setup: Setup,
+    *,
+    days: int = 7,
+    hour: int = 10,
+    hours: int = 1,
+    resources=None,
+    title="Board meeting",
+    status: int = EventStatus.CONFIRMED,
+    description: str = "",
+) -> Event:
     start = future(days, hour)
-    return event_create(organization=setup.org, title=title, start=start, end=start + timedelta(hours=hours),
-                        resource_ids=[r.pk for r in (resources or [setup.room])], status=status,
-                        description=description, override_rules=True)
+    return event_create(
+        organization=setup.org,
+        title=title,
+        start=start,
+        end=start + timedelta(hours=hours),
+        resource_ids=[r.pk for r in (resources or [setup.room])],
+        status=status,
+        description=description,
+        override_rules=True,
+    )
 
 
 def parse(response) -> Calendar:

@@ -37,8 +37,10 @@ def other(db) -> Setup:
 
 @pytest.fixture
 def feeds(setup, other) -> tuple[CalendarFeed, CalendarFeed]:
-    return (feed_create(organization=setup.org, name="Our calendar"),
-            feed_create(organization=other.org, name="Their calendar"))
+    return (
+        feed_create(organization=setup.org, name="Our calendar"),
+        feed_create(organization=other.org, name="Their calendar"),
+    )
 
 
 def test_the_list_shows_the_users_feeds_with_their_urls_to_copy(setup, feeds):
@@ -55,14 +57,26 @@ def test_the_list_shows_the_users_feeds_with_their_urls_to_copy(setup, feeds):
 def test_an_admin_adds_a_feed_and_the_server_makes_the_token(setup):
     user, client = client_for(setup, Role.ADMIN)
 
-    response = client.post(url("add"), {"organization": setup.org.pk, "resource": setup.room.pk,
-                                        "name": "Room calendar", "include_tentative": "on", "token": "chosen"})
+    response = client.post(
+        url("add"),
+        {
+            "organization": setup.org.pk,
+            "resource": setup.room.pk,
+            "name": "Room calendar",
+            "include_tentative": "on",
+            "token": "chosen",
+        },
+    )
 
     assert response.status_code == 302, response.content.decode()[:2000]
     feed = CalendarFeed.objects.get(name="Room calendar")
     assert feed.token != "chosen" and len(feed.token) >= 40
     assert (feed.organization, feed.resource, feed.include_tentative, feed.created_by) == (
-        setup.org, setup.room, True, user)
+        setup.org,
+        setup.room,
+        True,
+        user,
+    )
     assert feed.get_url() in client.get(url("change", feed)).content.decode()
 
 
@@ -156,8 +170,9 @@ def test_list_actions_touch_only_feeds_the_user_may_configure(setup, other, feed
     mine, theirs = feeds
     _, client = client_for(setup, Role.ADMIN, (other, Role.VIEWER))
 
-    response = client.post(url("changelist"), {"action": "revoke_feeds", "_selected_action": [mine.pk, theirs.pk]},
-                           follow=True)
+    response = client.post(
+        url("changelist"), {"action": "revoke_feeds", "_selected_action": [mine.pk, theirs.pk]}, follow=True
+    )
 
     mine.refresh_from_db()
     theirs.refresh_from_db()

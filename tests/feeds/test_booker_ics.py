@@ -46,8 +46,9 @@ def test_the_url_is_beside_the_private_page_and_does_not_shadow_it(setup):
 
 def test_a_pending_request_is_tentative_at_the_requested_times(setup):
     first, second = future(5, 9), future(6, 14)
-    result = setup.submit(setup.event(start=first, title="Rehearsal"),
-                          setup.event(start=second, resources=[setup.hall], title="Concert"))
+    result = setup.submit(
+        setup.event(start=first, title="Rehearsal"), setup.event(start=second, resources=[setup.hall], title="Concert")
+    )
     booking_events = list(BookingEvent.objects.filter(booking=result.booking).order_by("order"))
 
     events = fetch(result.access_token)
@@ -77,8 +78,12 @@ def test_approved_events_are_confirmed_and_follow_the_events_times(setup):
     assert str(before["status"]) == "CONFIRMED"
 
     # Staff move the event: the booker's file shows the event's new times, under the same UID.
-    event_update(event=event, start=event.start + timedelta(hours=3), end=event.end + timedelta(hours=3),
-                 resource_ids=[setup.hall.pk])
+    event_update(
+        event=event,
+        start=event.start + timedelta(hours=3),
+        end=event.end + timedelta(hours=3),
+        resource_ids=[setup.hall.pk],
+    )
     after = fetch(result.access_token)[booking_event_uid(be)]
 
     assert after.decoded("dtstart") == event.start + timedelta(hours=3)

@@ -103,8 +103,9 @@ def test_a_canceled_booking_cancels_its_events_in_the_resource_feed(setup, room_
     from bookings.lifecycle.decide import booking_cancel
 
     result = setup.submit(setup.event(start=future(8, 9)))
-    approved = booking_approve(booking_id=result.booking.pk, actor=setup.staff,
-                               client_last_updated_at=result.booking.updated_at)
+    approved = booking_approve(
+        booking_id=result.booking.pk, actor=setup.staff, client_last_updated_at=result.booking.updated_at
+    )
     [event] = approved.events
     assert status_of(vevents(anonymous.get(room_feed.get_path()))[uid(event)]) == "CONFIRMED"
 
@@ -165,8 +166,9 @@ def test_moving_an_event_raises_its_sequence(setup, org_feed, anonymous):
     before = vevents(anonymous.get(org_feed.get_path()))[uid(event)]
     Event.objects.filter(pk=event.pk).update(created_at=event.created_at - timedelta(minutes=5))
 
-    event_update(event=Event.objects.get(pk=event.pk), start=event.start + timedelta(hours=2),
-                 end=event.end + timedelta(hours=2))
+    event_update(
+        event=Event.objects.get(pk=event.pk), start=event.start + timedelta(hours=2), end=event.end + timedelta(hours=2)
+    )
     after = vevents(anonymous.get(org_feed.get_path()))[uid(event)]
 
     assert int(after["sequence"]) > int(before["sequence"])
@@ -174,12 +176,14 @@ def test_moving_an_event_raises_its_sequence(setup, org_feed, anonymous):
 
 
 def test_no_booker_data_only_the_events_own_title_and_description(setup, org_feed, anonymous):
-    result = setup.submit(setup.event(start=future(5, 11), title="Team offsite"),
-                          name="Grace Hopper", email="grace@example.net")
+    result = setup.submit(
+        setup.event(start=future(5, 11), title="Team offsite"), name="Grace Hopper", email="grace@example.net"
+    )
     result.booking.internal_notes = "Staff only: pays late"
     result.booking.save()
-    approved = booking_approve(booking_id=result.booking.pk, actor=setup.staff,
-                               client_last_updated_at=result.booking.updated_at)
+    approved = booking_approve(
+        booking_id=result.booking.pk, actor=setup.staff, client_last_updated_at=result.booking.updated_at
+    )
     plain = make_event(setup, days=9, description="<p>Bring <strong>slides</strong> &amp; snacks</p><p>Floor 2</p>")
 
     response = anonymous.get(org_feed.get_path())
@@ -229,7 +233,11 @@ def test_a_replaced_feed_has_a_new_url_with_the_same_settings(setup, room_feed, 
     assert anonymous.get(room_feed.get_path()).status_code == 404
     assert set(vevents(anonymous.get(new.get_path()))) == {uid(event)}
     assert (new.organization_id, new.resource_id, new.name, new.include_tentative) == (
-        room_feed.organization_id, room_feed.resource_id, room_feed.name, room_feed.include_tentative)
+        room_feed.organization_id,
+        room_feed.resource_id,
+        room_feed.name,
+        room_feed.include_tentative,
+    )
     assert new.token != room_feed.token and len(new.token) >= 40
 
 
@@ -239,15 +247,23 @@ def test_the_url_is_the_site_url_plus_the_path(setup, org_feed):
 
 @pytest.mark.parametrize("feed_kind", ["org", "resource"])
 def test_queries_do_not_grow_with_the_number_of_events(setup, anonymous, django_assert_num_queries, feed_kind):
-    feed = feed_create(organization=setup.org, resource=setup.room if feed_kind == "resource" else None,
-                       name="Feed", include_tentative=True)
+    feed = feed_create(
+        organization=setup.org,
+        resource=setup.room if feed_kind == "resource" else None,
+        name="Feed",
+        include_tentative=True,
+    )
     make_event(setup, days=2)
     with django_assert_num_queries(3):  # the feed, the events, their reservations
         assert len(vevents(anonymous.get(feed.get_path()))) == 1
 
     for day in range(3, 23):
-        event = make_event(setup, days=day, resources=[setup.room, setup.hall],
-                           status=EventStatus.TENTATIVE if day % 3 else EventStatus.CONFIRMED)
+        event = make_event(
+            setup,
+            days=day,
+            resources=[setup.room, setup.hall],
+            status=EventStatus.TENTATIVE if day % 3 else EventStatus.CONFIRMED,
+        )
         if day % 5 == 0:
             event_update(event=event, status=EventStatus.CANCELED)
     with django_assert_num_queries(3):

@@ -152,8 +152,6 @@ def worker_database_url() -> str:
     return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}?application_name={WORKER_APP_NAME}"
 
 
-
-
 class Workers:
     """manage.py commands run as real processes on the test database; whatever is still running when the
     test ends is killed, and the test waits until their database sessions are gone (the test database is
@@ -174,8 +172,13 @@ class Workers:
     def start(self, *args: str, **env: str) -> subprocess.Popen:
         log = self._log(args[0])
         with open(log, "wb") as out:
-            process = subprocess.Popen([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env(**env),
-                                       stdout=out, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                [sys.executable, "manage.py", *args],
+                cwd=ROOT,
+                env=self.env(**env),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         process.log = log  # type: ignore[attr-defined]
         self.processes.append(process)
         return process
@@ -214,8 +217,10 @@ class Workers:
     @staticmethod
     def sessions() -> int:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                           "AND application_name = %s", [WORKER_APP_NAME])
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s",
+                [WORKER_APP_NAME],
+            )
             return cursor.fetchone()[0]
 
 

@@ -23,8 +23,9 @@ def test_a_database_error_answers_503_with_retry_after(setup, monkeypatch, caplo
 
     monkeypatch.setattr(booking_views, "booking_approve", fail)
     with caplog.at_level(logging.ERROR, logger="core.api.errors"):
-        response = bearer_client(setup.manager).post(booking_url(booking.pk, "approve"), approve_body(booking),
-                                                     format="json")
+        response = bearer_client(setup.manager).post(
+            booking_url(booking.pk, "approve"), approve_body(booking), format="json"
+        )
 
     body = assert_error(response, 503, "SERVICE_UNAVAILABLE", "")
     assert "try again" in body["error"].lower()

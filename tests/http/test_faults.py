@@ -36,8 +36,12 @@ MAILBOX_BACKEND = "tests.http.mailbox.EmailBackend"
 
 def provider_env(tmp_path, **extra) -> dict[str, str]:
     """The environment that makes a worker send through tests/http/mailbox.py, recording into tmp_path."""
-    return {"EMAIL_BACKEND": MAILBOX_BACKEND, "ALLOT_TEST_ENTERED": str(tmp_path / "entered.jsonl"),
-            "ALLOT_TEST_MAILBOX": str(tmp_path / "mailbox.jsonl"), **extra}
+    return {
+        "EMAIL_BACKEND": MAILBOX_BACKEND,
+        "ALLOT_TEST_ENTERED": str(tmp_path / "entered.jsonl"),
+        "ALLOT_TEST_MAILBOX": str(tmp_path / "mailbox.jsonl"),
+        **extra,
+    }
 
 
 def state_of(booking) -> dict:
@@ -85,8 +89,7 @@ def test_a_connection_dropped_mid_approval_leaves_nothing_behind_and_the_retry_s
 
     monkeypatch.setattr(decide, "notify_booker", paused_notify)
     replies = []
-    request = threading.Thread(target=lambda: replies.append(http.post(booking_url(booking.pk, "approve"), body,
-                                                                       auth)))
+    request = threading.Thread(target=lambda: replies.append(http.post(booking_url(booking.pk, "approve"), body, auth)))
     request.start()
     try:
         assert inside.wait(timeout=30), "the approval never reached the pause"
@@ -139,8 +142,16 @@ def test_a_worker_killed_while_sending_leaves_the_email_to_be_sent_once_by_the_n
     provider = provider_env(tmp_path)
     mailbox, entered = tmp_path / "mailbox.jsonl", tmp_path / "entered.jsonl"
 
-    worker = workers.start("db_worker", "--no-startup-delay", "--interval", "0.1", TASKS_BACKEND=DB_TASKS_BACKEND,
-                           NOTIFICATION_SEND_LEASE="2", ALLOT_TEST_HOLD=str(hold), **provider)
+    worker = workers.start(
+        "db_worker",
+        "--no-startup-delay",
+        "--interval",
+        "0.1",
+        TASKS_BACKEND=DB_TASKS_BACKEND,
+        NOTIFICATION_SEND_LEASE="2",
+        ALLOT_TEST_HOLD=str(hold),
+        **provider,
+    )
     [call] = wait_for(lambda: read_lines(entered), 30, "the worker to call the provider")
     workers.kill(worker)
 
@@ -181,8 +192,9 @@ def test_a_hanging_provider_does_not_slow_the_public_submit(http, workers, setti
     settings.TASKS = DB_TASKS
     setup = Setup(hold=True)
     provider = provider_env(tmp_path, ALLOT_TEST_SLEEP=str(HANG))
-    worker = workers.start("db_worker", "--no-startup-delay", "--interval", "0.1", TASKS_BACKEND=DB_TASKS_BACKEND,
-                           **provider)
+    worker = workers.start(
+        "db_worker", "--no-startup-delay", "--interval", "0.1", TASKS_BACKEND=DB_TASKS_BACKEND, **provider
+    )
     # The first submit gives the worker an email to hang on (and warms up the server: URL resolution,
     # templates), so it is not timed.
     first = http.post(SUBMIT, submit_body(setup, setup.event(future(7, 9))))
@@ -193,8 +205,14 @@ def test_a_hanging_provider_does_not_slow_the_public_submit(http, workers, setti
     replies = []
     for i in range(SUBMITS):
         start = future(8 + i // 6, 9 + i % 6)
-        replies.append(http.post(SUBMIT, submit_body(setup, setup.event(start), contact={
-            "name": f"Booker {i}", "email": f"booker{i}@example.com"})))
+        replies.append(
+            http.post(
+                SUBMIT,
+                submit_body(
+                    setup, setup.event(start), contact={"name": f"Booker {i}", "email": f"booker{i}@example.com"}
+                ),
+            )
+        )
     timed_while_hanging = time.monotonic() - hang_started < HANG
 
     assert [r.status for r in replies] == [201] * SUBMITS, [(r.status, r.body) for r in replies if r.status != 201]
@@ -208,6 +226,8 @@ def test_a_hanging_provider_does_not_slow_the_public_submit(http, workers, setti
     # Nothing is lost: every email of every submit is stored and has its task, waiting for a worker.
     emails = 2 * (SUBMITS + 1)  # the booker's receipt and the module admin's, per submit
     assert Counter(Notification.objects.values_list("status", flat=True)) == {
-        NotificationStatus.QUEUED: emails - 1, NotificationStatus.SENDING: 1}
+        NotificationStatus.QUEUED: emails - 1,
+        NotificationStatus.SENDING: 1,
+    }
     assert DBTaskResult.objects.count() == emails
     assert DBTaskResult.objects.filter(status="READY").count() == emails - 1

@@ -22,6 +22,7 @@ from .conftest import APPROVED_SUBJECT, approval_emails, approve_body, bearer
 
 pytestmark = [postgres_only, pytest.mark.django_db(transaction=True)]
 
+
 def statuses(replies) -> Counter:
     return Counter(r.status for r in replies)
 
@@ -31,10 +32,14 @@ def test_fifty_simultaneous_public_submissions_for_one_held_slot(http):
     start = future(days=9, hour=10)
     # Different bookers: one booker's requests would already queue up on their contact record before
     # reaching the resource lock, which could hide a missing lock.
-    bodies = [submit_body(setup, setup.event(start + timedelta(minutes=i), start + timedelta(minutes=i + 60),
-                                             title=f"Request {i}"),
-                          contact={"name": f"Booker {i}", "email": f"booker{i}@example.com"})
-              for i in range(50)]
+    bodies = [
+        submit_body(
+            setup,
+            setup.event(start + timedelta(minutes=i), start + timedelta(minutes=i + 60), title=f"Request {i}"),
+            contact={"name": f"Booker {i}", "email": f"booker{i}@example.com"},
+        )
+        for i in range(50)
+    ]
 
     replies = http.race([(SUBMIT, body, None) for body in bodies])
 
@@ -51,7 +56,8 @@ def test_fifty_simultaneous_public_submissions_for_one_held_slot(http):
     [hold] = Event.objects.all()
     assert (hold.status, str(hold.booking_events.get().booking_id)) == (EventStatus.TENTATIVE, booking_id)
     assert list(Reservation.objects.filter(active=True).values_list("resource_id", "event_id")) == [
-        (setup.room.pk, hold.pk)]
+        (setup.room.pk, hold.pk)
+    ]
     assert overlapping_reservations() == []
     assert BookingLog.objects.count() == 1
 
@@ -60,8 +66,10 @@ def test_two_overlapping_pending_bookings_approved_at_once(http):
     setup = Setup(hold=False)  # unheld requests may compete for one slot, so both are pending
     start = future(days=9, hour=10)
     first = setup.submit(setup.event(start, start + timedelta(hours=1), title="First")).booking
-    second = setup.submit(setup.event(start + timedelta(minutes=30), start + timedelta(minutes=90),
-                                      title="Second"), email="grace@example.com").booking
+    second = setup.submit(
+        setup.event(start + timedelta(minutes=30), start + timedelta(minutes=90), title="Second"),
+        email="grace@example.com",
+    ).booking
     assert not Event.objects.exists()
     auth = bearer(setup.manager)
     mail.outbox.clear()
@@ -77,7 +85,8 @@ def test_two_overlapping_pending_bookings_approved_at_once(http):
     winner_id = won.body["booking"]["id"]
     loser = first if str(second.pk) == winner_id else second
     assert dict(Booking.objects.values_list("pk", "status")) == {
-        b.pk: BookingStatus.APPROVED if str(b.pk) == winner_id else BookingStatus.PENDING for b in (first, second)}
+        b.pk: BookingStatus.APPROVED if str(b.pk) == winner_id else BookingStatus.PENDING for b in (first, second)
+    }
     assert list(Event.objects.values_list("status", flat=True)) == [EventStatus.CONFIRMED]
     assert Reservation.objects.filter(active=True).count() == 1
     assert overlapping_reservations() == []

@@ -16,8 +16,12 @@ from resources.models import Role
 from tests.conftest import Setup
 from tests.factories import MembershipFactory, NotificationFactory, UserFactory
 
-QUEUED, SENDING, SENT, FAILED = (NotificationStatus.QUEUED, NotificationStatus.SENDING, NotificationStatus.SENT,
-                                 NotificationStatus.FAILED)
+QUEUED, SENDING, SENT, FAILED = (
+    NotificationStatus.QUEUED,
+    NotificationStatus.SENDING,
+    NotificationStatus.SENT,
+    NotificationStatus.FAILED,
+)
 CHANGELIST = reverse("admin:notifications_notification_changelist")
 TOKEN = "abcdefghijklmnopqrstuvwxyz012345"
 
@@ -44,8 +48,11 @@ def shown(response) -> set:
 
 
 def send_again(client, *rows):
-    return client.post(CHANGELIST, {"action": "send_again", "index": "0", "select_across": "0",
-                                    "_selected_action": [str(r.pk) for r in rows]}, follow=True)
+    return client.post(
+        CHANGELIST,
+        {"action": "send_again", "index": "0", "select_across": "0", "_selected_action": [str(r.pk) for r in rows]},
+        follow=True,
+    )
 
 
 # --- the list --------------------------------------------------------------------------------------
@@ -53,15 +60,25 @@ def send_again(client, *rows):
 
 def test_the_list_shows_the_columns_and_only_the_members_organizations(setup):
     _, client = client_for(setup, Role.VIEWER)
-    ours = make(setup, subject="Your booking is confirmed: Choir", recipients=["ada@example.com", "bob@example.com"],
-                delivery_status="delivered", sent_at=timezone.now())
+    ours = make(
+        setup,
+        subject="Your booking is confirmed: Choir",
+        recipients=["ada@example.com", "bob@example.com"],
+        delivery_status="delivered",
+        sent_at=timezone.now(),
+    )
     theirs = make(Setup(), subject="Someone else's")
     response = client.get(CHANGELIST)
     assert response.status_code == 200
     assert shown(response) == {ours.pk}
     content = response.content.decode()
-    for text in ("Your booking is confirmed: Choir", "ada@example.com, bob@example.com", "booking_received",
-                 "Sent", "Delivered"):
+    for text in (
+        "Your booking is confirmed: Choir",
+        "ada@example.com, bob@example.com",
+        "booking_received",
+        "Sent",
+        "Delivered",
+    ):
         assert text in content
     assert "Someone else" not in content
     assert client.get(change_url(theirs)).status_code == 404
@@ -87,8 +104,14 @@ def test_the_list_uses_a_constant_number_of_queries(setup, django_assert_num_que
     with CaptureQueriesContext(connection) as few:
         assert client.get(CHANGELIST).status_code == 200
     for i in range(40):
-        make(setup, subject=f"many {i}", kind=f"kind_{i % 5}", status=[SENT, FAILED, QUEUED][i % 3],
-             body_html="<p>hi</p>", attachments=[{"filename": "a.ics", "mimetype": "text/calendar", "content": "x"}])
+        make(
+            setup,
+            subject=f"many {i}",
+            kind=f"kind_{i % 5}",
+            status=[SENT, FAILED, QUEUED][i % 3],
+            body_html="<p>hi</p>",
+            attachments=[{"filename": "a.ics", "mimetype": "text/calendar", "content": "x"}],
+        )
     with django_assert_num_queries(len(few.captured_queries)):
         response = client.get(CHANGELIST)
     assert response.context["cl"].result_count == 43
@@ -100,12 +123,21 @@ def test_the_list_uses_a_constant_number_of_queries(setup, django_assert_num_que
 def test_the_detail_is_read_only_and_never_renders_the_html_body(setup):
     _, client = client_for(setup)
     booking = setup.submit().booking
-    row = make(setup, status=QUEUED, related=booking,
-               body_text=f"Dear <b>Ada</b>\nManage it: https://bookings.example.org/b/{TOKEN}/\n",
-               body_html=f'<p>Hi</p><script>alert("x")</script><img src=x onerror="alert(1)">'
-                         f'<a href="https://bookings.example.org/b/{TOKEN}/">manage</a>',
-               attachments=[{"filename": "booking.ics", "mimetype": "text/calendar",
-                             "content": "BEGIN:VCALENDAR\r\nSUMMARY:<script>x</script>\r\nEND:VCALENDAR\r\n"}])
+    row = make(
+        setup,
+        status=QUEUED,
+        related=booking,
+        body_text=f"Dear <b>Ada</b>\nManage it: https://bookings.example.org/b/{TOKEN}/\n",
+        body_html=f'<p>Hi</p><script>alert("x")</script><img src=x onerror="alert(1)">'
+        f'<a href="https://bookings.example.org/b/{TOKEN}/">manage</a>',
+        attachments=[
+            {
+                "filename": "booking.ics",
+                "mimetype": "text/calendar",
+                "content": "BEGIN:VCALENDAR\r\nSUMMARY:<script>x</script>\r\nEND:VCALENDAR\r\n",
+            }
+        ],
+    )
     response = client.get(change_url(row))
     assert response.status_code == 200
     content = response.content.decode()

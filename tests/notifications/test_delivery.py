@@ -27,8 +27,12 @@ from tests.api.booking_helpers import submit_body
 from tests.conftest import postgres_only, race
 from tests.factories import NotificationFactory, OrganizationFactory
 
-QUEUED, SENDING, SENT, FAILED = (NotificationStatus.QUEUED, NotificationStatus.SENDING, NotificationStatus.SENT,
-                                 NotificationStatus.FAILED)
+QUEUED, SENDING, SENT, FAILED = (
+    NotificationStatus.QUEUED,
+    NotificationStatus.SENDING,
+    NotificationStatus.SENT,
+    NotificationStatus.FAILED,
+)
 ANYMAIL_TEST = "anymail.backends.test.EmailBackend"
 RECORDING = f"{__name__}.RecordingBackend"
 DOWN = f"{__name__}.DownBackend"
@@ -216,10 +220,12 @@ def test_a_refused_submit_sends_nothing(setup, django_capture_on_commit_callback
 def test_a_sending_row_whose_lease_expired_is_sent_again(db, settings):
     settings.EMAIL_BACKEND = RECORDING
     now = timezone.now()
-    dead = make_notification(subject="worker died", status=SENDING, attempts=1,
-                             claimed_until=now - timedelta(seconds=1))
-    busy = make_notification(subject="worker busy", status=SENDING, attempts=1,
-                             claimed_until=now + timedelta(seconds=60))
+    dead = make_notification(
+        subject="worker died", status=SENDING, attempts=1, claimed_until=now - timedelta(seconds=1)
+    )
+    busy = make_notification(
+        subject="worker busy", status=SENDING, attempts=1, claimed_until=now + timedelta(seconds=60)
+    )
     assert notifications_send_due(now=now) == {"sent": 1}
     assert Provider.sent() == ["worker died"]
     assert (reload(dead).status, dead.attempts, dead.claimed_until) == (SENT, 2, None)
@@ -234,8 +240,12 @@ def test_a_lease_expired_on_the_last_attempt_fails_instead_of_looping(db, settin
     settings.EMAIL_BACKEND = RECORDING
     settings.NOTIFICATION_RETRY_DELAYS = [60]
     now = timezone.now()
-    row = make_notification(status=SENDING, attempts=2, claimed_until=now - timedelta(seconds=1),
-                            body_text="https://x.example/b/abcdefghijklmnopqrstuvwxyz/\n")
+    row = make_notification(
+        status=SENDING,
+        attempts=2,
+        claimed_until=now - timedelta(seconds=1),
+        body_text="https://x.example/b/abcdefghijklmnopqrstuvwxyz/\n",
+    )
     assert notifications_send_due(now=now) == {"failed": 1}
     assert (reload(row).status, row.attempts) == (FAILED, 2)
     assert "lease expired" in row.last_error
@@ -316,10 +326,13 @@ def test_with_the_database_task_backend_the_send_is_a_task_row_run_by_db_worker(
 def test_attachments_are_sent_and_their_private_link_redacted_once_sent(db):
     token = "abcdefghijklmnopqrstuvwxyz012345"
     # An .ics folds its lines at 75 octets, here right through the link.
-    ics = ("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDESCRIPTION:Manage it: https://bookings.example.org/b/abcdefghij\r\n"
-           " klmnopqrstuvwxyz012345/\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
-    row = make_notification(attachments=[{"filename": "booking.ics", "mimetype": "text/calendar", "content": ics}],
-                            body_html="<p>Hi</p>")
+    ics = (
+        "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDESCRIPTION:Manage it: https://bookings.example.org/b/abcdefghij\r\n"
+        " klmnopqrstuvwxyz012345/\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    row = make_notification(
+        attachments=[{"filename": "booking.ics", "mimetype": "text/calendar", "content": ics}], body_html="<p>Hi</p>"
+    )
     assert notification_send(notification_id=row.pk) == "sent"
     (message,) = mail.outbox
     assert message.alternatives[0][0] == "<p>Hi</p>"
@@ -348,24 +361,51 @@ def webhook_secret(settings):
 
 def postmark_delivery(message_id: str) -> dict:
     # Postmark's documented Delivery webhook payload.
-    return {"RecordType": "Delivery", "ServerID": 23, "MessageStream": "outbound", "MessageID": message_id,
-            "Recipient": "ada@example.com", "Tag": "", "DeliveredAt": "2031-03-04T12:00:05Z",
-            "Details": "Test delivery webhook details", "Metadata": {}}
+    return {
+        "RecordType": "Delivery",
+        "ServerID": 23,
+        "MessageStream": "outbound",
+        "MessageID": message_id,
+        "Recipient": "ada@example.com",
+        "Tag": "",
+        "DeliveredAt": "2031-03-04T12:00:05Z",
+        "Details": "Test delivery webhook details",
+        "Metadata": {},
+    }
 
 
 def postmark_bounce(message_id: str) -> dict:
-    return {"RecordType": "Bounce", "ID": 4323372036854775807, "Type": "HardBounce", "TypeCode": 1,
-            "Name": "Hard bounce", "Tag": "", "MessageID": message_id, "Metadata": {}, "ServerID": 23,
-            "MessageStream": "outbound",
-            "Description": "The server was unable to deliver your message (ex: unknown user, mailbox not found).",
-            "Details": "smtp;550 5.1.1 The email account that you tried to reach does not exist.",
-            "Email": "ada@example.com", "From": "bookings@allot.invalid", "BouncedAt": "2031-03-04T12:00:09Z",
-            "DumpAvailable": False, "Inactive": True, "CanActivate": True, "Subject": "Hello"}
+    return {
+        "RecordType": "Bounce",
+        "ID": 4323372036854775807,
+        "Type": "HardBounce",
+        "TypeCode": 1,
+        "Name": "Hard bounce",
+        "Tag": "",
+        "MessageID": message_id,
+        "Metadata": {},
+        "ServerID": 23,
+        "MessageStream": "outbound",
+        "Description": "The server was unable to deliver your message (ex: unknown user, mailbox not found).",
+        "Details": "smtp;550 5.1.1 The email account that you tried to reach does not exist.",
+        "Email": "ada@example.com",
+        "From": "bookings@allot.invalid",
+        "BouncedAt": "2031-03-04T12:00:09Z",
+        "DumpAvailable": False,
+        "Inactive": True,
+        "CanActivate": True,
+        "Subject": "Hello",
+    }
 
 
 def postmark_complaint(message_id: str) -> dict:
-    return {**postmark_bounce(message_id), "RecordType": "SpamComplaint", "Type": "SpamComplaint",
-            "TypeCode": 512, "Name": "Spam complaint"}
+    return {
+        **postmark_bounce(message_id),
+        "RecordType": "SpamComplaint",
+        "Type": "SpamComplaint",
+        "TypeCode": 512,
+        "Name": "Spam complaint",
+    }
 
 
 def post_tracking(client, payload: dict, credentials: str = SECRET):
@@ -373,7 +413,8 @@ def post_tracking(client, payload: dict, credentials: str = SECRET):
 
 
 def test_the_tracking_webhook_records_delivery_then_a_bounce_that_a_late_delivery_cannot_undo(
-        db, client, webhook_secret):
+    db, client, webhook_secret
+):
     row = make_notification(status=SENT, provider_message_id="883953f4-6105-42a2-a16a-77a8eac79483")
     other = make_notification(status=SENT, provider_message_id="00000000-0000-0000-0000-000000000001")
 
@@ -433,17 +474,21 @@ def test_a_sent_email_is_tracked_by_the_id_the_provider_gave(db, client, webhook
     assert reload(row).delivery_status == "delivered"
 
 
-@pytest.mark.parametrize(("events", "final"), [
-    (["queued", "sent", "deferred", "delivered", "opened", "clicked"], "clicked"),
-    (["delivered", "opened", "deferred", "queued"], "opened"),
-    (["bounced", "delivered", "opened", "clicked"], "bounced"),
-    (["rejected", "delivered"], "rejected"),
-    (["delivered", "complained", "opened", "bounced"], "complained"),
-    (["delivered", "inbound", "unknown", "autoresponded"], "delivered"),
-])
+@pytest.mark.parametrize(
+    ("events", "final"),
+    [
+        (["queued", "sent", "deferred", "delivered", "opened", "clicked"], "clicked"),
+        (["delivered", "opened", "deferred", "queued"], "opened"),
+        (["bounced", "delivered", "opened", "clicked"], "bounced"),
+        (["rejected", "delivered"], "rejected"),
+        (["delivered", "complained", "opened", "bounced"], "complained"),
+        (["delivered", "inbound", "unknown", "autoresponded"], "delivered"),
+    ],
+)
 def test_delivery_status_only_moves_forward(db, events, final):
     row = make_notification(status=SENT, provider_message_id="pm-1")
     for event_type in events:
-        tracking.send(sender=None, esp_name="Test",
-                      event=AnymailTrackingEvent(event_type=event_type, message_id="pm-1"))
+        tracking.send(
+            sender=None, esp_name="Test", event=AnymailTrackingEvent(event_type=event_type, message_id="pm-1")
+        )
     assert reload(row).delivery_status == final

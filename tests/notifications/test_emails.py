@@ -73,8 +73,10 @@ def two_events(setup: Setup) -> list[dict]:
     # 10:00 in New York is 14:00 or 15:00 UTC; 20:30 the next day is already the day after in UTC.
     first = future(days=10, hour=10, tz=NEW_YORK)
     second = future(days=11, hour=20, minute=30, tz=NEW_YORK)
-    return [setup.event(first, first + timedelta(hours=1), title="Dinner"),
-            setup.event(second, second + timedelta(hours=1, minutes=30), resources=[setup.hall], title="Quiz")]
+    return [
+        setup.event(first, first + timedelta(hours=1), title="Dinner"),
+        setup.event(second, second + timedelta(hours=1, minutes=30), resources=[setup.hall], title="Quiz"),
+    ]
 
 
 def submitted(setup: Setup) -> Scenario:
@@ -110,8 +112,17 @@ def changed_while_pending(setup: Setup) -> Scenario:
     scenario = submitted(setup)
     first = scenario.booking.requested_times.order_by("order").first()
     start = future(days=12, hour=9, tz=NEW_YORK)
-    change_request_submit(booking_id=scenario.booking.pk, actor=BOOKER_ACTOR, events=[
-        {"bookingEventId": str(first.pk), "start": start.isoformat(), "end": (start + timedelta(hours=2)).isoformat()}])
+    change_request_submit(
+        booking_id=scenario.booking.pk,
+        actor=BOOKER_ACTOR,
+        events=[
+            {
+                "bookingEventId": str(first.pk),
+                "start": start.isoformat(),
+                "end": (start + timedelta(hours=2)).isoformat(),
+            }
+        ],
+    )
     return Scenario(scenario.booking)
 
 
@@ -120,9 +131,12 @@ def change_requested(setup: Setup) -> Scenario:
     first = scenario.booking.requested_times.order_by("order").first()
     start = future(days=13, hour=15, tz=NEW_YORK)
     end = start + timedelta(hours=1)
-    change_request_submit(booking_id=scenario.booking.pk, actor=BOOKER_ACTOR, request_note="<p>Running late</p>",
-                          events=[{"bookingEventId": str(first.pk), "start": start.isoformat(),
-                                   "end": end.isoformat()}])
+    change_request_submit(
+        booking_id=scenario.booking.pk,
+        actor=BOOKER_ACTOR,
+        request_note="<p>Running late</p>",
+        events=[{"bookingEventId": str(first.pk), "start": start.isoformat(), "end": end.isoformat()}],
+    )
     return Scenario(scenario.booking, requested=[(start, end)])
 
 
@@ -153,14 +167,22 @@ KINDS: list[tuple[str, Callable[[Setup], Scenario], str, str]] = [
     ("booking_approved", approved, "Your booking is confirmed: ", "is confirmed"),
     ("booking_denied", denied, "Your booking request was declined: ", "was declined"),
     ("booking_canceled", canceled_by_staff, "Your booking was canceled: ", "has been canceled"),
-    ("change_request_received", change_requested, "We received your change request: ",
-     "We received your change request for"),
+    (
+        "change_request_received",
+        change_requested,
+        "We received your change request: ",
+        "We received your change request for",
+    ),
     ("change_request_approved", change_approved, "Your change request was approved: ", "was approved"),
     ("change_request_denied", change_denied, "Your change request was declined: ", "was declined"),
     ("booking_reminder", reminded, "Your booking is coming up: ", "is coming up"),
     ("admin_new_request", submitted, "New booking request: ", "requested"),
-    ("admin_booking_changed", changed_while_pending, "A pending request was changed by the booker: ",
-     "changed their pending request"),
+    (
+        "admin_booking_changed",
+        changed_while_pending,
+        "A pending request was changed by the booker: ",
+        "changed their pending request",
+    ),
     ("admin_new_change_request", change_requested, "New change request: ", "asks for a change to"),
     ("admin_booker_canceled", canceled_by_booker, "A booker canceled: ", "canceled their request"),
 ]
@@ -216,8 +238,9 @@ def html_text(html: str) -> str:
 
 
 @pytest.mark.parametrize(("kind", "scenario", "subject", "sentence"), KINDS, ids=[k[0] for k in KINDS])
-def test_each_email_tells_the_booking_in_both_bodies(ny_setup, mailoutbox, django_capture_on_commit_callbacks,
-                                                     kind, scenario, subject, sentence):
+def test_each_email_tells_the_booking_in_both_bodies(
+    ny_setup, mailoutbox, django_capture_on_commit_callbacks, kind, scenario, subject, sentence
+):
     setup = ny_setup
     result = drive(setup, scenario, django_capture_on_commit_callbacks)
     email = sent(result.booking, kind, mailoutbox)
@@ -246,8 +269,10 @@ def test_each_email_tells_the_booking_in_both_bodies(ny_setup, mailoutbox, djang
         assert f"{when} (America/New_York)" in html_words
         assert local_when(be, UTC) not in email.text + email.html
     assert "20:30–22:00" in email.text  # the second event, never moved: 00:30–02:00 the next day in UTC
-    for line in (f"Dinner: {local_when(events[0], NEW_YORK)} (America/New_York), Room · {setup.venue.name}",
-                 f"Quiz: {local_when(events[1], NEW_YORK)} (America/New_York), Hall · {setup.venue.name}"):
+    for line in (
+        f"Dinner: {local_when(events[0], NEW_YORK)} (America/New_York), Room · {setup.venue.name}",
+        f"Quiz: {local_when(events[1], NEW_YORK)} (America/New_York), Hall · {setup.venue.name}",
+    ):
         assert line in email.text
     for requested in result.requested:  # a change request: what the booker asked for, as well
         assert local_when(requested, NEW_YORK) in email.text
@@ -275,16 +300,18 @@ def test_each_email_tells_the_booking_in_both_bodies(ny_setup, mailoutbox, djang
     assert bool(email.row.attachments) == (kind == "booking_approved")
 
 
-def test_the_booker_note_reaches_the_admin_as_text_and_as_sanitized_html(setup, mailoutbox,
-                                                                         django_capture_on_commit_callbacks):
+def test_the_booker_note_reaches_the_admin_as_text_and_as_sanitized_html(
+    setup, mailoutbox, django_capture_on_commit_callbacks
+):
     result = drive(setup, submitted, django_capture_on_commit_callbacks)
     email = sent(result.booking, "admin_new_request", mailoutbox)
     assert "Their note:\nVegetarian please & thanks" in email.text
     assert "<p>Vegetarian <b>please</b> &amp; thanks</p>" in email.html
 
 
-def test_emails_without_the_link_say_where_it_is_while_the_booking_can_change(setup, mailoutbox,
-                                                                            django_capture_on_commit_callbacks):
+def test_emails_without_the_link_say_where_it_is_while_the_booking_can_change(
+    setup, mailoutbox, django_capture_on_commit_callbacks
+):
     result = drive(setup, change_denied, django_capture_on_commit_callbacks)
     hint = "use the private link from our first email"
     assert hint in sent(result.booking, "booking_approved", mailoutbox).text
@@ -293,18 +320,29 @@ def test_emails_without_the_link_say_where_it_is_while_the_booking_can_change(se
     assert hint not in sent(canceled.booking, "booking_canceled", mailoutbox).text  # nothing left to change
 
 
-@pytest.mark.parametrize(("status", "kind", "has_link"), [
-    (BookingStatus.PENDING, "booking_received", True),
-    (BookingStatus.APPROVED, "booking_approved", True),
-    (BookingStatus.DENIED, "booking_denied", False),
-    (BookingStatus.CANCELED, "booking_canceled", False),
-])
+@pytest.mark.parametrize(
+    ("status", "kind", "has_link"),
+    [
+        (BookingStatus.PENDING, "booking_received", True),
+        (BookingStatus.APPROVED, "booking_approved", True),
+        (BookingStatus.DENIED, "booking_denied", False),
+        (BookingStatus.CANCELED, "booking_canceled", False),
+    ],
+)
 def test_staff_create_sends_the_private_link_while_the_booking_can_be_managed(
-        setup, mailoutbox, django_capture_on_commit_callbacks, status, kind, has_link):
+    setup, mailoutbox, django_capture_on_commit_callbacks, status, kind, has_link
+):
     with django_capture_on_commit_callbacks(execute=True):
-        result = booking_create(module=setup.module, actor=setup.staff, status=status, title=TITLE,
-                                contact={"name": "Ada Lovelace", "email": BOOKER}, events=[setup.event()],
-                                single_event=True, notification=NotificationSpec())
+        result = booking_create(
+            module=setup.module,
+            actor=setup.staff,
+            status=status,
+            title=TITLE,
+            contact={"name": "Ada Lovelace", "email": BOOKER},
+            events=[setup.event()],
+            single_event=True,
+            notification=NotificationSpec(),
+        )
     email = sent(result.booking, kind, mailoutbox)
     link = f"https://bookings.example.org/b/{result.access_token}/"
     assert (link in email.text, f'href="{link}"' in email.html) == (has_link, has_link)
@@ -321,12 +359,14 @@ def test_html_escapes_every_stored_value(setup, kind):
     stored with markup (older rows, other writers) shows as text in HTML and as typed in text."""
     booking = setup.submit().booking
     Booking.objects.filter(pk=booking.pk).update(
-        title="<b>x</b>", contact_answers={"name": "<script>alert(1)</script>", "email": BOOKER})
+        title="<b>x</b>", contact_answers={"name": "<script>alert(1)</script>", "email": BOOKER}
+    )
     BookingEvent.objects.filter(booking=booking).update(title='<img src=x onerror="alert(2)">')
     booking = Booking.objects.select_related("organization", "module__admin_user").get(pk=booking.pk)
     events = list(booking.requested_times.prefetch_related("resources__venue"))
-    change_request = BookingChangeRequestFactory(booking=booking, event_changes=[
-        {"bookingEventId": str(events[0].pk), "title": "<i>moved</i>"}])
+    change_request = BookingChangeRequestFactory(
+        booking=booking, event_changes=[{"bookingEventId": str(events[0].pk), "title": "<i>moved</i>"}]
+    )
     Notification.objects.all().delete()
 
     with transaction.atomic():
@@ -385,34 +425,53 @@ def test_the_sent_approval_has_the_ics_attached(ny_setup, mailoutbox, django_cap
 
 # --- staff's subject and message -------------------------------------------------------------------
 
-STAFF_MESSAGE = ('<p onclick="x()">Bring <b>your ID</b> &amp; see <a href="https://example.org/map">the map</a>.'
-                 '<script>alert(1)</script></p><ul><li>Door B</li></ul>')
+STAFF_MESSAGE = (
+    '<p onclick="x()">Bring <b>your ID</b> &amp; see <a href="https://example.org/map">the map</a>.'
+    "<script>alert(1)</script></p><ul><li>Door B</li></ul>"
+)
 
 
 def decide(kind: str, setup: Setup, spec: NotificationSpec) -> Booking:
     """Reach the transition that sends `kind`, and decide it with staff's notification choice."""
     if kind == "booking_received":
-        return booking_create(module=setup.module, actor=setup.staff, title=TITLE, events=[setup.event()],
-                              contact={"name": "Ada Lovelace", "email": BOOKER}, single_event=True,
-                              notification=spec).booking
+        return booking_create(
+            module=setup.module,
+            actor=setup.staff,
+            title=TITLE,
+            events=[setup.event()],
+            contact={"name": "Ada Lovelace", "email": BOOKER},
+            single_event=True,
+            notification=spec,
+        ).booking
     booking = setup.submit(title=TITLE).booking
     if kind == "booking_denied":
         booking_deny(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None, notification=spec)
         return booking
-    booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None,
-                    notification=spec if kind == "booking_approved" else None)
+    booking_approve(
+        booking_id=booking.pk,
+        actor=setup.staff,
+        client_last_updated_at=None,
+        notification=spec if kind == "booking_approved" else None,
+    )
     if kind == "booking_canceled":
         booking_cancel(booking_id=booking.pk, actor=setup.staff, notification=spec)
     elif kind in ("change_request_approved", "change_request_denied"):
-        change_request = change_request_submit(booking_id=booking.pk, actor=BOOKER_ACTOR,
-                                               contact={"phone": "+1 212 555 0100"}).change_request
+        change_request = change_request_submit(
+            booking_id=booking.pk, actor=BOOKER_ACTOR, contact={"phone": "+1 212 555 0100"}
+        ).change_request
         decision = change_request_approve if kind == "change_request_approved" else change_request_deny
         decision(change_request_id=change_request.pk, actor=setup.staff, notification=spec)
     return booking
 
 
-DECIDED_KINDS = ["booking_received", "booking_approved", "booking_denied", "booking_canceled",
-                 "change_request_approved", "change_request_denied"]
+DECIDED_KINDS = [
+    "booking_received",
+    "booking_approved",
+    "booking_denied",
+    "booking_canceled",
+    "change_request_approved",
+    "change_request_denied",
+]
 
 
 @pytest.mark.parametrize("kind", DECIDED_KINDS)
@@ -423,11 +482,14 @@ def test_staff_subject_and_message_in_both_bodies(setup, mailoutbox, django_capt
     email = sent(booking, kind, mailoutbox)
 
     assert email.subject == "See you on Tuesday" and email.to == [BOOKER]
-    assert (f"Message from {setup.org.name}:\n"
-            "Bring your ID & see the map (https://example.org/map).\n\n- Door B") in email.text
+    assert (
+        f"Message from {setup.org.name}:\nBring your ID & see the map (https://example.org/map).\n\n- Door B"
+    ) in email.text
     assert f"<h2>Message from {setup.org.name}</h2>" in email.html
-    assert '<b>your ID</b> &amp; see <a href="https://example.org/map" rel="noopener noreferrer nofollow">' \
-           "the map</a>." in email.html
+    assert (
+        '<b>your ID</b> &amp; see <a href="https://example.org/map" rel="noopener noreferrer nofollow">'
+        "the map</a>." in email.html
+    )
     assert "<li>Door B</li>" in email.html
     for bad in ("onclick", "<script", "alert(1)"):
         assert bad not in email.text and bad not in email.html
@@ -452,9 +514,15 @@ def test_no_message_no_message_section(setup, mailoutbox, django_capture_on_comm
 def test_enqueue_keeps_any_subject_on_one_line(setup):
     """Inputs refuse line breaks; the outbox does not rely on every caller having checked."""
     with transaction.atomic():
-        row = notification_enqueue(organization=setup.org, kind="test", recipients=[BOOKER],
-                                   subject="Hello\r\nBcc: x@example.com", template="notifications/booking_denied.txt",
-                                   context={}, spec=NotificationSpec(subject="Hi\nthere\r\n"))
+        row = notification_enqueue(
+            organization=setup.org,
+            kind="test",
+            recipients=[BOOKER],
+            subject="Hello\r\nBcc: x@example.com",
+            template="notifications/booking_denied.txt",
+            context={},
+            spec=NotificationSpec(subject="Hi\nthere\r\n"),
+        )
     assert row.subject == "Hi there"
     assert row.body_html.startswith("<!DOCTYPE html>") and row.body_text
 
@@ -466,9 +534,14 @@ BREAKS = ["Board\nmeeting", "Board\r\nBcc: eve@example.com", "Board\rmeeting", "
 
 
 def submit_body(setup: Setup, **changes) -> dict:
-    body = {"submission": True, "orgId": str(setup.org.pk), "bookingModuleId": str(setup.module.pk),
-            "portalId": str(setup.portal.pk), "contact": {"name": "Ada Lovelace", "email": BOOKER},
-            "event": setup.event()}
+    body = {
+        "submission": True,
+        "orgId": str(setup.org.pk),
+        "bookingModuleId": str(setup.module.pk),
+        "portalId": str(setup.portal.pk),
+        "contact": {"name": "Ada Lovelace", "email": BOOKER},
+        "event": setup.event(),
+    }
     for key, value in changes.items():
         *path, last = key.split(".")
         target = body
@@ -479,11 +552,14 @@ def submit_body(setup: Setup, **changes) -> dict:
 
 
 @pytest.mark.parametrize("value", BREAKS)
-@pytest.mark.parametrize(("key", "field"), [
-    ("title", "title"),
-    ("event.title", "event.title"),
-    ("contact.name", "contact.name"),
-])
+@pytest.mark.parametrize(
+    ("key", "field"),
+    [
+        ("title", "title"),
+        ("event.title", "event.title"),
+        ("contact.name", "contact.name"),
+    ],
+)
 def test_a_line_break_in_a_title_or_name_is_refused_at_input(api, setup, key, field, value):
     response = api.public.post(SUBMIT, submit_body(setup, **{key: value}), format="json")
     assert_error(response, 400, "INVALID", field)
@@ -511,8 +587,11 @@ def test_a_change_request_with_a_line_break_in_a_title_is_refused(setup):
     booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
     first = booking.requested_times.get()
     with pytest.raises(ValidationFailed) as caught:
-        change_request_submit(booking_id=booking.pk, actor=BOOKER_ACTOR,
-                              events=[{"bookingEventId": str(first.pk), "title": "New\nBcc: eve@example.com"}])
+        change_request_submit(
+            booking_id=booking.pk,
+            actor=BOOKER_ACTOR,
+            events=[{"bookingEventId": str(first.pk), "title": "New\nBcc: eve@example.com"}],
+        )
     # A one-event booking names its event "event", whichever form the change came in.
     assert [(e.field, e.code) for e in caught.value.errors] == [("event.title", "INVALID")]
 
@@ -524,8 +603,11 @@ def test_a_line_break_in_the_notification_subject_is_refused(api, setup, action,
     if action == "cancel":
         booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
     booking.refresh_from_db()
-    body = {"notification": {"subject": subject}, "eventProcedure": 0,
-            "clientBookingLastUpdatedAt": booking.updated_at.isoformat()}
+    body = {
+        "notification": {"subject": subject},
+        "eventProcedure": 0,
+        "clientBookingLastUpdatedAt": booking.updated_at.isoformat(),
+    }
     before = Notification.objects.count()
     response = api.manager.post(f"/api/v1/bookings/{booking.pk}/{action}", body, format="json")
     assert_error(response, 400, "INVALID", "notification.subject")
@@ -538,8 +620,11 @@ def test_a_line_break_in_the_subject_of_a_change_request_decision_is_refused(api
     booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
     change_request = change_request_submit(booking_id=booking.pk, actor=BOOKER_ACTOR, cancellation=True).change_request
     for action in ("approve", "deny"):
-        response = api.manager.post(f"/api/v1/booking-change-requests/{change_request.pk}/{action}",
-                                    {"notification": {"subject": "Hi\nBcc: eve@example.com"}}, format="json")
+        response = api.manager.post(
+            f"/api/v1/booking-change-requests/{change_request.pk}/{action}",
+            {"notification": {"subject": "Hi\nBcc: eve@example.com"}},
+            format="json",
+        )
         assert_error(response, 400, "INVALID", "notification.subject")
     assert BookingChangeRequest.open.filter(pk=change_request.pk).exists()
 
@@ -548,8 +633,13 @@ def test_a_one_line_subject_still_goes_through(api, setup, mailoutbox, django_ca
     booking = setup.submit().booking
     booking.refresh_from_db()
     with django_capture_on_commit_callbacks(execute=True):
-        response = api.manager.post(f"/api/v1/bookings/{booking.pk}/deny", {
-            "notification": {"subject": "  Sorry, we are full  "},
-            "clientBookingLastUpdatedAt": booking.updated_at.isoformat()}, format="json")
+        response = api.manager.post(
+            f"/api/v1/bookings/{booking.pk}/deny",
+            {
+                "notification": {"subject": "  Sorry, we are full  "},
+                "clientBookingLastUpdatedAt": booking.updated_at.isoformat(),
+            },
+            format="json",
+        )
     assert response.status_code == 200, response.json()
     assert [m.subject for m in mailoutbox if m.to == [BOOKER]][-1] == "Sorry, we are full"

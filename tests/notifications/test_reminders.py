@@ -53,8 +53,7 @@ def reminders(booking=None):
     return list(rows.order_by("created_at"))
 
 
-def test_a_reminder_is_written_once_for_an_approved_event_within_the_window(
-        setup, django_capture_on_commit_callbacks):
+def test_a_reminder_is_written_once_for_an_approved_event_within_the_window(setup, django_capture_on_commit_callbacks):
     booking = booking_at(setup, soon(10))
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
@@ -86,8 +85,9 @@ def test_each_module_has_its_own_window(setup):
     setup.module.reminder_hours = 2
     setup.module.save()
     two_hours = booking_at(setup, soon(10))
-    other = BookingModuleFactory(organization=setup.org, reminder_hours=48, portals=[setup.portal],
-                                 offered=[setup.room, setup.hall, setup.desks])
+    other = BookingModuleFactory(
+        organization=setup.org, reminder_hours=48, portals=[setup.portal], offered=[setup.room, setup.hall, setup.desks]
+    )
     two_days = booking_at(setup, soon(40), module=other)
     assert reminders_send_due() == 1
     assert [r.object_id for r in reminders()] == [two_days.pk]
@@ -134,7 +134,8 @@ def test_every_event_of_a_booking_gets_its_own_reminder(setup):
     assert reminders_send_due(now=timezone.now() + timedelta(hours=27)) == 1
     assert len(reminders(booking)) == 3
     assert set(booking.requested_times.values_list("reminded_for", flat=True)) == set(
-        booking.requested_times.values_list("start", flat=True))
+        booking.requested_times.values_list("start", flat=True)
+    )
 
 
 def test_a_moved_event_is_reminded_again(setup):
@@ -143,9 +144,15 @@ def test_a_moved_event_is_reminded_again(setup):
     be = booking.requested_times.get()
     new_start = soon(12)
     request = change_request_submit(
-        booking_id=booking.pk, actor=Actor.booker("ada@example.com"),
-        events=[{"bookingEventId": str(be.pk), "start": new_start.isoformat(),
-                 "end": (new_start + timedelta(hours=1)).isoformat()}],
+        booking_id=booking.pk,
+        actor=Actor.booker("ada@example.com"),
+        events=[
+            {
+                "bookingEventId": str(be.pk),
+                "start": new_start.isoformat(),
+                "end": (new_start + timedelta(hours=1)).isoformat(),
+            }
+        ],
     ).change_request
     change_request_approve(change_request_id=request.pk, actor=setup.staff)
     be.refresh_from_db()
@@ -161,9 +168,15 @@ def test_an_event_moved_out_of_the_window_waits_for_its_new_window(setup):
     be = booking.requested_times.get()
     new_start = soon(60)
     request = change_request_submit(
-        booking_id=booking.pk, actor=Actor.booker("ada@example.com"),
-        events=[{"bookingEventId": str(be.pk), "start": new_start.isoformat(),
-                 "end": (new_start + timedelta(hours=1)).isoformat()}],
+        booking_id=booking.pk,
+        actor=Actor.booker("ada@example.com"),
+        events=[
+            {
+                "bookingEventId": str(be.pk),
+                "start": new_start.isoformat(),
+                "end": (new_start + timedelta(hours=1)).isoformat(),
+            }
+        ],
     ).change_request
     change_request_approve(change_request_id=request.pk, actor=setup.staff)
     assert reminders_send_due() == 0

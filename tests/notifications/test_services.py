@@ -79,7 +79,8 @@ def booking_rows(booking) -> dict[str, Notification]:
 
 
 def test_submit_writes_notification_rows_in_its_transaction_and_sends_only_after_commit(
-        setup, django_capture_on_commit_callbacks):
+    setup, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks() as callbacks:
         result = setup.submit(setup.event(title="Choir practice"))
         rows = booking_rows(result.booking)
@@ -123,7 +124,8 @@ def test_refused_submit_leaves_no_notification_row(setup, django_capture_on_comm
 
 
 def test_after_commit_the_emails_are_sent_with_the_title_and_the_private_link(
-        setup, django_capture_on_commit_callbacks):
+    setup, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         result = setup.submit(setup.event(title="Choir practice"))
     rows = booking_rows(result.booking)
@@ -151,8 +153,7 @@ def test_after_commit_the_emails_are_sent_with_the_title_and_the_private_link(
     assert sent[("admin@example.org",)].subject == "New booking request: Choir practice"
 
 
-def test_a_provider_outage_keeps_the_booking_and_queues_the_emails(
-        setup, settings, django_capture_on_commit_callbacks):
+def test_a_provider_outage_keeps_the_booking_and_queues_the_emails(setup, settings, django_capture_on_commit_callbacks):
     settings.EMAIL_BACKEND = FAILING_BACKEND
     with django_capture_on_commit_callbacks(execute=True):
         result = setup.submit()
@@ -253,8 +254,7 @@ def test_refused_recipients_reported_by_the_test_provider_fail_at_once(db, setti
     from anymail.message import AnymailRecipientStatus
 
     def rejected(self, payload, message):
-        return {"recipient_status": {"ada@example.com": AnymailRecipientStatus(message_id=None,
-                                                                                status="rejected")}}
+        return {"recipient_status": {"ada@example.com": AnymailRecipientStatus(message_id=None, status="rejected")}}
 
     monkeypatch.setattr("anymail.backends.test.EmailBackend.post_to_esp", rejected)
     notification = make_notification()
@@ -377,8 +377,13 @@ def test_send_due_counts_each_outcome(db, settings, clock):
 
 def test_enqueue_skips_when_staff_choose_not_to_send_or_nobody_to_send_to(db):
     org = OrganizationFactory()
-    kwargs = {"organization": org, "kind": "test", "subject": "Hi", "template": "notifications/booking_denied.txt",
-              "context": {}}
+    kwargs = {
+        "organization": org,
+        "kind": "test",
+        "subject": "Hi",
+        "template": "notifications/booking_denied.txt",
+        "context": {},
+    }
     assert notification_enqueue(recipients=["ada@example.com"], spec=NotificationSpec(send=False), **kwargs) is None
     assert notification_enqueue(recipients=["", None], **kwargs) is None
     assert notification_enqueue(recipients=[], spec=NotificationSpec(), **kwargs) is None
@@ -400,8 +405,9 @@ def test_send_false_writes_no_row(setup, django_capture_on_commit_callbacks, spe
 
 def test_subject_override_and_staff_message(setup, django_capture_on_commit_callbacks):
     booking = setup.submit().booking
-    spec = NotificationSpec(subject="See you on Tuesday",
-                            message='<p onclick="x()">Bring <b>your ID</b>.<script>alert(1)</script></p>')
+    spec = NotificationSpec(
+        subject="See you on Tuesday", message='<p onclick="x()">Bring <b>your ID</b>.<script>alert(1)</script></p>'
+    )
     with django_capture_on_commit_callbacks(execute=True):
         booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None, notification=spec)
     row = Notification.objects.get(kind="booking_approved")

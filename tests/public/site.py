@@ -12,8 +12,12 @@ from tests.factories import FormFieldFactory
 
 # (section, type, label, extra attributes): one custom question per field type (docs/architecture.md#form-fields).
 CUSTOM_FIELDS: list[tuple[str, str, str, dict[str, Any]]] = [
-    (FormSection.CONTACT, FieldType.TEXT, "Organisation", {"required": True, "max_value": 40,
-                                                           "help_text": "Your club, company or group."}),
+    (
+        FormSection.CONTACT,
+        FieldType.TEXT,
+        "Organisation",
+        {"required": True, "max_value": 40, "help_text": "Your club, company or group."},
+    ),
     (FormSection.CONTACT, FieldType.EMAIL, "Billing email", {}),
     (FormSection.CONTACT, FieldType.PHONE, "Emergency phone", {}),
     (FormSection.CONTACT, FieldType.CHECKBOX, "Send me the newsletter", {}),
@@ -22,10 +26,18 @@ CUSTOM_FIELDS: list[tuple[str, str, str, dict[str, Any]]] = [
     (FormSection.EVENT, FieldType.DATE, "Date of the rehearsal", {}),
     (FormSection.EVENT, FieldType.TIME, "Doors open", {"required": True}),
     (FormSection.EVENT, FieldType.DATETIME, "Set-up from", {}),
-    (FormSection.EVENT, FieldType.SELECT, "Type of event", {"required": True,
-                                                            "options": ["Meeting", "Workshop", "Party"]}),
-    (FormSection.EVENT, FieldType.MULTISELECT, "Equipment", {"required": True,
-                                                             "options": ["Projector", "Microphone", "Piano"]}),
+    (
+        FormSection.EVENT,
+        FieldType.SELECT,
+        "Type of event",
+        {"required": True, "options": ["Meeting", "Workshop", "Party"]},
+    ),
+    (
+        FormSection.EVENT,
+        FieldType.MULTISELECT,
+        "Equipment",
+        {"required": True, "options": ["Projector", "Microphone", "Piano"]},
+    ),
     (FormSection.EVENT, FieldType.URL, "Event website", {}),
     (FormSection.EVENT, FieldType.CHECKBOX, "Alcohol will be served", {"required": True}),
 ]
@@ -53,16 +65,22 @@ class PublicSite(Setup):
         self.room.save()
         self.fields = {}
         for order, (section, type_, label, extra) in enumerate(CUSTOM_FIELDS):
-            self.fields[label] = FormFieldFactory(module=self.module, section=section, type=type_, label=label,
-                                                  order=order, **extra)
+            self.fields[label] = FormFieldFactory(
+                module=self.module, section=section, type=type_, label=label, order=order, **extra
+            )
 
     # --- through the services, as the API would (answers keyed by field id) ---
 
     def event(self, start=None, end=None, resources=None, title="Team meeting", **answers):
         f = {label: str(ff.pk) for label, ff in self.fields.items()}
-        required = {f["Describe the event"]: "A meeting of the committee.", f["Chairs needed"]: 6,
-                    f["Doors open"]: "09:30", f["Type of event"]: "Meeting", f["Equipment"]: ["Projector"],
-                    f["Alcohol will be served"]: True}
+        required = {
+            f["Describe the event"]: "A meeting of the committee.",
+            f["Chairs needed"]: 6,
+            f["Doors open"]: "09:30",
+            f["Type of event"]: "Meeting",
+            f["Equipment"]: ["Projector"],
+            f["Alcohol will be served"]: True,
+        }
         return super().event(start, end, resources, title, **{**required, **answers})
 
     def submit(self, *events, email="ada@example.com", name="Ada Lovelace", **kwargs):
@@ -70,8 +88,14 @@ class PublicSite(Setup):
 
         events = list(events) or [self.event()]
         contact = {"name": name, "email": email, str(self.fields["Organisation"].pk): "Riverside Choir"}
-        return booking_submit(module=self.module, portal=self.portal, contact=contact, events=events,
-                              single_event=len(events) == 1, **kwargs)
+        return booking_submit(
+            module=self.module,
+            portal=self.portal,
+            contact=contact,
+            events=events,
+            single_event=len(events) == 1,
+            **kwargs,
+        )
 
     # --- URLs ---
 
@@ -106,18 +130,26 @@ class PublicSite(Setup):
             n("Alcohol will be served", index): "on",
         }
 
-    def post_data(self, start: datetime | None = None, end: datetime | None = None, resources=None,
-                  **overrides) -> dict[str, Any]:
+    def post_data(
+        self, start: datetime | None = None, end: datetime | None = None, resources=None, **overrides
+    ) -> dict[str, Any]:
         """A complete, valid form post for one date (local wall-clock times, as the inputs send them)."""
         start = start or future(7, 10)
         end = end or start + timedelta(hours=1)
         data = {
-            "action": "submit", "event_count": "1",
-            "contact-name": "Ada Lovelace", "contact-email": "ada@example.com", "contact-phone": "",
+            "action": "submit",
+            "event_count": "1",
+            "contact-name": "Ada Lovelace",
+            "contact-email": "ada@example.com",
+            "contact-phone": "",
             "events-0-title": "Choir rehearsal",
             "events-0-resourceIds": [str(r.pk) for r in (resources or [self.room])],
-            "events-0-start": local_input(start), "events-0-end": local_input(end),
-            "events-0-attendees": "8", "requestNote": "", "terms": "on", "contact_ref": "",
+            "events-0-start": local_input(start),
+            "events-0-end": local_input(end),
+            "events-0-attendees": "8",
+            "requestNote": "",
+            "terms": "on",
+            "contact_ref": "",
             **self.custom_answers(),
         }
         data.update(overrides)

@@ -42,8 +42,9 @@ def private_path(message) -> str:
 # --- a request goes through ----------------------------------------------------------------------
 
 
-def test_a_complete_request_is_stored_emailed_and_confirmed(site, client, mailoutbox,
-                                                             django_capture_on_commit_callbacks):
+def test_a_complete_request_is_stored_emailed_and_confirmed(
+    site, client, mailoutbox, django_capture_on_commit_callbacks
+):
     start = future(5, 18)
     data = site.post_data(start, start + timedelta(hours=2), requestNote="Two rooms if possible.\n\n<b>Thanks</b>")
 
@@ -53,21 +54,33 @@ def test_a_complete_request_is_stored_emailed_and_confirmed(site, client, mailou
     assert response.status_code == 302 and response["Location"] == site.url("book/sent")
     booking = Booking.objects.get()
     assert (booking.status, booking.submission, booking.portal, booking.title) == (
-        BookingStatus.PENDING, True, site.portal, "Choir rehearsal")
+        BookingStatus.PENDING,
+        True,
+        site.portal,
+        "Choir rehearsal",
+    )
     f = {label: str(ff.pk) for label, ff in site.fields.items()}
     assert booking.contact_answers == {
-        "name": "Ada Lovelace", "email": "ada@example.com", f["Organisation"]: "Riverside Choir",
-        f["Billing email"]: "treasurer@example.com", f["Emergency phone"]: "+44 20 7946 0000",
+        "name": "Ada Lovelace",
+        "email": "ada@example.com",
+        f["Organisation"]: "Riverside Choir",
+        f["Billing email"]: "treasurer@example.com",
+        f["Emergency phone"]: "+44 20 7946 0000",
         f["Send me the newsletter"]: True,
     }
     be = booking.requested_times.get()
     assert (be.start, be.end, be.attendees) == (start, start + timedelta(hours=2), 8)
     assert list(be.resources.all()) == [site.room]
     assert be.answers == {
-        f["Describe the event"]: "Our weekly rehearsal, about twenty singers.", f["Chairs needed"]: 20,
-        f["Date of the rehearsal"]: "2030-01-15", f["Doors open"]: "18:30:00", f["Set-up from"]: "2030-01-15T17:00:00",
-        f["Type of event"]: "Workshop", f["Equipment"]: ["Piano", "Microphone"],
-        f["Event website"]: "https://choir.example.org/", f["Alcohol will be served"]: True,
+        f["Describe the event"]: "Our weekly rehearsal, about twenty singers.",
+        f["Chairs needed"]: 20,
+        f["Date of the rehearsal"]: "2030-01-15",
+        f["Doors open"]: "18:30:00",
+        f["Set-up from"]: "2030-01-15T17:00:00",
+        f["Type of event"]: "Workshop",
+        f["Equipment"]: ["Piano", "Microphone"],
+        f["Event website"]: "https://choir.example.org/",
+        f["Alcohol will be served"]: True,
     }
     assert be.event.status == EventStatus.TENTATIVE  # the module holds pending slots
     assert booking.request_note == "<p>Two rooms if possible.</p>\n\n<p>&lt;b&gt;Thanks&lt;/b&gt;</p>"
@@ -124,8 +137,7 @@ BAD_ANSWERS = [
 
 
 @pytest.mark.parametrize(("field", "value", "message"), BAD_ANSWERS, ids=lambda v: str(v)[:30])
-def test_each_field_shows_its_validation_message_next_to_it_and_in_the_summary(site, client, field, value,
-                                                                                 message):
+def test_each_field_shows_its_validation_message_next_to_it_and_in_the_summary(site, client, field, value, message):
     name = site.name_of(field) if field in site.fields else field
     data = site.post_data(requestNote="Please keep the piano tuned.", **{name: value})
     checkbox = name == "terms" or (field in site.fields and site.fields[field].type == "checkbox")
@@ -184,8 +196,11 @@ def test_a_conflict_with_a_pending_hold_and_capacity_are_readable_too(site, clie
 
     for email in ("a@example.com", "b@example.com", "c@example.com"):
         site.submit(site.event(start=future(6, 10), resources=[site.desks]), email=email)
-    page = html(client.post(site.url("book"), site.post_data(future(6, 10), resources=[site.desks],
-                                                              **{"events-0-attendees": "1"})))
+    page = html(
+        client.post(
+            site.url("book"), site.post_data(future(6, 10), resources=[site.desks], **{"events-0-attendees": "1"})
+        )
+    )
     assert field_error(page, "events-0-resourceIds").startswith("Desks is fully booked at that time.")
 
 
@@ -227,10 +242,18 @@ def test_add_another_date_keeps_everything_and_copies_the_event_answers(site, cl
 
 
 def test_a_request_with_several_dates_becomes_one_booking_with_several_events(site, client):
-    data = site.post_data(future(5, 10), future(5, 11), event_count="2",
-                          **{"events-1-title": "Choir rehearsal", "events-1-resourceIds": [str(site.hall.pk)],
-                             "events-1-start": local_input(future(12, 10)), "events-1-end": local_input(future(12, 12)),
-                             **site.custom_answers(1)})
+    data = site.post_data(
+        future(5, 10),
+        future(5, 11),
+        event_count="2",
+        **{
+            "events-1-title": "Choir rehearsal",
+            "events-1-resourceIds": [str(site.hall.pk)],
+            "events-1-start": local_input(future(12, 10)),
+            "events-1-end": local_input(future(12, 12)),
+            **site.custom_answers(1),
+        },
+    )
 
     response = client.post(site.url("book"), data)
 
@@ -242,8 +265,16 @@ def test_a_request_with_several_dates_becomes_one_booking_with_several_events(si
 
 
 def test_errors_of_a_second_date_say_which_date(site, client):
-    data = site.post_data(event_count="2", **{"events-1-title": "", "events-1-resourceIds": [str(site.room.pk)],
-                                              "events-1-start": "", "events-1-end": "", **site.custom_answers(1)})
+    data = site.post_data(
+        event_count="2",
+        **{
+            "events-1-title": "",
+            "events-1-resourceIds": [str(site.room.pk)],
+            "events-1-start": "",
+            "events-1-end": "",
+            **site.custom_answers(1),
+        },
+    )
 
     page = html(client.post(site.url("book"), data))
 
@@ -253,8 +284,9 @@ def test_errors_of_a_second_date_say_which_date(site, client):
 
 
 def test_remove_a_date(site, client):
-    data = site.post_data(event_count="2", action="remove-0",
-                          **{"events-1-title": "Second", "events-1-start": local_input(future(9, 9))})
+    data = site.post_data(
+        event_count="2", action="remove-0", **{"events-1-title": "Second", "events-1-start": local_input(future(9, 9))}
+    )
 
     page = html(client.post(site.url("book"), data))
 
@@ -266,8 +298,9 @@ def test_remove_a_date(site, client):
 # --- protection ------------------------------------------------------------------------------------
 
 
-def test_a_filled_honeypot_looks_accepted_but_stores_and_sends_nothing(site, client, mailoutbox,
-                                                                        django_capture_on_commit_callbacks):
+def test_a_filled_honeypot_looks_accepted_but_stores_and_sends_nothing(
+    site, client, mailoutbox, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(site.url("book"), site.post_data(contact_ref="http://spam.example/"))
 
@@ -290,17 +323,24 @@ def test_submissions_are_throttled_per_client_ip_with_a_clear_page(site, client,
     assert 'value="Ada Lovelace"' in page and f'value="{local_input(future(7, 10))}"' in page
     assert Booking.objects.count() == 2
     # A forged X-Forwarded-For changes nothing; another address has its own allowance.
-    assert client.post(site.url("book"), site.post_data(future(7, 10)),
-                       HTTP_X_FORWARDED_FOR="198.51.100.7").status_code == 429
-    assert client.post(site.url("book"), site.post_data(future(7, 10)),
-                       REMOTE_ADDR="203.0.113.9").status_code == 302
+    assert (
+        client.post(site.url("book"), site.post_data(future(7, 10)), HTTP_X_FORWARDED_FOR="198.51.100.7").status_code
+        == 429
+    )
+    assert client.post(site.url("book"), site.post_data(future(7, 10)), REMOTE_ADDR="203.0.113.9").status_code == 302
 
 
 def test_the_form_and_the_api_share_one_allowance(site, client, monkeypatch):
     monkeypatch.setattr(PublicSubmitThrottle, "rate", "1/minute", raising=False)
     contact = {"name": "Ada", "email": "ada@example.com", str(site.fields["Organisation"].pk): "Choir"}
-    body = {"submission": True, "orgId": str(site.org.pk), "bookingModuleId": str(site.module.pk),
-            "portalId": str(site.portal.pk), "contact": contact, "event": site.event(start=future(4, 10))}
+    body = {
+        "submission": True,
+        "orgId": str(site.org.pk),
+        "bookingModuleId": str(site.module.pk),
+        "portalId": str(site.portal.pk),
+        "contact": contact,
+        "event": site.event(start=future(4, 10)),
+    }
     assert client.post("/api/v1/bookings/submit", body, content_type="application/json").status_code == 201
 
     assert client.post(site.url("book"), site.post_data()).status_code == 429

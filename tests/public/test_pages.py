@@ -103,8 +103,14 @@ class TestPasswordPortal:
         return site
 
     def test_every_page_asks_for_the_password_and_shows_nothing_else(self, locked, client):
-        for url in (locked.portal_url, locked.url(), locked.url("calendar"), locked.url("book"),
-                    locked.url("book/sent"), f"{locked.portal_url}no-such-module/"):
+        for url in (
+            locked.portal_url,
+            locked.url(),
+            locked.url("calendar"),
+            locked.url("book"),
+            locked.url("book/sent"),
+            f"{locked.portal_url}no-such-module/",
+        ):
             response = client.get(url)
             page = html(response)
             assert response.status_code == 200
@@ -127,8 +133,9 @@ class TestPasswordPortal:
         assert client.post(locked.url("book"), locked.post_data()).status_code == 302
         assert locked.module.bookings.count() == 1
 
-    def test_another_browser_still_needs_it_and_a_new_password_locks_everyone_out(self, locked, client,
-                                                                                   django_user_model):
+    def test_another_browser_still_needs_it_and_a_new_password_locks_everyone_out(
+        self, locked, client, django_user_model
+    ):
         from django.test import Client
 
         client.post(locked.portal_url, {"password": "open sesame"})
@@ -198,10 +205,12 @@ def test_the_day_view_links_each_free_slot_to_the_form_with_resource_and_times(s
     response = client.get(site.url("calendar"), {"date": start.date().isoformat()})
 
     page = html(response)
-    link = (f'{site.url("book")}?resource={site.room.pk}&amp;start={local_input(start)}'
-            f'&amp;end={local_input(start + timedelta(hours=1))}')
+    link = (
+        f"{site.url('book')}?resource={site.room.pk}&amp;start={local_input(start)}"
+        f"&amp;end={local_input(start + timedelta(hours=1))}"
+    )
     assert link in page
-    assert all(f"<th scope=\"col\">{name}</th>" in page for name in ("Room", "Hall", "Desks"))
+    assert all(f'<th scope="col">{name}</th>' in page for name in ("Room", "Hall", "Desks"))
     assert "Times are Europe/London time" in page
 
     prefilled = html(client.get(link.replace("&amp;", "&")))
@@ -213,8 +222,7 @@ def test_the_day_view_links_each_free_slot_to_the_form_with_resource_and_times(s
 def test_booked_and_requested_blocks_show_no_names_or_titles(site, client):
     approved = site.submit(site.event(start=future(3, 10), title="Secret board meeting"), name="Zelda Private").booking
     booking_approve(booking_id=approved.pk, actor=site.staff, client_last_updated_at=None)
-    site.submit(site.event(start=future(3, 14), title="Hush-hush party"), name="Yuri Hidden",
-                email="yuri@example.com")
+    site.submit(site.event(start=future(3, 14), title="Hush-hush party"), name="Yuri Hidden", email="yuri@example.com")
 
     page = html(client.get(site.url("calendar"), {"date": future(3).date().isoformat(), "resource": site.room.pk}))
 
@@ -253,8 +261,11 @@ def test_closures_non_bookable_hours_past_times_and_short_notice_are_unavailable
     now = future(0, 12)
 
     grid = grid_for(site, future(3).date(), now=now)
-    state = {(r.name, h): cell_of(grid, r, future(3, h)).state for r in (site.room, site.hall, site.desks)
-             for h in (8, 9, 11, 12, 13, 14, 16, 17)}
+    state = {
+        (r.name, h): cell_of(grid, r, future(3, h)).state
+        for r in (site.room, site.hall, site.desks)
+        for h in (8, 9, 11, 12, 13, 14, 16, 17)
+    }
     assert state["Desks", 12] == state["Desks", 13] == CellState.CLOSED
     assert cell_of(grid, site.desks, future(3, 12)).note == "Floor polishing"
     assert state["Desks", 11] == state["Desks", 14] == CellState.FREE
@@ -278,8 +289,9 @@ def test_the_week_view_shows_the_modules_days_for_one_resource(site, client):
     site.module.save()
     site.submit(site.event(start=future(4, 10), resources=[site.hall]))
 
-    response = client.get(site.url("calendar"), {"view": "week", "resource": site.hall.pk,
-                                                  "date": future(2).date().isoformat()})
+    response = client.get(
+        site.url("calendar"), {"view": "week", "resource": site.hall.pk, "date": future(2).date().isoformat()}
+    )
 
     page = html(response)
     grid = response.context["grid"]

@@ -38,8 +38,9 @@ def test_check_availability_shows_the_estimate(client, site, priced):
     assert not Booking.objects.exists()
 
 
-def test_the_confirmation_and_private_pages_show_the_price_but_never_credit(client, site, priced, mailoutbox,
-                                                                             django_capture_on_commit_callbacks):
+def test_the_confirmation_and_private_pages_show_the_price_but_never_credit(
+    client, site, priced, mailoutbox, django_capture_on_commit_callbacks
+):
     ada = ContactFactory(organization=site.org, name="Ada", email="ada@example.com")
     BookingCreditFactory(organization=site.org, contact=ada, amount=Decimal("100"), balance=Decimal("100"))
     start = future(7, 10)
@@ -86,18 +87,23 @@ def test_the_discount_code_input_shows_only_when_something_has_a_price(client, s
     assert '<label class="label" for="id_discountCode">Discount code' in client.get(site.url("book")).content.decode()
 
 
-def test_a_valid_code_comes_off_the_estimate_and_the_booking(client, site, priced, spring,
-                                                             django_capture_on_commit_callbacks):
+def test_a_valid_code_comes_off_the_estimate_and_the_booking(
+    client, site, priced, spring, django_capture_on_commit_callbacks
+):
     start = future(7, 10)
-    checked = text(client.post(site.url("book"), site.post_data(start, start + timedelta(minutes=90), check="1",
-                                                                discountCode=" spring10 ")))
+    checked = text(
+        client.post(
+            site.url("book"), site.post_data(start, start + timedelta(minutes=90), check="1", discountCode=" spring10 ")
+        )
+    )
     # 90 minutes at 20.00 an hour is 30.00; 10 % off is 3.00.
     assert "Estimated price: 27.00 GBP (fixed when your request is approved)." in checked
     assert "30.00" not in checked
     assert not Booking.objects.exists()
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(site.url("book"), site.post_data(start, start + timedelta(minutes=90),
-                                                                discountCode="spring10"))
+        response = client.post(
+            site.url("book"), site.post_data(start, start + timedelta(minutes=90), discountCode="spring10")
+        )
     assert response.status_code == 302
     booking = Booking.objects.get()
     assert booking.discount_code == spring
@@ -107,8 +113,9 @@ def test_a_valid_code_comes_off_the_estimate_and_the_booking(client, site, price
 
 def test_an_invalid_code_is_said_at_its_input_and_keeps_the_answers(client, site, priced, spring):
     start = future(7, 10)
-    data = site.post_data(start, start + timedelta(minutes=90), discountCode="WINTER99",
-                          requestNote="We bring our own chairs.")
+    data = site.post_data(
+        start, start + timedelta(minutes=90), discountCode="WINTER99", requestNote="We bring our own chairs."
+    )
     response = client.post(site.url("book"), data)
     assert response.status_code == 200
     assert not Booking.objects.exists()

@@ -25,8 +25,9 @@ def field_error(page: str, name: str) -> str:
 @pytest.fixture
 def submitted(site):
     """A pending request for Room, on day 5 10:00-11:00 London, and its private link."""
-    result = site.submit(site.event(start=future(5, 10), title="Choir rehearsal"),
-                         request_note="<p>Hi <b>there</b></p>")
+    result = site.submit(
+        site.event(start=future(5, 10), title="Choir rehearsal"), request_note="<p>Hi <b>there</b></p>"
+    )
     result.booking.internal_notes = "Staff only: difficult customer"
     result.booking.save()
     return result.booking, f"/b/{result.access_token}/"
@@ -34,8 +35,13 @@ def submitted(site):
 
 def test_a_wrong_or_malformed_token_answers_404(site, submitted, client):
     booking, link = submitted
-    for bad in ("/b/not-the-token/", f"/b/{link[3:-2]}x/", f"/b/{booking.access_token_hash}/",
-                f"/b/{link[3:-1].upper()}/", "/b/%00/"):
+    for bad in (
+        "/b/not-the-token/",
+        f"/b/{link[3:-2]}x/",
+        f"/b/{booking.access_token_hash}/",
+        f"/b/{link[3:-1].upper()}/",
+        "/b/%00/",
+    ):
         response = client.get(bad)
         assert response.status_code == 404, bad
         assert response["Content-Type"].startswith("text/html") and "Choir rehearsal" not in html(response)
@@ -100,17 +106,24 @@ def test_the_change_form_is_prefilled_with_the_current_answers(site, submitted, 
 def change_data(site, page_html: str, **changes) -> dict:
     """What the change form posts: every input as prefilled, with `changes` laid over."""
     data: dict = {}
-    for name, value in re.findall(r'<input type="(?:text|email|tel|number|date|time|datetime-local|url)" '
-                                  r'id="[^"]+" name="([^"]+)" value="([^"]*)"', page_html):
+    for name, value in re.findall(
+        r'<input type="(?:text|email|tel|number|date|time|datetime-local|url)" '
+        r'id="[^"]+" name="([^"]+)" value="([^"]*)"',
+        page_html,
+    ):
         data[name] = value
-    for input_id, name, value in re.findall(r'<input type="checkbox" id="([^"]+)" name="([^"]+)" '
-                                            r'value="([^"]*)" checked', page_html):
+    for input_id, name, value in re.findall(
+        r'<input type="checkbox" id="([^"]+)" name="([^"]+)" '
+        r'value="([^"]*)" checked',
+        page_html,
+    ):
         if input_id == f"id_{name}":
             data[name] = value  # a single checkbox
         else:
             data.setdefault(name, []).append(value)  # one of a group
-    for name, value in re.findall(r'<select id="[^"]+" name="([^"]+)"[^>]*>.*?<option value="([^"]*)" selected',
-                                  page_html, re.S):
+    for name, value in re.findall(
+        r'<select id="[^"]+" name="([^"]+)"[^>]*>.*?<option value="([^"]*)" selected', page_html, re.S
+    ):
         data[name] = value
     for name, value in re.findall(r'<textarea id="[^"]+" name="([^"]+)"[^>]*>(.*?)</textarea>', page_html, re.S):
         data[name] = value
@@ -118,14 +131,14 @@ def change_data(site, page_html: str, **changes) -> dict:
     return data
 
 
-def test_a_pending_request_is_changed_at_once(site, submitted, client, mailoutbox,
-                                              django_capture_on_commit_callbacks):
+def test_a_pending_request_is_changed_at_once(site, submitted, client, mailoutbox, django_capture_on_commit_callbacks):
     booking, link = submitted
     form = html(client.get(f"{link}change/"))
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(f"{link}change/",
-                               change_data(site, form, **{"events-0-end": local_input(future(5, 12))}))
+        response = client.post(
+            f"{link}change/", change_data(site, form, **{"events-0-end": local_input(future(5, 12))})
+        )
 
     assert response.status_code == 302 and response["Location"] == link
     be = booking.requested_times.get()
@@ -141,9 +154,19 @@ def test_an_approved_booking_gets_a_change_request(site, submitted, client):
     booking_approve(booking_id=booking.pk, actor=site.staff, client_last_updated_at=None)
     form = html(client.get(f"{link}change/"))
 
-    response = client.post(f"{link}change/", change_data(
-        site, form, **{"events-0-start": local_input(future(5, 14)), "events-0-end": local_input(future(5, 15)),
-                       "contact-phone": "+44 1234 567890", "requestNote": "Afternoon suits us better."}))
+    response = client.post(
+        f"{link}change/",
+        change_data(
+            site,
+            form,
+            **{
+                "events-0-start": local_input(future(5, 14)),
+                "events-0-end": local_input(future(5, 15)),
+                "contact-phone": "+44 1234 567890",
+                "requestNote": "Afternoon suits us better.",
+            },
+        ),
+    )
 
     assert response.status_code == 302
     request = BookingChangeRequest.open.get(booking=booking)
@@ -172,8 +195,14 @@ def test_a_change_into_a_taken_slot_is_refused_at_the_field(site, submitted, cli
     booking_approve(booking_id=other.pk, actor=site.staff, client_last_updated_at=None)
     form = html(client.get(f"{link}change/"))
 
-    page = html(client.post(f"{link}change/", change_data(
-        site, form, **{"events-0-start": local_input(future(5, 14)), "events-0-end": local_input(future(5, 15))})))
+    page = html(
+        client.post(
+            f"{link}change/",
+            change_data(
+                site, form, **{"events-0-start": local_input(future(5, 14)), "events-0-end": local_input(future(5, 15))}
+            ),
+        )
+    )
 
     assert field_error(page, "events-0-resourceIds").startswith("Room is already booked at that time.")
     assert "Secret party" not in page
@@ -184,8 +213,11 @@ def test_invalid_changes_show_the_validators_messages(site, submitted, client):
     _, link = submitted
     form = html(client.get(f"{link}change/"))
 
-    page = html(client.post(f"{link}change/", change_data(
-        site, form, **{"contact-email": "nope", site.name_of("Chairs needed"): "101"})))
+    page = html(
+        client.post(
+            f"{link}change/", change_data(site, form, **{"contact-email": "nope", site.name_of("Chairs needed"): "101"})
+        )
+    )
 
     assert field_error(page, "contact-email") == "Email must be an email address."
     assert field_error(page, site.name_of("Chairs needed")) == "Chairs needed must be at most 100."
@@ -255,8 +287,9 @@ def test_a_change_form_kept_open_while_staff_deny_the_request_fails_readably(sit
 
 
 def test_several_events_each_show_in_local_time(site, client):
-    result = site.submit(site.event(start=future(5, 10)), site.event(start=future(6, 18), end=future(6, 21),
-                                                                      resources=[site.hall]))
+    result = site.submit(
+        site.event(start=future(5, 10)), site.event(start=future(6, 18), end=future(6, 21), resources=[site.hall])
+    )
     page = html(client.get(f"/b/{result.access_token}/"))
     assert "10:00–11:00" in page and "18:00–21:00" in page and page.count('class="card event-line"') == 2
     form = html(client.get(f"/b/{result.access_token}/change/"))

@@ -34,20 +34,33 @@ def repeating(db) -> PublicSite:
 def weekly(site: PublicSite, count: int, **overrides) -> dict:
     start = future(FIRST, 10)
     until = (start + timedelta(weeks=count - 1)).date()
-    return site.post_data(start, **{"events-0-repeats": "2", "events-0-repeatEvery": "1",
-                                    "events-0-repeatUntil": until.isoformat(), **overrides})
+    return site.post_data(
+        start,
+        **{
+            "events-0-repeats": "2",
+            "events-0-repeatEvery": "1",
+            "events-0-repeatUntil": until.isoformat(),
+            **overrides,
+        },
+    )
 
 
 def board_meeting(site: PublicSite, week: int = 6) -> Event:
     """Someone else's booking, 10:30 to 11:30 on the series' 7th date: its title must never reach the booker."""
     start = future(FIRST + 7 * week, 10, 30)
-    return event_create(organization=site.org, title="Secret board meeting", start=start,
-                        end=start + timedelta(hours=1), resource_ids=[site.room.pk])
+    return event_create(
+        organization=site.org,
+        title="Secret board meeting",
+        start=start,
+        end=start + timedelta(hours=1),
+        resource_ids=[site.room.pk],
+    )
 
 
 def world() -> dict:
-    return {model.__name__: model.objects.count() for model in (Booking, BookingEvent, Event, Reservation,
-                                                                 Notification)}
+    return {
+        model.__name__: model.objects.count() for model in (Booking, BookingEvent, Event, Reservation, Notification)
+    }
 
 
 def text(response) -> str:
@@ -92,8 +105,9 @@ def test_with_the_setting_each_date_has_an_accessible_repeat_fieldset(client, re
 @pytest.mark.parametrize(("value", "label"), REPEAT_CHOICES)
 def test_each_repeats_choice_books_and_keeps_its_rule(client, repeating, value, label):
     start = future(FIRST, 10)
-    data = repeating.post_data(start, **{"events-0-repeats": value,
-                                         "events-0-repeatUntil": (start + timedelta(days=70)).isoformat()[:10]})
+    data = repeating.post_data(
+        start, **{"events-0-repeats": value, "events-0-repeatUntil": (start + timedelta(days=70)).isoformat()[:10]}
+    )
     if value in ("5", "6", "7", "8", "9"):
         data["events-0-repeatDays"] = [WEEKDAY_KEYS[start.weekday()]]
     response = client.post(repeating.url("book"), data)
@@ -147,8 +161,9 @@ def test_a_series_with_its_7th_date_taken_is_refused_naming_that_date(client, re
 
 
 def test_repeat_mistakes_are_shown_next_to_their_inputs(client, repeating):
-    response = client.post(repeating.url("book"), weekly(repeating, 4, **{
-        "events-0-repeatUntil": "", "events-0-repeatEvery": "0"}))
+    response = client.post(
+        repeating.url("book"), weekly(repeating, 4, **{"events-0-repeatUntil": "", "events-0-repeatEvery": "0"})
+    )
     page = text(response)
     assert "Enter the last date of the repeat (“Until”)." in page
     assert "Enter “Every” as a whole number from 1 to 99." in page
@@ -168,8 +183,13 @@ def test_remove_and_add_a_date_keep_the_repeat(client, repeating):
 
 def test_check_availability_explains_suggests_and_creates_nothing(client, site):
     taken = future(FIRST, 10)
-    event_create(organization=site.org, title="Secret board meeting", start=taken, end=taken + timedelta(hours=1),
-                 resource_ids=[site.room.pk])
+    event_create(
+        organization=site.org,
+        title="Secret board meeting",
+        start=taken,
+        end=taken + timedelta(hours=1),
+        resource_ids=[site.room.pk],
+    )
     before = world()
     data = site.post_data(taken, check="1")
     data.pop("action")
@@ -180,7 +200,8 @@ def test_check_availability_explains_suggests_and_creates_nothing(client, site):
     assert "One time cannot be booked" in page and "Room is already booked at that time." in page
     assert "Secret board meeting" not in page
     buttons = re.findall(
-        r'<button type="submit" form="booking-form" name="use" value="([^"]+)"[^>]*>Use ([^<]+)</button>', page)
+        r'<button type="submit" form="booking-form" name="use" value="([^"]+)"[^>]*>Use ([^<]+)</button>', page
+    )
     assert len(buttons) == 3
     nearest = taken + timedelta(hours=1)  # 11:00 (10:30 would still overlap the hour taken)
     assert buttons[0][0] == f"0|{local_input(nearest)}|{local_input(nearest + timedelta(hours=1))}"
@@ -189,8 +210,13 @@ def test_check_availability_explains_suggests_and_creates_nothing(client, site):
 
 
 def test_check_availability_needs_only_the_times(client, site):
-    data = {"check": "1", "event_count": "1", "events-0-resourceIds": [str(site.room.pk)],
-            "events-0-start": local_input(future(FIRST, 10)), "events-0-end": local_input(future(FIRST, 11))}
+    data = {
+        "check": "1",
+        "event_count": "1",
+        "events-0-resourceIds": [str(site.room.pk)],
+        "events-0-start": local_input(future(FIRST, 10)),
+        "events-0-end": local_input(future(FIRST, 11)),
+    }
     page = text(client.post(site.url("book"), data))
     assert "Your time is free" in page and "There is a problem" not in page
     assert Booking.objects.count() == 0
@@ -221,8 +247,13 @@ def test_a_suggested_time_refills_the_form_and_keeps_the_rest(client, site):
 
 def test_a_refused_submit_shows_the_same_suggestions(client, site):
     taken = future(FIRST, 10)
-    event_create(organization=site.org, title="Secret board meeting", start=taken, end=taken + timedelta(hours=1),
-                 resource_ids=[site.room.pk])
+    event_create(
+        organization=site.org,
+        title="Secret board meeting",
+        start=taken,
+        end=taken + timedelta(hours=1),
+        resource_ids=[site.room.pk],
+    )
     page = text(client.post(site.url("book"), site.post_data(taken)))
     assert "Room is already booked at that time." in page and "Secret board meeting" not in page
     assert "Free times you could ask for instead" in page

@@ -20,7 +20,6 @@ from webhooks.models import WebhookEndpoint
 pytestmark = pytest.mark.django_db
 
 
-
 def client_for(org, role) -> Client:
     user = UserFactory()
     MembershipFactory(user=user, organization=org, role=role)
@@ -30,8 +29,14 @@ def client_for(org, role) -> Client:
 
 
 def form(setup, **changes) -> dict:
-    return {"organization": str(setup.org.pk), "url": "https://8.8.8.8/hooks", "description": "CRM",
-            "event_types": ["booking.approved", "event.created"], "active": "on", **changes}
+    return {
+        "organization": str(setup.org.pk),
+        "url": "https://8.8.8.8/hooks",
+        "description": "CRM",
+        "event_types": ["booking.approved", "event.created"],
+        "active": "on",
+        **changes,
+    }
 
 
 def test_an_admin_adds_an_endpoint_and_is_shown_its_secret_once(setup):
@@ -41,8 +46,10 @@ def test_an_admin_adds_an_endpoint_and_is_shown_its_secret_once(setup):
     endpoint = WebhookEndpoint.objects.get()
     assert endpoint.event_types == ["booking.approved", "event.created"] and endpoint.secret.startswith("whsec_")
     assert endpoint.secret in response.content.decode(), "shown on the page after saving"
-    for page in (reverse("admin:webhooks_webhookendpoint_changelist"),
-                 reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk])):
+    for page in (
+        reverse("admin:webhooks_webhookendpoint_changelist"),
+        reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk]),
+    ):
         shown = client.get(page)
         assert shown.status_code == 200 and endpoint.secret not in shown.content.decode()
 
@@ -76,8 +83,9 @@ def test_the_admin_form_refuses_private_urls_and_unknown_organizations(setup, ot
 def test_viewers_read_the_delivery_log_but_change_nothing(setup):
     endpoint = WebhookEndpointFactory(organization=setup.org)
     delivery = WebhookDeliveryFactory(endpoint=endpoint, attempts=1)
-    WebhookAttemptFactory(delivery=delivery, number=1, attempted_at=delivery.created_at, response_status=500,
-                          duration_ms=40)
+    WebhookAttemptFactory(
+        delivery=delivery, number=1, attempted_at=delivery.created_at, response_status=500, duration_ms=40
+    )
     client = client_for(setup.org, Role.VIEWER)
     listing = client.get(reverse("admin:webhooks_webhookdelivery_changelist"), {"status": "0"})
     assert listing.status_code == 200 and "booking.submitted" in listing.content.decode()
@@ -86,8 +94,12 @@ def test_viewers_read_the_delivery_log_but_change_nothing(setup):
     endpoint_page = client.get(reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk]))
     assert endpoint_page.status_code == 200 and endpoint.secret not in endpoint_page.content.decode()
     assert client.get(reverse("admin:webhooks_webhookendpoint_add")).status_code == 403
-    assert client.post(reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk]),
-                       form(setup, active="")).status_code == 403
+    assert (
+        client.post(
+            reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk]), form(setup, active="")
+        ).status_code
+        == 403
+    )
     assert WebhookEndpoint.objects.get().active
 
 
@@ -98,5 +110,7 @@ def test_another_organizations_endpoints_and_deliveries_are_404(setup, other_set
     assert client.get(reverse("admin:webhooks_webhookendpoint_change", args=[theirs.pk])).status_code == 404
     assert client.get(reverse("admin:webhooks_webhookdelivery_change", args=[delivery.pk])).status_code == 404
     listing = client.get(reverse("admin:webhooks_webhookdelivery_changelist")).content.decode()
-    assert str(delivery.pk) not in listing and theirs.url not in client.get(
-        reverse("admin:webhooks_webhookendpoint_changelist")).content.decode()
+    assert (
+        str(delivery.pk) not in listing
+        and theirs.url not in client.get(reverse("admin:webhooks_webhookendpoint_changelist")).content.decode()
+    )

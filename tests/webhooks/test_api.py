@@ -36,13 +36,16 @@ def mine(setup) -> WebhookEndpoint:
 
 
 def body(setup, **changes) -> dict:
-    return {"orgId": str(setup.org.pk), "url": PUBLIC_URL, "eventTypes": ["booking.approved", "event.created"],
-            **changes}
+    return {
+        "orgId": str(setup.org.pk),
+        "url": PUBLIC_URL,
+        "eventTypes": ["booking.approved", "event.created"],
+        **changes,
+    }
 
 
 def snapshot() -> list:
-    return [list(model.objects.order_by("pk").values())
-            for model in (WebhookEndpoint, WebhookDelivery, WebhookAttempt)]
+    return [list(model.objects.order_by("pk").values()) for model in (WebhookEndpoint, WebhookDelivery, WebhookAttempt)]
 
 
 # === CRUD and the secret ================================================================================
@@ -61,9 +64,13 @@ def test_an_admin_creates_an_endpoint_and_sees_its_secret_once(setup, api):
     assert created["disabledAt"] is None and response["ETag"] == etag_of(endpoint)
 
     # Never again: not in the list, the object, or a change's answer.
-    for answer in (api.admin.get(URL), api.admin.get(f"{URL}/{endpoint.pk}"), api.viewer.get(URL),
-                   api.admin.patch(f"{URL}/{endpoint.pk}", {"description": "CRM"}, format="json"),
-                   api.admin.get(f"{URL}/{endpoint.pk}/deliveries")):
+    for answer in (
+        api.admin.get(URL),
+        api.admin.get(f"{URL}/{endpoint.pk}"),
+        api.viewer.get(URL),
+        api.admin.patch(f"{URL}/{endpoint.pk}", {"description": "CRM"}, format="json"),
+        api.admin.get(f"{URL}/{endpoint.pk}/deliveries"),
+    ):
         assert answer.status_code == 200
         assert endpoint.secret not in answer.content.decode()
         assert b'"secret"' not in answer.content
@@ -75,8 +82,7 @@ def test_the_client_may_choose_the_secret_and_replace_it(setup, api):
     assert response.status_code == 201 and response.json()["secret"] == chosen
     endpoint_id = response.json()["id"]
     assert_error(api.admin.post(URL, body(setup, secret="short"), format="json"), 400, "MIN_LENGTH", "secret")
-    replaced = api.admin.patch(f"{URL}/{endpoint_id}", {"secret": "another-secret-of-at-least-24-chars"},
-                               format="json")
+    replaced = api.admin.patch(f"{URL}/{endpoint_id}", {"secret": "another-secret-of-at-least-24-chars"}, format="json")
     assert replaced.status_code == 200 and "secret" not in replaced.json()
     assert WebhookEndpoint.objects.get(pk=endpoint_id).secret == "another-secret-of-at-least-24-chars"
 
@@ -87,54 +93,76 @@ def test_change_list_and_delete(setup, api, mine):
     assert api.viewer.get(URL, {"active": "false"}).json() == []
     assert api.viewer.get(URL, {"orgId": str(setup.org.pk)}).json()[0]["id"] == str(mine.pk)
 
-    changed = api.admin.patch(f"{URL}/{mine.pk}", {"eventTypes": ["booking.denied", "booking.denied"],
-                                                   "active": False}, format="json")
+    changed = api.admin.patch(
+        f"{URL}/{mine.pk}", {"eventTypes": ["booking.denied", "booking.denied"], "active": False}, format="json"
+    )
     assert changed.status_code == 200
     assert changed.json()["eventTypes"] == ["booking.denied"] and changed.json()["active"] is False
     assert api.viewer.get(URL, {"active": "false"}).json()[0]["id"] == str(mine.pk)
 
-    assert_error(api.admin.patch(f"{URL}/{mine.pk}", {"description": "x"}, format="json",
-                                 HTTP_IF_MATCH='"stale"'), 412, "PRECONDITION_FAILED")
+    assert_error(
+        api.admin.patch(f"{URL}/{mine.pk}", {"description": "x"}, format="json", HTTP_IF_MATCH='"stale"'),
+        412,
+        "PRECONDITION_FAILED",
+    )
     response = api.admin.delete(f"{URL}/{mine.pk}")
     assert response.status_code == 204 and not WebhookEndpoint.objects.exists()
     assert_error(api.admin.get(f"{URL}/{mine.pk}"), 404, "NOT_FOUND")
 
 
 def test_switching_a_disabled_endpoint_back_on_clears_its_failures(setup, api, mine):
-    WebhookEndpoint.objects.filter(pk=mine.pk).update(active=False, consecutive_failures=5, disabled_at=timezone.now(),
-                                                      disabled_reason="5 deliveries in a row failed")
+    WebhookEndpoint.objects.filter(pk=mine.pk).update(
+        active=False, consecutive_failures=5, disabled_at=timezone.now(), disabled_reason="5 deliveries in a row failed"
+    )
     disabled = api.viewer.get(f"{URL}/{mine.pk}").json()
     assert disabled["active"] is False and disabled["disabledAt"] and disabled["consecutiveFailures"] == 5
     response = api.admin.patch(f"{URL}/{mine.pk}", {"active": True}, format="json")
     assert response.status_code == 200
     assert {k: response.json()[k] for k in ("active", "consecutiveFailures", "disabledAt", "disabledReason")} == {
-        "active": True, "consecutiveFailures": 0, "disabledAt": None, "disabledReason": ""}
+        "active": True,
+        "consecutiveFailures": 0,
+        "disabledAt": None,
+        "disabledReason": "",
+    }
 
 
 # === validation =========================================================================================
 
 
-@pytest.mark.parametrize(("url", "code"), [
-    ("ftp://example.com/hooks", "INVALID"),
-    ("example.com/hooks", "INVALID"),
-    ("http://", "INVALID"),
-    ("javascript:alert(1)", "INVALID"),
-    ("https://user:password@example.com/hooks", "INVALID"),
-    ("https://exa mple.com/hooks", "INVALID"),
-    ("http://[::1/hooks", "INVALID"),
-    ("", "REQUIRED"),
-])
+@pytest.mark.parametrize(
+    ("url", "code"),
+    [
+        ("ftp://example.com/hooks", "INVALID"),
+        ("example.com/hooks", "INVALID"),
+        ("http://", "INVALID"),
+        ("javascript:alert(1)", "INVALID"),
+        ("https://user:password@example.com/hooks", "INVALID"),
+        ("https://exa mple.com/hooks", "INVALID"),
+        ("http://[::1/hooks", "INVALID"),
+        ("", "REQUIRED"),
+    ],
+)
 def test_a_url_that_is_not_http_or_https_is_refused(setup, api, url, code):
     before = snapshot()
     assert_error(api.admin.post(URL, body(setup, url=url), format="json"), 400, code, "url")
     assert snapshot() == before
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1:8000/hooks", "http://localhost/hooks", "http://10.1.2.3/hooks", "http://192.168.0.10/",
-    "http://169.254.169.254/latest/meta-data/", "http://[::1]:8080/", "http://[::ffff:127.0.0.1]/",
-    "http://0.0.0.0/", "http://2130706433/", "http://100.64.0.1/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/hooks",
+        "http://localhost/hooks",
+        "http://10.1.2.3/hooks",
+        "http://192.168.0.10/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]:8080/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://0.0.0.0/",
+        "http://2130706433/",
+        "http://100.64.0.1/",
+    ],
+)
 def test_private_addresses_are_refused_unless_allowed(setup, api, settings, url):
     settings.WEBHOOKS_ALLOW_PRIVATE = False
     assert_error(api.admin.post(URL, body(setup, url=url), format="json"), 400, "PRIVATE_ADDRESS", "url")
@@ -145,8 +173,9 @@ def test_private_addresses_are_refused_unless_allowed(setup, api, settings, url)
 
 def test_a_change_to_a_private_address_is_refused_too(setup, api, mine, settings):
     settings.WEBHOOKS_ALLOW_PRIVATE = False
-    assert_error(api.admin.patch(f"{URL}/{mine.pk}", {"url": "http://127.0.0.1/"}, format="json"), 400,
-                 "PRIVATE_ADDRESS", "url")
+    assert_error(
+        api.admin.patch(f"{URL}/{mine.pk}", {"url": "http://127.0.0.1/"}, format="json"), 400, "PRIVATE_ADDRESS", "url"
+    )
     assert WebhookEndpoint.objects.get(pk=mine.pk).url == PUBLIC_URL
     assert api.admin.post(URL, body(setup), format="json").status_code == 201, "a public address is fine"
 
@@ -155,8 +184,9 @@ def test_event_types_are_checked_against_the_list(setup, api):
     response = api.admin.post(URL, body(setup, eventTypes=["booking.approved", "booking.exploded"]), format="json")
     assert_error(response, 400, "INVALID_CHOICE", "eventTypes[1]")
     assert_error(api.admin.post(URL, body(setup, eventTypes=[]), format="json"), 400, "REQUIRED", "eventTypes")
-    assert_error(api.admin.post(URL, body(setup, eventTypes="booking.approved"), format="json"), 400, None,
-                 "eventTypes")
+    assert_error(
+        api.admin.post(URL, body(setup, eventTypes="booking.approved"), format="json"), 400, None, "eventTypes"
+    )
     without = body(setup)
     del without["eventTypes"]
     assert_error(api.admin.post(URL, without, format="json"), 400, "REQUIRED", "eventTypes")
@@ -187,13 +217,14 @@ def test_another_organization_gets_404_for_each_operation_and_sees_nothing(setup
     before = snapshot()
     for role in Role:
         client = other[role]
-        for response in (client.get(f"{URL}/{mine.pk}"),
-                         client.patch(f"{URL}/{mine.pk}", {"active": False}, format="json"),
-                         client.patch(f"{URL}/{mine.pk}", {"active": False}, format="json",
-                                      HTTP_IF_MATCH=etag_of(mine)),
-                         client.delete(f"{URL}/{mine.pk}"),
-                         client.get(f"{URL}/{mine.pk}/deliveries"),
-                         client.post(URL, body(setup), format="json")):
+        for response in (
+            client.get(f"{URL}/{mine.pk}"),
+            client.patch(f"{URL}/{mine.pk}", {"active": False}, format="json"),
+            client.patch(f"{URL}/{mine.pk}", {"active": False}, format="json", HTTP_IF_MATCH=etag_of(mine)),
+            client.delete(f"{URL}/{mine.pk}"),
+            client.get(f"{URL}/{mine.pk}/deliveries"),
+            client.post(URL, body(setup), format="json"),
+        ):
             assert_error(response, 404, "NOT_FOUND")
             assert str(mine.pk) not in response.content.decode() and "ETag" not in response
         for query in ({}, {"orgId": str(setup.org.pk)}, {"active": "true"}):
@@ -226,12 +257,18 @@ def test_deliveries_are_listed_newest_first_page_by_page_with_their_attempts(set
     now = timezone.now()
     made = []
     for age in range(5):
-        delivery = WebhookDeliveryFactory(endpoint=mine, status=DeliveryStatus.FAILED if age == 4 else
-                                          DeliveryStatus.SUCCEEDED, attempts=1)
+        delivery = WebhookDeliveryFactory(
+            endpoint=mine, status=DeliveryStatus.FAILED if age == 4 else DeliveryStatus.SUCCEEDED, attempts=1
+        )
         WebhookDelivery.objects.filter(pk=delivery.pk).update(created_at=now - timedelta(minutes=age))
         made.append(str(delivery.pk))
-    WebhookAttemptFactory(delivery=WebhookDelivery.objects.get(pk=made[0]), number=1, attempted_at=now,
-                          response_status=200, duration_ms=12)
+    WebhookAttemptFactory(
+        delivery=WebhookDelivery.objects.get(pk=made[0]),
+        number=1,
+        attempted_at=now,
+        response_status=200,
+        duration_ms=12,
+    )
     WebhookDeliveryFactory(endpoint=WebhookEndpointFactory(organization=setup.org))  # another endpoint's
 
     seen, cursor, pages = [], None, 0
@@ -246,8 +283,15 @@ def test_deliveries_are_listed_newest_first_page_by_page_with_their_attempts(set
     assert seen == made and pages == 3
 
     first = api.viewer.get(f"{URL}/{mine.pk}/deliveries").json()["deliveries"][0]
-    assert first["attemptLog"] == [{"number": 1, "attemptedAt": first["attemptLog"][0]["attemptedAt"],
-                                    "responseStatus": 200, "error": "", "durationMs": 12}]
+    assert first["attemptLog"] == [
+        {
+            "number": 1,
+            "attemptedAt": first["attemptLog"][0]["attemptedAt"],
+            "responseStatus": 200,
+            "error": "",
+            "durationMs": 12,
+        }
+    ]
     assert first["status"] == DeliveryStatus.SUCCEEDED and first["endpointId"] == str(mine.pk)
     assert first["eventType"] == "booking.submitted" and first["payload"]["id"] == first["eventId"]
     failed = api.viewer.get(f"{URL}/{mine.pk}/deliveries", {"status": 3}).json()["deliveries"]

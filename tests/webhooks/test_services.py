@@ -97,8 +97,13 @@ def test_booking_lifecycle_emits_each_event_with_the_booking_as_the_staff_api_sh
     booking_deny(booking_id=denied.pk, actor=setup.staff, client_last_updated_at=None)
     data = the_one("booking.denied")
     assert data["booking"]["id"] == str(denied.pk) and data["booking"]["status"] == BookingStatus.DENIED
-    assert [d.event_type for d in emitted()] == ["booking.submitted", "booking.approved", "booking.canceled",
-                                                 "booking.submitted", "booking.denied"]
+    assert [d.event_type for d in emitted()] == [
+        "booking.submitted",
+        "booking.approved",
+        "booking.canceled",
+        "booking.submitted",
+        "booking.denied",
+    ]
 
 
 def test_a_bookers_cancellation_of_a_pending_booking_emits_booking_canceled(setup, endpoint):
@@ -113,8 +118,9 @@ def test_change_requests_emit_submitted_approved_and_denied_with_the_request_and
     booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
     booker = Actor.booker("ada@example.com")
 
-    first = change_request_submit(booking_id=booking.pk, actor=booker, events=later_times(7),
-                                  request_note="Later, please").change_request
+    first = change_request_submit(
+        booking_id=booking.pk, actor=booker, events=later_times(7), request_note="Later, please"
+    ).change_request
     data = the_one("change_request.submitted")
     assert data["changeRequest"]["id"] == str(first.pk) and data["changeRequest"]["bookingId"] == str(booking.pk)
     assert data["changeRequest"]["requestNote"] == "Later, please"
@@ -146,23 +152,36 @@ def test_an_approved_cancellation_request_emits_the_decision_and_booking_cancele
     assert the_one("booking.canceled")["booking"]["status"] == BookingStatus.CANCELED
 
 
-@pytest.mark.parametrize(("status", "event_type"), [
-    (BookingStatus.PENDING, "booking.submitted"),
-    (BookingStatus.APPROVED, "booking.approved"),
-    (BookingStatus.DENIED, "booking.denied"),
-    (BookingStatus.CANCELED, "booking.canceled"),
-])
+@pytest.mark.parametrize(
+    ("status", "event_type"),
+    [
+        (BookingStatus.PENDING, "booking.submitted"),
+        (BookingStatus.APPROVED, "booking.approved"),
+        (BookingStatus.DENIED, "booking.denied"),
+        (BookingStatus.CANCELED, "booking.canceled"),
+    ],
+)
 def test_a_staff_created_booking_emits_the_event_of_the_status_it_starts_in(setup, endpoint, status, event_type):
-    result = booking_create(module=setup.module, actor=setup.staff, status=status,
-                            contact={"name": "Grace", "email": "grace@example.com"},
-                            events=[setup.event(future(10, 10))], single_event=True)
+    result = booking_create(
+        module=setup.module,
+        actor=setup.staff,
+        status=status,
+        contact={"name": "Grace", "email": "grace@example.com"},
+        events=[setup.event(future(10, 10))],
+        single_event=True,
+    )
     assert [d.event_type for d in emitted()] == [event_type]
     assert the_one(event_type) == {"booking": booking_payload(result.booking, staff=True)}
 
 
 def test_the_events_api_services_emit_event_created_updated_and_deleted(setup, endpoint):
-    event = event_create(organization=setup.org, title="Board meeting", start=future(9, 10), end=future(9, 11),
-                         resource_ids=[setup.desks.pk])
+    event = event_create(
+        organization=setup.org,
+        title="Board meeting",
+        start=future(9, 10),
+        end=future(9, 11),
+        resource_ids=[setup.desks.pk],
+    )
     data = the_one("event.created")
     assert data == {"event": events_payload(Event.objects.filter(pk=event.pk))[0]}
     assert data["event"]["title"] == "Board meeting" and data["event"]["resourceIds"] == [str(setup.desks.pk)]
@@ -183,8 +202,17 @@ def test_the_events_api_services_emit_event_created_updated_and_deleted(setup, e
 def test_every_documented_event_type_is_emitted_somewhere():
     # The list is the API's contract; the tests above cover each entry.
     assert set(EVENT_TYPES) == {
-        "booking.submitted", "booking.approved", "booking.denied", "booking.canceled", "change_request.submitted",
-        "change_request.approved", "change_request.denied", "event.created", "event.updated", "event.deleted"}
+        "booking.submitted",
+        "booking.approved",
+        "booking.denied",
+        "booking.canceled",
+        "change_request.submitted",
+        "change_request.approved",
+        "change_request.denied",
+        "event.created",
+        "event.updated",
+        "event.deleted",
+    }
 
 
 # === the outbox =========================================================================================
@@ -193,8 +221,11 @@ def test_every_documented_event_type_is_emitted_somewhere():
 def test_a_rolled_back_transition_emits_nothing(setup, endpoint, receiver, django_capture_on_commit_callbacks):
     booking = setup.submit().booking
     WebhookDelivery.objects.all().delete()
-    with (django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(RuntimeError),
-          transaction.atomic()):
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
         booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
         assert emitted("booking.approved"), "written inside the transaction"
         raise RuntimeError("the surrounding work failed")
@@ -210,11 +241,21 @@ def test_a_refused_transition_emits_nothing(setup, endpoint, receiver, django_ca
     with django_capture_on_commit_callbacks(execute=True):
         with pytest.raises(InvalidTransition):
             booking_approve(booking_id=first.pk, actor=setup.staff, client_last_updated_at=None)
-        taken = event_create(organization=setup.org, title="Taken", start=future(12, 10), end=future(12, 11),
-                             resource_ids=[setup.room.pk])
+        taken = event_create(
+            organization=setup.org,
+            title="Taken",
+            start=future(12, 10),
+            end=future(12, 11),
+            resource_ids=[setup.room.pk],
+        )
         with pytest.raises(BookingConflict):
-            event_create(organization=setup.org, title="Clash", start=future(12, 10), end=future(12, 11),
-                         resource_ids=[setup.room.pk])
+            event_create(
+                organization=setup.org,
+                title="Clash",
+                start=future(12, 10),
+                end=future(12, 11),
+                resource_ids=[setup.room.pk],
+            )
     assert [d.event_type for d in emitted()[before:]] == ["event.created"]
     assert [r.json["data"]["event"]["id"] for r in receiver.requests] == [str(taken.pk)]
 
@@ -250,8 +291,9 @@ def test_without_endpoints_the_payload_is_never_computed(setup):
 # === sending ============================================================================================
 
 
-def test_the_post_is_signed_and_verifies_against_the_raw_body(setup, endpoint, receiver,
-                                                              django_capture_on_commit_callbacks):
+def test_the_post_is_signed_and_verifies_against_the_raw_body(
+    setup, endpoint, receiver, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         booking = setup.submit().booking
     [request] = receiver.requests
@@ -259,11 +301,11 @@ def test_the_post_is_signed_and_verifies_against_the_raw_body(setup, endpoint, r
     timestamp = headers["Allot-Timestamp"]
     assert abs(int(timestamp) - time.time()) < 60
     assert hmac.compare_digest(headers["Allot-Signature"], expected_signature(endpoint.secret, timestamp, request.body))
-    assert headers["Allot-Signature"] == webhook_signature(secret=endpoint.secret, timestamp=timestamp,
-                                                           body=request.body)
+    assert headers["Allot-Signature"] == webhook_signature(
+        secret=endpoint.secret, timestamp=timestamp, body=request.body
+    )
     # Another secret, another body or another timestamp does not verify.
-    assert headers["Allot-Signature"] != expected_signature("whsec_someone_else_entirely_000", timestamp,
-                                                            request.body)
+    assert headers["Allot-Signature"] != expected_signature("whsec_someone_else_entirely_000", timestamp, request.body)
     assert headers["Allot-Signature"] != expected_signature(endpoint.secret, timestamp, request.body + b" ")
     assert headers["Allot-Signature"] != expected_signature(endpoint.secret, str(int(timestamp) + 1), request.body)
 
@@ -282,8 +324,9 @@ def test_the_post_is_signed_and_verifies_against_the_raw_body(setup, endpoint, r
     assert 0 <= attempt.duration_ms < 5000
 
 
-def test_a_500_is_retried_after_1_minute_1_hour_and_6_hours_then_failed(setup, endpoint, receiver,
-                                                                       django_capture_on_commit_callbacks):
+def test_a_500_is_retried_after_1_minute_1_hour_and_6_hours_then_failed(
+    setup, endpoint, receiver, django_capture_on_commit_callbacks
+):
     receiver.status = 500
     with django_capture_on_commit_callbacks(execute=True):
         setup.submit()
@@ -316,7 +359,8 @@ def test_a_500_is_retried_after_1_minute_1_hour_and_6_hours_then_failed(setup, e
     assert [r.headers["Allot-Delivery-Attempt"] for r in receiver.requests] == ["1", "2", "3", "4"]
     for request in receiver.requests:  # each retry signed afresh
         assert request.headers["Allot-Signature"] == expected_signature(
-            endpoint.secret, request.headers["Allot-Timestamp"], request.body)
+            endpoint.secret, request.headers["Allot-Timestamp"], request.body
+        )
     endpoint.refresh_from_db()
     assert endpoint.consecutive_failures == 1 and endpoint.active
 
@@ -386,8 +430,9 @@ def test_a_delivery_is_sent_once_and_a_worker_that_died_is_taken_over(setup, rec
     assert webhook_delivery_send(delivery_id=delivery.pk) == "sent"
     assert webhook_delivery_send(delivery_id=delivery.pk) == "skipped"
     now = timezone.now()
-    held = WebhookDeliveryFactory(endpoint=endpoint, status=DeliveryStatus.SENDING, attempts=1,
-                                  lease_until=now + timedelta(seconds=30))
+    held = WebhookDeliveryFactory(
+        endpoint=endpoint, status=DeliveryStatus.SENDING, attempts=1, lease_until=now + timedelta(seconds=30)
+    )
     assert webhook_deliveries_send_due(now=now) == {}, "another worker holds it"
     assert webhook_deliveries_send_due(now=now + timedelta(seconds=31)) == {"sent": 1}
     held.refresh_from_db()
@@ -415,7 +460,8 @@ def fail_deliveries(org, count: int) -> None:
 
 
 def test_an_endpoint_that_keeps_failing_is_disabled_and_owners_and_admins_are_emailed(
-        setup, endpoint, receiver, mailoutbox, django_capture_on_commit_callbacks):
+    setup, endpoint, receiver, mailoutbox, django_capture_on_commit_callbacks
+):
     owner, admin, viewer = (UserFactory(email=f"{n}@example.org") for n in ("owner", "admin", "viewer"))
     MembershipFactory(user=owner, organization=setup.org, role=Role.OWNER)
     MembershipFactory(user=admin, organization=setup.org, role=Role.ADMIN)

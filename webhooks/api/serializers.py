@@ -16,21 +16,42 @@ EVENT_TYPES_HELP = "What to send: any of " + ", ".join(EVENT_TYPES) + "."
 class WebhookEndpointSerializer(serializers.Serializer):
     id = serializers.UUIDField(read_only=True)
     orgId = UUIDField(source="organization_id")
-    url = TextField(max_length=2000, help_text="http(s) URL that receives a signed POST per event. Private, "
-                                               "loopback and reserved addresses are refused.")
+    url = TextField(
+        max_length=2000,
+        help_text="http(s) URL that receives a signed POST per event. Private, "
+        "loopback and reserved addresses are refused.",
+    )
     description = PlainTextField(max_length=200, allow_blank=True, required=False)
-    eventTypes = ListField(source="event_types", child=serializers.ChoiceField(choices=EVENT_TYPES),
-                           allow_empty=False, max_length=len(EVENT_TYPES) * 2, help_text=EVENT_TYPES_HELP)
-    active = BooleanField(required=False, help_text="false stops sending. true re-enables an endpoint that was "
-                                                    "disabled after repeated failures, and clears its failures.")
-    secret = TextField(write_only=True, required=False, min_length=MIN_SECRET_LENGTH, max_length=200,
-                       trim_whitespace=False,
-                       help_text="Write only: the HMAC key of the signatures. Left out on create, the server "
-                                 "makes one and returns it once, in the 201 response. Never listed.")
-    consecutiveFailures = serializers.IntegerField(source="consecutive_failures", read_only=True,
-                                                   help_text="FAILED deliveries in a row (a success resets it).")
-    disabledAt = serializers.DateTimeField(source="disabled_at", read_only=True, allow_null=True,
-                                           help_text="When repeated failures switched it off (null otherwise).")
+    eventTypes = ListField(
+        source="event_types",
+        child=serializers.ChoiceField(choices=EVENT_TYPES),
+        allow_empty=False,
+        max_length=len(EVENT_TYPES) * 2,
+        help_text=EVENT_TYPES_HELP,
+    )
+    active = BooleanField(
+        required=False,
+        help_text="false stops sending. true re-enables an endpoint that was "
+        "disabled after repeated failures, and clears its failures.",
+    )
+    secret = TextField(
+        write_only=True,
+        required=False,
+        min_length=MIN_SECRET_LENGTH,
+        max_length=200,
+        trim_whitespace=False,
+        help_text="Write only: the HMAC key of the signatures. Left out on create, the server "
+        "makes one and returns it once, in the 201 response. Never listed.",
+    )
+    consecutiveFailures = serializers.IntegerField(
+        source="consecutive_failures", read_only=True, help_text="FAILED deliveries in a row (a success resets it)."
+    )
+    disabledAt = serializers.DateTimeField(
+        source="disabled_at",
+        read_only=True,
+        allow_null=True,
+        help_text="When repeated failures switched it off (null otherwise).",
+    )
     disabledReason = serializers.CharField(source="disabled_reason", read_only=True)
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     lastUpdatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
@@ -49,7 +70,8 @@ class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
 
     # Read-only: DRF's own field does (the stubs want the parent's class).
     secret = serializers.CharField(  # type: ignore[assignment]
-        read_only=True, help_text="Shown this once: store it to verify signatures.")
+        read_only=True, help_text="Shown this once: store it to verify signatures."
+    )
 
 
 class OrgIdSerializer(serializers.Serializer):
@@ -61,8 +83,9 @@ class OrgIdSerializer(serializers.Serializer):
 class WebhookAttemptSerializer(serializers.Serializer):
     number = serializers.IntegerField()
     attemptedAt = serializers.DateTimeField(source="attempted_at")
-    responseStatus = serializers.IntegerField(source="response_status", allow_null=True,
-                                              help_text="The HTTP status the endpoint answered; null when none.")
+    responseStatus = serializers.IntegerField(
+        source="response_status", allow_null=True, help_text="The HTTP status the endpoint answered; null when none."
+    )
     error = serializers.CharField(help_text='Why there was no answer ("timeout after 5 s", "connection refused").')
     durationMs = serializers.IntegerField(source="duration_ms")
 
@@ -72,11 +95,13 @@ class WebhookDeliverySerializer(serializers.Serializer):
     endpointId = serializers.UUIDField(source="endpoint_id")
     eventId = serializers.UUIDField(source="event_id", help_text="The payload's id: the same on every retry.")
     eventType = serializers.CharField(source="event_type")
-    status = serializers.ChoiceField(choices=DeliveryStatus.choices,
-                                     help_text="0 PENDING, 1 SENDING, 2 SUCCEEDED, 3 FAILED")
+    status = serializers.ChoiceField(
+        choices=DeliveryStatus.choices, help_text="0 PENDING, 1 SENDING, 2 SUCCEEDED, 3 FAILED"
+    )
     attempts = serializers.IntegerField()
-    nextAttemptAt = serializers.DateTimeField(source="next_attempt_at", allow_null=True,
-                                              help_text="When a PENDING delivery is tried next.")
+    nextAttemptAt = serializers.DateTimeField(
+        source="next_attempt_at", allow_null=True, help_text="When a PENDING delivery is tried next."
+    )
     deliveredAt = serializers.DateTimeField(source="delivered_at", allow_null=True)
     lastResult = serializers.CharField(source="last_result")
     payload = serializers.JSONField(help_text="The body that is POSTed (keys sorted).")

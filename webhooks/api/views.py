@@ -64,39 +64,59 @@ def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
             raise ValueError
         return moment.astimezone(UTC), UUID(pk)
     except (ValueError, TypeError, OverflowError, json.JSONDecodeError) as exc:
-        raise ValidationFailed(errors=[FieldError("cursor", "INVALID", "Use the nextCursor of a previous page.")]) \
-            from exc
+        raise ValidationFailed(
+            errors=[FieldError("cursor", "INVALID", "Use the nextCursor of a previous page.")]
+        ) from exc
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List webhook endpoints (without their secrets)",
-                       responses={200: WebhookEndpointSerializer(many=True), **error_responses(400, 401)}),
-    retrieve=extend_schema(summary="Get a webhook endpoint (without its secret)", parameters=[ETAG],
-                           responses={200: WebhookEndpointSerializer, **error_responses(401, 404)}),
+    list=extend_schema(
+        summary="List webhook endpoints (without their secrets)",
+        responses={200: WebhookEndpointSerializer(many=True), **error_responses(400, 401)},
+    ),
+    retrieve=extend_schema(
+        summary="Get a webhook endpoint (without its secret)",
+        parameters=[ETAG],
+        responses={200: WebhookEndpointSerializer, **error_responses(401, 404)},
+    ),
     create=extend_schema(
-        summary="Create a webhook endpoint (admin)", request=WebhookEndpointSerializer, parameters=[ETAG],
+        summary="Create a webhook endpoint (admin)",
+        request=WebhookEndpointSerializer,
+        parameters=[ETAG],
         description="The response carries the signing `secret`, this once. Each event is POSTed as JSON "
-                    "`{id, type, createdAt, orgId, data}` with the headers `Allot-Timestamp` (unix seconds) and "
-                    "`Allot-Signature: v1=<hex HMAC-SHA256 of \"<timestamp>.<raw body>\" keyed with the secret>`. "
-                    "A URL that is not http(s) or points to a private address answers 400.",
-        responses={201: WebhookEndpointCreatedSerializer, **error_responses(400, 401, 403, 404)}),
+        "`{id, type, createdAt, orgId, data}` with the headers `Allot-Timestamp` (unix seconds) and "
+        '`Allot-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<raw body>" keyed with the secret>`. '
+        "A URL that is not http(s) or points to a private address answers 400.",
+        responses={201: WebhookEndpointCreatedSerializer, **error_responses(400, 401, 403, 404)},
+    ),
     partial_update=extend_schema(
-        summary="Change a webhook endpoint (admin)", request=WebhookEndpointUpdateSerializer,
+        summary="Change a webhook endpoint (admin)",
+        request=WebhookEndpointUpdateSerializer,
         parameters=[IF_MATCH, ETAG],
         description="`active: true` re-enables an endpoint disabled after repeated failures. A new `secret` "
-                    "replaces the old one at once (it is not shown back).",
-        responses={200: WebhookEndpointSerializer, **error_responses(400, 401, 403, 404, 412)}),
-    destroy=extend_schema(summary="Delete a webhook endpoint and its delivery log (admin)", parameters=[IF_MATCH],
-                          responses={204: None, **error_responses(401, 403, 404, 412)}),
+        "replaces the old one at once (it is not shown back).",
+        responses={200: WebhookEndpointSerializer, **error_responses(400, 401, 403, 404, 412)},
+    ),
+    destroy=extend_schema(
+        summary="Delete a webhook endpoint and its delivery log (admin)",
+        parameters=[IF_MATCH],
+        responses={204: None, **error_responses(401, 403, 404, 412)},
+    ),
     deliveries=extend_schema(
-        summary="The endpoint's delivery log, newest first", filters=False,
+        summary="The endpoint's delivery log, newest first",
+        filters=False,
         parameters=[
             OpenApiParameter("limit", OpenApiTypes.INT, description="Page size (1–500, default 50)."),
             OpenApiParameter("cursor", OpenApiTypes.STR, description="nextCursor of the previous page."),
-            OpenApiParameter("status", OpenApiTypes.INT, enum=[0, 1, 2, 3],
-                             description="0 PENDING, 1 SENDING, 2 SUCCEEDED, 3 FAILED."),
+            OpenApiParameter(
+                "status",
+                OpenApiTypes.INT,
+                enum=[0, 1, 2, 3],
+                description="0 PENDING, 1 SENDING, 2 SUCCEEDED, 3 FAILED.",
+            ),
         ],
-        responses={200: DeliveryListSerializer, **error_responses(400, 401, 404)}),
+        responses={200: DeliveryListSerializer, **error_responses(400, 401, 404)},
+    ),
 )
 @extend_schema(tags=["webhooks"])
 class WebhookEndpointViewSet(viewsets.GenericViewSet):
@@ -152,8 +172,11 @@ class WebhookEndpointViewSet(viewsets.GenericViewSet):
             created, last_id = _decode_cursor(query["cursor"])
             deliveries = deliveries.filter(Q(created_at__lt=created) | Q(created_at=created, id__lt=last_id))
         limit = query["limit"]
-        page = list(deliveries.prefetch_related(
-            Prefetch("attempt_log", queryset=WebhookAttempt.objects.order_by("number", "created_at")))[: limit + 1])
+        page = list(
+            deliveries.prefetch_related(
+                Prefetch("attempt_log", queryset=WebhookAttempt.objects.order_by("number", "created_at"))
+            )[: limit + 1]
+        )
         next_cursor = None
         if len(page) > limit:
             page = page[:limit]

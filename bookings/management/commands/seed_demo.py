@@ -56,23 +56,43 @@ class Command(BaseCommand):
 
     def _seed(self, slug: str, password: str) -> dict:
         org, _ = Organization.objects.get_or_create(
-            slug=slug, defaults={"name": f"{slug.title()} Community Centre", "timezone": "Europe/London",
-                                 "currency": "GBP"})
+            slug=slug,
+            defaults={"name": f"{slug.title()} Community Centre", "timezone": "Europe/London", "currency": "GBP"},
+        )
         venue, _ = Venue.objects.get_or_create(
-            organization=org, name="Riverside Hall", defaults={"address": "1 River Street, London"})
+            organization=org, name="Riverside Hall", defaults={"address": "1 River Street, London"}
+        )
         hall, _ = Resource.objects.get_or_create(
-            venue=venue, name="Main Hall",
-            defaults={"kind": ResourceKind.EVENT_SPACE, "capacity": 120, "min_duration_minutes": 60,
-                      "description": "<p>Our largest space, with a stage and a kitchen.</p>"})
+            venue=venue,
+            name="Main Hall",
+            defaults={
+                "kind": ResourceKind.EVENT_SPACE,
+                "capacity": 120,
+                "min_duration_minutes": 60,
+                "description": "<p>Our largest space, with a stage and a kitchen.</p>",
+            },
+        )
         room, _ = Resource.objects.get_or_create(
-            venue=venue, name="Meeting Room",
-            defaults={"kind": ResourceKind.ROOM, "capacity": 12, "buffer_minutes": 15,
-                      "description": "<p>A quiet room for up to twelve people. "
-                                     "Cleaned for 15 minutes after each booking.</p>"})
+            venue=venue,
+            name="Meeting Room",
+            defaults={
+                "kind": ResourceKind.ROOM,
+                "capacity": 12,
+                "buffer_minutes": 15,
+                "description": "<p>A quiet room for up to twelve people. "
+                "Cleaned for 15 minutes after each booking.</p>",
+            },
+        )
         desks, _ = Resource.objects.get_or_create(
-            venue=venue, name="Hot Desks",
-            defaults={"kind": ResourceKind.DESK, "capacity": 10, "exclusive": False,
-                      "description": "<p>Ten desks in the open-plan area.</p>"})
+            venue=venue,
+            name="Hot Desks",
+            defaults={
+                "kind": ResourceKind.DESK,
+                "capacity": 10,
+                "exclusive": False,
+                "description": "<p>Ten desks in the open-plan area.</p>",
+            },
+        )
         resources = [hall, room, desks]
 
         User = get_user_model()
@@ -88,25 +108,55 @@ class Command(BaseCommand):
             # The organization's slug reads best in the public URL; fall back to a random one if another
             # organization's portal already uses it.
             portal_slug = slug[:80] if not Portal.objects.filter(slug=slug[:80]).exists() else random_portal_slug()
-            portal = Portal.objects.create(organization=org, name="Book our spaces", slug=portal_slug,
-                                           status=PortalStatus.LIVE,
-                                           description="<p>Request a room, the hall or a desk.</p>")
+            portal = Portal.objects.create(
+                organization=org,
+                name="Book our spaces",
+                slug=portal_slug,
+                status=PortalStatus.LIVE,
+                description="<p>Request a room, the hall or a desk.</p>",
+            )
         module, created = BookingModule.objects.get_or_create(
-            organization=org, slug="spaces",
-            defaults={"name": "Room and desk bookings", "admin_user": user, "hold_pending_slots": True,
-                      "about_title": "Book a space at Riverside Hall",
-                      "about_description": "<p>Requests are reviewed within one working day.</p>"})
+            organization=org,
+            slug="spaces",
+            defaults={
+                "name": "Room and desk bookings",
+                "admin_user": user,
+                "hold_pending_slots": True,
+                "about_title": "Book a space at Riverside Hall",
+                "about_description": "<p>Requests are reviewed within one working day.</p>",
+            },
+        )
         module.portals.add(portal)
         for resource in resources:
             ModuleResource.objects.get_or_create(module=module, resource=resource)
         if created:
-            FormField.objects.create(module=module, section=FormSection.EVENT, label="Type of event",
-                                     type=FieldType.SELECT, required=True, order=1,
-                                     options=["Meeting", "Workshop", "Celebration", "Other"])
-            FormField.objects.create(module=module, section=FormSection.EVENT, label="Chairs needed",
-                                     type=FieldType.NUMBER, required=True, order=2, min_value=0, max_value=120)
-            FormField.objects.create(module=module, section=FormSection.CONTACT, label="Send me the newsletter",
-                                     type=FieldType.CHECKBOX, required=False, order=1)
+            FormField.objects.create(
+                module=module,
+                section=FormSection.EVENT,
+                label="Type of event",
+                type=FieldType.SELECT,
+                required=True,
+                order=1,
+                options=["Meeting", "Workshop", "Celebration", "Other"],
+            )
+            FormField.objects.create(
+                module=module,
+                section=FormSection.EVENT,
+                label="Chairs needed",
+                type=FieldType.NUMBER,
+                required=True,
+                order=2,
+                min_value=0,
+                max_value=120,
+            )
+            FormField.objects.create(
+                module=module,
+                section=FormSection.CONTACT,
+                label="Send me the newsletter",
+                type=FieldType.CHECKBOX,
+                required=False,
+                order=1,
+            )
         if not Booking.objects.filter(organization=org).exists():
             self._sample_bookings(module, portal, room, hall, desks, user)
 
@@ -148,17 +198,25 @@ class Command(BaseCommand):
         ]
         now = timezone.now().astimezone(tz)
         if now.hour < 20:  # something later today, so this week's calendar is never empty
-            plan.insert(0, (0, "Drop-in coworking", desks, now.hour + 2, now.hour + 4,
-                            "Kai Moreno", "approved"))
+            plan.insert(0, (0, "Drop-in coworking", desks, now.hour + 2, now.hour + 4, "Kai Moreno", "approved"))
         for days, title, resource, start, end, name, outcome in plan:
             day = today + timedelta(days=days)
             email = f"{name.split()[0].lower()}@example.com"
             result = booking_submit(
-                module=module, portal=portal, single_event=True, contact={"name": name, "email": email},
-                events=[{"title": title, "resourceIds": [str(resource.pk)],
-                         "start": timezone.make_aware(datetime.combine(day, time(start)), tz).isoformat(),
-                         "end": timezone.make_aware(datetime.combine(day, time(end)), tz).isoformat(),
-                         fields["Type of event"]: "Meeting", fields["Chairs needed"]: 8}],
+                module=module,
+                portal=portal,
+                single_event=True,
+                contact={"name": name, "email": email},
+                events=[
+                    {
+                        "title": title,
+                        "resourceIds": [str(resource.pk)],
+                        "start": timezone.make_aware(datetime.combine(day, time(start)), tz).isoformat(),
+                        "end": timezone.make_aware(datetime.combine(day, time(end)), tz).isoformat(),
+                        fields["Type of event"]: "Meeting",
+                        fields["Chairs needed"]: 8,
+                    }
+                ],
                 request_note="<p>We bring our own tea.</p>" if title == "Book club" else "",
             )
             booking_id = result.booking.pk
@@ -168,13 +226,18 @@ class Command(BaseCommand):
                 booking_deny(booking_id=booking_id, actor=staff, client_last_updated_at=None)
             if outcome == "change_request":
                 later = [timezone.make_aware(datetime.combine(day, time(h)), tz).isoformat() for h in (13, 15)]
-                change_request_submit(booking_id=booking_id, actor=Actor.booker(email),
-                                      events=[{"start": later[0], "end": later[1]}],
-                                      request_note="<p>Could we start after lunch instead?</p>")
+                change_request_submit(
+                    booking_id=booking_id,
+                    actor=Actor.booker(email),
+                    events=[{"start": later[0], "end": later[1]}],
+                    request_note="<p>Could we start after lunch instead?</p>",
+                )
         polishing = Closure.objects.create(
-            organization=module.organization, message="Floor polishing",
+            organization=module.organization,
+            message="Floor polishing",
             start=timezone.make_aware(datetime.combine(today + timedelta(days=5), time(8)), tz),
-            end=timezone.make_aware(datetime.combine(today + timedelta(days=5), time(12)), tz))
+            end=timezone.make_aware(datetime.combine(today + timedelta(days=5), time(12)), tz),
+        )
         polishing.resources.add(hall)
 
 

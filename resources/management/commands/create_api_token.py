@@ -20,7 +20,5 @@ class Command(BaseCommand):
             raise CommandError(f"No user named {username!r}.") from exc
         if expires_days is not None and expires_days < 1:
             raise CommandError("--expires-days must be at least 1.")
-        _, token = AuthToken.objects.create(
-            user=user, expiry=timedelta(days=expires_days) if expires_days else None
-        )
+        _, token = AuthToken.objects.create(user=user, expiry=timedelta(days=expires_days) if expires_days else None)
         self.stdout.write(token)

@@ -6,8 +6,10 @@ from webhooks.delivery import webhook_deliveries_send_due
 
 
 class Command(BaseCommand):
-    help = ("Send webhook deliveries that are due: retries (1 minute, 1 hour, 6 hours after a failure), rows whose "
-            "task was lost, and rows whose worker died mid-send. Safe to run on several machines at once.")
+    help = (
+        "Send webhook deliveries that are due: retries (1 minute, 1 hour, 6 hours after a failure), rows whose "
+        "task was lost, and rows whose worker died mid-send. Safe to run on several machines at once."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--loop", action="store_true", help="Keep running, checking every --interval seconds.")
