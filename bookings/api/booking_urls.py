@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import booking_views as v
+from . import change_request_views as cr
 from . import charge_views as c
 
 UUID = "<uuid:pk>"
@@ -8,18 +9,18 @@ UUID = "<uuid:pk>"
 urlpatterns = [
     path("bookings/submit", v.BookingSubmitView.as_view(), name="bookings-submit"),
     path("bookings/validate", v.BookingValidateView.as_view(), name="bookings-validate"),
-    path("bookings/change-requests/submit", v.ChangeRequestSubmitView.as_view(), name="change-requests-submit"),
+    path("bookings/change-requests/submit", cr.ChangeRequestSubmitView.as_view(), name="change-requests-submit"),
     path("bookings", v.BookingListView.as_view(), name="bookings"),
     path(f"bookings/{UUID}", v.BookingDetailView.as_view(), name="booking-detail"),
     path(f"bookings/{UUID}/approve", v.BookingApproveView.as_view(), name="booking-approve"),
     path(f"bookings/{UUID}/deny", v.BookingDenyView.as_view(), name="booking-deny"),
     path(f"bookings/{UUID}/cancel", v.BookingCancelView.as_view(), name="booking-cancel"),
-    path("booking-change-requests", v.ChangeRequestListView.as_view(), name="change-requests"),
-    path(f"booking-change-requests/{UUID}", v.ChangeRequestDetailView.as_view(), name="change-request-detail"),
+    path("booking-change-requests", cr.ChangeRequestListView.as_view(), name="change-requests"),
+    path(f"booking-change-requests/{UUID}", cr.ChangeRequestDetailView.as_view(), name="change-request-detail"),
     path(
-        f"booking-change-requests/{UUID}/approve", v.ChangeRequestApproveView.as_view(), name="change-request-approve"
+        f"booking-change-requests/{UUID}/approve", cr.ChangeRequestApproveView.as_view(), name="change-request-approve"
     ),
-    path(f"booking-change-requests/{UUID}/deny", v.ChangeRequestDenyView.as_view(), name="change-request-deny"),
+    path(f"booking-change-requests/{UUID}/deny", cr.ChangeRequestDenyView.as_view(), name="change-request-deny"),
     path("charges", c.ChargeListView.as_view(), name="charges"),
     path("charges.csv", c.ChargeCsvView.as_view(), name="charges-csv"),
     path(f"charges/{UUID}/charge", c.ChargeChargeView.as_view(), name="charge-charge"),

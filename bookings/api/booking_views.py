@@ -13,30 +13,26 @@ import django_filters
 from django.db.models import Q
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
 from rest_framework.exceptions import NotAuthenticated, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bookings.lifecycle.change_requests import change_request_approve, change_request_deny, change_request_submit
 from bookings.lifecycle.decide import booking_approve, booking_cancel, booking_deny, booking_update
 from bookings.lifecycle.submit import booking_create, booking_submit
 from bookings.lifecycle.transitions import BookingResult
-from bookings.models import Booking, BookingChangeRequest, BookingModule, BookingStatus, Portal
+from bookings.models import Booking, BookingModule, BookingStatus, Portal
 from bookings.selectors import (
     booking_estimate_payload,
     booking_payload,
-    booking_token_matches,
     bookings_overlapping,
     bookings_payload,
-    change_requests_payload,
 )
 from bookings.validation.billing import BookingBilling, refuse_public_override
 from bookings.validation.public import booking_preflight, check_published, public_errors
 from bookings.validation.submission import check_repeat_allowed
-from core.actor import Actor
 from core.api.errors import error_responses
 from core.api.etags import check_if_match, with_etag
 from core.api.fields import MomentFilter
@@ -45,7 +41,7 @@ from core.errors import DomainError, FieldError, NotFound, ValidationFailed
 from core.throttles import PublicSubmitThrottle
 from events.models import Event
 from events.selectors import events_payload
-from resources.api.scoping import actor_for, get_scoped, require_role, roles_of, scope
+from resources.api.scoping import actor_for, get_scoped, require_role, scope
 
 from .booking_serializers import (
     ApproveSerializer,
@@ -55,11 +51,6 @@ from .booking_serializers import (
     BookingPatchSerializer,
     BookingWithEventsOut,
     CancelSerializer,
-    ChangeRequestApproveSerializer,
-    ChangeRequestDenySerializer,
-    ChangeRequestEnvelope,
-    ChangeRequestListOut,
-    ChangeRequestSubmitSerializer,
     DenySerializer,
     NotificationInSerializer,
     SubmitOut,
@@ -79,7 +70,7 @@ def _events_out(events: list[Event]) -> list[dict]:
     return [by_id[str(e.pk)] for e in events]
 
 
-def _booking_response(booking: Booking, *, http_status=200, staff=True, events=None, extra=None) -> Response:
+def booking_response(booking: Booking, *, http_status=200, staff=True, events=None, extra=None) -> Response:
     body: dict[str, Any] = {"booking": booking_payload(booking, staff=staff)}
     if events is not None:
         rows = _events_out(events)
@@ -154,7 +145,7 @@ def _staff_create(request, data: dict, module: BookingModule, portal: Portal | N
         billing_choices=BookingBilling.from_wire(data),
         visitors=data.get("visitors"),
     )
-    return _booking_response(result.booking, http_status=201, events=result.events, extra=_skipped(data, result))
+    return booking_response(result.booking, http_status=201, events=result.events, extra=_skipped(data, result))
 
 
 class BookingSubmitView(APIView):
@@ -263,51 +254,6 @@ class BookingValidateView(APIView):
                 body["valid"] = False
                 body["errors"] = [e.as_dict() for e in exc.errors]
         return Response(body)
-
-
-class ChangeRequestSubmitView(APIView):
-    permission_classes = [AllowAny]
-    throttle_classes = [PublicSubmitThrottle]
-
-    @extend_schema(
-        tags=TAG_CHANGES,
-        request=ChangeRequestSubmitSerializer,
-        operation_id="change_requests_submit",
-        summary="Request a change or a cancellation (booker with accessToken, or staff)",
-        responses={200: BookingEnvelope, 201: ChangeRequestEnvelope, **error_responses(400, 403, 404, 409, 429)},
-    )
-    def post(self, request):
-        data = valid(ChangeRequestSubmitSerializer, request.data)
-        booking = Booking.objects.filter(pk=data["bookingId"]).first()
-        # A wrong token and a missing booking answer alike, so the endpoint reveals nothing.
-        if booking is None:
-            raise NotFound("No booking matches this id and access token.")
-        if booking_token_matches(booking, data.get("accessToken")):
-            actor = Actor.booker(booking.booker_email)
-        elif "*" in roles_of(request) or booking.organization_id in roles_of(request):
-            require_role(request, booking.organization_id, "manage_bookings")
-            actor = actor_for(request)
-        else:
-            raise NotFound("No booking matches this id and access token.")
-        events, _ = ChangeRequestSubmitSerializer.events_of(data)
-        try:
-            result = change_request_submit(
-                booking_id=booking.pk,
-                actor=actor,
-                cancellation=data["cancellation"],
-                contact=data.get("contact"),
-                events=events,
-                request_note=data.get("requestNote", ""),
-            )
-        except DomainError as exc:
-            if not actor.is_staff:
-                exc.errors = public_errors(exc.errors)  # a booker never sees another booking's title or ids
-            raise
-        staff = actor.is_staff
-        if result.change_request is not None:
-            payload = change_requests_payload(BookingChangeRequest.objects.filter(pk=result.change_request.pk))[0]
-            return Response({"changeRequest": payload}, status=201)
-        return Response({"booking": booking_payload(result.booking, staff=staff)}, status=200)
 
 
 class BookingFilter(django_filters.FilterSet):
@@ -453,7 +399,7 @@ class BookingDetailView(APIView):
     )
     def get(self, request, pk):
         booking = _booking_for(request, pk)
-        return _booking_response(booking)
+        return booking_response(booking)
 
     @extend_schema(
         tags=TAG_BOOKINGS,
@@ -476,7 +422,7 @@ class BookingDetailView(APIView):
                 errors=[FieldError(key, "INVALID", f'{key} must be an id, or "" to clear it.') for key in bad]
             )
         result = booking_update(booking_id=booking.pk, actor=actor_for(request), changes=changes)
-        return _booking_response(result.booking)
+        return booking_response(result.booking)
 
 
 class _BookingAction(APIView):
@@ -519,7 +465,7 @@ class BookingApproveView(_BookingAction):
             accept_available_credit=data["acceptAvailableCredit"],
             **kwargs,
         )
-        return _booking_response(result.booking, events=result.events, extra=_skipped(data, result))
+        return booking_response(result.booking, events=result.events, extra=_skipped(data, result))
 
 
 class BookingDenyView(_BookingAction):
@@ -539,7 +485,7 @@ class BookingDenyView(_BookingAction):
             client_last_updated_at=data["clientBookingLastUpdatedAt"],
             notification=NotificationInSerializer.spec(data.get("notification")),
         )
-        return _booking_response(result.booking)
+        return booking_response(result.booking)
 
 
 class BookingCancelView(_BookingAction):
@@ -560,79 +506,4 @@ class BookingCancelView(_BookingAction):
             event_procedure=data["eventProcedure"],
             notification=NotificationInSerializer.spec(data.get("notification")),
         )
-        return _booking_response(result.booking, events=result.events)
-
-
-def _change_requests(request):
-    return scope(BookingChangeRequest.open.all(), request, "booking__organization").order_by("created_at", "id")
-
-
-class ChangeRequestListView(APIView):
-    @extend_schema(
-        tags=TAG_CHANGES,
-        operation_id="change_requests_list",
-        summary="Open change requests of your organizations",
-        responses={200: ChangeRequestListOut, **error_responses(401, 403)},
-    )
-    def get(self, request):
-        return Response({"changeRequests": change_requests_payload(_change_requests(request))})
-
-
-def _change_request_for(request, pk) -> BookingChangeRequest:
-    """Decided requests stay addressable so deciding twice answers 409, not 404."""
-    return get_scoped(BookingChangeRequest.objects.select_related("booking"), request, pk, "booking__organization")
-
-
-class ChangeRequestDetailView(APIView):
-    @extend_schema(
-        tags=TAG_CHANGES,
-        operation_id="change_requests_retrieve",
-        responses={200: ChangeRequestEnvelope, **error_responses(401, 404)},
-    )
-    def get(self, request, pk):
-        change_request = get_scoped(BookingChangeRequest.open.all(), request, pk, "booking__organization")
-        return Response(
-            {"changeRequest": change_requests_payload(BookingChangeRequest.objects.filter(pk=change_request.pk))[0]}
-        )
-
-
-class ChangeRequestApproveView(APIView):
-    @extend_schema(
-        tags=TAG_CHANGES,
-        operation_id="change_requests_approve",
-        request=ChangeRequestApproveSerializer,
-        responses={200: BookingWithEventsOut, **error_responses(400, 401, 403, 404, 409)},
-    )
-    def post(self, request, pk):
-        change_request = _change_request_for(request, pk)
-        require_role(request, change_request.booking.organization_id, "manage_bookings")
-        data = valid(ChangeRequestApproveSerializer, request.data)
-        events, _ = ChangeRequestApproveSerializer.events_of(data)
-        result = change_request_approve(
-            change_request_id=change_request.pk,
-            actor=actor_for(request),
-            event_edits=events,
-            notification=NotificationInSerializer.spec(data.get("notification")),
-            event_procedure=data["eventProcedure"],
-            override_rules=data["overrideRules"],
-        )
-        return _booking_response(result.booking, events=result.events)
-
-
-class ChangeRequestDenyView(APIView):
-    @extend_schema(
-        tags=TAG_CHANGES,
-        operation_id="change_requests_deny",
-        request=ChangeRequestDenySerializer,
-        responses={204: OpenApiResponse(description="Denied."), **error_responses(400, 401, 403, 404, 409)},
-    )
-    def post(self, request, pk):
-        change_request = _change_request_for(request, pk)
-        require_role(request, change_request.booking.organization_id, "manage_bookings")
-        data = valid(ChangeRequestDenySerializer, request.data)
-        change_request_deny(
-            change_request_id=change_request.pk,
-            actor=actor_for(request),
-            notification=NotificationInSerializer.spec(data.get("notification")),
-        )
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return booking_response(result.booking, events=result.events)

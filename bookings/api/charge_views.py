@@ -23,7 +23,7 @@ from bookings.pricing.charges import (
     charges_in_period,
     charges_rows,
 )
-from bookings.pricing.quote import round_money
+from bookings.pricing.money import round_money
 from core.api.errors import error_responses
 from core.api.fields import MomentFilter, StrictFilterSet
 from core.time import iso

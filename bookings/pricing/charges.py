@@ -26,6 +26,7 @@ from django.db.models import DateTimeField, F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from bookings.pricing.money import currency_exponent, round_money
 from core.errors import FieldError, InvalidTransition, NotFound
 from core.ids import as_uuid
 
@@ -38,7 +39,6 @@ from ..models import (
     ChargeStatus,
     charge_transition_allowed,
 )
-from .quote import currency_exponent, round_money
 from .terms import booking_customer_id
 
 if TYPE_CHECKING:

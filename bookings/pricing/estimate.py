@@ -20,11 +20,12 @@ from uuid import UUID
 
 from django.utils import timezone
 
+from bookings.pricing.money import ZERO, money, round_money
 from bookings.validation.billing import BookingBilling, EventBilling
 from core.errors import FieldError, InvalidProduct, NoApplicableRate, RateNotApplicable
 
 from ..models import Booking, BookingCredit, BookingEvent, DiscountCode
-from .quote import ZERO, Quote, money, quote_event, quote_events, round_money
+from .quote import Quote, quote_event, quote_events
 from .terms import (
     CreditTerms,
     DiscountTerms,

@@ -34,6 +34,7 @@ from uuid import UUID
 from django.db.models import F
 from django.utils import timezone
 
+from bookings.pricing.money import ZERO, money, round_money
 from core.errors import ChargeLocked, CreditUnavailable, FieldError, ValidationFailed
 from events.models import Event
 
@@ -50,7 +51,7 @@ from ..models import (
 )
 from .charges import charge_new, charges_status_set, pricing_log
 from .estimate import event_field, item_of, quote_items
-from .quote import ZERO, Quote, money, round_money
+from .quote import Quote
 from .terms import DiscountTerms, code_row, credit_owners, credit_terms_of, discount_terms_of
 
 if TYPE_CHECKING:

@@ -45,76 +45,20 @@ credit never pays more than it holds.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from functools import partial
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from core.errors import FieldError, InvalidDiscountCode, InvalidProduct, NoApplicableRate, RateNotApplicable
+from core.errors import FieldError, InvalidProduct, NoApplicableRate, RateNotApplicable
 from resources.models import ProductUnit, RateUnit
 
-from .terms import CreditTerms, DiscountTerms, EventRequest, RateTerms, ResourceTerms
-
-ZERO = Decimal(0)
-
-# ISO 4217 minor units that are not 2. Anything not listed has cents.
-CURRENCY_EXPONENTS: dict[str, int] = {
-    **dict.fromkeys(
-        (
-            "BIF",
-            "CLP",
-            "DJF",
-            "GNF",
-            "ISK",
-            "JPY",
-            "KMF",
-            "KRW",
-            "PYG",
-            "RWF",
-            "UGX",
-            "UYI",
-            "VND",
-            "VUV",
-            "XAF",
-            "XOF",
-            "XPF",
-        ),
-        0,
-    ),
-    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
-}
-
-
-def currency_exponent(currency: str) -> int:
-    return CURRENCY_EXPONENTS.get(currency.upper(), 2)
-
-
-def minor_unit(currency: str) -> Decimal:
-    """0.01 for EUR, 1 for JPY, 0.001 for KWD."""
-    return Decimal(1).scaleb(-currency_exponent(currency))
-
-
-def round_money(value: Decimal, currency: str) -> Decimal:
-    return value.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
-
-
-def money(value: Any) -> Decimal:
-    """An amount of a price snapshot (a string, or None / "" for none) as a Decimal."""
-    return Decimal(str(value)) if value not in (None, "") else ZERO
-
-
-def _floor_money(value: Decimal, currency: str) -> Decimal:
-    return value.quantize(minor_unit(currency), rounding=ROUND_DOWN)
-
-
-def _plain(value: Decimal) -> Decimal:
-    """1.5 rather than 1.5000, 2 rather than 2.0000 or 2E+0."""
-    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
-
+from .money import ZERO, floor_money, plain_decimal, round_money
+from .terms import CreditTerms, DiscountTerms, EventRequest, RateTerms, ResourceTerms, check_discount
 
 # --- the result ----------------------------------------------------------------------------------------
 
@@ -265,32 +209,6 @@ class Quote:
 # --- discount codes ------------------------------------------------------------------------------------
 
 
-def _invalid_code(message: str) -> InvalidDiscountCode:
-    return InvalidDiscountCode(message, [FieldError("discountCode", InvalidDiscountCode.code, message)])
-
-
-def check_discount(discount: DiscountTerms | None, *, now: datetime, resource_ids: Iterable[UUID]) -> None:
-    """Raise INVALID_DISCOUNT_CODE unless the code may be used now for a booking of these resources.
-    `None` is a code that does not exist in the organization."""
-    if discount is None:
-        raise _invalid_code("There is no such discount code.")
-    if not discount.active:
-        raise _invalid_code("This discount code is no longer active.")
-    if discount.valid_from is not None and now < discount.valid_from:
-        raise _invalid_code("This discount code is not valid yet.")
-    if discount.valid_until is not None and now >= discount.valid_until:
-        raise _invalid_code("This discount code has expired.")
-    if discount.max_uses_total is not None and discount.uses_total >= discount.max_uses_total:
-        raise _invalid_code("This discount code has been used up.")
-    if discount.max_uses_per_contact is not None and discount.uses_by_contact >= discount.max_uses_per_contact:
-        raise _invalid_code("You have already used this discount code as often as it allows.")
-    if discount.resource_ids and not discount.resource_ids & set(resource_ids):
-        raise _invalid_code("This discount code is not valid for the chosen resources.")
-
-
-# --- time: parts of an event ---------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class _Part:
     start: datetime
@@ -421,7 +339,7 @@ def _rate_lines(
                 rate_name=rate.name,
                 unit=rate.unit,
                 unit_price=rate.price,
-                quantity=_plain(quantity.quantize(Decimal("0.0001"))),
+                quantity=plain_decimal(quantity.quantize(Decimal("0.0001"))),
                 minutes=sum(p.seconds for p in rate_parts) // 60,
                 amount=round_money(exact, currency),
             )
@@ -554,7 +472,7 @@ def _credit_lines(
             continue
         if credit.resource_ids and not resource_ids <= credit.resource_ids:
             continue
-        balance = _floor_money(budget.balances.get(credit.id, credit.balance), currency)
+        balance = floor_money(budget.balances.get(credit.id, credit.balance), currency)
         used = min(balance, left)
         if used <= 0:
             continue

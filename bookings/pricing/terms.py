@@ -161,7 +161,7 @@ def discount_terms(
     *, organization_id: Any, code: str, contact_id: Any = None, exclude_booking_id: Any = None
 ) -> DiscountTerms | None:
     """The organization's code as typed (any letter case), with its uses by other bookings; None when
-    there is no such code (bookings.pricing.quote.check_discount turns that into INVALID_DISCOUNT_CODE)."""
+    there is no such code (check_discount below turns that into INVALID_DISCOUNT_CODE)."""
     found = (
         DiscountCode.objects.filter(organization_id=organization_id, code__iexact=(code or "").strip())
         .prefetch_related("resources")
@@ -264,3 +264,32 @@ def credit_owners(booking: Booking) -> Q:
     if customer_id:
         owners |= Q(customer_id=customer_id)
     return owners
+
+
+# --- whether a discount code applies at a time, to these resources --------------------------------------
+
+
+def _invalid_code(message: str) -> InvalidDiscountCode:
+    return InvalidDiscountCode(message, [FieldError("discountCode", InvalidDiscountCode.code, message)])
+
+
+def check_discount(discount: DiscountTerms | None, *, now: datetime, resource_ids: Iterable[UUID]) -> None:
+    """Raise INVALID_DISCOUNT_CODE unless the code may be used now for a booking of these resources.
+    `None` is a code that does not exist in the organization."""
+    if discount is None:
+        raise _invalid_code("There is no such discount code.")
+    if not discount.active:
+        raise _invalid_code("This discount code is no longer active.")
+    if discount.valid_from is not None and now < discount.valid_from:
+        raise _invalid_code("This discount code is not valid yet.")
+    if discount.valid_until is not None and now >= discount.valid_until:
+        raise _invalid_code("This discount code has expired.")
+    if discount.max_uses_total is not None and discount.uses_total >= discount.max_uses_total:
+        raise _invalid_code("This discount code has been used up.")
+    if discount.max_uses_per_contact is not None and discount.uses_by_contact >= discount.max_uses_per_contact:
+        raise _invalid_code("You have already used this discount code as often as it allows.")
+    if discount.resource_ids and not discount.resource_ids & set(resource_ids):
+        raise _invalid_code("This discount code is not valid for the chosen resources.")
+
+
+# --- time: parts of an event ---------------------------------------------------------------------------

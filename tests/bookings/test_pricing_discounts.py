@@ -13,8 +13,8 @@ from datetime import timedelta
 
 import pytest
 
-from bookings.pricing.quote import check_discount, quote_events
-from bookings.pricing.terms import CreditTerms, DiscountTerms, ProductTerms
+from bookings.pricing.quote import quote_events
+from bookings.pricing.terms import CreditTerms, DiscountTerms, ProductTerms, check_discount
 from core.errors import InvalidDiscountCode, InvalidProduct
 from resources.models import ProductUnit
 

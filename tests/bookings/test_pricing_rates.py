@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bookings.pricing.quote import minor_unit, round_money
+from bookings.pricing.money import minor_unit, round_money
 from bookings.pricing.terms import DiscountTerms
 from core.errors import NoApplicableRate, RateNotApplicable
 from resources.models import weekday_mask
