@@ -25,6 +25,7 @@ from core.tokens import hash_token
 from events.models import Event, EventStatus, Reservation
 from events.selectors import events_payload, reservations_overlapping
 from events.services.scheduling import EventSpec, conflicts_among
+from resources.admin_base import scope
 from resources.models import Resource, ResourceUnit
 
 from .models import (
@@ -379,8 +380,6 @@ def public_busy(module: BookingModule, *, start: datetime, end: datetime) -> lis
 
 def admin_queue_counts(request: HttpRequest) -> dict[str, int]:
     """Pending bookings and open change requests in the organizations the user can see: two counts."""
-    from resources.admin_base import scope
-
     pending = scope(Booking.objects.filter(status=BookingStatus.PENDING), request, org_path="organization")
     open_requests = scope(BookingChangeRequest.open.all(), request, org_path="booking__organization")
     return {"pending": pending.count(), "change_requests": open_requests.count()}

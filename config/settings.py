@@ -1,5 +1,6 @@
 """Allot settings: one module, every deployment-specific value from the environment (django-environ)."""
 
+import secrets
 import warnings
 from datetime import timedelta
 from pathlib import Path
@@ -224,8 +225,6 @@ NOTIFICATION_SEND_LEASE = env.int("NOTIFICATION_SEND_LEASE", default=300)
 # unguessable placeholder makes the endpoint refuse every post until a real secret is set.
 _webhook_secret = env.list("ANYMAIL_WEBHOOK_SECRET", default=[])
 if not _webhook_secret:
-    import secrets  # noqa: E402  (kept with the one setting that needs it)
-
     _webhook_secret = [f"unset:{secrets.token_urlsafe(32)}"]
 ANYMAIL.setdefault("WEBHOOK_SECRET", _webhook_secret)
 
