@@ -110,7 +110,7 @@ class _FormPlan:
     archive: list[FormField] = field(default_factory=list)
 
 
-def _check_form_field(ff: FormField, where: str, errors: list[FieldError]) -> None:
+def check_form_field(ff: FormField, where: str, errors: list[FieldError]) -> None:
     if ff.type in CHOICE_TYPES:
         ff.options = list(dict.fromkeys(str(o).strip() for o in ff.options or [] if str(o).strip()))
         if not ff.options:
@@ -160,7 +160,7 @@ def _plan_form_fields(
         if "order" not in item:
             ff.order = index
         ff.archived = False
-        _check_form_field(ff, where, errors)
+        check_form_field(ff, where, errors)
     plan.archive = [ff for pk, ff in existing.items() if pk not in seen and not ff.archived]
     return plan
 

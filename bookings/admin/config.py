@@ -36,7 +36,8 @@ from resources.models import Membership
 
 from .. import services
 from ..models import BookingModule, Contact, Customer, FieldType, FormField, ModuleResource, Portal
-from ..services import CHOICE_TYPES, LENGTH_TYPES, _check_form_field
+from ..pricing.config import customer_rates_set
+from ..services import CHOICE_TYPES, LENGTH_TYPES, check_form_field
 from .pricing import RateCustomerInline
 
 # The API's limits on a select field's options (bookings.api.config_serializers.FormFieldSerializer).
@@ -62,7 +63,7 @@ class OptionsField(forms.CharField):
         return list(dict.fromkeys(line for line in lines if line))
 
     def validate(self, value: list[str]) -> None:
-        # Whether options are needed depends on the type: the form's clean asks _check_form_field.
+        # Whether options are needed depends on the type: the form's clean asks check_form_field.
         if len(value) > MAX_OPTIONS:
             raise forms.ValidationError(f"At most {MAX_OPTIONS} options.")
         long = [option for option in value if len(option) > MAX_OPTION_LENGTH]
@@ -84,7 +85,7 @@ def _trim(value: Decimal) -> Decimal:
     return value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize()
 
 
-# _check_form_field names its errors with the API's wire names.
+# check_form_field names its errors with the API's wire names.
 _WIRE_TO_FIELD = {"options": "options", "min": "min_value", "max": "max_value"}
 
 
@@ -123,7 +124,7 @@ class FormFieldForm(forms.ModelForm):
             max_value=cleaned.get("max_value"),
         )
         errors: list = []
-        _check_form_field(probe, "", errors)
+        check_form_field(probe, "", errors)
         # Keep what the check normalized (no options on a text field, no limits on a date), as the API does.
         for name in ("options", "min_value", "max_value"):
             if name in cleaned:
@@ -494,12 +495,22 @@ class CustomerAdmin(ServiceAdminMixin[Customer], ScopedAdmin):
         # Only on an existing customer's page: the add page keeps asking for the customer alone.
         return self.inlines if obj is not None else ()
 
-    # The rates inline is not the customer's service's: Django saves it (ServiceAdminMixin.save_related).
+    # The reserved rates are saved by their own service, and only when the inline changed: a manager sees
+    # them read-only, and a read-only inline must not clear them.
+    service_inlines = ("rate_links",)
+    service_rows = {"rateIds": ServiceRows("rate_links")}
+
     def service_save(self, request, obj: Customer, form, formsets, change: bool) -> Customer:
         values = form_values(obj, form, services.PEOPLE_ATTRIBUTES)
         if change:
-            return services.customer_update(customer_id=obj.pk, changes=values)
-        return services.customer_create(organization_id=obj.organization_id, values=values)
+            customer = services.customer_update(customer_id=obj.pk, changes=values)
+        else:
+            customer = services.customer_create(organization_id=obj.organization_id, values=values)
+        rates = formsets.get("rate_links")
+        if rates is not None and rates.has_changed():
+            rows = ServiceRows("rate_links").forms(rates)
+            customer_rates_set(customer=customer, rate_ids=[f.cleaned_data["rate"].pk for f in rows])
+        return customer
 
     def service_delete(self, request, obj: Customer) -> None:
         services.customer_delete(customer_id=obj.pk)

@@ -10,7 +10,7 @@ each at its form's field.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -18,9 +18,9 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from core.errors import FieldError, InUse, ValidationFailed
-from resources.models import Organization, Resource
+from resources.models import Organization, Rate, Resource
 
-from ..models import BookingCredit, Contact, Customer, DiscountCode
+from ..models import BookingCredit, Contact, Customer, DiscountCode, RateCustomer
 
 CODE_FIELDS = frozenset(
     {
@@ -187,6 +187,7 @@ def discount_code_archive(*, discount_code: DiscountCode) -> DiscountCode:
     return row
 
 
+@transaction.atomic
 def discount_code_delete(*, discount_code: DiscountCode) -> None:
     """Delete a code no booking carries and none used; otherwise IN_USE (archive it instead: its counted
     uses are the history of what bookings were given)."""
@@ -297,6 +298,7 @@ def booking_credit_adjust(*, credit: BookingCredit, by: Decimal) -> BookingCredi
     return row
 
 
+@transaction.atomic
 def booking_credit_delete(*, credit: BookingCredit) -> None:
     """Delete a credit nothing was spent from; otherwise IN_USE (its uses are what bookings were charged)."""
     row = BookingCredit.objects.select_for_update(of=("self",)).get(pk=credit.pk)
@@ -304,3 +306,28 @@ def booking_credit_delete(*, credit: BookingCredit) -> None:
         message = "Bookings already used this credit; it cannot be deleted."
         raise InUse(message, errors=[FieldError("", "IN_USE", message)])
     row.delete()
+
+
+# --- rates reserved for a customer -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def customer_rates_set(*, customer: Customer, rate_ids: Sequence[Any]) -> None:
+    """Reserve exactly these rates for the customer (a rate with reservations applies only to its
+    customers): each must be a rate of the customer's organization; reservations left out are removed."""
+    row = Customer.objects.select_for_update(of=("self",)).get(pk=customer.pk)
+    wanted = list(dict.fromkeys(rate_ids))
+    own = set(
+        Rate.objects.filter(pk__in=wanted, resource__venue__organization_id=row.organization_id).values_list(
+            "pk", flat=True
+        )
+    )
+    errors = [
+        FieldError(f"rateIds[{i}]", "NOT_FOUND", "Choose a rate of the customer's organization.")
+        for i, rate_id in enumerate(wanted)
+        if rate_id not in own
+    ]
+    _raise(errors)
+    RateCustomer.objects.filter(customer=row).exclude(rate_id__in=wanted).delete()
+    have = set(RateCustomer.objects.filter(customer=row).values_list("rate_id", flat=True))
+    RateCustomer.objects.bulk_create(RateCustomer(customer=row, rate_id=r) for r in wanted if r not in have)

@@ -9,18 +9,19 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from bookings.models import BookingCredit, DiscountCode
+from bookings.models import BookingCredit, DiscountCode, RateCustomer
 from bookings.pricing.config import (
     booking_credit_adjust,
     booking_credit_create,
     booking_credit_update,
+    customer_rates_set,
     discount_code_archive,
     discount_code_create,
     discount_code_update,
 )
 from core.errors import ValidationFailed
 from tests.conftest import Setup
-from tests.factories import ContactFactory, CustomerFactory
+from tests.factories import ContactFactory, CustomerFactory, RateCustomerFactory, RateFactory
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -117,3 +118,22 @@ def test_a_credit_is_refused_at_its_fields(setup, owner, expected) -> None:
         booking_credit_create(organization=setup.org, amount=D("10"), **kwargs)
     assert fields(caught) == expected
     assert not BookingCredit.objects.exists()
+
+
+def test_customer_rates_are_set_exactly_and_only_from_the_customers_organization(setup) -> None:
+    customer = CustomerFactory(organization=setup.org)
+    members, evening, kept = (RateFactory(resource=setup.room, name=n) for n in ("Members", "Evening", "Kept"))
+    RateCustomerFactory(rate=members, customer=customer)
+    RateCustomerFactory(rate=kept, customer=customer)
+
+    customer_rates_set(customer=customer, rate_ids=[kept.pk, evening.pk])
+    assert set(RateCustomer.objects.filter(customer=customer).values_list("rate_id", flat=True)) == {
+        kept.pk,
+        evening.pk,
+    }
+
+    foreign = RateFactory(resource=Setup().room)
+    with pytest.raises(ValidationFailed) as caught:
+        customer_rates_set(customer=customer, rate_ids=[kept.pk, foreign.pk])
+    assert fields(caught) == [("rateIds[1]", "NOT_FOUND")]
+    assert RateCustomer.objects.filter(customer=customer).count() == 2  # nothing changed
