@@ -68,6 +68,25 @@ BOOKING_VALUES = (
 )
 
 
+BOOKING_EVENT_VALUES = (
+    "id",
+    "booking_id",
+    "title",
+    "start",
+    "end",
+    "attendees",
+    "answers",
+    "event_id",
+    "repeat",
+    "occurrence",
+    "rate_id",
+    "products",
+    "override_price",
+    "price",
+    "unit_id",
+)
+
+
 def booking_by_access_token(token: str) -> Booking:
     """The booking behind a booker's private link; the token is compared by its hash only."""
     if not isinstance(token, str) or not token:
@@ -111,34 +130,10 @@ def bookings_payload(
     be_rows = list(
         BookingEvent.objects.filter(booking_id__in=ids)
         .order_by("booking_id", "order", "start")
-        .values(
-            "id",
-            "booking_id",
-            "title",
-            "start",
-            "end",
-            "attendees",
-            "answers",
-            "event_id",
-            "repeat",
-            "occurrence",
-            "rate_id",
-            "products",
-            "override_price",
-            "price",
-            "unit_id",
-        )
+        .values(*BOOKING_EVENT_VALUES)
     )
     # The units (desks, seats) the events occupy, and the visitors: one query each, only when there is any.
-    event_units: dict[Any, list[dict[str, str]]] = defaultdict(list)
-    event_ids = [be["event_id"] for be in be_rows if be["event_id"]]
-    if event_ids:
-        for event_id, resource_id, unit_id, unit_name in (
-            Reservation.objects.filter(event_id__in=event_ids, unit__isnull=False)
-            .order_by("created_at", "pk")
-            .values_list("event_id", "resource_id", "unit_id", "unit__name")
-        ):
-            event_units[event_id].append({"resourceId": str(resource_id), "unitId": str(unit_id), "name": unit_name})
+    event_units = _event_units([be["event_id"] for be in be_rows if be["event_id"]])
     visitors: dict[Any, list[dict[str, str]]] = defaultdict(list)
     for booking_id, name, email in (
         BookingVisitor.objects.filter(booking_id__in=ids)
@@ -157,7 +152,73 @@ def bookings_payload(
     ):
         be_resources[be_id].append(str(resource_id))
         be_tz.setdefault(be_id, venue_tz or venue_org_tz)
+    out = _wire_bookings(rows, be_rows, be_resources, be_tz, event_units, visitors, staff=staff)
+    associated: list[dict[str, Any]] = []
+    if with_events:
+        booking_of = {be["event_id"]: be["booking_id"] for be in be_rows if be["event_id"]}
+        associated = events_payload(Event.objects.filter(id__in=list(booking_of)).order_by("start", "id"), booking_of)
+    return out, associated
 
+
+def booking_written_payload(
+    booking: Booking, booking_events: list[BookingEvent], visitors: list[dict[str, str]], *, staff: bool
+) -> dict[str, Any]:
+    """booking_payload of a booking its service just wrote, from the objects it wrote (the booking, its
+    requested times with their resources prefetched, event and estimate, its visitors in order) instead of
+    reading them back: what the submit answers with. Only the units its events occupy are read, when a
+    resource has units."""
+    row = {name: _written_value(booking, name) for name in BOOKING_VALUES}
+    be_rows = [
+        {"booking_id": booking.pk, **{name: getattr(be, name) for name in BOOKING_EVENT_VALUES if name != "booking_id"}}
+        for be in booking_events
+    ]
+    be_resources = {be.pk: [str(r.pk) for r in be.resources.all()] for be in booking_events}
+    be_tz = {
+        be.pk: r.venue.timezone or booking.organization.timezone
+        for be in booking_events
+        for r in be.resources.all()[:1]
+    }
+    with_units = any(getattr(r, "active_units", None) for be in booking_events for r in be.resources.all())
+    event_ids = [be.event_id for be in booking_events if be.event_id] if with_units else []
+    rows = _wire_bookings(
+        [row], be_rows, be_resources, be_tz, _event_units(event_ids), {booking.pk: visitors}, staff=staff
+    )
+    return rows[0]
+
+
+def _written_value(booking: Booking, name: str) -> Any:
+    if name == "organization__timezone":
+        return booking.organization.timezone
+    if name == "organization__currency":
+        return booking.organization.currency
+    if name == "discount_code__code":
+        return booking.discount_code.code if booking.discount_code_id and booking.discount_code else None
+    return getattr(booking, name)
+
+
+def _event_units(event_ids: list[Any]) -> dict[Any, list[dict[str, str]]]:
+    event_units: dict[Any, list[dict[str, str]]] = defaultdict(list)
+    if event_ids:
+        for event_id, resource_id, unit_id, unit_name in (
+            Reservation.objects.filter(event_id__in=event_ids, unit__isnull=False)
+            .order_by("created_at", "pk")
+            .values_list("event_id", "resource_id", "unit_id", "unit__name")
+        ):
+            event_units[event_id].append({"resourceId": str(resource_id), "unitId": str(unit_id), "name": unit_name})
+    return event_units
+
+
+def _wire_bookings(
+    rows: list[dict[str, Any]],
+    be_rows: list[dict[str, Any]],
+    be_resources: dict[Any, list[str]],
+    be_tz: dict[Any, str],
+    event_units: dict[Any, list[dict[str, str]]],
+    visitors: dict[Any, list[dict[str, str]]],
+    *,
+    staff: bool,
+) -> list[dict[str, Any]]:
+    """The wire form of booking rows (BOOKING_VALUES) with their requested times (BOOKING_EVENT_VALUES)."""
     org_tz = {r["id"]: r["organization__timezone"] for r in rows}
     events_by_booking: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for be in be_rows:
@@ -217,11 +278,7 @@ def bookings_payload(
         if staff:
             item["internalNotes"] = r["internal_notes"]
         out.append(item)
-    associated: list[dict[str, Any]] = []
-    if with_events:
-        booking_of = {be["event_id"]: be["booking_id"] for be in be_rows if be["event_id"]}
-        associated = events_payload(Event.objects.filter(id__in=list(booking_of)).order_by("start", "id"), booking_of)
-    return out, associated
+    return out
 
 
 def booking_estimate_payload(

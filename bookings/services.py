@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from core.errors import FieldError, NotFound, ValidationFailed
+from resources.config_cache import config_changed
 from resources.models import Membership, Organization, Resource
 
 from .models import (
@@ -265,6 +266,7 @@ def module_create(*, organization_id: UUID, values: Mapping[str, Any]) -> Bookin
     FORM_FIELD_ATTRIBUTES; the server assigns ids)."""
     with transaction.atomic():
         _require_organization(organization_id)
+        config_changed(organization_id=organization_id)
         return _module_write(BookingModule(organization_id=organization_id), values)
 
 
@@ -273,13 +275,16 @@ def module_update(*, module_id: UUID, changes: Mapping[str, Any]) -> BookingModu
     updated, without one created, and active fields left out archived (never deleted)."""
     with transaction.atomic():
         module = _locked(BookingModule, module_id, "Booking module")
+        config_changed(organization_id=module.organization_id)
         return _module_write(module, changes)
 
 
 def module_delete(*, module_id: UUID) -> None:
     """Refused (ProtectedError, 409 IN_USE in the API) while bookings use the module."""
     with transaction.atomic():
-        _locked(BookingModule, module_id, "Booking module").delete()
+        module = _locked(BookingModule, module_id, "Booking module")
+        config_changed(organization_id=module.organization_id)
+        module.delete()
 
 
 def _portal_write(portal: Portal, values: Mapping[str, Any]) -> Portal:
@@ -323,18 +328,23 @@ def portal_create(*, organization_id: UUID, values: Mapping[str, Any]) -> Portal
     (ids of booking modules shown on the portal; left out: unchanged)."""
     with transaction.atomic():
         _require_organization(organization_id)
+        config_changed(organization_id=organization_id)
         return _portal_write(Portal(organization_id=organization_id), values)
 
 
 def portal_update(*, portal_id: UUID, changes: Mapping[str, Any]) -> Portal:
     with transaction.atomic():
-        return _portal_write(_locked(Portal, portal_id, "Portal"), changes)
+        portal = _locked(Portal, portal_id, "Portal")
+        config_changed(organization_id=portal.organization_id)
+        return _portal_write(portal, changes)
 
 
 def portal_delete(*, portal_id: UUID) -> None:
     """Its bookings keep existing without a portal; modules simply stop being on it."""
     with transaction.atomic():
-        _locked(Portal, portal_id, "Portal").delete()
+        portal = _locked(Portal, portal_id, "Portal")
+        config_changed(organization_id=portal.organization_id)
+        portal.delete()
 
 
 def customer_create(*, organization_id: UUID, values: Mapping[str, Any]) -> Customer:

@@ -14,10 +14,11 @@ from django.apps import apps
 from django.contrib.postgres.fields import DateTimeRangeField
 from django.db import connection
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
-from django.db.models import Func, OuterRef, Q, QuerySet, Subquery, UUIDField
+from django.db.models import Func, OuterRef, QuerySet, Subquery, UUIDField
 from django.utils import timezone
 
 from core.time import iso, local_times
+from resources.config_cache import cached
 from resources.models import Closure, Organization, Resource, Venue
 
 from .models import Event, EventStatus, Reservation
@@ -56,11 +57,13 @@ def closures_for(*, organization: Organization | UUID, start: datetime, end: dat
     """The organization's closures that can touch [start, end): dated ones overlapping it, and every
     yearly one (they are few and their dates move from year to year)."""
     org_id = organization.pk if isinstance(organization, Organization) else organization
-    return list(
-        Closure.objects.filter(organization_id=org_id)
-        .filter(Q(repeats_yearly=True) | Q(start__lt=end, end__gt=start))
-        .prefetch_related("resources")
+    every = cached(
+        org_id,
+        "closures",
+        # The organization's closures are few: all of them are cached, and filtered here on each call.
+        lambda: tuple(Closure.objects.filter(organization_id=org_id).prefetch_related("resources").order_by("start")),
     )
+    return [c for c in every if c.repeats_yearly or (c.start < end and c.end > start)]
 
 
 def resources_for_rules(resource_ids: Iterable[UUID]) -> dict[UUID, Resource]:

@@ -194,7 +194,7 @@ class MembershipInline(OrgScopedInline, admin.TabularInline):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(ScopedAdmin):
+class OrganizationAdmin(ServiceAdminMixin[Organization], ScopedAdmin):
     list_display = ("name", "slug", "timezone", "currency")
     search_fields = ("name", "slug")
     fields = ("name", "slug", "timezone", "currency")
@@ -215,6 +215,14 @@ class OrganizationAdmin(ScopedAdmin):
         if db_field.name == "timezone":
             return timezone_formfield(db_field, **kwargs)
         return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def service_save(self, request, obj: Organization, form, formsets, change: bool) -> Organization:
+        return services.organization_save(
+            organization=obj, changes=form_values(obj, form, services.ORGANIZATION_FIELDS)
+        )
+
+    def service_delete(self, request, obj: Organization) -> None:
+        services.organization_delete(organization=obj)
 
 
 # --- venues, resources, closures ----------------------------------------------------------------------

@@ -25,6 +25,9 @@ class Organization(BaseModel):
     slug = models.SlugField(max_length=80, unique=True)
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     currency = models.CharField(max_length=3, default="EUR")
+    # Changed (to a new random value) by every configuration service, in the change's transaction: the
+    # configuration cache of every process reloads what it holds of this organization (resources.config_cache).
+    config_version = models.BigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["name"]

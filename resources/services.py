@@ -24,6 +24,7 @@ from django.utils import timezone
 from core.errors import BookingConflict, CapacityExceeded, FieldError, InUse, ValidationFailed
 from core.html import sanitize_html
 
+from .config_cache import config_changed
 from .models import (
     ALL_WEEKDAYS,
     BookableHours,
@@ -41,6 +42,7 @@ from .models import (
     weekday_mask,
 )
 
+ORGANIZATION_FIELDS = {"name", "slug", "timezone", "currency"}
 VENUE_FIELDS = {"name", "address", "timezone"}
 RESOURCE_FIELDS = {
     "venue",
@@ -117,6 +119,31 @@ class ResourceRows:
     products: Sequence[ProductSpec] | None = None
 
 
+# --- organizations ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def organization_save(*, organization: Organization, changes: Mapping[str, Any]) -> Organization:
+    """Create (unsaved `organization`, superusers) or change an organization: name, slug, timezone, currency.
+    Every submit reads the timezone and currency through the configuration cache: the change bumps it."""
+    _only(changes, ORGANIZATION_FIELDS)
+    if "timezone" in changes:
+        _check_timezone(changes["timezone"])
+    if organization.pk is not None and Organization.objects.filter(pk=organization.pk).exists():
+        organization = Organization.objects.select_for_update().get(pk=organization.pk)
+    for key, value in changes.items():
+        setattr(organization, key, value)
+    organization.save()
+    config_changed(organization_id=organization.pk)
+    return organization
+
+
+@transaction.atomic
+def organization_delete(*, organization: Organization) -> None:
+    """Delete an organization and everything it holds (superusers only, as the admin offers it)."""
+    Organization.objects.filter(pk=organization.pk).delete()
+
+
 # --- venues ---------------------------------------------------------------------------------------
 
 
@@ -134,6 +161,7 @@ def _check_timezone(value: str) -> None:
 @transaction.atomic
 def venue_create(*, organization: Organization, name: str, address: str = "", timezone: str = "") -> Venue:
     _check_timezone(timezone)
+    config_changed(organization_id=organization.pk)
     return Venue.objects.create(organization=organization, name=name, address=address, timezone=timezone)
 
 
@@ -147,6 +175,7 @@ def venue_update(*, venue: Venue, changes: Mapping[str, Any]) -> Venue:
     for key, value in changes.items():
         setattr(venue, key, value)
     venue.save()
+    config_changed(organization_id=venue.organization_id)
     return venue
 
 
@@ -163,6 +192,7 @@ def venue_delete(*, venue: Venue) -> None:
             errors=[FieldError("", "IN_USE", f"Still referenced by {', '.join(used)}.")],
         )
     venue.delete()
+    config_changed(organization_id=venue.organization_id)
 
 
 # --- resources ------------------------------------------------------------------------------------
@@ -206,6 +236,7 @@ def resource_create(
     resource.save()
     _replace_hours(resource, bookable_hours)
     _save_rows(resource, rows)
+    config_changed(organization_id=venue.organization_id)
     return resource
 
 
@@ -248,6 +279,9 @@ def resource_update(
     if bookable_hours is not None:
         _replace_hours(resource, bookable_hours)
     _save_rows(resource, rows)
+    config_changed(organization_id=resource.venue.organization_id)
+    if venue is not None and venue.pk != resource.venue_id:
+        config_changed(organization_id=venue.organization_id)
     return resource
 
 
@@ -262,7 +296,9 @@ def resource_delete(*, resource: Resource) -> None:
             f"{resource.name} still has {', '.join(used)}; archive it instead.",
             errors=[FieldError("", "IN_USE", f"Still referenced by {', '.join(used)}.")],
         )
+    organization_id = resource.venue.organization_id
     resource.delete()
+    config_changed(organization_id=organization_id)
 
 
 # --- units, rates and products ----------------------------------------------------------------------
@@ -387,6 +423,7 @@ def closure_create(
     _check_closure(closure, resources)
     closure.save()
     closure.resources.set(resources)
+    config_changed(organization_id=closure.organization_id)
     return closure
 
 
@@ -403,12 +440,14 @@ def closure_update(
     closure.save()
     if resources is not None:
         closure.resources.set(resources)
+    config_changed(organization_id=closure.organization_id)
     return closure
 
 
 @transaction.atomic
 def closure_delete(*, closure: Closure) -> None:
     Closure.objects.select_for_update().filter(pk=closure.pk).delete()
+    config_changed(organization_id=closure.organization_id)
 
 
 def _check_closure(closure: Closure, resources: Sequence[Resource]) -> None:

@@ -7,11 +7,14 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.apps import apps
 from django.db import connection
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 
 from bookings.lifecycle.submit import booking_submit
 from core.actor import Actor
+from resources.config_cache import config_cache_clear
 from resources.models import Role
 
 from .factories import (
@@ -78,6 +81,57 @@ def _fresh_token_guess_counters():
     from django.core.cache import cache
 
     cache.clear()
+
+
+# --- the configuration cache in tests -----------------------------------------------------------------------
+# The services bump an organization's configuration version with every change they make (pinned service by
+# service in tests/resources/test_config_cache.py, which asks for `config_cache_strict`). Tests also write
+# configuration with factories, `.save()` and `.delete()`: whenever they do, the process forgets what it
+# cached, as if every process had seen a new version.
+CONFIG_MODELS = (
+    "resources.Organization",
+    "resources.Venue",
+    "resources.Resource",
+    "resources.BookableHours",
+    "resources.ResourceUnit",
+    "resources.Rate",
+    "resources.Product",
+    "resources.Closure",
+    "bookings.Portal",
+    "bookings.BookingModule",
+    "bookings.ModuleResource",
+    "bookings.FormField",
+    "bookings.RateCustomer",
+    "webhooks.WebhookEndpoint",
+)
+_hand_writes_clear_cache = {"on": True}
+
+
+def _forget_config(**_kwargs) -> None:
+    if _hand_writes_clear_cache["on"]:
+        config_cache_clear()
+
+
+for _label in CONFIG_MODELS:
+    _model = apps.get_model(_label)
+    post_save.connect(_forget_config, sender=_model, weak=False)
+    post_delete.connect(_forget_config, sender=_model, weak=False)
+    for _m2m in _model._meta.many_to_many:
+        m2m_changed.connect(_forget_config, sender=_m2m.remote_field.through, weak=False)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_config_cache():
+    config_cache_clear()
+    yield
+    _hand_writes_clear_cache["on"] = True
+
+
+@pytest.fixture
+def config_cache_strict():
+    """Only the services' version bumps make the cache reload (hand writes do not)."""
+    _hand_writes_clear_cache["on"] = False
+    config_cache_clear()
 
 
 JOIN_TIMEOUT = 120

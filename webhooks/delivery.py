@@ -37,6 +37,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from notifications.services import notification_enqueue
+from resources.config_cache import config_changed
 from resources.models import Membership, Role
 
 from .models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -280,6 +281,7 @@ def _endpoint_failed(endpoint_id: UUID, now: datetime, outcome: Outcome) -> None
         f"{endpoint.consecutive_failures} deliveries in a row failed (last: {outcome.summary})"
     )[:300]
     endpoint.save(update_fields=["active", "disabled_at", "disabled_reason", "updated_at"])
+    config_changed(organization_id=endpoint.organization_id)
     try:
         with transaction.atomic():  # a savepoint: an email that cannot be written must not undo the record
             _notify_disabled(endpoint, outcome)

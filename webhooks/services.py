@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import FieldError, NotFound, ValidationFailed
+from resources.config_cache import cached, config_changed
 from resources.models import Organization
 
 from .delivery import AddressRefused, addresses, refuse_private
@@ -132,6 +133,7 @@ def _endpoint_write(endpoint: WebhookEndpoint, values: Mapping[str, Any]) -> Web
             endpoint.disabled_reason = ""
         endpoint.active = bool(values["active"])
     endpoint.save()
+    config_changed(organization_id=endpoint.organization_id)  # webhook_emit reads the endpoints cached
     return endpoint
 
 
@@ -159,7 +161,9 @@ def webhook_endpoint_update(*, endpoint_id: UUID, changes: Mapping[str, Any]) ->
 def webhook_endpoint_delete(*, endpoint_id: UUID) -> None:
     """The endpoint and its delivery log (a delivery in flight finishes and finds nothing to record)."""
     with transaction.atomic():
+        org_id = WebhookEndpoint.objects.filter(pk=endpoint_id).values_list("organization_id", flat=True).first()
         WebhookEndpoint.objects.filter(pk=endpoint_id).delete()
+        config_changed(organization_id=org_id)
 
 
 # --- the outbox -------------------------------------------------------------------------------------
@@ -180,9 +184,7 @@ def webhook_emit(
     if event_type not in EVENT_TYPES:
         raise ValueError(f"Unknown webhook event type {event_type!r}")
     org_id = organization.pk if isinstance(organization, Organization) else organization
-    # Endpoints per organization are few: filter the subscriptions here (SQLite has no JSON containment).
-    active = WebhookEndpoint.objects.filter(organization_id=org_id, active=True).only("id", "event_types")
-    endpoints = [e for e in active if event_type in (e.event_types or [])]
+    endpoints = [pk for pk, types in _active_endpoints(org_id) if event_type in types]
     if not endpoints:
         return []
     data = payload() if callable(payload) else payload
@@ -198,14 +200,27 @@ def webhook_emit(
     deliveries = WebhookDelivery.objects.bulk_create(
         [
             WebhookDelivery(
-                endpoint_id=e.pk, event_id=event_id, event_type=event_type, payload=envelope, next_attempt_at=now
+                endpoint_id=pk, event_id=event_id, event_type=event_type, payload=envelope, next_attempt_at=now
             )
-            for e in endpoints
+            for pk in endpoints
         ]
     )
     ids = [str(d.pk) for d in deliveries]
     transaction.on_commit(lambda: _enqueue_sends(ids))
     return deliveries
+
+
+def _active_endpoints(org_id: UUID) -> list[tuple[UUID, frozenset[str]]]:
+    """The organization's active endpoints and their event types, from the configuration cache: every
+    booking change asks, and most organizations have none."""
+
+    def load() -> list[tuple[UUID, frozenset[str]]]:
+        # Endpoints per organization are few: the subscriptions are filtered in Python (SQLite has no JSON
+        # containment).
+        rows = WebhookEndpoint.objects.filter(organization_id=org_id, active=True).values_list("pk", "event_types")
+        return [(pk, frozenset(types or ())) for pk, types in rows]
+
+    return cached(org_id, "webhook_endpoints", load)
 
 
 def _enqueue_sends(delivery_ids: list[str]) -> None:

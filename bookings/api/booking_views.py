@@ -24,9 +24,11 @@ from bookings.lifecycle.decide import booking_approve, booking_cancel, booking_d
 from bookings.lifecycle.submit import booking_create, booking_submit
 from bookings.lifecycle.transitions import BookingResult
 from bookings.models import Booking, BookingModule, BookingStatus, Portal
+from bookings.module_cache import module_cached, portal_cached, submit_config
 from bookings.selectors import (
     booking_estimate_payload,
     booking_payload,
+    booking_written_payload,
     bookings_overlapping,
     bookings_payload,
 )
@@ -38,10 +40,12 @@ from core.api.etags import check_if_match, with_etag
 from core.api.fields import MomentFilter
 from core.api.input import valid
 from core.errors import DomainError, FieldError, NotFound, ValidationFailed
+from core.ids import as_uuid
 from core.throttles import PublicSubmitThrottle
 from events.models import Event
 from events.selectors import events_payload
 from resources.api.scoping import actor_for, get_scoped, require_role, scope
+from resources.config_cache import StaleConfiguration, config_forget
 
 from .booking_serializers import (
     ApproveSerializer,
@@ -82,19 +86,41 @@ def booking_response(booking: Booking, *, http_status=200, staff=True, events=No
 
 
 def _module_and_portal(data: dict) -> tuple[BookingModule, Portal | None]:
-    module = (
-        BookingModule.objects.select_related("organization", "admin_user")  # admin_user: its emails
-        .filter(pk=data["bookingModuleId"], organization_id=data["orgId"])
-        .first()
-    )
+    # From the configuration cache: a warm submit reads no configuration from the database.
+    module = module_cached(organization_id=data["orgId"], module_id=data["bookingModuleId"])
     if module is None:
         raise NotFound("No such booking module.")
     portal = None
     if data.get("portalId"):
-        portal = Portal.objects.filter(pk=data["portalId"], organization_id=data["orgId"]).first()
+        portal = portal_cached(organization_id=data["orgId"], portal_id=data["portalId"])
         if portal is None:
             raise NotFound("No such portal.")
     return module, portal
+
+
+def _public_submit(data: dict, *, checked: bool) -> BookingResult:
+    """A booker's submit; `checked` False reads the form from this process's cache without a query, and the
+    submit's first write checks that it is current (StaleConfiguration when it is not)."""
+    module, portal, version = submit_config(
+        organization_id=data["orgId"], module_id=data["bookingModuleId"], portal_id=data["portalId"], checked=checked
+    )
+    if module is None:
+        raise NotFound("No such booking module.")
+    if portal is None:
+        raise NotFound("No such portal.")
+    events, single = SubmitSerializer.events_of(data)
+    return booking_submit(
+        module=module,
+        portal=portal,
+        contact=data.get("contact"),
+        events=events,
+        single_event=single,
+        title=data.get("title"),
+        request_note=data.get("requestNote", ""),
+        visitors=data.get("visitors"),
+        billing_choices=BookingBilling.from_wire(data),
+        config_version=version,
+    )
 
 
 def _skipped(data: dict, result: BookingResult) -> dict:
@@ -161,34 +187,28 @@ class BookingSubmitView(APIView):
     )
     def post(self, request):
         data = valid(SubmitSerializer, request.data)
-        module, portal = _module_and_portal(data)
         if not data["submission"]:
             if not request.user.is_authenticated:
                 raise NotAuthenticated()
-            return _staff_create(request, data, module, portal)
-        if portal is None:
+            return _staff_create(request, data, *_module_and_portal(data))
+        if not data.get("portalId"):
             raise ValidationFailed(errors=[FieldError("portalId", "REQUIRED", "Name the portal the form is on.")])
         _staff_only_skip(data)
         _staff_only_charging(data)
-        events, single = SubmitSerializer.events_of(data)
         try:
-            result = booking_submit(
-                module=module,
-                portal=portal,
-                contact=data.get("contact"),
-                events=events,
-                single_event=single,
-                title=data.get("title"),
-                request_note=data.get("requestNote", ""),
-                visitors=data.get("visitors"),
-                billing_choices=BookingBilling.from_wire(data),
-            )
+            try:
+                result = _public_submit(data, checked=False)
+            except StaleConfiguration:  # the form changed since this process cached it: read it again
+                config_forget(as_uuid(data["orgId"]))
+                result = _public_submit(data, checked=True)
         except DomainError as exc:
             exc.errors = public_errors(exc.errors)  # never another booking's title or event ids
             raise
-        return Response(
-            {"booking": booking_payload(result.booking, staff=False), "accessToken": result.access_token}, status=201
-        )
+        if result.booking_events is not None:  # built from what was written, not read back
+            payload = booking_written_payload(result.booking, result.booking_events, result.visitors or [], staff=False)
+        else:
+            payload = booking_payload(result.booking, staff=False)
+        return Response({"booking": payload, "accessToken": result.access_token}, status=201)
 
 
 VALIDATE_DESCRIPTION = """Runs the checks of `POST /bookings/submit` (or, with `submission: false`, of a staff create)

@@ -19,7 +19,13 @@ from bookings.validation.submission import CleanSubmission
 from core.errors import BookingConflict, CapacityExceeded, DomainError
 from events.models import Event, EventSeries, EventStatus
 from events.services.saving import events_delete, events_save
-from events.services.scheduling import EventSpec, conflicts_check, conflicts_check_skipping
+from events.services.scheduling import (
+    ConflictAtInsert,
+    EventSpec,
+    conflicts_check,
+    conflicts_check_skipping,
+    raise_conflicts,
+)
 from events.services.status import events_set_status
 from resources.models import Organization, Resource
 
@@ -37,29 +43,10 @@ def load_booking_events(booking: Booking) -> list[BookingEvent]:
     return list(booking.requested_times.select_related("event", "unit").prefetch_related(_resource_prefetch()))
 
 
-def write_booking_events(booking: Booking, clean_events: Sequence[CleanEvent]) -> list[BookingEvent]:
-    # Two inserts whatever the number of events (a repeat series can have many).
-    created = BookingEvent.objects.bulk_create(
-        [
-            BookingEvent(
-                booking=booking,
-                order=order,
-                title=ce.title,
-                start=ce.start,
-                end=ce.end,
-                attendees=ce.attendees,
-                answers=ce.answers,
-                rate_id=ce.billing.rate_id,
-                products=ce.billing.products_wire(),
-                override_price=ce.billing.override_price,
-                unit=ce.unit,
-                repeat=ce.repeat.rule if ce.repeat else {},
-                repeat_group=ce.repeat.group if ce.repeat else None,
-                occurrence=ce.repeat.index if ce.repeat else None,
-            )
-            for order, ce in enumerate(clean_events)
-        ]
-    )
+def insert_booking_events(booking_events: list[BookingEvent], clean_events: Sequence[CleanEvent]) -> list[BookingEvent]:
+    """Two inserts whatever the number of events (a repeat series can have many): the rows as they are (their
+    event and estimate when the caller set them first), and their resources."""
+    created = BookingEvent.objects.bulk_create(booking_events)
     through = BookingEvent.resources.through
     through.objects.bulk_create(
         [
@@ -69,6 +56,29 @@ def write_booking_events(booking: Booking, clean_events: Sequence[CleanEvent]) -
         ]
     )
     return created
+
+
+def build_booking_events(booking: Booking, clean_events: Sequence[CleanEvent]) -> list[BookingEvent]:
+    """The booking events of the clean events, not saved yet."""
+    return [
+        BookingEvent(
+            booking=booking,
+            order=order,
+            title=ce.title,
+            start=ce.start,
+            end=ce.end,
+            attendees=ce.attendees,
+            answers=ce.answers,
+            rate_id=ce.billing.rate_id,
+            products=ce.billing.products_wire(),
+            override_price=ce.billing.override_price,
+            unit=ce.unit,
+            repeat=ce.repeat.rule if ce.repeat else {},
+            repeat_group=ce.repeat.group if ce.repeat else None,
+            occurrence=ce.repeat.index if ce.repeat else None,
+        )
+        for order, ce in enumerate(clean_events)
+    ]
 
 
 def with_resources(booking_events: list[BookingEvent], clean_events: Sequence[CleanEvent]) -> list[BookingEvent]:
@@ -131,12 +141,14 @@ def event_specs(
 
 
 def link_events(booking_events: Sequence[BookingEvent], events: Sequence[Event]) -> None:
+    """Each booking event's Event; booking events not inserted yet only carry it into their insert."""
     changed = []
     for be, ev in zip(booking_events, events, strict=True):
         if be.event_id != ev.pk:
             be.event = ev
             be.updated_at = timezone.now()
-            changed.append(be)
+            if not be._state.adding:
+                changed.append(be)
     if changed:
         BookingEvent.objects.bulk_update(changed, ["event", "updated_at"])
 
@@ -243,6 +255,7 @@ def save_events(
     status: int,
     skip: bool = False,
     move: bool = False,
+    optimistic: bool = False,
 ) -> tuple[list[Event], list[BookingEvent]]:
     """events_save for the clean events (one per booking event, in order; `move`: the booking events'
     live events are moved rather than new ones made), each repeated request's occurrences in one
@@ -255,7 +268,14 @@ def save_events(
         skippable=skip,
     )
     with _errors_per_occurrence(clean.events):
-        events = events_save(organization=organization, specs=specs, status=status)
+        events = events_save(
+            organization=organization,
+            specs=specs,
+            status=status,
+            optimistic=optimistic,
+            known={r.pk: r for ce in clean.events for r in ce.resources},
+            nested=True,  # inside the booking service's transaction
+        )
         return events, _leave_out_skipped(clean, booking_events, specs)
 
 
@@ -287,15 +307,21 @@ def end_events(booking_events: Sequence[BookingEvent], event_procedure: int) -> 
 
 
 def hold_or_check(
-    module: BookingModule, booking_events: list[BookingEvent], clean: CleanSubmission, *, skip: bool = False
+    module: BookingModule,
+    booking_events: list[BookingEvent],
+    clean: CleanSubmission,
+    *,
+    skip: bool = False,
+    optimistic: bool = False,
 ) -> tuple[list[Event], list[BookingEvent]]:
     """A pending request holds its slots with TENTATIVE events when the module says so (a repeated
     request's holds in one EventSeries); otherwise it is only refused when the slot is already taken (two
     unheld requests may compete for one slot). With `skip` (staff), occurrences that conflict are left
-    out instead. Returns the holds and the booking events kept."""
+    out instead. Returns the holds and the booking events kept. `optimistic`: see events_save (the caller
+    turns a ConflictAtInsert into the described conflict with describe_conflict)."""
     if module.hold_pending_slots:
         held, booking_events = save_events(
-            module.organization, clean, booking_events, status=EventStatus.TENTATIVE, skip=skip
+            module.organization, clean, booking_events, status=EventStatus.TENTATIVE, skip=skip, optimistic=optimistic
         )
         link_events(booking_events, held)
         return held, booking_events
@@ -308,3 +334,19 @@ def hold_or_check(
             error_class = BookingConflict if any(e.code == "BOOKING_CONFLICT" for e in errors) else CapacityExceeded
             raise error_class(errors=errors)
         return [], _leave_out_skipped(clean, booking_events, specs)
+
+
+def describe_conflict(clean: CleanSubmission, error: ConflictAtInsert) -> DomainError:
+    """The conflict an optimistic write met at its insert, described as the check before the insert would
+    have (which requested time, which resource, which events), read once the transaction rolled back;
+    `error` itself when the booking in the way is gone meanwhile."""
+    resources = {r.pk: r for ce in clean.events for r in ce.resources}
+    errors = conflicts_check(specs=event_specs(clean.events), resources=resources)
+    if not errors:
+        return error
+    try:
+        with _errors_per_occurrence(clean.events):
+            raise_conflicts(errors)
+    except DomainError as described:
+        return described
+    return error

@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from django.db import transaction
+from django.utils import timezone
 
 from bookings.pricing.estimate import apply_booking_billing, booking_estimate
 from bookings.pricing.fixing import booking_price_fix
@@ -19,12 +20,14 @@ from bookings.validation.events import CleanEvent, clean_visitors
 from bookings.validation.fields import clean_note, clean_title, validate_contact
 from bookings.validation.submission import CleanSubmission, check_repeat_allowed, validate_submission
 from core.actor import Actor
-from core.errors import FieldError, NotFound, ValidationFailed
+from core.errors import DomainError, FieldError, NotFound, ValidationFailed
 from core.ids import as_uuid
 from core.tokens import new_token
 from events.models import Event, EventStatus
+from events.services.scheduling import ConflictAtInsert
 from events.services.status import events_set_status
 from notifications.services import NotificationSpec
+from resources.config_cache import StaleConfiguration, config_check
 from resources.models import Organization, Resource
 
 from ..models import (
@@ -43,12 +46,14 @@ from ..notify import notify_admin, notify_booker, notify_visitors
 from .audit import booking_emit, log_write, rules_override_note, skipped_note, snapshot
 from .decide import booking_approve, resolve
 from .requested_times import (
+    build_booking_events,
+    describe_conflict,
     hold_or_check,
+    insert_booking_events,
     link_events,
     load_booking_events,
     save_events,
     with_resources,
-    write_booking_events,
 )
 from .transitions import CREATE, DECIDED_STATUSES, BookingResult, S, transition_apply
 
@@ -61,16 +66,42 @@ CREATED_EVENT_TYPES = {
 }
 
 
-def _contact_record(booking_org: Organization, answers: dict[str, Any]) -> Contact | None:
-    """The organization's contact with this email, created on first sight."""
+# One statement whether the contact exists or not, and safe when two submits bring a new email at once:
+# the unique index on (lower(email), organization) decides, and the no-op update makes the existing row come
+# back through RETURNING (PostgreSQL and SQLite alike).
+_CONTACT_UPSERT = """
+INSERT INTO bookings_contact (id, created_at, updated_at, organization_id, customer_id, name, email, phone)
+VALUES (%s, %s, %s, %s, NULL, %s, %s, %s)
+ON CONFLICT (lower(email), organization_id) WHERE NOT (email = '') DO UPDATE SET email = bookings_contact.email
+RETURNING id, created_at, updated_at, organization_id, customer_id, name, email, phone,
+    (SELECT config_version FROM resources_organization WHERE id = bookings_contact.organization_id) AS config_version
+"""
+
+
+def _contact_record(booking_org: Organization, answers: dict[str, Any], config_version: int | None) -> Contact | None:
+    """The organization's contact with this email (any letter case), created on first sight. The same
+    statement reads the organization's configuration version: StaleConfiguration when `config_version` (the
+    one the submit read its form at, unchecked) is not current."""
     email = answers.get("email")
     if not email:
+        config_check(booking_org.pk, config_version)
         return None
-    contact, _ = Contact.objects.get_or_create(
-        organization=booking_org,
-        email__iexact=email,
-        defaults={"email": email, "name": answers.get("name", ""), "phone": answers.get("phone") or ""},
-    )
+    connection = transaction.get_connection()
+    pk_field = Contact._meta.pk
+    assert pk_field is not None
+    stamp = connection.ops.adapt_datetimefield_value(timezone.now())
+    params = [
+        pk_field.get_db_prep_value(uuid4(), connection),
+        stamp,
+        stamp,
+        pk_field.get_db_prep_value(booking_org.pk, connection),
+        answers.get("name", ""),
+        email,
+        answers.get("phone") or "",
+    ]
+    contact = next(iter(Contact.objects.raw(_CONTACT_UPSERT, params)))
+    if config_version is not None and contact.config_version != config_version:
+        raise StaleConfiguration
     return contact
 
 
@@ -86,7 +117,11 @@ def _new_booking(
     customer: Customer | None,
     contact: Contact | None,
     billing_choices: BookingBilling | None = None,
+    insert_events: bool = True,
+    config_version: int | None = None,
 ) -> tuple[Booking, str, list[BookingEvent]]:
+    """The booking row and its requested times (`insert_events` False: built, for the caller to insert once
+    their event and estimate are known, saving an update of each)."""
     token, token_hash = new_token()
     title = clean_title(title)
     booking = Booking(
@@ -94,7 +129,7 @@ def _new_booking(
         module=module,
         portal=portal,
         customer=customer,
-        contact=contact or _contact_record(module.organization, clean.contact),
+        contact=contact or _contact_record(module.organization, clean.contact, config_version),
         status=status,
         submission=submission,
         title=title or (clean.events[0].title if clean.events else "Booking"),
@@ -103,8 +138,11 @@ def _new_booking(
         access_token_hash=token_hash,
     )
     apply_booking_billing(booking, billing_choices)
-    booking.save()
-    return booking, token, with_resources(write_booking_events(booking, clean.events), clean.events)
+    booking.save(force_insert=True)
+    booking_events = build_booking_events(booking, clean.events)
+    if insert_events:
+        insert_booking_events(booking_events, clean.events)
+    return booking, token, with_resources(booking_events, clean.events)
 
 
 def booking_submit(
@@ -120,6 +158,7 @@ def booking_submit(
     actor: Actor | None = None,
     now: datetime | None = None,
     billing_choices: BookingBilling | None = None,
+    config_version: int | None = None,
 ) -> BookingResult:
     """A booker's request: validated against the module's form and the resources' rules, PENDING, and
     (when the module holds pending slots) holding its times with TENTATIVE events. `repeat` only when the
@@ -129,19 +168,63 @@ def booking_submit(
     `visitors` ([{name, email}], see validation.clean_visitors) are invited when the booking is approved.
     Instant confirmation (see _auto_approves): the request is then approved in the same transaction by
     booking_approve itself (actor: the system), and the booker gets the approval email with the private
-    link instead of "received"; the module admin a notice instead of "new request"."""
+    link instead of "received"; the module admin a notice instead of "new request".
+
+    `config_version`: the module and portal were read from the configuration cache at that version without
+    a check (bookings.module_cache.submit_config); the first write checks it, and so does a refusal before
+    any write: StaleConfiguration when the form changed since, and nothing is written."""
     actor = actor or Actor.booker((contact or {}).get("email", "") if isinstance(contact, dict) else "")
+    try:
+        _check_published(module, portal)
+        check_repeat_allowed(module=module, events=events, single_event=single_event)
+        refuse_public_override(events, single_event=single_event)
+        check_charge_flags(billing_choices, approved=False)
+        clean = validate_submission(module=module, contact=contact, events=events, single_event=single_event, now=now)
+    except DomainError:
+        config_check(module.organization_id, config_version)  # never a refusal read from an older form
+        raise
+    try:
+        return _submit_write(
+            module=module,
+            portal=portal,
+            clean=clean,
+            title=title,
+            request_note=request_note,
+            visitors=visitors,
+            actor=actor,
+            now=now,
+            billing_choices=billing_choices,
+            config_version=config_version,
+        )
+    except ConflictAtInsert as error:
+        raise describe_conflict(clean, error) from error
+
+
+def _check_published(module: BookingModule, portal: Portal) -> None:
     if (
         portal.organization_id != module.organization_id
         or portal.status != PortalStatus.LIVE
-        or not module.portals.filter(pk=portal.pk).exists()
+        or portal.pk not in {p.pk for p in module.portals.all()}  # prefetched by the configuration cache
     ):
         raise NotFound("This booking form is not published.")
-    check_repeat_allowed(module=module, events=events, single_event=single_event)
-    refuse_public_override(events, single_event=single_event)
-    check_charge_flags(billing_choices, approved=False)
+
+
+def _submit_write(
+    *,
+    module: BookingModule,
+    portal: Portal,
+    clean: CleanSubmission,
+    title: str | None,
+    request_note: str,
+    visitors: Any,
+    actor: Actor,
+    now: datetime | None,
+    billing_choices: BookingBilling | None,
+    config_version: int | None,
+) -> BookingResult:
+    """booking_submit's transaction: each row written once (the requested times are inserted with their hold
+    and estimate), the holds checked by the database's constraint where it can (events_save's `optimistic`)."""
     with transaction.atomic():
-        clean = validate_submission(module=module, contact=contact, events=events, single_event=single_event, now=now)
         guests = clean_visitors(visitors, _resources_of(clean))
         booking, token, booking_events = _new_booking(
             module=module,
@@ -154,12 +237,15 @@ def booking_submit(
             customer=None,
             contact=None,
             billing_choices=billing_choices,
+            insert_events=False,
+            config_version=config_version,
         )
         _add_visitors(booking, guests)
-        held, booking_events = hold_or_check(module, booking_events, clean)
+        held, booking_events = hold_or_check(module, booking_events, clean, optimistic=True)
         booking_estimate(
             booking=booking, booking_events=booking_events, now=now, fields=[ce.field for ce in clean.events]
         )
+        insert_booking_events(booking_events, clean.events)
         log_write(booking, actor, BookingLogAction.SUBMIT, {}, snapshot(booking, booking_events))
         if _auto_approves(module, clean):
             booking_emit(booking, "booking.submitted")
@@ -181,7 +267,13 @@ def booking_submit(
         notify_booker(booking, "booking_received", booking_events, access_token=token)
         notify_admin(booking, "admin_new_request", booking_events, note=booking.request_note)
         booking_emit(booking, "booking.submitted")
-    return BookingResult(booking=booking, events=held, access_token=token)
+    return BookingResult(
+        booking=booking,
+        events=held,
+        access_token=token,
+        booking_events=booking_events,
+        visitors=[{"name": v["name"], "email": v["email"]} for v in guests],
+    )
 
 
 AUTO_APPROVED_NOTE = "Approved automatically: the module approves at once, and no resource requires approval."

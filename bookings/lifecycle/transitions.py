@@ -20,7 +20,7 @@ from core.errors import FieldError, InvalidTransition, NotFound, StaleBooking, V
 from core.ids import as_uuid
 from events.models import Event
 
-from ..models import Booking, BookingChangeRequest, BookingStatus
+from ..models import Booking, BookingChangeRequest, BookingEvent, BookingStatus
 
 S = BookingStatus
 
@@ -74,6 +74,9 @@ class BookingResult:
     applied: bool = False  # change request submit: applied directly to a pending booking
     # Occurrences of a repeated request left out (staff's skipConflicts), one error each with its date.
     skipped: list[FieldError] = field(default_factory=list)
+    # What a submit wrote, for its response without reading it back (None: read the booking back).
+    booking_events: list[BookingEvent] | None = None
+    visitors: list[dict[str, str]] | None = None
 
 
 def lock_booking(booking_id: UUID | str) -> Booking:

@@ -18,6 +18,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from core.errors import FieldError, InUse, ValidationFailed
+from resources.config_cache import config_changed
 from resources.models import Organization, Rate, Resource
 
 from ..models import BookingCredit, Contact, Customer, DiscountCode, RateCustomer
@@ -331,3 +332,4 @@ def customer_rates_set(*, customer: Customer, rate_ids: Sequence[Any]) -> None:
     RateCustomer.objects.filter(customer=row).exclude(rate_id__in=wanted).delete()
     have = set(RateCustomer.objects.filter(customer=row).values_list("rate_id", flat=True))
     RateCustomer.objects.bulk_create(RateCustomer(customer=row, rate_id=r) for r in wanted if r not in have)
+    config_changed(organization_id=row.organization_id)  # the cached rates carry their customers

@@ -96,7 +96,7 @@ def quote_items(
     """The booking's quotes, in the order of `items`. Each time is first priced alone so that a rate or
     product problem is filed at its own path; then all together (a fixed discount and the credits are
     shared, the earliest times first)."""
-    resources = pricing_resources({rid for item in items for rid in item.resource_ids})
+    resources = pricing_resources({rid for item in items for rid in item.resource_ids}, booking.organization_id)
     currency = booking.organization.currency
     customer_id = booking_customer_id(booking)
     requests = []
@@ -149,7 +149,7 @@ def booking_estimate(
         code = DiscountCode.objects.prefetch_related("resources").get(pk=booking.discount_code_id)
         discount = discount_terms_of(code, contact_id=booking.contact_id, booking_id=booking.pk)
     credits: list[CreditTerms] = []
-    if not booking.do_not_use_booking_credit:
+    if not booking.do_not_use_booking_credit and _priced(booking, items):
         credits = credit_terms_of(
             BookingCredit.objects.filter(
                 credit_owners(booking),
@@ -162,8 +162,19 @@ def booking_estimate(
     for be, quote in zip(booking_events, quotes, strict=True):
         be.price = {**quote.to_snapshot(), "fixed": False}
         be.updated_at = stamp
-    BookingEvent.objects.bulk_update(booking_events, ["price", "updated_at"])
+    saved = [be for be in booking_events if not be._state.adding]  # the others carry it into their insert
+    if saved:
+        BookingEvent.objects.bulk_update(saved, ["price", "updated_at"])
     return quotes
+
+
+def _priced(booking: Booking, items: Sequence[Item]) -> bool:
+    """Whether anything could cost money (a rate or product of a resource, a price set by staff): credit is
+    only looked up then (free resources, the common case, read none)."""
+    if any(item.billing.override_price is not None or item.billing.products for item in items):
+        return True
+    terms = pricing_resources({rid for item in items for rid in item.resource_ids}, booking.organization_id)
+    return any(t.rates or t.products for t in terms.values())
 
 
 def quote_clean(

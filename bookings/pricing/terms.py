@@ -15,9 +15,11 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch, Q, QuerySet
 
 from core.errors import FieldError, InvalidDiscountCode
+from core.ids import as_uuid
+from resources.config_cache import cached
 from resources.models import ALL_WEEKDAYS, Product, Rate, Resource
 
 from ..models import Booking, BookingCredit, DiscountCode
@@ -132,15 +134,25 @@ class EventRequest:
 # --- reading the terms from the models ------------------------------------------------------------------
 
 
-def pricing_resources(resource_ids: Iterable[Any]) -> dict[UUID, ResourceTerms]:
-    """The resources' active rates (with the customers a rate is reserved for) and active products."""
+def pricing_resources(resource_ids: Iterable[Any], organization_id: UUID | None = None) -> dict[UUID, ResourceTerms]:
+    """The resources' active rates (with the customers a rate is reserved for) and active products. With
+    `organization_id`, from the configuration cache (no query when warm; another organization's resources
+    are left out)."""
+    if organization_id is None:
+        return _resource_terms(Resource.objects.filter(pk__in=list(resource_ids)))
+    every = cached(
+        organization_id,
+        "pricing_resources",
+        lambda: _resource_terms(Resource.objects.filter(venue__organization_id=organization_id)),
+    )
+    wanted = {as_uuid(rid) for rid in resource_ids}
+    return {pk: terms for pk, terms in every.items() if pk in wanted}
+
+
+def _resource_terms(resources: QuerySet[Resource]) -> dict[UUID, ResourceTerms]:
     rates = Rate.objects.filter(active=True).prefetch_related("customer_links")
-    resources = (
-        Resource.objects.filter(pk__in=list(resource_ids))
-        .select_related("venue__organization")
-        .prefetch_related(
-            Prefetch("rates", queryset=rates), Prefetch("products", queryset=Product.objects.filter(active=True))
-        )
+    resources = resources.select_related("venue__organization").prefetch_related(
+        Prefetch("rates", queryset=rates), Prefetch("products", queryset=Product.objects.filter(active=True))
     )
     return {
         resource.pk: ResourceTerms(

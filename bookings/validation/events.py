@@ -22,6 +22,7 @@ from events.selectors import closures_for
 from resources.models import Resource, ResourceUnit
 
 from ..models import BookingModule
+from ..module_cache import OFFERED_PREFETCH, prefetched
 from .billing import EVENT_BILLING_KEYS, EventBilling, clean_event_billing
 from .fields import (
     EARLIEST_YEAR,
@@ -305,13 +306,16 @@ def _clean_visitor(item: dict[str, Any], path: str, errors: Errors) -> tuple[Any
 
 
 def offered_resources(module: BookingModule) -> dict[str, Resource]:
-    # Same organization only, even if a module was misconfigured to offer another's resource.
-    return {
-        str(r.pk): r
-        for r in module.resources.filter(venue__organization_id=module.organization_id)
-        .select_related("venue__organization")
-        .prefetch_related("bookable_hours")
-    }
+    # Same organization only, even if a module was misconfigured to offer another's resource. A module from
+    # the configuration cache (bookings.module_cache) has them prefetched, filtered alike.
+    rows = prefetched(module, "resources")
+    if rows is None:
+        rows = list(
+            module.resources.filter(venue__organization_id=module.organization_id)
+            .select_related("venue__organization")
+            .prefetch_related(*OFFERED_PREFETCH)
+        )
+    return {str(r.pk): r for r in rows}
 
 
 def check_event_rules(clean_events: list[CleanEvent], *, organization, now: datetime | None = None) -> list[FieldError]:

@@ -4,7 +4,7 @@ one lock of every resource involved, one conflict check of every spec, then the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from uuid import UUID
 
 from django.db import transaction
@@ -18,6 +18,7 @@ from ..models import Event, EventSeries, EventStatus, Reservation
 from .scheduling import (
     EventSpec,
     Units,
+    conflicts_among,
     conflicts_check,
     conflicts_check_skipping,
     raise_conflicts,
@@ -68,13 +69,15 @@ def _check_specs(organization: Organization, specs: Sequence[EventSpec], status:
             )
 
 
-@transaction.atomic
 def events_save(
     *,
     organization: Organization,
     specs: Sequence[EventSpec],
     status: int = EventStatus.CONFIRMED,
     series: EventSeries | None = None,
+    optimistic: bool = False,
+    known: Mapping[UUID, Resource] | None = None,
+    nested: bool = False,
 ) -> list[Event]:
     """Create the specs without an event and move the ones with an event, all or nothing.
 
@@ -85,25 +88,51 @@ def events_save(
     Specs marked `skippable` that conflict are left out (their errors in `spec.skipped`, see
     conflicts_check_skipping) and the others saved; the result lists the saved events in the specs' order.
     A new event joins `spec.series`, else `series`.
+
+    `optimistic` (the public submit, docs/adr/0021-the-write-path.md): where the database's exclusion
+    constraint alone decides (see _constraint_decides), the table is not read before the insert; a conflict
+    then raises ConflictAtInsert, which the caller describes once its transaction rolled back. `known`: the
+    resources as the caller loaded them (the configuration cache); SQLite, whose transactions take the
+    write lock at BEGIN, then reads no resource row.
+
+    `nested`: called inside a service's transaction that rolls back as a whole on any error, so no savepoint
+    of its own (two statements less); called alone, a refusal leaves the caller's transaction usable.
     """
-    _check_specs(organization, specs, status)
-    existing = [s.event for s in specs if s.event is not None]
-    old_resource_ids = _held_resources(specs, existing)
-    resources = _lock_resources(organization, specs, old_resource_ids)
-    units = units_of(resources)
-    _check_units(specs, units)
-    if status != EventStatus.CANCELED:
-        specs = _refuse_conflicts(specs, resources, units)
+    with transaction.atomic(savepoint=not nested):
+        _check_specs(organization, specs, status)
         existing = [s.event for s in specs if s.event is not None]
-    if existing:
-        # Free every moved event's old period before writing any new one, so one spec may take the slot
-        # another spec leaves (the exclusion constraint checks each row as it is written).
-        Reservation.objects.filter(event__in=existing).delete()
-    saved = _write_events(organization, specs, status, series)
-    write_reservations(
-        [(event, spec.resource_ids, spec.units) for event, spec in zip(saved, specs, strict=True)], resources
+        old_resource_ids = _held_resources(specs, existing)
+        resources = _lock_resources(organization, specs, old_resource_ids, known)
+        units = units_of(resources, organization.pk)
+        _check_units(specs, units)
+        at_insert = optimistic and status != EventStatus.CANCELED and _constraint_decides(specs, resources, units)
+        if at_insert:
+            raise_conflicts(conflicts_among(specs=specs, resources=resources, reservations=(), units=units))
+        elif status != EventStatus.CANCELED:
+            specs = _refuse_conflicts(specs, resources, units)
+            existing = [s.event for s in specs if s.event is not None]
+        if existing:
+            # Free every moved event's old period before writing any new one, so one spec may take the slot
+            # another spec leaves (the exclusion constraint checks each row as it is written).
+            Reservation.objects.filter(event__in=existing).delete()
+        saved = _write_events(organization, specs, status, series)
+        write_reservations(
+            [(event, spec.resource_ids, spec.units) for event, spec in zip(saved, specs, strict=True)],
+            resources,
+            at_insert=at_insert,
+        )
+        return saved
+
+
+def _constraint_decides(specs: Sequence[EventSpec], resources: Mapping[UUID, Resource], units: Units) -> bool:
+    """Whether PostgreSQL's exclusion constraint is the whole conflict check of these specs: new events only,
+    none to skip, on exclusive resources without units (capacity and units are judged in Python)."""
+    return (
+        transaction.get_connection().vendor == "postgresql"
+        and not any(s.event is not None or s.skippable for s in specs)
+        and all(r.exclusive for r in resources.values())
+        and not any(units.values())
     )
-    return saved
 
 
 def _held_resources(specs: Sequence[EventSpec], existing: list[Event]) -> set[UUID]:
@@ -129,10 +158,17 @@ def _lock_resources(
     organization: Organization,
     specs: Sequence[EventSpec],
     old_resource_ids: set[UUID],
+    known: Mapping[UUID, Resource] | None = None,
 ) -> dict[UUID, Resource]:
-    """One lock of every resource involved, old and new; NOT_FOUND for a wanted one of another organization."""
+    """One lock of every resource involved, old and new; NOT_FOUND for a wanted one of another organization.
+    On SQLite the transaction holds the database's write lock already: resources the caller knows are not
+    read again."""
     wanted = {rid for s in specs for rid in s.resource_ids}
-    resources = resources_lock(old_resource_ids | wanted, organization)
+    involved = old_resource_ids | wanted
+    if known is not None and transaction.get_connection().vendor == "sqlite" and involved <= known.keys():
+        resources = {rid: known[rid] for rid in involved if known[rid].venue.organization_id == organization.pk}
+    else:
+        resources = resources_lock(involved, organization)
     missing = wanted - resources.keys()
     if missing:
         raise ValidationFailed(

@@ -13,8 +13,10 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from core.errors import BookingConflict, CapacityExceeded, FieldError
+from resources.config_cache import cached
 from resources.models import Organization, Resource, ResourceUnit
 
 from ..models import Event, EventSeries, EventStatus, Reservation
@@ -63,12 +65,24 @@ Units = dict[UUID, list[ResourceUnit]]
 Period = tuple[datetime, datetime, Event | None, UUID | None]
 
 
-def units_of(resource_ids: Iterable[UUID]) -> Units:
-    """The active units of the resources (one query), each resource's in assignment order."""
+def units_of(resource_ids: Iterable[UUID], organization_id: UUID | None = None) -> Units:
+    """The active units of the resources, each resource's in assignment order: one query, or none with
+    `organization_id` (the organization's units are in the configuration cache; resources of another
+    organization then have none)."""
+    wanted = set(resource_ids)
+    if organization_id is not None:
+        every = cached(
+            organization_id,
+            "units",
+            lambda: _units_query(ResourceUnit.objects.filter(resource__venue__organization_id=organization_id)),
+        )
+        return {rid: units for rid, units in every.items() if rid in wanted}
+    return _units_query(ResourceUnit.objects.filter(resource_id__in=list(wanted)))
+
+
+def _units_query(units: QuerySet[ResourceUnit]) -> Units:
     out: Units = {}
-    for unit in ResourceUnit.objects.filter(resource_id__in=list(resource_ids), archived=False).order_by(
-        "order", "name", "pk"
-    ):
+    for unit in units.filter(archived=False).order_by("order", "name", "pk"):
         out.setdefault(unit.resource_id, []).append(unit)
     return out
 
@@ -307,10 +321,20 @@ def raise_conflicts(errors: list[FieldError]) -> None:
     raise CapacityExceeded(errors=errors)
 
 
+class ConflictAtInsert(BookingConflict):
+    """The exclusion constraint refused a reservation that was not checked against the table first
+    (events_save's `optimistic`): the transaction is spoilt, so the caller says which booking is in the way
+    after its rollback."""
+
+
 def write_reservations(
-    pairs: Sequence[tuple[Event, Sequence[UUID], dict[UUID, UUID]]], resources: dict[UUID, Resource]
+    pairs: Sequence[tuple[Event, Sequence[UUID], dict[UUID, UUID]]],
+    resources: dict[UUID, Resource],
+    *,
+    at_insert: bool = False,
 ) -> None:
-    """Each event's reservations: (event, resource ids, unit by resource id as conflicts_among chose it)."""
+    """Each event's reservations: (event, resource ids, unit by resource id as conflicts_among chose it).
+    `at_insert`: the constraint is the conflict check (ConflictAtInsert)."""
     rows = []
     for event, resource_ids, units in pairs:
         for rid in resource_ids:
@@ -328,12 +352,12 @@ def write_reservations(
                 )
             )
     try:
-        # A savepoint, so a constraint violation (a writer that skipped the lock) becomes a clean
-        # BOOKING_CONFLICT and leaves the surrounding transaction usable for the rollback.
-        with transaction.atomic():
+        # No savepoint (two statements more on every write): a constraint violation becomes a clean
+        # BOOKING_CONFLICT that leaves through the caller's transaction, which rolls back.
+        with transaction.atomic(savepoint=False):
             Reservation.objects.bulk_create(rows)
     except IntegrityError as exc:
-        raise BookingConflict(
+        raise (ConflictAtInsert if at_insert else BookingConflict)(
             errors=[
                 FieldError(
                     "event.resourceIds", "BOOKING_CONFLICT", "One of the resources is already booked at that time."

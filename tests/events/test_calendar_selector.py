@@ -168,8 +168,9 @@ class TestWeek:
             begins = start + timedelta(hours=i)
             place(self.venue, [self.room if i % 2 else self.hall], begins, begins + timedelta(minutes=50))
         ClosureFactory(organization=self.org, start=start, end=start + timedelta(hours=1))
-        # resources, reservations + events, pending requests, closures, the closures' resources
-        with django_assert_num_queries(5):
+        calendar_week(venue=self.venue, week_start=date(2025, 6, 2))  # the closures are now in the config cache
+        # resources, reservations + events, pending requests, the configuration version (the closures cached)
+        with django_assert_num_queries(4):
             week = calendar_week(venue=self.venue, week_start=date(2025, 6, 9))
         assert sum(len(c.blocks) for row in week.rows for c in row.cells) == 12 + 2
 
