@@ -161,12 +161,22 @@ def bookings_payload(
 
 
 def booking_written_payload(
-    booking: Booking, booking_events: list[BookingEvent], visitors: list[dict[str, str]], *, staff: bool
+    booking: Booking, booking_events: list[BookingEvent], visitors: list[dict[str, str]] | None, *, staff: bool
 ) -> dict[str, Any]:
     """booking_payload of a booking its service just wrote, from the objects it wrote (the booking, its
-    requested times with their resources prefetched, event and estimate, its visitors in order) instead of
-    reading them back: what the submit answers with. Only the units its events occupy are read, when a
-    resource has units."""
+    requested times with their resources prefetched, event and price, its visitors in order; None: read
+    them) instead of reading them back: what the submit and the approval answer with. Only the units its
+    events occupy are read, when a resource has units. Read back when a requested time's resources were
+    changed (their prefetched rows are gone)."""
+    if not all("resources" in getattr(be, "_prefetched_objects_cache", {}) for be in booking_events):
+        return booking_payload(booking, staff=staff)
+    if visitors is None:
+        visitors = [
+            {"name": name, "email": email}
+            for name, email in BookingVisitor.objects.filter(booking_id=booking.pk)
+            .order_by("created_at", "name")
+            .values_list("name", "email")
+        ]
     row = {name: _written_value(booking, name) for name in BOOKING_VALUES}
     be_rows = [
         {"booking_id": booking.pk, **{name: getattr(be, name) for name in BOOKING_EVENT_VALUES if name != "booking_id"}}

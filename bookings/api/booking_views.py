@@ -74,8 +74,16 @@ def _events_out(events: list[Event]) -> list[dict]:
     return [by_id[str(e.pk)] for e in events]
 
 
-def booking_response(booking: Booking, *, http_status=200, staff=True, events=None, extra=None) -> Response:
-    body: dict[str, Any] = {"booking": booking_payload(booking, staff=staff)}
+def booking_response(
+    booking: Booking, *, http_status=200, staff=True, events=None, extra=None, written: BookingResult | None = None
+) -> Response:
+    """The booking (and its events); `written`: the service's result, whose requested times it answers with
+    instead of reading them back."""
+    if written is not None and written.booking_events is not None:
+        payload = booking_written_payload(booking, written.booking_events, written.visitors, staff=staff)
+    else:
+        payload = booking_payload(booking, staff=staff)
+    body: dict[str, Any] = {"booking": payload}
     if events is not None:
         rows = _events_out(events)
         body["events"] = rows
@@ -485,7 +493,7 @@ class BookingApproveView(_BookingAction):
             accept_available_credit=data["acceptAvailableCredit"],
             **kwargs,
         )
-        return booking_response(result.booking, events=result.events, extra=_skipped(data, result))
+        return booking_response(result.booking, events=result.events, extra=_skipped(data, result), written=result)
 
 
 class BookingDenyView(_BookingAction):

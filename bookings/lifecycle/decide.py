@@ -136,7 +136,7 @@ def booking_approve(
         notify_booker(booking, "booking_approved", booking_events, spec=notification, access_token=access_token)
         notify_visitors(booking, booking_events, spec=notification)
         booking_emit(booking, "booking.approved")
-    return BookingResult(booking=booking, events=events, skipped=clean.skipped)
+    return BookingResult(booking=booking, events=events, skipped=clean.skipped, booking_events=booking_events)
 
 
 def booking_deny(

@@ -20,7 +20,8 @@ from core.errors import FieldError, InvalidTransition, NotFound, StaleBooking, V
 from core.ids import as_uuid
 from events.models import Event
 
-from ..models import Booking, BookingChangeRequest, BookingEvent, BookingStatus
+from ..models import Booking, BookingChangeRequest, BookingEvent, BookingModule, BookingStatus
+from ..module_cache import module_cached
 
 S = BookingStatus
 
@@ -84,7 +85,7 @@ def lock_booking(booking_id: UUID | str) -> Booking:
     booking = (
         (
             Booking.objects.select_for_update(of=("self",))
-            .select_related("organization", "module__organization", "module__admin_user", "portal")
+            .select_related("organization", "portal", "contact")
             .filter(pk=pk)
             .first()
         )
@@ -93,6 +94,13 @@ def lock_booking(booking_id: UUID | str) -> Booking:
     )
     if booking is None:
         raise NotFound("Booking not found.")
+    # Its module (form fields, offered resources, admin) from the configuration cache.
+    module = module_cached(organization_id=booking.organization_id, module_id=booking.module_id)
+    booking.module = (
+        module
+        if module is not None
+        else BookingModule.objects.select_related("organization", "admin_user").get(pk=booking.module_id)
+    )
     return booking
 
 

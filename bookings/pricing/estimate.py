@@ -149,7 +149,7 @@ def booking_estimate(
         code = DiscountCode.objects.prefetch_related("resources").get(pk=booking.discount_code_id)
         discount = discount_terms_of(code, contact_id=booking.contact_id, booking_id=booking.pk)
     credits: list[CreditTerms] = []
-    if not booking.do_not_use_booking_credit and _priced(booking, items):
+    if not booking.do_not_use_booking_credit and priced(booking, items):
         credits = credit_terms_of(
             BookingCredit.objects.filter(
                 credit_owners(booking),
@@ -168,7 +168,7 @@ def booking_estimate(
     return quotes
 
 
-def _priced(booking: Booking, items: Sequence[Item]) -> bool:
+def priced(booking: Booking, items: Sequence[Item]) -> bool:
     """Whether anything could cost money (a rate or product of a resource, a price set by staff): credit is
     only looked up then (free resources, the common case, read none)."""
     if any(item.billing.override_price is not None or item.billing.products for item in items):

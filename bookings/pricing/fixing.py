@@ -50,7 +50,7 @@ from ..models import (
     DiscountCodeUse,
 )
 from .charges import charge_new, charges_status_set, pricing_log
-from .estimate import event_field, item_of, quote_items
+from .estimate import Item, event_field, item_of, priced, quote_items
 from .quote import Quote
 from .terms import DiscountTerms, code_row, credit_owners, credit_terms_of, discount_terms_of
 
@@ -76,8 +76,9 @@ def update_booking_billing(booking: Booking, changes: Mapping[str, Any] | None) 
 # --- approval: the price is fixed, the code counted, the credit spent, the charges made -------------------
 
 
-def _locked_terms(booking: Booking) -> tuple[DiscountTerms | None, list[BookingCredit]]:
-    """The booking's discount code and the credits it may spend, locked."""
+def _locked_terms(booking: Booking, items: Sequence[Item]) -> tuple[DiscountTerms | None, list[BookingCredit]]:
+    """The booking's discount code and the credits it may spend, locked (no credit when nothing could cost
+    money: free resources read none)."""
     discount = None
     if booking.discount_code_id:
         # Locked: a concurrent approval with the same code waits here, then counts the use this one wrote.
@@ -88,7 +89,7 @@ def _locked_terms(booking: Booking) -> tuple[DiscountTerms | None, list[BookingC
         )
         discount = discount_terms_of(code, contact_id=booking.contact_id, booking_id=booking.pk)
     rows: list[BookingCredit] = []
-    if not booking.do_not_use_booking_credit:
+    if not booking.do_not_use_booking_credit and priced(booking, items):
         # In id order, so two approvals sharing credits never wait on each other in a cycle; re-read after
         # the wait, so a balance another approval spent is seen spent.
         rows = list(
@@ -216,8 +217,8 @@ def booking_price_fix(
         (money((be.price or {}).get("creditUsed")) for be in booking_events if be.price and not be.price.get("fixed")),
         ZERO,
     )
-    discount, rows = _locked_terms(booking)
     items = [item_of(be, event_field(i, count)) for i, be in enumerate(booking_events)]
+    discount, rows = _locked_terms(booking, items)
     quotes = quote_items(booking=booking, items=items, discount=discount, credits=credit_terms_of(rows), now=now)
     used = sum((q.credit_used for q in quotes), ZERO)
     price = sum((q.price for q in quotes), ZERO)
