@@ -21,7 +21,7 @@ from resources.admin_base import OrgScopedAdmin
 from resources.permissions import request_org_ids
 
 from .models import Notification
-from .rendering import Rendered, notification_render
+from .rendering import Rendered, notification_bodies
 from .sending import redact_private_links
 from .services import notifications_requeue
 
@@ -104,14 +104,10 @@ class NotificationAdmin(OrgScopedAdmin):
 
     @staticmethod
     def _bodies(obj: Notification) -> Rendered:
-        """The stored bodies, or for a row the worker has not rendered yet, its snapshot rendered now (not
-        stored: the worker renders and stores it when it sends)."""
+        # A row the worker has not rendered yet is rendered for the page (once for the three fields).
         cached = getattr(obj, "_admin_bodies", None)
         if cached is None:
-            if obj.rendered:
-                cached = Rendered(body_text=obj.body_text, body_html=obj.body_html, attachments=obj.attachments)
-            else:
-                cached = notification_render(obj.snapshot, subject=obj.subject)
+            cached = notification_bodies(obj)
             obj._admin_bodies = cached  # type: ignore[attr-defined]
         return cached
 

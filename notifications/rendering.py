@@ -30,6 +30,8 @@ from icalendar import Event as VEvent
 
 from core.html import sanitize_html
 
+from .models import Notification
+
 PRODID = "-//Allot//Bookings//EN"
 ICS_FILENAME = "booking.ics"
 ICS_MIMETYPE = "text/calendar"
@@ -126,3 +128,13 @@ def notification_render(snapshot: dict[str, Any], *, subject: str) -> Rendered:
         content = calendar_ics(snapshot["calendar"])
         attachments.append({"filename": ICS_FILENAME, "mimetype": ICS_MIMETYPE, "content": content})
     return Rendered(body_text=body_text.strip() + "\n", body_html=body_html, attachments=attachments)
+
+
+def notification_bodies(notification: Notification) -> Rendered:
+    """What the row sends: its stored bodies once the worker rendered them, else its snapshot rendered now
+    (not stored: only the worker stores, with its claim)."""
+    if notification.rendered:
+        return Rendered(
+            body_text=notification.body_text, body_html=notification.body_html, attachments=notification.attachments
+        )
+    return notification_render(notification.snapshot, subject=notification.subject)
