@@ -1,25 +1,20 @@
-"""The approved booking as an iCalendar file (RFC 5545), attached to the booker's confirmation email.
+"""The approved booking's calendar file as a snapshot, for the booker's confirmation email and the visitors'
+invitations; the worker writes the file from it (notifications.rendering.calendar_ics).
 
 One VEVENT per booking event. Its UID is derived from the BookingEvent's id, so if the booker imports a
-later copy (for instance after a change request moved a time) their calendar updates the same entry
-instead of adding a second one. Times are written in UTC: every calendar client converts them to the
-reader's zone, and no VTIMEZONE block has to be kept in step with the tz database.
+later copy (for instance after a change request moved a time, or from their calendar feed, feeds.ics)
+their calendar updates the same entry instead of adding a second one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from django.utils import timezone
-from icalendar import Calendar
-from icalendar import Event as VEvent
 
 from .models import Booking, BookingEvent
-
-PRODID = "-//Allot//Bookings//EN"
-ICS_FILENAME = "booking.ics"
-ICS_MIMETYPE = "text/calendar"
 
 
 def booking_event_uid(booking_event: BookingEvent) -> str:
@@ -47,37 +42,26 @@ def _description(booking: Booking) -> str:
     return "\n".join(lines)
 
 
-def booking_calendar(
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def booking_calendar_snapshot(
     booking: Booking, booking_events: Sequence[BookingEvent], *, now: datetime | None = None
-) -> Calendar:
-    stamp = (now or timezone.now()).astimezone(UTC)
-    calendar = Calendar()
-    calendar.add("prodid", PRODID)
-    calendar.add("version", "2.0")
-    # PUBLISH, not REQUEST: REQUEST is an iTIP invitation that expects an ORGANIZER and a reply from
-    # the attendee; this file only tells the booker's calendar what was confirmed.
-    calendar.add("method", "PUBLISH")
-    description = _description(booking)
-    for be in booking_events:
-        vevent = VEvent()
-        vevent.add("uid", booking_event_uid(be))
-        vevent.add("dtstamp", stamp)
-        vevent.add("dtstart", be.start.astimezone(UTC))
-        vevent.add("dtend", be.end.astimezone(UTC))
-        vevent.add("summary", be.title)
-        location = _location(be)
-        if location:
-            vevent.add("location", location)
-        vevent.add("description", description)
-        vevent.add("status", "CONFIRMED")
-        calendar.add_component(vevent)
-    return calendar
-
-
-def booking_ics(booking: Booking, booking_events: Sequence[BookingEvent], *, now: datetime | None = None) -> str:
-    return booking_calendar(booking, booking_events, now=now).to_ical().decode()
-
-
-def booking_ics_attachment(booking: Booking, booking_events: Sequence[BookingEvent]) -> dict[str, str]:
-    """In the shape of Notification.attachments: text content, so the row stays plain JSON."""
-    return {"filename": ICS_FILENAME, "mimetype": ICS_MIMETYPE, "content": booking_ics(booking, booking_events)}
+) -> dict[str, Any]:
+    """What the file says, as JSON: DTSTAMP (`stamp`, now: when the email is written), the description, and
+    per booking event its UID, UTC times, title and location."""
+    return {
+        "stamp": _utc(now or timezone.now()),
+        "description": _description(booking),
+        "events": [
+            {
+                "uid": booking_event_uid(be),
+                "start": _utc(be.start),
+                "end": _utc(be.end),
+                "summary": be.title,
+                "location": _location(be),
+            }
+            for be in booking_events
+        ],
+    }

@@ -1,9 +1,12 @@
 """The emails of the booking lifecycle (docs/architecture.md#emails). Called by the services inside their transaction.
 
 Each kind has a text and an HTML template under templates/notifications/ (`<kind>.txt`, `<kind>.html`);
-this module gathers what they show: the booking, its events in the venue's local time, the booker's
-private link (only at submit or staff create: the raw token exists nowhere else), the module admin's
-address, and for the admin's emails a link to the booking's admin page.
+this module gathers what they show, as a JSON snapshot the worker renders after commit: the booking, its
+events as lines already written in the venue's local time, the booker's private link (only at submit or
+staff create: the raw token exists nowhere else, and the row keeps it only until the email is sent), the
+module admin's address, for the admin's emails a link to the booking's admin page, and for an approval
+the .ics's events. Emails of one transition go in together (`notify(booker_email(...), admin_email(...))`):
+one INSERT.
 """
 
 from __future__ import annotations
@@ -14,15 +17,13 @@ from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
-from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import is_naive, now
 
-from core.html import sanitize_html
 from events.series import WHICH_EVENTS, WhichEvents
-from notifications.services import NotificationSpec, html_to_text, notification_enqueue
+from notifications.services import Email, NotificationSpec, notifications_enqueue
 from resources.models import Resource
 
-from .ics import booking_ics_attachment
+from .ics import booking_calendar_snapshot
 from .models import Booking, BookingChangeRequest, BookingEvent, BookingStatus
 
 SUBJECTS = {
@@ -141,7 +142,7 @@ def _requested_contact(booking: Booking, change_request: BookingChangeRequest | 
         return []
     labels = {"name": "Name", "email": "Email", "phone": "Phone"}
     labels.update({str(ff.pk): ff.label for ff in booking.module.fields.all()})
-    out = []
+    out: list[tuple[str, str]] = []
     for key, value in change_request.contact_changes.items():
         if isinstance(value, bool):
             shown = "Yes" if value else "No"
@@ -153,12 +154,12 @@ def _requested_contact(booking: Booking, change_request: BookingChangeRequest | 
     return out
 
 
-def _html_note(note: str) -> SafeString:
-    # Stored sanitized (clean_note); sanitized again because this is where it becomes markup.
-    return mark_safe(sanitize_html(note))  # noqa: S308
+def _booking(booking: Booking) -> dict[str, str]:
+    # What the templates read of the booking, as it is now (a later change does not reach the email).
+    return {"title": booking.title, "booker_name": booking.booker_name, "booker_email": booking.booker_email}
 
 
-def _send(
+def _email(
     booking: Booking,
     kind: str,
     recipients: list[str],
@@ -169,20 +170,21 @@ def _send(
     change_request: BookingChangeRequest | None = None,
     note: str = "",
     extra: dict[str, Any] | None = None,
-) -> None:
+) -> Email:
+    """The email as a snapshot (notifications.rendering): plain values, computed here in the transaction."""
     module = booking.module
     admin = module.admin_user
-    attachments = [booking_ics_attachment(booking, booking_events)] if kind in ICS_KINDS and booking_events else []
-    notification_enqueue(
+    calendar = booking_calendar_snapshot(booking, booking_events) if kind in ICS_KINDS and booking_events else None
+    return Email(
         organization=booking.organization,
         kind=kind,
         recipients=recipients,
-        subject=SUBJECTS[kind].format(title=booking.title),  # made one line by notification_enqueue
+        subject=SUBJECTS[kind].format(title=booking.title),  # made one line by notifications_enqueue
         template=f"notifications/{kind}.txt",
         html_template=f"notifications/{kind}.html",
         context={
-            "booking": booking,
-            "module": module,
+            "booking": _booking(booking),
+            "module": {"name": module.name},
             "events": _event_lines(booking, booking_events),
             "requested": _requested_lines(booking, change_request, booking_events),
             "requested_contact": _requested_contact(booking, change_request),
@@ -192,26 +194,42 @@ def _send(
             and (module.allow_change_requests or module.allow_cancellation),
             "admin_email": admin.email if admin else "",
             "admin_url": admin_link(booking),
-            "change_request": change_request,
-            "note": html_to_text(note),
-            "note_html": _html_note(note),
-            "has_calendar_file": bool(attachments),
+            "change_request": {"cancellation": change_request.cancellation} if change_request else None,
+            "has_calendar_file": calendar is not None,
             **(extra or {}),
         },
+        # Shown as text in the text body and as sanitized markup in the HTML one ("note_html").
+        html={"note": note},
         related=booking,
         spec=spec,
-        attachments=attachments,
+        calendar=calendar,
     )
 
 
+def booker_email(booking: Booking, kind: str, booking_events: Sequence[BookingEvent], **kwargs) -> Email:
+    """The booker's email of `kind`, to write with `notify` (with others of the same transition: one INSERT)."""
+    return _email(booking, kind, [booking.booker_email], booking_events, **kwargs)
+
+
+def admin_email(booking: Booking, kind: str, booking_events: Sequence[BookingEvent], **kwargs) -> Email | None:
+    """The module admin's email of `kind` (None when the module has no admin with an address)."""
+    admin = booking.module.admin_user
+    if admin and admin.email:
+        return _email(booking, kind, [admin.email], booking_events, **kwargs)
+    return None
+
+
+def notify(*emails: Email | None) -> None:
+    """Write the emails in one INSERT (None entries and emails staff chose not to send are left out)."""
+    notifications_enqueue(emails=emails)
+
+
 def notify_booker(booking: Booking, kind: str, booking_events: Sequence[BookingEvent], **kwargs) -> None:
-    _send(booking, kind, [booking.booker_email], booking_events, **kwargs)
+    notify(booker_email(booking, kind, booking_events, **kwargs))
 
 
 def notify_admin(booking: Booking, kind: str, booking_events: Sequence[BookingEvent], **kwargs) -> None:
-    admin = booking.module.admin_user
-    if admin and admin.email:
-        _send(booking, kind, [admin.email], booking_events, **kwargs)
+    notify(admin_email(booking, kind, booking_events, **kwargs))
 
 
 def notify_visitors(
@@ -224,8 +242,18 @@ def notify_visitors(
     if spec is not None and not spec.send:
         return 0
     visitors = list(booking.visitors.filter(invited_at__isnull=True))
-    for visitor in visitors:
-        _send(booking, "visitor_invitation", [visitor.email], booking_events, extra={"visitor": visitor})
+    notify(
+        *(
+            _email(
+                booking,
+                "visitor_invitation",
+                [visitor.email],
+                booking_events,
+                extra={"visitor": {"name": visitor.name}},
+            )
+            for visitor in visitors
+        )
+    )
     if visitors:
         booking.visitors.filter(pk__in=[v.pk for v in visitors]).update(invited_at=now())
     return len(visitors)

@@ -7,7 +7,8 @@ Read-only: a row is what was (or will be) sent. The one thing staff may do is "S
 Bodies are shown as text, escaped; the HTML body is shown as escaped source and in a sandboxed frame
 (no scripts, no forms, no same-origin access), never inserted into the page as HTML. Private links are
 redacted on display even for rows still waiting to be sent: the link is the booker's bearer secret,
-and every member who can see this list does not need it.
+and every member who can see this list does not need it. A row the worker has not rendered yet (its
+bodies are rendered from the snapshot when it is sent) is rendered for the page, and not stored.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from resources.admin_base import OrgScopedAdmin
 from resources.permissions import request_org_ids
 
 from .models import Notification
+from .rendering import Rendered, notification_bodies
 from .sending import redact_private_links
 from .services import notifications_requeue
 
@@ -100,36 +102,48 @@ class NotificationAdmin(OrgScopedAdmin):
             return f"{model._meta.verbose_name} {obj.object_id}"
         return format_html('<a href="{}">{} {}</a>', url, model._meta.verbose_name, obj.object_id)
 
+    @staticmethod
+    def _bodies(obj: Notification) -> Rendered:
+        # A row the worker has not rendered yet is rendered for the page (once for the three fields).
+        cached = getattr(obj, "_admin_bodies", None)
+        if cached is None:
+            cached = notification_bodies(obj)
+            obj._admin_bodies = cached  # type: ignore[attr-defined]
+        return cached
+
     @admin.display(description="text body")
     def text_body(self, obj: Notification) -> str:
-        return format_html(_PRE, redact_private_links(obj.body_text))
+        return format_html(_PRE, redact_private_links(self._bodies(obj).body_text))
 
     @admin.display(description="HTML body (source)")
     def html_source(self, obj: Notification) -> str:
-        return format_html(_PRE, redact_private_links(obj.body_html)) if obj.body_html else "-"
+        body_html = self._bodies(obj).body_html
+        return format_html(_PRE, redact_private_links(body_html)) if body_html else "-"
 
     @admin.display(description="HTML body (preview)")
     def html_preview(self, obj: Notification) -> str:
-        if not obj.body_html:
+        body_html = self._bodies(obj).body_html
+        if not body_html:
             return "-"
         # srcdoc is an attribute: format_html escapes the HTML into it, and the empty sandbox runs it
         # as an opaque origin without scripts, forms, popups or top navigation.
         return format_html(
             '<iframe sandbox="" referrerpolicy="no-referrer" srcdoc="{}" title="HTML body" '
             'style="width: 100%; max-width: 60em; height: 30em; border: 1px solid #ccc"></iframe>',
-            redact_private_links(obj.body_html),
+            redact_private_links(body_html),
         )
 
     @admin.display(description="attachments")
     def attachment_list(self, obj: Notification) -> str:
-        if not obj.attachments:
+        attachments = self._bodies(obj).attachments
+        if not attachments:
             return "-"
         return format_html_join(
             "",
             "<p>{} ({})</p>" + _PRE,
             (
                 (a.get("filename", ""), a.get("mimetype", ""), redact_private_links(str(a.get("content", ""))))
-                for a in obj.attachments
+                for a in attachments
             ),
         )
 

@@ -33,17 +33,24 @@ class DeliveryStatus(models.TextChoices):
 
 
 class Notification(BaseModel):
-    """Every email we send: written in the same transaction as the change that caused it (an outbox),
-    sent by a task after commit."""
+    """Every email we send: written in the same transaction as the change that caused it (an outbox) with
+    a snapshot of what it shows, rendered and sent by a task after commit."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=50)
     recipients = models.JSONField(default=list)
     subject = models.CharField(max_length=300)
-    body_text = models.TextField()
+    # What the email shows, as it was when the row was written (plain JSON: the templates, their context,
+    # the language, an .ics's events): notifications.rendering describes it. The worker renders it into
+    # the bodies and attachments below right before the first send, and stores them: a retry sends the
+    # same bytes. Empty for rows written with their bodies already rendered.
+    snapshot = models.JSONField(default=dict, blank=True)
+    body_text = models.TextField(blank=True)
     body_html = models.TextField(blank=True)
-    # [{"filename", "mimetype", "content"}] with text content (e.g. an .ics), fixed when the row is written.
+    # [{"filename", "mimetype", "content"}] with text content (e.g. an .ics).
     attachments = models.JSONField(default=list, blank=True)
+    # The rows one send task sends: every email a transaction writes shares it (notifications.services).
+    batch = models.UUIDField(null=True, blank=True)
     content_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.SET_NULL)
     object_id = models.UUIDField(null=True, blank=True)
     related = GenericForeignKey("content_type", "object_id")
@@ -68,6 +75,8 @@ class Notification(BaseModel):
                 condition=Q(status__in=["QUEUED", "SENDING"]),
             ),
             models.Index(fields=["content_type", "object_id"], name="notification_related"),
+            # The send task's rows; once sent they leave the index.
+            models.Index(fields=["batch"], name="notification_batch", condition=Q(status__in=["QUEUED", "SENDING"])),
             # The provider's tracking webhook finds the row by the id it gave when accepting it.
             models.Index(
                 fields=["provider_message_id"], name="notification_provider_id", condition=~Q(provider_message_id="")
@@ -76,3 +85,8 @@ class Notification(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.kind} → {', '.join(self.recipients)}"
+
+    @property
+    def rendered(self) -> bool:
+        """Whether the bodies are there (a rendered text body is never empty: it ends with a newline)."""
+        return bool(self.body_text) or not self.snapshot

@@ -4,8 +4,11 @@
 the provider outside any transaction, and records the outcome in another: no row lock (nor SQLite's
 write lock) is held while the provider answers, and two workers never send the same row. A worker that
 dies mid-send leaves a SENDING row whose lease runs out; the row is then due again (at least once).
-`notifications_send_due` is the sweeper: retries, lost tasks and rows whose lease ran out. Writing and
-enqueueing the rows is `notifications.services`' job; the send task (`notifications.tasks`) calls here.
+`notifications_send_due` is the sweeper: retries, lost tasks and rows whose lease ran out. A row written
+with a snapshot is rendered (notifications.rendering) once claimed, before its first send, and the bodies
+stored with the claim's check; its raw private link, in the snapshot and the bodies, is redacted once the
+email is settled. Writing and enqueueing the rows is `notifications.services`' job; the send tasks
+(`notifications.tasks`) call here.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from .models import Notification, NotificationStatus
+from .rendering import notification_render
 
 logger = logging.getLogger(__name__)
 
@@ -62,14 +66,42 @@ def _due(now) -> models.Q:
     return queued_and_due | lease_expired
 
 
+def _redacted_json(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_private_links(value)
+    if isinstance(value, list):
+        return [_redacted_json(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _redacted_json(item) for key, item in value.items()}
+    return value
+
+
 def _settled_fields(notification: Notification) -> dict:
     # The booker's private link is a bearer secret stored only hashed on the booking; once the email is
-    # settled (sent or given up), the outbox keeps no usable copy of it.
+    # settled (sent or given up), the outbox keeps no usable copy of it: not in the bodies, not in the
+    # snapshot they were rendered from.
     return {
         "body_text": redact_private_links(notification.body_text),
         "body_html": redact_private_links(notification.body_html),
         "attachments": _redacted_attachments(notification.attachments),
+        "snapshot": _redacted_json(notification.snapshot),
     }
+
+
+def _render(notification: Notification) -> bool:
+    """Render the snapshot into the bodies and store them (once: a retry sends what the first try
+    rendered). False if the row is no longer ours (our lease ran out and another worker took it)."""
+    if notification.rendered:
+        return True
+    rendered = notification_render(notification.snapshot, subject=notification.subject)
+    notification.body_text = rendered.body_text
+    notification.body_html = rendered.body_html
+    notification.attachments = rendered.attachments
+    return bool(
+        Notification.objects.filter(
+            pk=notification.pk, status=NotificationStatus.SENDING, attempts=notification.attempts
+        ).update(body_text=rendered.body_text, body_html=rendered.body_html, attachments=rendered.attachments)
+    )
 
 
 def _claim(notification_id: UUID | str, now) -> Notification | str:
@@ -138,6 +170,9 @@ def notification_send(*, notification_id: UUID | str, now: datetime | None = Non
     notification = claimed
 
     try:
+        if not _render(notification):
+            logger.warning("notification %s: lease lost before sending", notification.pk)
+            return "skipped"
         message = _message(notification)
         message.send()
     except (AnymailRecipientsRefused, AnymailInvalidAddress) as exc:
@@ -193,5 +228,16 @@ def notifications_send_due(*, limit: int = 100, now: datetime | None = None) -> 
     counts: dict[str, int] = {}
     for pk in list(due):
         outcome = notification_send(notification_id=pk, now=now)
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
+
+
+def notifications_send_batch(*, batch: UUID | str) -> dict[str, int]:
+    """Send the emails one transaction wrote (the send task's job), in the order they were written. Rows
+    already taken care of (sent by the sweeper, retried later) are skipped by `notification_send`."""
+    rows = Notification.objects.filter(batch=batch, status__in=[NotificationStatus.QUEUED, NotificationStatus.SENDING])
+    counts: dict[str, int] = {}
+    for pk in list(rows.order_by("created_at", "pk").values_list("pk", flat=True)):
+        outcome = notification_send(notification_id=pk)
         counts[outcome] = counts.get(outcome, 0) + 1
     return counts

@@ -1,28 +1,26 @@
 """Writing Notifications and having them sent (docs/architecture.md#transactional-outbox).
 
-`notification_enqueue` runs inside the caller's transaction: the row is the outbox entry, so if the
-state change rolls back, the email never existed. The send task runs only after commit; the sending
-itself (claim, send, record, the sweeper) is `notifications.sending`.
+`notifications_enqueue` runs inside the caller's transaction: the rows are the outbox entries, so if the
+state change rolls back, the emails never existed. A row holds a JSON snapshot of what its email shows;
+the worker renders it (`notifications.rendering`) right before sending. One send task per transaction
+sends its rows after commit; the sending itself (claim, render, send, record, the sweeper) is
+`notifications.sending`.
 """
 
 from __future__ import annotations
 
-import html
 import logging
-import re
 from collections.abc import Iterable
-from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from uuid import UUID
+from typing import Any
+from uuid import UUID, uuid4
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
-from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.html import strip_tags
-from django.utils.safestring import mark_safe
 from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
 from django_tasks_db import DatabaseBackend
 
@@ -31,7 +29,7 @@ from resources.models import Organization
 from resources.permissions import has_permission
 
 from .models import DeliveryStatus, Notification, NotificationStatus
-from .tasks import send_notification
+from .tasks import send_notifications
 
 logger = logging.getLogger(__name__)
 
@@ -45,33 +43,79 @@ class NotificationSpec:
     message: str | None = None  # basic HTML, sanitized
 
 
-_BLOCK_END_RE = re.compile(r"</(?:p|h3|h4|blockquote|ul|ol)>", re.IGNORECASE)
-_BREAK_RE = re.compile(r"<br\s*/?>", re.IGNORECASE)
-_LIST_ITEM_RE = re.compile(r"<li(?:\s[^>]*)?>", re.IGNORECASE)
-_LINK_RE = re.compile(r'<a\s[^>]*?href="([^"]*)"[^>]*>(.*?)</a>', re.IGNORECASE | re.DOTALL)
-_TAG_OPENER_RE = re.compile(r"<+(?=[A-Za-z/!?])")
+@dataclass(frozen=True)
+class Email:
+    """One email to write: what `notifications.rendering` needs to render it later, as plain JSON.
+
+    `template` is the text body's; the HTML body's is `html_template`, by default the ".html" template
+    next to it. `context` is the templates' context, JSON-able (no model instances: the row keeps what
+    the email shows as it was at commit). `html` holds basic HTML values (a note) shown as text under
+    their name and as markup under `<name>_html`. `calendar` is an .ics snapshot (`rendering.calendar_ics`).
+    """
+
+    organization: Organization
+    kind: str
+    recipients: list[str]
+    subject: str
+    template: str
+    context: dict[str, Any]
+    related: models.Model | None = None
+    spec: NotificationSpec | None = None
+    html_template: str | None = None
+    html: dict[str, str] = field(default_factory=dict)
+    calendar: dict[str, Any] | None = None
 
 
-def html_to_text(value: str) -> str:
-    """Basic HTML (what sanitize_html keeps) as readable plain text for a text/plain body: paragraphs and
-    line breaks stay, list items get a dash, a link keeps its address, entities are decoded."""
-    if not value:
-        return ""
+def _row(email: Email, batch: UUID) -> Notification | None:
+    recipients = [r for r in dict.fromkeys(email.recipients) if r]
+    spec = email.spec
+    if not recipients or (spec is not None and not spec.send):
+        return None
+    # A subject is a header: a line break in it would break the email (or smuggle in headers). Inputs
+    # refuse them already; titles stored before that check, and any other caller, still get one line.
+    subject = " ".join((spec.subject if spec and spec.subject else email.subject).split())[:300]
+    html_template = email.html_template
+    if html_template is None and email.template.endswith(".txt"):
+        html_template = email.template.removesuffix(".txt") + ".html"
+    snapshot: dict[str, Any] = {
+        "template": email.template,
+        "html_template": html_template or "",
+        # One language for now (docs/architecture.md#emails); the row says which, so the worker renders it
+        # as it was meant even after the setting changes.
+        "language": settings.LANGUAGE_CODE,
+        "context": {**email.context, "organization": {"name": email.organization.name}},
+        "html": {name: sanitize_html(value) for name, value in email.html.items()},
+        "staff_message": sanitize_html(spec.message) if spec and spec.message else "",
+    }
+    if email.calendar:
+        snapshot["calendar"] = email.calendar
+    related = email.related
+    return Notification(
+        organization=email.organization,
+        kind=email.kind,
+        recipients=recipients,
+        subject=subject,
+        snapshot=snapshot,
+        batch=batch,
+        content_type=ContentType.objects.get_for_model(related) if related is not None else None,
+        object_id=related.pk if related is not None else None,
+    )
 
-    def link(match: re.Match) -> str:
-        # Both stay entity-encoded until the one decoding pass below.
-        href, label = match[1], match[2]
-        shown = html.unescape(strip_tags(label)).strip()
-        return label if html.unescape(href) in ("", shown, f"mailto:{shown}") else f"{label} ({href})"
 
-    text = _LINK_RE.sub(link, sanitize_html(value))
-    text = _BREAK_RE.sub("\n", _BLOCK_END_RE.sub("\n\n", text))
-    text = _LIST_ITEM_RE.sub("\n- ", text)
-    # Decoding entities could turn "&lt;b&gt;" back into a tag: drop any "<" that could open one (not
-    # strip_tags again, which would mangle a bare "&" next to it).
-    text = _TAG_OPENER_RE.sub("", html.unescape(strip_tags(text)))
-    lines = [" ".join(line.split()) for line in text.splitlines()]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+def notifications_enqueue(*, emails: Iterable[Email | None]) -> list[Notification]:
+    """Write the emails (one INSERT for all of them) and have them sent after the surrounding transaction
+    commits; returns the rows written. Emails with nobody to send to, or that staff chose not to send, and
+    None entries are left out.
+
+    The rows hold a snapshot; the worker renders the bodies (notifications.rendering) right before sending.
+    Every email written in one transaction is sent by one task (see `_Batch`)."""
+    batch = _current_batch()
+    rows = [row for email in emails if email is not None and (row := _row(email, batch.id)) is not None]
+    if not rows:
+        return []
+    Notification.objects.bulk_create(rows)
+    batch.start()
+    return rows
 
 
 def notification_enqueue(
@@ -85,69 +129,86 @@ def notification_enqueue(
     related: models.Model | None = None,
     spec: NotificationSpec | None = None,
     html_template: str | None = None,
-    attachments: list[dict[str, str]] | None = None,
+    html: dict[str, str] | None = None,
+    calendar: dict[str, Any] | None = None,
 ) -> Notification | None:
-    """Render and store one email (text and HTML bodies), and send it after the surrounding transaction
-    commits.
-
-    `template` is the text body's; the HTML body's is `html_template`, by default the ".html" template
-    next to it. `attachments` are `{"filename", "mimetype", "content"}` with text content (an .ics).
-    Returns None when there is nobody to send to or staff chose not to send.
-    """
-    recipients = [r for r in dict.fromkeys(recipients) if r]
-    if not recipients or (spec is not None and not spec.send):
-        return None
-    # A subject is a header: a line break in it would break the email (or smuggle in headers). Inputs
-    # refuse them already; titles stored before that check, and any other caller, still get one line.
-    subject = " ".join((spec.subject if spec and spec.subject else subject).split())[:300]
-    message_html = sanitize_html(spec.message) if spec and spec.message else ""
-    context = {**context, "organization": organization, "subject": subject}
-    body_text = render_to_string(template, {**context, "staff_message": html_to_text(message_html)}).strip() + "\n"
-    if html_template is None and template.endswith(".txt"):
-        html_template = template.removesuffix(".txt") + ".html"
-    body_html = ""
-    if html_template:
-        # Autoescaping is on for the HTML templates; the staff message is the one piece inserted as
-        # HTML, and only after nh3 has reduced it to basic formatting.
-        html_context = {**context, "staff_message": mark_safe(message_html)}  # noqa: S308
-        body_html = render_to_string(html_template, html_context).strip() + "\n"
-    notification = Notification.objects.create(
-        organization=organization,
-        kind=kind,
-        recipients=recipients,
-        subject=subject,
-        body_text=body_text,
-        body_html=body_html,
-        attachments=list(attachments or []),
-        content_type=ContentType.objects.get_for_model(related) if related is not None else None,
-        object_id=related.pk if related is not None else None,
+    """One email (see `Email` and `notifications_enqueue`); None when there is nobody to send to or staff
+    chose not to send."""
+    rows = notifications_enqueue(
+        emails=[
+            Email(
+                organization=organization,
+                kind=kind,
+                recipients=recipients,
+                subject=subject,
+                template=template,
+                context=context,
+                related=related,
+                spec=spec,
+                html_template=html_template,
+                html=html or {},
+                calendar=calendar,
+            )
+        ]
     )
-    _send_after_commit(notification.pk)
-    return notification
+    return rows[0] if rows else None
 
 
-def _send_after_commit(notification_id: UUID) -> None:
-    """Have the send task run once the caller's transaction commits.
-
-    With the database task backend (production), the task row is written inside the caller's transaction:
-    it commits or rolls back with the Notification, and the request pays for one commit instead of one more
-    per email (each commit waits for the WAL flush). Any other backend (the immediate one runs the task at
-    enqueue) is enqueued after commit."""
-    if (
-        isinstance(task_backends[DEFAULT_TASK_BACKEND_ALIAS], DatabaseBackend)
-        and transaction.get_connection().in_atomic_block
-    ):
-        _enqueue_send(notification_id, savepoint=True)  # a failed insert must not break the caller's transaction
-        return
-    transaction.on_commit(partial(_enqueue_send, notification_id))
+# --- one send task per transaction ------------------------------------------------------------------
 
 
-def _enqueue_send(notification_id: UUID, *, savepoint: bool = False) -> None:
+def _database_backend() -> bool:
+    return isinstance(task_backends[DEFAULT_TASK_BACKEND_ALIAS], DatabaseBackend)
+
+
+class _Batch:
+    """The rows one send task sends (Notification.batch), and the marker of that task in the transaction.
+
+    With the database task backend (production) the task row is written inside the caller's transaction:
+    it commits or rolls back with the Notifications, and the request pays for no commit of its own. The
+    batch then registers itself as an on-commit callback that does nothing: Django keeps that list per
+    transaction and drops what a rolled-back savepoint registered, so finding the marker there means "this
+    transaction already has a live task row for its emails" — the next emails join its batch and cost no
+    second task row. Any other backend (the immediate one runs the task at enqueue) is enqueued after
+    commit, one task per `notifications_enqueue` call."""
+
+    def __init__(self, *, shared: bool) -> None:
+        self.id = uuid4()
+        self.shared = shared
+        self.started = False
+
+    def start(self) -> None:
+        if self.started:
+            return
+        self.started = True
+        if self.shared:
+            # No savepoint around it (each costs two round trips): a failed INSERT fails the caller's
+            # transaction, like a failed INSERT of the Notification rows would.
+            send_notifications.enqueue(str(self.id))
+            transaction.on_commit(self)
+        else:
+            transaction.on_commit(partial(_enqueue_send, self.id))
+
+    def __call__(self) -> None:
+        """On commit: the task row committed with the transaction; nothing is left to do."""
+
+
+def _current_batch() -> _Batch:
+    connection = transaction.get_connection()
+    shared = _database_backend() and connection.in_atomic_block
+    if shared:
+        for _, callback, *_ in reversed(connection.run_on_commit):
+            if isinstance(callback, _Batch):
+                return callback
+    return _Batch(shared=shared)
+
+
+def _enqueue_send(batch: UUID) -> None:
+    """After commit: a task queue that fails leaves the rows QUEUED; `send_queued_notifications` sends them."""
     try:
-        with transaction.atomic() if savepoint else nullcontext():
-            send_notification.enqueue(str(notification_id))
-    except Exception:  # the row stays QUEUED; `send_queued_notifications` picks it up
-        logger.exception("could not enqueue notification %s", notification_id)
+        send_notifications.enqueue(str(batch))
+    except Exception:
+        logger.exception("could not enqueue the send of notification batch %s", batch)
 
 
 def notifications_requeue(*, notification_ids: Iterable[UUID | str], actor) -> list[UUID]:
@@ -188,8 +249,10 @@ def notifications_requeue(*, notification_ids: Iterable[UUID | str], actor) -> l
             sent_at=None,
             updated_at=now,
         )
-        for pk in requeued:
-            _send_after_commit(pk)
+        if requeued:
+            batch = _Batch(shared=_database_backend() and transaction.get_connection().in_atomic_block)
+            Notification.objects.filter(pk__in=requeued).update(batch=batch.id)
+            batch.start()
     if requeued:
         logger.info("%s requeued notifications %s", getattr(actor, "pk", actor), [str(pk) for pk in requeued])
     return requeued

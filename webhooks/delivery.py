@@ -305,7 +305,7 @@ def _notify_disabled(endpoint: WebhookEndpoint, outcome: Outcome) -> None:
         subject=f"Webhook endpoint disabled: {endpoint.url}"[:200],
         template="notifications/webhook_endpoint_disabled.txt",
         context={
-            "endpoint": endpoint,
+            "endpoint": {"id": str(endpoint.pk), "url": endpoint.url, "description": endpoint.description},
             "failures": endpoint.consecutive_failures,
             "last_result": outcome.summary,
             "retries": len(settings.WEBHOOKS_RETRY_DELAYS),

@@ -2,9 +2,13 @@
 of what was sent to them.
 
 A WebhookDelivery is an outbox row: written in the transaction of the change it reports (so a rolled
-back change sends nothing), sent after commit, retried with back-off, and kept with one WebhookAttempt
-per try so staff and integrators can see what their server answered.
+back change sends nothing) with the event's data as it was then; its body is built and sent after
+commit, retried with back-off, and kept with one WebhookAttempt per try so staff and integrators can
+see what their server answered.
 """
+
+from datetime import UTC
+from typing import Any
 
 from django.db import models
 from django.db.models import Q
@@ -63,7 +67,11 @@ class WebhookDelivery(BaseModel):
     # retry, so receivers can drop duplicates.
     event_id = models.UUIDField()
     event_type = models.CharField(max_length=50)
-    payload = models.JSONField()
+    # The event's `data`, as it was when the change that caused it committed (the caller's payload
+    # function runs in that transaction), and when it happened; the body around it is built when it is
+    # sent (`payload`).
+    data = models.JSONField(default=dict)
+    event_at = models.DateTimeField()
     status = models.PositiveSmallIntegerField(choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -87,6 +95,18 @@ class WebhookDelivery(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.event_type} → {self.endpoint_id}"
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The body that is POSTed (before serializing): the event's envelope around its data. Reads
+        `endpoint` (its organization): load it with the row (select_related, or the endpoint's manager)."""
+        return {
+            "id": str(self.event_id),
+            "type": self.event_type,
+            "createdAt": self.event_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "orgId": str(self.endpoint.organization_id),
+            "data": self.data,
+        }
 
 
 class WebhookAttempt(BaseModel):

@@ -1,9 +1,10 @@
 """Outbound webhooks (docs/architecture.md#webhooks): endpoints and the outbox of deliveries.
 
 `webhook_emit` runs inside the caller's transaction: each delivery row is the outbox entry, so a change
-that rolls back never existed for integrators either, and the payload is computed there, from what
-commits. The send task is enqueued only after commit; sending, signing, retries and disabling an
-endpoint are `webhooks.delivery`.
+that rolls back never existed for integrators either, and the event's data is computed there, from what
+commits; the row holds that data, and the worker builds the body around it (WebhookDelivery.payload).
+The send task is enqueued only after commit; sending, signing, retries and disabling an endpoint are
+`webhooks.delivery`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID, uuid4
@@ -39,10 +39,6 @@ ENDPOINT_ATTRIBUTES = ("url", "description", "event_types", "active", "secret")
 
 def webhook_secret_new() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def webhook_url_check(url: Any) -> str:
@@ -187,20 +183,18 @@ def webhook_emit(
     endpoints = [pk for pk, types in _active_endpoints(org_id) if event_type in types]
     if not endpoints:
         return []
-    data = payload() if callable(payload) else payload
+    data = dict(payload() if callable(payload) else payload)
     now = timezone.now()
     event_id = uuid4()
-    envelope = {
-        "id": str(event_id),
-        "type": event_type,
-        "createdAt": _iso(now),
-        "orgId": str(org_id),
-        "data": dict(data),
-    }
     deliveries = WebhookDelivery.objects.bulk_create(
         [
             WebhookDelivery(
-                endpoint_id=pk, event_id=event_id, event_type=event_type, payload=envelope, next_attempt_at=now
+                endpoint_id=pk,
+                event_id=event_id,
+                event_type=event_type,
+                data=data,
+                event_at=now,
+                next_attempt_at=now,
             )
             for pk in endpoints
         ]

@@ -33,7 +33,7 @@ from ..models import (
     BookingStatus,
     ChangeRequestDecision,
 )
-from ..notify import notify_admin, notify_booker
+from ..notify import admin_email, booker_email, notify, notify_admin, notify_booker
 from .audit import booking_emit, log_write, rules_override_note, snapshot
 from .changes import answers_for_merge, merge_and_validate, series_changes_compact
 from .requested_times import (
@@ -133,8 +133,10 @@ def _cancel_pending(
     release_holds(booking_events)
     transition_apply(booking, "booker_cancel", actor)
     log_write(booking, actor, BookingLogAction.BOOKER_CANCEL, before, snapshot(booking, booking_events), note=note)
-    notify_booker(booking, "booking_canceled", booking_events)
-    notify_admin(booking, "admin_booker_canceled", booking_events)
+    notify(
+        booker_email(booking, "booking_canceled", booking_events),
+        admin_email(booking, "admin_booker_canceled", booking_events),
+    )
     booking_emit(booking, "booking.canceled")
     return BookingResult(booking=booking, applied=True)
 
@@ -218,8 +220,10 @@ def _record_request(
         {"changeRequestId": str(change_request.pk), "cancellation": cancellation},
         note=note,
     )
-    notify_booker(booking, "change_request_received", booking_events, change_request=change_request)
-    notify_admin(booking, "admin_new_change_request", booking_events, change_request=change_request, note=note)
+    notify(
+        booker_email(booking, "change_request_received", booking_events, change_request=change_request),
+        admin_email(booking, "admin_new_change_request", booking_events, change_request=change_request, note=note),
+    )
     booking_emit(booking, "change_request.submitted", change_request)
     return change_request
 

@@ -42,7 +42,7 @@ from ..models import (
     Portal,
     PortalStatus,
 )
-from ..notify import notify_admin, notify_booker, notify_visitors
+from ..notify import admin_email, booker_email, notify, notify_admin, notify_booker, notify_visitors
 from .audit import booking_emit, log_write, rules_override_note, skipped_note, snapshot
 from .decide import booking_approve, resolve
 from .requested_times import (
@@ -264,8 +264,10 @@ def _submit_write(
                 note=approved.booking.request_note,
             )
             return BookingResult(booking=approved.booking, events=approved.events, access_token=token)
-        notify_booker(booking, "booking_received", booking_events, access_token=token)
-        notify_admin(booking, "admin_new_request", booking_events, note=booking.request_note)
+        notify(
+            booker_email(booking, "booking_received", booking_events, access_token=token),
+            admin_email(booking, "admin_new_request", booking_events, note=booking.request_note),
+        )
         booking_emit(booking, "booking.submitted")
     return BookingResult(
         booking=booking,

@@ -131,12 +131,8 @@ class Tenant:
         self.endpoint = WebhookEndpointFactory(organization=s.org, description=f"Hook {m}", url="https://8.8.8.8/hooks")
         self.delivery = WebhookDeliveryFactory(
             endpoint=self.endpoint,
-            payload={
-                "id": str(uuid.uuid4()),
-                "type": "booking.submitted",
-                "orgId": str(s.org.pk),
-                "data": {"title": m},
-            },
+            event_type="booking.submitted",
+            data={"title": m},
         )
         self.feed = feed_create(organization=s.org, name=f"Feed {m}", include_tentative=True)
         # Prices, desks and visitors, built by the factories: the sweep needs one row of each.

@@ -21,6 +21,7 @@ from events.models import EventStatus, Reservation
 from events.services.saving import events_save
 from events.services.scheduling import EventSpec
 from notifications.models import Notification, NotificationStatus
+from notifications.rendering import notification_bodies
 from notifications.services import NotificationSpec
 from tests.bookings.lifecycle_helpers import (
     ADMIN,
@@ -222,7 +223,7 @@ def test_staff_create_sends_the_optional_notification(setup, status, kind):
     (notification,) = watch.new_notifications()
     assert (notification.kind, notification.recipients) == (kind, [BOOKER])
     assert notification.subject == "Your booking"
-    assert "Hi" in notification.body_text
+    assert "Hi" in notification_bodies(notification).body_text
     assert notification.object_id == result.booking.pk
 
 

@@ -14,6 +14,7 @@ from bookings.lifecycle.submit import booking_create
 from bookings.models import BookingStatus, BookingVisitor
 from core.errors import ValidationFailed
 from notifications.models import Notification
+from notifications.rendering import notification_bodies
 from notifications.services import NotificationSpec
 from tests.api.conftest import Api, assert_error
 from tests.conftest import future
@@ -93,8 +94,8 @@ def test_invited_on_approval_and_not_before(setup):
     booking_approve(booking_id=result.booking.pk, actor=setup.staff, client_last_updated_at=None)
     sent = invitations()
     assert [n.recipients for n in sent] == [["grace@example.com"], ["alan@example.com"]]
-    grace = sent[0]
-    assert grace.subject == "You are invited: Team meeting"
+    assert sent[0].subject == "You are invited: Team meeting"
+    grace = notification_bodies(sent[0])
     assert "Hello Grace Hopper" in grace.body_text and "Ada Lovelace invited you" in grace.body_text
     assert f"{start:%a %d %b %Y, %H:%M}" in grace.body_text and "America/New_York" in grace.body_text
     assert "/b/" not in grace.body_text and "/b/" not in grace.body_html  # never the booker's private link

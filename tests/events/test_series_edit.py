@@ -16,6 +16,7 @@ from events.services.occurrences import occurrences_delete, occurrences_update
 from events.services.saving import events_save
 from events.services.scheduling import EventSpec
 from notifications.models import Notification
+from notifications.rendering import notification_bodies
 from tests.factories import ClosureFactory
 from tests.series import LONDON, UTC, local, make_booked_series, make_series, moved, rows, wall
 
@@ -418,7 +419,7 @@ def test_a_change_request_with_a_scope_is_applied_on_approval(setup):
         }
     ]
     # The booker's email says how far the change reaches.
-    received = Notification.objects.get(kind="change_request_received")
+    received = notification_bodies(Notification.objects.get(kind="change_request_received"))
     assert "and the later occurrences of the series, changed alike" in received.body_text
     before = rows(series_row)
     change_request_approve(change_request_id=change_request.pk, actor=setup.staff)

@@ -29,15 +29,8 @@ class WebhookDeliveryFactory(factory.django.DjangoModelFactory):
     endpoint = factory.SubFactory(WebhookEndpointFactory)
     event_id = factory.LazyFunction(uuid.uuid4)
     event_type = "booking.submitted"
-    payload = factory.LazyAttribute(
-        lambda d: {
-            "id": str(d.event_id),
-            "type": d.event_type,
-            "createdAt": "",
-            "orgId": str(d.endpoint.organization_id),
-            "data": {},
-        }
-    )
+    data = factory.LazyFunction(dict)
+    event_at = factory.LazyFunction(timezone.now)
     status = DeliveryStatus.PENDING
     next_attempt_at = factory.LazyFunction(timezone.now)
 

@@ -25,6 +25,7 @@ from bookings.notify import notify_admin, notify_booker
 from core.actor import Actor
 from core.errors import ValidationFailed
 from notifications.models import Notification
+from notifications.sending import notification_send
 from notifications.services import NotificationSpec, notification_enqueue
 from tests.api.conftest import Api, assert_error
 from tests.conftest import Setup, future
@@ -373,6 +374,9 @@ def test_html_escapes_every_stored_value(setup, kind):
         notify = notify_admin if kind in ADMIN_KINDS else notify_booker
         notify(booking, kind, events, change_request=change_request, note="<p>hi <script>alert(3)</script></p>")
     row = Notification.objects.get(kind=kind)
+    assert row.body_html == ""  # the worker renders the snapshot
+    notification_send(notification_id=row.pk)
+    row.refresh_from_db()
 
     assert "&lt;b&gt;x&lt;/b&gt;" in row.body_html and "<b>x</b>" not in row.body_html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in row.body_html
@@ -524,6 +528,8 @@ def test_enqueue_keeps_any_subject_on_one_line(setup):
             spec=NotificationSpec(subject="Hi\nthere\r\n"),
         )
     assert row.subject == "Hi there"
+    notification_send(notification_id=row.pk)
+    row.refresh_from_db()
     assert row.body_html.startswith("<!DOCTYPE html>") and row.body_text
 
 

@@ -1,6 +1,7 @@
 """Notifications (docs/architecture.md#emails): written in the transaction of the change, sent after commit, retried
 with back-off when the provider fails, never sent twice."""
 
+import json
 import threading
 from datetime import UTC, datetime, timedelta
 from io import StringIO
@@ -89,7 +90,11 @@ def test_submit_writes_notification_rows_in_its_transaction_and_sends_only_after
         assert rows["booking_received"].recipients == ["ada@example.com"]
         assert rows["admin_new_request"].recipients == ["admin@example.org"]
         assert all(n.related == result.booking for n in rows.values())
-    assert len(callbacks) == 2
+        # A snapshot, not bodies: the worker renders them.
+        assert all(n.snapshot and not n.body_text and not n.body_html for n in rows.values())
+        # Both emails of the submit share one batch: one send task.
+        assert len({n.batch for n in rows.values()}) == 1
+    assert len(callbacks) == 1
     assert mail.outbox == []
     for callback in callbacks:
         callback()
@@ -168,7 +173,7 @@ def test_a_lost_send_task_is_picked_up_by_the_command(setup, monkeypatch, django
         def enqueue(self, *args, **kwargs):
             raise RuntimeError("task queue unavailable")
 
-    monkeypatch.setattr(services, "send_notification", LostTask())
+    monkeypatch.setattr(services, "send_notifications", LostTask())
     with django_capture_on_commit_callbacks(execute=True):
         result = setup.submit()
     assert [n.status for n in booking_rows(result.booking).values()] == [QUEUED, QUEUED]
@@ -425,7 +430,8 @@ def test_without_override_the_default_subject_and_no_staff_message(setup):
     booking_deny(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None)
     row = Notification.objects.get(kind="booking_denied")
     assert row.subject == "Your booking request was declined: Team meeting"
-    assert "Message from" not in row.body_text
+    notification_send(notification_id=row.pk)
+    assert "Message from" not in reload(row).body_text
 
 
 def test_staff_message_on_deny_and_long_subject_is_cut(setup):
@@ -434,7 +440,9 @@ def test_staff_message_on_deny_and_long_subject_is_cut(setup):
     booking_deny(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None, notification=spec)
     row = Notification.objects.get(kind="booking_denied")
     assert row.subject == "S" * 300
-    assert "Sorry, the hall is being painted." in row.body_text
+    assert row.snapshot["staff_message"] == "Sorry, the hall is being painted."
+    notification_send(notification_id=row.pk)
+    assert "Sorry, the hall is being painted." in reload(row).body_text
 
 
 def test_a_failed_email_keeps_no_private_link_either(setup, settings, django_capture_on_commit_callbacks):
@@ -444,6 +452,8 @@ def test_a_failed_email_keeps_no_private_link_either(setup, settings, django_cap
     row = booking_rows(result.booking)["booking_received"]
     assert row.status == NotificationStatus.FAILED
     assert result.access_token not in row.body_text
+    assert result.access_token not in json.dumps(row.snapshot)
+    assert row.snapshot["context"]["link"] == "https://bookings.example.org/b/[private link]/"
 
 
 def test_a_queued_email_keeps_its_link_until_it_is_sent(setup, settings, django_capture_on_commit_callbacks):
@@ -453,3 +463,4 @@ def test_a_queued_email_keeps_its_link_until_it_is_sent(setup, settings, django_
     row = booking_rows(result.booking)["booking_received"]
     assert row.status == NotificationStatus.QUEUED
     assert f"/b/{result.access_token}/" in row.body_text  # the retry must still carry the link
+    assert f"/b/{result.access_token}/" in row.snapshot["context"]["link"]

@@ -27,7 +27,7 @@ from core.errors import FieldError, ValidationFailed
 from resources.api.scoping import get_scoped, require_role, scope
 from resources.models import Organization
 from webhooks import services
-from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from webhooks.models import WebhookAttempt, WebhookEndpoint
 
 from .serializers import (
     DeliveryListQuerySerializer,
@@ -165,7 +165,8 @@ class WebhookEndpointViewSet(viewsets.GenericViewSet):
     def deliveries(self, request, pk=None):
         endpoint = get_scoped(self.queryset, request, pk)
         query = valid(DeliveryListQuerySerializer, request.query_params)
-        deliveries = WebhookDelivery.objects.filter(endpoint=endpoint).order_by("-created_at", "-id")
+        # Through the endpoint's manager: each row knows its endpoint, which its payload (built on read) names.
+        deliveries = endpoint.deliveries.order_by("-created_at", "-id")
         if "status" in query:
             deliveries = deliveries.filter(status=query["status"])
         if query.get("cursor"):
