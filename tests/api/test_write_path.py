@@ -20,7 +20,7 @@ from tests.conftest import future
 from tests.factories import ContactFactory, RateFactory, ResourceUnitFactory
 
 SUBMIT_BUDGET = 12
-APPROVE_BUDGET = 30  # the goal is 15: see docs/architecture.md#the-write-path for what it still reads
+APPROVE_BUDGET = 24  # the goal is 15: docs/architecture.md#the-write-path says what it still reads
 
 
 @pytest.fixture

@@ -574,7 +574,9 @@ def test_the_conflict_check_is_one_query_for_10_or_100_occurrences(hold, setup):
             len(reservation_reads(ctx.captured_queries)),
             len(others),
         )
-    assert counts[10][0] == counts[100][0] == 1
+    # PostgreSQL lets its exclusion constraint check new holds on exclusive resources (the table is not read).
+    reads = 0 if hold and connection.vendor == "postgresql" else 1
+    assert counts[10][0] == counts[100][0] == reads
     assert counts[10] == counts[100], counts
 
 
