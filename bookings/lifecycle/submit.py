@@ -100,7 +100,7 @@ def _contact_record(booking_org: Organization, answers: dict[str, Any], config_v
         answers.get("phone") or "",
     ]
     contact = next(iter(Contact.objects.raw(_CONTACT_UPSERT, params)))
-    if config_version is not None and contact.config_version != config_version:
+    if config_version is not None and getattr(contact, "config_version", None) != config_version:
         raise StaleConfiguration
     return contact
 
