@@ -129,8 +129,8 @@ def organization_save(*, organization: Organization, changes: Mapping[str, Any])
     _only(changes, ORGANIZATION_FIELDS)
     if "timezone" in changes:
         _check_timezone(changes["timezone"])
-    if organization.pk is not None and Organization.objects.filter(pk=organization.pk).exists():
-        organization = Organization.objects.select_for_update().get(pk=organization.pk)
+    # The admin's form object is unsaved when it adds one (its id is made before the first save).
+    organization = Organization.objects.select_for_update().filter(pk=organization.pk).first() or organization
     for key, value in changes.items():
         setattr(organization, key, value)
     organization.save()

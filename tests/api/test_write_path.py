@@ -11,10 +11,12 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django_tasks import task_backends
 
 from bookings.models import Booking
 from bookings.selectors import booking_payload
+from resources.models import Role
 from tests.api.booking_helpers import SUBMIT, booking_url, pending, post, stamp, submit_body
 from tests.conftest import future
 from tests.factories import ContactFactory, RateFactory, ResourceUnitFactory
@@ -107,3 +109,42 @@ def test_an_approval_costs_at_most_its_budget_and_answers_with_what_it_wrote(api
     )
     assert count <= APPROVE_BUDGET, count
     assert body["booking"] == booking_payload(Booking.objects.get(pk=booking.pk), staff=True)
+
+
+# --- a change is seen by the very next submit (the configuration cache) ----------------------------------------
+
+
+def test_a_change_made_over_the_api_is_seen_by_the_next_submit(api, setup, config_cache_strict):
+    _warm(api, setup)
+    changed = api.admin.patch(f"/api/v1/resources/{setup.room.pk}", {"minNoticeMinutes": 60 * 24 * 60}, format="json")
+    assert changed.status_code == 200, changed.json()
+
+    response = post(api.public, SUBMIT, _body(setup, future(5)))
+
+    assert response.status_code == 400, response.json()
+    assert {e["code"] for e in response.json()["errors"]} == {"START_TIME_TOO_LATE"}  # the minimum notice
+
+
+def test_a_change_made_in_the_admin_is_seen_by_the_next_submit(api, setup, client, config_cache_strict):
+    _warm(api, setup)
+    when = future(5)
+    owner = api.users[Role.OWNER]
+    client.force_login(owner)
+    local = when.astimezone(setup.venue.tz)
+    added = client.post(
+        reverse("admin:resources_closure_add"),
+        {
+            "organization": str(setup.org.pk),
+            "message": "Floor works",
+            "start_0": local.date().isoformat(),
+            "start_1": "00:00",
+            "end_0": (local.date() + timedelta(days=1)).isoformat(),
+            "end_1": "00:00",
+        },
+    )
+    assert added.status_code == 302, added.context["adminform"].form.errors
+
+    response = post(api.public, SUBMIT, _body(setup, when))
+
+    assert response.status_code == 400, response.json()
+    assert {e["code"] for e in response.json()["errors"]} == {"RESOURCE_CLOSED"}
