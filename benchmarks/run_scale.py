@@ -18,6 +18,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -85,17 +86,21 @@ def counts(counter) -> str:
     return ", ".join(f"{n} × {key}" for key, n in sorted(counter.items(), key=lambda item: -item[1]))
 
 
+def by_server(counter) -> str:
+    return " + ".join(f"{counter.get(index, 0)} on server {index + 1}" for index in range(2))
+
+
 def build_rows(r: dict) -> list[tuple[str, str, str, str]]:
     """(scenario, measured, expected, verdict) rows."""
     a, b, c, d, audit, outbox = r["race"], r["throttle"], r["kill"], r["throughput"], r["audit"], r["outbox"]
     rows = []
     race_ok = a["statuses"] == {201: 1, 409: 49} and not a["server_errors"] and a["bookings_in_db"] == 1
-    per_server = {s: sum(n for (srv, _), n in a["by_server"].items() if srv == s) for s in (0, 1)}
+    per_server = Counter(server for (server, _), n in a["by_server"].items() for _ in range(n))
     rows.append(
         (
             "a. 50 concurrent public submits of one slot, alternating between the two servers",
-            f"{counts(a['statuses'])}; {a['server_errors']} × 5xx; {per_server[0]} + {per_server[1]} requests per "
-            f"server; {a['bookings_in_db']} booking in the database",
+            f"{counts(a['statuses'])}; {a['server_errors']} × 5xx; requests: {by_server(per_server)}; "
+            f"{a['bookings_in_db']} booking in the database",
             "exactly 1 × 201 and 49 × 409, 0 × 5xx",
             "OK" if race_ok else "NO",
         )
@@ -105,8 +110,8 @@ def build_rows(r: dict) -> list[tuple[str, str, str, str]]:
         (
             f"b. Public submit throttle at {b['limit']}/minute: {b['requests']} submits from one client address, "
             "alternating between the servers",
-            f"{b['accepted']} accepted ({counts(b['accepted_by_server'])} by server), then "
-            f"{b['statuses'][429]} × 429 ({counts(b['throttled_by_server'])} by server)",
+            f"{b['accepted']} accepted ({by_server(b['accepted_by_server'])}), then "
+            f"{b['statuses'][429]} × 429 ({by_server(b['throttled_by_server'])})",
             f"exactly {b['limit']} accepted in all (each worker's local memory would let up to "
             f"{b['local_memory_would_allow']} through)",
             "OK" if throttle_ok else "NO",
@@ -160,6 +165,16 @@ def build_rows(r: dict) -> list[tuple[str, str, str, str]]:
             "OK" if not one["server_errors"] and not two["server_errors"] else "NO",
         )
     )
+    pool = r["pool"]
+    rows.append(
+        (
+            "PgBouncer (transaction pooling) in the path of every app server and worker, at the end of the run",
+            f"{pool['transactions']:,} transactions; {pool['clients']} client connections open, "
+            f"{pool['servers']} server connections (pool size {pool['pool_size']})",
+            "every transaction through PgBouncer, on at most the pool's server connections",
+            "OK" if pool["transactions"] > 0 and 0 < pool["servers"] <= pool["pool_size"] else "NO",
+        )
+    )
     return rows
 
 
@@ -194,7 +209,7 @@ the kill sends to the server that still accepts connections.
 
 Reading the figures:
 
-- a. The 49 losers are refused by the database (the slot's row lock and the exclusion constraint on
+- a. The 49 losers are refused by PostgreSQL (the resources' row locks, backed by the exclusion constraint on
   reservations), whichever server they reached: nothing is coordinated between the servers.
 - b. The counts are in Redis, shared by every worker of every server, so the limit is the configured one.
 - c. The client sees the requests in flight on the killed server fail (connection reset); those whose transaction
@@ -231,6 +246,7 @@ def main() -> None:
         progress("waiting for the db_workers to drain the outbox")
         results["outbox"] = wait_for_outbox(DRAIN_TIMEOUT)
         results["audit"] = email_audit(stack, target)
+        results["pool"] = stack.pool_figures()
     progress("stopped every process")
     left = wait_for_sessions_to_end()
     assert not left, f"{left} database sessions still open after the stack stopped"

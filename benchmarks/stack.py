@@ -13,7 +13,9 @@ the load balancer: it says who the client is in X-Forwarded-For). Only the email
 from __future__ import annotations
 
 import contextlib
+import csv
 import http.client
+import io
 import os
 import pwd
 import shutil
@@ -250,6 +252,31 @@ class Stack:
         command = [sys.executable, "manage.py", "db_worker", "--worker-id", f"scale-{index}"]
         command += ["--interval", "0.2", "--no-startup-delay"]
         self._spawn(f"db_worker-{index}", command, self.env())
+
+    def pgbouncer(self, command: str) -> list[dict[str, str]]:
+        """The rows of one of PgBouncer's admin commands (SHOW STATS, SHOW SERVERS, ...), through psql: the
+        admin console speaks only the simple query protocol."""
+        user = self.database.get("USER") or pwd.getpwuid(os.getuid()).pw_name
+        done = subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-p", str(self.pgbouncer_port), "-U", user, "-d", "pgbouncer", "--csv"]
+            + ["-c", command],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return list(csv.DictReader(io.StringIO(done.stdout)))
+
+    def pool_figures(self) -> dict[str, int]:
+        """What went through PgBouncer: transactions, and the client and server connections it holds."""
+        stats = [row for row in self.pgbouncer("SHOW STATS") if row["database"] == self.database["NAME"]]
+        clients = [row for row in self.pgbouncer("SHOW CLIENTS") if row["database"] == self.database["NAME"]]
+        servers = [row for row in self.pgbouncer("SHOW SERVERS") if row["database"] == self.database["NAME"]]
+        return {
+            "transactions": sum(int(row["total_xact_count"]) for row in stats),
+            "clients": len(clients),
+            "servers": len(servers),
+            "pool_size": self.pool_size,
+        }
 
     def clear_mailbox(self) -> None:
         for path in self.mailbox.iterdir():

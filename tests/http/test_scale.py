@@ -75,6 +75,10 @@ def test_fifty_concurrent_submits_of_one_slot_over_two_servers_give_one_booking(
     assert {server for server, _ in result["by_server"]} == {0, 1}, result
     assert result["bookings_in_db"] == 1, result
     assert_every_email_sent_once(stack, target)
+    # Every server and worker went through PgBouncer, on no more server connections than its pool.
+    pool = stack.pool_figures()
+    assert pool["transactions"] > 50, pool
+    assert 0 < pool["servers"] <= pool["pool_size"], pool
 
 
 def test_the_public_submit_throttle_counts_across_both_servers(stack, target):
