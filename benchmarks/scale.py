@@ -31,7 +31,7 @@ from django.db import connection
 
 from benchmarks.mailbox import read_mailbox
 from benchmarks.seed import Org
-from benchmarks.stack import Stack
+from benchmarks.stack import APP_NAME, Stack
 from bookings.models import Booking
 from notifications.models import Notification, NotificationStatus
 
@@ -376,12 +376,14 @@ def email_audit(stack: Stack, target: Target) -> dict:
 
 
 def wait_for_sessions_to_end(timeout: float = 15) -> int:
-    """After Stack.stop(): the database sessions PgBouncer held close with it; how many are left."""
+    """After Stack.stop(): the database sessions PgBouncer held (named by the clients' application_name)
+    close with it; how many are left."""
     deadline = time.monotonic() + timeout
     while True:
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s",
+                [APP_NAME],
             )
             left = cursor.fetchone()[0]
         if not left or time.monotonic() > deadline:
