@@ -216,10 +216,13 @@ Reading the figures:
   had committed are bookings like any other, with their emails. The rest rolled back when PgBouncer saw the
   client go. No request answered 201 is missing.
 - d. Scale-out adds capacity when the second server brings CPU with it. Here both servers, PgBouncer,
-  PostgreSQL, the workers and the client share {os.cpu_count()} cores (with other work on the machine), and a
-  submit is CPU-bound in Python and PostgreSQL: the second server can add little, and the ratio says only that
-  spreading the load costs nothing. On separate machines throughput grows with the servers until the database
-  is the limit.
+  PostgreSQL, the workers and the client share {os.cpu_count()} cores (with other work on the machine): what
+  the second server adds is mostly its workers filling the time the first one's wait for PostgreSQL (row
+  locks, the commit's WAL flush), so the ratio says that spreading the load over servers costs nothing and
+  that nothing serializes them, not how far more machines would go. On separate machines throughput grows
+  with the servers until the database is the limit.
+- PgBouncer: the transactions of every app server and worker ran on the few server connections it
+  opened, which is what lets many servers share one PostgreSQL's `max_connections`.
 """
 
 

@@ -113,6 +113,8 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=
 # (the code takes none). A kept connection is only a socket to PgBouncer, so CONN_MAX_AGE stays cheap;
 # the health check replaces one PgBouncer closed (server restart, client_idle_timeout) before its use.
 DATABASE_POOLER = env("DATABASE_POOLER", default="")
+if DATABASE_POOLER and DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_POOLER is for PostgreSQL behind PgBouncer: DATABASE_URL=postgres://...")
 if DATABASE_POOLER == "pgbouncer":
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

@@ -40,3 +40,15 @@ def test_an_unknown_pooler_is_refused():
 
     assert result.returncode != 0
     assert "DATABASE_POOLER='pgpool'" in result.stderr
+
+
+def test_a_pooler_without_postgresql_is_refused():
+    result = run_python(
+        "import os; os.environ['DJANGO_SETTINGS_MODULE'] = 'config.settings'; "
+        "from django.conf import settings; settings.DATABASES",
+        DATABASE_POOLER="pgbouncer",
+        DATABASE_URL="sqlite:////tmp/allot-pooler.sqlite3",
+    )
+
+    assert result.returncode != 0
+    assert "DATABASE_POOLER is for PostgreSQL" in result.stderr
