@@ -117,6 +117,15 @@ def build_rows(r: dict) -> list[tuple[str, str, str, str]]:
             "OK" if throttle_ok else "NO",
         )
     )
+    local = r["throttle_local"]
+    rows.append(
+        (
+            "b. The control: the same on two servers without Redis (CACHE_URL unset: each worker's local memory)",
+            f"{local['accepted']} accepted ({by_server(local['accepted_by_server'])}), {local['statuses'][429]} × 429",
+            f"more than {local['limit']}: the limit multiplied by the workers that happened to serve",
+            "OK" if local["accepted"] > local["limit"] else "NO",
+        )
+    )
     kill_ok = not c["lost"] and not c["unexplained"] and not c["server_errors"]
     rows.append(
         (
@@ -253,6 +262,11 @@ def main() -> None:
     progress("stopped every process")
     left = wait_for_sessions_to_end()
     assert not left, f"{left} database sessions still open after the stack stopped"
+    progress("b. the control: the throttle again, on servers without Redis (each worker's local memory)")
+    database, rate = settings.DATABASES["default"], f"{LIMIT}/minute"
+    with Stack(database, gunicorn_workers=GUNICORN_WORKERS, submit_rate=rate, redis=False, db_workers=0) as stack:
+        results["throttle_local"] = throttle(stack, target, LIMIT)
+    assert not wait_for_sessions_to_end(), "database sessions still open after the control stack stopped"
     results["load_start"], results["load_end"] = load_start, os.getloadavg()[0]
     rows = build_rows(results)
     RESULTS.write_text(report(results, rows, started_at, time.perf_counter() - started))

@@ -71,10 +71,14 @@ class Stack:
         submit_rate: str = "10/minute",
         pool_size: int = 10,
         directory: Path | None = None,
+        redis: bool = True,
     ):
         self.database = database
         self.server_count, self.gunicorn_workers, self.db_worker_count = servers, gunicorn_workers, db_workers
         self.submit_rate, self.pool_size = submit_rate, pool_size
+        # redis=False leaves CACHE_URL unset: each gunicorn worker counts in its own memory (the default),
+        # the control that shows what the shared cache changes.
+        self.redis = redis
         # Configuration, logs and the mailbox; a directory made here is removed after a clean stop.
         self.own_dir = directory is None
         self.dir = Path(tempfile.mkdtemp(prefix="allot-scale-")) if directory is None else directory
@@ -100,7 +104,8 @@ class Stack:
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def start(self) -> None:
-        self.start_redis()
+        if self.redis:
+            self.start_redis()
         self.start_pgbouncer()
         for index in range(self.server_count):
             self.start_server(index, wait=False)
@@ -208,7 +213,6 @@ class Stack:
             f"?application_name={APP_NAME}",
             "DATABASE_POOLER": "pgbouncer",
             "CONN_MAX_AGE": "60",
-            "CACHE_URL": f"redis://127.0.0.1:{self.redis_port}/0",
             "TASKS_BACKEND": "django_tasks_db.DatabaseBackend",
             "EMAIL_BACKEND": "benchmarks.mailbox.EmailBackend",
             "ALLOT_MAILBOX_DIR": str(self.mailbox),
@@ -219,6 +223,9 @@ class Stack:
             "PYTHONUNBUFFERED": "1",
         }
         env.pop("SQLITE_TEST_NAME", None)
+        env.pop("CACHE_URL", None)
+        if self.redis:
+            env["CACHE_URL"] = f"redis://127.0.0.1:{self.redis_port}/0"
         return env
 
     def start_server(self, index: int, wait: bool = True) -> None:

@@ -32,16 +32,20 @@ LIMIT = 5  # PUBLIC_SUBMIT_RATE of the app servers, per minute
 DRAIN_TIMEOUT = 120
 
 
-@pytest.fixture
-def stack(tmp_path):
-    """A stack per test: each test's database is flushed afterwards, which gives the content types new
-    ids, and a running app server would keep the old ones in its cache."""
+def require_programs() -> None:
     missing = missing_programs()
     if missing:
         message = f"needs Debian's {' and '.join(missing)} (make bench-scale installs them)"
         if os.environ.get("ALLOT_REQUIRE_PGBOUNCER"):
             pytest.fail(message)
         pytest.skip(message)
+
+
+@pytest.fixture
+def stack(tmp_path):
+    """A stack per test: each test's database is flushed afterwards, which gives the content types new
+    ids, and a running app server would keep the old ones in its cache."""
+    require_programs()
     with Stack(connection.settings_dict, submit_rate=f"{LIMIT}/minute", directory=tmp_path) as running:
         yield running
     # The test database is flushed after each test and dropped at the end: no session may linger.
@@ -90,6 +94,19 @@ def test_the_public_submit_throttle_counts_across_both_servers(stack, target):
     assert result["first_throttled"] == LIMIT, result
     assert set(result["accepted_by_server"]) == {0, 1}, result
     assert set(result["throttled_by_server"]) == {0, 1}, result
+
+
+def test_without_redis_each_worker_counts_on_its_own(tmp_path):
+    """The control of the test above: the same requests against servers with the default cache (each
+    worker's local memory) get more than the limit through, so the test above can fail."""
+    require_programs()
+    rate = f"{LIMIT}/minute"
+    with Stack(connection.settings_dict, submit_rate=rate, directory=tmp_path, redis=False, db_workers=0) as stack:
+        result = throttle(stack, Target.seed(), LIMIT, requests=3 * LIMIT)
+    assert wait_for_sessions_to_end() == 0
+
+    # 15 requests alternating: each server sees at least 7, and each of its workers lets 5 through.
+    assert result["accepted"] >= 2 * LIMIT, result
 
 
 def test_submit_throughput_with_two_servers_next_to_one(stack, target):
