@@ -15,6 +15,7 @@ non-zero when a fact does not hold. BENCH_SCALE_SECONDS sets the length of each 
 
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -235,7 +236,12 @@ Reading the figures:
 """
 
 
+def on_term(signum, frame) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the `with Stack`, which stops every process
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, on_term)
     started_at, started = datetime.now(UTC), time.perf_counter()
     load_start = os.getloadavg()[0]
     assert connection.vendor == "postgresql", "make bench-scale needs PostgreSQL (DATABASE_URL=postgres://...)"

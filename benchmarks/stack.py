@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import ctypes
 import http.client
 import io
 import os
@@ -31,6 +32,9 @@ from urllib.parse import quote
 ROOT = Path(__file__).resolve().parent.parent
 APP_NAME = "allot-scale"  # application_name of every database session of the stack's processes
 START_TIMEOUT = 60
+PR_SET_PDEATHSIG = 1  # prctl(2)
+# Loaded here, not between fork and exec, where as little as possible should run.
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
 
 
 def free_port() -> int:
@@ -84,6 +88,7 @@ class Stack:
         self.dir = Path(tempfile.mkdtemp(prefix="allot-scale-")) if directory is None else directory
         self.mailbox = self.dir / "mailbox"
         self.mailbox.mkdir()
+        self.pgbouncer_dir = Path(tempfile.mkdtemp(prefix="allot-scale-pgbouncer-"))
         self.redis_port, self.pgbouncer_port = free_port(), free_port()
         self.server_ports = [free_port() for _ in range(servers)]
         self.processes: dict[str, subprocess.Popen] = {}
@@ -118,8 +123,9 @@ class Stack:
         """Everything, the last started first: app servers and workers before PgBouncer and Redis."""
         for name in reversed(list(self.processes)):
             self._terminate(name)
+        shutil.rmtree(self.pgbouncer_dir, ignore_errors=True)
 
-    def _spawn(self, name: str, command: list[str], env: dict | None = None) -> subprocess.Popen:
+    def _spawn(self, name: str, command: list[str], env: dict | None = None, **popen) -> subprocess.Popen:
         log = self.dir / f"{name}.log"
         with open(log, "ab") as out:
             process = subprocess.Popen(
@@ -129,6 +135,8 @@ class Stack:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: stop() and kill() reach its children
+                preexec_fn=_die_with_parent,
+                **popen,
             )
         process.log = log  # type: ignore[attr-defined]
         self.processes[name] = process
@@ -173,10 +181,14 @@ class Stack:
     def start_pgbouncer(self) -> None:
         db = self.database
         user = db.get("USER") or pwd.getpwuid(os.getuid()).pw_name
-        users = self.dir / "pgbouncer-users.txt"
+        # Its own directory: PgBouncer refuses to run as root, so as root it runs as another user, which
+        # must read its files (self.dir may sit in a directory only root may enter, like pytest's tmp_path).
+        # That user is set before exec, not with `pgbouncer -u`: switching user itself would drop the
+        # die-with-parent setting.
+        users = self.pgbouncer_dir / "users.txt"
         # auth_type trust still wants the user listed; the server login is PostgreSQL's own business.
         users.write_text(f'"{user}" "{db.get("PASSWORD") or ""}"\n')
-        ini = self.dir / "pgbouncer.ini"
+        ini = self.pgbouncer_dir / "pgbouncer.ini"
         password = f" password={db['PASSWORD']}" if db.get("PASSWORD") else ""
         ini.write_text(
             "[databases]\n"
@@ -194,11 +206,13 @@ class Stack:
             "max_client_conn = 500\n"
             "admin_users = " + user + "\n"
         )
-        command = ["pgbouncer"]
-        # PgBouncer refuses to run as root: it reads its files, then switches to this user.
+        account: dict = {}
         if os.geteuid() == 0:
-            command += ["-u", "postgres" if _user_exists("postgres") else "nobody"]
-        process = self._spawn("pgbouncer", [*command, str(ini)])
+            entry = pwd.getpwnam("postgres" if _user_exists("postgres") else "nobody")
+            for path in (self.pgbouncer_dir, users, ini):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+            account = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+        process = self._spawn("pgbouncer", ["pgbouncer", str(ini)], **account)
         _wait_for_port(self.pgbouncer_port, process, process.log, "pgbouncer")  # type: ignore[attr-defined]
 
     def env(self) -> dict[str, str]:
@@ -295,6 +309,14 @@ class Stack:
         for log in sorted(self.dir.glob("*.log")):
             parts.append(f"--- {log.name}\n{log.read_text(errors='replace')[-1500:]}")
         return "\n".join(parts)
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGKILL it when the harness dies without stopping it (killed itself, a
+    CI timeout), so no server is left holding a port or the database. Linux only; PgBouncer drops the
+    setting when it switches user."""
+    if _LIBC is not None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _user_exists(name: str) -> bool:
