@@ -95,18 +95,28 @@ def build_rows(r: dict) -> list[tuple[str, str, str, str]]:
     """(scenario, measured, expected, verdict) rows."""
     a, b, c, d, audit, outbox = r["race"], r["throttle"], r["kill"], r["throughput"], r["audit"], r["outbox"]
     rows = []
-    race_ok = a["statuses"] == {201: 1, 409: 49} and not a["server_errors"] and a["bookings_in_db"] == 1
+    race_ok = (
+        a["statuses"] == {201: 1, 409: 49}
+        and set(a["codes"]) == {"BOOKING_CONFLICT"}
+        and not a["server_errors"]
+        and a["bookings_in_db"] == 1
+    )
     per_server = Counter(server for (server, _), n in a["by_server"].items() for _ in range(n))
     rows.append(
         (
             "a. 50 concurrent public submits of one slot, alternating between the two servers",
-            f"{counts(a['statuses'])}; {a['server_errors']} × 5xx; requests: {by_server(per_server)}; "
+            f"{counts(a['statuses'])} ({', '.join(sorted(a['codes']))}); {a['server_errors']} × 5xx; "
+            f"requests: {by_server(per_server)}; "
             f"{a['bookings_in_db']} booking in the database",
-            "exactly 1 × 201 and 49 × 409, 0 × 5xx",
+            "exactly 1 × 201 and 49 × 409 BOOKING_CONFLICT, 0 × 5xx",
             "OK" if race_ok else "NO",
         )
     )
-    throttle_ok = b["accepted"] == b["limit"] and b["statuses"][429] == b["requests"] - b["limit"]
+    throttle_ok = (
+        b["accepted"] == b["limit"]
+        and b["statuses"][429] == b["requests"] - b["limit"]
+        and set(b["codes"]) == {"THROTTLED"}
+    )
     rows.append(
         (
             f"b. Public submit throttle at {b['limit']}/minute: {b['requests']} submits from one client address, "

@@ -4,12 +4,12 @@ no balancer but this client, PgBouncer, Redis, two db_workers): used by `make be
 (short runs, the same facts asserted).
 
 Only public behaviour is relied on, so the scenarios keep working while the submit path and the outbox
-change: the public submit API, the Booking rows it creates, the Notification rows' recipients, subject,
-status and object_id, and what the email provider (benchmarks/mailbox.py) was asked to deliver.
+change: the public submit API and its error body, the Booking rows it creates, the Notification rows'
+recipients, status and object_id, and what the email provider (benchmarks/mailbox.py) was asked to deliver.
 
 a. race: 50 submits of one slot released together, alternating between the servers;
 b. throttle: one client address over both servers against a low PUBLIC_SUBMIT_RATE;
-c. kill: a load run over both servers, one of them `kill -9`'d half-way;
+c. kill: a load run over both servers, one of them `kill -9`'d 40 % of the way;
 d. throughput: submits per second with one server, then with two;
 and the audit after the workers drain: every committed booking has its emails, each sent exactly once.
 """
@@ -108,6 +108,7 @@ class Reply:
     seconds: float
     booking_id: str | None = None
     error: str = ""  # "refused": never reached a server; anything else: the outcome is unknown
+    codes: tuple[str, ...] = ()  # the error body's codes (docs/architecture.md#http-api-conventions)
     finished: float = 0.0  # seconds into a load run when the answer came
 
 
@@ -121,6 +122,8 @@ def _read(conn: http.client.HTTPConnection, n: int, server: int, started: float)
     reply = Reply(n, server, response.status, time.perf_counter() - started)
     if response.status == 201:
         reply.booking_id = json.loads(content)["booking"]["id"]
+    elif 400 <= response.status < 500:
+        reply.codes = tuple(error["code"] for error in json.loads(content).get("errors", []))
     return reply
 
 
@@ -182,6 +185,7 @@ def race(stack: Stack, target: Target, clients: int = 50) -> dict:
     in_db = Booking.objects.filter(title__in=[title(n) for n in numbers]).count()
     return {
         "statuses": statuses(done),
+        "codes": Counter(code for r in done for code in r.codes),
         "by_server": Counter((r.server, r.status) for r in done),
         "server_errors": server_errors(done),
         "unanswered": clients - len(done),
@@ -205,6 +209,7 @@ def throttle(stack: Stack, target: Target, limit: int, requests: int | None = No
         "limit": limit,
         "requests": requests,
         "statuses": statuses(replies),
+        "codes": Counter(code for r in replies for code in r.codes),
         "accepted": len(accepted),
         "accepted_by_server": Counter(r.server for r in accepted),
         "throttled_by_server": Counter(r.server for r in replies if r.status == 429),

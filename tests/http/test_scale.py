@@ -75,6 +75,7 @@ def test_fifty_concurrent_submits_of_one_slot_over_two_servers_give_one_booking(
 
     assert result["server_errors"] == 0, result
     assert result["statuses"] == {201: 1, 409: 49}, (result, stack.logs())
+    assert set(result["codes"]) == {"BOOKING_CONFLICT"}, result
     # Both servers took part: the conflict was found in the database, not inside one server.
     assert {server for server, _ in result["by_server"]} == {0, 1}, result
     assert result["bookings_in_db"] == 1, result
@@ -91,6 +92,7 @@ def test_the_public_submit_throttle_counts_across_both_servers(stack, target):
     # With each gunicorn worker's own memory, up to 2 servers x 2 workers x LIMIT would pass.
     assert result["accepted"] == LIMIT, result
     assert result["statuses"] == {201: LIMIT, 429: 2 * LIMIT}, result
+    assert set(result["codes"]) == {"THROTTLED"}, result
     assert result["first_throttled"] == LIMIT, result
     assert set(result["accepted_by_server"]) == {0, 1}, result
     assert set(result["throttled_by_server"]) == {0, 1}, result
