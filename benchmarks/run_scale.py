@@ -105,7 +105,7 @@ def build_rows(r: dict) -> list[tuple[str, str, str, str]]:
     rows.append(
         (
             "a. 50 concurrent public submits of one slot, alternating between the two servers",
-            f"{counts(a['statuses'])} ({', '.join(sorted(a['codes']))}); {a['server_errors']} × 5xx; "
+            f"{counts(a['statuses'])}; the 409s' codes: {', '.join(sorted(a['codes']))}; {a['server_errors']} × 5xx; "
             f"requests: {by_server(per_server)}; "
             f"{a['bookings_in_db']} booking in the database",
             "exactly 1 × 201 and 49 × 409 BOOKING_CONFLICT, 0 × 5xx",
