@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint check clean bench bench-api bench-series
+.PHONY: install demo test test-fast lint check clean bench bench-api bench-series bench-scale
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Allot needs Python 3.11 or newer")'
@@ -64,6 +64,22 @@ bench-series: install
 	psql "$(dir $(BENCH_SERIES_DATABASE_URL))postgres" -qc "CREATE DATABASE $(notdir $(BENCH_SERIES_DATABASE_URL))"
 	DATABASE_URL=$(BENCH_SERIES_DATABASE_URL) $(BIN)/python manage.py migrate --noinput -v0
 	DATABASE_URL=$(BENCH_SERIES_DATABASE_URL) $(BIN)/python benchmarks/bench_series.py
+
+# Scale-out on this machine (benchmarks/run_scale.py): two gunicorn app servers, PgBouncer (transaction pooling)
+# in front of PostgreSQL, Redis as the cache and two db_workers, all started and stopped by the benchmark; a race
+# over both servers, the shared throttle, an app server killed with kill -9 mid-load, emails sent exactly once,
+# throughput with two servers next to one. Debian's pgbouncer and redis-server, installed if missing. Prints a
+# table and writes it to benchmarks/SCALE.md; BENCH_SCALE_SECONDS sets each load run (default 20). ~2 minutes.
+BENCH_SCALE_DATABASE_URL ?= postgres://root@127.0.0.1:5432/allot_scale
+bench-scale: install
+	@command -v pgbouncer >/dev/null && command -v redis-server >/dev/null || { \
+	  echo "pgbouncer or redis-server is missing: installing Debian's packages"; \
+	  export DEBIAN_FRONTEND=noninteractive; apt-get install -y pgbouncer redis-server || \
+	  { apt-get update && apt-get install -y pgbouncer redis-server; }; }
+	-psql "$(dir $(BENCH_SCALE_DATABASE_URL))postgres" -qc "DROP DATABASE IF EXISTS $(notdir $(BENCH_SCALE_DATABASE_URL))"
+	psql "$(dir $(BENCH_SCALE_DATABASE_URL))postgres" -qc "CREATE DATABASE $(notdir $(BENCH_SCALE_DATABASE_URL))"
+	DATABASE_URL=$(BENCH_SCALE_DATABASE_URL) $(BIN)/python manage.py migrate --noinput -v0
+	DATABASE_URL=$(BENCH_SCALE_DATABASE_URL) $(BIN)/python benchmarks/run_scale.py
 
 # Every check runs, then the target fails if any did: ruff, ruff format, the import contracts, mypy.
 lint: install

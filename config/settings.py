@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -104,6 +105,22 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": env("SQLITE_TEST_NAME", default=str(BASE_DIR / "test_db.sqlite3"))}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+# DATABASE_POOLER=pgbouncer: DATABASE_URL points at PgBouncer in transaction pooling, where consecutive
+# transactions of one Django connection may run on different server sessions (docs/DEPLOYMENT.md). So no
+# state may outlive a transaction: no server-side cursors (QuerySet.iterator() would DECLARE a cursor in
+# one session and FETCH in another), no prepared statements (Django's psycopg 3 default, prepare_threshold
+# None, and client-side binding: kept explicit here so nobody turns them on), no session advisory locks
+# (the code takes none). A kept connection is only a socket to PgBouncer, so CONN_MAX_AGE stays cheap;
+# the health check replaces one PgBouncer closed (server restart, client_idle_timeout) before its use.
+DATABASE_POOLER = env("DATABASE_POOLER", default="")
+if DATABASE_POOLER and DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_POOLER is for PostgreSQL behind PgBouncer: DATABASE_URL=postgres://...")
+if DATABASE_POOLER == "pgbouncer":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"prepare_threshold": None, "server_side_binding": False})
+elif DATABASE_POOLER:
+    raise ImproperlyConfigured(f"DATABASE_POOLER={DATABASE_POOLER!r}: the one pooler Allot knows is 'pgbouncer'")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
