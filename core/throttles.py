@@ -16,17 +16,32 @@ NUM_PROXIES says how many proxies to trust), so a forged X-Forwarded-For does no
 
 from __future__ import annotations
 
+import logging
+
 from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
+logger = logging.getLogger(__name__)
+
 
 class PublicSubmitThrottle(SimpleRateThrottle):
-    """Per client IP, whether or not the caller is signed in (the public endpoints take no account)."""
+    """Per client IP, whether or not the caller is signed in (the public endpoints take no account).
+
+    The counts live in the cache (Redis when several servers run): while it cannot be reached, requests are
+    let through and the outage logged. A throttle is a brake; refusing every booking would be the outage's
+    worst effect, and the database still guards every write."""
 
     scope = "public_submit"
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        try:
+            return super().allow_request(request, view)
+        except Exception:  # any cache backend's error: Redis down, a timeout, a refused connection
+            logger.warning("throttle %s: the cache cannot be reached; letting the request through", self.scope)
+            return True
 
     def get_cache_key(self, request: Request, view: APIView | None) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
@@ -60,7 +75,11 @@ class TokenGuessThrottle(PublicSubmitThrottle):
         super().__init__()
         self.key = self.get_cache_key(request, None)  # type: ignore[arg-type]  # a Django request: only META is read
         self.now = self.timer()
-        history = self.cache.get(self.key, [])
+        try:
+            history = self.cache.get(self.key, [])
+        except Exception:  # the cache cannot be reached: no brake until it can (see PublicSubmitThrottle)
+            logger.warning("throttle %s: the cache cannot be reached; not counting", self.scope)
+            history = []
         self.history = [stamp for stamp in history if stamp > self.now - self.duration]
 
     def wait_seconds(self) -> int | None:
@@ -72,7 +91,10 @@ class TokenGuessThrottle(PublicSubmitThrottle):
     def miss(self) -> None:
         """Count one wrong token against this client."""
         self.history.insert(0, self.now)
-        self.cache.set(self.key, self.history, self.duration)
+        try:
+            self.cache.set(self.key, self.history, self.duration)
+        except Exception:  # the cache cannot be reached (see PublicSubmitThrottle)
+            logger.warning("throttle %s: the cache cannot be reached; a miss is not counted", self.scope)
 
 
 def guard(request: HttpRequest) -> TokenGuessThrottle:
