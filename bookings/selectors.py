@@ -19,6 +19,7 @@ from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
 from django.http import HttpRequest
 from django.utils.dateparse import parse_datetime
 
+from core.db import in_values
 from core.errors import FieldError, NotFound
 from core.time import iso, local_times
 from core.tokens import hash_token
@@ -109,7 +110,7 @@ def bookings_payload(
     rows = list(bookings.values(*BOOKING_VALUES))
     ids = [r["id"] for r in rows]
     be_rows = list(
-        BookingEvent.objects.filter(booking_id__in=ids)
+        BookingEvent.objects.filter(in_values("booking_id", ids))
         .order_by("booking_id", "order", "start")
         .values(
             "id",
@@ -134,14 +135,14 @@ def bookings_payload(
     event_ids = [be["event_id"] for be in be_rows if be["event_id"]]
     if event_ids:
         for event_id, resource_id, unit_id, unit_name in (
-            Reservation.objects.filter(event_id__in=event_ids, unit__isnull=False)
+            Reservation.objects.filter(in_values("event_id", event_ids), unit__isnull=False)
             .order_by("created_at", "pk")
             .values_list("event_id", "resource_id", "unit_id", "unit__name")
         ):
             event_units[event_id].append({"resourceId": str(resource_id), "unitId": str(unit_id), "name": unit_name})
     visitors: dict[Any, list[dict[str, str]]] = defaultdict(list)
     for booking_id, name, email in (
-        BookingVisitor.objects.filter(booking_id__in=ids)
+        BookingVisitor.objects.filter(in_values("booking_id", ids))
         .order_by("created_at", "name")
         .values_list("booking_id", "name", "email")
     ):
@@ -149,7 +150,7 @@ def bookings_payload(
     be_resources: dict[Any, list[str]] = defaultdict(list)
     be_tz: dict[Any, str] = {}
     for be_id, resource_id, venue_tz, venue_org_tz in (
-        BookingEvent.resources.through.objects.filter(bookingevent__booking_id__in=ids)
+        BookingEvent.resources.through.objects.filter(in_values("bookingevent_id", [be["id"] for be in be_rows]))
         .order_by("id")
         .values_list(
             "bookingevent_id", "resource_id", "resource__venue__timezone", "resource__venue__organization__timezone"
@@ -188,6 +189,7 @@ def bookings_payload(
         )
     out = []
     for r in rows:
+        events = events_by_booking.get(r["id"], [])
         item = {
             "id": str(r["id"]),
             "orgId": str(r["organization_id"]),
@@ -199,17 +201,15 @@ def bookings_payload(
             "submission": r["submission"],
             "title": r["title"],
             "contact": r["contact_answers"],
-            "events": events_by_booking.get(r["id"], []),
+            "events": events,
             # The repeat the booking was requested with (its first repeated time's; each time has its own).
-            "repeat": next((e["repeat"] for e in events_by_booking.get(r["id"], []) if e["repeat"]), None),
+            "repeat": next((e["repeat"] for e in events if e["repeat"]), None),
             "requestNote": r["request_note"],
             "discountCode": r["discount_code__code"],
             "doNotUseBookingCredit": r["do_not_use_booking_credit"],
             "invoiceThisContact": r["invoice_this_contact"],
             "purchaseOrder": r["purchase_order"],
-            "priceTotal": price_total(
-                (e["price"] for e in events_by_booking.get(r["id"], [])), r["organization__currency"], public=not staff
-            ),
+            "priceTotal": price_total([e["price"] for e in events], r["organization__currency"], public=not staff),
             "visitors": visitors.get(r["id"], []),
             "createdAt": iso(r["created_at"]),
             "lastUpdatedAt": iso(r["updated_at"]),
@@ -220,7 +220,9 @@ def bookings_payload(
     associated: list[dict[str, Any]] = []
     if with_events:
         booking_of = {be["event_id"]: be["booking_id"] for be in be_rows if be["event_id"]}
-        associated = events_payload(Event.objects.filter(id__in=list(booking_of)).order_by("start", "id"), booking_of)
+        associated = events_payload(
+            Event.objects.filter(in_values("id", list(booking_of))).order_by("start", "id"), booking_of
+        )
     return out, associated
 
 

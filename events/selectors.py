@@ -17,6 +17,7 @@ from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 from django.db.models import Func, OuterRef, Q, QuerySet, Subquery, UUIDField
 from django.utils import timezone
 
+from core.db import in_values
 from core.time import iso, local_times
 from resources.models import Closure, Organization, Resource, Venue
 
@@ -103,7 +104,7 @@ def events_payload(
     units: dict[Any, list[dict[str, str]]] = defaultdict(list)
     tz_name: dict[Any, str] = {}
     for event_id, resource_id, venue_tz, org_tz, unit_id, unit_name in (
-        Reservation.objects.filter(event_id__in=ids)
+        Reservation.objects.filter(in_values("event_id", ids))
         .order_by("created_at", "resource__name", "resource_id")
         .values_list(
             "event_id",
