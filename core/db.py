@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import F, Lookup
+from django.db.models import F, Lookup, TextField
+from django.db.models.functions import Cast
 
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper
@@ -49,3 +51,20 @@ class _AmongValues(Lookup):
 def in_values(field: str, values: Collection[Any]) -> _AmongValues:
     """A filter: `field` is one of `values`, as `field__in=values` would say it (same rows), for long lists."""
     return _AmongValues(F(field), values)
+
+
+def timestamp_text(field: str) -> Cast:
+    """A timestamp column as the database's text, for `timestamp_from_text`, in a `values()` that reads many.
+
+    Django's PostgreSQL loader for timestamps is pure Python (psycopg's C one is not used): 3 to 9 µs a value,
+    and the booking list's 10 pages of 1,000 read 80,000 of them, a fifth of its time. The same values as
+    text, parsed by datetime.fromisoformat (C), take a fifth of that. PostgreSQL writes them as ISO 8601
+    (`2026-12-07 08:58:28.18+00`) under DateStyle ISO, which psycopg already requires to read timestamps;
+    SQLite holds Django's `2026-12-07 08:58:28.180000`, in UTC."""
+    return Cast(field, output_field=TextField())
+
+
+def timestamp_from_text(text: str) -> datetime:
+    """The aware datetime of a `timestamp_text` value: the same instant Django would have returned."""
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

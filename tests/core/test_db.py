@@ -1,12 +1,16 @@
-"""core.db.in_values: the same rows as `__in` over the same list (one array parameter on PostgreSQL, an IN
-list elsewhere), for foreign keys and primary keys, and nothing for an empty list."""
+"""core.db: in_values selects the same rows as `__in` over the same list (one array parameter on PostgreSQL,
+an IN list elsewhere), nothing for an empty list; timestamp_text and timestamp_from_text read back the
+instant Django reads."""
 
 import uuid
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from core.db import in_values
+from core.db import in_values, timestamp_from_text, timestamp_text
+from core.time import iso
 from events.models import Event, Reservation
 from tests.factories import EventFactory, ReservationFactory
 
@@ -36,3 +40,22 @@ def test_in_values_sends_one_parameter_on_postgresql(db):
         assert "unnest" in sql and sql.count(events[0].pk.hex) == 1 and "::uuid[]" in sql
     else:
         assert sql.count(" IN (") == 1
+
+
+def test_timestamp_text_reads_back_the_instant_django_reads(db):
+    """With and without microseconds (PostgreSQL trims their trailing zeros, Python's isoformat does not),
+    and in an hour that is not UTC's: the same aware datetime as the column's own conversion."""
+    starts = [
+        datetime(2027, 3, 28, 0, 30, tzinfo=ZoneInfo("Europe/London")),
+        datetime(2027, 3, 28, 2, 30, 0, 180000, tzinfo=ZoneInfo("Europe/London")),
+        datetime(2027, 1, 1, 23, 59, 59, 999999, tzinfo=ZoneInfo("America/New_York")),
+    ]
+    events = [EventFactory(start=s, end=s + timedelta(hours=1)) for s in starts]
+    rows = Event.objects.filter(pk__in=[e.pk for e in events]).values(
+        "start", "created_at", text=timestamp_text("start")
+    )
+    for row in rows:
+        assert timestamp_from_text(row["text"]) == row["start"]
+        assert timestamp_from_text(row["text"]).utcoffset() == timedelta(0)
+        assert iso(timestamp_from_text(row["text"])) == iso(row["start"])
+    assert sorted(iso(r["start"]) for r in rows) == sorted(iso(s) for s in starts)
