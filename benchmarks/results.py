@@ -197,7 +197,7 @@ admin pages = the time at {LARGE:,} bookings over the time at {SMALL}.
 Errors seen: submit {errors_detail(r["submit"])}; baseline {errors_detail(r["baseline"])}; approve
 {errors_detail(r["approve"])}; mixed load {errors_detail(r["mixed"])}.
 
-Requests sent by kind: approve {r["approve_mix"]}; mixed load {r["mixed_mix"]}.
+Requests sent by kind: approve throughput: {r["approve_mix"]}; mixed load: {r["mixed_mix"]}.
 
 ## How it was measured
 

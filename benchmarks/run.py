@@ -267,7 +267,7 @@ def main() -> None:
     print()
     print(table(rows))
     print()
-    print(f"Approve, requests sent by kind: {results['approve_mix']}")
+    print(f"Approve throughput, requests sent by kind: {results['approve_mix']}")
     print(
         f"Mixed load, requests sent by kind: {results['mixed_mix']}; approved bookings in the database: "
         f"{results['mixed']['approved_in_db']:,}"
