@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint check clean bench bench-api bench-series bench-scale
+.PHONY: install demo test test-fast lint check clean bench bench-profile bench-api bench-series bench-scale
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Allot needs Python 3.11 or newer")'
@@ -39,7 +39,8 @@ test-fast: install
 
 # The whole benchmark (benchmarks/run.py): gunicorn with 2 workers on 127.0.0.1 against a fresh PostgreSQL
 # database, driven by wrk (Debian's package, installed if missing); prints one table of figures next to their
-# baselines and writes it with the machine's description to benchmarks/RESULTS.md. About 5 minutes.
+# baselines and goals and writes it with the machine's description to benchmarks/RESULTS.md; then the CPU
+# profile of one submit (bench-profile). About 6 minutes.
 BENCH_HTTP_DATABASE_URL ?= postgres://root@127.0.0.1:5432/allot_bench_http
 bench: install
 	@command -v wrk >/dev/null || { echo "wrk is missing: installing Debian's package"; \
@@ -48,6 +49,16 @@ bench: install
 	psql "$(dir $(BENCH_HTTP_DATABASE_URL))postgres" -qc "CREATE DATABASE $(notdir $(BENCH_HTTP_DATABASE_URL))"
 	DATABASE_URL=$(BENCH_HTTP_DATABASE_URL) DJANGO_SETTINGS_MODULE=config.settings_bench $(BIN)/python manage.py migrate --noinput -v0
 	DATABASE_URL=$(BENCH_HTTP_DATABASE_URL) $(BIN)/python benchmarks/run.py
+	$(MAKE) --no-print-directory bench-profile
+
+# A CPU profile (cProfile) of one warm public submit through Django's test client under config.settings_bench,
+# on a fresh PostgreSQL database: benchmarks/PROFILE.md (benchmarks/profile_submit.py). Under a minute.
+BENCH_PROFILE_DATABASE_URL ?= postgres://root@127.0.0.1:5432/allot_bench_profile
+bench-profile: install
+	-psql "$(dir $(BENCH_PROFILE_DATABASE_URL))postgres" -qc "DROP DATABASE IF EXISTS $(notdir $(BENCH_PROFILE_DATABASE_URL))"
+	psql "$(dir $(BENCH_PROFILE_DATABASE_URL))postgres" -qc "CREATE DATABASE $(notdir $(BENCH_PROFILE_DATABASE_URL))"
+	DATABASE_URL=$(BENCH_PROFILE_DATABASE_URL) DJANGO_SETTINGS_MODULE=config.settings_bench $(BIN)/python manage.py migrate --noinput -v0
+	DATABASE_URL=$(BENCH_PROFILE_DATABASE_URL) $(BIN)/python benchmarks/profile_submit.py
 
 # 10,000 bookings with events on PostgreSQL: the booking list against a plain values() dump.
 BENCH_DATABASE_URL ?= postgres://root@127.0.0.1:5432/allot_bench

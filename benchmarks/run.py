@@ -7,9 +7,11 @@ random seed), starts gunicorn, measures, and always stops gunicorn:
 
 1. resource availability for a month with 1,000 reservations in the table (staff API);
 2. more seeding: 100 and 10,000 bookings with events in two organizations (the admin pages, the booking
-   list), pending bookings to approve, and filler events up to 100,000 reservations in the table;
+   list), pending bookings to approve (the approve throughput's in an organization of their own, the mixed
+   load's), and filler events up to 100,000 reservations in the table;
 3. availability again with 100,000 reservations;
-4. public submits (wrk) next to a view of the same server that inserts one row (benchmarks/views.py);
+4. public submits (wrk) next to a view of the same server that inserts one row (benchmarks/views.py), then
+   staff approvals of pending bookings next to the same baseline;
 5. the booking list (GET /api/v1/bookings?returnEvents=true, paged) next to a plain values() dump;
 6. the admin bookings list and week calendar at 100 and 10,000 bookings: time and query count;
 7. a mixed load of 50 concurrent clients for 60 seconds: calendar reads, submits, staff approvals.
@@ -43,6 +45,8 @@ from django.db import connection  # noqa: E402
 
 from benchmarks.parameters import (  # noqa: E402
     APPROVALS_PER_THREAD,
+    APPROVE_PER_THREAD,
+    APPROVE_WARMUP_PER_THREAD,
     HOURS_PER_THREAD,
     LARGE,
     MIXED_CONNECTIONS,
@@ -74,6 +78,22 @@ def progress(message: str) -> None:
 
 def utc_midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def pending_slots(org: Org, base: datetime, thread: int, count: int) -> list:
+    """`count` half hours of thread `thread`'s stretch of time, the org's rooms in turn, for pending bookings."""
+    slots = []
+    for k in range(count):
+        resource = org.resources[k % len(org.resources)]
+        start = base + timedelta(hours=thread * HOURS_PER_THREAD + k // len(org.resources))
+        slots.append((resource, start, start + timedelta(minutes=30), False))
+    return slots
+
+
+def approvals_of(org: Org, chunks: list[list]) -> list[list[list[str]]]:
+    """Per wrk thread, [booking id, lastUpdatedAt as the manager read it] of its pending bookings."""
+    stamps = dict(Booking.objects.filter(organization=org.org).values_list("pk", "updated_at"))
+    return [[[str(b.pk), stamps[b.pk].isoformat()] for b in chunk] for chunk in chunks]
 
 
 def main() -> None:
@@ -124,14 +144,19 @@ def main() -> None:
             [s for w in range(LARGE // SMALL) for s in week_slots(large, monday + timedelta(weeks=w), large_rng)],
             rng,
         )
-        pending = []
-        for t in range(WRK_THREADS):
-            slots = []
-            for k in range(APPROVALS_PER_THREAD):
-                resource = load.resources[k % len(load.resources)]
-                start = load_base + timedelta(hours=t * HOURS_PER_THREAD + k // len(load.resources))
-                slots.append((resource, start, start + timedelta(minutes=30), False))
-            pending.append(bulk_bookings(load, slots, rng))
+        pending = [
+            bulk_bookings(load, pending_slots(load, load_base, t, APPROVALS_PER_THREAD), rng)
+            for t in range(WRK_THREADS)
+        ]
+        approve_org = Org("approve")
+        approve_pending = [
+            bulk_bookings(
+                approve_org,
+                pending_slots(approve_org, load_base, t, APPROVE_WARMUP_PER_THREAD + APPROVE_PER_THREAD),
+                rng,
+            )
+            for t in range(WRK_THREADS)
+        ]
         seed_filler(avail_org, month, layout, TABLE_LARGE - Reservation.objects.count(), rng)
         assert Reservation.objects.count() == TABLE_LARGE
         analyze()
@@ -140,8 +165,8 @@ def main() -> None:
         results["avail_100k"] = measure_availability(server, avail_org, layout["measured"], month)
         assert results["avail_100k"]["busy"] == results["avail_1k"]["busy"]
 
-        stamps = dict(Booking.objects.filter(organization=load.org).values_list("pk", "updated_at"))
-        approvals = [[[str(b.pk), stamps[b.pk].isoformat()] for b in chunk] for chunk in pending]
+        approvals = approvals_of(load, pending)
+        to_approve = approvals_of(approve_org, approve_pending)
 
         progress(
             f"public submit vs baseline insert (wrk, {SUBMIT_CONNECTIONS} connections, "
@@ -180,6 +205,25 @@ def main() -> None:
             workdir=workdir,
             path="/bench/baseline",
         )
+
+        progress(
+            f"staff approvals vs the same baseline (wrk, {SUBMIT_CONNECTIONS} connections, "
+            f"5 s warm-up + {SUBMIT_SECONDS} s)"
+        )
+        for region, seconds, part in (
+            ("approve-warm-up", 5, slice(None, APPROVE_WARMUP_PER_THREAD)),
+            ("approve", SUBMIT_SECONDS, slice(APPROVE_WARMUP_PER_THREAD, None)),
+        ):
+            results[region] = server.wrk(
+                "approve.lua",
+                {"region": region, "token": approve_org.token, "approvals": [c[part] for c in to_approve]},
+                connections=SUBMIT_CONNECTIONS,
+                seconds=seconds,
+                workdir=workdir,
+            )
+        results["approve"]["approved_in_db"] = Booking.objects.filter(
+            organization=approve_org.org, status=BookingStatus.APPROVED
+        ).count()
 
         progress(f"booking list of {LARGE:,} vs plain dump")
         results["list_api"], results["list_dump"] = measure_booking_list(server, large)
@@ -223,6 +267,7 @@ def main() -> None:
     print()
     print(table(rows))
     print()
+    print(f"Approve throughput, requests sent by kind: {results['approve_mix']}")
     print(
         f"Mixed load, requests sent by kind: {results['mixed_mix']}; approved bookings in the database: "
         f"{results['mixed']['approved_in_db']:,}"

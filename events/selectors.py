@@ -17,6 +17,7 @@ from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 from django.db.models import Func, OuterRef, QuerySet, Subquery, UUIDField
 from django.utils import timezone
 
+from core.db import in_values, timestamp_from_text, timestamp_text
 from core.time import iso, local_times
 from resources.config_cache import cached
 from resources.models import Closure, Organization, Resource, Venue
@@ -92,13 +93,14 @@ def events_payload(
             "organization__timezone",
             "title",
             "description",
-            "start",
-            "end",
             "status",
             "series_id",
             "price",
-            "created_at",
-            "updated_at",
+            # As text (core.db.timestamp_text): Django's own conversion is the slowest part of a long list.
+            start_text=timestamp_text("start"),
+            end_text=timestamp_text("end"),
+            created_text=timestamp_text("created_at"),
+            updated_text=timestamp_text("updated_at"),
         )
     )
     ids = [r["id"] for r in rows]
@@ -106,7 +108,7 @@ def events_payload(
     units: dict[Any, list[dict[str, str]]] = defaultdict(list)
     tz_name: dict[Any, str] = {}
     for event_id, resource_id, venue_tz, org_tz, unit_id, unit_name in (
-        Reservation.objects.filter(event_id__in=ids)
+        Reservation.objects.filter(in_values("event_id", ids))
         .order_by("created_at", "resource__name", "resource_id")
         .values_list(
             "event_id",
@@ -132,14 +134,15 @@ def events_payload(
     for r in rows:
         tz = ZoneInfo(tz_name.get(r["id"]) or r["organization__timezone"])
         booking_id = booking_of.get(r["id"])
+        start, end = timestamp_from_text(r["start_text"]), timestamp_from_text(r["end_text"])
         out.append(
             {
                 "id": str(r["id"]),
                 "orgId": str(r["organization_id"]),
                 "title": r["title"],
                 "description": r["description"],
-                "start": iso(r["start"]),
-                "end": iso(r["end"]),
+                "start": iso(start),
+                "end": iso(end),
                 "status": r["status"],
                 "resourceIds": resources.get(r["id"], []),
                 # The unit (desk, seat) of each resource with units that the event occupies.
@@ -147,9 +150,9 @@ def events_payload(
                 "bookingId": str(booking_id) if booking_id else None,
                 "seriesId": str(r["series_id"]) if r["series_id"] else None,
                 "price": r["price"],  # the snapshot fixed on approval (bookings.pricing.fixing), or None
-                "createdAt": iso(r["created_at"]),
-                "lastUpdatedAt": iso(r["updated_at"]),
-                **local_times(r["start"], r["end"], tz),
+                "createdAt": iso(timestamp_from_text(r["created_text"])),
+                "lastUpdatedAt": iso(timestamp_from_text(r["updated_text"])),
+                **local_times(start, end, tz),
             }
         )
     return out
