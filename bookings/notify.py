@@ -24,7 +24,7 @@ from notifications.services import Email, NotificationSpec, notifications_enqueu
 from resources.models import Resource
 
 from .ics import booking_calendar_snapshot
-from .models import Booking, BookingChangeRequest, BookingEvent, BookingStatus
+from .models import Booking, BookingChangeRequest, BookingEvent, BookingStatus, BookingVisitor
 
 SUBJECTS = {
     "booking_received": "We received your booking request: {title}",
@@ -233,15 +233,22 @@ def notify_admin(booking: Booking, kind: str, booking_events: Sequence[BookingEv
 
 
 def notify_visitors(
-    booking: Booking, booking_events: Sequence[BookingEvent], *, spec: NotificationSpec | None = None
+    booking: Booking,
+    booking_events: Sequence[BookingEvent],
+    *,
+    spec: NotificationSpec | None = None,
+    visitors: Sequence[BookingVisitor] | None = None,
 ) -> int:
     """An invitation to each of the booking's visitors not invited yet (one email each: visitors do not see
     each other's addresses), with the events in the venue's local time and the .ics. Never the booker's
     private link. Staff's choice not to email the booker (`spec.send` false) holds for visitors too; staff's
-    subject and message are the booker's, not reused. Returns how many were invited."""
+    subject and message are the booker's, not reused. Returns how many were invited. `visitors`: the
+    booking's visitors as the caller read them (else they are read here)."""
     if spec is not None and not spec.send:
         return 0
-    visitors = list(booking.visitors.filter(invited_at__isnull=True))
+    if visitors is None:
+        visitors = list(booking.visitors.filter(invited_at__isnull=True))
+    visitors = [v for v in visitors if v.invited_at is None]
     notify(
         *(
             _email(

@@ -134,9 +134,16 @@ def booking_approve(
         note = "; ".join(filter(None, [note, rules_note, skipped_note(clean.skipped)]))
         log_write(booking, actor, BookingLogAction.APPROVE, before, snapshot(booking, booking_events), note=note)
         notify_booker(booking, "booking_approved", booking_events, spec=notification, access_token=access_token)
-        notify_visitors(booking, booking_events, spec=notification)
+        visitors = list(booking.visitors.order_by("created_at", "name"))  # for the invitations and the answer
+        notify_visitors(booking, booking_events, spec=notification, visitors=visitors)
         booking_emit(booking, "booking.approved")
-    return BookingResult(booking=booking, events=events, skipped=clean.skipped, booking_events=booking_events)
+    return BookingResult(
+        booking=booking,
+        events=events,
+        skipped=clean.skipped,
+        booking_events=booking_events,
+        visitors=[{"name": v.name, "email": v.email} for v in visitors],
+    )
 
 
 def booking_deny(

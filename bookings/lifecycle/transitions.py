@@ -19,6 +19,7 @@ from core.actor import Actor
 from core.errors import FieldError, InvalidTransition, NotFound, StaleBooking, ValidationFailed
 from core.ids import as_uuid
 from events.models import Event
+from resources.config_cache import config_assume
 
 from ..models import Booking, BookingChangeRequest, BookingEvent, BookingModule, BookingStatus
 from ..module_cache import module_cached
@@ -94,7 +95,9 @@ def lock_booking(booking_id: UUID | str) -> Booking:
     )
     if booking is None:
         raise NotFound("Booking not found.")
-    # Its module (form fields, offered resources, admin) from the configuration cache.
+    # Its module (form fields, offered resources, admin) from the configuration cache, at the version the
+    # lock's statement read with the organization.
+    config_assume(booking.organization_id, booking.organization.config_version)
     module = module_cached(organization_id=booking.organization_id, module_id=booking.module_id)
     booking.module = (
         module
