@@ -17,7 +17,7 @@ from knox.auth import TokenAuthentication as KnoxTokenAuthentication
 from knox.signals import token_expired
 
 
-class TokenAuthentication(KnoxTokenAuthentication):
+class TokenAuthentication(KnoxTokenAuthentication):  # type: ignore[misc]  # knox ships no type hints
     def _cleanup_token(self, auth_token: Any) -> bool:
         if auth_token.expiry is not None and auth_token.expiry < timezone.now():
             username = auth_token.user.get_username()
@@ -27,7 +27,7 @@ class TokenAuthentication(KnoxTokenAuthentication):
         return False
 
 
-class TokenScheme(KnoxTokenScheme):
+class TokenScheme(KnoxTokenScheme):  # type: ignore[no-untyped-call]  # drf-spectacular's registration hook
     """The OpenAPI security scheme of the tokens: knox's, unchanged."""
 
     target_class = "core.api.auth.TokenAuthentication"
