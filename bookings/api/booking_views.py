@@ -67,10 +67,11 @@ TAG_BOOKINGS = ["bookings"]
 TAG_CHANGES = ["booking change requests"]
 
 
-def _events_out(events: list[Event]) -> list[dict]:
+def _events_out(events: list[Event], booking_of: dict | None = None) -> list[dict]:
     if not events:
         return []
-    by_id = {row["id"]: row for row in events_payload(Event.objects.filter(pk__in=[e.pk for e in events]))}
+    rows = events_payload(Event.objects.filter(pk__in=[e.pk for e in events]), booking_of)
+    by_id = {row["id"]: row for row in rows}
     return [by_id[str(e.pk)] for e in events]
 
 
@@ -85,7 +86,8 @@ def booking_response(
         payload = booking_payload(booking, staff=staff)
     body: dict[str, Any] = {"booking": payload}
     if events is not None:
-        rows = _events_out(events)
+        # A service's written events are its booking's own (linked to its requested times).
+        rows = _events_out(events, {e.pk: booking.pk for e in events} if written is not None else None)
         body["events"] = rows
         if rows:
             body["event"] = rows[0]

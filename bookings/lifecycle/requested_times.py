@@ -30,6 +30,7 @@ from events.services.status import events_set_status
 from resources.models import Organization, Resource
 
 from ..models import Booking, BookingEvent, BookingModule
+from ..module_cache import prefetched
 from .transitions import EventProcedure
 
 
@@ -40,7 +41,21 @@ def _resource_prefetch() -> Prefetch[str, QuerySet[Resource], str]:
 
 
 def load_booking_events(booking: Booking) -> list[BookingEvent]:
-    return list(booking.requested_times.select_related("event", "unit").prefetch_related(_resource_prefetch()))
+    """The booking's requested times with their event, unit and resources (venue, bookable hours). The
+    resources come from the module's configuration cache where it has them (lock_booking's module): the
+    requested times then name only their ids, and the hours are not read again."""
+    offered = {r.pk: r for r in prefetched(booking.module, "resources") or ()}
+    if not offered:
+        return list(booking.requested_times.select_related("event", "unit").prefetch_related(_resource_prefetch()))
+    ids_only = Prefetch("resources", queryset=Resource.objects.only("id", "name"))
+    booking_events = list(booking.requested_times.select_related("event", "unit").prefetch_related(ids_only))
+    missing = {r.pk for be in booking_events for r in be.resources.all()} - offered.keys()
+    if missing:  # no longer offered by the module: read as before
+        offered.update({r.pk: r for r in _resource_prefetch().queryset.filter(pk__in=missing)})  # type: ignore[union-attr]
+    for be in booking_events:
+        rows = be.resources.all()  # the prefetched rows, in Resource's order (name)
+        rows._result_cache = [offered[r.pk] for r in rows]  # Django's prefetch state
+    return booking_events
 
 
 def insert_booking_events(booking_events: list[BookingEvent], clean_events: Sequence[CleanEvent]) -> list[BookingEvent]:
