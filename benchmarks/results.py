@@ -35,7 +35,17 @@ from benchmarks.parameters import (
 )
 
 
-def machine() -> list[tuple[str, str]]:
+def command_version(command: list[str]) -> str:
+    """The first line a program prints of its version ("not installed" when it is missing)."""
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+    except OSError:
+        return "not installed"
+    return ((done.stdout + done.stderr).strip().splitlines() or [""])[0].strip()
+
+
+def machine_common() -> list[tuple[str, str]]:
+    """The machine as every benchmark describes it: CPU, cores, RAM, OS, Python, PostgreSQL."""
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
     meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
@@ -45,8 +55,6 @@ def machine() -> list[tuple[str, str]]:
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         pg = cursor.fetchone()[0]
-    wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
-    wrk_version = (wrk.stdout + wrk.stderr).split("\n")[0].strip()
     return [
         ("CPU", model.group(1).strip() if model else platform.processor() or platform.machine()),
         ("Cores (logical, seen by the OS)", str(os.cpu_count())),
@@ -54,8 +62,14 @@ def machine() -> list[tuple[str, str]]:
         ("OS", f"{pretty.group(1) if pretty else platform.system()} (kernel {platform.release()})"),
         ("Python", platform.python_version()),
         ("PostgreSQL", pg),
+    ]
+
+
+def machine() -> list[tuple[str, str]]:
+    return [
+        *machine_common(),
         ("Django / gunicorn", f"{django.get_version()} / {gunicorn.__version__}"),
-        ("Load tool", wrk_version),
+        ("Load tool", command_version(["wrk", "-v"])),
     ]
 
 
@@ -67,10 +81,13 @@ def queries_text(values: list) -> str:
     return "/".join(str(v) for v in values)
 
 
-def table(rows: list[tuple]) -> str:
-    header = ("Measure", "Figure", "Baseline (same run)", "Ratio", "Goal", "Met?")
+TABLE_HEADER = ("Measure", "Figure", "Baseline (same run)", "Ratio", "Goal", "Met?")
+
+
+def table(rows: list[tuple], header: tuple[str, ...] = TABLE_HEADER) -> str:
+    """A Markdown table (a "|" inside a cell would end it: written "/")."""
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(str(c).replace("|", "/") for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
 

@@ -14,9 +14,7 @@ non-zero when a fact does not hold. BENCH_SCALE_SECONDS sets the length of each 
 """
 
 import os
-import platform
 import signal
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -33,6 +31,7 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
+from benchmarks.results import command_version, machine_common, table  # noqa: E402
 from benchmarks.scale import (  # noqa: E402
     Target,
     email_audit,
@@ -59,27 +58,12 @@ def progress(message: str) -> None:
     print(f"[bench-scale {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def version(command: list[str]) -> str:
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-    except OSError:
-        return "not installed"
-    return (done.stdout + done.stderr).strip().splitlines()[0]
-
-
 def machine() -> list[tuple[str, str]]:
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")), "")
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        pg = cursor.fetchone()[0]
     return [
-        ("CPU", model or platform.machine()),
-        ("Cores (logical, seen by the OS)", str(os.cpu_count())),
-        ("Python / Django", f"{platform.python_version()} / {django.get_version()}"),
-        ("PostgreSQL", pg),
-        ("PgBouncer", version(["pgbouncer", "--version"])),
-        ("Redis", version(["redis-server", "--version"])),
+        *machine_common(),
+        ("Django", django.get_version()),
+        ("PgBouncer", command_version(["pgbouncer", "--version"])),
+        ("Redis", command_version(["redis-server", "--version"])),
     ]
 
 
@@ -198,12 +182,6 @@ def build_rows(r: dict) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def table(rows: list[tuple]) -> str:
-    lines = ["| Scenario | Measured | Expected | OK |", "|---|---|---|---|"]
-    lines += ["| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def report(results: dict, rows: list[tuple], started_at: datetime, seconds: float) -> str:
     described = "\n".join(f"| {k} | {v} |" for k, v in results["machine"])
     return f"""# Scale-out on one machine (`make bench-scale`)
@@ -225,7 +203,7 @@ one file per message (`benchmarks/mailbox.py`). The client plays the load balanc
 `X-Forwarded-For` (`NUM_PROXIES=1`), a different address per request except in the throttle scenario, and after
 the kill sends to the server that still accepts connections.
 
-{table(rows)}
+{table(rows, header=("Scenario", "Measured", "Expected", "OK"))}
 
 Reading the figures:
 
@@ -287,7 +265,7 @@ def main() -> None:
     rows = build_rows(results)
     RESULTS.write_text(report(results, rows, started_at, time.perf_counter() - started))
     print()
-    print(table(rows))
+    print(table(rows, header=("Scenario", "Measured", "Expected", "OK")))
     print()
     print(f"Written to {RESULTS.relative_to(ROOT)} ({(time.perf_counter() - started) / 60:.1f} min).")
     if any(row[3] != "OK" for row in rows):

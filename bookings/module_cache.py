@@ -31,7 +31,12 @@ def _offered(organization_id: UUID) -> Prefetch:
         # Same organization only, even if a module was misconfigured to offer another's resource.
         queryset=Resource.objects.filter(venue__organization_id=organization_id)
         .select_related("venue__organization")
-        .prefetch_related(*OFFERED_PREFETCH, Prefetch("units", queryset=units, to_attr="active_units")),
+        .prefetch_related(
+            *OFFERED_PREFETCH,
+            Prefetch("units", queryset=units, to_attr="active_units"),
+            # Archived ones too: an event may still occupy one (bookings.selectors.booking_written_payload).
+            Prefetch("units", queryset=ResourceUnit.objects.only("id", "resource_id"), to_attr="all_units"),
+        ),
     )
 
 

@@ -205,7 +205,9 @@ def booking_written_payload(
         for be in booking_events
         for r in be.resources.all()[:1]
     }
-    with_units = any(getattr(r, "active_units", None) for be in booking_events for r in be.resources.all())
+    # The cached resources know whether they have units (archived ones included); any other resource might:
+    # then the units its events occupy are read.
+    with_units = any(getattr(r, "all_units", True) for be in booking_events for r in be.resources.all())
     event_ids = [be.event_id for be in booking_events if be.event_id] if with_units else []
     rows = _wire_bookings(
         [row], be_rows, be_resources, be_tz, _event_units(event_ids), {booking.pk: visitors}, staff=staff

@@ -19,12 +19,17 @@ from __future__ import annotations
 import logging
 
 from django.http import HttpRequest
+from redis.exceptions import RedisError
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 logger = logging.getLogger(__name__)
+
+# What a cache backend raises when it cannot be reached (the Redis client's errors, sockets, timeouts); a bug
+# in the throttle itself still fails loudly.
+CACHE_ERRORS = (RedisError, OSError)
 
 
 class PublicSubmitThrottle(SimpleRateThrottle):
@@ -39,7 +44,7 @@ class PublicSubmitThrottle(SimpleRateThrottle):
     def allow_request(self, request: Request, view: APIView) -> bool:
         try:
             return super().allow_request(request, view)
-        except Exception:  # any cache backend's error: Redis down, a timeout, a refused connection
+        except CACHE_ERRORS:  # Redis down, a timeout, a refused connection
             logger.warning("throttle %s: the cache cannot be reached; letting the request through", self.scope)
             return True
 
@@ -77,7 +82,7 @@ class TokenGuessThrottle(PublicSubmitThrottle):
         self.now = self.timer()
         try:
             history = self.cache.get(self.key, [])
-        except Exception:  # the cache cannot be reached: no brake until it can (see PublicSubmitThrottle)
+        except CACHE_ERRORS:  # the cache cannot be reached: no brake until it can (see PublicSubmitThrottle)
             logger.warning("throttle %s: the cache cannot be reached; not counting", self.scope)
             history = []
         self.history = [stamp for stamp in history if stamp > self.now - self.duration]
@@ -93,7 +98,7 @@ class TokenGuessThrottle(PublicSubmitThrottle):
         self.history.insert(0, self.now)
         try:
             self.cache.set(self.key, self.history, self.duration)
-        except Exception:  # the cache cannot be reached (see PublicSubmitThrottle)
+        except CACHE_ERRORS:  # the cache cannot be reached (see PublicSubmitThrottle)
             logger.warning("throttle %s: the cache cannot be reached; a miss is not counted", self.scope)
 
 

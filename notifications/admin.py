@@ -107,7 +107,12 @@ class NotificationAdmin(OrgScopedAdmin):
         # A row the worker has not rendered yet is rendered for the page (once for the three fields).
         cached = getattr(obj, "_admin_bodies", None)
         if cached is None:
-            cached = notification_bodies(obj)
+            try:
+                cached = notification_bodies(obj)
+            except Exception as exc:  # a snapshot that cannot render (the worker failed the row for it): say so
+                cached = Rendered(
+                    body_text=f"(cannot be rendered: {exc.__class__.__name__})", body_html="", attachments=[]
+                )
             obj._admin_bodies = cached  # type: ignore[attr-defined]
         return cached
 

@@ -24,7 +24,7 @@ from bookings.lifecycle.decide import booking_approve, booking_cancel, booking_d
 from bookings.lifecycle.submit import booking_create, booking_submit
 from bookings.lifecycle.transitions import BookingResult
 from bookings.models import Booking, BookingModule, BookingStatus, Portal
-from bookings.module_cache import module_cached, portal_cached, submit_config
+from bookings.module_cache import submit_config
 from bookings.selectors import (
     booking_estimate_payload,
     booking_payload,
@@ -95,29 +95,27 @@ def booking_response(
     return with_etag(Response(body, status=http_status), booking)  # the service returned it as saved
 
 
-def _module_and_portal(data: dict) -> tuple[BookingModule, Portal | None]:
-    # From the configuration cache: a warm submit reads no configuration from the database.
-    module = module_cached(organization_id=data["orgId"], module_id=data["bookingModuleId"])
+def _module_and_portal(data: dict, *, checked: bool = True) -> tuple[BookingModule, Portal | None, int | None]:
+    """The body's module and portal from the configuration cache (a warm submit reads no configuration from
+    the database), and the version to check when `checked` is False (see bookings.module_cache.submit_config)."""
+    module, portal, version = submit_config(
+        organization_id=data["orgId"],
+        module_id=data["bookingModuleId"],
+        portal_id=data.get("portalId"),
+        checked=checked,
+    )
     if module is None:
         raise NotFound("No such booking module.")
-    portal = None
-    if data.get("portalId"):
-        portal = portal_cached(organization_id=data["orgId"], portal_id=data["portalId"])
-        if portal is None:
-            raise NotFound("No such portal.")
-    return module, portal
+    if data.get("portalId") and portal is None:
+        raise NotFound("No such portal.")
+    return module, portal, version
 
 
 def _public_submit(data: dict, *, checked: bool) -> BookingResult:
     """A booker's submit; `checked` False reads the form from this process's cache without a query, and the
     submit's first write checks that it is current (StaleConfiguration when it is not)."""
-    module, portal, version = submit_config(
-        organization_id=data["orgId"], module_id=data["bookingModuleId"], portal_id=data["portalId"], checked=checked
-    )
-    if module is None:
-        raise NotFound("No such booking module.")
-    if portal is None:
-        raise NotFound("No such portal.")
+    module, portal, version = _module_and_portal(data, checked=checked)
+    assert portal is not None  # the view refuses a submit without portalId first
     events, single = SubmitSerializer.events_of(data)
     return booking_submit(
         module=module,
@@ -200,7 +198,8 @@ class BookingSubmitView(APIView):
         if not data["submission"]:
             if not request.user.is_authenticated:
                 raise NotAuthenticated()
-            return _staff_create(request, data, *_module_and_portal(data))
+            module, portal, _ = _module_and_portal(data)
+            return _staff_create(request, data, module, portal)
         if not data.get("portalId"):
             raise ValidationFailed(errors=[FieldError("portalId", "REQUIRED", "Name the portal the form is on.")])
         _staff_only_skip(data)
@@ -246,7 +245,7 @@ class BookingValidateView(APIView):
     )
     def post(self, request):
         data = valid(ValidateSerializer, request.data)
-        module, portal = _module_and_portal(data)
+        module, portal, _ = _module_and_portal(data)
         staff = not data["submission"]
         if staff:
             if not request.user.is_authenticated:
@@ -403,7 +402,7 @@ class BookingListView(APIView):
     )
     def post(self, request):
         data = valid(SubmitSerializer, request.data)
-        module, portal = _module_and_portal(data)
+        module, portal, _ = _module_and_portal(data)
         return _staff_create(request, data, module, portal)
 
 

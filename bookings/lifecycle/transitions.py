@@ -86,7 +86,7 @@ def lock_booking(booking_id: UUID | str) -> Booking:
     booking = (
         (
             Booking.objects.select_for_update(of=("self",))
-            .select_related("organization", "portal", "contact")
+            .select_related("organization", "portal", "contact", "discount_code")
             .filter(pk=pk)
             .first()
         )

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django_tasks import task_backends
 
-from bookings.models import Booking
+from bookings.models import Booking, ModuleResource
 from bookings.selectors import booking_payload
 from events.models import Event
 from events.selectors import events_payload
@@ -152,3 +152,28 @@ def test_a_change_made_in_the_admin_is_seen_by_the_next_submit(api, setup, clien
 
     assert response.status_code == 400, response.json()
     assert {e["code"] for e in response.json()["errors"]} == {"RESOURCE_CLOSED"}
+
+
+def test_an_approval_answers_with_the_units_of_a_resource_no_longer_offered(api, setup):
+    ResourceUnitFactory(resource=setup.desks, name="Desk 7")
+    booking = pending(setup, setup.event(start=future(4), resources=[setup.desks]))
+    ModuleResource.objects.filter(module=setup.module, resource=setup.desks).delete()  # read, not from the cache
+
+    count, body = _count(
+        api.manager, booking_url(booking.pk, "approve"), {"clientBookingLastUpdatedAt": stamp(booking)}
+    )
+
+    assert body["booking"] == booking_payload(Booking.objects.get(pk=booking.pk), staff=True)
+    assert body["booking"]["events"][0]["units"][0]["name"] == "Desk 7"
+
+
+def test_an_approval_answers_with_a_unit_archived_since_the_request(api, setup):
+    unit = ResourceUnitFactory(resource=setup.desks, name="Desk 8")
+    booking = pending(setup, setup.event(start=future(4), resources=[setup.desks]))
+    unit.archived = True  # the hold still occupies it
+    unit.save()
+
+    _, body = _count(api.manager, booking_url(booking.pk, "approve"), {"clientBookingLastUpdatedAt": stamp(booking)})
+
+    assert body["booking"] == booking_payload(Booking.objects.get(pk=booking.pk), staff=True)
+    assert body["booking"]["events"][0]["units"][0]["name"] == "Desk 8"

@@ -33,9 +33,12 @@ def test_a_valid_token_costs_one_query_however_many_tokens_its_user_has(db):
     assert sum("knox_authtoken" in q["sql"] for q in ctx.captured_queries) == 1
 
 
-def test_an_expired_token_is_refused_and_deleted(db):
+def test_an_expired_token_is_refused_and_deleted_and_the_users_valid_token_stays(db):
     user = UserFactory()
-    _, token = AuthToken.objects.create(user=user, expiry=timedelta(hours=1))
-    AuthToken.objects.filter(user=user).update(expiry=timezone.now() - timedelta(seconds=1))
+    MembershipFactory(user=user, organization=OrganizationFactory())
+    valid, other = AuthToken.objects.create(user=user, expiry=timedelta(hours=1))
+    expired, token = AuthToken.objects.create(user=user, expiry=timedelta(hours=1))
+    AuthToken.objects.filter(pk=expired.pk).update(expiry=timezone.now() - timedelta(seconds=1))
     assert _client(token).get(ME).status_code == 401
-    assert not AuthToken.objects.filter(user=user).exists()
+    assert list(AuthToken.objects.filter(user=user)) == [valid]
+    assert _client(other).get(ME).status_code == 200

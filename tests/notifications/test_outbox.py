@@ -114,6 +114,20 @@ def test_a_snapshot_that_cannot_render_is_retried_then_failed_and_redacted(db, s
     assert TOKEN not in json.dumps(row.snapshot)
 
 
+def test_the_admin_shows_a_row_that_cannot_render_without_failing(db, client):
+    with frozen_world():
+        world = build_world()
+        case_received(world)
+    row = Notification.objects.get(kind="booking_received")
+    Notification.objects.filter(pk=row.pk).update(snapshot={**row.snapshot, "template": "missing.txt"})
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+
+    page = client.get(reverse("admin:notifications_notification_change", args=[row.pk]))
+
+    assert page.status_code == 200
+    assert "(cannot be rendered: TemplateDoesNotExist)" in page.content.decode()
+
+
 # --- what writing costs ------------------------------------------------------------------------------
 
 
