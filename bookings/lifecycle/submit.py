@@ -260,7 +260,7 @@ def _submit_write(
             notify_admin(
                 approved.booking,
                 "admin_booking_auto_approved",
-                load_booking_events(approved.booking),
+                approved.booking_events or load_booking_events(approved.booking),  # as the approval left them
                 note=approved.booking.request_note,
             )
             return BookingResult(booking=approved.booking, events=approved.events, access_token=token)
