@@ -1,4 +1,5 @@
-from typing import Any
+from typing import Any, NamedTuple
+from uuid import UUID
 
 from django.db import models
 from django.db.models import F, Q
@@ -12,6 +13,15 @@ class EventStatus(models.IntegerChoices):
     CONFIRMED = 0, "Confirmed"
     TENTATIVE = 1, "Tentative"
     CANCELED = 2, "Canceled"
+
+
+class Placement(NamedTuple):
+    """Where events_save left an event, when it knows without reading the table (a hold confirmed where it
+    is): the timezone its local times are shown in, and its reservations in the wire form's order as
+    (resource id, unit id, unit name)."""
+
+    timezone: str
+    reservations: tuple[tuple[UUID, UUID | None, str | None], ...]
 
 
 class EventSeries(BaseModel):
@@ -40,6 +50,9 @@ class Event(BaseModel):
     # The price fixed when the booking it came from was approved (bookings.pricing.fixing writes it; events only
     # keep it): later rate changes do not alter it. None for events no booking priced.
     price = models.JSONField(null=True, blank=True, editable=False)
+    # Not a column: set by events_save on the events it returns when it knows their placement (an answer is then
+    # built without reading it back, events.selectors.events_written_payload); None on every event read.
+    placement: Placement | None = None
 
     class Meta:
         ordering = ["start"]
@@ -61,6 +74,9 @@ class Reservation(BaseModel):
     added to `end`. `exclusive` copies the resource's flag at write time so the database constraint
     (PostgreSQL: EXCLUDE USING gist, migration 0002) can be limited to exclusive resources.
     """
+
+    # The order an event's reservations are listed in (its resourceIds and units on the wire).
+    WIRE_ORDER = ("created_at", "resource__name", "resource_id")
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="reservations")
     resource = models.ForeignKey(Resource, on_delete=models.PROTECT, related_name="reservations")

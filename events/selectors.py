@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -109,7 +109,7 @@ def events_payload(
     tz_name: dict[Any, str] = {}
     for event_id, resource_id, venue_tz, org_tz, unit_id, unit_name in (
         Reservation.objects.filter(in_values("event_id", ids))
-        .order_by("created_at", "resource__name", "resource_id")
+        .order_by(*Reservation.WIRE_ORDER)
         .values_list(
             "event_id",
             "resource_id",
@@ -131,31 +131,65 @@ def events_payload(
             )
         )
     out = []
-    for r in rows:
-        tz = ZoneInfo(tz_name.get(r["id"]) or r["organization__timezone"])
-        booking_id = booking_of.get(r["id"])
-        start, end = timestamp_from_text(r["start_text"]), timestamp_from_text(r["end_text"])
-        out.append(
-            {
-                "id": str(r["id"]),
-                "orgId": str(r["organization_id"]),
-                "title": r["title"],
-                "description": r["description"],
-                "start": iso(start),
-                "end": iso(end),
-                "status": r["status"],
-                "resourceIds": resources.get(r["id"], []),
-                # The unit (desk, seat) of each resource with units that the event occupies.
-                "units": units.get(r["id"], []),
-                "bookingId": str(booking_id) if booking_id else None,
-                "seriesId": str(r["series_id"]) if r["series_id"] else None,
-                "price": r["price"],  # the snapshot fixed on approval (bookings.pricing.fixing), or None
-                "createdAt": iso(timestamp_from_text(r["created_text"])),
-                "lastUpdatedAt": iso(timestamp_from_text(r["updated_text"])),
-                **local_times(start, end, tz),
-            }
+    for read in rows:
+        r: dict[str, Any] = dict(read)
+        r["start"], r["end"] = timestamp_from_text(r["start_text"]), timestamp_from_text(r["end_text"])
+        r["created_at"], r["updated_at"] = (
+            timestamp_from_text(r["created_text"]),
+            timestamp_from_text(r["updated_text"]),
         )
+        tz = tz_name.get(r["id"]) or r["organization__timezone"]
+        out.append(_event_wire(r, resources.get(r["id"], []), units.get(r["id"], []), tz, booking_of.get(r["id"])))
     return out
+
+
+def events_written_payload(
+    events: Sequence[Event], booking_of: Mapping[UUID, UUID | None]
+) -> list[dict[str, Any]] | None:
+    """The wire form of events a service just wrote, built from what it wrote (events_save's `placement`) as
+    events_payload would read it; None when it does not know every event's placement (then read them)."""
+    out = []
+    for event in events:
+        placement = event.placement
+        if placement is None:
+            return None
+        row = {name: getattr(event, name) for name in _WRITTEN_FIELDS}
+        resources = [str(rid) for rid, _unit, _name in placement.reservations]
+        units = [
+            {"resourceId": str(rid), "unitId": str(unit_id), "name": name or ""}
+            for rid, unit_id, name in placement.reservations
+            if unit_id is not None
+        ]
+        out.append(_event_wire(row, resources, units, placement.timezone, booking_of.get(event.pk)))
+    return out
+
+
+_WRITTEN_FIELDS: tuple[str, ...] = ("id", "organization_id", "title", "description", "status", "series_id", "price")
+_WRITTEN_FIELDS += ("start", "end", "created_at", "updated_at")
+
+
+def _event_wire(
+    r: Mapping[str, Any], resources: list[str], units: list[dict[str, str]], tz_name: str, booking_id: UUID | None
+) -> dict[str, Any]:
+    start, end = r["start"], r["end"]
+    return {
+        "id": str(r["id"]),
+        "orgId": str(r["organization_id"]),
+        "title": r["title"],
+        "description": r["description"],
+        "start": iso(start),
+        "end": iso(end),
+        "status": r["status"],
+        "resourceIds": resources,
+        # The unit (desk, seat) of each resource with units that the event occupies.
+        "units": units,
+        "bookingId": str(booking_id) if booking_id else None,
+        "seriesId": str(r["series_id"]) if r["series_id"] else None,
+        "price": r["price"],  # the snapshot fixed on approval (bookings.pricing.fixing), or None
+        "createdAt": iso(r["created_at"]),
+        "lastUpdatedAt": iso(r["updated_at"]),
+        **local_times(start, end, ZoneInfo(tz_name)),
+    }
 
 
 @dataclass(frozen=True)

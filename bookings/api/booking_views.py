@@ -43,7 +43,7 @@ from core.errors import DomainError, FieldError, NotFound, ValidationFailed
 from core.ids import as_uuid
 from core.throttles import PublicSubmitThrottle
 from events.models import Event
-from events.selectors import events_payload
+from events.selectors import events_payload, events_written_payload
 from resources.api.scoping import actor_for, get_scoped, require_role, scope
 from resources.config_cache import StaleConfiguration, config_forget
 
@@ -70,6 +70,10 @@ TAG_CHANGES = ["booking change requests"]
 def _events_out(events: list[Event], booking_of: dict | None = None) -> list[dict]:
     if not events:
         return []
+    if booking_of is not None:
+        written = events_written_payload(events, booking_of)
+        if written is not None:
+            return written
     rows = events_payload(Event.objects.filter(pk__in=[e.pk for e in events]), booking_of)
     by_id = {row["id"]: row for row in rows}
     return [by_id[str(e.pk)] for e in events]

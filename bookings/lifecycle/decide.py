@@ -134,7 +134,10 @@ def booking_approve(
         note = "; ".join(filter(None, [note, rules_note, skipped_note(clean.skipped)]))
         log_write(booking, actor, BookingLogAction.APPROVE, before, snapshot(booking, booking_events), note=note)
         notify_booker(booking, "booking_approved", booking_events, spec=notification, access_token=access_token)
-        visitors = list(booking.visitors.order_by("created_at", "name"))  # for the invitations and the answer
+        # For the invitations and the answer; lock_booking knows whether there are any.
+        visitors = []
+        if getattr(booking, "has_visitors", True):
+            visitors = list(booking.visitors.order_by("created_at", "name"))
         notify_visitors(booking, booking_events, spec=notification, visitors=visitors)
         booking_emit(booking, "booking.approved")
     return BookingResult(

@@ -15,7 +15,7 @@ from core.errors import FieldError, InvalidTransition, ValidationFailed
 from core.html import sanitize_html
 from resources.models import Organization, Resource
 
-from ..models import Event, EventSeries, EventStatus, Reservation
+from ..models import Event, EventSeries, EventStatus, Placement, Reservation
 from .scheduling import (
     EventSpec,
     Units,
@@ -103,8 +103,11 @@ def events_save(
         _check_specs(organization, specs, status)
         existing = [s.event for s in specs if s.event is not None]
         held = _held(specs, existing)
-        if status != EventStatus.CANCELED and _in_place(specs, held, known):
-            return _write_events(organization, specs, status, series)
+        if status != EventStatus.CANCELED and known is not None and _in_place(specs, held, known):
+            saved = _write_events(organization, specs, status, series)
+            for event in saved:
+                event.placement = _placement(held[event.pk], known, organization)
+            return saved
         old_resource_ids = {row[0] for rows in held.values() for row in rows}
         resources = _lock_resources(organization, specs, old_resource_ids, known)
         units = units_of(resources, organization.pk)
@@ -148,9 +151,12 @@ def _held(specs: Sequence[EventSpec], existing: list[Event]) -> Held:
     units where it can (they become its spec's `prefer_units` unless it has some)."""
     held: Held = {}
     if existing:
-        for event_id, rid, start, end, unit_id, active in Reservation.objects.filter(event__in=existing).values_list(
-            "event_id", "resource_id", "start", "end", "unit_id", "active"
-        ):
+        rows = (
+            Reservation.objects.filter(event__in=existing)
+            .order_by(*Reservation.WIRE_ORDER)  # as events_payload lists them (see _placement)
+            .values_list("event_id", "resource_id", "start", "end", "unit_id", "active")
+        )
+        for event_id, rid, start, end, unit_id, active in rows:
             held.setdefault(event_id, []).append((rid, start, end, unit_id, active))
     for spec in specs:  # a moved event keeps its units where it can
         if spec.event is not None and not spec.prefer_units:
@@ -158,11 +164,31 @@ def _held(specs: Sequence[EventSpec], existing: list[Event]) -> Held:
     return held
 
 
-def _in_place(specs: Sequence[EventSpec], held: Held, known: Mapping[UUID, Resource] | None) -> bool:
+def _placement(
+    rows: Sequence[tuple[UUID, datetime, datetime, UUID | None, bool]],
+    known: Mapping[UUID, Resource],
+    organization: Organization,
+) -> Placement | None:
+    """An event's placement from the reservations it holds (in the wire's order) and the caller's resources;
+    None when a unit's name is not among them (an archived unit: the answer reads it)."""
+    reservations = []
+    for rid, _start, _end, unit_id, _active in rows:
+        name = None
+        if unit_id is not None:
+            name = next((u.name for u in getattr(known[rid], "active_units", ()) if u.pk == unit_id), None)
+            if name is None:
+                return None
+        reservations.append((rid, unit_id, name))
+    first = known[rows[0][0]].venue if rows else None
+    tz = (first.timezone or first.organization.timezone) if first is not None else organization.timezone
+    return Placement(timezone=tz, reservations=tuple(reservations))
+
+
+def _in_place(specs: Sequence[EventSpec], held: Held, known: Mapping[UUID, Resource]) -> bool:
     """Whether every spec keeps its event exactly where it is (times, resources, units, the buffers its
     reservations were written with): then only the events' status changes (a hold confirmed), and their
     reservations, already in the table and under the database's constraint, need no lock, check or rewrite."""
-    if not specs or known is None:
+    if not specs:
         return False
     for spec in specs:
         event = spec.event
@@ -171,13 +197,14 @@ def _in_place(specs: Sequence[EventSpec], held: Held, known: Mapping[UUID, Resou
             return False
         if {row[0] for row in rows} != set(spec.resource_ids) or len(rows) != len(spec.resource_ids):
             return False
-        for rid, start, end, unit_id, active in rows:
+        for rid, start, end, _unit, active in rows:
             resource = known.get(rid)
             buffer = timedelta(minutes=resource.buffer_minutes) if resource is not None else None
             if buffer is None or not active or (start, end) != (spec.start, spec.end + buffer):
                 return False
-            if spec.unit_id is not None and spec.unit_id != unit_id:
-                return False
+        # The requested unit is one of the event's resources' (the one with units): it must hold it already.
+        if spec.unit_id is not None and spec.unit_id not in {row[3] for row in rows}:
+            return False
     return True
 
 
