@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -443,20 +444,41 @@ def public_busy(module: BookingModule, *, start: datetime, end: datetime) -> lis
     """When the module's bookable resources are taken in [start, end), in one query: occupied periods
     (buffers included) and whether each is BOOKED or only REQUESTED (a pending request's hold, shown as
     such when the module's calendar says so). Never a title, an event id or a name."""
-    offered = ModuleResource.objects.filter(module_id=module.pk, resource__archived=False).values("resource_id")
-    rows = (
-        Reservation.objects.filter(resource_id__in=Subquery(offered), active=True, start__lt=end, end__gt=start)
-        .order_by("start", "end", "resource_id")
-        .values_list("resource_id", "start", "end", "event__status")
-    )
-    show_requested = module.calendar_show_requested
     return [
         {
             "resourceId": str(resource_id),
             "start": iso(busy_start),
             "end": iso(busy_end),
-            "status": "REQUESTED" if show_requested and status == EventStatus.TENTATIVE else "BOOKED",
+            "status": "REQUESTED" if requested else "BOOKED",
         }
+        for resource_id, busy_start, busy_end, requested in public_busy_periods(module, start=start, end=end)
+    ]
+
+
+def public_busy_periods(
+    module: BookingModule, *, start: datetime, end: datetime, resource_ids: Collection[UUID] | None = None
+) -> list[tuple[UUID, datetime, datetime, bool]]:
+    """public_busy's periods as (resource id, start, end, shown as requested), in one query; `resource_ids`:
+    only those of the module's resources (a calendar of one resource reads only its own)."""
+    offered = ModuleResource.objects.filter(module_id=module.pk, resource__archived=False)
+    if resource_ids is not None:
+        offered = offered.filter(resource_id__in=list(resource_ids))
+    rows = (
+        Reservation.objects.filter(
+            resource_id__in=Subquery(offered.values("resource_id")), active=True, start__lt=end, end__gt=start
+        )
+        .order_by("start", "end", "resource_id")
+        # As text (core.db.timestamp_text): a week of a busy module is thousands of timestamps.
+        .values_list("resource_id", timestamp_text("start"), timestamp_text("end"), "event__status")
+    )
+    show_requested = module.calendar_show_requested
+    return [
+        (
+            resource_id,
+            timestamp_from_text(busy_start),
+            timestamp_from_text(busy_end),
+            show_requested and status == EventStatus.TENTATIVE,
+        )
         for resource_id, busy_start, busy_end, status in rows
     ]
 

@@ -1,6 +1,6 @@
 """Reads for the public pages (docs/architecture.md#public-site): published portals and their modules,
 the availability grid, and a booking as its booker sees it. Nothing here hands out another person's
-name, title or answers: the calendar knows only when a resource is taken (bookings.selectors.public_busy)
+name, title or answers: the calendar knows only when a resource is taken (bookings.selectors.public_busy_periods)
 and closures."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from bookings.models import (
     PortalStatus,
 )
 from bookings.pricing.estimate import has_price, price_total, public_price
-from bookings.selectors import active_fields_prefetch, public_busy
+from bookings.selectors import active_fields_prefetch, public_busy_periods
 from core.errors import NotFound
 from events.rules import check_rules
 from events.selectors import ClosureSpan, closure_spans, closures_for, local_midnight
@@ -281,14 +281,10 @@ def _grid_context(
     window_start = local_midnight(days[0], tz)
     window_end = local_midnight(days[-1] + timedelta(days=1), tz) + timedelta(minutes=max(lengths.values()))
     taken: dict[str, list[_Taken]] = {}
-    for busy in public_busy(module, start=window_start, end=window_end):
-        taken.setdefault(busy["resourceId"], []).append(
-            _Taken(
-                datetime.fromisoformat(busy["start"]),
-                datetime.fromisoformat(busy["end"]),
-                busy["status"] == "REQUESTED",
-            )
-        )
+    for resource_id, busy_start, busy_end, requested in public_busy_periods(
+        module, start=window_start, end=window_end, resource_ids=[r.pk for r in shown]
+    ):
+        taken.setdefault(str(resource_id), []).append(_Taken(busy_start, busy_end, requested))
     closures = closures_for(organization=module.organization_id, start=window_start, end=window_end)
     return _GridContext(
         lengths=lengths,
