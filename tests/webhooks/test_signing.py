@@ -13,9 +13,12 @@ import re
 import time
 import uuid
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from django.apps import apps
+from django.conf import settings as django_settings
+from django.test import RequestFactory
 from django.utils import timezone
 from standardwebhooks import webhooks as standard
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -141,6 +144,39 @@ def test_after_a_rotation_the_next_attempt_verifies_with_the_new_secret_only(set
     Webhook(new).verify(retry.body, retry.headers)
     with pytest.raises(WebhookVerificationError):
         Webhook(old).verify(retry.body, retry.headers)
+
+
+def readme_receiver(settings, secret: str, handled: list):
+    """The Django view of the README's "Verifying a request", run as written."""
+    text = (Path(django_settings.BASE_DIR) / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("**Verifying a request.**") :]
+    code = section[section.index("```python\n") + len("```python\n") : section.index("```\n", 10)]
+    settings.ALLOT_WEBHOOK_SECRET = secret
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    namespace["handle"] = lambda *args: handled.append(args)
+    return namespace["allot_webhook"]
+
+
+def test_the_readme_receiver_accepts_a_delivery_and_refuses_a_tampered_one(setup, endpoint, receiver, settings):
+    captured = deliver(setup, receiver)
+    handled: list = []
+    view = readme_receiver(settings, endpoint.secret, handled)
+    headers = {
+        "HTTP_" + name.upper().replace("-", "_"): value
+        for name, value in captured.headers.items()
+        if name.lower() not in ("content-type", "content-length")
+    }
+
+    def post(body: bytes):
+        return view(RequestFactory().post("/allot", data=body, content_type="application/json", **headers))
+
+    assert post(captured.body).status_code == 204
+    [(msg_id, event_type, data)] = handled
+    assert msg_id == captured.headers["webhook-id"] and event_type == "booking.submitted"
+    assert data == WebhookDelivery.objects.get().data
+    assert post(captured.body.replace(b'"status":0', b'"status":1', 1)).status_code == 400
+    assert len(handled) == 1
 
 
 def test_new_secrets_are_whsec_and_the_base64_of_32_random_bytes():
