@@ -260,6 +260,10 @@ WEBHOOKS_DISABLE_AFTER_FAILURES = 5
 # SSRF guard: URLs that resolve to private, loopback, link-local or reserved addresses are refused, at
 # input and again at every send, unless this is set (local development, tests).
 WEBHOOKS_ALLOW_PRIVATE = env.bool("WEBHOOKS_ALLOW_PRIVATE", default=False)
+# Deliveries carry the Standard Webhooks headers. For one release they also carry the old ones
+# (Allot-Timestamp, Allot-Signature, Allot-Event-Id, Allot-Event-Type), so receivers written for them keep
+# verifying while they move to a Standard Webhooks library; false drops them now. Removed in the next release.
+WEBHOOKS_LEGACY_HEADERS = env.bool("WEBHOOKS_LEGACY_HEADERS", default=True)
 
 # --- hardening: password hashing, login brute-force protection, cookies, CSP, logging ---------------
 # (section kept for the production-hardening work; see docs/DEPLOYMENT.md)

@@ -20,7 +20,9 @@ from resources.admin_base import OrgScopedAdmin, OrgScopedInline, ServiceAdminMi
 
 from .models import EVENT_TYPES, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .services import (
-    MIN_SECRET_LENGTH,
+    SECRET_HELP,
+    SECRET_MAX_LENGTH,
+    SECRET_MIN_LENGTH,
     webhook_endpoint_create,
     webhook_endpoint_delete,
     webhook_endpoint_update,
@@ -40,11 +42,12 @@ class WebhookEndpointForm(forms.ModelForm):
     new_secret = forms.CharField(
         required=False,
         strip=False,
-        min_length=MIN_SECRET_LENGTH,
-        max_length=200,
+        min_length=SECRET_MIN_LENGTH,
+        max_length=SECRET_MAX_LENGTH,
         widget=forms.PasswordInput(render_value=False),
         label="Set the secret",
-        help_text="Leave empty to keep the current secret (a new endpoint gets a random one, shown once).",
+        help_text=f"{SECRET_HELP[0].upper()}{SECRET_HELP[1:]}. Leave empty to keep the current secret (a new "
+        "endpoint gets a random one, shown once).",
     )
     rotate_secret = forms.BooleanField(required=False, label="Make a new random secret (shown once)")
 

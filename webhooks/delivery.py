@@ -7,14 +7,19 @@ runs outside any transaction, and a second short transaction records the attempt
 row whose lease runs out; the sweeper (`manage.py send_webhooks`) takes it over. Writing the deliveries
 and enqueueing their send task is `webhooks.services`' job; the task (`webhooks.tasks`) calls here.
 
-Every request is signed (see `webhook_signature`): `Allot-Timestamp: <unix seconds>` and
-`Allot-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<raw body>" keyed with the endpoint's secret>`.
-The SSRF guard lives here too: every send resolves the host again and refuses private addresses, and
-the endpoint services check a URL with the same rule when it is saved.
+Every request follows the Standard Webhooks specification (see `webhook_headers`): `webhook-id` (the
+event's id, the same on every retry), `webhook-timestamp` (unix seconds of this attempt) and
+`webhook-signature: v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<raw body>">`, keyed with the base64-decoded
+part of the endpoint's `whsec_` secret. For one release the old headers (`Allot-Timestamp`,
+`Allot-Signature`, `Allot-Event-Id`, `Allot-Event-Type`) are sent too, signed with the same key
+(WEBHOOKS_LEGACY_HEADERS). The SSRF guard lives here too: every send resolves the host again and refuses
+private addresses, and the endpoint services check a URL with the same rule when it is saved.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import http.client
@@ -44,21 +49,60 @@ from .models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndp
 
 logger = logging.getLogger(__name__)
 
-SIGNATURE_HEADER = "Allot-Signature"
-TIMESTAMP_HEADER = "Allot-Timestamp"
 USER_AGENT = "Allot-Webhooks/1.0"
 
 
 # --- signatures -------------------------------------------------------------------------------------
 
 
-def webhook_signature(*, secret: str, timestamp: int | str, body: bytes) -> str:
-    """The `Allot-Signature` value: `v1=` and the hex HMAC-SHA256 of `<timestamp>.<raw body>`.
+def webhook_secret_key(secret: str) -> bytes:
+    """The HMAC key of a `whsec_<base64>` secret: the decoded bytes, as the Standard Webhooks libraries
+    read it. A secret converted from the old format decodes to the old secret's UTF-8 bytes, its old key."""
+    encoded = secret.removeprefix("whsec_")
+    try:
+        return base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except (binascii.Error, ValueError) as exc:  # the services never store such a secret
+        raise ValueError("the endpoint's secret is not whsec_ and base64") from exc
 
-    The timestamp is inside the signed text so a captured request cannot be replayed later with a fresh
-    timestamp; receivers should refuse timestamps more than a few minutes old."""
+
+def webhook_signature(*, secret: str, msg_id: str, timestamp: int | str, body: bytes) -> str:
+    """The `webhook-signature` value: `v1,` and the base64 HMAC-SHA256 of `<id>.<timestamp>.<raw body>`.
+
+    The id and the timestamp are inside the signed text, so a captured request can be replayed neither
+    later with a fresh timestamp nor as another event; receivers refuse timestamps more than a few minutes
+    old (the libraries do) and drop ids they have seen."""
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(webhook_secret_key(secret), signed, hashlib.sha256).digest()).decode()
+
+
+def legacy_signature(*, secret: str, timestamp: int | str, body: bytes) -> str:
+    """The deprecated `Allot-Signature` value, sent for one release beside the standard headers: `v1=` and
+    the hex HMAC-SHA256 of `<timestamp>.<raw body>`, with the same key (for an endpoint converted from the
+    old format, the old secret), so a receiver written for the old headers keeps verifying."""
     signed = f"{timestamp}.".encode() + body
-    return "v1=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return "v1=" + hmac.new(webhook_secret_key(secret), signed, hashlib.sha256).hexdigest()
+
+
+def webhook_headers(delivery: WebhookDelivery, body: bytes, timestamp: int) -> dict[str, str]:
+    """The headers of one attempt. `webhook-id` is the event's id: one per event, kept by every retry."""
+    secret, msg_id = delivery.endpoint.secret, str(delivery.event_id)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": webhook_signature(secret=secret, msg_id=msg_id, timestamp=timestamp, body=body),
+        "Allot-Delivery-Id": str(delivery.pk),
+        "Allot-Delivery-Attempt": str(delivery.attempts),
+    }
+    if settings.WEBHOOKS_LEGACY_HEADERS:
+        headers |= {
+            "Allot-Event-Id": msg_id,
+            "Allot-Event-Type": delivery.event_type,
+            "Allot-Timestamp": str(timestamp),
+            "Allot-Signature": legacy_signature(secret=secret, timestamp=timestamp, body=body),
+        }
+    return headers
 
 
 def _body(payload: Mapping[str, Any]) -> bytes:
@@ -207,19 +251,15 @@ def webhook_delivery_send(*, delivery_id: UUID | str, now: datetime | None = Non
     delivery = _claim(delivery_id, started_at)
     if delivery is None:
         return "skipped"
-    timestamp = int(time.time())
     body = _body(delivery.payload)
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": USER_AGENT,
-        "Allot-Event-Id": str(delivery.event_id),
-        "Allot-Event-Type": delivery.event_type,
-        "Allot-Delivery-Id": str(delivery.pk),
-        "Allot-Delivery-Attempt": str(delivery.attempts),
-        TIMESTAMP_HEADER: str(timestamp),
-        SIGNATURE_HEADER: webhook_signature(secret=delivery.endpoint.secret, timestamp=timestamp, body=body),
-    }
-    outcome = _post(delivery.endpoint.url, body, headers)
+    # This attempt's time, whatever `now` says about which rows are due: receivers compare it with their
+    # clock.
+    try:
+        headers = webhook_headers(delivery, body, int(timezone.now().timestamp()))
+    except ValueError as exc:  # a secret written behind the services' back: a failed attempt, not a crash
+        outcome = Outcome(status=None, error=f"not sent: {exc}", duration_ms=0)
+    else:
+        outcome = _post(delivery.endpoint.url, body, headers)
     return _record(delivery, outcome, started_at=started_at, now=now)
 
 

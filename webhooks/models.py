@@ -43,8 +43,10 @@ class WebhookEndpoint(BaseModel):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="webhook_endpoints")
     url = models.CharField(max_length=2000, help_text="http(s) URL that receives a POST per event.")
     description = models.CharField(max_length=200, blank=True)
-    # Kept in clear: it is the HMAC key, needed for every signature. Shown once, never listed.
-    secret = models.CharField(max_length=200)
+    # Kept in clear: every signature needs it. "whsec_" and the base64 of the HMAC key (the Standard
+    # Webhooks form, docs/architecture.md#webhooks). Shown once, never listed. Text, not a bounded
+    # CharField: a secret converted from the old format holds the base64 of up to 200 characters.
+    secret = models.TextField()
     event_types = models.JSONField(default=list, help_text="The event types sent to this endpoint.")
     active = models.BooleanField(default=True)
     # FAILED deliveries in a row (a success resets it); at WEBHOOKS_DISABLE_AFTER_FAILURES the endpoint is
@@ -63,8 +65,8 @@ class WebhookEndpoint(BaseModel):
 
 class WebhookDelivery(BaseModel):
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
-    # The event's id (the payload's "id"): the same for every endpoint that gets the event, and on every
-    # retry, so receivers can drop duplicates.
+    # The event's id, sent as the `webhook-id` header: the same for every endpoint that gets the event,
+    # and on every retry, so receivers can drop duplicates.
     event_id = models.UUIDField()
     event_type = models.CharField(max_length=50)
     # The event's `data`, as it was when the change that caused it committed (the caller's payload
@@ -98,13 +100,12 @@ class WebhookDelivery(BaseModel):
 
     @property
     def payload(self) -> dict[str, Any]:
-        """The body that is POSTed (before serializing): the event's envelope around its data. Reads
-        `endpoint` (its organization): load it with the row (select_related, or the endpoint's manager)."""
+        """The body that is POSTed (before serializing): the Standard Webhooks envelope around the event's
+        data, `{type, timestamp, data}`, where `timestamp` is when the event happened (ISO 8601, UTC), not
+        when this attempt is made (that is the `webhook-timestamp` header)."""
         return {
-            "id": str(self.event_id),
             "type": self.event_type,
-            "createdAt": self.event_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-            "orgId": str(self.endpoint.organization_id),
+            "timestamp": self.event_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
             "data": self.data,
         }
 

@@ -60,6 +60,7 @@ OPERATIONS = {f"{op.method.upper()} {op.path}" for op in (result.ok() for result
 PATH_OBJECTS = {
     "/api/v1/webhook-endpoints/{id}": "webhook_endpoint",
     "/api/v1/webhook-endpoints/{id}/deliveries": "webhook_endpoint",
+    "/api/v1/webhook-endpoints/{id}/rotate-secret": "webhook_endpoint",
     "/api/v1/bookings/{id}": "pending",
     "/api/v1/bookings/{id}/approve": "pending",
     "/api/v1/bookings/{id}/deny": "pending",

@@ -75,7 +75,7 @@ class Objects:
         self.webhook_endpoint = WebhookEndpointFactory(
             organization=setup.org,
             url="https://8.8.8.8/hooks",
-            secret="whsec_" + "x" * 40,
+            secret="whsec_" + "x" * 40,  # the base64 of 30 bytes
             event_types=["booking.approved"],
         )
 
@@ -191,6 +191,7 @@ BY_ID: dict[str, tuple[str, Body]] = {
     ),
     "DELETE /api/v1/webhook-endpoints/{id}": ("webhook_endpoint", _none),
     "GET /api/v1/webhook-endpoints/{id}/deliveries": ("webhook_endpoint", _none),
+    "POST /api/v1/webhook-endpoints/{id}/rotate-secret": ("webhook_endpoint", lambda o: {}),
     "POST /api/v1/charges/{id}/charge": ("charge", lambda o: {}),
     "POST /api/v1/charges/{id}/invoice": ("charge", lambda o: {}),
     "POST /api/v1/charges/{id}/revert": ("charge", lambda o: {}),

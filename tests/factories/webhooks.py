@@ -1,5 +1,6 @@
 """factory-boy factories of the webhooks app."""
 
+import base64
 import uuid
 
 import factory
@@ -17,7 +18,10 @@ class WebhookEndpointFactory(factory.django.DjangoModelFactory):
     organization = factory.SubFactory(OrganizationFactory)
     url = "http://127.0.0.1:9/hooks"  # the discard port: overridden by tests that send
     description = factory.Sequence(lambda n: f"Integration {n}")
-    secret = factory.Sequence(lambda n: f"whsec_test_secret_{n:08d}_abcdefghijkl")
+    # The Standard Webhooks form: "whsec_" and the base64 of the key (here 33 readable bytes).
+    secret = factory.Sequence(
+        lambda n: "whsec_" + base64.b64encode(f"test-secret-{n:08d}-abcdefghijkl".encode()).decode()
+    )
     event_types = factory.LazyFunction(lambda: list(EVENT_TYPES))
     active = True
 

@@ -3,6 +3,9 @@ form), every member reads the delivery log, other organizations' rows are 404.""
 
 from __future__ import annotations
 
+import base64
+import re
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -16,6 +19,7 @@ from tests.factories import (
     WebhookEndpointFactory,
 )
 from webhooks.models import WebhookEndpoint
+from webhooks.services import SECRET_PATTERN
 
 pytestmark = pytest.mark.django_db
 
@@ -54,20 +58,43 @@ def test_an_admin_adds_an_endpoint_and_is_shown_its_secret_once(setup):
         assert shown.status_code == 200 and endpoint.secret not in shown.content.decode()
 
 
+TYPED = "whsec_" + base64.b64encode(b"a secret typed by the admin, 0001").decode()
+
+
 def test_a_new_secret_can_be_set_or_made_but_never_read(setup):
     client = client_for(setup.org, Role.OWNER)
     endpoint = WebhookEndpointFactory(organization=setup.org, url="https://8.8.8.8/hooks")
     change = reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk])
-    response = client.post(change, form(setup, new_secret="a-secret-typed-by-the-admin-0001"))
+    response = client.post(change, form(setup, new_secret=TYPED))
     assert response.status_code == 302
     endpoint.refresh_from_db()
-    assert endpoint.secret == "a-secret-typed-by-the-admin-0001"
-    assert "a-secret-typed-by-the-admin-0001" not in client.get(change).content.decode()
+    assert endpoint.secret == TYPED
+    assert TYPED not in client.get(change).content.decode()
     response = client.post(change, form(setup, rotate_secret="on"), follow=True)
     endpoint.refresh_from_db()
-    assert endpoint.secret != "a-secret-typed-by-the-admin-0001"
+    assert endpoint.secret != TYPED and re.fullmatch(SECRET_PATTERN, endpoint.secret)
     assert endpoint.secret in response.content.decode(), "the new one, once"
     assert endpoint.secret not in client.get(change).content.decode()
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "a-secret-typed-by-the-admin-0001-and-more",  # the old free-text form
+        "whsec_" + base64.urlsafe_b64encode(bytes(range(200, 232))).decode(),  # URL-safe alphabet
+        "whsec_" + base64.b64encode(bytes(23)).decode() + "AA",  # 23 bytes and a stray pair
+    ],
+)
+def test_a_secret_that_is_not_whsec_and_base64_shows_an_error_at_the_field(setup, typed):
+    client = client_for(setup.org, Role.OWNER)
+    endpoint = WebhookEndpointFactory(organization=setup.org, url="https://8.8.8.8/hooks")
+    before = endpoint.secret
+    change = reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk])
+    response = client.post(change, form(setup, new_secret=typed))
+    assert response.status_code == 200
+    assert "whsec_" in str(response.context["adminform"].form.errors["new_secret"])
+    endpoint.refresh_from_db()
+    assert endpoint.secret == before
 
 
 def test_the_admin_form_refuses_private_urls_and_unknown_organizations(setup, other_setup, settings):

@@ -3,10 +3,14 @@ secret shown once, validation (URL, SSRF, event types) in the API's error body, 
 
 from __future__ import annotations
 
+import base64
+import json
+import re
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
 
 from core.api.etags import etag_of
 from resources.models import Role
@@ -14,6 +18,7 @@ from tests.api.conftest import Api, assert_error
 from tests.conftest import Setup
 from tests.factories import WebhookAttemptFactory, WebhookDeliveryFactory, WebhookEndpointFactory
 from webhooks.models import EVENT_TYPES, DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from webhooks.services import SECRET_PATTERN
 
 URL = "/api/v1/webhook-endpoints"
 PUBLIC_URL = "https://8.8.8.8/hooks"  # an address literal: no DNS needed to check it
@@ -77,14 +82,69 @@ def test_an_admin_creates_an_endpoint_and_sees_its_secret_once(setup, api):
 
 
 def test_the_client_may_choose_the_secret_and_replace_it(setup, api):
-    chosen = "my-own-secret-of-at-least-24-characters"
+    chosen = "whsec_" + base64.b64encode(b"my own secret of 30 bytes, ok!").decode()
     response = api.admin.post(URL, body(setup, secret=chosen), format="json")
     assert response.status_code == 201 and response.json()["secret"] == chosen
     endpoint_id = response.json()["id"]
-    assert_error(api.admin.post(URL, body(setup, secret="short"), format="json"), 400, "MIN_LENGTH", "secret")
-    replaced = api.admin.patch(f"{URL}/{endpoint_id}", {"secret": "another-secret-of-at-least-24-chars"}, format="json")
+    another = "whsec_" + base64.b64encode(bytes(range(64))).decode().rstrip("=")  # 64 bytes, unpadded
+    replaced = api.admin.patch(f"{URL}/{endpoint_id}", {"secret": another}, format="json")
     assert replaced.status_code == 200 and "secret" not in replaced.json()
-    assert WebhookEndpoint.objects.get(pk=endpoint_id).secret == "another-secret-of-at-least-24-chars"
+    assert WebhookEndpoint.objects.get(pk=endpoint_id).secret == another
+    Webhook(another)  # what the integrator does with it
+
+
+def b64(size: int) -> str:
+    return base64.b64encode(bytes(range(1, size + 1))).decode()
+
+
+@pytest.mark.parametrize(
+    ("secret", "code"),
+    [
+        ("short", "MIN_LENGTH"),
+        ("whsec_" + b64(16), "MIN_LENGTH"),  # 16 bytes
+        ("whsec_" + b64(23), "INVALID"),  # 23 bytes: long enough as text, too short as a key
+        ("whsec_" + b64(65), "INVALID"),  # 65 bytes: short enough as text, too long as a key
+        ("whsec_" + b64(67), "MAX_LENGTH"),
+        ("my-own-secret-of-at-least-24-characters-and-more", "INVALID"),  # not the whsec_ form
+        (b64(32), "INVALID"),  # no prefix
+        ("whsec_" + b64(32).replace("+", "-").replace("/", "_") + "-_", "INVALID"),  # URL-safe alphabet
+        ("whsec_" + b64(32)[:-3], "INVALID"),  # one character left of a group: not base64
+        ("whsec_" + b64(32) + "\n", "INVALID"),
+        (" whsec_" + b64(32), "INVALID"),
+        ("whsec_" + b64(32)[:-1] + "\ud800", "INVALID"),
+        (12345678901234567890123456789012345678, "INVALID"),
+    ],
+)
+def test_a_secret_that_is_not_whsec_and_base64_of_24_to_64_bytes_is_refused(setup, api, mine, secret, code):
+    before = snapshot()
+    # As JSON text with \u escapes, which a lone surrogate needs.
+    sent = {"data": json.dumps(body(setup, secret=secret)), "content_type": "application/json"}
+    assert_error(api.admin.post(URL, **sent), 400, code, "secret")
+    sent = {"data": json.dumps({"secret": secret}), "content_type": "application/json"}
+    assert_error(api.admin.patch(f"{URL}/{mine.pk}", **sent), 400, code, "secret")
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("size", [24, 25, 26, 32, 62, 63, 64])
+def test_every_key_length_from_24_to_64_bytes_is_accepted_padded_or_not(setup, api, mine, size):
+    for secret in ("whsec_" + b64(size), "whsec_" + b64(size).rstrip("=")):
+        assert api.admin.patch(f"{URL}/{mine.pk}", {"secret": secret}, format="json").status_code == 200
+        assert Webhook(secret)._whsecret == bytes(range(1, size + 1)), "the key the library reads"
+
+
+def test_an_admin_rotates_the_secret_and_sees_the_new_one_once(setup, api, mine, django_assert_max_num_queries):
+    old = mine.secret
+    with django_assert_max_num_queries(9):
+        response = api.admin.post(f"{URL}/{mine.pk}/rotate-secret")
+    assert response.status_code == 200, response.json()
+    mine.refresh_from_db()
+    rotated = response.json()
+    assert rotated["secret"] == mine.secret != old and rotated["id"] == str(mine.pk)
+    assert re.fullmatch(SECRET_PATTERN, mine.secret) and len(Webhook(mine.secret)._whsecret) == 32
+    assert response["ETag"] == etag_of(mine)
+    assert api.admin.post(f"{URL}/{mine.pk}/rotate-secret").json()["secret"] != mine.secret, "random each time"
+    for answer in (api.admin.get(URL), api.admin.get(f"{URL}/{mine.pk}")):
+        assert b'"secret"' not in answer.content
 
 
 def test_change_list_and_delete(setup, api, mine):
@@ -209,6 +269,7 @@ def test_viewers_and_managers_read_but_cannot_write(setup, api, mine, role):
     assert_error(client.post(URL, body(setup), format="json"), 403, "PERMISSION_DENIED")
     assert_error(client.patch(f"{URL}/{mine.pk}", {"active": False}, format="json"), 403, "PERMISSION_DENIED")
     assert_error(client.delete(f"{URL}/{mine.pk}"), 403, "PERMISSION_DENIED")
+    assert_error(client.post(f"{URL}/{mine.pk}/rotate-secret"), 403, "PERMISSION_DENIED")
     assert snapshot() == before
 
 
@@ -223,6 +284,7 @@ def test_another_organization_gets_404_for_each_operation_and_sees_nothing(setup
             client.patch(f"{URL}/{mine.pk}", {"active": False}, format="json", HTTP_IF_MATCH=etag_of(mine)),
             client.delete(f"{URL}/{mine.pk}"),
             client.get(f"{URL}/{mine.pk}/deliveries"),
+            client.post(f"{URL}/{mine.pk}/rotate-secret"),
             client.post(URL, body(setup), format="json"),
         ):
             assert_error(response, 404, "NOT_FOUND")
@@ -243,6 +305,7 @@ def test_anonymous_callers_get_401(mine):
 
     assert_error(APIClient().get(URL), 401, "NOT_AUTHENTICATED")
     assert_error(APIClient().get(f"{URL}/{mine.pk}/deliveries"), 401, "NOT_AUTHENTICATED")
+    assert_error(APIClient().post(f"{URL}/{mine.pk}/rotate-secret"), 401, "NOT_AUTHENTICATED")
 
 
 def test_ids_that_are_not_uuids_are_404(api):
@@ -293,7 +356,8 @@ def test_deliveries_are_listed_newest_first_page_by_page_with_their_attempts(set
         }
     ]
     assert first["status"] == DeliveryStatus.SUCCEEDED and first["endpointId"] == str(mine.pk)
-    assert first["eventType"] == "booking.submitted" and first["payload"]["id"] == first["eventId"]
+    assert first["eventType"] == "booking.submitted" == first["payload"]["type"]
+    assert set(first["payload"]) == {"type", "timestamp", "data"}
     failed = api.viewer.get(f"{URL}/{mine.pk}/deliveries", {"status": 3}).json()["deliveries"]
     assert [d["id"] for d in failed] == [made[4]]
 

@@ -3,12 +3,13 @@ UTC datetimes, integer enums). Shapes only; webhooks.services checks the URL (SS
 
 from __future__ import annotations
 
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from core.api.fields import BooleanField, ListField, PlainTextField, TextField, UUIDField
 from webhooks.models import EVENT_TYPES, DeliveryStatus
-from webhooks.services import MIN_SECRET_LENGTH
+from webhooks.services import SECRET_HELP, SECRET_MAX_LENGTH, SECRET_MIN_LENGTH, SECRET_PATTERN
 
 EVENT_TYPES_HELP = "What to send: any of " + ", ".join(EVENT_TYPES) + "."
 
@@ -37,11 +38,13 @@ class WebhookEndpointSerializer(serializers.Serializer):
     secret = TextField(
         write_only=True,
         required=False,
-        min_length=MIN_SECRET_LENGTH,
-        max_length=200,
+        min_length=SECRET_MIN_LENGTH,
+        max_length=SECRET_MAX_LENGTH,
         trim_whitespace=False,
-        help_text="Write only: the HMAC key of the signatures. Left out on create, the server "
-        "makes one and returns it once, in the 201 response. Never listed.",
+        validators=[RegexValidator(SECRET_PATTERN, message=f"A secret is {SECRET_HELP}.")],
+        help_text=f"Write only: the signing secret, {SECRET_HELP}. Left out on create, the server makes one "
+        "(32 random bytes) and returns it once, in the 201 response; `POST .../rotate-secret` makes a new one. "
+        "Never listed.",
     )
     consecutiveFailures = serializers.IntegerField(
         source="consecutive_failures", read_only=True, help_text="FAILED deliveries in a row (a success resets it)."
@@ -66,11 +69,13 @@ class WebhookEndpointUpdateSerializer(WebhookEndpointSerializer):
 
 
 class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
-    """The 201 response: the only time the secret is shown."""
+    """The answer of a create or a rotation: the only time the secret is shown."""
 
     # Read-only: DRF's own field does (the stubs want the parent's class).
     secret = serializers.CharField(  # type: ignore[assignment]
-        read_only=True, help_text="Shown this once: store it to verify signatures."
+        read_only=True,
+        help_text=f"Shown this once: store it to verify signatures ({SECRET_HELP}); pass it as it is to a "
+        "Standard Webhooks library, e.g. `Webhook(secret).verify(body, headers)`.",
     )
 
 
@@ -93,7 +98,9 @@ class WebhookAttemptSerializer(serializers.Serializer):
 class WebhookDeliverySerializer(serializers.Serializer):
     id = serializers.UUIDField(help_text="Also sent as the Allot-Delivery-Id header.")
     endpointId = serializers.UUIDField(source="endpoint_id")
-    eventId = serializers.UUIDField(source="event_id", help_text="The payload's id: the same on every retry.")
+    eventId = serializers.UUIDField(
+        source="event_id", help_text="Sent as the webhook-id header: the same on every retry and every endpoint."
+    )
     eventType = serializers.CharField(source="event_type")
     status = serializers.ChoiceField(
         choices=DeliveryStatus.choices, help_text="0 PENDING, 1 SENDING, 2 SUCCEEDED, 3 FAILED"
@@ -104,7 +111,10 @@ class WebhookDeliverySerializer(serializers.Serializer):
     )
     deliveredAt = serializers.DateTimeField(source="delivered_at", allow_null=True)
     lastResult = serializers.CharField(source="last_result")
-    payload = serializers.JSONField(help_text="The body that is POSTed (keys sorted).")
+    payload = serializers.JSONField(
+        help_text="The body that is POSTed: `{type, timestamp, data}` (keys sorted; `timestamp` is when the "
+        "event happened)."
+    )
     attemptLog = WebhookAttemptSerializer(source="attempt_log", many=True)
     createdAt = serializers.DateTimeField(source="created_at")
     lastUpdatedAt = serializers.DateTimeField(source="updated_at")

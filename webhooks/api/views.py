@@ -1,7 +1,7 @@
 """Webhook endpoint endpoints (docs/architecture.md#http-api-conventions): any member of the organization
-reads, admins write. The secret is write-only: shown once, in the 201 of its creation, and never listed. Each
-view parses input, checks the caller's role in the endpoint's organization, calls one service of
-webhooks.services."""
+reads, admins write. The secret is write-only: shown once, in the answer of its creation or rotation, and
+never listed. Each view parses input, checks the caller's role in the endpoint's organization, calls one
+service of webhooks.services."""
 
 from __future__ import annotations
 
@@ -83,10 +83,12 @@ def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
         summary="Create a webhook endpoint (admin)",
         request=WebhookEndpointSerializer,
         parameters=[ETAG],
-        description="The response carries the signing `secret`, this once. Each event is POSTed as JSON "
-        "`{id, type, createdAt, orgId, data}` with the headers `Allot-Timestamp` (unix seconds) and "
-        '`Allot-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<raw body>" keyed with the secret>`. '
-        "A URL that is not http(s) or points to a private address answers 400.",
+        description="The response carries the signing `secret` (`whsec_` + base64), this once. Deliveries "
+        "follow the Standard Webhooks specification: each event is POSTed as JSON `{type, timestamp, data}` "
+        "with the headers `webhook-id` (the event's id, kept by every retry), `webhook-timestamp` (unix "
+        'seconds of the attempt) and `webhook-signature: v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<raw '
+        'body>">`, keyed with the base64-decoded part of the secret; verify them with a Standard Webhooks '
+        "library. A URL that is not http(s) or points to a private address answers 400.",
         responses={201: WebhookEndpointCreatedSerializer, **error_responses(400, 401, 403, 404)},
     ),
     partial_update=extend_schema(
@@ -94,13 +96,21 @@ def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
         request=WebhookEndpointUpdateSerializer,
         parameters=[IF_MATCH, ETAG],
         description="`active: true` re-enables an endpoint disabled after repeated failures. A new `secret` "
-        "replaces the old one at once (it is not shown back).",
+        "(`whsec_` + base64 of 24 to 64 bytes) replaces the old one at once (it is not shown back).",
         responses={200: WebhookEndpointSerializer, **error_responses(400, 401, 403, 404, 412)},
     ),
     destroy=extend_schema(
         summary="Delete a webhook endpoint and its delivery log (admin)",
         parameters=[IF_MATCH],
         responses={204: None, **error_responses(401, 403, 404, 412)},
+    ),
+    rotate_secret=extend_schema(
+        summary="Replace the signing secret with a new random one (admin)",
+        request=None,
+        parameters=[ETAG],
+        description="The answer carries the new `secret`, this once. It signs every attempt from now on, "
+        "retries of earlier events included; the old secret stops verifying at once.",
+        responses={200: WebhookEndpointCreatedSerializer, **error_responses(401, 403, 404)},
     ),
     deliveries=extend_schema(
         summary="The endpoint's delivery log, newest first",
@@ -161,11 +171,17 @@ class WebhookEndpointViewSet(viewsets.GenericViewSet):
         services.webhook_endpoint_delete(endpoint_id=endpoint.pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @action(detail=True, methods=["post"], url_path="rotate-secret", filter_backends=[])
+    def rotate_secret(self, request, pk=None):
+        endpoint = get_scoped(self.queryset, request, pk)
+        require_role(request, endpoint.organization_id, WRITE)
+        endpoint = services.webhook_secret_rotate(endpoint_id=endpoint.pk)
+        return self._out(endpoint, status.HTTP_200_OK, WebhookEndpointCreatedSerializer)
+
     @action(detail=True, methods=["get"], filter_backends=[])
     def deliveries(self, request, pk=None):
         endpoint = get_scoped(self.queryset, request, pk)
         query = valid(DeliveryListQuerySerializer, request.query_params)
-        # Through the endpoint's manager: each row knows its endpoint, which its payload (built on read) names.
         deliveries = endpoint.deliveries.order_by("-created_at", "-id")
         if "status" in query:
             deliveries = deliveries.filter(status=query["status"])
