@@ -166,15 +166,13 @@ class IdempotencyMiddleware:
     def _claim(
         self, request: HttpRequest, key: str, view_class: type[APIView], initkwargs: dict[str, Any]
     ) -> Claim | None:
-        caller = caller_of(request, view_class, initkwargs)
-        if caller is None:
-            return None
         try:
-            digest = fingerprint(request)
+            caller = caller_of(request, view_class, initkwargs)
+            if caller is None:
+                return None
+            return idempotency_claim(caller=caller, key=key, fingerprint=fingerprint(request))
         except RequestDataTooBig:  # the view refuses the body as it would without the header
             return None
-        try:
-            return idempotency_claim(caller=caller, key=key, fingerprint=digest)
         except DatabaseError as exc:
             # Without its claim the request might run twice: refuse it, as the view would with the database gone.
             logger.error("idempotency: the key cannot be claimed", exc_info=exc)

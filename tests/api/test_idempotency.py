@@ -19,6 +19,7 @@ from rest_framework.test import APIClient
 
 from bookings.api import booking_views
 from bookings.models import Booking, BookingLog
+from core.api import idempotency as idempotency_middleware
 from core.api.idempotency import HEADER, REPLAYED, fingerprint
 from core.idempotency import LEASE, TTL
 from core.models import IdempotencyKey
@@ -250,6 +251,28 @@ def test_without_the_header_or_on_another_method_nothing_is_kept(api, setup):
     assert patched.status_code == 200, patched.json()
     assert api.manager.get(BOOKINGS, HTTP_IDEMPOTENCY_KEY=KEY).status_code == 200
     assert not IdempotencyKey.objects.exists()
+
+
+def test_a_key_that_cannot_be_claimed_is_503_and_nothing_runs(api, setup, monkeypatch):
+    def unavailable(**kwargs):
+        raise OperationalError("the server closed the connection")
+
+    monkeypatch.setattr(idempotency_middleware, "idempotency_claim", unavailable)
+    response = send(api.public, SUBMIT, submit_body(setup))
+    assert_error(response, 503, "SERVICE_UNAVAILABLE")
+    assert response["Retry-After"] == "5"
+    assert world()[0] == 0
+
+
+def test_an_answer_that_cannot_be_stored_still_goes_out_and_its_key_stays_in_flight(api, setup, monkeypatch, caplog):
+    def unavailable(**kwargs):
+        raise OperationalError("the server closed the connection")
+
+    monkeypatch.setattr(idempotency_middleware, "idempotency_complete", unavailable)
+    response = send(api.public, SUBMIT, submit_body(setup))
+    assert response.status_code == 201, response.json()
+    assert IdempotencyKey.objects.get().in_flight  # a retry gets 409 until the lease ends, then runs
+    assert "could not be stored" in caplog.text
 
 
 # --- per caller -----------------------------------------------------------------------------------------------
