@@ -69,10 +69,11 @@ RETRY_AFTER = {IdempotencyKeyInUse.status: 1, StoreUnavailable.status: 5}
 
 
 def parse_key(raw: str) -> str:
-    """The key of the header's value: 1 to 255 printable ASCII characters (surrounding spaces are not part
-    of it, as HTTP servers strip them); anything else is 400 INVALID at `Idempotency-Key`."""
+    """The key of the header's value: 1 to 255 printable ASCII characters, the length counted as sent
+    (surrounding spaces are not part of the key, as HTTP servers strip them); anything else is 400 INVALID at
+    `Idempotency-Key`."""
     key = raw.strip(" \t")
-    if not 1 <= len(key) <= MAX_LENGTH or not all(" " <= char <= "~" for char in key):
+    if not key or len(raw) > MAX_LENGTH or not all(" " <= char <= "~" for char in key):
         message = f"Send 1 to {MAX_LENGTH} printable ASCII characters, e.g. a UUID."
         raise ValidationFailed("Idempotency-Key is not valid.", errors=[FieldError(HEADER, "INVALID", message)])
     return key

@@ -174,6 +174,7 @@ KEYS = {
     "empty": "",
     "only spaces": "   ",
     "256 characters": "k" * 256,
+    "256 with a space": " " + "k" * 255,  # the length is counted as sent, as the schema's maxLength says
     "not ASCII": "clé-1",
     "a control character": "key\x01one",
     "a tab inside": "key\tone",
