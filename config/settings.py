@@ -55,6 +55,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Idempotency-Key on the API's POSTs (docs/architecture.md#idempotent-retries): after the session's user is
+    # known, so a session caller is found as its view will find it.
+    "core.api.idempotency.IdempotencyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.csp.AllotCSPMiddleware",
@@ -208,6 +211,11 @@ SPECTACULAR_SETTINGS = {
         "EventStatusEnum": "events.models.EventStatus.choices",
         "EventProcedureEnum": [(0, "CANCEL"), (1, "DELETE")],
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        # Idempotency-Key and its answers on every POST (docs/architecture.md#idempotent-retries).
+        "core.api.idempotency_schema.document_idempotency",
+    ],
 }
 REST_KNOX = {
     # Personal integration tokens: no expiry unless one is given when the token is created.

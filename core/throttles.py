@@ -22,7 +22,7 @@ from django.http import HttpRequest
 from redis.exceptions import RedisError
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 from rest_framework.views import APIView
 
 logger = logging.getLogger(__name__)
@@ -52,12 +52,18 @@ class PublicSubmitThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
     def get_ident(self, request: Request) -> str:
-        # With NUM_PROXIES unset DRF takes the whole X-Forwarded-For header as the identity, so any client
-        # could send a fresh one per request and never be throttled. Without configured proxies, only the
-        # socket's address counts; with them, DRF picks the client address the proxies appended.
-        if api_settings.NUM_PROXIES is None:
-            return str(request.META.get("REMOTE_ADDR"))
-        return str(super().get_ident(request))
+        return client_address(request)
+
+
+def client_address(request: HttpRequest | Request) -> str:
+    """The client's address as every per-client limit sees it (the throttles, anonymous idempotency keys)."""
+    # With NUM_PROXIES unset DRF takes the whole X-Forwarded-For header as the identity, so any client
+    # could send a fresh one per request and never be throttled. Without configured proxies, only the
+    # socket's address counts; with them, DRF picks the client address the proxies appended.
+    if api_settings.NUM_PROXIES is None:
+        return str(request.META.get("REMOTE_ADDR"))
+    # DRF reads only META, which a Django request has too.
+    return str(BaseThrottle().get_ident(request))  # type: ignore[arg-type]
 
 
 SCOPE = "token_guess"

@@ -20,6 +20,7 @@ from .bookings import (
     PortalFactory,
     RateCustomerFactory,
 )
+from .core import IdempotencyKeyFactory
 from .events import EventFactory, EventSeriesFactory, ReservationFactory
 from .feeds import CalendarFeedFactory
 from .notifications import NotificationFactory
@@ -57,6 +58,7 @@ __all__ = [
     "EventFactory",
     "EventSeriesFactory",
     "FormFieldFactory",
+    "IdempotencyKeyFactory",
     "MembershipFactory",
     "ModuleResourceFactory",
     "NotificationFactory",

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
 from bookings.reminders import reminders_send_due
+from core.idempotency import idempotency_keys_purge
 from notifications.sending import notifications_send_due
 
 logger = logging.getLogger(__name__)
@@ -13,7 +14,7 @@ logger = logging.getLogger(__name__)
 class Command(BaseCommand):
     help = (
         "The sweeper: write due reminders, then send the notifications that are due (retries with back-off, "
-        "any whose task was lost, and any whose sending worker died)."
+        "any whose task was lost, and any whose sending worker died), and purge expired idempotency keys."
     )
 
     def add_arguments(self, parser):
@@ -43,3 +44,7 @@ class Command(BaseCommand):
             self.stdout.write(f"reminders: {reminders}")
         if counts:
             self.stdout.write(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+        # The API's Idempotency-Key records past their 24 hours (docs/architecture.md#idempotent-retries).
+        purged = idempotency_keys_purge()
+        if purged:
+            self.stdout.write(f"idempotency keys purged: {purged}")
