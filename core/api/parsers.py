@@ -54,28 +54,25 @@ def lone_surrogates(value: Any) -> list[FieldError]:
     """INVALID at each string (value or key) of a parsed body that holds a lone surrogate, in the body's
     order, the path written as the API writes field paths (`events[0].title`)."""
     errors: list[FieldError] = []
-    stack: list[tuple[Any, str]] = [(value, "")]
+    # (value, its path, whether the key that holds it is itself a lone surrogate)
+    stack: list[tuple[Any, str, bool]] = [(value, "", False)]
     while stack and len(errors) < MAX_REPORTED:
-        item, path = stack.pop()
-        if isinstance(item, str):
-            if _SURROGATE.search(item):
-                errors.append(FieldError(path, "INVALID", SURROGATE_MESSAGE))
-        elif isinstance(item, Mapping):
-            children = []
-            for key, child in item.items():
-                at = f"{path}.{_printable(key)}" if path else _printable(key)
-                if _SURROGATE.search(key):
-                    errors.append(FieldError(at, "INVALID", SURROGATE_MESSAGE))
-                children.append((child, at))
-            stack.extend(reversed(children))
+        item, path, bad_key = stack.pop()
+        if bad_key or (isinstance(item, str) and _SURROGATE.search(item)):
+            errors.append(FieldError(path, "INVALID", SURROGATE_MESSAGE))
+        if isinstance(item, Mapping):
+            stack.extend(
+                reversed([(child, _join(path, key), bool(_SURROGATE.search(key))) for key, child in item.items()])
+            )
         elif isinstance(item, list):
-            stack.extend(reversed([(child, f"{path}[{index}]") for index, child in enumerate(item)]))
+            stack.extend(reversed([(child, f"{path}[{index}]", False) for index, child in enumerate(item)]))
     return errors[:MAX_REPORTED]
 
 
-def _printable(key: str) -> str:
-    """A key as it may appear in a field path: a lone surrogate shown as its escape (`\\ud800`)."""
-    return key.encode("utf-8", "backslashreplace").decode("utf-8")
+def _join(path: str, key: str) -> str:
+    """The path of `key` inside `path`, a lone surrogate in the key shown as its escape (`\\ud800`)."""
+    key = key.encode("utf-8", "backslashreplace").decode("utf-8")
+    return f"{path}.{key}" if path else key
 
 
 class StrictJSONParser(JSONParser):
