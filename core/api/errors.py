@@ -7,11 +7,11 @@ import logging
 import re
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.db.models import ProtectedError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.views.defaults import page_not_found
+from django.views.defaults import bad_request, page_not_found
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import serializers
@@ -214,3 +214,14 @@ def json_404(request: HttpRequest, exception: Exception | None = None) -> HttpRe
     if request.path.startswith("/api/"):
         return JsonResponse(_body(404, "Not found.", [FieldError("", "NOT_FOUND", "Not found.")]), status=404)
     return page_not_found(request, exception)
+
+
+def json_400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 400 for requests it refuses before any view (a body over DATA_UPLOAD_MAX_MEMORY_SIZE, too
+    many fields): the API error body under /api/, the normal page elsewhere."""
+    if request.path.startswith("/api/"):
+        message = (
+            "The body is larger than the API accepts." if isinstance(exception, RequestDataTooBig) else "Bad request."
+        )
+        return JsonResponse(_body(400, message, [FieldError("", "BAD_REQUEST", message)]), status=400)
+    return bad_request(request, exception)

@@ -157,6 +157,14 @@ def test_bytes_that_are_not_utf8_are_a_400(api, raw):
     assert "UTF-8" in body["error"].upper()
 
 
+def test_a_body_over_the_upload_limit_is_a_json_400(api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    body = assert_json_400(api.public.post(SUBMIT, '{"title": "' + "x" * 20_000 + '"}', content_type=JSON))
+    assert body["errors"][0]["code"] == "BAD_REQUEST"
+    page = api.public.post("/admin/login/", {"username": "x" * 20_000, "password": "y"})
+    assert page.status_code == 400 and page["Content-Type"].startswith("text/html")
+
+
 @pytest.mark.parametrize(
     "query",
     [
