@@ -216,7 +216,7 @@ def json_404(request: HttpRequest, exception: Exception | None = None) -> HttpRe
     return page_not_found(request, exception)
 
 
-def json_400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def json_400(request: HttpRequest, exception: Exception) -> HttpResponse:
     """Django's 400 for requests it refuses before any view (a body over DATA_UPLOAD_MAX_MEMORY_SIZE, too
     many fields): the API error body under /api/, the normal page elsewhere."""
     if request.path.startswith("/api/"):
