@@ -17,4 +17,5 @@ urlpatterns = [
     path("", include("public.urls")),  # the public site: /p/<portal>/... and the booker's /b/<token>/
 ]
 
+handler400 = "core.api.errors.json_400"
 handler404 = "core.api.errors.json_404"

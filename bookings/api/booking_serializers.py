@@ -251,7 +251,10 @@ class ChangeRequestDenySerializer(serializers.Serializer):
 
 
 class BookingPatchSerializer(serializers.Serializer):
-    """Only these two may change; any other key is refused with IMMUTABLE_FIELD by the service."""
+    """Only these two may change; any other field of the representation is refused with IMMUTABLE_FIELD by the
+    service, anything else with UNKNOWN_FIELD (core.api.strict)."""
+
+    representation_class: type[serializers.Serializer]  # BookingOutSerializer, set below it
 
     customerId = serializers.CharField(
         required=False, allow_blank=True, allow_null=True, help_text='A customer id, or "" to clear.'
@@ -366,6 +369,9 @@ class BookingOutSerializer(serializers.Serializer):
     internalNotes = serializers.CharField(required=False, allow_blank=True, help_text="Staff callers only.")
     createdAt = serializers.DateTimeField()
     lastUpdatedAt = serializers.DateTimeField()
+
+
+BookingPatchSerializer.representation_class = BookingOutSerializer
 
 
 class EventOutSerializer(LocalTimesMixin):

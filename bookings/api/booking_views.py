@@ -38,7 +38,7 @@ from bookings.validation.submission import check_repeat_allowed
 from core.api.errors import error_responses
 from core.api.etags import check_if_match, with_etag
 from core.api.fields import MomentFilter
-from core.api.input import valid
+from core.api.input import refuse_unknown, valid
 from core.errors import DomainError, FieldError, NotFound, ValidationFailed
 from core.ids import as_uuid
 from core.throttles import PublicSubmitThrottle
@@ -448,6 +448,7 @@ class BookingDetailView(APIView):
         check_if_match(request, booking)
         if not isinstance(request.data, dict):
             raise ValidationFailed(errors=[FieldError("", "INVALID", "Send a JSON object.")])
+        refuse_unknown(BookingPatchSerializer, request.data)
         changes = dict(request.data)
         bad = [key for key in ("customerId", "contactId") if key in changes and not _uuid_or_blank(changes[key])]
         if bad:  # the service would hand them to a UUID lookup, which raises (a 500) on anything else

@@ -26,6 +26,7 @@ from bookings.pricing.charges import (
 from bookings.pricing.money import round_money
 from core.api.errors import error_responses
 from core.api.fields import MomentFilter, StrictFilterSet
+from core.api.input import no_body
 from core.time import iso
 from resources.api.scoping import actor_for, get_scoped, require_role, scope
 
@@ -178,6 +179,7 @@ class ChargeCsvView(APIView):
 def _move(request, pk, service) -> Response:
     charge = get_scoped(Charge.objects.all(), request, pk)
     require_role(request, charge.organization_id, "manage_bookings")
+    no_body(request.data)
     service(charge_id=charge.pk, actor=actor_for(request))
     [row] = charges_rows(Charge.objects.filter(pk=charge.pk))
     return Response({"charge": charge_payload(row)})

@@ -4,22 +4,26 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.db.models import ProtectedError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.views.defaults import page_not_found
+from django.views.defaults import bad_request, page_not_found
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.errors import DomainError, FieldError
+from core.errors import DomainError, FieldError, ValidationFailed
 
 logger = logging.getLogger(__name__)
+
+# Code points that are never text on their own: a JSON escape like "\\ud800" decodes to one of them.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # Seconds a client should wait before retrying after the database dropped out.
 DATABASE_RETRY_AFTER = 5
@@ -52,26 +56,61 @@ DRF_CODES = {
 }
 
 
-def _flatten(detail: Any, path: str = "") -> list[FieldError]:
+def flatten_errors(detail: Any, path: str = "") -> list[FieldError]:
+    """A serializer's nested errors as our field errors, with wire paths (`events[1].start`)."""
     if isinstance(detail, dict):
         out = []
         for key, value in detail.items():
             if isinstance(key, int) or (isinstance(key, str) and key.isdigit()):  # DRF keys list items by index
-                out += _flatten(value, f"{path}[{key}]")
+                out += flatten_errors(value, f"{path}[{key}]")
                 continue
             key = "" if key == "non_field_errors" else str(key)
-            out += _flatten(value, f"{path}.{key}" if path and key else (key or path))
+            out += flatten_errors(value, f"{path}.{key}" if path and key else (key or path))
         return out
     if isinstance(detail, list):
         if all(isinstance(item, drf_exceptions.ErrorDetail) for item in detail):
-            return [e for item in detail for e in _flatten(item, path)]
+            return [e for item in detail for e in flatten_errors(item, path)]
         out = []
         for index, item in enumerate(detail):
             if item:  # DRF puts {} for list items without errors
-                out += _flatten(item, f"{path}[{index}]")
+                out += flatten_errors(item, f"{path}[{index}]")
         return out
     code = getattr(detail, "code", None) or "invalid"
     return [FieldError(path, DRF_CODES.get(code, str(code).upper()), str(detail))]
+
+
+def invalid_input(errors: list[FieldError]) -> ValidationFailed:
+    """The 400 of a body that does not fit its serializer (unknown fields included)."""
+    first = errors[0].message if errors else "Invalid input."
+    return ValidationFailed(
+        f"Invalid input: {first}" if len(errors) == 1 else f"Invalid input ({len(errors)} problems).", errors
+    )
+
+
+def safe_text(value: Any) -> Any:
+    """`value` with every string made encodable: a lone surrogate that slipped into a message (quoted input)
+    becomes the visible escape `\\ud800` instead of breaking the JSON renderer (a 500). Iterative: an
+    error body is shallow, but nothing here trusts that."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8") if _SURROGATE.search(value) else value
+    if not isinstance(value, dict | list):
+        return value
+    root: list[Any] = [value]
+    stack: list[tuple[Any, Any]] = [(root, 0)]
+    while stack:
+        container, key = stack.pop()
+        item = container[key]
+        if isinstance(item, str):
+            container[key] = safe_text(item)
+        elif isinstance(item, dict):
+            copy = {safe_text(k): v for k, v in item.items()}
+            container[key] = copy
+            stack.extend((copy, k) for k in copy)
+        elif isinstance(item, list):
+            copy_list = list(item)
+            container[key] = copy_list
+            stack.extend((copy_list, i) for i in range(len(copy_list)))
+    return root[0]
 
 
 def _body(status_code: int, message: str, errors: list[FieldError] | None = None) -> dict[str, Any]:
@@ -79,7 +118,15 @@ def _body(status_code: int, message: str, errors: list[FieldError] | None = None
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """One handler for domain errors and DRF's own, so every error has the same body."""
+    """One handler for domain errors and DRF's own, so every error has the same body; whatever input a
+    message quotes back, the body stays encodable (docs/architecture.md#strict-input)."""
+    response = _handle(exc, context)
+    if response is not None:
+        response.data = safe_text(response.data)
+    return response
+
+
+def _handle(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
         return Response(exc.as_dict(), status=exc.status)
     if isinstance(exc, ProtectedError):
@@ -99,11 +146,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if response is None:
         return None
     if isinstance(exc, drf_exceptions.ValidationError):
-        errors = _flatten(exc.detail)
-        first = errors[0].message if errors else "Invalid input."
-        response.data = _body(
-            400, f"Invalid input: {first}" if len(errors) == 1 else f"Invalid input ({len(errors)} problems).", errors
-        )
+        response.data = invalid_input(flatten_errors(exc.detail)).as_dict()
         return response
     code = {
         401: "NOT_AUTHENTICATED",
@@ -171,3 +214,14 @@ def json_404(request: HttpRequest, exception: Exception | None = None) -> HttpRe
     if request.path.startswith("/api/"):
         return JsonResponse(_body(404, "Not found.", [FieldError("", "NOT_FOUND", "Not found.")]), status=404)
     return page_not_found(request, exception)
+
+
+def json_400(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 400 for requests it refuses before any view (a body over DATA_UPLOAD_MAX_MEMORY_SIZE, too
+    many fields): the API error body under /api/, the normal page elsewhere."""
+    if request.path.startswith("/api/"):
+        message = (
+            "The body is larger than the API accepts." if isinstance(exception, RequestDataTooBig) else "Bad request."
+        )
+        return JsonResponse(_body(400, message, [FieldError("", "BAD_REQUEST", message)]), status=400)
+    return bad_request(request, exception)

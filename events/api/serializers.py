@@ -81,6 +81,9 @@ class WhichEventsToDeleteField(WhichEventsField):
 
 
 class EventUpdateSerializer(serializers.Serializer):
+    # Sent back as read, the representation's other fields are ignored (core.api.strict).
+    representation_class = EventSerializer
+
     title = PlainTextField(max_length=300)
     description = HtmlField(max_length=20000, allow_blank=True, help_text="Basic HTML, sanitized.")
     start = MomentField(help_text="ISO 8601; without an offset: the first resource's venue's local time.")
@@ -115,8 +118,9 @@ class EventUpdateSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         # A series' occurrences are made with it (its repeat settings are create-only): no event joins or
-        # leaves one afterwards.
-        if isinstance(self.initial_data, dict) and "seriesId" in self.initial_data:
+        # leaves one afterwards. The event's own seriesId sent back as read changes nothing.
+        current = self._series_id()
+        if isinstance(self.initial_data, dict) and self.initial_data.get("seriesId", current) != current:
             raise serializers.ValidationError(
                 {
                     "seriesId": serializers.ErrorDetail(
@@ -127,6 +131,11 @@ class EventUpdateSerializer(serializers.Serializer):
                 }
             )
         return super().validate(attrs)
+
+    def _series_id(self) -> str | None:
+        """The changed event's series (the view's context `event`); a new event has none."""
+        event = self.context.get("event")
+        return str(event.series_id) if event is not None and event.series_id else None
 
 
 class EventDeleteSerializer(serializers.Serializer):

@@ -178,7 +178,7 @@ class EventViewSet(viewsets.GenericViewSet):
     def partial_update(self, request, pk=None):
         event = get_scoped(self.queryset, request, pk)
         require_role(request, event.organization_id, "manage_events")
-        data = valid(EventUpdateSerializer, request.data, partial=True)
+        data = valid(EventUpdateSerializer, request.data, partial=True, context={"event": event})
         check_if_match(request, event)
         occurrences_update(event=event, actor=actor_for(request), **data)
         return _respond(event)

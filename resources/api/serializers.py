@@ -44,6 +44,9 @@ class VenueSerializer(serializers.Serializer):
 
 
 class VenueUpdateSerializer(serializers.Serializer):
+    # Sent back as read, the representation's other fields are ignored (core.api.strict).
+    representation_class = VenueSerializer
+
     name = PlainTextField(max_length=200)
     address = PlainTextField(max_length=2000, required=False, allow_blank=True, trim_whitespace=True)
     timezone = TextField(
@@ -117,6 +120,9 @@ class ResourceSerializer(serializers.Serializer):
 
 class ResourceWriteSerializer(serializers.Serializer):
     """Create (venueId and name required) and PATCH (everything optional; bookableHours replaces all)."""
+
+    # Sent back as read, the representation's other fields are ignored (core.api.strict).
+    representation_class = ResourceSerializer
 
     venueId = UUIDField(source="venue_id", help_text="A venue of the same organization.")
     name = PlainTextField(max_length=200)

@@ -150,7 +150,7 @@ class WebhookEndpointViewSet(viewsets.GenericViewSet):
         return with_etag(Response(WebhookEndpointSerializer(endpoint).data), endpoint)
 
     def create(self, request):
-        org_id = valid(OrgIdSerializer, request.data)["orgId"]
+        org_id = valid(OrgIdSerializer, request.data, strict=False)["orgId"]  # the rest: below
         require_role(request, org_id, WRITE)
         data = valid(WebhookEndpointSerializer, request.data)
         data.pop("organization_id")
