@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from core.api.errors import error_responses
 from core.api.etags import ETAG, IF_MATCH, check_if_match, with_etag
 from core.api.fields import UUID_PATTERN, BooleanFilter, StrictFilterSet
-from core.api.input import valid
+from core.api.input import no_body, valid
 from core.errors import FieldError, ValidationFailed
 from resources.api.scoping import get_scoped, require_role, scope
 from resources.models import Organization
@@ -175,6 +175,7 @@ class WebhookEndpointViewSet(viewsets.GenericViewSet):
     def rotate_secret(self, request, pk=None):
         endpoint = get_scoped(self.queryset, request, pk)
         require_role(request, endpoint.organization_id, WRITE)
+        no_body(request.data)
         endpoint = services.webhook_secret_rotate(endpoint_id=endpoint.pk)
         return self._out(endpoint, status.HTTP_200_OK, WebhookEndpointCreatedSerializer)
 
