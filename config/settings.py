@@ -218,6 +218,7 @@ SPECTACULAR_SETTINGS = {
         "core.api.idempotency_schema.document_idempotency",
         # additionalProperties: false on write bodies (docs/architecture.md#strict-input).
         "core.api.schema.strict_request_bodies",
+        "core.api.schema.declare_tags",
     ],
 }
 REST_KNOX = {
