@@ -42,12 +42,13 @@ class NotificationInSerializer(serializers.Serializer):
 REPEAT_HELP = (
     " A requested event may repeat (create only): `repeat: {repeats, repeatEvery, repeatUntil, repeatOnMondays … "
     "repeatOnSundays}`, repeats 1 Daily, 2 Weekly, 3 Monthly, 4 Yearly, 5 FirstOfMonth, 6 SecondOfMonth, "
-    "7 ThirdOfMonth, 8 LastOfMonth, 9 FourthOfMonth; repeatEvery ≥ 1 (default 1); repeatUntil a local date "
-    "(inclusive). Expanded in the venue's wall-clock time; each occurrence becomes one of the booking's events "
-    "and is checked on its own (errors at `event.occurrences[k]`, one per occurrence, with its date). A public "
-    "request (submission true) may repeat only when the module's `config.allowRepeatRequests` is true (else 400 "
-    '`NOT_ALLOWED` at `event.repeat`). Public callers see a conflict as "<Resource> is already booked at that '
-    "time.\", without the other booking's title or `conflictingEventIds`."
+    "7 ThirdOfMonth, 8 LastOfMonth, 9 FourthOfMonth (default 2 Weekly); repeatEvery ≥ 1 (default 1); "
+    "repeatUntil a local date (inclusive). Expanded in the venue's wall-clock time; each occurrence becomes one "
+    "of the booking's events and is checked on its own (errors at `event.occurrences[k]`, one per occurrence, "
+    "with its date). A public request (submission true) may repeat only when the module's "
+    "`config.allowRepeatRequests` is true (else 400 `NOT_ALLOWED` at `event.repeat`). Public callers see a "
+    'conflict as "<Resource> is already booked at that time.", without the other booking\'s title or '
+    "`conflictingEventIds`."
 )
 
 
