@@ -129,6 +129,14 @@ class VisitorInSerializer(serializers.Serializer):
     email = serializers.CharField(max_length=1000)
 
 
+INTERNAL_NOTES_MAX = 20000
+INTERNAL_NOTES_HELP = (
+    "Staff's notes (plain text; manager and above). Shown to staff only (the API's booking for staff callers, "
+    "the admin, the organization's webhooks); never in what a booker or the public sees (public answers, the "
+    "private page, emails, calendar feeds). Each change is logged on the booking."
+)
+
+
 class SubmitSerializer(BillingInMixin, EventsInMixin):
     submission = serializers.BooleanField(default=True)
     # many=True hands max_length to the ListSerializer (the stubs know only the child's arguments).
@@ -163,6 +171,24 @@ class SubmitSerializer(BillingInMixin, EventsInMixin):
     )
     invoiceNow = serializers.BooleanField(
         default=False, help_text="Staff create with bookingStatus 1 only: the charges start INVOICED."
+    )
+    internalNotes = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=INTERNAL_NOTES_MAX,
+        help_text=INTERNAL_NOTES_HELP + " A public submit with it is 400 NOT_ALLOWED.",
+    )
+
+
+class CreateSerializer(SubmitSerializer):
+    """POST /bookings: the submit body, made by staff (a manager of the organization)."""
+
+    submission = serializers.BooleanField(
+        default=False,
+        help_text="false (default): staff's booking in `bookingStatus`. true: a request recorded on the booker's "
+        "behalf: PENDING (a bookingStatus other than 0 is 400 INVALID), stored with submission true, and the "
+        'booker gets the "received" email with the private link, as after a public submit (`notification` '
+        "does not apply).",
     )
 
 
@@ -252,13 +278,16 @@ class ChangeRequestDenySerializer(serializers.Serializer):
 
 
 class BookingPatchSerializer(serializers.Serializer):
-    """Only these two may change; any other key is refused with IMMUTABLE_FIELD by the service."""
+    """Only these may change; any other key is refused with IMMUTABLE_FIELD by the service."""
 
     customerId = serializers.CharField(
         required=False, allow_blank=True, allow_null=True, help_text='A customer id, or "" to clear.'
     )
     contactId = serializers.CharField(
         required=False, allow_blank=True, allow_null=True, help_text='A contact id, or "" to clear.'
+    )
+    internalNotes = serializers.CharField(
+        required=False, allow_blank=True, max_length=INTERNAL_NOTES_MAX, help_text=INTERNAL_NOTES_HELP
     )
 
 
