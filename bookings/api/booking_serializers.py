@@ -1,13 +1,12 @@
 """Shapes of the booking endpoints. Request serializers validate shape only (the services validate
 meaning); response serializers document the wire form built by bookings.selectors."""
 
-from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from bookings.models import BookingStatus
 from events.api.serializers import EventUnitSerializer
 from events.models import EventStatus
-from notifications.services import NotificationSpec
+from notifications.api.serializers import NotificationInSerializer
 
 MAX_EVENTS = 150
 
@@ -17,26 +16,6 @@ class AnswersField(serializers.DictField):
 
     def __init__(self, **kwargs):
         super().__init__(child=serializers.JSONField(), **kwargs)
-
-
-# The subject becomes an email header: a line break in it would end the header (and could start another).
-one_line = RegexValidator(r"\A[^\r\n\x85\u2028\u2029]*\Z", "The subject must be one line.", code="invalid")
-
-
-class NotificationInSerializer(serializers.Serializer):
-    send = serializers.BooleanField(default=True)
-    subject = serializers.CharField(required=False, allow_blank=True, max_length=300, validators=[one_line])
-    message = serializers.CharField(
-        required=False, allow_blank=True, max_length=20000, help_text="Basic HTML, sanitized; added to the email."
-    )
-
-    @staticmethod
-    def spec(data: dict | None) -> NotificationSpec | None:
-        if data is None:
-            return None
-        return NotificationSpec(
-            send=data.get("send", True), subject=data.get("subject") or None, message=data.get("message") or None
-        )
 
 
 REPEAT_HELP = (
