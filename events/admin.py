@@ -29,6 +29,7 @@ from django.utils.html import format_html, format_html_join
 
 from core.errors import DomainError
 from core.html import plain_text
+from notifications.services import NotificationSpec
 from resources.admin_base import OrgScopedAdmin, scope
 from resources.models import Resource, Venue
 from resources.permissions import request_allows
@@ -161,8 +162,17 @@ class OccurrenceDeleteForm(forms.Form):
         label="Delete", coerce=int, choices=DELETE_SCOPES, initial=1, widget=forms.RadioSelect
     )
 
-    def __init__(self, *args, counts: dict[int, int] | None, **kwargs):
+    notify_booker = forms.BooleanField(
+        label="Email the booker if this cancels their booking",
+        required=False,
+        initial=True,
+        help_text="An approved booking left without a live event is canceled.",
+    )
+
+    def __init__(self, *args, counts: dict[int, int] | None, booked: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
+        if not booked:
+            del self.fields["notify_booker"]
         if counts is None:
             del self.fields["which"]
         else:
@@ -400,11 +410,19 @@ class EventAdmin(OrgScopedAdmin):
                 int(WhichEvents.DELETE_THIS_AND_AFTER): sum(1 for s in starts if s >= event.start),
             }
         data = request.POST if request.method == "POST" else None
-        form = OccurrenceDeleteForm(data, counts=counts, initial={"which": int(WhichEvents.THIS)})
+        booked = bool(list(event.booking_events.all()))
+        form = OccurrenceDeleteForm(
+            data, counts=counts, booked=booked, initial={"which": int(WhichEvents.THIS), "notify_booker": True}
+        )
         page_errors: list[str] = []
         if data is not None and form.is_valid():
             try:
-                deleted = occurrences_delete(event=event, which=form.cleaned_data.get("which", 1), actor=request.user)
+                deleted = occurrences_delete(
+                    event=event,
+                    which=form.cleaned_data.get("which", 1),
+                    actor=request.user,
+                    notification=NotificationSpec(send=form.cleaned_data.get("notify_booker", True)),
+                )
             except DomainError as exc:
                 page_errors = [e.message for e in exc.errors] or [exc.message]
             else:

@@ -14,7 +14,9 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # models: bookings.apps imports this module before the app registry is ready
+    from notifications.services import NotificationSpec
+
     from .models import Event
 
 
@@ -27,10 +29,20 @@ class OccurrenceHook(Protocol):
         here, so every writer takes its locks in the same order (docs/adr/0002-lock-order.md): the
         bookings, then the events, then the resources."""
 
-    def follow(self, *, events: Sequence[Event], deleted: bool, actor: Any, price_override: Any = None) -> None:
+    def follow(
+        self,
+        *,
+        events: Sequence[Event],
+        deleted: bool,
+        actor: Any,
+        price_override: Any = None,
+        notification: NotificationSpec | None = None,
+    ) -> None:
         """Called after the events were written (`events` as they are now, `deleted` false), or for a
         deletion just before the rows go (`deleted` true), while links to them still exist.
-        `price_override`: staff's overridePrice for the changed events, or None."""
+        `price_override`: staff's overridePrice for the changed events, or None. `notification`: what the
+        caller of a deletion said about emailing whoever the deletion concerns (a booker whose booking it
+        ends), or None for the default."""
 
     def charged_event_ids(self, *, event_ids: Iterable[UUID]) -> set[UUID]:
         """The ids among `event_ids` that are charged (the series scopes 4 and 7 leave them out): events
@@ -47,7 +59,15 @@ class NoOccurrenceHook:
     def lock(self, *, event_ids: Sequence[UUID], actor: Any) -> None:
         return None
 
-    def follow(self, *, events: Sequence[Event], deleted: bool, actor: Any, price_override: Any = None) -> None:
+    def follow(
+        self,
+        *,
+        events: Sequence[Event],
+        deleted: bool,
+        actor: Any,
+        price_override: Any = None,
+        notification: NotificationSpec | None = None,
+    ) -> None:
         return None
 
     def charged_event_ids(self, *, event_ids: Iterable[UUID]) -> set[UUID]:

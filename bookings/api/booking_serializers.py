@@ -1,13 +1,12 @@
 """Shapes of the booking endpoints. Request serializers validate shape only (the services validate
 meaning); response serializers document the wire form built by bookings.selectors."""
 
-from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from bookings.models import BookingStatus
 from events.api.serializers import EventUnitSerializer
 from events.models import EventStatus
-from notifications.services import NotificationSpec
+from notifications.api.serializers import NotificationInSerializer
 
 MAX_EVENTS = 150
 
@@ -19,35 +18,16 @@ class AnswersField(serializers.DictField):
         super().__init__(child=serializers.JSONField(), **kwargs)
 
 
-# The subject becomes an email header: a line break in it would end the header (and could start another).
-one_line = RegexValidator(r"\A[^\r\n\x85\u2028\u2029]*\Z", "The subject must be one line.", code="invalid")
-
-
-class NotificationInSerializer(serializers.Serializer):
-    send = serializers.BooleanField(default=True)
-    subject = serializers.CharField(required=False, allow_blank=True, max_length=300, validators=[one_line])
-    message = serializers.CharField(
-        required=False, allow_blank=True, max_length=20000, help_text="Basic HTML, sanitized; added to the email."
-    )
-
-    @staticmethod
-    def spec(data: dict | None) -> NotificationSpec | None:
-        if data is None:
-            return None
-        return NotificationSpec(
-            send=data.get("send", True), subject=data.get("subject") or None, message=data.get("message") or None
-        )
-
-
 REPEAT_HELP = (
     " A requested event may repeat (create only): `repeat: {repeats, repeatEvery, repeatUntil, repeatOnMondays … "
     "repeatOnSundays}`, repeats 1 Daily, 2 Weekly, 3 Monthly, 4 Yearly, 5 FirstOfMonth, 6 SecondOfMonth, "
-    "7 ThirdOfMonth, 8 LastOfMonth, 9 FourthOfMonth; repeatEvery ≥ 1 (default 1); repeatUntil a local date "
-    "(inclusive). Expanded in the venue's wall-clock time; each occurrence becomes one of the booking's events "
-    "and is checked on its own (errors at `event.occurrences[k]`, one per occurrence, with its date). A public "
-    "request (submission true) may repeat only when the module's `config.allowRepeatRequests` is true (else 400 "
-    '`NOT_ALLOWED` at `event.repeat`). Public callers see a conflict as "<Resource> is already booked at that '
-    "time.\", without the other booking's title or `conflictingEventIds`."
+    "7 ThirdOfMonth, 8 LastOfMonth, 9 FourthOfMonth (default 2 Weekly); repeatEvery ≥ 1 (default 1); "
+    "repeatUntil a local date (inclusive). Expanded in the venue's wall-clock time; each occurrence becomes one "
+    "of the booking's events and is checked on its own (errors at `event.occurrences[k]`, one per occurrence, "
+    "with its date). A public request (submission true) may repeat only when the module's "
+    "`config.allowRepeatRequests` is true (else 400 `NOT_ALLOWED` at `event.repeat`). Public callers see a "
+    'conflict as "<Resource> is already booked at that time.", without the other booking\'s title or '
+    "`conflictingEventIds`."
 )
 
 
@@ -128,6 +108,14 @@ class VisitorInSerializer(serializers.Serializer):
     email = serializers.CharField(max_length=1000)
 
 
+INTERNAL_NOTES_MAX = 20000
+INTERNAL_NOTES_HELP = (
+    "Staff's notes (plain text; manager and above). Shown to staff only (the API's booking for staff callers, "
+    "the admin, the organization's webhooks); never in what a booker or the public sees (public answers, the "
+    "private page, emails, calendar feeds). Each change is logged on the booking."
+)
+
+
 class SubmitSerializer(BillingInMixin, EventsInMixin):
     submission = serializers.BooleanField(default=True)
     # many=True hands max_length to the ListSerializer (the stubs know only the child's arguments).
@@ -162,6 +150,24 @@ class SubmitSerializer(BillingInMixin, EventsInMixin):
     )
     invoiceNow = serializers.BooleanField(
         default=False, help_text="Staff create with bookingStatus 1 only: the charges start INVOICED."
+    )
+    internalNotes = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=INTERNAL_NOTES_MAX,
+        help_text=INTERNAL_NOTES_HELP + " A public submit with it is 400 NOT_ALLOWED.",
+    )
+
+
+class CreateSerializer(SubmitSerializer):
+    """POST /bookings: the submit body, made by staff (a manager of the organization)."""
+
+    submission = serializers.BooleanField(
+        default=False,
+        help_text="false (default): staff's booking in `bookingStatus`. true: a request recorded on the booker's "
+        "behalf: PENDING (a bookingStatus other than 0 is 400 INVALID), stored with submission true, and the "
+        'booker gets the "received" email with the private link, as after a public submit (`notification` '
+        "does not apply).",
     )
 
 
@@ -251,7 +257,7 @@ class ChangeRequestDenySerializer(serializers.Serializer):
 
 
 class BookingPatchSerializer(serializers.Serializer):
-    """Only these two may change; any other field of the representation is refused with IMMUTABLE_FIELD by the
+    """Only these may change; any other field of the representation is refused with IMMUTABLE_FIELD by the
     service, anything else with UNKNOWN_FIELD (core.api.strict)."""
 
     representation_class: type[serializers.Serializer]  # BookingOutSerializer, set below it
@@ -261,6 +267,9 @@ class BookingPatchSerializer(serializers.Serializer):
     )
     contactId = serializers.CharField(
         required=False, allow_blank=True, allow_null=True, help_text='A contact id, or "" to clear.'
+    )
+    internalNotes = serializers.CharField(
+        required=False, allow_blank=True, max_length=INTERNAL_NOTES_MAX, help_text=INTERNAL_NOTES_HELP
     )
 
 

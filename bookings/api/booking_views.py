@@ -55,6 +55,7 @@ from .booking_serializers import (
     BookingPatchSerializer,
     BookingWithEventsOut,
     CancelSerializer,
+    CreateSerializer,
     DenySerializer,
     NotificationInSerializer,
     SubmitOut,
@@ -151,11 +152,13 @@ def _staff_only_skip(data: dict) -> None:
         )
 
 
-def _staff_only_charging(data: dict) -> None:
+def _staff_only_fields(data: dict) -> None:
+    """What only staff may send: charging flags, and internal notes (a booker must not be able to write
+    what staff read as their own)."""
     errors = [
         FieldError(name, "NOT_ALLOWED", f"Only staff (submission false) may send {name}.")
-        for name in ("chargeNow", "invoiceNow")
-        if data.get(name)
+        for name in ("chargeNow", "invoiceNow", "internalNotes")
+        if data.get(name) or (name == "internalNotes" and name in data)
     ]
     if errors:
         raise ValidationFailed(errors=errors)
@@ -182,6 +185,8 @@ def _staff_create(request, data: dict, module: BookingModule, portal: Portal | N
         skip_conflicts=data.get("skipConflicts", False),
         billing_choices=BookingBilling.from_wire(data),
         visitors=data.get("visitors"),
+        submission=data.get("submission", False),
+        internal_notes=data.get("internalNotes", ""),
     )
     return booking_response(result.booking, http_status=201, events=result.events, extra=_skipped(data, result))
 
@@ -207,7 +212,7 @@ class BookingSubmitView(APIView):
         if not data.get("portalId"):
             raise ValidationFailed(errors=[FieldError("portalId", "REQUIRED", "Name the portal the form is on.")])
         _staff_only_skip(data)
-        _staff_only_charging(data)
+        _staff_only_fields(data)
         try:
             try:
                 result = _public_submit(data, checked=False)
@@ -400,12 +405,12 @@ class BookingListView(APIView):
     @extend_schema(
         tags=TAG_BOOKINGS,
         operation_id="bookings_create",
-        request=SubmitSerializer,
-        summary="Create a booking in any status (staff)",
+        request=CreateSerializer,
+        summary="Create a booking in any status, or record a request on a booker's behalf (staff)",
         responses={201: BookingWithEventsOut, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request):
-        data = valid(SubmitSerializer, request.data)
+        data = valid(CreateSerializer, request.data)
         module, portal, _ = _module_and_portal(data)
         return _staff_create(request, data, module, portal)
 
@@ -438,7 +443,7 @@ class BookingDetailView(APIView):
         tags=TAG_BOOKINGS,
         operation_id="bookings_partial_update",
         request=BookingPatchSerializer,
-        summary="Change the linked customer or contact (nothing else can change)",
+        summary="Change the linked customer or contact, or staff's internal notes (nothing else can change)",
         parameters=[OpenApiParameter("If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER)],
         responses={200: BookingEnvelope, **error_responses(400, 401, 403, 404, 412)},
     )
@@ -450,12 +455,15 @@ class BookingDetailView(APIView):
             raise ValidationFailed(errors=[FieldError("", "INVALID", "Send a JSON object.")])
         refuse_unknown(BookingPatchSerializer, request.data)
         changes = dict(request.data)
+        notes = None
+        if "internalNotes" in changes:  # text, checked by its serializer field; the rest by the service
+            notes = valid(BookingPatchSerializer, {"internalNotes": changes.pop("internalNotes")})["internalNotes"]
         bad = [key for key in ("customerId", "contactId") if key in changes and not _uuid_or_blank(changes[key])]
         if bad:  # the service would hand them to a UUID lookup, which raises (a 500) on anything else
             raise ValidationFailed(
                 errors=[FieldError(key, "INVALID", f'{key} must be an id, or "" to clear it.') for key in bad]
             )
-        result = booking_update(booking_id=booking.pk, actor=actor_for(request), changes=changes)
+        result = booking_update(booking_id=booking.pk, actor=actor_for(request), changes=changes, internal_notes=notes)
         return booking_response(result.booking)
 
 

@@ -25,6 +25,9 @@ def snapshot(booking: Booking, booking_events: Sequence[BookingEvent]) -> dict[s
         "customerId": str(booking.customer_id) if booking.customer_id else None,
         "contactId": str(booking.contact_id) if booking.contact_id else None,
         "contact": dict(booking.contact_answers),
+        # Staff-only, like the log itself (docs/architecture.md#booking-lifecycle); None when blank, so a new
+        # booking without notes does not log them.
+        "internalNotes": booking.internal_notes or None,
         "events": [
             {
                 "id": str(be.pk),

@@ -210,9 +210,11 @@ def booking_update(
     *, booking_id: UUID | str, actor: Actor, changes: dict[str, Any], internal_notes: str | None = None
 ) -> BookingResult:
     """Only the linked customer and contact may change once a booking exists (`""` or None clears), and
-    the staff's internal notes (the admin's booking page; the API keeps them read-only)."""
+    staff's internal notes (`internal_notes`; None leaves them). The log row has the notes before and after."""
     if not isinstance(changes, dict):
         raise ValidationFailed(errors=[FieldError("", "INVALID", "The changes must be an object.")])
+    if internal_notes is not None and not isinstance(internal_notes, str):
+        raise ValidationFailed(errors=[FieldError("internalNotes", "INVALID", "internalNotes is text.")])
     immutable = [k for k in changes if k not in UPDATABLE_FIELDS]
     if immutable:
         raise ImmutableField(

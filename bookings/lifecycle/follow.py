@@ -10,17 +10,21 @@ from typing import Any
 from uuid import UUID
 
 from django.db import transaction
+from django.utils import timezone
 
 from bookings.pricing.charges import charged_event_ids, events_charges_revert
 from bookings.pricing.fixing import booking_events_release, event_price_override
 from core.actor import Actor
 from core.errors import FieldError, ValidationFailed
 from events.models import Event, EventStatus, Reservation
+from notifications.services import NotificationSpec
 
-from ..models import Booking, BookingEvent, BookingLogAction
-from .audit import log_write, snapshot
+from ..models import Booking, BookingEvent, BookingLogAction, BookingStatus, ChangeRequestDecision
+from ..notify import notify_booker
+from .audit import booking_emit, log_write, snapshot
+from .change_requests import withdraw_open_change_requests
 from .requested_times import load_booking_events
-from .transitions import lock_booking
+from .transitions import lock_booking, transition_apply
 
 
 def actor_of(value: Any) -> Actor:
@@ -43,13 +47,23 @@ def booking_events_lock(*, event_ids: Sequence[UUID]) -> list[Booking]:
 
 
 def booking_events_follow(
-    *, events: Sequence[Event], actor: Any = None, deleted: bool = False, price_override: Any = None
+    *,
+    events: Sequence[Event],
+    actor: Any = None,
+    deleted: bool = False,
+    price_override: Any = None,
+    notification: NotificationSpec | None = None,
 ) -> list[Booking]:
     """Staff changed calendar events directly (or are deleting them): the booking events they came from
     follow them (title, start, end and resources; a deleted event leaves its request unlinked, as it
     always has), the booking's lastUpdatedAt moves (a decision page opened before is stale), and each
     booking gets one log row. Nobody is emailed: it is staff's own change (bookers use change requests).
     `actor`: an Actor, or the staff user; anything else is logged as the system.
+
+    A deletion that leaves an APPROVED booking without a live event (every one deleted, or the rest
+    canceled) cancels it through the transition table (`events_deleted`): its open change request is
+    withdrawn, the log row records the status change, the booker gets the cancellation email (unless
+    `notification` says not to send) and the organization the `booking.canceled` webhook.
 
     Prices (docs/architecture.md#prices): events that end (deleted, or now canceled) give back the credit
     they used and revert their NOT_CHARGED charges if they had not started; `price_override` (the events
@@ -71,7 +85,15 @@ def booking_events_follow(
         resource_ids = _reserved_resources(by_event)
         who = actor_of(actor)
         return [
-            _follow_booking(booking_id, by_event, resource_ids, who, deleted=deleted, price_override=price_override)
+            _follow_booking(
+                booking_id,
+                by_event,
+                resource_ids,
+                who,
+                deleted=deleted,
+                price_override=price_override,
+                notification=notification,
+            )
             for booking_id in sorted(booking_ids, key=str)
         ]
 
@@ -96,6 +118,7 @@ def _follow_booking(
     *,
     deleted: bool,
     price_override: Any,
+    notification: NotificationSpec | None,
 ) -> Booking:
     """One booking follows its changed (or deleted) events, under its lock, with one log row."""
     booking = lock_booking(booking_id)
@@ -109,18 +132,33 @@ def _follow_booking(
         for be in booking_events:
             if be.event_id in by_event:
                 event_price_override(booking=booking, booking_event=be, amount=price_override, actor=who)
-    booking.save()
-    what = "deleted" if deleted else "changed"
+    note = f"{count} calendar event{'s' if count != 1 else ''} {'deleted' if deleted else 'changed'} by staff"
+    canceling = deleted and _left_without_events(booking, booking_events)
+    if canceling:
+        withdraw_open_change_requests(booking, ChangeRequestDecision.WITHDRAWN, who)
+        transition_apply(booking, "events_deleted", who)  # saves it
+        note += f"; {CANCELED_NOTE}"
+    else:
+        booking.save()
     action = BookingLogAction.EVENTS_DELETED if deleted else BookingLogAction.EVENTS_CHANGED
-    log_write(
-        booking,
-        who,
-        action,
-        before,
-        snapshot(booking, load_booking_events(booking)),
-        note=f"{count} calendar event{'s' if count != 1 else ''} {what} by staff",
-    )
+    after_events = load_booking_events(booking)
+    log_write(booking, who, action, before, snapshot(booking, after_events), note=note)
+    if canceling:
+        notify_booker(booking, "booking_canceled", after_events, spec=notification)
+        booking_emit(booking, "booking.canceled")
     return booking
+
+
+CANCELED_NOTE = "none of its events is left, so the booking is canceled"
+
+
+def _left_without_events(booking: Booking, booking_events: Sequence[BookingEvent]) -> bool:
+    """Whether an approved booking has no live event left once this deletion is done: each requested time is
+    unlinked (its event deleted now or before) or its event is canceled. A pending booking keeps its
+    requests to decide on, with or without holds."""
+    if booking.status != BookingStatus.APPROVED:
+        return False
+    return all(be.event is None or be.event.status == EventStatus.CANCELED for be in booking_events)
 
 
 def _follow_events(
@@ -135,6 +173,7 @@ def _follow_events(
     canceled)."""
     count = 0
     ended = set()
+    unlinked: list[BookingEvent] = []
     for be in booking_events:
         event = by_event.get(be.event_id) if be.event_id is not None else None
         if event is None:
@@ -144,13 +183,15 @@ def _follow_events(
             ended.add(be.pk)
         if deleted:
             be.event = None
-            be.save(update_fields=["event", "updated_at"])
+            unlinked.append(be)
             continue
         be.title, be.start, be.end = event.title, event.start, event.end
         be.save(update_fields=["title", "start", "end", "updated_at"])
         wanted = resource_ids.get(event.pk)
         if wanted and sorted(map(str, wanted)) != sorted(str(r.pk) for r in be.resources.all()):
             be.resources.set(wanted)  # type: ignore[arg-type]  # set() takes pks; the stubs know int pks only
+    if unlinked:  # one statement however many occurrences go
+        BookingEvent.objects.filter(pk__in=[be.pk for be in unlinked]).update(event=None, updated_at=timezone.now())
     return count, ended
 
 
@@ -162,8 +203,18 @@ class BookingOccurrenceHook:
     def lock(self, *, event_ids: Sequence[UUID], actor: Any) -> None:
         booking_events_lock(event_ids=event_ids)
 
-    def follow(self, *, events: Sequence[Event], deleted: bool, actor: Any, price_override: Any = None) -> None:
-        booking_events_follow(events=events, deleted=deleted, actor=actor, price_override=price_override)
+    def follow(
+        self,
+        *,
+        events: Sequence[Event],
+        deleted: bool,
+        actor: Any,
+        price_override: Any = None,
+        notification: NotificationSpec | None = None,
+    ) -> None:
+        booking_events_follow(
+            events=events, deleted=deleted, actor=actor, price_override=price_override, notification=notification
+        )
 
     def charged_event_ids(self, *, event_ids: Iterable[UUID]) -> set[UUID]:
         return charged_event_ids(event_ids)

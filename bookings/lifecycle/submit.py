@@ -119,6 +119,7 @@ def _new_booking(
     billing_choices: BookingBilling | None = None,
     insert_events: bool = True,
     config_version: int | None = None,
+    internal_notes: str = "",
 ) -> tuple[Booking, str, list[BookingEvent]]:
     """The booking row and its requested times (`insert_events` False: built, for the caller to insert once
     their event and estimate are known, saving an update of each)."""
@@ -135,6 +136,7 @@ def _new_booking(
         title=title or (clean.events[0].title if clean.events else "Booking"),
         contact_answers=clean.contact,
         request_note=clean_note(request_note),
+        internal_notes=internal_notes,
         access_token_hash=token_hash,
     )
     apply_booking_billing(booking, billing_choices)
@@ -324,16 +326,34 @@ def booking_create(
     visitors: Any = None,
     now: datetime | None = None,
     billing_choices: BookingBilling | None = None,
+    submission: bool = False,
+    internal_notes: str = "",
 ) -> BookingResult:
     """Staff create a booking in any status. APPROVED links an existing event (`event_id`) or creates
     CONFIRMED events; PENDING behaves like a submission; DENIED and CANCELED only record the request.
     An email goes out only when `notification` asks for one.
+
+    `submission` true records a request on the booker's behalf: PENDING (any other `status` is 400 INVALID
+    at bookingStatus), stored as a submission, and the booker gets the "received" email with the private
+    link and the module admin "new request", as after a public submit (`notification` does not apply).
+    `internal_notes`: staff's notes, never shown to the booker.
 
     With `skip_conflicts`, occurrences of a repeated request that break a rule or conflict are left out
     and the rest booked; the result's `skipped` lists them (one error each, with its date) and the log's
     note names them. A repeated request with no free occurrence is still refused."""
     if isinstance(status, bool) or status not in BookingStatus.values:
         raise ValidationFailed(errors=[FieldError("bookingStatus", "INVALID", "bookingStatus is 0, 1, 2 or 3.")])
+    if submission and status != BookingStatus.PENDING:
+        raise ValidationFailed(
+            errors=[
+                FieldError(
+                    "bookingStatus",
+                    "INVALID",
+                    "A request recorded on the booker's behalf (submission true) is pending: send bookingStatus 0 "
+                    "or leave it out.",
+                )
+            ]
+        )
     org = module.organization
     if portal is not None and portal.organization_id != org.pk:
         raise ValidationFailed(errors=[FieldError("portalId", "NOT_FOUND", "No such portal.")])
@@ -360,13 +380,14 @@ def booking_create(
             module=module,
             portal=portal,
             status=status,
-            submission=False,
+            submission=submission,
             clean=clean,
             title=title,
             request_note=request_note,
             customer=customer,
             contact=contact_obj,
             billing_choices=billing_choices,
+            internal_notes=internal_notes,
         )
         _add_visitors(booking, guests)
         result_events, booking_events = _created_events(
@@ -385,12 +406,20 @@ def booking_create(
         if status in DECIDED_STATUSES:
             transition_apply(booking, CREATE, actor)
         note = rules_override_note(clean.events, org, now) if override_rules and not linked else ""
-        note = "; ".join(filter(None, [note, skipped_note(clean.skipped)]))
+        note = "; ".join(filter(None, [ON_BEHALF_NOTE if submission else "", note, skipped_note(clean.skipped)]))
         log_write(booking, actor, BookingLogAction.CREATE, {}, snapshot(booking, booking_events), note=note)
-        if notification is not None:
+        if submission:  # as after a public submit: the booker needs the private link
+            notify(
+                booker_email(booking, "booking_received", booking_events, access_token=token),
+                admin_email(booking, "admin_new_request", booking_events, note=booking.request_note),
+            )
+        elif notification is not None:
             _notify_created(booking, booking_events, status, notification, token)
         booking_emit(booking, CREATED_EVENT_TYPES[BookingStatus(status)])
     return BookingResult(booking=booking, events=result_events, access_token=token, skipped=clean.skipped)
+
+
+ON_BEHALF_NOTE = "Recorded by staff on the booker's behalf"
 
 
 def _linked_event(organization: Organization, event_id: Any, status: int) -> Event:

@@ -39,6 +39,8 @@ TRANSITIONS: dict[str, dict[int, int]] = {
     "change_request_approve": {S.APPROVED: S.APPROVED},
     "change_request_approve_cancellation": {S.APPROVED: S.CANCELED},
     "change_request_deny": {S.APPROVED: S.APPROVED},
+    # Staff deleted every event of an approved booking on the calendar (bookings.lifecycle.follow).
+    "events_deleted": {S.APPROVED: S.CANCELED},
 }
 
 
@@ -52,6 +54,7 @@ ACTION_WORDS = {
     "change_request_approve": "changed through a change request",
     "change_request_approve_cancellation": "canceled through a change request",
     "change_request_deny": "the subject of a change request decision",
+    "events_deleted": "canceled by deleting its events (only approved bookings are)",
 }
 
 # Not a move, so not in the table: staff's create makes the booking in the status they chose

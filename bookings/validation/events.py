@@ -275,7 +275,7 @@ def clean_visitors(raw: Any, resources: Sequence[Resource]) -> list[dict[str, st
         errors.add(
             "visitors",
             "CAPACITY_EXCEEDED",
-            f"At most {capacity} visitors fit in the chosen resources.",
+            f"Too many visitors: the chosen resources take at most {capacity}.",
             capacity=capacity,
         )
     if errors.items:

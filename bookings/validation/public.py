@@ -60,9 +60,7 @@ def public_errors(errors: Sequence[FieldError]) -> list[FieldError]:
     collapse_occurrence_errors) keeps its date, and is rebuilt as "<date>: <Resource> is already booked at
     that time." when its text names a booking; to keep an occurrence's other problems in its message, clean
     the errors before merging them (as booking_preflight does for the public)."""
-    ids = {
-        str(e.meta.get("resourceId")) for e in errors if (set(e.meta.get("codes") or ()) | {e.code}) & CONFLICT_CODES
-    }
+    ids = {str(e.meta.get("resourceId")) for e in errors if is_conflict(e)}
     names = (
         {
             str(pk): name
@@ -73,7 +71,7 @@ def public_errors(errors: Sequence[FieldError]) -> list[FieldError]:
     )
     out = []
     for error in errors:
-        if not (set(error.meta.get("codes") or ()) | {error.code}) & CONFLICT_CODES:
+        if not is_conflict(error):
             out.append(error)
             continue
         meta = {k: v for k, v in error.meta.items() if k not in PRIVATE_META}
@@ -89,6 +87,15 @@ def public_errors(errors: Sequence[FieldError]) -> list[FieldError]:
             message = f"{resource} is already booked at that time."
         out.append(FieldError(error.field, error.code, message, meta))
     return out
+
+
+def is_conflict(error: FieldError) -> bool:
+    """Whether the error is about other bookings in the way (BOOKING_CONFLICT, or CAPACITY_EXCEEDED by
+    overlapping bookings). CAPACITY_EXCEEDED at `visitors` is the request's own limit (more visitors than the
+    resources hold): its message names the visitors and stays as it is, not "fully booked"."""
+    if error.field == "visitors":
+        return False
+    return bool((set(error.meta.get("codes") or ()) | {error.code}) & CONFLICT_CODES)
 
 
 def _is_uuid(value: Any) -> bool:

@@ -6,7 +6,8 @@ A requested event may carry `repeat`:
      "repeatOnMondays": false, ..., "repeatOnSundays": false}
 
 `repeats` is the cycle: 1 Daily, 2 Weekly, 3 Monthly, 4 Yearly, 5 FirstOfMonth,
-6 SecondOfMonth, 7 ThirdOfMonth, 8 LastOfMonth, 9 FourthOfMonth. `repeatEvery` is the interval in days,
+6 SecondOfMonth, 7 ThirdOfMonth, 8 LastOfMonth, 9 FourthOfMonth; left out (or null), 2 Weekly, the
+reference's default. `repeatEvery` is the interval in days,
 weeks, months or years (default 1). `repeatUntil` is a local date, inclusive (required). The weekday flags:
 
 - Daily: only on the chosen weekdays (none chosen: every day).
@@ -176,9 +177,9 @@ def parse_repeat(raw: Any, path: str) -> tuple[RepeatRule | None, list[FieldErro
 
 
 def _parse_cycle(value: Any, path: str, errors: list[FieldError]) -> Cycle | None:
+    """The cycle; WEEKLY when not given (the default of the products' references, as for repeatEvery's 1)."""
     if value is None or value == "":
-        errors.append(FieldError(f"{path}.repeats", "REQUIRED", "Choose how the booking repeats."))
-        return None
+        return Cycle.WEEKLY
     number = _int(value)
     if number is None or number not in Cycle._value2member_map_:
         errors.append(

@@ -13,6 +13,7 @@ from core.api.fields import BooleanField, HtmlField, ListField, MomentField, Pla
 from core.errors import ValidationFailed
 from events.models import EventStatus
 from events.series import DELETE_HELP, DELETE_VALUES, UPDATE_HELP, UPDATE_VALUES, which_events_parse
+from notifications.api.serializers import NotificationInSerializer
 
 MAX_RESOURCES = 50
 MAX_WINDOW = timedelta(days=366)
@@ -139,9 +140,16 @@ class EventUpdateSerializer(serializers.Serializer):
 
 
 class EventDeleteSerializer(serializers.Serializer):
-    """DELETE's options, in the query string or a JSON body (or both, then the same)."""
+    """DELETE's options, in the query string or a JSON body (or both, then the same); `notification` in the
+    body only."""
 
     whichEventsToUpdate = WhichEventsToDeleteField(source="which", required=False, help_text=DELETE_HELP)
+    notification = NotificationInSerializer(
+        required=False,
+        help_text="When the deletion leaves an approved booking without a live event, the booking is canceled "
+        "and its booker emailed as for a cancellation: `send: false` sends nothing, `subject` and `message` "
+        "change the email. Ignored otherwise.",
+    )
 
 
 class EventCreateSerializer(EventUpdateSerializer):

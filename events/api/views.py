@@ -23,6 +23,8 @@ from events.selectors import events_payload, resource_availability
 from events.series import DELETE_HELP, DELETE_VALUES, WHICH_EVENTS
 from events.services.occurrences import occurrences_delete, occurrences_update
 from events.services.single import event_create
+from notifications.api.serializers import NotificationInSerializer
+from notifications.services import NotificationSpec
 from resources.api.scoping import actor_for, get_scoped, require_role, scope
 from resources.models import Organization, Resource
 
@@ -84,11 +86,15 @@ class EventSchema(AutoSchema):
         return {"content": {"application/json": build_media_type_object(schema)}, "required": False}
 
 
-def _delete_scope(request) -> int:
-    """whichEventsToUpdate of a DELETE, from the query string and/or the JSON body (then the same)."""
+def _delete_options(request) -> tuple[int, NotificationSpec | None]:
+    """whichEventsToUpdate of a DELETE, from the query string and/or the JSON body (then the same), and the
+    body's notification."""
     found = [valid(EventDeleteSerializer, request.query_params).get("which")]
+    notification = None
     if request.data or not isinstance(request.data, dict):
-        found.append(valid(EventDeleteSerializer, request.data).get("which"))
+        body = valid(EventDeleteSerializer, request.data)
+        found.append(body.get("which"))
+        notification = NotificationInSerializer.spec(body.get("notification"))
     given = {which for which in found if which is not None}
     if len(given) > 1:
         raise ValidationFailed(
@@ -98,7 +104,7 @@ def _delete_scope(request) -> int:
                 )
             ]
         )
-    return given.pop() if given else 1
+    return (given.pop() if given else 1), notification
 
 
 def _respond(event: Event, code: int = status.HTTP_200_OK) -> Response:
@@ -147,7 +153,9 @@ def _respond(event: Event, code: int = status.HTTP_200_OK) -> Response:
         parameters=[IF_MATCH, WHICH_EVENTS_QUERY],
         description="Deletes the event and its reservations; whichEventsToUpdate 5 deletes every occurrence of its "
         "series, 6 this and the later ones (see the parameter). A booking whose events are deleted "
-        "keeps its requested times, unlinked, and logs it.",
+        "keeps its requested times, unlinked, and logs it; an approved booking left without a live event "
+        "is canceled (logged, the `booking.canceled` webhook) and its booker emailed as for a cancellation "
+        "unless the body's `notification.send` is false.",
         responses={204: None, **error_responses(400, 401, 403, 404, 412)},
     ),
 )
@@ -186,9 +194,9 @@ class EventViewSet(viewsets.GenericViewSet):
     def destroy(self, request, pk=None):
         event = get_scoped(self.queryset, request, pk)
         require_role(request, event.organization_id, "manage_events")
-        which = _delete_scope(request)
+        which, notification = _delete_options(request)
         check_if_match(request, event)
-        occurrences_delete(event=event, which=which, actor=actor_for(request))
+        occurrences_delete(event=event, which=which, actor=actor_for(request), notification=notification)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from core.errors import FieldError, InvalidTransition, NotFound, ValidationFailed
 from core.html import sanitize_html
+from notifications.services import NotificationSpec
 from resources.models import Organization, Resource
 
 from ..hooks import occurrence_hook
@@ -389,13 +390,20 @@ def _write_occurrences(
 
 
 @transaction.atomic
-def occurrences_delete(*, event: Event, which: int = WhichEvents.THIS, actor: Any = None) -> list[UUID]:
+def occurrences_delete(
+    *,
+    event: Event,
+    which: int = WhichEvents.THIS,
+    actor: Any = None,
+    notification: NotificationSpec | None = None,
+) -> list[UUID]:
     """Delete the occurrences of the event's series that `which` chooses (1 this one, 5 all, 6 this and
     the later ones, 7 those not charged; 3 and 2 mean the same as 5 and 6), canceled ones included, with
     their reservations.
-    The series keeps its remaining occurrences; none is ever added to it. A booking whose events go keeps
-    its requests, unlinked (the hook's `follow` is told before the rows go). Returns the
-    deleted ids."""
+    The series keeps its remaining occurrences; none is ever added to it. The hook's `follow` is told
+    before the rows go, with `notification` (the app built on events decides what to do: the bookings app
+    keeps a booking's requests, unlinked, and cancels a booking left without a live event, emailing the
+    booker unless `notification` says not to). Returns the deleted ids."""
     which = which_events_parse(which, deleting=True)
     ids = _occurrence_ids(event, which, deleting=True)
     occurrence_hook().lock(event_ids=ids, actor=actor)
@@ -403,7 +411,7 @@ def occurrences_delete(*, event: Event, which: int = WhichEvents.THIS, actor: An
     events = list(Event.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("start", "pk"))
     if not any(e.pk == event.pk for e in events):
         raise NotFound("Event not found.")
-    occurrence_hook().follow(events=events, deleted=True, actor=actor)
+    occurrence_hook().follow(events=events, deleted=True, actor=actor, notification=notification)
     for e in events:
         emit(e, "event.deleted")
     events_delete(events=events)

@@ -48,6 +48,8 @@ class FormErrors:
         key = error.field.rsplit(".", 1)[-1]
         if error.meta.get("occurrence") is not None:
             return error.message  # "<date>: why" (public_errors already took out other bookings' titles)
+        if error.field == "visitors":
+            return error.message  # the visitor limit ("Too many visitors: ..."), never "fully booked"
         if ".repeat" in error.field or error.field.endswith("repeat"):
             return repeat_message(error, key)
         if error.code == "BOOKING_CONFLICT":

@@ -228,7 +228,8 @@ def test_saving_the_booking_page_changes_only_customer_contact_and_notes_through
     assert booking.customer == customer and booking.internal_notes == "Regular; invoice monthly"
     assert booking.status == S.PENDING and booking.title != "Hacked" and booking.contact_answers["name"]
     log = BookingLog.objects.filter(booking=booking, action="update").get()
-    assert log.after == {"customerId": str(customer.pk)} and log.note == "internal notes edited"
+    assert log.after == {"customerId": str(customer.pk), "internalNotes": "Regular; invoice monthly"}
+    assert log.before == {"customerId": None, "internalNotes": None} and log.note == "internal notes edited"
 
 
 def test_the_customer_choices_are_the_bookings_organization_only(setup, manager_client):

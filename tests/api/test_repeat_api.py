@@ -130,6 +130,17 @@ def test_the_public_cannot_skip_conflicts(api, setup):
     assert Booking.objects.count() == 0
 
 
+def test_a_staff_create_with_a_repeat_without_repeats_books_every_week(api, setup):
+    start = future(FIRST, 10)
+    until = (start + timedelta(weeks=2)).date()
+    event = setup.event(start, start + timedelta(hours=1), repeat={"repeatUntil": until.isoformat()})
+    response = post(api.manager, BOOKINGS, body(setup, event, submission=False, bookingStatus=1))
+    assert response.status_code == 201, response.json()
+    booking = response.json()["booking"]
+    assert booking["repeat"] == wire_rule(2, until)
+    assert [e["start"] for e in booking["events"]] == [iso(future(FIRST + 7 * k, 10)) for k in range(3)]
+
+
 @pytest.mark.parametrize(
     ("repeat", "field", "code"),
     [

@@ -57,7 +57,6 @@ NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
     ("raw", "field", "code"),
     [
         ("weekly", "event.repeat", "INVALID"),
-        ({"repeatUntil": "2027-02-01"}, "event.repeat.repeats", "REQUIRED"),
         ({"repeats": 10, "repeatUntil": "2027-02-01"}, "event.repeat.repeats", "INVALID_CHOICE"),
         ({"repeats": True, "repeatUntil": "2027-02-01"}, "event.repeat.repeats", "INVALID_CHOICE"),
         ({"repeats": 2, "repeatEvery": 0, "repeatUntil": "2027-02-01"}, "event.repeat.repeatEvery", "MIN_VALUE"),
@@ -96,6 +95,27 @@ def test_a_rule_of_the_wrong_shape_is_400_on_its_field(setup, raw, field, code):
             now=NOW,
         )
     assert (field, code) in [(e.field, e.code) for e in caught.value.errors], caught.value.errors
+
+
+@pytest.mark.parametrize("left_out", [{}, {"repeats": None}, {"repeats": ""}], ids=["missing", "null", "empty"])
+def test_a_rule_without_repeats_is_weekly(setup, left_out):
+    """The reference's default cycle: a client that sends only repeatUntil gets every week."""
+    event = setup.event(datetime(2027, 1, 4, 9, tzinfo=LONDON), repeat={"repeatUntil": "2027-02-01", **left_out})
+    clean = validate_submission(
+        module=setup.module,
+        contact={"name": "Ada", "email": "ada@example.com"},
+        events=[event],
+        single_event=True,
+        now=NOW,
+    )
+    assert [ce.start.astimezone(LONDON).strftime("%a %d %b %H:%M") for ce in clean.events] == [
+        "Mon 04 Jan 09:00",
+        "Mon 11 Jan 09:00",
+        "Mon 18 Jan 09:00",
+        "Mon 25 Jan 09:00",
+        "Mon 01 Feb 09:00",
+    ]
+    assert clean.events[0].repeat.rule["repeats"] == Cycle.WEEKLY
 
 
 def test_an_events_list_files_occurrences_under_each_event(setup):

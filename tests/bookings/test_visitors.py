@@ -199,3 +199,40 @@ def test_public_form_takes_visitors(setup, client):
     data["visitor-2-email"] = "alan@example.com"
     assert client.post(url, data).status_code == 302
     assert sorted(BookingVisitor.objects.values_list("email", flat=True)) == ["alan@example.com", "grace@example.com"]
+
+
+VISITOR_LIMIT = "Too many visitors: the chosen resources take at most 1."
+
+
+def test_a_public_caller_with_too_many_visitors_is_told_about_visitors(setup):
+    """The limit is the request's own, not other bookings in the way: never "fully booked"."""
+    setup.room.capacity = 1
+    setup.room.save()
+    response = Api(setup).public.post("/api/v1/bookings/submit", submit_body(setup, visitors=GUESTS), format="json")
+    body = assert_error(response, 400, "CAPACITY_EXCEEDED", "visitors")
+    assert [(e["field"], e["message"]) for e in body["errors"]] == [("visitors", VISITOR_LIMIT)]
+
+
+def test_the_public_form_names_visitors_when_there_are_too_many(setup, client):
+    setup.room.capacity = 1
+    setup.room.save()
+    start = future()
+    url = f"/p/{setup.portal.slug}/{setup.module.slug}/book/"
+    data = {
+        "contact-name": "Ada",
+        "contact-email": "ada@example.com",
+        "event_count": "1",
+        "events-0-title": "Choir",
+        "events-0-resourceIds": str(setup.room.pk),
+        "events-0-start": start.strftime("%Y-%m-%dT%H:%M"),
+        "events-0-end": start.replace(hour=11).strftime("%Y-%m-%dT%H:%M"),
+        "action": "submit",
+        "visitor-0-name": "Grace Hopper",
+        "visitor-0-email": "grace@example.com",
+        "visitor-1-name": "Alan Turing",
+        "visitor-1-email": "alan@example.com",
+    }
+    refused = client.post(url, data)
+    page = refused.content.decode()
+    assert refused.status_code == 200 and BookingVisitor.objects.count() == 0
+    assert VISITOR_LIMIT in page and "fully booked" not in page
