@@ -207,6 +207,8 @@ SPECTACULAR_SETTINGS = {
         "BookingStatusEnum": "bookings.models.BookingStatus.choices",
         "EventStatusEnum": "events.models.EventStatus.choices",
         "EventProcedureEnum": [(0, "CANCEL"), (1, "DELETE")],
+        "RateUnitEnum": "resources.models.RateUnit.choices",
+        "ProductUnitEnum": "resources.models.ProductUnit.choices",
     },
 }
 REST_KNOX = {
