@@ -94,7 +94,7 @@ def catalog_schema(
             summary=f"Create a {noun} (admin)",
             request=write,
             parameters=[ETAG],
-            responses={201: out, **error_responses(400, 401, 403)},
+            responses={201: out, **error_responses(400, 401, 403, 404)},
         ),
         partial_update=extend_schema(
             operation_id=f"{operations}_partial_update",
