@@ -27,20 +27,11 @@ from core.time import iso
 from events.models import Event
 from events.services.single import event_create
 from resources.models import Role
+from tests.api import tenancy_catalog as catalog
 from tests.api.conftest import assert_error
+from tests.api.tenancy_catalog import catalog_ids, seed_catalog
 from tests.conftest import Setup, future
-from tests.factories import (
-    BookingCreditFactory,
-    ChargeFactory,
-    ContactFactory,
-    CustomerFactory,
-    DiscountCodeFactory,
-    FormFieldFactory,
-    ProductFactory,
-    RateFactory,
-    ResourceUnitFactory,
-    WebhookEndpointFactory,
-)
+from tests.factories import ChargeFactory, ContactFactory, CustomerFactory, FormFieldFactory, WebhookEndpointFactory
 
 UNKNOWN = "5a0c6f1e-2b3d-4c5e-8f90-a1b2c3d4e5f6"
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -89,12 +80,7 @@ class Objects:
             secret="whsec_" + "x" * 40,
             event_types=["booking.approved"],
         )
-        # What the desks offer, made after the bookings so that no price refers to it (DELETE erases it).
-        self.unit = ResourceUnitFactory(resource=setup.desks, name="Desk 1")
-        self.rate = RateFactory(resource=setup.desks, name="Hourly")
-        self.product = ProductFactory(resource=setup.desks, name="Locker")
-        self.discount_code = DiscountCodeFactory(organization=setup.org, code="SPRING", resources=[setup.desks])
-        self.credit = BookingCreditFactory(organization=setup.org, contact=self.contact, resources=[setup.desks])
+        seed_catalog(self)
 
     def ids(self) -> set[str]:
         """Every id of setup's organization that could show up in a response."""
@@ -110,13 +96,9 @@ class Objects:
             str(self.change_request.pk),
             str(self.webhook_endpoint.pk),
             str(self.charge.pk),
-            str(self.unit.pk),
-            str(self.rate.pk),
-            str(self.product.pk),
-            str(self.discount_code.pk),
-            str(self.credit.pk),
         }
         found |= {str(r.pk) for r in (self.setup.room, self.setup.hall, self.setup.desks)}
+        found |= catalog_ids(self)
         found |= {str(pk) for pk in Event.objects.filter(organization=org).values_list("pk", flat=True)}
         found |= {str(pk) for pk in Booking.objects.filter(organization=org).values_list("pk", flat=True)}
         found |= {str(pk) for pk in BookingEvent.objects.filter(booking__organization=org).values_list("pk", flat=True)}
@@ -216,22 +198,7 @@ BY_ID: dict[str, tuple[str, Body]] = {
     "POST /api/v1/charges/{id}/charge": ("charge", lambda o: {}),
     "POST /api/v1/charges/{id}/invoice": ("charge", lambda o: {}),
     "POST /api/v1/charges/{id}/revert": ("charge", lambda o: {}),
-    "GET /api/v1/units/{id}": ("unit", _none),
-    "PATCH /api/v1/units/{id}": ("unit", lambda o: {"name": "Taken over", "archived": True}),
-    "DELETE /api/v1/units/{id}": ("unit", _none),
-    "GET /api/v1/rates/{id}": ("rate", _none),
-    "PATCH /api/v1/rates/{id}": ("rate", lambda o: {"price": "0", "customerIds": []}),
-    "DELETE /api/v1/rates/{id}": ("rate", _none),
-    "GET /api/v1/products/{id}": ("product", _none),
-    "PATCH /api/v1/products/{id}": ("product", lambda o: {"unitPrice": "0", "active": False}),
-    "DELETE /api/v1/products/{id}": ("product", _none),
-    "GET /api/v1/discount-codes/{id}": ("discount_code", _none),
-    "PATCH /api/v1/discount-codes/{id}": ("discount_code", lambda o: {"percentage": "100"}),
-    "DELETE /api/v1/discount-codes/{id}": ("discount_code", _none),
-    "GET /api/v1/booking-credits/{id}": ("credit", _none),
-    "PATCH /api/v1/booking-credits/{id}": ("credit", lambda o: {"description": "Taken over"}),
-    "DELETE /api/v1/booking-credits/{id}": ("credit", _none),
-    "POST /api/v1/booking-credits/{id}/adjust": ("credit", lambda o: {"delta": "-50", "reason": "Taken"}),
+    **catalog.BY_ID,
 }
 
 
@@ -324,17 +291,7 @@ CREATES: dict[str, tuple[Body, str | None]] = {
         lambda o: {"orgId": str(o.org.pk), "url": "https://8.8.8.8/intruder", "eventTypes": ["booking.approved"]},
         None,
     ),
-    "POST /api/v1/units": (lambda o: {"resourceId": str(o.room.pk), "name": "Intruder"}, "resourceId"),
-    "POST /api/v1/rates": (lambda o: {"resourceId": str(o.room.pk), "name": "Intruder", "price": "1"}, "resourceId"),
-    "POST /api/v1/products": (
-        lambda o: {"resourceId": str(o.room.pk), "name": "Intruder", "unitPrice": "1"},
-        "resourceId",
-    ),
-    "POST /api/v1/discount-codes": (lambda o: {"orgId": str(o.org.pk), "code": "INTRUDER", "amount": "5"}, None),
-    "POST /api/v1/booking-credits": (
-        lambda o: {"orgId": str(o.org.pk), "contactId": str(o.contact.pk), "amount": "5"},
-        None,
-    ),
+    **catalog.CREATES,
 }
 
 
@@ -480,46 +437,12 @@ FOREIGN_REFERENCES: dict[str, tuple[str, Callable, str | None]] = {
         lambda o, t: {"contactId": str(o.contact.pk)},
         "contactId",
     ),
-    "rate reserved for setup's customer": (
-        "POST /api/v1/rates",
-        lambda o, t: {
-            "resourceId": str(t.setup.room.pk),
-            "name": "Mine",
-            "price": "1",
-            "customerIds": [str(o.customer.pk)],
-        },
-        "customerIds",
-    ),
-    "discount code for setup's room": (
-        "POST /api/v1/discount-codes",
-        lambda o, t: {"orgId": str(t.setup.org.pk), "code": "MINE", "amount": "5", "resourceIds": [str(o.room.pk)]},
-        "resourceIds",
-    ),
-    "credit of setup's contact": (
-        "POST /api/v1/booking-credits",
-        lambda o, t: {"orgId": str(t.setup.org.pk), "contactId": str(o.contact.pk), "amount": "5"},
-        "contactId",
-    ),
-    "credit of setup's customer": (
-        "POST /api/v1/booking-credits",
-        lambda o, t: {"orgId": str(t.setup.org.pk), "customerId": str(o.customer.pk), "amount": "5"},
-        "customerId",
-    ),
-    "credit spent on setup's room": (
-        "POST /api/v1/booking-credits",
-        lambda o, t: {
-            "orgId": str(t.setup.org.pk),
-            "customerId": str(CustomerFactory(organization=t.setup.org).pk),
-            "amount": "5",
-            "resourceIds": [str(o.room.pk)],
-        },
-        "resourceIds",
-    ),
     "own booking approved for setup's customer": (
         "POST /api/v1/bookings/{theirs_booking}/approve",
         lambda o, t: {"clientBookingLastUpdatedAt": None, "customerId": str(o.customer.pk)},
         "customerId",
     ),
+    **catalog.FOREIGN_REFERENCES,
 }
 
 
@@ -604,21 +527,7 @@ LISTS: dict[str, Callable[[Objects], list[dict]]] = {
         {"status": "0"},
     ],
     "GET /api/v1/charges.csv": lambda o: [{}, {"orgId": str(o.org.pk)}, {"customerId": str(o.customer.pk)}],
-    "GET /api/v1/units": lambda o: [{}, {"orgId": str(o.org.pk)}, {"resourceId": str(o.setup.desks.pk)}],
-    "GET /api/v1/rates": lambda o: [
-        {},
-        {"orgId": str(o.org.pk)},
-        {"resourceId": str(o.setup.desks.pk)},
-        {"active": "true"},
-    ],
-    "GET /api/v1/products": lambda o: [{}, {"orgId": str(o.org.pk)}, {"resourceId": str(o.setup.desks.pk)}],
-    "GET /api/v1/discount-codes": lambda o: [{}, {"orgId": str(o.org.pk)}, {"active": "true"}],
-    "GET /api/v1/booking-credits": lambda o: [
-        {},
-        {"orgId": str(o.org.pk)},
-        {"contactId": str(o.contact.pk)},
-        {"customerId": str(o.customer.pk)},
-    ],
+    **catalog.LISTS,
 }
 
 
