@@ -52,15 +52,16 @@ def id_list(help_text: str) -> ListField:
 class RateSerializer(ResourceRateSerializer):
     """A price of a resource, per hour, day or booking, in the organization's currency."""
 
-    customerIds = IdsField(
+    customerIds: serializers.Field = IdsField(  # the write serializer's is a list of ids
         source="customer_links",
         attribute="customer_id",
         help_text="The customers it is reserved for; none: for everyone (public requests see only those).",
     )
 
 
-class RateWriteSerializer(serializers.Serializer):
-    """Create (resourceId, name and price required) and PATCH (everything optional; the resource is fixed)."""
+class RateWriteSerializer(RateSerializer):
+    """Create (resourceId, name and price required) and PATCH (everything optional; the resource is fixed).
+    The representation's read-only fields may be sent back as read; they are ignored."""
 
     resourceId = UUIDField(source="resource_id", help_text="The resource it prices; fixed once created.")
     name = PlainTextField(max_length=200)
@@ -116,7 +117,9 @@ class DiscountCodeSerializer(serializers.Serializer):
     validUntil = serializers.DateTimeField(source="valid_until", read_only=True, allow_null=True)
     maxUsesTotal = serializers.IntegerField(source="max_uses_total", read_only=True, allow_null=True)
     maxUsesPerContact = serializers.IntegerField(source="max_uses_per_contact", read_only=True, allow_null=True)
-    resourceIds = IdsField(source="resources", help_text="The resources it applies to; none: every resource.")
+    resourceIds: serializers.Field = IdsField(
+        source="resources", help_text="The resources it applies to; none: every resource."
+    )
     active = serializers.BooleanField(read_only=True)
     usesCount = serializers.IntegerField(
         source="uses_count", read_only=True, help_text="Uses counted so far (one per approved booking)."
@@ -125,9 +128,10 @@ class DiscountCodeSerializer(serializers.Serializer):
     lastUpdatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
 
 
-class DiscountCodeWriteSerializer(serializers.Serializer):
+class DiscountCodeWriteSerializer(DiscountCodeSerializer):
     """Create (orgId and code required, and one of percentage and amount) and PATCH (everything optional; the
-    organization is fixed). A code is unique in its organization, whatever its letter case (400 DUPLICATE)."""
+    organization is fixed). A code is unique in its organization, whatever its letter case (400 DUPLICATE).
+    The representation's read-only fields (usesCount, ...) may be sent back as read; they are ignored."""
 
     orgId = UUIDField(source="organization_id", help_text="Fixed once created.")
     code = PlainTextField(max_length=40)
@@ -165,19 +169,22 @@ class BookingCreditSerializer(serializers.Serializer):
     contactId = serializers.UUIDField(source="contact_id", read_only=True, allow_null=True)
     customerId = serializers.UUIDField(source="customer_id", read_only=True, allow_null=True)
     description = serializers.CharField(read_only=True)
-    amount = PriceField(read_only=True, help_text="What was granted (adjustments included).")
+    amount: serializers.Field = PriceField(read_only=True, help_text="What was granted (adjustments included).")
     balance = PriceField(read_only=True, help_text="What is left; read-only.")
     currency = CurrencyField(source="organization.currency")
     validFrom = serializers.DateTimeField(source="valid_from", read_only=True, allow_null=True)
     validUntil = serializers.DateTimeField(source="valid_until", read_only=True, allow_null=True)
-    resourceIds = IdsField(source="resources", help_text="The resources it pays for; none: every resource.")
+    resourceIds: serializers.Field = IdsField(
+        source="resources", help_text="The resources it pays for; none: every resource."
+    )
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     lastUpdatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
 
 
-class BookingCreditWriteSerializer(serializers.Serializer):
+class BookingCreditWriteSerializer(BookingCreditSerializer):
     """Create (orgId, amount, and contactId or customerId) and PATCH (description, validity and resources; who
-    holds it and the amount are fixed: the amount moves with POST .../adjust)."""
+    holds it and the amount are fixed: the amount moves with POST .../adjust). The representation's read-only
+    fields (balance, ...) may be sent back as read; they are ignored."""
 
     orgId = UUIDField(source="organization_id", help_text="Fixed once created.")
     contactId = UUIDField(

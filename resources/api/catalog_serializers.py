@@ -44,8 +44,9 @@ class UnitSerializer(serializers.Serializer):
     lastUpdatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
 
 
-class UnitWriteSerializer(serializers.Serializer):
-    """Create (resourceId and name required) and PATCH (everything optional; the resource is fixed)."""
+class UnitWriteSerializer(UnitSerializer):
+    """Create (resourceId and name required) and PATCH (everything optional; the resource is fixed). The
+    representation's read-only fields may be sent back as read; they are ignored."""
 
     resourceId = UUIDField(source="resource_id", help_text="A resource the unit belongs to; fixed once created.")
     name = PlainTextField(max_length=100, help_text="Unique in the resource.")
@@ -96,8 +97,9 @@ class ProductSerializer(serializers.Serializer):
     lastUpdatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
 
 
-class ProductWriteSerializer(serializers.Serializer):
-    """Create (resourceId, name and unitPrice required) and PATCH (everything optional; the resource is fixed)."""
+class ProductWriteSerializer(ProductSerializer):
+    """Create (resourceId, name and unitPrice required) and PATCH (everything optional; the resource is fixed).
+    The representation's read-only fields may be sent back as read; they are ignored."""
 
     resourceId = UUIDField(source="resource_id", help_text="The resource it is added to; fixed once created.")
     name = PlainTextField(max_length=200)

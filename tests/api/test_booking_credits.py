@@ -165,11 +165,8 @@ def test_each_refusal_names_its_field_and_code(api, setup, changes, field, code)
 
 @pytest.mark.django_db
 def test_who_holds_a_credit_and_its_amount_are_fixed(api, setup, pack):
-    read = api.viewer.get(url(CREDITS, pack.pk)).json()
-    echo = {k: read[k] for k in ("orgId", "contactId", "customerId", "amount")}
-    response = patch(
-        api.admin, url(CREDITS, pack.pk), {**echo, "validUntil": "2040-01-01T00:00:00Z", "resourceIds": []}
-    )
+    echo = api.viewer.get(url(CREDITS, pack.pk)).json()  # sent back as read: the fixed and read-only fields too
+    response = patch(api.admin, url(CREDITS, pack.pk), {**echo, "validUntil": "2040-01-01T00:00:00Z", "balance": "1"})
     assert response.status_code == 200, response.json()
     assert response.json()["validUntil"] == "2040-01-01T00:00:00Z"
     for change, field in (
@@ -179,7 +176,7 @@ def test_who_holds_a_credit_and_its_amount_are_fixed(api, setup, pack):
     ):
         assert_error(patch(api.admin, url(CREDITS, pack.pk), change), 400, "IMMUTABLE_FIELD", field)
     pack.refresh_from_db()
-    assert (pack.amount, pack.customer_id) == (D("50"), None)
+    assert (pack.amount, pack.balance, pack.customer_id) == (D("50"), D("50"), None)
 
 
 @pytest.mark.django_db

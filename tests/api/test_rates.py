@@ -224,7 +224,7 @@ def test_patch_changes_what_is_given_and_replaces_the_customers(api, setup, stan
     RateCustomerFactory(rate=standard, customer=kept)
     RateCustomerFactory(rate=standard, customer=dropped)
     before = version(setup.org)
-    echo = {"resourceId": str(setup.room.pk), "id": str(standard.pk)}  # what was read may be sent back
+    echo = api.viewer.get(url(RATES, standard.pk)).json()  # what was read may be sent back, read-only fields too
     response = patch(
         api.admin,
         url(RATES, standard.pk),
