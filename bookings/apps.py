@@ -1,6 +1,7 @@
 from django.apps import AppConfig
 
 from events.hooks import register_occurrence_hook
+from resources.hooks import register_pricing_hook
 
 
 class BookingsConfig(AppConfig):
@@ -14,5 +15,9 @@ class BookingsConfig(AppConfig):
         # reads the models, which Django loads only after this module: it is imported here, once the app
         # registry is ready, as Django requires (not to dodge an import cycle).
         from .lifecycle.follow import BookingOccurrenceHook
+        from .pricing.catalog import BookingPricingHook
 
         register_occurrence_hook(BookingOccurrenceHook())
+        # Rates and products live in resources, but what refers to them (requested times, prices) and whom a
+        # rate is reserved for (customers) live here: resources.catalog asks through this hook.
+        register_pricing_hook(BookingPricingHook())

@@ -28,7 +28,7 @@ from events.models import Event, EventStatus, Reservation
 from events.selectors import events_payload, reservations_overlapping
 from events.services.scheduling import EventSpec, conflicts_among
 from resources.admin_base import scope
-from resources.models import Resource, ResourceUnit
+from resources.models import Product, Rate, Resource, ResourceUnit
 
 from .models import (
     Booking,
@@ -414,7 +414,8 @@ def _published(queryset: QuerySet[BookingModule]) -> QuerySet[BookingModule]:
 
 def public_booking_module(module_id: Any, *, with_form: bool = True) -> BookingModule:
     """A module the public may see: one on at least one LIVE portal; anything else is "not found".
-    With the form: its active fields, its LIVE portals and its bookable resources, prefetched."""
+    With the form: its active fields, its LIVE portals and its bookable resources (with their active units,
+    the rates open to everyone and the active products), prefetched."""
     try:
         module_id = UUID(str(module_id))
     except ValueError as exc:
@@ -430,7 +431,20 @@ def public_booking_module(module_id: Any, *, with_form: bool = True) -> BookingM
                 queryset=Resource.objects.filter(archived=False)
                 .select_related("venue__organization")
                 .prefetch_related(
-                    Prefetch("units", to_attr="active_units", queryset=ResourceUnit.objects.filter(archived=False))
+                    Prefetch("units", to_attr="active_units", queryset=ResourceUnit.objects.filter(archived=False)),
+                    # What a public request may name: active rates reserved for no customer, active products.
+                    Prefetch(
+                        "rates",
+                        to_attr="public_rates",
+                        queryset=Rate.objects.filter(active=True, customer_links__isnull=True).order_by(
+                            "price", "name", "id"
+                        ),
+                    ),
+                    Prefetch(
+                        "products",
+                        to_attr="public_products",
+                        queryset=Product.objects.filter(active=True).order_by("name", "id"),
+                    ),
                 ),
             ),
         )

@@ -211,6 +211,8 @@ SPECTACULAR_SETTINGS = {
         "BookingStatusEnum": "bookings.models.BookingStatus.choices",
         "EventStatusEnum": "events.models.EventStatus.choices",
         "EventProcedureEnum": [(0, "CANCEL"), (1, "DELETE")],
+        "RateUnitEnum": "resources.models.RateUnit.choices",
+        "ProductUnitEnum": "resources.models.ProductUnit.choices",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -35,6 +35,7 @@ from .admin_base import (
     form_values,
     row_id,
 )
+from .catalog import ProductSpec, RateSpec, ResourceRows, UnitSpec
 from .models import (
     ALL_WEEKDAYS,
     BookableHours,
@@ -51,7 +52,7 @@ from .models import (
     weekday_mask,
     weekdays_of,
 )
-from .services import HoursSpec, ProductSpec, RateSpec, ResourceRows, UnitSpec
+from .services import HoursSpec
 
 # --- shared pieces ------------------------------------------------------------------------------------
 

@@ -267,6 +267,8 @@ def adopt(obj: Model, saved: Model) -> None:
 
 # Where the first attempt's error waits for the second rendering of the same POST.
 SERVICE_ERROR = "_allot_service_error"
+# Set when a delete service archived the object instead (it is still referred to).
+ARCHIVED = "_allot_archived_not_deleted"
 
 ModelT = TypeVar("ModelT", bound=Model)
 
@@ -296,7 +298,8 @@ class ServiceAdminMixin(Generic[ModelT]):
     ) -> ModelT:
         raise NotImplementedError
 
-    def service_delete(self, request, obj: ModelT) -> None:
+    def service_delete(self, request, obj: ModelT) -> ModelT | None:
+        """Delete through the service; the object when the service archived it instead (still referenced)."""
         raise NotImplementedError
 
     # --- Django's hooks: the change page saves in save_related, where the inline rows are known ---
@@ -315,7 +318,19 @@ class ServiceAdminMixin(Generic[ModelT]):
                 self.save_formset(request, form, formset, change)
 
     def delete_model(self, request, obj):
-        self.service_delete(request, obj)
+        if self.service_delete(request, obj) is not None:
+            setattr(request, ARCHIVED, True)
+
+    def response_delete(self, request, obj_display, obj_id):
+        if not getattr(request, ARCHIVED, False):
+            return super().response_delete(request, obj_display, obj_id)
+        self.message_user(
+            request, f"“{obj_display}” is still referred to, so it was archived instead of deleted.", messages.WARNING
+        )
+        opts = self.model._meta
+        return HttpResponseRedirect(
+            reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj_id], current_app=self.admin_site.name)
+        )
 
     def delete_queryset(self, request, queryset):
         for obj in queryset:

@@ -17,6 +17,7 @@ ACTION_ROLE = {
     "view": Role.VIEWER,
     "manage_bookings": Role.MANAGER,  # create, approve, deny, cancel, decide change requests
     "manage_events": Role.MANAGER,
+    "adjust_credits": Role.MANAGER,  # grant or take back booking credit (logged)
     "configure": Role.ADMIN,  # modules, resources, portals, venues
     "own": Role.OWNER,
 }

@@ -1,45 +1,38 @@
-"""Writes for venues, resources (with their bookable hours, units, rates and products) and closures
-(docs/architecture.md#what-each-app-owns, docs/architecture.md#every-write-through-a-service). The API,
-the admin and the commands call these; the callers check permission and shape, these check meaning.
+"""Writes for venues, resources (with their bookable hours) and closures (docs/architecture.md#what-each-app-owns,
+docs/architecture.md#every-write-through-a-service). The API, the admin and the commands call these; the callers
+check permission and shape, these check meaning. A resource's units, rates and products are written by
+resources.catalog, which a resource write given `rows` calls row by row.
 
 Field errors name the API's camelCase fields (`maxDurationMinutes`, `bookableHours[1].end`,
 `units[0].name`), like every other service. A venue or resource that other records still refer to is
-never deleted: IN_USE (409); neither is a unit that was ever booked.
+never deleted: IN_USE (409).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, time
-from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 from core.errors import BookingConflict, CapacityExceeded, FieldError, InUse, ValidationFailed
 from core.html import sanitize_html
 
+from .catalog import NO_ROWS, ResourceRows, resource_rows_save
 from .config_cache import config_changed
 from .models import (
-    ALL_WEEKDAYS,
     BookableHours,
     Closure,
     Organization,
-    Product,
-    ProductUnit,
-    Rate,
-    RateUnit,
     Resource,
     ResourceKind,
-    ResourceUnit,
     Venue,
     validate_timezone,
-    weekday_mask,
 )
 
 ORGANIZATION_FIELDS = {"name", "slug", "timezone", "currency"}
@@ -70,53 +63,6 @@ class HoursSpec:
     weekday: int
     start: time
     end: time
-
-
-# Rows a resource owns that are edited one by one: `id` None is a new row, `delete` removes the row with
-# that id. Rows left out of the list stay as they are.
-
-
-@dataclass(frozen=True)
-class UnitSpec:
-    name: str
-    order: int = 0
-    archived: bool = False
-    id: UUID | None = None
-    delete: bool = False
-
-
-@dataclass(frozen=True)
-class RateSpec:
-    name: str
-    price: Decimal
-    unit: int = RateUnit.HOUR
-    weekdays: Sequence[int] = tuple(range(7))
-    start_time: time | None = None
-    end_time: time | None = None
-    min_minutes: int | None = None
-    max_minutes: int | None = None
-    active: bool = True
-    id: UUID | None = None
-    delete: bool = False
-
-
-@dataclass(frozen=True)
-class ProductSpec:
-    name: str
-    unit_price: Decimal
-    unit: int = ProductUnit.PER_USE
-    active: bool = True
-    id: UUID | None = None
-    delete: bool = False
-
-
-@dataclass(frozen=True)
-class ResourceRows:
-    """The owned rows a resource write also saves; None leaves that kind of row alone."""
-
-    units: Sequence[UnitSpec] | None = None
-    rates: Sequence[RateSpec] | None = None
-    products: Sequence[ProductSpec] | None = None
 
 
 # --- organizations ----------------------------------------------------------------------------------
@@ -215,7 +161,7 @@ def resource_create(
     max_advance_days: int | None = None,
     buffer_minutes: int = 0,
     bookable_hours: Sequence[HoursSpec] = (),
-    rows: ResourceRows = ResourceRows(),
+    rows: ResourceRows = NO_ROWS,
 ) -> Resource:
     resource = Resource(
         venue=venue,
@@ -235,7 +181,7 @@ def resource_create(
     _check_resource(resource, bookable_hours)
     resource.save()
     _replace_hours(resource, bookable_hours)
-    _save_rows(resource, rows)
+    resource_rows_save(resource=resource, rows=rows)
     config_changed(organization_id=venue.organization_id)
     return resource
 
@@ -246,7 +192,7 @@ def resource_update(
     resource: Resource,
     changes: Mapping[str, Any],
     bookable_hours: Sequence[HoursSpec] | None = None,
-    rows: ResourceRows = ResourceRows(),
+    rows: ResourceRows = NO_ROWS,
 ) -> Resource:
     """Apply `changes` (model field names; `venue` must stay in the organization). `bookable_hours`
     replaces the weekly windows as a whole; None keeps them. `rows` adds, changes and deletes units,
@@ -278,7 +224,7 @@ def resource_update(
         resource.reservations.filter(active=True, end__gt=timezone.now()).update(exclusive=resource.exclusive)
     if bookable_hours is not None:
         _replace_hours(resource, bookable_hours)
-    _save_rows(resource, rows)
+    resource_rows_save(resource=resource, rows=rows)
     config_changed(organization_id=resource.venue.organization_id)
     if venue is not None and venue.pk != resource.venue_id:
         config_changed(organization_id=venue.organization_id)
@@ -299,108 +245,6 @@ def resource_delete(*, resource: Resource) -> None:
     organization_id = resource.venue.organization_id
     resource.delete()
     config_changed(organization_id=organization_id)
-
-
-# --- units, rates and products ----------------------------------------------------------------------
-
-UNIT_FIELDS = ("name", "order", "archived")
-RATE_FIELDS = ("name", "unit", "price", "start_time", "end_time", "min_minutes", "max_minutes", "active")
-PRODUCT_FIELDS = ("name", "unit_price", "unit", "active")
-Check = Callable[[Any, str, list[FieldError]], None]
-
-
-def _check_unit(unit: ResourceUnit, where: str, errors: list[FieldError]) -> None:
-    if not unit.name:
-        errors.append(FieldError(f"{where}.name", "REQUIRED", "A unit needs a name."))
-
-
-def _check_rate(rate: Rate, where: str, errors: list[FieldError]) -> None:
-    if rate.price is None or rate.price < 0:
-        errors.append(FieldError(f"{where}.price", "MIN_VALUE", "A price cannot be negative."))
-    start, end = rate.start_time, rate.end_time
-    if (start is None) != (end is None):
-        errors.append(
-            FieldError(f"{where}.endTime", "INVALID", "Give both ends of the time window, or neither (all day).")
-        )
-    elif start is not None and end is not None and not (end > start or end == time(0, 0)):
-        errors.append(
-            FieldError(
-                f"{where}.endTime",
-                "END_BEFORE_START",
-                "The window must end after it starts (00:00 means midnight at the day's end).",
-            )
-        )
-    if rate.min_minutes is not None and rate.max_minutes is not None and rate.min_minutes > rate.max_minutes:
-        errors.append(
-            FieldError(f"{where}.maxMinutes", "INVALID", "The longest booking must not be shorter than the shortest.")
-        )
-
-
-def _check_product(product: Product, where: str, errors: list[FieldError]) -> None:
-    if product.unit_price is None or product.unit_price < 0:
-        errors.append(FieldError(f"{where}.unitPrice", "MIN_VALUE", "A price cannot be negative."))
-
-
-def _save_rows(resource: Resource, rows: ResourceRows) -> None:
-    """Units, rates and products of a resource whose row is locked already (resource_create/update)."""
-    if rows.units is not None:
-        _save_owned(resource, ResourceUnit, rows.units, UNIT_FIELDS, "units", _check_unit)
-    if rows.rates is not None:
-        _save_owned(resource, Rate, rows.rates, RATE_FIELDS, "rates", _check_rate)
-    if rows.products is not None:
-        _save_owned(resource, Product, rows.products, PRODUCT_FIELDS, "products", _check_product)
-
-
-def _save_owned(
-    resource: Resource, model: type[Model], specs: Sequence[Any], fields: Sequence[str], path: str, check: Check
-) -> None:
-    """Check every row first, then delete, then save (so a new row may take a deleted row's name)."""
-    existing = {row.pk: row for row in model._default_manager.select_for_update().filter(resource=resource)}
-    errors: list[FieldError] = []
-    saves: list[tuple[str, Model]] = []
-    deletes: list[tuple[str, Model]] = []
-    for index, spec in enumerate(specs):
-        where = f"{path}[{index}]"
-        if spec.id is not None and spec.id not in existing:
-            errors.append(FieldError(f"{where}.id", "NOT_FOUND", "No such row of this resource."))
-            continue
-        row = existing[spec.id] if spec.id is not None else model(resource=resource)
-        if spec.delete:
-            if spec.id is not None:
-                deletes.append((where, row))
-            continue
-        for name in fields:
-            setattr(row, name, getattr(spec, name))
-        if isinstance(row, Rate):
-            row.weekdays = weekday_mask(spec.weekdays) or ALL_WEEKDAYS
-        check(row, where, errors)
-        saves.append((where, row))
-    if errors:
-        raise ValidationFailed(errors=errors)
-    for where, row in deletes:
-        _delete_owned(row, where)
-    for where, row in saves:
-        _save_row(row, where)
-
-
-def _delete_owned(row: Model, where: str) -> None:
-    if isinstance(row, ResourceUnit) and row.reservations.exists():
-        raise InUse(
-            f"{row.name} was booked; archive it instead.",
-            errors=[FieldError(where, "IN_USE", f"{row.name} was booked; archive it instead.")],
-        )
-    row.delete()
-
-
-def _save_row(row: Model, where: str) -> None:
-    """Save; a unit name taken on the resource (a concurrent writer, or a rename) is NOT_UNIQUE."""
-    try:
-        with transaction.atomic():
-            row.save()
-    except IntegrityError as exc:
-        raise ValidationFailed(
-            errors=[FieldError(f"{where}.name", "NOT_UNIQUE", "Another unit of this resource has this name.")]
-        ) from exc
 
 
 # --- closures ------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from resources.admin_base import ModelT, OrgScopedInline, ServiceAdminMixin, add
 from resources.models import Rate
 from resources.permissions import request_allows
 
-from ..models import BookingCredit, Charge, DiscountCode, DiscountCodeUse, RateCustomer
+from ..models import BookingCredit, BookingCreditAdjustment, Charge, DiscountCode, DiscountCodeUse, RateCustomer
 from ..pricing.charges import charge_mark_charged, charge_mark_invoiced, charge_revert, charges_csv
 from ..pricing.config import (
     CODE_FIELDS,
@@ -82,7 +82,7 @@ class ConfiguredByService(ServiceAdminMixin[ModelT], ScopedAdmin):
     def update(self, obj: ModelT, values: dict[str, Any]) -> ModelT:
         raise NotImplementedError
 
-    def delete(self, obj: ModelT) -> None:
+    def delete(self, obj: ModelT) -> ModelT | None:
         raise NotImplementedError
 
     def service_save(
@@ -96,9 +96,9 @@ class ConfiguredByService(ServiceAdminMixin[ModelT], ScopedAdmin):
         values = form_values(obj, form, self.service_values)
         return self.update(obj, values) if change else self.create(obj, values)
 
-    def service_delete(self, request: HttpRequest, obj: ModelT) -> None:
+    def service_delete(self, request: HttpRequest, obj: ModelT) -> ModelT | None:
         self.check_may_save(request, obj)
-        self.delete(obj)
+        return self.delete(obj)
 
 
 # --- discount codes ------------------------------------------------------------------------------------
@@ -178,8 +178,8 @@ class DiscountCodeAdmin(ConfiguredByService[DiscountCode]):
     def update(self, obj: DiscountCode, values: dict[str, Any]) -> DiscountCode:
         return discount_code_update(discount_code=obj, changes=values)
 
-    def delete(self, obj: DiscountCode) -> None:
-        discount_code_delete(discount_code=obj)
+    def delete(self, obj: DiscountCode) -> DiscountCode | None:
+        return discount_code_delete(discount_code=obj)  # a used code is archived instead
 
     @admin.display(description="discount")
     def discount(self, code: DiscountCode) -> str:
@@ -223,6 +223,25 @@ class BookingCreditForm(ServiceForm):
         }
 
 
+class BookingCreditAdjustmentInline(OrgScopedInline, admin.TabularInline):
+    """What staff granted or took back (POST /booking-credits/{id}/adjust), read-only: the log of the credit."""
+
+    model = BookingCreditAdjustment
+    fields = ("created_at", "delta", "balance_after", "reason", "actor_label")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    org_path = "credit__organization"
+    parent_org_path = "organization"
+    verbose_name_plural = "adjustments (granted or taken back by staff)"
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
 @admin.register(BookingCredit)
 class BookingCreditAdmin(ConfiguredByService[BookingCredit]):
     form = BookingCreditForm
@@ -235,12 +254,16 @@ class BookingCreditAdmin(ConfiguredByService[BookingCredit]):
     filter_horizontal = ("resources",)
     plain_text_fields = ("description",)
     readonly_fields = ("balance",)
+    inlines = (BookingCreditAdjustmentInline,)
     # Who holds the credit and how much was granted are fixed: the balance and the uses follow from them.
     fixed_after_create = ("organization", "contact", "customer", "amount")
     fieldsets = (
         (None, {"fields": ("organization", ("contact", "customer"), "description", ("amount", "balance"))}),
         ("Limits", {"fields": (("valid_from", "valid_until"), "resources")}),
     )
+
+    def get_inlines(self, request: HttpRequest, obj: BookingCredit | None) -> tuple:
+        return self.inlines if obj is not None else ()  # a new credit has no adjustments yet
 
     @admin.display(description="for")
     def owner(self, credit: BookingCredit) -> str:
@@ -253,8 +276,9 @@ class BookingCreditAdmin(ConfiguredByService[BookingCredit]):
         # The owner and the amount are read-only here: only the other fields reach the service.
         return booking_credit_update(credit=obj, changes={k: v for k, v in values.items() if k in CREDIT_FIELDS})
 
-    def delete(self, obj: BookingCredit) -> None:
+    def delete(self, obj: BookingCredit) -> BookingCredit | None:
         booking_credit_delete(credit=obj)
+        return None
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         formfield = super().formfield_for_manytomany(db_field, request, **kwargs)

@@ -14,6 +14,7 @@ from rest_framework import serializers
 from bookings.models import MAX_OCCURRENCES_LIMIT, FieldType, FormSection, PortalStatus
 from bookings.selectors import active_form_fields
 from core.api.fields import PlainTextField
+from resources.api.catalog_serializers import ProductSerializer, ResourceRateSerializer
 from resources.models import ResourceKind
 
 MAX_HTML = 20_000
@@ -312,6 +313,17 @@ class PublicResourceSerializer(serializers.Serializer):
     timezone = serializers.SerializerMethodField(help_text="The venue's IANA time zone (rules apply in it).")
     units = PublicUnitSerializer(
         source="active_units", many=True, help_text="Units (desks, seats) a request may name as `unitId`; none: any."
+    )
+    rates = ResourceRateSerializer(
+        source="public_rates",
+        many=True,
+        help_text="Active rates open to everyone (a request may name one as `rateId`; else the cheapest that "
+        "applies is used); rates reserved for customers are not listed.",
+    )
+    products = ProductSerializer(
+        source="public_products",
+        many=True,
+        help_text="Active products a request may add to an event as `products: [{productId, quantity}]`.",
     )
 
     def get_timezone(self, resource) -> str:

@@ -1,4 +1,5 @@
 from .booking_urls import urlpatterns as booking_urlpatterns
 from .config_urls import urlpatterns as config_urlpatterns
+from .pricing_urls import urlpatterns as pricing_urlpatterns
 
-urlpatterns = booking_urlpatterns + config_urlpatterns
+urlpatterns = booking_urlpatterns + config_urlpatterns + pricing_urlpatterns

@@ -27,6 +27,7 @@ from .booking import (
 from .pricing import (
     CHARGE_TRANSITIONS,
     BookingCredit,
+    BookingCreditAdjustment,
     Charge,
     ChargeStatus,
     CreditUse,
@@ -61,6 +62,7 @@ __all__ = [
     "DiscountCode",
     "DiscountCodeUse",
     "BookingCredit",
+    "BookingCreditAdjustment",
     "CreditUse",
     "ChargeStatus",
     "charge_transition_allowed",

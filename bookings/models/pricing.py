@@ -3,11 +3,13 @@ services write (docs/architecture.md#prices)."""
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 
+from core.actor import ActorKind
 from events.models import Event
 from resources.base import BaseModel
 from resources.models import PRICE_DIGITS, Organization, Rate, Resource
@@ -148,6 +150,27 @@ class BookingCredit(BaseModel):
     def __str__(self) -> str:
         owner = self.contact or self.customer
         return f"{self.description or 'Credit'} · {owner} · {self.balance}/{self.amount}"
+
+
+class BookingCreditAdjustment(BaseModel):
+    """Staff granting more of a credit or taking unspent credit back (bookings.pricing.config.booking_credit_adjust):
+    the log of every change to a credit's amount and balance that no booking made."""
+
+    credit = models.ForeignKey(BookingCredit, on_delete=models.CASCADE, related_name="adjustments")
+    delta = models.DecimalField(**PRICE_DIGITS, help_text="Added to the amount and the balance (negative: taken back).")
+    reason = models.CharField(max_length=500)
+    balance_after = models.DecimalField(**PRICE_DIGITS)
+    actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.delta:+} by {self.actor_label or self.actor_kind}: {self.reason}"
 
 
 class CreditUse(BaseModel):

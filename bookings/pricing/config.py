@@ -17,11 +17,12 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from core.actor import Actor
 from core.errors import FieldError, InUse, ValidationFailed
 from resources.config_cache import config_changed
 from resources.models import Organization, Rate, Resource
 
-from ..models import BookingCredit, Contact, Customer, DiscountCode, RateCustomer
+from ..models import BookingCredit, BookingCreditAdjustment, Contact, Customer, DiscountCode, RateCustomer
 
 CODE_FIELDS = frozenset(
     {
@@ -38,7 +39,7 @@ CODE_FIELDS = frozenset(
     }
 )
 CREDIT_FIELDS = frozenset({"description", "valid_from", "valid_until", "resources"})
-NOT_UNIQUE = "Another discount code of this organization is the same (letter case aside)."
+DUPLICATE = "Another discount code of this organization is the same (letter case aside)."
 
 
 def _only(changes: Mapping[str, Any], allowed: frozenset[str]) -> None:
@@ -56,7 +57,7 @@ def _window_errors(valid_from: datetime | None, valid_until: datetime | None) ->
 def _resource_errors(resources: Iterable[Resource], organization_id: Any) -> list[FieldError]:
     others = [str(r) for r in resources if r.venue.organization_id != organization_id]
     if others:
-        return [FieldError("resourceIds", "INVALID", f"Not resources of this organization: {', '.join(others)}.")]
+        return [FieldError("resourceIds", "NOT_FOUND", f"Not resources of this organization: {', '.join(others)}.")]
     return []
 
 
@@ -101,7 +102,7 @@ def discount_code_check(
         if limit is not None and limit < 1:
             errors.append(FieldError(wire, "MIN_VALUE", "Empty for no limit, else at least 1."))
     if code and DiscountCode.objects.filter(organization_id=organization_id, code__iexact=code).exclude(pk=pk).exists():
-        errors.append(FieldError("code", "NOT_UNIQUE", NOT_UNIQUE))
+        errors.append(FieldError("code", "DUPLICATE", DUPLICATE))
     _raise(errors + _resource_errors(resources, organization_id))
 
 
@@ -126,7 +127,7 @@ def _save_code(code: DiscountCode, resources: list[Resource] | None) -> Discount
         with transaction.atomic():
             code.save()
     except IntegrityError as exc:  # the same code written meanwhile (the constraint is on Lower(code))
-        raise ValidationFailed(errors=[FieldError("code", "NOT_UNIQUE", NOT_UNIQUE)]) from exc
+        raise ValidationFailed(errors=[FieldError("code", "DUPLICATE", DUPLICATE)]) from exc
     if resources is not None:
         code.resources.set(resources)
     return code
@@ -189,14 +190,14 @@ def discount_code_archive(*, discount_code: DiscountCode) -> DiscountCode:
 
 
 @transaction.atomic
-def discount_code_delete(*, discount_code: DiscountCode) -> None:
-    """Delete a code no booking carries and none used; otherwise IN_USE (archive it instead: its counted
-    uses are the history of what bookings were given)."""
+def discount_code_delete(*, discount_code: DiscountCode) -> DiscountCode | None:
+    """Delete a code no booking carries and none used (None); otherwise archive it and return it: its counted
+    uses are the history of what bookings were given."""
     row = DiscountCode.objects.select_for_update(of=("self",)).get(pk=discount_code.pk)
     if row.uses.exists() or row.bookings.exists():
-        message = f"The code {row.code} was used by bookings; archive it (untick Active) instead."
-        raise InUse(message, errors=[FieldError("", "IN_USE", message)])
+        return discount_code_archive(discount_code=row)
     row.delete()
+    return None
 
 
 # --- booking credits -----------------------------------------------------------------------------------
@@ -208,7 +209,7 @@ def _owner_errors(organization_id: Any, contact: Contact | None, customer: Custo
     errors = []
     for wire, name, owner in (("contactId", "contact", contact), ("customerId", "customer", customer)):
         if owner is not None and owner.organization_id != organization_id:
-            errors.append(FieldError(wire, "INVALID", f"Choose a {name} of the credit's organization."))
+            errors.append(FieldError(wire, "NOT_FOUND", f"Choose a {name} of the credit's organization."))
     return errors
 
 
@@ -285,17 +286,31 @@ def booking_credit_update(*, credit: BookingCredit, changes: Mapping[str, Any]) 
     return row
 
 
+# What the amount and balance columns hold (PRICE_DIGITS: 10 whole digits).
+MAX_CREDIT = Decimal("9999999999.9999")
+
+
 @transaction.atomic
-def booking_credit_adjust(*, credit: BookingCredit, by: Decimal) -> BookingCredit:
-    """Grant more (`by` > 0) or take back unspent credit (`by` < 0): the amount and the balance move
-    together, never below what was spent nor to nothing granted."""
+def booking_credit_adjust(*, credit: BookingCredit, delta: Decimal, reason: str, actor: Actor) -> BookingCredit:
+    """Grant more (`delta` > 0) or take back unspent credit (`delta` < 0): the amount and the balance move
+    together, under the credit's row lock, and a BookingCreditAdjustment row logs who did it and why. The
+    balance never goes below 0: INSUFFICIENT_BALANCE at `delta`, and nothing changes."""
     row = BookingCredit.objects.select_for_update(of=("self",)).get(pk=credit.pk)
-    if row.balance + by < 0:
-        _raise([FieldError("amount", "INVALID", f"Only {row.balance} is left to take back.")])
-    if row.amount + by <= 0:
-        _raise([FieldError("amount", "MIN_VALUE", "The amount must be more than 0.")])
-    row.amount, row.balance = row.amount + by, row.balance + by
+    if row.balance + delta < 0:
+        _raise([FieldError("delta", "INSUFFICIENT_BALANCE", f"Only {row.balance} is left to take back.")])
+    if row.amount + delta > MAX_CREDIT:
+        _raise([FieldError("delta", "MAX_VALUE", f"A credit holds at most {MAX_CREDIT}.")])
+    row.amount, row.balance = row.amount + delta, row.balance + delta
     row.save(update_fields=["amount", "balance", "updated_at"])
+    BookingCreditAdjustment.objects.create(
+        credit=row,
+        delta=delta,
+        reason=reason,
+        balance_after=row.balance,
+        actor_kind=actor.kind,
+        actor_user=actor.db_user,
+        actor_label=actor.label,
+    )
     return row
 
 

@@ -1,9 +1,11 @@
 """Serializer fields the API shares: plain text that can carry no markup, HTML that is sanitized on save,
-and datetimes whose naive form means the venue's wall clock."""
+datetimes whose naive form means the venue's wall clock, and decimals (money) as strings."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -11,6 +13,7 @@ import django_filters
 from django import forms as django_forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.html import plain_text
@@ -162,3 +165,94 @@ class BooleanFilter(django_filters.BooleanFilter):  # type: ignore[misc]  # djan
     """true or false; anything else is an error rather than "no filter"."""
 
     field_class = _BooleanFormField
+
+
+# --- decimals as strings (money, percentages) ------------------------------------------------------------
+# A JSON number may have lost digits before we read it, so money is a string on the wire (docs/architecture.md
+# #http-api-conventions). Each field's pattern says exactly what it accepts, in the schema and here: no
+# exponent, sign or leading zero, at most 10 whole digits and the field's decimals.
+NOT_NEGATIVE = r"^(0|[1-9]\d{0,9})(\.\d{1,4})?$"
+POSITIVE = r"^([1-9]\d{0,9}(\.\d{1,4})?|0\.([1-9]\d{0,3}|0[1-9]\d{0,2}|00[1-9]\d?|000[1-9]))$"
+SIGNED = r"^-?(0|[1-9]\d{0,9})(\.\d{1,4})?$"
+PERCENTAGE = r"^(100(\.0{1,2})?|[1-9]\d?(\.\d{1,2})?|0\.([1-9]\d?|0[1-9]))$"
+
+
+class DecimalStringField(serializers.DecimalField):
+    """A decimal as a string matching `pattern`; written back with at least two decimals ("12.50", "0.1234")."""
+
+    pattern = NOT_NEGATIVE
+    description = "A decimal string, at least 0, with at most 4 decimals."
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_digits", 14)
+        kwargs.setdefault("decimal_places", 4)
+        kwargs.setdefault("help_text", self.description)
+        super().__init__(coerce_to_string=True, **kwargs)
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if not isinstance(data, str) or not re.fullmatch(self.pattern, data):
+            self.fail("invalid")
+        value: Decimal = super().to_internal_value(data)
+        return value
+
+    def to_representation(self, value: Any) -> str:
+        number = Decimal(value).normalize()
+        exponent = number.as_tuple().exponent
+        if isinstance(exponent, int) and exponent > -2:
+            number = number.quantize(Decimal("0.01"))
+        return f"{number:f}"
+
+
+def _decimal_schema(pattern: str) -> dict[str, Any]:
+    return {"type": "string", "format": "decimal", "pattern": pattern}
+
+
+@extend_schema_field(_decimal_schema(NOT_NEGATIVE))
+class PriceField(DecimalStringField):
+    """An amount of money of at least 0 ("12.50"), or a unit price (up to 4 decimals)."""
+
+
+@extend_schema_field(_decimal_schema(POSITIVE))
+class PositiveAmountField(DecimalStringField):
+    pattern = POSITIVE
+    description = "A decimal string, more than 0, with at most 4 decimals."
+
+
+@extend_schema_field(_decimal_schema(SIGNED))
+class SignedAmountField(DecimalStringField):
+    pattern = SIGNED
+    description = "A decimal string, negative to take away, with at most 4 decimals."
+
+
+@extend_schema_field(_decimal_schema(PERCENTAGE))
+class PercentageField(DecimalStringField):
+    pattern = PERCENTAGE
+    description = 'A decimal string, more than 0 and at most 100, with at most 2 decimals ("12.5").'
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_digits=5, decimal_places=2, **kwargs)
+
+
+class IntegerChoiceField(serializers.ChoiceField):
+    """An enum that is an integer on the wire: a JSON integer only (DRF would also read "1" and true)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid_choice", input=data)
+        return super().to_internal_value(data)
+
+
+CLOCK_TIME = r"^([01]\d|2[0-3]):[0-5]\d$"
+
+
+@extend_schema_field({"type": "string", "pattern": CLOCK_TIME, "example": "09:30"})
+class ClockTimeField(serializers.TimeField):
+    """A wall-clock time "HH:MM" (24 hours, two digits each), nothing else."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="%H:%M", input_formats=["%H:%M"], **kwargs)
+
+    def to_internal_value(self, value: Any) -> Any:
+        if not isinstance(value, str) or not re.fullmatch(CLOCK_TIME, value):
+            self.fail("invalid", format='"HH:MM"')
+        return super().to_internal_value(value)

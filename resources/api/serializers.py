@@ -12,6 +12,8 @@ from core.api.fields import BooleanField, HtmlField, IndexedListSerializer, Plai
 from resources.models import ResourceKind
 from resources.services import HoursSpec
 
+from .catalog_serializers import ProductSerializer, ResourceRateSerializer
+
 MAX_MINUTES = 366 * 24 * 60  # a year: rules beyond that mean nothing and would overflow datetimes
 MAX_BUFFER_MINUTES = 30 * 24 * 60
 MAX_ADVANCE_DAYS = 10 * 366
@@ -112,7 +114,21 @@ class ResourceSerializer(serializers.Serializer):
         help_text="Named units (desks, seats), each taking one booking at a time; with "
         "active units, at most min(capacity, active units) bookings overlap. "
         "A request may name one (`unitId`); else the first free is assigned. "
-        "Edited in the admin.",
+        "Written at /units.",
+    )
+    rates = ResourceRateSerializer(
+        source="active_rates",
+        many=True,
+        read_only=True,
+        help_text="Its active rates (a request may name one as `rateId`), those reserved for customers "
+        "included; GET /rates says for whom (`customerIds`). Written at /rates.",
+    )
+    products = ProductSerializer(
+        source="active_products",
+        many=True,
+        read_only=True,
+        help_text="Its active products (a request adds them as `products: [{productId, quantity}]`). "
+        "Written at /products.",
     )
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     lastUpdatedAt = serializers.DateTimeField(source="updated_at", read_only=True)

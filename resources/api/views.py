@@ -5,6 +5,7 @@ returns the result."""
 from __future__ import annotations
 
 import django_filters
+from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.response import Response
@@ -16,7 +17,7 @@ from core.api.input import valid
 from core.errors import FieldError, ValidationFailed
 from resources import services
 from resources.api.scoping import get_scoped, require_role, scope
-from resources.models import Organization, Resource, ResourceKind, Venue
+from resources.models import Organization, Product, Rate, Resource, ResourceKind, Venue
 
 from .serializers import (
     ResourceSerializer,
@@ -149,7 +150,20 @@ class ResourceFilter(StrictFilterSet):
 class ResourceViewSet(viewsets.GenericViewSet):
     queryset = (
         Resource.objects.select_related("venue__organization")
-        .prefetch_related("bookable_hours", "units")
+        .prefetch_related(
+            "bookable_hours",
+            "units",
+            Prefetch(
+                "rates",
+                queryset=Rate.objects.filter(active=True).order_by("price", "name", "id"),
+                to_attr="active_rates",
+            ),
+            Prefetch(
+                "products",
+                queryset=Product.objects.filter(active=True).order_by("name", "id"),
+                to_attr="active_products",
+            ),
+        )
         .order_by("name", "id")
     )
     serializer_class = ResourceSerializer

@@ -19,8 +19,10 @@ from core.errors import FieldError, ValidationFailed
 from events.models import Reservation
 from feeds.models import CalendarFeed
 from feeds.services import feed_create
-from resources.models import Closure, Rate, Resource, Role, Venue
-from resources.services import ResourceRows, UnitSpec, resource_update
+from resources.catalog import ResourceRows, UnitSpec
+from resources.catalog import rate_update as catalog_rate_update
+from resources.models import Closure, Organization, Rate, Resource, Role, Venue
+from resources.services import resource_update
 from webhooks.services import webhook_endpoint_create
 
 from ..conftest import Setup, future, postgres_only
@@ -31,6 +33,7 @@ from ..factories import (
     EventFactory,
     FormFieldFactory,
     MembershipFactory,
+    RateFactory,
     ResourceFactory,
 )
 from .config_helpers import add_rows, form_data, inline_rows, url
@@ -142,6 +145,11 @@ def _unit(setup: Setup) -> Resource:
     return setup.desks
 
 
+def _rate(setup: Setup) -> Resource:
+    RateFactory(resource=setup.room, name="Hourly")
+    return setup.room
+
+
 def _field(setup: Setup):
     FormFieldFactory(module=setup.module, label="Guests", type="number")
     return setup.module
@@ -181,6 +189,9 @@ CASES = [
     ),
     Case("resources.resource", lambda s: s.room, "resources.services.resource_update", "venueId", "venue"),
     Case("resources.resource", _unit, "resources.services.resource_update", "units[0].name", "name", "units"),
+    # A row's own service (resources.catalog) refuses: its error goes to that row.
+    Case("resources.resource", _unit, "resources.catalog.unit_update", "name", "name", "units"),
+    Case("resources.resource", _rate, "resources.catalog.rate_update", "price", "price", "rates"),
     Case(
         "resources.closure",
         lambda s: ClosureFactory(organization=s.org),
@@ -381,3 +392,42 @@ def test_a_bulk_delete_of_resources_in_use_deletes_none(setup: Setup, admin_clie
     assert response.status_code == 200
     assert b"archive it instead" in response.content  # the room is offered by a module
     assert Resource.objects.filter(pk__in=[spare.pk, setup.room.pk]).count() == 2
+
+
+def test_a_rate_edited_on_the_resource_page_goes_through_its_service(
+    setup: Setup, admin_client: Client, monkeypatch
+) -> None:
+    """The admin writes a rate row with rate_update, as PATCH /rates/{id} does: the organization gets a new
+    configuration version, so every process prices with the new rate on its next request."""
+    rate = RateFactory(resource=setup.room, name="Hourly", price=20)
+    calls: list[dict[str, Any]] = []
+
+    def spy(**kwargs: Any) -> Any:
+        calls.append(kwargs)
+        return catalog_rate_update(**kwargs)
+
+    monkeypatch.setattr("resources.catalog.rate_update", spy)
+    change = url("resources.resource", "change", setup.room)
+    data = form_data(admin_client.get(change))
+    data["rates-0-price"] = "25"
+    before = Organization.objects.values_list("config_version", flat=True).get(pk=setup.org.pk)
+
+    assert admin_client.post(change, data).status_code == 302
+
+    assert [(c["rate"].pk, c["changes"]["price"]) for c in calls] == [(rate.pk, 25)]
+    assert Rate.objects.get(pk=rate.pk).price == 25
+    assert Organization.objects.values_list("config_version", flat=True).get(pk=setup.org.pk) != before
+
+
+def test_a_rate_a_booking_refers_to_is_archived_when_deleted_on_the_resource_page(
+    setup: Setup, admin_client: Client
+) -> None:
+    rate = RateFactory(resource=setup.room, name="Hourly")
+    setup.submit()  # its estimate lists the rate
+    change = url("resources.resource", "change", setup.room)
+    data = form_data(admin_client.get(change))
+    data["rates-0-DELETE"] = "on"
+
+    assert admin_client.post(change, data).status_code == 302
+
+    assert Rate.objects.get(pk=rate.pk).active is False

@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 
 from bookings.models import BookingCredit, Charge, ChargeStatus, DiscountCode, RateCustomer
+from bookings.pricing.config import booking_credit_adjust
 from resources.models import ProductUnit, Rate, RateUnit, Role, weekday_mask
 
 from ..conftest import Setup
@@ -314,6 +315,21 @@ def test_a_new_credit_starts_with_its_whole_amount(setup: Setup, member) -> None
     assert (credit.amount, credit.balance, credit.description) == (D("120.50"), D("120.50"), "Renamed")
 
 
+def test_the_credit_page_shows_its_adjustments_read_only(setup: Setup, member) -> None:
+    credit = make_credit(setup)
+    booking_credit_adjust(credit=credit, delta=D("-7.5"), reason="Refunded a session", actor=setup.staff)
+    for role in (Role.VIEWER, Role.ADMIN):
+        _, client = member(role)
+        page = client.get(url("bookings.bookingcredit", "change", credit))
+        assert page.status_code == 200
+        assert b"Refunded a session" in page.content and b"-7.5" in page.content
+        assert b'name="adjustments-0-reason"' not in page.content
+    data = form_data(page)
+    data["description"] = "Renamed"
+    assert client.post(url("bookings.bookingcredit", "change", credit), data).status_code == 302
+    assert credit.adjustments.count() == 1
+
+
 @pytest.mark.parametrize("case", ["nobody", "both", "another organization's contact"])
 def test_credit_owner_errors(setup: Setup, other: Setup, admin_client: Client, case: str) -> None:
     own_contact, own_customer = ContactFactory(organization=setup.org), CustomerFactory(organization=setup.org)
@@ -395,11 +411,12 @@ def used_credit(setup: Setup) -> BookingCredit:
 @pytest.mark.parametrize(
     "model, make, used, message",
     [
-        ("bookings.discountcode", make_code, used_code, "archive it (untick Active) instead"),
+        # A used code is archived, as DELETE /discount-codes/{id} does: its counted uses stay.
+        ("bookings.discountcode", make_code, used_code, "is still referred to, so it was archived instead of deleted"),
         ("bookings.bookingcredit", make_credit, used_credit, "Bookings already used this credit"),
     ],
 )
-def test_delete_removes_an_unused_row_and_refuses_a_used_one(
+def test_delete_removes_an_unused_row_and_keeps_a_used_one(
     setup: Setup, admin_client: Client, model, make, used, message
 ) -> None:
     unused = make(setup)
@@ -411,3 +428,6 @@ def test_delete_removes_an_unused_row_and_refuses_a_used_one(
     assert type(kept).objects.filter(pk=kept.pk).exists()
     assert kept.uses.count() == 1
     assert any(message in str(m) for m in response.context["messages"])
+    if isinstance(kept, DiscountCode):
+        kept.refresh_from_db()
+        assert kept.active is False

@@ -114,6 +114,8 @@ def test_form_definition_has_the_exact_shape(api, setup):
                 "capacity": r.capacity,
                 "timezone": "Europe/London",
                 "units": [],
+                "rates": [],  # tests/api/test_rates.py: the public rates and products
+                "products": [],
             }
             for r in (setup.hall, setup.room)  # by name; the archived one is left out
         ],

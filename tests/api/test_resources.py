@@ -37,6 +37,8 @@ RESOURCE_KEYS = {
     "createdAt",
     "lastUpdatedAt",
     "units",  # docs/architecture.md#units
+    "rates",  # its active rates and products (tests/api/test_rates.py, test_products.py)
+    "products",
 }
 
 

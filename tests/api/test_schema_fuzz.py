@@ -81,6 +81,12 @@ PATH_OBJECTS = {
     "/api/v1/charges/{id}/charge": "charge",
     "/api/v1/charges/{id}/invoice": "charge",
     "/api/v1/charges/{id}/revert": "charge",
+    "/api/v1/units/{id}": "unit",
+    "/api/v1/rates/{id}": "rate",
+    "/api/v1/products/{id}": "product",
+    "/api/v1/discount-codes/{id}": "discount_code",
+    "/api/v1/booking-credits/{id}": "credit",
+    "/api/v1/booking-credits/{id}/adjust": "credit",
 }
 
 # operation → status codes seen in the authenticated run (for the guard at the end of the module).

@@ -27,7 +27,9 @@ from core.time import iso
 from events.models import Event
 from events.services.single import event_create
 from resources.models import Role
+from tests.api import tenancy_catalog as catalog
 from tests.api.conftest import assert_error
+from tests.api.tenancy_catalog import catalog_ids, seed_catalog
 from tests.conftest import Setup, future
 from tests.factories import ChargeFactory, ContactFactory, CustomerFactory, FormFieldFactory, WebhookEndpointFactory
 
@@ -78,6 +80,7 @@ class Objects:
             secret="whsec_" + "x" * 40,  # the base64 of 30 bytes
             event_types=["booking.approved"],
         )
+        seed_catalog(self)
 
     def ids(self) -> set[str]:
         """Every id of setup's organization that could show up in a response."""
@@ -95,6 +98,7 @@ class Objects:
             str(self.charge.pk),
         }
         found |= {str(r.pk) for r in (self.setup.room, self.setup.hall, self.setup.desks)}
+        found |= catalog_ids(self)
         found |= {str(pk) for pk in Event.objects.filter(organization=org).values_list("pk", flat=True)}
         found |= {str(pk) for pk in Booking.objects.filter(organization=org).values_list("pk", flat=True)}
         found |= {str(pk) for pk in BookingEvent.objects.filter(booking__organization=org).values_list("pk", flat=True)}
@@ -195,6 +199,7 @@ BY_ID: dict[str, tuple[str, Body]] = {
     "POST /api/v1/charges/{id}/charge": ("charge", lambda o: {}),
     "POST /api/v1/charges/{id}/invoice": ("charge", lambda o: {}),
     "POST /api/v1/charges/{id}/revert": ("charge", lambda o: {}),
+    **catalog.BY_ID,
 }
 
 
@@ -287,6 +292,7 @@ CREATES: dict[str, tuple[Body, str | None]] = {
         lambda o: {"orgId": str(o.org.pk), "url": "https://8.8.8.8/intruder", "eventTypes": ["booking.approved"]},
         None,
     ),
+    **catalog.CREATES,
 }
 
 
@@ -437,6 +443,7 @@ FOREIGN_REFERENCES: dict[str, tuple[str, Callable, str | None]] = {
         lambda o, t: {"clientBookingLastUpdatedAt": None, "customerId": str(o.customer.pk)},
         "customerId",
     ),
+    **catalog.FOREIGN_REFERENCES,
 }
 
 
@@ -521,6 +528,7 @@ LISTS: dict[str, Callable[[Objects], list[dict]]] = {
         {"status": "0"},
     ],
     "GET /api/v1/charges.csv": lambda o: [{}, {"orgId": str(o.org.pk)}, {"customerId": str(o.customer.pk)}],
+    **catalog.LISTS,
 }
 
 

@@ -19,6 +19,7 @@ from bookings.pricing.config import (
     discount_code_create,
     discount_code_update,
 )
+from core.actor import Actor
 from core.errors import ValidationFailed
 from tests.conftest import Setup
 from tests.factories import ContactFactory, CustomerFactory, RateCustomerFactory, RateFactory
@@ -48,7 +49,7 @@ def test_a_code_is_created_updated_and_archived(setup) -> None:
         ({}, [("amount", "INVALID")]),
         ({"percentage": D("101")}, [("percentage", "INVALID")]),
         ({"amount": D("0")}, [("amount", "MIN_VALUE")]),
-        ({"code": "spring", "percentage": D("5")}, [("code", "NOT_UNIQUE")]),
+        ({"code": "spring", "percentage": D("5")}, [("code", "DUPLICATE")]),
         ({"code": " ", "percentage": D("5")}, [("code", "REQUIRED")]),
         ({"percentage": D("5"), "max_uses_total": 0}, [("maxUsesTotal", "MIN_VALUE")]),
         (
@@ -70,7 +71,7 @@ def test_a_code_names_only_resources_of_its_organization(setup) -> None:
     other = Setup()
     with pytest.raises(ValidationFailed) as caught:
         discount_code_create(organization=setup.org, code="X", percentage=D("5"), resources=[other.room])
-    assert fields(caught) == [("resourceIds", "INVALID")]
+    assert fields(caught) == [("resourceIds", "NOT_FOUND")]
     code = discount_code_create(organization=setup.org, code="X", percentage=D("5"))
     with pytest.raises(ValidationFailed):
         discount_code_update(discount_code=code, changes={"resources": [other.room]})
@@ -84,14 +85,19 @@ def test_a_credit_is_created_with_all_of_it_left_then_updated_and_adjusted(setup
     assert (credit.amount, credit.balance) == (D("50"), D("50"))
     booking_credit_update(credit=credit, changes={"description": "Ten-pack", "resources": [setup.room]})
     BookingCredit.objects.filter(pk=credit.pk).update(balance=D("20"))  # 30 spent
-    credit = booking_credit_adjust(credit=credit, by=D("10"))
+    staff = Actor.staff(setup.manager)
+    credit = booking_credit_adjust(credit=credit, delta=D("10"), reason="Bonus", actor=staff)
     assert (credit.amount, credit.balance) == (D("60"), D("30"))
     with pytest.raises(ValidationFailed) as caught:
-        booking_credit_adjust(credit=credit, by=D("-31"))
-    assert fields(caught) == [("amount", "INVALID")]
-    credit = booking_credit_adjust(credit=credit, by=D("-30"))
+        booking_credit_adjust(credit=credit, delta=D("-31"), reason="Refund", actor=staff)
+    assert fields(caught) == [("delta", "INSUFFICIENT_BALANCE")]
+    credit = booking_credit_adjust(credit=credit, delta=D("-30"), reason="Refund", actor=staff)
     credit.refresh_from_db()
     assert (credit.amount, credit.balance, credit.description) == (D("30"), D("0"), "Ten-pack")
+    assert list(credit.adjustments.values_list("delta", "reason", "balance_after", "actor_user")) == [
+        (D("10"), "Bonus", D("30"), setup.manager.pk),
+        (D("-30"), "Refund", D("0"), setup.manager.pk),
+    ]
     with pytest.raises(TypeError):
         booking_credit_update(credit=credit, changes={"amount": D("100")})
 
@@ -101,7 +107,7 @@ def test_a_credit_is_created_with_all_of_it_left_then_updated_and_adjusted(setup
     [
         ("nobody", [("customerId", "INVALID")]),
         ("both", [("customerId", "INVALID")]),
-        ("stranger", [("contactId", "INVALID")]),
+        ("stranger", [("contactId", "NOT_FOUND")]),
     ],
 )
 def test_a_credit_is_refused_at_its_fields(setup, owner, expected) -> None:

@@ -3,6 +3,7 @@
 
 from .bookings import (
     BookingChangeRequestFactory,
+    BookingCreditAdjustmentFactory,
     BookingCreditFactory,
     BookingEventFactory,
     BookingFactory,
@@ -41,6 +42,7 @@ from .webhooks import WebhookAttemptFactory, WebhookDeliveryFactory, WebhookEndp
 __all__ = [
     "BookableHoursFactory",
     "BookingChangeRequestFactory",
+    "BookingCreditAdjustmentFactory",
     "BookingCreditFactory",
     "BookingEventFactory",
     "BookingFactory",

@@ -12,6 +12,7 @@ from bookings.models import (
     Booking,
     BookingChangeRequest,
     BookingCredit,
+    BookingCreditAdjustment,
     BookingEvent,
     BookingLog,
     BookingModule,
@@ -230,6 +231,20 @@ class BookingCreditFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def resources(obj, create, extracted, **kwargs):
         _add_resources(obj, create, extracted)
+
+
+class BookingCreditAdjustmentFactory(factory.django.DjangoModelFactory):
+    """A staff member granting 10.00 more of a credit (bookings.pricing.config.booking_credit_adjust logs these)."""
+
+    class Meta:
+        model = BookingCreditAdjustment
+
+    credit = factory.SubFactory(BookingCreditFactory)
+    delta = Decimal("10.00")
+    reason = "Goodwill"
+    balance_after = factory.LazyAttribute(lambda a: a.credit.balance)
+    actor_kind = ActorKind.USER
+    actor_label = "staff"
 
 
 class CreditUseFactory(factory.django.DjangoModelFactory):

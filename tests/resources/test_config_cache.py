@@ -6,6 +6,7 @@ reads its configuration in at most one query. (Seen from another process: tests/
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connection, transaction
@@ -14,6 +15,7 @@ from rest_framework.test import APIClient
 
 from bookings import services as booking_services
 from bookings.pricing.config import customer_rates_set
+from resources import catalog
 from resources import services as resource_services
 from resources.models import Organization
 from tests.api.booking_helpers import SUBMIT, post, submit_body
@@ -23,8 +25,10 @@ from tests.factories import (
     ClosureFactory,
     CustomerFactory,
     PortalFactory,
+    ProductFactory,
     RateFactory,
     ResourceFactory,
+    ResourceUnitFactory,
     VenueFactory,
 )
 from webhooks import services as webhook_services
@@ -66,6 +70,18 @@ CHANGES = {
     "portal_create": lambda s: booking_services.portal_create(organization_id=s.org.pk, values={"name": "Kiosk"}),
     "portal_update": lambda s: booking_services.portal_update(portal_id=s.portal.pk, changes={"name": "Front"}),
     "portal_delete": lambda s: booking_services.portal_delete(portal_id=PortalFactory(organization=s.org).pk),
+    # What a resource offers (resources.catalog): the cached resources carry their units, rates and products.
+    "unit_create": lambda s: catalog.unit_create(resource=s.desks, name="Desk 9"),
+    "unit_update": lambda s: catalog.unit_update(unit=ResourceUnitFactory(resource=s.desks), changes={"order": 3}),
+    "unit_delete": lambda s: catalog.unit_delete(unit=ResourceUnitFactory(resource=s.desks)),
+    "rate_create": lambda s: catalog.rate_create(resource=s.room, name="Hourly", price=Decimal("20")),
+    "rate_update": lambda s: catalog.rate_update(rate=RateFactory(resource=s.room), changes={"price": Decimal("5")}),
+    "rate_delete": lambda s: catalog.rate_delete(rate=RateFactory(resource=s.room)),
+    "product_create": lambda s: catalog.product_create(resource=s.room, name="Coffee", unit_price=Decimal("2")),
+    "product_update": lambda s: catalog.product_update(
+        product=ProductFactory(resource=s.room), changes={"active": False}
+    ),
+    "product_delete": lambda s: catalog.product_delete(product=ProductFactory(resource=s.room)),
     "customer_rates_set": lambda s: customer_rates_set(
         customer=CustomerFactory(organization=s.org), rate_ids=[RateFactory(resource=s.room).pk]
     ),
