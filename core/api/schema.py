@@ -41,6 +41,11 @@ def strict_request_bodies(result: dict[str, Any], generator: Any, **kwargs: Any)
 
 # What each group of operations is for, in the schema's global tag list (readers and generated clients show it).
 TAG_DESCRIPTIONS = {
+    "booking credits": "Prepaid credit a contact or customer spends on bookings, with logged adjustments.",
+    "discount codes": "Codes a booker enters for a percentage or an amount off.",
+    "products": "Extras booked with a resource (equipment, catering), priced per use or per minute.",
+    "rates": "What a resource costs per hour, day or booking, on which days and hours, and for whom.",
+    "units": "The desks or seats of a resource that can be booked one by one.",
     "bookings": "Booking requests and their lifecycle: submit, create, approve, deny, cancel.",
     "booking change requests": "A booker's requests to change an approved booking, and staff's decisions.",
     "booking modules": "The booking forms an organization publishes, with their fields and offered resources.",
