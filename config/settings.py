@@ -206,6 +206,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Operation ids without the version ("resources_retrieve", not "v1_resources_retrieve"): generated clients
+    # name their functions after them.
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
     # Request bodies refuse unknown fields (core.api.strict): their objects say additionalProperties: false.
     "ENUM_NAME_OVERRIDES": {
         "BookingStatusEnum": "bookings.models.BookingStatus.choices",
