@@ -1,15 +1,27 @@
 """Shapes of the booking endpoints. Request serializers validate shape only (the services validate
 meaning); response serializers document the wire form built by bookings.selectors."""
 
+from typing import ClassVar
+
 from django.core.validators import RegexValidator
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 
+from bookings.api.request_shapes import (
+    CheckedEventSerializer,
+    ContactInSerializer,
+    EventChangeSerializer,
+    NewEventSerializer,
+    shaped,
+)
 from bookings.models import BookingStatus
+from core.api.fields import QueryBooleanField
 from events.api.serializers import EventUnitSerializer
 from events.models import EventStatus
 from notifications.services import NotificationSpec
 
 MAX_EVENTS = 150
+MAX_PAGE = 10000  # bookings in one page of the list
 
 
 class AnswersField(serializers.DictField):
@@ -20,7 +32,8 @@ class AnswersField(serializers.DictField):
 
 
 # The subject becomes an email header: a line break in it would end the header (and could start another).
-one_line = RegexValidator(r"\A[^\r\n\x85\u2028\u2029]*\Z", "The subject must be one line.", code="invalid")
+# "+": "" is the schema's other alternative (allow_blank), and never reaches the validators.
+one_line = RegexValidator(r"\A[^\x00\r\n\x85\u2028\u2029]+\Z", "The subject must be one line.", code="invalid")
 
 
 class NotificationInSerializer(serializers.Serializer):
@@ -81,23 +94,27 @@ class BillingInMixin(serializers.Serializer):
 
 
 class EventsInMixin(serializers.Serializer):
-    """`event` (one object) or `events` (a list): both forms (docs/architecture.md#http-api-conventions)."""
+    """`event` (one object) or `events` (a list), never both: both forms (docs/architecture.md#http-api-conventions).
+    The schema says so (EventsInSchema below), and with `require_events` that one of them (or `eventId`) is there."""
 
-    event = AnswersField(
-        required=False,
-        help_text="title, start, end, resourceIds, attendees?, unitId?, custom "
+    EVENT_HELP = (
+        "title, start, end, resourceIds, attendees?, unitId?, custom "
         "answers by field id. `unitId` names a unit (desk, seat) of one "
         "of the resources (400 INVALID_UNIT otherwise); left out, the "
         "first free unit is assigned when the event is written. A "
         "unit taken at that time is 409 BOOKING_CONFLICT at "
-        "`event.unitId`." + REPEAT_HELP + PRICE_HELP,
+        "`event.unitId`." + REPEAT_HELP + PRICE_HELP
     )
+    event = shaped(NewEventSerializer)(required=False, help_text=EVENT_HELP)
     events = serializers.ListField(
-        child=AnswersField(),
+        child=shaped(NewEventSerializer)(),
         required=False,
+        min_length=1,
         max_length=MAX_EVENTS,
         help_text="Several requested events, each as `event`.",
     )
+    # The other keys that stand for the requested times (POST /bookings: the event the booking is for).
+    also_events: ClassVar[tuple[str, ...]] = ()
 
     require_events = True
 
@@ -123,12 +140,35 @@ class EventsInMixin(serializers.Serializer):
         return None, False
 
 
+class EventsInSchema(OpenApiSerializerExtension):
+    """The request schema of every body with `event`/`events`: never both; with `require_events`, one of them
+    (or one of `also_events`) is there, as EventsInMixin.validate refuses otherwise."""
+
+    target_class = EventsInMixin
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        if direction != "request":
+            return schema
+        schema["not"] = {"required": ["event", "events"]}
+        if self.target.require_events:
+            # A key sent as null does not count (`eventId: null` asks for no event): the type leaves null out.
+            kinds = {"event": "object", "events": "array"}
+            keys = ("event", "events", *self.target.also_events)
+            schema["anyOf"] = [
+                {"required": [key], "properties": {key: {"type": kinds.get(key, "string")}}} for key in keys
+            ]
+        return schema
+
+
 class VisitorInSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=800, help_text="One line.")
     email = serializers.CharField(max_length=1000)
 
 
 class SubmitSerializer(BillingInMixin, EventsInMixin):
+    also_events = ("eventId",)
     submission = serializers.BooleanField(default=True)
     # many=True hands max_length to the ListSerializer (the stubs know only the child's arguments).
     visitors = VisitorInSerializer(  # type: ignore[call-arg]
@@ -145,7 +185,7 @@ class SubmitSerializer(BillingInMixin, EventsInMixin):
     title = serializers.CharField(required=False, allow_blank=True, max_length=300)
     customerId = serializers.UUIDField(required=False, allow_null=True)
     contactId = serializers.UUIDField(required=False, allow_null=True)
-    contact = AnswersField(required=False)
+    contact = shaped(ContactInSerializer)(required=False)
     requestNote = serializers.CharField(required=False, allow_blank=True, max_length=20000)
     # Staff only (submission false, or POST /bookings):
     bookingStatus = serializers.ChoiceField(choices=BookingStatus.choices, required=False)
@@ -176,19 +216,33 @@ SERIES_CHANGE_HELP = (
 
 class ChangeRequestSubmitSerializer(EventsInMixin):
     require_events = False
-    event = AnswersField(required=False, help_text=SERIES_CHANGE_HELP)
+    event = shaped(EventChangeSerializer)(required=False, help_text=SERIES_CHANGE_HELP)
     events = serializers.ListField(
-        child=AnswersField(), required=False, max_length=MAX_EVENTS, help_text=SERIES_CHANGE_HELP
+        child=shaped(EventChangeSerializer)(),
+        required=False,
+        min_length=1,
+        max_length=MAX_EVENTS,
+        help_text=SERIES_CHANGE_HELP,
     )
     bookingId = serializers.UUIDField()
     accessToken = serializers.CharField(required=False, allow_blank=True, max_length=200)
     cancellation = serializers.BooleanField(default=False)
-    contact = AnswersField(required=False)
+    contact = shaped(ContactInSerializer)(required=False)
     requestNote = serializers.CharField(required=False, allow_blank=True, max_length=20000)
 
 
 class ApproveSerializer(BillingInMixin, EventsInMixin):
     require_events = False
+    event = shaped(EventChangeSerializer)(
+        required=False, help_text="Edits of a single-event booking's time before approving it; {} keeps the request."
+    )
+    events = serializers.ListField(
+        child=shaped(EventChangeSerializer)(),
+        required=False,
+        min_length=1,
+        max_length=MAX_EVENTS,
+        help_text="Edits, each naming its bookingEventId.",
+    )
     clientBookingLastUpdatedAt = serializers.DateTimeField()
     notification = NotificationInSerializer(required=False)
     customerId = serializers.UUIDField(required=False, allow_null=True)
@@ -210,6 +264,10 @@ class ValidateSerializer(EventsInMixin):
     discountCode = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=40)
     """The submit body, checked without booking anything."""
 
+    event = shaped(CheckedEventSerializer)(required=False, help_text=EventsInMixin.EVENT_HELP)
+    events = serializers.ListField(
+        child=shaped(CheckedEventSerializer)(), required=False, min_length=1, max_length=MAX_EVENTS
+    )
     submission = serializers.BooleanField(
         default=True,
         help_text="true: the public form's checks (portalId of a LIVE portal showing the module). "
@@ -219,7 +277,9 @@ class ValidateSerializer(EventsInMixin):
     bookingModuleId = serializers.UUIDField()
     portalId = serializers.UUIDField(required=False, allow_null=True)
     title = serializers.CharField(required=False, allow_blank=True, max_length=300)
-    contact = AnswersField(required=False, help_text="Checked when given; left out, only the times are checked.")
+    contact = shaped(ContactInSerializer)(
+        required=False, help_text="Checked when given; left out, only the times are checked."
+    )
     requestNote = serializers.CharField(required=False, allow_blank=True, max_length=20000)
     overrideRules = serializers.BooleanField(default=False, help_text="Staff only: check conflicts, not rules.")
     skipConflicts = serializers.BooleanField(
@@ -241,6 +301,10 @@ class CancelSerializer(serializers.Serializer):
 
 class ChangeRequestApproveSerializer(EventsInMixin):
     require_events = False
+    event = shaped(EventChangeSerializer)(required=False, help_text="Edits of the requested change.")
+    events = serializers.ListField(
+        child=shaped(EventChangeSerializer)(), required=False, min_length=1, max_length=MAX_EVENTS
+    )
     notification = NotificationInSerializer(required=False)
     eventProcedure = serializers.ChoiceField(choices=[(0, "CANCEL"), (1, "DELETE")], default=0)
     overrideRules = serializers.BooleanField(default=False)
@@ -262,8 +326,8 @@ class BookingPatchSerializer(serializers.Serializer):
 
 
 class BookingListQuerySerializer(serializers.Serializer):
-    returnEvents = serializers.BooleanField(default=False)
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=10000)
+    returnEvents = QueryBooleanField(default=False)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)
     cursor = serializers.CharField(required=False, max_length=500)
 
 

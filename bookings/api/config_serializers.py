@@ -13,7 +13,7 @@ from rest_framework import serializers
 
 from bookings.models import MAX_OCCURRENCES_LIMIT, FieldType, FormSection, PortalStatus
 from bookings.selectors import active_form_fields
-from core.api.fields import PlainTextField
+from core.api.fields import PlainTextField, RoundedDecimalField
 from resources.models import ResourceKind
 
 MAX_HTML = 20_000
@@ -22,8 +22,8 @@ MAX_FIELDS = 100
 MAX_WINDOW = timedelta(days=62)
 
 
-class NumberField(serializers.DecimalField):
-    """A form field's min/max: a JSON number (an integer when it is whole), up to 4 decimals."""
+class NumberField(RoundedDecimalField):
+    """A form field's min/max: a JSON number (an integer when it is whole), cut to 4 decimals."""
 
     def __init__(self, **kwargs):
         super().__init__(max_digits=14, decimal_places=4, coerce_to_string=False, **kwargs)

@@ -18,6 +18,8 @@ from bookings.models import BookingModule, Contact, Customer, Portal
 from bookings.selectors import booking_modules_for_api, portals_for_api, public_booking_module, public_busy
 from core.api.errors import error_responses
 from core.api.etags import check_if_match, with_etag
+from core.api.fields import StrictFilterSet
+from core.api.json_types import refuse_wrong_json_types
 from resources.api.scoping import get_scoped, require_role, scope
 
 from .config_serializers import (
@@ -68,6 +70,7 @@ def _indexed(detail):
 
 def _valid(serializer_class, data, **kwargs) -> dict:
     serializer = serializer_class(data=data, **kwargs)
+    refuse_wrong_json_types(serializer, data)
     if not serializer.is_valid():
         raise ValidationError(_indexed(serializer.errors))
     return dict(serializer.validated_data)
@@ -182,7 +185,7 @@ class ConfigViewSet(viewsets.GenericViewSet):
 # --- filters ----------------------------------------------------------------------------------------
 
 
-class OrgFilter(django_filters.FilterSet):
+class OrgFilter(StrictFilterSet):
     orgId = django_filters.UUIDFilter(field_name="organization_id", help_text="Only this organization's.")
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import zlib
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,19 +29,30 @@ import schemathesis
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.meta import TestPhase
 
-# Error code → why a request the schema allows may still be refused. Only 4xx answers whose every error
-# carries one of these codes are let through, and only for the "schema-valid request rejected" check
-# (positive_data_acceptance): the other checks (no 5xx, documented status and body, negative data rejected,
-# ...) still judge the same response.
-BUSINESS_RULES: dict[str, str] = {
-    "NOT_FOUND": "an id in the body or the query that names no object of the caller's organizations: the "
-    "schema says what an id looks like, not which objects exist (a path id that names none is a 404, which "
-    "the check allows)",
-    "PRECONDITION_FAILED": "If-Match names another version of the object (412): the schema cannot know the "
-    "current ETag",
-    "END_BEFORE_START": "an end that is not after its start: the schema cannot compare two fields",
+# Error code → why a request the schema allows may still be refused with it, and the fields it may stand at
+# (a regular expression; None: any). Only 4xx answers whose every error is one of these are let through, and
+# only for the "schema-valid request rejected" check (positive_data_acceptance): the other checks (no 5xx,
+# documented status and body, negative data rejected, ...) still judge the same response.
+BUSINESS_RULES: dict[str, tuple[str, str | None]] = {
+    "NOT_FOUND": (
+        "an id in the body or the query that names no object of the caller's organizations: the schema says "
+        "what an id looks like, not which objects exist (a path id that names none is a 404, which the check "
+        "allows)",
+        None,
+    ),
+    "PRECONDITION_FAILED": (
+        "If-Match names another version of the object (412): the schema cannot know the current ETag",
+        None,
+    ),
+    "END_BEFORE_START": ("an end that is not after its start: the schema cannot compare two fields", None),
+    "WINDOW_TOO_LONG": ("an availability window longer than allowed: the schema cannot subtract two fields", None),
+    "NOT_UNIQUE": ("a slug or an email address another object of the organization already has", None),
+    "UNKNOWN_FIELD": (
+        "a key of a requested event or of the contact that names no custom field of the module: the schema "
+        "allows the module's answers keyed by field id, not which fields the module has",
+        r"(event|events\[\d+\]|contact)\.[^.\[]*",
+    ),
 }
-
 SEED: dict[str, Any] = json.loads(Path(os.environ["SCHEMA_CHECK_DATA"]).read_text())
 
 # The seeded object each path's `{id}` stands for (seed.py's "objects"; DELETE takes the "spares").
@@ -179,19 +191,24 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
         _steer_success(case)
 
 
-def error_codes(response: Any) -> set[str] | None:
-    """The codes of an error body `{status, error, errors: [{field, code, message}]}`, or None."""
+def errors_of(response: Any) -> list[tuple[str, str]]:
+    """(field, code) of each error of an error body `{status, error, errors: [{field, code, message}]}`."""
     try:
         body = response.json()
     except ValueError:
-        return None
-    if not isinstance(body, dict) or not isinstance(body.get("errors"), list) or not body["errors"]:
-        return None
-    return {str(item.get("code")) for item in body["errors"] if isinstance(item, dict)}
+        return []
+    if not isinstance(body, dict) or not isinstance(body.get("errors"), list):
+        return []
+    return [(str(e.get("field")), str(e.get("code"))) for e in body["errors"] if isinstance(e, dict)]
 
 
-def is_business_rule(status: int, codes: set[str] | None) -> bool:
-    return 400 <= status < 500 and bool(codes) and codes is not None and codes <= BUSINESS_RULES.keys()
+def _is_rule(field: str, code: str) -> bool:
+    rule = BUSINESS_RULES.get(code)
+    return rule is not None and (rule[1] is None or re.fullmatch(rule[1], field) is not None)
+
+
+def is_business_rule(status: int, errors: list[tuple[str, str]]) -> bool:
+    return 400 <= status < 500 and bool(errors) and all(_is_rule(field, code) for field, code in errors)
 
 
 @schemathesis.hook
@@ -199,4 +216,4 @@ def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool
     """Keep every failure but a schema-valid request refused by a business rule (BUSINESS_RULES)."""
     if failure.code != "ST202":  # RejectedPositiveData: "Schema-valid request rejected"
         return True
-    return not is_business_rule(response.status_code, error_codes(response))
+    return not is_business_rule(response.status_code, errors_of(response))

@@ -26,6 +26,7 @@ class WebhookEndpointSerializer(serializers.Serializer):
         source="event_types",
         child=serializers.ChoiceField(choices=EVENT_TYPES),
         allow_empty=False,
+        min_length=1,
         max_length=len(EVENT_TYPES) * 2,
         help_text=EVENT_TYPES_HELP,
     )
