@@ -4,7 +4,6 @@ meaning); response serializers document the wire form built by bookings.selector
 from typing import ClassVar
 
 from django.core.validators import RegexValidator
-from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 
 from bookings.api.request_shapes import (
@@ -15,7 +14,8 @@ from bookings.api.request_shapes import (
     shaped,
 )
 from bookings.models import BookingStatus
-from core.api.fields import QueryBooleanField
+from core.api.constraints import Constrained
+from core.api.fields import QueryBooleanField, StrictQuerySerializer
 from events.api.serializers import EventUnitSerializer
 from events.models import EventStatus
 from notifications.services import NotificationSpec
@@ -93,9 +93,9 @@ class BillingInMixin(serializers.Serializer):
     )
 
 
-class EventsInMixin(serializers.Serializer):
+class EventsInMixin(Constrained, serializers.Serializer):
     """`event` (one object) or `events` (a list), never both: both forms (docs/architecture.md#http-api-conventions).
-    The schema says so (EventsInSchema below), and with `require_events` that one of them (or `eventId`) is there."""
+    The schema says so too (request_constraints)."""
 
     EVENT_HELP = (
         "title, start, end, resourceIds, attendees?, unitId?, custom "
@@ -117,6 +117,22 @@ class EventsInMixin(serializers.Serializer):
     also_events: ClassVar[tuple[str, ...]] = ()
 
     require_events = True
+
+    @classmethod
+    def request_constraints(cls) -> dict:
+        """Never both; with `require_events`, one of them (or of `also_events`) is there and not null."""
+        rules: list[dict] = [{"not": {"required": ["event", "events"]}}]
+        if cls.require_events:
+            kinds = {"event": "object", "events": "array"}
+            keys = ("event", "events", *cls.also_events)
+            rules.append(
+                {"anyOf": [{"required": [k], "properties": {k: {"type": kinds.get(k, "string")}}} for k in keys]}
+            )
+        return {"allOf": rules + cls.more_constraints()}
+
+    @classmethod
+    def more_constraints(cls) -> list[dict]:
+        return []
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
@@ -140,31 +156,24 @@ class EventsInMixin(serializers.Serializer):
         return None, False
 
 
-class EventsInSchema(OpenApiSerializerExtension):
-    """The request schema of every body with `event`/`events`: never both; with `require_events`, one of them
-    (or one of `also_events`) is there, as EventsInMixin.validate refuses otherwise."""
-
-    target_class = EventsInMixin
-    match_subclasses = True
-
-    def map_serializer(self, auto_schema, direction):
-        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
-        if direction != "request":
-            return schema
-        schema["not"] = {"required": ["event", "events"]}
-        if self.target.require_events:
-            # A key sent as null does not count (`eventId: null` asks for no event): the type leaves null out.
-            kinds = {"event": "object", "events": "array"}
-            keys = ("event", "events", *self.target.also_events)
-            schema["anyOf"] = [
-                {"required": [key], "properties": {key: {"type": kinds.get(key, "string")}}} for key in keys
-            ]
-        return schema
-
-
 class VisitorInSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=800, help_text="One line.")
     email = serializers.CharField(max_length=1000)
+
+
+def _charge_flag_rules(*, public_possible: bool) -> list[dict]:
+    """chargeNow or invoiceNow, not both, and only for a booking created approved (bookingStatus 1) by staff
+    (bookings.validation.billing.check_charge_flags)."""
+
+    def true(key: str) -> dict:
+        return {"required": [key], "properties": {key: {"enum": [True]}}}
+
+    approved: dict = {"required": ["bookingStatus"], "properties": {"bookingStatus": {"enum": [1]}}}
+    if public_possible:
+        staff = {"required": ["submission"], "properties": {"submission": {"enum": [False]}}}
+        approved = {"allOf": [approved, staff]}
+    rules = [{"not": {"allOf": [true("chargeNow"), true("invoiceNow")]}}]
+    return rules + [{"not": {"allOf": [true(key), {"not": approved}]}} for key in ("chargeNow", "invoiceNow")]
 
 
 class SubmitSerializer(BillingInMixin, EventsInMixin):
@@ -203,6 +212,21 @@ class SubmitSerializer(BillingInMixin, EventsInMixin):
     invoiceNow = serializers.BooleanField(
         default=False, help_text="Staff create with bookingStatus 1 only: the charges start INVOICED."
     )
+
+    @classmethod
+    def more_constraints(cls) -> list[dict]:
+        # A public request (submission true, the default) names its portal: not (public and no portalId).
+        public = {"not": {"required": ["submission"], "properties": {"submission": {"enum": [False]}}}}
+        no_portal = {"not": {"required": ["portalId"], "properties": {"portalId": {"type": "string"}}}}
+        return [{"not": {"allOf": [public, no_portal]}}, *_charge_flag_rules(public_possible=True)]
+
+
+class CreateSerializer(SubmitSerializer):
+    """POST /bookings: staff create; no portal needed."""
+
+    @classmethod
+    def more_constraints(cls) -> list[dict]:
+        return _charge_flag_rules(public_possible=False)
 
 
 SERIES_CHANGE_HELP = (
@@ -288,6 +312,13 @@ class ValidateSerializer(EventsInMixin):
         "while each repeated request keeps one occurrence.",
     )
 
+    @classmethod
+    def more_constraints(cls) -> list[dict]:
+        # A public request (submission true, the default) names its portal: not (public and no portalId).
+        public = {"not": {"required": ["submission"], "properties": {"submission": {"enum": [False]}}}}
+        no_portal = {"not": {"required": ["portalId"], "properties": {"portalId": {"type": "string"}}}}
+        return [{"not": {"allOf": [public, no_portal]}}]
+
 
 class DenySerializer(serializers.Serializer):
     clientBookingLastUpdatedAt = serializers.DateTimeField()
@@ -325,7 +356,7 @@ class BookingPatchSerializer(serializers.Serializer):
     )
 
 
-class BookingListQuerySerializer(serializers.Serializer):
+class BookingListQuerySerializer(StrictQuerySerializer):
     returnEvents = QueryBooleanField(default=False)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)
     cursor = serializers.CharField(required=False, max_length=500)

@@ -56,6 +56,7 @@ from .booking_serializers import (
     BookingPatchSerializer,
     BookingWithEventsOut,
     CancelSerializer,
+    CreateSerializer,
     DenySerializer,
     NotificationInSerializer,
     SubmitOut,
@@ -405,12 +406,12 @@ class BookingListView(APIView):
     @extend_schema(
         tags=TAG_BOOKINGS,
         operation_id="bookings_create",
-        request=SubmitSerializer,
+        request=CreateSerializer,
         summary="Create a booking in any status (staff)",
         responses={201: BookingWithEventsOut, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request):
-        data = valid(SubmitSerializer, request.data)
+        data = valid(CreateSerializer, request.data)
         module, portal, _ = _module_and_portal(data)
         return _staff_create(request, data, module, portal)
 

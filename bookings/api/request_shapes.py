@@ -3,8 +3,8 @@ event, its repeat rule and products, and the contact. The serializers here parse
 OpenAPI schema says of those objects (each property's type, format, bounds and pattern, and what is
 required), and core.api.json_types checks the JSON type of every value they declare before the services
 judge the rest. Keys they do not declare are the module's custom answers, keyed by form field id
-(docs/form-fields in docs/architecture.md#form-fields): any JSON value, and a key that names no field of the
-module is 400 UNKNOWN_FIELD."""
+(docs/architecture.md#form-fields): any JSON value but null, and a key that names no field of the module is
+400 UNKNOWN_FIELD. No value inside these objects may be null (leave the key out instead)."""
 
 from __future__ import annotations
 
@@ -107,12 +107,12 @@ class RequestedEventSerializer(serializers.Serializer[Any]):
         help_text="Resources the module offers.",
     )
     attendees = serializers.IntegerField(
-        min_value=1, required=False, allow_null=True, help_text="At most the resources' capacity together."
+        min_value=1, required=False, help_text="At most the resources' capacity together."
     )
-    unitId = serializers.UUIDField(required=False, allow_null=True, help_text="A unit of one of the resources.")
-    rateId = serializers.UUIDField(required=False, allow_null=True, help_text="One of the resources' rates.")
+    unitId = serializers.UUIDField(required=False, help_text="A unit of one of the resources.")
+    rateId = serializers.UUIDField(required=False, help_text="One of the resources' rates.")
     products = ProductInSerializer(many=True, required=False, max_length=MAX_PRODUCTS)  # type: ignore[call-arg]
-    overridePrice = AmountField(required=False, allow_null=True, help_text="Staff only.")
+    overridePrice = AmountField(required=False, help_text="Staff only.")
     repeat = RepeatInSerializer(required=False, help_text="Create only: the request repeats.")
 
 
@@ -150,9 +150,8 @@ class ContactInSerializer(serializers.Serializer[Any]):
 
     name = OneLineField(max_length=200, required=False)
     email = serializers.EmailField(max_length=254, required=False)
-    phone = TextField(
-        max_length=50, required=False, allow_blank=True, validators=[RegexValidator(PHONE_RE.pattern + "|^ +$")]
-    )
+    # Spaces only: no phone (any number of them); else 5 to 30 of digits, spaces and + ( ) - .
+    phone = TextField(required=False, allow_blank=True, validators=[RegexValidator(PHONE_RE.pattern + "|^ +$")])
 
 
 class NewContactSerializer(ContactInSerializer):

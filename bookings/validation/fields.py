@@ -304,7 +304,8 @@ def clean_contact(module: BookingModule, raw: Any, errors: Errors) -> dict[str, 
         if text is not None:
             contact["email"] = clean_email(text, "contact.email", "Email", errors)
     phone = raw.get("phone")
-    if not is_blank(phone):
+    # Blank is "" or spaces only (the schema's pattern): other white space is checked, and refused.
+    if not (phone is None or (isinstance(phone, str) and not phone.strip(" "))):
         text = clean_text(phone, "contact.phone", "Phone", errors, limit=50)
         if text is not None and not PHONE_RE.match(str(phone)):
             errors.add("contact.phone", "INVALID", "Phone must be a phone number.")

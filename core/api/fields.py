@@ -45,6 +45,9 @@ def _encodable(value: str) -> None:
 # Text with no NUL: DRF refuses NUL in every text field (no database stores it). "+", not "*": with
 # allow_blank the schema adds "" as its own alternative of a oneOf, which "" must not match twice.
 NO_NUL_PATTERN = r"^[^\x00]+$"
+# ... and, where DRF trims the text and refuses it blank, something that is not white space (as Python's
+# str.strip() sees it: the schema's \s, plus \x1c-\x1f and \x85).
+NOT_BLANK_PATTERN = r"^[^\x00]*[^\s\x00\x1c-\x1f\x85][^\x00]*$"
 
 
 class TextSchema(OpenApiSerializerFieldExtension):
@@ -58,7 +61,8 @@ class TextSchema(OpenApiSerializerFieldExtension):
         schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
         own_pattern = any(isinstance(v, RegexValidator) for v in self.target.validators)
         if direction == "request" and not own_pattern and not {"pattern", "format", "enum"} & schema.keys():
-            schema["pattern"] = NO_NUL_PATTERN
+            blank_refused = self.target.trim_whitespace and not self.target.allow_blank
+            schema["pattern"] = NOT_BLANK_PATTERN if blank_refused else NO_NUL_PATTERN
         return schema
 
 
@@ -247,6 +251,15 @@ class StrictFilterSet(django_filters.FilterSet):  # type: ignore[misc]  # django
         return valid
 
 
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": 254, "pattern": NO_NUL_PATTERN})
+class TextFilter(django_filters.CharFilter):  # type: ignore[misc]  # django-filter is untyped
+    """A text query parameter: never empty (StrictFilterSet), no NUL (Django's form field refuses it), at
+    most 254 characters."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=254, **kwargs)
+
+
 class _BooleanFormField(django_forms.NullBooleanField):
     widget = django_forms.TextInput  # the default select widget reads anything unknown as "not given"
 
@@ -277,3 +290,17 @@ class QueryBooleanField(serializers.BooleanField):
         if data in (False, "false"):
             return False
         self.fail("invalid", input=data)
+
+
+class StrictQuerySerializer(serializers.Serializer[Any]):
+    """The query parameters of an endpoint: one sent empty (`?cursor=`, `?limit=`) is an error at it, as in
+    the filter sets (StrictFilterSet); DRF would read it as "not given"."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if hasattr(data, "getlist"):
+            empty = [name for name in self.fields if name in data and "" in data.getlist(name)]
+            if empty:
+                raise serializers.ValidationError(
+                    {name: serializers.ErrorDetail("Leave it out rather than empty.", code="blank") for name in empty}
+                )
+        return super().to_internal_value(data)

@@ -16,6 +16,7 @@ from core.api.fields import (
     ListField,
     MomentField,
     PlainTextField,
+    StrictQuerySerializer,
     UUIDField,
 )
 from core.errors import ValidationFailed
@@ -149,9 +150,9 @@ class EventCreateSerializer(EventUpdateSerializer):
     start = MomentField(help_text="ISO 8601; without an offset: the first resource's venue's local time.")
     end = MomentField()
     status = serializers.ChoiceField(
-        choices=EventStatus.choices,
+        choices=[(value, label) for value, label in EventStatus.choices if value != EventStatus.CANCELED],
         default=EventStatus.CONFIRMED,
-        help_text="0 CONFIRMED (default) or 1 TENTATIVE (a hold).",
+        help_text="0 CONFIRMED (default) or 1 TENTATIVE (a hold); a new event is never canceled.",
     )
     resourceIds = ListField(
         child=UUIDField(),
@@ -169,7 +170,7 @@ class EventCreateSerializer(EventUpdateSerializer):
 # --- availability ---------------------------------------------------------------------------------
 
 
-class AvailabilityQuerySerializer(serializers.Serializer):
+class AvailabilityQuerySerializer(StrictQuerySerializer):
     start = MomentField(help_text="Window start (ISO 8601; without an offset: the venue's local time).")
     end = MomentField(help_text="Window end, after start, at most 366 days later.")
 

@@ -90,6 +90,17 @@ class BookableHoursSerializer(serializers.Serializer):
         source="end_time", help_text='"HH:MM", venue-local; "00:00" is midnight at the end of the day.'
     )
 
+    def to_internal_value(self, data):
+        # Every window is whole, in a PATCH too (the list replaces the current one): DRF's partial update
+        # would let a key of each item be left out (a KeyError further on, a 500).
+        values = super().to_internal_value(data)
+        missing = {name: field for name, field in self.fields.items() if field.source not in values}
+        if missing:
+            raise serializers.ValidationError(
+                {name: serializers.ErrorDetail("This field is required.", code="required") for name in missing}
+            )
+        return values
+
 
 class ResourceUnitSerializer(serializers.Serializer):
     id = serializers.UUIDField(read_only=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -28,6 +29,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -110,6 +112,16 @@ def schemathesis_command(port: int, args: argparse.Namespace) -> list[str]:
     return command + args.schemathesis_args
 
 
+def print_business_rules(path: Path) -> None:
+    """How often each business rule (hooks.BUSINESS_RULES) answered a schema-valid request."""
+    if not path.exists():
+        return
+    counts = Counter(re.sub(r"\[\d+\]", "[i]", line.strip()) for line in path.read_text().splitlines())
+    print("== schema-valid requests refused by a business rule (error code, field): not failures")
+    for rule, count in counts.most_common():
+        print(f"   {count:6d}  {rule}")
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=os.environ.get("SCHEMA_CHECK_DATABASE_URL", DEFAULT_DATABASE_URL))
@@ -137,8 +149,15 @@ def main(argv: list[str]) -> int:
     try:
         print(f"== schemathesis against gunicorn at 127.0.0.1:{port} (log: {workdir / 'gunicorn.log'})", flush=True)
         token = json.loads(seeded)["token"]
-        st_env = {**os.environ, "SCHEMA_CHECK_DATA": str(seed_path), "SCHEMA_CHECK_TOKEN": token}
+        filtered = workdir / "business-rules.txt"
+        st_env = {
+            **os.environ,
+            "SCHEMA_CHECK_DATA": str(seed_path),
+            "SCHEMA_CHECK_TOKEN": token,
+            "SCHEMA_CHECK_FILTERED": str(filtered),
+        }
         status = subprocess.run(schemathesis_command(port, args), cwd=ROOT, env=st_env, check=False).returncode
+        print_business_rules(filtered)
     finally:
         stop_server(server)
         if not args.keep:
