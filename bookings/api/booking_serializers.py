@@ -10,6 +10,7 @@ from bookings.api.request_shapes import (
     CheckedEventSerializer,
     ContactInSerializer,
     EventChangeSerializer,
+    NewContactSerializer,
     NewEventSerializer,
     shaped,
 )
@@ -194,7 +195,7 @@ class SubmitSerializer(BillingInMixin, EventsInMixin):
     title = serializers.CharField(required=False, allow_blank=True, max_length=300)
     customerId = serializers.UUIDField(required=False, allow_null=True)
     contactId = serializers.UUIDField(required=False, allow_null=True)
-    contact = shaped(ContactInSerializer)(required=False)
+    contact = shaped(NewContactSerializer)(required=False, help_text="Required (request_constraints): name and email.")
     requestNote = serializers.CharField(required=False, allow_blank=True, max_length=20000)
     # Staff only (submission false, or POST /bookings):
     bookingStatus = serializers.ChoiceField(choices=BookingStatus.choices, required=False)
@@ -218,7 +219,11 @@ class SubmitSerializer(BillingInMixin, EventsInMixin):
         # A public request (submission true, the default) names its portal: not (public and no portalId).
         public = {"not": {"required": ["submission"], "properties": {"submission": {"enum": [False]}}}}
         no_portal = {"not": {"required": ["portalId"], "properties": {"portalId": {"type": "string"}}}}
-        return [{"not": {"allOf": [public, no_portal]}}, *_charge_flag_rules(public_possible=True)]
+        return [
+            {"required": ["contact"]},
+            {"not": {"allOf": [public, no_portal]}},
+            *_charge_flag_rules(public_possible=True),
+        ]
 
 
 class CreateSerializer(SubmitSerializer):
@@ -226,7 +231,7 @@ class CreateSerializer(SubmitSerializer):
 
     @classmethod
     def more_constraints(cls) -> list[dict]:
-        return _charge_flag_rules(public_possible=False)
+        return [{"required": ["contact"]}, *_charge_flag_rules(public_possible=False)]
 
 
 SERIES_CHANGE_HELP = (
@@ -301,7 +306,7 @@ class ValidateSerializer(EventsInMixin):
     bookingModuleId = serializers.UUIDField()
     portalId = serializers.UUIDField(required=False, allow_null=True)
     title = serializers.CharField(required=False, allow_blank=True, max_length=300)
-    contact = shaped(ContactInSerializer)(
+    contact = shaped(NewContactSerializer)(
         required=False, help_text="Checked when given; left out, only the times are checked."
     )
     requestNote = serializers.CharField(required=False, allow_blank=True, max_length=20000)

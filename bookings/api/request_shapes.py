@@ -18,6 +18,7 @@ from rest_framework import serializers
 from bookings.validation.billing import MAX_PRICE, MAX_PRODUCTS
 from bookings.validation.fields import EARLIEST_YEAR, LATEST_YEAR, PHONE_RE
 from bookings.validation.repeat import DATE_CYCLES, MAX_EVERY, WEEKDAY_KEYS, Cycle
+from core.api.constraints import Constrained
 from core.api.fields import MAX_AMOUNT, AmountField, TextField
 
 MAX_RESOURCES = 50
@@ -93,7 +94,21 @@ class RepeatInSchema(OpenApiSerializerExtension):
         return schema
 
 
-class RequestedEventSerializer(serializers.Serializer[Any]):
+# The module's custom answers, beside the declared keys: any JSON value but null.
+ANSWERS_SCHEMA = {
+    "additionalProperties": {"anyOf": [{"type": t} for t in ("string", "number", "boolean", "array", "object")]}
+}
+
+
+class Answers(Constrained):
+    """An object whose undeclared keys are custom answers (ANSWERS_SCHEMA)."""
+
+    @classmethod
+    def request_constraints(cls) -> dict[str, Any]:
+        return dict(ANSWERS_SCHEMA)
+
+
+class RequestedEventSerializer(Answers, serializers.Serializer[Any]):
     """One requested time, as the services read it; the module's custom answers sit beside these keys."""
 
     title = OneLineField(max_length=300, required=False, help_text="One line.")
@@ -145,7 +160,7 @@ class EventChangeSerializer(RequestedEventSerializer):
     repeat = None  # type: ignore[assignment]  # a repeat is chosen when the request is made
 
 
-class ContactInSerializer(serializers.Serializer[Any]):
+class ContactInSerializer(Answers, serializers.Serializer[Any]):
     """The booker's answers: name, email, phone, and the module's contact fields by id."""
 
     name = OneLineField(max_length=200, required=False)

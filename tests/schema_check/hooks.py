@@ -252,7 +252,7 @@ def errors_of(response: Any) -> list[tuple[str, str]]:
 
 def _is_rule(field: str, code: str) -> bool:
     return any(
-        code == rule_code and (where is None or re.fullmatch(where, field) is not None)
+        code == rule_code and (where is None or re.fullmatch(where, field, re.DOTALL) is not None)
         for rule_code, where, _reason in BUSINESS_RULES
     )
 
