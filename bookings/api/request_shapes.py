@@ -95,9 +95,14 @@ class RepeatInSchema(OpenApiSerializerExtension):
 
 
 # The module's custom answers, beside the declared keys: any JSON value but null.
-ANSWERS_SCHEMA = {
-    "additionalProperties": {"anyOf": [{"type": t} for t in ("string", "number", "boolean", "array", "object")]}
-}
+_NOT_NULL = [
+    {"type": "string"},
+    {"type": "number"},
+    {"type": "boolean"},
+    {"type": "array", "items": {}},
+    {"type": "object"},
+]
+ANSWERS_SCHEMA = {"additionalProperties": {"anyOf": _NOT_NULL}}
 
 
 class Answers(Constrained):
