@@ -22,7 +22,7 @@ class Constrained:
         return {}
 
 
-class ConstrainedSchema(OpenApiSerializerExtension):
+class ConstrainedSchema(OpenApiSerializerExtension):  # type: ignore[no-untyped-call]  # drf-spectacular's registration hook
     target_class = Constrained
     match_subclasses = True
 

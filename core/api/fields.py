@@ -50,7 +50,7 @@ NO_NUL_PATTERN = r"^[^\x00]+$"
 NOT_BLANK_PATTERN = r"^[^\x00]*[^\s\x00\x1c-\x1f\x85][^\x00]*$"
 
 
-class TextSchema(OpenApiSerializerFieldExtension):
+class TextSchema(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-call]  # drf-spectacular's registration hook
     """The request schema of every text field says that it refuses NUL (a pattern), unless the field has a
     format, an enum or a pattern of its own (each of which leaves NUL out already)."""
 
@@ -298,7 +298,7 @@ class StrictQuerySerializer(serializers.Serializer[Any]):
 
     def to_internal_value(self, data: Any) -> Any:
         if hasattr(data, "getlist"):
-            empty = [name for name in self.fields if name in data and "" in data.getlist(name)]
+            empty = [str(name) for name in self.fields if name in data and "" in data.getlist(name)]
             if empty:
                 raise serializers.ValidationError(
                     {name: serializers.ErrorDetail("Leave it out rather than empty.", code="blank") for name in empty}

@@ -113,7 +113,7 @@ def schemathesis_command(port: int, args: argparse.Namespace) -> list[str]:
 
 
 def print_business_rules(path: Path) -> None:
-    """How often each business rule (hooks.BUSINESS_RULES) answered a schema-valid request."""
+    """How often each business rule (tests/schema_check/rules.py) answered a schema-valid request."""
     if not path.exists():
         return
     counts = Counter(re.sub(r"\[\d+\]", "[i]", line.strip()) for line in path.read_text().splitlines())

@@ -1,0 +1,37 @@
+"""The business rules of `make schema-check` (tests/schema_check/rules.py): a refused schema-valid request is
+let through only when every error of a 4xx answer is a named rule at a field it may stand at."""
+
+import pytest
+
+from tests.schema_check.rules import BUSINESS_RULES, is_business_rule
+
+
+@pytest.mark.parametrize(
+    ("status", "errors", "expected"),
+    [
+        (400, [("customerId", "NOT_FOUND")], True),
+        (412, [("If-Match", "PRECONDITION_FAILED")], True),
+        (400, [("event.start", "IN_THE_PAST"), ("event.end", "TOO_LONG")], True),
+        (400, [("events[3].unitId", "INVALID_UNIT")], True),
+        (400, [("cursor", "INVALID")], True),
+        # a rule's code at another field is no rule
+        (400, [("title", "INVALID")], False),
+        (400, [("unitId", "INVALID_UNIT")], False),
+        (400, [("bookingForm.eventFields[0].x", "UNKNOWN_FIELD")], False),
+        (400, [("contact.8f1c", "UNKNOWN_FIELD")], True),
+        # every error must be one
+        (400, [("customerId", "NOT_FOUND"), ("limit", "MIN_VALUE")], False),
+        (400, [], False),
+        # only 4xx
+        (500, [("customerId", "NOT_FOUND")], False),
+        # a key PATCH /bookings/{id} does not declare, whatever characters it has; never a declared one
+        (400, [("a\nb", "IMMUTABLE_FIELD")], True),
+        (400, [("customerId", "IMMUTABLE_FIELD")], False),
+    ],
+)
+def test_is_business_rule(status, errors, expected):
+    assert is_business_rule(status, errors) is expected
+
+
+def test_every_rule_says_why():
+    assert all(code.isupper() and len(reason) > 20 for code, _where, reason in BUSINESS_RULES)
