@@ -95,8 +95,8 @@ class BillingInMixin(serializers.Serializer):
 
 
 class EventsInMixin(Constrained, serializers.Serializer):
-    """`event` (one object) or `events` (a list), never both: both forms (docs/architecture.md#http-api-conventions).
-    The schema says so too (request_constraints)."""
+    """`event` (one object) or `events` (a list), never both (docs/architecture.md#http-api-conventions); the
+    schema says so too (request_constraints)."""
 
     EVENT_HELP = (
         "title, start, end, resourceIds, attendees?, unitId?, custom "
