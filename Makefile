@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint check clean bench bench-profile bench-api bench-series bench-scale
+.PHONY: install demo test test-fast lint check clean bench bench-profile bench-api bench-series bench-scale schema-check
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Allot needs Python 3.11 or newer")'
@@ -91,6 +91,13 @@ bench-scale: install
 	psql "$(dir $(BENCH_SCALE_DATABASE_URL))postgres" -qc "CREATE DATABASE $(notdir $(BENCH_SCALE_DATABASE_URL))"
 	DATABASE_URL=$(BENCH_SCALE_DATABASE_URL) $(BIN)/python manage.py migrate --noinput -v0
 	DATABASE_URL=$(BENCH_SCALE_DATABASE_URL) $(BIN)/python benchmarks/run_scale.py
+
+# The schema says what the server enforces (docs/architecture.md#http-api-conventions): Schemathesis with every
+# check (`--checks all`, positive and negative data) from outside, against gunicorn on a fresh PostgreSQL database
+# (SCHEMA_CHECK_DATABASE_URL, default postgres://root@127.0.0.1:5432/allot_schema_check), seeded; a fixed seed and
+# SCHEMA_CHECK_MAX_EXAMPLES examples per operation (default 30). Fails on any failure. tests/schema_check/run.py.
+schema-check: install
+	$(BIN)/python -m tests.schema_check.run
 
 # Every check runs, then the target fails if any did: ruff, ruff format, the import contracts, mypy.
 lint: install

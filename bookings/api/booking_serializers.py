@@ -1,14 +1,27 @@
 """Shapes of the booking endpoints. Request serializers validate shape only (the services validate
 meaning); response serializers document the wire form built by bookings.selectors."""
 
+from typing import ClassVar
+
 from rest_framework import serializers
 
+from bookings.api.request_shapes import (
+    CheckedEventSerializer,
+    ContactInSerializer,
+    EventChangeSerializer,
+    NewContactSerializer,
+    NewEventSerializer,
+    shaped,
+)
 from bookings.models import BookingStatus
+from core.api.constraints import Constrained
+from core.api.fields import QueryBooleanField, StrictQuerySerializer
 from events.api.serializers import EventUnitSerializer
 from events.models import EventStatus
 from notifications.api.serializers import NotificationInSerializer
 
 MAX_EVENTS = 150
+MAX_PAGE = 10000  # bookings in one page of the list
 
 
 class AnswersField(serializers.DictField):
@@ -60,26 +73,46 @@ class BillingInMixin(serializers.Serializer):
     )
 
 
-class EventsInMixin(serializers.Serializer):
-    """`event` (one object) or `events` (a list): both forms (docs/architecture.md#http-api-conventions)."""
+class EventsInMixin(Constrained, serializers.Serializer):
+    """`event` (one object) or `events` (a list), never both (docs/architecture.md#http-api-conventions); the
+    schema says so too (request_constraints)."""
 
-    event = AnswersField(
-        required=False,
-        help_text="title, start, end, resourceIds, attendees?, unitId?, custom "
+    EVENT_HELP = (
+        "title, start, end, resourceIds, attendees?, unitId?, custom "
         "answers by field id. `unitId` names a unit (desk, seat) of one "
         "of the resources (400 INVALID_UNIT otherwise); left out, the "
         "first free unit is assigned when the event is written. A "
         "unit taken at that time is 409 BOOKING_CONFLICT at "
-        "`event.unitId`." + REPEAT_HELP + PRICE_HELP,
+        "`event.unitId`." + REPEAT_HELP + PRICE_HELP
     )
+    event = shaped(NewEventSerializer)(required=False, help_text=EVENT_HELP)
     events = serializers.ListField(
-        child=AnswersField(),
+        child=shaped(NewEventSerializer)(),
         required=False,
+        min_length=1,
         max_length=MAX_EVENTS,
         help_text="Several requested events, each as `event`.",
     )
+    # The other keys that stand for the requested times (POST /bookings: the event the booking is for).
+    also_events: ClassVar[tuple[str, ...]] = ()
 
     require_events = True
+
+    @classmethod
+    def request_constraints(cls) -> dict:
+        """Never both; with `require_events`, one of them (or of `also_events`) is there and not null."""
+        rules: list[dict] = [{"not": {"required": ["event", "events"]}}]
+        if cls.require_events:
+            kinds = {"event": "object", "events": "array"}
+            keys = ("event", "events", *cls.also_events)
+            rules.append(
+                {"anyOf": [{"required": [k], "properties": {k: {"type": kinds.get(k, "string")}}} for k in keys]}
+            )
+        return {"allOf": rules + cls.more_constraints()}
+
+    @classmethod
+    def more_constraints(cls) -> list[dict]:
+        return []
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
@@ -116,7 +149,23 @@ INTERNAL_NOTES_HELP = (
 )
 
 
+def _charge_flag_rules(*, public_possible: bool) -> list[dict]:
+    """chargeNow or invoiceNow, not both, and only for a booking created approved (bookingStatus 1) by staff
+    (bookings.validation.billing.check_charge_flags)."""
+
+    def true(key: str) -> dict:
+        return {"required": [key], "properties": {key: {"enum": [True]}}}
+
+    approved: dict = {"required": ["bookingStatus"], "properties": {"bookingStatus": {"enum": [1]}}}
+    if public_possible:
+        staff = {"required": ["submission"], "properties": {"submission": {"enum": [False]}}}
+        approved = {"allOf": [approved, staff]}
+    rules = [{"not": {"allOf": [true("chargeNow"), true("invoiceNow")]}}]
+    return rules + [{"not": {"allOf": [true(key), {"not": approved}]}} for key in ("chargeNow", "invoiceNow")]
+
+
 class SubmitSerializer(BillingInMixin, EventsInMixin):
+    also_events = ("eventId",)
     submission = serializers.BooleanField(default=True)
     # many=True hands max_length to the ListSerializer (the stubs know only the child's arguments).
     visitors = VisitorInSerializer(  # type: ignore[call-arg]
@@ -133,7 +182,7 @@ class SubmitSerializer(BillingInMixin, EventsInMixin):
     title = serializers.CharField(required=False, allow_blank=True, max_length=300)
     customerId = serializers.UUIDField(required=False, allow_null=True)
     contactId = serializers.UUIDField(required=False, allow_null=True)
-    contact = AnswersField(required=False)
+    contact = shaped(NewContactSerializer)(required=False, help_text="Required (request_constraints): name and email.")
     requestNote = serializers.CharField(required=False, allow_blank=True, max_length=20000)
     # Staff only (submission false, or POST /bookings):
     bookingStatus = serializers.ChoiceField(choices=BookingStatus.choices, required=False)
@@ -170,6 +219,11 @@ class CreateSerializer(SubmitSerializer):
         "does not apply).",
     )
 
+    @classmethod
+    def more_constraints(cls) -> list[dict]:
+        # No portal needed; chargeNow/invoiceNow only with bookingStatus 1 (which submission true refuses).
+        return [{"required": ["contact"]}, *_charge_flag_rules(public_possible=False)]
+
 
 SERIES_CHANGE_HELP = (
     "Each change names its bookingEventId and the answers to change. A change of an occurrence of a series "
@@ -182,19 +236,33 @@ SERIES_CHANGE_HELP = (
 
 class ChangeRequestSubmitSerializer(EventsInMixin):
     require_events = False
-    event = AnswersField(required=False, help_text=SERIES_CHANGE_HELP)
+    event = shaped(EventChangeSerializer)(required=False, help_text=SERIES_CHANGE_HELP)
     events = serializers.ListField(
-        child=AnswersField(), required=False, max_length=MAX_EVENTS, help_text=SERIES_CHANGE_HELP
+        child=shaped(EventChangeSerializer)(),
+        required=False,
+        min_length=1,
+        max_length=MAX_EVENTS,
+        help_text=SERIES_CHANGE_HELP,
     )
     bookingId = serializers.UUIDField()
     accessToken = serializers.CharField(required=False, allow_blank=True, max_length=200)
     cancellation = serializers.BooleanField(default=False)
-    contact = AnswersField(required=False)
+    contact = shaped(ContactInSerializer)(required=False)
     requestNote = serializers.CharField(required=False, allow_blank=True, max_length=20000)
 
 
 class ApproveSerializer(BillingInMixin, EventsInMixin):
     require_events = False
+    event = shaped(EventChangeSerializer)(
+        required=False, help_text="Edits of a single-event booking's time before approving it; {} keeps the request."
+    )
+    events = serializers.ListField(
+        child=shaped(EventChangeSerializer)(),
+        required=False,
+        min_length=1,
+        max_length=MAX_EVENTS,
+        help_text="Edits, each naming its bookingEventId.",
+    )
     clientBookingLastUpdatedAt = serializers.DateTimeField()
     notification = NotificationInSerializer(required=False)
     customerId = serializers.UUIDField(required=False, allow_null=True)
@@ -216,6 +284,10 @@ class ValidateSerializer(EventsInMixin):
     discountCode = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=40)
     """The submit body, checked without booking anything."""
 
+    event = shaped(CheckedEventSerializer)(required=False, help_text=EventsInMixin.EVENT_HELP)
+    events = serializers.ListField(
+        child=shaped(CheckedEventSerializer)(), required=False, min_length=1, max_length=MAX_EVENTS
+    )
     submission = serializers.BooleanField(
         default=True,
         help_text="true: the public form's checks (portalId of a LIVE portal showing the module). "
@@ -225,7 +297,9 @@ class ValidateSerializer(EventsInMixin):
     bookingModuleId = serializers.UUIDField()
     portalId = serializers.UUIDField(required=False, allow_null=True)
     title = serializers.CharField(required=False, allow_blank=True, max_length=300)
-    contact = AnswersField(required=False, help_text="Checked when given; left out, only the times are checked.")
+    contact = shaped(NewContactSerializer)(
+        required=False, help_text="Checked when given; left out, only the times are checked."
+    )
     requestNote = serializers.CharField(required=False, allow_blank=True, max_length=20000)
     overrideRules = serializers.BooleanField(default=False, help_text="Staff only: check conflicts, not rules.")
     skipConflicts = serializers.BooleanField(
@@ -233,6 +307,13 @@ class ValidateSerializer(EventsInMixin):
         help_text="Staff only: failing occurrences go to `skipped` and the request stays valid "
         "while each repeated request keeps one occurrence.",
     )
+
+    @classmethod
+    def more_constraints(cls) -> list[dict]:
+        # A public request (submission true, the default) names its portal: not (public and no portalId).
+        public = {"not": {"required": ["submission"], "properties": {"submission": {"enum": [False]}}}}
+        no_portal = {"not": {"required": ["portalId"], "properties": {"portalId": {"type": "string"}}}}
+        return [{"not": {"allOf": [public, no_portal]}}]
 
 
 class DenySerializer(serializers.Serializer):
@@ -247,6 +328,10 @@ class CancelSerializer(serializers.Serializer):
 
 class ChangeRequestApproveSerializer(EventsInMixin):
     require_events = False
+    event = shaped(EventChangeSerializer)(required=False, help_text="Edits of the requested change.")
+    events = serializers.ListField(
+        child=shaped(EventChangeSerializer)(), required=False, min_length=1, max_length=MAX_EVENTS
+    )
     notification = NotificationInSerializer(required=False)
     eventProcedure = serializers.ChoiceField(choices=[(0, "CANCEL"), (1, "DELETE")], default=0)
     overrideRules = serializers.BooleanField(default=False)
@@ -273,9 +358,9 @@ class BookingPatchSerializer(serializers.Serializer):
     )
 
 
-class BookingListQuerySerializer(serializers.Serializer):
-    returnEvents = serializers.BooleanField(default=False)
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=10000)
+class BookingListQuerySerializer(StrictQuerySerializer):
+    returnEvents = QueryBooleanField(default=False)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)
     cursor = serializers.CharField(required=False, max_length=500)
 
 

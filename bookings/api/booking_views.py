@@ -37,7 +37,7 @@ from bookings.validation.public import booking_preflight, check_published, publi
 from bookings.validation.submission import check_repeat_allowed
 from core.api.errors import error_responses
 from core.api.etags import check_if_match, with_etag
-from core.api.fields import MomentFilter
+from core.api.fields import CURSOR_SCHEMA, MOMENT_SCHEMA, MomentFilter, StrictFilterSet
 from core.api.input import refuse_unknown, valid
 from core.errors import DomainError, FieldError, NotFound, ValidationFailed
 from core.ids import as_uuid
@@ -48,6 +48,7 @@ from resources.api.scoping import actor_for, get_scoped, require_role, scope
 from resources.config_cache import StaleConfiguration, config_forget
 
 from .booking_serializers import (
+    MAX_PAGE,
     ApproveSerializer,
     BookingEnvelope,
     BookingListOut,
@@ -294,7 +295,7 @@ class BookingValidateView(APIView):
         return Response(body)
 
 
-class BookingFilter(django_filters.FilterSet):
+class BookingFilter(StrictFilterSet):
     status = django_filters.TypedChoiceFilter(choices=BookingStatus.choices, coerce=int)
     bookingModuleId = django_filters.UUIDFilter(field_name="module_id")
     portalId = django_filters.UUIDFilter(field_name="portal_id")
@@ -356,11 +357,15 @@ LIST_PARAMS = [
     OpenApiParameter("status", OpenApiTypes.INT, enum=[0, 1, 2, 3]),
     OpenApiParameter("bookingModuleId", OpenApiTypes.UUID),
     OpenApiParameter("portalId", OpenApiTypes.UUID),
-    OpenApiParameter("updatedSince", OpenApiTypes.DATETIME),
-    OpenApiParameter("start", OpenApiTypes.DATETIME),
-    OpenApiParameter("end", OpenApiTypes.DATETIME),
-    OpenApiParameter("limit", OpenApiTypes.INT, description="Page size (1–10000); without it, all bookings."),
-    OpenApiParameter("cursor", OpenApiTypes.STR, description="nextCursor of the previous page."),
+    OpenApiParameter("updatedSince", MOMENT_SCHEMA),
+    OpenApiParameter("start", MOMENT_SCHEMA),
+    OpenApiParameter("end", MOMENT_SCHEMA),
+    OpenApiParameter(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+        description=f"Page size (1–{MAX_PAGE}); without it, all bookings.",
+    ),
+    OpenApiParameter("cursor", CURSOR_SCHEMA, description="nextCursor of the previous page."),
 ]
 
 

@@ -25,7 +25,7 @@ from bookings.pricing.charges import (
 )
 from bookings.pricing.money import round_money
 from core.api.errors import error_responses
-from core.api.fields import MomentFilter, StrictFilterSet
+from core.api.fields import MOMENT_SCHEMA, MomentFilter, StrictFilterSet
 from core.api.input import no_body
 from core.time import iso
 from resources.api.scoping import actor_for, get_scoped, require_role, scope
@@ -138,8 +138,8 @@ FILTER_PARAMS = [
     OpenApiParameter("customerId", OpenApiTypes.UUID),
     OpenApiParameter("contactId", OpenApiTypes.UUID),
     OpenApiParameter("bookingId", OpenApiTypes.UUID),
-    OpenApiParameter("start", OpenApiTypes.DATETIME, description="Charges whose event starts at or after this."),
-    OpenApiParameter("end", OpenApiTypes.DATETIME, description="Charges whose event starts before this."),
+    OpenApiParameter("start", MOMENT_SCHEMA, description="Charges whose event starts at or after this."),
+    OpenApiParameter("end", MOMENT_SCHEMA, description="Charges whose event starts before this."),
 ]
 
 

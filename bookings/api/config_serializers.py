@@ -13,7 +13,9 @@ from rest_framework import serializers
 
 from bookings.models import MAX_OCCURRENCES_LIMIT, FieldType, FormSection, PortalStatus
 from bookings.selectors import active_form_fields
-from core.api.fields import PlainTextField
+from bookings.services import CHOICE_TYPES, LENGTH_TYPES
+from core.api.constraints import Constrained
+from core.api.fields import PlainTextField, RoundedDecimalField, StrictQuerySerializer
 from resources.api.catalog_serializers import ProductSerializer, ResourceRateSerializer
 from resources.models import ResourceKind
 
@@ -23,8 +25,8 @@ MAX_FIELDS = 100
 MAX_WINDOW = timedelta(days=62)
 
 
-class NumberField(serializers.DecimalField):
-    """A form field's min/max: a JSON number (an integer when it is whole), up to 4 decimals."""
+class NumberField(RoundedDecimalField):
+    """A form field's min/max: a JSON number (an integer when it is whole), cut to 4 decimals."""
 
     def __init__(self, **kwargs):
         super().__init__(max_digits=14, decimal_places=4, coerce_to_string=False, **kwargs)
@@ -67,7 +69,7 @@ class PortalStatusField(serializers.ChoiceField):
 # --- booking modules --------------------------------------------------------------------------------
 
 
-class FormFieldSerializer(serializers.Serializer):
+class FormFieldSerializer(Constrained, serializers.Serializer):
     id = serializers.UUIDField(
         required=False, help_text="Assigned by the server. Leave out to create a field; give it to update that field."
     )
@@ -97,6 +99,30 @@ class FormFieldSerializer(serializers.Serializer):
     order = serializers.IntegerField(
         min_value=0, max_value=MAX_INT32, required=False, help_text="Default: the field's position in the list."
     )
+
+    @classmethod
+    def request_constraints(cls) -> dict:
+        """A new field (no id) has a label; a new select has options; a new text-like field (text unless
+        `type` says otherwise) has no negative length. Of an existing field, the stored type decides."""
+        new = {"not": {"required": ["id"]}}
+        choice = {"required": ["type"], "properties": {"type": {"enum": sorted(CHOICE_TYPES)}}}
+        no_options = {"anyOf": [{"not": {"required": ["options"]}}, {"properties": {"options": {"maxItems": 0}}}]}
+        text_like = {
+            "anyOf": [{"not": {"required": ["type"]}}, {"properties": {"type": {"enum": sorted(LENGTH_TYPES)}}}]
+        }
+        negative = {"type": "number", "maximum": -0.0001}  # above it, the 4 decimals kept make 0
+        negative_length = {
+            "anyOf": [{"required": [k], "properties": {k: negative}} for k in ("min", "max")],
+        }
+        return {
+            "anyOf": [{"required": ["id"]}, {"required": ["label"]}],
+            "not": {
+                "anyOf": [
+                    {"allOf": [new, choice, no_options]},
+                    {"allOf": [new, text_like, negative_length]},
+                ]
+            },
+        }
 
 
 class ModuleAboutSerializer(serializers.Serializer):
@@ -350,7 +376,7 @@ class PublicBookingModuleSerializer(serializers.Serializer):
     portals = PublicPortalSerializer(source="live_portals", many=True, help_text="The LIVE portals showing it.")
 
 
-class AvailabilityQuerySerializer(serializers.Serializer):
+class AvailabilityQuerySerializer(StrictQuerySerializer):
     start = serializers.DateTimeField(help_text="ISO 8601; other offsets are converted to UTC.")
     end = serializers.DateTimeField(help_text="After start, at most 62 days later.")
 

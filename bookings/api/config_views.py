@@ -17,6 +17,7 @@ from bookings.models import BookingModule, Contact, Customer, Portal
 from bookings.selectors import booking_modules_for_api, portals_for_api, public_booking_module, public_busy
 from core.api.errors import error_responses
 from core.api.etags import check_if_match, with_etag
+from core.api.fields import StrictFilterSet, TextFilter
 from core.api.input import valid
 from resources.api.scoping import get_scoped, require_role, scope
 
@@ -168,7 +169,7 @@ class ConfigViewSet(viewsets.GenericViewSet):
 # --- filters ----------------------------------------------------------------------------------------
 
 
-class OrgFilter(django_filters.FilterSet):
+class OrgFilter(StrictFilterSet):
     orgId = django_filters.UUIDFilter(field_name="organization_id", help_text="Only this organization's.")
 
 
@@ -202,7 +203,7 @@ class CustomerFilter(OrgFilter):
 
 class ContactFilter(OrgFilter):
     customerId = django_filters.UUIDFilter(field_name="customer_id", help_text="Only this customer's contacts.")
-    email = django_filters.CharFilter(field_name="email", lookup_expr="iexact", help_text="Whatever its case.")
+    email = TextFilter(field_name="email", lookup_expr="iexact", help_text="Whatever its case.")
 
     class Meta:
         model = Contact

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 from uuid import UUID
 
@@ -69,7 +69,8 @@ class BookingBilling:
 
 
 def parse_price(value: Any) -> Decimal | None:
-    """A non-negative amount with at most 4 decimals (a JSON number or a numeric string); None if not one."""
+    """A non-negative amount with at most 4 decimals (a JSON number, cut to 4 decimals, or a numeric string);
+    None if not one."""
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         return None
     try:
@@ -78,6 +79,8 @@ def parse_price(value: Any) -> Decimal | None:
         return None
     if not amount.is_finite() or amount < 0 or amount > MAX_PRICE:
         return None
+    if isinstance(value, float):  # a JSON number: cut to 4 decimals, as the schema cannot count them
+        amount = amount.quantize(Decimal("0.0001"), rounding=ROUND_DOWN)
     exponent = amount.as_tuple().exponent  # an int for every finite amount
     if not isinstance(exponent, int) or exponent < -4:
         return None

@@ -25,7 +25,8 @@ from resources.models import ResourceUnit
 from ..models import BookingModule, FieldType, FormField
 
 CONTACT_BUILTINS = {"name", "email", "phone"}
-PHONE_RE = re.compile(r"^\+?[0-9()\-.\s]{5,30}$")
+# Checked on the phone as sent (the schema's pattern says the same), before spaces are folded.
+PHONE_RE = re.compile(r"^\+?[0-9()\-. ]{5,30}$")
 MAX_TEXT = 5000
 
 
@@ -303,9 +304,10 @@ def clean_contact(module: BookingModule, raw: Any, errors: Errors) -> dict[str, 
         if text is not None:
             contact["email"] = clean_email(text, "contact.email", "Email", errors)
     phone = raw.get("phone")
-    if not is_blank(phone):
+    # Blank is "" or spaces only (the schema's pattern): other white space is checked, and refused.
+    if not (phone is None or (isinstance(phone, str) and not phone.strip(" "))):
         text = clean_text(phone, "contact.phone", "Phone", errors, limit=50)
-        if text is not None and not PHONE_RE.match(text):
+        if text is not None and not PHONE_RE.match(str(phone)):
             errors.add("contact.phone", "INVALID", "Phone must be a phone number.")
         contact["phone"] = text
     contact.update(clean_custom_answers(module, "contact", raw, CONTACT_BUILTINS, "contact", errors))

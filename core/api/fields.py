@@ -4,15 +4,17 @@ datetimes whose naive form means the venue's wall clock, and decimals (money) as
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import UTC, datetime, time
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 from uuid import UUID
 
 import django_filters
 from django import forms as django_forms
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import RegexValidator
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -22,6 +24,15 @@ UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-
 # Datetimes outside these years are refused: nothing is booked there, and buffers and yearly closures
 # added to them must not overflow Python's datetime.
 MIN_YEAR, MAX_YEAR = 1900, 2999
+# The same years in the OpenAPI schema: an ISO 8601 datetime whose year is 1900-2999 (docs/architecture.md#
+# http-api-conventions). JSON Schema has no bound on a date's year, so a pattern says it.
+MOMENT_PATTERN = r"^(19[0-9]{2}|2[0-9]{3})-"
+MOMENT_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "format": "date-time",
+    "pattern": MOMENT_PATTERN,
+    "description": f"ISO 8601, a year from {MIN_YEAR} to {MAX_YEAR}.",
+}
 
 
 def _encodable(value: str) -> None:
@@ -29,6 +40,30 @@ def _encodable(value: str) -> None:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:  # lone surrogates: no database can store them
         raise serializers.ValidationError("The text is not valid Unicode.", code="invalid") from exc
+
+
+# Text with no NUL: DRF refuses NUL in every text field (no database stores it). "+", not "*": with
+# allow_blank the schema adds "" as its own alternative of a oneOf, which "" must not match twice.
+NO_NUL_PATTERN = r"^[^\x00]+$"
+# ... and, where DRF trims the text and refuses it blank, something that is not white space (as Python's
+# str.strip() sees it: the schema's \s, plus \x1c-\x1f and \x85).
+NOT_BLANK_PATTERN = r"^[^\x00]*[^\s\x00\x1c-\x1f\x85][^\x00]*$"
+
+
+class TextSchema(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-call]  # drf-spectacular's registration hook
+    """The request schema of every text field says that it refuses NUL (a pattern), unless the field has a
+    format, an enum or a pattern of its own (each of which leaves NUL out already)."""
+
+    target_class = serializers.CharField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> Any:
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        own_pattern = any(isinstance(v, RegexValidator) for v in self.target.validators)
+        if direction == "request" and not own_pattern and not {"pattern", "format", "enum"} & schema.keys():
+            blank_refused = self.target.trim_whitespace and not self.target.allow_blank
+            schema["pattern"] = NOT_BLANK_PATTERN if blank_refused else NO_NUL_PATTERN
+        return schema
 
 
 class TextField(serializers.CharField):
@@ -54,6 +89,11 @@ class HtmlField(TextField):
     """Basic HTML (p, br, strong, em, lists, links), sanitized when saved; the response shows the result."""
 
 
+# A page cursor: the nextCursor of the previous page, never empty.
+CURSOR_SCHEMA: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 500}
+
+
+@extend_schema_field({k: v for k, v in MOMENT_SCHEMA.items() if k != "description"})
 class MomentField(serializers.DateTimeField):
     """ISO 8601. With an offset it is converted to UTC; without one it is wall-clock time in the venue's
     timezone (`context["tz"]` when the caller knows it, else left naive for the service to place)."""
@@ -67,6 +107,67 @@ class MomentField(serializers.DateTimeField):
             tz = self.context.get("tz")
             return value if tz is None else value.replace(tzinfo=tz)
         return super().enforce_timezone(value)
+
+
+class RoundedDecimalField(serializers.DecimalField):
+    """A JSON number cut to `decimal_places` (toward zero) rather than refused for its extra digits: the schema
+    (a number between the field's bounds) cannot say how many decimals a number has, so every number it
+    allows is taken (DRF would refuse 1.00001 for four decimal places)."""
+
+    def validate_precision(self, value: Decimal) -> Decimal:
+        places, digits = self.decimal_places, self.max_digits
+        if places is not None and digits is not None and value.is_finite() and abs(value) < 10 ** (digits - places):
+            value = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN)
+        validated: Decimal = super().validate_precision(value)
+        return validated
+
+
+# An amount of money in a request: a JSON number, or a decimal string with at most 4 decimals (as responses
+# write amounts). MAX_AMOUNT is the largest amount 14 digits with 4 decimals hold.
+MAX_AMOUNT = Decimal("9999999999.9999")
+AMOUNT_PATTERN = r"^[0-9]{1,10}(\.[0-9]{1,4})?$"
+AMOUNT_SCHEMA: dict[str, Any] = {
+    "oneOf": [
+        {"type": "number", "minimum": 0, "maximum": float(MAX_AMOUNT)},
+        {"type": "string", "pattern": AMOUNT_PATTERN},
+    ]
+}
+
+
+@extend_schema_field(AMOUNT_SCHEMA)
+class AmountField(RoundedDecimalField):
+    """An amount of at least 0: a JSON number (cut to 4 decimals) or a decimal string ("12.50")."""
+
+    json_check = (
+        "a number or a decimal string",
+        lambda v: isinstance(v, int | float | str) and not isinstance(v, bool),
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_digits=14, decimal_places=4, min_value=0, max_value=MAX_AMOUNT, **kwargs)
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if isinstance(data, str) and not re.fullmatch(AMOUNT_PATTERN, data):
+            self.fail("invalid")
+        value: Decimal = super().to_internal_value(data)
+        return value
+
+
+# A wall-clock time of day, "HH:MM" (00:00-23:59).
+CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+@extend_schema_field({"type": "string", "pattern": CLOCK_PATTERN, "example": "09:00"})
+class ClockTimeField(serializers.TimeField):
+    """ "HH:MM" exactly, as the schema's pattern says (strptime alone would also read "9:5")."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="%H:%M", input_formats=["%H:%M"], **kwargs)
+
+    def to_internal_value(self, value: Any) -> time:
+        if not isinstance(value, str) or not re.fullmatch(CLOCK_PATTERN, value):
+            self.fail("invalid", format="hh:mm")
+        return super().to_internal_value(value)
 
 
 class UUIDField(serializers.UUIDField):
@@ -121,6 +222,7 @@ class _MomentFormField(django_filters.fields.IsoDateTimeField):  # type: ignore[
         return parsed.astimezone(UTC)  # PostgreSQL refuses offsets beyond ±15:59, Python allows up to ±23:59
 
 
+@extend_schema_field(MOMENT_SCHEMA)
 class MomentFilter(django_filters.IsoDateTimeFilter):  # type: ignore[misc]  # django-filter is untyped
     """A datetime query parameter (ISO 8601; without an offset: UTC)."""
 
@@ -137,7 +239,8 @@ class BooleanField(serializers.BooleanField):
 
 
 class StrictFilterSet(django_filters.FilterSet):  # type: ignore[misc]  # django-filter is untyped
-    """A query parameter sent empty (`?orgId=`) is an error, not "no filter": leave it out instead."""
+    """A query parameter sent empty (`?orgId=`) is an error, not "no filter": leave it out instead (the
+    schema's UUID, datetime, enum and boolean parameters have no empty value)."""
 
     def is_valid(self) -> bool:
         valid = bool(super().is_valid())
@@ -148,21 +251,31 @@ class StrictFilterSet(django_filters.FilterSet):  # type: ignore[misc]  # django
         return valid
 
 
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": 254, "pattern": NO_NUL_PATTERN})
+class TextFilter(django_filters.CharFilter):  # type: ignore[misc]  # django-filter is untyped
+    """A text query parameter: never empty (StrictFilterSet), no NUL (Django's form field refuses it), at
+    most 254 characters."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=254, **kwargs)
+
+
 class _BooleanFormField(django_forms.NullBooleanField):
     widget = django_forms.TextInput  # the default select widget reads anything unknown as "not given"
 
     def to_python(self, value: Any) -> bool | None:  # type: ignore[override]
         if value in (None, ""):
             return None
-        if value in (True, "true", "True", "1"):
+        if value in (True, "true"):
             return True
-        if value in (False, "false", "False", "0"):
+        if value in (False, "false"):
             return False
         raise DjangoValidationError("Use true or false.", code="invalid")
 
 
 class BooleanFilter(django_filters.BooleanFilter):  # type: ignore[misc]  # django-filter is untyped
-    """true or false; anything else is an error rather than "no filter"."""
+    """true or false, as the schema's boolean query parameters are written; anything else (1, yes, True)
+    is an error rather than "no filter"."""
 
     field_class = _BooleanFormField
 
@@ -242,17 +355,27 @@ class IntegerChoiceField(serializers.ChoiceField):
         return super().to_internal_value(data)
 
 
-CLOCK_TIME = r"^([01]\d|2[0-3]):[0-5]\d$"
+class QueryBooleanField(serializers.BooleanField):
+    """A boolean query parameter: `true` or `false` only, as the schema writes them (DRF would also read
+    1, yes, on, t and the like)."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if data in (True, "true"):
+            return True
+        if data in (False, "false"):
+            return False
+        self.fail("invalid", input=data)
 
 
-@extend_schema_field({"type": "string", "pattern": CLOCK_TIME, "example": "09:30"})
-class ClockTimeField(serializers.TimeField):
-    """A wall-clock time "HH:MM" (24 hours, two digits each), nothing else."""
+class StrictQuerySerializer(serializers.Serializer[Any]):
+    """The query parameters of an endpoint: one sent empty (`?cursor=`, `?limit=`) is an error at it, as in
+    the filter sets (StrictFilterSet); DRF would read it as "not given"."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(format="%H:%M", input_formats=["%H:%M"], **kwargs)
-
-    def to_internal_value(self, value: Any) -> Any:
-        if not isinstance(value, str) or not re.fullmatch(CLOCK_TIME, value):
-            self.fail("invalid", format='"HH:MM"')
-        return super().to_internal_value(value)
+    def to_internal_value(self, data: Any) -> Any:
+        if hasattr(data, "getlist"):
+            empty = [str(name) for name in self.fields if name in data and "" in data.getlist(name)]
+            if empty:
+                raise serializers.ValidationError(
+                    {name: serializers.ErrorDetail("Leave it out rather than empty.", code="blank") for name in empty}
+                )
+        return super().to_internal_value(data)

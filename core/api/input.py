@@ -1,4 +1,5 @@
-"""Parsing a request body with a serializer: unknown fields (docs/architecture.md#strict-input) and the
+"""Parsing a request body with a serializer: unknown fields (docs/architecture.md#strict-input), values of
+the wrong JSON type (core.api.json_types) and the
 serializer's errors become the API's 400 body."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from typing import Any
 from rest_framework import serializers
 
 from core.api.errors import flatten_errors, invalid_input
+from core.api.json_types import refuse_wrong_json_types
 from core.api.strict import unknown_fields
 
 
@@ -19,6 +21,8 @@ def valid(
     serializer checks whole (the `orgId` read before the role check)."""
     serializer = serializer_class(data=data, **kwargs)
     unknown = unknown_fields(serializer, data) if strict else []
+    if not unknown:
+        refuse_wrong_json_types(serializer, data)
     if serializer.is_valid() and not unknown:
         return dict(serializer.validated_data)
     raise invalid_input(unknown + flatten_errors(serializer.errors))

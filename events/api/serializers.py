@@ -9,7 +9,16 @@ from datetime import timedelta
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api.fields import BooleanField, HtmlField, ListField, MomentField, PlainTextField, UUIDField
+from core.api.fields import (
+    AmountField,
+    BooleanField,
+    HtmlField,
+    ListField,
+    MomentField,
+    PlainTextField,
+    StrictQuerySerializer,
+    UUIDField,
+)
 from core.errors import ValidationFailed
 from events.models import EventStatus
 from events.series import DELETE_HELP, DELETE_VALUES, UPDATE_HELP, UPDATE_VALUES, which_events_parse
@@ -97,6 +106,7 @@ class EventUpdateSerializer(serializers.Serializer):
     resourceIds = ListField(
         child=UUIDField(),
         allow_empty=False,
+        min_length=1,
         max_length=MAX_RESOURCES,
         source="resource_ids",
         help_text="Resources of the event's organization.",
@@ -105,13 +115,11 @@ class EventUpdateSerializer(serializers.Serializer):
         source="override_rules", default=False, help_text="Skip the booking rules (never the conflict check)."
     )
     whichEventsToUpdate = WhichEventsField(source="which", required=False, help_text=UPDATE_HELP)
-    overridePrice = serializers.DecimalField(
+    overridePrice = AmountField(
         source="price_override",
-        max_digits=14,
-        decimal_places=4,
-        min_value=0,
         required=False,
-        help_text="Staff's price for the rates' part of each chosen event of an approved booking (products, the "
+        help_text="Staff's price (cut to 4 decimals) for the rates' part of each chosen event of an approved booking "
+        "(products, the "
         "discount and credit already used stay): its fixed price and its NOT_CHARGED charge follow, "
         "logged on the booking. 400 NOT_PRICED for an event no approved booking priced; 409 "
         "CHARGE_ALREADY_BILLED when its charge is charged or invoiced.",
@@ -159,13 +167,14 @@ class EventCreateSerializer(EventUpdateSerializer):
     start = MomentField(help_text="ISO 8601; without an offset: the first resource's venue's local time.")
     end = MomentField()
     status = serializers.ChoiceField(
-        choices=EventStatus.choices,
+        choices=[(value, label) for value, label in EventStatus.choices if value != EventStatus.CANCELED],
         default=EventStatus.CONFIRMED,
-        help_text="0 CONFIRMED (default) or 1 TENTATIVE (a hold).",
+        help_text="0 CONFIRMED (default) or 1 TENTATIVE (a hold); a new event is never canceled.",
     )
     resourceIds = ListField(
         child=UUIDField(),
         allow_empty=False,
+        min_length=1,
         max_length=MAX_RESOURCES,
         source="resource_ids",
         help_text="Resources of the organization.",
@@ -178,7 +187,7 @@ class EventCreateSerializer(EventUpdateSerializer):
 # --- availability ---------------------------------------------------------------------------------
 
 
-class AvailabilityQuerySerializer(serializers.Serializer):
+class AvailabilityQuerySerializer(StrictQuerySerializer):
     start = MomentField(help_text="Window start (ISO 8601; without an offset: the venue's local time).")
     end = MomentField(help_text="Window end, after start, at most 366 days later.")
 

@@ -5,10 +5,20 @@ from __future__ import annotations
 
 import zoneinfo
 from functools import cache
+from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api.fields import BooleanField, HtmlField, IndexedListSerializer, PlainTextField, TextField, UUIDField
+from core.api.fields import (
+    BooleanField,
+    ClockTimeField,
+    HtmlField,
+    IndexedListSerializer,
+    PlainTextField,
+    TextField,
+    UUIDField,
+)
 from resources.models import ResourceKind
 from resources.services import HoursSpec
 
@@ -28,6 +38,15 @@ def _zones() -> frozenset[str]:
 def validate_iana(value: str) -> None:
     if value and value not in _zones():
         raise serializers.ValidationError(f"{value!r} is not an IANA time zone (like Europe/London).", code="invalid")
+
+
+# The schema lists the names the server takes (Python's zoneinfo database): one component, TimezoneEnum.
+@extend_schema_field({"type": "string", "enum": ["", *sorted(_zones())]})
+class TimezoneField(TextField):
+    """An IANA time zone name, or "" (the organization's)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(validators=[validate_iana], **kwargs)
 
 
 # --- venues ---------------------------------------------------------------------------------------
@@ -51,11 +70,10 @@ class VenueUpdateSerializer(serializers.Serializer):
 
     name = PlainTextField(max_length=200)
     address = PlainTextField(max_length=2000, required=False, allow_blank=True, trim_whitespace=True)
-    timezone = TextField(
+    timezone = TimezoneField(
         max_length=64,
         required=False,
         allow_blank=True,
-        validators=[validate_iana],
         help_text='IANA timezone, e.g. "Europe/London"; "" follows the organization.',
     )
 
@@ -72,15 +90,21 @@ class BookableHoursSerializer(serializers.Serializer):
         list_serializer_class = IndexedListSerializer
 
     weekday = serializers.IntegerField(min_value=0, max_value=6, help_text="0 Monday … 6 Sunday.")
-    start = serializers.TimeField(
-        source="start_time", format="%H:%M", input_formats=["%H:%M"], help_text='"HH:MM", venue-local.'
+    start = ClockTimeField(source="start_time", help_text='"HH:MM", venue-local.')
+    end = ClockTimeField(
+        source="end_time", help_text='"HH:MM", venue-local; "00:00" is midnight at the end of the day.'
     )
-    end = serializers.TimeField(
-        source="end_time",
-        format="%H:%M",
-        input_formats=["%H:%M"],
-        help_text='"HH:MM", venue-local; "00:00" is midnight at the end of the day.',
-    )
+
+    def to_internal_value(self, data):
+        # Every window is whole, in a PATCH too (the list replaces the current one): DRF's partial update
+        # would let a key of each item be left out (a KeyError further on, a 500).
+        values = super().to_internal_value(data)
+        missing = {name: field for name, field in self.fields.items() if field.source not in values}
+        if missing:
+            raise serializers.ValidationError(
+                {name: serializers.ErrorDetail("This field is required.", code="required") for name in missing}
+            )
+        return values
 
 
 class ResourceUnitSerializer(serializers.Serializer):

@@ -67,7 +67,7 @@ def test_list_returns_bookings_by_id_and_associated_events_only_when_asked(api, 
 
 
 def test_list_of_an_organization_without_bookings_is_empty(api):
-    assert api.manager.get(BOOKINGS, {"returnEvents": "1"}).json() == {
+    assert api.manager.get(BOOKINGS, {"returnEvents": "true"}).json() == {
         "bookings": {},
         "associatedEvents": [],
         "nextCursor": None,

@@ -223,7 +223,7 @@ SUBMIT_400 = [
     ("requestNote-not-text", _set("requestNote", ["x"]), "requestNote", "INVALID"),
     ("both-event-and-events", _both_forms, "events", "INVALID"),
     ("no-event", _set("event", DROP), "event", "REQUIRED"),
-    ("events-empty", lambda b, s: b.update(events=[]) or b.pop("event"), "event", "REQUIRED"),
+    ("events-empty", lambda b, s: b.update(events=[]) or b.pop("event"), "events", "MIN_LENGTH"),  # minItems 1
     ("events-not-list", lambda b, s: b.update(events="soon") or b.pop("event"), "events", "INVALID"),
     ("too-many-events", lambda b, s: b.update(events=[b.pop("event")] * 151), "events", "MAX_LENGTH"),
     ("notification-send-not-bool", _set("notification", {"send": "maybe"}), "notification.send", "INVALID"),

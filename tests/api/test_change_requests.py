@@ -499,7 +499,8 @@ def test_approve_a_cancellation_request(api, setup, procedure, event_status):
     [
         ({"eventProcedure": 7}, "eventProcedure", "INVALID_CHOICE"),
         ({"eventProcedure": "delete"}, "eventProcedure", "INVALID_CHOICE"),
-        ({"event": {}, "events": []}, "events", "INVALID"),
+        ({"event": {}, "events": [{}]}, "events", "INVALID"),
+        ({"events": []}, "events", "MIN_LENGTH"),
         ({"overrideRules": "please"}, "overrideRules", "INVALID"),
         ({"notification": {"send": "sure"}}, "notification.send", "INVALID"),
         ({"event": {"start": "soonish"}}, "event.start", "INVALID"),
@@ -509,6 +510,7 @@ def test_approve_a_cancellation_request(api, setup, procedure, event_status):
         "procedure-unknown",
         "procedure-text",
         "both-forms",
+        "events-empty",
         "override-not-bool",
         "notification-send",
         "edit-start-invalid",

@@ -221,7 +221,7 @@ def test_create_in_the_past_and_in_a_closure(api, setup):
         ({"overrideRules": "maybe"}, "INVALID", "overrideRules"),
         ({"overrideRules": 1}, "INVALID", "overrideRules"),
         ({"overrideRules": None}, "REQUIRED", "overrideRules"),
-        ({"description": 12.5}, None, None),  # numbers become text: accepted
+        ({"description": 12.5}, "INVALID", "description"),  # the schema says text: a number is refused
     ],
 )
 def test_create_bad_input(api, setup, change, code, field):

@@ -4,8 +4,8 @@ OWNER's Bearer token of a seeded organization (so most operations can succeed) a
 Each operation gets its 50 generated examples plus Schemathesis' coverage cases (boundary values, missing
 and wrong-typed fields, unsupported methods). Every response must be no 5xx, have a documented status code
 and content type, match its documented schema and headers, and not ignore authentication. Business-rule
-400s are fine, so the positive-data-acceptance and negative-data-rejection checks are not run (they flag
-documented 400s, and DRF's lenient coercion of e.g. `0` to `"0"`).
+400s are fine, so the positive-data-acceptance and negative-data-rejection checks are not run here:
+`make schema-check` runs them from outside, with the business rules named (tests/schema_check/rules.py).
 
 Generated ids are random UUIDs that match nothing, so three quarters of the cases (chosen by a hash of the
 case, so the coverage phase is steered as well) get the seeded objects' ids in the path, the body and the

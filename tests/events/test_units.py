@@ -294,13 +294,14 @@ def test_api_refuses_a_unit_of_another_resource(desks):
     stranger = ResourceUnitFactory(
         resource=ResourceFactory(venue=desks.setup.venue, name="Elsewhere", exclusive=False, capacity=2), name="X"
     )
-    for value in (str(stranger.pk), "not-a-uuid", 12):
+    # 12 is not even a string (the schema's type): INVALID before the unit is looked for.
+    for value, code in ((str(stranger.pk), "INVALID_UNIT"), ("not-a-uuid", "INVALID_UNIT"), (12, "INVALID")):
         response = api.public.post(
             "/api/v1/bookings/submit",
             submit_body(desks, {**desk_event(desks, at(9), at(10)), "unitId": value}),
             format="json",
         )
-        assert_error(response, 400, "INVALID_UNIT", "events[0].unitId")
+        assert_error(response, 400, code, "events[0].unitId")
     assert Booking.objects.count() == 0
 
 

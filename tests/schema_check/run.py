@@ -116,7 +116,12 @@ def print_business_rules(path: Path) -> None:
     """How often each business rule (tests/schema_check/rules.py) answered a schema-valid request."""
     if not path.exists():
         return
-    counts = Counter(re.sub(r"\[\d+\]", "[i]", line.strip()) for line in path.read_text().splitlines())
+    counts: Counter[str] = Counter()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        code, field = json.loads(line)
+        plain = re.fullmatch(r"[\w.\[\]-]*", field, re.ASCII)  # generated key names print as one placeholder
+        where = re.sub(r"\[\d+\]", "[i]", field) if plain else "<a generated key>"
+        counts[f"{code} {where}"] += 1
     print("== schema-valid requests refused by a business rule (error code, field): not failures")
     for rule, count in counts.most_common():
         print(f"   {count:6d}  {rule}")

@@ -91,6 +91,7 @@ def seed() -> dict[str, object]:
         start = future(40, 10)
         return {
             "token": token,
+            "ownerId": owner.pk,
             "objects": _ids(objects),
             "spares": _spares(setup),
             "resources": [str(r.pk) for r in (setup.room, setup.hall, setup.desks)],

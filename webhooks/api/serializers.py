@@ -4,20 +4,34 @@ UTC datetimes, integer enums). Shapes only; webhooks.services checks the URL (SS
 from __future__ import annotations
 
 from django.core.validators import RegexValidator
-from drf_spectacular.utils import extend_schema_serializer
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from core.api.fields import BooleanField, ListField, PlainTextField, TextField, UUIDField
+from core.api.fields import BooleanField, ListField, PlainTextField, StrictQuerySerializer, TextField, UUIDField
 from webhooks.models import EVENT_TYPES, DeliveryStatus
 from webhooks.services import SECRET_HELP, SECRET_MAX_LENGTH, SECRET_MIN_LENGTH, SECRET_PATTERN
 
 EVENT_TYPES_HELP = "What to send: any of " + ", ".join(EVENT_TYPES) + "."
 
 
+_PORT = r"(:([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
+# What webhooks.services.webhook_url_check takes, as a pattern: http(s), a host name (or an IPv4 address),
+# no credentials, a port up to 65535, no white space or control characters. (An IPv6 literal in brackets,
+# which the check also takes, is left out of the pattern.)
+WEBHOOK_URL_PATTERN = (
+    r"^[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9-]{1,63}\.)*[A-Za-z0-9-]{1,63}" + _PORT + r"([/?#][^\s\x00-\x1f\x7f\x85]*)?$"
+)
+
+
+@extend_schema_field({"type": "string", "pattern": WEBHOOK_URL_PATTERN})
+class WebhookUrlField(TextField):
+    """The endpoint's URL (webhooks.services checks it, and where it points)."""
+
+
 class WebhookEndpointSerializer(serializers.Serializer):
     id = serializers.UUIDField(read_only=True)
     orgId = UUIDField(source="organization_id")
-    url = TextField(
+    url = WebhookUrlField(
         max_length=2000,
         help_text="http(s) URL that receives a signed POST per event. Private, "
         "loopback and reserved addresses are refused.",
@@ -27,6 +41,7 @@ class WebhookEndpointSerializer(serializers.Serializer):
         source="event_types",
         child=serializers.ChoiceField(choices=EVENT_TYPES),
         allow_empty=False,
+        min_length=1,
         max_length=len(EVENT_TYPES) * 2,
         help_text=EVENT_TYPES_HELP,
     )
@@ -120,7 +135,7 @@ class WebhookDeliverySerializer(serializers.Serializer):
     lastUpdatedAt = serializers.DateTimeField(source="updated_at")
 
 
-class DeliveryListQuerySerializer(serializers.Serializer):
+class DeliveryListQuerySerializer(StrictQuerySerializer):
     limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=50)
     cursor = serializers.CharField(required=False, max_length=500)
     status = serializers.ChoiceField(required=False, choices=DeliveryStatus.choices)

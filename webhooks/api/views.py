@@ -21,7 +21,7 @@ from rest_framework.response import Response
 
 from core.api.errors import error_responses
 from core.api.etags import ETAG, IF_MATCH, check_if_match, with_etag
-from core.api.fields import UUID_PATTERN, BooleanFilter, StrictFilterSet
+from core.api.fields import CURSOR_SCHEMA, UUID_PATTERN, BooleanFilter, StrictFilterSet
 from core.api.input import no_body, valid
 from core.errors import FieldError, ValidationFailed
 from resources.api.scoping import get_scoped, require_role, scope
@@ -116,8 +116,12 @@ def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
         summary="The endpoint's delivery log, newest first",
         filters=False,
         parameters=[
-            OpenApiParameter("limit", OpenApiTypes.INT, description="Page size (1–500, default 50)."),
-            OpenApiParameter("cursor", OpenApiTypes.STR, description="nextCursor of the previous page."),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+                description="Page size (1–500, default 50).",
+            ),
+            OpenApiParameter("cursor", CURSOR_SCHEMA, description="nextCursor of the previous page."),
             OpenApiParameter(
                 "status",
                 OpenApiTypes.INT,
