@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint check clean bench bench-profile bench-api bench-series bench-scale schema-check
+.PHONY: install demo test test-fast lint check clean bench bench-profile bench-api bench-series bench-scale schema-check schema-lint client-check
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Allot needs Python 3.11 or newer")'
@@ -98,6 +98,19 @@ bench-scale: install
 # SCHEMA_CHECK_MAX_EXAMPLES examples per operation (default 30). Fails on any failure. tests/schema_check/run.py.
 schema-check: install
 	$(BIN)/python -m tests.schema_check.run
+
+# The OpenAPI schema: valid with no warning from drf-spectacular, and 0 errors from spectral's spectral:oas ruleset
+# (.spectral.yaml; spectral-cli pinned in package-lock.json, installed by `npm ci`); its warnings are printed.
+SCHEMA_FILE ?= /tmp/allot-openapi.yaml
+schema-lint: install
+	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file $(SCHEMA_FILE)
+	@test -x node_modules/.bin/spectral || npm ci --no-audit --no-fund
+	node_modules/.bin/spectral lint $(SCHEMA_FILE) --ruleset .spectral.yaml --fail-severity error
+
+# An integrator's journey through a Python client that openapi-python-client generates from the live schema,
+# against gunicorn on a fresh PostgreSQL database (tests/client_check/run.py); a generator warning fails it.
+client-check: install
+	$(BIN)/python -m tests.client_check.run
 
 # Every check runs, then the target fails if any did: ruff, ruff format, the import contracts, mypy.
 lint: install

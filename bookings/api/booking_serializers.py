@@ -103,10 +103,10 @@ class EventsInMixin(Constrained, serializers.Serializer):
         """Never both; with `require_events`, one of them (or of `also_events`) is there and not null."""
         rules: list[dict] = [{"not": {"required": ["event", "events"]}}]
         if cls.require_events:
-            kinds = {"event": "object", "events": "array"}
+            kinds: dict[str, dict] = {"event": {"type": "object"}, "events": {"type": "array", "items": {}}}
             keys = ("event", "events", *cls.also_events)
             rules.append(
-                {"anyOf": [{"required": [k], "properties": {k: {"type": kinds.get(k, "string")}}} for k in keys]}
+                {"anyOf": [{"required": [k], "properties": {k: kinds.get(k, {"type": "string"})}} for k in keys]}
             )
         return {"allOf": rules + cls.more_constraints()}
 

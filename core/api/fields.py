@@ -295,6 +295,8 @@ class DecimalStringField(serializers.DecimalField):
 
     pattern = NOT_NEGATIVE
     description = "A decimal string, at least 0, with at most 4 decimals."
+    # Its JSON type for core.api.json_types: a string only (a JSON number may have lost digits already).
+    json_check = ("a decimal string", lambda v: isinstance(v, str))
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_digits", 14)

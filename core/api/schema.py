@@ -31,7 +31,9 @@ def strict_request_bodies(result: dict[str, Any], generator: Any, **kwargs: Any)
         if ref.startswith(REF_PREFIX):
             pending.append(components.get(ref[len(REF_PREFIX) :]))
             continue
-        if "properties" in schema and "additionalProperties" not in schema:
+        # Typed objects only: the untyped branches of a constraint (anyOf: one of event, events) name a few
+        # keys of the body without describing it.
+        if schema.get("type") == "object" and "properties" in schema and "additionalProperties" not in schema:
             schema["additionalProperties"] = False
         pending.extend(schema.get("properties", {}).values())
         pending.extend(schema.get(key) for key in ("items", "additionalProperties"))

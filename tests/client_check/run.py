@@ -49,6 +49,7 @@ def generate(port: int, workdir: Path) -> Path:
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}  # it formats with ruff
     command = [str(bin_dir / "openapi-python-client"), "generate", "--path", str(schema)]
     command += ["--output-path", str(out), "--meta", "none", "--fail-on-warning", "--overwrite"]
+    command += ["--config", str(Path(__file__).resolve().parent / "generator.yaml")]
     done = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, check=False)
     print(done.stdout + done.stderr, flush=True)
     if done.returncode != 0 or "warning" in (done.stdout + done.stderr).lower():
