@@ -38,6 +38,7 @@ from config.wsgi import application
 from core.time import iso
 from resources.models import Role
 from tests.api.conftest import Api
+from tests.api.path_objects import PATH_OBJECTS
 from tests.api.test_tenancy import Objects
 from tests.conftest import future
 
@@ -57,37 +58,6 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
 OPERATIONS = {f"{op.method.upper()} {op.path}" for op in (result.ok() for result in schema.get_all_operations())}
 
 # The seeded object each path's `{id}` stands for.
-PATH_OBJECTS = {
-    "/api/v1/webhook-endpoints/{id}": "webhook_endpoint",
-    "/api/v1/webhook-endpoints/{id}/deliveries": "webhook_endpoint",
-    "/api/v1/webhook-endpoints/{id}/rotate-secret": "webhook_endpoint",
-    "/api/v1/bookings/{id}": "pending",
-    "/api/v1/bookings/{id}/approve": "pending",
-    "/api/v1/bookings/{id}/deny": "pending",
-    "/api/v1/bookings/{id}/cancel": "approved",
-    "/api/v1/booking-change-requests/{id}": "change_request",
-    "/api/v1/booking-change-requests/{id}/approve": "change_request",
-    "/api/v1/booking-change-requests/{id}/deny": "change_request",
-    "/api/v1/booking-modules/{id}": "module",
-    "/api/v1/public/booking-modules/{id}": "module",
-    "/api/v1/public/booking-modules/{id}/availability": "module",
-    "/api/v1/portals/{id}": "portal",
-    "/api/v1/venues/{id}": "venue",
-    "/api/v1/resources/{id}": "room",
-    "/api/v1/resources/{id}/availability": "room",
-    "/api/v1/events/{id}": "event",
-    "/api/v1/customers/{id}": "customer",
-    "/api/v1/contacts/{id}": "contact",
-    "/api/v1/charges/{id}/charge": "charge",
-    "/api/v1/charges/{id}/invoice": "charge",
-    "/api/v1/charges/{id}/revert": "charge",
-    "/api/v1/units/{id}": "unit",
-    "/api/v1/rates/{id}": "rate",
-    "/api/v1/products/{id}": "product",
-    "/api/v1/discount-codes/{id}": "discount_code",
-    "/api/v1/booking-credits/{id}": "credit",
-    "/api/v1/booking-credits/{id}/adjust": "credit",
-}
 
 # operation → status codes seen in the authenticated run (for the guard at the end of the module).
 SEEN: dict[str, set[int]] = defaultdict(set)

@@ -29,6 +29,7 @@ import schemathesis
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.meta import TestPhase
 
+from tests.api.path_objects import PATH_OBJECTS
 from tests.schema_check.rules import errors_of, is_business_rule
 
 
@@ -40,30 +41,6 @@ def seed() -> dict[str, Any]:
 
 
 # The seeded object each path's `{id}` stands for (seed.py's "objects"; DELETE takes the "spares").
-PATH_OBJECTS = {
-    "/api/v1/webhook-endpoints/{id}": "webhook_endpoint",
-    "/api/v1/webhook-endpoints/{id}/deliveries": "webhook_endpoint",
-    "/api/v1/bookings/{id}": "pending",
-    "/api/v1/bookings/{id}/approve": "pending",
-    "/api/v1/bookings/{id}/deny": "pending",
-    "/api/v1/bookings/{id}/cancel": "approved",
-    "/api/v1/booking-change-requests/{id}": "change_request",
-    "/api/v1/booking-change-requests/{id}/approve": "change_request",
-    "/api/v1/booking-change-requests/{id}/deny": "change_request",
-    "/api/v1/booking-modules/{id}": "module",
-    "/api/v1/public/booking-modules/{id}": "module",
-    "/api/v1/public/booking-modules/{id}/availability": "module",
-    "/api/v1/portals/{id}": "portal",
-    "/api/v1/venues/{id}": "venue",
-    "/api/v1/resources/{id}": "room",
-    "/api/v1/resources/{id}/availability": "room",
-    "/api/v1/events/{id}": "event",
-    "/api/v1/customers/{id}": "customer",
-    "/api/v1/contacts/{id}": "contact",
-    "/api/v1/charges/{id}/charge": "charge",
-    "/api/v1/charges/{id}/invoice": "charge",
-    "/api/v1/charges/{id}/revert": "charge",
-}
 
 
 @functools.cache

@@ -30,12 +30,17 @@ from resources.models import Role  # noqa: E402
 from tests.api.test_tenancy import Objects  # noqa: E402
 from tests.conftest import Setup, future  # noqa: E402
 from tests.factories import (  # noqa: E402
+    BookingCreditFactory,
     BookingModuleFactory,
     ContactFactory,
     CustomerFactory,
+    DiscountCodeFactory,
     MembershipFactory,
     PortalFactory,
+    ProductFactory,
+    RateFactory,
     ResourceFactory,
+    ResourceUnitFactory,
     UserFactory,
     VenueFactory,
     WebhookEndpointFactory,
@@ -53,6 +58,7 @@ def _ids(objects: Objects) -> dict[str, str]:
         "webhook_endpoint": str(objects.webhook_endpoint.pk),
         "field": str(objects.field.pk),
     }
+    ids |= {name: str(getattr(objects, name).pk) for name in ("unit", "rate", "product", "discount_code", "credit")}
     return ids
 
 
@@ -73,6 +79,11 @@ def _spares(setup: Setup) -> dict[str, str]:
                 organization=org, title="Spare", start=future(12, 10), end=future(12, 11), resource_ids=[setup.hall.pk]
             ).pk
         ),
+        "unit": str(ResourceUnitFactory(resource=setup.desks, name="Spare desk").pk),
+        "rate": str(RateFactory(resource=setup.room, name="Spare rate").pk),
+        "product": str(ProductFactory(resource=setup.room, name="Spare product").pk),
+        "discount_code": str(DiscountCodeFactory(organization=org, code="SPARE").pk),
+        "credit": str(BookingCreditFactory(organization=org, contact=ContactFactory(organization=org)).pk),
         "webhook_endpoint": str(
             WebhookEndpointFactory(
                 organization=org, url="https://hooks.example.com/spare", secret="whsec_" + "s" * 40
