@@ -207,6 +207,17 @@ class SubmitSerializer(BillingInMixin, EventsInMixin):
         help_text=INTERNAL_NOTES_HELP + " A public submit with it is 400 NOT_ALLOWED.",
     )
 
+    @classmethod
+    def more_constraints(cls) -> list[dict]:
+        # A public request (submission true, the default) names its portal: not (public and no portalId).
+        public = {"not": {"required": ["submission"], "properties": {"submission": {"enum": [False]}}}}
+        no_portal = {"not": {"required": ["portalId"], "properties": {"portalId": {"type": "string"}}}}
+        return [
+            {"required": ["contact"]},
+            {"not": {"allOf": [public, no_portal]}},
+            *_charge_flag_rules(public_possible=True),
+        ]
+
 
 class CreateSerializer(SubmitSerializer):
     """POST /bookings: the submit body, made by staff (a manager of the organization)."""
