@@ -61,9 +61,9 @@ from .booking_serializers import (
     NotificationInSerializer,
     SubmitOut,
     SubmitSerializer,
-    ValidateOut,
     ValidateSerializer,
 )
+from .validate_serializers import ValidateOut
 
 TAG_BOOKINGS = ["bookings"]
 TAG_CHANGES = ["booking change requests"]
