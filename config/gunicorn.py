@@ -23,6 +23,10 @@ graceful_timeout = 30
 # Workers restart after this many requests (plus jitter), which bounds the effect of any slow leak.
 max_requests = 2000
 max_requests_jitter = 200
+# gunicorn's ceiling rather than its default of 4094 bytes: the longest query the API accepts (an email filter
+# of 254 characters, each up to 12 bytes percent-encoded) stays far below it. Longer lines get 414, which the
+# OpenAPI schema documents (core/api/schema.py, MAX_REQUEST_LINE).
+limit_request_line = 8190
 accesslog = "-"
 errorlog = "-"
 

@@ -1,8 +1,9 @@
 """Shapes of the booking endpoints. Request serializers validate shape only (the services validate
 meaning); response serializers document the wire form built by bookings.selectors."""
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from bookings.api.request_shapes import (
@@ -15,7 +16,7 @@ from bookings.api.request_shapes import (
 )
 from bookings.models import BookingStatus
 from core.api.constraints import Constrained
-from core.api.fields import QueryBooleanField, StrictQuerySerializer
+from core.api.fields import CursorField, QueryBooleanField, StrictQuerySerializer
 from events.api.serializers import EventUnitSerializer
 from events.models import EventStatus
 from notifications.api.serializers import NotificationInSerializer
@@ -352,18 +353,24 @@ class ChangeRequestDenySerializer(serializers.Serializer):
     notification = NotificationInSerializer(required=False)
 
 
+@extend_schema_field(
+    {"oneOf": [{"type": "string", "format": "uuid"}, {"type": "string", "maxLength": 0}], "nullable": True}
+)
+class IdOrBlankField(serializers.CharField):
+    """An id, or "" or null for none (the service parses it)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(required=False, allow_blank=True, allow_null=True, **kwargs)
+
+
 class BookingPatchSerializer(serializers.Serializer):
     """Only these may change; any other field of the representation is refused with IMMUTABLE_FIELD by the
     service, anything else with UNKNOWN_FIELD (core.api.strict)."""
 
     representation_class: type[serializers.Serializer]  # BookingOutSerializer, set below it
 
-    customerId = serializers.CharField(
-        required=False, allow_blank=True, allow_null=True, help_text='A customer id, or "" to clear.'
-    )
-    contactId = serializers.CharField(
-        required=False, allow_blank=True, allow_null=True, help_text='A contact id, or "" to clear.'
-    )
+    customerId = IdOrBlankField(help_text='A customer id, or "" (or null) to clear.')
+    contactId = IdOrBlankField(help_text='A contact id, or "" (or null) to clear.')
     internalNotes = serializers.CharField(
         required=False, allow_blank=True, max_length=INTERNAL_NOTES_MAX, help_text=INTERNAL_NOTES_HELP
     )
@@ -372,7 +379,7 @@ class BookingPatchSerializer(serializers.Serializer):
 class BookingListQuerySerializer(StrictQuerySerializer):
     returnEvents = QueryBooleanField(default=False)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)
-    cursor = serializers.CharField(required=False, max_length=500)
+    cursor = CursorField()
 
 
 # --- responses ------------------------------------------------------------------------------------

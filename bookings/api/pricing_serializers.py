@@ -10,6 +10,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api.constraints import Constrained
 from core.api.fields import (
     BooleanField,
     ClockTimeField,
@@ -59,7 +60,22 @@ class RateSerializer(ResourceRateSerializer):
     )
 
 
-class RateWriteSerializer(RateSerializer):
+def given(key: str) -> dict[str, Any]:
+    """JSON Schema: `key` is in the body and not null (its values are strings)."""
+    return {"required": [key], "properties": {key: {"type": "string"}}}
+
+
+def exactly_one(first: str, second: str) -> dict[str, Any]:
+    return {"oneOf": [given(first), given(second)]}
+
+
+def constraints(*rules: dict[str, Any]) -> dict[str, Any]:
+    """Rules between keys under allOf, beside the object's own properties: a client generator merges an allOf
+    into the one model, where a oneOf at the top would make it a union of two models."""
+    return {"allOf": list(rules)}
+
+
+class RateWriteSerializer(Constrained, RateSerializer):
     """Create (resourceId, name and price required) and PATCH (everything optional; the resource is fixed).
     The representation's read-only fields may be sent back as read; they are ignored."""
 
@@ -99,6 +115,16 @@ class RateWriteSerializer(RateSerializer):
         "replaces the current one.",
     )
 
+    @classmethod
+    def request_constraints(cls) -> dict[str, Any]:
+        """A time window has both ends or neither (all day)."""
+        return {"not": {"oneOf": [given("startTime"), given("endTime")]}}
+
+    @classmethod
+    def patch_constraints(cls) -> dict[str, Any]:
+        """Both ends given: both times or both null. One end alone moves that end of the stored window."""
+        return {"not": {"allOf": [{"required": ["startTime", "endTime"]}, exactly_one("startTime", "endTime")]}}
+
 
 # --- discount codes ----------------------------------------------------------------------------------------
 
@@ -128,9 +154,9 @@ class DiscountCodeSerializer(serializers.Serializer):
     lastUpdatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
 
 
-class DiscountCodeWriteSerializer(DiscountCodeSerializer):
+class DiscountCodeWriteSerializer(Constrained, DiscountCodeSerializer):
     """Create (orgId and code required, and one of percentage and amount) and PATCH (everything optional; the
-    organization is fixed). A code is unique in its organization, whatever its letter case (400 DUPLICATE).
+    organization is fixed). A code is unique in its organization, whatever its letter case (400 NOT_UNIQUE).
     The representation's read-only fields (usesCount, ...) may be sent back as read; they are ignored."""
 
     orgId = UUIDField(source="organization_id", help_text="Fixed once created.")
@@ -159,6 +185,20 @@ class DiscountCodeWriteSerializer(DiscountCodeSerializer):
     )
     active = BooleanField(required=False)
 
+    @classmethod
+    def request_constraints(cls) -> dict[str, Any]:
+        """A percentage or a fixed amount, exactly one."""
+        return constraints(exactly_one("percentage", "amount"))
+
+    @classmethod
+    def patch_constraints(cls) -> dict[str, Any]:
+        """Never both, and never both cleared; one alone turns the code into that kind."""
+        both_null = {
+            "required": ["percentage", "amount"],
+            "properties": {key: {"enum": [None], "nullable": True} for key in ("percentage", "amount")},
+        }
+        return {"not": {"anyOf": [{"allOf": [given("percentage"), given("amount")]}, both_null]}}
+
 
 # --- booking credits ---------------------------------------------------------------------------------------
 
@@ -181,7 +221,7 @@ class BookingCreditSerializer(serializers.Serializer):
     lastUpdatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
 
 
-class BookingCreditWriteSerializer(BookingCreditSerializer):
+class BookingCreditWriteSerializer(Constrained, BookingCreditSerializer):
     """Create (orgId, amount, and contactId or customerId) and PATCH (description, validity and resources; who
     holds it and the amount are fixed: the amount moves with POST .../adjust). The representation's read-only
     fields (balance, ...) may be sent back as read; they are ignored."""
@@ -214,6 +254,15 @@ class BookingCreditWriteSerializer(BookingCreditSerializer):
         required=False,
         help_text="Resources of the organization; [] or absent: every resource. On PATCH the list replaces it.",
     )
+
+    @classmethod
+    def request_constraints(cls) -> dict[str, Any]:
+        """Held by a contact or a customer, exactly one."""
+        return constraints(exactly_one("contactId", "customerId"))
+
+    @classmethod
+    def patch_constraints(cls) -> dict[str, Any]:
+        return {}  # who holds it is fixed: the stored value echoed back, or 400 IMMUTABLE_FIELD
 
 
 class BookingCreditAdjustSerializer(serializers.Serializer):

@@ -102,7 +102,7 @@ def discount_code_check(
         if limit is not None and limit < 1:
             errors.append(FieldError(wire, "MIN_VALUE", "Empty for no limit, else at least 1."))
     if code and DiscountCode.objects.filter(organization_id=organization_id, code__iexact=code).exclude(pk=pk).exists():
-        errors.append(FieldError("code", "DUPLICATE", DUPLICATE))
+        errors.append(FieldError("code", "NOT_UNIQUE", DUPLICATE))
     _raise(errors + _resource_errors(resources, organization_id))
 
 
@@ -127,7 +127,7 @@ def _save_code(code: DiscountCode, resources: list[Resource] | None) -> Discount
         with transaction.atomic():
             code.save()
     except IntegrityError as exc:  # the same code written meanwhile (the constraint is on Lower(code))
-        raise ValidationFailed(errors=[FieldError("code", "DUPLICATE", DUPLICATE)]) from exc
+        raise ValidationFailed(errors=[FieldError("code", "NOT_UNIQUE", DUPLICATE)]) from exc
     if resources is not None:
         code.resources.set(resources)
     return code
@@ -166,11 +166,21 @@ def discount_code_create(
     return _save_code(row, chosen)
 
 
+def _switch_kind(changes: Mapping[str, Any]) -> Mapping[str, Any]:
+    for given, other in (("percentage", "amount"), ("amount", "percentage")):
+        if changes.get(given) is not None and other not in changes:
+            return {**changes, other: None}
+    return changes
+
+
 @transaction.atomic
 def discount_code_update(*, discount_code: DiscountCode, changes: Mapping[str, Any]) -> DiscountCode:
-    """Change the fields given (CODE_FIELDS; `resources` replaces the set). Uses already counted stay."""
+    """Change the fields given (CODE_FIELDS; `resources` replaces the set). Uses already counted stay. A new
+    percentage without an amount (or an amount without a percentage) turns the code into that kind: the other
+    one is cleared rather than refused as "both"."""
     _only(changes, CODE_FIELDS)
     row = DiscountCode.objects.select_for_update(of=("self",)).get(pk=discount_code.pk)
+    changes = _switch_kind(changes)
     for name, value in changes.items():
         if name != "resources":
             setattr(row, name, value)

@@ -15,11 +15,16 @@ from drf_spectacular.extensions import OpenApiSerializerExtension
 
 
 class Constrained:
-    """Mixin for a serializer whose request schema carries `request_constraints()`."""
+    """Mixin for a serializer whose request schema carries `request_constraints()` (`patch_constraints()` for
+    the PATCH body, where every key is optional and the stored object supplies the rest)."""
 
     @classmethod
     def request_constraints(cls) -> dict[str, Any]:
         return {}
+
+    @classmethod
+    def patch_constraints(cls) -> dict[str, Any]:
+        return cls.request_constraints()
 
 
 class ConstrainedSchema(OpenApiSerializerExtension):  # type: ignore[no-untyped-call]  # drf-spectacular's registration hook
@@ -29,5 +34,8 @@ class ConstrainedSchema(OpenApiSerializerExtension):  # type: ignore[no-untyped-
     def map_serializer(self, auto_schema: Any, direction: Any) -> Any:
         schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
         if direction == "request":
-            schema.update(type(self.target).request_constraints())
+            kind = type(self.target)
+            # drf-spectacular marks the serializer of a PATCH body partial, as DRF does when it parses one
+            partial = getattr(self.target, "partial", False)
+            schema.update(kind.patch_constraints() if partial else kind.request_constraints())
         return schema

@@ -90,7 +90,9 @@ class HtmlField(TextField):
 
 
 # A page cursor: the nextCursor of the previous page, never empty.
-CURSOR_SCHEMA: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 500}
+# A page's nextCursor: base64url without padding (CursorField refuses anything else).
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+CURSOR_SCHEMA: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 500, "pattern": CURSOR_PATTERN}
 
 
 @extend_schema_field({k: v for k, v in MOMENT_SCHEMA.items() if k != "description"})
@@ -381,3 +383,15 @@ class StrictQuerySerializer(serializers.Serializer[Any]):
                     {name: serializers.ErrorDetail("Leave it out rather than empty.", code="blank") for name in empty}
                 )
         return super().to_internal_value(data)
+
+
+class CursorField(serializers.CharField):
+    """`?cursor=`: the nextCursor of a previous page, which is base64url without padding. Anything else is 400
+    INVALID at it (the schema's pattern); a well-formed cursor that names no page is refused by its view."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", "nextCursor of the previous page.")
+        super().__init__(required=False, max_length=500, trim_whitespace=False, **kwargs)
+        # \Z rather than $: Python's $ also matches before a trailing newline
+        whole = rf"{CURSOR_PATTERN.removesuffix('$')}\Z"
+        self.validators.append(RegexValidator(whole, "Not a cursor this API gave.", code="invalid"))

@@ -78,3 +78,21 @@ def declare_tags(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[
         {"name": tag, **({"description": TAG_DESCRIPTIONS[tag]} if tag in TAG_DESCRIPTIONS else {})} for tag in used
     ]
     return result
+
+
+# The longest request line the server reads (config/gunicorn.py's limit_request_line, gunicorn's own ceiling).
+MAX_REQUEST_LINE = 8190
+URI_TOO_LONG = {
+    "description": f"URI Too Long: the request line (method, path and query string) is over {MAX_REQUEST_LINE} "
+    "bytes, refused by the HTTP server before the API reads it (its body is the server's, not JSON). No request "
+    "that the schema accepts comes near it."
+}
+
+
+def document_uri_too_long(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular hook: operations with query parameters answer 414 to a query string too long to read."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if any(p.get("in") == "query" for p in operation.get("parameters", [])):
+                operation.setdefault("responses", {}).setdefault("414", dict(URI_TOO_LONG))
+    return result

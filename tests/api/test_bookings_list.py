@@ -91,6 +91,8 @@ LIST_400 = [
     ({"limit": "ten"}, "limit", "INVALID"),
     ({"returnEvents": "perhaps"}, "returnEvents", "INVALID"),
     ({"cursor": "%%%"}, "cursor", "INVALID"),
+    ({"cursor": "\u00a0"}, "cursor", "INVALID"),  # white space is not trimmed away into "blank"
+    ({"cursor": "ab cd"}, "cursor", "INVALID"),
     ({"cursor": "bm90IGpzb24"}, "cursor", "INVALID"),
     ({"cursor": _cursor("2026-01-01T00:00:00Z")}, "cursor", "INVALID"),
     ({"cursor": _cursor("not a time", "6f1c1f0e-8d0a-4b7e-9a55-1d2f3e4a5b6c")}, "cursor", "INVALID"),

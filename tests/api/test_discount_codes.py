@@ -1,5 +1,5 @@
 """/api/v1/discount-codes (docs/architecture.md#prices): the exact shape with the uses counted, filters, roles,
-tenant isolation, a code unique per organization whatever its case (DUPLICATE), either a percentage or an
+tenant isolation, a code unique per organization whatever its case (NOT_UNIQUE), either a percentage or an
 amount, and DELETE that archives a code bookings used."""
 
 from __future__ import annotations
@@ -126,8 +126,8 @@ def test_another_organizations_code_is_not_found_nor_its_resources(api, setup, o
 @pytest.mark.parametrize(
     "changes, field, code",
     [
-        ({"code": "spring"}, "code", "DUPLICATE"),  # SPRING exists: letter case does not matter
-        ({"code": " SPRING "}, "code", "DUPLICATE"),
+        ({"code": "spring"}, "code", "NOT_UNIQUE"),  # SPRING exists: letter case does not matter
+        ({"code": " SPRING "}, "code", "NOT_UNIQUE"),
         ({"percentage": "10"}, "amount", "INVALID"),  # both
         ({"amount": None}, "amount", "INVALID"),  # neither
         ({"amount": "0"}, "amount", "INVALID"),
@@ -151,13 +151,21 @@ def test_each_refusal_names_its_field_and_code(api, setup, spring, changes, fiel
     assert DiscountCode.objects.count() == 1
 
 
+def test_patch_with_one_kind_alone_switches_to_it(api, spring):
+    response = patch(api.admin, url(CODES, spring.pk), {"amount": "4"})
+    assert response.status_code == 200, response.json()
+    assert (response.json()["percentage"], response.json()["amount"]) == (None, "4.00")
+    response = patch(api.admin, url(CODES, spring.pk), {"percentage": "15"})
+    assert (response.json()["percentage"], response.json()["amount"]) == ("15.00", None)
+    assert_error(patch(api.admin, url(CODES, spring.pk), {"percentage": None}), 400, "INVALID", "amount")
+
+
 def test_patch_switches_to_an_amount_and_keeps_the_organization(api, setup, spring):
     response = patch(api.admin, url(CODES, spring.pk), {"percentage": None, "amount": "3.5", "resourceIds": []})
     assert response.status_code == 200, response.json()
     assert response.json() == expected(spring, amount="3.50")
-    assert_error(
-        patch(api.admin, url(CODES, spring.pk), {"code": "Other", "percentage": "5"}), 400, "INVALID", "amount"
-    )
+    both = {"code": "Other", "percentage": "5", "amount": "2"}
+    assert_error(patch(api.admin, url(CODES, spring.pk), both), 400, "INVALID", "amount")
     other_org = {"orgId": "5a0c6f1e-2b3d-4c5e-8f90-a1b2c3d4e5f6"}
     assert_error(patch(api.admin, url(CODES, spring.pk), other_org), 400, "IMMUTABLE_FIELD", "orgId")
     assert patch(api.admin, url(CODES, spring.pk), {"orgId": str(setup.org.pk)}).status_code == 200

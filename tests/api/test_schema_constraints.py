@@ -9,11 +9,14 @@ expected code, expected field). The URLs are built from the seeded objects (test
 
 from __future__ import annotations
 
+import runpy
+
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
 from bookings.models import FormField
-from core.api.fields import CLOCK_PATTERN, MOMENT_PATTERN, NO_NUL_PATTERN, NOT_BLANK_PATTERN
+from core.api.fields import CLOCK_PATTERN, CURSOR_PATTERN, MOMENT_PATTERN, NO_NUL_PATTERN, NOT_BLANK_PATTERN
+from core.api.schema import MAX_REQUEST_LINE
 from resources.models import Role
 from tests.api.booking_helpers import submit_body
 from tests.api.conftest import assert_error
@@ -286,6 +289,21 @@ def test_the_schema_states_the_query_constraints(schema):
     for path, name in (("/bookings", "start"), ("/events", "windowEnd"), ("/charges", "end")):
         assert _param(schema, path, name)["pattern"] == MOMENT_PATTERN, (path, name)
     assert _param(schema, "/contacts", "email")["minLength"] == 1
+    for path in ("/bookings", "/webhook-endpoints/{id}/deliveries"):
+        assert _param(schema, path, "cursor")["pattern"] == CURSOR_PATTERN
+
+
+def test_operations_with_a_query_document_the_servers_414(schema):
+    """gunicorn refuses a request line over MAX_REQUEST_LINE bytes before the API reads it (config/gunicorn.py)."""
+    operations = [op for item in schema["paths"].values() for op in item.values()]
+    with_query = [op for op in operations if any(p["in"] == "query" for p in op.get("parameters", []))]
+    assert with_query and all("414" in op["responses"] for op in with_query)
+    assert not any("414" in op["responses"] for op in operations if op not in with_query)
+    assert f"over {MAX_REQUEST_LINE} bytes" in with_query[0]["responses"]["414"]["description"]
+
+
+def test_gunicorn_reads_the_longest_request_line_the_schema_documents():
+    assert runpy.run_path("config/gunicorn.py")["limit_request_line"] == MAX_REQUEST_LINE
 
 
 def test_the_schema_states_the_body_constraints(schema):
@@ -302,5 +320,10 @@ def test_the_schema_states_the_body_constraints(schema):
     assert components["NewEventRequest"]["required"] == ["end", "resourceIds", "start", "title"]
     assert components["FormFieldRequest"]["anyOf"] == [{"required": ["id"]}, {"required": ["label"]}]
     assert components["RepeatInRequest"]["not"]["properties"]["repeats"]["enum"] == [3, 4]
+    assert len(components["DiscountCodeWriteRequest"]["allOf"][0]["oneOf"]) == 2  # a percentage or an amount
+    assert len(components["BookingCreditWriteRequest"]["allOf"][0]["oneOf"]) == 2  # a contact or a customer
+    assert "oneOf" in components["RateWriteRequest"]["not"]  # both ends of the window or neither
+    contact_id = components["PatchedBookingPatchRequest"]["properties"]["contactId"]
+    assert contact_id["oneOf"][0] == {"type": "string", "format": "uuid"} and contact_id["nullable"] is True
     overridable = components["PatchedEventUpdateRequest"]["properties"]["overridePrice"]["oneOf"]
     assert [alternative["type"] for alternative in overridable] == ["number", "string"]

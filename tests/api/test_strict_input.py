@@ -62,13 +62,13 @@ def skip_reason(op: str) -> str | None:
 
 def resolved(schema: dict) -> dict:
     """The schema a $ref, allOf or nullable oneOf stands for (an object with its own properties stands for
-    itself: its allOf only adds constraints between its keys, core.api.constraints)."""
+    itself: its allOf or oneOf only adds constraints between its keys, core.api.constraints)."""
     while True:
         if "$ref" in schema:
             schema = COMPONENTS[schema["$ref"].removeprefix(REF)]
         elif schema.get("allOf") and not schema.get("properties"):
             schema = schema["allOf"][0]
-        elif schema.get("oneOf"):
+        elif schema.get("oneOf") and not schema.get("properties"):
             schema = next(s for s in schema["oneOf"] if resolved(s).get("type") != "null" and "enum" not in s)
         else:
             return schema

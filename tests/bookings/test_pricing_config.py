@@ -43,13 +43,40 @@ def test_a_code_is_created_updated_and_archived(setup) -> None:
 
 
 @pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"amount": D("5")}, (None, D("5.0000"))),  # a new amount alone: the code becomes a fixed amount
+        ({"percentage": D("20")}, (D("20.00"), None)),
+        ({"description": "x"}, (D("10.00"), None)),  # neither given: the kind stays
+    ],
+)
+def test_an_update_with_one_kind_switches_to_it(setup, changes, expected) -> None:
+    code = discount_code_create(organization=setup.org, code="SPRING", percentage=D("10"))
+    code = discount_code_update(discount_code=code, changes=changes)
+    code.refresh_from_db()
+    assert (code.percentage, code.amount) == expected
+
+
+@pytest.mark.parametrize(
+    "changes", [{"percentage": D("10"), "amount": D("5")}, {"percentage": None}, {"percentage": None, "amount": None}]
+)
+def test_an_update_leaving_both_kinds_or_neither_is_refused(setup, changes) -> None:
+    code = discount_code_create(organization=setup.org, code="SPRING", percentage=D("10"))
+    with pytest.raises(ValidationFailed) as caught:
+        discount_code_update(discount_code=code, changes=changes)
+    assert fields(caught) == [("amount", "INVALID")]
+    code.refresh_from_db()
+    assert (code.percentage, code.amount) == (D("10.00"), None)
+
+
+@pytest.mark.parametrize(
     ("kwargs", "expected"),
     [
         ({"percentage": D("10"), "amount": D("5")}, [("amount", "INVALID")]),
         ({}, [("amount", "INVALID")]),
         ({"percentage": D("101")}, [("percentage", "INVALID")]),
         ({"amount": D("0")}, [("amount", "MIN_VALUE")]),
-        ({"code": "spring", "percentage": D("5")}, [("code", "DUPLICATE")]),
+        ({"code": "spring", "percentage": D("5")}, [("code", "NOT_UNIQUE")]),
         ({"code": " ", "percentage": D("5")}, [("code", "REQUIRED")]),
         ({"percentage": D("5"), "max_uses_total": 0}, [("maxUsesTotal", "MIN_VALUE")]),
         (

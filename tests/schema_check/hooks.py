@@ -5,9 +5,12 @@ Two jobs:
 1. Steering (`before_call`): generated ids are random UUIDs that match nothing, so three quarters of the
    requests (chosen by a hash of the request, so every phase is steered alike) get the seeded objects' ids
    (tests/schema_check/seed.py) in the path, then in the body and query, then what a success needs (a valid
-   contact and requested time), as the in-process fuzz test does (tests/api/test_schema_fuzz.py). Only parts
-   generated as valid are steered, so every schema-violating part still reaches the server; Schemathesis
-   re-validates whatever a hook changed before it judges the response.
+   contact and requested time), as the in-process fuzz test does (tests/api/test_schema_fuzz.py). Every
+   Idempotency-Key generated as valid gets a unique suffix: Hypothesis draws the same few keys ("0", "00")
+   for every operation, and a key already used with another request is refused with 422 before the request
+   is read (the in-process tests cover that refusal). Only parts generated as valid are steered, so every
+   schema-violating part still reaches the server; Schemathesis re-validates whatever a hook changed before it
+   judges the response.
 
 2. Business rules (`filter_failure`): a "schema-valid request rejected" failure is dropped only when the
    answer is a documented refusal that no schema can express, named by its error code in tests/schema_check/rules.py
@@ -20,7 +23,9 @@ from __future__ import annotations
 import functools
 import json
 import os
+import uuid
 import zlib
+from collections.abc import MutableMapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -99,6 +104,16 @@ def _steer_references(case: Any) -> None:
         }
 
 
+def _steer_idempotency_key(case: Any) -> None:
+    headers = case.headers  # a case-insensitive mapping, not a dict
+    if (
+        isinstance(headers, MutableMapping)
+        and "Idempotency-Key" in headers
+        and _positive(case, ParameterLocation.HEADER)
+    ):
+        headers["Idempotency-Key"] = f"{headers['Idempotency-Key'][:200]}-{uuid.uuid4()}"  # 1 to 255 printable
+
+
 def _event(days: int) -> dict[str, Any]:
     """A requested time `days` after the seeded one (different cases, different days: fewer conflicts)."""
     start = datetime.fromisoformat(seed()["start"]) + timedelta(days=days)
@@ -140,6 +155,7 @@ def _is_stateful(case: Any) -> bool:
 @schemathesis.hook
 def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     """Put the seeded objects into three quarters of the requests (module docstring)."""
+    _steer_idempotency_key(case)
     if _is_stateful(case):  # the stateful phase follows links with ids from earlier responses
         return
     choice = _choice(case)
@@ -157,7 +173,7 @@ def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool
     if failure.code != "ST202":  # RejectedPositiveData: "Schema-valid request rejected"
         return True
     errors = errors_of(response)
-    if not is_business_rule(response.status_code, errors):
+    if not is_business_rule(response.status_code, errors, f"{case.method.upper()} {case.path}"):
         return True
     log = os.environ.get("SCHEMA_CHECK_FILTERED")
     if log:  # run.py counts them by rule at the end

@@ -6,7 +6,7 @@ the 4xx answer is one of these."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 # (error code, the fields it may stand at as a regular expression or None for any, why no schema can say
 # it). A refused schema-valid request is not a failure only when every error of the answer matches one of
@@ -15,7 +15,9 @@ from typing import Any
 # The in-process tests hold each rule to its code; docs/architecture.md#the-schema-is-the-contract.
 _EVENT = r"(event|events\[\d+\])"
 _ANY = None
-BUSINESS_RULES: list[tuple[str, str | None, str]] = [
+# A fourth element narrows a rule to the operations it names ("METHOD /path" as a regular expression).
+_CATALOG_PATCH = r"PATCH /api/v1/(rates|products|units|discount-codes|booking-credits)/\{id\}"
+_RULES: list[tuple[Any, ...]] = [
     # What exists
     (
         "NOT_FOUND",
@@ -23,7 +25,12 @@ BUSINESS_RULES: list[tuple[str, str | None, str]] = [
         "an id that names no object of the caller's organizations: the schema says what an id "
         "looks like, not which objects exist (in the path it is a 404, which the check allows)",
     ),
-    ("NOT_UNIQUE", _ANY, "a slug or an email address that another object of the organization already has"),
+    (
+        "NOT_UNIQUE",
+        _ANY,
+        "a slug, an email address, a name or a discount code that another object of the organization already has",
+    ),
+    ("INSUFFICIENT_BALANCE", r"delta", "an adjustment that takes back more credit than is left unspent (its state)"),
     ("RESOURCE_NOT_OFFERED", rf"{_EVENT}\.resourceIds", "a resource the module does not offer (its configuration)"),
     ("RESOURCE_ARCHIVED", _ANY, "a resource archived since (its state)"),
     ("INVALID_UNIT", rf"{_EVENT}\.unitId", "a unit that is not an active unit of the event's resources"),
@@ -43,11 +50,41 @@ BUSINESS_RULES: list[tuple[str, str | None, str]] = [
     ),
     ("NO_CHANGES", _ANY, "a change request that asks for nothing the booking does not already have"),
     ("NOT_PRICED", _ANY, "overridePrice for an event no approved booking priced (its state)"),
+    (
+        "IDEMPOTENCY_KEY_REUSED",
+        r"Idempotency-Key",
+        "an Idempotency-Key the caller already sent with another request in the last 24 hours (the store's state)",
+    ),
+    (
+        "IMMUTABLE_FIELD",
+        r"orgId|resourceId|contactId|customerId|amount",
+        "a field of a rate, product, unit, discount code or credit fixed once created, sent with another value "
+        "than the stored one (the stored value echoed back is accepted): the schema cannot know the stored value",
+        _CATALOG_PATCH,
+    ),
+    (
+        "INVALID",
+        r"startTime|endTime",
+        "a PATCH that gives one end of a rate's time window while the stored rate has no other end (its state; "
+        "a new rate's schema asks for both or neither)",
+        r"PATCH /api/v1/rates/\{id\}",
+    ),
+    (
+        "INVALID",
+        r"amount",
+        "a PATCH that leaves a discount code with neither a percentage nor an amount: the other is the stored "
+        "one (its state; a new code's schema asks for exactly one)",
+        r"PATCH /api/v1/discount-codes/\{id\}",
+    ),
     ("PRIVATE_ADDRESS", r"url", "a webhook URL whose host resolves to a private address (DNS, at the time)"),
     # Two fields compared
     ("END_BEFORE_START", _ANY, "an end that is not after its start: the schema cannot compare two fields"),
     ("WINDOW_TOO_LONG", _ANY, "an availability window longer than allowed: the schema cannot subtract two fields"),
-    ("INVALID", r"maxDurationMinutes", "a maximum duration below the minimum: two fields compared"),
+    (
+        "INVALID",
+        r"maxDurationMinutes|maxMinutes",
+        "a maximum duration below the minimum (a resource's, a rate's): two fields compared",
+    ),
     ("INVALID", r"whichEventsToUpdate", "whichEventsToUpdate in the query string and the body with two values"),
     # The booking rules, in the venue's local time and against the calendar (docs/architecture.md#booking-rules)
     ("IN_THE_PAST", _ANY, "a time already past in the venue's time zone"),
@@ -93,12 +130,27 @@ def errors_of(response: Any) -> list[tuple[str, str]]:
     return [(str(e.get("field")), str(e.get("code"))) for e in body["errors"] if isinstance(e, dict)]
 
 
-def _is_rule(field: str, code: str) -> bool:
-    return any(
-        code == rule_code and (where is None or re.fullmatch(where, field, re.DOTALL) is not None)
-        for rule_code, where, _reason in BUSINESS_RULES
+class Rule(NamedTuple):
+    code: str
+    where: str | None  # the fields it may stand at (a regular expression); None: any
+    reason: str
+    operations: str | None = None  # "METHOD /path" of the operations it is for (a regular expression); None: all
+
+    def covers(self, operation: str, field: str, code: str) -> bool:
+        return (
+            code == self.code
+            and (self.where is None or re.fullmatch(self.where, field, re.DOTALL) is not None)
+            and (self.operations is None or re.fullmatch(self.operations, operation) is not None)
+        )
+
+
+BUSINESS_RULES = [Rule(*rule) for rule in _RULES]
+
+
+def is_business_rule(status: int, errors: list[tuple[str, str]], operation: str = "") -> bool:
+    """Whether a 4xx answer to `operation` ("METHOD /path" as the schema writes it) is a business rule refusal."""
+    return (
+        400 <= status < 500
+        and bool(errors)
+        and all(any(rule.covers(operation, field, code) for rule in BUSINESS_RULES) for field, code in errors)
     )
-
-
-def is_business_rule(status: int, errors: list[tuple[str, str]]) -> bool:
-    return 400 <= status < 500 and bool(errors) and all(_is_rule(field, code) for field, code in errors)

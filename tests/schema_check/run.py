@@ -2,9 +2,9 @@
 
 1. a fresh PostgreSQL database (dropped first if a previous run left it), migrated;
 2. seeded (tests/schema_check/seed.py: one object of every type, an OWNER's API token);
-3. gunicorn with the production settings on a free port of 127.0.0.1, configured through the environment:
-   the database task queue with no worker (so no email and no webhook is ever sent), throttles out of
-   reach, plain static files;
+3. gunicorn with the production settings and configuration (config/gunicorn.py) on a free port of 127.0.0.1,
+   configured through the environment: the database task queue with no worker (so no email and no webhook is
+   ever sent), throttles out of reach, plain static files;
 4. `schemathesis run http://127.0.0.1:PORT/api/schema/ --checks all` with tests/schema_check/schemathesis.toml
    (its hooks put the seeded ids into the requests and name the business rules no schema can express), a
    fixed seed and a bounded number of examples per operation;
@@ -78,7 +78,8 @@ def drop_database(url: str) -> None:
 
 def start_server(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen[bytes]:
     log = log_path.open("wb")
-    command = [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--workers", "2"]
+    command = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi:application"]
+    command += ["--workers", "2"]
     command += ["--bind", f"127.0.0.1:{port}", "--timeout", "60", "--access-logfile", "-"]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + START_TIMEOUT

@@ -30,8 +30,27 @@ from tests.schema_check.rules import BUSINESS_RULES, is_business_rule
     ],
 )
 def test_is_business_rule(status, errors, expected):
-    assert is_business_rule(status, errors) is expected
+    assert is_business_rule(status, errors, "PATCH /api/v1/bookings/{id}") is expected
+
+
+@pytest.mark.parametrize(
+    ("operation", "errors", "expected"),
+    [
+        # a field fixed once created, with another value than the stored one: a rule of the catalog's PATCH only
+        ("PATCH /api/v1/booking-credits/{id}", [("customerId", "IMMUTABLE_FIELD")], True),
+        ("PATCH /api/v1/rates/{id}", [("resourceId", "IMMUTABLE_FIELD")], True),
+        ("POST /api/v1/booking-credits", [("customerId", "IMMUTABLE_FIELD")], False),
+        # one end of a window: the stored rate has the other (PATCH); a new rate's schema asks for both
+        ("PATCH /api/v1/rates/{id}", [("startTime", "INVALID")], True),
+        ("POST /api/v1/rates", [("startTime", "INVALID")], False),
+        ("PATCH /api/v1/discount-codes/{id}", [("amount", "INVALID")], True),
+        ("POST /api/v1/discount-codes", [("amount", "INVALID")], False),
+        ("POST /api/v1/rates", [("Idempotency-Key", "IDEMPOTENCY_KEY_REUSED")], True),
+    ],
+)
+def test_a_rule_may_be_for_some_operations_only(operation, errors, expected):
+    assert is_business_rule(400, errors, operation) is expected
 
 
 def test_every_rule_says_why():
-    assert all(code.isupper() and len(reason) > 20 for code, _where, reason in BUSINESS_RULES)
+    assert all(rule.code.isupper() and len(rule.reason) > 20 for rule in BUSINESS_RULES)

@@ -7,7 +7,15 @@ from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from core.api.fields import BooleanField, ListField, PlainTextField, StrictQuerySerializer, TextField, UUIDField
+from core.api.fields import (
+    BooleanField,
+    CursorField,
+    ListField,
+    PlainTextField,
+    StrictQuerySerializer,
+    TextField,
+    UUIDField,
+)
 from webhooks.models import EVENT_TYPES, DeliveryStatus
 from webhooks.services import SECRET_HELP, SECRET_MAX_LENGTH, SECRET_MIN_LENGTH, SECRET_PATTERN
 
@@ -137,7 +145,7 @@ class WebhookDeliverySerializer(serializers.Serializer):
 
 class DeliveryListQuerySerializer(StrictQuerySerializer):
     limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=50)
-    cursor = serializers.CharField(required=False, max_length=500)
+    cursor = CursorField()
     status = serializers.ChoiceField(required=False, choices=DeliveryStatus.choices)
 
 
