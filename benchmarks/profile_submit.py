@@ -139,6 +139,8 @@ def main() -> None:
     profiled_ms = submit(WARMUP, profiler)
     unprofiled = sorted(submit(n) for n in range(WARMUP + 1, WARMUP + 6))  # without the profiler's overhead
 
+    if os.environ.get("BENCH_PROFILE_DUMP"):  # the raw profile too, for pstats or snakeviz
+        profiler.dump_stats(os.environ["BENCH_PROFILE_DUMP"])
     stats = pstats.Stats(profiler)
     total = stats.total_tt
     by_cumulative = rows(stats, key=lambda e: e[3])

@@ -26,11 +26,10 @@ import urllib.request
 from pathlib import Path
 
 from tests.schema_check.run import (
-    ROOT,
     SERVER_ENV,
     drop_database,
     free_port,
-    recreate_database,
+    prepare_database,
     start_server,
     stop_server,
 )
@@ -65,18 +64,7 @@ def main(argv: list[str]) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="allot-client-check-"))
     env = {**os.environ, **SERVER_ENV, "DATABASE_URL": args.database_url}
     started = time.monotonic()
-    recreate_database(args.database_url)
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-    seeded = json.loads(
-        subprocess.run(
-            [sys.executable, "-m", "tests.schema_check.seed"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-    )
+    seeded = json.loads(prepare_database(args.database_url, env))
     port = free_port()
     server = start_server(env, port, workdir / "gunicorn.log")
     try:

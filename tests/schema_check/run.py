@@ -76,6 +76,14 @@ def drop_database(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}"')
 
 
+def prepare_database(url: str, env: dict[str, str]) -> str:
+    """A fresh database at `url`, migrated and seeded (tests/schema_check/seed.py); the seed's JSON output."""
+    recreate_database(url)
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    command = [sys.executable, "-m", "tests.schema_check.seed"]
+    return subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout
+
+
 def start_server(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen[bytes]:
     log = log_path.open("wb")
     command = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi:application"]
@@ -143,11 +151,7 @@ def main(argv: list[str]) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="allot-schema-check-"))
     env = {**os.environ, **SERVER_ENV, "DATABASE_URL": args.database_url}
     started = time.monotonic()
-    recreate_database(args.database_url)
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-    seeded = subprocess.run(
-        [sys.executable, "-m", "tests.schema_check.seed"], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-    ).stdout
+    seeded = prepare_database(args.database_url, env)
     seed_path = workdir / "seed.json"
     seed_path.write_text(seeded)
     port = free_port()
