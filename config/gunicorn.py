@@ -23,9 +23,10 @@ graceful_timeout = 30
 # Workers restart after this many requests (plus jitter), which bounds the effect of any slow leak.
 max_requests = 2000
 max_requests_jitter = 200
-# gunicorn's ceiling rather than its default of 4094 bytes: the longest query the API accepts (an email filter
-# of 254 characters, each up to 12 bytes percent-encoded) stays far below it. Longer lines get 414, which the
-# OpenAPI schema documents (core/api/schema.py, MAX_REQUEST_LINE).
+# gunicorn's ceiling rather than its default of 4094 bytes: a query string's text may be any Unicode, and a
+# character can take 12 bytes percent-encoded (a 500-character cursor refused as malformed should get the API's
+# 400 at `cursor`, not the server's 414). Longer lines get 414, which the OpenAPI schema documents
+# (core/api/schema.py, MAX_REQUEST_LINE).
 limit_request_line = 8190
 accesslog = "-"
 errorlog = "-"

@@ -162,9 +162,15 @@ class DiscountCodeWriteSerializer(Constrained, DiscountCodeSerializer):
     orgId = UUIDField(source="organization_id", help_text="Fixed once created.")
     code = PlainTextField(max_length=40)
     description = PlainTextField(max_length=200, allow_blank=True, required=False)
-    percentage = PercentageField(required=False, allow_null=True, help_text="Either this or amount, not both.")
+    percentage = PercentageField(
+        required=False,
+        allow_null=True,
+        help_text="Either this or amount, not both. A PATCH with this alone clears amount.",
+    )
     amount = PositiveAmountField(
-        required=False, allow_null=True, help_text="Fixed amount off one booking; either this or percentage."
+        required=False,
+        allow_null=True,
+        help_text="Fixed amount off one booking; either this or percentage. A PATCH with this alone clears percentage.",
     )
     validFrom = MomentField(source="valid_from", required=False, allow_null=True, help_text="Without offset: UTC.")
     validUntil = MomentField(

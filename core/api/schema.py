@@ -84,8 +84,7 @@ def declare_tags(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[
 MAX_REQUEST_LINE = 8190
 URI_TOO_LONG = {
     "description": f"URI Too Long: the request line (method, path and query string) is over {MAX_REQUEST_LINE} "
-    "bytes, refused by the HTTP server before the API reads it (its body is the server's, not JSON). No request "
-    "that the schema accepts comes near it."
+    "bytes, refused by the HTTP server before the API reads it (its body is the server's, not JSON)."
 }
 
 

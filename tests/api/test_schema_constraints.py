@@ -10,6 +10,7 @@ expected code, expected field). The URLs are built from the seeded objects (test
 from __future__ import annotations
 
 import runpy
+from pathlib import Path
 
 import pytest
 from drf_spectacular.generators import SchemaGenerator
@@ -303,7 +304,8 @@ def test_operations_with_a_query_document_the_servers_414(schema):
 
 
 def test_gunicorn_reads_the_longest_request_line_the_schema_documents():
-    assert runpy.run_path("config/gunicorn.py")["limit_request_line"] == MAX_REQUEST_LINE
+    config = Path(__file__).resolve().parents[2] / "config" / "gunicorn.py"
+    assert runpy.run_path(str(config))["limit_request_line"] == MAX_REQUEST_LINE
 
 
 def test_the_schema_states_the_body_constraints(schema):

@@ -51,11 +51,6 @@ _RULES: list[tuple[Any, ...]] = [
     ("NO_CHANGES", _ANY, "a change request that asks for nothing the booking does not already have"),
     ("NOT_PRICED", _ANY, "overridePrice for an event no approved booking priced (its state)"),
     (
-        "IDEMPOTENCY_KEY_REUSED",
-        r"Idempotency-Key",
-        "an Idempotency-Key the caller already sent with another request in the last 24 hours (the store's state)",
-    ),
-    (
         "IMMUTABLE_FIELD",
         r"orgId|resourceId|contactId|customerId|amount",
         "a field of a rate, product, unit, discount code or credit fixed once created, sent with another value "
