@@ -45,6 +45,12 @@ class ChangeRequestSubmitView(APIView):
         tags=TAG_CHANGES,
         request=ChangeRequestSubmitSerializer,
         operation_id="change_requests_submit",
+        description=(
+            "A booker asks for a change of an approved booking (other times, details) or for its cancellation, with "
+            "the booking's `accessToken` from the private link and no API token; staff may ask with their token. The "
+            "module must allow change requests. A manager decides it (POST /booking-change-requests/{id}/approve or "
+            ".../deny)."
+        ),
         summary="Request a change or a cancellation (booker with accessToken, or staff)",
         responses={200: BookingEnvelope, 201: ChangeRequestEnvelope, **error_responses(400, 403, 404, 409, 429)},
     )
@@ -90,6 +96,10 @@ class ChangeRequestListView(APIView):
     @extend_schema(
         tags=TAG_CHANGES,
         operation_id="change_requests_list",
+        description=(
+            "The change requests of your organizations' bookings that no one has decided yet (any member may read "
+            "them). A manager decides each with POST /booking-change-requests/{id}/approve or .../deny."
+        ),
         summary="Open change requests of your organizations",
         responses={200: ChangeRequestListOut, **error_responses(401, 403)},
     )
@@ -106,6 +116,11 @@ class ChangeRequestDetailView(APIView):
     @extend_schema(
         tags=TAG_CHANGES,
         operation_id="change_requests_retrieve",
+        summary="Get an open change request",
+        description=(
+            "One open change request of your organizations (any member): the booking it is for and what it asks. "
+            "A decided request, or one of another organization, is 404."
+        ),
         responses={200: ChangeRequestEnvelope, **error_responses(401, 404)},
     )
     def get(self, request, pk):
@@ -119,6 +134,13 @@ class ChangeRequestApproveView(APIView):
     @extend_schema(
         tags=TAG_CHANGES,
         operation_id="change_requests_approve",
+        summary="Approve a change request (manager)",
+        description=(
+            "Manager and above. Applies what the booker asked to the approved booking, with `event` or `events` to "
+            "edit the requested change first; a cancellation request cancels (`eventProcedure` 0) or deletes (1) "
+            "its events. The booking rules apply unless `overrideRules`; times taken meanwhile are 409. A request "
+            "already decided is 409."
+        ),
         request=ChangeRequestApproveSerializer,
         responses={200: BookingWithEventsOut, **error_responses(400, 401, 403, 404, 409)},
     )
@@ -142,6 +164,11 @@ class ChangeRequestDenyView(APIView):
     @extend_schema(
         tags=TAG_CHANGES,
         operation_id="change_requests_deny",
+        summary="Deny a change request (manager)",
+        description=(
+            "Manager and above. The booking stays as it is; `notification` says whether and how the booker is "
+            "emailed. A request already decided is 409."
+        ),
         request=ChangeRequestDenySerializer,
         responses={204: OpenApiResponse(description="Denied."), **error_responses(400, 401, 403, 404, 409)},
     )

@@ -149,6 +149,11 @@ class ChargeListView(APIView):
     @extend_schema(
         tags=TAG,
         operation_id="charges_list",
+        description=(
+            "What each approved, priced event costs its customer after credit, for the organizations you belong to "
+            "(any member). A manager moves each through its payment status with .../charge, .../invoice or "
+            ".../revert."
+        ),
         parameters=FILTER_PARAMS,
         filters=False,
         summary="Charges of your organizations, oldest first",
@@ -192,6 +197,10 @@ class ChargeChargeView(APIView):
     @extend_schema(
         tags=TAG,
         operation_id="charges_charge",
+        description=(
+            "Manager and above. Records that the charge was paid: NOT_CHARGED becomes CHARGED, logged. From any other "
+            "status it is 409 INVALID_TRANSITION."
+        ),
         request=None,
         responses=ACTION_RESPONSES,
         summary="Mark a charge charged (manager): NOT_CHARGED → CHARGED; else 409 INVALID_TRANSITION",
@@ -204,6 +213,10 @@ class ChargeInvoiceView(APIView):
     @extend_schema(
         tags=TAG,
         operation_id="charges_invoice",
+        description=(
+            "Manager and above. Records that the charge was invoiced: NOT_CHARGED or CHARGED becomes INVOICED, which "
+            "is final. From any other status it is 409 INVALID_TRANSITION."
+        ),
         request=None,
         responses=ACTION_RESPONSES,
         summary="Mark a charge invoiced (manager): NOT_CHARGED or CHARGED → INVOICED (final)",
@@ -216,6 +229,10 @@ class ChargeRevertView(APIView):
     @extend_schema(
         tags=TAG,
         operation_id="charges_revert",
+        description=(
+            "Manager and above. Takes the charge back: NOT_CHARGED or CHARGED becomes REVERTED, which is final. From "
+            "any other status it is 409 INVALID_TRANSITION."
+        ),
         request=None,
         responses=ACTION_RESPONSES,
         summary="Revert a charge (manager): NOT_CHARGED or CHARGED → REVERTED (final)",

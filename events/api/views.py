@@ -120,7 +120,11 @@ def _respond(event: Event, code: int = status.HTTP_200_OK) -> Response:
         responses={200: EventSerializer(many=True), **error_responses(400, 401)},
     ),
     retrieve=extend_schema(
-        summary="Get an event", parameters=[ETAG], responses={200: EventSerializer, **error_responses(401, 404)}
+        summary="Get an event",
+        description="One event of your organizations (any member), with its resources; its ETag serves If-Match "
+        "on PATCH and DELETE. Another organization's event is 404.",
+        parameters=[ETAG],
+        responses={200: EventSerializer, **error_responses(401, 404)},
     ),
     create=extend_schema(
         summary="Create an event (manager)",

@@ -39,18 +39,30 @@ class VenueFilter(StrictFilterSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List venues", responses={200: VenueSerializer(many=True), **error_responses(400, 401)}),
+    list=extend_schema(
+        summary="List venues",
+        description="The venues of your organizations (any member), each with its IANA time zone: the local time "
+        "in which its resources' booking rules and bookable hours are read.",
+        responses={200: VenueSerializer(many=True), **error_responses(400, 401)},
+    ),
     retrieve=extend_schema(
-        summary="Get a venue", parameters=[ETAG], responses={200: VenueSerializer, **error_responses(401, 404)}
+        summary="Get a venue",
+        description="One venue of your organizations (any member); its ETag serves If-Match. Another "
+        "organization's venue is 404.",
+        parameters=[ETAG],
+        responses={200: VenueSerializer, **error_responses(401, 404)},
     ),
     create=extend_schema(
         summary="Create a venue (admin)",
+        description="A place of one of your organizations (admin and above), with its address and IANA `timezone`.",
         request=VenueCreateSerializer,
         parameters=[ETAG],
         responses={201: VenueSerializer, **error_responses(400, 401, 403, 404)},
     ),
     partial_update=extend_schema(
         summary="Change a venue (admin)",
+        description="Changes the fields given (admin and above). An If-Match with the ETag you read refuses with "
+        "412 a venue changed since.",
         request=VenueUpdateSerializer,
         parameters=[IF_MATCH, ETAG],
         responses={200: VenueSerializer, **error_responses(400, 401, 403, 404, 412)},
@@ -119,13 +131,22 @@ class ResourceFilter(StrictFilterSet):
 
 @extend_schema_view(
     list=extend_schema(
-        summary="List resources", responses={200: ResourceSerializer(many=True), **error_responses(400, 401)}
+        summary="List resources",
+        description="The resources of your organizations' venues (any member), with their booking rules, "
+        "bookable hours and active rates and products.",
+        responses={200: ResourceSerializer(many=True), **error_responses(400, 401)},
     ),
     retrieve=extend_schema(
-        summary="Get a resource", parameters=[ETAG], responses={200: ResourceSerializer, **error_responses(401, 404)}
+        summary="Get a resource",
+        description="One resource of your organizations (any member); its ETag serves If-Match. Another "
+        "organization's resource is 404.",
+        parameters=[ETAG],
+        responses={200: ResourceSerializer, **error_responses(401, 404)},
     ),
     create=extend_schema(
         summary="Create a resource (admin)",
+        description="A room, desk or piece of equipment in one of your venues (admin and above): its capacity, "
+        "whether it is booked exclusively, its booking rules and its bookable hours in the venue's local time.",
         request=ResourceWriteSerializer,
         parameters=[ETAG],
         responses={201: ResourceSerializer, **error_responses(400, 401, 403)},

@@ -72,10 +72,14 @@ def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
 @extend_schema_view(
     list=extend_schema(
         summary="List webhook endpoints (without their secrets)",
+        description="The endpoints of your organizations (any member may read them; admins change them), each "
+        "with the event types it receives and whether it is active.",
         responses={200: WebhookEndpointSerializer(many=True), **error_responses(400, 401)},
     ),
     retrieve=extend_schema(
         summary="Get a webhook endpoint (without its secret)",
+        description="One endpoint of your organizations; its ETag serves If-Match on PATCH and DELETE. Another "
+        "organization's endpoint is 404.",
         parameters=[ETAG],
         responses={200: WebhookEndpointSerializer, **error_responses(401, 404)},
     ),
@@ -101,6 +105,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
     ),
     destroy=extend_schema(
         summary="Delete a webhook endpoint and its delivery log (admin)",
+        description="Nothing more is delivered to it, retries included. An If-Match for another version is 412.",
         parameters=[IF_MATCH],
         responses={204: None, **error_responses(401, 403, 404, 412)},
     ),
@@ -114,6 +119,8 @@ def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
     ),
     deliveries=extend_schema(
         summary="The endpoint's delivery log, newest first",
+        description="Every attempt to deliver an event to this endpoint, with its answer's status, paged with "
+        "`limit` and `cursor` (the previous page's `nextCursor`).",
         filters=False,
         parameters=[
             OpenApiParameter(
