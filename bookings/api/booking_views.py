@@ -205,8 +205,8 @@ class BookingSubmitView(APIView):
             "portal given, and the answers must satisfy its form and the resources' rules in the venue's local time. "
             "The booking is PENDING (holding its times if the module holds pending slots) or, when the module "
             "approves at once, APPROVED; the booker is emailed a private link, whose `accessToken` the answer "
-            "carries. Times already taken are 409 with the conflicts. With `submission: false` and a staff token it "
-            "creates a booking as POST /bookings does."
+            "carries. Times already taken are 409, whose message names the resource, never the other booking. "
+            "With `submission: false` and a staff token it creates a booking as POST /bookings does."
         ),
         summary="Submit a booking request (public); with submission false, staff create",
         responses={201: SubmitOut, **error_responses(400, 401, 403, 404, 409, 429)},
