@@ -20,6 +20,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from bookings.api import descriptions
 from bookings.lifecycle.decide import booking_approve, booking_cancel, booking_deny, booking_update
 from bookings.lifecycle.submit import booking_create, booking_submit
 from bookings.lifecycle.transitions import BookingResult
@@ -200,14 +201,7 @@ class BookingSubmitView(APIView):
         tags=TAG_BOOKINGS,
         request=SubmitSerializer,
         operation_id="bookings_submit",
-        description=(
-            "The public form's request, with no token (throttled per client): the module must be published on the "
-            "portal given, and the answers must satisfy its form and the resources' rules in the venue's local time. "
-            "The booking is PENDING (holding its times if the module holds pending slots) or, when the module "
-            "approves at once, APPROVED; the booker is emailed a private link, whose `accessToken` the answer "
-            "carries. Times already taken are 409, whose message names the resource, never the other booking. "
-            "With `submission: false` and a staff token it creates a booking as POST /bookings does."
-        ),
+        description=descriptions.SUBMIT,
         summary="Submit a booking request (public); with submission false, staff create",
         responses={201: SubmitOut, **error_responses(400, 401, 403, 404, 409, 429)},
     )
@@ -238,17 +232,6 @@ class BookingSubmitView(APIView):
         return Response({"booking": payload, "accessToken": result.access_token}, status=201)
 
 
-VALIDATE_DESCRIPTION = """Runs the checks of `POST /bookings/submit` (or, with `submission: false`, of a staff create)
-on the same body and books nothing: no booking, hold, log or email. Every problem is reported at once (field
-answers, each rule of each requested time and occurrence, conflicts), as `errors` with the codes a submit would
-answer with; a repeated request's problems are one error per occurrence (`event.occurrences[6]`, with its
-`date`, `start`, `end` and all `codes`). `times` lists every time the request would book (repeats expanded).
-For each time that fails only on when it is, `suggestions` gives up to 3 free times of the same length on the
-same resources, nearest first (30-minute steps, up to 14 days either way, the same rules and conflicts).
-Conflicts are read without a lock: a submit can still lose the slot to a faster one. `contact` is checked only
-when given. Throttled like the public submit."""
-
-
 class BookingValidateView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [PublicSubmitThrottle]
@@ -258,7 +241,7 @@ class BookingValidateView(APIView):
         request=ValidateSerializer,
         operation_id="bookings_validate",
         summary="Check a booking request without booking (public; staff with submission false)",
-        description=VALIDATE_DESCRIPTION,
+        description=descriptions.VALIDATE,
         responses={200: ValidateOut, **error_responses(400, 401, 403, 404, 429)},
     )
     def post(self, request):
@@ -383,12 +366,7 @@ class BookingListView(APIView):
     @extend_schema(
         tags=TAG_BOOKINGS,
         operation_id="bookings_list",
-        description=(
-            "Bookings of the organizations you belong to (any role), in the order they were made. The filters narrow "
-            "the list; `limit` cuts it into pages, and `nextCursor` (null on the last page) is the `cursor` of the "
-            "next one. `bookings` maps each id to its booking; `returnEvents=true` adds their events as "
-            "`associatedEvents`."
-        ),
+        description=descriptions.LIST,
         parameters=LIST_PARAMS,
         filters=False,
         summary="Bookings of your organizations, by id",
@@ -424,11 +402,7 @@ class BookingListView(APIView):
     @extend_schema(
         tags=TAG_BOOKINGS,
         operation_id="bookings_create",
-        description=(
-            "Manager and above. A booking in the `bookingStatus` given (an approved one gets its events at once), or, "
-            "with `submission: true`, a request recorded on a booker's behalf: PENDING, as if the booker had sent "
-            "it. Times already taken are 409 with the conflicts."
-        ),
+        description=descriptions.CREATE,
         request=CreateSerializer,
         summary="Create a booking in any status, or record a request on a booker's behalf (staff)",
         responses={201: BookingWithEventsOut, **error_responses(400, 401, 403, 404, 409)},
@@ -458,10 +432,7 @@ class BookingDetailView(APIView):
         tags=TAG_BOOKINGS,
         operation_id="bookings_retrieve",
         summary="Get a booking",
-        description=(
-            "One booking of your organizations (any role), as staff see it: its requested times, events, price and "
-            "`internalNotes`. Another organization's booking is 404."
-        ),
+        description=descriptions.RETRIEVE,
         responses={200: BookingEnvelope, **error_responses(401, 404)},
     )
     def get(self, request, pk):
@@ -471,12 +442,7 @@ class BookingDetailView(APIView):
     @extend_schema(
         tags=TAG_BOOKINGS,
         operation_id="bookings_partial_update",
-        description=(
-            'Manager and above. Only `customerId`, `contactId` (an id of the organization; "" or null clears it) '
-            "and `internalNotes` change; another field of the booking is 400 IMMUTABLE_FIELD, an unknown key 400 "
-            "UNKNOWN_FIELD. An `If-Match` with the ETag you read refuses the change with 412 if the booking changed "
-            "since. Each change is logged on the booking."
-        ),
+        description=descriptions.PATCH,
         request=BookingPatchSerializer,
         summary="Change the linked customer or contact, or staff's internal notes (nothing else can change)",
         parameters=[OpenApiParameter("If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER)],
@@ -517,12 +483,7 @@ class BookingApproveView(_BookingAction):
     @extend_schema(
         tags=TAG_BOOKINGS,
         operation_id="bookings_approve",
-        description=(
-            "Manager and above. A PENDING booking becomes APPROVED: its requested times become confirmed events (or "
-            "their held events are confirmed), it is priced and logged, and the booker is emailed. "
-            "`clientBookingLastUpdatedAt` (the booking's `lastUpdatedAt` as you read it) refuses with 409 "
-            "STALE_BOOKING an approval of a booking changed since; times taken meanwhile are 409 with the conflicts."
-        ),
+        description=descriptions.APPROVE,
         request=ApproveSerializer,
         summary="Approve a pending booking; its Events are created or confirmed",
         responses={200: BookingWithEventsOut, **error_responses(400, 401, 403, 404, 409)},
@@ -558,11 +519,7 @@ class BookingDenyView(_BookingAction):
         tags=TAG_BOOKINGS,
         operation_id="bookings_deny",
         summary="Deny a pending booking (manager)",
-        description=(
-            "Manager and above. A PENDING booking becomes DENIED and its held times are freed. "
-            "`clientBookingLastUpdatedAt` refuses with 409 STALE_BOOKING a booking changed since you read it; "
-            "`notification` says whether and how the booker is emailed."
-        ),
+        description=descriptions.DENY,
         request=DenySerializer,
         responses={200: BookingEnvelope, **error_responses(400, 401, 403, 404, 409)},
     )
@@ -583,10 +540,7 @@ class BookingCancelView(_BookingAction):
     @extend_schema(
         tags=TAG_BOOKINGS,
         operation_id="bookings_cancel",
-        description=(
-            "Manager and above. An APPROVED booking becomes CANCELED: `eventProcedure` 0 keeps its events on the "
-            "calendar as canceled, 1 deletes them. Logged; `notification` says whether and how the booker is emailed."
-        ),
+        description=descriptions.CANCEL,
         request=CancelSerializer,
         summary="Cancel an approved booking; its Events are canceled (0) or deleted (1)",
         responses={200: BookingWithEventsOut, **error_responses(400, 401, 403, 404, 409)},
