@@ -13,6 +13,7 @@ not walked: their parameters are parsed by the serializer or the filter set alon
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import cache
 from typing import Any
 
 from django.http import QueryDict
@@ -90,7 +91,7 @@ def _value_errors(field: serializers.Field[Any, Any, Any, Any], value: Any, path
         return _items_errors(field.child, value, path)
     shape = getattr(field, "json_shape", None)  # a dict the services read, documented by a serializer
     if shape is not None:
-        return json_type_errors(shape(), value, path)
+        return json_type_errors(_shape_of(shape), value, path)
     if isinstance(field, serializers.DictField):
         return [e for key, item in value.items() for e in _value_errors(field.child, item, _join(path, str(key)))]
     if isinstance(field, serializers.MultipleChoiceField):
@@ -101,6 +102,13 @@ def _value_errors(field: serializers.Field[Any, Any, Any, Any], value: Any, path
             if choice is not None and not choice[1](item)
         ]
     return []
+
+
+@cache
+def _shape_of(shape: type[serializers.Serializer[Any]]) -> serializers.Serializer[Any]:
+    """One instance of a shape serializer per process: it parses nothing, and only its fields are read, so
+    they are built once instead of on every request."""
+    return shape()
 
 
 def _items_errors(child: Any, items: list[Any], path: str) -> list[FieldError]:

@@ -24,6 +24,7 @@ from .scheduling import (
     conflicts_check_skipping,
     raise_conflicts,
     resources_lock,
+    resources_lock_known,
     units_of,
     write_reservations,
 )
@@ -215,13 +216,17 @@ def _lock_resources(
     known: Mapping[UUID, Resource] | None = None,
 ) -> dict[UUID, Resource]:
     """One lock of every resource involved, old and new; NOT_FOUND for a wanted one of another organization.
-    On SQLite the transaction holds the database's write lock already: resources the caller knows are not
-    read again."""
+    Resources the caller knows are not read again: on SQLite the transaction holds the database's write lock
+    already; on PostgreSQL the lock reads only whether they changed since (resources_lock_known)."""
     wanted = {rid for s in specs for rid in s.resource_ids}
     involved = old_resource_ids | wanted
-    if known is not None and transaction.get_connection().vendor == "sqlite" and involved <= known.keys():
-        resources = {rid: known[rid] for rid in involved if known[rid].venue.organization_id == organization.pk}
-    else:
+    resources: dict[UUID, Resource] | None = None
+    if known is not None and involved <= known.keys():
+        if transaction.get_connection().vendor == "sqlite":
+            resources = {rid: known[rid] for rid in involved if known[rid].venue.organization_id == organization.pk}
+        else:
+            resources = resources_lock_known(involved, organization, known)
+    if resources is None:
         resources = resources_lock(involved, organization)
     missing = wanted - resources.keys()
     if missing:

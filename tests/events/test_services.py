@@ -3,16 +3,20 @@ every database, and the PostgreSQL exclusion constraint that backs them."""
 
 import contextlib
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from bookings.models import Booking
 from core.errors import BookingConflict, CapacityExceeded, ValidationFailed
 from events.models import Event, EventStatus, Reservation
 from events.services.saving import events_delete, events_save
-from events.services.scheduling import EventSpec, conflicts_check, resources_lock
+from events.services.scheduling import EventSpec, conflicts_check, resources_lock, resources_lock_known
 from events.services.status import events_set_status
+from resources.models import Resource
 from tests.conftest import future, postgres_only
 from tests.factories import EventFactory, ReservationFactory, ResourceFactory
 
@@ -130,6 +134,53 @@ def test_conflicts_check_reports_without_writing(setup):
     )
     assert conflicts_check(specs=[bad], resources=resources, exclude_event_ids=[taken.pk]) == []
     assert Event.objects.count() == 1
+
+
+# --- the lock of resources the caller has already read (the public submit's, from the configuration cache) ---
+
+
+def _known(*resources) -> dict:
+    return {r.pk: Resource.objects.select_related("venue").get(pk=r.pk) for r in resources}
+
+
+@postgres_only
+def test_a_lock_of_unchanged_known_resources_answers_the_callers_copies(setup):
+    known = _known(setup.room, setup.hall)
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        locked = resources_lock_known([setup.hall.pk, setup.room.pk], setup.org, known)
+    assert locked is not None and locked.keys() == known.keys()
+    assert all(locked[pk] is known[pk] for pk in known)
+    [query] = queries.captured_queries
+    assert query["sql"].endswith("FOR UPDATE OF r")
+
+
+@postgres_only
+def test_a_lock_of_known_resources_refuses_copies_older_than_the_rows(setup):
+    known = _known(setup.room, setup.hall)
+    setup.hall.buffer_minutes = 30
+    setup.hall.save()  # a change the caller's copies do not have
+    with transaction.atomic():
+        assert resources_lock_known([setup.room.pk, setup.hall.pk], setup.org, known) is None
+
+
+@postgres_only
+def test_a_lock_of_known_resources_refuses_another_organizations(setup):
+    elsewhere = ResourceFactory()
+    known = _known(setup.room, elsewhere)
+    with transaction.atomic():
+        assert resources_lock_known([setup.room.pk, elsewhere.pk], setup.org, known) is None
+
+
+@postgres_only
+def test_a_save_with_stale_known_resources_writes_with_the_rows_as_they_are(setup):
+    """The stale copy has no buffer; the row has 30 minutes: the reservation is written with the row's."""
+    known = _known(setup.room)
+    Resource.objects.filter(pk=setup.room.pk).update(buffer_minutes=30, updated_at=timezone.now())
+    spec = EventSpec(title="x", start=at(10), end=at(11), resource_ids=[setup.room.pk])
+    with transaction.atomic():
+        [event] = events_save(organization=setup.org, specs=[spec], status=EventStatus.TENTATIVE, known=known)
+    [reservation] = Reservation.objects.filter(event=event)
+    assert reservation.end == at(11) + timedelta(minutes=30)
 
 
 # --- buffers ------------------------------------------------------------------------------------------
