@@ -85,6 +85,11 @@ class InvalidTransition(Conflict):
     default_message = "That action is not possible in the booking's current state."
 
 
+class HasFutureBookings(Conflict):
+    code = "HAS_FUTURE_BOOKINGS"
+    default_message = "This person has approved bookings still to come; erase with force to go ahead."
+
+
 class InUse(Conflict):
     code = "IN_USE"
     default_message = "It is still in use; archive it instead."

@@ -17,6 +17,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from core.models import IdempotencyKey
+from core.scrub import Identifiers, scrub_fields
 
 # How long an answer is replayed, counted from the first request.
 TTL = timedelta(hours=24)
@@ -121,3 +122,12 @@ def _take_over(record: IdempotencyKey, *, fingerprint: str, now: datetime) -> bo
 def _held(record: IdempotencyKey) -> QuerySet[IdempotencyKey]:
     # The row as this request claimed it: in flight and not taken over since (created_at moves on a takeover).
     return IdempotencyKey.objects.filter(pk=record.pk, created_at=record.created_at, status_code__isnull=True)
+
+
+def idempotency_keys_erase(*, who: Identifiers) -> int:
+    """Take a person out of the stored answers that a retried request would replay (an erasure,
+    docs/architecture.md#personal-data): the rows whose body or headers name them, scrubbed; how many."""
+    rows = list(IdempotencyKey.objects.select_for_update().filter(who.rows_with("body", "headers")))
+    changed = [row for row in rows if scrub_fields(row, ("body", "headers"), who)]
+    IdempotencyKey.objects.bulk_update(changed, ["body", "headers"])
+    return len(changed)

@@ -25,6 +25,7 @@ from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
 from django_tasks_db import DatabaseBackend
 
 from core.html import sanitize_html
+from core.scrub import ERASED, Identifiers, scrub_fields
 from resources.models import Organization
 from resources.permissions import has_permission
 
@@ -290,3 +291,24 @@ def notification_delivery_update(*, message_id: str | None, event_type: str, at:
         .exclude(delivery_status__in=further)
         .update(delivery_status=event_type, delivery_updated_at=at or timezone.now(), updated_at=timezone.now())
     )
+
+
+# --- erasure ----------------------------------------------------------------------------------------
+
+_PERSONAL = ("recipients", "subject", "snapshot", "body_text", "body_html", "attachments", "last_error")
+
+
+def notifications_erase(*, organization_id: UUID, who: Identifiers) -> int:
+    """Take a person out of the organization's emails (docs/architecture.md#personal-data): every row whose
+    recipients, subject, snapshot, bodies, attachments or error name them is scrubbed (an address among the
+    recipients becomes ERASED, and the row is no longer sent again); how many rows changed."""
+    rows = list(
+        Notification.objects.select_for_update().filter(who.rows_with(*_PERSONAL), organization_id=organization_id)
+    )
+    changed = [row for row in rows if scrub_fields(row, _PERSONAL, who)]
+    for row in changed:
+        row.recipients = [r for r in row.recipients if r != ERASED]
+        if not row.recipients and row.status == NotificationStatus.QUEUED:
+            row.status, row.last_error = NotificationStatus.FAILED, "Not sent: its recipient was erased."
+    Notification.objects.bulk_update(changed, [*_PERSONAL, "status"])
+    return len(changed)

@@ -198,7 +198,7 @@ class MembershipInline(OrgScopedInline, admin.TabularInline):
 class OrganizationAdmin(ServiceAdminMixin[Organization], ScopedAdmin):
     list_display = ("name", "slug", "timezone", "currency")
     search_fields = ("name", "slug")
-    fields = ("name", "slug", "timezone", "currency")
+    fields = ("name", "slug", "timezone", "currency", "personal_data_retention_days")
     inlines = (MembershipInline,)
     plain_text_fields = ("name",)
     org_path = ""

@@ -4,7 +4,7 @@ from typing import TypedDict
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
@@ -28,6 +28,14 @@ class Organization(BaseModel):
     # Changed (to a new random value) by every configuration service, in the change's transaction: the
     # configuration cache of every process reloads what it holds of this organization (resources.config_cache).
     config_version = models.BigIntegerField(default=0, editable=False)
+    # Personal data (docs/architecture.md#personal-data): a daily job erases the contacts whose last booking
+    # ended longer ago than this; empty keeps them until someone erases them.
+    personal_data_retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(36500)],
+        help_text="Erase a contact this many days after their last booking ended. Empty: keep them.",
+    )
 
     class Meta:
         ordering = ["name"]

@@ -19,6 +19,7 @@ ACTION_ROLE = {
     "manage_events": Role.MANAGER,
     "adjust_credits": Role.MANAGER,  # grant or take back booking credit (logged)
     "configure": Role.ADMIN,  # modules, resources, portals, venues
+    "personal_data": Role.ADMIN,  # export or erase everything held about a person
     "own": Role.OWNER,
 }
 

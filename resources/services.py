@@ -35,7 +35,7 @@ from .models import (
     validate_timezone,
 )
 
-ORGANIZATION_FIELDS = {"name", "slug", "timezone", "currency"}
+ORGANIZATION_FIELDS = {"name", "slug", "timezone", "currency", "personal_data_retention_days"}
 VENUE_FIELDS = {"name", "address", "timezone"}
 RESOURCE_FIELDS = {
     "venue",

@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import FieldError, NotFound, ValidationFailed
+from core.scrub import Identifiers, scrub_fields
 from resources.config_cache import cached, config_changed
 from resources.models import Organization
 
@@ -245,3 +246,16 @@ def _enqueue_sends(delivery_ids: list[str]) -> None:
             send_webhook_delivery.enqueue(delivery_id)
         except Exception:  # the row stays PENDING; `send_webhooks` picks it up
             logger.exception("could not enqueue webhook delivery %s", delivery_id)
+
+
+def webhook_deliveries_erase(*, organization_id: UUID, who: Identifiers) -> int:
+    """Take a person out of the organization's stored webhook payloads (docs/architecture.md#personal-data):
+    a delivery not yet sent then sends the scrubbed payload; how many rows changed."""
+    rows = list(
+        WebhookDelivery.objects.select_for_update().filter(
+            who.rows_with("data", "last_result"), endpoint__organization_id=organization_id
+        )
+    )
+    changed = [row for row in rows if scrub_fields(row, ("data", "last_result"), who)]
+    WebhookDelivery.objects.bulk_update(changed, ["data", "last_result"])
+    return len(changed)

@@ -2,4 +2,4 @@
 (modules with their form fields, portals, customers, contacts), and prices (discount codes, credit,
 charges)."""
 
-from . import booking, change_request, config, pricing  # noqa: F401  (registers the ModelAdmins)
+from . import booking, change_request, config, contacts, pricing  # noqa: F401  (registers the ModelAdmins)

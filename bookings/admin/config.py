@@ -35,7 +35,7 @@ from resources.admin_base import OrgScopedInline, ServiceAdminMixin, ServiceRows
 from resources.models import Membership
 
 from .. import services
-from ..models import BookingModule, Contact, Customer, FieldType, FormField, ModuleResource, Portal
+from ..models import BookingModule, Customer, FieldType, FormField, ModuleResource, Portal
 from ..pricing.config import customer_rates_set
 from ..services import CHOICE_TYPES, LENGTH_TYPES, check_form_field
 from .pricing import RateCustomerInline
@@ -514,52 +514,3 @@ class CustomerAdmin(ServiceAdminMixin[Customer], ScopedAdmin):
 
     def service_delete(self, request, obj: Customer) -> None:
         services.customer_delete(customer_id=obj.pk)
-
-
-class ContactForm(forms.ModelForm):
-    class Meta:
-        model = Contact
-        fields = ("organization", "name", "email", "phone", "customer")
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = cast(dict[str, Any], super().clean())  # ModelForm.clean returns cleaned_data
-        org_id = organization_of(self)
-        if org_id is None:
-            return cleaned
-        email = cleaned.get("email")
-        if (
-            email
-            and Contact.objects.filter(organization_id=org_id, email__iexact=email)
-            .exclude(pk=self.instance.pk)
-            .exists()
-        ):
-            # An error on `email` also keeps the model's constraint check (and its raw message) away.
-            self.add_error("email", "Another contact of this organization has this email address.")
-        customer = cleaned.get("customer")
-        if customer is not None and customer.organization_id != org_id:
-            self.add_error("customer", "Choose a customer of the contact's organization.")
-        return cleaned
-
-
-@admin.register(Contact)
-class ContactAdmin(ServiceAdminMixin[Contact], ScopedAdmin):
-    form = ContactForm
-    list_display = ("name", "email", "phone", "customer", "organization")
-    list_filter = (("organization", admin.RelatedOnlyFieldListFilter),)
-    list_select_related = ("organization", "customer")
-    search_fields = ("name", "email")
-    autocomplete_fields = ("customer",)
-    plain_text_fields = ("name", "phone")
-    change_action = "manage_bookings"
-
-    def service_save(self, request, obj: Contact, form, formsets, change: bool) -> Contact:
-        values = form_values(obj, form, services.PEOPLE_ATTRIBUTES)
-        customer = form_values(obj, form, ("customer",))
-        if "customer" in customer:
-            values["customer_id"] = customer["customer"].pk if customer["customer"] is not None else None
-        if change:
-            return services.contact_update(contact_id=obj.pk, changes=values)
-        return services.contact_create(organization_id=obj.organization_id, values=values)
-
-    def service_delete(self, request, obj: Contact) -> None:
-        services.contact_delete(contact_id=obj.pk)

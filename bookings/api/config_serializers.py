@@ -294,6 +294,9 @@ class ContactSerializer(serializers.Serializer):
     phone = PlainTextField(max_length=50, allow_blank=True, required=False)
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     lastUpdatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
+    erasedAt = serializers.DateTimeField(
+        source="erased_at", read_only=True, allow_null=True, help_text="When the person was erased; null: never."
+    )
 
 
 @extend_schema_serializer(component_name="Contact")  # PATCH body: PatchedContactRequest

@@ -14,12 +14,13 @@ from rest_framework.response import Response
 
 from bookings import services
 from bookings.models import BookingModule, Contact, Customer, Portal
+from bookings.privacy import contact_erase, contact_personal_data
 from bookings.selectors import booking_modules_for_api, portals_for_api, public_booking_module, public_busy
 from core.api.errors import error_responses
 from core.api.etags import check_if_match, with_etag
 from core.api.fields import StrictFilterSet, TextFilter
 from core.api.input import valid
-from resources.api.scoping import get_scoped, require_role, scope
+from resources.api.scoping import actor_for, get_scoped, require_role, scope
 
 from .config_serializers import (
     AvailabilityQuerySerializer,
@@ -36,6 +37,7 @@ from .config_serializers import (
     PublicAvailabilitySerializer,
     PublicBookingModuleSerializer,
 )
+from .privacy_serializers import EraseIn, PersonalDataOut
 
 UUID_REGEX = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
@@ -313,6 +315,38 @@ class ContactViewSet(ConfigViewSet):
 
     def delete_object(self, obj):
         services.contact_delete(contact_id=obj.pk)
+
+    @extend_schema(
+        tags=["contacts"],
+        summary="Everything held about a person (admin and above)",
+        description="The contact, their bookings (answers, requested times, visitors, change requests, staff's "
+        "internal notes), their credit and the emails sent to them, as one JSON document: the answer to a "
+        "person's request for their data.",
+        responses={200: PersonalDataOut, **error_responses(401, 403, 404)},
+    )
+    @action(detail=True, methods=["get"], url_path="personal-data")
+    def personal_data(self, request, pk=None):
+        contact = self.get_object()
+        require_role(request, contact.organization_id, "personal_data")
+        return Response(contact_personal_data(contact))
+
+    @extend_schema(
+        tags=["contacts"],
+        summary="Erase a person (admin and above)",
+        description="Takes the person's name, email, phone and answers out of everything the organization and the "
+        "API can read (bookings, their events, visitors, the log, emails, webhook payloads), keeping the bookings, "
+        "events and charges; logged on each booking with who and when. 409 HAS_FUTURE_BOOKINGS while they have "
+        "approved bookings still to come, unless `force`. Erasing an erased contact changes nothing.",
+        request=EraseIn,
+        responses={200: ContactSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    @action(detail=True, methods=["post"])
+    def erase(self, request, pk=None):
+        contact = self.get_object()
+        require_role(request, contact.organization_id, "personal_data")
+        force = _valid(EraseIn, request.data)["force"]
+        erased = contact_erase(contact_id=contact.pk, actor=actor_for(request), force=force)
+        return self._out(erased.contact)
 
 
 # --- public -----------------------------------------------------------------------------------------

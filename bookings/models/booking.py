@@ -203,6 +203,9 @@ class Contact(BaseModel):
     name = models.CharField(max_length=200)
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=50, blank=True)
+    # Set by contact_erase (docs/architecture.md#personal-data): when, and by whom, the person was erased.
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
+    erased_by = models.CharField(max_length=200, blank=True, default="", db_default="", editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -405,6 +408,8 @@ class BookingLogAction(models.TextChoices):
     CHARGE_INVOICED = "charge_invoiced", "Charge invoiced"
     CHARGE_REVERTED = "charge_reverted", "Charge reverted"
     CHARGES_REVERTED = "charges_reverted", "Charges reverted"
+    # the booker's personal data (docs/architecture.md#personal-data)
+    PERSONAL_DATA_ERASED = "personal_data_erased", "Personal data erased"
 
 
 class BookingLog(BaseModel):

@@ -15,7 +15,7 @@ from tests.factories import ContactFactory, CustomerFactory
 CUSTOMERS = "/api/v1/customers"
 CONTACTS = "/api/v1/contacts"
 CUSTOMER_KEYS = {"id", "orgId", "name", "email", "phone", "createdAt", "lastUpdatedAt"}
-CONTACT_KEYS = CUSTOMER_KEYS | {"customerId"}
+CONTACT_KEYS = CUSTOMER_KEYS | {"customerId", "erasedAt"}
 
 
 def detail(url, obj) -> str:
@@ -111,6 +111,7 @@ def test_contact_shape_and_filters(api, setup, customer, contact):
         "phone": "",
         "createdAt": body["createdAt"],
         "lastUpdatedAt": body["lastUpdatedAt"],
+        "erasedAt": None,
     }
     assert [c["id"] for c in api.viewer.get(CONTACTS).json()] == [str(contact.pk), str(loner.pk)]
     assert [c["id"] for c in api.viewer.get(CONTACTS, {"customerId": str(customer.pk)}).json()] == [str(contact.pk)]

@@ -188,6 +188,8 @@ BY_ID: dict[str, tuple[str, Body]] = {
     "GET /api/v1/contacts/{id}": ("contact", _none),
     "PATCH /api/v1/contacts/{id}": ("contact", lambda o: {"name": "Taken over", "customerId": None}),
     "DELETE /api/v1/contacts/{id}": ("contact", _none),
+    "GET /api/v1/contacts/{id}/personal-data": ("contact", _none),
+    "POST /api/v1/contacts/{id}/erase": ("contact", lambda o: {"force": True}),
     "GET /api/v1/webhook-endpoints/{id}": ("webhook_endpoint", _none),
     "PATCH /api/v1/webhook-endpoints/{id}": (
         "webhook_endpoint",

@@ -1,9 +1,12 @@
 import logging
 import time
+from datetime import date
 
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
+from django.utils import timezone
 
+from bookings.privacy import contacts_erase_expired
 from bookings.reminders import reminders_send_due
 from core.idempotency import idempotency_keys_purge
 from notifications.sending import notifications_send_due
@@ -14,7 +17,8 @@ logger = logging.getLogger(__name__)
 class Command(BaseCommand):
     help = (
         "The sweeper: write due reminders, then send the notifications that are due (retries with back-off, "
-        "any whose task was lost, and any whose sending worker died), and purge expired idempotency keys."
+        "any whose task was lost, and any whose sending worker died), and purge expired idempotency keys; once a "
+        "day, erase the contacts past their organization's retention period."
     )
 
     def add_arguments(self, parser):
@@ -22,6 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=int, default=30)
 
     def handle(self, *args, loop: bool = False, interval: int = 30, **options):
+        self._retention_done_on: date | None = None
         while True:
             try:
                 self._pass()
@@ -48,3 +53,11 @@ class Command(BaseCommand):
         purged = idempotency_keys_purge()
         if purged:
             self.stdout.write(f"idempotency keys purged: {purged}")
+        # Retention (docs/architecture.md#personal-data): once a day per sweeper; erasing is idempotent, so
+        # two sweepers that both run it erase each contact once.
+        today = timezone.now().date()
+        if self._retention_done_on != today:
+            erased = contacts_erase_expired()
+            self._retention_done_on = today
+            if erased:
+                self.stdout.write(f"contacts erased (retention): {erased}")

@@ -1,0 +1,216 @@
+"""A person's data (docs/architecture.md#personal-data): the export, the erasure everywhere it can be read
+again, the refusal while they have approved times to come, and the retention job."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from bookings.lifecycle.decide import booking_approve
+from bookings.models import (
+    Booking,
+    BookingChangeRequest,
+    BookingLog,
+    BookingLogAction,
+    BookingStatus,
+    BookingVisitor,
+    Contact,
+)
+from bookings.privacy import ERASED_NAME, contact_erase, contact_personal_data, contacts_erase_expired
+from core.actor import Actor
+from core.errors import HasFutureBookings, NotFound
+from core.scrub import ERASED
+from events.models import Event
+from notifications.models import Notification
+from tests.conftest import future
+from tests.factories import (
+    BookingChangeRequestFactory,
+    BookingCreditFactory,
+    BookingVisitorFactory,
+    ContactFactory,
+    WebhookDeliveryFactory,
+    WebhookEndpointFactory,
+)
+
+NAME, EMAIL, PHONE = "Ada Lovelace", "ada.lovelace@example.com", "+44 20 7946 0958"
+
+
+def _booked(setup, *, days=7, approve=False, **kwargs) -> Booking:
+    """A request for a day `days` from now (made that long before it, when the day is past)."""
+    now = timezone.now() + timedelta(days=min(days, 0) - 7)
+    result = setup.submit(
+        setup.event(start=future(days=days), title=f"Party of {NAME}"),
+        email=EMAIL,
+        name=NAME,
+        request_note=f"Call {NAME} on {PHONE}",
+        visitors=[{"name": "Grace Hopper", "email": "grace@example.com"}],
+        now=now,
+        **kwargs,
+    )
+    booking = result.booking
+    if approve:
+        booking_approve(booking_id=booking.pk, actor=setup.staff, client_last_updated_at=None, now=now)
+    return Booking.objects.get(pk=booking.pk)
+
+
+def _contact() -> Contact:
+    return Contact.objects.get(email=EMAIL)
+
+
+def test_the_export_holds_the_contact_their_bookings_and_the_emails_sent_to_them(setup):
+    booking = _booked(setup)
+    Contact.objects.filter(pk=booking.contact_id).update(phone=PHONE)
+    BookingCreditFactory(organization=setup.org, contact=booking.contact, description="Prepaid hours")
+
+    data = contact_personal_data(_contact())
+
+    assert (data["contact"]["name"], data["contact"]["email"], data["contact"]["phone"]) == (NAME, EMAIL, PHONE)
+    [exported] = data["bookings"]
+    assert exported["id"] == str(booking.pk) and exported["requestNote"] == f"Call {NAME} on {PHONE}"
+    assert exported["contactAnswers"]["email"] == EMAIL
+    assert [t["title"] for t in exported["requestedTimes"]] == [f"Party of {NAME}"]
+    assert exported["visitors"] == [{"name": "Grace Hopper", "email": "grace@example.com"}]
+    assert [c["description"] for c in data["credits"]] == ["Prepaid hours"]
+    assert [e["kind"] for e in data["emails"]] == ["booking_received"]  # the admin's copy is not theirs
+    assert all(EMAIL in e["recipients"] for e in data["emails"])
+
+
+def test_erasure_takes_the_person_out_of_every_row_of_their_bookings(setup):
+    booking = _booked(setup, approve=True, days=-3)  # approved and past: no refusal
+    BookingChangeRequestFactory(
+        booking=booking, contact_changes={"name": NAME, "phone": PHONE}, request_note=f"{NAME} here"
+    )
+    endpoint = WebhookEndpointFactory(organization=setup.org)
+    WebhookDeliveryFactory(endpoint=endpoint, data={"booking": {"contact": {"email": EMAIL}}})
+
+    erasure = contact_erase(contact_id=booking.contact_id, actor=setup.staff)
+
+    contact = erasure.contact
+    assert (contact.name, contact.email, contact.phone) == (ERASED_NAME, "", "")
+    assert contact.erased_at is not None and contact.erased_by == setup.staff.label
+    booking.refresh_from_db()
+    assert booking.contact_answers == {}
+    assert booking.title == f"Party of {ERASED}" and booking.request_note == f"Call {ERASED} on {ERASED}"
+    assert booking.status == BookingStatus.APPROVED  # the organization's record stays
+    assert Event.objects.get(booking_events__booking=booking).title == f"Party of {ERASED}"
+    assert BookingChangeRequest.objects.get(booking=booking).contact_changes == {}
+    [visitor] = BookingVisitor.objects.filter(booking=booking)
+    assert visitor.name == ERASED and visitor.email.endswith("@erased.invalid")
+    for row in Notification.objects.filter(organization=setup.org):
+        text = f"{row.recipients} {row.subject} {row.snapshot} {row.body_text} {row.body_html}"
+        assert EMAIL not in text and NAME not in text
+    assert EMAIL not in str(endpoint.deliveries.get().data)
+    logged = BookingLog.objects.get(booking=booking, action=BookingLogAction.PERSONAL_DATA_ERASED)
+    assert logged.actor_user == setup.manager
+    assert not BookingLog.objects.filter(booking=booking, actor_label__icontains=EMAIL).exists()
+
+
+def test_the_person_named_as_a_visitor_of_someone_elses_booking_is_erased_there_too(setup):
+    contact = ContactFactory(organization=setup.org, name=NAME, email=EMAIL)
+    theirs = setup.submit(setup.event(), email="host@example.com", name="Host Person").booking
+    BookingVisitorFactory(booking=theirs, name=NAME, email=EMAIL.upper())
+
+    contact_erase(contact_id=contact.pk, actor=setup.staff)
+
+    [visitor] = BookingVisitor.objects.filter(booking=theirs)
+    assert (visitor.name, visitor.email.endswith("@erased.invalid")) == (ERASED, True)
+    assert Booking.objects.get(pk=theirs.pk).contact.name == "Host Person"
+
+
+@pytest.mark.parametrize(("days", "approve", "refused"), [(7, True, True), (7, False, False), (-3, True, False)])
+def test_approved_times_still_to_come_refuse_the_erasure_unless_forced(setup, days, approve, refused):
+    booking = _booked(setup, days=days, approve=approve)
+
+    if refused:
+        with pytest.raises(HasFutureBookings):
+            contact_erase(contact_id=booking.contact_id, actor=setup.staff)
+        assert _contact().erased_at is None  # nothing changed
+        assert Booking.objects.get(pk=booking.pk).contact_answers["name"] == NAME
+    erasure = contact_erase(contact_id=booking.contact_id, actor=setup.staff, force=refused)
+    assert erasure.contact.erased_at is not None and erasure.bookings == 1
+
+
+def test_erasing_twice_changes_nothing_the_second_time(setup):
+    booking = _booked(setup)
+    first = contact_erase(contact_id=booking.contact_id, actor=setup.staff)
+    second = contact_erase(contact_id=booking.contact_id, actor=Actor.system())
+    assert (second.rows, second.contact.erased_at) == (0, first.contact.erased_at)
+    assert BookingLog.objects.filter(action=BookingLogAction.PERSONAL_DATA_ERASED).count() == 1
+
+
+def test_an_unknown_contact_is_not_found(setup):
+    with pytest.raises(NotFound):
+        contact_erase(contact_id="00000000-0000-0000-0000-000000000000", actor=setup.staff)
+
+
+def test_a_new_request_after_the_erasure_makes_a_new_contact(setup):
+    booking = _booked(setup)
+    contact_erase(contact_id=booking.contact_id, actor=setup.staff)
+    again = setup.submit(setup.event(start=future(days=9)), email=EMAIL, name=NAME).booking
+    assert again.contact_id != booking.contact_id and again.contact.email == EMAIL
+
+
+def test_the_erasure_costs_the_same_queries_for_one_booking_or_three(setup):
+    def erase_with(count: int, email: str, first_day: int) -> int:
+        for k in range(count):
+            setup.submit(setup.event(start=future(days=first_day + k)), email=email, name=f"Person {email}")
+        contact = Contact.objects.get(email=email)
+        with connection.execute_wrapper(counter := _Counter()):
+            contact_erase(contact_id=contact.pk, actor=setup.staff)
+        return counter.count
+
+    assert erase_with(1, "one@example.com", 10) == erase_with(3, "three@example.com", 20)
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+# --- retention ---------------------------------------------------------------------------------------
+
+
+def test_the_retention_job_erases_only_contacts_past_the_period(setup):
+    setup.org.personal_data_retention_days = 30
+    setup.org.save()
+    old = _booked(setup, days=-40)
+    recent = setup.submit(
+        setup.event(start=future(days=-10)),
+        email="recent@example.com",
+        name="Recent One",
+        now=timezone.now() - timedelta(days=20),
+    ).booking
+    idle = ContactFactory(organization=setup.org, email="idle@example.com")
+    Contact.objects.filter(pk=idle.pk).update(updated_at=timezone.now() - timedelta(days=31))
+    elsewhere = ContactFactory(email="kept@example.com")  # an organization without a period
+    Contact.objects.filter(pk=elsewhere.pk).update(updated_at=timezone.now() - timedelta(days=400))
+
+    assert contacts_erase_expired() == 2
+
+    erased = set(Contact.objects.filter(erased_at__isnull=False).values_list("pk", flat=True))
+    assert erased == {old.contact_id, idle.pk}
+    assert recent.contact_id not in erased and elsewhere.pk not in erased
+    assert contacts_erase_expired() == 0  # the next day's run finds nobody new
+
+
+@pytest.mark.parametrize("command", ["erase_expired_contacts", "send_queued_notifications"])
+def test_the_retention_job_runs_alone_and_in_the_sweeper(setup, command):
+    setup.org.personal_data_retention_days = 1
+    setup.org.save()
+    idle = ContactFactory(organization=setup.org, email="idle@example.com")
+    Contact.objects.filter(pk=idle.pk).update(updated_at=timezone.now() - timedelta(days=2))
+    out = StringIO()
+
+    call_command(command, stdout=out)
+
+    assert Contact.objects.get(pk=idle.pk).erased_at is not None
+    assert "contacts erased" in out.getvalue()
