@@ -8,6 +8,7 @@ work starts, and the answer is recorded after that work committed."""
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from core.models import IdempotencyKey
-from core.scrub import Identifiers, scrub_fields
+from core.scrub import Identifiers
 
 # How long an answer is replayed, counted from the first request.
 TTL = timedelta(hours=24)
@@ -125,9 +126,17 @@ def _held(record: IdempotencyKey) -> QuerySet[IdempotencyKey]:
 
 
 def idempotency_keys_erase(*, who: Identifiers) -> int:
-    """Take a person out of the stored answers that a retried request would replay (an erasure,
-    docs/architecture.md#personal-data): the rows whose body or headers name them, scrubbed; how many."""
-    rows = list(IdempotencyKey.objects.select_for_update().filter(who.rows_with("body", "headers")))
-    changed = [row for row in rows if scrub_fields(row, ("body", "headers"), who)]
-    IdempotencyKey.objects.bulk_update(changed, ["body", "headers"])
-    return len(changed)
+    """Forget the stored answers that name one of a person's email addresses (an erasure,
+    docs/architecture.md#personal-data): they are deleted, not scrubbed (a key is the caller's, not an
+    organization's, and lives 24 hours: a retry then runs again instead of replaying); keys still in flight
+    are left to finish. Returns how many were deleted."""
+    if not who.emails:
+        return 0
+    about = Q(pk=None)
+    for email in who.emails:
+        about |= Q(body__icontains=email)
+    rows = IdempotencyKey.objects.filter(about, status_code__isnull=False).values_list("pk", "body")
+    # A whole address only: "ada@example.org" is not in "lada@example.org".
+    address = re.compile("|".join(rf"(?<![\w.+-]){re.escape(a)}(?![\w-])" for a in who.emails), re.IGNORECASE)
+    named = [pk for pk, body in rows if address.search(body)]
+    return IdempotencyKey.objects.filter(pk__in=named).delete()[0]

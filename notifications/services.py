@@ -20,6 +20,7 @@ from uuid import UUID, uuid4
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
 from django_tasks_db import DatabaseBackend
@@ -298,17 +299,20 @@ def notification_delivery_update(*, message_id: str | None, event_type: str, at:
 _PERSONAL = ("recipients", "subject", "snapshot", "body_text", "body_html", "attachments", "last_error")
 
 
-def notifications_erase(*, organization_id: UUID, who: Identifiers) -> int:
-    """Take a person out of the organization's emails (docs/architecture.md#personal-data): every row whose
-    recipients, subject, snapshot, bodies, attachments or error name them is scrubbed (an address among the
-    recipients becomes ERASED, and the row is no longer sent again); how many rows changed."""
-    rows = list(
-        Notification.objects.select_for_update().filter(who.rows_with(*_PERSONAL), organization_id=organization_id)
-    )
+def notifications_erase(*, organization_id: UUID, who: Identifiers, related_ids: Iterable[UUID]) -> int:
+    """Take a person out of the organization's emails about them (docs/architecture.md#personal-data): the
+    rows related to `related_ids` (their bookings) or sent to one of their addresses, scrubbed. An address
+    among the recipients is dropped; a queued email left without a recipient is FAILED, never sent, and
+    one a worker is sending now is FAILED too, so that worker cannot write the old bodies back. Returns how
+    many rows changed."""
+    about = Q(object_id__in=list(related_ids))
+    for address in who.emails:
+        about |= Q(recipients__icontains=address)
+    rows = list(Notification.objects.select_for_update().filter(about, organization_id=organization_id))
     changed = [row for row in rows if scrub_fields(row, _PERSONAL, who)]
     for row in changed:
         row.recipients = [r for r in row.recipients if r != ERASED]
-        if not row.recipients and row.status == NotificationStatus.QUEUED:
+        if row.status == NotificationStatus.SENDING or (not row.recipients and row.status == NotificationStatus.QUEUED):
             row.status, row.last_error = NotificationStatus.FAILED, "Not sent: its recipient was erased."
     Notification.objects.bulk_update(changed, [*_PERSONAL, "status"])
     return len(changed)

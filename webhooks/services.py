@@ -13,13 +13,14 @@ import base64
 import logging
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID, uuid4
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from core.errors import FieldError, NotFound, ValidationFailed
@@ -248,14 +249,15 @@ def _enqueue_sends(delivery_ids: list[str]) -> None:
             logger.exception("could not enqueue webhook delivery %s", delivery_id)
 
 
-def webhook_deliveries_erase(*, organization_id: UUID, who: Identifiers) -> int:
-    """Take a person out of the organization's stored webhook payloads (docs/architecture.md#personal-data):
-    a delivery not yet sent then sends the scrubbed payload; how many rows changed."""
-    rows = list(
-        WebhookDelivery.objects.select_for_update().filter(
-            who.rows_with("data", "last_result"), endpoint__organization_id=organization_id
-        )
-    )
+def webhook_deliveries_erase(*, organization_id: UUID, who: Identifiers, related_ids: Iterable[UUID]) -> int:
+    """Take a person out of the organization's stored webhook payloads about them
+    (docs/architecture.md#personal-data): the deliveries whose data names one of `related_ids` (their
+    bookings) or one of their addresses, scrubbed; a delivery not yet sent then sends the scrubbed payload.
+    Returns how many rows changed."""
+    about = Q(pk=None)
+    for value in [*map(str, related_ids), *who.emails]:
+        about |= Q(data__icontains=value)
+    rows = list(WebhookDelivery.objects.select_for_update().filter(about, endpoint__organization_id=organization_id))
     changed = [row for row in rows if scrub_fields(row, ("data", "last_result"), who)]
     WebhookDelivery.objects.bulk_update(changed, ["data", "last_result"])
     return len(changed)

@@ -3,10 +3,13 @@ again, the refusal while they have approved times to come, and the retention job
 
 from __future__ import annotations
 
+import html
 from datetime import timedelta
 from io import StringIO
 
 import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
@@ -24,20 +27,27 @@ from bookings.models import (
 from bookings.privacy import ERASED_NAME, contact_erase, contact_personal_data, contacts_erase_expired
 from core.actor import Actor
 from core.errors import HasFutureBookings, NotFound
+from core.models import IdempotencyKey
 from core.scrub import ERASED
 from events.models import Event
-from notifications.models import Notification
-from tests.conftest import future
+from notifications.models import Notification, NotificationStatus
+from tests.conftest import Setup, future
 from tests.factories import (
     BookingChangeRequestFactory,
     BookingCreditFactory,
     BookingVisitorFactory,
     ContactFactory,
+    IdempotencyKeyFactory,
     WebhookDeliveryFactory,
     WebhookEndpointFactory,
 )
 
 NAME, EMAIL, PHONE = "Ada Lovelace", "ada.lovelace@example.com", "+44 20 7946 0958"
+
+
+@pytest.fixture
+def other_setup(db) -> Setup:
+    return Setup()
 
 
 def _booked(setup, *, days=7, approve=False, **kwargs) -> Booking:
@@ -214,3 +224,74 @@ def test_the_retention_job_runs_alone_and_in_the_sweeper(setup, command):
 
     assert Contact.objects.get(pk=idle.pk).erased_at is not None
     assert "contacts erased" in out.getvalue()
+
+
+# --- what an erasure must leave alone, and the edges the review found ----------------------------------
+
+
+def test_only_whole_words_about_the_person_are_replaced_and_other_organizations_are_untouched(setup, other_setup):
+    booking = setup.submit(setup.event(title="Ann's talk in the Annex"), email="ann@example.com", name="Ann").booking
+    theirs = other_setup.submit(other_setup.event(title="Ann in the Annex"), email="ann@example.com", name="Ann")
+    LogEntry.objects.create(
+        user=setup.manager,
+        content_type=ContentType.objects.get_for_model(Booking),
+        object_id=str(theirs.booking.pk),
+        object_repr="Ann in the Annex",
+        action_flag=CHANGE,
+    )
+    IdempotencyKeyFactory(caller="address:10.0.0.1", body='{"name": "Annex room"}', status_code=201)
+
+    contact_erase(contact_id=booking.contact_id, actor=setup.staff)
+
+    assert Booking.objects.get(pk=booking.pk).title == f"{ERASED}'s talk in the Annex"
+    assert Booking.objects.get(pk=theirs.booking.pk).title == "Ann in the Annex"
+    assert Contact.objects.get(pk=theirs.booking.contact_id).name == "Ann"  # the same person elsewhere: theirs
+    assert LogEntry.objects.get(object_id=str(theirs.booking.pk)).object_repr == "Ann in the Annex"
+    assert Notification.objects.filter(organization=other_setup.org, recipients__icontains="ann@").count() >= 1
+    assert IdempotencyKey.objects.filter(body__contains="Annex room").exists()
+
+
+def test_a_person_too_briefly_named_still_loses_answers_visitors_and_private_links(setup):
+    booking = setup.submit(
+        setup.event(), email="jo@x.io", name="Jo", visitors=[{"name": "Bo", "email": "bo@example.com"}]
+    ).booking
+    assert booking.access_token_hash
+
+    contact_erase(contact_id=booking.contact_id, actor=setup.staff)
+
+    booking.refresh_from_db()
+    assert booking.contact_answers == {} and booking.access_token_hash is None
+    assert booking.visitors.get().name == ERASED
+
+
+def test_an_html_escaped_name_in_a_sent_email_is_replaced_too(setup):
+    name = "Siobhan O'Brien"
+    booking = setup.submit(setup.event(), email="siobhan@example.com", name=name).booking
+    row = Notification.objects.get(kind="booking_received")
+    row.body_html, row.body_text, row.status = f"<p>Dear {html.escape(name)},</p>", f"Dear {name},", "SENT"
+    row.save()
+
+    contact_erase(contact_id=booking.contact_id, actor=setup.staff)
+
+    row.refresh_from_db()
+    assert (row.body_html, row.body_text) == (f"<p>Dear {ERASED},</p>", f"Dear {ERASED},")
+
+
+def test_an_email_being_sent_during_the_erasure_is_failed_so_its_sender_cannot_write_it_back(setup):
+    booking = _booked(setup)
+    Notification.objects.filter(kind="booking_received").update(status=NotificationStatus.SENDING)
+
+    contact_erase(contact_id=booking.contact_id, actor=setup.staff)
+
+    row = Notification.objects.get(kind="booking_received")
+    assert row.status == NotificationStatus.FAILED and row.recipients == []
+
+
+def test_a_replacement_longer_than_the_name_is_cut_to_the_column(setup):
+    booking = setup.submit(setup.event(), email="bob@example.com", name="Bob").booking
+    Booking.objects.filter(pk=booking.pk).update(title="Bob " * 75)  # 300 characters, the column's length
+
+    contact_erase(contact_id=booking.contact_id, actor=setup.staff)
+
+    title = Booking.objects.get(pk=booking.pk).title
+    assert len(title) == 300 and title.startswith(f"{ERASED} {ERASED}") and "Bob" not in title
