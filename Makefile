@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint check clean bench bench-profile bench-api bench-series bench-scale schema-check schema-lint client-check
+.PHONY: install demo test test-fast lint check clean bench bench-profile bench-exports bench-api bench-series bench-scale schema-check schema-lint client-check
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Allot needs Python 3.11 or newer")'
@@ -51,6 +51,7 @@ bench: install
 	DATABASE_URL=$(BENCH_HTTP_DATABASE_URL) DJANGO_SETTINGS_MODULE=config.settings_bench $(BIN)/python manage.py migrate --noinput -v0
 	DATABASE_URL=$(BENCH_HTTP_DATABASE_URL) $(BIN)/python benchmarks/run.py
 	$(MAKE) --no-print-directory bench-profile
+	$(MAKE) --no-print-directory bench-exports
 
 # A CPU profile (cProfile) of one warm public submit through Django's test client under config.settings_bench,
 # on a fresh PostgreSQL database: benchmarks/PROFILE.md (benchmarks/profile_submit.py). Under a minute.
@@ -60,6 +61,15 @@ bench-profile: install
 	psql "$(dir $(BENCH_PROFILE_DATABASE_URL))postgres" -qc "CREATE DATABASE $(notdir $(BENCH_PROFILE_DATABASE_URL))"
 	DATABASE_URL=$(BENCH_PROFILE_DATABASE_URL) DJANGO_SETTINGS_MODULE=config.settings_bench $(BIN)/python manage.py migrate --noinput -v0
 	DATABASE_URL=$(BENCH_PROFILE_DATABASE_URL) $(BIN)/python benchmarks/profile_submit.py
+
+# Exporting 100,000 bookings next to 1,000 (CSV and XLSX through the API): time and peak memory, on a fresh
+# PostgreSQL database: benchmarks/EXPORTS.md (benchmarks/bench_exports.py). A few minutes, mostly seeding.
+BENCH_EXPORTS_DATABASE_URL ?= postgres://root@127.0.0.1:5432/allot_bench_exports
+bench-exports: install
+	-psql "$(dir $(BENCH_EXPORTS_DATABASE_URL))postgres" -qc "DROP DATABASE IF EXISTS $(notdir $(BENCH_EXPORTS_DATABASE_URL))"
+	psql "$(dir $(BENCH_EXPORTS_DATABASE_URL))postgres" -qc "CREATE DATABASE $(notdir $(BENCH_EXPORTS_DATABASE_URL))"
+	DATABASE_URL=$(BENCH_EXPORTS_DATABASE_URL) DJANGO_SETTINGS_MODULE=config.settings_bench $(BIN)/python manage.py migrate --noinput -v0
+	DATABASE_URL=$(BENCH_EXPORTS_DATABASE_URL) $(BIN)/python benchmarks/bench_exports.py
 
 # 10,000 bookings with events on PostgreSQL: the booking list against a plain values() dump.
 BENCH_DATABASE_URL ?= postgres://root@127.0.0.1:5432/allot_bench

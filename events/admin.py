@@ -31,9 +31,11 @@ from core.errors import DomainError
 from core.html import plain_text
 from notifications.services import NotificationSpec
 from resources.admin_base import OrgScopedAdmin, scope
+from resources.admin_exports import ExportAdminMixin
 from resources.models import Resource, Venue
 from resources.permissions import request_allows
 
+from .exports import events_table
 from .models import Event, Reservation
 from .selectors import BlockKind, calendar_week, week_monday
 from .series import WhichEvents, series_describe
@@ -182,8 +184,12 @@ class OccurrenceDeleteForm(forms.Form):
 
 
 @admin.register(Event)
-class EventAdmin(OrgScopedAdmin):
+class EventAdmin(ExportAdminMixin, OrgScopedAdmin):
     org_path = "organization"
+
+    def export_table(self, queryset):
+        return events_table(queryset)
+
     change_action = "manage_events"
     change_form_template = "admin/bookings/change_form_with_decisions.html"
     list_display = ("title", "local_start", "local_end", "status", "resource_names", "series_column", "booking_link")

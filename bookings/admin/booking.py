@@ -12,7 +12,9 @@ from django.contrib.admin import RelatedOnlyFieldListFilter
 from bookings.lifecycle.decide import booking_update
 from core.actor import Actor
 from resources.admin_base import OrgScopedAdmin
+from resources.admin_exports import ExportAdminMixin
 
+from ..exports import bookings_table
 from ..models import Booking
 from .booking_decisions import BookingDecisionsMixin
 from .booking_list import BookingListMixin, RequestedDateFilter, ResourceFilter
@@ -30,8 +32,12 @@ class BookingForm(forms.ModelForm):
 
 
 @admin.register(Booking)
-class BookingAdmin(BookingListMixin, BookingPageMixin, BookingDecisionsMixin, OrgScopedAdmin):
+class BookingAdmin(ExportAdminMixin, BookingListMixin, BookingPageMixin, BookingDecisionsMixin, OrgScopedAdmin):
     change_action = "manage_bookings"
+
+    def export_table(self, queryset):
+        return bookings_table(queryset)
+
     form = BookingForm
     change_form_template = "admin/bookings/change_form_with_decisions.html"
     Media = AdminMedia

@@ -19,9 +19,11 @@ from core.actor import Actor
 from core.errors import DomainError
 from resources.admin import ScopedAdmin, organization_of
 from resources.admin_base import ServiceAdminMixin, form_values
+from resources.admin_exports import ExportAdminMixin
 from resources.permissions import request_allows
 
 from .. import services
+from ..exports import contacts_table
 from ..models import BookingEvent, BookingStatus, Contact
 from ..privacy import contact_erase, contact_personal_data
 
@@ -52,8 +54,12 @@ class ContactForm(forms.ModelForm):
 
 
 @admin.register(Contact)
-class ContactAdmin(ServiceAdminMixin[Contact], ScopedAdmin):
+class ContactAdmin(ExportAdminMixin, ServiceAdminMixin[Contact], ScopedAdmin):
     form = ContactForm
+
+    def export_table(self, queryset):
+        return contacts_table(queryset)
+
     list_display = ("name", "email", "phone", "customer", "organization")
     list_filter = (("organization", admin.RelatedOnlyFieldListFilter),)
     list_select_related = ("organization", "customer")

@@ -19,17 +19,18 @@ from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.forms.formsets import BaseFormSet
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 
 from core.actor import Actor
 from core.errors import DomainError
 from resources.admin import PlainTextAdminMixin, ScopedAdmin, label_resources, organization_of
 from resources.admin_base import ModelT, OrgScopedInline, ServiceAdminMixin, add_service_errors, form_values
+from resources.admin_exports import ExportAdminMixin
 from resources.models import Rate
 from resources.permissions import request_allows
 
 from ..models import BookingCredit, BookingCreditAdjustment, Charge, DiscountCode, DiscountCodeUse, RateCustomer
-from ..pricing.charges import charge_mark_charged, charge_mark_invoiced, charge_revert, charges_csv
+from ..pricing.charges import charge_mark_charged, charge_mark_invoiced, charge_revert, charges_table
 from ..pricing.config import (
     CODE_FIELDS,
     CREDIT_FIELDS,
@@ -291,10 +292,10 @@ class BookingCreditAdmin(ConfiguredByService[BookingCredit]):
 
 
 @admin.register(Charge)
-class ChargeAdmin(ScopedAdmin):
+class ChargeAdmin(ExportAdminMixin, ScopedAdmin):
     """Charges are written by the approval service (bookings.pricing.fixing); staff move them with the actions
-    (Mark charged, Mark invoiced, Revert: managers) and export them as CSV for accounting (anyone who sees
-    them; filter by date first, then select all). The rows themselves are never edited here."""
+    (Mark charged, Mark invoiced, Revert: managers) and export them as CSV or XLSX for accounting (anyone who
+    sees them; filter by date first, then select all). The rows themselves are never edited here."""
 
     list_display = ("created_at", "booking", "billed", "amount", "currency", "status", "purchase_order")
     list_filter = (("organization", admin.RelatedOnlyFieldListFilter), "status")
@@ -302,7 +303,10 @@ class ChargeAdmin(ScopedAdmin):
     search_fields = ("booking__title", "purchase_order", "customer__name", "contact__name", "contact__email")
     date_hierarchy = "created_at"
     change_action = "manage_bookings"
-    actions = ("mark_charged", "mark_invoiced", "revert_selected", "export_csv")
+    actions = ("mark_charged", "mark_invoiced", "revert_selected")
+
+    def export_table(self, queryset):
+        return charges_table(queryset)
 
     @admin.display(description="billed to")
     def billed(self, charge: Charge) -> str:
@@ -351,12 +355,6 @@ class ChargeAdmin(ScopedAdmin):
     @admin.action(description="Revert", permissions=["mark"])
     def revert_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._move(request, queryset, charge_revert, "reverted")
-
-    @admin.action(description="Export as CSV (for accounting)", permissions=["view"])
-    def export_csv(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
-        response = HttpResponse(charges_csv(queryset), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="charges.csv"'
-        return response
 
 
 # --- rates reserved for a customer (an inline of the customer's page) -----------------------------------

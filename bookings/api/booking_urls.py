@@ -3,6 +3,7 @@ from django.urls import path
 from . import booking_views as v
 from . import change_request_views as cr
 from . import charge_views as c
+from .export_views import VIEWS as EXPORTS
 
 UUID = "<uuid:pk>"
 
@@ -23,6 +24,7 @@ urlpatterns = [
     path(f"booking-change-requests/{UUID}/deny", cr.ChangeRequestDenyView.as_view(), name="change-request-deny"),
     path("charges", c.ChargeListView.as_view(), name="charges"),
     path("charges.csv", c.ChargeCsvView.as_view(), name="charges-csv"),
+    *(path(name, view.as_view(), name=name.replace(".", "-")) for name, view in EXPORTS.items()),
     path(f"charges/{UUID}/charge", c.ChargeChargeView.as_view(), name="charge-charge"),
     path(f"charges/{UUID}/invoice", c.ChargeInvoiceView.as_view(), name="charge-invoice"),
     path(f"charges/{UUID}/revert", c.ChargeRevertView.as_view(), name="charge-revert"),

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from bookings.pricing.money import currency_exponent, round_money
 from core.errors import FieldError, InvalidTransition, NotFound
+from core.exports import Table
 from core.ids import as_uuid
 
 from ..models import (
@@ -312,35 +313,42 @@ def charges_rows(queryset: QuerySet[Charge]) -> list[dict[str, Any]]:
     return rows
 
 
+def charges_table(queryset: QuerySet[Charge]) -> Table:
+    """The charges for accounting (core.exports writes it as CSV or XLSX): one row per charge, amounts as
+    plain decimals with the currency's places, times in the organization's local time."""
+    return Table("charges", list(CSV_COLUMNS), (_charge_cells(row) for row in charges_rows(queryset)))
+
+
 def charges_csv(queryset: QuerySet[Charge]) -> str:
-    """The CSV for accounting: one line per charge, amounts as plain decimals with the currency's places."""
+    """charges_table as CSV text."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
-    for row in charges_rows(queryset):
-        c = row["charge"]
-        tz = c.organization.tz
-        places = Decimal(1).scaleb(-currency_exponent(c.currency))
-        writer.writerow(
-            [
-                row["date"].astimezone(tz).date().isoformat(),
-                _cell(c.organization.name),
-                # The contact charged, else the booking's (who to ask about it).
-                _cell(c.customer.name if c.customer else ""),
-                _cell(str(c.contact or c.booking.contact or "")),
-                _cell(c.booking.title),
-                _local(row["eventStart"], tz),
-                _local(row["eventEnd"], tz),
-                _cell("; ".join(row["resources"])),
-                _cell(row["rate"]),
-                str(c.amount.quantize(places)),
-                c.currency,
-                ChargeStatus(c.status).name,
-                _cell(c.purchase_order),
-                str(c.pk),
-            ]
-        )
+    writer.writerows(charges_table(queryset).rows)
     return out.getvalue()
+
+
+def _charge_cells(row: dict[str, Any]) -> list[str]:
+    c = row["charge"]
+    tz = c.organization.tz
+    places = Decimal(1).scaleb(-currency_exponent(c.currency))
+    return [
+        row["date"].astimezone(tz).date().isoformat(),
+        _cell(c.organization.name),
+        # The contact charged, else the booking's (who to ask about it).
+        _cell(c.customer.name if c.customer else ""),
+        _cell(str(c.contact or c.booking.contact or "")),
+        _cell(c.booking.title),
+        _local(row["eventStart"], tz),
+        _local(row["eventEnd"], tz),
+        _cell("; ".join(row["resources"])),
+        _cell(row["rate"]),
+        str(c.amount.quantize(places)),
+        c.currency,
+        ChargeStatus(c.status).name,
+        _cell(c.purchase_order),
+        str(c.pk),
+    ]
 
 
 def _local(moment: datetime | None, tz: Any) -> str:

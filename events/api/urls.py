@@ -4,6 +4,8 @@ from rest_framework.routers import DefaultRouter
 from .views import EventViewSet, ResourceAvailabilityView
 
 router = DefaultRouter(trailing_slash=False)
+# No format suffixes ("events.json"): the API speaks JSON only, and "{name}.csv" / ".xlsx" are the exports.
+router.include_format_suffixes = False
 router.register("events", EventViewSet, basename="event")
 
 urlpatterns = [

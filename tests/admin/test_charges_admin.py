@@ -63,7 +63,7 @@ def test_a_viewer_cannot_move_charges_but_can_export_them(setup: Setup, member) 
     assert set(Charge.objects.values_list("status", flat=True)) == {ChargeStatus.NOT_CHARGED}
     response = act(client, "export_csv", rows)
     assert response["Content-Type"].startswith("text/csv")
-    lines = list(csv.reader(io.StringIO(response.content.decode())))
+    lines = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert lines[0][:3] == ["date", "organization", "customer"]
     assert sorted((line[4], line[9], line[11], line[12]) for line in lines[1:]) == [
         ("Board meeting", "20.00", "NOT_CHARGED", "PO-0"),

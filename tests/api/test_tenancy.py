@@ -9,6 +9,7 @@ added here."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from datetime import timedelta
 import pytest
 from django.apps import apps
 from drf_spectacular.generators import SchemaGenerator
+from openpyxl import load_workbook
 
 from bookings.lifecycle.change_requests import change_request_submit
 from bookings.lifecycle.decide import booking_approve
@@ -130,7 +132,11 @@ def schema_operations() -> set[str]:
 
 
 def uuids_in(response) -> set[str]:
-    return set(UUID_RE.findall(response.content.decode()))
+    content = b"".join(response.streaming_content) if response.streaming else response.content
+    if content[:2] == b"PK":  # an XLSX workbook: its cells
+        sheet = load_workbook(io.BytesIO(content), read_only=True).active
+        content = " ".join(str(c) for row in sheet.iter_rows(values_only=True) for c in row).encode()
+    return set(UUID_RE.findall(content.decode()))
 
 
 def call(client, op: str, url: str, body: dict | None = None):
@@ -530,6 +536,16 @@ LISTS: dict[str, Callable[[Objects], list[dict]]] = {
         {"status": "0"},
     ],
     "GET /api/v1/charges.csv": lambda o: [{}, {"orgId": str(o.org.pk)}, {"customerId": str(o.customer.pk)}],
+    "GET /api/v1/charges.xlsx": lambda o: [{}, {"orgId": str(o.org.pk)}, {"customerId": str(o.customer.pk)}],
+    **{
+        f"GET /api/v1/{noun}.{fmt}": queries
+        for fmt in ("csv", "xlsx")
+        for noun, queries in (
+            ("bookings", lambda o: [{}, {"bookingModuleId": str(o.module.pk)}, {"status": "1"}]),
+            ("events", lambda o: [{}, {"orgId": str(o.org.pk)}, {"resourceId": str(o.room.pk)}]),
+            ("contacts", lambda o: [{}, {"orgId": str(o.org.pk)}, {"email": o.contact.email}]),
+        )
+    },
     **catalog.LISTS,
 }
 
