@@ -40,7 +40,7 @@ test-fast: install
 # The whole benchmark (benchmarks/run.py): gunicorn with 2 workers on 127.0.0.1 against a fresh PostgreSQL
 # database, driven by wrk (Debian's package, installed if missing); prints one table of figures next to their
 # baselines and goals and writes it with the machine's description to benchmarks/RESULTS.md; then the CPU
-# profile of one submit (bench-profile). About 6 minutes. BENCH_WORKERS=N tries another worker count (on this
+# profile of one submit (bench-profile) and the exports of 100,000 bookings (bench-exports). About 17 minutes. BENCH_WORKERS=N tries another worker count (on this
 # 2-core machine 5 workers, production's default, made the submit slower: 0.10 of the baseline against 0.15).
 BENCH_HTTP_DATABASE_URL ?= postgres://root@127.0.0.1:5432/allot_bench_http
 bench: install
@@ -63,7 +63,8 @@ bench-profile: install
 	DATABASE_URL=$(BENCH_PROFILE_DATABASE_URL) $(BIN)/python benchmarks/profile_submit.py
 
 # Exporting 100,000 bookings next to 1,000 (CSV and XLSX through the API): time and peak memory, on a fresh
-# PostgreSQL database: benchmarks/EXPORTS.md (benchmarks/bench_exports.py). A few minutes, mostly seeding.
+# PostgreSQL database: benchmarks/EXPORTS.md (benchmarks/bench_exports.py). About 11 minutes, 9 of them seeding;
+# BENCH_EXPORTS_LARGE=10000 gives a quick look (the goal holds at any size).
 BENCH_EXPORTS_DATABASE_URL ?= postgres://root@127.0.0.1:5432/allot_bench_exports
 bench-exports: install
 	-psql "$(dir $(BENCH_EXPORTS_DATABASE_URL))postgres" -qc "DROP DATABASE IF EXISTS $(notdir $(BENCH_EXPORTS_DATABASE_URL))"
