@@ -41,7 +41,8 @@ test-fast: install
 # database, driven by wrk (Debian's package, installed if missing); prints one table of figures next to their
 # baselines and goals and writes it with the machine's description to benchmarks/RESULTS.md; then the CPU
 # profile of one submit (bench-profile) and the exports of 100,000 bookings (bench-exports). About 17 minutes.
-# BENCH_WORKERS=N tries another worker count (on this 2-core machine 5 workers, production's default, made the submit slower: 0.10 of the baseline against 0.15).
+# BENCH_WORKERS=N tries another worker count (on this 2-core machine 5 workers, production's default, made
+# the submit slower: 0.10 of the baseline against 0.15).
 BENCH_HTTP_DATABASE_URL ?= postgres://root@127.0.0.1:5432/allot_bench_http
 bench: install
 	@command -v wrk >/dev/null || { echo "wrk is missing: installing Debian's package"; \
