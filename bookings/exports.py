@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import zoneinfo
 from collections.abc import Iterator, Sequence
+from itertools import islice
 from typing import Any
 
 from django.db.models import QuerySet
@@ -36,7 +37,7 @@ def bookings_table(bookings: QuerySet[Booking], name: str = "bookings") -> Table
     ]
     rows = (
         bookings.select_related("module", "contact", "customer", "organization")
-        .prefetch_related("requested_times__resources__venue")
+        .prefetch_related("requested_times__resources")
         .order_by("created_at", "pk")
         .iterator(chunk_size=CHUNK)
     )
@@ -44,31 +45,52 @@ def bookings_table(bookings: QuerySet[Booking], name: str = "bookings") -> Table
 
 
 def _field_labels(fields: Sequence[FormField]) -> list[str]:
-    """A field's label, with its module's name where two modules have a field of that label."""
-    count: dict[str, int] = {}
+    """A field's label, with its module's name where two modules have a field of that label, and the start of
+    its id where one module has two (every column is told apart by its header)."""
+    count: dict[Any, int] = {}
     for f in fields:
         count[f.label] = count.get(f.label, 0) + 1
-    return [f"{f.label} ({f.module.name})" if count[f.label] > 1 else f.label for f in fields]
+        count[f.label, f.module_id] = count.get((f.label, f.module_id), 0) + 1
+    labels = []
+    for f in fields:
+        label = f"{f.label} ({f.module.name})" if count[f.label] > 1 else f.label
+        labels.append(f"{label} [{str(f.pk)[:8]}]" if count[f.label, f.module_id] > 1 else label)
+    return labels
 
 
 def _booking_rows(bookings: Iterator[Booking], fields: list[FormField]) -> Iterator[list[Cell]]:
     known = {str(f.pk) for f in fields} | set(CONTACT_KEYS)
-    for booking in bookings:
-        tz = booking.organization.tz
-        times: list[BookingEvent | None] = list(booking.requested_times.all()) or [None]
-        for be in times:
-            yield _booking_row(booking, be, fields, known, tz)
-        forget_prefetched(booking, *(be for be in times if be is not None))
+    while chunk := list(islice(bookings, CHUNK)):
+        zones = _first_zones([be.pk for booking in chunk for be in booking.requested_times.all()])
+        for booking in chunk:
+            times: list[BookingEvent | None] = list(booking.requested_times.all()) or [None]
+            for be in times:
+                zone = zones.get(be.pk) if be is not None else None
+                tz = zoneinfo.ZoneInfo(zone) if zone else booking.organization.tz
+                yield _booking_row(booking, be, fields, known, tz)
+            forget_prefetched(booking, *(be for be in times if be is not None))
+
+
+def _first_zones(booking_event_ids: list[Any]) -> dict[Any, str]:
+    """Each requested time's zone as the API gives it: its first resource's venue's, else the organization's
+    (one query a chunk)."""
+    zones: dict[Any, str] = {}
+    for be_id, venue_tz, org_tz in (
+        BookingEvent.resources.through.objects.filter(bookingevent_id__in=booking_event_ids)
+        .order_by("id")
+        .values_list("bookingevent_id", "resource__venue__timezone", "resource__venue__organization__timezone")
+    ):
+        zones.setdefault(be_id, venue_tz or org_tz)
+    return zones
 
 
 def _booking_row(
-    booking: Booking, be: BookingEvent | None, fields: list[FormField], known: set[str], tz: zoneinfo.ZoneInfo
+    booking: Booking, be: BookingEvent | None, fields: list[FormField], known: set[str], local: zoneinfo.ZoneInfo
 ) -> list[Cell]:
+    """One requested time's row; every time in it (the request's too) in `local`, the zone its column names."""
     contact = booking.contact_answers or {}
     answers = (be.answers or {}) if be is not None else {}
     resources = sorted(be.resources.all(), key=lambda r: r.name) if be is not None else []
-    venue = resources[0].venue if resources else None
-    local = zoneinfo.ZoneInfo(venue.timezone) if venue is not None and venue.timezone else tz
     other = {k: v for k, v in {**contact, **answers}.items() if k not in known}
     return [
         str(booking.pk),
@@ -79,7 +101,7 @@ def _booking_row(
         booking.contact.email if booking.contact else contact.get("email", ""),
         booking.contact.phone if booking.contact else contact.get("phone", ""),
         booking.customer.name if booking.customer else "",
-        booking.created_at.astimezone(tz),
+        booking.created_at.astimezone(local),
         be.title if be is not None else "",
         be.start.astimezone(local) if be is not None else None,
         be.end.astimezone(local) if be is not None else None,
@@ -113,4 +135,5 @@ def contacts_table(contacts: QuerySet[Contact], name: str = "contacts") -> Table
 def _contact_rows(contacts: Iterator[Contact]) -> Iterator[list[Cell]]:
     for c in contacts:
         customer = c.customer.name if c.customer else ""
-        yield [str(c.pk), c.name, c.email, c.phone, customer, c.created_at.astimezone(c.organization.tz)]
+        tz = c.organization.tz
+        yield [str(c.pk), c.name, c.email, c.phone, customer, c.created_at.astimezone(tz), str(tz)]

@@ -7,6 +7,7 @@ control characters, which are left out there."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -60,12 +61,14 @@ class _Echo:
 def _csv_lines(table: Table) -> Iterator[str]:
     writer = csv.writer(_Echo())
     # No byte-order mark: scripts read the CSV; spreadsheet users take the XLSX, which has no encoding issue.
-    yield writer.writerow(table.columns)
+    yield writer.writerow([csv_cell(name) for name in table.columns])  # labels are typed by staff too
     for row in table.rows:
-        yield writer.writerow([_csv_text(neutral(cell)) for cell in row])
+        yield writer.writerow([csv_cell(cell) for cell in row])
 
 
-def _csv_text(value: Cell) -> Any:
+def csv_cell(value: Cell) -> Any:
+    """A cell as CSV writes it: quoted against formulas, a time to the minute, nothing for None."""
+    value = neutral(value)
     if isinstance(value, datetime):
         return value.isoformat(sep=" ", timespec="minutes")
     return "" if value is None else value
@@ -86,14 +89,24 @@ def _xlsx_cell(value: Cell) -> Cell:
 
 def xlsx_response(table: Table) -> FileResponse:
     """The workbook is written row by row to a temporary file (write-only mode keeps no rows in memory),
-    then streamed; the file is gone once the response is closed."""
+    then streamed; the file is gone once the response is closed. When reading the rows fails, openpyxl's
+    own temporary file (the rows so far: personal data) is removed before the error goes on."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet(table.name[:31])
-    sheet.append(table.columns)
-    for row in table.rows:
-        sheet.append([_xlsx_cell(cell) for cell in row])
     target = tempfile.TemporaryFile()  # noqa: SIM115 (closed by the response)
-    book.save(target)
+    try:
+        sheet.append([_xlsx_cell(name) for name in table.columns])
+        for row in table.rows:
+            sheet.append([_xlsx_cell(cell) for cell in row])
+        book.save(target)
+    except BaseException:
+        writer = getattr(sheet, "_writer", None)
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.xf.close()
+                writer.cleanup()
+        target.close()
+        raise
     target.seek(0)
     return FileResponse(target, as_attachment=True, filename=f"{table.name}.xlsx", content_type=XLSX_TYPE)
 

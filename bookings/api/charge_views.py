@@ -24,6 +24,7 @@ from bookings.pricing.charges import (
     charges_rows,
 )
 from bookings.pricing.money import round_money
+from core.api.downloads import DownloadView
 from core.api.errors import error_responses
 from core.api.fields import MOMENT_SCHEMA, MomentFilter, StrictFilterSet
 from core.api.input import no_body
@@ -163,7 +164,7 @@ class ChargeListView(APIView):
         return Response({"charges": [charge_payload(row) for row in charges_rows(_filtered(request))]})
 
 
-class ChargeCsvView(APIView):
+class ChargeCsvView(DownloadView):
     @extend_schema(
         tags=TAG,
         operation_id="charges_csv",

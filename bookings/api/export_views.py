@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from bookings.exports import bookings_table, contacts_table
 from bookings.models import Booking, Contact
 from bookings.pricing.charges import charges_table
+from core.api.downloads import DownloadView
 from core.api.errors import error_responses
 from core.exports import XLSX_TYPE, Table, export_response
 from events.api.views import EventFilter
@@ -71,9 +72,8 @@ def _export_view(
         tags=[noun],
         operation_id=f"{noun}_export_{fmt}",
         summary=f"The {noun} as {fmt.upper()} (any member)",
-        description=f"{what} The list's filters apply; every matching row, of your organizations only. Times are "
-        "the venue's local time (a column names the time zone); a text cell that a spreadsheet would run as a "
-        "formula starts with an apostrophe.",
+        description=f"{what} The list's filters apply; every matching row, of your organizations only. A text "
+        "cell that a spreadsheet would run as a formula starts with an apostrophe.",
         parameters=parameters or [],
         filters=filterset_class is not None,
         responses={(200, media): kind, **error_responses(400, 401)},
@@ -85,13 +85,16 @@ def _export_view(
     }
     if filterset_class is not None:  # the schema reads the filters' types from the model
         attrs["queryset"] = filterset_class._meta.model.objects.none()
-    return type(f"{noun.title()}{fmt.title()}ExportView", (APIView,), attrs)
+    return type(f"{noun.title()}{fmt.title()}ExportView", (DownloadView,), attrs)
 
 
 BOOKINGS_WHAT = (
     "One row per requested time, with the booking's status, contact and customer, and a column per custom field "
     'of the bookings\' modules (answers to removed fields under "Other answers").'
 )
+
+EVENTS_WHAT = "One row per event with its resources, in its venue's local time."
+CHARGES_WHAT = "The columns of charges.csv as a workbook: amounts as numbers, times in the organization's zone."
 
 VIEWS = {
     f"{noun}.{fmt}": _export_view(noun, fmt, rows, table, **options)
@@ -102,7 +105,10 @@ VIEWS = {
             "events",
             _filter(EventFilter, Event.objects.all()),
             events_table,
-            {"filterset_class": EventFilter, "what": "One row per event, with its resources."},
+            {
+                "filterset_class": EventFilter,
+                "what": "One row per event with its resources, in its venue's local time.",
+            },
         ),
         (
             "contacts",
@@ -113,5 +119,10 @@ VIEWS = {
     )
 }
 VIEWS["charges.xlsx"] = _export_view(
-    "charges", "xlsx", _filtered, charges_table, parameters=FILTER_PARAMS, what="The accounting export as a workbook."
+    "charges",
+    "xlsx",
+    _filtered,
+    charges_table,
+    parameters=FILTER_PARAMS,
+    what=CHARGES_WHAT,
 )

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from bookings.pricing.money import currency_exponent, round_money
 from core.errors import FieldError, InvalidTransition, NotFound
-from core.exports import Table
+from core.exports import Cell, Table, csv_cell
 from core.ids import as_uuid
 
 from ..models import (
@@ -324,16 +324,17 @@ def charges_csv(queryset: QuerySet[Charge]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
-    writer.writerows(charges_table(queryset).rows)
+    writer.writerows([csv_cell(cell) for cell in row] for row in charges_table(queryset).rows)
     return out.getvalue()
 
 
-def _charge_cells(row: dict[str, Any]) -> list[str]:
+def _charge_cells(row: dict[str, Any]) -> list[Cell]:
+    """Typed cells (a spreadsheet sums the amounts and sorts the dates); times in the organization's zone."""
     c = row["charge"]
     tz = c.organization.tz
     places = Decimal(1).scaleb(-currency_exponent(c.currency))
     return [
-        row["date"].astimezone(tz).date().isoformat(),
+        row["date"].astimezone(tz).date(),
         _cell(c.organization.name),
         # The contact charged, else the booking's (who to ask about it).
         _cell(c.customer.name if c.customer else ""),
@@ -343,7 +344,7 @@ def _charge_cells(row: dict[str, Any]) -> list[str]:
         _local(row["eventEnd"], tz),
         _cell("; ".join(row["resources"])),
         _cell(row["rate"]),
-        str(c.amount.quantize(places)),
+        c.amount.quantize(places),
         c.currency,
         ChargeStatus(c.status).name,
         _cell(c.purchase_order),
@@ -351,8 +352,8 @@ def _charge_cells(row: dict[str, Any]) -> list[str]:
     ]
 
 
-def _local(moment: datetime | None, tz: Any) -> str:
-    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M") if moment else ""
+def _local(moment: datetime | None, tz: Any) -> datetime | None:
+    return moment.astimezone(tz) if moment else None
 
 
 def _cell(text: str) -> str:

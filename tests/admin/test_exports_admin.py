@@ -102,3 +102,30 @@ def test_the_export_reads_the_same_queries_for_two_bookings_or_six(setup: Setup,
         return len(captured)
 
     assert queries(_bookings(setup, 2)) == queries(_bookings(setup, 6, first_day=20))
+
+
+def test_two_fields_of_one_label_get_two_headers(setup: Setup, member):
+    first = FormFieldFactory(module=setup.module, section=FormSection.EVENT, label="Layout")
+    second = FormFieldFactory(module=setup.module, section=FormSection.EVENT, label="Layout")
+    booking = setup.submit(setup.event(**{str(first.pk): "theatre", str(second.pk): "boardroom"})).booking
+    _, client = member(Role.VIEWER)
+    [header, row] = _csv(_export(client, "bookings.booking", "csv", [booking]))
+    cells = dict(zip(header, row, strict=True))
+    assert len(header) == len(set(header))
+    by_id = {f.pk: next(h for h in header if h.startswith("Layout") and str(f.pk)[:8] in h) for f in (first, second)}
+    assert {cells[by_id[first.pk]], cells[by_id[second.pk]]} == {"theatre", "boardroom"}
+
+
+@pytest.mark.parametrize("app_model", ["events.event", "bookings.contact"])
+def test_events_and_contacts_export_in_the_same_queries_for_two_rows_or_six(setup: Setup, member, app_model):
+    _, client = member(Role.VIEWER)
+
+    def queries(bookings: list[Booking]) -> int:
+        rows = [b.requested_times.get().event if app_model == "events.event" else b.contact for b in bookings]
+        with CaptureQueriesContext(connection) as captured:
+            _export(client, app_model, "csv", rows)
+        return len(captured)
+
+    two = _bookings(setup, 2)
+    six = [*_bookings(setup, 6, first_day=20)]
+    assert queries(two) == queries(six)

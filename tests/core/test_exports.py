@@ -4,7 +4,10 @@ mode, and no cell that a spreadsheet would run as a formula."""
 from __future__ import annotations
 
 import csv
+import glob
 import io
+import os
+import tempfile
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -64,3 +67,24 @@ def test_xlsx_opens_with_the_same_cells_without_formulas_or_control_characters()
         ["'=1+1", 12.5, datetime(2026, 12, 7, 10, 30)],  # a row's empty cells at its end are not written
         ["Zoë bell", 3, None, "ok"],
     ]
+
+
+def test_a_header_that_looks_like_a_formula_is_quoted_too():
+    table = Table("t", ['=HYPERLINK("http://evil","x")'], iter([["ok"]]))
+    [header, _] = list(csv.reader(io.StringIO(b"".join(csv_response(table).streaming_content).decode())))
+    assert header == ['\'=HYPERLINK("http://evil","x")']
+    table = Table("t", ['=HYPERLINK("http://evil","x")'], iter([["ok"]]))
+    book = load_workbook(io.BytesIO(b"".join(xlsx_response(table).streaming_content)))
+    cell = book.active["A1"]
+    assert (cell.data_type, cell.value) == ("s", '\'=HYPERLINK("http://evil","x")')
+
+
+def test_a_workbook_that_fails_halfway_leaves_no_file_behind():
+    def rows():
+        yield ["Ada Lovelace"]
+        raise RuntimeError("the database went away")
+
+    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "openpyxl.*")))
+    with pytest.raises(RuntimeError):
+        xlsx_response(Table("t", ["Name"], rows()))
+    assert set(glob.glob(os.path.join(tempfile.gettempdir(), "openpyxl.*"))) == before
