@@ -100,11 +100,15 @@ def xlsx_response(table: Table) -> FileResponse:
             sheet.append([_xlsx_cell(cell) for cell in row])
         book.save(target)
     except BaseException:
-        writer = getattr(sheet, "_writer", None)
-        if writer is not None:
-            with contextlib.suppress(Exception):
-                writer.xf.close()
-                writer.cleanup()
+        # openpyxl's row generator, its XML stream, then its file: each closed even if the one before fails.
+        for close in (
+            getattr(getattr(sheet, "_rows", None), "close", None),
+            getattr(getattr(getattr(sheet, "_writer", None), "xf", None), "close", None),
+            getattr(getattr(sheet, "_writer", None), "cleanup", None),
+        ):
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    close()
         target.close()
         raise
     target.seek(0)
