@@ -22,6 +22,8 @@ PATH_OBJECTS = {
     "/api/v1/events/{id}": "event",
     "/api/v1/customers/{id}": "customer",
     "/api/v1/contacts/{id}": "contact",
+    "/api/v1/contacts/{id}/personal-data": "contact",
+    "/api/v1/contacts/{id}/erase": "contact",
     "/api/v1/charges/{id}/charge": "charge",
     "/api/v1/charges/{id}/invoice": "charge",
     "/api/v1/charges/{id}/revert": "charge",
