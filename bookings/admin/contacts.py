@@ -13,7 +13,6 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 
 from core.actor import Actor
 from core.errors import DomainError
@@ -24,8 +23,8 @@ from resources.permissions import request_allows
 
 from .. import services
 from ..exports import contacts_table
-from ..models import BookingEvent, BookingStatus, Contact
-from ..privacy import contact_erase, contact_personal_data
+from ..models import Contact
+from ..privacy import contact_erase, contact_future_times, contact_personal_data
 
 
 class ContactForm(forms.ModelForm):
@@ -141,9 +140,7 @@ class ContactAdmin(ExportAdminMixin, ServiceAdminMixin[Contact], ScopedAdmin):
                     request, f"Erased the person from {erased.bookings} booking(s) and everything sent about them."
                 )
                 return redirect(back)
-        future = BookingEvent.objects.filter(
-            booking__contact=contact, booking__status=BookingStatus.APPROVED, end__gt=timezone.now()
-        ).count()
+        future = contact_future_times(contact)
         context = {
             **self.admin_site.each_context(request),
             "title": f"Erase {contact.name}",

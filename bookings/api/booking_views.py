@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 import django_filters
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -360,6 +360,15 @@ LIST_PARAMS = [
 ]
 
 
+def bookings_filtered(request) -> QuerySet[Booking]:
+    """The caller's bookings that the list's filters keep (the list and its exports); 400 on a bad filter."""
+    filterset = BookingFilter(request.query_params, queryset=scope(Booking.objects.all(), request))
+    if not filterset.is_valid():
+        raise ValidationError(filterset.errors)
+    _check_in_range(filterset.form.cleaned_data, ("updatedSince", "start", "end"))
+    return filterset.qs
+
+
 class BookingListView(APIView):
     filterset_class = BookingFilter
 
@@ -374,11 +383,7 @@ class BookingListView(APIView):
     )
     def get(self, request):
         query = valid(BookingListQuerySerializer, request.query_params)
-        filterset = BookingFilter(request.query_params, queryset=scope(Booking.objects.all(), request))
-        if not filterset.is_valid():
-            raise ValidationError(filterset.errors)
-        _check_in_range(filterset.form.cleaned_data, ("updatedSince", "start", "end"))
-        bookings = filterset.qs.order_by("created_at", "id")
+        bookings = bookings_filtered(request).order_by("created_at", "id")
         if query.get("cursor"):
             created, pk = _decode_cursor(query["cursor"])
             bookings = bookings.filter(Q(created_at__gt=created) | Q(created_at=created, id__gt=pk))
