@@ -31,6 +31,13 @@ _RULES: list[tuple[Any, ...]] = [
         "a slug, an email address, a name or a discount code that another object of the organization already has",
     ),
     ("INSUFFICIENT_BALANCE", r"delta", "an adjustment that takes back more credit than is left unspent (its state)"),
+    (
+        "MAX_VALUE",
+        r"delta",
+        "an adjustment that would lift the credit's amount above what the column holds: the schema bounds the "
+        "delta alone, not the stored amount plus the delta (its state)",
+        r"POST /api/v1/booking-credits/\{id\}/adjust",
+    ),
     ("RESOURCE_NOT_OFFERED", rf"{_EVENT}\.resourceIds", "a resource the module does not offer (its configuration)"),
     ("RESOURCE_ARCHIVED", _ANY, "a resource archived since (its state)"),
     ("INVALID_UNIT", rf"{_EVENT}\.unitId", "a unit that is not an active unit of the event's resources"),

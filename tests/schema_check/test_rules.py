@@ -45,6 +45,10 @@ def test_is_business_rule(status, errors, expected):
         ("POST /api/v1/rates", [("startTime", "INVALID")], False),
         ("PATCH /api/v1/discount-codes/{id}", [("amount", "INVALID")], True),
         ("POST /api/v1/discount-codes", [("amount", "INVALID")], False),
+        # an adjustment that would lift the stored amount past the column: state, and only the adjust's
+        ("POST /api/v1/booking-credits/{id}/adjust", [("delta", "MAX_VALUE")], True),
+        ("POST /api/v1/booking-credits", [("amount", "MAX_VALUE")], False),
+        ("POST /api/v1/booking-credits/{id}/adjust", [("reason", "MAX_VALUE")], False),
         # every generated key is made unique (hooks.py): a reused key would be a real failure
         ("POST /api/v1/rates", [("Idempotency-Key", "IDEMPOTENCY_KEY_REUSED")], False),
     ],
