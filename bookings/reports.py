@@ -27,6 +27,7 @@ from django.db import connection
 from django.db.models import Count, Q
 
 from core.errors import FieldError, ValidationFailed
+from core.exports import Table
 from events.models import Event, EventStatus, Reservation
 from events.selectors import closure_spans, local_midnight
 from resources.models import Closure, Organization, Resource
@@ -106,7 +107,8 @@ def _next_start(day: date, granularity: str) -> date:
 def report_periods(start: date, end: date, granularity: str) -> list[Period]:
     """The calendar days, ISO weeks (from Monday) or months of [start, end] (local dates, both included); the
     first and the last are cut to the range."""
-    periods, day = [], start
+    periods: list[Period] = []
+    day = start
     while day <= end:
         following = _next_start(day, granularity)
         periods.append(Period(len(periods), day, min(following - timedelta(days=1), end)))
@@ -121,6 +123,19 @@ def period_count(start: date, end: date, granularity: str) -> int:
     if granularity == "week":
         return (end - (start - timedelta(days=start.weekday()))).days // 7 + 1
     return (end.year - start.year) * 12 + end.month - start.month + 1
+
+
+def report_range_errors(start: date, end: date, granularity: str) -> list[FieldError]:
+    """What is wrong with a report's range, at `end`: the same refusals for the API and the admin."""
+    if end < start:
+        return [FieldError("end", "END_BEFORE_START", "The end must not be before the start.")]
+    if (end - start).days + 1 > MAX_DAYS:
+        return [FieldError("end", "WINDOW_TOO_LONG", f"A report covers at most {MAX_DAYS} days.")]
+    if period_count(start, end, granularity) > MAX_PERIODS:
+        return [
+            FieldError("end", "WINDOW_TOO_LONG", f"A report has at most {MAX_PERIODS} periods: choose weeks or months.")
+        ]
+    return []
 
 
 # --- bookable minutes: from the configuration, in local time -------------------------------------------
@@ -164,7 +179,8 @@ def _bookable_minutes(resource: Resource, period: Period, tz: ZoneInfo, closed: 
     while day <= period.last_day:
         seconds += sum(_minus(s, e, closed) for s, e in _windows(resource, day, tz))
         day += timedelta(days=1)
-    return round(seconds / 60) * max(len(resource.active_units), 1)
+    # report_resources counts the active units (n_units); a resource without units is one.
+    return round(seconds / 60) * max(getattr(resource, "n_units", 0), 1)
 
 
 def _closed_spans(
@@ -363,9 +379,7 @@ def report_resources(
     if venue_id is not None:
         qs = qs.filter(venue_id=venue_id)
     qs = qs.annotate(n_units=Count("units", filter=Q(units__archived=False))).prefetch_related("bookable_hours")
-    resources = list(qs.order_by("venue__name", "name", "pk"))
-    for r in resources:
-        r.active_units = [None] * r.n_units  # type: ignore[attr-defined]  # counted, not loaded
+    resources: list[Resource] = list(qs.order_by("venue__name", "name", "pk"))
     return resources
 
 
@@ -433,3 +447,24 @@ def report_by_period(report: Report) -> list[dict[str, Any]]:
         {"period": p, **summed[p.index], "occupancy": occupancy(summed[p.index]["booked"], summed[p.index]["bookable"])}
         for p in report.periods
     ]
+
+
+def report_table(report: Report) -> Table:
+    """The rows as a spreadsheet: one line per resource and period, with the period's local dates."""
+    columns = ["Resource", "Venue", "Period start", "Period end", "Bookable minutes", "Booked minutes", "Occupancy"]
+    columns += [f"Bookings {name}" for name in STATUS_NAMES.values()] + [f"Revenue ({report.organization.currency})"]
+    rows = (
+        [
+            row.resource.name,
+            row.resource.venue.name,
+            row.period.first_day,
+            row.period.last_day,
+            row.bookable_minutes,
+            row.booked_minutes,
+            row.occupancy,
+            *row.bookings.values(),
+            row.revenue,
+        ]
+        for row in report.rows
+    )
+    return Table(f"utilization-{report.start:%Y%m%d}-{report.end:%Y%m%d}", columns, rows)

@@ -20,6 +20,7 @@ from .booking_decisions import BookingDecisionsMixin
 from .booking_list import BookingListMixin, RequestedDateFilter, ResourceFilter
 from .booking_page import BookingPageMixin
 from .common import AdminMedia
+from .reports import ReportsAdminMixin
 
 
 class BookingForm(forms.ModelForm):
@@ -32,7 +33,9 @@ class BookingForm(forms.ModelForm):
 
 
 @admin.register(Booking)
-class BookingAdmin(ExportAdminMixin, BookingListMixin, BookingPageMixin, BookingDecisionsMixin, OrgScopedAdmin):
+class BookingAdmin(
+    ReportsAdminMixin, ExportAdminMixin, BookingListMixin, BookingPageMixin, BookingDecisionsMixin, OrgScopedAdmin
+):
     change_action = "manage_bookings"
 
     def export_table(self, queryset):

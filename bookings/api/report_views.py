@@ -15,8 +15,8 @@ from bookings.reports import (
     MAX_DAYS,
     MAX_PERIODS,
     Report,
-    period_count,
     report_organization,
+    report_range_errors,
     report_resources,
     utilization_report,
 )
@@ -24,10 +24,6 @@ from core.api.errors import error_responses
 from core.api.fields import SignedAmountField, StrictQuerySerializer, UUIDField
 from core.api.input import valid
 from resources.api.scoping import visible_org_ids
-
-
-def _too_long(message: str) -> serializers.ValidationError:
-    return serializers.ValidationError({"end": serializers.ErrorDetail(message, code="WINDOW_TOO_LONG")})
 
 
 class UtilizationQuerySerializer(StrictQuerySerializer):
@@ -41,15 +37,11 @@ class UtilizationQuerySerializer(StrictQuerySerializer):
     resourceId = UUIDField(required=False, help_text="Only this resource (archived ones too).")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        start, end = attrs["start"], attrs["end"]
-        if end < start:
+        errors = report_range_errors(attrs["start"], attrs["end"], attrs["granularity"])
+        if errors:
             raise serializers.ValidationError(
-                {"end": serializers.ErrorDetail("The end must not be before the start.", code="END_BEFORE_START")}
+                {e.field: serializers.ErrorDetail(e.message, code=e.code) for e in errors}
             )
-        if (end - start).days + 1 > MAX_DAYS:
-            raise _too_long(f"A report covers at most {MAX_DAYS} days.")
-        if period_count(start, end, attrs["granularity"]) > MAX_PERIODS:
-            raise _too_long(f"A report has at most {MAX_PERIODS} periods: choose weeks or months.")
         return attrs
 
 

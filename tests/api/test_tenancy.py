@@ -546,6 +546,12 @@ LISTS: dict[str, Callable[[Objects], list[dict]]] = {
             ("contacts", lambda o: [{}, {"orgId": str(o.org.pk)}, {"email": o.contact.email}]),
         )
     },
+    # The report takes no ids of setup's to list by: another organization's venue, resource or organization
+    # named in its query is a 400 NOT_FOUND (tests/api/test_reports.py).
+    "GET /api/v1/reports/utilization": lambda o: [
+        {"start": str(future(0).date()), "end": str(future(30).date())},
+        {"start": str(future(0).date()), "end": str(future(30).date()), "granularity": "month"},
+    ],
     **catalog.LISTS,
 }
 
@@ -559,7 +565,7 @@ def test_lists_of_another_organization_show_nothing_of_setups(op, api, other, ob
         response = other[Role.OWNER].get(url, query)
         assert response.status_code == 200, (query, response.status_code, response.content[:300])
         assert not mine & uuids_in(response), (query, mine & uuids_in(response))
-    own = api[Role.OWNER].get(url)
+    own = api[Role.OWNER].get(url, LISTS[op](objects)[0])
     assert own.status_code == 200 and mine & uuids_in(own), "setup's own token lists them (the control)"
 
 

@@ -55,6 +55,8 @@ def build_pages() -> Pages:
         "approve page": reverse("admin:bookings_booking_approve", args=[booking_id]),
         "deny page": reverse("admin:bookings_booking_deny", args=[booking_id]),
         "calendar": reverse("admin:events_event_calendar"),
+        "reports": reverse("admin:bookings_booking_reports")
+        + f"?start={future(2).date()}&end={future(12).date()}&granularity=day",
         "change request": reverse("admin:bookings_bookingchangerequest_change", args=[change_id]),
         "change request approve page": reverse("admin:bookings_bookingchangerequest_approve", args=[change_id]),
         "module page": reverse("admin:bookings_bookingmodule_change", args=[site.module.pk]),
