@@ -65,8 +65,11 @@ def email_template_save(
     INVALID_TEMPLATE (does not parse, or uses a tag, filter or expression the sandbox refuses) or
     UNKNOWN_PLACEHOLDER. Saving clears the last render error."""
     _check(kind=kind, language=language, subject=subject, body=body)
+    module_pk = as_uuid(module_id)
+    if module_pk is None:
+        raise NotFound(_("Module not found."))
     with transaction.atomic():
-        module = BookingModule.objects.select_for_update().filter(pk=as_uuid(module_id)).first()
+        module = BookingModule.objects.select_for_update().filter(pk=module_pk).first()
         if module is None:
             raise NotFound(_("Module not found."))
         template = (
@@ -88,10 +91,12 @@ def email_template_save(
 
 def email_template_reset(*, template_id: UUID, actor: Actor) -> None:
     """Back to the default subject and body: staff's template is deleted. Raises NotFound."""
+    pk = as_uuid(template_id)
+    if pk is None:
+        raise NotFound(_("Email template not found."))
     with transaction.atomic():
-        template = (
-            EmailTemplate.objects.select_for_update().select_related("module").filter(pk=as_uuid(template_id)).first()
-        )
+        # Only the template's row is locked (of=self); its module is read for the organization.
+        template = EmailTemplate.objects.select_for_update(of=("self",)).select_related("module").filter(pk=pk).first()
         if template is None:
             raise NotFound(_("Email template not found."))
         organization_id = template.module.organization_id

@@ -186,7 +186,7 @@ def custom_template(module: BookingModule, kind: str) -> EmailTemplate | None:
         # A module not from the cache (read with its booking): its templates read once, kept on it for the
         # other emails of the same change, as a prefetch would.
         rows = list(EmailTemplate.objects.filter(module_id=module.pk))
-        module._prefetched_objects_cache = {**getattr(module, "_prefetched_objects_cache", {}), "email_templates": rows}
+        module.__dict__.setdefault("_prefetched_objects_cache", {})["email_templates"] = rows
     return next((t for t in rows if t.kind == kind and t.language == language), None)
 
 

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -72,7 +72,8 @@ class EmailTemplateForm(forms.ModelForm):
             )
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         module, kind, language = cleaned.get("module"), cleaned.get("kind"), cleaned.get("language")
         taken = (
             self.instance._state.adding
@@ -226,16 +227,17 @@ class EmailTemplateAdmin(ServiceAdminMixin[EmailTemplate], ScopedAdmin):
         }
         return TemplateResponse(request, "admin/bookings/emailtemplate/preview.html", context)
 
-    @staticmethod
-    @xframe_options_sameorigin
-    @csp(EMAIL_FRAME_POLICY)
-    def _html_response(body: str) -> HttpResponse:
-        return HttpResponse(body, content_type="text/html; charset=utf-8")
-
-    def preview_html_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+    def preview_html_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
         template = self._template(request, object_id)
         _subject, rendered = email_template_preview(template=template)
-        return self._html_response(rendered.body_html)
+
+        # Its own policy: the email's inline <style> and nothing else; framed by our preview page only.
+        @xframe_options_sameorigin
+        @csp(EMAIL_FRAME_POLICY)
+        def frame(request: HttpRequest) -> HttpResponse:
+            return HttpResponse(rendered.body_html, content_type="text/html; charset=utf-8")
+
+        return frame(request)
 
     def reset_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         template = self._template(request, object_id, change=True)
