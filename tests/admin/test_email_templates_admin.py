@@ -132,7 +132,7 @@ def test_the_preview_frame_allows_its_inline_style_and_nothing_else(admin_client
     html = response.content.decode()
     assert "<p>Dear Ada Lovelace,</p>" in html and "<style>" in html
     policy = response["Content-Security-Policy"]
-    assert "default-src 'none'" in policy and "style-src 'unsafe-inline'" in policy
+    assert "default-src 'none'" in policy and "style-src 'sha256-" in policy and "unsafe-inline" not in policy
     assert "script-src" not in policy and "frame-ancestors 'self'" in policy
     assert response["X-Frame-Options"] == "SAMEORIGIN"
 
