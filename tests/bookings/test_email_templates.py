@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 from django.core import mail
+from django.template.loader import get_template
 
 from bookings.email_templates import (
     email_template_failure_record,
@@ -15,7 +16,8 @@ from bookings.email_templates import (
     email_template_save,
 )
 from bookings.lifecycle.decide import booking_deny
-from bookings.models import BookingStatus, EmailTemplate
+from bookings.models import BookingStatus, EmailKind, EmailTemplate
+from bookings.notify import SUBJECTS
 from core.actor import Actor
 from core.errors import NotFound, ValidationFailed
 from notifications.models import Notification
@@ -207,3 +209,10 @@ def test_a_decision_uses_the_template_of_its_kind(setup, django_capture_on_commi
         booking_deny(booking_id=booking.pk, actor=Actor.staff(setup.manager), client_last_updated_at=None)
     denied = next(m for m in mail.outbox if m.subject == "Sorry Ada Lovelace")
     assert denied.body.startswith("TEAM MEETING: no.\n")
+
+
+def test_every_kind_staff_may_word_is_an_email_the_module_sends():
+    assert set(EmailKind.values) == set(SUBJECTS)
+    for kind in EmailKind.values:
+        get_template(f"notifications/{kind}.txt")
+        get_template(f"notifications/{kind}.html")
