@@ -21,6 +21,7 @@ from bookings.notify import SUBJECTS
 from core.actor import Actor
 from core.errors import NotFound, ValidationFailed
 from notifications.models import Notification
+from notifications.services import NotificationSpec
 from resources.config_cache import config_cache_clear
 from resources.models import Organization
 from tests.factories import BookingModuleFactory, EmailTemplateFactory
@@ -216,3 +217,18 @@ def test_every_kind_staff_may_word_is_an_email_the_module_sends():
     for kind in EmailKind.values:
         get_template(f"notifications/{kind}.txt")
         get_template(f"notifications/{kind}.html")
+
+
+def test_a_subject_staff_type_for_one_decision_wins_over_the_template(setup, django_capture_on_commit_callbacks):
+    save(setup, kind="booking_denied", subject="Sorry {{ booker_name }}", body="No, {{ booker_name }}.")
+    booking = setup.submit().booking
+    with django_capture_on_commit_callbacks(execute=True):
+        booking_deny(
+            booking_id=booking.pk,
+            actor=setup.staff,
+            client_last_updated_at=None,
+            notification=NotificationSpec(subject="About your request", message="<p>Try Tuesday.</p>"),
+        )
+    denied = next(m for m in mail.outbox if m.subject == "About your request")
+    assert denied.body.startswith("No, Ada Lovelace.\n")
+    assert "Try Tuesday." in denied.body
