@@ -1,6 +1,7 @@
 from django.apps import AppConfig
 
 from events.hooks import register_occurrence_hook
+from notifications.hooks import register_template_failure_hook
 from resources.hooks import register_pricing_hook
 
 
@@ -14,6 +15,7 @@ class BookingsConfig(AppConfig):
         # (events.hooks) through which we lock, follow and answer for the charges. The implementation
         # reads the models, which Django loads only after this module: it is imported here, once the app
         # registry is ready, as Django requires (not to dodge an import cycle).
+        from .email_templates import EmailTemplateFailureHook
         from .lifecycle.follow import BookingOccurrenceHook
         from .pricing.catalog import BookingPricingHook
 
@@ -21,3 +23,6 @@ class BookingsConfig(AppConfig):
         # Rates and products live in resources, but what refers to them (requested times, prices) and whom a
         # rate is reserved for (customers) live here: resources.catalog asks through this hook.
         register_pricing_hook(BookingPricingHook())
+        # Staff's email templates belong to modules; the worker that renders them (notifications.sending)
+        # reports a failed one through this hook, and the admin shows it (docs/architecture.md#email-templates).
+        register_template_failure_hook(EmailTemplateFailureHook())

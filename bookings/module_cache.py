@@ -1,7 +1,7 @@
 """What every submit reads of its booking module, from the configuration cache
 (docs/architecture.md#configuration-cache): the module with its organization and admin, its form fields, the
-portals it is on, and the resources it offers with their venue, bookable hours and active units, all
-prefetched, so the validation, the scheduling and the emails read no configuration from the database.
+portals it is on, its email templates, and the resources it offers with their venue, bookable hours and
+active units, all prefetched, so the validation, the scheduling and the emails read no configuration from the database.
 
 The module and portal objects are shared by the requests of a process: read them, never change or save
 them (the services load their own rows to change).
@@ -50,7 +50,9 @@ def module_cached(*, organization_id: Any, module_id: Any) -> BookingModule | No
     def load() -> BookingModule | None:
         return (
             BookingModule.objects.select_related("organization", "admin_user")
-            .prefetch_related("fields", "portals", _offered(org_pk))
+            # Staff's email templates too: the submit's emails pick theirs with no query
+            # (docs/architecture.md#email-templates).
+            .prefetch_related("fields", "portals", "email_templates", _offered(org_pk))
             .filter(pk=module_pk, organization_id=org_pk)
             .first()
         )

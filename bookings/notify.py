@@ -18,13 +18,25 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 from django.utils.timezone import is_naive, now
+from django.utils.translation import get_supported_language_variant
 
 from events.series import WHICH_EVENTS, WhichEvents
+from notifications.rendering import html_to_text
 from notifications.services import Email, NotificationSpec, notifications_enqueue
+from notifications.templating import TemplateProblem, placeholder_values, template_render
 from resources.models import Resource
 
 from .ics import booking_calendar_snapshot
-from .models import Booking, BookingChangeRequest, BookingEvent, BookingStatus, BookingVisitor
+from .models import (
+    Booking,
+    BookingChangeRequest,
+    BookingEvent,
+    BookingModule,
+    BookingStatus,
+    BookingVisitor,
+    EmailTemplate,
+)
+from .module_cache import prefetched
 
 SUBJECTS = {
     "booking_received": "We received your booking request: {title}",
@@ -159,6 +171,46 @@ def _booking(booking: Booking) -> dict[str, str]:
     return {"title": booking.title, "booker_name": booking.booker_name, "booker_email": booking.booker_email}
 
 
+def email_language() -> str:
+    """The language emails are written in (LANGUAGE_CODE for now), as settings.LANGUAGES names it: the
+    language of the email templates that apply."""
+    return get_supported_language_variant(settings.LANGUAGE_CODE)
+
+
+def custom_template(module: BookingModule, kind: str) -> EmailTemplate | None:
+    """Staff's template for this kind of the module's emails, in the emails' language (None: the default).
+    From the cached module's prefetched templates (bookings.module_cache): no query on a warm submit."""
+    language = email_language()
+    rows = prefetched(module, "email_templates")
+    if rows is None:
+        # A module not from the cache (read with its booking): its templates read once, kept on it for the
+        # other emails of the same change, as a prefetch would.
+        rows = list(EmailTemplate.objects.filter(module_id=module.pk))
+        module.__dict__.setdefault("_prefetched_objects_cache", {})["email_templates"] = rows
+    return next((t for t in rows if t.kind == kind and t.language == language), None)
+
+
+def custom_email(
+    template: EmailTemplate | None, context: dict[str, Any], *, note: str, default_subject: str
+) -> tuple[str, dict[str, str] | None]:
+    """The subject to store and the snapshot's `custom` part (docs/architecture.md#email-templates).
+
+    The subject is a column, so staff's subject is rendered here, in the sandbox; when it fails the default
+    subject is used and the failure travels in the snapshot, for the worker to report. The body's source
+    goes into the snapshot as it is at commit, rendered by the worker."""
+    if template is None or not (template.subject or template.body):
+        return default_subject, None
+    custom = {"template": str(template.pk), "body": template.body}
+    subject = default_subject
+    if template.subject:
+        try:
+            values = placeholder_values({**context, "note": html_to_text(note)})
+            subject = template_render(template.subject, values) or default_subject
+        except TemplateProblem as problem:
+            custom["subject_error"] = problem.message
+    return subject, custom
+
+
 def _email(
     booking: Booking,
     kind: str,
@@ -175,29 +227,37 @@ def _email(
     module = booking.module
     admin = module.admin_user
     calendar = booking_calendar_snapshot(booking, booking_events) if kind in ICS_KINDS and booking_events else None
+    context = {
+        "booking": _booking(booking),
+        "module": {"name": module.name},
+        "events": _event_lines(booking, booking_events),
+        "requested": _requested_lines(booking, change_request, booking_events),
+        "requested_contact": _requested_contact(booking, change_request),
+        "link": private_link(access_token) if access_token else "",
+        # Without the link (it exists only in the first email), say where it is.
+        "can_manage": booking.status in (BookingStatus.PENDING, BookingStatus.APPROVED)
+        and (module.allow_change_requests or module.allow_cancellation),
+        "admin_email": admin.email if admin else "",
+        "admin_url": admin_link(booking),
+        "change_request": {"cancellation": change_request.cancellation} if change_request else None,
+        "has_calendar_file": calendar is not None,
+        **(extra or {}),
+    }
+    subject, custom = custom_email(
+        custom_template(module, kind),
+        {**context, "organization": {"name": booking.organization.name}},
+        note=note,
+        default_subject=SUBJECTS[kind].format(title=booking.title),
+    )
     return Email(
         organization=booking.organization,
         kind=kind,
         recipients=recipients,
-        subject=SUBJECTS[kind].format(title=booking.title),  # made one line by notifications_enqueue
+        subject=subject,  # made one line by notifications_enqueue
         template=f"notifications/{kind}.txt",
         html_template=f"notifications/{kind}.html",
-        context={
-            "booking": _booking(booking),
-            "module": {"name": module.name},
-            "events": _event_lines(booking, booking_events),
-            "requested": _requested_lines(booking, change_request, booking_events),
-            "requested_contact": _requested_contact(booking, change_request),
-            "link": private_link(access_token) if access_token else "",
-            # Without the link (it exists only in the first email), say where it is.
-            "can_manage": booking.status in (BookingStatus.PENDING, BookingStatus.APPROVED)
-            and (module.allow_change_requests or module.allow_cancellation),
-            "admin_email": admin.email if admin else "",
-            "admin_url": admin_link(booking),
-            "change_request": {"cancellation": change_request.cancellation} if change_request else None,
-            "has_calendar_file": calendar is not None,
-            **(extra or {}),
-        },
+        context=context,
+        custom=custom,
         # Shown as text in the text body and as sanitized markup in the HTML one ("note_html").
         html={"note": note},
         related=booking,

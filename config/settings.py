@@ -130,6 +130,9 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 # --- i18n / time ----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
+# The languages emails may be written in: the choices of staff's email templates
+# (docs/architecture.md#email-templates). Emails are written in LANGUAGE_CODE's language for now.
+LANGUAGES = [("en", "English")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -10,7 +10,10 @@ the same bytes. The snapshot:
 - `html`: basic HTML values, sanitized when written: each is shown as text under its name and as markup
   under `<name>_html` (the booker's note);
 - `staff_message`: staff's added message (sanitized HTML), text in the text body, markup in the HTML one;
-- `calendar` (optional): an .ics to attach, as `calendar_ics` takes it.
+- `calendar` (optional): an .ics to attach, as `calendar_ics` takes it;
+- `custom` (optional): staff's own body (`body`, Jinja2 source) of template `template`, rendered in the
+  sandbox of notifications.templating in place of the default body, inside the same layout; `subject_error`
+  when staff's subject could not be rendered at write time (docs/architecture.md#email-templates).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from icalendar import Event as VEvent
 from core.html import sanitize_html
 
 from .models import Notification
+from .templating import TemplateProblem, body_html, placeholder_values, template_render
 
 PRODID = "-//Allot//Bookings//EN"
 ICS_FILENAME = "booking.ics"
@@ -104,6 +108,22 @@ class Rendered:
     body_text: str
     body_html: str
     attachments: list[dict[str, str]]
+    # Why staff's template (snapshot["custom"]) was not used and the default was (empty: it was, or none).
+    template_error: str = ""
+
+
+def _custom_body(snapshot: dict[str, Any], context: dict[str, Any]) -> tuple[str | None, str]:
+    """Staff's body rendered in the sandbox (None: there is none, or it failed), and why it failed or the
+    subject did. Never raises: a template that fails leaves the default body (docs/architecture.md#email-templates)."""
+    custom = snapshot.get("custom") or {}
+    errors = [f"Subject: {custom['subject_error']}"] if custom.get("subject_error") else []
+    text = None
+    if custom.get("body"):
+        try:
+            text = template_render(custom["body"], placeholder_values(context)).strip()
+        except TemplateProblem as problem:
+            errors.append(f"Body: {problem.message}")
+    return text, " ".join(errors)
 
 
 def notification_render(snapshot: dict[str, Any], *, subject: str) -> Rendered:
@@ -115,19 +135,32 @@ def notification_render(snapshot: dict[str, Any], *, subject: str) -> Rendered:
         context[name] = html_to_text(value)
         context[f"{name}_html"] = mark_safe(sanitize_html(value))  # noqa: S308
     message_html = snapshot.get("staff_message") or ""
+    custom_text, template_error = _custom_body(snapshot, context)
+    text_template, html_template = snapshot["template"], snapshot.get("html_template")
+    if custom_text is not None:
+        # Staff's body in place of the kind's own body block; the rest of the kind's layout stays.
+        context.update(custom_parent=text_template, custom_body=custom_text)
+        context.update(custom_html_parent=html_template, custom_body_html=body_html(custom_text))
+        text_template = "notifications/_custom.txt"
+        html_template = "notifications/_custom.html" if html_template else html_template
     with translation.override(snapshot.get("language") or None):
-        body_text = render_to_string(snapshot["template"], {**context, "staff_message": html_to_text(message_html)})
-        body_html = ""
-        if snapshot.get("html_template"):
+        body_text = render_to_string(text_template, {**context, "staff_message": html_to_text(message_html)})
+        body_html_out = ""
+        if html_template:
             # Autoescaping is on for the HTML templates; the staff message is the one piece inserted as
             # HTML, and only after nh3 has reduced it to basic formatting.
             html_context = {**context, "staff_message": mark_safe(message_html)}  # noqa: S308
-            body_html = render_to_string(snapshot["html_template"], html_context).strip() + "\n"
+            body_html_out = render_to_string(html_template, html_context).strip() + "\n"
     attachments = []
     if snapshot.get("calendar"):
         content = calendar_ics(snapshot["calendar"])
         attachments.append({"filename": ICS_FILENAME, "mimetype": ICS_MIMETYPE, "content": content})
-    return Rendered(body_text=body_text.strip() + "\n", body_html=body_html, attachments=attachments)
+    return Rendered(
+        body_text=body_text.strip() + "\n",
+        body_html=body_html_out,
+        attachments=attachments,
+        template_error=template_error,
+    )
 
 
 def notification_bodies(notification: Notification) -> Rendered:

@@ -25,6 +25,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import models, transaction
 from django.utils import timezone
 
+from .hooks import template_failed
 from .models import Notification, NotificationStatus
 from .rendering import notification_render
 
@@ -97,11 +98,17 @@ def _render(notification: Notification) -> bool:
     notification.body_text = rendered.body_text
     notification.body_html = rendered.body_html
     notification.attachments = rendered.attachments
-    return bool(
+    stored = bool(
         Notification.objects.filter(
             pk=notification.pk, status=NotificationStatus.SENDING, attempts=notification.attempts
         ).update(body_text=rendered.body_text, body_html=rendered.body_html, attachments=rendered.attachments)
     )
+    if stored and rendered.template_error:
+        # Staff's template failed and the default was rendered instead: the email goes out, the admin shows
+        # the failure (docs/architecture.md#email-templates).
+        template_id = str((notification.snapshot.get("custom") or {}).get("template") or "")
+        template_failed(template_id=template_id, error=rendered.template_error)
+    return stored
 
 
 def _claim(notification_id: UUID | str, now) -> Notification | str:

@@ -53,6 +53,9 @@ class Email:
     next to it. `context` is the templates' context, JSON-able (no model instances: the row keeps what
     the email shows as it was at commit). `html` holds basic HTML values (a note) shown as text under
     their name and as markup under `<name>_html`. `calendar` is an .ics snapshot (`rendering.calendar_ics`).
+    `custom` is staff's own body for this email, `{"template": id, "body": source}` (`subject` then is already
+    theirs, rendered), plus `subject_error` when their subject failed and the default one was used
+    (docs/architecture.md#email-templates).
     """
 
     organization: Organization
@@ -66,6 +69,7 @@ class Email:
     html_template: str | None = None
     html: dict[str, str] = field(default_factory=dict)
     calendar: dict[str, Any] | None = None
+    custom: dict[str, str] | None = None
 
 
 def _row(email: Email, batch: UUID) -> Notification | None:
@@ -91,6 +95,8 @@ def _row(email: Email, batch: UUID) -> Notification | None:
     }
     if email.calendar:
         snapshot["calendar"] = email.calendar
+    if email.custom:
+        snapshot["custom"] = email.custom
     related = email.related
     return Notification(
         organization=email.organization,

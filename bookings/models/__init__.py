@@ -24,6 +24,7 @@ from .booking import (
     PortalStatus,
     random_portal_slug,
 )
+from .email_template import EmailKind, EmailTemplate
 from .pricing import (
     CHARGE_TRANSITIONS,
     BookingCredit,
@@ -68,4 +69,6 @@ __all__ = [
     "charge_transition_allowed",
     "Charge",
     "CHARGE_TRANSITIONS",
+    "EmailKind",
+    "EmailTemplate",
 ]

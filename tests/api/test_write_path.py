@@ -14,10 +14,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django_tasks import task_backends
 
+from bookings.email_templates import email_template_save
 from bookings.models import Booking, ModuleResource
 from bookings.selectors import booking_payload
 from events.models import Event
 from events.selectors import events_payload
+from notifications.models import Notification
 from resources.models import Role
 from tests.api.booking_helpers import SUBMIT, booking_url, pending, post, stamp, submit_body
 from tests.conftest import future
@@ -61,6 +63,28 @@ def test_a_warm_public_submit_of_one_time_costs_at_most_the_budget(api, setup, d
     with django_assert_max_num_queries(SUBMIT_BUDGET):
         response = post(api.public, SUBMIT, _body(setup, future(5)))
     assert response.status_code == 201, response.json()
+
+
+@pytest.mark.usefixtures("database_task_queue")
+def test_staff_email_templates_cost_a_warm_submit_nothing(api, setup, django_assert_max_num_queries):
+    # They come with the cached module (docs/architecture.md#email-templates); both emails use theirs.
+    for kind in ("booking_received", "admin_new_request"):
+        email_template_save(
+            module_id=setup.module.pk,
+            kind=kind,
+            language="en",
+            subject="Hi {{ booker_name }}",
+            body="",
+            actor=setup.staff,
+        )
+    _warm(api, setup)
+    with django_assert_max_num_queries(SUBMIT_BUDGET):
+        response = post(api.public, SUBMIT, _body(setup, future(5)))
+    assert response.status_code == 201, response.json()
+    booking_id = response.json()["booking"]["id"]
+    assert set(Notification.objects.filter(object_id=booking_id).values_list("subject", flat=True)) == {
+        "Hi Ada Lovelace"
+    }
 
 
 @pytest.mark.usefixtures("database_task_queue")

@@ -24,6 +24,8 @@ from bookings.models import (
     Customer,
     DiscountCode,
     DiscountCodeUse,
+    EmailKind,
+    EmailTemplate,
     FieldType,
     FormField,
     FormSection,
@@ -73,6 +75,20 @@ class BookingModuleFactory(factory.django.DjangoModelFactory):
         if create and extracted:
             for resource in extracted:
                 ModuleResourceFactory(module=obj, resource=resource)
+
+
+class EmailTemplateFactory(factory.django.DjangoModelFactory):
+    """Staff's wording of one of a module's emails (written behind the services' back: tests that need the
+    cache to see it clear it, or go through bookings.email_templates)."""
+
+    class Meta:
+        model = EmailTemplate
+
+    module = factory.SubFactory(BookingModuleFactory)
+    kind = EmailKind.BOOKING_RECEIVED
+    language = "en"
+    subject = "Thanks, {{ booker_name }}: {{ booking_title }}"
+    body = "Dear {{ booker_name }},\n\nThank you for booking {{ booking_title }} with {{ organization_name }}."
 
 
 class ModuleResourceFactory(factory.django.DjangoModelFactory):
