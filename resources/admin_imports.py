@@ -127,8 +127,14 @@ def run_import(
     created: Callable[[list[Model]], None] | None = None,
 ) -> list[RowResult]:
     """Check (and create) every row in one transaction, kept only when `commit` and no row has an error; then,
-    in the same transaction, `created` is given the new rows (the admin's history records them)."""
+    in the same transaction, `created` is given the new rows (the admin's history records them).
+
+    A confirmation first locks the organization's row, so two confirmations into one organization (a double
+    click) run one after the other and the second sees the first's rows as duplicates. Nothing else locks the
+    organization before the rows an import creates (configuration services update it last)."""
     with transaction.atomic():
+        if commit:
+            list(Organization.objects.select_for_update().filter(pk=organization.pk).values_list("pk", flat=True))
         context = importer.prepare(organization)
         saved: list[Model] = []
         results = [_run_row(importer, organization, table.columns, row, context, saved) for row in table.rows]

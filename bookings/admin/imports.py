@@ -1,7 +1,8 @@
 """Importing customers and contacts in the admin (docs/architecture.md#imports): one row per person, created by
 bookings.services.customer_create and contact_create. Imports only create: a contact whose email address the
-organization already has (stored, or on an earlier row of the file) is the service's NOT_UNIQUE on that row,
-and a customer whose name it already has is a DUPLICATE, so importing a file twice creates nothing twice."""
+organization already has (stored, or on an earlier row of the file) is the service's NOT_UNIQUE on that row;
+a contact without an email whose name it already has among those without one, and a customer whose name it
+already has, are a DUPLICATE. So importing a file twice creates nothing twice."""
 
 from __future__ import annotations
 
@@ -34,14 +35,30 @@ PERSON_COLUMNS = (
 
 class ContactImporter(Importer):
     columns = (
-        PERSON_COLUMNS[0],
+        ImportColumn(
+            "name", _("Plain text; without an email, one contact per name in the organization."), required=True
+        ),
         ImportColumn("email", _("An email address, or empty; one contact per address in the organization.")),
         PERSON_COLUMNS[2],
     )
     form_class = PersonRowForm
 
+    def prepare(self, organization: Organization) -> dict[str, Any]:
+        # A contact without an email is told apart by its name alone, so a file imported twice adds no one twice.
+        names = Contact.objects.filter(organization=organization, email="").values_list("name", flat=True)
+        return {"taken": {name.lower() for name in names}}
+
+    def check(self, cleaned: dict[str, Any], context: dict[str, Any]) -> list[FieldError]:
+        if not cleaned["email"] and cleaned["name"].lower() in context["taken"]:
+            message = _("A contact “%(name)s” without an email address already exists.") % {"name": cleaned["name"]}
+            return [FieldError("name", "DUPLICATE", str(message))]
+        return []
+
     def save(self, organization: Organization, cleaned: dict[str, Any], context: dict[str, Any]) -> Contact:
-        return services.contact_create(organization_id=organization.pk, values=cleaned)
+        contact = services.contact_create(organization_id=organization.pk, values=cleaned)
+        if not cleaned["email"]:
+            context["taken"].add(cleaned["name"].lower())
+        return contact
 
 
 class CustomerImporter(Importer):

@@ -183,6 +183,30 @@ def test_a_contacts_email_already_there_is_the_services_not_unique(setup, member
     assert not Contact.objects.filter(organization=setup.org, name__in=["Bob", "Bobby"]).exists()
 
 
+def test_a_contact_without_email_is_a_duplicate_by_name_among_those_without_one(setup, member):
+    ContactFactory(organization=setup.org, name="Ada", email="")
+    ContactFactory(organization=setup.org, name="Bob", email="bob@example.com")
+    spec = IMPORTABLES["bookings.contact"]
+    rows = [["ada", "", ""], ["Bob", "", ""], ["Cy", "", ""], ["CY", "", ""], ["Cy", "cy@example.com", ""]]
+
+    response = upload(_client(member, spec), spec.app_model, setup.org, csv_file([spec.header, *rows]))
+
+    assert errors_of(response) == [(2, "name", "DUPLICATE"), (5, "name", "DUPLICATE")]
+
+
+@pytest.mark.parametrize("app_model", IMPORTABLES)
+def test_confirming_twice_creates_the_rows_once(setup, hall, member, app_model):
+    spec = IMPORTABLES[app_model]
+    client = _client(member, spec)
+    payload = _preview(client, spec, setup, spec.good).context["payload"]
+    before = spec.count(setup.org)
+
+    first, second = confirm(client, app_model, payload), confirm(client, app_model, payload)
+
+    assert (first.status_code, second.status_code, second.context["failing"]) == (302, 200, 2)
+    assert spec.count(setup.org) == before + 2
+
+
 def test_a_customers_name_already_there_is_a_duplicate(setup, member):
     CustomerFactory(organization=setup.org, name="Acme Ltd")
     spec = IMPORTABLES["bookings.customer"]
