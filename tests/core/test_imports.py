@@ -5,6 +5,7 @@ ValidationFailed at `file` with its code."""
 from __future__ import annotations
 
 import io
+import zipfile
 from datetime import date
 
 import pytest
@@ -146,3 +147,16 @@ def test_too_many_rows(monkeypatch, filename):
     data = _xlsx(rows) if filename.endswith("xlsx") else "\n".join(r[0] for r in rows).encode()
 
     assert _code(data, filename) == ["TOO_MANY_ROWS"]
+
+
+@pytest.mark.parametrize(
+    "part", ["xl/worksheets/sheet1.xml", "xl/workbook.xml", "[Content_Types].xml", "xl/styles.xml"]
+)
+def test_a_workbook_with_a_broken_part_is_unreadable_not_a_crash(part):
+    source = zipfile.ZipFile(io.BytesIO(_xlsx([["name"], ["Ada"]])))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as broken:
+        for name in source.namelist():
+            broken.writestr(name, b"<broken" if name == part else source.read(name))
+
+    assert _code(out.getvalue(), "people.xlsx") == ["UNREADABLE"]
