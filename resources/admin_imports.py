@@ -30,6 +30,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -212,8 +213,11 @@ class ImportUploadForm(forms.Form):
     file = forms.FileField(
         label=_("File"),
         allow_empty_file=True,  # core.imports says EMPTY, like any other file it cannot import
-        help_text=_("CSV (UTF-8, comma or semicolon) or XLSX (its first sheet), at most %(mb)d MB and %(rows)s rows.")
-        % {"mb": MAX_BYTES // (1024 * 1024), "rows": f"{MAX_ROWS:,}"},
+        help_text=format_lazy(
+            _("CSV (UTF-8, comma or semicolon) or XLSX (its first sheet), at most {mb} MB and {rows} rows."),
+            mb=MAX_BYTES // (1024 * 1024),
+            rows=f"{MAX_ROWS:,}",
+        ),
     )
 
     def __init__(self, *args: Any, org_ids: list[Any] | None, **kwargs: Any) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import FieldError
@@ -67,7 +68,7 @@ class ResourceImporter(Importer):
     columns = (
         ImportColumn("venue", _("The name of a venue of the organization."), required=True),
         ImportColumn("name", _("Plain text; unique at its venue."), required=True),
-        ImportColumn("kind", _("One of %(kinds)s; empty: room.") % {"kinds": KINDS}),
+        ImportColumn("kind", format_lazy(_("One of {kinds}; empty: room."), kinds=KINDS)),
         ImportColumn("description", _("Basic HTML, sanitized.")),
         ImportColumn("capacity", _("A whole number, at least 1; empty: 1.")),
         ImportColumn("exclusive", _("true or false (also yes/no, 1/0); empty: true.")),
