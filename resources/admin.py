@@ -23,18 +23,19 @@ from django.db.models import Model, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
-from core.html import plain_text
-
 from . import services
 from .admin_base import (
     OrgScopedAdmin,
     OrgScopedInline,
     OrgScopedMixin,
+    PlainTextFormField,
     ServiceAdminMixin,
     ServiceRows,
     form_values,
     row_id,
 )
+from .admin_imports import CHANGE_LIST_TEMPLATE, ImportAdminMixin
+from .admin_resource_import import ResourceImporter
 from .catalog import ProductSpec, RateSpec, ResourceRows, UnitSpec
 from .models import (
     ALL_WEEKDAYS,
@@ -55,15 +56,6 @@ from .models import (
 from .services import HoursSpec
 
 # --- shared pieces ------------------------------------------------------------------------------------
-
-
-class PlainTextFormField(forms.CharField):
-    """Names and labels reach public pages and booker emails: no markup, as the API's PlainTextField.
-    Cleaned before the required check, so "<b></b>" counts as empty."""
-
-    def to_python(self, value: Any) -> str | None:
-        value = super().to_python(value)
-        return plain_text(value).strip() if value else value
 
 
 class PlainTextAdminMixin:
@@ -413,8 +405,10 @@ RESOURCE_ROWS = {
 
 
 @admin.register(Resource)
-class ResourceAdmin(ServiceAdminMixin[Resource], ScopedAdmin):
+class ResourceAdmin(ImportAdminMixin, ServiceAdminMixin[Resource], ScopedAdmin):
     form = ResourceForm
+    importer = ResourceImporter()  # docs/architecture.md#imports
+    change_list_template = CHANGE_LIST_TEMPLATE
     list_display = ("name", "venue", "kind", "capacity", "exclusive", "archived")
     list_filter = (("venue", admin.RelatedOnlyFieldListFilter), "kind", "archived")
     list_select_related = ("venue",)

@@ -30,6 +30,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 
 from core.errors import DomainError, FieldError
+from core.html import plain_text
 
 from .models import Organization
 from .permissions import request_allows, request_org_ids
@@ -72,6 +73,15 @@ def _related_org_path(model) -> str | None:
     if "venue" in names:
         return "venue__organization"
     return None
+
+
+class PlainTextFormField(forms.CharField):
+    """Names and labels reach public pages and booker emails: no markup, as the API's PlainTextField.
+    Cleaned before the required check, so "<b></b>" counts as empty."""
+
+    def to_python(self, value: Any) -> str | None:
+        value = super().to_python(value)
+        return plain_text(value).strip() if value else value
 
 
 class OrgScopedMixin:

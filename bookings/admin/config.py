@@ -32,12 +32,14 @@ from resources.admin import (
     user_label,
 )
 from resources.admin_base import OrgScopedInline, ServiceAdminMixin, ServiceRows, form_values, row_id, scope
+from resources.admin_imports import CHANGE_LIST_TEMPLATE, ImportAdminMixin
 from resources.models import Membership
 
 from .. import services
 from ..models import BookingModule, Customer, FieldType, FormField, ModuleResource, Portal
 from ..pricing.config import customer_rates_set
 from ..services import CHOICE_TYPES, LENGTH_TYPES, check_form_field
+from .imports import CustomerImporter
 from .pricing import RateCustomerInline
 
 # The API's limits on a select field's options (bookings.api.config_serializers.FormFieldSerializer).
@@ -479,7 +481,9 @@ class PortalAdmin(ServiceAdminMixin[Portal], ScopedAdmin):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ServiceAdminMixin[Customer], ScopedAdmin):
+class CustomerAdmin(ImportAdminMixin, ServiceAdminMixin[Customer], ScopedAdmin):
+    importer = CustomerImporter()  # docs/architecture.md#imports
+    change_list_template = CHANGE_LIST_TEMPLATE
     list_display = ("name", "email", "phone", "organization")
     list_filter = (("organization", admin.RelatedOnlyFieldListFilter),)
     list_select_related = ("organization",)

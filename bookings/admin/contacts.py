@@ -19,12 +19,14 @@ from core.errors import DomainError
 from resources.admin import ScopedAdmin, organization_of
 from resources.admin_base import ServiceAdminMixin, form_values
 from resources.admin_exports import ExportAdminMixin
+from resources.admin_imports import CHANGE_LIST_TEMPLATE, ImportAdminMixin
 from resources.permissions import request_allows
 
 from .. import services
 from ..exports import contacts_table
 from ..models import Contact
 from ..privacy import contact_erase, contact_future_times, contact_personal_data
+from .imports import ContactImporter
 
 
 class ContactForm(forms.ModelForm):
@@ -53,8 +55,10 @@ class ContactForm(forms.ModelForm):
 
 
 @admin.register(Contact)
-class ContactAdmin(ExportAdminMixin, ServiceAdminMixin[Contact], ScopedAdmin):
+class ContactAdmin(ImportAdminMixin, ExportAdminMixin, ServiceAdminMixin[Contact], ScopedAdmin):
     form = ContactForm
+    importer = ContactImporter()  # docs/architecture.md#imports
+    change_list_template = CHANGE_LIST_TEMPLATE
 
     def export_table(self, queryset):
         return contacts_table(queryset)

@@ -60,6 +60,7 @@ def build_pages() -> Pages:
         "change request": reverse("admin:bookings_bookingchangerequest_change", args=[change_id]),
         "change request approve page": reverse("admin:bookings_bookingchangerequest_approve", args=[change_id]),
         "module page": reverse("admin:bookings_bookingmodule_change", args=[site.module.pk]),
+        "contact import": reverse("admin:bookings_contact_import"),
         "API docs": "/api/docs/",
         "browsable API": "/api/v1/bookings",
     }

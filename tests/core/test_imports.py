@@ -1,0 +1,162 @@
+"""Reading an import's table (core.imports, docs/architecture.md#imports): CSV with or without a byte-order mark,
+`,` or `;`, XLSX; headers matched without regard to case; every problem of the file as a whole is a
+ValidationFailed at `file` with its code."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import date
+
+import pytest
+from openpyxl import Workbook
+
+from core import imports
+from core.errors import ValidationFailed
+from core.imports import cell_text, read_table
+
+COLUMNS = ("name", "email", "phone")
+
+
+def _xlsx(rows) -> bytes:
+    workbook = Workbook()
+    for row in rows:
+        workbook.active.append(row)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def _read(data: bytes, filename: str = "people.csv"):
+    return read_table(data, filename, columns=COLUMNS, required=["name"])
+
+
+def _code(data: bytes, filename: str = "people.csv") -> list[str]:
+    with pytest.raises(ValidationFailed) as caught:
+        _read(data, filename)
+    assert all(e.field == "file" for e in caught.value.errors)
+    return [e.code for e in caught.value.errors]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"Name,EMAIL\r\nAda, ada@example.com \r\n",
+        b"\xef\xbb\xbfname;email\nAda;ada@example.com\n",  # Excel's "CSV UTF-8" with a semicolon
+        b'" name ","e-mail"\n"Ada","ada@example.com"\n'.replace(b"e-mail", b"Email"),
+    ],
+    ids=["comma-crlf", "bom-semicolon", "quoted"],
+)
+def test_csv_rows_are_keyed_by_column_and_stripped(data):
+    table = _read(data)
+
+    assert table.columns == ["name", "email"]
+    assert [(r.number, r.values, r.errors) for r in table.rows] == [
+        (2, {"name": "Ada", "email": "ada@example.com"}, [])
+    ]
+
+
+def test_xlsx_cells_read_as_the_text_they_show():
+    data = _xlsx([["Name", "Phone", None], ["Ada", 12345.0, None], [None, None, None], ["Bob", True, None]])
+
+    table = _read(data, "people.xlsx")
+
+    assert table.columns == ["name", "phone"]
+    assert [(r.number, r.values) for r in table.rows] == [
+        (2, {"name": "Ada", "phone": "12345"}),
+        (4, {"name": "Bob", "phone": "true"}),
+    ]
+
+
+def test_cell_text_of_each_kind():
+    assert [cell_text(v) for v in (None, 3.5, 7.0, date(2026, 1, 2), " a\x00b ", False)] == [
+        "",
+        "3.5",
+        "7",
+        "2026-01-02",
+        "ab",
+        "false",
+    ]
+
+
+def test_empty_rows_are_skipped_and_numbers_stay_the_files():
+    table = _read(b"name\n\nAda\n,\nBob\n")
+
+    assert [(r.number, r.values["name"]) for r in table.rows] == [(3, "Ada"), (5, "Bob")]
+
+
+def test_cells_beyond_the_named_columns_are_the_rows_error():
+    table = _read(b"name\nAda,surplus\n")
+
+    assert [e.code for e in table.rows[0].errors] == ["EXTRA_CELLS"]
+
+
+@pytest.mark.parametrize(
+    ("data", "filename", "codes"),
+    [
+        (b"name\nAda\n", "people.txt", ["UNSUPPORTED_TYPE"]),
+        (b"name\nAda\n", "people", ["UNSUPPORTED_TYPE"]),
+        (_xlsx([["name"], ["Ada"]]), "people.csv", ["UNREADABLE"]),
+        (b"name\nAda\n", "people.xlsx", ["UNREADABLE"]),
+        (b"PK\x03\x04 not really an archive", "people.xlsx", ["UNREADABLE"]),
+        (b"name\nAd\xe9\n", "people.csv", ["UNREADABLE"]),  # Latin-1, not UTF-8
+        (b"name\nA\x00da\n", "people.csv", ["UNREADABLE"]),
+        (b"", "people.csv", ["EMPTY"]),
+        (b"\n\n", "people.csv", ["EMPTY"]),
+        (b"name,email\n", "people.csv", ["EMPTY"]),
+        (_xlsx([]), "people.xlsx", ["EMPTY"]),
+        (b"name,colour\nAda,red\n", "people.csv", ["UNKNOWN_COLUMN"]),
+        (b"name,,email\nAda,,a@example.com\n", "people.csv", ["UNKNOWN_COLUMN"]),
+        (b"email\na@example.com\n", "people.csv", ["MISSING_COLUMN"]),
+        (b"name,Name\nAda,Ada\n", "people.csv", ["DUPLICATE_COLUMN"]),
+        (b"colour\nred\n", "people.csv", ["UNKNOWN_COLUMN", "MISSING_COLUMN"]),
+    ],
+    ids=[
+        "txt",
+        "no-ending",
+        "xlsx-named-csv",
+        "csv-named-xlsx",
+        "broken-archive",
+        "not-utf8",
+        "nul-bytes",
+        "empty",
+        "blank-lines",
+        "header-only",
+        "empty-workbook",
+        "unknown-column",
+        "unnamed-column",
+        "missing-column",
+        "duplicate-column",
+        "unknown-and-missing",
+    ],
+)
+def test_a_file_that_cannot_be_imported_says_why(data, filename, codes):
+    assert _code(data, filename) == codes
+
+
+def test_too_large(monkeypatch):
+    monkeypatch.setattr(imports, "MAX_BYTES", 10)
+
+    assert _code(b"name\nAda Lovelace\n") == ["TOO_LARGE"]
+
+
+@pytest.mark.parametrize("filename", ["people.csv", "people.xlsx"])
+def test_too_many_rows(monkeypatch, filename):
+    monkeypatch.setattr(imports, "MAX_ROWS", 2)
+    rows = [["name"], ["A"], ["B"], ["C"]]
+    data = _xlsx(rows) if filename.endswith("xlsx") else "\n".join(r[0] for r in rows).encode()
+
+    assert _code(data, filename) == ["TOO_MANY_ROWS"]
+
+
+@pytest.mark.parametrize(
+    "part", ["xl/worksheets/sheet1.xml", "xl/workbook.xml", "[Content_Types].xml", "xl/styles.xml"]
+)
+def test_a_workbook_with_a_broken_part_is_unreadable_not_a_crash(part):
+    source = zipfile.ZipFile(io.BytesIO(_xlsx([["name"], ["Ada"]])))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as broken:
+        for name in source.namelist():
+            broken.writestr(name, b"<broken" if name == part else source.read(name))
+
+    assert _code(out.getvalue(), "people.xlsx") == ["UNREADABLE"]
