@@ -31,7 +31,9 @@ test: install
 TEST_WORKERS ?= auto
 # The edit loop's database is a file in memory (/dev/shm) where there is one, and Python keeps its compiled
 # test modules between runs (this machine's environment sets PYTHONDONTWRITEBYTECODE): both cut seconds a run.
-FAST_DB := $(if $(wildcard /dev/shm),/dev/shm/allot_test_fast.sqlite3,$(CURDIR)/test_db_fast.sqlite3)
+# The file is named after the checkout, so two checkouts' runs (git worktrees) never share and delete it.
+CHECKOUT_ID := $(shell printf '%s' '$(CURDIR)' | cksum | cut -d' ' -f1)
+FAST_DB := $(if $(wildcard /dev/shm),/dev/shm/allot_test_fast_$(CHECKOUT_ID).sqlite3,$(CURDIR)/test_db_fast.sqlite3)
 test-fast: install
 	env -u PYTHONDONTWRITEBYTECODE SQLITE_TEST_NAME=$(FAST_DB) \
 	  $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal -p no:cacheprovider \
