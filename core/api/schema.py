@@ -56,6 +56,7 @@ TAG_DESCRIPTIONS = {
     "customers": "The organizations or accounts bookings can be billed to.",
     "events": "The organization's calendar: events and their resources.",
     "portals": "The public sites that list an organization's booking modules.",
+    "reports": "How much the resources were used: bookable and booked minutes, bookings and revenue per period.",
     "public": "What anyone may read without a token: published modules and their availability.",
     "resources": "Rooms, desks and equipment that can be booked, with their rules and availability.",
     "venues": "The places resources are in, each with its timezone.",
