@@ -26,9 +26,11 @@ from zoneinfo import ZoneInfo
 from django.db import connection
 from django.db.models import Count, Q
 
+from core.api.fields import MAX_YEAR, MIN_YEAR
 from core.errors import FieldError, ValidationFailed
 from core.exports import Table
 from events.models import Event, EventStatus, Reservation
+from events.rules import MINUTES_PER_DAY, merged_windows
 from events.selectors import closure_spans, local_midnight
 from resources.models import Closure, Organization, Resource
 
@@ -126,7 +128,14 @@ def period_count(start: date, end: date, granularity: str) -> int:
 
 
 def report_range_errors(start: date, end: date, granularity: str) -> list[FieldError]:
-    """What is wrong with a report's range, at `end`: the same refusals for the API and the admin."""
+    """What is wrong with a report's range: the same refusals for the API and the admin."""
+    outside = [
+        FieldError(name, "OUT_OF_RANGE", f"Use a year from {MIN_YEAR} to {MAX_YEAR}.")
+        for name, day in (("start", start), ("end", end))
+        if not MIN_YEAR <= day.year <= MAX_YEAR
+    ]
+    if outside:
+        return outside
     if end < start:
         return [FieldError("end", "END_BEFORE_START", "The end must not be before the start.")]
     if (end - start).days + 1 > MAX_DAYS:
@@ -155,29 +164,39 @@ def _minus(start: datetime, end: datetime, closed: list[tuple[datetime, datetime
     return open_seconds + max((end - cursor).total_seconds(), 0.0)
 
 
-def _windows(resource: Resource, day: date, tz: ZoneInfo) -> list[tuple[datetime, datetime]]:
-    """The day's bookable windows in UTC. Without bookable hours the whole local day (23 or 25 hours on a
-    day the clocks change); an end of 00:00 is the next midnight."""
-    next_midnight = local_midnight(day + timedelta(days=1), tz)
-    hours = list(resource.bookable_hours.all())
-    if not hours:
-        return [(local_midnight(day, tz), next_midnight)]
-    windows = []
-    for h in hours:
-        if h.weekday != day.weekday():
-            continue
-        start = datetime.combine(day, h.start_time, tzinfo=tz).astimezone(UTC)
-        end = next_midnight if h.end_time == time(0) else datetime.combine(day, h.end_time, tzinfo=tz).astimezone(UTC)
-        if end > start:
-            windows.append((start, end))
-    return windows
+def _instant(day: date, minute: int, tz: ZoneInfo) -> datetime:
+    """The UTC instant of `minute` minutes after `day`'s local midnight (1440: the next midnight). A wall time
+    that the clocks skip (spring forward) is the moment they jump: a window from 01:00 to 01:30 on that day
+    in London has no minutes, and one from 01:30 to 03:00 has the hour from the jump to 03:00."""
+    if minute >= MINUTES_PER_DAY:
+        return local_midnight(day + timedelta(days=1), tz)
+    wall = datetime.combine(day, time(minute // 60, minute % 60))
+    instant = wall.replace(tzinfo=tz).astimezone(UTC)
+    if instant.astimezone(tz).replace(tzinfo=None) == wall:
+        return instant
+    # In the gap: fold=1 reads it with the offset after the jump, an instant before it; step to the jump.
+    before = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    offset = before.astimezone(tz).utcoffset()
+    while before < instant and (before + timedelta(minutes=1)).astimezone(tz).utcoffset() == offset:
+        before += timedelta(minutes=1)
+    return before + timedelta(minutes=1)
+
+
+def _windows(merged: dict[int, list[tuple[int, int]]], day: date, tz: ZoneInfo) -> list[tuple[datetime, datetime]]:
+    """The day's bookable windows in UTC, from the resource's weekly windows merged where they overlap (as the
+    booking rules read them). A resource without bookable hours: the whole local day (23 or 25 hours on a day
+    the clocks change); a weekday without any: nothing."""
+    if not merged:
+        return [(local_midnight(day, tz), local_midnight(day + timedelta(days=1), tz))]
+    windows = [(_instant(day, a, tz), _instant(day, b, tz)) for a, b in merged.get(day.weekday(), [])]
+    return [(s, e) for s, e in windows if e > s]
 
 
 def _bookable_minutes(resource: Resource, period: Period, tz: ZoneInfo, closed: list[tuple[datetime, datetime]]) -> int:
-    seconds = 0.0
+    seconds, merged = 0.0, merged_windows(resource)
     day = period.first_day
     while day <= period.last_day:
-        seconds += sum(_minus(s, e, closed) for s, e in _windows(resource, day, tz))
+        seconds += sum(_minus(s, e, closed) for s, e in _windows(merged, day, tz))
         day += timedelta(days=1)
     # report_resources counts the active units (n_units); a resource without units is one.
     return round(seconds / 60) * max(getattr(resource, "n_units", 0), 1)
@@ -205,27 +224,31 @@ class _Sql:
         self.pg = connection.vendor == "postgresql"
         zones = sorted({r.venue.tz.key for r in resources})
         key = {zone: n for n, zone in enumerate(zones)}
-        uuid_field, moment_field = Resource._meta.pk, Booking._meta.get_field("created_at")
+        uuid_field = Resource._meta.pk
         cast = ("::uuid", "::int", "::int", "::timestamptz") if self.pg else ("", "", "", "")
         scope_rows, self.params = [], []
         for r in resources:
             scope_rows.append(f"(%s{cast[0]}, %s{cast[1]})")
             self.params += [uuid_field.get_db_prep_value(r.pk, connection), key[r.venue.tz.key]]
-        period_rows = []
+        period_rows, edges = [], []
         for zone in zones:
             tz = ZoneInfo(zone)
             for p in periods:
                 period_rows.append(f"(%s{cast[1]}, %s{cast[2]}, %s{cast[3]}, %s{cast[3]})")
-                self.params += [
-                    key[zone],
-                    p.index,
-                    moment_field.get_db_prep_value(local_midnight(p.first_day, tz), connection),
-                    moment_field.get_db_prep_value(local_midnight(p.last_day + timedelta(days=1), tz), connection),
-                ]
+                ps, pe = local_midnight(p.first_day, tz), local_midnight(p.last_day + timedelta(days=1), tz)
+                self.params += [key[zone], p.index, self._moment(ps), self._moment(pe)]
+                edges += [ps, pe]
+        # The whole range, every zone's periods in it: the bound each query also states on its own table, so
+        # the planner reads the rows of the range through the indexes rather than every row of the history.
+        self.bounds = (self._moment(min(edges)), self._moment(max(edges)))
         self.head = (
             f"WITH scope(resource_id, tz) AS (VALUES {', '.join(scope_rows)}), "
             f"periods(tz, idx, ps, pe) AS (VALUES {', '.join(period_rows)}) "
         )
+
+    @staticmethod
+    def _moment(value: datetime) -> Any:
+        return Booking._meta.get_field("created_at").get_db_prep_value(value, connection)
 
     def minutes(self, start: str, end: str) -> str:
         """Minutes between two timestamps (an expression)."""
@@ -257,16 +280,23 @@ def _booked(sql: _Sql) -> list[tuple[Any, ...]]:
         f"SELECT s.resource_id, p.idx, SUM({overlap}) FROM {_t(Reservation)} r "
         f"JOIN {_t(Event)} e ON e.id = r.event_id JOIN scope s ON s.resource_id = r.resource_id "
         f"JOIN periods p ON p.tz = s.tz AND {start} < p.pe AND {end} > p.ps "
-        f"WHERE r.active AND e.status = %s GROUP BY s.resource_id, p.idx",
+        f'WHERE r.active AND e.status = %s AND r.start < %s AND r."end" > %s AND {start} < %s AND {end} > %s '
+        "GROUP BY s.resource_id, p.idx",
         EventStatus.CONFIRMED.value,
+        sql.bounds[1],
+        sql.bounds[0],
+        sql.bounds[1],
+        sql.bounds[0],
     )
 
 
 def _requested_join() -> str:
-    """Requested times on the reported resources, in the period their start falls in."""
+    """Requested times on the reported resources, in the period their start falls in. Its two parameters are
+    the range's bounds (_Sql.bounds)."""
     through = BookingEvent.resources.through
     return (
         f"FROM {_t(BookingEvent)} be JOIN {_t(through)} ber ON ber.bookingevent_id = be.id "
+        "AND be.start >= %s AND be.start < %s "
         f"JOIN scope s ON s.resource_id = ber.resource_id "
         f"JOIN periods p ON p.tz = s.tz AND be.start >= p.ps AND be.start < p.pe "
     )
@@ -276,7 +306,8 @@ def _by_status(sql: _Sql) -> list[tuple[Any, ...]]:
     """(resource, period, status, bookings): a booking counts once per resource and period it asked for."""
     return sql.rows(
         f"SELECT s.resource_id, p.idx, b.status, COUNT(DISTINCT b.id) {_requested_join()}"
-        f"JOIN {_t(Booking)} b ON b.id = be.booking_id GROUP BY s.resource_id, p.idx, b.status"
+        f"JOIN {_t(Booking)} b ON b.id = be.booking_id GROUP BY s.resource_id, p.idx, b.status",
+        *sql.bounds,
     )
 
 
@@ -284,7 +315,8 @@ def _status_totals(sql: _Sql) -> list[tuple[Any, ...]]:
     """(status, bookings): each booking once, however many resources and periods it asked for."""
     return sql.rows(
         f"SELECT b.status, COUNT(*) FROM {_t(Booking)} b WHERE b.id IN (SELECT be.booking_id {_requested_join()}) "
-        "GROUP BY b.status"
+        "GROUP BY b.status",
+        *sql.bounds,
     )
 
 
@@ -294,12 +326,14 @@ def _revenue(sql: _Sql) -> list[tuple[Any, ...]]:
     charges = f"JOIN {_t(Charge)} c ON c.booking_event_id = be.id AND c.status <> %s "
     per_row = sql.rows(
         f"SELECT s.resource_id, p.idx, SUM(c.amount) {_requested_join()}{charges}GROUP BY s.resource_id, p.idx",
+        *sql.bounds,
         ChargeStatus.REVERTED.value,
     )
     total = sql.rows(
         f"SELECT NULL, NULL, SUM(c.amount) FROM {_t(Charge)} c WHERE c.status <> %s AND c.booking_event_id IN "
         f"(SELECT be.id {_requested_join()})",
         ChargeStatus.REVERTED.value,
+        *sql.bounds,
     )
     return per_row + total
 
@@ -313,10 +347,10 @@ def _median_decision(sql: _Sql) -> int | None:
     )
     waited = sql.minutes("b.created_at", "b.decided_at")
     if sql.pg:
-        value = sql.rows(f"SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY {waited}) {decided}")[0][0]
+        value = sql.rows(f"SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY {waited}) {decided}", *sql.bounds)[0][0]
         return None if value is None else round(value)
     # SQLite has no percentile: the decision times (one number per decided booking) come back instead.
-    values = [v for (v,) in sql.rows(f"SELECT {waited} {decided}")]
+    values = [v for (v,) in sql.rows(f"SELECT {waited} {decided}", *sql.bounds)]
     return round(statistics.median(values)) if values else None
 
 
@@ -361,6 +395,9 @@ def report_organization(
             found = list(orgs[:2])
             if len(found) != 1:
                 raise _not_found(name, what)
+    in_venue = Resource.objects.filter(pk=resource_id, venue_id=venue_id) if resource_id and venue_id else None
+    if in_venue is not None and not in_venue.exists():
+        raise _not_found("resourceId", "resource in that venue")
     found = list(orgs.order_by("name", "pk")[:2])
     if len(found) != 1:
         raise ValidationFailed(

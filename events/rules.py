@@ -31,7 +31,7 @@ def _minutes(t: time) -> int:
     return t.hour * 60 + t.minute
 
 
-def _merged_windows(resource: Resource) -> dict[int, list[tuple[int, int]]]:
+def merged_windows(resource: Resource) -> dict[int, list[tuple[int, int]]]:
     """Weekday -> sorted, merged [start, end) windows in minutes since local midnight."""
     by_day: dict[int, list[tuple[int, int]]] = {}
     for hours in resource.bookable_hours.all():
@@ -94,7 +94,7 @@ def within_bookable_hours(resource: Resource, start_local: datetime, end_local: 
     Works on naive wall-clock times so a DST change does not shift the windows: 09:00 is 09:00 local
     on both sides of the change.
     """
-    windows = _merged_windows(resource)
+    windows = merged_windows(resource)
     if not windows:
         return True
     for cursor, end in _wall_clock_spans(start_local, end_local):

@@ -116,7 +116,11 @@ def bookings_chart(series: list[dict[str, Any]], labels: list[str], statuses: di
             if not count:
                 continue
             y_top = _y(base + count, top)
-            title = f"{label}: {count} {status_label.lower()}"
+            title = _("%(period)s: %(count)s %(status)s") % {
+                "period": label,
+                "count": count,
+                "status": status_label.lower(),
+            }
             chart.bars.append(_bar(x, y_top, width, _y(base, top) - y_top, f"bar-{name}", title))
             base += count
     chart.x_labels = _x_labels(labels)

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponseBase, QueryDict
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -125,11 +126,12 @@ def _report(request: HttpRequest, form: ReportForm) -> Report | None:
 
 
 def _period_label(report: Report, first: date, last: date) -> str:
+    """In the page's language: "Mon 2 Nov", "2 Nov–8 Nov", "Nov 2026"."""
     if report.granularity == "day":
-        return f"{first:%a %d %b}"
+        return date_format(first, "D j M")
     if report.granularity == "week":
-        return f"{first:%d %b}–{last:%d %b}"
-    return f"{first:%b %Y}"
+        return f"{date_format(first, 'j M')}–{date_format(last, 'j M')}"
+    return date_format(first, "M Y")
 
 
 def _context(report: Report) -> dict[str, Any]:

@@ -21,14 +21,14 @@ from bookings.reports import (
     utilization_report,
 )
 from core.api.errors import error_responses
-from core.api.fields import SignedAmountField, StrictQuerySerializer, UUIDField
+from core.api.fields import DayField, SignedAmountField, StrictQuerySerializer, UUIDField
 from core.api.input import valid
 from resources.api.scoping import visible_org_ids
 
 
 class UtilizationQuerySerializer(StrictQuerySerializer):
-    start = serializers.DateField(help_text="The first day, in the venues' local time.")
-    end = serializers.DateField(help_text=f"The last day (included), at most {MAX_DAYS} days after start.")
+    start = DayField(help_text="The first day, in the venues' local time.")
+    end = DayField(help_text=f"The last day (included), at most {MAX_DAYS} days after start.")
     granularity = serializers.ChoiceField(
         choices=GRANULARITIES, default="day", help_text="One row per resource and day, ISO week or month."
     )

@@ -111,6 +111,26 @@ class MomentField(serializers.DateTimeField):
         return super().enforce_timezone(value)
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "date",
+        "pattern": MOMENT_PATTERN,
+        "description": f"A date (YYYY-MM-DD), a year from {MIN_YEAR} to {MAX_YEAR}.",
+    }
+)
+class DayField(serializers.DateField):
+    """A calendar date, in the years a MomentField takes (a day's local midnight must not overflow)."""
+
+    default_error_messages = {"out_of_range": f"Use a year from {MIN_YEAR} to {MAX_YEAR}."}
+
+    def to_internal_value(self, value: Any) -> Any:
+        day = super().to_internal_value(value)
+        if not (MIN_YEAR <= day.year <= MAX_YEAR):
+            self.fail("out_of_range")
+        return day
+
+
 class RoundedDecimalField(serializers.DecimalField):
     """A JSON number cut to `decimal_places` (toward zero) rather than refused for its extra digits: the schema
     (a number between the field's bounds) cannot say how many decimals a number has, so every number it

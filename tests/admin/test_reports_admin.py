@@ -67,6 +67,8 @@ def test_the_page_opens_on_this_month_and_links_from_the_index_and_the_list(setu
         ({"start": "2026-01-01", "end": "2027-06-01", "granularity": "day"}, "end"),
         ({"start": "2026-11-05", "end": "2026-11-06", "granularity": "year"}, "granularity"),
         ({"start": "soon", "end": "2026-11-06", "granularity": "day"}, "start"),
+        ({"start": "0001-01-01", "end": "0001-01-03", "granularity": "day"}, "start"),
+        ({"start": "9999-12-29", "end": "9999-12-31", "granularity": "week"}, "end"),
     ],
 )
 def test_a_bad_range_shows_its_error_at_the_field_and_keeps_what_was_typed(manager_client, params, field):

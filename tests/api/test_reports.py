@@ -53,6 +53,9 @@ def test_any_member_reads_the_report_of_an_approved_booking(api, setup, role):
         ({"start": "2026-11-05"}, "end", "REQUIRED"),
         ({"start": "5 Nov", "end": "2026-11-05"}, "start", "INVALID"),
         ({"start": "2026-11-05", "end": "2026-11-05", "venueId": ""}, "venueId", "REQUIRED"),
+        ({"start": "0001-01-01", "end": "0001-01-02"}, "start", "OUT_OF_RANGE"),
+        ({"start": "9999-12-30", "end": "9999-12-31"}, "end", "OUT_OF_RANGE"),
+        ({"start": "2999-12-01", "end": "3000-01-01", "granularity": "month"}, "end", "OUT_OF_RANGE"),
         ({"start": "2026-11-05", "end": "2026-11-05", "venueId": "x"}, "venueId", "INVALID"),
     ],
 )

@@ -126,6 +126,26 @@ def test_a_window_across_the_spring_gap_has_the_minutes_that_really_pass(room):
     assert report(room, date(2026, 3, 29)).rows[0].bookable_minutes == 3 * 60
 
 
+def test_overlapping_bookable_hours_count_once(room):
+    BookableHoursFactory(resource=room, weekday=0, start_time="09:00", end_time="17:00")
+    BookableHoursFactory(resource=room, weekday=0, start_time="12:00", end_time="18:00")
+    BookableHoursFactory(resource=room, weekday=0, start_time="18:00", end_time="19:00")  # touching
+    assert report(room, MONDAY).rows[0].bookable_minutes == 10 * 60
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "minutes"),
+    [
+        ("01:00", "01:30", 0),  # wholly in the hour the clocks skip
+        ("01:30", "03:00", 60),  # from the jump (02:00 BST) to 03:00
+        ("00:30", "02:00", 30),  # 00:30 to the jump
+    ],
+)
+def test_a_wall_time_the_clocks_skip_is_the_moment_they_jump(room, start, end, minutes):
+    BookableHoursFactory(resource=room, weekday=6, start_time=start, end_time=end)
+    assert report(room, date(2026, 3, 29)).rows[0].bookable_minutes == minutes
+
+
 def test_closures_take_their_minutes_away_and_only_from_the_resources_they_name(room):
     other = ResourceFactory(venue=room.venue)
     BookableHoursFactory(resource=room, weekday=0, start_time="09:00", end_time="17:00")
@@ -260,6 +280,14 @@ def test_something_of_another_organization_is_not_found_at_its_parameter(room, n
     assert [(e.field, e.code) for e in caught.value.errors] == [(name, "NOT_FOUND")]
 
 
+def test_a_resource_named_with_a_venue_it_is_not_in_is_not_found(room):
+    elsewhere = VenueFactory(organization=room.venue.organization)
+    with pytest.raises(ValidationFailed) as caught:
+        report_organization(organization_ids=None, venue_id=elsewhere.pk, resource_id=room.pk)
+    assert [(e.field, e.code) for e in caught.value.errors] == [("resourceId", "NOT_FOUND")]
+    assert report_organization(organization_ids=None, venue_id=room.venue_id, resource_id=room.pk)
+
+
 def test_a_member_of_several_organizations_names_one(room):
     other = OrganizationFactory()
     ids = [room.venue.organization_id, other.pk]
@@ -302,3 +330,15 @@ def test_the_report_reads_a_fixed_number_of_queries(db, django_assert_num_querie
         )
     assert sum(r.booked_minutes for r in result.rows) == 60 * bookings
     assert sum(result.totals.bookings.values()) == bookings
+
+
+def test_what_lies_outside_the_range_is_not_counted(room):
+    # A long history before and after the reported day: none of it counts, whatever the query reads.
+    for days in (-400, -30, -1, 1, 30):
+        start = at(MONDAY + timedelta(days=days), 10)
+        booked(room, start, start + timedelta(hours=1))
+        booking, time_ = requested(room, start, status=BookingStatus.APPROVED)
+        ChargeFactory(booking=booking, booking_event=time_)
+    result = report(room, MONDAY)
+    assert result.rows[0].booked_minutes == 0 and result.totals.bookings["approved"] == 0
+    assert result.totals.revenue == 0
