@@ -25,6 +25,7 @@ from notifications.services import NotificationSpec
 from resources.config_cache import config_cache_clear
 from resources.models import Organization
 from tests.factories import BookingModuleFactory, EmailTemplateFactory
+from tests.notifications.test_templating import HOSTILE
 
 SUBJECT = "Thanks, {{ booker_name }}: {{ booking_title }}"
 BODY = "Dear {{ booker_name }},\n\nThank you for booking {{ booking_title }} with {{ organization_name }}."
@@ -85,6 +86,14 @@ def test_save_refuses_bad_input_with_a_field_error(setup, changes, field, code):
     assert refused.value.errors[0].message
     assert not EmailTemplate.objects.exists()
     assert version(setup) == before
+
+
+@pytest.mark.parametrize("body", HOSTILE.values(), ids=HOSTILE.keys())
+def test_save_refuses_a_hostile_body_instead_of_crashing(setup, body):
+    with pytest.raises(ValidationFailed) as refused:
+        save(setup, body=body)
+    assert [(e.field, e.code) for e in refused.value.errors] == [("body", "INVALID_TEMPLATE")]
+    assert not EmailTemplate.objects.exists()
 
 
 def test_save_of_an_unknown_module_is_not_found(setup):
@@ -170,6 +179,11 @@ def test_another_language_or_kind_or_module_leaves_the_default(setup, settings, 
         # Saved before a rule tightened (written behind the service's back): refused when rendered.
         (SUBJECT, "{{ ''.__class__.__mro__ }}", "Thanks, Ada Lovelace: Team meeting", "Body: Only the placeholders"),
         (SUBJECT, "{% for i in range(10**9) %}x{% endfor %}", "Thanks, Ada Lovelace: Team meeting", "Body: The tag"),
+        # Written behind the service's back, and used to crash the submit (RecursionError) or the worker
+        # (ValueError) instead of falling back.
+        (HOSTILE["a subject nested 200 deep"], BODY, "We received your booking request: Team meeting", "Subject: "),
+        (SUBJECT, HOSTILE["a number too long to read"], "Thanks, Ada Lovelace: Team meeting", "Body: "),
+        (SUBJECT, HOSTILE["120 nested ifs"], "Thanks, Ada Lovelace: Team meeting", "Body: "),
     ],
 )
 def test_a_template_that_fails_falls_back_to_the_default_and_is_recorded(
