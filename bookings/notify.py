@@ -11,6 +11,7 @@ one INSERT.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -37,6 +38,8 @@ from .models import (
     EmailTemplate,
 )
 from .module_cache import prefetched
+
+logger = logging.getLogger(__name__)
 
 SUBJECTS = {
     "booking_received": "We received your booking request: {title}",
@@ -208,6 +211,9 @@ def custom_email(
             subject = template_render(template.subject, values) or default_subject
         except TemplateProblem as problem:
             custom["subject_error"] = problem.message
+        except Exception as exc:  # the last wall: a template never blocks a booking; the default is used
+            logger.exception("email template %s crashed while rendering its subject", template.pk)
+            custom["subject_error"] = f"{type(exc).__name__}: {exc}"[:500]
     return subject, custom
 
 

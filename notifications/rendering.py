@@ -19,6 +19,7 @@ the same bytes. The snapshot:
 from __future__ import annotations
 
 import html
+import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,6 +36,8 @@ from core.html import sanitize_html
 
 from .models import Notification
 from .templating import TemplateProblem, body_html, placeholder_values, template_render
+
+logger = logging.getLogger(__name__)
 
 PRODID = "-//Allot//Bookings//EN"
 ICS_FILENAME = "booking.ics"
@@ -123,6 +126,9 @@ def _custom_body(snapshot: dict[str, Any], context: dict[str, Any]) -> tuple[str
             text = template_render(custom["body"], placeholder_values(context)).strip()
         except TemplateProblem as problem:
             errors.append(f"Body: {problem.message}")
+        except Exception as exc:  # the last wall: whatever slipped past template_render, the default is sent
+            logger.exception("email template %s crashed while rendering", custom.get("template"))
+            errors.append("Body: " + f"{type(exc).__name__}: {exc}"[:500])
     return text, " ".join(errors)
 
 

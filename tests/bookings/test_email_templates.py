@@ -246,3 +246,29 @@ def test_a_subject_staff_type_for_one_decision_wins_over_the_template(setup, dja
     denied = next(m for m in mail.outbox if m.subject == "About your request")
     assert denied.body.startswith("No, Ada Lovelace.\n")
     assert "Try Tuesday." in denied.body
+
+
+# --- the last wall, versions, empty bodies, staff's own subject -------------------------------------------
+
+
+def test_a_crash_in_rendering_falls_back_to_the_default_and_is_recorded(
+    setup, monkeypatch, django_capture_on_commit_callbacks
+):
+    template = EmailTemplateFactory(module=setup.module, subject=SUBJECT, body=BODY)
+    config_cache_clear()
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    # Whatever gets past template_render's own net (a bug in it, in the values, ...): subject and body.
+    monkeypatch.setattr("bookings.notify.placeholder_values", crash)
+    monkeypatch.setattr("notifications.rendering.placeholder_values", crash)
+    with django_capture_on_commit_callbacks(execute=True):
+        booking = setup.submit().booking
+    assert booking.status == BookingStatus.PENDING
+    booker = received(mail.outbox)
+    assert booker.subject == "We received your booking request: Team meeting"
+    assert booker.body.startswith("Hello Ada Lovelace,\n\nWe received your request")
+    template.refresh_from_db()
+    assert template.last_error == "Subject: RuntimeError: boom Body: RuntimeError: boom"
+    assert Notification.objects.get(kind="booking_received").status == "SENT"
