@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -105,20 +106,31 @@ def email_template_reset(*, template_id: UUID, actor: Actor) -> None:
     logger.info("%s reset email template %s to the default", actor.label, template_id)
 
 
-def email_template_failure_record(*, template_id: str, error: str) -> int:
+def email_template_failure_record(*, template_id: str, error: str, updated_at: str = "") -> int:
     """Record that the template failed to render (the default was sent): one UPDATE, no lock, no version
-    bump (nothing a submit reads changes). Returns how many rows changed (0: it no longer exists)."""
+    bump (nothing a submit reads changes). `updated_at` (ISO, from the email's snapshot): the version of the
+    template the email was written with; when staff saved it since, the failure is the old wording's and
+    the new one is left alone. Empty (an email queued before versions were carried): recorded by id only.
+    Returns how many rows changed (0: it no longer exists, or was saved again)."""
     pk = as_uuid(template_id)
     if pk is None:
         return 0
-    return EmailTemplate.objects.filter(pk=pk).update(last_error=error[:2000], last_error_at=timezone.now())
+    rows = EmailTemplate.objects.filter(pk=pk)
+    if updated_at:
+        try:
+            version = datetime.fromisoformat(updated_at)
+        except ValueError:
+            return 0
+        rows = rows.filter(updated_at=version)
+    # update() leaves updated_at alone (auto_now is save()'s): recording a failure does not make a version.
+    return rows.update(last_error=error[:2000], last_error_at=timezone.now())
 
 
 class EmailTemplateFailureHook:
     """notifications.hooks.TemplateFailureHook: the worker reports a failed template here (bookings.apps)."""
 
-    def failed(self, *, template_id: str, error: str) -> None:
-        email_template_failure_record(template_id=template_id, error=error)
+    def failed(self, *, template_id: str, error: str, updated_at: str = "") -> None:
+        email_template_failure_record(template_id=template_id, error=error, updated_at=updated_at)
 
 
 # --- the preview ----------------------------------------------------------------------------------------

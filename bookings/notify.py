@@ -200,10 +200,13 @@ def custom_email(
 
     The subject is a column, so staff's subject is rendered here, in the sandbox; when it fails the default
     subject is used and the failure travels in the snapshot, for the worker to report. The body's source
-    goes into the snapshot as it is at commit, rendered by the worker."""
+    goes into the snapshot as it is at commit, with the template's version (`updated_at`) for a failure to
+    be recorded on it only; the worker renders it."""
     if template is None or not (template.subject or template.body):
         return default_subject, None
     custom = {"template": str(template.pk), "body": template.body}
+    if template.updated_at is not None:
+        custom["updated_at"] = template.updated_at.isoformat()
     subject = default_subject
     if template.subject:
         try:

@@ -13,7 +13,8 @@ the same bytes. The snapshot:
 - `calendar` (optional): an .ics to attach, as `calendar_ics` takes it;
 - `custom` (optional): staff's own body (`body`, Jinja2 source) of template `template`, rendered in the
   sandbox of notifications.templating in place of the default body, inside the same layout; `subject_error`
-  when staff's subject could not be rendered at write time (docs/architecture.md#email-templates).
+  when staff's subject could not be rendered at write time, `updated_at` (ISO) of the template's version the
+  email was written with, so a failure is recorded on that version only (docs/architecture.md#email-templates).
 """
 
 from __future__ import annotations

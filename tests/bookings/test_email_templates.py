@@ -21,6 +21,7 @@ from bookings.notify import SUBJECTS
 from core.actor import Actor
 from core.errors import NotFound, ValidationFailed
 from notifications.models import Notification
+from notifications.sending import notification_send
 from notifications.services import NotificationSpec
 from resources.config_cache import config_cache_clear
 from resources.models import Organization
@@ -154,7 +155,11 @@ def test_the_snapshot_holds_the_body_as_it_was_at_commit(setup):
     template = save(setup)
     setup.submit()
     row = Notification.objects.get(kind="booking_received")
-    assert row.snapshot["custom"] == {"template": str(template.pk), "body": BODY}
+    assert row.snapshot["custom"] == {
+        "template": str(template.pk),
+        "body": BODY,
+        "updated_at": template.updated_at.isoformat(),  # the version, for a failure to be pinned on it
+    }
     assert row.subject.startswith("Thanks, Ada Lovelace: ")
 
 
@@ -272,3 +277,28 @@ def test_a_crash_in_rendering_falls_back_to_the_default_and_is_recorded(
     template.refresh_from_db()
     assert template.last_error == "Subject: RuntimeError: boom Body: RuntimeError: boom"
     assert Notification.objects.get(kind="booking_received").status == "SENT"
+
+
+def test_a_failure_is_not_pinned_on_a_version_saved_after_the_email_was_written(setup):
+    broken = EmailTemplateFactory(module=setup.module, subject="", body="{{ booking_title|truncate('x') }}")
+    config_cache_clear()
+    setup.submit()  # written with the broken wording, not sent yet
+    fixed = save(setup, subject="", body=BODY)  # staff fix it before the worker runs
+    assert fixed.pk == broken.pk and fixed.updated_at != broken.updated_at
+    row = Notification.objects.get(kind="booking_received")
+    assert notification_send(notification_id=row.pk) == "sent"
+    assert received(mail.outbox).body.startswith("Hello Ada Lovelace,\n\nWe received your request")
+    fixed.refresh_from_db()
+    assert (fixed.last_error, fixed.last_error_at) == ("", None)  # the fixed wording is not marked failed
+
+
+def test_failure_record_is_for_the_version_given(setup):
+    template = EmailTemplateFactory(module=setup.module)
+    old = "2020-01-01T00:00:00+00:00"
+    assert email_template_failure_record(template_id=str(template.pk), error="x", updated_at=old) == 0
+    assert email_template_failure_record(template_id=str(template.pk), error="x", updated_at="not a time") == 0
+    current = template.updated_at.isoformat()
+    assert email_template_failure_record(template_id=str(template.pk), error="Body: x", updated_at=current) == 1
+    template.refresh_from_db()
+    assert template.last_error == "Body: x"
+    assert template.updated_at.isoformat() == current  # recording a failure makes no new version
