@@ -124,7 +124,10 @@ def _custom_body(snapshot: dict[str, Any], context: dict[str, Any]) -> tuple[str
     text = None
     if custom.get("body"):
         try:
-            text = template_render(custom["body"], placeholder_values(context)).strip()
+            # A body that renders to nothing (`{% if note %}...{% endif %}` without a note) would send an
+            # empty email: the default body is used, as for an empty subject. Not a failure: the template
+            # did what it says.
+            text = template_render(custom["body"], placeholder_values(context)).strip() or None
         except TemplateProblem as problem:
             errors.append(f"Body: {problem.message}")
         except Exception as exc:  # the last wall: whatever slipped past template_render, the default is sent

@@ -302,3 +302,14 @@ def test_failure_record_is_for_the_version_given(setup):
     template.refresh_from_db()
     assert template.last_error == "Body: x"
     assert template.updated_at.isoformat() == current  # recording a failure makes no new version
+
+
+def test_a_body_that_renders_to_nothing_sends_the_default_body(setup, django_capture_on_commit_callbacks):
+    save(setup, body="{% if note %}  You wrote: {{ note }}{% endif %}\n  ")
+    with django_capture_on_commit_callbacks(execute=True):
+        setup.submit()
+    booker = received(mail.outbox)
+    assert booker.subject == "Thanks, Ada Lovelace: Team meeting"
+    assert booker.body.startswith("Hello Ada Lovelace,\n\nWe received your request")
+    assert "We received your request" in booker.alternatives[0][0]
+    assert not EmailTemplate.objects.exclude(last_error="").exists()  # not a failure: it said nothing
