@@ -194,21 +194,27 @@ def custom_template(module: BookingModule, kind: str) -> EmailTemplate | None:
 
 
 def custom_email(
-    template: EmailTemplate | None, context: dict[str, Any], *, note: str, default_subject: str
+    template: EmailTemplate | None,
+    context: dict[str, Any],
+    *,
+    note: str,
+    default_subject: str,
+    subject_given: bool = False,
 ) -> tuple[str, dict[str, str] | None]:
     """The subject to store and the snapshot's `custom` part (docs/architecture.md#email-templates).
 
     The subject is a column, so staff's subject is rendered here, in the sandbox; when it fails the default
-    subject is used and the failure travels in the snapshot, for the worker to report. The body's source
-    goes into the snapshot as it is at commit, with the template's version (`updated_at`) for a failure to
-    be recorded on it only; the worker renders it."""
+    subject is used and the failure travels in the snapshot, for the worker to report. Not rendered when
+    staff typed a subject for this one email (`subject_given`: theirs is sent, the template's could not
+    fail). The body's source goes into the snapshot as it is at commit, with the template's version
+    (`updated_at`) for the failure to be recorded on it only; the worker renders it."""
     if template is None or not (template.subject or template.body):
         return default_subject, None
     custom = {"template": str(template.pk), "body": template.body}
     if template.updated_at is not None:
         custom["updated_at"] = template.updated_at.isoformat()
     subject = default_subject
-    if template.subject:
+    if template.subject and not subject_given:
         try:
             values = placeholder_values({**context, "note": html_to_text(note)})
             subject = template_render(template.subject, values) or default_subject
@@ -257,6 +263,7 @@ def _email(
         {**context, "organization": {"name": booking.organization.name}},
         note=note,
         default_subject=SUBJECTS[kind].format(title=booking.title),
+        subject_given=bool(spec and spec.subject),
     )
     return Email(
         organization=booking.organization,

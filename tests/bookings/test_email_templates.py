@@ -313,3 +313,23 @@ def test_a_body_that_renders_to_nothing_sends_the_default_body(setup, django_cap
     assert booker.body.startswith("Hello Ada Lovelace,\n\nWe received your request")
     assert "We received your request" in booker.alternatives[0][0]
     assert not EmailTemplate.objects.exclude(last_error="").exists()  # not a failure: it said nothing
+
+
+def test_the_template_subject_is_not_rendered_when_staff_type_theirs(setup, django_capture_on_commit_callbacks):
+    template = EmailTemplateFactory(
+        module=setup.module, kind="booking_denied", subject="{{ booking_title|truncate('x') }}", body="No."
+    )
+    config_cache_clear()
+    booking = setup.submit().booking
+    with django_capture_on_commit_callbacks(execute=True):
+        booking_deny(
+            booking_id=booking.pk,
+            actor=setup.staff,
+            client_last_updated_at=None,
+            notification=NotificationSpec(subject="About your request"),
+        )
+    denied = next(m for m in mail.outbox if m.subject == "About your request")
+    assert denied.body.startswith("No.\n")
+    assert "subject_error" not in Notification.objects.get(kind="booking_denied").snapshot["custom"]
+    template.refresh_from_db()
+    assert template.last_error == ""  # staff's subject was sent: the template's could not fail
