@@ -112,6 +112,7 @@ def email_template_failure_record(*, template_id: str, error: str, updated_at: s
     template the email was written with; when staff saved it since, the failure is the old wording's and
     the new one is left alone. Empty (an email queued before versions were carried): recorded by id only.
     Returns how many rows changed (0: it no longer exists, or was saved again)."""
+    logger.warning("email template %s (version %s) failed to render: %s", template_id, updated_at or "?", error)
     pk = as_uuid(template_id)
     if pk is None:
         return 0

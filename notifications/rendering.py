@@ -30,6 +30,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.html import strip_tags
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 from icalendar import Calendar
 from icalendar import Event as VEvent
 
@@ -120,7 +121,7 @@ def _custom_body(snapshot: dict[str, Any], context: dict[str, Any]) -> tuple[str
     """Staff's body rendered in the sandbox (None: there is none, or it failed), and why it failed or the
     subject did. Never raises: a template that fails leaves the default body (docs/architecture.md#email-templates)."""
     custom = snapshot.get("custom") or {}
-    errors = [f"Subject: {custom['subject_error']}"] if custom.get("subject_error") else []
+    errors = [_("Subject: %(error)s") % {"error": custom["subject_error"]}] if custom.get("subject_error") else []
     text = None
     if custom.get("body"):
         try:
@@ -129,10 +130,10 @@ def _custom_body(snapshot: dict[str, Any], context: dict[str, Any]) -> tuple[str
             # did what it says.
             text = template_render(custom["body"], placeholder_values(context)).strip() or None
         except TemplateProblem as problem:
-            errors.append(f"Body: {problem.message}")
+            errors.append(_("Body: %(error)s") % {"error": problem.message})
         except Exception as exc:  # the last wall: whatever slipped past template_render, the default is sent
             logger.exception("email template %s crashed while rendering", custom.get("template"))
-            errors.append("Body: " + f"{type(exc).__name__}: {exc}"[:500])
+            errors.append(_("Body: %(error)s") % {"error": f"{type(exc).__name__}: {exc}"[:500]})
     return text, " ".join(errors)
 
 

@@ -304,6 +304,13 @@ def test_failure_record_is_for_the_version_given(setup):
     assert template.updated_at.isoformat() == current  # recording a failure makes no new version
 
 
+def test_failure_record_logs_a_warning(setup, caplog):
+    template = EmailTemplateFactory(module=setup.module)
+    with caplog.at_level("WARNING", logger="bookings.email_templates"):
+        email_template_failure_record(template_id=str(template.pk), error="Body: boom")
+    assert any(r.levelname == "WARNING" and "Body: boom" in r.getMessage() for r in caplog.records)
+
+
 def test_a_body_that_renders_to_nothing_sends_the_default_body(setup, django_capture_on_commit_callbacks):
     save(setup, body="{% if note %}  You wrote: {{ note }}{% endif %}\n  ")
     with django_capture_on_commit_callbacks(execute=True):
