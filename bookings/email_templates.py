@@ -156,36 +156,73 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     ],
     "requested": [],
     "requested_contact": [],
-    "link": f"{settings.SITE_URL}/b/sample-private-link/",
-    "can_manage": True,
+    "link": "",
+    "can_manage": False,
     "admin_url": f"{settings.SITE_URL}/admin/",
-    "change_request": {"cancellation": False},
+    "change_request": None,
     "has_calendar_file": False,
-    "visitor": {"name": "Grace Hopper"},
 }
 SAMPLE_NOTE = "<p>We will bring our own projector.</p>"
+SAMPLE_LINK = f"{settings.SITE_URL}/b/sample-private-link/"
+
+# What each kind's real emails get besides the booking (bookings.lifecycle, bookings.reminders): the private
+# link only in the first email of a booking and in its approval, "where to find the link" while the booking
+# is live, the booker's note only in the module admin's emails about a request, a visitor only in an
+# invitation, a change request only in the emails about one.
+_LINK_KINDS = {EmailKind.BOOKING_RECEIVED, EmailKind.BOOKING_APPROVED}
+_LIVE_KINDS = {
+    EmailKind.BOOKING_REMINDER,
+    EmailKind.CHANGE_REQUEST_RECEIVED,
+    EmailKind.CHANGE_REQUEST_APPROVED,
+    EmailKind.CHANGE_REQUEST_DENIED,
+}
+_NOTE_KINDS = {
+    EmailKind.ADMIN_NEW_REQUEST,
+    EmailKind.ADMIN_NEW_CHANGE_REQUEST,
+    EmailKind.ADMIN_BOOKING_AUTO_APPROVED,
+}
+_CHANGE_REQUEST_KINDS = {
+    EmailKind.CHANGE_REQUEST_RECEIVED,
+    EmailKind.CHANGE_REQUEST_APPROVED,
+    EmailKind.CHANGE_REQUEST_DENIED,
+    EmailKind.ADMIN_NEW_CHANGE_REQUEST,
+}
+
+
+def sample_context(kind: str) -> tuple[dict[str, Any], str]:
+    """The preview's invented context for an email of `kind`, and the booker's note it carries (HTML)."""
+    context: dict[str, Any] = {**SAMPLE_CONTEXT}
+    if kind in _LINK_KINDS:
+        context["link"] = SAMPLE_LINK
+    context["can_manage"] = kind in _LINK_KINDS or kind in _LIVE_KINDS
+    if kind in _CHANGE_REQUEST_KINDS:
+        context["change_request"] = {"cancellation": False}
+    if kind == EmailKind.VISITOR_INVITATION:
+        context["visitor"] = {"name": "Grace Hopper"}
+    return context, SAMPLE_NOTE if kind in _NOTE_KINDS else ""
 
 
 def email_template_preview(*, template: EmailTemplate) -> tuple[str, Rendered]:
     """The subject and bodies `template` gives with sample data (the module's own names, invented
-    booking), rendered as the worker renders them: a failure shows the default and says why in
-    `Rendered.template_error`. Writes nothing."""
+    booking, what its kind's real emails get: sample_context), rendered as the worker renders them: a
+    failure shows the default and says why in `Rendered.template_error`. Writes nothing."""
     module = template.module
+    sample, note = sample_context(template.kind)
     context = {
-        **SAMPLE_CONTEXT,
+        **sample,
         "module": {"name": module.name},
         "organization": {"name": module.organization.name},
         "admin_email": getattr(module.admin_user, "email", "") or "",
     }
     subject, custom = custom_email(
-        template, context, note=SAMPLE_NOTE, default_subject=SUBJECTS[template.kind].format(title="Team offsite")
+        template, context, note=note, default_subject=SUBJECTS[template.kind].format(title="Team offsite")
     )
     snapshot: dict[str, Any] = {
         "template": f"notifications/{template.kind}.txt",
         "html_template": f"notifications/{template.kind}.html",
         "language": template.language,
         "context": context,
-        "html": {"note": SAMPLE_NOTE},
+        "html": {"note": note},
         "staff_message": "",
     }
     if custom:

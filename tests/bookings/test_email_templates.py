@@ -210,16 +210,43 @@ def test_a_template_that_fails_falls_back_to_the_default_and_is_recorded(
 
 
 def test_the_preview_renders_sample_data_and_writes_nothing(setup, django_assert_num_queries):
-    template = save(setup, kind="visitor_invitation", body="Hi {{ visitor_name }}, {{ when }}. {{ note }}")
+    template = save(setup, kind="visitor_invitation", body="Hi {{ visitor_name }}, {{ when }}.{{ note }}")
     template = EmailTemplate.objects.select_related("module__organization", "module__admin_user").get(pk=template.pk)
     with django_assert_num_queries(0):
         subject, rendered = email_template_preview(template=template)
     assert subject == "Thanks, Ada Lovelace: Team offsite"
-    assert rendered.body_text.startswith(
-        "Hi Grace Hopper, Mon 07 Dec 2026, 10:00–12:00 (Europe/Berlin). We will bring our own projector.\n"
-    )
+    # A visitor's invitation carries no note (only the module admin's emails about a request do).
+    assert rendered.body_text.startswith("Hi Grace Hopper, Mon 07 Dec 2026, 10:00–12:00 (Europe/Berlin).\n")
     assert rendered.template_error == ""
     assert "<p>Hi Grace Hopper, Mon 07 Dec 2026" in rendered.body_html
+
+
+LINK = "Follow your request, ask for a change or cancel at your private link"
+WHERE_LINK = "use the private link from our first email"
+
+
+@pytest.mark.parametrize(
+    ("kind", "shown", "not_shown"),
+    [
+        ("booking_received", ["[Ada Lovelace][]", LINK], [WHERE_LINK, "projector"]),
+        ("booking_approved", ["[Ada Lovelace][]", LINK], [WHERE_LINK]),
+        ("booking_denied", ["[Ada Lovelace][]"], [LINK, WHERE_LINK]),
+        ("booking_canceled", ["[Ada Lovelace][]"], [LINK, WHERE_LINK]),
+        ("change_request_received", ["[Ada Lovelace][]", WHERE_LINK], [LINK]),
+        ("booking_reminder", [WHERE_LINK], [LINK]),
+        ("visitor_invitation", ["[Ada Lovelace][Grace Hopper]"], [LINK, WHERE_LINK, "projector"]),
+        ("admin_new_request", ["[Ada Lovelace][We will bring our own projector.]"], [LINK, WHERE_LINK]),
+        ("admin_booker_canceled", ["[Ada Lovelace][]"], ["projector", LINK]),
+    ],
+)
+def test_the_preview_gives_each_kind_what_its_real_emails_get(setup, kind, shown, not_shown):
+    template = save(setup, kind=kind, body="[{{ booker_name }}][{{ visitor_name }}{{ note }}]")
+    _subject, rendered = email_template_preview(template=template)
+    assert rendered.template_error == ""
+    for text in shown:
+        assert text in rendered.body_text, (kind, text, rendered.body_text)
+    for text in not_shown:
+        assert text not in rendered.body_text, (kind, text, rendered.body_text)
 
 
 def test_a_decision_uses_the_template_of_its_kind(setup, django_capture_on_commit_callbacks):
