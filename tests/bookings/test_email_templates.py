@@ -97,6 +97,12 @@ def test_save_refuses_a_hostile_body_instead_of_crashing(setup, body):
     assert not EmailTemplate.objects.exists()
 
 
+def test_save_refuses_a_hostile_subject_instead_of_crashing(setup):
+    with pytest.raises(ValidationFailed) as refused:
+        save(setup, subject=HOSTILE["a subject nested 140 deep"])
+    assert [(e.field, e.code) for e in refused.value.errors] == [("subject", "INVALID_TEMPLATE")]
+
+
 def test_save_of_an_unknown_module_is_not_found(setup):
     with pytest.raises(NotFound):
         email_template_save(
@@ -186,7 +192,7 @@ def test_another_language_or_kind_or_module_leaves_the_default(setup, settings, 
         (SUBJECT, "{% for i in range(10**9) %}x{% endfor %}", "Thanks, Ada Lovelace: Team meeting", "Body: The tag"),
         # Written behind the service's back, and used to crash the submit (RecursionError) or the worker
         # (ValueError) instead of falling back.
-        (HOSTILE["a subject nested 200 deep"], BODY, "We received your booking request: Team meeting", "Subject: "),
+        (HOSTILE["a subject nested 140 deep"], BODY, "We received your booking request: Team meeting", "Subject: "),
         (SUBJECT, HOSTILE["a number too long to read"], "Thanks, Ada Lovelace: Team meeting", "Body: "),
         (SUBJECT, HOSTILE["120 nested ifs"], "Thanks, Ada Lovelace: Team meeting", "Body: "),
     ],
