@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -105,20 +106,32 @@ def email_template_reset(*, template_id: UUID, actor: Actor) -> None:
     logger.info("%s reset email template %s to the default", actor.label, template_id)
 
 
-def email_template_failure_record(*, template_id: str, error: str) -> int:
+def email_template_failure_record(*, template_id: str, error: str, updated_at: str = "") -> int:
     """Record that the template failed to render (the default was sent): one UPDATE, no lock, no version
-    bump (nothing a submit reads changes). Returns how many rows changed (0: it no longer exists)."""
+    bump (nothing a submit reads changes). `updated_at` (ISO, from the email's snapshot): the version of the
+    template the email was written with; when staff saved it since, the failure is the old wording's and
+    the new one is left alone. Empty (an email queued before versions were carried): recorded by id only.
+    Returns how many rows changed (0: it no longer exists, or was saved again)."""
+    logger.warning("email template %s (version %s) failed to render: %s", template_id, updated_at or "?", error)
     pk = as_uuid(template_id)
     if pk is None:
         return 0
-    return EmailTemplate.objects.filter(pk=pk).update(last_error=error[:2000], last_error_at=timezone.now())
+    rows = EmailTemplate.objects.filter(pk=pk)
+    if updated_at:
+        try:
+            version = datetime.fromisoformat(updated_at)
+        except ValueError:
+            return 0
+        rows = rows.filter(updated_at=version)
+    # update() leaves updated_at alone (auto_now is save()'s): recording a failure does not make a version.
+    return rows.update(last_error=error[:2000], last_error_at=timezone.now())
 
 
 class EmailTemplateFailureHook:
     """notifications.hooks.TemplateFailureHook: the worker reports a failed template here (bookings.apps)."""
 
-    def failed(self, *, template_id: str, error: str) -> None:
-        email_template_failure_record(template_id=template_id, error=error)
+    def failed(self, *, template_id: str, error: str, updated_at: str = "") -> None:
+        email_template_failure_record(template_id=template_id, error=error, updated_at=updated_at)
 
 
 # --- the preview ----------------------------------------------------------------------------------------
@@ -143,36 +156,73 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     ],
     "requested": [],
     "requested_contact": [],
-    "link": f"{settings.SITE_URL}/b/sample-private-link/",
-    "can_manage": True,
+    "link": "",
+    "can_manage": False,
     "admin_url": f"{settings.SITE_URL}/admin/",
-    "change_request": {"cancellation": False},
+    "change_request": None,
     "has_calendar_file": False,
-    "visitor": {"name": "Grace Hopper"},
 }
 SAMPLE_NOTE = "<p>We will bring our own projector.</p>"
+SAMPLE_LINK = f"{settings.SITE_URL}/b/sample-private-link/"
+
+# What each kind's real emails get besides the booking (bookings.lifecycle, bookings.reminders): the private
+# link only in the first email of a booking and in its approval, "where to find the link" while the booking
+# is live, the booker's note only in the module admin's emails about a request, a visitor only in an
+# invitation, a change request only in the emails about one.
+_LINK_KINDS = {EmailKind.BOOKING_RECEIVED, EmailKind.BOOKING_APPROVED}
+_LIVE_KINDS = {
+    EmailKind.BOOKING_REMINDER,
+    EmailKind.CHANGE_REQUEST_RECEIVED,
+    EmailKind.CHANGE_REQUEST_APPROVED,
+    EmailKind.CHANGE_REQUEST_DENIED,
+}
+_NOTE_KINDS = {
+    EmailKind.ADMIN_NEW_REQUEST,
+    EmailKind.ADMIN_NEW_CHANGE_REQUEST,
+    EmailKind.ADMIN_BOOKING_AUTO_APPROVED,
+}
+_CHANGE_REQUEST_KINDS = {
+    EmailKind.CHANGE_REQUEST_RECEIVED,
+    EmailKind.CHANGE_REQUEST_APPROVED,
+    EmailKind.CHANGE_REQUEST_DENIED,
+    EmailKind.ADMIN_NEW_CHANGE_REQUEST,
+}
+
+
+def sample_context(kind: str) -> tuple[dict[str, Any], str]:
+    """The preview's invented context for an email of `kind`, and the booker's note it carries (HTML)."""
+    context: dict[str, Any] = {**SAMPLE_CONTEXT}
+    if kind in _LINK_KINDS:
+        context["link"] = SAMPLE_LINK
+    context["can_manage"] = kind in _LINK_KINDS or kind in _LIVE_KINDS
+    if kind in _CHANGE_REQUEST_KINDS:
+        context["change_request"] = {"cancellation": False}
+    if kind == EmailKind.VISITOR_INVITATION:
+        context["visitor"] = {"name": "Grace Hopper"}
+    return context, SAMPLE_NOTE if kind in _NOTE_KINDS else ""
 
 
 def email_template_preview(*, template: EmailTemplate) -> tuple[str, Rendered]:
     """The subject and bodies `template` gives with sample data (the module's own names, invented
-    booking), rendered as the worker renders them: a failure shows the default and says why in
-    `Rendered.template_error`. Writes nothing."""
+    booking, what its kind's real emails get: sample_context), rendered as the worker renders them: a
+    failure shows the default and says why in `Rendered.template_error`. Writes nothing."""
     module = template.module
+    sample, note = sample_context(template.kind)
     context = {
-        **SAMPLE_CONTEXT,
+        **sample,
         "module": {"name": module.name},
         "organization": {"name": module.organization.name},
         "admin_email": getattr(module.admin_user, "email", "") or "",
     }
     subject, custom = custom_email(
-        template, context, note=SAMPLE_NOTE, default_subject=SUBJECTS[template.kind].format(title="Team offsite")
+        template, context, note=note, default_subject=SUBJECTS[template.kind].format(title="Team offsite")
     )
     snapshot: dict[str, Any] = {
         "template": f"notifications/{template.kind}.txt",
         "html_template": f"notifications/{template.kind}.html",
         "language": template.language,
         "context": context,
-        "html": {"note": SAMPLE_NOTE},
+        "html": {"note": note},
         "staff_message": "",
     }
     if custom:

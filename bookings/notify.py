@@ -11,6 +11,7 @@ one INSERT.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -37,6 +38,8 @@ from .models import (
     EmailTemplate,
 )
 from .module_cache import prefetched
+
+logger = logging.getLogger(__name__)
 
 SUBJECTS = {
     "booking_received": "We received your booking request: {title}",
@@ -191,23 +194,35 @@ def custom_template(module: BookingModule, kind: str) -> EmailTemplate | None:
 
 
 def custom_email(
-    template: EmailTemplate | None, context: dict[str, Any], *, note: str, default_subject: str
+    template: EmailTemplate | None,
+    context: dict[str, Any],
+    *,
+    note: str,
+    default_subject: str,
+    subject_given: bool = False,
 ) -> tuple[str, dict[str, str] | None]:
     """The subject to store and the snapshot's `custom` part (docs/architecture.md#email-templates).
 
     The subject is a column, so staff's subject is rendered here, in the sandbox; when it fails the default
-    subject is used and the failure travels in the snapshot, for the worker to report. The body's source
-    goes into the snapshot as it is at commit, rendered by the worker."""
+    subject is used and the failure travels in the snapshot, for the worker to report. Not rendered when
+    staff typed a subject for this one email (`subject_given`: theirs is sent, the template's could not
+    fail). The body's source goes into the snapshot as it is at commit, with the template's version
+    (`updated_at`) for the failure to be recorded on it only; the worker renders it."""
     if template is None or not (template.subject or template.body):
         return default_subject, None
     custom = {"template": str(template.pk), "body": template.body}
+    if template.updated_at is not None:
+        custom["updated_at"] = template.updated_at.isoformat()
     subject = default_subject
-    if template.subject:
+    if template.subject and not subject_given:
         try:
             values = placeholder_values({**context, "note": html_to_text(note)})
             subject = template_render(template.subject, values) or default_subject
         except TemplateProblem as problem:
             custom["subject_error"] = problem.message
+        except Exception as exc:  # the last wall: a template never blocks a booking; the default is used
+            logger.exception("email template %s crashed while rendering its subject", template.pk)
+            custom["subject_error"] = f"{type(exc).__name__}: {exc}"[:500]
     return subject, custom
 
 
@@ -248,6 +263,7 @@ def _email(
         {**context, "organization": {"name": booking.organization.name}},
         note=note,
         default_subject=SUBJECTS[kind].format(title=booking.title),
+        subject_given=bool(spec and spec.subject),
     )
     return Email(
         organization=booking.organization,

@@ -16,15 +16,17 @@ logger = logging.getLogger(__name__)
 
 
 class TemplateFailureHook(Protocol):
-    def failed(self, *, template_id: str, error: str) -> None:
-        """Record that staff's template `template_id` failed to render (`error` says why). Runs in its own
-        transaction, after the email's bodies were stored; a template that no longer exists is ignored."""
+    def failed(self, *, template_id: str, error: str, updated_at: str = "") -> None:
+        """Record that staff's template `template_id`, in its version last saved at `updated_at` (ISO; empty:
+        an email written before versions were carried), failed to render (`error` says why). Runs in its own
+        transaction, after the email's bodies were stored; a template that no longer exists, or was saved
+        again since (the failure is the old wording's), is ignored."""
 
 
 class LogTemplateFailure:
     """The hook when no app registered one: the failure is only logged."""
 
-    def failed(self, *, template_id: str, error: str) -> None:
+    def failed(self, *, template_id: str, error: str, updated_at: str = "") -> None:
         logger.warning("email template %s failed to render: %s", template_id, error)
 
 
@@ -37,9 +39,9 @@ def register_template_failure_hook(hook: TemplateFailureHook) -> None:
     _hook = hook
 
 
-def template_failed(*, template_id: str, error: str) -> None:
+def template_failed(*, template_id: str, error: str, updated_at: str = "") -> None:
     """Report a failed template to the registered hook. Never raises: the email goes out regardless."""
     try:
-        _hook.failed(template_id=template_id, error=error)
+        _hook.failed(template_id=template_id, error=error, updated_at=updated_at)
     except Exception:
         logger.exception("could not record the failure of email template %s", template_id)

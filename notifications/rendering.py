@@ -13,12 +13,14 @@ the same bytes. The snapshot:
 - `calendar` (optional): an .ics to attach, as `calendar_ics` takes it;
 - `custom` (optional): staff's own body (`body`, Jinja2 source) of template `template`, rendered in the
   sandbox of notifications.templating in place of the default body, inside the same layout; `subject_error`
-  when staff's subject could not be rendered at write time (docs/architecture.md#email-templates).
+  when staff's subject could not be rendered at write time, `updated_at` (ISO) of the template's version the
+  email was written with, so a failure is recorded on that version only (docs/architecture.md#email-templates).
 """
 
 from __future__ import annotations
 
 import html
+import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +30,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.html import strip_tags
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 from icalendar import Calendar
 from icalendar import Event as VEvent
 
@@ -35,6 +38,8 @@ from core.html import sanitize_html
 
 from .models import Notification
 from .templating import TemplateProblem, body_html, placeholder_values, template_render
+
+logger = logging.getLogger(__name__)
 
 PRODID = "-//Allot//Bookings//EN"
 ICS_FILENAME = "booking.ics"
@@ -116,13 +121,19 @@ def _custom_body(snapshot: dict[str, Any], context: dict[str, Any]) -> tuple[str
     """Staff's body rendered in the sandbox (None: there is none, or it failed), and why it failed or the
     subject did. Never raises: a template that fails leaves the default body (docs/architecture.md#email-templates)."""
     custom = snapshot.get("custom") or {}
-    errors = [f"Subject: {custom['subject_error']}"] if custom.get("subject_error") else []
+    errors = [_("Subject: %(error)s") % {"error": custom["subject_error"]}] if custom.get("subject_error") else []
     text = None
     if custom.get("body"):
         try:
-            text = template_render(custom["body"], placeholder_values(context)).strip()
+            # A body that renders to nothing (`{% if note %}...{% endif %}` without a note) would send an
+            # empty email: the default body is used, as for an empty subject. Not a failure: the template
+            # did what it says.
+            text = template_render(custom["body"], placeholder_values(context)).strip() or None
         except TemplateProblem as problem:
-            errors.append(f"Body: {problem.message}")
+            errors.append(_("Body: %(error)s") % {"error": problem.message})
+        except Exception as exc:  # the last wall: whatever slipped past template_render, the default is sent
+            logger.exception("email template %s crashed while rendering", custom.get("template"))
+            errors.append(_("Body: %(error)s") % {"error": f"{type(exc).__name__}: {exc}"[:500]})
     return text, " ".join(errors)
 
 

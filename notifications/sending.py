@@ -106,8 +106,12 @@ def _render(notification: Notification) -> bool:
     if stored and rendered.template_error:
         # Staff's template failed and the default was rendered instead: the email goes out, the admin shows
         # the failure (docs/architecture.md#email-templates).
-        template_id = str((notification.snapshot.get("custom") or {}).get("template") or "")
-        template_failed(template_id=template_id, error=rendered.template_error)
+        custom = notification.snapshot.get("custom") or {}
+        template_failed(
+            template_id=str(custom.get("template") or ""),
+            error=rendered.template_error,
+            updated_at=str(custom.get("updated_at") or ""),
+        )
     return stored
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from types import CodeType
 from typing import Any
 
 from django.utils.html import escape
@@ -56,6 +57,10 @@ FILTERS: dict[str, Any] = {
 
 MAX_SOURCE = 10_000  # characters of a body's source (a subject's is 300)
 MAX_OUTPUT = 20_000  # characters a rendered template may have
+# Levels of nesting of the syntax tree (each `{% if %}` inside another, each filter of a chain, each `and`,
+# `not` or parenthesis adds one): far more than any wording needs, far less than what makes Jinja2's
+# parser, compiler or Python's own compile() give up (RecursionError, "too many levels of indentation").
+MAX_DEPTH = 30
 
 INVALID_TEMPLATE = "INVALID_TEMPLATE"
 UNKNOWN_PLACEHOLDER = "UNKNOWN_PLACEHOLDER"
@@ -126,9 +131,16 @@ _TAG_NAMES = {
 
 
 def _walk(node: nodes.Node) -> Iterator[nodes.Node]:
-    yield node
-    for child in node.iter_child_nodes():
-        yield from _walk(child)
+    """Every node of the tree, without recursion (a deep tree must not exhaust Python's stack). Raises
+    TemplateProblem past `MAX_DEPTH` levels of nesting."""
+    stack: list[tuple[nodes.Node, int]] = [(node, 0)]
+    while stack:
+        current, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise TemplateProblem(INVALID_TEMPLATE, _too_deep())
+        yield current
+        # Reversed, so the nodes come in the order they are written (the first refusal is the first one).
+        stack.extend(reversed([(child, depth + 1) for child in current.iter_child_nodes()]))
 
 
 def _refusal(node: nodes.Node) -> str | None:
@@ -156,32 +168,57 @@ def _refusal(node: nodes.Node) -> str | None:
     return None
 
 
-def template_check(source: str, *, max_length: int = MAX_SOURCE) -> None:
-    """Raise TemplateProblem unless `source` parses and uses only what this module allows."""
+def _too_deep() -> str:
+    return str(
+        _("The template is nested too deeply (at most %(n)s levels of {%% if %%}, filters, and/or/not).")
+        % {"n": MAX_DEPTH}
+    )
+
+
+def _compiled(source: str, max_length: int) -> CodeType:
+    """`source` checked and compiled. Raises TemplateProblem, never anything else: whatever Jinja2 or Python
+    raise on a hostile source (RecursionError on deep nesting, ValueError on a 5,000-digit number,
+    IndentationError from compile()) is a refusal, not a crash."""
     if len(source) > max_length:
         raise TemplateProblem(INVALID_TEMPLATE, str(_("At most %(n)s characters.") % {"n": max_length}))
     try:
         tree = _ENV.parse(source)
+        for node in _walk(tree):
+            reason = _refusal(node)
+            if reason is not None:
+                raise TemplateProblem(INVALID_TEMPLATE, reason)
+            if isinstance(node, nodes.Name) and node.name not in PLACEHOLDERS:
+                raise TemplateProblem(
+                    UNKNOWN_PLACEHOLDER,
+                    str(_("“%(name)s” is not a placeholder (see the list below the form).") % {"name": node.name}),
+                )
+        # Only what passed the walk is compiled; compile() has limits of its own (Python's nesting of blocks).
+        return _ENV.compile(tree)
+    except TemplateProblem:
+        raise
     except TemplateSyntaxError as exc:
         raise TemplateProblem(
             INVALID_TEMPLATE, str(_("Line %(line)s: %(error)s") % {"line": exc.lineno, "error": exc.message})
         ) from exc
-    for node in _walk(tree):
-        reason = _refusal(node)
-        if reason is not None:
-            raise TemplateProblem(INVALID_TEMPLATE, reason)
-        if isinstance(node, nodes.Name) and node.name not in PLACEHOLDERS:
-            raise TemplateProblem(
-                UNKNOWN_PLACEHOLDER,
-                str(_("“%(name)s” is not a placeholder (see the list below the form).") % {"name": node.name}),
-            )
+    except RecursionError as exc:
+        raise TemplateProblem(INVALID_TEMPLATE, _too_deep()) from exc
+    except Exception as exc:  # ValueError (a number too long to read), SyntaxError from compile(), ...
+        raise TemplateProblem(
+            INVALID_TEMPLATE, str(_("The template cannot be read: %(error)s") % {"error": str(exc)[:200]})
+        ) from exc
+
+
+def template_check(source: str, *, max_length: int = MAX_SOURCE) -> None:
+    """Raise TemplateProblem unless `source` parses, uses only what this module allows and compiles. Raises
+    nothing else."""
+    _compiled(source, max_length)
 
 
 def template_render(source: str, values: Mapping[str, Any], *, max_output: int = MAX_OUTPUT) -> str:
     """`source` rendered with `values` (every placeholder). Raises TemplateProblem, never anything else."""
-    template_check(source)
     try:
-        template = _ENV.from_string(source)
+        code = _compiled(source, MAX_SOURCE)
+        template = _ENV.template_class.from_code(_ENV, code, _ENV.make_globals(None))
         parts: list[str] = []
         size = 0
         for part in template.generate({name: values.get(name, "") for name in PLACEHOLDERS}):

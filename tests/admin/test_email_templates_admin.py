@@ -15,6 +15,7 @@ from bookings.models import EmailTemplate
 from resources.models import Organization, Role
 
 from ..factories import BookingModuleFactory, EmailTemplateFactory
+from ..notifications.test_templating import HOSTILE
 from .config_helpers import url
 
 MODEL = "bookings.emailtemplate"
@@ -73,6 +74,14 @@ def test_bad_templates_are_refused_at_their_field(setup, admin_client, changes, 
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
     assert any(message in e for e in errors.get(field, [])), errors
+    assert not EmailTemplate.objects.exists()
+
+
+@pytest.mark.parametrize("body", HOSTILE.values(), ids=HOSTILE.keys())
+def test_a_hostile_body_is_refused_at_its_field_not_a_server_error(setup, admin_client, body):
+    response = admin_client.post(url(MODEL, "add"), add_data(setup, body=body))
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors.get("body"), response.context["adminform"].form.errors
     assert not EmailTemplate.objects.exists()
 
 

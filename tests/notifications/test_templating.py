@@ -205,3 +205,49 @@ def test_the_html_body_escapes_everything_and_keeps_paragraphs_and_line_breaks()
         "<p>line one<br>line two &lt;script&gt;x&lt;/script&gt;</p>\n"
         "<p>&lt;a href=&#x27;https://x&#x27;&gt;x&lt;/a&gt;</p>"
     )
+
+
+# --- sources that used to crash the check instead of being refused -----------------------------------------
+
+# Each is under the 10,000-character limit; each made Jinja2 or Python raise something other than
+# TemplateSyntaxError (RecursionError, ValueError, IndentationError), which reached the admin as a 500 and
+# the submit or the worker as a crash.
+HOSTILE = {
+    "a long filter chain": "{{ booker_name" + "|upper" * 1500 + " }}",
+    "deep parentheses": "{{ " + "(" * 400 + "booker_name" + ")" * 400 + " }}",
+    "a long and chain": "{% if " + " and ".join(["note"] * 1100) + " %}x{% endif %}",
+    "a number too long to read": "{{ " + "9" * 5000 + " }}",
+    # 297 characters: fits the subject column (300), and used to make every submit raise RecursionError.
+    "a subject nested 140 deep": "{{ " + "(" * 140 + "booker_name" + ")" * 140 + " }}",
+    # These two parse; Python's compile() then gives up ("too many levels of indentation", RecursionError).
+    "120 nested ifs": "{% if note %}" * 120 + "x" + "{% endif %}" * 120,
+    "900 chained nots": "{% if " + "not " * 900 + "note %}x{% endif %}",
+}
+
+
+@pytest.mark.parametrize("source", HOSTILE.values(), ids=HOSTILE.keys())
+def test_a_hostile_source_is_refused_not_a_crash(source):
+    assert len(source) <= 10_000
+    with pytest.raises(TemplateProblem) as refused:
+        template_check(source)
+    assert refused.value.code == INVALID_TEMPLATE
+    assert refused.value.message
+    with pytest.raises(TemplateProblem) as failed:
+        template_render(source, VALUES)
+    assert failed.value.code == INVALID_TEMPLATE
+
+
+def test_nesting_a_wording_needs_is_allowed():
+    source = (
+        "{% if note %}{% if is_cancellation %}{% if event_count > 1 %}"
+        "{{ booker_name|trim|default('you')|title|truncate(40) }}"
+        "{% elif not (note and booker_name or admin_email) %}b{% endif %}{% endif %}{% endif %}"
+    )
+    template_check(source)
+    assert template_render(source, VALUES) == "Ada Lovelace"
+
+
+def test_the_nesting_limit_says_so():
+    with pytest.raises(TemplateProblem) as refused:
+        template_check("{{ booker_name" + "|trim" * 40 + " }}")
+    assert "nested too deeply" in refused.value.message
