@@ -13,6 +13,7 @@ the organization and the model in the signed data, for an hour): a changed or fo
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,7 @@ from django.contrib import messages
 from django.contrib.admin.models import ADDITION, LogEntry
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import DataError, IntegrityError, transaction
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -42,6 +43,8 @@ from core.imports import MAX_BYTES, MAX_ROWS, SourceRow, Table, file_error, read
 from .admin_base import form_field_for, parse_field_path
 from .models import Organization
 from .permissions import request_allows, request_org_ids
+
+logger = logging.getLogger(__name__)
 
 SALT = "allot.admin.imports"
 MAX_AGE_SECONDS = 60 * 60
@@ -162,9 +165,14 @@ def _run_row(
         found = importer.check(form.cleaned_data, context)
         if not found and not errors:
             try:
-                saved.append(importer.save(organization, form.cleaned_data, context))
+                with transaction.atomic():  # a savepoint: a row the database refuses leaves the others usable
+                    saved.append(importer.save(organization, form.cleaned_data, context))
             except DomainError as error:
                 found = error.errors or [FieldError("", error.code, error.message)]
+            except (DataError, IntegrityError):
+                # The form checks what the columns hold; this is a last resort, never a 500.
+                logger.warning("An import row was refused by the database", exc_info=True)
+                found = [FieldError("", "INVALID", str(_("The database refused this row.")))]
         errors += [_service_error(importer, e) for e in found]
     return RowResult(number=row.number, values=[row.values[c] for c in columns], errors=errors)
 

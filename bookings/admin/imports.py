@@ -20,10 +20,26 @@ from .. import services
 from ..models import Contact, Customer
 
 
-class PersonRowForm(forms.Form):
-    name = PlainTextFormField(max_length=200)
-    email = forms.EmailField(required=False)
-    phone = PlainTextFormField(max_length=50, required=False)
+def _person_form(model: type[Contact | Customer]) -> type[forms.Form]:
+    """A row's form for `model`, its lengths the model's own (an EmailField takes 320 characters, the column 254:
+    longer is the row's MAX_LENGTH, not PostgreSQL's DataError)."""
+
+    def length(name: str) -> int | None:
+        return model._meta.get_field(name).max_length
+
+    return type(
+        f"{model.__name__}RowForm",
+        (forms.Form,),
+        {
+            "name": PlainTextFormField(max_length=length("name")),
+            "email": forms.EmailField(max_length=length("email"), required=False),
+            "phone": PlainTextFormField(max_length=length("phone"), required=False),
+        },
+    )
+
+
+ContactRowForm = _person_form(Contact)
+CustomerRowForm = _person_form(Customer)
 
 
 PERSON_COLUMNS = (
@@ -41,7 +57,7 @@ class ContactImporter(Importer):
         ImportColumn("email", _("An email address, or empty; one contact per address in the organization.")),
         PERSON_COLUMNS[2],
     )
-    form_class = PersonRowForm
+    form_class = ContactRowForm
 
     def prepare(self, organization: Organization) -> dict[str, Any]:
         # A contact without an email is told apart by its name alone, so a file imported twice adds no one twice.
@@ -66,7 +82,7 @@ class CustomerImporter(Importer):
         ImportColumn("name", _("Plain text; one customer per name in the organization."), required=True),
         *PERSON_COLUMNS[1:],
     )
-    form_class = PersonRowForm
+    form_class = CustomerRowForm
 
     def prepare(self, organization: Organization) -> dict[str, Any]:
         names = Customer.objects.filter(organization=organization).values_list("name", flat=True)
