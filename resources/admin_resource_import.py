@@ -89,6 +89,12 @@ class ResourceImporter(Importer):
     )
     form_class = ResourceRowForm
 
+    def lock(self, organization: Organization) -> None:
+        # resource_create inserts under its venue (FOR KEY SHARE) then updates the organization (config_changed);
+        # venue_update locks its venue FOR UPDATE then updates the organization. Holding every venue first, in id
+        # order, keeps one order for both: venues, then the organization.
+        list(Venue.objects.select_for_update().filter(organization=organization).order_by("pk").values_list("pk"))
+
     def prepare(self, organization: Organization) -> dict[str, Any]:
         venues: dict[str, list[Venue]] = {}
         for venue in Venue.objects.filter(organization=organization).select_related("organization"):
