@@ -4,6 +4,8 @@ can fail, who may import where, the signed payload between the pages, and the qu
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
 from django.contrib.admin.models import ADDITION, LogEntry
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -331,3 +333,31 @@ def test_a_row_the_database_refuses_is_that_rows_error_not_a_500(setup, member, 
 
     assert errors_of(response) == [(3, "", "INVALID")]
     assert spec.count(setup.org) == 0
+
+
+def test_a_payload_the_upload_signs_can_always_be_posted_back(setup, member, settings):
+    # The largest payload the upload still signs, posted as the browser does (urlencoded, with the CSRF token):
+    # under Django's limit on a form's size, so no preview offers a confirmation that Django would then refuse.
+    spec = IMPORTABLES["bookings.contact"]
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(member(spec.role)[0])
+    client.get(url(spec.app_model, "import"))  # sets the CSRF cookie
+    token = client.cookies["csrftoken"].value
+    rows = [[f"Person {n}", f"p{n}@example.com", ""] for n in range(200)]
+
+    def signed() -> str:
+        file = csv_file([spec.header, *rows])
+        data = {"organization": str(setup.org.pk), "file": file, "csrfmiddlewaretoken": token}
+        return client.post(url(spec.app_model, "import"), data).context["payload"]
+
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = len(signed()) + admin_imports.PAYLOAD_MARGIN  # the least that signs it
+    payload = signed()
+    assert payload
+    response = client.post(
+        url(spec.app_model, "import_confirm"),
+        urlencode({"csrfmiddlewaretoken": token, "payload": payload}),
+        content_type="application/x-www-form-urlencoded",
+    )
+
+    assert response.status_code == 302
+    assert spec.count(setup.org) == 200
