@@ -27,7 +27,7 @@ from django.contrib.admin.models import ADDITION, LogEntry
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DataError, IntegrityError, connection, transaction
-from django.db.models import Model
+from django.db.models import Field, Model
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -39,7 +39,7 @@ from django.utils.translation import ngettext
 from core.api.errors import DRF_CODES
 from core.errors import DomainError, FieldError, ValidationFailed
 from core.ids import as_uuid
-from core.imports import MAX_BYTES, MAX_ROWS, SourceRow, Table, file_error, read_table
+from core.imports import MAX_BYTES, MAX_CELL_CHARS, MAX_ROWS, SourceRow, Table, file_error, read_table
 
 from .admin_base import form_field_for, parse_field_path
 from .models import Organization
@@ -108,6 +108,15 @@ class Importer:
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+
+def column_length(model: type[Model], name: str) -> int:
+    """The most characters `model`'s column `name` holds: its max_length (a form's EmailField takes 320, the
+    column 254; longer is the row's MAX_LENGTH, not PostgreSQL's DataError), or for a text column without one,
+    as many as a cell may hold."""
+    field = model._meta.get_field(name)
+    assert isinstance(field, Field)
+    return field.max_length or MAX_CELL_CHARS
 
 
 class BooleanCell(forms.Field):

@@ -7,16 +7,14 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Model
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import FieldError
-from core.imports import MAX_CELL_CHARS
 
 from . import services
 from .admin_base import PlainTextFormField
-from .admin_imports import BooleanCell, ImportColumn, Importer
+from .admin_imports import BooleanCell, ImportColumn, Importer, column_length
 from .models import Organization, Resource, ResourceKind, Venue
 
 # The largest value a PositiveIntegerField holds on every database we run on.
@@ -24,20 +22,15 @@ MAX_INT = 2_147_483_647
 KINDS = ", ".join(ResourceKind.values)
 
 
-def _length(model: type[Model], name: str) -> int:
-    """The column's length in the database; a text column without one, as long as a cell may be."""
-    return model._meta.get_field(name).max_length or MAX_CELL_CHARS
-
-
 def _count(minimum: int) -> forms.IntegerField:
     return forms.IntegerField(required=False, min_value=minimum, max_value=MAX_INT)
 
 
 class ResourceRowForm(forms.Form):
-    venue = forms.CharField(max_length=_length(Venue, "name"))
-    name = PlainTextFormField(max_length=_length(Resource, "name"))
-    kind = forms.CharField(max_length=_length(Resource, "kind"), required=False)
-    description = forms.CharField(max_length=_length(Resource, "description"), required=False)
+    venue = forms.CharField(max_length=column_length(Venue, "name"))
+    name = PlainTextFormField(max_length=column_length(Resource, "name"))
+    kind = forms.CharField(max_length=column_length(Resource, "kind"), required=False)
+    description = forms.CharField(max_length=column_length(Resource, "description"), required=False)
     capacity = _count(1)
     exclusive = BooleanCell(required=False)
     requires_approval = BooleanCell(required=False)

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.errors import FieldError
 from resources.admin_base import PlainTextFormField
-from resources.admin_imports import ImportColumn, Importer
+from resources.admin_imports import ImportColumn, Importer, column_length
 from resources.models import Organization
 
 from .. import services
@@ -21,19 +21,15 @@ from ..models import Contact, Customer
 
 
 def _person_form(model: type[Contact | Customer]) -> type[forms.Form]:
-    """A row's form for `model`, its lengths the model's own (an EmailField takes 320 characters, the column 254:
-    longer is the row's MAX_LENGTH, not PostgreSQL's DataError)."""
-
-    def length(name: str) -> int | None:
-        return model._meta.get_field(name).max_length
+    """A row's form for `model`, its lengths the model's own (column_length)."""
 
     return type(
         f"{model.__name__}RowForm",
         (forms.Form,),
         {
-            "name": PlainTextFormField(max_length=length("name")),
-            "email": forms.EmailField(max_length=length("email"), required=False),
-            "phone": PlainTextFormField(max_length=length("phone"), required=False),
+            "name": PlainTextFormField(max_length=column_length(model, "name")),
+            "email": forms.EmailField(max_length=column_length(model, "email"), required=False),
+            "phone": PlainTextFormField(max_length=column_length(model, "phone"), required=False),
         },
     )
 
