@@ -263,3 +263,29 @@ def test_the_delimiter_is_decided_by_the_first_line_ended_by_a_carriage_return()
         {"name": "Lovelace, Ada", "email": "ada@example.com"},
         {"name": "Hopper, Grace, RADM", "email": "grace@example.com"},
     ]
+
+
+@pytest.mark.parametrize("part", ["xl/worksheets/sheet1.xml", "xl/sharedStrings.xml"])
+def test_a_workbook_of_more_cells_or_texts_than_the_limit_is_refused_unparsed(monkeypatch, part):
+    # openpyxl parses each cell at ~30 µs: 3 million `<c><v>1</v></c>` in one row (a 92 KB file) took 90 s.
+    source = zipfile.ZipFile(io.BytesIO(_xlsx([["name"], ["Ada"]])))
+    many = {
+        "xl/worksheets/sheet1.xml": b'<row r="3">' + b"<c><v>1</v></c>" * (imports.MAX_CELLS + 1) + b"</row>",
+        "xl/sharedStrings.xml": b"<sst>" + b"<si><t>a</t></si>" * (imports.MAX_CELLS + 1) + b"</sst>",
+    }
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bomb:
+        for name in source.namelist():
+            data = source.read(name)
+            bomb.writestr(name, data.replace(b"</sheetData>", many[part] + b"</sheetData>") if name == part else data)
+        if part not in source.namelist():
+            bomb.writestr(part, many[part])
+    monkeypatch.setattr(imports, "load_workbook", lambda *a, **k: pytest.fail("the workbook was loaded"))
+
+    assert _code(out.getvalue(), "people.xlsx") == ["TOO_LARGE"]
+
+
+def test_a_workbook_within_the_limits_is_read_whole():
+    rows = [["name", "email", "phone"], *([f"Person {n}", f"p{n}@example.com", "0123"] for n in range(3000))]
+
+    assert len(_read(_xlsx(rows), "people.xlsx").rows) == 3000
