@@ -13,6 +13,8 @@ the organization and the model in the signed data, for an hour): a changed or fo
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,8 +26,8 @@ from django.contrib import messages
 from django.contrib.admin.models import ADDITION, LogEntry
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
-from django.db.models import Model
+from django.db import DataError, IntegrityError, connection, transaction
+from django.db.models import Field, Model
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -37,11 +39,13 @@ from django.utils.translation import ngettext
 from core.api.errors import DRF_CODES
 from core.errors import DomainError, FieldError, ValidationFailed
 from core.ids import as_uuid
-from core.imports import MAX_BYTES, MAX_ROWS, SourceRow, Table, file_error, read_table
+from core.imports import MAX_BYTES, MAX_CELL_CHARS, MAX_ROWS, SourceRow, Table, file_error, read_table
 
 from .admin_base import form_field_for, parse_field_path
 from .models import Organization
 from .permissions import request_allows, request_org_ids
+
+logger = logging.getLogger(__name__)
 
 SALT = "allot.admin.imports"
 MAX_AGE_SECONDS = 60 * 60
@@ -85,6 +89,10 @@ class Importer:
     def prepare(self, organization: Organization) -> dict[str, Any]:
         return {}
 
+    def lock(self, organization: Organization) -> None:
+        """Lock, before any service call, what the services lock only after rows other writers lock first
+        (docs/architecture.md#lock-order). Nothing, unless the model's services need it."""
+
     def form(self, values: Mapping[str, str], context: dict[str, Any]) -> forms.Form:
         return self.form_class(data=values)
 
@@ -93,12 +101,22 @@ class Importer:
         return []
 
     def save(self, organization: Organization, cleaned: dict[str, Any], context: dict[str, Any]) -> Model:
-        """Create the row through its service; a DomainError is the row's error."""
+        """Create the row through its service; a DomainError is the row's error. The service runs in its own
+        atomic block (a savepoint), so a row the database still refuses leaves the transaction usable."""
         raise NotImplementedError
 
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+
+def column_length(model: type[Model], name: str) -> int:
+    """The most characters `model`'s column `name` holds: its max_length (a form's EmailField takes 320, the
+    column 254; longer is the row's MAX_LENGTH, not PostgreSQL's DataError), or for a text column without one,
+    as many as a cell may hold."""
+    field = model._meta.get_field(name)
+    assert isinstance(field, Field)
+    return field.max_length or MAX_CELL_CHARS
 
 
 class BooleanCell(forms.Field):
@@ -124,18 +142,22 @@ def run_import(
     organization: Organization,
     table: Table,
     *,
+    label: str,
     commit: bool,
     created: Callable[[list[Model]], None] | None = None,
 ) -> list[RowResult]:
-    """Check (and create) every row in one transaction, kept only when `commit` and no row has an error; then,
-    in the same transaction, `created` is given the new rows (the admin's history records them).
+    """Check (and create) every row of a `label` (the model's) import in one transaction, kept only when `commit`
+    and no row has an error; then, in the same transaction, `created` is given the new rows (the admin's history
+    records them).
 
-    A confirmation first locks the organization's row, so two confirmations into one organization (a double
-    click) run one after the other and the second sees the first's rows as duplicates. Nothing else locks the
-    organization before the rows an import creates (configuration services update it last)."""
+    A confirmation first takes the import's own lock (serialize_confirmations), so two confirmations into one
+    organization (a double click) run one after the other and the second sees the first's rows as duplicates.
+    Then, preview or not, the importer locks what its services lock in an order of their own (a resource
+    import: the organization's venues, before config_changed updates the organization)."""
     with transaction.atomic():
         if commit:
-            list(Organization.objects.select_for_update().filter(pk=organization.pk).values_list("pk", flat=True))
+            serialize_confirmations(organization, label)
+        importer.lock(organization)
         context = importer.prepare(organization)
         saved: list[Model] = []
         results = [_run_row(importer, organization, table.columns, row, context, saved) for row in table.rows]
@@ -144,6 +166,20 @@ def run_import(
         elif created is not None:
             created(saved)
     return results
+
+
+def serialize_confirmations(organization: Organization, label: str) -> None:
+    """Wait, until this transaction ends, for any other confirmation of a `label` import into `organization`.
+
+    A transaction-level advisory lock on PostgreSQL (PgBouncer's transaction pooling keeps it: it ends with the
+    transaction), not the organization's row: the services update that row last, after the venues they lock,
+    so locking it first would be the reverse order (a deadlock with venue_update). SQLite needs nothing: its
+    IMMEDIATE transactions serialize every writer."""
+    if connection.vendor != "postgresql":
+        return
+    digest = hashlib.blake2b(f"{SALT}:{organization.pk}:{label}".encode(), digest_size=8).digest()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest, "big", signed=True)])
 
 
 def _run_row(
@@ -165,6 +201,10 @@ def _run_row(
                 saved.append(importer.save(organization, form.cleaned_data, context))
             except DomainError as error:
                 found = error.errors or [FieldError("", error.code, error.message)]
+            except (DataError, IntegrityError):
+                # The form checks what the columns hold; this is a last resort, never a 500.
+                logger.warning("An import row was refused by the database", exc_info=True)
+                found = [FieldError("", "INVALID", str(_("The database refused this row.")))]
         errors += [_service_error(importer, e) for e in found]
     return RowResult(number=row.number, values=[row.values[c] for c in columns], errors=errors)
 
@@ -272,7 +312,7 @@ class ImportAdminMixin:
             organization = form.cleaned_data["organization"]
             try:
                 table = self._read(form.cleaned_data["file"])
-                results = run_import(self.importer, organization, table, commit=False)
+                results = run_import(self.importer, organization, table, label=self.model._meta.label, commit=False)
                 payload = "" if any(r.errors for r in results) else self._sign(request, organization, table)
             except ValidationFailed as error:
                 for e in error.errors:
@@ -310,7 +350,12 @@ class ImportAdminMixin:
             raise PermissionDenied
         organization = get_object_or_404(Organization, pk=org_id)
         results = run_import(
-            self.importer, organization, table, commit=True, created=lambda rows: self._log_added(request, rows)
+            self.importer,
+            organization,
+            table,
+            label=self.model._meta.label,
+            commit=True,
+            created=lambda rows: self._log_added(request, rows),
         )
         if any(r.errors for r in results):
             messages.error(request, _("Nothing was imported: some rows no longer pass."))

@@ -14,7 +14,7 @@ from core.errors import FieldError
 
 from . import services
 from .admin_base import PlainTextFormField
-from .admin_imports import BooleanCell, ImportColumn, Importer
+from .admin_imports import BooleanCell, ImportColumn, Importer, column_length
 from .models import Organization, Resource, ResourceKind, Venue
 
 # The largest value a PositiveIntegerField holds on every database we run on.
@@ -27,10 +27,10 @@ def _count(minimum: int) -> forms.IntegerField:
 
 
 class ResourceRowForm(forms.Form):
-    venue = forms.CharField(max_length=200)
-    name = PlainTextFormField(max_length=200)
-    kind = forms.CharField(required=False)
-    description = forms.CharField(required=False)
+    venue = forms.CharField(max_length=column_length(Venue, "name"))
+    name = PlainTextFormField(max_length=column_length(Resource, "name"))
+    kind = forms.CharField(max_length=column_length(Resource, "kind"), required=False)
+    description = forms.CharField(max_length=column_length(Resource, "description"), required=False)
     capacity = _count(1)
     exclusive = BooleanCell(required=False)
     requires_approval = BooleanCell(required=False)
@@ -81,6 +81,12 @@ class ResourceImporter(Importer):
         ImportColumn("buffer_minutes", _("Minutes kept free after each booking; empty: 0.")),
     )
     form_class = ResourceRowForm
+
+    def lock(self, organization: Organization) -> None:
+        # resource_create inserts under its venue (FOR KEY SHARE) then updates the organization (config_changed);
+        # venue_update locks its venue FOR UPDATE then updates the organization. Holding every venue first, in id
+        # order, keeps one order for both: venues, then the organization.
+        list(Venue.objects.select_for_update().filter(organization=organization).order_by("pk").values_list("pk"))
 
     def prepare(self, organization: Organization) -> dict[str, Any]:
         venues: dict[str, list[Venue]] = {}

@@ -13,17 +13,29 @@ from django.utils.translation import gettext_lazy as _
 
 from core.errors import FieldError
 from resources.admin_base import PlainTextFormField
-from resources.admin_imports import ImportColumn, Importer
+from resources.admin_imports import ImportColumn, Importer, column_length
 from resources.models import Organization
 
 from .. import services
 from ..models import Contact, Customer
 
 
-class PersonRowForm(forms.Form):
-    name = PlainTextFormField(max_length=200)
-    email = forms.EmailField(required=False)
-    phone = PlainTextFormField(max_length=50, required=False)
+def _person_form(model: type[Contact | Customer]) -> type[forms.Form]:
+    """A row's form for `model`, its lengths the model's own (column_length)."""
+
+    return type(
+        f"{model.__name__}RowForm",
+        (forms.Form,),
+        {
+            "name": PlainTextFormField(max_length=column_length(model, "name")),
+            "email": forms.EmailField(max_length=column_length(model, "email"), required=False),
+            "phone": PlainTextFormField(max_length=column_length(model, "phone"), required=False),
+        },
+    )
+
+
+ContactRowForm = _person_form(Contact)
+CustomerRowForm = _person_form(Customer)
 
 
 PERSON_COLUMNS = (
@@ -41,7 +53,7 @@ class ContactImporter(Importer):
         ImportColumn("email", _("An email address, or empty; one contact per address in the organization.")),
         PERSON_COLUMNS[2],
     )
-    form_class = PersonRowForm
+    form_class = ContactRowForm
 
     def prepare(self, organization: Organization) -> dict[str, Any]:
         # A contact without an email is told apart by its name alone, so a file imported twice adds no one twice.
@@ -66,7 +78,7 @@ class CustomerImporter(Importer):
         ImportColumn("name", _("Plain text; one customer per name in the organization."), required=True),
         *PERSON_COLUMNS[1:],
     )
-    form_class = PersonRowForm
+    form_class = CustomerRowForm
 
     def prepare(self, organization: Organization) -> dict[str, Any]:
         names = Customer.objects.filter(organization=organization).values_list("name", flat=True)

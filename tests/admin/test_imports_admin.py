@@ -4,9 +4,12 @@ can fail, who may import where, the signed payload between the pages, and the qu
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
 from django.contrib.admin.models import ADDITION, LogEntry
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import DataError, transaction
 from django.test import Client
 
 from bookings import services as booking_services
@@ -275,3 +278,86 @@ def test_rows_too_many_for_one_confirmation_are_refused_on_the_upload_page(setup
     response = upload(_client(member, spec), spec.app_model, setup.org, csv_file([spec.header, *rows]))
 
     assert [e.code for e in response.context["form"].errors.as_data()["file"]] == ["TOO_LARGE"]
+
+
+# --- lengths the database holds --------------------------------------------------------------------------
+
+# A valid address of 260 characters: a form's EmailField takes 320, the model's column 254 (PostgreSQL's DataError).
+LONG_EMAIL = "a" * 64 + "@" + ".".join(["b" * 63] * 3) + ".org"
+
+
+@pytest.mark.parametrize("app_model", ["bookings.contact", "bookings.customer"])
+@pytest.mark.parametrize("step", ["upload", "confirm"])
+def test_an_email_longer_than_its_column_is_the_rows_max_length(setup, member, monkeypatch, app_model, step):
+    spec = IMPORTABLES[app_model]
+    client = _client(member, spec)
+    rows = [["Ada", LONG_EMAIL, ""]]
+    if step == "confirm":  # a payload signed before the rule: the confirmation checks again
+        monkeypatch.setattr(admin_imports, "run_import", lambda *a, **k: [])
+        payload = upload(client, app_model, setup.org, csv_file([spec.header, *rows])).context["payload"]
+        monkeypatch.undo()
+        response = confirm(client, app_model, payload)
+    else:
+        response = _preview(client, spec, setup, rows)
+
+    assert response.status_code == 200
+    assert errors_of(response) == [(2, "email", "MAX_LENGTH")]
+    assert spec.count(setup.org) == 0
+
+
+@pytest.mark.parametrize(("column", "length"), [("name", 201), ("kind", 21), ("description", 10_001), ("venue", 201)])
+def test_a_resource_cell_longer_than_its_column_is_the_rows_max_length(setup, hall, member, column, length):
+    spec = IMPORTABLES["resources.resource"]
+    row = {"venue": "Main hall", "name": "Studio", "kind": "room", "description": ""}
+    row[column] = "x" * length
+
+    response = upload(_client(member, spec), spec.app_model, setup.org, csv_file([list(row), list(row.values())]))
+
+    assert "MAX_LENGTH" in {code for _, col, code in errors_of(response) if col == column}, errors_of(response)
+
+
+def test_a_row_the_database_refuses_is_that_rows_error_not_a_500(setup, member, monkeypatch):
+    spec = IMPORTABLES["bookings.contact"]
+    original = booking_services.contact_create
+
+    def refused(**kwargs):
+        if kwargs["values"]["name"] == "Alan Turing":
+            with transaction.atomic():  # as the service does: its savepoint is rolled back, the rest goes on
+                original(**kwargs)
+                raise DataError("value too long for type character varying(254)")
+        return original(**kwargs)
+
+    monkeypatch.setattr(booking_services, "contact_create", refused)
+
+    response = _preview(_client(member, spec), spec, setup, spec.good)
+
+    assert errors_of(response) == [(3, "", "INVALID")]
+    assert spec.count(setup.org) == 0
+
+
+def test_a_payload_the_upload_signs_can_always_be_posted_back(setup, member, settings):
+    # The largest payload the upload still signs, posted as the browser does (urlencoded, with the CSRF token):
+    # under Django's limit on a form's size, so no preview offers a confirmation that Django would then refuse.
+    spec = IMPORTABLES["bookings.contact"]
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(member(spec.role)[0])
+    client.get(url(spec.app_model, "import"))  # sets the CSRF cookie
+    token = client.cookies["csrftoken"].value
+    rows = [[f"Person {n}", f"p{n}@example.com", ""] for n in range(200)]
+
+    def signed() -> str:
+        file = csv_file([spec.header, *rows])
+        data = {"organization": str(setup.org.pk), "file": file, "csrfmiddlewaretoken": token}
+        return client.post(url(spec.app_model, "import"), data).context["payload"]
+
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = len(signed()) + admin_imports.PAYLOAD_MARGIN  # the least that signs it
+    payload = signed()
+    assert payload
+    response = client.post(
+        url(spec.app_model, "import_confirm"),
+        urlencode({"csrfmiddlewaretoken": token, "payload": payload}),
+        content_type="application/x-www-form-urlencoded",
+    )
+
+    assert response.status_code == 302
+    assert spec.count(setup.org) == 200

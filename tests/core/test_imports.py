@@ -160,3 +160,132 @@ def test_a_workbook_with_a_broken_part_is_unreadable_not_a_crash(part):
             broken.writestr(name, b"<broken" if name == part else source.read(name))
 
     assert _code(out.getvalue(), "people.xlsx") == ["UNREADABLE"]
+
+
+# --- files built to cost more than their size (each refused after a bounded amount of reading) ------------
+
+
+def _counting(monkeypatch, reader: str) -> list[int]:
+    """The width of every row `reader` (_csv_rows or _xlsx_rows) yields, as read_table takes them."""
+    widths: list[int] = []
+    real = getattr(imports, reader)
+
+    def counted(data):
+        rows = real(data)
+        try:
+            for cells in rows:
+                widths.append(len(cells))
+                yield cells
+        finally:
+            rows.close()
+
+    monkeypatch.setattr(imports, reader, counted)
+    return widths
+
+
+def test_a_cell_at_the_sheets_far_corner_is_refused_after_a_bounded_read(monkeypatch):
+    # 5 KB on disk; read-only openpyxl pads every row up to row 1,048,576 to 16,384 cells unless told otherwise.
+    workbook = Workbook()
+    workbook.active["A1"] = "name"
+    workbook.active["XFD1048576"] = "x"
+    out = io.BytesIO()
+    workbook.save(out)
+    widths = _counting(monkeypatch, "_xlsx_rows")
+
+    assert _code(out.getvalue(), "people.xlsx") == ["TOO_MANY_ROWS"]
+    assert len(widths) <= imports.MAX_ROWS * imports.MAX_PHYSICAL_ROWS_PER_ROW + 2  # the header, the one too many
+    assert max(widths) <= imports.MAX_COLUMNS + 1
+
+
+def test_empty_lines_count_towards_the_limit_on_rows(monkeypatch):
+    widths = _counting(monkeypatch, "_csv_rows")
+
+    assert _code(b"name\n" + b",\n" * 2_000_000) == ["TOO_MANY_ROWS"]
+    assert len(widths) <= imports.MAX_ROWS * imports.MAX_PHYSICAL_ROWS_PER_ROW + 2  # the header, the one too many
+
+
+def test_a_header_of_millions_of_cells_is_refused_before_it_is_split(monkeypatch):
+    widths = _counting(monkeypatch, "_csv_rows")
+
+    assert _code(b"name" + b"," * 4_000_000 + b"\nAda\n") == ["TOO_MANY_COLUMNS"]
+    assert widths == []
+
+
+def test_a_workbook_header_wider_than_any_import_is_refused():
+    header = ["name", *[f"c{i}" for i in range(imports.MAX_COLUMNS)]]
+
+    assert _code(_xlsx([header, ["Ada"]]), "people.xlsx") == ["TOO_MANY_COLUMNS"]
+
+
+def test_a_data_row_of_millions_of_cells_is_read_as_one_extra_cell(monkeypatch):
+    widths = _counting(monkeypatch, "_csv_rows")
+
+    table = _read(b"name\nAda" + b",x" * 1_000_000 + b"\n")
+
+    assert [e.code for e in table.rows[0].errors] == ["EXTRA_CELLS"]
+    assert max(widths) == imports.MAX_COLUMNS + 1
+
+
+def test_a_workbook_that_unpacks_to_more_than_the_limit_is_refused_unread(monkeypatch):
+    # 60 MB of one letter: a ~60 KB archive. What openpyxl would load is never opened.
+    source = zipfile.ZipFile(io.BytesIO(_xlsx([["name"], ["Ada"]])))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bomb:
+        for name in source.namelist():
+            bomb.writestr(name, source.read(name))
+        bomb.writestr("xl/media/padding.bin", b"a" * (60 * 1024 * 1024))
+    monkeypatch.setattr(imports, "load_workbook", lambda *a, **k: pytest.fail("the workbook was loaded"))
+
+    assert len(out.getvalue()) < 200 * 1024
+    assert _code(out.getvalue(), "people.xlsx") == ["TOO_LARGE"]
+
+
+@pytest.mark.parametrize("filename", ["people.csv", "people.xlsx"])
+def test_a_cell_longer_than_the_limit_is_its_rows_error_and_is_cut(filename):
+    rows = [["name", "email"], ["A" * (imports.MAX_CELL_CHARS + 1), "a@example.com"]]
+    data = _xlsx(rows) if filename.endswith("xlsx") else "\n".join(",".join(r) for r in rows).encode()
+
+    row = _read(data, filename).rows[0]
+
+    assert [(e.field, e.code) for e in row.errors] == [("name", "MAX_LENGTH")]
+    assert len(row.values["name"]) == imports.MAX_CELL_CHARS
+
+
+def test_an_unterminated_quote_is_unreadable():
+    assert _code(b'name,email\nAda,"ada@example.com\nBob,bob@example.com\n') == ["UNREADABLE"]
+
+
+def test_the_delimiter_is_decided_by_the_first_line_ended_by_a_carriage_return():
+    # Split at "\n" alone, the whole file would be the first line, with more commas than semicolons.
+    table = _read(b"name;email\rLovelace, Ada;ada@example.com\rHopper, Grace, RADM;grace@example.com\r")
+
+    assert [r.values for r in table.rows] == [
+        {"name": "Lovelace, Ada", "email": "ada@example.com"},
+        {"name": "Hopper, Grace, RADM", "email": "grace@example.com"},
+    ]
+
+
+@pytest.mark.parametrize("part", ["xl/worksheets/sheet1.xml", "xl/sharedStrings.xml"])
+def test_a_workbook_of_more_cells_or_texts_than_the_limit_is_refused_unparsed(monkeypatch, part):
+    # openpyxl parses each cell at ~30 µs: 3 million `<c><v>1</v></c>` in one row (a 92 KB file) took 90 s.
+    source = zipfile.ZipFile(io.BytesIO(_xlsx([["name"], ["Ada"]])))
+    many = {
+        "xl/worksheets/sheet1.xml": b'<row r="3">' + b"<c><v>1</v></c>" * (imports.MAX_CELLS + 1) + b"</row>",
+        "xl/sharedStrings.xml": b"<sst>" + b"<si><t>a</t></si>" * (imports.MAX_CELLS + 1) + b"</sst>",
+    }
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bomb:
+        for name in source.namelist():
+            data = source.read(name)
+            bomb.writestr(name, data.replace(b"</sheetData>", many[part] + b"</sheetData>") if name == part else data)
+        if part not in source.namelist():
+            bomb.writestr(part, many[part])
+    monkeypatch.setattr(imports, "load_workbook", lambda *a, **k: pytest.fail("the workbook was loaded"))
+
+    assert _code(out.getvalue(), "people.xlsx") == ["TOO_LARGE"]
+
+
+def test_a_workbook_within_the_limits_is_read_whole():
+    rows = [["name", "email", "phone"], *([f"Person {n}", f"p{n}@example.com", "0123"] for n in range(3000))]
+
+    assert len(_read(_xlsx(rows), "people.xlsx").rows) == 3000
