@@ -33,6 +33,7 @@ from tests.factories import (
     CustomerFactory,
     DiscountCodeFactory,
     DiscountCodeUseFactory,
+    EmailTemplateFactory,
     FormFieldFactory,
     MembershipFactory,
     ProductFactory,
@@ -160,6 +161,9 @@ class Tenant:
             amount=Decimal("5"),
             currency="GBP",
             purchase_order=f"PO {m}",
+        )
+        self.email_template = EmailTemplateFactory(
+            module=s.module, subject=f"Subject {m}: {{{{ booking_title }}}}", body=f"Body {m}, {{{{ booker_name }}}}."
         )
         BookingVisitorFactory(
             booking=self.approved, name=f"Visitor {m}", email=f"visitor-{uuid.uuid4().hex[:8]}@example.org"
