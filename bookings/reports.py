@@ -450,6 +450,27 @@ def utilization_report(
     return Report(organization, start, end, granularity, resources, periods, ordered, totals)
 
 
+def report_build(
+    *,
+    organization_ids: Collection[UUID] | None,
+    start: date,
+    end: date,
+    granularity: str,
+    org_id: UUID | None = None,
+    venue_id: UUID | None = None,
+    resource_id: UUID | None = None,
+) -> Report:
+    """The report the API and the admin page ask for: its organization (report_organization, which raises
+    ValidationFailed at the parameter that names nothing of `organization_ids`), its resources, its figures."""
+    organization = report_organization(
+        organization_ids=organization_ids, org_id=org_id, venue_id=venue_id, resource_id=resource_id
+    )
+    resources = report_resources(organization=organization, venue_id=venue_id, resource_id=resource_id)
+    return utilization_report(
+        organization=organization, resources=resources, start=start, end=end, granularity=granularity
+    )
+
+
 def _fill_bookable(
     rows: dict[tuple[UUID, int], Row], resources: list[Resource], periods: list[Period], organization: Organization
 ) -> None:

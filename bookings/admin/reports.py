@@ -26,12 +26,10 @@ from resources.permissions import request_org_ids
 from ..reports import (
     GRANULARITIES,
     Report,
+    report_build,
     report_by_period,
-    report_organization,
     report_range_errors,
-    report_resources,
     report_table,
-    utilization_report,
 )
 from .charts import bookings_chart, hours, occupancy_chart, percent
 
@@ -104,25 +102,21 @@ def _defaults(today: date) -> dict[str, str]:
 
 def _report(request: HttpRequest, form: ReportForm) -> Report | None:
     data = form.cleaned_data
-    ids = {name: data[name].pk if data.get(name) else None for name in ("organization", "venue", "resource")}
     try:
-        organization = report_organization(
+        return report_build(
             organization_ids=request_org_ids(request),
-            org_id=ids["organization"],
-            venue_id=ids["venue"],
-            resource_id=ids["resource"],
+            start=data["start"],
+            end=data["end"],
+            granularity=data["granularity"],
+            **{f"{name}_id": data[field].pk if data.get(field) else None for name, field in _PICKED},
         )
     except ValidationFailed as error:
         add_service_errors(form, error, {"orgId": "organization"})
         return None
-    resources = report_resources(organization=organization, venue_id=ids["venue"], resource_id=ids["resource"])
-    return utilization_report(
-        organization=organization,
-        resources=resources,
-        start=data["start"],
-        end=data["end"],
-        granularity=data["granularity"],
-    )
+
+
+# report_build's keyword (without "_id") and the form field that picks it.
+_PICKED = (("org", "organization"), ("venue", "venue"), ("resource", "resource"))
 
 
 def _period_label(report: Report, first: date, last: date) -> str:

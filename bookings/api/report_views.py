@@ -14,11 +14,8 @@ from bookings.reports import (
     GRANULARITIES,
     MAX_DAYS,
     MAX_PERIODS,
-    Report,
-    report_organization,
+    report_build,
     report_range_errors,
-    report_resources,
-    utilization_report,
 )
 from core.api.errors import error_responses
 from core.api.fields import DayField, SignedAmountField, StrictQuerySerializer, UUIDField
@@ -87,25 +84,6 @@ class UtilizationReportSerializer(serializers.Serializer):
     totals = UtilizationTotalsSerializer()
 
 
-def report_from_query(query: dict[str, Any], organization_ids: Any) -> Report:
-    organization = report_organization(
-        organization_ids=organization_ids,
-        org_id=query.get("orgId"),
-        venue_id=query.get("venueId"),
-        resource_id=query.get("resourceId"),
-    )
-    resources = report_resources(
-        organization=organization, venue_id=query.get("venueId"), resource_id=query.get("resourceId")
-    )
-    return utilization_report(
-        organization=organization,
-        resources=resources,
-        start=query["start"],
-        end=query["end"],
-        granularity=query["granularity"],
-    )
-
-
 class UtilizationReportView(APIView):
     @extend_schema(
         summary="How much the resources were used (any member)",
@@ -121,5 +99,13 @@ class UtilizationReportView(APIView):
     )
     def get(self, request: Any) -> Response:
         query = valid(UtilizationQuerySerializer, request.query_params)
-        report = report_from_query(query, visible_org_ids(request))
+        report = report_build(
+            organization_ids=visible_org_ids(request),
+            start=query["start"],
+            end=query["end"],
+            granularity=query["granularity"],
+            org_id=query.get("orgId"),
+            venue_id=query.get("venueId"),
+            resource_id=query.get("resourceId"),
+        )
         return Response(UtilizationReportSerializer(report).data)
