@@ -17,7 +17,7 @@ from openpyxl import load_workbook
 from bookings.lifecycle.decide import booking_approve
 from resources.models import Role
 from tests.conftest import future
-from tests.factories import MembershipFactory
+from tests.factories import MembershipFactory, UserFactory
 
 from .conftest import admin_client_for
 
@@ -114,6 +114,14 @@ def test_the_downloads_hold_the_rows(setup, manager_client, approved):
 def test_anonymous_and_non_staff_go_to_the_login(client, db):
     response = client.get(URL)
     assert response.status_code == 302 and "/login/" in response["Location"]
+    # signed in, but neither staff nor a member of any organization: no admin page either
+    response = admin_client_for(UserFactory(is_staff=False)).get(URL)
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_a_staff_user_of_no_organization_may_not_see_reports(db):
+    response = admin_client_for(UserFactory()).get(URL)
+    assert response.status_code == 403
 
 
 def test_the_page_reads_as_many_queries_for_a_day_as_for_a_quarter_of_bookings(setup, manager_client):
